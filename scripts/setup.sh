@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs every Debian package vhostscope needs (build, tests, GUI, real-peer tests).
+# Idempotent and quiet when everything is already present.
+set -euo pipefail
+
+packages=(
+  # build and unit tests
+  cmake ninja-build g++ pkg-config libfmt-dev libpcap-dev libgtest-dev
+  # GUI and its render test under a virtual X server with Mesa
+  libimgui-dev libglfw3-dev libgl-dev libgl1-mesa-dri xvfb x11-apps imagemagick
+  # real peers for end-to-end tests and for building the tiny test guest
+  qemu-system-x86 qemu-system-common busybox-static cpio kmod
+  # tools used by tests and benchmarks
+  util-linux procps tmux
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "setup: installing ${missing[*]}" >&2
+sudo_cmd=()
+[ "$(id -u)" -ne 0 ] && sudo_cmd=(sudo)
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq >/dev/null
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
