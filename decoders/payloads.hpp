@@ -33,6 +33,8 @@ struct MemRegionValue {
   uint64_t memory_size = 0;
   uint64_t userspace_addr = 0;
   uint64_t mmap_offset = 0;
+  uint32_t xen_mmap_flags = 0;  // only with XEN_MMAP (40-byte regions)
+  uint32_t xen_domid = 0;       // only with XEN_MMAP
 };
 
 struct MemTableValue {
