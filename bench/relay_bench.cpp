@@ -1,0 +1,538 @@
+// Relay overhead: request/reply round trips directly over a socketpair, through an ideal minimal
+// epoll relay, and through `vhostscope record` (recording on), all pinned to one CPU. Prints
+// round trips/s, p50/p99 latency and the ratios against the direct leg measured in the same run.
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "captures/capture_file.hpp"
+#include "decoders/features.hpp"
+#include "decoders/registry.hpp"
+#include "decoders/wire.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using vhs::kHeaderSize;
+
+constexpr size_t kMsgSize = kHeaderSize + 8;  // 20 bytes each way
+using Msg = std::array<uint8_t, kMsgSize>;
+
+// Every blocking read in the benchmark gives up after this, so a broken relay cannot hang it.
+constexpr int kIoTimeoutSeconds = 10;
+
+struct Options {
+  uint64_t iterations = 100000;
+  uint64_t warmup = 2000;
+  int rounds = 3;
+  bool vhostscope_leg = true;
+  bool keep = false;
+  std::string vhostscope;  // path of the binary; default: next to build/bench/
+};
+
+[[noreturn]] void die(const std::string& what) {
+  std::fprintf(stderr, "relay_bench: %s\n", what.c_str());
+  std::exit(2);
+}
+[[noreturn]] void die_errno(const std::string& what) { die(what + ": " + std::strerror(errno)); }
+
+Msg make_message(uint32_t request, uint32_t flags, uint64_t value) {
+  Msg m{};
+  const uint32_t size = 8;
+  std::memcpy(m.data() + 0, &request, 4);
+  std::memcpy(m.data() + 4, &flags, 4);
+  std::memcpy(m.data() + 8, &size, 4);
+  std::memcpy(m.data() + 12, &value, 8);
+  return m;
+}
+
+// SET_FEATURES with NEED_REPLY (what QEMU sends once REPLY_ACK is negotiated) and its ack: the
+// commonest synchronous 20-byte exchange of a device start.
+struct Exchange {
+  Msg request;
+  Msg reply;
+};
+
+Exchange make_exchange() {
+  const vhs::RequestInfo* info = vhs::find_request_by_name("SET_FEATURES");
+  if (info == nullptr) die("registry has no SET_FEATURES");
+  const uint64_t features = (uint64_t{1} << vhs::kFeatureVersion1) |
+                            (uint64_t{1} << vhs::kFeatureProtocolFeatures) |
+                            (uint64_t{1} << vhs::kFeatureEventIdx);
+  return {make_message(info->number, vhs::kProtocolVersion | vhs::kFlagNeedReply, features),
+          make_message(info->number, vhs::kProtocolVersion | vhs::kFlagReply, 0)};
+}
+
+void pin_to_cpu0() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(0, &set);
+  if (::sched_setaffinity(0, sizeof set, &set) != 0) die_errno("sched_setaffinity(CPU 0)");
+}
+
+void set_timeouts(int fd) {
+  timeval tv{kIoTimeoutSeconds, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
+bool read_exact(int fd, uint8_t* p, size_t n) {
+  while (n > 0) {
+    const ssize_t r = ::read(fd, p, n);
+    if (r > 0) {
+      p += r;
+      n -= static_cast<size_t>(r);
+    } else if (r < 0 && errno == EINTR) {
+      continue;
+    } else {
+      return false;  // EOF, timeout or error
+    }
+  }
+  return true;
+}
+
+bool write_all(int fd, const uint8_t* p, size_t n) {
+  while (n > 0) {
+    const ssize_t w = ::write(fd, p, n);
+    if (w > 0) {
+      p += w;
+      n -= static_cast<size_t>(w);
+    } else if (w < 0 && errno == EINTR) {
+      continue;
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+// A forked child killed and reaped by PID when the guard goes away (normal end or error path).
+class Child {
+ public:
+  Child() = default;
+  explicit Child(pid_t pid) : pid_(pid) {}
+  Child(Child&& o) noexcept : pid_(std::exchange(o.pid_, -1)) {}
+  Child& operator=(Child&& o) noexcept {
+    stop();
+    pid_ = std::exchange(o.pid_, -1);
+    return *this;
+  }
+  ~Child() { stop(); }
+
+  pid_t pid() const { return pid_; }
+  bool exited() {  // reaps if it has exited
+    if (pid_ < 0) return true;
+    if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {
+      pid_ = -1;
+      return true;
+    }
+    return false;
+  }
+  // SIGTERM, up to `grace` for a clean exit, then SIGKILL.
+  void stop(std::chrono::milliseconds grace = std::chrono::milliseconds(0)) {
+    if (pid_ < 0) return;
+    const auto deadline = Clock::now() + grace;
+    if (grace.count() > 0) ::kill(pid_, SIGTERM);
+    while (Clock::now() < deadline) {
+      if (exited()) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+template <typename F>
+Child fork_child(F&& body) {
+  std::fflush(nullptr);
+  const pid_t pid = ::fork();
+  if (pid < 0) die_errno("fork");
+  if (pid == 0) {
+    ::alarm(600);  // a stray child cannot outlive the benchmark by much
+    body();
+    ::_exit(0);
+  }
+  return Child(pid);
+}
+
+// The back-end peer: answers every request with the ack until EOF.
+void serve_backend(int fd, const Exchange& ex) {
+  set_timeouts(fd);
+  Msg in{};
+  while (read_exact(fd, in.data(), in.size())) {
+    if (in != ex.request) ::_exit(3);
+    if (!write_all(fd, ex.reply.data(), ex.reply.size())) ::_exit(4);
+  }
+}
+
+// The ideal relay: epoll on both sides, read what is there, write it to the other side. No
+// framing, no fds, no recording: the least any relay has to do.
+void ideal_relay(int a, int b) {
+  const int ep = ::epoll_create1(EPOLL_CLOEXEC);
+  if (ep < 0) ::_exit(5);
+  for (int fd : {a, b}) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    if (::epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != 0) ::_exit(5);
+  }
+  std::array<uint8_t, 4096> buf{};
+  for (;;) {
+    epoll_event evs[2];
+    const int n = ::epoll_wait(ep, evs, 2, kIoTimeoutSeconds * 1000);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) ::_exit(6);
+    for (int i = 0; i < n; ++i) {
+      const int from = evs[i].data.fd;
+      const int to = from == a ? b : a;
+      const ssize_t r = ::read(from, buf.data(), buf.size());
+      if (r <= 0) return;  // one side closed: done
+      if (!write_all(to, buf.data(), static_cast<size_t>(r))) return;
+    }
+  }
+}
+
+struct LegResult {
+  double seconds = 0;
+  uint64_t round_trips = 0;
+  std::vector<uint32_t> latencies_ns;
+};
+
+// The front-end: `warmup` unmeasured round trips, then `iterations` timed ones.
+LegResult run_frontend(int fd, const Exchange& ex, const Options& opt) {
+  set_timeouts(fd);
+  LegResult res;
+  res.latencies_ns.reserve(opt.iterations);
+  Msg in{};
+  auto round_trip = [&] {
+    if (!write_all(fd, ex.request.data(), ex.request.size())) die_errno("front-end write");
+    if (!read_exact(fd, in.data(), in.size())) die_errno("front-end read (no reply)");
+    if (in != ex.reply) die("front-end got a reply that is not the expected ack");
+  };
+  for (uint64_t i = 0; i < opt.warmup; ++i) round_trip();
+  const auto start = Clock::now();
+  for (uint64_t i = 0; i < opt.iterations; ++i) {
+    const auto t0 = Clock::now();
+    round_trip();
+    const auto t1 = Clock::now();
+    res.latencies_ns.push_back(static_cast<uint32_t>(
+        std::min<int64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count(),
+                          UINT32_MAX)));
+  }
+  res.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  res.round_trips = opt.iterations;
+  return res;
+}
+
+std::array<int, 2> make_socketpair() {
+  std::array<int, 2> sp{};
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp.data()) != 0) die_errno("socketpair");
+  return sp;
+}
+
+LegResult leg_direct(const Exchange& ex, const Options& opt) {
+  auto sp = make_socketpair();
+  Child backend = fork_child([&] {
+    ::close(sp[0]);
+    serve_backend(sp[1], ex);
+  });
+  ::close(sp[1]);
+  LegResult r = run_frontend(sp[0], ex, opt);
+  ::close(sp[0]);
+  backend.stop(std::chrono::seconds(2));
+  return r;
+}
+
+LegResult leg_ideal(const Exchange& ex, const Options& opt) {
+  auto fe = make_socketpair();  // front-end <-> relay
+  auto be = make_socketpair();  // relay <-> back-end
+  Child backend = fork_child([&] {
+    ::close(fe[0]), ::close(fe[1]), ::close(be[0]);
+    serve_backend(be[1], ex);
+  });
+  ::close(be[1]);
+  Child relay = fork_child([&] {
+    ::close(fe[0]);
+    ideal_relay(fe[1], be[0]);
+  });
+  ::close(fe[1]), ::close(be[0]);
+  LegResult r = run_frontend(fe[0], ex, opt);
+  ::close(fe[0]);
+  relay.stop(std::chrono::seconds(2));
+  backend.stop(std::chrono::seconds(2));
+  return r;
+}
+
+sockaddr_un unix_address(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) die("socket path too long: " + path);
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  return addr;
+}
+
+int listen_unix(const std::string& path) {
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) die_errno("socket");
+  const sockaddr_un addr = unix_address(path);
+  if (::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) die_errno("bind " + path);
+  if (::listen(fd, 4) != 0) die_errno("listen " + path);
+  return fd;
+}
+
+// Connects to `path`, retrying while the listener is not up yet; gives up when `alive` says the
+// listening process died or after the timeout.
+template <typename Alive>
+int connect_unix_retry(const std::string& path, Alive alive) {
+  const sockaddr_un addr = unix_address(path);
+  const auto deadline = Clock::now() + std::chrono::seconds(kIoTimeoutSeconds);
+  while (Clock::now() < deadline) {
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) die_errno("socket");
+    if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0) return fd;
+    ::close(fd);
+    if (!alive()) return -1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return -1;
+}
+
+std::string read_text(const std::string& path) {
+  std::string out;
+  if (FILE* f = std::fopen(path.c_str(), "r")) {
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+    std::fclose(f);
+  }
+  return out;
+}
+
+// Counts message records in the capture: proof that recording was on for the whole leg.
+uint64_t count_messages(const std::string& capture, std::string& warning) {
+  std::string error;
+  auto reader = vhs::CaptureReader::open(capture, error);
+  if (!reader) {
+    warning = error;
+    return 0;
+  }
+  vhs::Record rec;
+  uint64_t n = 0;
+  while (reader->next(rec)) n += rec.kind == vhs::RecordKind::Message ? 1 : 0;
+  warning = reader->warning();
+  return n;
+}
+
+struct VhostscopeLeg {
+  LegResult result;
+  uint64_t recorded = 0;
+  std::string capture_warning;
+};
+
+VhostscopeLeg leg_vhostscope(const Exchange& ex, const Options& opt, const fs::path& dir, int round) {
+  const std::string backend_sock = (dir / ("backend-" + std::to_string(round) + ".sock")).string();
+  const std::string frontend_sock = (dir / ("frontend-" + std::to_string(round) + ".sock")).string();
+  const std::string capture = (dir / ("relay-" + std::to_string(round) + ".pcap")).string();
+  const std::string log = (dir / ("vhostscope-" + std::to_string(round) + ".log")).string();
+
+  const int listener = listen_unix(backend_sock);
+  Child backend = fork_child([&] {
+    set_timeouts(listener);  // accept() honours SO_RCVTIMEO: no endless wait for the proxy
+    const int fd = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) ::_exit(7);
+    ::close(listener);
+    serve_backend(fd, ex);
+  });
+  ::close(listener);
+
+  Child proxy = fork_child([&] {
+    const int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (out >= 0) {
+      ::dup2(out, STDOUT_FILENO);
+      ::dup2(out, STDERR_FILENO);
+    }
+    std::vector<std::string> args = {opt.vhostscope,  "record",         "--frontend-listen",
+                                     frontend_sock,   "--backend-connect", backend_sock,
+                                     "-w",            capture};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(opt.vhostscope.c_str(), argv.data());
+    std::fprintf(stderr, "exec %s: %s\n", opt.vhostscope.c_str(), std::strerror(errno));
+    ::_exit(127);
+  });
+
+  const int fd = connect_unix_retry(frontend_sock, [&] { return !proxy.exited(); });
+  if (fd < 0) {
+    proxy.stop();
+    die("vhostscope record did not accept on " + frontend_sock + "; its output:\n" + read_text(log));
+  }
+  VhostscopeLeg leg;
+  leg.result = run_frontend(fd, ex, opt);
+  ::close(fd);
+  // SIGTERM lets it flush and close the capture (and the back-end sees EOF).
+  proxy.stop(std::chrono::seconds(5));
+  backend.stop(std::chrono::seconds(2));
+  leg.recorded = count_messages(capture, leg.capture_warning);
+  return leg;
+}
+
+struct Summary {
+  double rate = 0;  // median over rounds, round trips per second
+  uint32_t p50 = 0, p99 = 0;
+};
+
+Summary summarize(std::vector<LegResult>& rounds) {
+  std::vector<double> rates;
+  std::vector<uint32_t> all;
+  for (auto& r : rounds) {
+    rates.push_back(static_cast<double>(r.round_trips) / r.seconds);
+    all.insert(all.end(), r.latencies_ns.begin(), r.latencies_ns.end());
+  }
+  std::sort(rates.begin(), rates.end());
+  std::sort(all.begin(), all.end());
+  Summary s;
+  s.rate = rates[rates.size() / 2];
+  if (!all.empty()) {
+    s.p50 = all[all.size() / 2];
+    s.p99 = all[std::min(all.size() - 1, all.size() * 99 / 100)];
+  }
+  return s;
+}
+
+std::string default_vhostscope_path() {
+  // build/bench/relay_bench -> build/vhostscope
+  std::error_code ec;
+  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) return "vhostscope";
+  return (self.parent_path().parent_path() / "vhostscope").string();
+}
+
+void usage() {
+  std::printf(
+      "usage: relay_bench [--iterations N] [--warmup N] [--rounds R] [--vhostscope PATH]\n"
+      "                   [--no-vhostscope] [--keep]\n"
+      "Round trips of a 20-byte SET_FEATURES+NEED_REPLY request and its 20-byte ack: direct,\n"
+      "through an ideal epoll relay, and through `vhostscope record` (recording on), all on CPU 0.\n"
+      "Legs alternate for R rounds; rates are the median round, latencies pool all rounds.\n");
+}
+
+Options parse_options(int argc, char** argv) {
+  Options opt;
+  opt.vhostscope = default_vhostscope_path();
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) die(a + " needs a value");
+      return argv[++i];
+    };
+    auto number = [&]() -> uint64_t {
+      const std::string v = value();
+      char* end = nullptr;
+      const unsigned long long n = std::strtoull(v.c_str(), &end, 10);
+      if (v.empty() || *end != '\0' || n == 0) die(a + ": expected a positive number, got '" + v + "'");
+      return n;
+    };
+    if (a == "--iterations") opt.iterations = number();
+    else if (a == "--warmup") opt.warmup = number();
+    else if (a == "--rounds") opt.rounds = static_cast<int>(std::min<uint64_t>(number(), 100));
+    else if (a == "--vhostscope") opt.vhostscope = value();
+    else if (a == "--no-vhostscope") opt.vhostscope_leg = false;
+    else if (a == "--keep") opt.keep = true;
+    else if (a == "-h" || a == "--help") { usage(); std::exit(0); }
+    else die("unknown option '" + a + "' (see --help)");
+  }
+  return opt;
+}
+
+void print_row(const char* name, const Summary& s, const Summary& direct) {
+  std::printf("%-28s %12.0f %12.0f %10.1f %10.1f %8.3f\n", name, s.rate, 2 * s.rate, s.p50 / 1000.0,
+              s.p99 / 1000.0, s.rate / direct.rate);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Options opt = parse_options(argc, argv);
+  if (opt.vhostscope_leg && ::access(opt.vhostscope.c_str(), X_OK) != 0) {
+    die("cannot run '" + opt.vhostscope + "': " + std::strerror(errno) +
+        " (build it, pass --vhostscope PATH, or --no-vhostscope)");
+  }
+  ::signal(SIGPIPE, SIG_IGN);
+  // Every process and thread below inherits this: a cross-CPU wake-up costs 15-30 us on these
+  // VMs and would dominate a ~10 us round trip.
+  pin_to_cpu0();
+  const Exchange ex = make_exchange();
+
+  std::string tmpl = (fs::temp_directory_path() / "vhs-bench-XXXXXX").string();
+  if (::mkdtemp(tmpl.data()) == nullptr) die_errno("mkdtemp");
+  const fs::path dir = tmpl;
+
+  std::vector<LegResult> direct, ideal, proxied;
+  uint64_t recorded = 0;
+  std::string capture_warning;
+  for (int round = 0; round < opt.rounds; ++round) {
+    direct.push_back(leg_direct(ex, opt));
+    ideal.push_back(leg_ideal(ex, opt));
+    if (opt.vhostscope_leg) {
+      VhostscopeLeg leg = leg_vhostscope(ex, opt, dir, round);
+      proxied.push_back(std::move(leg.result));
+      recorded += leg.recorded;
+      if (capture_warning.empty()) capture_warning = leg.capture_warning;
+    }
+  }
+
+  const Summary d = summarize(direct);
+  const Summary i = summarize(ideal);
+  std::printf("relay_bench: %llu round trips x %d rounds per leg (+%llu warm-up), 20-byte "
+              "SET_FEATURES+NEED_REPLY / 20-byte ack, all on CPU 0\n",
+              static_cast<unsigned long long>(opt.iterations), opt.rounds,
+              static_cast<unsigned long long>(opt.warmup));
+  std::printf("%-28s %12s %12s %10s %10s %8s\n", "leg", "round trip/s", "msgs/s", "p50 us",
+              "p99 us", "x direct");
+  print_row("direct socketpair", d, d);
+  print_row("ideal epoll relay", i, d);
+  if (opt.vhostscope_leg) {
+    const Summary v = summarize(proxied);
+    print_row("vhostscope record", v, d);
+    const uint64_t expected = 2 * (opt.iterations + opt.warmup) * static_cast<uint64_t>(opt.rounds);
+    std::printf("vhostscope / ideal relay: %.3f\n", v.rate / i.rate);
+    std::printf("recorded %llu of %llu messages%s%s\n", static_cast<unsigned long long>(recorded),
+                static_cast<unsigned long long>(expected), capture_warning.empty() ? "" : "; capture: ",
+                capture_warning.c_str());
+    std::printf("target vhostscope >= 0.45 x direct: %s\n", v.rate / d.rate >= 0.45 ? "met" : "NOT met");
+  }
+  if (opt.keep) {
+    std::printf("kept %s\n", dir.c_str());
+  } else {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+  return 0;
+}
