@@ -109,7 +109,7 @@ struct VringState {
 struct FeatureWord {
   std::optional<uint64_t> offered;  // GET_FEATURES / GET_PROTOCOL_FEATURES reply
   std::optional<uint64_t> acked;    // SET_FEATURES / SET_PROTOCOL_FEATURES
-  MessageRef offered_by = kNoMessage;
+  MessageRef offered_by = kNoMessage;  // the reply that carried the offer
   MessageRef acked_by = kNoMessage;
   bool acked_has(unsigned bit) const { return acked && ((*acked >> bit) & 1u); }
   bool offered_has(unsigned bit) const { return offered && ((*offered >> bit) & 1u); }
@@ -208,7 +208,7 @@ class SessionAnalyser {
   void check_gating(const DecodedMessage& msg, Observation& out) const;
   void apply_request(MessageRef ref, const DecodedMessage& msg, std::span<const FdInfo> fds,
                      Observation& out);
-  void apply_reply(const PendingRequest& req, const DecodedMessage& msg,
+  void apply_reply(MessageRef ref, const PendingRequest& req, const DecodedMessage& msg,
                    std::span<const FdInfo> fds, Observation& out);
   void infer_device();
   void install_region(MessageRef ref, const MemRegionValue& r, const FdInfo* fd, Observation& out);
