@@ -8,6 +8,7 @@
 // into the store between frames.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
@@ -121,7 +122,7 @@ class Store final : public RecordSink {
  private:
   StoreSession& session_for(const Record& record, uint32_t entry_index);
   void add_finding(uint32_t entry, Finding finding);
-  void apply_attributed(const StoreSession& session, std::vector<AttributedFinding>& found);
+  void apply_attributed(std::vector<AttributedFinding>& found);
   uint32_t intern_context(const DecodeContext& ctx);
 
   Options options_;
@@ -160,6 +161,8 @@ class RecordQueue final : public RecordSink {
   uint64_t dropped() const;  // total records lost so far
 
  private:
+  Record gap_record();  // the Error record announcing dropped records; call with mutex_ held
+
   mutable std::mutex mutex_;
   std::condition_variable ready_;
   std::vector<Record> queued_;
@@ -170,6 +173,7 @@ class RecordQueue final : public RecordSink {
   uint64_t last_timestamp_ = 0;
   uint32_t last_session_ = 0;
   bool closed_ = false;
+  std::vector<Record> batch_;  // consumer-only scratch, swapped with queued_
 };
 
 }  // namespace vhs

@@ -1,0 +1,323 @@
+// Store: the single ingest path (decode, analyse, append) and the compact entry model behind the
+// CLI and the GUI.
+#include "captures/store.hpp"
+
+#include <algorithm>
+#include <limits>
+
+#include <fmt/format.h>
+
+#include "captures/capture_file.hpp"
+
+namespace vhs {
+namespace {
+
+const std::vector<Finding>& no_findings() {
+  static const std::vector<Finding> empty;
+  return empty;
+}
+
+}  // namespace
+
+Store::Store(Options options) : options_(options) {
+  contexts_.push_back(DecodeContext{});
+}
+
+StoreSession& Store::session_for(const Record& record, uint32_t entry_index) {
+  // The latest session with this id; a Connect on an id that already has traffic starts afresh.
+  StoreSession* found = nullptr;
+  for (auto it = sessions_.rbegin(); it != sessions_.rend(); ++it)
+    if (it->id == record.session) {
+      found = &*it;
+      break;
+    }
+  const bool connect = record.kind == RecordKind::Connect;
+  if (!found || (connect && found->entries > 0)) {
+    SessionAnalyser::Options opts;
+    opts.device = options_.device;
+    // Without a Connect we joined mid-way: negotiation may have happened before the capture.
+    opts.seen_from_start = connect;
+    StoreSession s;
+    s.id = record.session;
+    s.analyser = SessionAnalyser(opts);
+    sessions_.push_back(std::move(s));
+    found = &sessions_.back();
+  }
+  if (found->first_entry == kNoEntry) found->first_entry = entry_index;
+  found->last_entry = entry_index;
+  ++found->entries;
+  return *found;
+}
+
+uint32_t Store::intern_context(const DecodeContext& ctx) {
+  // Contexts change a handful of times per session; sessions interleave, so look a few back.
+  const size_t n = contexts_.size();
+  for (size_t back = 0; back < std::min<size_t>(n, 8); ++back) {
+    const DecodeContext& c = contexts_[n - 1 - back];
+    if (c.protocol_features == ctx.protocol_features &&
+        c.protocol_features_known == ctx.protocol_features_known && c.device == ctx.device)
+      return static_cast<uint32_t>(n - 1 - back);
+  }
+  contexts_.push_back(ctx);
+  return static_cast<uint32_t>(contexts_.size() - 1);
+}
+
+void Store::add_finding(uint32_t entry, Finding finding) {
+  StoreEntry& e = entries_[entry];
+  if (e.findings == kNoEntry) {
+    e.findings = static_cast<uint32_t>(finding_lists_.size());
+    finding_lists_.emplace_back();
+  }
+  const Severity sev = finding.severity();
+  finding_lists_[e.findings].push_back(std::move(finding));
+  if (!e.has_findings) {
+    e.has_findings = true;
+    e.worst = sev;
+    // Usually the newest entry; findings about earlier ones (Unanswered) need an insert.
+    auto at = std::lower_bound(flagged_.begin(), flagged_.end(), entry);
+    flagged_.insert(at, entry);
+  } else if (sev > e.worst) {
+    e.worst = sev;
+  }
+}
+
+void Store::apply_attributed(std::vector<AttributedFinding>& found) {
+  for (auto& f : found)
+    if (f.ref < entries_.size()) add_finding(static_cast<uint32_t>(f.ref), std::move(f.finding));
+}
+
+void Store::append(const Record& record) {
+  const auto index = static_cast<uint32_t>(entries_.size());
+  StoreEntry e;
+  e.timestamp_ns = record.timestamp_ns;
+  e.kind = record.kind;
+  e.direction = record.direction;
+  e.channel = record.channel;
+  e.record_flags = record.flags;
+  e.session = record.session;
+  e.bytes_offset = byte_arena_.size();
+  const size_t nbytes = std::min<size_t>(record.bytes.size(), std::numeric_limits<uint32_t>::max());
+  e.bytes_size = static_cast<uint32_t>(nbytes);
+  byte_arena_.insert(byte_arena_.end(), record.bytes.begin(), record.bytes.begin() + nbytes);
+  e.fds_begin = static_cast<uint32_t>(fd_arena_.size());
+  const size_t nfds = std::min<size_t>(record.fds.size(), std::numeric_limits<uint16_t>::max());
+  e.fd_count = static_cast<uint16_t>(nfds);
+  fd_arena_.insert(fd_arena_.end(), record.fds.begin(), record.fds.begin() + nfds);
+
+  StoreSession& session = session_for(record, index);
+  e.session_index = static_cast<uint32_t>(&session - sessions_.data());
+
+  std::vector<Finding> findings;
+  std::vector<AttributedFinding> earlier;
+  switch (record.kind) {
+    case RecordKind::Connect:
+      session.connect_entry = index;
+      break;
+    case RecordKind::Disconnect:
+      session.disconnect_entry = index;
+      earlier = session.analyser.finish(record.timestamp_ns, true);
+      break;
+    case RecordKind::Error:
+      findings.push_back({FindingCode::RelayFailed, std::string(record.text())});
+      break;
+    case RecordKind::Message: {
+      const DecodeContext ctx = session.analyser.decode_context();
+      e.context = intern_context(ctx);
+      const std::span<const uint8_t> bytes(record.bytes.data(), nbytes);
+      const std::span<const FdInfo> fds(record.fds.data(), nfds);
+      DecodedMessage msg = decode_message(record.channel, bytes, fds, ctx);
+      Observation obs = session.analyser.on_message(index, record.timestamp_ns, record.direction,
+                                                    msg, fds);
+      e.header = msg.header;
+      e.header_complete = msg.header_complete;
+      e.info = msg.info;
+      e.role = obs.role;
+      e.expects = obs.expects;
+      e.latency_ns = obs.latency_ns;
+      if (obs.answers != kNoMessage && obs.answers < index) {
+        e.peer = static_cast<uint32_t>(obs.answers);
+        entries_[obs.answers].peer = index;
+      }
+      findings = std::move(msg.findings);
+      for (auto& f : obs.findings) findings.push_back(std::move(f));
+      earlier = std::move(obs.earlier);
+      // Transport facts only the proxy knew, carried in the record flags.
+      if (record.flags & kRecordFdsTruncated)
+        findings.push_back({FindingCode::FdsTruncated,
+                            fmt::format("the kernel dropped fds (MSG_CTRUNC); {} arrived",
+                                        record.fds.size())});
+      if (record.flags & kRecordIncomplete)
+        findings.push_back({FindingCode::PeerVanishedMidMessage,
+                            fmt::format("only {} bytes arrived before the peer closed",
+                                        record.bytes.size())});
+      break;
+    }
+    case RecordKind::RingState:
+    case RecordKind::Notify:
+      break;
+  }
+  entries_.push_back(e);
+  for (auto& f : findings) add_finding(index, std::move(f));
+  apply_attributed(earlier);
+}
+
+void Store::finish(uint64_t end_timestamp_ns) {
+  const uint64_t end = end_timestamp_ns ? end_timestamp_ns : last_timestamp();
+  for (auto& s : sessions_) {
+    if (s.analyser.finished()) continue;
+    auto found = s.analyser.finish(end, false);
+    apply_attributed(found);
+  }
+}
+
+std::span<const uint8_t> Store::bytes(size_t i) const {
+  const StoreEntry& e = entries_[i];
+  return {byte_arena_.data() + e.bytes_offset, e.bytes_size};
+}
+
+std::span<const FdInfo> Store::fds(size_t i) const {
+  const StoreEntry& e = entries_[i];
+  return {fd_arena_.data() + e.fds_begin, e.fd_count};
+}
+
+std::string_view Store::text(size_t i) const {
+  auto b = bytes(i);
+  return {reinterpret_cast<const char*>(b.data()), b.size()};
+}
+
+std::span<const Finding> Store::findings(size_t i) const {
+  const StoreEntry& e = entries_[i];
+  return e.findings == kNoEntry ? no_findings() : finding_lists_[e.findings];
+}
+
+DecodeContext Store::context(size_t i) const {
+  DecodeContext ctx = contexts_[entries_[i].context];
+  ctx.device = session_of(i).state().device;
+  return ctx;
+}
+
+DecodedMessage Store::decoded(size_t i) const {
+  const StoreEntry& e = entries_[i];
+  if (!e.is_message()) return DecodedMessage{};
+  return decode_message(e.channel, bytes(i), fds(i), context(i));
+}
+
+const StoreSession* Store::find_session(uint32_t id) const {
+  for (auto it = sessions_.rbegin(); it != sessions_.rend(); ++it)
+    if (it->id == id) return &*it;
+  return nullptr;
+}
+
+SeverityCounts Store::severity_counts() const {
+  SeverityCounts c;
+  for (uint32_t i : flagged_)
+    for (const auto& f : findings(i)) {
+      switch (f.severity()) {
+        case Severity::Info: ++c.info; break;
+        case Severity::Warning: ++c.warning; break;
+        case Severity::Error: ++c.error; break;
+      }
+    }
+  return c;
+}
+
+bool load_capture(const std::string& path, Store& store, std::string& warning, std::string& error) {
+  auto reader = CaptureReader::open(path, error);
+  if (!reader) return false;
+  Record r;
+  while (reader->next(r)) store.append(r);
+  warning = reader->warning();
+  store.finish();
+  return true;
+}
+
+// ---- RecordQueue ----
+
+namespace {
+
+// What a queued record costs in memory, roughly: enough to bound the backlog.
+size_t record_cost(const Record& r) {
+  return sizeof(Record) + r.bytes.size() + r.fds.size() * sizeof(FdInfo);
+}
+
+}  // namespace
+
+RecordQueue::RecordQueue(size_t max_bytes) : max_bytes_(max_bytes) {}
+
+void RecordQueue::on_record(const Record& record) { push(Record(record)); }
+
+void RecordQueue::push(Record&& record) {
+  const size_t cost = record_cost(record);
+  {
+    std::lock_guard lock(mutex_);
+    if (closed_) return;
+    if (!queued_.empty() && queued_bytes_ + cost > max_bytes_) {
+      ++dropped_total_;
+      ++dropped_unreported_;
+      last_timestamp_ = record.timestamp_ns;
+      last_session_ = record.session;
+      return;
+    }
+    if (dropped_unreported_ > 0) {
+      // Mark the gap where it happened, before the first record that got through again.
+      last_timestamp_ = record.timestamp_ns;
+      queued_.push_back(gap_record());
+    }
+    queued_bytes_ += cost;
+    queued_.push_back(std::move(record));
+  }
+  ready_.notify_one();
+}
+
+Record RecordQueue::gap_record() {
+  Record gap;
+  gap.kind = RecordKind::Error;
+  gap.session = last_session_;
+  gap.timestamp_ns = last_timestamp_;
+  const std::string text = fmt::format(
+      "{} records not shown: the viewer fell behind the live capture", dropped_unreported_);
+  gap.bytes.assign(text.begin(), text.end());
+  dropped_unreported_ = 0;
+  return gap;
+}
+
+void RecordQueue::close() {
+  {
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+  }
+  ready_.notify_all();
+}
+
+size_t RecordQueue::drain(Store& store) {
+  batch_.clear();
+  {
+    std::lock_guard lock(mutex_);
+    batch_.swap(queued_);
+    queued_bytes_ = 0;
+    if (dropped_unreported_ > 0) batch_.push_back(gap_record());
+  }
+  for (const auto& r : batch_) store.append(r);
+  const size_t n = batch_.size();
+  batch_.clear();  // keeps capacity for the next swap
+  return n;
+}
+
+bool RecordQueue::wait(int timeout_ms) {
+  std::unique_lock lock(mutex_);
+  ready_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
+                  [&] { return !queued_.empty() || dropped_unreported_ > 0 || closed_; });
+  return !queued_.empty() || dropped_unreported_ > 0;
+}
+
+bool RecordQueue::closed() const {
+  std::lock_guard lock(mutex_);
+  return closed_;
+}
+
+uint64_t RecordQueue::dropped() const {
+  std::lock_guard lock(mutex_);
+  return dropped_total_;
+}
+
+}  // namespace vhs
