@@ -3,6 +3,8 @@
 // Hot path (runs for every message of a capture): no string work unless a finding is raised.
 #include "decoders/message.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "decoders/payload_decoders.hpp"
@@ -57,7 +59,10 @@ void check_header(const Header& h, std::vector<Finding>& findings) {
 
 // The postcopy exchange reuses two request codes with other layouts (facts 8.4): the back-end
 // echoes the table/region with its own bases, and the front-end then acks with a bare u64.
-PayloadKind choose_kind(const RequestInfo& info, bool reply, uint32_t size, FdRule& fds) {
+// An 8-byte SET_MEM_TABLE is also an empty table; the ack carries 0, so only a non-zero first
+// word (a table claiming regions it does not hold) is decoded as a table.
+PayloadKind choose_kind(const RequestInfo& info, bool reply, uint32_t size,
+                        std::span<const uint8_t> payload, FdRule& fds) {
   const SpecialRequests& sp = special();
   const bool mem = &info == sp.set_mem_table || &info == sp.add_mem_reg;
   if (reply) {
@@ -67,8 +72,12 @@ PayloadKind choose_kind(const RequestInfo& info, bool reply, uint32_t size, FdRu
   }
   fds = info.fds;
   if (mem && size == 8) {
-    fds = FdRule::None;
-    return PayloadKind::U64;
+    const bool zero = payload.size() == 8 &&
+                      std::all_of(payload.begin(), payload.end(), [](uint8_t b) { return b == 0; });
+    if (&info == sp.add_mem_reg || zero) {
+      fds = FdRule::None;
+      return PayloadKind::U64;
+    }
   }
   return info.payload;
 }
@@ -224,7 +233,7 @@ DecodedMessage decode_message(Channel channel, std::span<const uint8_t> bytes,
   }
 
   FdRule fd_rule = FdRule::None;
-  m.payload_kind = choose_kind(*m.info, m.is_reply, declared, fd_rule);
+  m.payload_kind = choose_kind(*m.info, m.is_reply, declared, present, fd_rule);
   const bool xen = ctx.protocol_features_known && ((ctx.protocol_features >> kProtoXenMmap) & 1);
   const PayloadSizeRule size_rule = payload_size_rule(m.payload_kind, xen);
   if (declared <= kMaxPayloadSize && !size_rule.accepts(declared))
