@@ -1,11 +1,130 @@
-// Placeholder until the record command lands; replaced by its real implementation.
-#include <cstdio>
+// `vhostscope record`: a thin wrapper that runs the relay (proxy/relay.hpp) with a capture file
+// as its sink until SIGINT/SIGTERM.
+#include <signal.h>
 
+#include <atomic>
+#include <charconv>
+#include <cstdio>
+#include <string>
+
+#include "app/cli/args.hpp"
 #include "app/cli/commands.hpp"
+#include "captures/capture_file.hpp"
+#include "proxy/relay.hpp"
 
 namespace vhs::cli {
-int run_record(int, char**) {
-  std::fprintf(stderr, "vhostscope record: not built yet\n");
-  return 2;
+
+namespace {
+
+// The relay the signal handlers stop; stop() is async-signal-safe (one write to an eventfd).
+std::atomic<Relay*> g_relay{nullptr};
+
+void on_signal(int) {
+  if (Relay* r = g_relay.load()) r->stop();
 }
+
+void install_signal_handlers() {
+  struct sigaction sa{};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+bool parse_seconds(const std::string& text, std::chrono::milliseconds& out) {
+  double seconds = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), seconds);
+  if (ec != std::errc() || end != text.data() + text.size() || !(seconds >= 0) || seconds > 86400) return false;
+  out = std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
+  return true;
+}
+
+}  // namespace
+
+int run_record(int argc, char** argv) {
+  std::string frontend_listen, frontend_connect, backend_connect, backend_listen, output, timeout;
+  bool quiet = false;
+  ArgParser parser(
+      "record", "(--frontend-listen PATH | --frontend-connect PATH) (--backend-connect PATH | --backend-listen PATH) -w FILE",
+      "Relays a vhost-user session between a front-end (QEMU) and a back-end, byte-exact with every\n"
+      "passed fd, and records every message to a pcap capture. Each new front-end connection is a\n"
+      "new session in the same capture. Stops on SIGINT/SIGTERM.");
+  parser.option("frontend-listen", 0, "PATH", "listen here (mode 0600); the front-end connects", &frontend_listen);
+  parser.option("frontend-connect", 0, "PATH", "connect to a front-end listening here (QEMU server=on)", &frontend_connect);
+  parser.option("backend-connect", 0, "PATH", "connect to the back-end listening here, once per session", &backend_connect);
+  parser.option("backend-listen", 0, "PATH", "listen here (mode 0600); the back-end connects (client mode)", &backend_listen);
+  parser.option("write", 'w', "FILE", "capture file to write (pcap, replaced if it exists)", &output);
+  parser.option("connect-timeout", 0, "SECONDS", "how long to wait for a peer that is not there yet (default 10)", &timeout);
+  parser.flag("quiet", 'q', "print errors only", &quiet);
+  if (auto rc = parser.parse(argc, argv)) return *rc;
+
+  auto usage = [](const char* message) {
+    std::fprintf(stderr, "vhostscope record: %s\nTry 'vhostscope record --help'.\n", message);
+    return 2;
+  };
+  if (frontend_listen.empty() == frontend_connect.empty())
+    return usage("give exactly one of --frontend-listen PATH and --frontend-connect PATH");
+  if (backend_connect.empty() == backend_listen.empty())
+    return usage("give exactly one of --backend-connect PATH and --backend-listen PATH");
+  if (output.empty()) return usage("missing -w FILE (the capture to write)");
+
+  RelayOptions options;
+  options.frontend = frontend_listen.empty() ? RelayEndpoint{EndpointMode::Connect, frontend_connect}
+                                             : RelayEndpoint{EndpointMode::Listen, frontend_listen};
+  options.backend = backend_listen.empty() ? RelayEndpoint{EndpointMode::Connect, backend_connect}
+                                           : RelayEndpoint{EndpointMode::Listen, backend_listen};
+  if (!timeout.empty() && !parse_seconds(timeout, options.connect_timeout))
+    return usage("--connect-timeout needs a number of seconds (0 to 86400)");
+  options.log = [quiet](LogLevel level, std::string_view text) {
+    if (quiet && level == LogLevel::Info) return;
+    std::fprintf(stderr, "vhostscope: %.*s\n", static_cast<int>(text.size()), text.data());
+  };
+
+  // The relay first: a bad listen path must not leave an empty capture behind.
+  std::string error;
+  std::unique_ptr<Relay> relay = Relay::create(options, error);
+  if (!relay) {
+    std::fprintf(stderr, "vhostscope record: %s\n", error.c_str());
+    return 2;
+  }
+  std::unique_ptr<CaptureWriter> writer = CaptureWriter::create(output, error);
+  if (!writer) {
+    std::fprintf(stderr, "vhostscope record: %s\n", error.c_str());
+    return 2;
+  }
+  // Flushing runs on the relay thread (timer); a write error (disk full) ends the recording.
+  bool write_failed = false;
+  CaptureWriter* w = writer.get();
+  Relay* r = relay.get();
+  relay->add_sink(writer.get(), [w, r, &write_failed] {
+    if (!w->flush() && !write_failed) {
+      write_failed = true;
+      std::fprintf(stderr, "vhostscope record: %s; stopping\n", w->error().c_str());
+      r->stop();
+    }
+  });
+
+  g_relay.store(relay.get());
+  install_signal_handlers();
+  if (!quiet) {
+    std::string front = frontend_listen.empty() ? "connecting to the front-end at '" + frontend_connect + "'"
+                                                : "waiting for the front-end on '" + frontend_listen + "'";
+    std::fprintf(stderr, "vhostscope: recording to '%s'; %s\n", output.c_str(), front.c_str());
+  }
+  int rc = relay->run();
+  g_relay.store(nullptr);
+  if (!w->flush() && !write_failed) {
+    write_failed = true;
+    std::fprintf(stderr, "vhostscope record: %s\n", w->error().c_str());
+  }
+  if (!quiet)
+    std::fprintf(stderr, "vhostscope: %llu records written to '%s'\n",
+                 static_cast<unsigned long long>(w->records_written()), output.c_str());
+  relay.reset();
+  writer.reset();
+  if (write_failed) return 2;
+  return rc;
+}
+
 }  // namespace vhs::cli

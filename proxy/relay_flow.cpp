@@ -1,0 +1,75 @@
+// Sending side of one relay direction (see relay_flow.hpp).
+#include "proxy/relay_flow.hpp"
+
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+namespace vhs {
+
+namespace {
+
+union ControlBuffer {
+  char buf[CMSG_SPACE(sizeof(int) * kMaxFdsPerMessage)];
+  cmsghdr align;
+};
+
+}  // namespace
+
+void RelayFlow::begin_send(int substitute_index, UniqueFd substitute) {
+  auto fds = reader_.fds();
+  send_fd_count_ = fds.size();
+  for (size_t i = 0; i < fds.size(); ++i) send_fds_[i] = fds[i];
+  substitute_ = std::move(substitute);
+  if (substitute_index >= 0 && static_cast<size_t>(substitute_index) < send_fd_count_)
+    send_fds_[static_cast<size_t>(substitute_index)] = substitute_.get();
+  sent_ = 0;
+  sending_ = true;
+}
+
+RelayFlow::SendStatus RelayFlow::continue_send(int& err) {
+  auto bytes = reader_.bytes();
+  while (sent_ < bytes.size()) {
+    iovec iov{const_cast<uint8_t*>(bytes.data()) + sent_, bytes.size() - sent_};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    ControlBuffer control;
+    // The fds ride on the first byte only; after a partial send they are already on their way.
+    if (sent_ == 0 && send_fd_count_ > 0) {
+      size_t len = sizeof(int) * send_fd_count_;
+      msg.msg_control = control.buf;
+      msg.msg_controllen = CMSG_SPACE(len);
+      cmsghdr* c = CMSG_FIRSTHDR(&msg);
+      c->cmsg_level = SOL_SOCKET;
+      c->cmsg_type = SCM_RIGHTS;
+      c->cmsg_len = CMSG_LEN(len);
+      std::memcpy(CMSG_DATA(c), send_fds_.data(), len);
+    }
+    ssize_t n = ::sendmsg(dst_->fd.get(), &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return SendStatus::Blocked;
+      err = errno;
+      return SendStatus::Failed;
+    }
+    sent_ += static_cast<size_t>(n);
+  }
+  // The kernel holds its own references to the passed fds: ours can go now.
+  sending_ = false;
+  substitute_.reset();
+  reader_.reset();
+  return SendStatus::Done;
+}
+
+void RelayFlow::reset() {
+  sending_ = false;
+  sent_ = 0;
+  send_fd_count_ = 0;
+  substitute_.reset();
+  reader_.reset();
+}
+
+}  // namespace vhs

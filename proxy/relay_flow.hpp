@@ -1,0 +1,67 @@
+// One direction of one channel inside the relay: the socket it reads, the socket it writes, the
+// message being read and the message being sent. A message is sent with ONE sendmsg carrying
+// exactly the fds it arrived with; if the destination is full the rest is sent when it becomes
+// writable, and the source is not read meanwhile (a queue of depth one: the seam where holding a
+// message for step/breakpoint debugging can go later).
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+
+#include "captures/record.hpp"
+#include "decoders/wire.hpp"
+#include "proxy/message_reader.hpp"
+#include "proxy/unique_fd.hpp"
+
+namespace vhs {
+
+// A relayed socket and its epoll registration.
+struct RelayConn {
+  UniqueFd fd;
+  uint8_t id = 0;       // low byte of the epoll token
+  uint32_t events = 0;  // currently registered epoll events; 0 = not registered
+};
+
+class RelayFlow {
+ public:
+  enum class SendStatus { Done, Blocked, Failed };
+
+  RelayFlow(Channel channel, Direction direction, RelayConn* src, RelayConn* dst)
+      : channel_(channel), direction_(direction), src_(src), dst_(dst) {
+    record_.channel = channel;
+    record_.direction = direction;
+  }
+
+  Channel channel() const { return channel_; }
+  Direction direction() const { return direction_; }
+  RelayConn& src() { return *src_; }
+  RelayConn& dst() { return *dst_; }
+  MessageReader& reader() { return reader_; }
+  const MessageReader& reader() const { return reader_; }
+  Record& record() { return record_; }  // reused for every message: no allocation per message
+  bool sending() const { return sending_; }
+
+  // Starts relaying the complete message in reader(): the fds sent are the received ones, except
+  // that fd `substitute_index` (if >= 0) is replaced by `substitute`, which is closed once sent.
+  void begin_send(int substitute_index = -1, UniqueFd substitute = {});
+  // Pushes as much as the destination takes. Done: message gone, fds closed, reader reset.
+  SendStatus continue_send(int& err);
+  // Drops everything (session ending): closes held fds.
+  void reset();
+
+ private:
+  Channel channel_;
+  Direction direction_;
+  RelayConn* src_;
+  RelayConn* dst_;
+  MessageReader reader_;
+  Record record_;
+  bool sending_ = false;
+  size_t sent_ = 0;
+  std::array<int, kMaxFdsPerMessage> send_fds_{};
+  size_t send_fd_count_ = 0;
+  UniqueFd substitute_;
+};
+
+}  // namespace vhs

@@ -1,0 +1,130 @@
+// Internal state of the Relay (shared by relay.cpp: lifecycle and connections, and
+// relay_messages.cpp: per-message handling). Not part of the public API.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "captures/record.hpp"
+#include "proxy/relay.hpp"
+#include "proxy/relay_flow.hpp"
+#include "proxy/unique_fd.hpp"
+#include "proxy/unix_socket.hpp"
+
+namespace vhs {
+
+// Low byte of an epoll token. Connection tokens also carry the session generation in the upper
+// bits, so an event queued for a connection of a session that just ended is recognised as stale.
+enum TokenId : uint8_t {
+  kTokStop = 1,
+  kTokFlushTimer,
+  kTokRetryTimer,
+  kTokFrontListen,
+  kTokBackListen,
+  kTokFront,      // front-end channel, front-end side
+  kTokBack,       // front-end channel, back-end side
+  kTokChanFront,  // back-end channel: the front-end's socketpair end (from SET_BACKEND_REQ_FD)
+  kTokChanBack,   // back-end channel: our socketpair end, paired with the one the back-end got
+};
+
+enum class RelayState : uint8_t {
+  Idle,               // listening for a front-end
+  FrontendConnecting, // retrying to connect to a listening front-end
+  BackendConnecting,  // front-end here; retrying to connect to the back-end
+  BackendWaiting,     // front-end here; waiting for the back-end to connect to us
+  Active,             // relaying
+  Finished,           // run() is about to return
+};
+
+struct Relay::Impl {
+  using Clock = std::chrono::steady_clock;
+
+  explicit Impl(RelayOptions o);
+
+  // --- lifecycle and connections (relay.cpp)
+  int run();
+  void dispatch(uint64_t token, uint32_t events);
+  void start_frontend();
+  void on_front_accept();
+  void on_back_accept();
+  void on_retry_tick();
+  void try_connect_frontend();
+  void try_connect_backend();
+  void begin_session(UniqueFd front, std::string description);
+  void activate(UniqueFd back, std::string description);
+  void fail_backend(const std::string& why);
+  void end_session(Direction closer, std::string_view reason);
+  void after_session();
+  void arm_retry(bool on);
+  void set_listen(ListenSocket& sock, TokenId id, bool on, bool& registered);
+  void update_interest(RelayConn& conn);
+  void unregister(RelayConn& conn);
+
+  // --- per message (relay_messages.cpp)
+  void on_conn_event(TokenId id, uint32_t events);
+  void on_readable(RelayFlow& flow);
+  void on_message(RelayFlow& flow);
+  void on_oversized(RelayFlow& flow);
+  void on_closed(RelayFlow& flow, int err);
+  void push(RelayFlow& flow);
+  bool interpose_backend_channel(RelayFlow& flow);
+  void close_backend_channel(Direction closer, std::string_view reason);
+  RelayFlow& inflow(RelayConn& conn);
+  RelayFlow& outflow(RelayConn& conn);
+  std::string describe_message(const RelayFlow& flow) const;
+
+  // --- records and logging
+  void emit(const Record& record);
+  void emit_text(RecordKind kind, Channel channel, Direction direction, std::string_view text, uint16_t flags = 0);
+  void log(LogLevel level, std::string_view text);
+  void session_error(Channel channel, Direction direction, const std::string& text);
+  void on_flush_timer();
+  void flush_now();
+
+  RelayOptions opt;
+  UniqueFd epoll;
+  UniqueFd stop_event;
+  UniqueFd flush_timer;
+  UniqueFd retry_timer;
+  ListenSocket front_listen;
+  ListenSocket back_listen;
+  bool front_listen_registered = false;
+  bool back_listen_registered = false;
+  std::vector<RecordSink*> sinks;
+  std::vector<std::function<void()>> flushes;
+  uint32_t set_backend_req_fd = 0;  // request number, from the registry
+  bool interpose = false;
+
+  RelayState state = RelayState::Idle;
+  bool stopping = false;
+  int exit_code = 0;
+  bool had_session = false;
+  uint32_t session = 0;
+  uint64_t generation = 0;
+  Clock::time_point deadline;
+  int last_connect_errno = 0;
+  std::string front_description;
+
+  RelayConn front, back, chan_front, chan_back;
+  RelayFlow to_back{Channel::Frontend, Direction::ToBackend, &front, &back};
+  RelayFlow to_front{Channel::Frontend, Direction::ToFrontend, &back, &front};
+  RelayFlow chan_to_front{Channel::Backend, Direction::ToFrontend, &chan_back, &chan_front};
+  RelayFlow chan_to_back{Channel::Backend, Direction::ToBackend, &chan_front, &chan_back};
+
+  Record meta;  // Connect / Disconnect / Error records
+  bool dirty = false;
+  bool flush_armed = false;
+
+  std::atomic<uint64_t> stat_sessions{0}, stat_messages{0}, stat_bytes{0}, stat_errors{0};
+};
+
+uint64_t realtime_ns();
+// "front-end" / "back-end": the side that wrote a message travelling in `d`.
+std::string_view writer_side(Direction d);
+
+}  // namespace vhs

@@ -1,0 +1,290 @@
+// Relay message handling: read one framed message, record it, forward it with its fds; the
+// SET_BACKEND_REQ_FD interposition; oversized, truncated and cut-short messages.
+#include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+
+#include <cerrno>
+#include <cstdio>
+
+#include "decoders/registry.hpp"
+#include "proxy/fd_describe.hpp"
+#include "proxy/relay_impl.hpp"
+#include "proxy/sys_error.hpp"
+
+namespace vhs {
+
+namespace {
+
+Direction opposite(Direction d) { return d == Direction::ToBackend ? Direction::ToFrontend : Direction::ToBackend; }
+
+std::string hex(uint32_t v) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "0x%x", v);
+  return buf;
+}
+
+// Copies what the reader holds into the flow's reused record (no allocation once warmed up).
+void fill_record(RelayFlow& flow, uint32_t session, uint16_t flags) {
+  Record& r = flow.record();
+  const MessageReader& in = flow.reader();
+  r.kind = RecordKind::Message;
+  r.flags = flags | (in.fds_truncated() ? kRecordFdsTruncated : 0);
+  r.session = session;
+  r.timestamp_ns = realtime_ns();
+  auto bytes = in.bytes();
+  r.bytes.assign(bytes.begin(), bytes.end());
+  auto fds = in.fds();
+  r.fds.resize(fds.size());
+  for (size_t i = 0; i < fds.size(); ++i) describe_fd(fds[i], r.fds[i]);
+}
+
+// "SET_MEM_TABLE", "GET_FEATURES reply", "request 99": names only from the registry.
+std::string message_name(Channel channel, const Header& h) {
+  std::string s;
+  if (const RequestInfo* info = find_request(channel, h.request))
+    s = info->name;
+  else
+    s = "request " + std::to_string(h.request);
+  if (h.is_reply()) s += " reply";
+  return s;
+}
+
+}  // namespace
+
+RelayFlow& Relay::Impl::inflow(RelayConn& conn) {
+  switch (conn.id) {
+    case kTokFront: return to_back;
+    case kTokBack: return to_front;
+    case kTokChanFront: return chan_to_back;
+    default: return chan_to_front;
+  }
+}
+
+RelayFlow& Relay::Impl::outflow(RelayConn& conn) {
+  switch (conn.id) {
+    case kTokFront: return to_front;
+    case kTokBack: return to_back;
+    case kTokChanFront: return chan_to_front;
+    default: return chan_to_back;
+  }
+}
+
+void Relay::Impl::on_conn_event(TokenId id, uint32_t events) {
+  RelayConn* conn = id == kTokFront ? &front : id == kTokBack ? &back : id == kTokChanFront ? &chan_front : &chan_back;
+  if (!conn->fd) return;
+  uint64_t gen = generation;
+  if (events & EPOLLOUT) {
+    RelayFlow& out = outflow(*conn);
+    if (out.sending()) push(out);
+    if (gen != generation || !conn->fd) return;
+  }
+  if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+    RelayFlow& in = inflow(*conn);
+    if (!in.sending()) on_readable(in);
+  }
+}
+
+void Relay::Impl::on_readable(RelayFlow& flow) {
+  switch (flow.reader().read(flow.src().fd.get())) {
+    case MessageReader::Status::Partial:
+      return;
+    case MessageReader::Status::Complete:
+      on_message(flow);
+      return;
+    case MessageReader::Status::Oversized:
+      on_oversized(flow);
+      return;
+    case MessageReader::Status::Closed:
+      on_closed(flow, 0);
+      return;
+    case MessageReader::Status::Failed:
+      on_closed(flow, flow.reader().error());
+      return;
+  }
+}
+
+void Relay::Impl::on_message(RelayFlow& flow) {
+  fill_record(flow, session, 0);
+  const Header& h = flow.reader().header();
+  // Hook point for control messages: the whole message is in hand here, before it moves on.
+  bool interposed = false;
+  if (interpose && &flow == &to_back && h.request == set_backend_req_fd && !h.is_reply() &&
+      flow.reader().fds().size() == 1 && flow.record().fds[0].kind == FdKind::Socket)
+    interposed = interpose_backend_channel(flow);
+  if (!interposed) flow.begin_send();
+
+  stat_messages.store(stat_messages.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  stat_bytes.store(stat_bytes.load(std::memory_order_relaxed) + flow.record().bytes.size(), std::memory_order_relaxed);
+  emit(flow.record());
+  if (flow.reader().fds_truncated())
+    session_error(flow.channel(), flow.direction(),
+                  describe_message(flow) + " with more fds than the proxy has room for (" +
+                      std::to_string(kMaxFdsPerMessage) + "); the kernel dropped the rest (MSG_CTRUNC)");
+  if (interposed) {
+    emit_text(RecordKind::Connect, Channel::Backend, Direction::ToBackend,
+              "back-end channel interposed: the back-end gets the proxy's socket " + flow.record().fds[0].name);
+    update_interest(chan_front);
+    update_interest(chan_back);
+  }
+  push(flow);
+}
+
+bool Relay::Impl::interpose_backend_channel(RelayFlow& flow) {
+  int frontend_end = flow.reader().fds()[0];
+  int type = 0;
+  socklen_t len = sizeof type;
+  if (::getsockopt(frontend_end, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM) return false;
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
+    session_error(Channel::Frontend, flow.direction(),
+                  "cannot create a socketpair for the back-end channel (" + errno_text(errno) +
+                      "); relaying SET_BACKEND_REQ_FD unchanged, back-end channel not recorded");
+    return false;
+  }
+  UniqueFd ours(pair[0]), theirs(pair[1]);
+  // The back-end gets a socket that behaves like the one the front-end sent (blocking or not);
+  // our own end is only ever used with MSG_DONTWAIT.
+  int fl = ::fcntl(frontend_end, F_GETFL);
+  if (fl >= 0 && (fl & O_NONBLOCK)) ::fcntl(theirs.get(), F_SETFL, ::fcntl(theirs.get(), F_GETFL) | O_NONBLOCK);
+
+  if (chan_front.fd || chan_back.fd) close_backend_channel(Direction::ToBackend, "replaced by a new SET_BACKEND_REQ_FD");
+  chan_front.fd.reset(flow.reader().take_fd(0));
+  chan_front.events = 0;
+  chan_back.fd = std::move(ours);
+  chan_back.events = 0;
+  // Recorded as what the back-end really receives.
+  describe_fd(theirs.get(), flow.record().fds[0]);
+  flow.begin_send(0, std::move(theirs));
+  return true;
+}
+
+void Relay::Impl::push(RelayFlow& flow) {
+  int err = 0;
+  switch (flow.continue_send(err)) {
+    case RelayFlow::SendStatus::Done:
+    case RelayFlow::SendStatus::Blocked:
+      // No-ops (no syscall) unless a message just got stuck or unstuck.
+      update_interest(flow.src());
+      update_interest(flow.dst());
+      return;
+    case RelayFlow::SendStatus::Failed: {
+      Direction closer = opposite(flow.direction());
+      std::string dest(writer_side(closer));
+      std::string how = dest + " connection failed (" + errno_text(err) + ")";
+      session_error(flow.channel(), flow.direction(), "cannot relay " + message_name(flow.channel(), flow.reader().header()) + " to the " + dest + ": " +
+                        errno_text(err));
+      if (flow.channel() == Channel::Frontend)
+        end_session(closer, how);
+      else
+        close_backend_channel(closer, how);
+      return;
+    }
+  }
+}
+
+std::string Relay::Impl::describe_message(const RelayFlow& flow) const {
+  std::string s(writer_side(flow.direction()));
+  s += " sent ";
+  s += message_name(flow.channel(), flow.reader().header());
+  if (flow.channel() == Channel::Backend) s += " on the back-end channel";
+  return s;
+}
+
+void Relay::Impl::on_oversized(RelayFlow& flow) {
+  fill_record(flow, session, kRecordNotRelayed);
+  emit(flow.record());
+  const Header& h = flow.reader().header();
+  std::string what;
+  if (h.version() != kProtocolVersion)
+    what = std::string(writer_side(flow.direction())) + " sent garbage (request " + hex(h.request) + ", flags " +
+           hex(h.flags) + ": version " + std::to_string(h.version()) + ", not 1) with size " + std::to_string(h.size);
+  else
+    what = describe_message(flow) + " with size " + std::to_string(h.size);
+  what += " > " + std::to_string(kMaxPayloadSize) + " (cap); cannot relay safely, closing session";
+  session_error(flow.channel(), flow.direction(), what);
+  end_session(flow.direction(), "proxy closed the session: " + what);
+}
+
+void Relay::Impl::on_closed(RelayFlow& flow, int err) {
+  std::string side(writer_side(flow.direction()));
+  std::string how = err == 0 ? side + " closed the connection" : side + " connection failed (" + errno_text(err) + ")";
+  if (flow.channel() == Channel::Backend) how += " on the back-end channel";
+  const MessageReader& in = flow.reader();
+  if (in.partial()) {
+    fill_record(flow, session, kRecordIncomplete);
+    emit(flow.record());
+    std::string got;
+    if (!in.header_complete())
+      got = std::to_string(in.bytes().size()) + " of " + std::to_string(kHeaderSize) + " header bytes";
+    else
+      got = message_name(flow.channel(), in.header()) + ": " + std::to_string(in.bytes().size() - kHeaderSize) +
+            " of " + std::to_string(in.header().size) + " payload bytes";
+    session_error(flow.channel(), flow.direction(), how + " mid-message (got " + got + ")");
+  }
+  if (flow.channel() == Channel::Frontend)
+    end_session(flow.direction(), how);
+  else
+    close_backend_channel(flow.direction(), how);
+}
+
+void Relay::Impl::close_backend_channel(Direction closer, std::string_view reason) {
+  chan_to_front.reset();
+  chan_to_back.reset();
+  unregister(chan_front);
+  unregister(chan_back);
+  chan_front.fd.reset();
+  chan_back.fd.reset();
+  emit_text(RecordKind::Disconnect, Channel::Backend, closer, reason);
+}
+
+// ---------------------------------------------------------------- records and logging
+
+void Relay::Impl::emit(const Record& record) {
+  for (RecordSink* s : sinks) s->on_record(record);
+  dirty = true;
+  if (!flush_armed && !flushes.empty()) {
+    itimerspec spec{};
+    spec.it_value.tv_sec = static_cast<time_t>(opt.flush_interval.count() / 1000);
+    spec.it_value.tv_nsec = static_cast<long>((opt.flush_interval.count() % 1000) * 1000000);
+    if (spec.it_value.tv_sec == 0 && spec.it_value.tv_nsec == 0) spec.it_value.tv_nsec = 1;
+    ::timerfd_settime(flush_timer.get(), 0, &spec, nullptr);
+    flush_armed = true;
+  }
+}
+
+void Relay::Impl::emit_text(RecordKind kind, Channel channel, Direction direction, std::string_view text,
+                            uint16_t flags) {
+  meta.kind = kind;
+  meta.channel = channel;
+  meta.direction = direction;
+  meta.flags = flags;
+  meta.session = session;
+  meta.timestamp_ns = realtime_ns();
+  meta.fds.clear();
+  meta.bytes.assign(text.begin(), text.end());
+  emit(meta);
+}
+
+void Relay::Impl::log(LogLevel level, std::string_view text) {
+  if (opt.log) opt.log(level, text);
+}
+
+void Relay::Impl::session_error(Channel channel, Direction direction, const std::string& text) {
+  stat_errors.fetch_add(1, std::memory_order_relaxed);
+  emit_text(RecordKind::Error, channel, direction, text);
+  log(LogLevel::Error, "session " + std::to_string(session) + ": " + text);
+}
+
+void Relay::Impl::on_flush_timer() {
+  flush_armed = false;
+  if (dirty) flush_now();
+}
+
+void Relay::Impl::flush_now() {
+  dirty = false;
+  for (auto& f : flushes) f();
+}
+
+}  // namespace vhs
