@@ -95,14 +95,14 @@ void Store::append(const Record& record) {
   e.channel = record.channel;
   e.record_flags = record.flags;
   e.session = record.session;
-  e.bytes_offset = byte_arena_.size();
   const size_t nbytes = std::min<size_t>(record.bytes.size(), std::numeric_limits<uint32_t>::max());
+  const auto stored_bytes = byte_arena_.append({record.bytes.data(), nbytes});
+  e.bytes_data = stored_bytes.data();
   e.bytes_size = static_cast<uint32_t>(nbytes);
-  byte_arena_.insert(byte_arena_.end(), record.bytes.begin(), record.bytes.begin() + nbytes);
-  e.fds_begin = static_cast<uint32_t>(fd_arena_.size());
   const size_t nfds = std::min<size_t>(record.fds.size(), std::numeric_limits<uint16_t>::max());
+  const auto stored_fds = fd_arena_.append({record.fds.data(), nfds});
+  e.fds_data = stored_fds.data();
   e.fd_count = static_cast<uint16_t>(nfds);
-  fd_arena_.insert(fd_arena_.end(), record.fds.begin(), record.fds.begin() + nfds);
 
   StoreSession& session = session_for(record, index);
   e.session_index = static_cast<uint32_t>(&session - sessions_.data());
@@ -123,11 +123,9 @@ void Store::append(const Record& record) {
     case RecordKind::Message: {
       const DecodeContext ctx = session.analyser.decode_context();
       e.context = intern_context(ctx);
-      const std::span<const uint8_t> bytes(record.bytes.data(), nbytes);
-      const std::span<const FdInfo> fds(record.fds.data(), nfds);
-      DecodedMessage msg = decode_message(record.channel, bytes, fds, ctx);
+      DecodedMessage msg = decode_message(record.channel, stored_bytes, stored_fds, ctx);
       Observation obs = session.analyser.on_message(index, record.timestamp_ns, record.direction,
-                                                    msg, fds);
+                                                    msg, stored_fds);
       e.header = msg.header;
       e.header_complete = msg.header_complete;
       e.info = msg.info;
@@ -172,12 +170,12 @@ void Store::finish(uint64_t end_timestamp_ns) {
 
 std::span<const uint8_t> Store::bytes(size_t i) const {
   const StoreEntry& e = entries_[i];
-  return {byte_arena_.data() + e.bytes_offset, e.bytes_size};
+  return {e.bytes_data, e.bytes_size};
 }
 
 std::span<const FdInfo> Store::fds(size_t i) const {
   const StoreEntry& e = entries_[i];
-  return {fd_arena_.data() + e.fds_begin, e.fd_count};
+  return {e.fds_data, e.fd_count};
 }
 
 std::string_view Store::text(size_t i) const {

@@ -1,7 +1,8 @@
 // The append-only model every presenter reads (CLI now, GUI later). One ingest path for live and
 // loaded captures: append(Record) decodes the message with its session's context, feeds the
 // session's analyser and appends one entry per record. Entries are compact and carry no
-// formatted text; decoded messages and strings are produced lazily on request.
+// formatted text; decoded messages and strings are produced lazily on request. Storage is
+// chunked: references, spans and pointers handed out stay valid for the store's lifetime.
 //
 // Thread model: a Store is single-threaded (owned by one consumer thread, e.g. the GUI's). A live
 // producer (the proxy thread) hands records through a RecordQueue, which the consumer drains
@@ -17,6 +18,7 @@
 #include <string_view>
 #include <vector>
 
+#include "captures/chunked_storage.hpp"
 #include "captures/record.hpp"
 #include "decoders/fd_info.hpp"
 #include "decoders/findings.hpp"
@@ -31,9 +33,9 @@ inline constexpr uint32_t kNoEntry = UINT32_MAX;
 struct StoreEntry {
   uint64_t timestamp_ns = 0;
   uint64_t latency_ns = 0;        // replies/acks: time since the request; 0 otherwise
-  uint64_t bytes_offset = 0;      // into the store's byte arena (use Store::bytes())
+  const uint8_t* bytes_data = nullptr;  // the record's bytes (use Store::bytes())
+  const FdInfo* fds_data = nullptr;     // the record's fd descriptions (use Store::fds())
   uint32_t bytes_size = 0;
-  uint32_t fds_begin = 0;         // into the store's fd arena (use Store::fds())
   uint16_t fd_count = 0;
   uint16_t record_flags = 0;      // kRecordFdsTruncated, ...
   uint32_t session = 0;           // record.session (the id, not an index)
@@ -75,6 +77,7 @@ struct SeverityCounts {
 
 class Store final : public RecordSink {
  public:
+  // Move-only in practice (chunks are owned); sessions and entries are plain data.
   struct Options {
     DeviceKind device = DeviceKind::Unknown;  // forced device kind; Unknown = infer per session
   };
@@ -95,7 +98,7 @@ class Store final : public RecordSink {
   bool empty() const { return entries_.empty(); }
   const StoreEntry& entry(size_t i) const { return entries_[i]; }
 
-  // Raw record content. Spans stay valid until the next append().
+  // Raw record content (valid for the store's lifetime).
   std::span<const uint8_t> bytes(size_t i) const;
   std::span<const FdInfo> fds(size_t i) const;
   std::string_view text(size_t i) const;  // Connect/Disconnect/Error note
@@ -126,9 +129,9 @@ class Store final : public RecordSink {
   uint32_t intern_context(const DecodeContext& ctx);
 
   Options options_;
-  std::vector<StoreEntry> entries_;
-  std::vector<uint8_t> byte_arena_;
-  std::vector<FdInfo> fd_arena_;
+  ChunkedVector<StoreEntry> entries_;
+  RunArena<uint8_t, size_t{1} << 20> byte_arena_;
+  RunArena<FdInfo, 4096> fd_arena_;
   std::vector<std::vector<Finding>> finding_lists_;
   std::vector<uint32_t> flagged_;  // sorted, unique
   std::vector<DecodeContext> contexts_;

@@ -1,0 +1,62 @@
+// Append-only storage in fixed-size chunks for the store: growing never moves existing elements,
+// so references and spans into it stay valid for the store's lifetime, and a million appends cost
+// no reallocation copies (and touch each page once).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+namespace vhs {
+
+// A vector-like sequence of T stored in chunks of 2^kChunkBits elements.
+template <typename T, unsigned kChunkBits = 14>
+class ChunkedVector {
+ public:
+  static constexpr size_t kChunkSize = size_t{1} << kChunkBits;
+
+  T& push_back(T value) {
+    if ((size_ & (kChunkSize - 1)) == 0) {
+      chunks_.emplace_back();
+      chunks_.back().reserve(kChunkSize);
+    }
+    chunks_.back().push_back(std::move(value));
+    ++size_;
+    return chunks_.back().back();
+  }
+  T& operator[](size_t i) { return chunks_[i >> kChunkBits][i & (kChunkSize - 1)]; }
+  const T& operator[](size_t i) const { return chunks_[i >> kChunkBits][i & (kChunkSize - 1)]; }
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  const T& front() const { return chunks_.front().front(); }
+  const T& back() const { return chunks_.back().back(); }
+
+ private:
+  std::vector<std::vector<T>> chunks_;  // each reserved to kChunkSize: never reallocates
+  size_t size_ = 0;
+};
+
+// Contiguous runs of T (one run per record: its bytes, or its fds) packed into big chunks. A run
+// never straddles chunks; a run larger than a chunk gets a chunk of its own.
+template <typename T, size_t kChunkElements>
+class RunArena {
+ public:
+  std::span<const T> append(std::span<const T> run) {
+    if (run.empty()) return {};
+    if (chunks_.empty() || chunks_.back().capacity() - chunks_.back().size() < run.size()) {
+      chunks_.emplace_back();
+      chunks_.back().reserve(run.size() > kChunkElements ? run.size() : kChunkElements);
+    }
+    auto& chunk = chunks_.back();
+    const size_t at = chunk.size();
+    chunk.insert(chunk.end(), run.begin(), run.end());
+    return {chunk.data() + at, run.size()};
+  }
+
+ private:
+  std::vector<std::vector<T>> chunks_;  // inner vectors never grow past their reserve
+};
+
+}  // namespace vhs
