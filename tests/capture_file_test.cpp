@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "captures/capture_file.hpp"
@@ -435,8 +436,9 @@ TEST_F(CaptureFileTest, ForeignLinkTypeIsRejected) {
 
   std::string error;
   EXPECT_EQ(CaptureReader::open(path("eth.pcap"), error), nullptr);
-  EXPECT_EQ(error, "'" + path("eth.pcap") +
-                       "' is not a vhostscope capture: link type 1 (EN10MB), expected 147 (USER0)");
+  EXPECT_EQ(error, fmt::format("'{}' is not a vhostscope capture: link type 1 (EN10MB), expected "
+                               "147 (USER0)",
+                               path("eth.pcap")));
 }
 
 // Minimal little-endian pcapng writer for the test: SHB, one IDB, EPBs.
@@ -519,8 +521,9 @@ TEST_F(CaptureFileTest, PcapngWithAnotherLinkTypeIsRejected) {
   spit(path("eth.pcapng"), b.bytes());
   std::string error;
   EXPECT_EQ(CaptureReader::open(path("eth.pcapng"), error), nullptr);
-  EXPECT_EQ(error, "'" + path("eth.pcapng") +
-                       "' is not a vhostscope capture: link type 1 (EN10MB), expected 147 (USER0)");
+  EXPECT_EQ(error, fmt::format("'{}' is not a vhostscope capture: link type 1 (EN10MB), expected "
+                               "147 (USER0)",
+                               path("eth.pcapng")));
 }
 
 TEST_F(CaptureFileTest, MissingFileErrorNamesTheFileAndTheReason) {
