@@ -38,7 +38,7 @@ out=$2
 case "$scenario" in blk|fs|hang) ;; *) echo "run-real-peers: unknown scenario '$scenario'" >&2; exit 2 ;; esac
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
-rm -f "$out"/capture.pcap "$out"/*.log "$out"/result.txt
+rm -f "$out"/capture.pcap "$out"/{serial,qemu,qmp,backend,proxy,build-guest}.log "$out"/result.txt
 
 started=$(date +%s%N)
 elapsed() { echo "$(( ($(date +%s%N) - started) / 1000000 ))" | awk '{ printf "%.1f s", $1 / 1000 }'; }
