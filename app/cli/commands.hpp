@@ -7,5 +7,8 @@ namespace vhs::cli {
 int run_record(int argc, char** argv);
 int run_dump(int argc, char** argv);
 int run_summary(int argc, char** argv);
+int run_replay(int argc, char** argv);
+int run_diff(int argc, char** argv);
+int run_report(int argc, char** argv);
 
 }  // namespace vhs::cli

@@ -17,6 +17,9 @@ constexpr Command kCommands[] = {
     {"record", "relay a live session between a front-end and a back-end and record it", vhs::cli::run_record},
     {"dump", "print every message of a capture, one per line (-V for fields and hex)", vhs::cli::run_dump},
     {"summary", "per session: features, memory map, vrings, findings, unanswered requests", vhs::cli::run_summary},
+    {"replay", "replay a recorded session against a live back-end or front-end; report divergences", vhs::cli::run_replay},
+    {"diff", "message-level diff of two captures (aligned sequences, then fields)", vhs::cli::run_diff},
+    {"report", "a Markdown bug report of a capture, ready to paste into an issue", vhs::cli::run_report},
 };
 
 void print_usage(FILE* out) {

@@ -1,0 +1,79 @@
+// `vhostscope report`: a Markdown bug report from a capture, ready to paste into an issue
+// (app/common/report_format.hpp builds it).
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <string>
+
+#include "app/cli/args.hpp"
+#include "app/cli/commands.hpp"
+#include "app/common/option_values.hpp"
+#include "app/common/report_format.hpp"
+#include "captures/store.hpp"
+
+namespace vhs::cli {
+
+// Keep in step with `vhostscope --version` (app/cli/main.cpp).
+constexpr const char* kToolVersion = "vhostscope 0.1.0";
+
+int run_report(int argc, char** argv) {
+  std::string path, output, session_text, device_text, context_text;
+  ArgParser args("report", "FILE [-o OUT.md] [--session N] [--context N] [--device blk|net|fs]",
+                 "Writes a Markdown bug report: the vhostscope version, what the capture shows about the\n"
+                 "peers (features offered, device kind, requests used), the feature negotiation table, the\n"
+                 "messages around the first error finding and around a hang, the pending state at the end\n"
+                 "(unanswered requests, vrings started/stopped, memory, back-end channel) and the findings.\n"
+                 "Paste it into an issue and attach the capture.");
+  args.positional("FILE", "a capture written by 'vhostscope record' (pcap or pcapng)", &path);
+  args.option("output", 'o', "OUT", "write the report here instead of standard output", &output);
+  args.option("session", 's', "N", "report on session N (default: the first with an error, else a hang)",
+              &session_text);
+  args.option("context", 'C', "N", "messages shown before and after the point of interest (default 8)",
+              &context_text);
+  args.option("device", 'd', "KIND", "decode device fields as blk, net or fs (default: inferred per session)",
+              &device_text);
+  if (auto rc = args.parse(argc, argv)) return *rc;
+
+  auto fail = [](const std::string& message) {
+    std::fprintf(stderr, "vhostscope report: %s\n", message.c_str());
+    return 2;
+  };
+  std::string error, warning;
+  Store::Options options;
+  ReportOptions report;
+  if (!parse_device_option(device_text, options.device, error) ||
+      !parse_session_option(session_text, report.session, error))
+    return fail(error);
+  if (!context_text.empty()) {
+    try {
+      size_t used = 0;
+      report.context = std::stoul(context_text, &used);
+      if (used != context_text.size() || report.context > 1000) throw std::invalid_argument("range");
+    } catch (const std::exception&) {
+      return fail("--context needs a number of messages (0 to 1000), not '" + context_text + "'");
+    }
+  }
+  Store store(options);
+  if (!load_capture(path, store, warning, error)) return fail(error);
+  if (!warning.empty()) std::fprintf(stderr, "vhostscope report: warning: %s\n", warning.c_str());
+  if (report.session && !store.find_session(*report.session))
+    return fail("no session " + std::to_string(*report.session) + " in '" + path + "'");
+
+  report.capture_name = std::filesystem::path(path).filename().string();
+  report.tool_version = kToolVersion;
+  report.load_warning = warning;
+  const std::string text = format_report(store, report);
+  if (output.empty()) {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    return 0;
+  }
+  FILE* f = std::fopen(output.c_str(), "w");
+  if (f == nullptr) return fail("cannot create '" + output + "': " + std::strerror(errno));
+  const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
+  if (std::fclose(f) != 0 || !ok) return fail("cannot write '" + output + "': " + std::strerror(errno));
+  std::fprintf(stderr, "vhostscope report: wrote %s\n", output.c_str());
+  return 0;
+}
+
+}  // namespace vhs::cli
