@@ -29,6 +29,9 @@ inline constexpr uint16_t kRecordFdsTruncated = 0x1;  // MSG_CTRUNC: the kernel 
 inline constexpr uint16_t kRecordIncomplete = 0x2;    // message cut short (peer vanished mid-message)
 inline constexpr uint16_t kRecordNotRelayed = 0x4;    // recorded but not forwarded (unsafe to relay)
 inline constexpr uint16_t kRecordInjected = 0x8;      // produced by fault injection, not by a peer
+// On a Disconnect: the proxy ended the session itself (recorder stopped), no peer hung up. Requests
+// still waiting then are unanswered (a hang), not victims of a disconnect.
+inline constexpr uint16_t kRecordClosedByProxy = 0x10;
 
 struct Record {
   RecordKind kind = RecordKind::Message;

@@ -31,7 +31,9 @@ StoreSession& Store::session_for(const Record& record, uint32_t entry_index) {
       found = &*it;
       break;
     }
-  const bool connect = record.kind == RecordKind::Connect;
+  // Only the front-end connection starts a session; the back-end channel's Connect/Disconnect
+  // (interposed socketpair) are events inside it.
+  const bool connect = record.kind == RecordKind::Connect && record.channel == Channel::Frontend;
   if (!found || (connect && found->entries > 0)) {
     SessionAnalyser::Options opts;
     opts.device = options_.device;
@@ -111,11 +113,14 @@ void Store::append(const Record& record) {
   std::vector<AttributedFinding> earlier;
   switch (record.kind) {
     case RecordKind::Connect:
-      session.connect_entry = index;
+      if (record.channel == Channel::Frontend) session.connect_entry = index;
       break;
     case RecordKind::Disconnect:
-      session.disconnect_entry = index;
-      earlier = session.analyser.finish(record.timestamp_ns, true);
+      if (record.channel == Channel::Frontend) {
+        session.disconnect_entry = index;
+        const bool peer_closed = (record.flags & kRecordClosedByProxy) == 0;
+        earlier = session.analyser.finish(record.timestamp_ns, peer_closed);
+      }
       break;
     case RecordKind::Error:
       findings.push_back({FindingCode::RelayFailed, std::string(record.text())});

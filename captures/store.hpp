@@ -62,8 +62,8 @@ struct StoreSession {
   uint32_t id = 0;                   // record.session
   uint32_t first_entry = kNoEntry;
   uint32_t last_entry = kNoEntry;
-  uint32_t connect_entry = kNoEntry;     // the Connect record, if seen
-  uint32_t disconnect_entry = kNoEntry;  // the Disconnect record, if seen
+  uint32_t connect_entry = kNoEntry;     // the front-end channel's Connect record, if seen
+  uint32_t disconnect_entry = kNoEntry;  // the front-end channel's Disconnect record, if seen
   uint64_t entries = 0;
   SessionAnalyser analyser;
 

@@ -194,6 +194,36 @@ TEST(Store, DisconnectEndsTheSessionWithPendingReported) {
   EXPECT_EQ(store.findings(1).size(), 1u);
 }
 
+TEST(Store, BackendChannelConnectAndDisconnectStayInsideTheSession) {
+  Store store;
+  RecordMaker m;
+  store.append(m.connect());
+  store.append(m.to_backend(message("GET_VRING_BASE", kReq, vring_state(0, 0))));
+  store.append(m.make(RecordKind::Connect, Direction::ToBackend, Channel::Backend, {'b', 'e'}));
+  store.append(m.to_frontend(message("GET_VRING_BASE", kRep, vring_state(0, 3))));
+  store.append(m.make(RecordKind::Disconnect, Direction::ToBackend, Channel::Backend, {}));
+  ASSERT_EQ(store.sessions().size(), 1u);
+  EXPECT_EQ(store.entry(3).peer, 1u);
+  EXPECT_EQ(store.sessions()[0].connect_entry, 0u);
+  EXPECT_FALSE(store.sessions()[0].ended());
+  EXPECT_FALSE(store.sessions()[0].analyser.finished());
+}
+
+TEST(Store, SessionClosedByTheProxyLeavesRequestsUnanswered) {
+  Store store;
+  RecordMaker m;
+  store.append(m.connect());
+  store.append(m.to_backend(message("GET_VRING_BASE", kReq, vring_state(0, 0))));
+  Record stop = m.make(RecordKind::Disconnect, Direction::ToBackend, Channel::Frontend,
+                       {'s', 't', 'o', 'p'}, {}, 3'000'000'000);
+  stop.flags = kRecordClosedByProxy;
+  store.append(stop);
+  EXPECT_EQ(codes(store.findings(1)), Codes{FindingCode::Unanswered});
+  EXPECT_EQ(store.findings(1)[0].detail,
+            "GET_VRING_BASE (index 0) unanswered: waiting for 3000 ms when the capture ended");
+  EXPECT_TRUE(store.sessions()[0].ended());
+}
+
 TEST(Store, SessionsAreSeparateAndJoinedSessionsDoNotWarnAboutOrder) {
   Store store;
   RecordMaker a, b;
