@@ -1,0 +1,109 @@
+// What `dump` prints for one store entry: the one-line form, its parts and the -V detail block.
+#include "app/common/dump_format.hpp"
+
+#include <fmt/format.h>
+
+#include "app/common/text_format.hpp"
+#include "decoders/field_format.hpp"
+
+namespace vhs {
+
+std::string entry_time(const Store& store, size_t i, const LineOptions& options) {
+  const uint64_t ts = store.entry(i).timestamp_ns;
+  return options.absolute_time ? absolute_time(ts) : relative_time(ts, store.first_timestamp());
+}
+
+std::string entry_title(const Store& store, size_t i) {
+  const StoreEntry& e = store.entry(i);
+  switch (e.kind) {
+    case RecordKind::Message:
+      break;
+    case RecordKind::Disconnect:
+      // The direction says who closed: a "to back-end" disconnect is the front-end hanging up.
+      return e.direction == Direction::ToBackend ? "disconnect (front-end closed)"
+                                                 : "disconnect (back-end closed)";
+    default:
+      return std::string(record_kind_name(e.kind));
+  }
+  if (!e.header_complete) return fmt::format("(incomplete header, {} bytes)", e.bytes_size);
+  std::string title = e.info ? std::string(e.info->name) : request_text(e.channel, e.header.request);
+  if (e.header.is_reply()) title += e.role == MessageRole::Ack ? " ack" : " reply";
+  return title;
+}
+
+std::string entry_summary(const Store& store, size_t i) {
+  const StoreEntry& e = store.entry(i);
+  if (e.kind != RecordKind::Message) {
+    if (e.kind == RecordKind::RingState || e.kind == RecordKind::Notify)
+      return fmt::format("{} bytes", e.bytes_size);
+    return e.bytes_size ? quote_text(store.text(i)) : std::string();
+  }
+  std::string s = summarize_payload(store.decoded(i), store.context(i));
+  const std::string fds = format_fds(store.fds(i));
+  if (!fds.empty()) {
+    if (!s.empty()) s += ' ';
+    s += fds;
+  }
+  return s;
+}
+
+std::string entry_latency(const Store& store, size_t i) {
+  const StoreEntry& e = store.entry(i);
+  if (e.role == MessageRole::Request || e.peer == kNoEntry) return {};
+  return format_duration(e.latency_ns);
+}
+
+std::string finding_markers(const Store& store, size_t i) {
+  std::string s;
+  const auto findings = store.findings(i);
+  for (size_t k = 0; k < findings.size(); ++k) {
+    bool seen = false;  // one marker per kind, even when a kind fires twice
+    for (size_t j = 0; j < k; ++j) seen |= findings[j].code == findings[k].code;
+    if (seen) continue;
+    if (!s.empty()) s += ' ';
+    s += '!';
+    s += finding_info(findings[k].code).id;
+  }
+  return s;
+}
+
+std::string format_entry_line(const Store& store, size_t i, const LineOptions& options) {
+  const StoreEntry& e = store.entry(i);
+  std::string line = fmt::format("{:>11} {:<7} s{} {} {} {}", entry_time(store, i, options),
+                                 record_number(i), e.session, direction_arrow(e.direction),
+                                 channel_short(e.channel), entry_title(store, i));
+  auto append = [&line](const std::string& part) {
+    if (part.empty()) return;
+    line += ' ';
+    line += part;
+  };
+  append(entry_summary(store, i));
+  const std::string latency = entry_latency(store, i);
+  if (!latency.empty()) append("[" + latency + "]");
+  append(finding_markers(store, i));
+  return line;
+}
+
+std::string format_entry_details(const Store& store, size_t i) {
+  const StoreEntry& e = store.entry(i);
+  std::string out;
+  if (e.kind == RecordKind::Message) {
+    const DecodedMessage msg = store.decoded(i);
+    for (const Field& f : describe_fields(msg, store.bytes(i), store.fds(i), store.context(i)))
+      out += fmt::format("    {:{}}{} = {}\n", "", 2 * f.depth, f.path, f.value);
+  }
+  for (const Finding& f : store.findings(i))
+    out += fmt::format("    ! {} ({}): {}\n", finding_info(f.code).id, severity_name(f.severity()),
+                       f.detail);
+  if (e.peer != kNoEntry) {
+    if (e.role == MessageRole::Request)
+      out += fmt::format("    answered by {}\n", record_number(e.peer));
+    else
+      out += fmt::format("    answers {} after {}\n", record_number(e.peer),
+                         format_duration(e.latency_ns));
+  }
+  out += hex_dump(store.bytes(i));
+  return out;
+}
+
+}  // namespace vhs

@@ -1,0 +1,29 @@
+// What `dump` prints for one store entry (and what the GUI's message list shows in its columns):
+// the one-line form, its parts, and the verbose detail block (field tree, findings, hex).
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+#include "captures/store.hpp"
+
+namespace vhs {
+
+struct LineOptions {
+  bool absolute_time = false;  // UTC wall clock instead of seconds since the first record
+};
+
+// "   0.000153 #3     s1 B→F fe GET_FEATURES reply VERSION_1|PROTOCOL_FEATURES [153.0 µs]"
+std::string format_entry_line(const Store& store, size_t i, const LineOptions& options = {});
+
+// Parts of the line, for column views.
+std::string entry_time(const Store& store, size_t i, const LineOptions& options = {});
+std::string entry_title(const Store& store, size_t i);    // "GET_FEATURES reply", "connect", "Unknown (99)"
+std::string entry_summary(const Store& store, size_t i);  // key fields and fds, or the record's note
+std::string entry_latency(const Store& store, size_t i);  // "153.0 µs" on answered replies, else ""
+std::string finding_markers(const Store& store, size_t i);  // "!size-mismatch !unanswered"
+
+// `dump -V` block under the line: field tree, findings with details, pairing, hex dump.
+std::string format_entry_details(const Store& store, size_t i);
+
+}  // namespace vhs

@@ -1,0 +1,271 @@
+// Timeline lanes, bucketing, hang spans and zoom/pan arithmetic.
+#include "app/common/view_timeline.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <variant>
+
+#include "captures/store.hpp"
+
+namespace vhs::view {
+namespace {
+
+std::string lane_label(const LaneKey& key) {
+  switch (key.kind) {
+    case LaneKind::Events: return "events";
+    case LaneKind::Control: return "control";
+    case LaneKind::Queue: return "queue " + std::to_string(key.queue);
+    case LaneKind::BackendChannel: return "back-end ch";
+    case LaneKind::RingRecords: return "ring records";
+  }
+  return "?";
+}
+
+std::optional<uint32_t> queue_of(const Payload& p) {
+  if (auto* v = std::get_if<VringStateValue>(&p)) return v->index;
+  if (auto* v = std::get_if<VringAddrValue>(&p)) return v->index;
+  if (auto* v = std::get_if<VringIndexFdValue>(&p)) return v->index();
+  return std::nullopt;
+}
+
+bool is_hang_code(FindingCode c) {
+  return c == FindingCode::Unanswered || c == FindingCode::MissingReply || c == FindingCode::ReplyTimeout ||
+         c == FindingCode::RingStalled || c == FindingCode::DisconnectWithPending;
+}
+
+}  // namespace
+
+LaneKey lane_key_of(const Store& store, uint32_t i, const TimelineIndex& index) {
+  const StoreEntry& e = store.entry(i);
+  switch (e.kind) {
+    case RecordKind::Connect:
+    case RecordKind::Disconnect:
+    case RecordKind::Error: return {LaneKind::Events, 0};
+    case RecordKind::RingState:
+    case RecordKind::Notify: return {LaneKind::RingRecords, 0};
+    case RecordKind::Message: break;
+  }
+  if (e.channel == Channel::Backend) return {LaneKind::BackendChannel, 0};
+  // Answers go where their request went (an ack carries no queue index of its own).
+  if (e.role != MessageRole::Request && e.peer != kNoEntry && e.peer < i) {
+    size_t lane = index.lane_of(e.peer);
+    if (lane != SIZE_MAX) return index.lanes()[lane].key;
+  }
+  if (e.info && e.info->category == Category::Vring && e.header_complete) {
+    if (auto q = queue_of(store.decoded(i).payload); q && *q < kMaxTrackedVrings) return {LaneKind::Queue, *q};
+  }
+  return {LaneKind::Control, 0};
+}
+
+void TimelineIndex::invalidate() {
+  lanes_.clear();
+  entry_lane_.clear();
+  entry_pos_.clear();
+  indexed_ = 0;
+  min_time_ = UINT64_MAX;
+  max_time_ = 0;
+}
+
+size_t TimelineIndex::lane_of(uint32_t entry) const {
+  return entry < entry_lane_.size() ? entry_lane_[entry] : SIZE_MAX;
+}
+
+// Lanes are kept sorted by key; inserting a new lane renumbers the ones after it.
+size_t TimelineIndex::lane_for(const LaneKey& key) {
+  auto it = std::lower_bound(lanes_.begin(), lanes_.end(), key,
+                             [](const TimelineLane& l, const LaneKey& k) { return l.key < k; });
+  size_t pos = static_cast<size_t>(it - lanes_.begin());
+  if (it != lanes_.end() && it->key == key) return pos;
+  TimelineLane lane;
+  lane.key = key;
+  lane.label = lane_label(key);
+  lanes_.insert(it, std::move(lane));
+  for (auto& l : entry_lane_)
+    if (l >= pos) ++l;
+  return pos;
+}
+
+void TimelineIndex::add_marks(const Store& store, size_t lane, uint32_t pos, uint32_t entry) {
+  const StoreEntry& e = store.entry(entry);
+  if (!e.has_findings) return;
+  auto& marks = e.worst == Severity::Error ? lanes_[lane].errors : lanes_[lane].warnings;
+  if (e.worst == Severity::Info) return;
+  // Appends on the normal path; the sorted insert only matters after a clock step backwards.
+  marks.insert(std::upper_bound(marks.begin(), marks.end(), pos), pos);
+}
+
+bool TimelineIndex::update(const Store& store, size_t budget) {
+  if (indexed_ > store.size()) invalidate();
+  size_t end = std::min(store.size(), indexed_ + budget);
+  entry_lane_.reserve(end);
+  entry_pos_.reserve(end);
+  for (size_t i = indexed_; i < end; ++i) {
+    const uint32_t entry = static_cast<uint32_t>(i);
+    const uint64_t t = store.entry(i).timestamp_ns;
+    size_t lane = lane_for(lane_key_of(store, entry, *this));
+    TimelineLane& l = lanes_[lane];
+    uint32_t pos;
+    if (l.times.empty() || l.times.back() <= t) {
+      pos = static_cast<uint32_t>(l.times.size());
+      l.times.push_back(t);
+      l.entries.push_back(entry);
+    } else {
+      // A clock step backwards (rare): keep the lane sorted; positions after it shift.
+      auto it = std::upper_bound(l.times.begin(), l.times.end(), t);
+      pos = static_cast<uint32_t>(it - l.times.begin());
+      l.times.insert(it, t);
+      l.entries.insert(l.entries.begin() + pos, entry);
+      for (size_t k = pos + 1; k < l.entries.size(); ++k) entry_pos_[l.entries[k]] = static_cast<uint32_t>(k);
+      for (auto* marks : {&l.errors, &l.warnings})
+        for (auto& m : *marks)
+          if (m >= pos) ++m;
+    }
+    entry_lane_.push_back(static_cast<uint16_t>(lane));
+    entry_pos_.push_back(pos);
+    add_marks(store, lane, pos, entry);
+    min_time_ = std::min(min_time_, t);
+    max_time_ = std::max(max_time_, t);
+  }
+  indexed_ = end;
+  return indexed_ >= store.size();
+}
+
+void TimelineIndex::refresh_findings(const Store& store) {
+  for (auto& l : lanes_) {
+    l.errors.clear();
+    l.warnings.clear();
+  }
+  for (uint32_t e : store.flagged()) {
+    if (e >= indexed_) break;
+    add_marks(store, entry_lane_[e], entry_pos_[e], e);
+  }
+  for (auto& l : lanes_) {
+    std::sort(l.errors.begin(), l.errors.end());
+    std::sort(l.warnings.begin(), l.warnings.end());
+  }
+}
+
+void TimelineIndex::bucket(size_t lane, uint64_t t0, uint64_t t1, size_t n, std::vector<TimelineBucket>& out) const {
+  out.assign(n, TimelineBucket{});
+  if (lane >= lanes_.size() || n == 0 || t1 <= t0) return;
+  const TimelineLane& l = lanes_[lane];
+  const double width = static_cast<double>(t1 - t0);
+  auto edge = [&](size_t k) -> uint64_t {
+    return k == n ? t1 : t0 + static_cast<uint64_t>(width * static_cast<double>(k) / static_cast<double>(n));
+  };
+  size_t lo = static_cast<size_t>(std::lower_bound(l.times.begin(), l.times.end(), t0) - l.times.begin());
+  for (size_t k = 0; k < n && lo < l.times.size(); ++k) {
+    uint64_t right = edge(k + 1);
+    size_t hi = static_cast<size_t>(std::lower_bound(l.times.begin() + lo, l.times.end(), right) - l.times.begin());
+    if (hi > lo) {
+      TimelineBucket& b = out[k];
+      b.count = static_cast<uint32_t>(hi - lo);
+      b.first_entry = l.entries[lo];
+      auto count_in = [&](const std::vector<uint32_t>& marks) {
+        auto a = std::lower_bound(marks.begin(), marks.end(), static_cast<uint32_t>(lo));
+        auto z = std::lower_bound(a, marks.end(), static_cast<uint32_t>(hi));
+        return static_cast<uint32_t>(z - a);
+      };
+      b.errors = count_in(l.errors);
+      b.warnings = count_in(l.warnings);
+    }
+    lo = hi;
+  }
+}
+
+uint32_t TimelineIndex::nearest_entry(size_t lane, uint64_t t) const {
+  if (lane >= lanes_.size() || lanes_[lane].times.empty()) return UINT32_MAX;
+  const auto& times = lanes_[lane].times;
+  size_t p = static_cast<size_t>(std::lower_bound(times.begin(), times.end(), t) - times.begin());
+  if (p == times.size()) return lanes_[lane].entries.back();
+  if (p > 0 && t - times[p - 1] <= times[p] - t) --p;
+  return lanes_[lane].entries[p];
+}
+
+std::vector<HangSpan> hang_spans(const Store& store, const TimelineIndex& index, uint64_t now, bool live) {
+  std::vector<HangSpan> out;
+  for (uint32_t e : store.flagged()) {
+    if (e >= index.indexed()) break;
+    bool hang = false;
+    for (const Finding& f : store.findings(e)) hang = hang || is_hang_code(f.code);
+    if (!hang) continue;
+    const StoreEntry& entry = store.entry(e);
+    HangSpan s;
+    s.entry = e;
+    s.lane = index.lane_of(e);
+    s.start = entry.timestamp_ns;
+    if (entry.peer != kNoEntry && entry.peer > e) {
+      s.end = store.entry(entry.peer).timestamp_ns;
+    } else {
+      const StoreSession& session = store.session_of(e);
+      uint32_t last = session.last_entry != kNoEntry ? session.last_entry : e;
+      s.end = std::max(s.start, store.entry(last).timestamp_ns);
+      if (live && !session.ended()) {
+        s.end = std::max(s.end, now);
+        s.open = true;
+      }
+    }
+    out.push_back(s);
+  }
+  if (live) {
+    for (const StoreSession& session : store.sessions()) {
+      if (session.ended()) continue;
+      for (const PendingRequest& p : session.analyser.pending()) {
+        if (p.ref >= index.indexed() || p.expects == ReplyExpectation::None) continue;
+        if (store.entry(p.ref).has_findings &&
+            std::binary_search(store.flagged().begin(), store.flagged().end(), static_cast<uint32_t>(p.ref)))
+          continue;  // drawn above already if it was a hang
+        out.push_back({static_cast<uint32_t>(p.ref), index.lane_of(static_cast<uint32_t>(p.ref)), p.timestamp_ns,
+                       std::max(now, p.timestamp_ns), true});
+      }
+    }
+  }
+  return out;
+}
+
+TimeRange fit_range(uint64_t min_time, uint64_t max_time) {
+  if (min_time > max_time) return {0, kMinTimelineWidthNs};
+  uint64_t w = std::max<uint64_t>(max_time - min_time, kMinTimelineWidthNs);
+  uint64_t pad = w / 50;
+  uint64_t t0 = min_time > pad ? min_time - pad : 0;
+  return {t0, max_time + pad + (max_time - min_time < kMinTimelineWidthNs ? kMinTimelineWidthNs : 0)};
+}
+
+namespace {
+TimeRange clamp_range(TimeRange r, TimeRange bounds) {
+  uint64_t bw = std::max<uint64_t>(bounds.width(), kMinTimelineWidthNs);
+  uint64_t w = std::clamp<uint64_t>(r.width(), kMinTimelineWidthNs, bw);
+  uint64_t t0 = r.t0;
+  if (t0 < bounds.t0) t0 = bounds.t0;
+  if (t0 + w > bounds.t0 + bw) t0 = bounds.t0 + bw - w;
+  return {t0, t0 + w};
+}
+}  // namespace
+
+TimeRange zoom_range(TimeRange r, double factor, double anchor, TimeRange bounds) {
+  anchor = std::clamp(anchor, 0.0, 1.0);
+  const double w = static_cast<double>(r.width());
+  const uint64_t at = r.t0 + static_cast<uint64_t>(w * anchor);
+  double nw = std::max(w * factor, static_cast<double>(kMinTimelineWidthNs));
+  nw = std::min(nw, static_cast<double>(std::max<uint64_t>(bounds.width(), kMinTimelineWidthNs)));
+  const uint64_t left = static_cast<uint64_t>(nw * anchor);
+  TimeRange out;
+  out.t0 = at > left ? at - left : 0;
+  out.t1 = out.t0 + static_cast<uint64_t>(nw);
+  return clamp_range(out, bounds);
+}
+
+TimeRange pan_range(TimeRange r, int64_t delta_ns, TimeRange bounds) {
+  TimeRange out = r;
+  if (delta_ns < 0) {
+    uint64_t d = static_cast<uint64_t>(-delta_ns);
+    out.t0 = r.t0 > d ? r.t0 - d : 0;
+  } else {
+    out.t0 = r.t0 + static_cast<uint64_t>(delta_ns);
+  }
+  out.t1 = out.t0 + r.width();
+  return clamp_range(out, bounds);
+}
+
+}  // namespace vhs::view
