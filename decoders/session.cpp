@@ -327,8 +327,10 @@ VringState* SessionAnalyser::vring_for(uint32_t index, Observation& out) {
     if (index >= limit)
       out.findings.push_back(
           {FindingCode::VringIndexOutOfRange,
-           fmt::format("queue index {} but GET_QUEUE_NUM reported {} (allowed up to {})", index,
-                       *state_.queue_num, limit - (limit ? 1 : 0))});
+           limit == 0 ? fmt::format("queue index {}, but GET_QUEUE_NUM reported 0 queues", index)
+                      : fmt::format("queue index {}, but GET_QUEUE_NUM reported {}, so the highest "
+                                    "valid index is {}",
+                                    index, *state_.queue_num, limit - 1)});
   }
   auto& vs = state_.vrings;
   auto it = std::lower_bound(vs.begin(), vs.end(), index,

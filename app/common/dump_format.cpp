@@ -102,7 +102,9 @@ std::string format_entry_details(const Store& store, size_t i) {
       out += fmt::format("    answers {} after {}\n", record_number(e.peer),
                          format_duration(e.latency_ns));
   }
-  out += hex_dump(store.bytes(i));
+  // Connect/Disconnect/Error notes are already readable on the line itself.
+  if (e.kind != RecordKind::Connect && e.kind != RecordKind::Disconnect && e.kind != RecordKind::Error)
+    out += hex_dump(store.bytes(i));
   return out;
 }
 
