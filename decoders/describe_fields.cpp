@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "decoders/byte_reader.hpp"
+#include "decoders/device_config.hpp"
 #include "decoders/field_format.hpp"
 #include "decoders/message.hpp"
 #include "decoders/payload_layout.hpp"
@@ -159,6 +160,17 @@ class TreeBuilder {
   const DecodeContext& ctx_;
 };
 
+// Device fields that lie wholly inside the carried window [offset, offset + data.size()).
+void config_children(TreeBuilder& t, const std::string& path, uint32_t offset,
+                     std::span<const uint8_t> data, DeviceKind device) {
+  for (const ConfigField& f : device_config_fields(device)) {
+    if (f.offset < offset || uint64_t{f.offset} + f.size > uint64_t{offset} + data.size()) continue;
+    const uint32_t at = f.offset - offset;
+    t.add(fmt::format("{}.{}", path, f.name), render_config_field(f, data.subspan(at, f.size)),
+          kConfigHeaderSize + at, f.size, 1);
+  }
+}
+
 std::string prefix_for(PayloadKind kind) {
   std::string p(payload_kind_name(kind));
   for (char& c : p)
@@ -236,6 +248,7 @@ void describe_payload(const DecodedMessage& msg, TreeBuilder& t, const DecodeCon
         t.add(p + ".data", ignored ? fmt::format("{} bytes (ignored in a request)", data.size())
                                    : bytes_hex(data),
               kConfigHeaderSize, static_cast<uint32_t>(data.size()), 0);
+        if (!ignored) config_children(t, p + ".data", r.get<uint32_t>(0), data, ctx.device);
         used = n;
       }
       break;

@@ -2,6 +2,7 @@
 // summarize_payload (one-line key fields) on hand-written spec-layout messages.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <optional>
 #include <string>
 #include <vector>
@@ -174,6 +175,45 @@ TEST(DescribeFields, ConfigAndExtraBytes) {
   EXPECT_FIELD(extra, "vring_state.num", "256", 16u, 4u);
   EXPECT_FIELD(extra, "vring_state.extra", "ef be ad de", 20u, 4u);
   EXPECT_EQ(summarize_payload(extra.m), "index=0 num=256");
+}
+
+TEST(DescribeFields, DeviceConfigFields) {
+  DecodeContext blk;
+  blk.device = DeviceKind::Blk;
+  // GET_CONFIG reply for offset 0, 36 bytes of virtio_blk_config.
+  Bytes cfg(36, 0);
+  cfg[0] = 0x00; cfg[1] = 0x00; cfg[2] = 0x20;  // capacity 0x200000 sectors = 1 GiB
+  cfg[12] = 126;                                // seg_max
+  cfg[20] = 0x00; cfg[21] = 0x02;               // blk_size 512
+  cfg[34] = 4;                                  // num_queues
+  const auto d = describe(Channel::Frontend, msg(24, 0x5, cat({u32(0), u32(36), u32(0), cfg})), {}, blk);
+  EXPECT_FIELD(d, "config.data.capacity", "2097152 sectors (1.0 GiB)", 24u, 8u);
+  EXPECT_FIELD(d, "config.data.seg_max", "126", 36u, 4u);
+  EXPECT_FIELD(d, "config.data.blk_size", "512", 44u, 4u);
+  EXPECT_FIELD(d, "config.data.num_queues", "4", 58u, 2u);
+  EXPECT_EQ(d.find("config.data.max_discard_sectors"), nullptr);  // beyond the 36 bytes carried
+  // SET_CONFIG of the write-cache byte alone (offset 32, size 1).
+  const auto wce = describe(Channel::Frontend, msg(25, 0x1, cat({u32(32), u32(1), u32(0), Bytes{1}})), {}, blk);
+  EXPECT_FIELD(wce, "config.data.wce", "1", 24u, 1u);
+  EXPECT_EQ(wce.find("config.data.capacity"), nullptr);
+
+  DecodeContext fs;
+  fs.device = DeviceKind::Fs;
+  Bytes fscfg(40, 0);
+  const char tag[] = "myfs";
+  std::memcpy(fscfg.data(), tag, 4);
+  fscfg[36] = 1;
+  const auto f = describe(Channel::Frontend, msg(24, 0x5, cat({u32(0), u32(40), u32(0), fscfg})), {}, fs);
+  EXPECT_FIELD(f, "config.data.tag", "\"myfs\"", 24u, 36u);
+  EXPECT_FIELD(f, "config.data.num_request_queues", "1", 60u, 4u);
+
+  DecodeContext net;
+  net.device = DeviceKind::Net;
+  Bytes netcfg = {0x52, 0x54, 0, 0x12, 0x34, 0x56, 1, 0, 2, 0, 0xdc, 0x05};
+  const auto n = describe(Channel::Frontend, msg(24, 0x5, cat({u32(0), u32(12), u32(0), netcfg})), {}, net);
+  EXPECT_FIELD(n, "config.data.mac", "52:54:00:12:34:56", 24u, 6u);
+  EXPECT_FIELD(n, "config.data.status", "0x1 (LINK_UP)", 30u, 2u);
+  EXPECT_FIELD(n, "config.data.mtu", "1500", 34u, 2u);
 }
 
 TEST(Summaries, OtherKinds) {
