@@ -166,7 +166,7 @@ int Relay::Impl::run() {
   }
   if (state == RelayState::Active || state == RelayState::BackendConnecting ||
       state == RelayState::BackendWaiting)
-    end_session(Direction::ToBackend, "recorder stopped; proxy closed both sides");
+    end_session(Direction::ToBackend, "recorder stopped; proxy closed both sides", kRecordClosedByProxy);
   arm_retry(false);
   set_listen(front_listen, kTokFrontListen, false, front_listen_registered);
   set_listen(back_listen, kTokBackListen, false, back_listen_registered);
@@ -387,12 +387,12 @@ void Relay::Impl::activate(UniqueFd fd, std::string description) {
 void Relay::Impl::fail_backend(const std::string& why) {
   emit_text(RecordKind::Connect, Channel::Frontend, Direction::ToBackend, front_description + "; no back-end");
   session_error(Channel::Frontend, Direction::ToFrontend, why + "; closing the front-end connection");
-  end_session(Direction::ToFrontend, "proxy closed the front-end connection: " + why);
+  end_session(Direction::ToFrontend, "proxy closed the front-end connection: " + why, kRecordClosedByProxy);
 }
 
-void Relay::Impl::end_session(Direction closer, std::string_view reason) {
+void Relay::Impl::end_session(Direction closer, std::string_view reason, uint16_t flags) {
   if (chan_front.fd || chan_back.fd) close_backend_channel(closer, "session ended");
-  emit_text(RecordKind::Disconnect, Channel::Frontend, closer, reason);
+  emit_text(RecordKind::Disconnect, Channel::Frontend, closer, reason, flags);
   log(LogLevel::Info, "session " + std::to_string(session) + " ended: " + std::string(reason));
   to_back.reset();
   to_front.reset();

@@ -58,7 +58,8 @@ struct Relay::Impl {
   void begin_session(UniqueFd front, std::string description);
   void activate(UniqueFd back, std::string description);
   void fail_backend(const std::string& why);
-  void end_session(Direction closer, std::string_view reason);
+  // `flags` go on the Disconnect record (kRecordClosedByProxy when no peer hung up).
+  void end_session(Direction closer, std::string_view reason, uint16_t flags = 0);
   void after_session();
   void arm_retry(bool on);
   void set_listen(ListenSocket& sock, TokenId id, bool on, bool& registered);

@@ -204,7 +204,7 @@ void Relay::Impl::on_oversized(RelayFlow& flow) {
     what = describe_message(flow) + " with size " + std::to_string(h.size);
   what += " > " + std::to_string(kMaxPayloadSize) + " (cap); cannot relay safely, closing session";
   session_error(flow.channel(), flow.direction(), what);
-  end_session(flow.direction(), "proxy closed the session: " + what);
+  end_session(flow.direction(), "proxy closed the session: " + what, kRecordClosedByProxy);
 }
 
 void Relay::Impl::on_closed(RelayFlow& flow, int err) {

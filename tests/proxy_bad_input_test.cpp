@@ -116,6 +116,7 @@ TEST(ProxyBadInput, OversizedSizeFieldIsRecordedNotRelayedAndClosesTheSession) {
   EXPECT_EQ(o.errors[0]->text(), why);
   ASSERT_EQ(o.disconnects.size(), 1u);
   EXPECT_EQ(o.disconnects[0]->text(), "proxy closed the session: " + why);
+  EXPECT_EQ(o.disconnects[0]->flags, kRecordClosedByProxy) << "no peer hung up";
 }
 
 TEST(ProxyBadInput, GarbageBytesAreReportedAsGarbage) {
@@ -159,6 +160,7 @@ TEST(ProxyBadInput, TruncatedHeaderThenCloseIsAnIncompleteRecord) {
   ASSERT_EQ(o.disconnects.size(), 1u);
   EXPECT_EQ(o.disconnects[0]->direction, Direction::ToBackend);
   EXPECT_EQ(o.disconnects[0]->text(), "front-end closed the connection");
+  EXPECT_EQ(o.disconnects[0]->flags, 0);
 }
 
 TEST(ProxyBadInput, FrontendDyingMidPayloadIsAnIncompleteRecord) {

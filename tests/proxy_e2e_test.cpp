@@ -247,6 +247,7 @@ TEST(ProxyE2E, StartupRelayedByteExactWithFdsAndRecorded) {
   EXPECT_EQ(last.channel, Channel::Frontend);
   EXPECT_EQ(last.direction, Direction::ToBackend) << "the front-end closed";
   EXPECT_EQ(last.text(), "front-end closed the connection");
+  EXPECT_EQ(last.flags, 0);
   EXPECT_EQ(&last, &cap.records.back());
 
   uint64_t prev = 0;
@@ -440,6 +441,7 @@ TEST(ProxyE2E, SigintStopsCleanlyMidSession) {
   auto disconnects = cap.of_kind(RecordKind::Disconnect);
   ASSERT_EQ(disconnects.size(), 1u);
   EXPECT_NE(disconnects[0]->text().find("recorder stopped"), std::string_view::npos);
+  EXPECT_EQ(disconnects[0]->flags, kRecordClosedByProxy);
   EXPECT_EQ(cap.messages(Channel::Frontend, Direction::ToBackend).size(), 1u);
   EXPECT_EQ(cap.messages(Channel::Frontend, Direction::ToFrontend).size(), 1u);
 }

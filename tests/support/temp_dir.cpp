@@ -3,6 +3,8 @@
 
 #include <stdlib.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <stdexcept>
 
@@ -15,6 +17,11 @@ TempDir::TempDir() {
 }
 
 TempDir::~TempDir() {
+  // VHS_KEEP_TEST_DIRS=1 keeps captures and logs for a post-mortem.
+  if (const char* keep = std::getenv("VHS_KEEP_TEST_DIRS"); keep && *keep && *keep != '0') {
+    std::fprintf(stderr, "kept test directory %s\n", path_.c_str());
+    return;
+  }
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
 }
