@@ -51,6 +51,7 @@ constexpr std::array kFindings = {
     FindingInfo{C::NoKickFd, S::Warning, "no-kick-fd", "queue has no kick eventfd (back-end must poll)"},
     FindingInfo{C::NoCallFd, S::Info, "no-call-fd", "queue has no call eventfd (no interrupts)"},
     FindingInfo{C::NotificationsSuppressed, S::Info, "notifications-suppressed", "ring flags or event index suppress notifications"},
+    FindingInfo{C::ChainMalformed, S::Error, "chain-malformed", "descriptor chain breaks the indirect-table rules (nested, INDIRECT+NEXT, bad length)"},
 };
 
 // The table is indexed by code: keep it in enum order (checked at compile time).
@@ -60,7 +61,7 @@ constexpr bool table_in_enum_order() {
   return true;
 }
 static_assert(table_in_enum_order(), "kFindings must list FindingCode values in declaration order");
-static_assert(kFindings.size() == static_cast<size_t>(C::NotificationsSuppressed) + 1,
+static_assert(kFindings.size() == static_cast<size_t>(C::ChainMalformed) + 1,
               "every FindingCode needs a row");
 
 }  // namespace

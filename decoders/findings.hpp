@@ -54,6 +54,7 @@ enum class FindingCode : uint16_t {
   NoKickFd,
   NoCallFd,
   NotificationsSuppressed,
+  ChainMalformed,
 };
 
 struct FindingInfo {
