@@ -158,6 +158,9 @@ Payload decode_payload(PayloadKind kind, std::span<const uint8_t> present, uint3
         invalid(findings,
                 fmt::format("vring_area.u64 is 0x{:x}: only bits 0-7 (index) and 8 (NOFD) may be set",
                             v.u64));
+      // The area is mapped as the queue's notify page: its size must be the host page size.
+      if (!v.nofd() && r.has(8, 8) && (v.size == 0 || (v.size & (v.size - 1)) != 0))
+        invalid(findings, fmt::format("vring_area.size is {}, expected the host page size", v.size));
       return v;
     }
     case PayloadKind::Inflight: {

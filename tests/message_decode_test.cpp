@@ -494,7 +494,9 @@ TEST(DecodePayload, VringAreaOnTheBackendChannel) {
   EXPECT_TRUE(m.findings.empty()) << all_details(m);
   EXPECT_TRUE(decode(B, msg(3, kReq, cat({u64(0x101), u64(0), u64(0)})), 0).findings.empty());
   EXPECT_EQ(count(decode(B, msg(3, kReq, cat({u64(0x101), u64(0), u64(0)})), 1), FindingCode::FdCountMismatch), 1u);
-  EXPECT_EQ(count(decode(B, msg(3, kReq, cat({u64(0x401), u64(0), u64(0)})), 1), FindingCode::InvalidField), 1u);
+  EXPECT_EQ(count(decode(B, msg(3, kReq, cat({u64(0x401), u64(4096), u64(0)})), 1), FindingCode::InvalidField), 1u);
+  EXPECT_EQ(detail(decode(B, msg(3, kReq, cat({u64(0x1), u64(3000), u64(0)})), 1), FindingCode::InvalidField),
+            "vring_area.size is 3000, expected the host page size");
 }
 
 TEST(DecodePayload, BackendFdsNeedBackendSendFd) {
