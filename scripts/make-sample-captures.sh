@@ -19,5 +19,6 @@ for scenario in blk fs hang; do
   "$here/run-real-peers.sh" --vhostscope "$build/vhostscope" --guest "$build/guest" \
     "$scenario" "$work/$scenario"
   cp "$work/$scenario/capture.pcap" "$repo/captures/${names[$scenario]}.pcap"
+  chmod 0644 "$repo/captures/${names[$scenario]}.pcap"
   echo "make-sample-captures: captures/${names[$scenario]}.pcap ($(stat -c %s "$work/$scenario/capture.pcap") bytes)"
 done
