@@ -1,0 +1,268 @@
+// Proxy building blocks in isolation: exact-length framing with fds (never over-reading into the
+// next message), fd descriptions, and the safe listening socket.
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "proxy/fd_describe.hpp"
+#include "proxy/message_reader.hpp"
+#include "proxy/unix_socket.hpp"
+#include "support/message_builder.hpp"
+#include "support/temp_dir.hpp"
+#include "support/wire_io.hpp"
+
+namespace vhs::test {
+namespace {
+
+int open_fd_count() {
+  int n = 0;
+  DIR* d = opendir("/proc/self/fd");
+  while (dirent* e = readdir(d))
+    if (e->d_name[0] != '.') ++n;
+  closedir(d);
+  return n - 1;  // the DIR itself
+}
+
+struct Pair {
+  UniqueFd a, b;
+  Pair() {
+    int sv[2];
+    EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    a.reset(sv[0]);
+    b.reset(sv[1]);
+  }
+};
+
+// ---------------------------------------------------------------- MessageReader
+
+TEST(MessageReader, BackToBackMessagesKeepTheirOwnFds) {
+  Pair p;
+  UniqueFd m1 = make_memfd("first", 4096), m2 = make_memfd("second", 8192), e2 = make_eventfd();
+  Bytes one = request("SET_VRING_KICK", vring_index_fd(0));
+  Bytes two = request("SET_MEM_TABLE", Bytes(8 + 32, 0));
+  // Both are queued before the reader looks: a greedy read would pull the second one's fds into
+  // the first message.
+  int fds1[] = {m1.get()};
+  int fds2[] = {m2.get(), e2.get()};
+  ASSERT_EQ(send_message(p.a.get(), one, fds1), IoStatus::Ok);
+  ASSERT_EQ(send_message(p.a.get(), two, fds2), IoStatus::Ok);
+
+  MessageReader r;
+  ASSERT_EQ(r.read(p.b.get()), MessageReader::Status::Complete);
+  EXPECT_EQ(Bytes(r.bytes().begin(), r.bytes().end()), one);
+  ASSERT_EQ(r.fds().size(), 1u);
+  EXPECT_EQ(identify(r.fds()[0]), identify(m1.get()));
+  EXPECT_FALSE(r.fds_truncated());
+  r.reset();
+
+  ASSERT_EQ(r.read(p.b.get()), MessageReader::Status::Complete);
+  EXPECT_EQ(Bytes(r.bytes().begin(), r.bytes().end()), two);
+  ASSERT_EQ(r.fds().size(), 2u);
+  EXPECT_EQ(identify(r.fds()[0]), identify(m2.get()));
+  EXPECT_EQ(identify(r.fds()[1]).ino, identify(e2.get()).ino);
+  r.reset();
+  EXPECT_EQ(r.read(p.b.get()), MessageReader::Status::Partial);
+}
+
+TEST(MessageReader, SplitHeaderAndPayloadArriveInPieces) {
+  Pair p;
+  Bytes msg = request("SET_FEATURES", u64_payload(0x1122334455667788));
+  MessageReader r;
+  ASSERT_EQ(write(p.a.get(), msg.data(), 5), 5);
+  EXPECT_EQ(r.read(p.b.get()), MessageReader::Status::Partial);
+  EXPECT_FALSE(r.header_complete());
+  ASSERT_EQ(write(p.a.get(), msg.data() + 5, 10), 10);
+  EXPECT_EQ(r.read(p.b.get()), MessageReader::Status::Partial);
+  EXPECT_TRUE(r.header_complete());
+  EXPECT_EQ(r.header().size, 8u);
+  EXPECT_EQ(r.bytes().size(), 15u);
+  ASSERT_EQ(write(p.a.get(), msg.data() + 15, msg.size() - 15), ssize_t(msg.size() - 15));
+  ASSERT_EQ(r.read(p.b.get()), MessageReader::Status::Complete);
+  EXPECT_EQ(Bytes(r.bytes().begin(), r.bytes().end()), msg);
+}
+
+TEST(MessageReader, ZeroSizeMessageIsJustTheHeader) {
+  Pair p;
+  Bytes msg = request("GET_FEATURES");
+  Bytes next = request("SET_OWNER");
+  ASSERT_EQ(write(p.a.get(), msg.data(), msg.size()), 12);
+  ASSERT_EQ(write(p.a.get(), next.data(), next.size()), 12);
+  MessageReader r;
+  ASSERT_EQ(r.read(p.b.get()), MessageReader::Status::Complete);
+  EXPECT_EQ(Bytes(r.bytes().begin(), r.bytes().end()), msg);
+}
+
+TEST(MessageReader, OversizedHeaderStopsAndStaysStopped) {
+  Pair p;
+  Bytes h = header_bytes(5, 1, kMaxPayloadSize + 1);
+  Bytes big(10000, 0x55);
+  ASSERT_EQ(write(p.a.get(), h.data(), h.size()), 12);
+  ASSERT_EQ(write(p.a.get(), big.data(), big.size()), ssize_t(big.size()));
+  MessageReader r;
+  EXPECT_EQ(r.read(p.b.get()), MessageReader::Status::Oversized);
+  EXPECT_EQ(r.bytes().size(), 12u);
+  EXPECT_EQ(r.read(p.b.get()), MessageReader::Status::Oversized);  // and never reads the payload
+  EXPECT_EQ(r.bytes().size(), 12u);
+}
+
+TEST(MessageReader, MaximumPayloadFits) {
+  Pair p;
+  Bytes msg = message(24, 1, Bytes(kMaxPayloadSize, 0x7e));
+  ASSERT_EQ(send_message(p.a.get(), msg), IoStatus::Ok);
+  MessageReader r;
+  ASSERT_EQ(r.read(p.b.get()), MessageReader::Status::Complete);
+  EXPECT_EQ(r.bytes().size(), kHeaderSize + kMaxPayloadSize);
+}
+
+TEST(MessageReader, EofMidMessageIsClosedWithAPartialMessage) {
+  Pair p;
+  Bytes msg = request("SET_FEATURES", u64_payload(1));
+  ASSERT_EQ(write(p.a.get(), msg.data(), 14), 14);
+  p.a.reset();
+  MessageReader r;
+  EXPECT_EQ(r.read(p.b.get()), MessageReader::Status::Closed);
+  EXPECT_TRUE(r.partial());
+  EXPECT_EQ(r.bytes().size(), 14u);
+}
+
+TEST(MessageReader, TooManyFdsAreFlaggedAndTheRestClosed) {
+  int before = open_fd_count();
+  {
+    Pair p;
+    std::vector<UniqueFd> fds;
+    std::vector<int> raw;
+    for (size_t i = 0; i < kMaxFdsPerMessage + 8; ++i) {
+      fds.push_back(make_eventfd());
+      raw.push_back(fds.back().get());
+    }
+    ASSERT_EQ(send_message(p.a.get(), request("SET_OWNER"), raw), IoStatus::Ok);
+    fds.clear();
+    MessageReader r;
+    ASSERT_EQ(r.read(p.b.get()), MessageReader::Status::Complete);
+    EXPECT_TRUE(r.fds_truncated());
+    EXPECT_EQ(r.fds().size(), kMaxFdsPerMessage);
+    int taken = r.take_fd(0);
+    EXPECT_GE(taken, 0);
+    EXPECT_EQ(r.take_fd(0), -1);
+    close(taken);
+    // reset() (and the destructor) close the rest.
+  }
+  EXPECT_EQ(open_fd_count(), before);
+}
+
+// ---------------------------------------------------------------- describe_fd
+
+TEST(DescribeFd, MemfdEventfdSocketPipeFileAndOthers) {
+  FdInfo info;
+  UniqueFd mem = make_memfd("pc.ram", 12345);
+  describe_fd(mem.get(), info);
+  EXPECT_EQ(info.kind, FdKind::Memfd);
+  EXPECT_EQ(info.name, "memfd:pc.ram");
+  EXPECT_EQ(info.size, 12345u);
+  EXPECT_EQ(info.inode, identify(mem.get()).ino);
+
+  UniqueFd ev = make_eventfd();
+  describe_fd(ev.get(), info);
+  EXPECT_EQ(info.kind, FdKind::Eventfd);
+  EXPECT_EQ(info.name, "anon_inode:[eventfd]");
+  EXPECT_EQ(info.size, 0u);
+
+  Pair p;
+  describe_fd(p.a.get(), info);
+  EXPECT_EQ(info.kind, FdKind::Socket);
+  EXPECT_EQ(info.name, "socket:[" + std::to_string(identify(p.a.get()).ino) + "]");
+
+  int pipefd[2];
+  ASSERT_EQ(pipe2(pipefd, O_CLOEXEC), 0);
+  UniqueFd r(pipefd[0]), w(pipefd[1]);
+  describe_fd(r.get(), info);
+  EXPECT_EQ(info.kind, FdKind::Pipe);
+  EXPECT_TRUE(info.name.starts_with("pipe:[")) << info.name;
+
+  TempDir dir;
+  std::string path = dir / "disk.img";
+  std::ofstream(path) << "0123456789";
+  UniqueFd file(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  describe_fd(file.get(), info);
+  EXPECT_EQ(info.kind, FdKind::File);
+  EXPECT_EQ(info.name, path);
+  EXPECT_EQ(info.size, 10u);
+
+  UniqueFd null(open("/dev/null", O_RDONLY | O_CLOEXEC));
+  describe_fd(null.get(), info);
+  EXPECT_EQ(info.kind, FdKind::Other);
+  EXPECT_EQ(info.name, "/dev/null");
+
+  describe_fd(987654, info);  // not open
+  EXPECT_EQ(info.kind, FdKind::Unknown);
+  EXPECT_EQ(info.name, "");
+}
+
+// ---------------------------------------------------------------- ListenSocket
+
+TEST(ListenSocket, CreatesA0600SocketAndUnlinksItOnClose) {
+  TempDir dir;
+  std::string path = dir / "s.sock";
+  std::string error;
+  ListenSocket s = ListenSocket::create(path, error);
+  ASSERT_TRUE(s.valid()) << error;
+  struct stat st;
+  ASSERT_EQ(lstat(path.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISSOCK(st.st_mode));
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  EXPECT_TRUE(connect_to(path, Millis(500)).valid());
+  s.close();
+  EXPECT_NE(lstat(path.c_str(), &st), 0);
+}
+
+TEST(ListenSocket, RefusesALiveSocketAndANonSocket) {
+  TempDir dir;
+  std::string live = dir / "live.sock";
+  UniqueFd other = listen_on(live);
+  ASSERT_TRUE(other.valid());
+  std::string error;
+  EXPECT_FALSE(ListenSocket::create(live, error).valid());
+  EXPECT_EQ(error, "cannot listen on '" + live + "': another program is listening there");
+  EXPECT_TRUE(connect_to(live, Millis(500)).valid()) << "the live socket still works";
+
+  std::string file = dir / "file";
+  std::ofstream(file) << "x";
+  EXPECT_FALSE(ListenSocket::create(file, error).valid());
+  EXPECT_EQ(error, "cannot listen on '" + file + "': it exists and is not a socket (left untouched)");
+  struct stat st;
+  ASSERT_EQ(lstat(file.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISREG(st.st_mode));
+
+  std::string missing_dir = dir / "nope/s.sock";
+  EXPECT_FALSE(ListenSocket::create(missing_dir, error).valid());
+  EXPECT_NE(error.find("No such file or directory"), std::string::npos) << error;
+}
+
+TEST(ListenSocket, ReplacesAStaleSocketButLeavesAReplacementAlone) {
+  TempDir dir;
+  std::string path = dir / "s.sock";
+  { UniqueFd stale = listen_on(path); }  // bound, then closed: a stale socket file
+  std::string error;
+  ListenSocket s = ListenSocket::create(path, error);
+  ASSERT_TRUE(s.valid()) << error;
+  EXPECT_TRUE(connect_to(path, Millis(500)).valid());
+  // Someone else takes the path over; closing ours must not remove theirs.
+  ASSERT_EQ(unlink(path.c_str()), 0);
+  std::ofstream(path) << "theirs";
+  s.close();
+  struct stat st;
+  EXPECT_EQ(lstat(path.c_str(), &st), 0);
+}
+
+}  // namespace
+}  // namespace vhs::test
