@@ -129,6 +129,9 @@ std::optional<PackedState> read_packed_state(const GuestMemoryView& mem, const R
   st.driver = {load_le16(area.data()), load_le16(area.data() + 2)};
   if (!mem.read(loc.device, area)) return std::nullopt;
   st.device = {load_le16(area.data()), load_le16(area.data() + 2)};
+  // One copy of the whole ring: positions need every slot's flags. On a live ring the driver may
+  // be writing the newest descriptor meanwhile (contents first, flags last); the copy can pair its
+  // new flags with old contents, a one-descriptor glitch that the next sample corrects.
   scratch.ring.resize(kDescSize * n);
   if (!mem.read(loc.desc, scratch.ring)) return std::nullopt;
   const uint8_t* ring = scratch.ring.data();

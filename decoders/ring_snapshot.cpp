@@ -66,6 +66,10 @@ RingLocation locate_ring(const MemoryMap& map, uint32_t queue, uint32_t num,
     return loc;
   }
   loc.size = static_cast<uint16_t>(num);
+  if ((features >> kFeatureAccessPlatform) & 1u) {
+    loc.iova = true;
+    return loc;
+  }
   const uint64_t n = num;
   const uint64_t ev = loc.event_idx ? 2 : 0;
   // Part sizes: spec 2.7 (split) and 2.8 (packed); facts 6.1, 6.2.

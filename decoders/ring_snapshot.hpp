@@ -68,13 +68,16 @@ struct RingLocation {
   std::optional<uint32_t> vring_base;
   DetailContext detail;    // device kind, queue, features: how buffers are summarized
   std::vector<RingFault> faults;  // SizeInvalid / PartUnmapped found while locating
+  // ACCESS_PLATFORM: the ring addresses are IOVAs, which would need the IOTLB to translate. Such
+  // a ring is not read (no faults either: nothing is known to be wrong with it).
+  bool iova = false;
 
-  bool readable() const { return faults.empty(); }
+  bool readable() const { return faults.empty() && !iova; }
 };
 
 // Builds a location from session facts: SET_VRING_NUM, SET_VRING_ADDR and the acked features
 // (RING_PACKED picks the layout, RING_EVENT_IDX the event fields). With ACCESS_PLATFORM the
-// addresses are IOVAs, which this does not translate (they will most likely show as unmapped).
+// addresses are IOVAs, which this does not translate: the location is marked `iova`.
 RingLocation locate_ring(const MemoryMap& map, uint32_t queue, uint32_t num,
                          const VringAddrValue& addr, uint64_t features, DeviceKind device);
 

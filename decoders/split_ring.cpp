@@ -273,14 +273,20 @@ void take_split_snapshot(const GuestMemoryView& mem, const RingLocation& loc, Ri
   }
   if (out.heads.empty()) return;
 
-  // Validate the oldest chains from one copy of the table (one read instead of one per desc).
+  // Validate the oldest chains. Up to 4096 entries (64 KiB) the table is copied once, one read
+  // instead of one per descriptor; bigger tables are read per descriptor so that a sample never
+  // copies more than that.
   const size_t table_bytes = kDescSize * loc.size;
-  scratch.table.resize(table_bytes);
-  if (!mem.read(loc.desc, scratch.table)) {
-    push_fault(out.faults, {RingFaultKind::PartUnreadable, ChainError::None, 0, 0, loc.desc});
-    return;
+  const uint8_t* copy = nullptr;
+  if (table_bytes <= 64 * 1024) {
+    scratch.table.resize(table_bytes);
+    if (!mem.read(loc.desc, scratch.table)) {
+      push_fault(out.faults, {RingFaultKind::PartUnreadable, ChainError::None, 0, 0, loc.desc});
+      return;
+    }
+    copy = scratch.table.data();
   }
-  const TableSource table{mem, loc.desc, scratch.table.data()};
+  const TableSource table{mem, loc.desc, copy};
   const size_t walks = std::min(out.heads.size(), kSnapshotWalkedChains);
   for (size_t i = 0; i < walks; ++i) {
     walk_chain(mem, table, loc.size, out.heads[i], scratch.chain, scratch.indirect);

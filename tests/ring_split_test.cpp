@@ -207,6 +207,14 @@ TEST(SplitRing, LocateReportsUnmappedPartsAndBadSizes) {
   EXPECT_TRUE(locate_ring(g.map(), 0, 8, edge, kVersion1, DeviceKind::Unknown).readable());
   EXPECT_FALSE(locate_ring(g.map(), 0, 8, edge, kVersion1 | kEventIdx, DeviceKind::Unknown).readable());
 
+  // With ACCESS_PLATFORM the addresses are IOVAs: not read, and nothing reported against them.
+  const RingLocation iova = r.loc(kVersion1 | (uint64_t{1} << 33));
+  EXPECT_TRUE(iova.iova);
+  EXPECT_TRUE(iova.faults.empty());
+  const RingSnapshot none = snap(g, iova);
+  EXPECT_FALSE(none.indices_ok);
+  EXPECT_TRUE(none.faults.empty());
+
   for (uint32_t bad : {0u, 6u, 65536u}) {
     const RingLocation l = locate_ring(g.map(), 0, bad, r.addr(), kVersion1, DeviceKind::Unknown);
     ASSERT_EQ(l.faults.size(), 1u) << bad;
@@ -572,6 +580,25 @@ TEST(SplitRing, UnmappedBufferIsReportedAndTheWalkGoesOn) {
   const RingSnapshot s = snap(g, r.loc());
   ASSERT_EQ(s.faults.size(), 1u);
   EXPECT_EQ(s.faults[0].chain, ChainError::BufferUnmapped);
+}
+
+TEST(SplitRing, LargeRingIsWalkedDescriptorByDescriptor) {
+  // 8192 entries: the 128 KiB table is not copied per sample, the walk reads through the view.
+  Guest g;
+  SplitRing r{g, 8192};
+  r.desc = Guest::kGpa1;
+  r.avail = Guest::kGpa1 + 0x20000;
+  r.used = Guest::kGpa1 + 0x28000;
+  r.set_desc(8000, Guest::kGpa0 + 0x100, 16, kDescNext, 7999);
+  r.set_desc(7999, Guest::kGpa0 + 0x200, 1, kDescWrite | kDescNext, 8191);
+  r.set_desc(8191, Guest::kGpa0 + 0x300, 8, 0);
+  r.publish(8000);
+  const RingSnapshot s = snap(g, r.loc());
+  EXPECT_EQ(s.heads, heads({8000}));
+  ASSERT_TRUE(s.oldest);
+  EXPECT_EQ(s.oldest->descs, 3);
+  EXPECT_EQ(s.oldest->error, ChainError::None);
+  EXPECT_EQ(s.oldest->readable_bytes, 24u);
 }
 
 // ---- RingState encoding ----
