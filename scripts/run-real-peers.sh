@@ -3,13 +3,18 @@
 # (qemu-storage-daemon for blk/hang, virtiofsd for fs), boots the test guest, checks the guest's
 # result line and the host side, and leaves the capture in OUTDIR/capture.pcap.
 #
-# usage: scripts/run-real-peers.sh [--direct] [--vhostscope BIN] [--guest DIR] [--timeout SEC]
-#                                  SCENARIO OUTDIR
+# usage: scripts/run-real-peers.sh [--direct | --client-mode] [--vhostscope BIN] [--guest DIR]
+#                                  [--timeout SEC] SCENARIO OUTDIR
 #   SCENARIO  blk   read a host pattern from /dev/vda, write + read back 64 sectors, power off
 #             fs    mount virtiofs, read host.txt, write guest.txt, power off
 #             hang  continuous direct I/O; the back-end is SIGSTOPped mid-I/O, then QEMU is asked
 #                   to quit over QMP: its GET_VRING_BASE is never answered (QEMU blocks)
-#   --direct  QEMU talks to the back-end directly (no vhostscope, no capture)
+#   --direct       QEMU talks to the back-end directly (no vhostscope, no capture)
+#   --client-mode  QEMU listens (chardev server=on) and vhostscope connects to it
+#                  (--frontend-connect); vhostscope listens for the back-end (--backend-listen).
+#                  qemu-storage-daemon and virtiofsd only listen, so a second vhostscope
+#                  (--frontend-connect to the first, --backend-connect to the real back-end)
+#                  stands in for a back-end that connects as a client; it records bridge.pcap.
 # Prints one "run-real-peers: PASS|FAIL SCENARIO ..." line; exit 0 only when everything passed.
 # Every process it starts is bounded by a timeout and stopped by PID.
 set -uo pipefail
@@ -18,16 +23,18 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
 
 direct=0
+client_mode=0
 vhostscope=$repo/build/vhostscope
 guest_dir=$repo/build/guest
 guest_timeout=120
 while [ $# -gt 0 ]; do
   case "$1" in
     --direct) direct=1; shift ;;
+    --client-mode) client_mode=1; shift ;;
     --vhostscope) vhostscope=$2; shift 2 ;;
     --guest) guest_dir=$2; shift 2 ;;
     --timeout) guest_timeout=$2; shift 2 ;;
-    -h|--help) sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; exit 0 ;;
     -*) echo "run-real-peers: unknown option $1" >&2; exit 2 ;;
     *) break ;;
   esac
@@ -38,7 +45,8 @@ out=$2
 case "$scenario" in blk|fs|hang) ;; *) echo "run-real-peers: unknown scenario '$scenario'" >&2; exit 2 ;; esac
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
-rm -f "$out"/capture.pcap "$out"/{serial,qemu,qmp,backend,proxy,build-guest}.log "$out"/result.txt
+rm -f "$out"/{capture,bridge}.pcap "$out"/{serial,qemu,qmp,backend,proxy,bridge,build-guest}.log \
+  "$out"/result.txt
 
 started=$(date +%s%N)
 elapsed() { echo "$(( ($(date +%s%N) - started) / 1000000 ))" | awk '{ printf "%.1f s", $1 / 1000 }'; }
@@ -123,11 +131,15 @@ pids+=("$backend_pid")
 wait_for_socket "$backend_sock" "$backend_pid" 10 ||
   fail "back-end did not create $backend_sock within 10 s: $(tail -n2 "$out/backend.log")"
 
-# ---- vhostscope -------------------------------------------------------------------------------
-qemu_sock=$backend_sock
-proxy_pid=
+# ---- vhostscope and QEMU -----------------------------------------------------------------------
+[ "$direct" = 1 ] && [ "$client_mode" = 1 ] && fail "--direct and --client-mode exclude each other"
 if [ "$direct" = 0 ]; then
   [ -x "$vhostscope" ] || fail "vhostscope binary $vhostscope not found (build it, or pass --direct)"
+fi
+proxy_pid=
+bridge_pid=
+
+start_proxy() {  # QEMU connects to vhostscope, vhostscope connects to the back-end
   qemu_sock=$sockdir/vhostscope.sock
   "$vhostscope" record --frontend-listen "$qemu_sock" --backend-connect "$backend_sock" \
     -w "$out/capture.pcap" > "$out/proxy.log" 2>&1 &
@@ -135,9 +147,35 @@ if [ "$direct" = 0 ]; then
   pids+=("$proxy_pid")
   wait_for_socket "$qemu_sock" "$proxy_pid" 10 ||
     fail "vhostscope did not listen on $qemu_sock within 10 s: $(tail -n2 "$out/proxy.log")"
+}
+
+start_client_mode_proxies() {  # after QEMU listens on $qemu_sock
+  local proxy_backend_sock=$sockdir/vhostscope-backend.sock
+  wait_for_socket "$qemu_sock" "$qemu_pid" 10 ||
+    fail "QEMU did not listen on $qemu_sock within 10 s: $(tail -n2 "$out/qemu.log")"
+  "$vhostscope" record --frontend-connect "$qemu_sock" --backend-listen "$proxy_backend_sock" \
+    -w "$out/capture.pcap" > "$out/proxy.log" 2>&1 &
+  proxy_pid=$!
+  pids+=("$proxy_pid")
+  wait_for_socket "$proxy_backend_sock" "$proxy_pid" 10 ||
+    fail "vhostscope did not listen on $proxy_backend_sock within 10 s: $(tail -n2 "$out/proxy.log")"
+  # The stand-in client back-end: connects to the proxy as a back-end would, relays to the real one.
+  "$vhostscope" record --frontend-connect "$proxy_backend_sock" --backend-connect "$backend_sock" \
+    -w "$out/bridge.pcap" > "$out/bridge.log" 2>&1 &
+  bridge_pid=$!
+  pids+=("$bridge_pid")
+}
+
+qemu_sock=$backend_sock
+chardev_opts=
+if [ "$client_mode" = 1 ]; then
+  qemu_sock=$sockdir/qemu.sock
+  # server=on (wait=on by default): QEMU waits for vhostscope before it starts the guest.
+  chardev_opts=,server=on
+elif [ "$direct" = 0 ]; then
+  start_proxy
 fi
 
-# ---- QEMU -------------------------------------------------------------------------------------
 if [ "$scenario" = fs ]; then
   device=(-device vhost-user-fs-pci,chardev=c0,tag=vhsfs)
 else
@@ -148,7 +186,7 @@ fi
 mkfifo "$sockdir/qmp.in" "$sockdir/qmp.out"
 qemu-system-x86_64 -machine q35 -accel tcg -m 256 -smp 1 \
   -object memory-backend-memfd,id=mem,size=256M,share=on -numa node,memdev=mem \
-  -chardev socket,id=c0,path="$qemu_sock" "${device[@]}" \
+  -chardev socket,id=c0,path="$qemu_sock$chardev_opts" "${device[@]}" \
   -kernel "$guest_dir/vmlinuz" -initrd "$guest_dir/initramfs.cpio.gz" \
   -append "console=ttyS0 vhs.test=$scenario panic=-1" \
   -nodefaults -display none -serial file:"$out/serial.log" -no-reboot \
@@ -158,6 +196,7 @@ qemu_pid=$!
 pids+=("$qemu_pid")
 cat "$sockdir/qmp.out" > "$out/qmp.log" 2>/dev/null &
 pids+=("$!")
+[ "$client_mode" = 1 ] && start_client_mode_proxies
 
 # Waits up to $2 s for a line matching $1 in the serial log; 1 if QEMU exits first.
 wait_for_serial() {
@@ -189,6 +228,12 @@ stop_proxy() {  # SIGTERM so the capture is flushed; fails the run if it does no
   local rc=$?
   [ "$rc" = 0 ] || fail "vhostscope record exited with $rc: $(tail -n2 "$out/proxy.log")"
   [ -s "$out/capture.pcap" ] || fail "vhostscope left no capture at $out/capture.pcap"
+  [ -n "$bridge_pid" ] || return 0
+  kill -TERM "$bridge_pid" 2>/dev/null
+  wait_for_exit "$bridge_pid" 10 || fail "the bridge vhostscope did not exit within 10 s of SIGTERM"
+  wait "$bridge_pid"
+  rc=$?
+  [ "$rc" = 0 ] || fail "bridge vhostscope record exited with $rc: $(tail -n2 "$out/bridge.log")"
 }
 
 if [ "$scenario" = hang ]; then
