@@ -164,6 +164,8 @@ int Relay::Impl::run() {
     }
     for (int i = 0; i < n && !stopping; ++i) dispatch(events[i].data.u64, events[i].events);
   }
+  if (state == RelayState::BackendConnecting || state == RelayState::BackendWaiting)
+    emit_text(RecordKind::Connect, Channel::Frontend, Direction::ToBackend, front_description + "; no back-end yet");
   if (state == RelayState::Active || state == RelayState::BackendConnecting ||
       state == RelayState::BackendWaiting)
     end_session(Direction::ToBackend, "recorder stopped; proxy closed both sides", kRecordClosedByProxy);

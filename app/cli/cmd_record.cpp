@@ -16,10 +16,13 @@ namespace vhs::cli {
 
 namespace {
 
-// The relay the signal handlers stop; stop() is async-signal-safe (one write to an eventfd).
+// The relay the signal handlers stop; stop() is async-signal-safe (one write to an eventfd). A
+// signal that comes before the relay exists is remembered and honoured once it does.
 std::atomic<Relay*> g_relay{nullptr};
+std::atomic<bool> g_stop_requested{false};
 
 void on_signal(int) {
+  g_stop_requested.store(true);
   if (Relay* r = g_relay.load()) r->stop();
 }
 
@@ -59,6 +62,7 @@ int run_record(int argc, char** argv) {
   parser.flag("quiet", 'q', "print errors only", &quiet);
   if (auto rc = parser.parse(argc, argv)) return *rc;
 
+  install_signal_handlers();
   auto usage = [](const char* message) {
     std::fprintf(stderr, "vhostscope record: %s\nTry 'vhostscope record --help'.\n", message);
     return 2;
@@ -106,7 +110,7 @@ int run_record(int argc, char** argv) {
   });
 
   g_relay.store(relay.get());
-  install_signal_handlers();
+  if (g_stop_requested.load()) relay->stop();
   if (!quiet) {
     std::string front = frontend_listen.empty() ? "connecting to the front-end at '" + frontend_connect + "'"
                                                 : "waiting for the front-end on '" + frontend_listen + "'";
