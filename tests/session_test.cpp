@@ -289,6 +289,37 @@ TEST(SessionPairing, ChannelsPairIndependently) {
   EXPECT_EQ(f.analyser.state().backend_channel.messages, 2u);
 }
 
+TEST(SessionPairing, SetLogBaseHasAReplyOnlyWithLogShmfd) {
+  Feeder with;
+  with.negotiate(kBit30, 2);  // LOG_SHMFD
+  Observation r = with.req("SET_LOG_BASE", LogValue{4096, 0}, kRequest, {memfd(4096)});
+  EXPECT_EQ(r.expects, ReplyExpectation::Reply);
+  EXPECT_EQ(with.reply("SET_LOG_BASE", U64Value{0}).answers, 5u);
+  EXPECT_TRUE(with.analyser.state().log.has_fd);
+  EXPECT_EQ(with.analyser.state().log.log->mmap_size, 4096u);
+
+  Feeder without;
+  without.negotiate(kBit30, 0);
+  EXPECT_EQ(without.req("SET_LOG_BASE", LogValue{4096, 0}).expects, ReplyExpectation::None);
+}
+
+TEST(SessionPairing, UnknownRequestWithNeedReplyMayBeAnswered) {
+  Feeder f;
+  DecodedMessage unknown;
+  unknown.header = {99, kNeedReply, 0};
+  unknown.header_complete = true;
+  Observation o = f.feed(unknown);
+  EXPECT_EQ(o.expects, ReplyExpectation::OptionalAck);
+  DecodedMessage answer;
+  answer.header = {99, kReply, 8};
+  answer.header_complete = true;
+  answer.is_reply = true;
+  Observation a = f.feed(answer);
+  EXPECT_EQ(a.answers, 0u);
+  EXPECT_TRUE(a.findings.empty());
+  EXPECT_TRUE(f.analyser.finish(f.now, false).empty());
+}
+
 TEST(SessionNegotiation, AckedNotOfferedNamesTheExtraBits) {
   Feeder f;
   f.req("GET_FEATURES");
