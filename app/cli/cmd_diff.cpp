@@ -1,6 +1,7 @@
 // `vhostscope diff`: message-level diff of two captures (two QEMU versions, before/after a fix):
 // aligned message sequences, then field-by-field differences, in unified-diff style.
 #include <cstdio>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
