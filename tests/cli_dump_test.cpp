@@ -10,6 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "app/common/dump_format.hpp"
+#include "app/common/summary_format.hpp"
+#include "app/common/text_format.hpp"
 #include "captures/capture_file.hpp"
 #include "support/message_builder.hpp"
 #include "support/process.hpp"
@@ -278,6 +281,44 @@ TEST_F(CliDumpTest, DeviceOptionChangesFeatureNames) {
   ASSERT_EQ(r.exit_code, 0);
   // Bit 2 is SEG_MAX for blk but CTRL_GUEST_OFFLOADS for net.
   EXPECT_NE(r.out.find("CTRL_GUEST_OFFLOADS"), std::string::npos) << r.out;
+}
+
+// The formatters behind the lines, on values the scenario does not reach.
+TEST(TextFormat, ValuesRenderCompactly) {
+  EXPECT_EQ(format_duration(850), "850 ns");
+  EXPECT_EQ(format_duration(153'200), "153.2 µs");
+  EXPECT_EQ(format_duration(12'400'000), "12.40 ms");
+  EXPECT_EQ(format_duration(2'310'000'000), "2.31 s");
+  EXPECT_EQ(compact_size(512), "512B");
+  EXPECT_EQ(compact_size(uint64_t{1} << 30), "1.0G");
+  EXPECT_EQ(format_fds(std::vector<FdInfo>{memfd_1g(), eventfd(1)}), "fds=[memfd 1.0G, eventfd]");
+  EXPECT_EQ(format_fds({}), "");
+  EXPECT_EQ(relative_time(kStart + 1'500'000, kStart), "0.001500");
+  EXPECT_EQ(relative_time(kStart, kStart + 2'000'000'000), "-2.000000");
+  EXPECT_EQ(record_number(0), "#1");
+  // A hostile note cannot break the one-line format.
+  EXPECT_EQ(quote_text("a\nb\"c\\\x1b"), "\"a\\nb\\\"c\\\\\\x1b\"");
+}
+
+TEST(TextFormat, FlagsAndLiveWaitingTimes) {
+  Store store;
+  Record c;
+  c.kind = RecordKind::Connect;
+  c.session = 1;
+  c.timestamp_ns = kStart;
+  store.append(c);
+  Record r;
+  r.session = 1;
+  r.timestamp_ns = kStart + 1000;
+  r.flags = kRecordNotRelayed | kRecordInjected;
+  r.bytes = test::request("GET_VRING_BASE", test::vring_state(2, 0));
+  store.append(r);
+  EXPECT_EQ(record_flag_tags(store, 1), "(not relayed) (injected)");
+  EXPECT_EQ(format_entry_line(store, 1), "   0.000001 #2      s1 F→B fe GET_VRING_BASE (not relayed) (injected) index=2 num=0");
+  // Live: the wait grows with the clock the caller passes; the session is still open.
+  auto w = waiting_requests(store, store.sessions()[0], kStart + 5'000'001'000);
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_EQ(format_waiting(w[0]), "UNANSWERED GET_VRING_BASE (index 2) — waiting 5.00 s since message #2");
 }
 
 }  // namespace

@@ -67,6 +67,15 @@ std::string finding_markers(const Store& store, size_t i) {
   return s;
 }
 
+std::string record_flag_tags(const Store& store, size_t i) {
+  // Flags that change what the line means; fds-truncated / incomplete already show as findings.
+  const uint16_t flags = store.entry(i).record_flags;
+  std::string s;
+  if (flags & kRecordNotRelayed) s += "(not relayed)";
+  if (flags & kRecordInjected) s += s.empty() ? "(injected)" : " (injected)";
+  return s;
+}
+
 std::string format_entry_line(const Store& store, size_t i, const LineOptions& options) {
   const StoreEntry& e = store.entry(i);
   std::string line = fmt::format("{:>11} {:<7} s{} {} {} {}", entry_time(store, i, options),
@@ -77,6 +86,7 @@ std::string format_entry_line(const Store& store, size_t i, const LineOptions& o
     line += ' ';
     line += part;
   };
+  append(record_flag_tags(store, i));
   append(entry_summary(store, i));
   const std::string latency = entry_latency(store, i);
   if (!latency.empty()) append("[" + latency + "]");

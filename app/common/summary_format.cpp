@@ -159,12 +159,14 @@ std::vector<FeatureRow> protocol_feature_rows(const FeatureWord& word) {
   return rows_of(word, [](unsigned bit) { return protocol_feature_name(bit); });
 }
 
-std::vector<WaitingRequest> waiting_requests(const Store& store, const StoreSession& session) {
+std::vector<WaitingRequest> waiting_requests(const Store& store, const StoreSession& session,
+                                             uint64_t now_ns) {
   std::vector<WaitingRequest> out;
   const bool disconnected =
       session.ended() && (store.entry(session.disconnect_entry).record_flags & kRecordClosedByProxy) == 0;
-  const uint64_t end =
-      session.ended() ? store.entry(session.disconnect_entry).timestamp_ns : store.last_timestamp();
+  const uint64_t end = session.ended() ? store.entry(session.disconnect_entry).timestamp_ns
+                       : now_ns         ? now_ns
+                                        : store.last_timestamp();
   for (const PendingRequest& p : session.analyser.pending()) {
     if (p.ref >= store.size()) continue;
     WaitingRequest w;

@@ -31,7 +31,10 @@ struct WaitingRequest {
   bool disconnected = false;  // a peer closed the connection while it waited
 };
 
-std::vector<WaitingRequest> waiting_requests(const Store& store, const StoreSession& session);
+// `now_ns` = 0 measures open sessions up to the last record (a loaded file); a live view passes
+// the current CLOCK_REALTIME so a hang keeps growing on screen.
+std::vector<WaitingRequest> waiting_requests(const Store& store, const StoreSession& session,
+                                             uint64_t now_ns = 0);
 // "UNANSWERED GET_VRING_BASE (index 0) — waiting 2.31 s since message #42"; after a peer's
 // disconnect: "UNANSWERED ... — waited 2.31 s since message #42, until the connection closed"
 std::string format_waiting(const WaitingRequest& w);

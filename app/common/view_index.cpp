@@ -64,7 +64,7 @@ bool FilteredIndex::update(const Store& store, size_t budget) {
   if (scanned_ > store.size()) invalidate();  // a smaller store replaced the one we indexed
   const bool vol = filter_.is_volatile();
   if (vol && scanned_ > 0) settle(store);
-  size_t end = std::min(store.size(), scanned_ + budget);
+  const size_t end = scanned_ + std::min(budget, store.size() - scanned_);  // no overflow with SIZE_MAX
   if (filter_.match_all()) {
     for (size_t i = scanned_; i < end; ++i) rows_.push_back(static_cast<uint32_t>(i));
   } else {

@@ -97,7 +97,7 @@ void TimelineIndex::add_marks(const Store& store, size_t lane, uint32_t pos, uin
 
 bool TimelineIndex::update(const Store& store, size_t budget) {
   if (indexed_ > store.size()) invalidate();
-  size_t end = std::min(store.size(), indexed_ + budget);
+  const size_t end = indexed_ + std::min(budget, store.size() - indexed_);  // no overflow with SIZE_MAX
   entry_lane_.reserve(end);
   entry_pos_.reserve(end);
   for (size_t i = indexed_; i < end; ++i) {
