@@ -46,9 +46,10 @@ constexpr int kIoTimeoutSeconds = 10;
 struct Options {
   uint64_t iterations = 100000;
   uint64_t warmup = 2000;
-  int rounds = 3;
+  int rounds = 5;
   bool vhostscope_leg = true;
   bool keep = false;
+  bool realtime = false;   // SCHED_FIFO: keeps other load on the CPU out of the measurement
   std::string vhostscope;  // path of the binary; default: next to build/bench/
 };
 
@@ -222,7 +223,28 @@ struct LegResult {
   double seconds = 0;
   uint64_t round_trips = 0;
   std::vector<uint32_t> latencies_ns;
+  uint64_t relay_switches = 0;  // context switches of the relay process (all threads)
+  int relay_threads = 0;
 };
+
+// Context switches (voluntary + involuntary) summed over every thread of `pid`: says how often
+// a relay blocks per message, the main cost of a relay on one CPU.
+void count_switches(pid_t pid, LegResult& r) {
+  std::error_code ec;
+  for (const auto& task : fs::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+    if (FILE* f = std::fopen((task.path() / "status").c_str(), "r")) {
+      char line[256];
+      while (std::fgets(line, sizeof line, f) != nullptr) {
+        unsigned long long n = 0;
+        if (std::sscanf(line, "voluntary_ctxt_switches: %llu", &n) == 1 ||
+            std::sscanf(line, "nonvoluntary_ctxt_switches: %llu", &n) == 1)
+          r.relay_switches += n;
+      }
+      std::fclose(f);
+      ++r.relay_threads;
+    }
+  }
+}
 
 // The front-end: `warmup` unmeasured round trips, then `iterations` timed ones.
 LegResult run_frontend(int fd, const Exchange& ex, const Options& opt) {
@@ -283,6 +305,7 @@ LegResult leg_ideal(const Exchange& ex, const Options& opt) {
   });
   ::close(fe[1]), ::close(be[0]);
   LegResult r = run_frontend(fe[0], ex, opt);
+  count_switches(relay.pid(), r);
   ::close(fe[0]);
   relay.stop(std::chrono::seconds(2));
   backend.stop(std::chrono::seconds(2));
@@ -395,6 +418,7 @@ VhostscopeLeg leg_vhostscope(const Exchange& ex, const Options& opt, const fs::p
   }
   VhostscopeLeg leg;
   leg.result = run_frontend(fd, ex, opt);
+  count_switches(proxy.pid(), leg.result);
   ::close(fd);
   // SIGTERM lets it flush and close the capture (and the back-end sees EOF).
   proxy.stop(std::chrono::seconds(5));
@@ -406,18 +430,25 @@ VhostscopeLeg leg_vhostscope(const Exchange& ex, const Options& opt, const fs::p
 struct Summary {
   double rate = 0;  // median over rounds, round trips per second
   uint32_t p50 = 0, p99 = 0;
+  double switches_per_rt = 0;  // relay legs: relay context switches per round trip (warm-up included)
+  int relay_threads = 0;
 };
 
-Summary summarize(std::vector<LegResult>& rounds) {
+Summary summarize(std::vector<LegResult>& rounds, uint64_t warmup) {
   std::vector<double> rates;
   std::vector<uint32_t> all;
+  uint64_t switches = 0, trips = 0;
+  Summary s;
   for (auto& r : rounds) {
     rates.push_back(static_cast<double>(r.round_trips) / r.seconds);
     all.insert(all.end(), r.latencies_ns.begin(), r.latencies_ns.end());
+    switches += r.relay_switches;
+    trips += r.round_trips + warmup;
+    s.relay_threads = std::max(s.relay_threads, r.relay_threads);
   }
+  s.switches_per_rt = trips > 0 ? static_cast<double>(switches) / static_cast<double>(trips) : 0;
   std::sort(rates.begin(), rates.end());
   std::sort(all.begin(), all.end());
-  Summary s;
   s.rate = rates[rates.size() / 2];
   if (!all.empty()) {
     s.p50 = all[all.size() / 2];
@@ -437,10 +468,12 @@ std::string default_vhostscope_path() {
 void usage() {
   std::printf(
       "usage: relay_bench [--iterations N] [--warmup N] [--rounds R] [--vhostscope PATH]\n"
-      "                   [--no-vhostscope] [--keep]\n"
+      "                   [--no-vhostscope] [--realtime] [--keep]\n"
       "Round trips of a 20-byte SET_FEATURES+NEED_REPLY request and its 20-byte ack: direct,\n"
       "through an ideal epoll relay, and through `vhostscope record` (recording on), all on CPU 0.\n"
-      "Legs alternate for R rounds; rates are the median round, latencies pool all rounds.\n");
+      "Legs alternate for R rounds; rates are the median round, latencies pool all rounds.\n"
+      "--realtime runs every process SCHED_FIFO (priority 1) so other load on CPU 0 cannot\n"
+      "preempt the measurement (needs CAP_SYS_NICE).\n");
 }
 
 Options parse_options(int argc, char** argv) {
@@ -465,6 +498,7 @@ Options parse_options(int argc, char** argv) {
     else if (a == "--vhostscope") opt.vhostscope = value();
     else if (a == "--no-vhostscope") opt.vhostscope_leg = false;
     else if (a == "--keep") opt.keep = true;
+    else if (a == "--realtime") opt.realtime = true;
     else if (a == "-h" || a == "--help") { usage(); std::exit(0); }
     else die("unknown option '" + a + "' (see --help)");
   }
@@ -472,8 +506,23 @@ Options parse_options(int argc, char** argv) {
 }
 
 void print_row(const char* name, const Summary& s, const Summary& direct) {
-  std::printf("%-28s %12.0f %12.0f %10.1f %10.1f %8.3f\n", name, s.rate, 2 * s.rate, s.p50 / 1000.0,
+  std::printf("%-20s %12.0f %12.0f %9.1f %9.1f %9.3f", name, s.rate, 2 * s.rate, s.p50 / 1000.0,
               s.p99 / 1000.0, s.rate / direct.rate);
+  if (s.relay_threads > 0) std::printf("   %.2f (%d thread%s)", s.switches_per_rt, s.relay_threads,
+                                       s.relay_threads == 1 ? "" : "s");
+  std::printf("\n");
+}
+
+std::string load_average() {
+  std::string s = read_text("/proc/loadavg");
+  const auto cut = s.find(' ', s.find(' ', s.find(' ') + 1) + 1);  // first three fields
+  return cut == std::string::npos ? s : s.substr(0, cut);
+}
+
+void go_realtime() {
+  sched_param p{};
+  p.sched_priority = 1;
+  if (::sched_setscheduler(0, SCHED_FIFO, &p) != 0) die_errno("sched_setscheduler(SCHED_FIFO)");
 }
 
 }  // namespace
@@ -488,6 +537,8 @@ int main(int argc, char** argv) {
   // Every process and thread below inherits this: a cross-CPU wake-up costs 15-30 us on these
   // VMs and would dominate a ~10 us round trip.
   pin_to_cpu0();
+  if (opt.realtime) go_realtime();
+  const std::string load_before = load_average();
   const Exchange ex = make_exchange();
 
   std::string tmpl = (fs::temp_directory_path() / "vhs-bench-XXXXXX").string();
@@ -508,18 +559,20 @@ int main(int argc, char** argv) {
     }
   }
 
-  const Summary d = summarize(direct);
-  const Summary i = summarize(ideal);
+  const Summary d = summarize(direct, opt.warmup);
+  const Summary i = summarize(ideal, opt.warmup);
   std::printf("relay_bench: %llu round trips x %d rounds per leg (+%llu warm-up), 20-byte "
-              "SET_FEATURES+NEED_REPLY / 20-byte ack, all on CPU 0\n",
+              "SET_FEATURES+NEED_REPLY / 20-byte ack, all on CPU 0, %s\n",
               static_cast<unsigned long long>(opt.iterations), opt.rounds,
-              static_cast<unsigned long long>(opt.warmup));
-  std::printf("%-28s %12s %12s %10s %10s %8s\n", "leg", "round trip/s", "msgs/s", "p50 us",
-              "p99 us", "x direct");
+              static_cast<unsigned long long>(opt.warmup),
+              opt.realtime ? "SCHED_FIFO" : "SCHED_OTHER");
+  std::printf("load average before: %s, after: %s\n", load_before.c_str(), load_average().c_str());
+  std::printf("%-20s %12s %12s %9s %9s %9s   %s\n", "leg", "round trip/s", "msgs/s", "p50 us",
+              "p99 us", "x direct", "relay switches/round trip");
   print_row("direct socketpair", d, d);
   print_row("ideal epoll relay", i, d);
   if (opt.vhostscope_leg) {
-    const Summary v = summarize(proxied);
+    const Summary v = summarize(proxied, opt.warmup);
     print_row("vhostscope record", v, d);
     const uint64_t expected = 2 * (opt.iterations + opt.warmup) * static_cast<uint64_t>(opt.rounds);
     std::printf("vhostscope / ideal relay: %.3f\n", v.rate / i.rate);
