@@ -1,0 +1,126 @@
+// What the views share within one GUI: the controller (model access and intents), the selection,
+// the incremental indexes over the store, per-view UI state and the small caches that keep
+// formatted text to the rows actually on screen. Plain data; App drives it once per frame.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "app/common/view_filter.hpp"
+#include "app/common/view_index.hpp"
+#include "app/common/view_navigation.hpp"
+#include "app/common/view_rings.hpp"
+#include "app/common/view_timeline.hpp"
+#include "app/gui/controller.hpp"
+
+namespace vhs::gui {
+
+enum class Tab : uint8_t { Detail = 0, Features, Memory, Rings, Findings, Count };
+const char* tab_name(Tab t);  // "detail", "features", ...
+
+// Formatted columns of one message row (dump_format), cached while it is on screen.
+struct RowText {
+  std::string time, title, summary, latency, markers;
+};
+
+// The findings list, severity first: (entry, index into Store::findings(entry)).
+struct FindingRef {
+  uint32_t entry = 0;
+  uint32_t index = 0;
+};
+
+// Counts each view reports after drawing (the self-test prints them, the render test compares
+// them with the model).
+struct ViewStats {
+  size_t message_rows = 0, message_visible = 0;
+  size_t detail_fields = 0, detail_fds = 0, detail_findings = 0;
+  size_t feature_bits = 0, protocol_bits = 0, feature_mismatches = 0;
+  size_t memory_regions = 0, memory_marks = 0;
+  size_t ring_queues = 0, ring_records = 0;
+  size_t timeline_lanes = 0, timeline_buckets = 0, timeline_hangs = 0;
+  size_t findings_total = 0;
+  size_t pending = 0;
+};
+
+// The ImGui file browser's state (dialogs.cpp).
+struct FileDialogState {
+  struct Entry {
+    std::string name;
+    bool dir = false;
+    uint64_t size = 0;
+  };
+  std::string dir, name, error;
+  std::vector<Entry> entries;
+  bool stale = true;
+};
+
+struct Layout {  // persisted in the ini file (settings.cpp)
+  float left_fraction = 0.6f;       // messages pane width / window width
+  float timeline_height = 170.0f;   // in unscaled pixels
+  float detail_hex_fraction = 0.42f;  // hex pane height / detail pane height
+  Tab tab = Tab::Detail;
+  int window_width = 1600, window_height = 1000;
+};
+
+struct AppState {
+  explicit AppState(Controller& c) : ctl(c) {}
+  Controller& ctl;
+  const Store& store() const { return ctl.store(); }
+
+  // Selection and navigation.
+  uint32_t selected = view::kNoSelection;
+  bool scroll_to_selected = false;  // set by keyboard / jumps; the message view scrolls once
+  size_t session_index = 0;         // session shown by features/memory/rings (follows selection)
+  bool session_pinned = false;      // the user picked a session explicitly
+
+  // Filter.
+  std::string filter_text;
+  std::string filter_error;
+  size_t filter_error_pos = 0;
+  bool filter_dirty = false;
+  view::FilteredIndex rows;
+
+  // Timeline.
+  view::TimelineIndex timeline;
+  view::TimeRange timeline_range;
+  bool timeline_follow = true;  // the range fits all data until the user zooms/pans
+
+  // Findings list (rebuilt when the flagged list changes).
+  std::vector<FindingRef> findings;
+  size_t findings_flagged_seen = SIZE_MAX;
+  size_t findings_store_size = SIZE_MAX;
+
+  // Rings time slider: entry the state is shown at, or "latest".
+  bool rings_follow = true;
+  uint32_t rings_at = 0;
+  view::SessionReplay replay;
+  std::vector<uint32_t> ring_records;  // RingState entries of the store, in order (indexed incrementally)
+  size_t ring_records_scanned = 0;
+
+  // Detail: the field under the mouse (offset/length into the message) for hex highlighting.
+  int hover_offset = -1, hover_length = 0;
+  int hex_hover_byte = -1;
+  std::string memory_address;  // memory view: address typed for the guest-memory hex view  // the byte under the mouse in the hex pane (last frame)
+
+  // Caches of formatted text for visible rows; cleared when the store changes.
+  std::unordered_map<uint32_t, RowText> row_cache;
+
+  Layout layout;
+  Tab tab = Tab::Detail;
+  bool tab_forced = false;  // set by code (self-test, finding click): select the tab next frame
+
+  // Dialogs and help.
+  bool open_dialog = false, save_dialog = false, show_help = false, show_log = false;
+  FileDialogState dialog;
+
+  bool quit_requested = false;
+
+  ViewStats stats;
+  bool headless = false;  // self-test: no ini, deterministic state
+
+  void select(uint32_t entry, bool scroll = true);
+};
+
+}  // namespace vhs::gui

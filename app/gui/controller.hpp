@@ -1,0 +1,111 @@
+// The GUI's controller: owns the Store and every thread, socket and file behind it, so views only
+// read the model and emit intents (open, save, go live, stop). Loading runs on a worker thread
+// into a fresh Store that replaces the shown one when complete; a live session runs the proxy
+// relay on its own thread feeding a RecordQueue that pump() drains at the start of each frame,
+// so a slow frame never slows the relay.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "captures/capture_file.hpp"
+#include "captures/store.hpp"
+#include "decoders/features.hpp"
+#include "proxy/relay.hpp"
+
+namespace vhs::gui {
+
+enum class Mode : uint8_t { Empty, Capture, Live };
+
+struct LiveOptions {
+  RelayEndpoint frontend;
+  RelayEndpoint backend;
+  std::string write;  // record to this file too (empty: no)
+};
+
+// What changed in the model since the last pump().
+struct PumpResult {
+  bool replaced = false;   // a different Store is shown now (views reset their indexes)
+  size_t appended = 0;     // records appended to the shown Store
+  bool finished = false;   // Store::finish() ran (findings may have been added to old entries)
+};
+
+class Controller {
+ public:
+  explicit Controller(DeviceKind device = DeviceKind::Unknown);
+  ~Controller();
+  Controller(const Controller&) = delete;
+  Controller& operator=(const Controller&) = delete;
+
+  const Store& store() const { return *store_; }
+
+  // Intents. Errors land in last_error() (and the returned false).
+  bool open_capture(const std::string& path);  // starts a background load
+  bool start_live(const LiveOptions& options);
+  void stop_live();                            // relay stops, remaining records drained, finish()
+  bool save_capture(const std::string& path);  // writes the shown store's records
+
+  // Frame start: adopts a finished load, drains live records.
+  PumpResult pump();
+  // Blocks until a background load has finished (self-test modes); then pump() adopts it.
+  void wait_for_load();
+
+  Mode mode() const { return mode_; }
+  bool loading() const { return loader_.joinable(); }
+  uint64_t load_progress() const { return load_records_.load(); }  // records read so far
+  const std::string& source() const { return source_; }             // file path or live endpoints
+  bool live_running() const { return relay_thread_.joinable() && !relay_done_.load(); }
+  RelayStats live_stats() const;
+  uint64_t dropped() const;
+  const std::string& recording_path() const { return recording_; }
+  double last_load_seconds() const { return load_seconds_; }
+
+  std::string last_error() const;
+  std::string last_warning() const;
+  void clear_messages();
+  // Recent relay log lines (newest last).
+  std::vector<std::string> log_lines() const;
+
+ private:
+  void join_loader();
+  void set_error(std::string e);
+  void set_warning(std::string w);
+
+  DeviceKind device_;
+  std::unique_ptr<Store> store_;
+  Mode mode_ = Mode::Empty;
+  std::string source_;
+  double load_seconds_ = 0;
+
+  // Background load.
+  std::thread loader_;
+  std::atomic<uint64_t> load_records_{0};
+  std::atomic<bool> load_done_{false};
+  std::atomic<bool> load_cancel_{false};
+  std::unique_ptr<Store> loaded_;  // handed over under mutex_
+  std::string loaded_path_, loaded_warning_, loaded_error_;
+  double loaded_seconds_ = 0;
+
+  // Live.
+  std::unique_ptr<Relay> relay_;
+  std::unique_ptr<RecordQueue> queue_;
+  std::unique_ptr<CaptureWriter> writer_;
+  std::thread relay_thread_;
+  std::atomic<bool> relay_done_{false};
+  bool live_finished_ = false;
+  // Changes made outside pump() (start/stop live), reported by the next pump().
+  bool replaced_pending_ = false;
+  bool finished_pending_ = false;
+  std::string recording_;
+
+  mutable std::mutex mutex_;  // guards the messages, the log and the load hand-over
+  std::string error_, warning_;
+  std::vector<std::string> log_;
+};
+
+}  // namespace vhs::gui

@@ -1,0 +1,191 @@
+// Screenshot and bench modes: load the capture synchronously, index it fully, then drive frames
+// of the real UI and report.
+#include "app/gui/self_test.hpp"
+
+#include <imgui.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "app/common/text_format.hpp"
+#include "app/gui/image_file.hpp"
+
+namespace vhs::gui {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+// Frames a view needs before its layout is settled (tables measure columns on the first frame,
+// tab switches take effect on the next).
+constexpr int kSettleFrames = 3;
+
+Tab tab_for(const std::string& view) {
+  for (int t = 0; t < static_cast<int>(Tab::Count); ++t)
+    if (view == tab_name(static_cast<Tab>(t))) return static_cast<Tab>(t);
+  return Tab::Detail;  // messages and timeline are always on screen
+}
+
+void render_frames(Platform& p, App& app, int n) {
+  for (int i = 0; i < n; ++i) {
+    p.begin_frame(0);
+    app.frame();
+    p.render();
+    if (i + 1 < n) p.present();
+  }
+}
+
+bool load(Platform& p, App& app, const Options& o) {
+  auto t0 = Clock::now();
+  app.state().ctl.open_capture(o.capture);
+  app.state().ctl.wait_for_load();
+  render_frames(p, app, 1);  // pump() adopts the loaded store
+  p.present();
+  const double load_s = seconds_since(t0);
+  const Store& st = app.state().store();
+  if (st.empty() && !app.state().ctl.last_error().empty()) {
+    std::fprintf(stderr, "vhostscope-gui: %s\n", app.state().ctl.last_error().c_str());
+    return false;
+  }
+  auto t1 = Clock::now();
+  if (!o.filter.empty()) app.set_filter(o.filter);
+  app.finish_indexing();
+  std::printf("load records=%zu seconds=%.3f ingest_seconds=%.3f index_seconds=%.3f\n", st.size(), load_s,
+              app.state().ctl.last_load_seconds(), seconds_since(t1));
+  if (!app.state().filter_error.empty()) {
+    std::fprintf(stderr, "vhostscope-gui: --filter: %s (column %zu)\n", app.state().filter_error.c_str(),
+                 app.state().filter_error_pos + 1);
+    return false;
+  }
+  AppState& s = app.state();
+  if (o.select) {
+    if (*o.select > st.size()) {
+      std::fprintf(stderr, "vhostscope-gui: --select %u: the capture has %zu records\n", *o.select, st.size());
+      return false;
+    }
+    s.select(*o.select - 1);
+  } else if (!st.flagged().empty()) {
+    s.select(st.flagged().front());
+  } else if (!s.rows.rows().empty()) {
+    s.select(s.rows.rows().front());
+  }
+  return true;
+}
+
+std::string path_for(const std::string& out, const std::string& view, bool several) {
+  if (!several) return out;
+  const size_t dot = out.rfind('.');
+  const size_t slash = out.rfind('/');
+  if (dot == std::string::npos || (slash != std::string::npos && dot < slash)) return out + "-" + view;
+  return out.substr(0, dot) + "-" + view + out.substr(dot);
+}
+
+void print_stats(const std::string& view, const AppState& s) {
+  const ViewStats& v = s.stats;
+  const Store& st = s.store();
+  if (view == "messages")
+    std::printf("view=messages rows=%zu visible=%zu selected=%s\n", v.message_rows, v.message_visible,
+                s.selected == view::kNoSelection ? "none" : record_number(s.selected).c_str());
+  else if (view == "timeline")
+    std::printf("view=timeline lanes=%zu buckets=%zu hangs=%zu\n", v.timeline_lanes, v.timeline_buckets, v.timeline_hangs);
+  else if (view == "detail")
+    std::printf("view=detail fields=%zu fds=%zu findings=%zu\n", v.detail_fields, v.detail_fds, v.detail_findings);
+  else if (view == "features")
+    std::printf("view=features bits=%zu protocol_bits=%zu mismatches=%zu\n", v.feature_bits, v.protocol_bits,
+                v.feature_mismatches);
+  else if (view == "memory")
+    std::printf("view=memory regions=%zu ring_marks=%zu\n", v.memory_regions, v.memory_marks);
+  else if (view == "rings")
+    std::printf("view=rings queues=%zu ring_records=%zu\n", v.ring_queues, v.ring_records);
+  else if (view == "findings")
+    std::printf("view=findings total=%zu\n", v.findings_total);
+  else if (view == "status")
+    std::printf("view=status records=%zu sessions=%zu pending=%zu flagged=%zu session_index=%zu\n", st.size(),
+                st.sessions().size(), v.pending, st.flagged().size(), s.session_index);
+}
+
+}  // namespace
+
+int run_screenshot(Platform& p, App& app, const Options& o) {
+  if (!load(p, app, o)) return 1;
+  std::vector<std::string> views;
+  if (o.view == "all") {
+    for (const auto& v : view_names())
+      if (v != "messages" && v != "timeline") views.push_back(v);
+  } else {
+    views.push_back(o.view);
+  }
+  const bool several = views.size() > 1;
+  std::vector<uint8_t> rgb;
+  for (size_t k = 0; k < views.size(); ++k) {
+    app.force_tab(tab_for(views[k]));
+    render_frames(p, app, kSettleFrames);
+    int w = 0, h = 0;
+    if (!p.read_pixels(rgb, w, h)) {
+      std::fprintf(stderr, "vhostscope-gui: cannot read the framebuffer back\n");
+      return 1;
+    }
+    p.present();
+    const std::string path = path_for(o.screenshot, views[k], several);
+    std::string error;
+    if (!write_image(path, rgb, w, h, error)) {
+      std::fprintf(stderr, "vhostscope-gui: %s\n", error.c_str());
+      return 1;
+    }
+    std::printf("image view=%s path=%s width=%d height=%d\n", views[k].c_str(), path.c_str(), w, h);
+    if (k == 0) {  // always-visible views: report them once
+      print_stats("messages", app.state());
+      print_stats("timeline", app.state());
+      print_stats("status", app.state());
+    }
+    if (views[k] != "messages" && views[k] != "timeline") print_stats(views[k], app.state());
+  }
+  std::fflush(stdout);
+  return 0;
+}
+
+int run_bench(Platform& p, App& app, const Options& o) {
+  if (!load(p, app, o)) return 1;
+  AppState& s = app.state();
+  app.force_tab(tab_for(o.bench));
+  render_frames(p, app, kSettleFrames);
+  p.present();
+  const auto rows = s.rows.rows();
+  std::vector<double> ms;
+  ms.reserve(static_cast<size_t>(o.frames));
+  uint64_t seed = 0x9e3779b97f4a7c15ull;
+  for (int f = 0; f < o.frames; ++f) {
+    // Vary what the view shows each frame so caches do not hide the work: jump the selection
+    // across the whole list (new rows to format), zoom the timeline in and out.
+    seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+    if (!rows.empty() && (o.bench == "messages" || o.bench == "detail" || o.bench == "findings"))
+      s.select(rows[seed % rows.size()]);
+    if (o.bench == "timeline") {
+      const view::TimeRange all = view::fit_range(s.timeline.min_time(), s.timeline.max_time());
+      s.timeline_follow = false;
+      s.timeline_range = view::zoom_range(all, f % 2 ? 1.0 : 0.001 + 0.1 * static_cast<double>(seed % 100) / 100.0,
+                                          static_cast<double>(seed % 1000) / 1000.0, all);
+    }
+    auto t0 = Clock::now();
+    p.begin_frame(0);
+    app.frame();
+    p.render();
+    p.present();
+    ms.push_back(seconds_since(t0) * 1e3);
+  }
+  std::vector<double> sorted = ms;
+  std::sort(sorted.begin(), sorted.end());
+  const double mean = std::accumulate(ms.begin(), ms.end(), 0.0) / static_cast<double>(ms.size());
+  auto pct = [&](double q) { return sorted[std::min(sorted.size() - 1, static_cast<size_t>(q * static_cast<double>(sorted.size())))]; };
+  std::printf("bench view=%s records=%zu rows=%zu frames=%d mean_ms=%.2f p50_ms=%.2f p95_ms=%.2f max_ms=%.2f\n",
+              o.bench.c_str(), s.store().size(), s.rows.size(), o.frames, mean, pct(0.5), pct(0.95), sorted.back());
+  std::fflush(stdout);
+  return 0;
+}
+
+}  // namespace vhs::gui

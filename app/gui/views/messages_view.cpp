@@ -1,0 +1,146 @@
+// The message table: one row per entry that passes the filter, drawn through ImGuiListClipper so
+// only the rows on screen are formatted (and their text cached while they stay there). Rows are
+// coloured by request category and tinted by finding severity; the selected message's partner
+// (request <-> reply) is tinted too and double-click / Enter jumps to it.
+#include <algorithm>
+#include <string>
+
+#include "app/common/dump_format.hpp"
+#include "app/common/text_format.hpp"
+#include "app/gui/app_state.hpp"
+#include "app/gui/style.hpp"
+#include "app/gui/views/views.hpp"
+#include "app/gui/widgets.hpp"
+
+namespace vhs::gui {
+namespace {
+
+constexpr size_t kRowCacheLimit = 4096;
+
+const RowText& row_text(AppState& s, uint32_t entry) {
+  auto it = s.row_cache.find(entry);
+  if (it != s.row_cache.end()) return it->second;
+  if (s.row_cache.size() >= kRowCacheLimit) s.row_cache.clear();
+  const Store& st = s.store();
+  RowText t;
+  t.time = entry_time(st, entry);
+  t.title = entry_title(st, entry);
+  t.summary = entry_summary(st, entry);
+  t.latency = entry_latency(st, entry);
+  t.markers = finding_markers(st, entry);
+  return s.row_cache.emplace(entry, std::move(t)).first->second;
+}
+
+ImU32 title_color(const StoreEntry& e) {
+  if (!e.is_message()) return e.kind == RecordKind::Error ? severity_color(Severity::Error) : kEventText;
+  if (!e.info) return severity_color(Severity::Error);
+  return category_color(e.info->category);
+}
+
+}  // namespace
+
+void draw_messages(AppState& s) {
+  const Store& st = s.store();
+  const auto rows = s.rows.rows();
+  s.stats.message_rows = rows.size();
+  s.stats.message_visible = 0;
+
+  ImGuiTableFlags flags = ImGuiTableFlags_ScrollY | ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerV |
+                          ImGuiTableFlags_Resizable | ImGuiTableFlags_Hideable | ImGuiTableFlags_SizingFixedFit;
+  ImGui::PushFont(fonts().mono);
+  if (!ImGui::BeginTable("messages", 10, flags, ImGui::GetContentRegionAvail())) {
+    ImGui::PopFont();
+    return;
+  }
+  const float cw = ImGui::CalcTextSize("0").x;
+  ImGui::TableSetupScrollFreeze(0, 1);
+  ImGui::TableSetupColumn("#", ImGuiTableColumnFlags_WidthFixed, cw * 8);
+  ImGui::TableSetupColumn("time", ImGuiTableColumnFlags_WidthFixed, cw * 10);
+  ImGui::TableSetupColumn("Δt", ImGuiTableColumnFlags_WidthFixed, cw * 8.5f);
+  ImGui::TableSetupColumn("s", ImGuiTableColumnFlags_WidthFixed, cw * 3);
+  ImGui::TableSetupColumn("dir", ImGuiTableColumnFlags_WidthFixed, cw * 4);
+  ImGui::TableSetupColumn("ch", ImGuiTableColumnFlags_WidthFixed, cw * 3);
+  ImGui::TableSetupColumn("request", ImGuiTableColumnFlags_WidthFixed, cw * 25);
+  ImGui::TableSetupColumn("summary", ImGuiTableColumnFlags_WidthStretch);
+  ImGui::TableSetupColumn("latency", ImGuiTableColumnFlags_WidthFixed, cw * 10);
+  ImGui::TableSetupColumn("!", ImGuiTableColumnFlags_WidthFixed, cw * 4);
+  ImGui::TableHeadersRow();
+
+  const float row_h = ImGui::GetTextLineHeight() + ImGui::GetStyle().CellPadding.y * 2;
+  // Keep a selection moved by keyboard or a jump in view (once per move).
+  if (s.scroll_to_selected) {
+    if (auto pos = s.rows.position_of(s.selected)) {
+      const float view_h = ImGui::GetWindowHeight() - row_h;  // minus the frozen header row
+      const float y = static_cast<float>(*pos) * row_h;
+      const float top = ImGui::GetScrollY();
+      if (y < top || y + row_h > top + view_h) ImGui::SetScrollY(std::max(0.0f, y - view_h * 0.4f));
+    }
+    s.scroll_to_selected = false;
+  }
+
+  const uint32_t peer = view::peer_of(st, s.selected);
+  ImGuiListClipper clipper;
+  clipper.Begin(static_cast<int>(rows.size()), row_h);
+  while (clipper.Step()) {
+    for (int r = clipper.DisplayStart; r < clipper.DisplayEnd; ++r) {
+      const uint32_t i = rows[static_cast<size_t>(r)];
+      const StoreEntry& e = st.entry(i);
+      const RowText& t = row_text(s, i);
+      ++s.stats.message_visible;
+      ImGui::TableNextRow(ImGuiTableRowFlags_None, row_h);
+      if (e.has_findings) ImGui::TableSetBgColor(ImGuiTableBgTarget_RowBg1, severity_row_bg(e.worst));
+      if (i == peer) ImGui::TableSetBgColor(ImGuiTableBgTarget_RowBg1, peer_row_bg());
+
+      ImGui::TableNextColumn();
+      ImGui::PushID(static_cast<int>(i));
+      const std::string num = record_number(i);
+      if (ImGui::Selectable(num.c_str(), i == s.selected,
+                            ImGuiSelectableFlags_SpanAllColumns | ImGuiSelectableFlags_AllowDoubleClick,
+                            ImVec2(0, row_h - ImGui::GetStyle().CellPadding.y * 2))) {
+        if (ImGui::IsMouseDoubleClicked(ImGuiMouseButton_Left) && view::peer_of(st, i) != view::kNoSelection) {
+          s.select(view::peer_of(st, i));
+        } else {
+          s.select(i, false);
+        }
+      }
+      ImGui::PopID();
+      ImGui::TableNextColumn();
+      text_unformatted(t.time);
+      ImGui::TableNextColumn();
+      if (r > 0) {
+        const uint64_t prev = st.entry(rows[static_cast<size_t>(r) - 1]).timestamp_ns;
+        if (e.timestamp_ns >= prev) text_colored(kDimText, format_duration(e.timestamp_ns - prev));
+      }
+      ImGui::TableNextColumn();
+      text_unformatted(std::to_string(e.session));
+      ImGui::TableNextColumn();
+      if (e.is_message()) text_unformatted(direction_arrow(e.direction));
+      ImGui::TableNextColumn();
+      if (e.is_message()) text_colored(e.channel == Channel::Backend ? category_color(Category::BackendChannel) : kDimText,
+                                       channel_short(e.channel));
+      ImGui::TableNextColumn();
+      text_colored(title_color(e), t.title);
+      if (i == peer) {
+        ImGui::SameLine();
+        text_colored(IM_COL32(120, 170, 255, 255), "↔");
+      }
+      ImGui::TableNextColumn();
+      text_unformatted(t.summary);
+      ImGui::TableNextColumn();
+      if (!t.latency.empty()) text_unformatted(t.latency);
+      else if (e.is_message() && e.role == MessageRole::Request && e.expects != ReplyExpectation::None &&
+               e.peer == kNoEntry)
+        text_colored(severity_color(Severity::Warning), "waiting");
+      ImGui::TableNextColumn();
+      if (e.has_findings) {
+        const auto n = st.findings(i).size();
+        text_colored(severity_color(e.worst), "● " + std::to_string(n));
+        if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", t.markers.c_str());
+      }
+    }
+  }
+  ImGui::EndTable();
+  ImGui::PopFont();
+}
+
+}  // namespace vhs::gui

@@ -1,0 +1,73 @@
+// Status bar: where the data comes from (capture file, loading, live relay and recording),
+// message and session counts, the current session, replies still pending, and the last error.
+#include <string>
+
+#include "app/common/text_format.hpp"
+#include "app/gui/app_state.hpp"
+#include "app/gui/style.hpp"
+#include "app/gui/views/views.hpp"
+#include "app/gui/widgets.hpp"
+
+namespace vhs::gui {
+
+void draw_status_bar(AppState& s) {
+  const Store& st = s.store();
+  const Controller& c = s.ctl;
+  auto sep = [] {
+    ImGui::SameLine();
+    text_colored(kDimText, " │ ");
+    ImGui::SameLine();
+  };
+  if (c.loading()) {
+    text_colored(severity_color(Severity::Info), "loading " + c.source() + " … " + std::to_string(c.load_progress()) + " records");
+  } else if (c.mode() == Mode::Live) {
+    const RelayStats rs = c.live_stats();
+    text_colored(c.live_running() ? kOkText : kDimText, c.live_running() ? "● live" : "○ live (stopped)");
+    ImGui::SameLine();
+    text_unformatted(c.source());
+    if (!c.recording_path().empty()) {
+      sep();
+      text_colored(severity_color(Severity::Error), "● rec " + c.recording_path());
+    }
+    sep();
+    text_unformatted(std::to_string(rs.sessions) + " sessions relayed");
+    if (c.dropped()) {
+      sep();
+      text_colored(severity_color(Severity::Warning), std::to_string(c.dropped()) + " records dropped (GUI behind)");
+    }
+  } else if (c.mode() == Mode::Capture) {
+    text_unformatted("capture " + c.source());
+  } else {
+    text_colored(kDimText, "no capture open (File ▸ Open)");
+  }
+  sep();
+  text_unformatted(std::to_string(st.size()) + " records");
+  sep();
+  const auto& sessions = st.sessions();
+  text_unformatted(std::to_string(sessions.size()) + (sessions.size() == 1 ? " session" : " sessions"));
+  if (!sessions.empty()) {
+    const StoreSession& cur = sessions[std::min(s.session_index, sessions.size() - 1)];
+    sep();
+    text_unformatted("session " + std::to_string(cur.id) + " (" + std::string(device_kind_name(cur.state().device)) + ")");
+  }
+  size_t pending = 0;
+  for (const StoreSession& ss : sessions)
+    for (const PendingRequest& p : ss.analyser.pending()) pending += p.expects != ReplyExpectation::None;
+  s.stats.pending = pending;
+  sep();
+  text_colored(pending ? severity_color(Severity::Warning) : kDimText, std::to_string(pending) + " replies pending");
+  if (!st.flagged().empty()) {
+    sep();
+    text_colored(severity_color(Severity::Error), std::to_string(st.flagged().size()) + " flagged");
+  }
+  const std::string err = c.last_error(), warn = c.last_warning();
+  if (!err.empty()) {
+    sep();
+    text_colored(severity_color(Severity::Error), err);
+  } else if (!warn.empty()) {
+    sep();
+    text_colored(severity_color(Severity::Warning), warn);
+  }
+}
+
+}  // namespace vhs::gui

@@ -1,0 +1,27 @@
+// The views of vhostscope-gui. Each draws into the current ImGui window/child from AppState and
+// emits intents through it (selection, controller calls); none touches a socket or a file.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+namespace vhs::gui {
+
+struct AppState;
+
+void draw_filter_bar(AppState& s);   // filter box, match count, finding stepping
+void draw_messages(AppState& s);     // virtualised message table
+void draw_detail(AppState& s);       // field tree, findings, fds, hex of the selection
+void draw_features(AppState& s);     // negotiation matrices
+void draw_memory(AppState& s);       // memory map to scale, ring marks, guest memory
+void draw_rings(AppState& s);        // per-queue state with a time slider, ring snapshots
+void draw_timeline(AppState& s);     // lanes over time, zoom / pan, hangs
+void draw_findings(AppState& s);     // every finding, severity first
+void draw_status_bar(AppState& s);   // mode, counts, session, pending replies
+void draw_dialogs(AppState& s);      // open / save file dialogs, help, log
+
+// Hex pane over `bytes`: 16 bytes a line with offsets and ASCII; bytes [hl_offset, hl_offset +
+// hl_length) highlighted. Returns the byte under the mouse (-1 when none).
+int draw_hex(const char* id, std::span<const uint8_t> bytes, int hl_offset, int hl_length, uint64_t base_address = 0);
+
+}  // namespace vhs::gui
