@@ -43,10 +43,10 @@ fetch_kernel() {
   if [ -z "$pkg" ]; then
     # A fresh machine may not have package lists yet.
     echo "build-guest: apt lists do not know linux-image-amd64, running apt-get update" >&2
-    apt-get update -qq >/dev/null || die "apt-get update failed"
+    apt-get update -qq >/dev/null || die "cannot obtain the guest kernel: apt-get update failed (is the Debian mirror reachable?)"
     pkg=$(resolve_image_package)
   fi
-  [ -n "$pkg" ] || die "cannot resolve linux-image-amd64 to a versioned kernel package"
+  [ -n "$pkg" ] || die "cannot obtain the guest kernel: apt-cache does not resolve linux-image-amd64 to a versioned package"
 
   local work=$guest_dir/fetch.tmp
   rm -rf "$work" "$kernel_dir.tmp"
@@ -54,7 +54,7 @@ fetch_kernel() {
   echo "build-guest: downloading $pkg" >&2
   # Running as root, apt's _apt sandbox user cannot write here; download as root instead.
   (cd "$work/debs" && apt-get -q -o APT::Sandbox::User=root download linux-image-amd64 "$pkg" >/dev/null) ||
-    die "apt-get download $pkg failed"
+    die "cannot obtain the guest kernel: apt-get download $pkg failed"
   dpkg-deb -x "$work/debs/${pkg}"_*.deb "$work/root" || die "dpkg-deb -x failed"
 
   local version

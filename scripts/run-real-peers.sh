@@ -26,7 +26,7 @@ direct=0
 client_mode=0
 vhostscope=$repo/build/vhostscope
 guest_dir=$repo/build/guest
-guest_timeout=120
+guest_timeout=150
 while [ $# -gt 0 ]; do
   case "$1" in
     --direct) direct=1; shift ;;
@@ -56,11 +56,11 @@ sockdir=$(mktemp -d /tmp/vhs-peers.XXXXXX)
 pids=()  # every background process, stopped by PID in cleanup
 
 stop_pid() {  # TERM, then KILL after 5 s; CONT in case it was stopped on purpose
-  local pid=$1 i
+  local pid=$1 deadline=$((SECONDS + 5))
   kill -0 "$pid" 2>/dev/null || return 0
   kill -TERM "$pid" 2>/dev/null
   kill -CONT "$pid" 2>/dev/null
-  for i in $(seq 50); do
+  while [ "$SECONDS" -lt "$deadline" ]; do
     kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
     sleep 0.1
   done
@@ -86,14 +86,16 @@ result() {  # result PASS|FAIL message...
 }
 fail() { result FAIL "$@"; }
 
+# Waits are bounded by wall-clock deadlines (bash's SECONDS), not by counting sleeps: on a loaded
+# machine each poll takes longer than its sleep.
 wait_for_socket() {  # path pid seconds
-  local i
-  for i in $(seq $(( $3 * 10 ))); do
+  local deadline=$((SECONDS + $3))
+  while [ "$SECONDS" -lt "$deadline" ]; do
     [ -S "$1" ] && return 0
     kill -0 "$2" 2>/dev/null || return 1
     sleep 0.1
   done
-  return 1
+  [ -S "$1" ]
 }
 
 # ---- guest ------------------------------------------------------------------------------------
@@ -200,8 +202,8 @@ pids+=("$!")
 
 # Waits up to $2 s for a line matching $1 in the serial log; 1 if QEMU exits first.
 wait_for_serial() {
-  local i
-  for i in $(seq $(( $2 * 5 ))); do
+  local deadline=$((SECONDS + $2))
+  while [ "$SECONDS" -lt "$deadline" ]; do
     grep -qE "$1" "$out/serial.log" 2>/dev/null && return 0
     kill -0 "$qemu_pid" 2>/dev/null || { grep -qE "$1" "$out/serial.log" 2>/dev/null; return; }
     sleep 0.2
@@ -209,12 +211,19 @@ wait_for_serial() {
   return 1
 }
 wait_for_exit() {  # pid seconds
-  local i
-  for i in $(seq $(( $2 * 10 ))); do
+  local deadline=$((SECONDS + $2))
+  while [ "$SECONDS" -lt "$deadline" ]; do
     kill -0 "$1" 2>/dev/null || return 0
     sleep 0.1
   done
-  return 1
+  ! kill -0 "$1" 2>/dev/null
+}
+# GET_VRING_BASE requests for queue 0 in the capture so far: header {11, flags 0x1, size 8} and
+# payload {index 0, num 0}, matched on byte boundaries of a hex dump.
+count_get_vring_base() {
+  [ -s "$out/capture.pcap" ] || { echo 0; return; }
+  od -An -tx1 -v "$out/capture.pcap" | tr -s ' \n' '  ' |
+    grep -o ' 0b 00 00 00 01 00 00 00 08 00 00 00 00 00 00 00 00 00 00 00' | wc -l
 }
 guest_line() { grep -aoE 'VHOSTSCOPE-GUEST: (PASS|FAIL.*)' "$out/serial.log" 2>/dev/null | head -n1 | tr -d '\r'; }
 
@@ -247,7 +256,18 @@ if [ "$scenario" = hang ]; then
   sleep 1
   # quit stops the VM, which stops the vhost device: QEMU sends GET_VRING_BASE and blocks on a
   # reply that never comes.
+  stops_before=$(count_get_vring_base)
   printf '%s\n' '{"execute":"qmp_capabilities"}' '{"execute":"quit"}' > "$sockdir/qmp.in"
+  if [ -n "$proxy_pid" ]; then
+    # The recorder flushes every few ms: wait until the new GET_VRING_BASE is in the capture, so a
+    # slow machine cannot end the capture before QEMU got that far.
+    deadline=$((SECONDS + 30))
+    while [ "$(count_get_vring_base)" -le "$stops_before" ]; do
+      [ "$SECONDS" -lt "$deadline" ] || fail "QEMU sent no GET_VRING_BASE within 30 s of quit"
+      kill -0 "$qemu_pid" 2>/dev/null || fail "QEMU exited after quit without a GET_VRING_BASE"
+      sleep 0.2
+    done
+  fi
   if wait_for_exit "$qemu_pid" 3; then
     fail "QEMU exited after quit although the back-end was stopped (expected it to block)"
   fi
