@@ -44,7 +44,7 @@ using Msg = std::array<uint8_t, kMsgSize>;
 constexpr int kIoTimeoutSeconds = 10;
 
 struct Options {
-  uint64_t iterations = 100000;
+  uint64_t iterations = 50000;
   uint64_t warmup = 2000;
   int rounds = 5;
   bool vhostscope_leg = true;
@@ -579,7 +579,12 @@ int main(int argc, char** argv) {
     std::printf("recorded %llu of %llu messages%s%s\n", static_cast<unsigned long long>(recorded),
                 static_cast<unsigned long long>(expected), capture_warning.empty() ? "" : "; capture: ",
                 capture_warning.c_str());
-    std::printf("target vhostscope >= 0.45 x direct: %s\n", v.rate / d.rate >= 0.45 ? "met" : "NOT met");
+    // The target, in both of its forms: they agree only where the ideal relay itself
+    // keeps ~0.47 of direct (process switches are dearer on some VMs, lowering every relay).
+    std::printf("target vhostscope >= 0.45 x direct: %s (%.3f)\n", v.rate / d.rate >= 0.45 ? "met" : "NOT met",
+                v.rate / d.rate);
+    std::printf("target vhostscope within 5%% of the ideal relay: %s (%.3f)\n",
+                v.rate / i.rate >= 0.95 ? "met" : "NOT met", v.rate / i.rate);
   }
   if (opt.keep) {
     std::printf("kept %s\n", dir.c_str());
