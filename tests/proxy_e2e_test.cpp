@@ -549,5 +549,60 @@ TEST(ProxyE2E, BackendThatNeverAppearsClosesTheFrontendAndTheNextSessionWorks) {
   EXPECT_EQ(requests[0]->session, 2u);
 }
 
+TEST(ProxyE2E, BackendChannelClosedByTheBackendIsClosedOnTheFrontendTooAndTheSessionGoesOn) {
+  RecorderHarness h;
+  ASSERT_TRUE(h.start()) << h.why;
+  BackendOptions bo;
+  bo.path = h.backend_sock;
+  bo.actions = {{"GET_PROTOCOL_FEATURES", 1, BackendAction::Kind::CloseBackendChannel, {}, {}}};
+  ScriptedBackend backend(bo);
+  backend.start();
+  FrontendOptions fo;
+  fo.path = h.frontend_sock;
+  ScriptedFrontend frontend(fo);
+  frontend.start({FrontendStep::send(request("SET_BACKEND_REQ_FD", {}, true), {FdSpec::backend_channel()}),
+                  FrontendStep::send(request("GET_PROTOCOL_FEATURES")), FrontendStep::expect_backend_channel_closed(),
+                  FrontendStep::send(request("GET_FEATURES")), FrontendStep::close()});
+  frontend.join();
+  backend.join();
+  for (const auto& e : frontend.errors()) ADD_FAILURE() << e;
+  for (const auto& e : backend.errors()) ADD_FAILURE() << e;
+  EXPECT_EQ(frontend.steps_done(), 5u);
+  EXPECT_EQ(h.proc->wait_for_fd_count(h.idle_fds, milliseconds(5000)), h.idle_fds);
+  EXPECT_EQ(h.stop(), 0);
+
+  CaptureContents cap = read_capture(h.capture);
+  ASSERT_TRUE(cap.opened) << cap.error;
+  auto disconnects = cap.of_kind(RecordKind::Disconnect);
+  ASSERT_EQ(disconnects.size(), 2u);
+  EXPECT_EQ(disconnects[0]->channel, Channel::Backend);
+  EXPECT_EQ(disconnects[0]->direction, Direction::ToFrontend);
+  EXPECT_EQ(disconnects[0]->text(), "back-end closed the connection on the back-end channel");
+  EXPECT_EQ(disconnects[1]->channel, Channel::Frontend);
+  EXPECT_EQ(cap.messages(Channel::Frontend, Direction::ToBackend).size(), 3u);
+  EXPECT_EQ(cap.messages(Channel::Frontend, Direction::ToFrontend).size(), 3u);
+}
+
+TEST(ProxyE2E, StopWhileWaitingForTheBackendRecordsConnectAndDisconnect) {
+  RecorderHarness h;
+  ASSERT_TRUE(h.start({"--connect-timeout", "30"})) << h.why;
+  FrontendOptions fo;
+  fo.path = h.frontend_sock;
+  ScriptedFrontend frontend(fo);
+  frontend.start({FrontendStep::expect_closed()});
+  ASSERT_TRUE(wait_for_path(h.frontend_sock, milliseconds(2000)));
+  std::this_thread::sleep_for(milliseconds(200));
+  EXPECT_EQ(h.stop(), 0) << h.stderr_text();
+  frontend.join();
+  EXPECT_TRUE(frontend.closed_by_peer());
+  CaptureContents cap = read_capture(h.capture);
+  ASSERT_TRUE(cap.opened) << cap.error;
+  ASSERT_EQ(cap.records.size(), 2u);
+  EXPECT_EQ(cap.records[0].kind, RecordKind::Connect);
+  EXPECT_NE(cap.records[0].text().find("no back-end yet"), std::string_view::npos);
+  EXPECT_EQ(cap.records[1].kind, RecordKind::Disconnect);
+  EXPECT_EQ(cap.records[1].flags, kRecordClosedByProxy);
+}
+
 }  // namespace
 }  // namespace vhs::test

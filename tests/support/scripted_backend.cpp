@@ -152,6 +152,9 @@ bool ScriptedBackend::handle_request(uint32_t session, ReceivedMessage& m, std::
       case BackendAction::Kind::CloseInsteadOfReply:
         stop = true;
         return true;
+      case BackendAction::Kind::CloseBackendChannel:
+        chan_.reset();
+        break;
     }
   }
   if (!answer) return true;

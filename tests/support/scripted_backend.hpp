@@ -21,6 +21,7 @@ struct BackendAction {
     BackendRequest,  // send `bytes` (+ fds) on the back-end channel; wait for the reply if one is due
     RawInsteadOfReply,  // send `bytes` raw on the main socket instead of the normal reply
     CloseInsteadOfReply,  // close the connection instead of answering
+    CloseBackendChannel,  // close our end of the back-end channel, then answer normally
   };
   std::string after;
   int occurrence = 1;

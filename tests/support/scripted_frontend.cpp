@@ -85,6 +85,16 @@ void ScriptedFrontend::run(std::vector<FrontendStep> script) {
           closed_by_peer_ = true;
         }
         break;
+      case FrontendStep::Kind::ExpectBackendChannelClosed: {
+        auto deadline = Clock::now() + opt_.timeout;
+        while (chan_ && Clock::now() < deadline)
+          if (wait_readable(chan_.get(), Millis(50))) serve_backend_channel();
+        if (chan_) {
+          error("the back-end channel was not closed within the timeout");
+          ok = false;
+        }
+        break;
+      }
       case FrontendStep::Kind::AwaitBackendRequests: {
         auto deadline = Clock::now() + opt_.timeout;
         while (ok && backend_requests_ < step.count) {

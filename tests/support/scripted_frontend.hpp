@@ -22,6 +22,7 @@ struct FrontendStep {
     Close,                 // close the socket(s): the session ends
     ExpectClosed,          // wait until the other side closes the connection
     AwaitBackendRequests,  // serve the back-end channel until `count` requests arrived in total
+    ExpectBackendChannelClosed,  // serve the back-end channel until it reaches EOF
   };
   Kind kind = Kind::Send;
   Bytes bytes;
@@ -38,6 +39,7 @@ struct FrontendStep {
   static FrontendStep raw(Bytes bytes) { return {Kind::Raw, std::move(bytes), {}}; }
   static FrontendStep close() { return {Kind::Close, {}, {}}; }
   static FrontendStep expect_closed() { return {Kind::ExpectClosed, {}, {}}; }
+  static FrontendStep expect_backend_channel_closed() { return {Kind::ExpectBackendChannelClosed, {}, {}}; }
   static FrontendStep await_backend_requests(size_t total) {
     FrontendStep s{Kind::AwaitBackendRequests, {}, {}};
     s.count = total;
