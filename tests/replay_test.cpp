@@ -3,6 +3,7 @@
 // the back-end towards the scripted front-end; plus real qemu-storage-daemon back-ends with the
 // shipped boot capture and with a recording made here. Every wait is bounded; children are killed
 // by PID.
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -15,7 +16,10 @@
 
 #include "captures/capture_file.hpp"
 #include "captures/store.hpp"
+#include "proxy/fd_describe.hpp"
 #include "proxy/replay.hpp"
+#include "proxy/replay_engine.hpp"
+#include "proxy/replay_fds.hpp"
 #include "support/message_builder.hpp"
 #include "support/process.hpp"
 #include "support/recorder_harness.hpp"
@@ -493,6 +497,136 @@ TEST(ReplayRealBackend, ScriptedStartupRecordedAgainstAndReplayedToTheDaemon) {
   ASSERT_EQ(ro.real_divergences(), 1u) << all_lines(ro);
   EXPECT_EQ(ro.divergences[0].message, "GET_FEATURES reply");
   EXPECT_EQ(ro.divergences[0].recorded_entry, 2u);
+}
+
+}  // namespace
+}  // namespace vhs
+
+namespace vhs {
+namespace {
+
+// ---- fd re-creation and neutral answers -----------------------------------------------------
+
+uint64_t fd_size(int fd) {
+  struct stat st {};
+  return ::fstat(fd, &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+}
+
+TEST(ReplayFds, MemoryEventfdAndSocketAreRecreatedAndReusedPerRecordedObject) {
+  const Region regions[] = {{0, 1 << 20, 0x7f0000000000, 0}, {1ull << 32, 2 << 20, 0x7f1000000000, 4096}};
+  const Bytes table = request("SET_MEM_TABLE", mem_table(regions));
+  const DecodedMessage msg = decode_message(Channel::Frontend, table, {});
+  // Recorded sizes smaller than the regions need (a hostile or odd capture): the need wins.
+  const std::vector<FdInfo> recorded = {{FdKind::Memfd, 10, 1 << 20, "memfd:ram0"}, {FdKind::File, 11, 0, "/dev/hugepages/x"}};
+  ReplayFds fds;
+  ReplayFds::Prepared p = fds.prepare(msg, recorded);
+  ASSERT_EQ(p.error, "");
+  ASSERT_EQ(p.fds.size(), 2u);
+  EXPECT_EQ(fd_size(p.fds[0]), 1u << 20);
+  EXPECT_EQ(fd_size(p.fds[1]), 4096u + (2u << 20));
+  ASSERT_EQ(p.notes.size(), 1u);
+  EXPECT_EQ(p.notes[0], "file-backed memory '/dev/hugepages/x' replaced by a memfd");
+  FdInfo described;
+  describe_fd(p.fds[0], described);
+  EXPECT_EQ(described.kind, FdKind::Memfd);
+  EXPECT_EQ(described.name, "memfd:ram0");
+
+  // The same recorded RAM again: the same replay fd.
+  ReplayFds::Prepared again = fds.prepare(msg, recorded);
+  EXPECT_EQ(again.fds, p.fds);
+  EXPECT_EQ(fds.known(), 2u);
+
+  const Bytes kick = request("SET_VRING_KICK", vring_index_fd(0));
+  ReplayFds::Prepared k = fds.prepare(decode_message(Channel::Frontend, kick, {}), std::vector<FdInfo>{{FdKind::Eventfd, 12, 0, ""}});
+  ASSERT_EQ(k.fds.size(), 1u);
+  describe_fd(k.fds[0], described);
+  EXPECT_EQ(described.kind, FdKind::Eventfd);
+
+  const Bytes chan = request("SET_BACKEND_REQ_FD");
+  ReplayFds::Prepared s = fds.prepare(decode_message(Channel::Frontend, chan, {}), std::vector<FdInfo>{{FdKind::Socket, 13, 0, "socket:[13]"}});
+  ASSERT_EQ(s.fds.size(), 1u);
+  EXPECT_TRUE(s.socket_end.valid());
+  ASSERT_EQ(s.transient.size(), 1u);
+  EXPECT_EQ(s.transient[0].get(), s.fds[0]);
+
+  // A received fd takes the place of the recorded object it stands for.
+  UniqueFd received(::memfd_create("from-peer", MFD_CLOEXEC));
+  const int raw = received.get();
+  fds.adopt(FdInfo{FdKind::Memfd, 77, 4096, "memfd:inflight"}, std::move(received));
+  const Bytes set_inflight = request("SET_INFLIGHT_FD", Bytes(24, 0));
+  ReplayFds::Prepared i = fds.prepare(decode_message(Channel::Frontend, set_inflight, {}),
+                                      std::vector<FdInfo>{{FdKind::Memfd, 77, 4096, "memfd:inflight"}});
+  ASSERT_EQ(i.fds.size(), 1u);
+  EXPECT_EQ(i.fds[0], raw);
+}
+
+TEST(ReplayAnswers, NeutralAnswersFollowTheRegistry) {
+  const DecodeContext ctx;
+  EXPECT_EQ(synthesized_answer(Channel::Frontend, request("SET_OWNER"), ctx), Bytes{});
+  EXPECT_EQ(synthesized_answer(Channel::Frontend, request("SET_OWNER", {}, true), ctx), reply("SET_OWNER", u64_payload(0)));
+  EXPECT_EQ(synthesized_answer(Channel::Frontend, request("GET_VRING_BASE", vring_state(3, 0)), ctx),
+            reply("GET_VRING_BASE", vring_state(3, 0)));
+  EXPECT_EQ(synthesized_answer(Channel::Frontend, request("GET_FEATURES"), ctx), reply("GET_FEATURES", u64_payload(0)));
+  Bytes inflight_req(24, 0);
+  inflight_req[16] = 2;    // num_queues
+  inflight_req[18] = 128;  // queue_size
+  Bytes inflight_reply(24, 0);
+  inflight_reply[16] = 2;
+  inflight_reply[18] = 128;
+  EXPECT_EQ(synthesized_answer(Channel::Frontend, request("GET_INFLIGHT_FD", inflight_req), ctx),
+            reply("GET_INFLIGHT_FD", inflight_reply));
+  EXPECT_EQ(synthesized_answer(Channel::Backend, request("BACKEND_CONFIG_CHANGE_MSG", {}, true), ctx),
+            reply("BACKEND_CONFIG_CHANGE_MSG", u64_payload(0)));
+}
+
+// ---- inflight buffer round trip -------------------------------------------------------------
+
+TEST(ReplayFrontend, InflightBufferFromTheReplayedAnswerIsPassedBack) {
+  TempDir dir;
+  Bytes inflight(24, 0);
+  inflight[16] = 1;    // num_queues
+  inflight[18] = 128;  // queue_size
+  Bytes answer = inflight;
+  answer[1] = 0x10;  // mmap_size 4096: what the scripted back-end answers by default
+  std::vector<Record> records;
+  uint64_t t = 1'700'000'000'000'000'000ull;
+  auto add = [&](RecordKind kind, Direction d, Bytes bytes, std::vector<FdInfo> fds = {}) {
+    Record r;
+    r.kind = kind;
+    r.direction = d;
+    r.session = 1;
+    r.timestamp_ns = t += 1000;
+    r.fds = std::move(fds);
+    r.bytes = std::move(bytes);
+    records.push_back(std::move(r));
+  };
+  const FdInfo buffer{FdKind::Memfd, 77, 4096, "memfd:reply"};  // QEMU passes back what it got
+  add(RecordKind::Connect, Direction::ToBackend, Bytes{'h', 'i'});
+  add(RecordKind::Message, Direction::ToBackend, request("GET_INFLIGHT_FD", inflight));
+  add(RecordKind::Message, Direction::ToFrontend, reply("GET_INFLIGHT_FD", answer), {buffer});
+  add(RecordKind::Message, Direction::ToBackend, request("SET_INFLIGHT_FD", answer), {buffer});
+  add(RecordKind::Disconnect, Direction::ToBackend, Bytes{'b', 'y', 'e'});
+  const std::string capture = dir / "inflight.pcap";
+  {
+    std::string error;
+    auto w = CaptureWriter::create(capture, error);
+    ASSERT_TRUE(w) << error;
+    for (const Record& r : records) w->write(r);
+    ASSERT_TRUE(w->flush());
+  }
+  std::vector<Exchange> transcript;
+  std::vector<std::string> errors;
+  const ReplayResult r = replay_against(dir, capture, BackendOptions{}, frontend_options(""), &errors, &transcript);
+  EXPECT_EQ(r.status, ReplayStatus::Same) << all_lines(r);
+  for (const auto& e : errors) ADD_FAILURE() << e;
+  FdIdentity handed_out, passed_back;
+  for (const Exchange& e : transcript) {
+    if (e.channel != Channel::Frontend || e.fds.size() != 1) continue;
+    if (e.sent && e.header().request == request_number("GET_INFLIGHT_FD")) handed_out = e.fds[0];
+    if (!e.sent && e.header().request == request_number("SET_INFLIGHT_FD")) passed_back = e.fds[0];
+  }
+  EXPECT_NE(handed_out.ino, 0u);
+  EXPECT_EQ(passed_back, handed_out) << "SET_INFLIGHT_FD must carry the back-end's own buffer";
 }
 
 }  // namespace
