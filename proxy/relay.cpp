@@ -113,6 +113,14 @@ std::unique_ptr<Relay> Relay::create(RelayOptions options, std::string& error) {
     error = "cannot set up the event loop: " + errno_text(errno);
     return nullptr;
   }
+  if (r.opt.sample_interval.count() > 0) {
+    r.sampler = std::make_unique<RingSampler>(r.opt.device);
+    r.sample_timer.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
+    if (!r.sample_timer || !add(r.sample_timer.get(), kTokSampleTimer)) {
+      error = "cannot set up the ring sampling timer: " + errno_text(errno);
+      return nullptr;
+    }
+  }
 
   if (r.opt.frontend.mode == EndpointMode::Listen) {
     r.front_listen = ListenSocket::create(r.opt.frontend.path, error);
@@ -193,6 +201,10 @@ void Relay::Impl::dispatch(uint64_t tok, uint32_t events) {
     case kTokRetryTimer:
       drain(retry_timer.get());
       on_retry_tick();
+      return;
+    case kTokSampleTimer:
+      drain(sample_timer.get());
+      on_sample_timer();
       return;
     case kTokFrontListen:
       on_front_accept();
@@ -394,6 +406,7 @@ void Relay::Impl::fail_backend(const std::string& why) {
 
 void Relay::Impl::end_session(Direction closer, std::string_view reason, uint16_t flags) {
   if (chan_front.fd || chan_back.fd) close_backend_channel(closer, "session ended");
+  end_ring_session();
   emit_text(RecordKind::Disconnect, Channel::Frontend, closer, reason, flags);
   log(LogLevel::Info, "session " + std::to_string(session) + " ended: " + std::string(reason));
   to_back.reset();

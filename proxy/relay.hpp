@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "captures/record.hpp"
+#include "decoders/features.hpp"
 
 namespace vhs {
 
@@ -36,6 +37,13 @@ struct RelayOptions {
   // Records are pushed to the sinks at once; sinks' flush hooks run on the relay thread at most
   // this long after a record was emitted, and once more when run() ends.
   std::chrono::milliseconds flush_interval{15};
+  // Live ring sampling (issue 4): guest memory is mapped read-only and every started virtqueue is
+  // sampled this often and after each message touching it; a RingState record is emitted when a
+  // ring changed. 0 (the default for now, so existing recordings stay unchanged) turns ring
+  // sampling and the memory mapping off; 50 ms is a good interval.
+  std::chrono::milliseconds sample_interval{0};
+  // How ring buffers are described; Unknown: inferred from a GET_CONFIG reply.
+  DeviceKind device = DeviceKind::Unknown;
   // Human-readable events ("session 1: front-end sent ... closing session"); may be empty.
   std::function<void(LogLevel, std::string_view)> log;
 };

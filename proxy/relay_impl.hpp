@@ -5,6 +5,8 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <memory>
+#include <span>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -13,6 +15,7 @@
 #include "captures/record.hpp"
 #include "proxy/relay.hpp"
 #include "proxy/relay_flow.hpp"
+#include "proxy/ring_sampler.hpp"
 #include "proxy/unique_fd.hpp"
 #include "proxy/unix_socket.hpp"
 
@@ -30,6 +33,7 @@ enum TokenId : uint8_t {
   kTokBack,       // front-end channel, back-end side
   kTokChanFront,  // back-end channel: the front-end's socketpair end (from SET_BACKEND_REQ_FD)
   kTokChanBack,   // back-end channel: our socketpair end, paired with the one the back-end got
+  kTokSampleTimer,  // ring sampling period (relay_rings.cpp)
 };
 
 enum class RelayState : uint8_t {
@@ -79,6 +83,13 @@ struct Relay::Impl {
   RelayFlow& outflow(RelayConn& conn);
   std::string describe_message(const RelayFlow& flow) const;
 
+  // --- live ring sampling (relay_rings.cpp)
+  void on_ring_message(RelayFlow& flow);
+  void emit_ring_state(std::span<const uint8_t> payload);
+  void on_sample_timer();
+  void update_sample_timer();
+  void end_ring_session();
+
   // --- records and logging
   void emit(const Record& record);
   void emit_text(RecordKind kind, Channel channel, Direction direction, std::string_view text, uint16_t flags = 0);
@@ -118,6 +129,10 @@ struct Relay::Impl {
   RelayFlow chan_to_back{Channel::Backend, Direction::ToBackend, &chan_front, &chan_back};
 
   Record meta;  // Connect / Disconnect / Error records
+  std::unique_ptr<RingSampler> sampler;  // null when sampling is off
+  UniqueFd sample_timer;
+  bool sample_armed = false;
+  Record ring_record;  // RingState records (reused)
   bool dirty = false;
   bool flush_armed = false;
 

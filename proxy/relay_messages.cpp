@@ -118,6 +118,8 @@ void Relay::Impl::on_message(RelayFlow& flow) {
   stat_messages.store(stat_messages.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   stat_bytes.store(stat_bytes.load(std::memory_order_relaxed) + flow.record().bytes.size(), std::memory_order_relaxed);
   emit(flow.record());
+  // Ring sampling sees memory/vring messages while their fds are still open (before push()).
+  if (sampler && flow.channel() == Channel::Frontend) on_ring_message(flow);
   if (flow.reader().fds_truncated())
     session_error(flow.channel(), flow.direction(),
                   describe_message(flow) + " with more fds than the proxy has room for (" +

@@ -9,6 +9,7 @@
 
 #include "app/cli/args.hpp"
 #include "app/cli/commands.hpp"
+#include "app/cli/record_status.hpp"
 #include "captures/capture_file.hpp"
 #include "proxy/relay.hpp"
 
@@ -48,6 +49,8 @@ bool parse_seconds(const std::string& text, std::chrono::milliseconds& out) {
 int run_record(int argc, char** argv) {
   std::string frontend_listen, frontend_connect, backend_connect, backend_listen, output, timeout;
   bool quiet = false;
+  std::string sample_interval, device;
+  bool status = false;
   ArgParser parser(
       "record", "(--frontend-listen PATH | --frontend-connect PATH) (--backend-connect PATH | --backend-listen PATH) -w FILE",
       "Relays a vhost-user session between a front-end (QEMU) and a back-end, byte-exact with every\n"
@@ -59,6 +62,9 @@ int run_record(int argc, char** argv) {
   parser.option("backend-listen", 0, "PATH", "listen here (mode 0600); the back-end connects (client mode)", &backend_listen);
   parser.option("write", 'w', "FILE", "capture file to write (pcap, replaced if it exists)", &output);
   parser.option("connect-timeout", 0, "SECONDS", "how long to wait for a peer that is not there yet (default 10)", &timeout);
+  parser.option("sample-interval", 0, "MS", "map guest memory read-only and sample started virtqueues this often (e.g. 50; default 0: off)", &sample_interval);
+  parser.option("device", 0, "KIND", "device kind for ring buffer details (blk, net, fs; default: inferred)", &device);
+  parser.flag("status", 0, "print one line per started virtqueue to stderr every second", &status);
   parser.flag("quiet", 'q', "print errors only", &quiet);
   if (auto rc = parser.parse(argc, argv)) return *rc;
 
@@ -80,6 +86,18 @@ int run_record(int argc, char** argv) {
                                            : RelayEndpoint{EndpointMode::Listen, backend_listen};
   if (!timeout.empty() && !parse_seconds(timeout, options.connect_timeout))
     return usage("--connect-timeout needs a number of seconds (0 to 86400)");
+  if (!sample_interval.empty()) {
+    unsigned ms = 0;
+    auto [end, ec] = std::from_chars(sample_interval.data(), sample_interval.data() + sample_interval.size(), ms);
+    if (ec != std::errc() || end != sample_interval.data() + sample_interval.size() || ms > 60000)
+      return usage("--sample-interval needs a number of milliseconds (0 to 60000)");
+    options.sample_interval = std::chrono::milliseconds(ms);
+  }
+  if (status && sample_interval.empty()) options.sample_interval = std::chrono::milliseconds(50);  // --status needs samples
+  if (!device.empty()) {
+    options.device = device_kind_from_name(device);
+    if (options.device == DeviceKind::Unknown) return usage("--device needs blk, net, fs, ...");
+  }
   options.log = [quiet](LogLevel level, std::string_view text) {
     if (quiet && level == LogLevel::Info) return;
     std::fprintf(stderr, "vhostscope: %.*s\n", static_cast<int>(text.size()), text.data());
@@ -109,6 +127,11 @@ int run_record(int argc, char** argv) {
     }
   });
 
+  std::unique_ptr<RecordStatus> status_lines;
+  if (status) {
+    status_lines = std::make_unique<RecordStatus>();
+    relay->add_sink(status_lines.get());
+  }
   g_relay.store(relay.get());
   if (g_stop_requested.load()) relay->stop();
   if (!quiet) {

@@ -10,5 +10,6 @@ int run_summary(int argc, char** argv);
 int run_replay(int argc, char** argv);
 int run_diff(int argc, char** argv);
 int run_report(int argc, char** argv);
+int run_rings(int argc, char** argv);
 
 }  // namespace vhs::cli

@@ -1,0 +1,127 @@
+// Read-only mappings of guest memory regions (see guest_mapping.hpp).
+#include "proxy/guest_mapping.hpp"
+
+#include <sys/mman.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "proxy/sys_error.hpp"
+
+namespace vhs {
+
+namespace {
+
+constexpr long kHugetlbfsMagic = 0x958458f6;
+
+uint64_t page_size_for(int fd) {
+  // hugetlbfs mappings must start and end on huge-page boundaries (facts 6.3).
+  struct statfs fs{};
+  if (::fstatfs(fd, &fs) == 0 && static_cast<long>(fs.f_type) == kHugetlbfsMagic && fs.f_bsize > 0)
+    return static_cast<uint64_t>(fs.f_bsize);
+  long page = ::sysconf(_SC_PAGESIZE);
+  return page > 0 ? static_cast<uint64_t>(page) : 4096;
+}
+
+}  // namespace
+
+std::unique_ptr<RegionMapping> RegionMapping::map(int fd, uint64_t offset, uint64_t size, std::string& error) {
+  if (fd < 0) {
+    error = "no fd";
+    return nullptr;
+  }
+  if (size == 0) {
+    error = "size 0";
+    return nullptr;
+  }
+  const uint64_t page = page_size_for(fd);
+  const uint64_t skip = offset % page;
+  const uint64_t start = offset - skip;
+  if (size > UINT64_MAX - skip - page) {
+    error = "size too large";
+    return nullptr;
+  }
+  uint64_t length = skip + size;
+  length = (length + page - 1) / page * page;
+  if (length > static_cast<uint64_t>(SIZE_MAX) || start > static_cast<uint64_t>(INT64_MAX)) {
+    error = "size or offset too large";
+    return nullptr;
+  }
+  // PROT_READ + MAP_SHARED: we see the guest's writes and can never write back.
+  void* p = ::mmap(nullptr, static_cast<size_t>(length), PROT_READ, MAP_SHARED, fd, static_cast<off_t>(start));
+  if (p == MAP_FAILED) {
+    error = "mmap failed: " + errno_text(errno);
+    return nullptr;
+  }
+  std::unique_ptr<RegionMapping> m(new RegionMapping());
+  m->base_ = static_cast<const uint8_t*>(p);
+  m->length_ = length;
+  m->skip_ = skip;
+  m->size_ = size;
+  return m;
+}
+
+RegionMapping::~RegionMapping() {
+  if (base_ != nullptr) ::munmap(const_cast<uint8_t*>(base_), static_cast<size_t>(length_));
+}
+
+std::vector<std::string> GuestMapping::set_table(std::span<const MemRegionValue> regions, std::span<const int> fds) {
+  std::vector<std::string> errors;
+  regions_.assign(regions.begin(), regions.end());
+  mappings_.clear();
+  for (size_t i = 0; i < regions_.size(); ++i) {
+    std::string why = "no fd";
+    std::unique_ptr<RegionMapping> m;
+    if (i < fds.size()) m = RegionMapping::map(fds[i], regions_[i].mmap_offset, regions_[i].memory_size, why);
+    if (!m) errors.push_back("region " + std::to_string(i) + ": " + why);
+    mappings_.push_back(std::move(m));
+  }
+  rebuild();
+  return errors;
+}
+
+std::vector<std::string> GuestMapping::add_region(const MemRegionValue& region, int fd) {
+  std::vector<std::string> errors;
+  std::string why;
+  std::unique_ptr<RegionMapping> m = RegionMapping::map(fd, region.mmap_offset, region.memory_size, why);
+  if (!m) errors.push_back("added region: " + why);
+  regions_.push_back(region);
+  mappings_.push_back(std::move(m));
+  rebuild();
+  return errors;
+}
+
+void GuestMapping::remove_region(const MemRegionValue& region) {
+  for (size_t i = 0; i < regions_.size(); ++i) {
+    const MemRegionValue& r = regions_[i];
+    if (r.guest_phys_addr == region.guest_phys_addr && r.memory_size == region.memory_size &&
+        r.userspace_addr == region.userspace_addr) {
+      regions_.erase(regions_.begin() + static_cast<std::ptrdiff_t>(i));
+      mappings_.erase(mappings_.begin() + static_cast<std::ptrdiff_t>(i));
+      break;
+    }
+  }
+  rebuild();
+}
+
+void GuestMapping::clear() {
+  regions_.clear();
+  mappings_.clear();
+  rebuild();
+}
+
+size_t GuestMapping::mapped_count() const {
+  size_t n = 0;
+  for (const auto& m : mappings_) n += m ? 1 : 0;
+  return n;
+}
+
+void GuestMapping::rebuild() {
+  std::vector<std::span<const uint8_t>> backing;
+  backing.reserve(mappings_.size());
+  for (const auto& m : mappings_) backing.push_back(m ? m->bytes() : std::span<const uint8_t>{});
+  view_ = std::make_unique<RegionMemory>(MemoryMap(regions_), std::move(backing));
+}
+
+}  // namespace vhs
