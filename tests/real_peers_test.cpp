@@ -270,8 +270,10 @@ void check_healthy_session(const Store& store, DeviceKind device, uint32_t queue
   EXPECT_LE(total, kGuestRam);
   EXPECT_GE(total, kGuestRam - (uint64_t{1} << 20));
 
-  // Each ring was started (SET_VRING_KICK with an eventfd) and stopped (GET_VRING_BASE + reply).
+  // Each ring was started (SET_VRING_KICK with an eventfd, SET_VRING_ENABLE 1) and stopped
+  // (SET_VRING_ENABLE 0, GET_VRING_BASE + reply), as often as the device was started.
   const RequestInfo* kick = req("SET_VRING_KICK");
+  const RequestInfo* enable = req("SET_VRING_ENABLE");
   const RequestInfo* get_base = req("GET_VRING_BASE");
   ASSERT_GE(st.vrings.size(), queues);
   for (uint32_t q = 0; q < queues; ++q) {
@@ -279,7 +281,9 @@ void check_healthy_session(const Store& store, DeviceKind device, uint32_t queue
     ASSERT_NE(v, nullptr) << "vring " << q;
     EXPECT_GE(v->count_of(kick), 1u) << "vring " << q;
     EXPECT_EQ(v->count_of(get_base), v->count_of(kick)) << "vring " << q << ": every start stops";
+    EXPECT_EQ(v->count_of(enable), 2 * v->count_of(kick)) << "vring " << q;
     EXPECT_FALSE(v->started) << "vring " << q << " stopped at power-off";
+    EXPECT_FALSE(v->enabled) << "vring " << q << " disabled at power-off";
     EXPECT_TRUE(v->last_base.has_value()) << "vring " << q;
     ASSERT_TRUE(v->num.has_value());
     EXPECT_GT(*v->num, 0u);
