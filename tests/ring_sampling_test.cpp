@@ -183,6 +183,12 @@ TEST(RingSampling, SplitRingInFlightBlkReadsThroughRecord) {
   ASSERT_EQ(rings.exit_code, 0) << rings.err;
   EXPECT_NE(rings.out.find("READ sector 200"), std::string::npos) << rings.out;
   EXPECT_NE(rings.out.find("ring-stalled q0"), std::string::npos) << rings.out;
+
+  CommandResult memmap = run_command({vhostscope_binary(), "memmap", h.capture}, h.dir.path());
+  ASSERT_EQ(memmap.exit_code, 0) << memmap.err;
+  EXPECT_NE(memmap.out.find("region 0: gpa 0x40000000-0x40010000 uva 0x7f0000000000 size 0x10000 offset 0x10000 fd memfd:vhs-ring-guest"),
+            std::string::npos) << memmap.out;
+  EXPECT_NE(memmap.out.find("used uva 0x7f0000000400 = gpa 0x40000400 (region 0 +0x400)"), std::string::npos) << memmap.out;
 }
 
 TEST(RingSampling, UnmappedRingAddressIsAnErrorRecordNotACrash) {

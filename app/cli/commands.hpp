@@ -11,5 +11,6 @@ int run_replay(int argc, char** argv);
 int run_diff(int argc, char** argv);
 int run_report(int argc, char** argv);
 int run_rings(int argc, char** argv);
+int run_memmap(int argc, char** argv);
 
 }  // namespace vhs::cli

@@ -21,6 +21,7 @@ constexpr Command kCommands[] = {
     {"diff", "message-level diff of two captures (aligned sequences, then fields)", vhs::cli::run_diff},
     {"report", "a Markdown bug report of a capture, ready to paste into an issue", vhs::cli::run_report},
     {"rings", "virtqueue state over time and at the end, in-flight requests, stalls", vhs::cli::run_rings},
+    {"memmap", "guest memory regions per session and where each vring lies in them", vhs::cli::run_memmap},
 };
 
 void print_usage(FILE* out) {
