@@ -2,9 +2,11 @@
 #include "proxy/guest_mapping.hpp"
 
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "proxy/sys_error.hpp"
@@ -59,6 +61,13 @@ std::unique_ptr<RegionMapping> RegionMapping::map(int fd, uint64_t offset, uint6
   m->length_ = length;
   m->skip_ = skip;
   m->size_ = size;
+  // Touching a shared mapping past the end of its file raises SIGBUS: a region larger than its
+  // file (a buggy or hostile front-end) only gets the bytes the file has; the rest is unbacked.
+  struct stat st{};
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+    const uint64_t file = static_cast<uint64_t>(st.st_size);
+    m->size_ = file <= offset ? 0 : std::min(size, file - offset);
+  }
   return m;
 }
 

@@ -224,5 +224,33 @@ TEST(RingSampling, UnmappedRingAddressIsAnErrorRecordNotACrash) {
   EXPECT_EQ(states[0].faults[0].value, 0x1000u);
 }
 
+// A region that claims more bytes than its file has: the proxy must not touch the missing tail
+// (that would be SIGBUS on a shared mapping); a ring there is unreadable, not a crash.
+TEST(RingSampling, RegionPastEndOfFileIsUnreadableNotSigbus) {
+  Guest g = make_guest();
+  ASSERT_NE(g.base, nullptr);
+  RecorderHarness h;
+  UniqueFd be_listen = listen_on(h.backend_sock);
+  ASSERT_TRUE(h.start({"--sample-interval", "10"})) << h.why;
+  UniqueFd fe = connect_to(h.frontend_sock, Millis(5000));
+  UniqueFd be = accept_from(be_listen.get(), Millis(5000));
+  ASSERT_TRUE(fe && be);
+  // File offset 0x18000 + size 0x10000 > file size 0x20000: only the first 0x8000 bytes exist.
+  Region region{kGpa, kRegionSize, kUva, 0x18000};
+  relay(fe.get(), be.get(), request("SET_MEM_TABLE", mem_table(std::span<const Region>(&region, 1))), {g.fd.get()});
+  relay(fe.get(), be.get(), request("SET_VRING_NUM", vring_state(0, kQueueSize)));
+  relay(fe.get(), be.get(), request("SET_VRING_ADDR", vring_addr(0, 0, kUva + 0x9000, kUva + 0x9400, kUva + 0x9200, 0)));
+  UniqueFd kick = make_eventfd();
+  relay(fe.get(), be.get(), request("SET_VRING_KICK", vring_index_fd(0)), {kick.get()});
+  std::this_thread::sleep_for(Millis(100));
+  ASSERT_TRUE(h.proc->running());
+  fe.reset();
+  ASSERT_EQ(h.stop(), 0) << h.stderr_text();
+  std::vector<RingSnapshot> states = ring_states(read_capture(h.capture));
+  ASSERT_EQ(states.size(), 1u);
+  ASSERT_FALSE(states[0].faults.empty());
+  EXPECT_EQ(states[0].faults[0].kind, RingFaultKind::PartUnreadable);
+}
+
 }  // namespace
 }  // namespace vhs::test
