@@ -77,13 +77,17 @@ struct SeverityCounts {
 
 class Store final : public RecordSink {
  public:
-  // Move-only in practice (chunks are owned); sessions and entries are plain data.
   struct Options {
     DeviceKind device = DeviceKind::Unknown;  // forced device kind; Unknown = infer per session
   };
 
   Store() : Store(Options{}) {}
   explicit Store(Options options);
+  // Entries point into the store's own chunks: a copy would alias them, a move keeps them valid.
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+  Store(Store&&) noexcept = default;
+  Store& operator=(Store&&) noexcept = default;
 
   // The ingest path. Never fails: malformed records become entries with findings.
   void append(const Record& record);
