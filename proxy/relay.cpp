@@ -87,6 +87,9 @@ std::unique_ptr<Relay> Relay::create(RelayOptions options, std::string& error) {
   }
   auto impl = std::make_unique<Impl>(std::move(options));
   Impl& r = *impl;
+  for (const std::string& name : r.opt.breaks)
+    if (!r.holds.add(name, error)) return nullptr;
+  r.hold_armed = !r.holds.empty();
 
   if (const RequestInfo* info = find_request_by_name("SET_BACKEND_REQ_FD");
       info != nullptr && info->channel == Channel::Frontend) {
@@ -98,7 +101,8 @@ std::unique_ptr<Relay> Relay::create(RelayOptions options, std::string& error) {
   r.stop_event.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
   r.flush_timer.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
   r.retry_timer.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
-  if (!r.epoll || !r.stop_event || !r.flush_timer || !r.retry_timer) {
+  r.command_event.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  if (!r.epoll || !r.stop_event || !r.flush_timer || !r.retry_timer || !r.command_event) {
     error = "cannot set up the event loop: " + errno_text(errno);
     return nullptr;
   }
@@ -109,7 +113,7 @@ std::unique_ptr<Relay> Relay::create(RelayOptions options, std::string& error) {
     return ::epoll_ctl(r.epoll.get(), EPOLL_CTL_ADD, fd, &ev) == 0;
   };
   if (!add(r.stop_event.get(), kTokStop) || !add(r.flush_timer.get(), kTokFlushTimer) ||
-      !add(r.retry_timer.get(), kTokRetryTimer)) {
+      !add(r.retry_timer.get(), kTokRetryTimer) || !add(r.command_event.get(), kTokCommand)) {
     error = "cannot set up the event loop: " + errno_text(errno);
     return nullptr;
   }
@@ -206,6 +210,10 @@ void Relay::Impl::dispatch(uint64_t tok, uint32_t events) {
       drain(sample_timer.get());
       on_sample_timer();
       return;
+    case kTokCommand:
+      drain(command_event.get());
+      on_command();
+      return;
     case kTokFrontListen:
       on_front_accept();
       return;
@@ -237,7 +245,7 @@ void Relay::Impl::update_interest(RelayConn& conn) {
   // direction); wait for writability only while a message to this socket is stuck.
   uint32_t want = 0;
   if (!inflow(conn).sending()) want |= EPOLLIN;
-  if (outflow(conn).sending()) want |= EPOLLOUT;
+  if (outflow(conn).pushing()) want |= EPOLLOUT;
   if (want == conn.events) return;
   epoll_event ev{};
   ev.events = want;

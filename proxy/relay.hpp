@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "captures/record.hpp"
 #include "decoders/features.hpp"
@@ -46,6 +47,8 @@ struct RelayOptions {
   DeviceKind device = DeviceKind::Unknown;
   // Human-readable events ("session 1: front-end sent ... closing session"); may be empty.
   std::function<void(LogLevel, std::string_view)> log;
+  // Step debugging (docs/step.md): request names (or "any") that hold a message when it arrives.
+  std::vector<std::string> breaks;
 };
 
 // Counters readable from any thread while the relay runs.
@@ -81,6 +84,11 @@ class Relay {
   void stop();
 
   RelayStats stats() const;
+
+  // Step debugging, thread-safe (queued to the relay thread; answers within ~2 s or reports that
+  // the relay is not running): one line of the `vhostscope ctl` protocol ("status", "step",
+  // "continue", "break NAME", "delete NAME"); the answer is "ok", "error: ..." or status lines.
+  std::string debug_command(std::string_view line);
 
  private:
   struct Impl;

@@ -66,6 +66,8 @@ RelayFlow::SendStatus RelayFlow::continue_send(int& err) {
 
 void RelayFlow::reset() {
   sending_ = false;
+  held_ = false;
+  stopped = false;
   sent_ = 0;
   send_fd_count_ = 0;
   substitute_.reset();

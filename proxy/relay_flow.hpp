@@ -41,6 +41,13 @@ class RelayFlow {
   const MessageReader& reader() const { return reader_; }
   Record& record() { return record_; }  // reused for every message: no allocation per message
   bool sending() const { return sending_; }
+  // Step debugging (relay_hold.cpp): a held message has had begin_send() but is not pushed; the
+  // source stays unread (sending() is true), the destination is not waited on (pushing() false).
+  bool held() const { return held_; }
+  bool pushing() const { return sending_ && !held_; }
+  void set_held(bool held, uint64_t order = 0) { held_ = held; hold_order_ = order; }
+  uint64_t hold_order() const { return hold_order_; }
+  bool stopped = false;  // after a breakpoint hit: every message is held until `continue`
 
   // Starts relaying the complete message in reader(): the fds sent are the received ones, except
   // that fd `substitute_index` (if >= 0) is replaced by `substitute`, which is closed once sent.
@@ -62,6 +69,8 @@ class RelayFlow {
   std::array<int, kMaxFdsPerMessage> send_fds_{};
   size_t send_fd_count_ = 0;
   UniqueFd substitute_;
+  bool held_ = false;
+  uint64_t hold_order_ = 0;
 };
 
 }  // namespace vhs

@@ -4,16 +4,20 @@
 
 #include <atomic>
 #include <chrono>
+#include <deque>
+#include <future>
+#include <mutex>
 #include <functional>
 #include <memory>
-#include <span>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "captures/record.hpp"
 #include "proxy/relay.hpp"
+#include "proxy/hold_policy.hpp"
 #include "proxy/relay_flow.hpp"
 #include "proxy/ring_sampler.hpp"
 #include "proxy/unique_fd.hpp"
@@ -33,6 +37,7 @@ enum TokenId : uint8_t {
   kTokBack,       // front-end channel, back-end side
   kTokChanFront,  // back-end channel: the front-end's socketpair end (from SET_BACKEND_REQ_FD)
   kTokChanBack,   // back-end channel: our socketpair end, paired with the one the back-end got
+  kTokCommand = 32,  // step-debugging commands queued by other threads (relay_hold.cpp)
   kTokSampleTimer,  // ring sampling period (relay_rings.cpp)
 };
 
@@ -98,6 +103,12 @@ struct Relay::Impl {
   void on_flush_timer();
   void flush_now();
 
+  // --- step debugging (relay_hold.cpp)
+  bool hold_message(RelayFlow& flow);  // true: the message is held, not sent
+  void on_command();
+  std::string run_command(std::string_view line);
+  void release(RelayFlow& flow);
+
   RelayOptions opt;
   UniqueFd epoll;
   UniqueFd stop_event;
@@ -135,6 +146,14 @@ struct Relay::Impl {
   Record ring_record;  // RingState records (reused)
   bool dirty = false;
   bool flush_armed = false;
+
+  HoldPolicy holds;
+  bool hold_armed = false;  // a breakpoint is set or a flow is stopped
+  uint64_t hold_counter = 0;
+  UniqueFd command_event;
+  std::mutex command_mutex;
+  std::deque<std::shared_ptr<std::promise<std::string>>> command_replies;
+  std::deque<std::string> command_lines;
 
   std::atomic<uint64_t> stat_sessions{0}, stat_messages{0}, stat_bytes{0}, stat_errors{0};
 };

@@ -77,7 +77,7 @@ void Relay::Impl::on_conn_event(TokenId id, uint32_t events) {
   uint64_t gen = generation;
   if (events & EPOLLOUT) {
     RelayFlow& out = outflow(*conn);
-    if (out.sending()) push(out);
+    if (out.pushing()) push(out);
     if (gen != generation || !conn->fd) return;
   }
   if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
@@ -130,6 +130,9 @@ void Relay::Impl::on_message(RelayFlow& flow) {
     update_interest(chan_front);
     update_interest(chan_back);
   }
+  // Step debugging: one predictable branch when no breakpoint is set and nothing is held.
+  if (hold_armed) [[unlikely]]
+    if (hold_message(flow)) return;
   push(flow);
 }
 

@@ -6,11 +6,13 @@
 #include <charconv>
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "app/cli/args.hpp"
 #include "app/cli/commands.hpp"
 #include "app/cli/record_status.hpp"
 #include "captures/capture_file.hpp"
+#include "proxy/control_server.hpp"
 #include "proxy/relay.hpp"
 
 namespace vhs::cli {
@@ -48,6 +50,8 @@ bool parse_seconds(const std::string& text, std::chrono::milliseconds& out) {
 
 int run_record(int argc, char** argv) {
   std::string frontend_listen, frontend_connect, backend_connect, backend_listen, output, timeout;
+  std::vector<std::string> breaks;
+  std::string control;
   bool quiet = false;
   std::string sample_interval, device;
   bool status = false;
@@ -65,6 +69,8 @@ int run_record(int argc, char** argv) {
   parser.option("sample-interval", 0, "MS", "map guest memory read-only and sample started virtqueues this often (e.g. 50; default 0: off)", &sample_interval);
   parser.option("device", 0, "KIND", "device kind for ring buffer details (blk, net, fs; default: inferred)", &device);
   parser.flag("status", 0, "print one line per started virtqueue to stderr every second", &status);
+  parser.option_list("break", 0, "NAME", "hold messages from this request on (name or 'any'; repeatable; docs/step.md)", &breaks);
+  parser.option("control", 0, "SOCK", "control socket (0600) for 'vhostscope ctl': status, step, continue, break", &control);
   parser.flag("quiet", 'q', "print errors only", &quiet);
   if (auto rc = parser.parse(argc, argv)) return *rc;
 
@@ -98,6 +104,7 @@ int run_record(int argc, char** argv) {
     options.device = device_kind_from_name(device);
     if (options.device == DeviceKind::Unknown) return usage("--device needs blk, net, fs, ...");
   }
+  options.breaks = breaks;
   options.log = [quiet](LogLevel level, std::string_view text) {
     if (quiet && level == LogLevel::Info) return;
     std::fprintf(stderr, "vhostscope: %.*s\n", static_cast<int>(text.size()), text.data());
@@ -132,6 +139,14 @@ int run_record(int argc, char** argv) {
     status_lines = std::make_unique<RecordStatus>();
     relay->add_sink(status_lines.get());
   }
+  std::unique_ptr<ControlServer> control_server;
+  if (!control.empty()) {
+    control_server = ControlServer::start(control, [r](std::string_view line) { return r->debug_command(line); }, error);
+    if (!control_server) {
+      std::fprintf(stderr, "vhostscope record: %s\n", error.c_str());
+      return 2;
+    }
+  }
   g_relay.store(relay.get());
   if (g_stop_requested.load()) relay->stop();
   if (!quiet) {
@@ -141,6 +156,7 @@ int run_record(int argc, char** argv) {
   }
   int rc = relay->run();
   g_relay.store(nullptr);
+  control_server.reset();
   if (!w->flush() && !write_failed) {
     write_failed = true;
     std::fprintf(stderr, "vhostscope record: %s\n", w->error().c_str());

@@ -10,6 +10,7 @@ int run_summary(int argc, char** argv);
 int run_replay(int argc, char** argv);
 int run_diff(int argc, char** argv);
 int run_report(int argc, char** argv);
+int run_ctl(int argc, char** argv);
 int run_rings(int argc, char** argv);
 int run_memmap(int argc, char** argv);
 
