@@ -7,6 +7,7 @@
 #include <variant>
 
 #include "captures/store.hpp"
+#include "decoders/payload_decoders.hpp"
 
 namespace vhs::view {
 namespace {
@@ -53,7 +54,15 @@ LaneKey lane_key_of(const Store& store, uint32_t i, const TimelineIndex& index) 
     if (lane != SIZE_MAX) return index.lanes()[lane].key;
   }
   if (e.info && e.info->category == Category::Vring && e.header_complete) {
-    if (auto q = queue_of(store.decoded(i).payload); q && *q < kMaxTrackedVrings) return {LaneKind::Queue, *q};
+    // Only the queue index is needed: decode the payload alone, not the whole message (this
+    // runs for most of a million entries when a capture opens).
+    const PayloadKind kind = e.role == MessageRole::Request ? e.info->payload : e.info->reply_payload;
+    const auto bytes = store.bytes(i);
+    if (bytes.size() >= kHeaderSize) {
+      std::vector<Finding> ignored;
+      const Payload p = decode_payload(kind, bytes.subspan(kHeaderSize), e.header.size, {}, ignored);
+      if (auto q = queue_of(p); q && *q < kMaxTrackedVrings) return {LaneKind::Queue, *q};
+    }
   }
   return {LaneKind::Control, 0};
 }

@@ -92,7 +92,15 @@ void Platform::begin_frame(double timeout_s) {
 }
 
 void Platform::render() {
-  ImGui::Render();
+  end_ui();
+  draw();
+}
+
+void Platform::end_ui() { ImGui::Render(); }
+
+void Platform::finish_gl() { glFinish(); }
+
+void Platform::draw() {
   int w = 0, h = 0;
   glfwGetFramebufferSize(window_, &w, &h);
   glViewport(0, 0, w, h);

@@ -31,8 +31,12 @@ class Platform {
   void request_close();
   // Waits for input up to `timeout_s` (0: just poll), then starts an ImGui frame.
   void begin_frame(double timeout_s);
-  // Renders the ImGui frame into the back buffer; `present` swaps it to the screen.
+  // Renders the ImGui frame into the back buffer (end_ui() then draw()); `present` swaps it to
+  // the screen. The halves are separate so the benchmark can time UI building and GL apart.
   void render();
+  void end_ui();  // ImGui::Render(): the frame's draw lists are complete
+  void draw();    // OpenGL: clear and draw the lists (waits for the GPU when `finish`)
+  void finish_gl();
   void present();
   // RGB pixels of the back buffer (after render(), before present()), top row first.
   bool read_pixels(std::vector<uint8_t>& rgb, int& width, int& height) const;
