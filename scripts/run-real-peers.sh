@@ -140,11 +140,16 @@ if [ "$direct" = 0 ]; then
 fi
 proxy_pid=
 bridge_pid=
+# virtiofsd offers nothing that names the device (no CONFIG), so say it: ring samples then
+# describe FUSE requests; blk is inferred from GET_CONFIG.
+# Ring sampling every 50 ms: the captures then also show the virtqueues (in-flight work at a hang).
+device_option=(--sample-interval 50)
+[ "$scenario" = fs ] && device_option+=(--device fs)
 
 start_proxy() {  # QEMU connects to vhostscope, vhostscope connects to the back-end
   qemu_sock=$sockdir/vhostscope.sock
   "$vhostscope" record --frontend-listen "$qemu_sock" --backend-connect "$backend_sock" \
-    -w "$out/capture.pcap" > "$out/proxy.log" 2>&1 &
+    "${device_option[@]}" -w "$out/capture.pcap" > "$out/proxy.log" 2>&1 &
   proxy_pid=$!
   pids+=("$proxy_pid")
   wait_for_socket "$qemu_sock" "$proxy_pid" 10 ||
@@ -156,7 +161,7 @@ start_client_mode_proxies() {  # after QEMU listens on $qemu_sock
   wait_for_socket "$qemu_sock" "$qemu_pid" 10 ||
     fail "QEMU did not listen on $qemu_sock within 10 s: $(tail -n2 "$out/qemu.log")"
   "$vhostscope" record --frontend-connect "$qemu_sock" --backend-listen "$proxy_backend_sock" \
-    -w "$out/capture.pcap" > "$out/proxy.log" 2>&1 &
+    "${device_option[@]}" -w "$out/capture.pcap" > "$out/proxy.log" 2>&1 &
   proxy_pid=$!
   pids+=("$proxy_pid")
   wait_for_socket "$proxy_backend_sock" "$proxy_pid" 10 ||

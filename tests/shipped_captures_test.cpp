@@ -1,6 +1,7 @@
 // The sample captures shipped in captures/ (recorded from real QEMU and back-ends by
 // scripts/make-sample-captures.sh) decode cleanly, and the hang capture shows its hang.
 #include <cstring>
+#include <optional>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -10,6 +11,7 @@
 #include "captures/store.hpp"
 #include "decoders/features.hpp"
 #include "decoders/registry.hpp"
+#include "decoders/ring_snapshot.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
@@ -70,6 +72,19 @@ std::vector<size_t> requests_of(const Store& store, const RequestInfo* info) {
   return out;
 }
 
+// The last ring sample the recorder took of `queue` (RingState records, taken on change).
+std::optional<RingSnapshot> last_ring_state(const Store& store, uint32_t queue) {
+  std::optional<RingSnapshot> last;
+  for (size_t i = 0; i < store.size(); ++i) {
+    if (store.entry(i).kind != RecordKind::RingState) continue;
+    std::string error;
+    auto snap = decode_ring_snapshot(store.bytes(i), &error);
+    EXPECT_TRUE(snap.has_value()) << "#" << i << ": " << error;
+    if (snap && snap->queue == queue) last = snap;
+  }
+  return last;
+}
+
 TEST(ShippedCaptures, BlkBootIsCleanAndComplete) {
   Store store;
   ASSERT_NO_FATAL_FAILURE(load_shipped("blk-boot.pcap", store));
@@ -118,6 +133,17 @@ TEST(ShippedCaptures, BlkBootIsCleanAndComplete) {
   EXPECT_FALSE(v->started);
   ASSERT_TRUE(v->last_base);
   EXPECT_GT(*v->last_base, 0u) << "the guest's I/O moved the avail index";
+
+  // The recorder's ring samples agree with the back-end: at the end every request the guest made
+  // available was used, and the avail index is the last_avail_idx GET_VRING_BASE returned.
+  auto ring = last_ring_state(store, 0);
+  ASSERT_TRUE(ring.has_value());
+  EXPECT_TRUE(ring->indices_ok);
+  EXPECT_EQ(ring->size, 128u);
+  EXPECT_EQ(ring->inflight, 0u);
+  EXPECT_EQ(ring->avail_idx, ring->used_idx);
+  EXPECT_EQ(ring->avail_idx, *v->last_base);
+  EXPECT_TRUE(ring->faults.empty());
 }
 
 TEST(ShippedCaptures, VirtiofsSessionIsCleanAndComplete) {
@@ -144,6 +170,19 @@ TEST(ShippedCaptures, VirtiofsSessionIsCleanAndComplete) {
   // FUSE requests (INIT, LOOKUP, READ, WRITE, ...) went through the request queue.
   ASSERT_TRUE(st.vring(1)->last_base);
   EXPECT_GT(*st.vring(1)->last_base, 4u);
+  for (uint32_t q : {0u, 1u}) {
+    auto ring = last_ring_state(store, q);
+    ASSERT_TRUE(ring.has_value()) << q;
+    EXPECT_EQ(ring->inflight, 0u) << q;
+    EXPECT_EQ(ring->avail_idx, *st.vring(q)->last_base) << q;
+  }
+}
+
+// What a frozen back-end legitimately produces: the unanswered request, and, where ring health
+// is analysed, the stalled queue whose notifications are suppressed.
+bool is_hang_finding(FindingCode code) {
+  return code == FindingCode::Unanswered || code == FindingCode::ReplyTimeout ||
+         code == FindingCode::RingStalled || code == FindingCode::NotificationsSuppressed;
 }
 
 TEST(ShippedCaptures, BlkHangEndsWithGetVringBaseUnanswered) {
@@ -160,7 +199,6 @@ TEST(ShippedCaptures, BlkHangEndsWithGetVringBaseUnanswered) {
   bool unanswered = false;
   for (const Finding& f : store.findings(last)) unanswered |= f.code == FindingCode::Unanswered;
   EXPECT_TRUE(unanswered) << findings_text(store);
-  EXPECT_EQ(store.severity_counts().error, 1u) << findings_text(store);
   for (size_t i = last + 1; i < store.size(); ++i)
     EXPECT_FALSE(store.entry(i).is_message()) << "#" << i << " after the hung request";
 
@@ -177,11 +215,19 @@ TEST(ShippedCaptures, BlkHangEndsWithGetVringBaseUnanswered) {
     EXPECT_GT(kicks.back(), stops[stops.size() - 2]);
   }
 
+  // The capture ends with work outstanding: the last ring sample has the guest's request in
+  // flight, never used by the frozen back-end.
+  auto ring = last_ring_state(store, 0);
+  ASSERT_TRUE(ring.has_value());
+  EXPECT_TRUE(ring->indices_ok);
+  EXPECT_GE(ring->inflight, 1u);
+  EXPECT_TRUE(ring->oldest.has_value());
+
   // The only Error findings are the ones the hang is meant to show.
   for (uint32_t i : store.flagged()) {
     for (const Finding& f : store.findings(i)) {
       if (f.severity() == Severity::Error) {
-        EXPECT_TRUE(f.code == FindingCode::Unanswered && i == last) << findings_text(store);
+        EXPECT_TRUE(is_hang_finding(f.code)) << findings_text(store);
       }
     }
   }
