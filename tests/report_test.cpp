@@ -156,6 +156,13 @@ TEST(Report, RealHangCaptureIfPresent) {
   EXPECT_TRUE(contains(r.out, "### Unanswered requests\n\n- UNANSWERED GET_VRING_BASE (index 0)")) << r.out;
   EXPECT_TRUE(contains(r.out, "- Device kind: blk (inferred)")) << r.out;
   EXPECT_TRUE(contains(r.out, "| 32 | VERSION_1 | yes | yes |")) << r.out;
+  // The window counts messages: ring samples between them are summarised, not listed.
+  const size_t block = r.out.find("```text\n");
+  ASSERT_NE(block, std::string::npos);
+  const std::string window = r.out.substr(block, r.out.find("```\n", block + 8) - block);
+  EXPECT_FALSE(contains(window, "ring-state")) << window;
+  EXPECT_TRUE(contains(window, "GET_VRING_BASE index=0 num=0")) << window;
+  EXPECT_TRUE(contains(window, "in this stretch not shown; see 'vhostscope rings')")) << window;
 }
 
 TEST(Report, MarkdownEscaping) {

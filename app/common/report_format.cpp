@@ -57,17 +57,31 @@ void feature_table(std::string& out, const FeatureWord& w, const std::vector<Fea
                        yes(w.offered.has_value(), r.offered), yes(w.acked.has_value(), r.acked));
 }
 
-// The messages of the session around `focus`, as dump lines, the focus marked with ">>".
+// The messages of the session around `focus`, as dump lines, the focus marked with ">>". Ring
+// samples (ring-state / notify records) are left out: they would crowd out the messages, and
+// `vhostscope rings` shows them.
 std::string window(const Store& store, const StoreSession& s, uint32_t focus, size_t context) {
-  const std::vector<uint32_t> all = session_entries(store, s);
+  std::vector<uint32_t> all;
+  size_t samples = 0;
+  for (uint32_t e : session_entries(store, s)) {
+    const RecordKind k = store.entry(e).kind;
+    if (e != focus && (k == RecordKind::RingState || k == RecordKind::Notify)) continue;
+    all.push_back(e);
+  }
   const auto at = std::find(all.begin(), all.end(), focus);
   if (at == all.end()) return {};
   const size_t pos = static_cast<size_t>(at - all.begin());
   const size_t begin = pos > context ? pos - context : 0;
   const size_t end = std::min(all.size(), pos + context + 1);
   std::string text;
-  for (size_t k = begin; k < end; ++k)
+  for (size_t k = begin; k < end; ++k) {
     text += (all[k] == focus ? ">> " : "   ") + format_entry_line(store, all[k]) + "\n";
+    // Count the samples skipped between the first and the last line shown.
+    if (k + 1 < end)
+      for (uint32_t e = all[k] + 1; e < all[k + 1]; ++e)
+        if (&store.session_of(e) == &s) ++samples;
+  }
+  if (samples) text += fmt::format("   ({} ring sample{} in this stretch not shown; see 'vhostscope rings')\n", samples, samples == 1 ? "" : "s");
   return text;
 }
 
