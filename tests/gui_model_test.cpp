@@ -59,7 +59,9 @@ TEST(FeatureMatrix, NoOfferSeenIsNotAMismatch) {
   EXPECT_FALSE(m.offered_known);
   EXPECT_EQ(m.mismatches, 0u);
   for (const auto& r : m.rows) {
-    if (r.bit == 3) EXPECT_EQ(r.state, view::BitState::Negotiated);
+    if (r.bit == 3) {
+      EXPECT_EQ(r.state, view::BitState::Negotiated);
+    }
   }
 }
 
