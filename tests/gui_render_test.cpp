@@ -203,9 +203,21 @@ class GuiRender : public ::testing::Test {
     ASSERT_FALSE(xvfb->display().empty()) << "could not start Xvfb";
     ::setenv("DISPLAY", xvfb->display().c_str(), 1);
     ::setenv("LIBGL_ALWAYS_SOFTWARE", "1", 1);
-    // Under AddressSanitizer, Mesa's own one-time allocations are not ours to fix: the
-    // documented suppression file names them (the child reads LSAN_OPTIONS at start).
+    // Under AddressSanitizer: Mesa's one-time allocations are not ours to fix, and the suppression
+    // file (app/gui/lsan-mesa.supp, read by the child at start) names them. Mesa's DRI driver is
+    // dlclose'd when the display closes, which turns everything its globals still reference into
+    // "leaks" with unresolvable stacks; preloading it keeps it mapped (and its memory reachable)
+    // until exit.
     ::setenv("LSAN_OPTIONS", ("suppressions=" + std::string(VHS_SOURCE_DIR) + "/app/gui/lsan-mesa.supp").c_str(), 1);
+#if defined(__SANITIZE_ADDRESS__)
+    const char* driver = "/usr/lib/x86_64-linux-gnu/dri/swrast_dri.so";
+    if (executable(driver) || ::access(driver, R_OK) == 0) {
+      ::setenv("LD_PRELOAD", driver, 1);
+      const char* asan = std::getenv("ASAN_OPTIONS");
+      // A preloaded library comes before the ASan runtime in the load order; that is fine here.
+      ::setenv("ASAN_OPTIONS", (std::string(asan ? asan : "") + ":verify_asan_link_order=0").c_str(), 1);
+    }
+#endif
   }
 
   test::CommandResult run(std::vector<std::string> args) {

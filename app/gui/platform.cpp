@@ -35,7 +35,11 @@ Platform::~Platform() {
     ImGui_ImplGlfw_Shutdown();
     ImGui::DestroyContext();  // writes the ini file when one is set
   }
-  if (window_) glfwDestroyWindow(window_);
+  if (window_) {
+    // Unbind before destroying: Mesa frees the context's last state only when it is not current.
+    glfwMakeContextCurrent(nullptr);
+    glfwDestroyWindow(window_);
+  }
   glfwTerminate();
 }
 

@@ -14,6 +14,7 @@
 #include "app/gui/style.hpp"
 #include "app/gui/views/views.hpp"
 #include "app/gui/widgets.hpp"
+#include "decoders/ring_detail.hpp"
 #include "decoders/ring_snapshot.hpp"
 
 namespace vhs::gui {
@@ -140,7 +141,8 @@ size_t ring_records(AppState& s, size_t session, uint32_t until) {
     if (r.pending) inflight += " (" + std::to_string(*r.pending) + " not fetched)";
     text_colored(r.faults.empty() ? ImGui::GetColorU32(ImGuiCol_Text) : severity_color(Severity::Error), inflight);
     ImGui::TableNextColumn();
-    text_unformatted(describe_ring_snapshot(r));
+    text_unformatted(r.oldest ? describe_buffer(*r.oldest) : std::string("-"));
+    if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", describe_ring_snapshot(r).c_str());
   }
   ImGui::PopFont();
   ImGui::EndTable();
