@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "app/common/text_format.hpp"
 #include "app/common/view_export.hpp"
 #include "app/common/view_fds.hpp"
 #include "app/common/view_features.hpp"
@@ -150,8 +151,8 @@ TEST(FdRoles, FromTheRequest) {
   EXPECT_EQ(roles(test::request("SET_BACKEND_REQ_FD"), 1), (std::vector<std::string>{"back-end channel socket"}));
   const test::Region r[2] = {{0, 4096, 0x1000, 0}, {8192, 4096, 0x9000, 0}};
   EXPECT_EQ(roles(test::request("SET_MEM_TABLE", test::mem_table(r)), 2),
-            (std::vector<std::string>{"guest memory, region 0 (GPA 0x0, 4096 bytes)",
-                                      "guest memory, region 1 (GPA 0x2000, 4096 bytes)"}));
+            (std::vector<std::string>{"guest memory, region 0 (GPA 0x0, " + compact_size(4096) + ")",
+                                      "guest memory, region 1 (GPA 0x2000, " + compact_size(4096) + ")"}));
   // An fd where the request carries none.
   EXPECT_EQ(roles(test::request("SET_OWNER"), 1), (std::vector<std::string>{"unexpected fd"}));
   EXPECT_TRUE(roles(test::request("SET_OWNER"), 0).empty());

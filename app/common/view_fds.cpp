@@ -6,6 +6,7 @@
 
 #include <variant>
 
+#include "app/common/text_format.hpp"
 #include "decoders/registry.hpp"
 
 namespace vhs::view {
@@ -38,7 +39,7 @@ const Known& known() {
 }
 
 std::string region_text(const MemRegionValue& r) {
-  return fmt::format("GPA 0x{:x}, {} bytes", r.guest_phys_addr, r.memory_size);
+  return fmt::format("GPA 0x{:x}, {}", r.guest_phys_addr, compact_size(r.memory_size));
 }
 
 }  // namespace

@@ -72,6 +72,8 @@ struct AppState {
   // Selection and navigation.
   uint32_t selected = view::kNoSelection;
   bool scroll_to_selected = false;  // set by keyboard / jumps; the message view scrolls once
+  bool follow_tail = false;         // the message list was at its end last frame: keep it there
+  size_t rows_seen = 0;
   size_t session_index = 0;         // session shown by features/memory/rings (follows selection)
   bool session_pinned = false;      // the user picked a session explicitly
 

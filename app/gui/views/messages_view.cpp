@@ -78,6 +78,11 @@ void draw_messages(AppState& s) {
     s.scroll_to_selected = false;
   }
 
+  // Live: a list scrolled to its end stays at the end as records arrive ("follow").
+  if (s.ctl.mode() == Mode::Live && s.follow_tail && rows.size() > s.rows_seen && !s.scroll_to_selected)
+    ImGui::SetScrollY(static_cast<float>(rows.size()) * row_h);
+  s.rows_seen = rows.size();
+
   const uint32_t peer = view::peer_of(st, s.selected);
   ImGuiListClipper clipper;
   clipper.Begin(static_cast<int>(rows.size()), row_h);
@@ -139,6 +144,7 @@ void draw_messages(AppState& s) {
       }
     }
   }
+  s.follow_tail = ImGui::GetScrollY() >= ImGui::GetScrollMaxY() - row_h;
   ImGui::EndTable();
   ImGui::PopFont();
 }
