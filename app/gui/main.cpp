@@ -36,6 +36,7 @@ int main(int argc, char** argv) {
   wo.height = opts.height;
   wo.vsync = !opts.headless();
   wo.use_ini = !opts.headless();
+  wo.use_mouse = !opts.headless();
   if (!platform.init(wo, error)) {
     std::fprintf(stderr, "vhostscope-gui: %s\n", error.c_str());
     return 1;

@@ -8,6 +8,7 @@
 #include <imgui_impl_opengl3.h>
 
 #include <algorithm>
+#include <cfloat>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -59,6 +60,7 @@ bool Platform::init(const WindowOptions& options, std::string& error) {
   }
   glfwMakeContextCurrent(window_);
   glfwSwapInterval(options.vsync ? 1 : 0);
+  use_mouse_ = options.use_mouse;
   float sx = 1, sy = 1;
   glfwGetWindowContentScale(window_, &sx, &sy);
   scale_ = options.use_ini ? std::max(sx, sy) : 1.0f;  // self-test output must not depend on the screen
@@ -92,6 +94,7 @@ void Platform::begin_frame(double timeout_s) {
   else glfwPollEvents();
   ImGui_ImplOpenGL3_NewFrame();
   ImGui_ImplGlfw_NewFrame();
+  if (!use_mouse_) ImGui::GetIO().MousePos = ImVec2(-FLT_MAX, -FLT_MAX);
   ImGui::NewFrame();
 }
 

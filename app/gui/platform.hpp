@@ -15,6 +15,7 @@ struct WindowOptions {
   int width = 1600, height = 1000;
   bool vsync = true;
   bool use_ini = true;  // false for the self-test modes: deterministic layout, nothing written
+  bool use_mouse = true;  // false for the self-test modes: wherever the X pointer is, no hover
 };
 
 class Platform {
@@ -50,6 +51,7 @@ class Platform {
  private:
   GLFWwindow* window_ = nullptr;
   bool imgui_ready_ = false;
+  bool use_mouse_ = true;
   float scale_ = 1.0f;
   std::string ini_path_;
 };
