@@ -153,6 +153,11 @@ TEST_F(FilterTest, FieldTreePaths) {
   EXPECT_EQ(matching(store, "guest_phys_addr == 0"), (std::vector<uint32_t>{kMemTable}));
   EXPECT_EQ(matching(store, "header.request == 5"), (std::vector<uint32_t>{kMemTable}));
   EXPECT_EQ(matching(store, "no_such_field == 3").size(), 0u);
+  // Sizes with suffixes, text values, and ~ on text.
+  EXPECT_EQ(matching(store, "memory_size == 1G"), (std::vector<uint32_t>{kMemTable}));
+  EXPECT_EQ(matching(store, "region.memory_size >= 1024M"), (std::vector<uint32_t>{kMemTable}));
+  EXPECT_EQ(matching(store, "flags ~ 0x4"), (std::vector<uint32_t>{kGetFeaturesReply, kGetBase1Reply}));  // REPLY bit
+  EXPECT_EQ(matching(store, "header ~ \"GET_VRING_BASE reply\""), (std::vector<uint32_t>{kGetBase1Reply}));
 }
 
 TEST_F(FilterTest, EntryNumbersWithUnits) {

@@ -798,6 +798,7 @@ class Parser {
           std::string::npos)
         return fail("'" + w.text + "' is not a field name", w.pos);
       c.subject = Subject::Path;
+      unit = Unit::Bytes;  // field values are mostly addresses and sizes: 4K, 1G read naturally
       c.path = to_lower(w.text);
       c.path_has_index = c.path.find('[') != std::string::npos;
       c.label = c.path;
