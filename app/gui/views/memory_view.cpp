@@ -75,6 +75,7 @@ void draw_map(const SessionState& st, const std::vector<view::RingMark>& marks) 
     dl->AddRectFilled(ImVec2(x0, axis.y + bar_h * 0.45f), ImVec2(x0 + w, axis.y + bar_h * 0.55f), IM_COL32(60, 60, 70, 255));
     for (double b : axis.layout.breaks()) dl->AddText(ImVec2(X(b) - fs * 0.3f, axis.y + bar_h * 0.15f), kDimText, "≈");
   }
+  float label_end[2] = {-1e9f, -1e9f};  // right edge of the last address label per axis
   for (size_t i = 0; i < n; ++i) {
     for (int k = 0; k < 2; ++k) {
       const auto& r = k == 0 ? gpa[i] : uva[i];
@@ -85,10 +86,14 @@ void draw_map(const SessionState& st, const std::vector<view::RingMark>& marks) 
       dl->AddRect(a, b, region_edge, 2);
       std::string lbl = "r" + std::to_string(i) + " " + compact_size(r.size);
       if (ImGui::CalcTextSize(lbl.c_str()).x < b.x - a.x - 4) dl->AddText(ImVec2(a.x + 3, a.y + bar_h * 0.15f), IM_COL32(235, 255, 235, 255), lbl.c_str());
-      // Start address under the GPA bar / above the UVA bar.
+      // Start address under the GPA bar / above the UVA bar, unless it would overlap the last one
+      // (the tables below list every address anyway).
       std::string addr = hex(r.start);
       float ty = k == 0 ? axes[k].y - fs * 1.15f : axes[k].y + bar_h + fs * 0.1f;
-      dl->AddText(ImVec2(a.x, ty), kDimText, addr.c_str());
+      if (a.x > label_end[k]) {
+        dl->AddText(ImVec2(a.x, ty), kDimText, addr.c_str());
+        label_end[k] = a.x + ImGui::CalcTextSize(addr.c_str()).x + fs * 0.5f;
+      }
     }
   }
   // Ring marks: a tick per part on the axis it belongs to.

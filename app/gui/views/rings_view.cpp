@@ -94,16 +94,23 @@ void vring_table(AppState& s, const SessionState& st) {
   ImGui::EndTable();
 }
 
-// Latest ring snapshot per queue among the session's RingState records up to `until`.
-size_t ring_records(AppState& s, size_t session, uint32_t until) {
+// Latest ring snapshot per queue among the session's RingState records up to `until`. Counting is
+// cheap (entry fields); only the newest records are decoded, walking back until every queue has
+// one (or a bounded number were decoded), so a capture with 100k ring samples stays smooth.
+size_t ring_records(AppState& s, size_t session, uint32_t until, size_t queues) {
+  constexpr size_t kMaxDecoded = 4096;
   const Store& st = s.store();
   std::map<uint32_t, std::pair<uint32_t, RingSnapshot>> latest;
+  const auto end = std::upper_bound(s.ring_records.begin(), s.ring_records.end(), until);
   size_t count = 0;
-  auto end = std::upper_bound(s.ring_records.begin(), s.ring_records.end(), until);
-  for (auto it = s.ring_records.begin(); it != end; ++it) {
+  for (auto it = s.ring_records.begin(); it != end; ++it) count += st.entry(*it).session_index == session;
+  size_t decoded = 0;
+  for (auto it = end; it != s.ring_records.begin() && latest.size() < std::max<size_t>(queues, 1) && decoded < kMaxDecoded;) {
+    --it;
     if (st.entry(*it).session_index != session) continue;
-    ++count;
-    if (auto snap = decode_ring_snapshot(st.bytes(*it))) latest[snap->queue] = {*it, std::move(*snap)};
+    ++decoded;
+    if (auto snap = decode_ring_snapshot(st.bytes(*it)); snap && !latest.count(snap->queue))
+      latest[snap->queue] = {*it, std::move(*snap)};
   }
   if (count == 0) {
     ImGui::PushStyleColor(ImGuiCol_Text, kDimText);
@@ -196,7 +203,7 @@ void draw_rings(AppState& s) {
   if (state->vrings.empty()) text_colored(kDimText, "No queue set up yet at this point.");
   else vring_table(s, *state);
   ImGui::Spacing();
-  s.stats.ring_records = ring_records(s, si, until);
+  s.stats.ring_records = ring_records(s, si, until, state->vrings.size());
   ImGui::EndChild();
 }
 
