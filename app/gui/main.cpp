@@ -51,7 +51,7 @@ int main(int argc, char** argv) {
 
   register_layout_settings(&app.state().layout);
   load_settings_now();
-  app.state().tab = app.state().layout.tab;
+  app.force_tab(app.state().layout.tab);  // the tab open when the window last closed
   platform.set_window_size(app.state().layout.window_width, app.state().layout.window_height);
 
   if (opts.live()) {
