@@ -8,6 +8,7 @@ packages=(
   cmake ninja-build g++ pkg-config libfmt-dev libpcap-dev libgtest-dev
   # GUI and its render test under a virtual X server with Mesa
   libimgui-dev libglfw3-dev libgl-dev libgl1-mesa-dri xvfb x11-apps imagemagick
+  fonts-dejavu-core  # readable GUI font; the GUI falls back to ImGui's built-in one without it
   # real peers for end-to-end tests and for building the tiny test guest
   qemu-system-x86 qemu-system-common busybox-static cpio kmod
   # tools used by tests and benchmarks
