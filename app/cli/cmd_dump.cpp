@@ -3,9 +3,9 @@
 #include <string>
 
 #include "app/cli/args.hpp"
+#include "app/cli/capture_input.hpp"
 #include "app/cli/commands.hpp"
 #include "app/common/dump_format.hpp"
-#include "app/common/option_values.hpp"
 #include "captures/store.hpp"
 
 namespace vhs::cli {
@@ -26,22 +26,10 @@ int run_dump(int argc, char** argv) {
   args.flag("absolute-time", 'a', "print UTC wall-clock times instead of relative seconds", &absolute);
   if (auto rc = args.parse(argc, argv)) return *rc;
 
-  std::string error, warning;
-  Store::Options options;
-  std::optional<uint32_t> session;
-  if (!parse_device_option(device_text, options.device, error) ||
-      !parse_session_option(session_text, session, error)) {
-    std::fprintf(stderr, "vhostscope dump: %s\n", error.c_str());
-    return 2;
-  }
-  Store store(options);
-  if (!load_capture(path, store, warning, error)) {
-    std::fprintf(stderr, "vhostscope dump: %s\n", error.c_str());
-    return 2;
-  }
-  // Printed before the records so it is not lost above a long listing; the output still has
-  // everything that could be read.
-  if (!warning.empty()) std::fprintf(stderr, "vhostscope dump: warning: %s\n", warning.c_str());
+  auto input = open_capture_input("dump", path, device_text, session_text);
+  if (!input) return 2;
+  Store& store = input->store;
+  const std::optional<uint32_t>& session = input->session;
 
   LineOptions line_options;
   line_options.absolute_time = absolute;

@@ -6,8 +6,8 @@
 #include <fmt/format.h>
 
 #include "app/cli/args.hpp"
+#include "app/cli/capture_input.hpp"
 #include "app/cli/commands.hpp"
-#include "app/common/option_values.hpp"
 #include "app/common/summary_format.hpp"
 #include "app/common/text_format.hpp"
 #include "captures/store.hpp"
@@ -28,20 +28,10 @@ int run_summary(int argc, char** argv) {
   args.flag("check", 'c', "exit with status 1 when any error finding exists (for scripts and CI)", &check);
   if (auto rc = args.parse(argc, argv)) return *rc;
 
-  std::string error, warning;
-  Store::Options options;
-  std::optional<uint32_t> session;
-  if (!parse_device_option(device_text, options.device, error) ||
-      !parse_session_option(session_text, session, error)) {
-    std::fprintf(stderr, "vhostscope summary: %s\n", error.c_str());
-    return 2;
-  }
-  Store store(options);
-  if (!load_capture(path, store, warning, error)) {
-    std::fprintf(stderr, "vhostscope summary: %s\n", error.c_str());
-    return 2;
-  }
-  if (!warning.empty()) std::fprintf(stderr, "vhostscope summary: warning: %s\n", warning.c_str());
+  auto input = open_capture_input("summary", path, device_text, session_text);
+  if (!input) return 2;
+  Store& store = input->store;
+  const std::optional<uint32_t>& session = input->session;
 
   std::string out = fmt::format("Capture {}: {} record{}, {} session{}, {}\n", path, store.size(),
                                 store.size() == 1 ? "" : "s", store.sessions().size(),
