@@ -129,8 +129,14 @@ void Store::append(const Record& record) {
       const DecodeContext ctx = session.analyser.decode_context();
       e.context = intern_context(ctx);
       DecodedMessage msg = decode_message(record.channel, stored_bytes, stored_fds, ctx);
-      Observation obs = session.analyser.on_message(index, record.timestamp_ns, record.direction,
-                                                    msg, stored_fds);
+      // A reply fault injection withheld (replace-reply) never reached the front-end: the session
+      // analyser does not see it, so the injected reply pairs up with the request. (A dropped
+      // request is fed: its sender still waits for the answer.)
+      const bool withheld = msg.is_reply && (record.flags & (kRecordNotRelayed | kRecordInjected)) ==
+                                                (kRecordNotRelayed | kRecordInjected);
+      Observation obs = withheld ? Observation{}
+                                 : session.analyser.on_message(index, record.timestamp_ns, record.direction,
+                                                               msg, stored_fds);
       e.header = msg.header;
       e.header_complete = msg.header_complete;
       e.info = msg.info;

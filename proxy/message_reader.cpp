@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -93,6 +94,13 @@ void MessageReader::reset() {
   header_ = Header{};
   fds_truncated_ = false;
   error_ = 0;
+}
+
+void MessageReader::replace(std::span<const uint8_t> message) {
+  reset();
+  have_ = std::min(message.size(), buffer_.size());
+  std::memcpy(buffer_.data(), message.data(), have_);
+  if (auto h = parse_header(bytes())) header_ = *h;
 }
 
 }  // namespace vhs

@@ -36,6 +36,9 @@ class MessageReader {
 
   // Closes any fds still held and forgets the message.
   void reset();
+  // Fault injection: the complete message becomes `message` (header included, at most
+  // kHeaderSize + kMaxPayloadSize bytes, no fds); the fds that came with the old one are closed.
+  void replace(std::span<const uint8_t> message);
 
   std::span<const uint8_t> bytes() const { return {buffer_.data(), have_}; }
   bool header_complete() const { return have_ >= kHeaderSize; }

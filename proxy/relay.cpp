@@ -89,7 +89,9 @@ std::unique_ptr<Relay> Relay::create(RelayOptions options, std::string& error) {
   Impl& r = *impl;
   for (const std::string& name : r.opt.breaks)
     if (!r.holds.add(name, error)) return nullptr;
-  r.hold_armed = !r.holds.empty();
+  for (const std::string& spec : r.opt.injects)
+    if (!r.injects.add(spec, error)) return nullptr;
+  r.update_armed();
 
   if (const RequestInfo* info = find_request_by_name("SET_BACKEND_REQ_FD");
       info != nullptr && info->channel == Channel::Frontend) {
@@ -102,7 +104,8 @@ std::unique_ptr<Relay> Relay::create(RelayOptions options, std::string& error) {
   r.flush_timer.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
   r.retry_timer.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
   r.command_event.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
-  if (!r.epoll || !r.stop_event || !r.flush_timer || !r.retry_timer || !r.command_event) {
+  r.delay_timer.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
+  if (!r.epoll || !r.stop_event || !r.flush_timer || !r.retry_timer || !r.command_event || !r.delay_timer) {
     error = "cannot set up the event loop: " + errno_text(errno);
     return nullptr;
   }
@@ -113,7 +116,8 @@ std::unique_ptr<Relay> Relay::create(RelayOptions options, std::string& error) {
     return ::epoll_ctl(r.epoll.get(), EPOLL_CTL_ADD, fd, &ev) == 0;
   };
   if (!add(r.stop_event.get(), kTokStop) || !add(r.flush_timer.get(), kTokFlushTimer) ||
-      !add(r.retry_timer.get(), kTokRetryTimer) || !add(r.command_event.get(), kTokCommand)) {
+      !add(r.retry_timer.get(), kTokRetryTimer) || !add(r.command_event.get(), kTokCommand) ||
+      !add(r.delay_timer.get(), kTokDelayTimer)) {
     error = "cannot set up the event loop: " + errno_text(errno);
     return nullptr;
   }
@@ -213,6 +217,10 @@ void Relay::Impl::dispatch(uint64_t tok, uint32_t events) {
     case kTokCommand:
       drain(command_event.get());
       on_command();
+      return;
+    case kTokDelayTimer:
+      drain(delay_timer.get());
+      on_delay_timer();
       return;
     case kTokFrontListen:
       on_front_accept();
@@ -323,6 +331,8 @@ void Relay::Impl::try_connect_frontend() {
 void Relay::Impl::begin_session(UniqueFd fd, std::string description) {
   ++session;
   had_session = true;
+  analyser.reset();
+  update_analyser(true);
   stat_sessions.fetch_add(1, std::memory_order_relaxed);
   front.fd = std::move(fd);
   front.events = 0;
@@ -419,6 +429,7 @@ void Relay::Impl::end_session(Direction closer, std::string_view reason, uint16_
   log(LogLevel::Info, "session " + std::to_string(session) + " ended: " + std::string(reason));
   to_back.reset();
   to_front.reset();
+  analyser.reset();
   unregister(front);
   unregister(back);
   front.fd.reset();

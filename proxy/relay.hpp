@@ -49,6 +49,9 @@ struct RelayOptions {
   std::function<void(LogLevel, std::string_view)> log;
   // Step debugging (docs/step.md): request names (or "any") that hold a message when it arrives.
   std::vector<std::string> breaks;
+  // Fault injection (docs/step.md), never implied by breakpoints: "drop:NAME", "delay:NAME:MS",
+  // "replace-reply:NAME:HEX". Everything injected is recorded with kRecordInjected.
+  std::vector<std::string> injects;
 };
 
 // Counters readable from any thread while the relay runs.
@@ -87,7 +90,7 @@ class Relay {
 
   // Step debugging, thread-safe (queued to the relay thread; answers within ~2 s or reports that
   // the relay is not running): one line of the `vhostscope ctl` protocol ("status", "step",
-  // "continue", "break NAME", "delete NAME"); the answer is "ok", "error: ..." or status lines.
+  // "continue", "break NAME", "delete NAME", "inject SPEC"); the answer is "ok", "error: ..." or status lines.
   std::string debug_command(std::string_view line);
 
  private:

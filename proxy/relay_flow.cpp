@@ -68,6 +68,9 @@ void RelayFlow::reset() {
   sending_ = false;
   held_ = false;
   stopped = false;
+  hold_note.clear();
+  pending_delay = std::chrono::milliseconds(0);
+  delayed_until = {};
   sent_ = 0;
   send_fd_count_ = 0;
   substitute_.reset();

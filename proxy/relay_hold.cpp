@@ -12,6 +12,7 @@
 #include <chrono>
 #include <sstream>
 
+#include "decoders/message.hpp"
 #include "decoders/registry.hpp"
 #include "proxy/relay_impl.hpp"
 
@@ -29,6 +30,13 @@ std::string request_name(Channel channel, const Header& h) {
   return s;
 }
 
+// A message waiting for an injected delay is not the user's to step: only the timer sends it.
+bool delayed(const RelayFlow& f) { return f.held() && f.delayed_until != std::chrono::steady_clock::time_point{}; }
+
+bool is_injection(std::string_view arg) {
+  return arg.starts_with("drop:") || arg.starts_with("delay:") || arg.starts_with("replace-reply:");
+}
+
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
@@ -39,24 +47,50 @@ std::string_view trim(std::string_view s) {
 }  // namespace
 
 bool Relay::Impl::hold_message(RelayFlow& flow) {
-  if (!flow.stopped && !holds.matches(flow.channel(), flow.reader().header())) {
-    // Lazily disarm once the last stopped flow is gone (session ended) and no breakpoint is set.
-    if (holds.empty() && !to_back.stopped && !to_front.stopped && !chan_to_back.stopped && !chan_to_front.stopped)
-      hold_armed = false;
+  // The analyser sees every message while a finding breakpoint is set, held or not, so its
+  // session state (features, memory table, pending requests) stays whole.
+  const Finding* hit = holds.wants_findings() ? analyse(flow) : nullptr;
+  if (!flow.stopped && hit == nullptr && !holds.matches(flow.channel(), flow.reader().header())) {
+    // Lazily disarm once the last stopped flow is gone (session ended) and nothing is set.
+    if (holds.empty()) update_armed();
     return false;
   }
   flow.stopped = true;
   flow.set_held(true, ++hold_counter);
+  flow.hold_note = hit ? "finding " + std::string(finding_info(hit->code).id) + ": " + hit->detail : std::string();
   // The source is not read while a message of this flow is in flight (sending() is true);
   // the destination is not waited on because pushing() is false.
   update_interest(flow.src());
   update_interest(flow.dst());
-  log(LogLevel::Info, "session " + std::to_string(session) + ": holding " + describe_message(flow));
+  log(LogLevel::Info, "session " + std::to_string(session) + ": holding " + describe_message(flow) +
+                          (hit ? " (" + flow.hold_note + ")" : ""));
   return true;
+}
+
+const Finding* Relay::Impl::analyse(RelayFlow& flow) {
+  if (!analyser) update_analyser(false);
+  const Record& r = flow.record();
+  DecodedMessage msg = decode_message(flow.channel(), r.bytes, r.fds, analyser->decode_context());
+  Observation obs = analyser->on_message(analysed++, r.timestamp_ns, flow.direction(), msg, r.fds);
+  hold_findings = std::move(msg.findings);
+  for (Finding& f : obs.findings) hold_findings.push_back(std::move(f));
+  return holds.matching_finding(hold_findings);
+}
+
+void Relay::Impl::update_analyser(bool from_start) {
+  if (!holds.wants_findings()) {
+    analyser.reset();
+  } else if (!analyser) {
+    // Joined mid-session: negotiation-order findings would be false alarms.
+    analyser = std::make_unique<SessionAnalyser>(SessionAnalyser::Options{opt.device, from_start});
+    analysed = 0;
+  }
 }
 
 void Relay::Impl::release(RelayFlow& flow) {
   flow.set_held(false);
+  flow.hold_note.clear();
+  if (delay_message(flow)) return;  // an injected delay starts once the breakpoint lets it go
   push(flow);  // may end the session on a send failure: callers re-check state afterwards
 }
 
@@ -90,38 +124,51 @@ std::string Relay::Impl::run_command(std::string_view line) {
           << " channel, " << writer_side(f->direction()) << " to "
           << (f->direction() == Direction::ToBackend ? "back-end" : "front-end") << ", "
           << request_name(f->channel(), f->reader().header()) << ", " << f->reader().bytes().size() << " bytes, "
-          << f->reader().fds().size() << " fds\n";
-    out << "breakpoints: " << holds.describe() << "\n\n";
+          << f->reader().fds().size() << " fds" << (f->hold_note.empty() ? "" : ", " + f->hold_note)
+          << (delayed(*f) ? ", injected delay" : "") << "\n";
+    out << "breakpoints: " << holds.describe() << "\n";
+    if (!injects.empty()) out << "injections: " << injects.describe() << "\n";
+    out << "\n";
     return out.str();
   }
   if (verb == "step" && arg.empty()) {
     // The oldest held message goes; its flow stays stopped, so the next one it reads is held too.
     RelayFlow* oldest = nullptr;
     for (RelayFlow* f : flows)
-      if (f->held() && (oldest == nullptr || f->hold_order() < oldest->hold_order())) oldest = f;
+      if (f->held() && !delayed(*f) && (oldest == nullptr || f->hold_order() < oldest->hold_order())) oldest = f;
     if (oldest == nullptr) return "error: nothing is held\n";
     release(*oldest);
     return "ok\n";
   }
   if (verb == "continue" && arg.empty()) {
     for (RelayFlow* f : flows) f->stopped = false;
-    hold_armed = !holds.empty();
     uint64_t gen = generation;
     for (RelayFlow* f : flows)
-      if (f->held() && gen == generation) release(*f);
+      if (f->held() && !delayed(*f) && gen == generation) release(*f);
+    update_armed();
     return "ok\n";
   }
   if (verb == "break" && !arg.empty()) {
     if (!holds.add(arg, error)) return "error: " + error + "\n";
+    hold_armed = true;  // a finding breakpoint starts its analyser at the next message
+    return "ok\n";
+  }
+  if (verb == "inject" && !arg.empty()) {
+    if (!injects.add(arg, error)) return "error: " + error + "\n";
     hold_armed = true;
+    return "ok\n";
+  }
+  if (verb == "delete" && is_injection(arg)) {
+    if (!injects.remove(arg, error)) return "error: " + error + "\n";
     return "ok\n";
   }
   if (verb == "delete" && !arg.empty()) {
     if (!holds.remove(arg, error)) return "error: " + error + "\n";
+    update_analyser(false);
     return "ok\n";
   }
   return "error: unknown command '" + std::string(line) +
-         "' (expected: status, step, continue, break NAME, delete NAME)\n";
+         "' (expected: status, step, continue, break NAME, delete NAME, inject SPEC)\n";
 }
 
 std::string Relay::debug_command(std::string_view line) {

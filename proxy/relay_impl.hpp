@@ -16,8 +16,10 @@
 #include <vector>
 
 #include "captures/record.hpp"
+#include "decoders/session.hpp"
 #include "proxy/relay.hpp"
 #include "proxy/hold_policy.hpp"
+#include "proxy/inject_policy.hpp"
 #include "proxy/relay_flow.hpp"
 #include "proxy/ring_sampler.hpp"
 #include "proxy/unique_fd.hpp"
@@ -39,6 +41,7 @@ enum TokenId : uint8_t {
   kTokChanBack,   // back-end channel: our socketpair end, paired with the one the back-end got
   kTokCommand = 32,  // step-debugging commands queued by other threads (relay_hold.cpp)
   kTokSampleTimer,  // ring sampling period (relay_rings.cpp)
+  kTokDelayTimer,   // injected delays (relay_inject.cpp)
 };
 
 enum class RelayState : uint8_t {
@@ -108,6 +111,24 @@ struct Relay::Impl {
   void on_command();
   std::string run_command(std::string_view line);
   void release(RelayFlow& flow);
+  // --- fault injection (relay_inject.cpp)
+  // Before the message is recorded: true when it was dropped (recorded, fds closed, not relayed);
+  // a replaced reply is recorded and swapped for the injected one; `flags` gets kRecordInjected
+  // for what goes on with an injection (replaced or delayed).
+  bool inject_message(RelayFlow& flow, uint16_t& flags);
+  // After the breakpoint check: true when the message now waits for its injected delay.
+  bool delay_message(RelayFlow& flow);
+  void on_delay_timer();
+  void arm_delay_timer();
+  // Lazily disarm the debugging path once nothing needs it.
+  void update_armed();
+
+  // Finding breakpoints: decodes the flow's message and feeds the session analyser; the finding a
+  // breakpoint stops at, or nullptr. Only called while such a breakpoint is set.
+  const Finding* analyse(RelayFlow& flow);
+  // Starts (or drops) the analyser to match the breakpoints; `from_start`: no message of the
+  // session has been relayed yet.
+  void update_analyser(bool from_start);
 
   RelayOptions opt;
   UniqueFd epoll;
@@ -148,8 +169,15 @@ struct Relay::Impl {
   bool flush_armed = false;
 
   HoldPolicy holds;
-  bool hold_armed = false;  // a breakpoint is set or a flow is stopped
+  InjectPolicy injects;
+  // A breakpoint or an injection is set, or a flow is stopped or delayed: the per-message
+  // debugging path runs (one predictable branch when false).
+  bool hold_armed = false;
+  UniqueFd delay_timer;
   uint64_t hold_counter = 0;
+  std::unique_ptr<SessionAnalyser> analyser;  // only while a finding breakpoint is set
+  MessageRef analysed = 0;
+  std::vector<Finding> hold_findings;  // reused per analysed message
   UniqueFd command_event;
   std::mutex command_mutex;
   std::deque<std::shared_ptr<std::promise<std::string>>> command_replies;
@@ -159,6 +187,8 @@ struct Relay::Impl {
 };
 
 uint64_t realtime_ns();
+// Copies the message in the flow's reader into its reused record.
+void fill_record(RelayFlow& flow, uint32_t session, uint16_t flags);
 // "front-end" / "back-end": the side that wrote a message travelling in `d`.
 std::string_view writer_side(Direction d);
 

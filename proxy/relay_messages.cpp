@@ -25,6 +25,19 @@ std::string hex(uint32_t v) {
   return buf;
 }
 
+// "SET_MEM_TABLE", "GET_FEATURES reply", "request 99": names only from the registry.
+std::string message_name(Channel channel, const Header& h) {
+  std::string s;
+  if (const RequestInfo* info = find_request(channel, h.request))
+    s = info->name;
+  else
+    s = "request " + std::to_string(h.request);
+  if (h.is_reply()) s += " reply";
+  return s;
+}
+
+}  // namespace
+
 // Copies what the reader holds into the flow's reused record (no allocation once warmed up).
 void fill_record(RelayFlow& flow, uint32_t session, uint16_t flags) {
   Record& r = flow.record();
@@ -39,19 +52,6 @@ void fill_record(RelayFlow& flow, uint32_t session, uint16_t flags) {
   r.fds.resize(fds.size());
   for (size_t i = 0; i < fds.size(); ++i) describe_fd(fds[i], r.fds[i]);
 }
-
-// "SET_MEM_TABLE", "GET_FEATURES reply", "request 99": names only from the registry.
-std::string message_name(Channel channel, const Header& h) {
-  std::string s;
-  if (const RequestInfo* info = find_request(channel, h.request))
-    s = info->name;
-  else
-    s = "request " + std::to_string(h.request);
-  if (h.is_reply()) s += " reply";
-  return s;
-}
-
-}  // namespace
 
 RelayFlow& Relay::Impl::inflow(RelayConn& conn) {
   switch (conn.id) {
@@ -106,7 +106,11 @@ void Relay::Impl::on_readable(RelayFlow& flow) {
 }
 
 void Relay::Impl::on_message(RelayFlow& flow) {
-  fill_record(flow, session, 0);
+  uint16_t flags = 0;
+  // Fault injection, only when asked for (docs/step.md): may drop the message or swap a reply.
+  if (hold_armed) [[unlikely]]
+    if (inject_message(flow, flags)) return;
+  fill_record(flow, session, flags);
   const Header& h = flow.reader().header();
   // Hook point for control messages: the whole message is in hand here, before it moves on.
   bool interposed = false;
@@ -132,7 +136,7 @@ void Relay::Impl::on_message(RelayFlow& flow) {
   }
   // Step debugging: one predictable branch when no breakpoint is set and nothing is held.
   if (hold_armed) [[unlikely]]
-    if (hold_message(flow)) return;
+    if (hold_message(flow) || delay_message(flow)) return;
   push(flow);
 }
 

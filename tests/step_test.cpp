@@ -139,6 +139,58 @@ TEST(Step, BreakpointHoldsStepReleasesOneContinueReleasesUntilTheNextHit) {
   EXPECT_EQ(s.rec.stop(), 0) << s.rec.stderr_text();
 }
 
+TEST(Step, FindingBreakpointsHoldWhatTheDecodersAndTheSessionAnalyserFlag) {
+  SteppedSession s;
+  ASSERT_TRUE(s.start({"--break", "error"})) << s.rec.why;
+
+  // Per-message finding: SET_VRING_NUM with a 4-byte payload (the layout needs 8).
+  Bytes owner = request("SET_OWNER");
+  Bytes short_num = request("SET_VRING_NUM", Bytes{0, 0, 0, 0});
+  s.send(owner);
+  s.expect_at_backend(owner);
+  s.send(short_num);
+  EXPECT_TRUE(s.backend_gets_nothing()) << "a message with an Error finding was not held";
+  CommandResult status = s.ctl({"status"});
+  EXPECT_NE(status.out.find("held: session 1, front-end channel, front-end to back-end, SET_VRING_NUM, 16 bytes, 0 fds, "
+                            "finding size-mismatch: "),
+            std::string::npos)
+      << status.out;
+  EXPECT_NE(status.out.find("breakpoints: error\n"), std::string::npos) << status.out;
+  EXPECT_EQ(s.ctl({"continue"}).exit_code, 0);
+  s.expect_at_backend(short_num);
+  s.send(owner);  // clean messages pass while the breakpoint stays set
+  s.expect_at_backend(owner);
+
+  // Cross-message finding from the session analyser: SET_CONFIG needs protocol feature CONFIG,
+  // which SET_PROTOCOL_FEATURES did not ack. Set at run time, by finding id.
+  EXPECT_EQ(s.ctl({"delete", "error"}).exit_code, 0);
+  CommandResult added = s.ctl({"break", "finding:FEATURE-NOT-NEGOTIATED"});
+  EXPECT_EQ(added.exit_code, 0) << added.err;
+  Bytes ack_none = request("SET_PROTOCOL_FEATURES", u64_payload(0));
+  Bytes config = request("SET_CONFIG", Bytes{0, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4});
+  s.send(ack_none);
+  s.expect_at_backend(ack_none);
+  s.send(config);
+  EXPECT_TRUE(s.backend_gets_nothing()) << "SET_CONFIG without the CONFIG protocol feature was not held";
+  status = s.ctl({"status"});
+  EXPECT_NE(status.out.find(", SET_CONFIG, 28 bytes, 0 fds, finding feature-not-negotiated: SET_CONFIG needs protocol "
+                            "feature CONFIG"),
+            std::string::npos)
+      << status.out;
+  EXPECT_NE(status.out.find("breakpoints: finding:feature-not-negotiated\n"), std::string::npos) << status.out;
+  EXPECT_EQ(s.ctl({"step"}).exit_code, 0);
+  s.expect_at_backend(config);
+  EXPECT_EQ(s.ctl({"delete", "finding:feature-not-negotiated"}).exit_code, 0);
+  EXPECT_EQ(s.ctl({"continue"}).exit_code, 0);
+  s.send(config);  // no finding breakpoint left: relayed at once
+  s.expect_at_backend(config);
+
+  CommandResult bad = s.ctl({"break", "finding:no-such-finding"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("unknown finding id 'no-such-finding'"), std::string::npos) << bad.err;
+  EXPECT_EQ(s.rec.stop(), 0) << s.rec.stderr_text();
+}
+
 TEST(Step, SigtermWhileHoldingExitsCleanlyAndTheCaptureIsReadable) {
   SteppedSession s;
   ASSERT_TRUE(s.start({"--break", "set_vring_kick"})) << s.rec.why;

@@ -13,23 +13,25 @@ namespace vhs::cli {
 
 int run_ctl(int argc, char** argv) {
   std::string socket, verb, name;
-  ArgParser parser("ctl", "SOCK (status | step | continue | break NAME | delete NAME)",
+  ArgParser parser("ctl", "SOCK (status | step | continue | break NAME | delete NAME | inject SPEC)",
                    "Controls a recorder started with --control SOCK: shows what is held (status), releases the\n"
                    "oldest held message (step) or everything until the next breakpoint hit (continue), sets or\n"
-                   "removes a breakpoint on a request name or 'any'.");
+                   "removes a breakpoint on a request name, 'any', a finding ('finding', 'error', 'finding:ID'); sets a\n"
+                   "fault injection (inject drop:NAME | delay:NAME:MS | replace-reply:NAME:HEX; 'delete SPEC' removes it).");
   parser.positional("SOCK", "the recorder's control socket", &socket);
-  parser.positional("COMMAND", "status, step, continue, break or delete", &verb);
-  parser.positional("NAME", "request name for break/delete (as 'vhostscope dump' prints it, or 'any')", &name, false);
+  parser.positional("COMMAND", "status, step, continue, break, delete or inject", &verb);
+  parser.positional("NAME", "breakpoint for break/delete (request name as 'vhostscope dump' prints it, 'any', 'finding', 'error', 'finding:ID'), or injection SPEC", &name, false);
   if (auto rc = parser.parse(argc, argv)) return *rc;
 
   auto usage = [](const std::string& message) {
     std::fprintf(stderr, "vhostscope ctl: %s\nTry 'vhostscope ctl --help'.\n", message.c_str());
     return 2;
   };
-  bool needs_name = verb == "break" || verb == "delete";
+  bool needs_name = verb == "break" || verb == "delete" || verb == "inject";
   if (!needs_name && verb != "status" && verb != "step" && verb != "continue")
-    return usage("unknown command '" + verb + "' (expected status, step, continue, break NAME or delete NAME)");
-  if (needs_name && name.empty()) return usage("'" + verb + "' needs a request name (or 'any')");
+    return usage("unknown command '" + verb + "' (expected status, step, continue, break NAME, delete NAME or inject SPEC)");
+  if (verb == "inject" && name.empty()) return usage("'inject' needs drop:NAME, delay:NAME:MS or replace-reply:NAME:HEX");
+  if (needs_name && name.empty()) return usage("'" + verb + "' needs a request name (or 'any', 'finding', 'error', 'finding:ID')");
   if (!needs_name && !name.empty()) return usage("'" + verb + "' takes no argument");
 
   std::string line = needs_name ? verb + " " + name : verb;

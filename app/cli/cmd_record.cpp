@@ -50,7 +50,7 @@ bool parse_seconds(const std::string& text, std::chrono::milliseconds& out) {
 
 int run_record(int argc, char** argv) {
   std::string frontend_listen, frontend_connect, backend_connect, backend_listen, output, timeout;
-  std::vector<std::string> breaks;
+  std::vector<std::string> breaks, injects;
   std::string control;
   bool quiet = false;
   std::string sample_interval, device;
@@ -69,7 +69,8 @@ int run_record(int argc, char** argv) {
   parser.option("sample-interval", 0, "MS", "map guest memory read-only and sample started virtqueues this often (e.g. 50; default 0: off)", &sample_interval);
   parser.option("device", 0, "KIND", "device kind for ring buffer details (blk, net, fs; default: inferred)", &device);
   parser.flag("status", 0, "print one line per started virtqueue to stderr every second", &status);
-  parser.option_list("break", 0, "NAME", "hold messages from this request on (name or 'any'; repeatable; docs/step.md)", &breaks);
+  parser.option_list("break", 0, "NAME", "hold messages from this request on (name, 'any', 'finding', 'error' or 'finding:ID'; repeatable; docs/step.md)", &breaks);
+  parser.option_list("inject", 0, "SPEC", "fault injection, recorded as such: drop:NAME, delay:NAME:MS, replace-reply:NAME:HEX (repeatable; docs/step.md)", &injects);
   parser.option("control", 0, "SOCK", "control socket (0600) for 'vhostscope ctl': status, step, continue, break", &control);
   parser.flag("quiet", 'q', "print errors only", &quiet);
   if (auto rc = parser.parse(argc, argv)) return *rc;
@@ -105,6 +106,7 @@ int run_record(int argc, char** argv) {
     if (options.device == DeviceKind::Unknown) return usage("--device needs blk, net, fs, ...");
   }
   options.breaks = breaks;
+  options.injects = injects;
   options.log = [quiet](LogLevel level, std::string_view text) {
     if (quiet && level == LogLevel::Info) return;
     std::fprintf(stderr, "vhostscope: %.*s\n", static_cast<int>(text.size()), text.data());
