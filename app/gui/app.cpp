@@ -158,6 +158,7 @@ void App::handle_keys() {
   if (io.KeyCtrl && ImGui::IsKeyPressed(GLFW_KEY_Q, false)) s.quit_requested = true;
   if (ImGui::IsKeyPressed(GLFW_KEY_F1, false)) s.show_help = !s.show_help;
   if (io.WantTextInput || ImGui::IsPopupOpen("", ImGuiPopupFlags_AnyPopupId)) return;
+  handle_step_keys(s);
   const auto rows = s.rows.rows();
   const size_t page = std::max<size_t>(s.stats.message_visible, 2) - 1;
   struct KeyNav {
@@ -226,6 +227,7 @@ void App::draw_layout() {
   ImGui::PopStyleVar();
   draw_menu();
   draw_filter_bar(s);
+  draw_step_bar(s);
 
   const float fs = ImGui::GetFontSize();
   const float scale = fonts().scale;

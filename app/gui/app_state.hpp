@@ -11,6 +11,7 @@
 #include "app/common/view_filter.hpp"
 #include "app/common/view_index.hpp"
 #include "app/common/view_navigation.hpp"
+#include "app/common/step_controls.hpp"
 #include "app/common/view_rings.hpp"
 #include "app/common/view_timeline.hpp"
 #include "app/gui/controller.hpp"
@@ -116,6 +117,9 @@ struct AppState {
   // Dialogs and help.
   bool open_dialog = false, save_dialog = false, show_help = false, show_log = false;
   FileDialogState dialog;
+
+  // Step debugging of the live relay (step bar, F5/F9/F10).
+  view::StepControls step;
 
   bool quit_requested = false;
 

@@ -108,6 +108,7 @@ bool Controller::start_live(const LiveOptions& options) {
   RelayOptions ro;
   ro.frontend = options.frontend;
   ro.backend = options.backend;
+  ro.breaks = options.breaks;
   ro.log = [this](LogLevel level, std::string_view text) {
     std::lock_guard lock(mutex_);
     log_.push_back(std::string(level == LogLevel::Error ? "error: " : "") + std::string(text));
@@ -177,6 +178,11 @@ void Controller::stop_live() {
     writer_->flush();
     writer_.reset();
   }
+}
+
+std::string Controller::debug_command(std::string_view line) {
+  if (!relay_ || !live_running()) return "error: no live session\n";
+  return relay_->debug_command(line);
 }
 
 RelayStats Controller::live_stats() const { return relay_ ? relay_->stats() : RelayStats{}; }

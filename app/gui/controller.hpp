@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -26,6 +27,7 @@ struct LiveOptions {
   RelayEndpoint frontend;
   RelayEndpoint backend;
   std::string write;  // record to this file too (empty: no)
+  std::vector<std::string> breaks;  // step debugging: breakpoints from the start (docs/step.md)
 };
 
 // What changed in the model since the last pump().
@@ -61,6 +63,9 @@ class Controller {
   const std::string& source() const { return source_; }             // file path or live endpoints
   bool live_running() const { return relay_thread_.joinable() && !relay_done_.load(); }
   RelayStats live_stats() const;
+  // Step debugging: one line of the control protocol (docs/step.md) to the live relay, answered
+  // by the relay thread; "error: no live session" when none runs.
+  std::string debug_command(std::string_view line);
   uint64_t dropped() const;
   const std::string& recording_path() const { return recording_; }
   double last_load_seconds() const { return load_seconds_; }

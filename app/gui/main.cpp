@@ -61,6 +61,7 @@ int main(int argc, char** argv) {
     lo.backend = opts.backend_listen.empty() ? vhs::RelayEndpoint{vhs::EndpointMode::Connect, opts.backend_connect}
                                              : vhs::RelayEndpoint{vhs::EndpointMode::Listen, opts.backend_listen};
     lo.write = opts.write;
+    lo.breaks = opts.breaks;
     if (!controller.start_live(lo)) {
       std::fprintf(stderr, "vhostscope-gui: %s\n", controller.last_error().c_str());
       return 1;

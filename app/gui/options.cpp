@@ -22,6 +22,8 @@ constexpr const char* kUsage =
     "  --backend-connect PATH    connect to the back-end's socket\n"
     "  --backend-listen PATH     listen for the back-end on PATH\n"
     "  -w, --write FILE          also record the session to FILE (pcap)\n"
+    "  --break NAME              start with a breakpoint (request name, any, finding, error,\n"
+    "                            finding:ID; repeatable; docs/step.md)\n"
     "\n"
     "options:\n"
     "  --device KIND             device kind for feature names (blk, net, fs, ...)\n"
@@ -39,7 +41,7 @@ constexpr const char* kUsage =
 bool needs_value(std::string_view opt) {
   for (std::string_view o : {"--frontend-listen", "--frontend-connect", "--backend-connect", "--backend-listen",
                              "-w", "--write", "--device", "--screenshot", "--view", "--bench", "--frames", "--size",
-                             "--select", "--filter"})
+                             "--select", "--filter", "--break"})
     if (o == opt) return true;
   return false;
 }
@@ -90,6 +92,7 @@ std::optional<int> parse_options(int argc, char** argv, Options& out) {
     else if (arg == "--view") out.view = value;
     else if (arg == "--bench") out.bench = value;
     else if (arg == "--filter") out.filter = value;
+    else if (arg == "--break") out.breaks.push_back(value);
     else if (arg == "--frames") {
       char* end = nullptr;
       long n = std::strtol(value.c_str(), &end, 10);

@@ -15,6 +15,7 @@ struct Options {
   std::string backend_connect;   // live: --backend-connect PATH
   std::string backend_listen;    // live: --backend-listen PATH
   std::string write;             // live: -w FILE, record while showing
+  std::vector<std::string> breaks;  // live: --break NAME (repeatable), breakpoints from the start
   std::string device;            // --device blk|net|fs...: forced device kind
   // Self-test modes.
   std::string screenshot;        // --screenshot OUT.png|.ppm

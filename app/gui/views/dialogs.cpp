@@ -132,7 +132,9 @@ void help_window(AppState& s) {
     for (const char* line : {"Up / Down           previous / next message", "PgUp / PgDn         one page",
                              "Home / End          first / last message", "Enter               jump to the request's reply / the reply's request",
                              "n / N               next / previous message with a finding", "Ctrl+F              filter box",
-                             "Ctrl+O / Ctrl+S     open / save capture"})
+                             "Ctrl+O / Ctrl+S     open / save capture",
+                             "F10 / F5            live: step one held message / continue",
+                             "F9 / Shift+F9       live: break on / delete the selected request"})
       ImGui::TextUnformatted(line);
     ImGui::PopFont();
     ImGui::Separator();

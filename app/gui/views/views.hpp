@@ -10,6 +10,8 @@ namespace vhs::gui {
 struct AppState;
 
 void draw_filter_bar(AppState& s);   // filter box, match count, finding stepping
+void draw_step_bar(AppState& s);     // live: step / continue / breakpoints, what is held
+void handle_step_keys(AppState& s);  // live: F10 step, F5 continue, F9 / Shift+F9 breakpoint
 void draw_messages(AppState& s);     // virtualised message table
 void draw_detail(AppState& s);       // field tree, findings, fds, hex of the selection
 void draw_features(AppState& s);     // negotiation matrices
