@@ -94,7 +94,7 @@ void draw_step_bar(AppState& s) {
   } else if (st.status().held.empty()) {
     text_colored(kOkText, "● running: nothing held");
   } else {
-    for (const std::string& h : st.status().held) text_colored(severity_color(Severity::Warning), "⏸ held: " + h);
+    for (const std::string& h : st.status().held) text_colored(severity_color(Severity::Warning), "■ held: " + h);
   }
   ImGui::Separator();
 }
