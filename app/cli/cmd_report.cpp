@@ -15,9 +15,6 @@
 
 namespace vhs::cli {
 
-// Keep in step with `vhostscope --version` (app/cli/main.cpp).
-constexpr const char* kToolVersion = "vhostscope 0.1.0";
-
 int run_report(int argc, char** argv) {
   std::string path, output, session_text, device_text, context_text;
   ArgParser args("report", "FILE [-o OUT.md] [--session N] [--context N] [--device blk|net|fs]",

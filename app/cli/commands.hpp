@@ -4,6 +4,9 @@
 
 namespace vhs::cli {
 
+// What `vhostscope --version` prints and reports carry; VHS_VERSION is CMake's project version.
+inline constexpr const char* kToolVersion = "vhostscope " VHS_VERSION;
+
 int run_record(int argc, char** argv);
 int run_dump(int argc, char** argv);
 int run_summary(int argc, char** argv);

@@ -46,7 +46,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (name == "--version") {
-    std::printf("vhostscope 0.1.0\n");
+    std::printf("%s\n", vhs::cli::kToolVersion);
     return 0;
   }
   for (const auto& c : kCommands)
