@@ -14,6 +14,7 @@
 #include "captures/diff_capture.hpp"
 #include "captures/diff_fields.hpp"
 #include "captures/store.hpp"
+#include "support/capture_write.hpp"
 #include "support/message_builder.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
@@ -208,51 +209,30 @@ struct Variant {
 };
 
 std::vector<Record> startup_records(const Variant& v) {
-  std::vector<Record> out;
-  uint64_t t = v.time_base;
-  auto add = [&](RecordKind kind, Direction d, Bytes bytes, std::vector<FdInfo> fds = {}) {
-    Record r;
-    r.kind = kind;
-    r.direction = d;
-    r.session = 1;
-    r.timestamp_ns = t += 1000;
-    r.fds = std::move(fds);
-    r.bytes = std::move(bytes);
-    out.push_back(std::move(r));
-  };
+  RecordList out(v.time_base);
   const auto F = Direction::ToBackend, B = Direction::ToFrontend;
   const std::string note = "front-end connected";
-  add(RecordKind::Connect, F, Bytes(note.begin(), note.end()));
-  add(RecordKind::Message, F, request("GET_FEATURES"));
-  add(RecordKind::Message, B, reply("GET_FEATURES", u64_payload(v.features)));
-  add(RecordKind::Message, F, request("SET_OWNER"));
+  out.add(RecordKind::Connect, F, Bytes(note.begin(), note.end()));
+  out.add(RecordKind::Message, F, request("GET_FEATURES"));
+  out.add(RecordKind::Message, B, reply("GET_FEATURES", u64_payload(v.features)));
+  out.add(RecordKind::Message, F, request("SET_OWNER"));
   if (v.extra_get_features) {
-    add(RecordKind::Message, F, request("GET_FEATURES"));
-    add(RecordKind::Message, B, reply("GET_FEATURES", u64_payload(v.features)));
+    out.add(RecordKind::Message, F, request("GET_FEATURES"));
+    out.add(RecordKind::Message, B, reply("GET_FEATURES", u64_payload(v.features)));
   }
-  add(RecordKind::Message, F, request("SET_FEATURES", u64_payload(v.features)));
+  out.add(RecordKind::Message, F, request("SET_FEATURES", u64_payload(v.features)));
   const Region r[] = {{0, 1 << 20, v.uva, 0}};
-  add(RecordKind::Message, F, request("SET_MEM_TABLE", mem_table(r)),
-      {FdInfo{FdKind::Memfd, v.inode_base, 1 << 20, v.memfd}});
-  add(RecordKind::Message, F, request("SET_VRING_NUM", vring_state(0, v.queue_size)));
-  add(RecordKind::Message, F, request("SET_VRING_ADDR", vring_addr(0, 0, v.uva + 0x1000, v.uva + 0x3000, v.uva + 0x2000, 0x3000)));
-  add(RecordKind::Message, F, request("SET_VRING_KICK", vring_index_fd(0)),
-      {FdInfo{FdKind::Eventfd, v.inode_base + 1, 0, "anon_inode:[eventfd]"}});
-  add(RecordKind::Message, F, request("GET_VRING_BASE", vring_state(0, 0)));
-  add(RecordKind::Message, B, reply("GET_VRING_BASE", vring_state(0, 0)));
+  out.add(RecordKind::Message, F, request("SET_MEM_TABLE", mem_table(r)),
+          {FdInfo{FdKind::Memfd, v.inode_base, 1 << 20, v.memfd}});
+  out.add(RecordKind::Message, F, request("SET_VRING_NUM", vring_state(0, v.queue_size)));
+  out.add(RecordKind::Message, F, request("SET_VRING_ADDR", vring_addr(0, 0, v.uva + 0x1000, v.uva + 0x3000, v.uva + 0x2000, 0x3000)));
+  out.add(RecordKind::Message, F, request("SET_VRING_KICK", vring_index_fd(0)),
+          {FdInfo{FdKind::Eventfd, v.inode_base + 1, 0, "anon_inode:[eventfd]"}});
+  out.add(RecordKind::Message, F, request("GET_VRING_BASE", vring_state(0, 0)));
+  out.add(RecordKind::Message, B, reply("GET_VRING_BASE", vring_state(0, 0)));
   const std::string bye = "front-end closed the connection";
-  add(RecordKind::Disconnect, F, Bytes(bye.begin(), bye.end()));
-  return out;
-}
-
-std::string write_capture(const TempDir& dir, const std::string& name, const std::vector<Record>& records) {
-  const std::string path = dir / name;
-  std::string error;
-  auto w = CaptureWriter::create(path, error);
-  EXPECT_TRUE(w) << error;
-  for (const Record& r : records) w->write(r);
-  EXPECT_TRUE(w->flush()) << w->error();
-  return path;
+  out.add(RecordKind::Disconnect, F, Bytes(bye.begin(), bye.end()));
+  return out.take();
 }
 
 void load(const std::string& path, Store& store) {

@@ -20,6 +20,7 @@
 #include "proxy/replay.hpp"
 #include "proxy/replay_engine.hpp"
 #include "proxy/replay_fds.hpp"
+#include "support/capture_write.hpp"
 #include "support/message_builder.hpp"
 #include "support/process.hpp"
 #include "support/recorder_harness.hpp"
@@ -588,32 +589,14 @@ TEST(ReplayFrontend, InflightBufferFromTheReplayedAnswerIsPassedBack) {
   inflight[18] = 128;  // queue_size
   Bytes answer = inflight;
   answer[1] = 0x10;  // mmap_size 4096: what the scripted back-end answers by default
-  std::vector<Record> records;
-  uint64_t t = 1'700'000'000'000'000'000ull;
-  auto add = [&](RecordKind kind, Direction d, Bytes bytes, std::vector<FdInfo> fds = {}) {
-    Record r;
-    r.kind = kind;
-    r.direction = d;
-    r.session = 1;
-    r.timestamp_ns = t += 1000;
-    r.fds = std::move(fds);
-    r.bytes = std::move(bytes);
-    records.push_back(std::move(r));
-  };
+  RecordList records;
   const FdInfo buffer{FdKind::Memfd, 77, 4096, "memfd:reply"};  // QEMU passes back what it got
-  add(RecordKind::Connect, Direction::ToBackend, Bytes{'h', 'i'});
-  add(RecordKind::Message, Direction::ToBackend, request("GET_INFLIGHT_FD", inflight));
-  add(RecordKind::Message, Direction::ToFrontend, reply("GET_INFLIGHT_FD", answer), {buffer});
-  add(RecordKind::Message, Direction::ToBackend, request("SET_INFLIGHT_FD", answer), {buffer});
-  add(RecordKind::Disconnect, Direction::ToBackend, Bytes{'b', 'y', 'e'});
-  const std::string capture = dir / "inflight.pcap";
-  {
-    std::string error;
-    auto w = CaptureWriter::create(capture, error);
-    ASSERT_TRUE(w) << error;
-    for (const Record& r : records) w->write(r);
-    ASSERT_TRUE(w->flush());
-  }
+  records.add(RecordKind::Connect, Direction::ToBackend, Bytes{'h', 'i'});
+  records.add(RecordKind::Message, Direction::ToBackend, request("GET_INFLIGHT_FD", inflight));
+  records.add(RecordKind::Message, Direction::ToFrontend, reply("GET_INFLIGHT_FD", answer), {buffer});
+  records.add(RecordKind::Message, Direction::ToBackend, request("SET_INFLIGHT_FD", answer), {buffer});
+  records.add(RecordKind::Disconnect, Direction::ToBackend, Bytes{'b', 'y', 'e'});
+  const std::string capture = write_capture(dir, "inflight.pcap", records.records());
   std::vector<Exchange> transcript;
   std::vector<std::string> errors;
   const ReplayResult r = replay_against(dir, capture, BackendOptions{}, frontend_options(""), &errors, &transcript);

@@ -8,6 +8,7 @@
 #include "app/common/report_format.hpp"
 #include "captures/capture_file.hpp"
 #include "captures/store.hpp"
+#include "support/capture_write.hpp"
 #include "support/message_builder.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
@@ -23,53 +24,32 @@ constexpr uint64_t kProtocol = (1ull << 0) | (1ull << 3);                   // M
 // A session up to a started ring; `hang`: then GET_VRING_BASE that is never answered and the
 // capture ends (the front-end is blocked); otherwise it is answered and the front-end closes.
 std::vector<Record> session_records(bool hang) {
-  std::vector<Record> out;
-  uint64_t t = 1'700'000'000'000'000'000ull;
-  auto add = [&](RecordKind kind, Direction d, Bytes bytes, std::vector<FdInfo> fds = {}) {
-    Record r;
-    r.kind = kind;
-    r.direction = d;
-    r.session = 1;
-    r.timestamp_ns = t += 1'000'000;
-    r.fds = std::move(fds);
-    r.bytes = std::move(bytes);
-    out.push_back(std::move(r));
-  };
+  RecordList out(1'700'000'000'000'000'000ull, 1'000'000);
   const auto F = Direction::ToBackend, B = Direction::ToFrontend;
   const std::string note = "front-end (pid 42) connected";
-  add(RecordKind::Connect, F, Bytes(note.begin(), note.end()));
-  add(RecordKind::Message, F, request("GET_FEATURES"));
-  add(RecordKind::Message, B, reply("GET_FEATURES", u64_payload(kFeatures)));
-  add(RecordKind::Message, F, request("GET_PROTOCOL_FEATURES"));
-  add(RecordKind::Message, B, reply("GET_PROTOCOL_FEATURES", u64_payload(kProtocol)));
-  add(RecordKind::Message, F, request("SET_PROTOCOL_FEATURES", u64_payload(kProtocol)));
-  add(RecordKind::Message, F, request("SET_OWNER"));
-  add(RecordKind::Message, F, request("SET_FEATURES", u64_payload(kFeatures)));
+  out.add(RecordKind::Connect, F, Bytes(note.begin(), note.end()));
+  out.add(RecordKind::Message, F, request("GET_FEATURES"));
+  out.add(RecordKind::Message, B, reply("GET_FEATURES", u64_payload(kFeatures)));
+  out.add(RecordKind::Message, F, request("GET_PROTOCOL_FEATURES"));
+  out.add(RecordKind::Message, B, reply("GET_PROTOCOL_FEATURES", u64_payload(kProtocol)));
+  out.add(RecordKind::Message, F, request("SET_PROTOCOL_FEATURES", u64_payload(kProtocol)));
+  out.add(RecordKind::Message, F, request("SET_OWNER"));
+  out.add(RecordKind::Message, F, request("SET_FEATURES", u64_payload(kFeatures)));
   const Region r[] = {{0, 1 << 20, 0x7f0000000000, 0}};
-  add(RecordKind::Message, F, request("SET_MEM_TABLE", mem_table(r)), {FdInfo{FdKind::Memfd, 100, 1 << 20, "memfd:ram"}});
-  add(RecordKind::Message, F, request("SET_VRING_NUM", vring_state(0, 256)));
-  add(RecordKind::Message, F, request("SET_VRING_BASE", vring_state(0, 0)));
-  add(RecordKind::Message, F,
+  out.add(RecordKind::Message, F, request("SET_MEM_TABLE", mem_table(r)), {FdInfo{FdKind::Memfd, 100, 1 << 20, "memfd:ram"}});
+  out.add(RecordKind::Message, F, request("SET_VRING_NUM", vring_state(0, 256)));
+  out.add(RecordKind::Message, F, request("SET_VRING_BASE", vring_state(0, 0)));
+  out.add(RecordKind::Message, F,
       request("SET_VRING_ADDR", vring_addr(0, 0, 0x7f0000001000, 0x7f0000003000, 0x7f0000002000, 0x3000)));
-  add(RecordKind::Message, F, request("SET_VRING_KICK", vring_index_fd(0)), {FdInfo{FdKind::Eventfd, 101, 0, "anon_inode:[eventfd]"}});
-  add(RecordKind::Message, F, request("SET_VRING_CALL", vring_index_fd(0)), {FdInfo{FdKind::Eventfd, 102, 0, "anon_inode:[eventfd]"}});
-  add(RecordKind::Message, F, request("GET_VRING_BASE", vring_state(0, 0)));  // record #15
+  out.add(RecordKind::Message, F, request("SET_VRING_KICK", vring_index_fd(0)), {FdInfo{FdKind::Eventfd, 101, 0, "anon_inode:[eventfd]"}});
+  out.add(RecordKind::Message, F, request("SET_VRING_CALL", vring_index_fd(0)), {FdInfo{FdKind::Eventfd, 102, 0, "anon_inode:[eventfd]"}});
+  out.add(RecordKind::Message, F, request("GET_VRING_BASE", vring_state(0, 0)));  // record #15
   if (!hang) {
-    add(RecordKind::Message, B, reply("GET_VRING_BASE", vring_state(0, 5)));
+    out.add(RecordKind::Message, B, reply("GET_VRING_BASE", vring_state(0, 5)));
     const std::string bye = "front-end closed the connection";
-    add(RecordKind::Disconnect, F, Bytes(bye.begin(), bye.end()));
+    out.add(RecordKind::Disconnect, F, Bytes(bye.begin(), bye.end()));
   }
-  return out;
-}
-
-std::string write_capture(const TempDir& dir, const std::string& name, const std::vector<Record>& records) {
-  const std::string path = dir / name;
-  std::string error;
-  auto w = CaptureWriter::create(path, error);
-  EXPECT_TRUE(w) << error;
-  for (const Record& r : records) w->write(r);
-  EXPECT_TRUE(w->flush()) << w->error();
-  return path;
+  return out.take();
 }
 
 std::string report_of(const std::string& path) {
