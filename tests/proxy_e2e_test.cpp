@@ -167,6 +167,22 @@ void expect_no_peer_errors(const Peers& p) {
   for (const auto& e : p.backend->errors()) ADD_FAILURE() << e;
 }
 
+// GET_FEATURES and a close through the recorder: it accepts and relays a new session.
+void expect_short_session_relayed(RecorderHarness& h) {
+  BackendOptions bo;
+  bo.path = h.backend_sock;
+  ScriptedBackend backend(bo);
+  backend.start();
+  FrontendOptions fo;
+  fo.path = h.frontend_sock;
+  ScriptedFrontend frontend(fo);
+  frontend.start({FrontendStep::send(request("GET_FEATURES")), FrontendStep::close()});
+  frontend.join();
+  backend.join();
+  EXPECT_TRUE(frontend.errors().empty());
+  EXPECT_EQ(frontend.steps_done(), 2u);
+}
+
 TEST(ProxyE2E, StartupRelayedByteExactWithFdsAndRecorded) {
   RecorderHarness h;
   // Back-end listening before the recorder starts, as qemu-storage-daemon would be.
@@ -348,18 +364,7 @@ TEST(ProxyE2E, ListeningSocketIsPrivateAndAStaleSocketIsReplaced) {
   EXPECT_EQ(entries, 0);
 
   // And it works: a short session through it.
-  BackendOptions bo;
-  bo.path = h.backend_sock;
-  ScriptedBackend backend(bo);
-  backend.start();
-  FrontendOptions fo;
-  fo.path = h.frontend_sock;
-  ScriptedFrontend frontend(fo);
-  frontend.start({FrontendStep::send(request("GET_FEATURES")), FrontendStep::close()});
-  frontend.join();
-  backend.join();
-  EXPECT_TRUE(frontend.errors().empty());
-  EXPECT_EQ(frontend.steps_done(), 2u);
+  expect_short_session_relayed(h);
   EXPECT_EQ(h.stop(), 0);
 }
 
@@ -524,18 +529,7 @@ TEST(ProxyE2E, BackendThatNeverAppearsClosesTheFrontendAndTheNextSessionWorks) {
       << h.stderr_text();
   EXPECT_EQ(h.proc->wait_for_fd_count(h.idle_fds, milliseconds(5000)), h.idle_fds);
 
-  BackendOptions bo;
-  bo.path = h.backend_sock;
-  ScriptedBackend backend(bo);
-  backend.start();
-  FrontendOptions fo;
-  fo.path = h.frontend_sock;
-  ScriptedFrontend frontend(fo);
-  frontend.start({FrontendStep::send(request("GET_FEATURES")), FrontendStep::close()});
-  frontend.join();
-  backend.join();
-  EXPECT_TRUE(frontend.errors().empty());
-  EXPECT_EQ(frontend.steps_done(), 2u);
+  expect_short_session_relayed(h);
   EXPECT_EQ(h.stop(), 0);
 
   CaptureContents cap = read_capture(h.capture);
