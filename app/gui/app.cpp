@@ -20,6 +20,21 @@ constexpr double kIndexBudgetMs = 6.0;     // per frame: the rest of a 60 Hz fra
 
 double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
 
+// Did this frame see mouse, wheel or key input? ImGui applies some of its effects (tab switches,
+// a selection's partner, scrolling to it) a frame later, which an idle loop would draw 250 ms late.
+bool had_input(const ImGuiIO& io) {
+  if (io.MouseDelta.x != 0 || io.MouseDelta.y != 0 || io.MouseWheel != 0 || io.MouseWheelH != 0 ||
+      !io.InputQueueCharacters.empty())
+    return true;
+  for (bool down : io.MouseDown)
+    if (down) return true;
+  for (bool released : io.MouseReleased)
+    if (released) return true;
+  for (bool down : io.KeysDown)
+    if (down) return true;
+  return false;
+}
+
 }  // namespace
 
 const char* tab_name(Tab t) {
@@ -48,7 +63,7 @@ App::App(Controller& controller, const Options& options) : state_(controller) {
 
 bool App::busy() const {
   const Store& st = state_.store();
-  return state_.ctl.loading() || state_.ctl.mode() == Mode::Live || !state_.rows.complete(st) ||
+  return settle_frames_ > 0 || state_.ctl.loading() || state_.ctl.mode() == Mode::Live || !state_.rows.complete(st) ||
          state_.timeline.indexed() < st.size();
 }
 
@@ -285,6 +300,8 @@ void App::draw_layout() {
 }
 
 void App::frame() {
+  if (had_input(ImGui::GetIO())) settle_frames_ = 3;
+  else if (settle_frames_ > 0) --settle_frames_;
   on_pump(state_.ctl.pump());
   apply_filter();
   update_indexes(state_.headless ? 1e9 : kIndexBudgetMs);

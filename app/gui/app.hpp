@@ -17,7 +17,8 @@ class App {
   // Builds the whole UI for this frame (between ImGui::NewFrame() and ImGui::Render()).
   void frame();
 
-  // True while indexes or a load still have work: the main loop should not sleep long.
+  // True while indexes or a load still have work, or input just arrived (a click's effect, a
+  // tab switch, a scroll to the selection show up a frame later): the main loop should not sleep.
   bool busy() const;
 
   // Self-test hooks.
@@ -38,6 +39,7 @@ class App {
 
   AppState state_;
   uint32_t last_selected_ = view::kNoSelection;
+  int settle_frames_ = 0;  // frames still drawn promptly after the last input
 };
 
 }  // namespace vhs::gui

@@ -137,6 +137,15 @@ bool Platform::read_pixels(std::vector<uint8_t>& rgb, int& width, int& height) c
 void Platform::window_size(int& w, int& h) const { glfwGetWindowSize(window_, &w, &h); }
 
 void Platform::set_window_size(int w, int h) {
+  // A size remembered on a bigger screen (or the 1600x1000 default) must still fit this one.
+  if (GLFWmonitor* m = glfwGetPrimaryMonitor()) {
+    int x = 0, y = 0, mw = 0, mh = 0;
+    glfwGetMonitorWorkarea(m, &x, &y, &mw, &mh);
+    if (mw > 0 && mh > 0) {
+      w = std::min(w, mw * 95 / 100);
+      h = std::min(h, mh * 92 / 100);
+    }
+  }
   if (w >= 320 && h >= 240) glfwSetWindowSize(window_, w, h);
 }
 
