@@ -269,6 +269,27 @@ TEST(FilteredIndex, MatchAllFollowsAppends) {
   EXPECT_EQ(std::vector<uint32_t>(idx.rows().begin(), idx.rows().end()), (std::vector<uint32_t>{0, 1, 2}));
 }
 
+// An empty list says why: nothing recorded, still scanning, or the filter hides everything.
+TEST(FilteredIndex, EmptyListSaysWhy) {
+  Store s;
+  view::FilteredIndex idx;
+  idx.set_filter(parsed("SET_VRING_* and vring.index == 1"));
+  EXPECT_EQ(idx.empty_hint(s), "No records yet.");
+  s.append(note(RecordKind::Connect, 1, "c"));
+  s.append(rec(test::request("GET_FEATURES"), F, 2));
+  s.append(rec(test::reply("GET_FEATURES", test::u64_payload(1)), B, 3));
+  EXPECT_FALSE(idx.update(s, 2));
+  EXPECT_EQ(idx.empty_hint(s), "Filtering… no match in the first 2 of 3 records yet.");
+  EXPECT_TRUE(idx.update(s, 2));
+  EXPECT_EQ(idx.empty_hint(s),
+            "No record matches the filter 'SET_VRING_* and vring.index == 1' (all 3 hidden). Edit it or clear it "
+            "(Ctrl+F, Ctrl+A, Delete).");
+  idx.set_filter(parsed("GET_FEATURES"));
+  EXPECT_TRUE(idx.update(s, 10));
+  EXPECT_EQ(idx.size(), 2u);
+  EXPECT_EQ(idx.empty_hint(s), "");
+}
+
 // Live: a request first matches "unanswered", then its reply arrives and it must leave the list;
 // a finding attributed later to an already-scanned entry must bring it in.
 TEST(FilteredIndex, VolatileAnswersSettle) {

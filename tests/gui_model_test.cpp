@@ -12,6 +12,7 @@
 #include "app/common/view_features.hpp"
 #include "app/common/view_memory.hpp"
 #include "app/common/view_rings.hpp"
+#include "app/common/view_text.hpp"
 #include "captures/capture_file.hpp"
 #include "captures/store.hpp"
 #include "support/message_builder.hpp"
@@ -21,6 +22,13 @@ namespace vhs {
 namespace {
 
 // ---- features ----
+
+TEST(ViewText, CountsReadAsEnglish) {
+  EXPECT_EQ(view::count_of(1, "reply", "replies"), "1 reply");
+  EXPECT_EQ(view::count_of(0, "reply", "replies"), "0 replies");
+  EXPECT_EQ(view::count_of(2, "session"), "2 sessions");
+  EXPECT_EQ(view::count_of(1, "session"), "1 session");
+}
 
 TEST(FeatureMatrix, StatesPerBit) {
   FeatureWord w;

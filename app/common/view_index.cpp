@@ -21,6 +21,17 @@ void FilteredIndex::invalidate() {
 
 bool FilteredIndex::complete(const Store& store) const { return scanned_ >= store.size(); }
 
+std::string FilteredIndex::empty_hint(const Store& store) const {
+  if (!rows_.empty()) return {};
+  if (store.empty()) return "No records yet.";
+  const std::string total = std::to_string(store.size());
+  if (!complete(store))
+    return "Filtering… no match in the first " + std::to_string(scanned_) + " of " + total + " records yet.";
+  if (filter_.match_all()) return {};
+  return "No record matches the filter '" + filter_.text() + "' (all " + total +
+         " hidden). Edit it or clear it (Ctrl+F, Ctrl+A, Delete).";
+}
+
 size_t FilteredIndex::lower_bound(uint32_t entry) const {
   return static_cast<size_t>(std::lower_bound(rows_.begin(), rows_.end(), entry) - rows_.begin());
 }

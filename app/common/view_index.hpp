@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "app/common/view_filter.hpp"
@@ -37,6 +38,10 @@ class FilteredIndex {
   uint32_t row(size_t i) const { return rows_[i]; }
   size_t scanned() const { return scanned_; }
   bool complete(const Store& store) const;
+
+  // What an empty message list should say instead of nothing: no records yet, still filtering, or
+  // the filter hides all of them. Empty when there are rows to show.
+  std::string empty_hint(const Store& store) const;
 
   // Row position of `entry`, if it passes the filter.
   std::optional<size_t> position_of(uint32_t entry) const;

@@ -39,7 +39,7 @@ struct ViewStats {
   size_t detail_fields = 0, detail_fds = 0, detail_findings = 0;
   size_t feature_bits = 0, protocol_bits = 0, feature_mismatches = 0;
   size_t memory_regions = 0, memory_marks = 0;
-  size_t ring_queues = 0, ring_records = 0;
+  size_t ring_queues = 0, ring_records = 0, ring_snapshot_rows = 0;
   size_t timeline_lanes = 0, timeline_buckets = 0, timeline_hangs = 0;
   size_t findings_total = 0;
   size_t pending = 0;

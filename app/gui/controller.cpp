@@ -65,6 +65,7 @@ bool Controller::open_capture(const std::string& path) {
   load_done_ = false;
   load_records_ = 0;
   clear_messages();
+  loading_path_ = path;
   // Reading + decoding happens here, off the GUI thread, through the same ingest path as live
   // records (Store::append); the finished store is swapped in by pump().
   loader_ = std::thread([this, path] {

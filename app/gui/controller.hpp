@@ -59,6 +59,7 @@ class Controller {
 
   Mode mode() const { return mode_; }
   bool loading() const { return loader_.joinable(); }
+  const std::string& loading_path() const { return loading_path_; }  // the file being loaded
   uint64_t load_progress() const { return load_records_.load(); }  // records read so far
   const std::string& source() const { return source_; }             // file path or live endpoints
   bool live_running() const { return relay_thread_.joinable() && !relay_done_.load(); }
@@ -85,6 +86,7 @@ class Controller {
   std::unique_ptr<Store> store_;
   Mode mode_ = Mode::Empty;
   std::string source_;
+  std::string loading_path_;  // GUI thread only
   double load_seconds_ = 0;
 
   // Background load.

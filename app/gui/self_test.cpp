@@ -119,7 +119,8 @@ void print_stats(const std::string& view, const AppState& s) {
   else if (view == "memory")
     std::printf("view=memory regions=%zu ring_marks=%zu\n", v.memory_regions, v.memory_marks);
   else if (view == "rings")
-    std::printf("view=rings queues=%zu ring_records=%zu\n", v.ring_queues, v.ring_records);
+    std::printf("view=rings queues=%zu ring_records=%zu snapshot_rows=%zu\n", v.ring_queues, v.ring_records,
+                v.ring_snapshot_rows);
   else if (view == "findings")
     std::printf("view=findings total=%zu\n", v.findings_total);
   else if (view == "status")

@@ -40,6 +40,20 @@ void text_colored(ImU32 color, std::string_view text) {
 
 void text_unformatted(std::string_view text) { ImGui::TextUnformatted(text.data(), text.data() + text.size()); }
 
+void text_or_tip(std::string_view text) { text_or_tip(ImGui::GetColorU32(ImGuiCol_Text), text); }
+
+void text_or_tip(ImU32 color, std::string_view text) {
+  const float room = ImGui::GetContentRegionAvail().x;
+  text_colored(color, text);
+  if (ImGui::GetItemRectSize().x > room && ImGui::IsItemHovered()) {
+    ImGui::BeginTooltip();
+    ImGui::PushTextWrapPos(ImGui::GetFontSize() * 40);
+    text_unformatted(text);
+    ImGui::PopTextWrapPos();
+    ImGui::EndTooltip();
+  }
+}
+
 void help_marker(const char* text) {
   ImGui::TextDisabled("(?)");
   if (ImGui::IsItemHovered()) {

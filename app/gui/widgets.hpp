@@ -19,6 +19,10 @@ bool splitter(const char* id, bool vertical, float thickness, float length, floa
 
 void text_colored(ImU32 color, std::string_view text);
 void text_unformatted(std::string_view text);
+// Text in a table cell or a narrow pane: when it is wider than the room it has (and so clipped),
+// hovering it shows the whole text.
+void text_or_tip(std::string_view text);
+void text_or_tip(ImU32 color, std::string_view text);
 void help_marker(const char* text);
 
 // Combo choosing AppState::session_index ("session 2 (blk, 1234 messages)"); hidden when the

@@ -128,7 +128,7 @@ void draw_fields(AppState& s, const std::vector<Field>& fields, int highlight_fi
     }
     ImGui::PopID();
     ImGui::TableNextColumn();
-    text_unformatted(f.value);
+    text_or_tip(f.value);
     ImGui::TableNextColumn();
     if (f.length) text_colored(kDimText, std::to_string(f.offset) + "+" + std::to_string(f.length));
   }
@@ -155,10 +155,10 @@ void draw_fds(AppState& s, uint32_t i, const DecodedMessage* msg) {
     ImGui::TableNextColumn();
     text_unformatted(std::to_string(k));
     ImGui::TableNextColumn();
-    text_unformatted(format_fd_long(fds[k]));
+    text_or_tip(format_fd_long(fds[k]));
     ImGui::TableNextColumn();
     const std::string& role = roles[k];
-    text_colored(role == "unexpected fd" ? severity_color(Severity::Warning) : kOkText, role);
+    text_or_tip(role == "unexpected fd" ? severity_color(Severity::Warning) : kOkText, role);
   }
   ImGui::PopFont();
   ImGui::EndTable();

@@ -52,9 +52,10 @@ void file_dialog(AppState& s, bool save) {
   if (flag) {
     ImGui::OpenPopup(title);
     flag = false;
-    if (d.dir.empty()) {
+    if (d.dir.empty()) {  // first time: next to the open capture, else the working directory
       std::error_code ec;
-      d.dir = fs::current_path(ec).string();
+      const fs::path open = s.ctl.mode() == Mode::Capture ? fs::path(s.ctl.source()).parent_path() : fs::path();
+      d.dir = !open.empty() && fs::is_directory(open, ec) ? fs::absolute(open, ec).string() : fs::current_path(ec).string();
     }
     d.stale = true;
   }

@@ -32,10 +32,11 @@ void draw_findings(AppState& s) {
   if (!ImGui::BeginTable("findings", 5, flags, ImGui::GetContentRegionAvail())) return;
   const float fs = ImGui::GetFontSize();
   ImGui::TableSetupScrollFreeze(0, 1);
-  ImGui::TableSetupColumn("severity", ImGuiTableColumnFlags_WidthFixed, fs * 4.5f);
-  ImGui::TableSetupColumn("finding", ImGuiTableColumnFlags_WidthFixed, fs * 11);
-  ImGui::TableSetupColumn("record", ImGuiTableColumnFlags_WidthFixed, fs * 4.5f);
-  ImGui::TableSetupColumn("message", ImGuiTableColumnFlags_WidthFixed, fs * 13);
+  // The first four fit their content, so the detail (what the user needs to read) gets the rest.
+  ImGui::TableSetupColumn("severity");
+  ImGui::TableSetupColumn("finding");
+  ImGui::TableSetupColumn("record");
+  ImGui::TableSetupColumn("message");
   ImGui::TableSetupColumn("detail", ImGuiTableColumnFlags_WidthStretch);
   ImGui::TableHeadersRow();
   const float row_h = ImGui::GetTextLineHeight() + ImGui::GetStyle().CellPadding.y * 2;
@@ -52,7 +53,14 @@ void draw_findings(AppState& s) {
       if (ImGui::Selectable(std::string(severity_name(fi.severity)).c_str(), ref.entry == s.selected,
                             ImGuiSelectableFlags_SpanAllColumns))
         s.select(ref.entry);
-      if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", std::string(fi.title).c_str());
+      if (ImGui::IsItemHovered()) {  // the detail column is often clipped: the whole text, wrapped
+        ImGui::BeginTooltip();
+        ImGui::PushTextWrapPos(fs * 36);
+        text_colored(severity_color(fi.severity), std::string(fi.id) + ": " + std::string(fi.title));
+        if (!f.detail.empty()) text_unformatted(f.detail);
+        ImGui::PopTextWrapPos();
+        ImGui::EndTooltip();
+      }
       ImGui::PopID();
       ImGui::TableNextColumn();
       text_colored(severity_color(fi.severity), fi.id);

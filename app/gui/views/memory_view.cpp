@@ -124,8 +124,15 @@ void draw_map(const SessionState& st, const std::vector<view::RingMark>& marks) 
 }
 
 void region_table(AppState& s, const SessionState& st) {
-  if (!ImGui::BeginTable("regions", 7, ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerV | ImGuiTableFlags_SizingFixedFit))
+  // The fd description is long (memfd name, inode): scroll sideways rather than hide "added by".
+  const float h = ImGui::GetTextLineHeightWithSpacing() * static_cast<float>(st.regions.size() + 1) +
+                  ImGui::GetStyle().ScrollbarSize + 8;
+  if (!ImGui::BeginTable("regions", 7,
+                         ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerV | ImGuiTableFlags_SizingFixedFit |
+                             ImGuiTableFlags_ScrollX,
+                         ImVec2(0, h)))
     return;
+  ImGui::TableSetupScrollFreeze(1, 0);
   for (const char* h : {"#", "guest physical", "size", "front-end virtual", "mmap offset", "fd", "added by"})
     ImGui::TableSetupColumn(h);
   ImGui::TableHeadersRow();

@@ -47,6 +47,14 @@ void draw_messages(AppState& s) {
 
   ImGuiTableFlags flags = ImGuiTableFlags_ScrollY | ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerV |
                           ImGuiTableFlags_Resizable | ImGuiTableFlags_Hideable | ImGuiTableFlags_SizingFixedFit;
+  // An empty list says why (loading, nothing recorded yet, or the filter hides everything), above
+  // the table: the table's own scrolling child would cover text drawn over it.
+  const std::string hint = s.ctl.loading() ? "Loading " + s.ctl.loading_path() + " …" : s.rows.empty_hint(st);
+  if (!hint.empty()) {
+    ImGui::PushTextWrapPos(0);
+    text_colored(severity_color(Severity::Info), hint);
+    ImGui::PopTextWrapPos();
+  }
   ImGui::PushFont(fonts().mono);
   if (!ImGui::BeginTable("messages", 10, flags, ImGui::GetContentRegionAvail())) {
     ImGui::PopFont();
@@ -130,7 +138,7 @@ void draw_messages(AppState& s) {
         text_colored(IM_COL32(120, 170, 255, 255), "↔");
       }
       ImGui::TableNextColumn();
-      text_unformatted(t.summary);
+      text_or_tip(t.summary);  // feature names, memory tables: often wider than the column
       ImGui::TableNextColumn();
       if (!t.latency.empty()) text_unformatted(t.latency);
       else if (e.is_message() && e.role == MessageRole::Request && e.expects != ReplyExpectation::None &&

@@ -28,6 +28,17 @@ std::string hex(uint64_t v) {
   return buf;
 }
 
+// The header row, each header explaining its column on hover.
+template <size_t N>
+void column_headers_with_tips(const char* const (&columns)[N][2]) {
+  ImGui::TableNextRow(ImGuiTableRowFlags_Headers);
+  for (size_t k = 0; k < N; ++k) {
+    if (!ImGui::TableSetColumnIndex(static_cast<int>(k))) continue;
+    ImGui::TableHeader(columns[k][0]);
+    if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", columns[k][1]);
+  }
+}
+
 void notifier(AppState& s, const NotifierSlot& n, const char* id) {
   switch (n.state) {
     case NotifierSlot::State::Unset: text_colored(kDimText, "-"); break;
@@ -51,10 +62,22 @@ void vring_table(AppState& s, const SessionState& st) {
   const float h = std::min(ImGui::GetContentRegionAvail().y * 0.6f,
                            ImGui::GetTextLineHeightWithSpacing() * static_cast<float>(st.vrings.size() + 2) + 8);
   if (!ImGui::BeginTable("vrings", 11, flags, ImVec2(0, h))) return;
-  for (const char* c : {"queue", "state", "size", "base", "desc", "avail", "used", "kick", "call", "err", "requests"})
-    ImGui::TableSetupColumn(c);
+  static const char* const kColumns[][2] = {
+      {"queue", "vring index"},
+      {"state", "started: SET_VRING_KICK, until GET_VRING_BASE or a reset stops it; enabled: SET_VRING_ENABLE 1 (or at once without PROTOCOL_FEATURES)"},
+      {"size", "SET_VRING_NUM: descriptors in the ring"},
+      {"base", "SET_VRING_BASE: where the back-end starts; (read N): what the last GET_VRING_BASE returned"},
+      {"desc", "descriptor table address as sent (front-end virtual unless IOTLB)"},
+      {"avail", "available (driver) ring address as sent"},
+      {"used", "used (device) ring address as sent"},
+      {"kick", "SET_VRING_KICK: the eventfd the front-end signals; nofd: the back-end polls"},
+      {"call", "SET_VRING_CALL: the eventfd the back-end signals; nofd: no interrupts"},
+      {"err", "SET_VRING_ERR: the eventfd the back-end signals on errors"},
+      {"requests", "how often each request named this queue"},
+  };
+  for (const auto& c : kColumns) ImGui::TableSetupColumn(c[0]);
   ImGui::TableSetupScrollFreeze(1, 1);
-  ImGui::TableHeadersRow();
+  column_headers_with_tips(kColumns);
   ImGui::PushFont(fonts().mono);
   for (const VringState& v : st.vrings) {
     ImGui::TableNextRow();
@@ -114,17 +137,29 @@ size_t ring_records(AppState& s, size_t session, uint32_t until, size_t queues) 
   }
   if (count == 0) {
     ImGui::PushStyleColor(ImGuiCol_Text, kDimText);
-    ImGui::TextWrapped("No ring snapshots in this capture up to here: ring indices and in-flight buffers are "
-                       "recorded by live ring inspection (RingState records).");
+    ImGui::TextWrapped("No ring-state records in this session up to here. Ring indices and in-flight buffers "
+                       "are sampled from guest memory by the recorder: record with `vhostscope record "
+                       "--sample-interval MS` (docs/ring-state-format.md).");
     ImGui::PopStyleColor();
     return 0;
   }
   ImGui::Text("%zu ring snapshot%s up to here; latest per queue:", count, count == 1 ? "" : "s");
+  s.stats.ring_snapshot_rows = latest.size();
   if (!ImGui::BeginTable("snapshots", 8, ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerV | ImGuiTableFlags_SizingFixedFit))
     return count;
-  for (const char* c : {"queue", "record", "type", "size", "avail idx", "used idx", "in flight", "oldest buffer"})
-    ImGui::TableSetupColumn(c, std::string_view(c) == "oldest buffer" ? ImGuiTableColumnFlags_WidthStretch : 0);
-  ImGui::TableHeadersRow();
+  static const char* const kColumns[][2] = {
+      {"queue", "vring index"},
+      {"record", "the RingState record this row comes from"},
+      {"type", "split or packed virtqueue"},
+      {"size", "descriptors in the ring"},
+      {"avail idx", "the driver's avail->idx: buffers made available so far (wraps at 65536)"},
+      {"used idx", "the device's used->idx: buffers completed so far (wraps at 65536)"},
+      {"in flight", "available but not yet used (avail idx - used idx); (N not fetched): of those, not yet read by the device"},
+      {"oldest buffer", "the oldest buffer still in flight: its descriptor chain (hover a row for the whole snapshot)"},
+  };
+  for (const auto& c : kColumns)
+    ImGui::TableSetupColumn(c[0], std::string_view(c[0]) == "oldest buffer" ? ImGuiTableColumnFlags_WidthStretch : 0);
+  column_headers_with_tips(kColumns);
   ImGui::PushFont(fonts().mono);
   for (const auto& [queue, rec] : latest) {
     const RingSnapshot& r = rec.second;
@@ -159,7 +194,7 @@ size_t ring_records(AppState& s, size_t session, uint32_t until, size_t queues) 
 }  // namespace
 
 void draw_rings(AppState& s) {
-  s.stats.ring_queues = s.stats.ring_records = 0;
+  s.stats.ring_queues = s.stats.ring_records = s.stats.ring_snapshot_rows = 0;
   const Store& st = s.store();
   const auto& sessions = st.sessions();
   if (sessions.empty()) {

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "app/common/text_format.hpp"
+#include "app/common/view_text.hpp"
 #include "app/gui/app_state.hpp"
 #include "app/gui/style.hpp"
 #include "app/gui/views/views.hpp"
@@ -19,7 +20,7 @@ void draw_status_bar(AppState& s) {
     ImGui::SameLine();
   };
   if (c.loading()) {
-    text_colored(severity_color(Severity::Info), "loading " + c.source() + " … " + std::to_string(c.load_progress()) + " records");
+    text_colored(severity_color(Severity::Info), "loading " + c.loading_path() + " … " + std::to_string(c.load_progress()) + " records");
   } else if (c.mode() == Mode::Live) {
     const RelayStats rs = c.live_stats();
     text_colored(c.live_running() ? kOkText : kDimText, c.live_running() ? "● live" : "○ live (stopped)");
@@ -30,7 +31,7 @@ void draw_status_bar(AppState& s) {
       text_colored(severity_color(Severity::Error), "● rec " + c.recording_path());
     }
     sep();
-    text_unformatted(std::to_string(rs.sessions) + " sessions relayed");
+    text_unformatted(view::count_of(rs.sessions, "session") + " relayed");
     if (c.dropped()) {
       sep();
       text_colored(severity_color(Severity::Warning), std::to_string(c.dropped()) + " records dropped (GUI behind)");
@@ -41,10 +42,10 @@ void draw_status_bar(AppState& s) {
     text_colored(kDimText, "no capture open (File ▸ Open)");
   }
   sep();
-  text_unformatted(std::to_string(st.size()) + " records");
+  text_unformatted(view::count_of(st.size(), "record"));
   sep();
   const auto& sessions = st.sessions();
-  text_unformatted(std::to_string(sessions.size()) + (sessions.size() == 1 ? " session" : " sessions"));
+  text_unformatted(view::count_of(sessions.size(), "session"));
   if (!sessions.empty()) {
     const StoreSession& cur = sessions[std::min(s.session_index, sessions.size() - 1)];
     sep();
@@ -55,7 +56,7 @@ void draw_status_bar(AppState& s) {
     for (const PendingRequest& p : ss.analyser.pending()) pending += p.expects != ReplyExpectation::None;
   s.stats.pending = pending;
   sep();
-  text_colored(pending ? severity_color(Severity::Warning) : kDimText, std::to_string(pending) + " replies pending");
+  text_colored(pending ? severity_color(Severity::Warning) : kDimText, view::count_of(pending, "reply", "replies") + " pending");
   if (!st.flagged().empty()) {
     sep();
     text_colored(severity_color(Severity::Error), std::to_string(st.flagged().size()) + " flagged");
