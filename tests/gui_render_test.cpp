@@ -20,9 +20,11 @@
 #include "app/common/view_features.hpp"
 #include "app/common/view_filter.hpp"
 #include "app/common/view_memory.hpp"
+#include "app/common/view_rings.hpp"
 #include "app/common/view_timeline.hpp"
 #include "captures/capture_file.hpp"
 #include "captures/store.hpp"
+#include "decoders/ring_snapshot.hpp"
 #include "support/message_builder.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
@@ -277,6 +279,7 @@ TEST_F(GuiRender, EveryViewDrawsWhatTheModelHolds) {
   EXPECT_EQ(rep["memory"]["ring_marks"], std::to_string(view::ring_marks(st).size()));
   EXPECT_EQ(rep["rings"]["queues"], "2");
   EXPECT_EQ(rep["rings"]["ring_records"], "0");
+  EXPECT_EQ(rep["rings"]["snapshot_rows"], "0");
   size_t findings = 0;
   for (uint32_t e : store.flagged()) findings += store.findings(e).size();
   EXPECT_GT(findings, 1u);
@@ -293,6 +296,60 @@ TEST_F(GuiRender, EveryViewDrawsWhatTheModelHolds) {
     const auto [stddev, colours] = image_stats(img);
     EXPECT_GT(stddev, 8.0);
     EXPECT_GT(colours, 50u);
+  }
+}
+
+// The shipped hang capture, as a user opens it: ring-state records (the rings view's snapshot
+// table), the unanswered GET_VRING_BASE (a hang on the timeline, a finding), and every view drawn.
+TEST_F(GuiRender, ShippedHangCaptureDrawsRingsAndTheHang) {
+  const std::string path = std::string(VHS_SOURCE_DIR) + "/captures/blk-hang.pcap";
+  Store shipped;
+  std::string error;
+  auto reader = CaptureReader::open(path, error);
+  ASSERT_TRUE(reader) << error;
+  Record r;
+  while (reader->next(r)) shipped.append(r);
+  shipped.finish();
+  ASSERT_EQ(shipped.sessions().size(), 1u);
+
+  auto res = run({"--screenshot", dir / "hang.ppm", "--view", "all", "--size", "1280x800", path});
+  ASSERT_EQ(res.exit_code, 0) << res.out << res.err;
+  auto rep = parse_report(res.out);
+  EXPECT_EQ(rep["messages"]["rows"], std::to_string(shipped.size()));
+  EXPECT_EQ(rep["status"]["records"], std::to_string(shipped.size()));
+
+  // Rings: every RingState record of the session counted, the latest one per sampled queue shown.
+  const StoreSession& session = shipped.sessions()[0];
+  const auto ring_records = view::ring_records_until(shipped, 0, session.last_entry);
+  ASSERT_FALSE(ring_records.empty());
+  std::set<uint32_t> sampled_queues;
+  for (uint32_t e : ring_records)
+    if (auto snap = decode_ring_snapshot(shipped.bytes(e))) sampled_queues.insert(snap->queue);
+  EXPECT_EQ(rep["rings"]["ring_records"], std::to_string(ring_records.size()));
+  EXPECT_EQ(rep["rings"]["snapshot_rows"], std::to_string(sampled_queues.size()));
+  EXPECT_EQ(rep["rings"]["queues"], std::to_string(session.state().vrings.size()));
+
+  // The hang: the same spans and findings as the view-models compute from the Store.
+  view::TimelineIndex tl;
+  tl.update(shipped, SIZE_MAX);
+  const auto hangs = view::hang_spans(shipped, tl, 0, false);
+  EXPECT_GE(hangs.size(), 1u);
+  EXPECT_EQ(rep["timeline"]["hangs"], std::to_string(hangs.size()));
+  EXPECT_EQ(rep["timeline"]["lanes"], std::to_string(tl.lanes().size()));
+  size_t findings = 0;
+  for (uint32_t e : shipped.flagged()) findings += shipped.findings(e).size();
+  EXPECT_GE(findings, 1u);
+  EXPECT_EQ(rep["findings"]["total"], std::to_string(findings));
+  EXPECT_EQ(rep["memory"]["regions"], std::to_string(session.state().regions.size()));
+  EXPECT_EQ(rep["memory"]["ring_marks"], std::to_string(view::ring_marks(session.state()).size()));
+
+  for (const char* view : {"detail", "features", "memory", "rings", "findings"}) {
+    SCOPED_TRACE(view);
+    const auto& img_line = rep[std::string("image:") + view];
+    ASSERT_EQ(img_line.count("path"), 1u) << res.out;
+    const Image img = read_ppm(img_line.at("path"));
+    ASSERT_EQ(img.width, 1280);
+    EXPECT_GT(image_stats(img).first, 8.0);
   }
 }
 
