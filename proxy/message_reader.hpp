@@ -1,7 +1,15 @@
-// Reads one vhost-user message at a time from a non-blocking stream socket, never past its end:
-// the 12-byte header first (its fds arrive with its first byte), then exactly `size` payload bytes.
-// Reading further could pull in the next message's fds (Linux hands them out with the first byte
-// of the sendmsg that carried them), which would then be attached to the wrong message.
+// Reads vhost-user messages from a non-blocking stream socket, one whole message at a time, with
+// the fds that came with it.
+//
+// Reads are greedy: one recvmsg takes whatever the socket holds (up to a buffer of two maximal
+// messages), so a message that arrived in one piece costs one syscall, and bytes of the following
+// messages wait in the buffer. What makes that safe for fds is how Linux reads a unix stream:
+// SCM_RIGHTS fds belong to the skb of the sendmsg that carried them, and a read stops right after
+// the first skb with fds it touches (tests/proxy_units_test.cpp pins this down). So the fds a read
+// returns belong to the message that holds the read's LAST byte — the same message a reader taking
+// the 12-byte header and then exactly `size` bytes would have attached them to, for every peer that
+// starts each fd-carrying sendmsg with the message it belongs to (QEMU, libvhost-user, rust-vmm,
+// DPDK: header with fds, payload in the same or the next write).
 #pragma once
 
 #include <sys/types.h>
@@ -10,6 +18,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include "decoders/wire.hpp"
 
@@ -30,20 +39,26 @@ class MessageReader {
   MessageReader& operator=(const MessageReader&) = delete;
   ~MessageReader() { reset(); }
 
-  // Reads as much of the current message as is available, without blocking and without reading
-  // past its end. After Complete, call reset() before the next message.
+  // Completes the current message from the buffer or, if it needs more, from the socket, without
+  // blocking. After Complete, call next() before reading the following message.
   Status read(int fd);
 
-  // Closes any fds still held and forgets the message.
+  // Done with the current (complete) message: closes its fds not taken, and makes the next
+  // buffered message current. Check ready() afterwards: a buffered message gets no epoll event.
+  void next();
+  // Forgets everything, buffered messages included, and closes every fd held (stream abandoned).
   void reset();
   // Fault injection: the complete message becomes `message` (header included, at most
   // kHeaderSize + kMaxPayloadSize bytes, no fds); the fds that came with the old one are closed.
   void replace(std::span<const uint8_t> message);
 
-  std::span<const uint8_t> bytes() const { return {buffer_.data(), have_}; }
-  bool header_complete() const { return have_ >= kHeaderSize; }
+  // read() would return Complete or Oversized without touching the socket.
+  bool ready() const;
+
+  std::span<const uint8_t> bytes() const { return {buffer_.data(), current_size()}; }
+  bool header_complete() const { return header_parsed_; }
   const Header& header() const { return header_; }  // valid when header_complete()
-  size_t expected_size() const { return header_complete() ? kHeaderSize + header_.size : kHeaderSize; }
+  size_t expected_size() const { return header_parsed_ ? kHeaderSize + header_.size : kHeaderSize; }
   bool partial() const { return have_ > 0; }  // some bytes of a message have arrived
 
   std::span<const int> fds() const { return {fds_.data(), fd_count_}; }
@@ -53,16 +68,28 @@ class MessageReader {
   int error() const { return error_; }
 
  private:
-  ssize_t receive(int fd, size_t want);
-  void collect_fds(void* msghdr);
+  // fds that arrived with bytes of a later message than the current one.
+  struct LaterFds {
+    size_t offset = 0;  // where that message starts in buffer_
+    std::array<int, kMaxFdsPerMessage> fds{};
+    size_t count = 0;
+    bool truncated = false;
+  };
 
-  std::array<uint8_t, kHeaderSize + kMaxPayloadSize> buffer_{};
+  size_t current_size() const;
+  bool take_header();  // false: oversized
+  size_t owner_of_last_byte() const;
+  void take_received(LaterFds& received, size_t owner);
+
+  std::array<uint8_t, 2 * (kHeaderSize + kMaxPayloadSize)> buffer_{};
   size_t have_ = 0;
+  bool header_parsed_ = false;
   Header header_;
   std::array<int, kMaxFdsPerMessage> fds_{};
   size_t fd_count_ = 0;
   bool fds_truncated_ = false;
   int error_ = 0;
+  std::vector<LaterFds> later_;
 };
 
 }  // namespace vhs

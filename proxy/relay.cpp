@@ -217,6 +217,7 @@ void Relay::Impl::dispatch(uint64_t tok, uint32_t events) {
     case kTokCommand:
       drain(command_event.get());
       on_command();
+      relay_buffered();  // `step`/`continue` may have unblocked a flow with buffered messages
       return;
     case kTokDelayTimer:
       drain(delay_timer.get());
@@ -232,6 +233,7 @@ void Relay::Impl::dispatch(uint64_t tok, uint32_t events) {
       // Stale: queued before the session it belongs to ended.
       if ((tok >> 8) != generation) return;
       on_conn_event(id, events);
+      relay_buffered();
       return;
   }
 }

@@ -60,7 +60,7 @@ RelayFlow::SendStatus RelayFlow::continue_send(int& err) {
   // The kernel holds its own references to the passed fds: ours can go now.
   sending_ = false;
   substitute_.reset();
-  reader_.reset();
+  reader_.next();
   return SendStatus::Done;
 }
 

@@ -59,7 +59,8 @@ class RelayFlow {
   // Starts relaying the complete message in reader(): the fds sent are the received ones, except
   // that fd `substitute_index` (if >= 0) is replaced by `substitute`, which is closed once sent.
   void begin_send(int substitute_index = -1, UniqueFd substitute = {});
-  // Pushes as much as the destination takes. Done: message gone, fds closed, reader reset.
+  // Pushes as much as the destination takes. Done: message gone, fds closed, reader moved on to
+  // the next message (which may already be buffered: reader().ready()).
   SendStatus continue_send(int& err);
   // Drops everything (session ending): closes held fds.
   void reset();

@@ -81,6 +81,7 @@ struct Relay::Impl {
   // --- per message (relay_messages.cpp)
   void on_conn_event(TokenId id, uint32_t events);
   void on_readable(RelayFlow& flow);
+  void relay_buffered();
   void on_message(RelayFlow& flow);
   void on_oversized(RelayFlow& flow);
   void on_closed(RelayFlow& flow, int err);

@@ -105,6 +105,14 @@ void Relay::Impl::on_readable(RelayFlow& flow) {
   }
 }
 
+// Greedy reads (message_reader.hpp) can leave whole messages in a flow's buffer, and those get no
+// epoll event: relay them now, as long as their flow is free to send.
+void Relay::Impl::relay_buffered() {
+  const uint64_t gen = generation;
+  for (RelayFlow* flow : {&to_back, &to_front, &chan_to_back, &chan_to_front})
+    while (gen == generation && flow->src().fd && !flow->sending() && flow->reader().ready()) on_readable(*flow);
+}
+
 void Relay::Impl::on_message(RelayFlow& flow) {
   uint16_t flags = 0;
   // Fault injection, only when asked for (docs/step.md): may drop the message or swap a reply.

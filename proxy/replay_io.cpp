@@ -108,7 +108,7 @@ ReplayLink::Event ReplayLink::read_from(Channel channel, ReplayMessage& out, std
         describe_fd(out.fds.back().get(), info);
         out.fd_infos.push_back(std::move(info));
       }
-      reader.reset();
+      reader.next();
       Record r;
       r.kind = RecordKind::Message;
       r.channel = channel;
@@ -153,6 +153,14 @@ ReplayLink::Event ReplayLink::read_from(Channel channel, ReplayMessage& out, std
 
 ReplayLink::Event ReplayLink::next(Clock::time_point deadline, ReplayMessage& out, std::string& error) {
   while (true) {
+    // Messages already read into a buffer get no poll event.
+    for (Channel c : {Channel::Backend, Channel::Frontend}) {
+      const bool is_main = c == Channel::Frontend;
+      if (!(is_main ? main_ : chan_) || !(is_main ? main_reader_ : chan_reader_).ready()) continue;
+      bool complete = false;
+      const Event e = read_from(c, out, error, complete);
+      if (e != Event::Message || complete) return e;
+    }
     pollfd p[2] = {{main_ ? main_.get() : -1, POLLIN, 0}, {chan_ ? chan_.get() : -1, POLLIN, 0}};
     if (!main_ && !chan_) return Event::MainClosed;
     const int rc = ::poll(p, 2, remaining_ms(deadline));

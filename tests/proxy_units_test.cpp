@@ -1,5 +1,5 @@
-// Proxy building blocks in isolation: exact-length framing with fds (never over-reading into the
-// next message), fd descriptions, and the safe listening socket.
+// Proxy building blocks in isolation: message framing with fds (greedy reads that still give every
+// message exactly its own fds), fd descriptions, and the safe listening socket.
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/eventfd.h>
@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -63,15 +64,119 @@ TEST(MessageReader, BackToBackMessagesKeepTheirOwnFds) {
   ASSERT_EQ(r.fds().size(), 1u);
   EXPECT_EQ(identify(r.fds()[0]), identify(m1.get()));
   EXPECT_FALSE(r.fds_truncated());
-  r.reset();
+  r.next();
 
   ASSERT_EQ(r.read(p.b.get()), MessageReader::Status::Complete);
   EXPECT_EQ(Bytes(r.bytes().begin(), r.bytes().end()), two);
   ASSERT_EQ(r.fds().size(), 2u);
   EXPECT_EQ(identify(r.fds()[0]), identify(m2.get()));
   EXPECT_EQ(identify(r.fds()[1]).ino, identify(e2.get()).ino);
-  r.reset();
+  r.next();
   EXPECT_EQ(r.read(p.b.get()), MessageReader::Status::Partial);
+}
+
+// The kernel behaviour greedy reads rely on: a unix stream read stops right after the first skb
+// with fds it touches, so a read's fds belong to the message holding its last byte.
+TEST(MessageReader, KernelStopsAReadRightAfterTheBytesThatCarriedFds) {
+  Pair p;
+  UniqueFd kick = make_eventfd();
+  Bytes one = request("SET_VRING_NUM", vring_state(0, 256));
+  Bytes two = request("SET_VRING_KICK", vring_index_fd(0));
+  Bytes three = request("SET_VRING_ENABLE", vring_state(0, 1));
+  int fds[] = {kick.get()};
+  ASSERT_EQ(send_message(p.a.get(), one), IoStatus::Ok);
+  ASSERT_EQ(send_message(p.a.get(), two, fds), IoStatus::Ok);
+  ASSERT_EQ(send_message(p.a.get(), three), IoStatus::Ok);
+
+  uint8_t buf[4096];
+  iovec iov{buf, sizeof buf};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)];
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ASSERT_EQ(recvmsg(p.b.get(), &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC), ssize_t(one.size() + two.size()));
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  ASSERT_NE(c, nullptr);
+  ASSERT_EQ(c->cmsg_len, CMSG_LEN(sizeof(int)));
+  int got;
+  std::memcpy(&got, CMSG_DATA(c), sizeof got);
+  UniqueFd received(got);
+  EXPECT_EQ(identify(received.get()).ino, identify(kick.get()).ino);
+}
+
+TEST(MessageReader, GreedyReadsGiveEachQueuedMessageItsOwnFds) {
+  Pair p;
+  UniqueFd mem = make_memfd("ram", 4096), kick = make_eventfd(), call = make_eventfd();
+  std::vector<Bytes> msgs = {
+      request("SET_VRING_NUM", vring_state(0, 256)),    // no fds
+      request("SET_MEM_TABLE", Bytes(8 + 32, 0)),       // memfd + eventfd
+      request("SET_VRING_BASE", vring_state(0, 0)),     // no fds, follows a message with fds
+      request("SET_VRING_KICK", vring_index_fd(0)),     // eventfd
+      request("GET_FEATURES"),                          // zero-size payload
+  };
+  int mem_fds[] = {mem.get(), call.get()};
+  int kick_fds[] = {kick.get()};
+  ASSERT_EQ(send_message(p.a.get(), msgs[0]), IoStatus::Ok);
+  ASSERT_EQ(send_message(p.a.get(), msgs[1], mem_fds), IoStatus::Ok);
+  ASSERT_EQ(send_message(p.a.get(), msgs[2]), IoStatus::Ok);
+  ASSERT_EQ(send_message(p.a.get(), msgs[3], kick_fds), IoStatus::Ok);
+  ASSERT_EQ(send_message(p.a.get(), msgs[4]), IoStatus::Ok);
+
+  const std::vector<std::vector<ino_t>> want = {
+      {}, {identify(mem.get()).ino, identify(call.get()).ino}, {}, {identify(kick.get()).ino}, {}};
+  MessageReader r;
+  for (size_t i = 0; i < msgs.size(); ++i) {
+    SCOPED_TRACE(i);
+    ASSERT_EQ(r.read(p.b.get()), MessageReader::Status::Complete);
+    EXPECT_EQ(Bytes(r.bytes().begin(), r.bytes().end()), msgs[i]);
+    std::vector<ino_t> got;
+    for (int fd : r.fds()) got.push_back(identify(fd).ino);
+    EXPECT_EQ(got, want[i]);
+    r.next();
+  }
+  EXPECT_FALSE(r.ready());
+  EXPECT_EQ(r.read(p.b.get()), MessageReader::Status::Partial);
+}
+
+// libvhost-user's way of writing: the header with the fds in one sendmsg, the payload in a write.
+TEST(MessageReader, FdsOnTheHeaderWithThePayloadWrittenSeparately) {
+  Pair p;
+  UniqueFd call = make_eventfd();
+  Bytes first = request("SET_VRING_CALL", vring_index_fd(1));
+  Bytes second = request("SET_VRING_ENABLE", vring_state(1, 1));
+  int fds[] = {call.get()};
+  ASSERT_EQ(send_message(p.a.get(), std::span<const uint8_t>(first).first(kHeaderSize), fds), IoStatus::Ok);
+  ASSERT_EQ(send_message(p.a.get(), std::span<const uint8_t>(first).subspan(kHeaderSize)), IoStatus::Ok);
+  ASSERT_EQ(send_message(p.a.get(), second), IoStatus::Ok);
+  MessageReader r;
+  ASSERT_EQ(r.read(p.b.get()), MessageReader::Status::Complete);
+  EXPECT_EQ(Bytes(r.bytes().begin(), r.bytes().end()), first);
+  ASSERT_EQ(r.fds().size(), 1u);
+  EXPECT_EQ(identify(r.fds()[0]).ino, identify(call.get()).ino);
+  r.next();
+  ASSERT_EQ(r.read(p.b.get()), MessageReader::Status::Complete);
+  EXPECT_EQ(Bytes(r.bytes().begin(), r.bytes().end()), second);
+  EXPECT_TRUE(r.fds().empty());
+}
+
+TEST(MessageReader, ResetClosesFdsOfBufferedMessages) {
+  int before = open_fd_count();
+  {
+    Pair p;
+    UniqueFd kick = make_eventfd();
+    int fds[] = {kick.get()};
+    ASSERT_EQ(send_message(p.a.get(), request("SET_VRING_NUM", vring_state(0, 8))), IoStatus::Ok);
+    ASSERT_EQ(send_message(p.a.get(), request("SET_VRING_KICK", vring_index_fd(0)), fds), IoStatus::Ok);
+    MessageReader r;
+    ASSERT_EQ(r.read(p.b.get()), MessageReader::Status::Complete);
+    EXPECT_TRUE(r.fds().empty());  // the kick's fd is buffered with the kick, not handed out here
+    r.reset();
+    EXPECT_FALSE(r.partial());
+    EXPECT_FALSE(r.ready());
+  }
+  EXPECT_EQ(open_fd_count(), before);
 }
 
 TEST(MessageReader, SplitHeaderAndPayloadArriveInPieces) {
@@ -111,7 +216,7 @@ TEST(MessageReader, OversizedHeaderStopsAndStaysStopped) {
   MessageReader r;
   EXPECT_EQ(r.read(p.b.get()), MessageReader::Status::Oversized);
   EXPECT_EQ(r.bytes().size(), 12u);
-  EXPECT_EQ(r.read(p.b.get()), MessageReader::Status::Oversized);  // and never reads the payload
+  EXPECT_EQ(r.read(p.b.get()), MessageReader::Status::Oversized);  // and stays so
   EXPECT_EQ(r.bytes().size(), 12u);
 }
 
