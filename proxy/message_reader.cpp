@@ -92,8 +92,8 @@ MessageReader::Status MessageReader::read(int fd) {
     if (header_parsed_ && header_.size > kMaxPayloadSize) return Status::Oversized;
     if (header_parsed_ && have_ >= expected_size()) return Status::Complete;
 
-    // The current message is incomplete, so it fits in the free half of the buffer at least.
-    iovec iov{buffer_.data() + have_, buffer_.size() - have_};
+    // The current message is incomplete, so it starts in the first half and has room to finish.
+    iovec iov{buffer_.data() + have_, kReadLimit - have_};
     ControlBuffer control;
     msghdr msg{};
     msg.msg_iov = &iov;
@@ -168,10 +168,19 @@ void MessageReader::reset() {
 }
 
 void MessageReader::replace(std::span<const uint8_t> message) {
-  reset();
-  have_ = std::min(message.size(), buffer_.size());
-  std::memcpy(buffer_.data(), message.data(), have_);
-  if (auto h = parse_header(bytes())) header_ = *h;
+  const size_t used = std::min(have_, expected_size());
+  const size_t size = std::min(message.size(), kHeaderSize + kMaxPayloadSize);
+  for (size_t i = 0; i < fd_count_; ++i)
+    if (fds_[i] >= 0) ::close(fds_[i]);
+  fd_count_ = 0;
+  fds_truncated_ = false;
+  // Messages buffered behind this one move with it (have_ <= kReadLimit: room for any size).
+  std::memmove(buffer_.data() + size, buffer_.data() + used, have_ - used);
+  std::memcpy(buffer_.data(), message.data(), size);
+  have_ = have_ - used + size;
+  for (LaterFds& l : later_) l.offset = l.offset - used + size;
+  header_parsed_ = false;
+  if (size >= kHeaderSize) take_header();
 }
 
 }  // namespace vhs

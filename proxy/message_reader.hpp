@@ -81,7 +81,9 @@ class MessageReader {
   size_t owner_of_last_byte() const;
   void take_received(LaterFds& received, size_t owner);
 
-  std::array<uint8_t, 2 * (kHeaderSize + kMaxPayloadSize)> buffer_{};
+  // Reads fill at most kReadLimit bytes; the slack past it lets replace() grow the current message.
+  static constexpr size_t kReadLimit = 2 * (kHeaderSize + kMaxPayloadSize);
+  std::array<uint8_t, kReadLimit + kHeaderSize + kMaxPayloadSize> buffer_{};
   size_t have_ = 0;
   bool header_parsed_ = false;
   Header header_;

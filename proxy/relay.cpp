@@ -178,7 +178,12 @@ int Relay::Impl::run() {
       exit_code = 1;
       break;
     }
-    for (int i = 0; i < n && !stopping; ++i) dispatch(events[i].data.u64, events[i].events);
+    for (int i = 0; i < n && !stopping; ++i) {
+      dispatch(events[i].data.u64, events[i].events);
+      // Whatever unblocked a flow (a send, `step`, a delay timer) may have left whole messages in
+      // its read buffer, which no epoll event will announce.
+      if (!stopping) relay_buffered();
+    }
   }
   if (state == RelayState::BackendConnecting || state == RelayState::BackendWaiting)
     emit_text(RecordKind::Connect, Channel::Frontend, Direction::ToBackend, front_description + "; no back-end yet");
@@ -217,7 +222,6 @@ void Relay::Impl::dispatch(uint64_t tok, uint32_t events) {
     case kTokCommand:
       drain(command_event.get());
       on_command();
-      relay_buffered();  // `step`/`continue` may have unblocked a flow with buffered messages
       return;
     case kTokDelayTimer:
       drain(delay_timer.get());
@@ -233,7 +237,6 @@ void Relay::Impl::dispatch(uint64_t tok, uint32_t events) {
       // Stale: queued before the session it belongs to ended.
       if ((tok >> 8) != generation) return;
       on_conn_event(id, events);
-      relay_buffered();
       return;
   }
 }

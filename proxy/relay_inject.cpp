@@ -25,7 +25,7 @@ bool Relay::Impl::inject_message(RelayFlow& flow, uint16_t& flags) {
     emit(flow.record());
     log(LogLevel::Info, "session " + std::to_string(session) + ": injected drop: " + describe_message(flow) +
                             ", not relayed (" + std::to_string(flow.reader().fds().size()) + " fds closed)");
-    flow.reader().reset();  // closes its fds; the source is read again at once (level-triggered)
+    flow.reader().next();  // closes its fds; what follows is relayed as usual (relay_buffered)
     return true;
   }
   if (const Injection* in = injects.for_reply(flow.channel(), h)) {

@@ -161,6 +161,29 @@ TEST(MessageReader, FdsOnTheHeaderWithThePayloadWrittenSeparately) {
   EXPECT_TRUE(r.fds().empty());
 }
 
+// Fault injection's replace-reply swaps the current message; what was buffered behind it stays.
+TEST(MessageReader, ReplaceKeepsTheMessagesBufferedBehind) {
+  Pair p;
+  UniqueFd kick = make_eventfd();
+  Bytes first = request("SET_VRING_NUM", vring_state(0, 8));
+  Bytes second = request("SET_VRING_KICK", vring_index_fd(0));
+  Bytes replacement = request("SET_FEATURES", u64_payload(0x0102030405060708));
+  int fds[] = {kick.get()};
+  ASSERT_EQ(send_message(p.a.get(), first), IoStatus::Ok);
+  ASSERT_EQ(send_message(p.a.get(), second, fds), IoStatus::Ok);
+  MessageReader r;
+  ASSERT_EQ(r.read(p.b.get()), MessageReader::Status::Complete);
+  r.replace(replacement);
+  EXPECT_EQ(Bytes(r.bytes().begin(), r.bytes().end()), replacement);
+  EXPECT_EQ(r.header().size, 8u);
+  r.next();
+  ASSERT_TRUE(r.ready());
+  ASSERT_EQ(r.read(p.b.get()), MessageReader::Status::Complete);
+  EXPECT_EQ(Bytes(r.bytes().begin(), r.bytes().end()), second);
+  ASSERT_EQ(r.fds().size(), 1u);
+  EXPECT_EQ(identify(r.fds()[0]).ino, identify(kick.get()).ino);
+}
+
 TEST(MessageReader, ResetClosesFdsOfBufferedMessages) {
   int before = open_fd_count();
   {
