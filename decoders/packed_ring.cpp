@@ -5,11 +5,14 @@
 #include <algorithm>
 #include <array>
 
+#include "decoders/ring_reading.hpp"
+
 namespace vhs {
 namespace {
 
-constexpr uint64_t kDescSize = 16;
-constexpr uint32_t kMaxIndirectEntries = 32768;
+using ring_reading::add_desc;
+using ring_reading::fail;
+using ring_reading::kDescSize;
 
 struct RawDesc {
   uint64_t addr;
@@ -26,46 +29,13 @@ bool avail_bit(uint16_t flags) { return (flags & kPackedDescAvail) != 0; }
 bool used_bit(uint16_t flags) { return (flags & kPackedDescUsed) != 0; }
 
 // The descriptor ring, from a copy made once per snapshot or through the view.
-struct RingSource {
-  const GuestMemoryView& mem;
-  uint64_t gpa;
-  const uint8_t* copy;
-
-  bool get(uint16_t slot, RawDesc& out) const {
-    if (copy) {
-      out = parse_desc(copy + slot * kDescSize);
-      return true;
-    }
-    std::array<uint8_t, kDescSize> b{};
-    if (!mem.read(gpa + slot * kDescSize, b)) return false;
-    out = parse_desc(b.data());
-    return true;
-  }
-};
-
-void fail(Chain& c, ChainError e, uint32_t at, uint64_t value) {
-  c.error = e;
-  c.error_at = at;
-  c.error_value = value;
-}
-
-void add_desc(const GuestMemoryView& mem, Chain& c, const RawDesc& d, uint16_t index,
-              bool in_indirect, bool check) {
-  c.add(ChainDesc{d.addr, d.len, d.flags, index, in_indirect});
-  if (check && c.error == ChainError::None && !mem.mapped(d.addr, d.len))
-    fail(c, ChainError::BufferUnmapped, index, d.addr);
-}
+using RingSource = ring_reading::DescSource<RawDesc, parse_desc>;
 
 // Indirect tables of packed rings are read in order, len/16 entries (spec 2.8.7).
 void walk_indirect(const GuestMemoryView& mem, const RawDesc& ind, uint16_t slot, Chain& c,
                    std::vector<uint8_t>& buf, bool read) {
-  if (ind.flags & kDescNext) return fail(c, ChainError::IndirectWithNext, slot, ind.flags);
-  if (ind.len == 0 || ind.len % kDescSize != 0 || ind.len / kDescSize > kMaxIndirectEntries)
-    return fail(c, ChainError::IndirectBadLength, slot, ind.len);
-  if (!read) return;
-  buf.resize(ind.len);
-  if (!range_fits(ind.addr, ind.len) || !mem.read(ind.addr, buf))
-    return fail(c, ChainError::TableUnreadable, slot, ind.addr);
+  if (!ring_reading::indirect_shape_ok(c, ind, slot) || !read) return;
+  if (!ring_reading::read_indirect_table(mem, c, ind, slot, buf)) return;
   const uint32_t n = ind.len / kDescSize;
   for (uint32_t j = 0; j < n; ++j) {
     const RawDesc e = parse_desc(buf.data() + j * kDescSize);
@@ -218,21 +188,7 @@ void walk_packed_chain(const GuestMemoryView& mem, const RingLocation& loc, uint
 
 void take_packed_snapshot(const GuestMemoryView& mem, const RingLocation& loc, RingScratch& scratch,
                           RingSnapshot& out) {
-  out.heads.clear();
-  out.faults.clear();
-  out.oldest.reset();
-  out.pending.reset();
-  out.queue = loc.queue;
-  out.type = RingType::Packed;
-  out.size = loc.size;
-  out.event_idx = loc.event_idx;
-  out.vring_base = loc.vring_base;
-  out.indices_ok = false;
-  out.avail_idx = out.avail_flags = out.used_idx = out.used_flags = 0;
-  out.used_event = out.avail_event = 0;
-  out.inflight = 0;
-  out.heads_approximate = false;
-  for (const RingFault& f : loc.faults) push_fault(out.faults, f);
+  ring_reading::begin_snapshot(loc, RingType::Packed, out);
   if (!loc.readable()) return;
 
   const auto st = read_packed_state(mem, loc, scratch);

@@ -5,11 +5,14 @@
 #include <algorithm>
 #include <array>
 
+#include "decoders/ring_reading.hpp"
+
 namespace vhs {
 namespace {
 
-constexpr uint64_t kDescSize = 16;
-constexpr uint32_t kMaxIndirectEntries = 32768;  // the largest queue; QEMU caps chains at 1024
+using ring_reading::add_desc;
+using ring_reading::fail;
+using ring_reading::kDescSize;
 
 struct RawDesc {
   uint64_t addr;
@@ -22,54 +25,20 @@ RawDesc parse_desc(const uint8_t* p) {
   return RawDesc{load_le64(p), load_le32(p + 8), load_le16(p + 12), load_le16(p + 14)};
 }
 
-// Where the descriptor table is read from: a copy made once per snapshot, or the view.
-struct TableSource {
-  const GuestMemoryView& mem;
-  uint64_t gpa;
-  const uint8_t* copy;  // nullptr: read each descriptor through the view
-
-  bool get(uint16_t index, RawDesc& out) const {
-    if (copy) {
-      out = parse_desc(copy + index * kDescSize);
-      return true;
-    }
-    std::array<uint8_t, kDescSize> b{};
-    if (!mem.read(gpa + index * kDescSize, b)) return false;
-    out = parse_desc(b.data());
-    return true;
-  }
-};
-
-void fail(Chain& c, ChainError e, uint32_t at, uint64_t value) {
-  c.error = e;
-  c.error_at = at;
-  c.error_value = value;
-}
-
-void add_checked(const GuestMemoryView& mem, Chain& c, const RawDesc& d, uint16_t index,
-                 bool in_indirect) {
-  c.add(ChainDesc{d.addr, d.len, d.flags, index, in_indirect});
-  // An unmapped buffer does not stop the walk: the chain shape is still worth showing.
-  if (c.error == ChainError::None && !mem.mapped(d.addr, d.len))
-    fail(c, ChainError::BufferUnmapped, index, d.addr);
-}
+using TableSource = ring_reading::DescSource<RawDesc, parse_desc>;
 
 // Walks an indirect table (spec 2.7.5.3): entries chained by `next` inside the table, no nesting.
 void walk_indirect(const GuestMemoryView& mem, const RawDesc& ind, uint16_t at, Chain& c,
                    std::vector<uint8_t>& buf) {
-  if (ind.flags & kDescNext) return fail(c, ChainError::IndirectWithNext, at, ind.flags);
-  if (ind.len == 0 || ind.len % kDescSize != 0 || ind.len / kDescSize > kMaxIndirectEntries)
-    return fail(c, ChainError::IndirectBadLength, at, ind.len);
+  if (!ring_reading::indirect_shape_ok(c, ind, at)) return;
+  if (!ring_reading::read_indirect_table(mem, c, ind, at, buf)) return;
   const uint32_t n = ind.len / kDescSize;
-  buf.resize(ind.len);
-  if (!range_fits(ind.addr, ind.len) || !mem.read(ind.addr, buf))
-    return fail(c, ChainError::TableUnreadable, at, ind.addr);
   uint32_t j = 0;
   for (uint32_t steps = 0;; ++steps) {
     if (steps == n) return fail(c, ChainError::Loop, j, steps);
     const RawDesc e = parse_desc(buf.data() + j * kDescSize);
     if (e.flags & kDescIndirect) return fail(c, ChainError::NestedIndirect, j, e.flags);
-    add_checked(mem, c, e, static_cast<uint16_t>(j), true);
+    add_desc(mem, c, e, static_cast<uint16_t>(j), true, true);
     if (!(e.flags & kDescNext)) return;
     if (e.next >= n) return fail(c, ChainError::NextOutOfRange, j, e.next);
     j = e.next;
@@ -89,7 +58,7 @@ void walk_chain(const GuestMemoryView& mem, const TableSource& table, uint16_t s
     if (!table.get(idx, d)) return fail(c, ChainError::TableUnreadable, idx, table.gpa + idx * kDescSize);
     ++c.ring_descs;
     if (d.flags & kDescIndirect) return walk_indirect(mem, d, idx, c, indirect_buf);
-    add_checked(mem, c, d, idx, false);
+    add_desc(mem, c, d, idx, false, true);
     if (!(d.flags & kDescNext)) return;
     if (d.next >= size) return fail(c, ChainError::NextOutOfRange, idx, d.next);
     idx = d.next;
@@ -221,21 +190,7 @@ SplitInflight split_inflight(const GuestMemoryView& mem, const RingLocation& loc
 
 void take_split_snapshot(const GuestMemoryView& mem, const RingLocation& loc, RingScratch& scratch,
                          RingSnapshot& out) {
-  out.heads.clear();
-  out.faults.clear();
-  out.oldest.reset();
-  out.pending.reset();
-  out.queue = loc.queue;
-  out.type = RingType::Split;
-  out.size = loc.size;
-  out.event_idx = loc.event_idx;
-  out.vring_base = loc.vring_base;
-  out.indices_ok = false;
-  out.avail_idx = out.avail_flags = out.used_idx = out.used_flags = 0;
-  out.used_event = out.avail_event = 0;
-  out.inflight = 0;
-  out.heads_approximate = false;
-  for (const RingFault& f : loc.faults) push_fault(out.faults, f);
+  ring_reading::begin_snapshot(loc, RingType::Split, out);
   if (!loc.readable()) return;
 
   const auto idx = read_split_indices(mem, loc);
