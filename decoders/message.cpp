@@ -88,7 +88,7 @@ void check_request_fields(const DecodedMessage& m, std::vector<Finding>& finding
   if (const auto* vs = std::get_if<VringStateValue>(&m.payload); vs && !m.is_reply) {
     if (info == sp.get_vring_base && vs->num != 0)
       add(findings, FindingCode::InvalidField,
-          fmt::format("GET_VRING_BASE num is {}, must be 0", vs->num));
+          fmt::format("{} num is {}, must be 0", info->name, vs->num));
     if ((info == sp.set_vring_enable || info == sp.set_vring_endian) && vs->num > 1)
       add(findings, FindingCode::InvalidField,
           fmt::format("{} num is {}, expected 0 or 1", info->name, vs->num));
@@ -98,17 +98,18 @@ void check_request_fields(const DecodedMessage& m, std::vector<Finding>& finding
           fmt::format("{} num is {}, reserved and must be 0", info->name, vs->num));
     if (info == sp.set_vring_num && (vs->num == 0 || vs->num > kMaxQueueSize))
       add(findings, FindingCode::InvalidField,
-          fmt::format("SET_VRING_NUM num is {}, expected 1..{}", vs->num, kMaxQueueSize));
+          fmt::format("{} num is {}, expected 1..{}", info->name, vs->num, kMaxQueueSize));
   }
   if (const auto* cfg = std::get_if<ConfigValue>(&m.payload);
       cfg && m.is_reply && info == sp.get_config && cfg->size == 0)
-    add(findings, FindingCode::InvalidField, "GET_CONFIG reply has config.size 0 (back-end failure)");
+    add(findings, FindingCode::InvalidField,
+        fmt::format("{} reply has config.size 0 (back-end failure)", info->name));
   if (const auto* inf = std::get_if<InflightValue>(&m.payload);
       inf && !m.is_reply && info == sp.get_inflight_fd) {
     if (inf->num_queues == 0)
-      add(findings, FindingCode::InvalidField, "GET_INFLIGHT_FD num_queues is 0");
+      add(findings, FindingCode::InvalidField, fmt::format("{} num_queues is 0", info->name));
     if (inf->queue_size == 0)
-      add(findings, FindingCode::InvalidField, "GET_INFLIGHT_FD queue_size is 0");
+      add(findings, FindingCode::InvalidField, fmt::format("{} queue_size is 0", info->name));
   }
 }
 
