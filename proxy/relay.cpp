@@ -92,6 +92,7 @@ std::unique_ptr<Relay> Relay::create(RelayOptions options, std::string& error) {
   for (const std::string& spec : r.opt.injects)
     if (!r.injects.add(spec, error)) return nullptr;
   r.update_armed();
+  if (r.opt.interpose_notify) r.notify_setup();
 
   if (const RequestInfo* info = find_request_by_name("SET_BACKEND_REQ_FD");
       info != nullptr && info->channel == Channel::Frontend) {
@@ -226,6 +227,9 @@ void Relay::Impl::dispatch(uint64_t tok, uint32_t events) {
     case kTokDelayTimer:
       drain(delay_timer.get());
       on_delay_timer();
+      return;
+    case kTokNotify:
+      on_notify_event(tok);
       return;
     case kTokFrontListen:
       on_front_accept();
@@ -430,6 +434,7 @@ void Relay::Impl::fail_backend(const std::string& why) {
 void Relay::Impl::end_session(Direction closer, std::string_view reason, uint16_t flags) {
   if (chan_front.fd || chan_back.fd) close_backend_channel(closer, "session ended");
   end_ring_session();
+  if (opt.interpose_notify) notify_end_session();
   emit_text(RecordKind::Disconnect, Channel::Frontend, closer, reason, flags);
   log(LogLevel::Info, "session " + std::to_string(session) + " ended: " + std::string(reason));
   to_back.reset();

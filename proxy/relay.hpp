@@ -52,6 +52,10 @@ struct RelayOptions {
   // Fault injection (docs/step.md), never implied by breakpoints: "drop:NAME", "delay:NAME:MS",
   // "replace-reply:NAME:HEX". Everything injected is recorded with kRecordInjected.
   std::vector<std::string> injects;
+  // Issue 4: substitute the proxy's eventfds for kick, call and err, relay every notification and
+  // record it (Notify records); lets step debugging hold a queue's notifications. Off: nothing
+  // about relaying changes, not one extra syscall per message.
+  bool interpose_notify = false;
 };
 
 // Counters readable from any thread while the relay runs.

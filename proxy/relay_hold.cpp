@@ -118,7 +118,8 @@ std::string Relay::Impl::run_command(std::string_view line) {
       if (f->held()) held.push_back(f);
     std::sort(held.begin(), held.end(), [](RelayFlow* a, RelayFlow* b) { return a->hold_order() < b->hold_order(); });
     std::ostringstream out;
-    if (held.empty()) out << "held: none\n";
+    const std::string notes = opt.interpose_notify ? notify_status() : std::string();  // relay_notify.cpp
+    if (held.empty() && notes.empty()) out << "held: none\n";
     for (RelayFlow* f : held)
       out << "held: session " << session << ", " << (f->channel() == Channel::Frontend ? "front-end" : "back-end")
           << " channel, " << writer_side(f->direction()) << " to "
@@ -126,8 +127,9 @@ std::string Relay::Impl::run_command(std::string_view line) {
           << request_name(f->channel(), f->reader().header()) << ", " << f->reader().bytes().size() << " bytes, "
           << f->reader().fds().size() << " fds" << (f->hold_note.empty() ? "" : ", " + f->hold_note)
           << (delayed(*f) ? ", injected delay" : "") << "\n";
-    out << "breakpoints: " << holds.describe() << "\n";
+    out << notes << "breakpoints: " << holds.describe() << "\n";
     if (!injects.empty()) out << "injections: " << injects.describe() << "\n";
+    if (opt.interpose_notify) out << notify_holds_line();
     out << "\n";
     return out.str();
   }
@@ -136,18 +138,21 @@ std::string Relay::Impl::run_command(std::string_view line) {
     RelayFlow* oldest = nullptr;
     for (RelayFlow* f : flows)
       if (f->held() && !delayed(*f) && (oldest == nullptr || f->hold_order() < oldest->hold_order())) oldest = f;
+    if (opt.interpose_notify && notify_step(oldest ? oldest->hold_order() : UINT64_MAX)) return "ok\n";
     if (oldest == nullptr) return "error: nothing is held\n";
     release(*oldest);
     return "ok\n";
   }
   if (verb == "continue" && arg.empty()) {
     for (RelayFlow* f : flows) f->stopped = false;
+    if (opt.interpose_notify) notify_continue();
     uint64_t gen = generation;
     for (RelayFlow* f : flows)
       if (f->held() && !delayed(*f) && gen == generation) release(*f);
     update_armed();
     return "ok\n";
   }
+  if (verb == "hold" || verb == "unhold") return notify_command(verb, arg);
   if (verb == "break" && !arg.empty()) {
     if (!holds.add(arg, error)) return "error: " + error + "\n";
     hold_armed = true;  // a finding breakpoint starts its analyser at the next message
@@ -168,7 +173,7 @@ std::string Relay::Impl::run_command(std::string_view line) {
     return "ok\n";
   }
   return "error: unknown command '" + std::string(line) +
-         "' (expected: status, step, continue, break NAME, delete NAME, inject SPEC)\n";
+         "' (expected: status, step, continue, break NAME, delete NAME, inject SPEC, hold|unhold kick|call|err QUEUE)\n";
 }
 
 std::string Relay::debug_command(std::string_view line) {

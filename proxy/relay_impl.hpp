@@ -2,6 +2,7 @@
 // relay_messages.cpp: per-message handling). Not part of the public API.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <deque>
@@ -20,6 +21,7 @@
 #include "proxy/relay.hpp"
 #include "proxy/hold_policy.hpp"
 #include "proxy/inject_policy.hpp"
+#include "proxy/notify_relay.hpp"
 #include "proxy/relay_flow.hpp"
 #include "proxy/ring_sampler.hpp"
 #include "proxy/unique_fd.hpp"
@@ -42,6 +44,7 @@ enum TokenId : uint8_t {
   kTokCommand = 32,  // step-debugging commands queued by other threads (relay_hold.cpp)
   kTokSampleTimer,  // ring sampling period (relay_rings.cpp)
   kTokDelayTimer,   // injected delays (relay_inject.cpp)
+  kTokNotify = 48,  // an interposed eventfd (relay_notify.cpp); the token carries slot and serial
 };
 
 enum class RelayState : uint8_t {
@@ -98,6 +101,25 @@ struct Relay::Impl {
   void on_sample_timer();
   void update_sample_timer();
   void end_ring_session();
+
+  // --- interposed notifications (relay_notify.cpp)
+  void notify_setup();
+  bool notify_substitute(RelayFlow& flow);  // true: begin_send() done with the proxy's eventfd
+  bool notify_interpose(RelayFlow& flow, NotifySource source);
+  void emit_notify_pending();
+  void on_notify_event(uint64_t token);
+  void notify_watch(uint32_t index, bool retired, bool on);
+  void notify_forward(uint32_t index, uint64_t count);
+  void notify_release(uint32_t index, uint64_t count);
+  void notify_drain(uint32_t index, bool retired);
+  void notify_teardown(uint32_t index, bool deliver);
+  void notify_end_session();
+  void notify_emit(uint32_t index, NotifyEvent event, uint64_t count, std::span<const FdInfo> fds = {});
+  std::string notify_command(std::string_view verb, std::string_view arg);  // hold / unhold
+  bool notify_step(uint64_t older_than);  // releases one held notification held before that order
+  void notify_continue();
+  std::string notify_status();
+  std::string notify_holds_line();
 
   // --- records and logging
   void emit(const Record& record);
@@ -183,6 +205,14 @@ struct Relay::Impl {
   std::mutex command_mutex;
   std::deque<std::shared_ptr<std::promise<std::string>>> command_replies;
   std::deque<std::string> command_lines;
+
+  NotifyTable notify;
+  uint64_t notify_serial = 0;
+  std::array<uint32_t, kNotifySources> notify_requests{};  // SET_VRING_KICK / CALL / ERR
+  uint32_t get_vring_base = 0, reset_owner = 0, reset_device = 0;
+  Record notify_record;  // reused: no allocation per notification
+  bool notify_defer = false;  // inside notify_substitute(): records wait for the message's own
+  std::vector<Record> notify_pending;
 
   std::atomic<uint64_t> stat_sessions{0}, stat_messages{0}, stat_bytes{0}, stat_errors{0};
 };

@@ -121,15 +121,18 @@ void Relay::Impl::on_message(RelayFlow& flow) {
   fill_record(flow, session, flags);
   const Header& h = flow.reader().header();
   // Hook point for control messages: the whole message is in hand here, before it moves on.
-  bool interposed = false;
+  bool interposed = false, substituted = false;
   if (interpose && &flow == &to_back && h.request == set_backend_req_fd && !h.is_reply() &&
       flow.reader().fds().size() == 1 && flow.record().fds[0].kind == FdKind::Socket)
     interposed = interpose_backend_channel(flow);
-  if (!interposed) flow.begin_send();
+  else if (opt.interpose_notify) [[unlikely]]
+    substituted = notify_substitute(flow);
+  if (!interposed && !substituted) flow.begin_send();
 
   stat_messages.store(stat_messages.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   stat_bytes.store(stat_bytes.load(std::memory_order_relaxed) + flow.record().bytes.size(), std::memory_order_relaxed);
   emit(flow.record());
+  if (!notify_pending.empty()) [[unlikely]] emit_notify_pending();
   // Ring sampling sees memory/vring messages while their fds are still open (before push()).
   if (sampler && flow.channel() == Channel::Frontend) on_ring_message(flow);
   if (flow.reader().fds_truncated())

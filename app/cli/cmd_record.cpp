@@ -54,7 +54,7 @@ int run_record(int argc, char** argv) {
   std::string control;
   bool quiet = false;
   std::string sample_interval, device;
-  bool status = false;
+  bool status = false, interpose_notify = false;
   ArgParser parser(
       "record", "(--frontend-listen PATH | --frontend-connect PATH) (--backend-connect PATH | --backend-listen PATH) -w FILE",
       "Relays a vhost-user session between a front-end (QEMU) and a back-end, byte-exact with every\n"
@@ -69,6 +69,7 @@ int run_record(int argc, char** argv) {
   parser.option("sample-interval", 0, "MS", "map guest memory read-only and sample started virtqueues this often (e.g. 50; default 0: off)", &sample_interval);
   parser.option("device", 0, "KIND", "device kind for ring buffer details (blk, net, fs; default: inferred)", &device);
   parser.flag("status", 0, "print one line per started virtqueue to stderr every second", &status);
+  parser.flag("interpose-notify", 0, "relay kick/call/err eventfds through the proxy and record each notification", &interpose_notify);
   parser.option_list("break", 0, "NAME", "hold messages from this request on (name, 'any', 'finding', 'error' or 'finding:ID'; repeatable; docs/step.md)", &breaks);
   parser.option_list("inject", 0, "SPEC", "fault injection, recorded as such: drop:NAME, delay:NAME:MS, replace-reply:NAME:HEX (repeatable; docs/step.md)", &injects);
   parser.option("control", 0, "SOCK", "control socket (0600) for 'vhostscope ctl': status, step, continue, break", &control);
@@ -107,6 +108,7 @@ int run_record(int argc, char** argv) {
   }
   options.breaks = breaks;
   options.injects = injects;
+  options.interpose_notify = interpose_notify;
   options.log = [quiet](LogLevel level, std::string_view text) {
     if (quiet && level == LogLevel::Info) return;
     std::fprintf(stderr, "vhostscope: %.*s\n", static_cast<int>(text.size()), text.data());
