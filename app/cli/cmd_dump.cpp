@@ -12,7 +12,7 @@ namespace vhs::cli {
 
 int run_dump(int argc, char** argv) {
   std::string path, session_text, device_text;
-  bool verbose = false, absolute = false;
+  bool verbose = false, absolute = false, no_notify = false;
   ArgParser args("dump", "FILE [-V] [--session N] [--device blk|net|fs] [--absolute-time]",
                  "Print every record of a capture on one line: time (seconds since the first record),\n"
                  "record number, session, direction (F→B front-end to back-end, B→F back), channel\n"
@@ -24,6 +24,7 @@ int run_dump(int argc, char** argv) {
   args.option("device", 'd', "KIND", "decode device fields as blk, net or fs (default: inferred per session)",
               &device_text);
   args.flag("absolute-time", 'a', "print UTC wall-clock times instead of relative seconds", &absolute);
+  args.flag("no-notify", 0, "leave out notify records (record --interpose-notify: one per relayed kick/call)", &no_notify);
   if (auto rc = args.parse(argc, argv)) return *rc;
 
   auto input = open_capture_input("dump", path, device_text, session_text);
@@ -37,6 +38,7 @@ int run_dump(int argc, char** argv) {
   std::string text;
   for (size_t i = 0; i < store.size(); ++i) {
     if (session && store.entry(i).session != *session) continue;
+    if (no_notify && store.entry(i).kind == RecordKind::Notify) continue;
     text = format_entry_line(store, i, line_options);
     text += '\n';
     if (verbose) text += format_entry_details(store, i);

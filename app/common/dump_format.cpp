@@ -5,6 +5,7 @@
 
 #include "app/common/text_format.hpp"
 #include "decoders/field_format.hpp"
+#include "decoders/notify_record.hpp"
 
 namespace vhs {
 
@@ -34,8 +35,15 @@ std::string entry_title(const Store& store, size_t i) {
 std::string entry_summary(const Store& store, size_t i) {
   const StoreEntry& e = store.entry(i);
   if (e.kind != RecordKind::Message) {
-    if (e.kind == RecordKind::RingState || e.kind == RecordKind::Notify)
-      return fmt::format("{} bytes", e.bytes_size);
+    if (e.kind == RecordKind::Notify) {
+      std::string error;
+      auto n = decode_notify(store.bytes(i), &error);
+      if (!n) return "(" + error + ")";
+      std::string s = describe_notify(*n);
+      if (const std::string fds = format_fds(store.fds(i)); !fds.empty()) s += ' ' + fds;
+      return s;
+    }
+    if (e.kind == RecordKind::RingState) return fmt::format("{} bytes", e.bytes_size);
     return e.bytes_size ? quote_text(store.text(i)) : std::string();
   }
   std::string s = summarize_payload(store.decoded(i), store.context(i));

@@ -2,11 +2,14 @@
 #include "app/common/summary_format.hpp"
 
 #include <algorithm>
+#include <array>
+#include <map>
 
 #include <fmt/format.h>
 
 #include "app/common/text_format.hpp"
 #include "decoders/field_format.hpp"
+#include "decoders/notify_record.hpp"
 
 namespace vhs {
 namespace {
@@ -92,6 +95,41 @@ void vring_block(std::string& out, const SessionState& st) {
                        v.enabled ? "yes" : "no", notifier(v.kick), notifier(v.call), notifier(v.err), msgs,
                        addrs);
   }
+}
+
+// Interposed notifications (record --interpose-notify) per queue: counter sums per source, how
+// many were held, and how many records carried them. Nothing when the session has none.
+void notify_block(std::string& out, const Store& store, const StoreSession& session) {
+  struct Totals {
+    std::array<uint64_t, 3> relayed{};  // kick, call, err: counter values written on
+    uint64_t held = 0;
+    uint64_t records = 0;
+  };
+  std::map<uint16_t, Totals> queues;
+  uint64_t undecodable = 0;
+  const size_t index = session_index_of(store, session);
+  for (uint32_t i = session.first_entry; i <= session.last_entry && i < store.size(); ++i) {
+    const StoreEntry& e = store.entry(i);
+    if (e.kind != RecordKind::Notify || e.session_index != index) continue;
+    auto n = decode_notify(store.bytes(i));
+    if (!n) {
+      ++undecodable;
+      continue;
+    }
+    Totals& t = queues[n->queue];
+    ++t.records;
+    if (n->event == NotifyEvent::Relayed || n->event == NotifyEvent::Released)
+      t.relayed[static_cast<size_t>(n->source)] += n->count;
+    if (n->event == NotifyEvent::Held) t.held += n->count;
+  }
+  if (queues.empty() && undecodable == 0) return;
+  out += fmt::format("  Notifications (interposed): {} queue{}\n", queues.size(), queues.size() == 1 ? "" : "s");
+  out += fmt::format("    {:>5} {:>10} {:>10} {:>6} {:>8} {:>8}\n", "index", "kicks", "calls", "errs", "held", "records");
+  for (const auto& [queue, t] : queues)
+    out += fmt::format("    {:>5} {:>10} {:>10} {:>6} {:>8} {:>8}\n", queue, t.relayed[0], t.relayed[1], t.relayed[2],
+                       t.held, t.records);
+  if (undecodable > 0) out += fmt::format("    {} notify record(s) could not be decoded\n", undecodable);
+  out += '\n';
 }
 
 void state_block(std::string& out, const SessionState& st) {
@@ -240,6 +278,7 @@ std::string format_session_summary(const Store& store, const StoreSession& sessi
   out += '\n';
   vring_block(out, st);
   out += '\n';
+  notify_block(out, store, session);
   state_block(out, st);
   out += '\n';
   findings_block(out, finding_groups(store, session));

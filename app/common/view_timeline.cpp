@@ -7,6 +7,7 @@
 #include <variant>
 
 #include "captures/store.hpp"
+#include "decoders/notify_record.hpp"
 #include "decoders/payload_decoders.hpp"
 
 namespace vhs::view {
@@ -43,8 +44,11 @@ LaneKey lane_key_of(const Store& store, uint32_t i, const TimelineIndex& index) 
     case RecordKind::Connect:
     case RecordKind::Disconnect:
     case RecordKind::Error: return {LaneKind::Events, 0};
-    case RecordKind::RingState:
-    case RecordKind::Notify: return {LaneKind::RingRecords, 0};
+    case RecordKind::RingState: return {LaneKind::RingRecords, 0};
+    case RecordKind::Notify:
+      // Kicks and calls sit on their queue's lane, next to the messages that set the queue up.
+      if (auto n = decode_notify(store.bytes(i)); n && n->queue < kMaxTrackedVrings) return {LaneKind::Queue, n->queue};
+      return {LaneKind::RingRecords, 0};
     case RecordKind::Message: break;
   }
   if (e.channel == Channel::Backend) return {LaneKind::BackendChannel, 0};
