@@ -11,11 +11,13 @@
 #include <string>
 #include <vector>
 
+#include "captures/capture_file.hpp"
 #include "decoders/notify_record.hpp"
 #include "support/capture_read.hpp"
 #include "support/message_builder.hpp"
 #include "support/process.hpp"
 #include "support/recorder_harness.hpp"
+#include "support/temp_dir.hpp"
 #include "support/vhost_scenarios.hpp"
 #include "support/wire_io.hpp"
 
@@ -366,6 +368,59 @@ TEST(Notify, RealisticStartupWithScriptedPeersInterposesEveryQueue) {
       EXPECT_EQ(how_many(notes, q, src, NotifyEvent::Interposed), 1u) << "queue " << q;
       EXPECT_EQ(how_many(notes, q, src, NotifyEvent::Closed), 1u) << "queue " << q;  // GET_VRING_BASE
     }
+}
+
+// ---------------------------------------------------------------- dump and summary
+
+TEST(NotifyCli, DumpShowsOneLinePerRecordAndSummaryCountsPerQueue) {
+  TempDir dir;
+  const std::string path = dir / "n.pcap";
+  {
+    std::string error;
+    auto w = CaptureWriter::create(path, error);
+    ASSERT_TRUE(w) << error;
+    Record r;
+    r.session = 1;
+    r.timestamp_ns = 1'700'000'000'000'000'000ull;
+    r.kind = RecordKind::Connect;
+    const std::string note = "test";
+    r.bytes.assign(note.begin(), note.end());
+    w->write(r);
+    auto notify = [&](NotifySource src, NotifyEvent ev, uint16_t queue, uint64_t count, size_t fds = 0) {
+      r.kind = RecordKind::Notify;
+      r.direction = src == NotifySource::Kick ? Direction::ToBackend : Direction::ToFrontend;
+      r.timestamp_ns += 1000;
+      r.bytes = encode_notify({src, ev, queue, count});
+      r.fds.assign(fds, FdInfo{FdKind::Eventfd, 0, 0, "anon_inode:[eventfd]"});
+      w->write(r);
+    };
+    notify(NotifySource::Kick, NotifyEvent::Interposed, 0, 0, 2);
+    notify(NotifySource::Kick, NotifyEvent::Relayed, 0, 3);
+    notify(NotifySource::Kick, NotifyEvent::Relayed, 0, 1);
+    notify(NotifySource::Call, NotifyEvent::Held, 1, 2);
+    notify(NotifySource::Call, NotifyEvent::Released, 1, 2);
+    notify(NotifySource::Err, NotifyEvent::Relayed, 1, 1);
+    ASSERT_TRUE(w->flush());
+  }
+  CommandResult dump = run_command({vhostscope_binary(), "dump", path}, dir.path());
+  ASSERT_EQ(dump.exit_code, 0) << dump.err;
+  EXPECT_NE(dump.out.find("s1 F→B fe notify q0 kick interposed fds=[eventfd, eventfd]\n"), std::string::npos) << dump.out;
+  EXPECT_NE(dump.out.find("s1 F→B fe notify q0 kick ×3\n"), std::string::npos) << dump.out;
+  EXPECT_NE(dump.out.find("s1 B→F fe notify q1 call held ×2\n"), std::string::npos) << dump.out;
+  EXPECT_NE(dump.out.find("s1 B→F fe notify q1 err ×1\n"), std::string::npos) << dump.out;
+  CommandResult quiet = run_command({vhostscope_binary(), "dump", "--no-notify", path}, dir.path());
+  ASSERT_EQ(quiet.exit_code, 0) << quiet.err;
+  EXPECT_EQ(quiet.out.find("notify"), std::string::npos) << quiet.out;
+  EXPECT_NE(quiet.out.find("connect"), std::string::npos) << quiet.out;
+
+  CommandResult summary = run_command({vhostscope_binary(), "summary", path}, dir.path());
+  ASSERT_EQ(summary.exit_code, 0) << summary.err;
+  EXPECT_NE(summary.out.find("  Notifications (interposed): 2 queues\n"
+                             "    index      kicks      calls   errs     held  records\n"
+                             "        0          4          0      0        0        3\n"
+                             "        1          0          2      1        2        3\n"),
+            std::string::npos)
+      << summary.out;
 }
 
 // ---------------------------------------------------------------- payload decoder
