@@ -111,6 +111,9 @@ void Store::append(const Record& record) {
 
   std::vector<Finding> findings;
   std::vector<AttributedFinding> earlier;
+  ring_changed_.clear();
+  // Every record of the session moves its ring clock: a frozen ring produces no snapshots.
+  if (!session.ended()) session.rings.advance(record.timestamp_ns, ring_changed_);
   switch (record.kind) {
     case RecordKind::Connect:
       if (record.channel == Channel::Frontend) session.connect_entry = index;
@@ -161,13 +164,64 @@ void Store::append(const Record& record) {
                                         record.bytes.size())});
       break;
     }
-    case RecordKind::RingState:
+    case RecordKind::RingState: {
+      std::string error;
+      auto snap = decode_ring_snapshot(stored_bytes, &error);
+      if (!snap)
+        findings.push_back({FindingCode::InvalidField, "ring-state record not understood: " + error});
+      else if (!session.ended())
+        session.rings.observe(*snap, record.timestamp_ns, index, ring_changed_);
+      break;
+    }
     case RecordKind::Notify:
       break;
   }
   entries_.push_back(e);
   for (auto& f : findings) add_finding(index, std::move(f));
   apply_attributed(earlier);
+  if (!ring_changed_.empty()) sync_ring_findings(session, ring_changed_, index);
+  // Findings still active when the session ends are what the capture shows at its end.
+  if (record.kind == RecordKind::Disconnect && record.channel == Channel::Frontend) close_ring_findings(session);
+}
+
+void Store::sync_ring_findings(StoreSession& session, std::span<const size_t> changed, uint32_t fallback_entry) {
+  const auto& episodes = session.rings.episodes();
+  for (size_t k : changed) {
+    const RingEpisode& ep = episodes[k];
+    if (session.ring_findings.size() <= k) session.ring_findings.resize(k + 1, {kNoEntry, 0});
+    auto& ref = session.ring_findings[k];
+    if (ref.first == kNoEntry) {
+      const uint32_t entry = ep.entry < entries_.size() ? ep.entry : fallback_entry;
+      if (entry >= entries_.size()) continue;
+      ref = {entry, static_cast<uint32_t>(findings(entry).size())};
+      add_finding(entry, ep.finding);
+    }
+    if (!ep.active())
+      finding_lists_[entries_[ref.first].findings][ref.second].detail = describe_episode(ep, ep.ended_ns.value_or(0));
+  }
+}
+
+void Store::close_ring_findings(StoreSession& session) {
+  const auto& episodes = session.rings.episodes();
+  for (size_t k = 0; k < episodes.size() && k < session.ring_findings.size(); ++k) {
+    const auto& ref = session.ring_findings[k];
+    if (episodes[k].active() && ref.first != kNoEntry)
+      finding_lists_[entries_[ref.first].findings][ref.second].detail =
+          describe_episode(episodes[k], session.rings.now_ns());
+  }
+}
+
+bool Store::advance_time(uint64_t now_ns) {
+  bool raised = false;
+  for (auto& s : sessions_) {
+    if (s.ended() || s.rings.empty()) continue;
+    ring_changed_.clear();
+    s.rings.advance(now_ns, ring_changed_);
+    if (ring_changed_.empty()) continue;
+    sync_ring_findings(s, ring_changed_, s.last_entry);
+    raised = true;
+  }
+  return raised;
 }
 
 void Store::finish(uint64_t end_timestamp_ns) {
@@ -176,6 +230,11 @@ void Store::finish(uint64_t end_timestamp_ns) {
     if (s.analyser.finished()) continue;
     auto found = s.analyser.finish(end, false);
     apply_attributed(found);
+    if (s.ended()) continue;
+    ring_changed_.clear();
+    s.rings.advance(end, ring_changed_);
+    if (!ring_changed_.empty()) sync_ring_findings(s, ring_changed_, s.last_entry);
+    close_ring_findings(s);
   }
 }
 

@@ -20,6 +20,7 @@
 
 #include "captures/chunked_storage.hpp"
 #include "captures/record.hpp"
+#include "captures/ring_timeline.hpp"
 #include "decoders/fd_info.hpp"
 #include "decoders/findings.hpp"
 #include "decoders/message.hpp"
@@ -66,6 +67,10 @@ struct StoreSession {
   uint32_t disconnect_entry = kNoEntry;  // the front-end channel's Disconnect record, if seen
   uint64_t entries = 0;
   SessionAnalyser analyser;
+  // The session's RingState records: newest snapshot per queue and ring hang episodes. Each
+  // episode is also a finding on the snapshot entry it is about; its detail says how it ended.
+  RingTimeline rings;
+  std::vector<std::pair<uint32_t, uint32_t>> ring_findings;  // internal: episode -> (entry, finding)
 
   bool ended() const { return disconnect_entry != kNoEntry; }
   const SessionState& state() const { return analyser.state(); }
@@ -97,6 +102,11 @@ class Store final : public RecordSink {
   // at `end_timestamp_ns` (0 = last record's timestamp); their waiting requests get Unanswered
   // findings. Sessions ended by a Disconnect were finished then.
   void finish(uint64_t end_timestamp_ns = 0);
+
+  // Live only: time passes without records (a frozen ring is silent), so ring stalls of open
+  // sessions can be raised at `now_ns` (CLOCK_REALTIME, like record timestamps). True when a ring
+  // finding was raised (possibly on an older entry).
+  bool advance_time(uint64_t now_ns);
 
   size_t size() const { return entries_.size(); }
   bool empty() const { return entries_.empty(); }
@@ -130,6 +140,10 @@ class Store final : public RecordSink {
   StoreSession& session_for(const Record& record, uint32_t entry_index);
   void add_finding(uint32_t entry, Finding finding);
   void apply_attributed(std::vector<AttributedFinding>& found);
+  // Adds the findings of newly raised ring episodes and rewrites those of ended ones.
+  void sync_ring_findings(StoreSession& session, std::span<const size_t> changed, uint32_t fallback_entry);
+  // The session is over: active episodes' findings say how long they had lasted by `end_ns`.
+  void close_ring_findings(StoreSession& session);
   uint32_t intern_context(const DecodeContext& ctx);
 
   Options options_;
@@ -140,6 +154,7 @@ class Store final : public RecordSink {
   std::vector<uint32_t> flagged_;  // sorted, unique
   std::vector<DecodeContext> contexts_;
   std::vector<StoreSession> sessions_;
+  std::vector<size_t> ring_changed_;  // scratch
 };
 
 // Reads a whole capture file into `store` (then store.finish()). false + `error` when the file

@@ -282,10 +282,10 @@ std::vector<HealthEvent> RingHealth::active() const {
   return all;
 }
 
-std::vector<Finding> reply_timeouts(std::span<const WaitingRequest> waiting, uint64_t now_ns,
+std::vector<Finding> reply_timeouts(std::span<const WaitingForReply> waiting, uint64_t now_ns,
                                     uint64_t threshold_ns) {
   std::vector<Finding> out;
-  for (const WaitingRequest& w : waiting) {
+  for (const WaitingForReply& w : waiting) {
     const uint64_t waited = elapsed(w.since_ns, now_ns);
     if (waited < threshold_ns) continue;
     std::string what(w.name.empty() ? std::string_view("request") : w.name);

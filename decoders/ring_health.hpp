@@ -86,7 +86,7 @@ class RingHealth {
 
 // A request waiting for its reply (the session analyser's pending list, reduced to what the rule
 // needs).
-struct WaitingRequest {
+struct WaitingForReply {
   std::string_view name;  // spec name, e.g. "GET_VRING_BASE"
   Channel channel = Channel::Frontend;
   uint64_t since_ns = 0;
@@ -94,7 +94,7 @@ struct WaitingRequest {
 };
 
 // ReplyTimeout findings for the requests that have waited at least `threshold_ns` by `now_ns`.
-std::vector<Finding> reply_timeouts(std::span<const WaitingRequest> waiting, uint64_t now_ns,
+std::vector<Finding> reply_timeouts(std::span<const WaitingForReply> waiting, uint64_t now_ns,
                                     uint64_t threshold_ns = 1'000'000'000);
 
 }  // namespace vhs

@@ -294,7 +294,7 @@ TEST(RingHealth, ForgetClearsEverythingOfTheRing) {
 }
 
 TEST(RingHealth, ReplyTimeouts) {
-  const std::vector<WaitingRequest> waiting = {
+  const std::vector<WaitingForReply> waiting = {
       {"GET_VRING_BASE", Channel::Frontend, kT0, 0},
       {"GET_FEATURES", Channel::Frontend, kT0 + 1500 * uint64_t{1'000'000}, std::nullopt},
       {"BACKEND_IOTLB_MSG", Channel::Backend, kT0, std::nullopt},

@@ -1,12 +1,26 @@
 // `record --status` lines (see record_status.hpp).
 #include "app/cli/record_status.hpp"
 
+#include <time.h>
+
 #include <chrono>
 #include <cstdio>
+
+#include <fmt/format.h>
 
 #include "decoders/ring_snapshot.hpp"
 
 namespace vhs::cli {
+
+namespace {
+
+uint64_t realtime_ns() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+}  // namespace
 
 RecordStatus::RecordStatus() : thread_([this] { run(); }) {}
 
@@ -22,7 +36,7 @@ RecordStatus::~RecordStatus() {
 void RecordStatus::on_record(const Record& record) {
   if (record.kind == RecordKind::Disconnect && record.channel == Channel::Frontend) {
     std::lock_guard<std::mutex> lock(mu_);
-    lines_.clear();
+    sessions_.erase(record.session);
     return;
   }
   if (record.kind != RecordKind::RingState) return;
@@ -30,8 +44,34 @@ void RecordStatus::on_record(const Record& record) {
   auto snap = decode_ring_snapshot(record.bytes);
   if (!snap) return;
   std::lock_guard<std::mutex> lock(mu_);
-  session_ = record.session;
-  lines_[snap->queue] = describe_ring_snapshot(*snap);
+  scratch_.clear();
+  sessions_[record.session].rings.observe(*snap, record.timestamp_ns, kNoRingEntry, scratch_);
+}
+
+std::string RecordStatus::tick(uint64_t now_ns) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::string out;
+  for (auto& [id, s] : sessions_) {
+    scratch_.clear();
+    s.rings.advance(now_ns, scratch_);
+    for (const auto& [queue, q] : s.rings.queues())
+      out += fmt::format("vhostscope: status s{} {}\n", id, describe_ring_snapshot(q.last));
+    // Active episodes are printed every tick until they end; an end is printed once.
+    const auto& episodes = s.rings.episodes();
+    s.end_printed.resize(episodes.size(), false);
+    for (size_t k = 0; k < episodes.size(); ++k) {
+      const RingEpisode& e = episodes[k];
+      const std::string_view code = finding_info(e.finding.code).id;
+      if (e.active()) {
+        out += fmt::format("vhostscope: status s{} {} q{}: {}\n", id, code, e.queue, describe_episode(e, now_ns));
+      } else if (!s.end_printed[k]) {
+        out += fmt::format("vhostscope: status s{} {} ended q{}: {}\n", id, code, e.queue,
+                           describe_episode(e, now_ns));
+        s.end_printed[k] = true;
+      }
+    }
+  }
+  return out;
 }
 
 void RecordStatus::run() {
@@ -39,8 +79,10 @@ void RecordStatus::run() {
   while (!stop_) {
     cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; });
     if (stop_) break;
-    for (const auto& [queue, line] : lines_)
-      std::fprintf(stderr, "vhostscope: status s%u %s\n", session_, line.c_str());
+    lock.unlock();
+    const std::string lines = tick(realtime_ns());
+    std::fwrite(lines.data(), 1, lines.size(), stderr);
+    lock.lock();
   }
 }
 

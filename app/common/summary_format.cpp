@@ -244,6 +244,29 @@ std::vector<FindingGroup> finding_groups(const Store& store, const StoreSession&
   return groups;
 }
 
+std::string format_ring_block(const Store& store, const StoreSession& session, uint64_t now_ns) {
+  const RingTimeline& rings = session.rings;
+  if (rings.empty()) return {};
+  const uint64_t base = store.first_timestamp();
+  const uint64_t now = session.ended() ? rings.now_ns() : std::max(now_ns, rings.now_ns());
+  uint64_t samples = 0;
+  for (const auto& [queue, q] : rings.queues()) samples += q.samples;
+  std::string out = fmt::format("  Rings: {} queue{} sampled, {} ring state{}\n", rings.queues().size(),
+                                rings.queues().size() == 1 ? "" : "s", samples, samples == 1 ? "" : "s");
+  for (const auto& [queue, q] : rings.queues())
+    out += fmt::format("    {} (at +{} s)\n", describe_ring_snapshot(q.last), relative_time(q.last_ns, base));
+  for (const RingEpisode& e : rings.episodes()) {
+    const std::string_view id = finding_info(e.finding.code).id;
+    if (e.active())
+      out += fmt::format("    NOW   {} since +{} s: {}\n", id, relative_time(e.since_ns, base),
+                         describe_episode(e, now));
+    else
+      out += fmt::format("    ENDED {} +{}..+{} s: {}\n", id, relative_time(e.since_ns, base),
+                         relative_time(*e.ended_ns, base), describe_episode(e, now));
+  }
+  return out;
+}
+
 std::string format_session_summary(const Store& store, const StoreSession& session) {
   const SessionState& st = session.state();
   std::string out;
@@ -281,6 +304,7 @@ std::string format_session_summary(const Store& store, const StoreSession& sessi
   notify_block(out, store, session);
   state_block(out, st);
   out += '\n';
+  if (const std::string rings = format_ring_block(store, session); !rings.empty()) out += rings + '\n';
   findings_block(out, finding_groups(store, session));
   const auto waiting = waiting_requests(store, session);
   if (!waiting.empty()) {

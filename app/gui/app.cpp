@@ -108,7 +108,7 @@ void App::on_pump(const PumpResult& r) {
     s.selected = view::kNoSelection;
     s.session_index = 0;
     s.session_pinned = false;
-  } else if (r.finished) {
+  } else if (r.finished || r.ring_findings) {
     // finish() attributed findings to old entries: re-evaluate what depends on them.
     if (s.rows.filter().is_volatile()) s.rows.invalidate();
     s.timeline.refresh_findings(s.store());

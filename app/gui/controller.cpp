@@ -106,7 +106,7 @@ bool Controller::start_live(const LiveOptions& options) {
   join_loader();
   stop_live();
   clear_messages();
-  RelayOptions ro;
+  RelayOptions ro;  // ring sampling at RelayOptions' default (50 ms), like `vhostscope record`
   ro.frontend = options.frontend;
   ro.backend = options.backend;
   ro.breaks = options.breaks;
@@ -212,6 +212,10 @@ PumpResult Controller::pump() {
   }
   if (mode_ == Mode::Live && queue_) {
     out.appended = queue_->drain(*store_);
+    // A frozen ring sends no records: let the wall clock raise its stall (record time base).
+    const auto now = std::chrono::system_clock::now().time_since_epoch();
+    out.ring_findings = store_->advance_time(static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(now).count()));
     // The relay ended by itself (front-end gone for good, or a fatal error): close the sessions.
     if (relay_done_ && !live_finished_ && queue_->closed()) {
       out.appended += queue_->drain(*store_);

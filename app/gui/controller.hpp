@@ -35,6 +35,7 @@ struct PumpResult {
   bool replaced = false;   // a different Store is shown now (views reset their indexes)
   size_t appended = 0;     // records appended to the shown Store
   bool finished = false;   // Store::finish() ran (findings may have been added to old entries)
+  bool ring_findings = false;  // live: a ring hang was raised on an older entry as time passed
 };
 
 class Controller {
