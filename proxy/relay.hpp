@@ -40,9 +40,8 @@ struct RelayOptions {
   std::chrono::milliseconds flush_interval{15};
   // Live ring sampling (issue 4): guest memory is mapped read-only and every started virtqueue is
   // sampled this often and after each message touching it; a RingState record is emitted when a
-  // ring changed. 0 (the default for now, so existing recordings stay unchanged) turns ring
-  // sampling and the memory mapping off; 50 ms is a good interval.
-  std::chrono::milliseconds sample_interval{0};
+  // ring changed. 0 turns ring sampling and the memory mapping off.
+  std::chrono::milliseconds sample_interval{50};
   // How ring buffers are described; Unknown: inferred from a GET_CONFIG reply.
   DeviceKind device = DeviceKind::Unknown;
   // Human-readable events ("session 1: front-end sent ... closing session"); may be empty.

@@ -152,6 +152,12 @@ TEST(RingSampling, SplitRingInFlightBlkReadsThroughRecord) {
   const uint64_t sum = g.checksum();
   std::this_thread::sleep_for(Millis(1300));  // > 1 s: the remaining two are a stall
   ASSERT_TRUE(h.proc->wait_for_stderr("status s1 q0", Millis(3000))) << h.stderr_text();
+  // --status runs the Store's hang rules on the wall clock: the frozen ring is reported live.
+  EXPECT_TRUE(h.proc->wait_for_stderr("status s1 ring-stalled q0: queue 0: 2 buffers in flight, used idx 1",
+                                      Millis(3000)))
+      << h.stderr_text();
+  EXPECT_NE(h.stderr_text().find("oldest head 3: READ sector 200 len 512 — still stalled"), std::string::npos)
+      << h.stderr_text();
 
   fe.reset();
   ASSERT_EQ(h.stop(), 0) << h.stderr_text();
@@ -182,7 +188,12 @@ TEST(RingSampling, SplitRingInFlightBlkReadsThroughRecord) {
   CommandResult rings = run_command({vhostscope_binary(), "rings", h.capture}, h.dir.path());
   ASSERT_EQ(rings.exit_code, 0) << rings.err;
   EXPECT_NE(rings.out.find("READ sector 200"), std::string::npos) << rings.out;
-  EXPECT_NE(rings.out.find("ring-stalled q0"), std::string::npos) << rings.out;
+  EXPECT_NE(rings.out.find("NOW   ring-stalled since"), std::string::npos) << rings.out;
+  EXPECT_NE(rings.out.find(": queue 0: 2 buffers in flight, used idx 1"), std::string::npos) << rings.out;
+  CommandResult summary = run_command({vhostscope_binary(), "summary", h.capture}, h.dir.path());
+  ASSERT_EQ(summary.exit_code, 0) << summary.err;
+  EXPECT_NE(summary.out.find("oldest head 3: READ sector 200 len 512 — still stalled"), std::string::npos)
+      << summary.out;
 
   CommandResult memmap = run_command({vhostscope_binary(), "memmap", h.capture}, h.dir.path());
   ASSERT_EQ(memmap.exit_code, 0) << memmap.err;
@@ -196,7 +207,7 @@ TEST(RingSampling, UnmappedRingAddressIsAnErrorRecordNotACrash) {
   ASSERT_NE(g.base, nullptr);
   RecorderHarness h;
   UniqueFd be_listen = listen_on(h.backend_sock);
-  ASSERT_TRUE(h.start({"--sample-interval", "10"})) << h.why;
+  ASSERT_TRUE(h.start({})) << h.why;  // sampling is on by default
   UniqueFd fe = connect_to(h.frontend_sock, Millis(5000));
   UniqueFd be = accept_from(be_listen.get(), Millis(5000));
   ASSERT_TRUE(fe && be);
@@ -250,6 +261,35 @@ TEST(RingSampling, RegionPastEndOfFileIsUnreadableNotSigbus) {
   ASSERT_EQ(states.size(), 1u);
   ASSERT_FALSE(states[0].faults.empty());
   EXPECT_EQ(states[0].faults[0].kind, RingFaultKind::PartUnreadable);
+}
+
+// --sample-interval 0 turns sampling off: guest memory is not mapped, no RingState is written.
+TEST(RingSampling, IntervalZeroMapsNothingAndRecordsNoRingState) {
+  Guest g = make_guest();
+  ASSERT_NE(g.base, nullptr);
+  RecorderHarness h;
+  UniqueFd be_listen = listen_on(h.backend_sock);
+  ASSERT_TRUE(h.start({"--sample-interval", "0"})) << h.why;
+  UniqueFd fe = connect_to(h.frontend_sock, Millis(5000));
+  UniqueFd be = accept_from(be_listen.get(), Millis(5000));
+  ASSERT_TRUE(fe && be);
+  Region region{kGpa, kRegionSize, kUva, kRegionOffset};
+  relay(fe.get(), be.get(), request("SET_MEM_TABLE", mem_table(std::span<const Region>(&region, 1))), {g.fd.get()});
+  relay(fe.get(), be.get(), request("SET_VRING_NUM", vring_state(0, kQueueSize)));
+  relay(fe.get(), be.get(), request("SET_VRING_ADDR", vring_addr(0, 0, kUva + kDesc, kUva + kUsed, kUva + kAvail, 0)));
+  UniqueFd kick = make_eventfd();
+  relay(fe.get(), be.get(), request("SET_VRING_KICK", vring_index_fd(0)), {kick.get()});
+  g.blk_read(0, 100);
+  g.put16(kAvail + 4, 0);
+  g.put16(kAvail + 2, 1);
+  std::this_thread::sleep_for(Millis(150));
+  EXPECT_TRUE(memfd_mappings(h.proc->pid()).empty());
+  fe.reset();
+  ASSERT_EQ(h.stop(), 0) << h.stderr_text();
+  CaptureContents c = read_capture(h.capture);
+  ASSERT_TRUE(c.opened) << c.error;
+  EXPECT_FALSE(c.of_kind(RecordKind::Message).empty());
+  EXPECT_TRUE(c.of_kind(RecordKind::RingState).empty());
 }
 
 }  // namespace

@@ -66,7 +66,7 @@ int run_record(int argc, char** argv) {
   parser.option("backend-listen", 0, "PATH", "listen here (mode 0600); the back-end connects (client mode)", &backend_listen);
   parser.option("write", 'w', "FILE", "capture file to write (pcap, replaced if it exists)", &output);
   parser.option("connect-timeout", 0, "SECONDS", "how long to wait for a peer that is not there yet (default 10)", &timeout);
-  parser.option("sample-interval", 0, "MS", "map guest memory read-only and sample started virtqueues this often (e.g. 50; default 0: off)", &sample_interval);
+  parser.option("sample-interval", 0, "MS", "map guest memory read-only and sample started virtqueues this often (default 50; 0: off, no mapping)", &sample_interval);
   parser.option("device", 0, "KIND", "device kind for ring buffer details (blk, net, fs; default: inferred)", &device);
   parser.flag("status", 0, "print one line per started virtqueue to stderr every second", &status);
   parser.flag("interpose-notify", 0, "relay kick/call/err eventfds through the proxy and record each notification", &interpose_notify);
@@ -101,7 +101,7 @@ int run_record(int argc, char** argv) {
       return usage("--sample-interval needs a number of milliseconds (0 to 60000)");
     options.sample_interval = std::chrono::milliseconds(ms);
   }
-  if (status && sample_interval.empty()) options.sample_interval = std::chrono::milliseconds(50);  // --status needs samples
+  if (status && options.sample_interval.count() == 0) return usage("--status shows ring samples: it needs --sample-interval > 0");
   if (!device.empty()) {
     options.device = device_kind_from_name(device);
     if (options.device == DeviceKind::Unknown) return usage("--device needs blk, net, fs, ...");
