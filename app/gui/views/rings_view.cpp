@@ -138,8 +138,8 @@ size_t ring_records(AppState& s, size_t session, uint32_t until, size_t queues) 
   if (count == 0) {
     ImGui::PushStyleColor(ImGuiCol_Text, kDimText);
     ImGui::TextWrapped("No ring-state records in this session up to here. Ring indices and in-flight buffers "
-                       "are sampled from guest memory by the recorder: record with `vhostscope record "
-                       "--sample-interval MS` (docs/ring-state-format.md).");
+                       "are sampled from guest memory by the recorder every 50 ms unless it ran with "
+                       "`--sample-interval 0` (docs/ring-state-format.md).");
     ImGui::PopStyleColor();
     return 0;
   }
