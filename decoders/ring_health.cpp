@@ -223,6 +223,9 @@ void RingHealth::observe(const RingSnapshot& s, uint64_t now_ns, std::vector<Hea
 }
 
 void RingHealth::evaluate(uint32_t queue, QueueState& q, uint64_t now_ns, std::vector<HealthEvent>& out) {
+  for (auto [code, wait] : {std::pair{FindingCode::NoKickFd, &q.no_kick}, std::pair{FindingCode::NoCallFd, &q.no_call}})
+    if (wait->armed && elapsed(wait->since_ns, now_ns) >= thresholds_.notifier_grace_ns)
+      raise(q, queue, code, wait->since_ns, now_ns, wait->detail, out);
   if (!q.last) return;
   const RingSnapshot& s = *q.last;
   if (q.stall.armed && elapsed(q.stall.since_ns, now_ns) >= thresholds_.stall_ns) {
@@ -242,22 +245,58 @@ void RingHealth::evaluate(uint32_t queue, QueueState& q, uint64_t now_ns, std::v
   }
 }
 
+namespace {
+
+std::string notifier_text(uint32_t queue, FindingCode code, NotifierSetting setting) {
+  const bool kick = code == FindingCode::NoKickFd;
+  if (setting == NotifierSetting::Unset)
+    return fmt::format("queue {}: {}", queue,
+                       kick ? "started without SET_VRING_KICK: the back-end gets no kicks"
+                            : "started without SET_VRING_CALL: the back-end cannot interrupt the guest");
+  return fmt::format("queue {}: {}", queue,
+                     kick ? "SET_VRING_KICK sent NOFD: the back-end must poll the ring"
+                          : "SET_VRING_CALL sent NOFD: the back-end cannot interrupt the guest");
+}
+
+}  // namespace
+
+void RingHealth::update_notifier(QueueState& q, uint32_t queue, FindingCode code, NotifierWait& wait,
+                                 bool started, NotifierSetting setting, uint64_t now_ns,
+                                 std::vector<HealthEvent>& out) {
+  if (!started || setting == NotifierSetting::Fd) {
+    // Stopped with the fd still missing: it never came while the ring ran.
+    if (!started && wait.armed) raise(q, queue, code, wait.since_ns, now_ns, wait.detail, out);
+    wait = NotifierWait{};
+    return clear(q, code, now_ns, out);
+  }
+  std::string detail = notifier_text(queue, code, setting);
+  if (wait.armed && wait.detail == detail) return;
+  if (!wait.armed) wait.since_ns = now_ns;
+  wait.armed = true;
+  wait.detail = std::move(detail);
+  // A raised finding whose reason changed (unset -> NOFD) is replaced at once: the fd has been
+  // missing past the grace period already.
+  auto it = q.active.find(code);
+  if (it != q.active.end()) {
+    clear(q, code, now_ns, out);
+    raise(q, queue, code, wait.since_ns, now_ns, wait.detail, out);
+  }
+}
+
 void RingHealth::observe_facts(const VringFacts& f, uint64_t now_ns, std::vector<HealthEvent>& out) {
   QueueState& q = queues_[f.queue];
-  auto apply = [&](FindingCode code, NotifierSetting setting, std::string_view unset_text,
-                   std::string_view nofd_text) {
-    if (!f.started || setting == NotifierSetting::Fd) return clear(q, code, now_ns, out);
-    std::string detail = fmt::format("queue {}: {}", f.queue, setting == NotifierSetting::Unset ? unset_text : nofd_text);
-    auto it = q.active.find(code);
-    if (it != q.active.end() && it->second.finding.detail != detail) clear(q, code, now_ns, out);
-    raise(q, f.queue, code, now_ns, now_ns, std::move(detail), out);
-  };
-  apply(FindingCode::NoKickFd, f.kick,
-        "started without SET_VRING_KICK: the back-end gets no kicks",
-        "SET_VRING_KICK sent NOFD: the back-end must poll the ring");
-  apply(FindingCode::NoCallFd, f.call,
-        "started without SET_VRING_CALL: the back-end cannot interrupt the guest",
-        "SET_VRING_CALL sent NOFD: the back-end cannot interrupt the guest");
+  update_notifier(q, f.queue, FindingCode::NoKickFd, q.no_kick, f.started, f.kick, now_ns, out);
+  update_notifier(q, f.queue, FindingCode::NoCallFd, q.no_call, f.started, f.call, now_ns, out);
+  evaluate(f.queue, q, now_ns, out);
+}
+
+void RingHealth::settle_notifiers(QueueState& q, uint32_t queue, uint64_t now_ns, std::vector<HealthEvent>& out) {
+  if (q.no_kick.armed) raise(q, queue, FindingCode::NoKickFd, q.no_kick.since_ns, now_ns, q.no_kick.detail, out);
+  if (q.no_call.armed) raise(q, queue, FindingCode::NoCallFd, q.no_call.since_ns, now_ns, q.no_call.detail, out);
+}
+
+void RingHealth::settle(uint64_t now_ns, std::vector<HealthEvent>& out) {
+  for (auto& [queue, q] : queues_) settle_notifiers(q, queue, now_ns, out);
 }
 
 void RingHealth::advance(uint64_t now_ns, std::vector<HealthEvent>& out) {
@@ -267,6 +306,7 @@ void RingHealth::advance(uint64_t now_ns, std::vector<HealthEvent>& out) {
 void RingHealth::forget(uint32_t queue, uint64_t now_ns, std::vector<HealthEvent>& out) {
   auto it = queues_.find(queue);
   if (it == queues_.end()) return;
+  settle_notifiers(it->second, queue, now_ns, out);
   while (!it->second.active.empty()) clear(it->second, it->second.active.begin()->first, now_ns, out);
   queues_.erase(it);
 }

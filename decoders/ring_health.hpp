@@ -24,6 +24,9 @@ Finding fault_finding(const RingSnapshot& s, const RingFault& f);
 struct HealthThresholds {
   uint64_t stall_ns = 1'000'000'000;       // in-flight buffers, used index frozen this long
   uint64_t suppressed_ns = 1'000'000'000;  // unfetched work, no kick expected, this long
+  // A started ring without a kick/call fd this long. Front-ends start a ring with SET_VRING_KICK
+  // and may send SET_VRING_CALL just after, so the moment of start-up alone says nothing.
+  uint64_t notifier_grace_ns = 1'000'000'000;
 };
 
 // A kick/call notifier as the session saw it (SessionAnalyser's NotifierSlot::State).
@@ -49,6 +52,9 @@ struct HealthEvent {
 // Per-session rule state. Feed every snapshot (the sampler records only changes, so a snapshot
 // holds until the next one of its queue), the vring facts whenever they change, and call
 // advance() as time passes: a frozen ring produces no new snapshots, so thresholds fire there.
+// NoKickFd/NoCallFd are raised once the condition has lasted notifier_grace_ns, or at once when
+// it holds until the ring stops or the session ends (settle): a ring that ran its whole life
+// without the fd is worth a finding however short that life was.
 class RingHealth {
  public:
   explicit RingHealth(HealthThresholds thresholds = {});
@@ -59,6 +65,9 @@ class RingHealth {
   // The ring stopped (GET_VRING_BASE, reset) or the session ended: clear all of its findings.
   void forget(uint32_t queue, uint64_t now_ns, std::vector<HealthEvent>& out);
   void forget_all(uint64_t now_ns, std::vector<HealthEvent>& out);
+  // The session ended or the capture did: notifier conditions still within their grace period
+  // are the final state, so they are raised now.
+  void settle(uint64_t now_ns, std::vector<HealthEvent>& out);
 
   // Findings raised and not cleared, ordered by queue then code.
   std::vector<HealthEvent> active() const;
@@ -69,9 +78,16 @@ class RingHealth {
     uint64_t since_ns = 0;
     uint64_t key = 0;  // what must stay unchanged for the timer to keep running
   };
+  // A missing kick/call fd on a started ring, waiting out its grace period.
+  struct NotifierWait {
+    bool armed = false;
+    uint64_t since_ns = 0;
+    std::string detail;
+  };
   struct QueueState {
     std::optional<RingSnapshot> last;
     Timer stall, suppressed;
+    NotifierWait no_kick, no_call;
     std::map<FindingCode, HealthEvent> active;
   };
 
@@ -79,6 +95,9 @@ class RingHealth {
              std::string detail, std::vector<HealthEvent>& out);
   void clear(QueueState& q, FindingCode code, uint64_t now_ns, std::vector<HealthEvent>& out);
   void evaluate(uint32_t queue, QueueState& q, uint64_t now_ns, std::vector<HealthEvent>& out);
+  void update_notifier(QueueState& q, uint32_t queue, FindingCode code, NotifierWait& wait, bool started,
+                       NotifierSetting setting, uint64_t now_ns, std::vector<HealthEvent>& out);
+  void settle_notifiers(QueueState& q, uint32_t queue, uint64_t now_ns, std::vector<HealthEvent>& out);
 
   HealthThresholds thresholds_;
   std::map<uint32_t, QueueState> queues_;

@@ -390,7 +390,10 @@ void SessionAnalyser::apply_request(MessageRef ref, const DecodedMessage& msg,
       if (info == k.set_vring_base && state) v->base = state->num;
       if (info == k.set_vring_endian && state) v->endian = state->num;
       if (info == k.set_vring_enable && state) v->enabled = state->num != 0;
-      if (info == k.get_vring_base) v->started = false;  // the back-end stops the ring
+      if (info == k.get_vring_base && v->started) {  // the back-end stops the ring
+        v->started = false;
+        ++st.vring_notifier_changes;
+      }
       if (const auto* a = std::get_if<VringAddrValue>(&msg.payload); a && info == k.set_vring_addr)
         v->addr = *a;
       if (const auto* f = std::get_if<VringIndexFdValue>(&msg.payload)) {
@@ -400,6 +403,7 @@ void SessionAnalyser::apply_request(MessageRef ref, const DecodedMessage& msg,
                                                         : nullptr;
         if (slot) {
           slot->set_by = ref;
+          const auto was = slot->state;
           if (f->nofd() || fds.empty()) {
             slot->state = NotifierSlot::State::NoFd;
             slot->fd = {};
@@ -407,9 +411,13 @@ void SessionAnalyser::apply_request(MessageRef ref, const DecodedMessage& msg,
             slot->state = NotifierSlot::State::Fd;
             slot->fd = fds.front();
           }
+          if (slot->state != was) ++st.vring_notifier_changes;
         }
         // libvhost-user and rust-vmm start the ring when the kick fd arrives (spec 7.1 differs).
-        if (info == k.set_vring_kick) v->started = true;
+        if (info == k.set_vring_kick && !v->started) {
+          v->started = true;
+          ++st.vring_notifier_changes;
+        }
       }
     }
     return;
@@ -448,7 +456,10 @@ void SessionAnalyser::apply_request(MessageRef ref, const DecodedMessage& msg,
     st.owner_set = true;
   } else if (info == k.reset_owner || info == k.reset_device) {
     if (info == k.reset_owner) st.owner_set = false;
-    for (auto& vr : st.vrings) vr.started = false;
+    for (auto& vr : st.vrings) {
+      if (vr.started) ++st.vring_notifier_changes;
+      vr.started = false;
+    }
   } else if (info == k.set_mem_table) {
     // The postcopy acknowledgement (u64 0, size 8) reuses the code but is not a table.
     if (const auto* t = std::get_if<MemTableValue>(&msg.payload);

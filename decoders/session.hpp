@@ -156,6 +156,9 @@ struct SessionState {
   bool owner_set = false;              // SET_OWNER (cleared by RESET_OWNER)
   bool postcopy_listening = false;     // between POSTCOPY_LISTEN and POSTCOPY_END
   uint64_t messages = 0;               // everything fed
+  // Bumped whenever a vring's started flag or kick/call setting changes, so a consumer (the
+  // Store's hang rules) can re-read the notifier facts only when they moved.
+  uint64_t vring_notifier_changes = 0;
   uint64_t first_timestamp_ns = 0;
   uint64_t last_timestamp_ns = 0;
 

@@ -200,23 +200,70 @@ TEST(RingHealth, MissingKickAndCallFds) {
   h.observe_facts({1, false, NotifierSetting::Unset, NotifierSetting::Unset}, kT0, ev);
   EXPECT_TRUE(ev.empty());  // not started: nothing to say
   h.observe_facts({1, true, NotifierSetting::Unset, NotifierSetting::Fd}, kT0, ev);
+  EXPECT_TRUE(ev.empty()) << "within the grace period the kick fd may still come";
+  h.advance(kT0 + kSec / 2, ev);
+  EXPECT_TRUE(ev.empty());
+  h.advance(kT0 + kSec, ev);
   ASSERT_EQ(ev.size(), 1u);
+  EXPECT_TRUE(ev[0].raised);
   EXPECT_EQ(ev[0].finding.code, FindingCode::NoKickFd);
+  EXPECT_EQ(ev[0].since_ns, kT0);
+  EXPECT_EQ(ev[0].at_ns, kT0 + kSec);
   EXPECT_EQ(ev[0].finding.detail, "queue 1: started without SET_VRING_KICK: the back-end gets no kicks");
   ev.clear();
-  h.observe_facts({1, true, NotifierSetting::NoFd, NotifierSetting::NoFd}, kT0 + kSec, ev);
-  ASSERT_EQ(ev.size(), 3u);  // the kick finding changes its reason; the call finding appears
+  h.observe_facts({1, true, NotifierSetting::NoFd, NotifierSetting::NoFd}, kT0 + 3 * kSec / 2, ev);
+  ASSERT_EQ(ev.size(), 2u);  // the kick finding changes its reason at once; the call one waits
   EXPECT_FALSE(ev[0].raised);
   EXPECT_TRUE(ev[1].raised);
+  EXPECT_EQ(ev[1].since_ns, kT0);
   EXPECT_EQ(ev[1].finding.detail, "queue 1: SET_VRING_KICK sent NOFD: the back-end must poll the ring");
-  EXPECT_EQ(ev[2].finding.code, FindingCode::NoCallFd);
-  EXPECT_EQ(ev[2].finding.detail, "queue 1: SET_VRING_CALL sent NOFD: the back-end cannot interrupt the guest");
   ev.clear();
-  h.observe_facts({1, true, NotifierSetting::Fd, NotifierSetting::Fd}, kT0 + 2 * kSec, ev);
+  h.advance(kT0 + 5 * kSec / 2, ev);
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].finding.code, FindingCode::NoCallFd);
+  EXPECT_EQ(ev[0].since_ns, kT0 + 3 * kSec / 2);
+  EXPECT_EQ(ev[0].finding.detail, "queue 1: SET_VRING_CALL sent NOFD: the back-end cannot interrupt the guest");
+  ev.clear();
+  h.observe_facts({1, true, NotifierSetting::Fd, NotifierSetting::Fd}, kT0 + 3 * kSec, ev);
   ASSERT_EQ(ev.size(), 2u);
   EXPECT_FALSE(ev[0].raised);
   EXPECT_FALSE(ev[1].raised);
   EXPECT_TRUE(h.active().empty());
+}
+
+TEST(RingHealth, CallFdJustAfterStartIsNoFinding) {
+  // QEMU's order can be SET_VRING_KICK (starts the ring) then SET_VRING_CALL a moment later.
+  RingHealth h;
+  std::vector<HealthEvent> ev;
+  h.observe_facts({0, true, NotifierSetting::Fd, NotifierSetting::Unset}, kT0, ev);
+  h.observe_facts({0, true, NotifierSetting::Fd, NotifierSetting::Fd}, kT0 + 1'000'000, ev);
+  h.advance(kT0 + 10 * kSec, ev);
+  h.settle(kT0 + 10 * kSec, ev);
+  EXPECT_TRUE(ev.empty());
+  EXPECT_TRUE(h.active().empty());
+}
+
+TEST(RingHealth, MissingFdUntilTheRingStopsOrTheEnd) {
+  // Stopped 10 ms after start, never having had a call fd: raised and cleared together.
+  RingHealth h;
+  std::vector<HealthEvent> ev;
+  h.observe_facts({0, true, NotifierSetting::Fd, NotifierSetting::Unset}, kT0, ev);
+  h.observe_facts({0, false, NotifierSetting::Fd, NotifierSetting::Unset}, kT0 + 10'000'000, ev);
+  ASSERT_EQ(ev.size(), 2u);
+  EXPECT_TRUE(ev[0].raised);
+  EXPECT_EQ(ev[0].finding.code, FindingCode::NoCallFd);
+  EXPECT_EQ(ev[0].since_ns, kT0);
+  EXPECT_FALSE(ev[1].raised);
+  EXPECT_EQ(ev[1].at_ns, kT0 + 10'000'000);
+  // Restarted (same stale call state), and the session ends 1 ms later: the final state counts.
+  ev.clear();
+  h.observe_facts({0, true, NotifierSetting::Fd, NotifierSetting::Unset}, kT0 + kSec, ev);
+  EXPECT_TRUE(ev.empty());
+  h.settle(kT0 + kSec + 1'000'000, ev);
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_TRUE(ev[0].raised);
+  EXPECT_EQ(ev[0].finding.detail, "queue 0: started without SET_VRING_CALL: the back-end cannot interrupt the guest");
+  ASSERT_EQ(h.active().size(), 1u);
 }
 
 TEST(RingHealth, NotificationsSuppressedWhileWorkWaits) {
