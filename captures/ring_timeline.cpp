@@ -1,6 +1,8 @@
 // Ring hang episodes of one session (see ring_timeline.hpp).
 #include "captures/ring_timeline.hpp"
 
+#include <tuple>
+
 #include <fmt/format.h>
 
 namespace vhs {
@@ -24,6 +26,16 @@ std::string end_reason(FindingCode code, const RingSnapshot* cause) {
   return "cleared";
 }
 
+// Why a NoKickFd/NoCallFd finding cleared, from the facts that cleared it.
+std::string facts_end_reason(FindingCode code, const VringFacts& f) {
+  if (!f.started) return "ring stopped";
+  return code == FindingCode::NoKickFd ? "SET_VRING_KICK gave an fd" : "SET_VRING_CALL gave an fd";
+}
+
+// The condition a notifier finding tracks, as a value that changes exactly when it begins anew
+// or changes its reason: the setting while the ring runs without an fd, else Fd.
+NotifierSetting missing(bool started, NotifierSetting s) { return started ? s : NotifierSetting::Fd; }
+
 // The word for how long an episode lasted: "stalled 3.20 s", "still stalled, 4.32 s".
 std::string_view lasted_word(FindingCode code, bool active) {
   switch (code) {
@@ -46,18 +58,39 @@ void RingTimeline::observe(const RingSnapshot& s, uint64_t ts_ns, uint32_t entry
   ++q.samples;
   events_.clear();
   health_.observe(s, ts_ns, events_);
-  apply(events_, &s, changed);
+  apply(events_, &s, nullptr, changed);
+}
+
+void RingTimeline::observe_facts(const VringFacts& f, uint64_t ts_ns, uint32_t entry, std::vector<size_t>& changed) {
+  advance(ts_ns, changed);
+  const VringFacts before = facts_.count(f.queue) ? facts_[f.queue] : VringFacts{f.queue};
+  facts_[f.queue] = f;
+  for (auto [code, was, now] : {std::tuple{FindingCode::NoKickFd, before.kick, f.kick},
+                                std::tuple{FindingCode::NoCallFd, before.call, f.call}}) {
+    const NotifierSetting old_missing = missing(before.started, was), new_missing = missing(f.started, now);
+    if (new_missing != old_missing && new_missing != NotifierSetting::Fd) fact_entries_[{f.queue, code}] = entry;
+  }
+  events_.clear();
+  health_.observe_facts(f, ts_ns, events_);
+  apply(events_, nullptr, &f, changed);
 }
 
 void RingTimeline::advance(uint64_t now_ns, std::vector<size_t>& changed) {
   if (now_ns > now_ns_) now_ns_ = now_ns;
-  if (queues_.empty()) return;
+  if (!watching()) return;
   events_.clear();
   health_.advance(now_ns_, events_);
-  apply(events_, nullptr, changed);
+  apply(events_, nullptr, nullptr, changed);
 }
 
-void RingTimeline::apply(const std::vector<HealthEvent>& events, const RingSnapshot* cause,
+void RingTimeline::settle(uint64_t now_ns, std::vector<size_t>& changed) {
+  advance(now_ns, changed);
+  events_.clear();
+  health_.settle(now_ns_, events_);
+  apply(events_, nullptr, nullptr, changed);
+}
+
+void RingTimeline::apply(const std::vector<HealthEvent>& events, const RingSnapshot* cause, const VringFacts* facts,
                          std::vector<size_t>& changed) {
   for (const HealthEvent& e : events) {
     const auto key = std::make_pair(e.queue, e.finding.code);
@@ -67,8 +100,11 @@ void RingTimeline::apply(const std::vector<HealthEvent>& events, const RingSnaps
       ep.finding = e.finding;
       ep.since_ns = e.since_ns;
       ep.raised_ns = e.at_ns;
-      auto q = queues_.find(e.queue);
-      if (q != queues_.end()) ep.entry = q->second.entry;
+      if (auto fe = fact_entries_.find(key); fe != fact_entries_.end()) {
+        ep.entry = fe->second;
+      } else if (auto q = queues_.find(e.queue); q != queues_.end()) {
+        ep.entry = q->second.entry;
+      }
       open_[key] = episodes_.size();
       changed.push_back(episodes_.size());
       episodes_.push_back(std::move(ep));
@@ -78,7 +114,7 @@ void RingTimeline::apply(const std::vector<HealthEvent>& events, const RingSnaps
     if (it == open_.end()) continue;
     RingEpisode& ep = episodes_[it->second];
     ep.ended_ns = e.at_ns;
-    ep.ended_how = end_reason(e.finding.code, cause);
+    ep.ended_how = facts ? facts_end_reason(e.finding.code, *facts) : end_reason(e.finding.code, cause);
     changed.push_back(it->second);
     open_.erase(it);
   }

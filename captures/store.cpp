@@ -17,6 +17,19 @@ const std::vector<Finding>& no_findings() {
   return empty;
 }
 
+NotifierSetting notifier_setting(NotifierSlot::State s) {
+  switch (s) {
+    case NotifierSlot::State::Unset: return NotifierSetting::Unset;
+    case NotifierSlot::State::NoFd: return NotifierSetting::NoFd;
+    case NotifierSlot::State::Fd: break;
+  }
+  return NotifierSetting::Fd;
+}
+
+bool same_facts(const VringFacts& a, const VringFacts& b) {
+  return a.queue == b.queue && a.started == b.started && a.kick == b.kick && a.call == b.call;
+}
+
 }  // namespace
 
 Store::Store(Options options) : options_(options) {
@@ -123,6 +136,7 @@ void Store::append(const Record& record) {
         session.disconnect_entry = index;
         const bool peer_closed = (record.flags & kRecordClosedByProxy) == 0;
         earlier = session.analyser.finish(record.timestamp_ns, peer_closed);
+        session.rings.settle(record.timestamp_ns, ring_changed_);
       }
       break;
     case RecordKind::Error:
@@ -153,6 +167,8 @@ void Store::append(const Record& record) {
       findings = std::move(msg.findings);
       for (auto& f : obs.findings) findings.push_back(std::move(f));
       earlier = std::move(obs.earlier);
+      if (session.state().vring_notifier_changes != session.vring_facts_version && !session.ended())
+        feed_vring_facts(session, record.timestamp_ns, index);
       // Transport facts only the proxy knew, carried in the record flags.
       if (record.flags & kRecordFdsTruncated)
         findings.push_back({FindingCode::FdsTruncated,
@@ -211,10 +227,28 @@ void Store::close_ring_findings(StoreSession& session) {
   }
 }
 
+void Store::feed_vring_facts(StoreSession& session, uint64_t ts_ns, uint32_t entry) {
+  const SessionState& st = session.state();
+  session.vring_facts_version = st.vring_notifier_changes;
+  auto& cached = session.vring_facts;
+  for (const VringState& v : st.vrings) {
+    const VringFacts f{v.index, v.started, notifier_setting(v.kick.state), notifier_setting(v.call.state)};
+    auto it = std::lower_bound(cached.begin(), cached.end(), v.index,
+                               [](const VringFacts& c, uint32_t q) { return c.queue < q; });
+    const bool known = it != cached.end() && it->queue == v.index;
+    if (same_facts(f, known ? *it : VringFacts{v.index})) continue;
+    if (known)
+      *it = f;
+    else
+      cached.insert(it, f);
+    session.rings.observe_facts(f, ts_ns, entry, ring_changed_);
+  }
+}
+
 bool Store::advance_time(uint64_t now_ns) {
   bool raised = false;
   for (auto& s : sessions_) {
-    if (s.ended() || s.rings.empty()) continue;
+    if (s.ended() || !s.rings.watching()) continue;
     ring_changed_.clear();
     s.rings.advance(now_ns, ring_changed_);
     if (ring_changed_.empty()) continue;
@@ -232,7 +266,7 @@ void Store::finish(uint64_t end_timestamp_ns) {
     apply_attributed(found);
     if (s.ended()) continue;
     ring_changed_.clear();
-    s.rings.advance(end, ring_changed_);
+    s.rings.settle(end, ring_changed_);
     if (!ring_changed_.empty()) sync_ring_findings(s, ring_changed_, s.last_entry);
     close_ring_findings(s);
   }

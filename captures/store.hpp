@@ -71,6 +71,10 @@ struct StoreSession {
   // episode is also a finding on the snapshot entry it is about; its detail says how it ended.
   RingTimeline rings;
   std::vector<std::pair<uint32_t, uint32_t>> ring_findings;  // internal: episode -> (entry, finding)
+  // internal: the vring notifier facts last fed to `rings` (sorted by queue) and the analyser's
+  // change count they reflect, so facts are re-derived only when a message changed them.
+  std::vector<VringFacts> vring_facts;
+  uint64_t vring_facts_version = 0;
 
   bool ended() const { return disconnect_entry != kNoEntry; }
   const SessionState& state() const { return analyser.state(); }
@@ -144,6 +148,8 @@ class Store final : public RecordSink {
   void sync_ring_findings(StoreSession& session, std::span<const size_t> changed, uint32_t fallback_entry);
   // The session is over: active episodes' findings say how long they had lasted by `end_ns`.
   void close_ring_findings(StoreSession& session);
+  // Feeds the session's changed vring facts (started, kick, call) to its ring timeline.
+  void feed_vring_facts(StoreSession& session, uint64_t ts_ns, uint32_t entry);
   uint32_t intern_context(const DecodeContext& ctx);
 
   Options options_;

@@ -11,6 +11,7 @@
 #include "captures/ring_timeline.hpp"
 #include "captures/store.hpp"
 #include "decoders/ring_snapshot.hpp"
+#include "support/message_builder.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
@@ -64,6 +65,18 @@ Record ring_record(const RingSnapshot& s, uint64_t ts) {
   Record r = event(RecordKind::RingState, ts);
   r.bytes = encode_ring_snapshot(s);
   return r;
+}
+
+// A front-end request; kick/call/err requests carry an eventfd unless `nofd`.
+Record request(std::string_view name, test::Bytes payload, uint64_t ts, bool nofd = false) {
+  Record r = event(RecordKind::Message, ts);
+  r.bytes = test::request(name, payload);
+  if (!nofd && (name == "SET_VRING_KICK" || name == "SET_VRING_CALL")) r.fds = {FdInfo{FdKind::Eventfd, 5, 0, ""}};
+  return r;
+}
+
+Record vring_fd(std::string_view name, uint8_t queue, uint64_t ts, bool nofd = false) {
+  return request(name, test::vring_index_fd(queue, nofd), ts, nofd);
 }
 
 const Finding* find_code(const Store& store, FindingCode code, uint32_t* entry = nullptr) {
@@ -209,6 +222,86 @@ TEST(RingTimeline, UndecodableRingStateIsAFindingNotACrash) {
   EXPECT_EQ(store.findings(1)[0].code, FindingCode::InvalidField);
   EXPECT_NE(store.findings(1)[0].detail.find("ring-state record not understood"), std::string::npos);
   EXPECT_TRUE(store.sessions().at(0).rings.empty());
+}
+
+TEST(RingTimeline, StartedWithoutCallFdIsAFindingUntilTheRingStops) {
+  Store store;
+  store.append(event(RecordKind::Connect, at_ms(0), "connected"));
+  store.append(request("SET_VRING_NUM", test::vring_state(0, 128), at_ms(1)));
+  store.append(vring_fd("SET_VRING_KICK", 0, at_ms(2)));  // #3: starts queue 0, no call fd ever
+  store.append(request("GET_FEATURES", {}, at_ms(500)));
+  EXPECT_EQ(find_code(store, FindingCode::NoCallFd), nullptr) << "0.5 s is within the grace period";
+  store.append(request("GET_FEATURES", {}, at_ms(1500)));
+  uint32_t on = kNoEntry;
+  const Finding* f = find_code(store, FindingCode::NoCallFd, &on);
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(on, 2u) << "the finding is on the SET_VRING_KICK that started the ring";
+  EXPECT_EQ(f->detail, "queue 0: started without SET_VRING_CALL: the back-end cannot interrupt the guest");
+  EXPECT_EQ(find_code(store, FindingCode::NoKickFd), nullptr);
+  const StoreSession& s = store.sessions().at(0);
+  std::string summary = format_session_summary(store, s);
+  EXPECT_NE(summary.find("Rings: no ring state sampled"), std::string::npos) << summary;
+  EXPECT_NE(summary.find("NOW   no-call-fd since +0.002000 s: queue 0: started without SET_VRING_CALL"),
+            std::string::npos) << summary;
+  EXPECT_NE(summary.find("info    no-call-fd x1: #3"), std::string::npos) << summary;
+
+  // GET_VRING_BASE stops the ring: the episode ends, the finding stays in the history.
+  store.append(request("GET_VRING_BASE", test::vring_state(0, 0), at_ms(2000)));
+  ASSERT_EQ(s.rings.episodes().size(), 1u);
+  const RingEpisode& ep = s.rings.episodes()[0];
+  EXPECT_EQ(ep.queue, 0u);
+  EXPECT_EQ(ep.finding.code, FindingCode::NoCallFd);
+  EXPECT_FALSE(ep.active());
+  EXPECT_EQ(ep.since_ns, at_ms(2));
+  EXPECT_EQ(ep.ended_how, "ring stopped");
+  store.finish();
+  summary = format_session_summary(store, s);
+  EXPECT_NE(summary.find("ENDED no-call-fd +0.002000..+2.000000 s: queue 0: started without SET_VRING_CALL"),
+            std::string::npos) << summary;
+  f = find_code(store, FindingCode::NoCallFd);
+  ASSERT_NE(f, nullptr);
+  EXPECT_NE(f->detail.find("— lasted 2.00 s, ring stopped"), std::string::npos) << f->detail;
+}
+
+TEST(RingTimeline, KickWithNofdIsAWarning) {
+  Store store;
+  store.append(event(RecordKind::Connect, at_ms(0), "connected"));
+  store.append(vring_fd("SET_VRING_CALL", 1, at_ms(1)));
+  store.append(vring_fd("SET_VRING_KICK", 1, at_ms(2), /*nofd=*/true));  // #3: starts queue 1, back-end polls
+  // The session ends 50 ms later with the ring still running that way: the final state counts.
+  store.append(event(RecordKind::Disconnect, at_ms(50), "closed"));
+  uint32_t on = kNoEntry;
+  const Finding* f = find_code(store, FindingCode::NoKickFd, &on);
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(on, 2u);
+  EXPECT_EQ(f->severity(), Severity::Warning);
+  EXPECT_NE(f->detail.find("queue 1: SET_VRING_KICK sent NOFD: the back-end must poll the ring — still present"),
+            std::string::npos) << f->detail;
+  EXPECT_EQ(find_code(store, FindingCode::NoCallFd), nullptr);
+  EXPECT_EQ(store.severity_counts().warning, 1u);
+  const std::string summary = format_session_summary(store, store.sessions().at(0));
+  EXPECT_NE(summary.find("NOW   no-kick-fd since +0.002000 s: queue 1: SET_VRING_KICK sent NOFD"),
+            std::string::npos) << summary;
+  EXPECT_NE(summary.find("warning no-kick-fd x1: #3"), std::string::npos) << summary;
+}
+
+TEST(RingTimeline, NormalStartHasNoNotifierFinding) {
+  // Kick first (starts the ring), call 1 ms later: a start-up order, not a problem.
+  Store store;
+  store.append(event(RecordKind::Connect, at_ms(0), "connected"));
+  store.append(request("SET_VRING_NUM", test::vring_state(0, 128), at_ms(1)));
+  store.append(vring_fd("SET_VRING_KICK", 0, at_ms(2)));
+  store.append(vring_fd("SET_VRING_CALL", 0, at_ms(3)));
+  store.append(request("GET_FEATURES", {}, at_ms(5000)));
+  store.append(request("GET_VRING_BASE", test::vring_state(0, 0), at_ms(6000)));
+  store.append(event(RecordKind::Disconnect, at_ms(7000), "closed"));
+  store.finish();
+  EXPECT_EQ(find_code(store, FindingCode::NoCallFd), nullptr);
+  EXPECT_EQ(find_code(store, FindingCode::NoKickFd), nullptr);
+  const StoreSession& s = store.sessions().at(0);
+  EXPECT_TRUE(s.rings.episodes().empty());
+  EXPECT_TRUE(s.state().vring(0) && s.state().vring(0)->call.state == NotifierSlot::State::Fd);
+  EXPECT_EQ(format_session_summary(store, s).find("Rings:"), std::string::npos);
 }
 
 TEST(RingTimeline, ShippedHangCaptureSummaryShowsTheStall) {

@@ -39,7 +39,7 @@ int run_rings(int argc, char** argv) {
   size_t shown = 0;
   for (const StoreSession& s : store.sessions()) {
     if (input->session && s.id != *input->session) continue;
-    if (s.rings.empty()) continue;
+    if (s.rings.empty() && s.rings.episodes().empty()) continue;
     ++shown;
     out += fmt::format("Session {}\n", s.id);
     if (!changes_only_end) {

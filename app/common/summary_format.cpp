@@ -246,13 +246,16 @@ std::vector<FindingGroup> finding_groups(const Store& store, const StoreSession&
 
 std::string format_ring_block(const Store& store, const StoreSession& session, uint64_t now_ns) {
   const RingTimeline& rings = session.rings;
-  if (rings.empty()) return {};
+  if (rings.empty() && rings.episodes().empty()) return {};
   const uint64_t base = store.first_timestamp();
   const uint64_t now = session.ended() ? rings.now_ns() : std::max(now_ns, rings.now_ns());
   uint64_t samples = 0;
   for (const auto& [queue, q] : rings.queues()) samples += q.samples;
-  std::string out = fmt::format("  Rings: {} queue{} sampled, {} ring state{}\n", rings.queues().size(),
-                                rings.queues().size() == 1 ? "" : "s", samples, samples == 1 ? "" : "s");
+  // Notifier findings (no kick/call fd) come from the messages, so they show without samples.
+  std::string out = rings.empty() ? std::string("  Rings: no ring state sampled\n")
+                                  : fmt::format("  Rings: {} queue{} sampled, {} ring state{}\n",
+                                                rings.queues().size(), rings.queues().size() == 1 ? "" : "s",
+                                                samples, samples == 1 ? "" : "s");
   for (const auto& [queue, q] : rings.queues())
     out += fmt::format("    {} (at +{} s)\n", describe_ring_snapshot(q.last), relative_time(q.last_ns, base));
   for (const RingEpisode& e : rings.episodes()) {
