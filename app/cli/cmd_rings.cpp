@@ -42,7 +42,7 @@ int run_rings(int argc, char** argv) {
     if (s.rings.empty() && s.rings.episodes().empty()) continue;
     ++shown;
     out += fmt::format("Session {}\n", s.id);
-    if (!changes_only_end) {
+    if (!changes_only_end && !s.rings.empty()) {  // findings without samples: no changes to list
       out += " changes:\n";
       const uint64_t first = store.entry(s.first_entry).timestamp_ns;
       for (uint32_t i = s.first_entry; i <= s.last_entry; ++i) {
