@@ -96,6 +96,16 @@ void take_ring_snapshot(const GuestMemoryView& mem, const RingLocation& loc, Rin
     take_split_snapshot(mem, loc, scratch, out);
 }
 
+void take_settled_ring_snapshot(const GuestMemoryView& mem, const RingLocation& loc, RingScratch& scratch,
+                                RingSnapshot& out, RingSnapshot& spare, int retries) {
+  take_ring_snapshot(mem, loc, scratch, out);
+  for (int i = 0; i < retries && !out.faults.empty(); ++i) {
+    take_ring_snapshot(mem, loc, scratch, spare);
+    if (spare == out) return;
+    std::swap(out, spare);
+  }
+}
+
 RingSnapshot take_ring_snapshot(const GuestMemoryView& mem, const RingLocation& loc) {
   RingScratch scratch;
   RingSnapshot s;

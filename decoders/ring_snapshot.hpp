@@ -125,6 +125,12 @@ struct RingScratch {
 void take_ring_snapshot(const GuestMemoryView& mem, const RingLocation& loc, RingScratch& scratch,
                         RingSnapshot& out);
 RingSnapshot take_ring_snapshot(const GuestMemoryView& mem, const RingLocation& loc);
+// A snapshot of live memory is not atomic: the driver may recycle a descriptor while it is being
+// walked, and that torn read looks like a broken chain. So a snapshot with faults is retaken (at
+// most `retries` times, `spare` holds the retake) until two in a row agree: a real fault repeats,
+// a torn read does not.
+void take_settled_ring_snapshot(const GuestMemoryView& mem, const RingLocation& loc, RingScratch& scratch,
+                                RingSnapshot& out, RingSnapshot& spare, int retries = 3);
 
 // ---- RingState record payload (version 1) ----
 

@@ -187,7 +187,7 @@ void RingSampler::sample_ring(uint32_t index, Ring& r, Output& out) {
                    (memory_.region_count() == 0 ? ", no memory table" : "") +
                    "); see the RingState record's faults");
   }
-  take_ring_snapshot(memory_.view(), r.loc, scratch_, snap_);
+  take_settled_ring_snapshot(memory_.view(), r.loc, scratch_, snap_, retake_);
   r.base_current = false;
   if (r.have_last && snap_ == r.last) return;
   r.last = snap_;

@@ -69,7 +69,7 @@ class RingSampler {
   GuestMapping memory_;
   std::vector<Ring> rings_;
   RingScratch scratch_;
-  RingSnapshot snap_;
+  RingSnapshot snap_, retake_;
   std::vector<uint8_t> encoded_;
   // Request numbers, from the registry once.
   uint32_t set_features_, set_mem_table_, add_mem_reg_, rem_mem_reg_, set_vring_num_, set_vring_addr_,

@@ -518,6 +518,55 @@ TEST(SplitRing, LoopingChainIsAChainLoopFault) {
   EXPECT_EQ(c.descs.size(), 2u);
 }
 
+// Guest memory the driver rewrites while the sampler reads it: the first read that covers `target`
+// sees 8 garbage bytes there (a descriptor being recycled), later reads see the real memory.
+class TornOnceView final : public GuestMemoryView {
+ public:
+  TornOnceView(const GuestMemoryView& real, uint64_t target) : real_(real), target_(target) {}
+  bool read(uint64_t gpa, std::span<uint8_t> out) const override {
+    if (!real_.read(gpa, out)) return false;
+    if (!torn_ && target_ >= gpa && target_ + 8 <= gpa + out.size()) {
+      torn_ = true;
+      std::memset(out.data() + (target_ - gpa), 0x81, 8);
+    }
+    return true;
+  }
+  bool mapped(uint64_t gpa, uint64_t len) const override { return real_.mapped(gpa, len); }
+
+ private:
+  const GuestMemoryView& real_;
+  uint64_t target_;
+  mutable bool torn_ = false;
+};
+
+TEST(SplitRing, TornReadIsRetakenAndARealFaultStays) {
+  Guest g;
+  SplitRing r{g, 8};
+  r.simple_buffers();
+  r.publish(0);
+  r.publish(1);
+  const RingLocation loc = r.loc();
+  const RegionMemory real = g.view();
+  RingScratch scratch;
+  RingSnapshot out, spare;
+
+  // Without settling, the torn descriptor address is reported as a buffer outside guest memory.
+  TornOnceView torn(real, r.desc);
+  EXPECT_FALSE(take_ring_snapshot(torn, loc).faults.empty());
+  // Settled: the retake disagrees, so the torn snapshot is replaced by a clean one.
+  TornOnceView torn_again(real, r.desc);
+  take_settled_ring_snapshot(torn_again, loc, scratch, out, spare);
+  EXPECT_TRUE(out.faults.empty());
+  EXPECT_EQ(out, take_ring_snapshot(real, loc));
+  EXPECT_EQ(out.inflight, 2u);
+
+  // A fault that is really in memory survives every retake.
+  r.set_desc(1, 0xdead00000000, 512, 0);
+  take_settled_ring_snapshot(real, loc, scratch, out, spare);
+  ASSERT_FALSE(out.faults.empty());
+  EXPECT_EQ(out.faults[0].head, 1u);
+}
+
 TEST(SplitRing, OutOfRangeNextAndHead) {
   Guest g;
   SplitRing r{g, 8};
