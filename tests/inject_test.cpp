@@ -11,14 +11,14 @@
 #include "support/capture_read.hpp"
 #include "support/message_builder.hpp"
 #include "support/process.hpp"
+#include "support/controlled_session.hpp"
 #include "support/recorder_harness.hpp"
 #include "support/wire_io.hpp"
 
 namespace vhs::test {
 namespace {
 
-constexpr Millis kShort{300};
-constexpr Millis kLong{5000};
+constexpr Millis kLong = ControlledSession::kArrives;
 
 std::string hex_of(const Bytes& bytes) {
   std::string s;
@@ -30,39 +30,8 @@ std::string hex_of(const Bytes& bytes) {
   return s;
 }
 
-struct InjectedSession {
-  RecorderHarness rec;
-  std::string control = rec.dir / "ctl.sock";
-  UniqueFd be_listen, fe, be;
-
-  bool start(std::vector<std::string> extra) {
-    be_listen = listen_on(rec.backend_sock);
-    extra.insert(extra.end(), {"--control", control, "--sample-interval", "0"});
-    if (!rec.start(extra)) return false;
-    fe = connect_to(rec.frontend_sock, kLong);
-    if (fe) be = accept_from(be_listen.get(), kLong);
-    return fe && be;
-  }
-
-  CommandResult vhostscope(std::vector<std::string> args) {
-    args.insert(args.begin(), vhostscope_binary());
-    return run_command(args, rec.dir.path(), Millis(10000));
-  }
-
-  void send(const Bytes& bytes, const std::vector<int>& fds = {}) {
-    ASSERT_EQ(send_message(fe.get(), bytes, fds), IoStatus::Ok);
-  }
-
-  ReceivedMessage expect_at_backend(const Bytes& bytes, Millis timeout = kLong) {
-    ReceivedMessage m;
-    EXPECT_EQ(recv_message(be.get(), m, timeout), IoStatus::Ok);
-    EXPECT_EQ(m.bytes, bytes);
-    return m;
-  }
-};
-
 TEST(Inject, DropRecordsTheRequestAsInjectedNotRelayedAndClosesItsFds) {
-  InjectedSession s;
+  ControlledSession s;
   ASSERT_TRUE(s.start({"--inject", "drop:set_vring_call"})) << s.rec.why;
   const int active_fds = s.rec.proc->wait_for_fd_count(s.rec.idle_fds + 2, kLong);
 
@@ -101,7 +70,7 @@ TEST(Inject, DropRecordsTheRequestAsInjectedNotRelayedAndClosesItsFds) {
 }
 
 TEST(Inject, DelayHoldsTheRequestAtLeastThatLongAndKeepsTheOrder) {
-  InjectedSession s;
+  ControlledSession s;
   constexpr int kDelayMs = 400;
   ASSERT_TRUE(s.start({"--inject", "delay:SET_OWNER:" + std::to_string(kDelayMs)})) << s.rec.why;
   Bytes owner = request("SET_OWNER");
@@ -131,7 +100,7 @@ TEST(Inject, DelayHoldsTheRequestAtLeastThatLongAndKeepsTheOrder) {
 }
 
 TEST(Inject, ReplaceReplySendsExactlyTheGivenBytesAndRecordsBoth) {
-  InjectedSession s;
+  ControlledSession s;
   Bytes injected = reply("GET_FEATURES", u64_payload(0x0000000140000000ull));
   ASSERT_TRUE(s.start({"--inject", "replace-reply:GET_FEATURES:" + hex_of(injected)})) << s.rec.why;
   Bytes get = request("GET_FEATURES");
@@ -189,7 +158,7 @@ TEST(Inject, BadSpecsAreClearErrorsWithExitCode2) {
     EXPECT_NE(r.err.find(c.message), std::string::npos) << c.spec << ": " << r.err;
   }
 
-  InjectedSession s;
+  ControlledSession s;
   ASSERT_TRUE(s.start({})) << s.rec.why;
   CommandResult r = s.vhostscope({"ctl", s.control, "inject", "replace-reply:GET_FEATURES:0g"});
   EXPECT_EQ(r.exit_code, 2);

@@ -16,6 +16,7 @@
 #include "support/capture_read.hpp"
 #include "support/message_builder.hpp"
 #include "support/process.hpp"
+#include "support/controlled_session.hpp"
 #include "support/recorder_harness.hpp"
 #include "support/temp_dir.hpp"
 #include "support/vhost_scenarios.hpp"
@@ -24,8 +25,8 @@
 namespace vhs::test {
 namespace {
 
-constexpr Millis kShort{300};  // "nothing arrives": long enough for a relay that does not hold
-constexpr Millis kLong{5000};
+constexpr Millis kShort = ControlledSession::kNothingArrives;
+constexpr Millis kLong = ControlledSession::kArrives;
 
 // Adds to an eventfd's counter, like a front-end kicking or a back-end calling.
 void signal(int fd, uint64_t n = 1) { ASSERT_EQ(::write(fd, &n, sizeof n), static_cast<ssize_t>(sizeof n)); }
@@ -91,39 +92,8 @@ size_t how_many(const std::vector<NotifyRecord>& records, uint16_t queue, Notify
   return k;
 }
 
-// Both peers driven from the test thread, so the test sees exactly what reaches each side.
-struct NotifySession {
-  RecorderHarness rec;
-  std::string control = rec.dir / "ctl.sock";
-  UniqueFd be_listen, fe, be;
-
-  bool start(std::vector<std::string> extra) {
-    be_listen = listen_on(rec.backend_sock);
-    extra.insert(extra.end(), {"--control", control, "--sample-interval", "0"});
-    if (!rec.start(extra)) return false;
-    fe = connect_to(rec.frontend_sock, kLong);
-    if (fe) be = accept_from(be_listen.get(), kLong);
-    return fe && be;
-  }
-
-  CommandResult ctl(std::vector<std::string> args) {
-    std::vector<std::string> argv = {vhostscope_binary(), "ctl", control};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return run_command(argv, rec.dir.path(), Millis(10000));
-  }
-
-  // Sends a front-end message and returns what the back-end received (bytes checked equal).
-  ReceivedMessage relay(const Bytes& bytes, const std::vector<int>& fds = {}) {
-    EXPECT_EQ(send_message(fe.get(), bytes, fds), IoStatus::Ok);
-    ReceivedMessage m;
-    EXPECT_EQ(recv_message(be.get(), m, kLong), IoStatus::Ok);
-    EXPECT_EQ(m.bytes, bytes);
-    return m;
-  }
-};
-
 TEST(Notify, InterposedKickAndCallAreRelayedAndRecorded) {
-  NotifySession s;
+  ControlledSession s;
   ASSERT_TRUE(s.start({"--interpose-notify"})) << s.rec.why;
   UniqueFd kick = make_eventfd(), call = make_eventfd();
   Bytes set_kick = request("SET_VRING_KICK", vring_index_fd(0));
@@ -177,7 +147,7 @@ TEST(Notify, InterposedKickAndCallAreRelayedAndRecorded) {
 }
 
 TEST(Notify, WithoutTheFlagEventfdsPassThroughAndNothingIsRecorded) {
-  NotifySession s;
+  ControlledSession s;
   ASSERT_TRUE(s.start({})) << s.rec.why;
   UniqueFd kick = make_eventfd(), call = make_eventfd();
   ReceivedMessage got_kick = s.relay(request("SET_VRING_KICK", vring_index_fd(0)), {kick.get()});
@@ -200,7 +170,7 @@ TEST(Notify, WithoutTheFlagEventfdsPassThroughAndNothingIsRecorded) {
 }
 
 TEST(Notify, HeldKicksWaitForStepAndContinue) {
-  NotifySession s;
+  ControlledSession s;
   ASSERT_TRUE(s.start({"--interpose-notify"})) << s.rec.why;
   UniqueFd kick = make_eventfd(), call = make_eventfd();
   ReceivedMessage got_kick = s.relay(request("SET_VRING_KICK", vring_index_fd(1)), {kick.get()});
@@ -261,7 +231,7 @@ TEST(Notify, HeldKicksWaitForStepAndContinue) {
 }
 
 TEST(Notify, CallFdSwappedWhileRunningLosesNothingAndTeardownLeaksNoFd) {
-  NotifySession s;
+  ControlledSession s;
   ASSERT_TRUE(s.start({"--interpose-notify"})) << s.rec.why;
   const int session_fds = s.rec.proc->wait_for_fd_count(s.rec.idle_fds + 2, kLong);
   EXPECT_EQ(session_fds, s.rec.idle_fds + 2);

@@ -11,57 +11,17 @@
 #include "support/capture_read.hpp"
 #include "support/message_builder.hpp"
 #include "support/process.hpp"
+#include "support/controlled_session.hpp"
 #include "support/recorder_harness.hpp"
 #include "support/wire_io.hpp"
 
 namespace vhs::test {
 namespace {
 
-constexpr Millis kShort{300};  // "not received": long enough for a relay that does not hold
-constexpr Millis kLong{5000};
-
-// Both peers driven directly from the test thread, so the test sees exactly when a message
-// reaches the back-end.
-struct SteppedSession {
-  RecorderHarness rec;
-  std::string control = rec.dir / "ctl.sock";
-  UniqueFd be_listen, fe, be;
-
-  bool start(std::vector<std::string> extra) {
-    be_listen = listen_on(rec.backend_sock);
-    extra.insert(extra.end(), {"--control", control, "--sample-interval", "0"});
-    if (!rec.start(extra)) return false;
-    fe = connect_to(rec.frontend_sock, kLong);
-    if (fe) be = accept_from(be_listen.get(), kLong);
-    return fe && be;
-  }
-
-  CommandResult ctl(std::vector<std::string> args) {
-    std::vector<std::string> argv = {vhostscope_binary(), "ctl", control};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return run_command(argv, rec.dir.path(), Millis(10000));
-  }
-
-  void send(const Bytes& bytes, const std::vector<int>& fds = {}) {
-    ASSERT_EQ(send_message(fe.get(), bytes, fds), IoStatus::Ok);
-  }
-
-  // The next message the back-end receives (fails the test when none comes in time).
-  ReceivedMessage expect_at_backend(const Bytes& bytes, Millis timeout = kLong) {
-    ReceivedMessage m;
-    EXPECT_EQ(recv_message(be.get(), m, timeout), IoStatus::Ok);
-    EXPECT_EQ(m.bytes, bytes);
-    return m;
-  }
-
-  bool backend_gets_nothing() {
-    ReceivedMessage m;
-    return recv_message(be.get(), m, kShort) == IoStatus::Timeout && m.bytes.empty();
-  }
-};
+constexpr Millis kLong = ControlledSession::kArrives;
 
 TEST(Step, BreakpointHoldsStepReleasesOneContinueReleasesUntilTheNextHit) {
-  SteppedSession s;
+  ControlledSession s;
   ASSERT_TRUE(s.start({"--break", "SET_VRING_KICK"})) << s.rec.why;
 
   Bytes owner = request("SET_OWNER");
@@ -140,7 +100,7 @@ TEST(Step, BreakpointHoldsStepReleasesOneContinueReleasesUntilTheNextHit) {
 }
 
 TEST(Step, FindingBreakpointsHoldWhatTheDecodersAndTheSessionAnalyserFlag) {
-  SteppedSession s;
+  ControlledSession s;
   ASSERT_TRUE(s.start({"--break", "error"})) << s.rec.why;
 
   // Per-message finding: SET_VRING_NUM with a 4-byte payload (the layout needs 8).
@@ -192,7 +152,7 @@ TEST(Step, FindingBreakpointsHoldWhatTheDecodersAndTheSessionAnalyserFlag) {
 }
 
 TEST(Step, SigtermWhileHoldingExitsCleanlyAndTheCaptureIsReadable) {
-  SteppedSession s;
+  ControlledSession s;
   ASSERT_TRUE(s.start({"--break", "set_vring_kick"})) << s.rec.why;
   Bytes kick0 = request("SET_VRING_KICK", vring_index_fd(0));
   UniqueFd kick0_fd = make_eventfd();
@@ -216,7 +176,7 @@ TEST(Step, SigtermWhileHoldingExitsCleanlyAndTheCaptureIsReadable) {
 }
 
 TEST(Step, BadInputIsAClearErrorWithExitCode2) {
-  SteppedSession s;
+  ControlledSession s;
   ASSERT_TRUE(s.start({})) << s.rec.why;
   CommandResult r = s.ctl({"frobnicate"});
   EXPECT_EQ(r.exit_code, 2);
