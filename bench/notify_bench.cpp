@@ -28,6 +28,7 @@
 #include <utility>
 #include <vector>
 
+#include "bench/bench_process.hpp"
 #include "captures/capture_file.hpp"
 #include "decoders/notify_record.hpp"
 #include "decoders/registry.hpp"
@@ -36,7 +37,7 @@
 namespace {
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
+using namespace vhs::bench;
 constexpr int kTimeoutMs = 10000;  // every wait gives up after this: a broken relay cannot hang us
 
 struct Options {
@@ -48,19 +49,6 @@ struct Options {
   bool realtime = false;  // SCHED_FIFO: keeps other load on CPU 0 out of the measurement
   std::string vhostscope;
 };
-
-[[noreturn]] void die(const std::string& what) {
-  std::fprintf(stderr, "notify_bench: %s\n", what.c_str());
-  std::exit(2);
-}
-[[noreturn]] void die_errno(const std::string& what) { die(what + ": " + std::strerror(errno)); }
-
-void pin_to_cpu0() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(0, &set);
-  if (::sched_setaffinity(0, sizeof set, &set) != 0) die_errno("sched_setaffinity(CPU 0)");
-}
 
 int make_eventfd() {
   const int fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -84,52 +72,6 @@ bool await(int fd) {
 void notify(int fd) {
   const uint64_t one = 1;
   if (::write(fd, &one, sizeof one) != static_cast<ssize_t>(sizeof one)) die_errno("eventfd write");
-}
-
-// A forked child, killed and reaped by PID when the guard goes away.
-class Child {
- public:
-  explicit Child(pid_t pid = -1) : pid_(pid) {}
-  Child(Child&& o) noexcept : pid_(std::exchange(o.pid_, -1)) {}
-  ~Child() { stop(std::chrono::milliseconds(0)); }
-  pid_t pid() const { return pid_; }
-  bool exited() {
-    if (pid_ < 0) return true;
-    if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {
-      pid_ = -1;
-      return true;
-    }
-    return false;
-  }
-  // SIGTERM, up to `grace` for a clean exit, then SIGKILL.
-  void stop(std::chrono::milliseconds grace) {
-    if (pid_ < 0) return;
-    const auto deadline = Clock::now() + grace;
-    if (grace.count() > 0) ::kill(pid_, SIGTERM);
-    while (Clock::now() < deadline) {
-      if (exited()) return;
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
-
- private:
-  pid_t pid_;
-};
-
-template <typename F>
-Child fork_child(F&& body) {
-  std::fflush(nullptr);
-  const pid_t pid = ::fork();
-  if (pid < 0) die_errno("fork");
-  if (pid == 0) {
-    ::alarm(600);  // a stray child cannot outlive the benchmark by much
-    body();
-    ::_exit(0);
-  }
-  return Child(pid);
 }
 
 // The back-end: every kick is answered with a call, until a wait times out or the parent kills it.
@@ -208,38 +150,6 @@ LegResult leg_ideal(const Options& opt) {
 }
 
 // ---------------------------------------------------------------- vhostscope leg
-
-sockaddr_un unix_address(const std::string& path) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof addr.sun_path) die("socket path too long: " + path);
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  return addr;
-}
-
-int listen_unix(const std::string& path) {
-  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) die_errno("socket");
-  const sockaddr_un addr = unix_address(path);
-  if (::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) die_errno("bind " + path);
-  if (::listen(fd, 4) != 0) die_errno("listen " + path);
-  return fd;
-}
-
-template <typename Alive>
-int connect_unix_retry(const std::string& path, Alive alive) {
-  const sockaddr_un addr = unix_address(path);
-  const auto deadline = Clock::now() + std::chrono::milliseconds(kTimeoutMs);
-  while (Clock::now() < deadline) {
-    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) die_errno("socket");
-    if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0) return fd;
-    ::close(fd);
-    if (!alive()) return -1;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return -1;
-}
 
 // SET_VRING_KICK / SET_VRING_CALL for queue 0 with its eventfd, no reply wanted.
 void send_vring_fd(int sock, std::string_view name, int fd) {
@@ -331,19 +241,11 @@ VhostscopeLeg leg_vhostscope(const Options& opt, const fs::path& dir, int round)
     serve_backend(kick, call);
   });
   ::close(listener);
-  Child proxy = fork_child([&] {
-    const int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (out >= 0) ::dup2(out, STDOUT_FILENO), ::dup2(out, STDERR_FILENO);
-    std::vector<std::string> args = {opt.vhostscope, "record", "--frontend-listen", frontend_sock,
-                                     "--backend-connect", backend_sock, "-w", capture, "--interpose-notify", "-q"};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(opt.vhostscope.c_str(), argv.data());
-    std::fprintf(stderr, "exec %s: %s\n", opt.vhostscope.c_str(), std::strerror(errno));
-    ::_exit(127);
-  });
-  const int sock = connect_unix_retry(frontend_sock, [&] { return !proxy.exited(); });
+  Child proxy = spawn_program(opt.vhostscope,
+                              {"record", "--frontend-listen", frontend_sock, "--backend-connect", backend_sock, "-w",
+                               capture, "--interpose-notify", "-q"},
+                              log);
+  const int sock = connect_unix_retry(frontend_sock, std::chrono::milliseconds(kTimeoutMs), [&] { return !proxy.exited(); });
   if (sock < 0) die("vhostscope record did not accept on " + frontend_sock + " (log: " + log + ")");
   const int kick = make_eventfd(), call = make_eventfd();
   send_vring_fd(sock, "SET_VRING_KICK", kick);
@@ -407,12 +309,7 @@ Options parse(int argc, char** argv) {
 int main(int argc, char** argv) {
   const Options opt = parse(argc, argv);
   pin_to_cpu0();
-  if (opt.realtime) {
-    // Inherited by every child (the peers, the relays): all of them preempt ordinary load alike.
-    sched_param p{};
-    p.sched_priority = 1;
-    if (::sched_setscheduler(0, SCHED_FIFO, &p) != 0) die_errno("sched_setscheduler(SCHED_FIFO)");
-  }
+  if (opt.realtime) go_realtime();
   ::signal(SIGPIPE, SIG_IGN);
   char tmpl[] = "/tmp/notify-bench-XXXXXX";
   if (::mkdtemp(tmpl) == nullptr) die_errno("mkdtemp");

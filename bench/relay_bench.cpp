@@ -26,6 +26,7 @@
 #include <utility>
 #include <vector>
 
+#include "bench/bench_process.hpp"
 #include "captures/capture_file.hpp"
 #include "decoders/features.hpp"
 #include "decoders/registry.hpp"
@@ -34,7 +35,7 @@
 namespace {
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
+using namespace vhs::bench;
 using vhs::kHeaderSize;
 
 constexpr size_t kMsgSize = kHeaderSize + 8;  // 20 bytes each way
@@ -52,12 +53,6 @@ struct Options {
   bool realtime = false;   // SCHED_FIFO: keeps other load on the CPU out of the measurement
   std::string vhostscope;  // path of the binary; default: next to build/bench/
 };
-
-[[noreturn]] void die(const std::string& what) {
-  std::fprintf(stderr, "relay_bench: %s\n", what.c_str());
-  std::exit(2);
-}
-[[noreturn]] void die_errno(const std::string& what) { die(what + ": " + std::strerror(errno)); }
 
 Msg make_message(uint32_t request, uint32_t flags, uint64_t value) {
   Msg m{};
@@ -84,13 +79,6 @@ Exchange make_exchange() {
                             (uint64_t{1} << vhs::kFeatureEventIdx);
   return {make_message(info->number, vhs::kProtocolVersion | vhs::kFlagNeedReply, features),
           make_message(info->number, vhs::kProtocolVersion | vhs::kFlagReply, 0)};
-}
-
-void pin_to_cpu0() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(0, &set);
-  if (::sched_setaffinity(0, sizeof set, &set) != 0) die_errno("sched_setaffinity(CPU 0)");
 }
 
 void set_timeouts(int fd) {
@@ -127,59 +115,6 @@ bool write_all(int fd, const uint8_t* p, size_t n) {
     }
   }
   return true;
-}
-
-// A forked child killed and reaped by PID when the guard goes away (normal end or error path).
-class Child {
- public:
-  Child() = default;
-  explicit Child(pid_t pid) : pid_(pid) {}
-  Child(Child&& o) noexcept : pid_(std::exchange(o.pid_, -1)) {}
-  Child& operator=(Child&& o) noexcept {
-    stop();
-    pid_ = std::exchange(o.pid_, -1);
-    return *this;
-  }
-  ~Child() { stop(); }
-
-  pid_t pid() const { return pid_; }
-  bool exited() {  // reaps if it has exited
-    if (pid_ < 0) return true;
-    if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {
-      pid_ = -1;
-      return true;
-    }
-    return false;
-  }
-  // SIGTERM, up to `grace` for a clean exit, then SIGKILL.
-  void stop(std::chrono::milliseconds grace = std::chrono::milliseconds(0)) {
-    if (pid_ < 0) return;
-    const auto deadline = Clock::now() + grace;
-    if (grace.count() > 0) ::kill(pid_, SIGTERM);
-    while (Clock::now() < deadline) {
-      if (exited()) return;
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
-
- private:
-  pid_t pid_ = -1;
-};
-
-template <typename F>
-Child fork_child(F&& body) {
-  std::fflush(nullptr);
-  const pid_t pid = ::fork();
-  if (pid < 0) die_errno("fork");
-  if (pid == 0) {
-    ::alarm(600);  // a stray child cannot outlive the benchmark by much
-    body();
-    ::_exit(0);
-  }
-  return Child(pid);
 }
 
 // The back-end peer: answers every request with the ack until EOF.
@@ -312,51 +247,6 @@ LegResult leg_ideal(const Exchange& ex, const Options& opt) {
   return r;
 }
 
-sockaddr_un unix_address(const std::string& path) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof addr.sun_path) die("socket path too long: " + path);
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  return addr;
-}
-
-int listen_unix(const std::string& path) {
-  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) die_errno("socket");
-  const sockaddr_un addr = unix_address(path);
-  if (::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) die_errno("bind " + path);
-  if (::listen(fd, 4) != 0) die_errno("listen " + path);
-  return fd;
-}
-
-// Connects to `path`, retrying while the listener is not up yet; gives up when `alive` says the
-// listening process died or after the timeout.
-template <typename Alive>
-int connect_unix_retry(const std::string& path, Alive alive) {
-  const sockaddr_un addr = unix_address(path);
-  const auto deadline = Clock::now() + std::chrono::seconds(kIoTimeoutSeconds);
-  while (Clock::now() < deadline) {
-    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) die_errno("socket");
-    if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0) return fd;
-    ::close(fd);
-    if (!alive()) return -1;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return -1;
-}
-
-std::string read_text(const std::string& path) {
-  std::string out;
-  if (FILE* f = std::fopen(path.c_str(), "r")) {
-    char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
-    std::fclose(f);
-  }
-  return out;
-}
-
 // Counts message records in the capture: proof that recording was on for the whole leg.
 uint64_t count_messages(const std::string& capture, std::string& warning) {
   std::string error;
@@ -394,24 +284,10 @@ VhostscopeLeg leg_vhostscope(const Exchange& ex, const Options& opt, const fs::p
   });
   ::close(listener);
 
-  Child proxy = fork_child([&] {
-    const int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (out >= 0) {
-      ::dup2(out, STDOUT_FILENO);
-      ::dup2(out, STDERR_FILENO);
-    }
-    std::vector<std::string> args = {opt.vhostscope,  "record",         "--frontend-listen",
-                                     frontend_sock,   "--backend-connect", backend_sock,
-                                     "-w",            capture};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(opt.vhostscope.c_str(), argv.data());
-    std::fprintf(stderr, "exec %s: %s\n", opt.vhostscope.c_str(), std::strerror(errno));
-    ::_exit(127);
-  });
+  Child proxy = spawn_program(
+      opt.vhostscope, {"record", "--frontend-listen", frontend_sock, "--backend-connect", backend_sock, "-w", capture}, log);
 
-  const int fd = connect_unix_retry(frontend_sock, [&] { return !proxy.exited(); });
+  const int fd = connect_unix_retry(frontend_sock, std::chrono::seconds(kIoTimeoutSeconds), [&] { return !proxy.exited(); });
   if (fd < 0) {
     proxy.stop();
     die("vhostscope record did not accept on " + frontend_sock + "; its output:\n" + read_text(log));
@@ -511,18 +387,6 @@ void print_row(const char* name, const Summary& s, const Summary& direct) {
   if (s.relay_threads > 0) std::printf("   %.2f (%d thread%s)", s.switches_per_rt, s.relay_threads,
                                        s.relay_threads == 1 ? "" : "s");
   std::printf("\n");
-}
-
-std::string load_average() {
-  std::string s = read_text("/proc/loadavg");
-  const auto cut = s.find(' ', s.find(' ', s.find(' ') + 1) + 1);  // first three fields
-  return cut == std::string::npos ? s : s.substr(0, cut);
-}
-
-void go_realtime() {
-  sched_param p{};
-  p.sched_priority = 1;
-  if (::sched_setscheduler(0, SCHED_FIFO, &p) != 0) die_errno("sched_setscheduler(SCHED_FIFO)");
 }
 
 }  // namespace

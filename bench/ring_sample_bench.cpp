@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_process.hpp"
 #include "decoders/features.hpp"
 #include "decoders/registry.hpp"
 #include "decoders/ring_detail.hpp"
@@ -27,8 +28,8 @@
 #include "proxy/ring_sampler.hpp"
 
 namespace {
+using namespace vhs::bench;
 
-using Clock = std::chrono::steady_clock;
 using vhs::DeviceKind;
 
 constexpr uint32_t kQueues = 8;
@@ -46,18 +47,6 @@ struct Options {
   uint32_t inflight = 32;
   int rounds = 3;
 };
-
-[[noreturn]] void die(const std::string& what) {
-  std::fprintf(stderr, "ring_sample_bench: %s\n", what.c_str());
-  std::exit(2);
-}
-
-void pin_to_cpu0() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(0, &set);
-  if (::sched_setaffinity(0, sizeof set, &set) != 0) die("sched_setaffinity(CPU 0) failed");
-}
 
 Options parse_options(int argc, char** argv) {
   Options o;
