@@ -245,4 +245,11 @@ const RequestInfo* find_request_by_name(std::string_view name) {
   return nullptr;
 }
 
+std::string message_label(Channel channel, const Header& header) {
+  const RequestInfo* info = find_request(channel, header.request);
+  std::string s = info ? std::string(info->name) : "request " + std::to_string(header.request);
+  if (header.is_reply()) s += " reply";
+  return s;
+}
+
 }  // namespace vhs

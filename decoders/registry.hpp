@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
 
 #include "decoders/wire.hpp"
@@ -84,5 +85,7 @@ struct RequestInfo {
 std::span<const RequestInfo> all_requests();
 const RequestInfo* find_request(Channel channel, uint32_t number);
 const RequestInfo* find_request_by_name(std::string_view name);  // either channel, either alias
+// How a message is named in text: "SET_MEM_TABLE", "GET_FEATURES reply", "request 99 reply".
+std::string message_label(Channel channel, const Header& header);
 
 }  // namespace vhs

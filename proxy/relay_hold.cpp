@@ -20,16 +20,6 @@ namespace vhs {
 
 namespace {
 
-std::string request_name(Channel channel, const Header& h) {
-  std::string s;
-  if (const RequestInfo* info = find_request(channel, h.request))
-    s = info->name;
-  else
-    s = "request " + std::to_string(h.request);
-  if (h.is_reply()) s += " reply";
-  return s;
-}
-
 // A message waiting for an injected delay is not the user's to step: only the timer sends it.
 bool delayed(const RelayFlow& f) { return f.held() && f.delayed_until != std::chrono::steady_clock::time_point{}; }
 
@@ -124,7 +114,7 @@ std::string Relay::Impl::run_command(std::string_view line) {
       out << "held: session " << session << ", " << (f->channel() == Channel::Frontend ? "front-end" : "back-end")
           << " channel, " << writer_side(f->direction()) << " to "
           << (f->direction() == Direction::ToBackend ? "back-end" : "front-end") << ", "
-          << request_name(f->channel(), f->reader().header()) << ", " << f->reader().bytes().size() << " bytes, "
+          << message_label(f->channel(), f->reader().header()) << ", " << f->reader().bytes().size() << " bytes, "
           << f->reader().fds().size() << " fds" << (f->hold_note.empty() ? "" : ", " + f->hold_note)
           << (delayed(*f) ? ", injected delay" : "") << "\n";
     out << notes << "breakpoints: " << holds.describe() << "\n";

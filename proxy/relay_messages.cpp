@@ -25,17 +25,6 @@ std::string hex(uint32_t v) {
   return buf;
 }
 
-// "SET_MEM_TABLE", "GET_FEATURES reply", "request 99": names only from the registry.
-std::string message_name(Channel channel, const Header& h) {
-  std::string s;
-  if (const RequestInfo* info = find_request(channel, h.request))
-    s = info->name;
-  else
-    s = "request " + std::to_string(h.request);
-  if (h.is_reply()) s += " reply";
-  return s;
-}
-
 }  // namespace
 
 // Copies what the reader holds into the flow's reused record (no allocation once warmed up).
@@ -193,7 +182,7 @@ void Relay::Impl::push(RelayFlow& flow) {
       Direction closer = opposite(flow.direction());
       std::string dest(writer_side(closer));
       std::string how = dest + " connection failed (" + errno_text(err) + ")";
-      session_error(flow.channel(), flow.direction(), "cannot relay " + message_name(flow.channel(), flow.reader().header()) + " to the " + dest + ": " +
+      session_error(flow.channel(), flow.direction(), "cannot relay " + message_label(flow.channel(), flow.reader().header()) + " to the " + dest + ": " +
                         errno_text(err));
       if (flow.channel() == Channel::Frontend)
         end_session(closer, how);
@@ -207,7 +196,7 @@ void Relay::Impl::push(RelayFlow& flow) {
 std::string Relay::Impl::describe_message(const RelayFlow& flow) const {
   std::string s(writer_side(flow.direction()));
   s += " sent ";
-  s += message_name(flow.channel(), flow.reader().header());
+  s += message_label(flow.channel(), flow.reader().header());
   if (flow.channel() == Channel::Backend) s += " on the back-end channel";
   return s;
 }
@@ -239,7 +228,7 @@ void Relay::Impl::on_closed(RelayFlow& flow, int err) {
     if (!in.header_complete())
       got = std::to_string(in.bytes().size()) + " of " + std::to_string(kHeaderSize) + " header bytes";
     else
-      got = message_name(flow.channel(), in.header()) + ": " + std::to_string(in.bytes().size() - kHeaderSize) +
+      got = message_label(flow.channel(), in.header()) + ": " + std::to_string(in.bytes().size() - kHeaderSize) +
             " of " + std::to_string(in.header().size) + " payload bytes";
     session_error(flow.channel(), flow.direction(), how + " mid-message (got " + got + ")");
   }

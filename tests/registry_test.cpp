@@ -272,5 +272,13 @@ TEST(Registry, KindAndCategoryNames) {
   EXPECT_EQ(category_name(Category::BackendChannel), "backend-channel");
 }
 
+TEST(Registry, MessageLabelsNameRequestsRepliesAndUnknownNumbers) {
+  EXPECT_EQ(message_label(Channel::Frontend, Header{5, kProtocolVersion, 0}), "SET_MEM_TABLE");
+  EXPECT_EQ(message_label(Channel::Frontend, Header{1, kProtocolVersion | kFlagReply, 8}), "GET_FEATURES reply");
+  // The same number names another request on the back-end channel.
+  EXPECT_EQ(message_label(Channel::Backend, Header{1, kProtocolVersion, 0}), "BACKEND_IOTLB_MSG");
+  EXPECT_EQ(message_label(Channel::Frontend, Header{99, kProtocolVersion | kFlagReply, 0}), "request 99 reply");
+}
+
 }  // namespace
 }  // namespace vhs
