@@ -10,16 +10,6 @@ namespace vhs {
 
 namespace {
 
-// Users type names the way they see them in dump output, in the spec or in QEMU's source:
-// "set_vring_kick", "VHOST_USER_SET_VRING_KICK" and "SET_VRING_KICK" are the same request.
-std::string normalise(std::string_view name) {
-  std::string s(name);
-  for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  constexpr std::string_view kPrefix = "VHOST_USER_";
-  if (s.size() > kPrefix.size() && s.compare(0, kPrefix.size(), kPrefix) == 0) s.erase(0, kPrefix.size());
-  return s;
-}
-
 std::string lower(std::string_view name) {
   std::string s(name);
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -29,10 +19,9 @@ std::string lower(std::string_view name) {
 }  // namespace
 
 bool HoldPolicy::parse(std::string_view name, Break& b, std::string& error) const {
-  std::string key = normalise(name);
   std::string low = lower(name);
   constexpr std::string_view kFindingPrefix = "finding:";
-  if (key == "ANY") {
+  if (low == "any") {
     b.name = "any";
     b.kind = Kind::Any;
   } else if (low == "finding" || low == "error") {
@@ -51,7 +40,7 @@ bool HoldPolicy::parse(std::string_view name, Break& b, std::string& error) cons
     b.name = "finding:" + std::string(it->id);
     b.kind = Kind::Code;
     b.code = it->code;
-  } else if (const RequestInfo* info = find_request_by_name(key)) {
+  } else if (const RequestInfo* info = find_request_by_name(name)) {  // any case, VHOST_USER_ prefix or not
     b.name = std::string(info->name);
     b.kind = Kind::Request;
     b.channel = info->channel;

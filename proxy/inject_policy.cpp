@@ -12,14 +12,6 @@ namespace vhs {
 
 namespace {
 
-std::string upper_name(std::string_view name) {
-  std::string s(name);
-  for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  constexpr std::string_view kPrefix = "VHOST_USER_";
-  if (s.size() > kPrefix.size() && s.compare(0, kPrefix.size(), kPrefix) == 0) s.erase(0, kPrefix.size());
-  return s;
-}
-
 int hex_digit(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -114,7 +106,7 @@ bool parse_head(std::string_view spec, Parsed& p, std::string& error) {
   std::string_view name = after.substr(0, second);
   p.has_rest = second != std::string_view::npos;
   if (p.has_rest) p.rest = after.substr(second + 1);
-  p.info = find_request_by_name(upper_name(name));
+  p.info = find_request_by_name(name);  // any case, VHOST_USER_ prefix or not
   if (p.info == nullptr) {
     error = "unknown request name '" + std::string(name) + "' in injection '" + std::string(spec) +
             "' (use a name as 'vhostscope dump' prints it)";

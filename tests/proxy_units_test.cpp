@@ -16,6 +16,8 @@
 #include <gtest/gtest.h>
 
 #include "proxy/fd_describe.hpp"
+#include "proxy/hold_policy.hpp"
+#include "proxy/inject_policy.hpp"
 #include "proxy/message_reader.hpp"
 #include "proxy/unix_socket.hpp"
 #include "support/message_builder.hpp"
@@ -286,6 +288,30 @@ TEST(MessageReader, TooManyFdsAreFlaggedAndTheRestClosed) {
     // reset() (and the destructor) close the rest.
   }
   EXPECT_EQ(open_fd_count(), before);
+}
+
+// ---------------------------------------------------------------- request names in policies
+
+// Breakpoints and injections take names the way users see them (dump output, the spec, QEMU's
+// source, old SLAVE_* names), resolved by the registry and shown canonically.
+TEST(Policies, RequestNamesResolveThroughTheRegistry) {
+  HoldPolicy holds;
+  std::string error;
+  ASSERT_TRUE(holds.add("vhost_user_set_vring_kick", error)) << error;
+  ASSERT_TRUE(holds.add("SLAVE_IOTLB_MSG", error)) << error;
+  ASSERT_TRUE(holds.add("Any", error)) << error;
+  EXPECT_EQ(holds.describe(), "SET_VRING_KICK BACKEND_IOTLB_MSG any");
+  EXPECT_FALSE(holds.add("SET_VRING_KIK", error));
+  EXPECT_NE(error.find("unknown request name 'SET_VRING_KIK'"), std::string::npos) << error;
+
+  InjectPolicy injects;
+  ASSERT_TRUE(injects.add("drop:VHOST_USER_set_vring_call", error)) << error;
+  EXPECT_EQ(injects.describe(), "drop:SET_VRING_CALL");
+  const Injection* in = injects.for_request(Channel::Frontend, Header{13, kProtocolVersion, 8});
+  ASSERT_NE(in, nullptr);
+  EXPECT_EQ(in->action, InjectAction::Drop);
+  EXPECT_FALSE(injects.add("drop:NO_SUCH_REQUEST", error));
+  EXPECT_NE(error.find("unknown request name 'NO_SUCH_REQUEST'"), std::string::npos) << error;
 }
 
 // ---------------------------------------------------------------- describe_fd
