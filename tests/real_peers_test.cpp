@@ -24,6 +24,7 @@
 #include "decoders/features.hpp"
 #include "decoders/registry.hpp"
 #include "decoders/ring_snapshot.hpp"
+#include "support/ring_states.hpp"
 
 namespace vhs {
 namespace {
@@ -187,20 +188,6 @@ bool load(const fs::path& out, Store& store) {
   return ok;
 }
 
-// The last ring sample the recorder took of `queue` (RingState records, taken on change and when
-// the ring stops).
-std::optional<RingSnapshot> last_ring_state(const Store& store, uint32_t queue) {
-  std::optional<RingSnapshot> last;
-  for (size_t i = 0; i < store.size(); ++i) {
-    if (store.entry(i).kind != RecordKind::RingState) continue;
-    std::string error;
-    auto snap = decode_ring_snapshot(store.bytes(i), &error);
-    EXPECT_TRUE(snap.has_value()) << "#" << i << ": " << error;
-    if (snap && snap->queue == queue) last = snap;
-  }
-  return last;
-}
-
 // Checks shared by the healthy scenarios: one session, ordered startup, every required reply
 // paired, memory regions from memfds covering the guest RAM, rings started and stopped, and no
 // Error findings.
@@ -308,7 +295,7 @@ void check_healthy_session(const Store& store, DeviceKind device, uint32_t queue
 
     // The recorder's ring samples (--sample-interval) agree with the back-end's last_avail_idx,
     // and nothing was left in flight at power-off.
-    auto ring = last_ring_state(store, q);
+    auto ring = test::last_ring_state(store, q);
     ASSERT_TRUE(ring.has_value()) << "vring " << q << ": no RingState record";
     EXPECT_TRUE(ring->indices_ok) << "vring " << q;
     EXPECT_EQ(ring->size, *v->num) << "vring " << q;
@@ -400,7 +387,7 @@ TEST(RealPeers, BlkHangLeavesGetVringBaseUnanswered) {
   for (const Finding& f : store.findings(last)) unanswered |= f.code == FindingCode::Unanswered;
   EXPECT_TRUE(unanswered) << findings_text(store, Severity::Info);
   // Work was outstanding when the back-end froze: the guest's request stays in flight.
-  auto ring = last_ring_state(store, 0);
+  auto ring = test::last_ring_state(store, 0);
   ASSERT_TRUE(ring.has_value()) << "no RingState record";
   EXPECT_TRUE(ring->indices_ok);
   EXPECT_GE(ring->inflight, 1u);

@@ -14,6 +14,7 @@
 #include "decoders/ring_snapshot.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
+#include "support/ring_states.hpp"
 
 namespace vhs {
 namespace {
@@ -72,19 +73,6 @@ std::vector<size_t> requests_of(const Store& store, const RequestInfo* info) {
   return out;
 }
 
-// The last ring sample the recorder took of `queue` (RingState records, taken on change).
-std::optional<RingSnapshot> last_ring_state(const Store& store, uint32_t queue) {
-  std::optional<RingSnapshot> last;
-  for (size_t i = 0; i < store.size(); ++i) {
-    if (store.entry(i).kind != RecordKind::RingState) continue;
-    std::string error;
-    auto snap = decode_ring_snapshot(store.bytes(i), &error);
-    EXPECT_TRUE(snap.has_value()) << "#" << i << ": " << error;
-    if (snap && snap->queue == queue) last = snap;
-  }
-  return last;
-}
-
 TEST(ShippedCaptures, BlkBootIsCleanAndComplete) {
   Store store;
   ASSERT_NO_FATAL_FAILURE(load_shipped("blk-boot.pcap", store));
@@ -138,7 +126,7 @@ TEST(ShippedCaptures, BlkBootIsCleanAndComplete) {
 
   // The recorder's ring samples agree with the back-end: at the end every request the guest made
   // available was used, and the avail index is the last_avail_idx GET_VRING_BASE returned.
-  auto ring = last_ring_state(store, 0);
+  auto ring = test::last_ring_state(store, 0);
   ASSERT_TRUE(ring.has_value());
   EXPECT_TRUE(ring->indices_ok);
   EXPECT_EQ(ring->size, 128u);
@@ -175,7 +163,7 @@ TEST(ShippedCaptures, VirtiofsSessionIsCleanAndComplete) {
   ASSERT_TRUE(st.vring(1)->last_base);
   EXPECT_GT(*st.vring(1)->last_base, 4u);
   for (uint32_t q : {0u, 1u}) {
-    auto ring = last_ring_state(store, q);
+    auto ring = test::last_ring_state(store, q);
     ASSERT_TRUE(ring.has_value()) << q;
     EXPECT_EQ(ring->inflight, 0u) << q;
     EXPECT_EQ(ring->avail_idx, *st.vring(q)->last_base) << q;
@@ -221,7 +209,7 @@ TEST(ShippedCaptures, BlkHangEndsWithGetVringBaseUnanswered) {
 
   // The capture ends with work outstanding: the last ring sample has the guest's request in
   // flight, never used by the frozen back-end.
-  auto ring = last_ring_state(store, 0);
+  auto ring = test::last_ring_state(store, 0);
   ASSERT_TRUE(ring.has_value());
   EXPECT_TRUE(ring->indices_ok);
   EXPECT_GE(ring->inflight, 1u);
