@@ -26,10 +26,6 @@ NotifierSetting notifier_setting(NotifierSlot::State s) {
   return NotifierSetting::Fd;
 }
 
-bool same_facts(const VringFacts& a, const VringFacts& b) {
-  return a.queue == b.queue && a.started == b.started && a.kick == b.kick && a.call == b.call;
-}
-
 }  // namespace
 
 Store::Store(Options options) : options_(options) {
@@ -236,7 +232,7 @@ void Store::feed_vring_facts(StoreSession& session, uint64_t ts_ns, uint32_t ent
     auto it = std::lower_bound(cached.begin(), cached.end(), v.index,
                                [](const VringFacts& c, uint32_t q) { return c.queue < q; });
     const bool known = it != cached.end() && it->queue == v.index;
-    if (same_facts(f, known ? *it : VringFacts{v.index})) continue;
+    if (f == (known ? *it : VringFacts{v.index})) continue;
     if (known)
       *it = f;
     else

@@ -38,6 +38,7 @@ struct VringFacts {
   bool started = false;  // the ring is in use (the session's VringState::started)
   NotifierSetting kick = NotifierSetting::Unset;
   NotifierSetting call = NotifierSetting::Unset;
+  bool operator==(const VringFacts&) const = default;
 };
 
 // A finding being raised, or cleared because its condition went away (views drop it then).
