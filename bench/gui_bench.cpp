@@ -21,8 +21,8 @@
 #include "app/common/view_filter.hpp"
 #include "app/common/view_index.hpp"
 #include "app/common/view_timeline.hpp"
-#include "captures/capture_file.hpp"
-#include "captures/store.hpp"
+#include "captures/format/capture_file.hpp"
+#include "captures/model/store.hpp"
 
 extern char** environ;
 

@@ -29,10 +29,10 @@
 #include <vector>
 
 #include "bench/bench_process.hpp"
-#include "captures/capture_file.hpp"
-#include "decoders/notify_record.hpp"
-#include "decoders/registry.hpp"
-#include "decoders/wire.hpp"
+#include "captures/format/capture_file.hpp"
+#include "decoders/virtio/notify_record.hpp"
+#include "decoders/vhost_user/registry.hpp"
+#include "decoders/vhost_user/wire.hpp"
 
 namespace {
 

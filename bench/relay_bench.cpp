@@ -27,10 +27,10 @@
 #include <vector>
 
 #include "bench/bench_process.hpp"
-#include "captures/capture_file.hpp"
-#include "decoders/features.hpp"
-#include "decoders/registry.hpp"
-#include "decoders/wire.hpp"
+#include "captures/format/capture_file.hpp"
+#include "decoders/vhost_user/features.hpp"
+#include "decoders/vhost_user/registry.hpp"
+#include "decoders/vhost_user/wire.hpp"
 
 namespace {
 

@@ -20,11 +20,11 @@
 #include <vector>
 
 #include "bench/bench_process.hpp"
-#include "decoders/features.hpp"
-#include "decoders/registry.hpp"
-#include "decoders/ring_detail.hpp"
-#include "decoders/ring_snapshot.hpp"
-#include "decoders/wire.hpp"
+#include "decoders/vhost_user/features.hpp"
+#include "decoders/vhost_user/registry.hpp"
+#include "decoders/virtio/ring_detail.hpp"
+#include "decoders/virtio/ring_snapshot.hpp"
+#include "decoders/vhost_user/wire.hpp"
 #include "proxy/ring_sampler.hpp"
 
 namespace {

@@ -2,7 +2,7 @@
 // from fstat and the /proc/self/fd link. The fd itself is left untouched.
 #pragma once
 
-#include "decoders/fd_info.hpp"
+#include "decoders/vhost_user/fd_info.hpp"
 
 namespace vhs {
 

@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "decoders/guest_memory.hpp"
-#include "decoders/payloads.hpp"
+#include "decoders/virtio/guest_memory.hpp"
+#include "decoders/vhost_user/payloads.hpp"
 
 namespace vhs {
 

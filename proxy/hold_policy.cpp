@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <cctype>
 
-#include "decoders/registry.hpp"
+#include "decoders/vhost_user/registry.hpp"
 
 namespace vhs {
 

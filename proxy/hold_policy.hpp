@@ -12,9 +12,9 @@
 #include <string_view>
 #include <vector>
 
-#include "captures/record.hpp"
-#include "decoders/findings.hpp"
-#include "decoders/wire.hpp"
+#include "captures/format/record.hpp"
+#include "decoders/vhost_user/findings.hpp"
+#include "decoders/vhost_user/wire.hpp"
 
 namespace vhs {
 

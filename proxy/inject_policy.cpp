@@ -5,8 +5,8 @@
 #include <cctype>
 #include <charconv>
 
-#include "decoders/message.hpp"
-#include "decoders/registry.hpp"
+#include "decoders/vhost_user/message.hpp"
+#include "decoders/vhost_user/registry.hpp"
 
 namespace vhs {
 

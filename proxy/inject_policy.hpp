@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "decoders/wire.hpp"
+#include "decoders/vhost_user/wire.hpp"
 
 namespace vhs {
 

@@ -21,7 +21,7 @@ union ControlBuffer {
 uint32_t size_field_at(const uint8_t* header) {
   uint32_t size;
   std::memcpy(&size, header + 8, sizeof size);
-  return size;  // host-native, like every header field (decoders/wire.hpp)
+  return size;  // host-native, like every header field (decoders/vhost_user/wire.hpp)
 }
 
 // Appends `n` fds to a fixed array; what does not fit is closed and reported as truncation.

@@ -20,7 +20,7 @@
 #include <span>
 #include <vector>
 
-#include "decoders/wire.hpp"
+#include "decoders/vhost_user/wire.hpp"
 
 namespace vhs {
 

@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "decoders/notify_record.hpp"
+#include "decoders/virtio/notify_record.hpp"
 #include "proxy/unique_fd.hpp"
 
 namespace vhs {

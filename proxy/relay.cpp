@@ -12,7 +12,7 @@
 #include <ctime>
 #include <utility>
 
-#include "decoders/registry.hpp"
+#include "decoders/vhost_user/registry.hpp"
 #include "proxy/relay_impl.hpp"
 #include "proxy/sys_error.hpp"
 

@@ -12,8 +12,8 @@
 #include <string_view>
 #include <vector>
 
-#include "captures/record.hpp"
-#include "decoders/features.hpp"
+#include "captures/format/record.hpp"
+#include "decoders/vhost_user/features.hpp"
 
 namespace vhs {
 

@@ -11,8 +11,8 @@
 #include <cstdint>
 #include <string>
 
-#include "captures/record.hpp"
-#include "decoders/wire.hpp"
+#include "captures/format/record.hpp"
+#include "decoders/vhost_user/wire.hpp"
 #include "proxy/message_reader.hpp"
 #include "proxy/unique_fd.hpp"
 

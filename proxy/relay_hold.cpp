@@ -12,8 +12,8 @@
 #include <chrono>
 #include <sstream>
 
-#include "decoders/message.hpp"
-#include "decoders/registry.hpp"
+#include "decoders/vhost_user/message.hpp"
+#include "decoders/vhost_user/registry.hpp"
 #include "proxy/relay_impl.hpp"
 
 namespace vhs {

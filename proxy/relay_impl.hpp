@@ -16,8 +16,8 @@
 #include <string_view>
 #include <vector>
 
-#include "captures/record.hpp"
-#include "decoders/session.hpp"
+#include "captures/format/record.hpp"
+#include "decoders/session/session.hpp"
 #include "proxy/relay.hpp"
 #include "proxy/hold_policy.hpp"
 #include "proxy/inject_policy.hpp"

@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <cstdio>
 
-#include "decoders/registry.hpp"
+#include "decoders/vhost_user/registry.hpp"
 #include "proxy/fd_describe.hpp"
 #include "proxy/relay_impl.hpp"
 #include "proxy/sys_error.hpp"

@@ -15,7 +15,7 @@
 #include <cstring>
 #include <sstream>
 
-#include "decoders/registry.hpp"
+#include "decoders/vhost_user/registry.hpp"
 #include "proxy/fd_describe.hpp"
 #include "proxy/relay_impl.hpp"
 #include "proxy/sys_error.hpp"

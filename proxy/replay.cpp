@@ -6,7 +6,7 @@
 
 #include <fmt/format.h>
 
-#include "decoders/registry.hpp"
+#include "decoders/vhost_user/registry.hpp"
 #include "proxy/replay_engine.hpp"
 
 namespace vhs {

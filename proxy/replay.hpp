@@ -12,8 +12,8 @@
 #include <string_view>
 #include <vector>
 
-#include "captures/record.hpp"
-#include "captures/store.hpp"
+#include "captures/format/record.hpp"
+#include "captures/model/store.hpp"
 #include "proxy/replay_divergence.hpp"
 
 namespace vhs {

@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "captures/diff_fields.hpp"
-#include "captures/store.hpp"
-#include "decoders/wire.hpp"
+#include "captures/diff/diff_fields.hpp"
+#include "captures/model/store.hpp"
+#include "decoders/vhost_user/wire.hpp"
 
 namespace vhs {
 

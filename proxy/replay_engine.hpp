@@ -11,8 +11,8 @@
 #include <string_view>
 #include <vector>
 
-#include "captures/diff_fields.hpp"
-#include "captures/store.hpp"
+#include "captures/diff/diff_fields.hpp"
+#include "captures/model/store.hpp"
 #include "proxy/replay.hpp"
 #include "proxy/replay_fds.hpp"
 #include "proxy/replay_io.hpp"

@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "decoders/fd_info.hpp"
-#include "decoders/message.hpp"
+#include "decoders/vhost_user/fd_info.hpp"
+#include "decoders/vhost_user/message.hpp"
 #include "proxy/unique_fd.hpp"
 
 namespace vhs {

@@ -8,7 +8,7 @@
 
 #include <fmt/format.h>
 
-#include "decoders/registry.hpp"
+#include "decoders/vhost_user/registry.hpp"
 #include "proxy/replay_engine.hpp"
 #include "proxy/unix_socket.hpp"
 #include "proxy/sys_error.hpp"

@@ -11,9 +11,9 @@
 #include <string_view>
 #include <vector>
 
-#include "captures/record.hpp"
-#include "decoders/fd_info.hpp"
-#include "decoders/wire.hpp"
+#include "captures/format/record.hpp"
+#include "decoders/vhost_user/fd_info.hpp"
+#include "decoders/vhost_user/wire.hpp"
 #include "proxy/message_reader.hpp"
 #include "proxy/unique_fd.hpp"
 

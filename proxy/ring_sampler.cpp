@@ -3,7 +3,7 @@
 
 #include <cstring>
 
-#include "decoders/registry.hpp"
+#include "decoders/vhost_user/registry.hpp"
 
 namespace vhs {
 

@@ -12,9 +12,9 @@
 #include <string_view>
 #include <vector>
 
-#include "decoders/features.hpp"
-#include "decoders/ring_snapshot.hpp"
-#include "decoders/wire.hpp"
+#include "decoders/vhost_user/features.hpp"
+#include "decoders/virtio/ring_snapshot.hpp"
+#include "decoders/vhost_user/wire.hpp"
 #include "proxy/guest_mapping.hpp"
 
 namespace vhs {

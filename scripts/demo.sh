@@ -9,7 +9,7 @@ scripts/setup.sh
 cmake -S . -B build -G Ninja >/dev/null
 ninja -C build -j2 vhostscope $(ninja -C build -t targets all 2>/dev/null | grep -q '^vhostscope-gui:' && echo vhostscope-gui)
 
-capture=${1:-captures/blk-hang.pcap}
+capture=${1:-captures/samples/blk-hang.pcap}
 build/vhostscope summary "$capture"
 if [ -n "${DISPLAY:-}" ] && [ -x build/vhostscope-gui ]; then
   exec build/vhostscope-gui "$capture"

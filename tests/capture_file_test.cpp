@@ -17,9 +17,9 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
-#include "captures/capture_file.hpp"
-#include "captures/pseudo_header.hpp"
-#include "captures/record.hpp"
+#include "captures/format/capture_file.hpp"
+#include "captures/format/pseudo_header.hpp"
+#include "captures/format/record.hpp"
 
 namespace vhs {
 namespace {

@@ -13,7 +13,7 @@
 #include "app/common/dump_format.hpp"
 #include "app/common/summary_format.hpp"
 #include "app/common/text_format.hpp"
-#include "captures/capture_file.hpp"
+#include "captures/format/capture_file.hpp"
 #include "support/message_builder.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"

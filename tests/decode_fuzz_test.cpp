@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "decoders/message.hpp"
+#include "decoders/vhost_user/message.hpp"
 
 namespace vhs {
 namespace {

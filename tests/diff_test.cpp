@@ -9,11 +9,11 @@
 #include <gtest/gtest.h>
 
 #include "app/common/diff_format.hpp"
-#include "captures/capture_file.hpp"
-#include "captures/diff_align.hpp"
-#include "captures/diff_capture.hpp"
-#include "captures/diff_fields.hpp"
-#include "captures/store.hpp"
+#include "captures/format/capture_file.hpp"
+#include "captures/diff/diff_align.hpp"
+#include "captures/diff/diff_capture.hpp"
+#include "captures/diff/diff_fields.hpp"
+#include "captures/model/store.hpp"
 #include "support/capture_write.hpp"
 #include "support/message_builder.hpp"
 #include "support/process.hpp"

@@ -4,8 +4,8 @@
 
 #include <utility>
 
-#include "decoders/features.hpp"
-#include "decoders/field_format.hpp"
+#include "decoders/vhost_user/features.hpp"
+#include "decoders/vhost_user/field_format.hpp"
 
 namespace vhs {
 namespace {

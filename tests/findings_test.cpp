@@ -5,7 +5,7 @@
 #include <set>
 #include <string>
 
-#include "decoders/findings.hpp"
+#include "decoders/vhost_user/findings.hpp"
 
 namespace vhs {
 namespace {

@@ -8,7 +8,7 @@
 
 #include "app/common/view_filter.hpp"
 #include "app/common/view_index.hpp"
-#include "captures/store.hpp"
+#include "captures/model/store.hpp"
 #include "support/message_builder.hpp"
 
 namespace vhs {

@@ -13,8 +13,8 @@
 #include "app/common/view_memory.hpp"
 #include "app/common/view_rings.hpp"
 #include "app/common/view_text.hpp"
-#include "captures/capture_file.hpp"
-#include "captures/store.hpp"
+#include "captures/format/capture_file.hpp"
+#include "captures/model/store.hpp"
 #include "support/message_builder.hpp"
 #include "support/temp_dir.hpp"
 

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "app/common/view_navigation.hpp"
-#include "captures/store.hpp"
+#include "captures/model/store.hpp"
 #include "support/message_builder.hpp"
 
 namespace vhs {

@@ -22,9 +22,9 @@
 #include "app/common/view_memory.hpp"
 #include "app/common/view_rings.hpp"
 #include "app/common/view_timeline.hpp"
-#include "captures/capture_file.hpp"
-#include "captures/store.hpp"
-#include "decoders/ring_snapshot.hpp"
+#include "captures/format/capture_file.hpp"
+#include "captures/model/store.hpp"
+#include "decoders/virtio/ring_snapshot.hpp"
 #include "support/message_builder.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
@@ -302,7 +302,7 @@ TEST_F(GuiRender, EveryViewDrawsWhatTheModelHolds) {
 // The shipped hang capture, as a user opens it: ring-state records (the rings view's snapshot
 // table), the unanswered GET_VRING_BASE (a hang on the timeline, a finding), and every view drawn.
 TEST_F(GuiRender, ShippedHangCaptureDrawsRingsAndTheHang) {
-  const std::string path = std::string(VHS_SOURCE_DIR) + "/captures/blk-hang.pcap";
+  const std::string path = std::string(VHS_SOURCE_DIR) + "/captures/samples/blk-hang.pcap";
   Store shipped;
   std::string error;
   auto reader = CaptureReader::open(path, error);

@@ -10,7 +10,7 @@
 #include <thread>
 
 #include "app/common/step_controls.hpp"
-#include "captures/store.hpp"
+#include "captures/model/store.hpp"
 #include "proxy/relay.hpp"
 #include "support/message_builder.hpp"
 #include "support/temp_dir.hpp"

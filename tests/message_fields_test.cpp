@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "decoders/field_format.hpp"
-#include "decoders/message.hpp"
+#include "decoders/vhost_user/field_format.hpp"
+#include "decoders/vhost_user/message.hpp"
 
 namespace vhs {
 namespace {

@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "captures/capture_file.hpp"
-#include "decoders/notify_record.hpp"
+#include "captures/format/capture_file.hpp"
+#include "decoders/virtio/notify_record.hpp"
 #include "support/capture_read.hpp"
 #include "support/message_builder.hpp"
 #include "support/process.hpp"

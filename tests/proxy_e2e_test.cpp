@@ -19,7 +19,7 @@
 
 #include <gtest/gtest.h>
 
-#include "decoders/registry.hpp"
+#include "decoders/vhost_user/registry.hpp"
 #include "support/capture_read.hpp"
 #include "support/message_builder.hpp"
 #include "support/recorder_harness.hpp"

@@ -20,10 +20,10 @@
 
 #include <gtest/gtest.h>
 
-#include "captures/store.hpp"
-#include "decoders/features.hpp"
-#include "decoders/registry.hpp"
-#include "decoders/ring_snapshot.hpp"
+#include "captures/model/store.hpp"
+#include "decoders/vhost_user/features.hpp"
+#include "decoders/vhost_user/registry.hpp"
+#include "decoders/virtio/ring_snapshot.hpp"
 #include "support/ring_states.hpp"
 
 namespace vhs {

@@ -1,4 +1,4 @@
-// Replay towards a real QEMU (issue 6): `vhostscope replay captures/blk-boot.pcap --frontend-listen`
+// Replay towards a real QEMU (issue 6): `vhostscope replay captures/samples/blk-boot.pcap --frontend-listen`
 // plays the recorded qemu-storage-daemon, and QEMU (TCG, vhost-user-blk-pci) completes its
 // control-plane start against the recorded replies: negotiation, memory table, vring set-up up to
 // SET_VRING_KICK and SET_VRING_ENABLE. The first start of the device is SeaBIOS probing the disk,
@@ -43,7 +43,7 @@ size_t count_requests(const CaptureContents& c, std::string_view name) {
 }
 
 TEST(RealReplay, QemuStartsTheVringsAgainstTheRecordedBackend) {
-  const std::string capture = std::string(VHS_SOURCE_DIR) + "/captures/blk-boot.pcap";
+  const std::string capture = std::string(VHS_SOURCE_DIR) + "/captures/samples/blk-boot.pcap";
   if (::access(kQemu, X_OK) != 0) GTEST_SKIP() << kQemu << " is not installed";
   RecorderHarness rec;  // QEMU -> rec.frontend_sock -> record -> rec.backend_sock = the replay
   const std::string replay_capture = rec.dir / "replay.pcap";

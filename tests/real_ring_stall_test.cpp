@@ -21,8 +21,8 @@
 #include <gtest/gtest.h>
 
 #include "app/common/summary_format.hpp"
-#include "captures/store.hpp"
-#include "decoders/ring_snapshot.hpp"
+#include "captures/model/store.hpp"
+#include "decoders/virtio/ring_snapshot.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 

@@ -8,10 +8,10 @@
 #include <utility>
 #include <vector>
 
-#include "decoders/features.hpp"
-#include "decoders/payload_decoders.hpp"
-#include "decoders/payload_layout.hpp"
-#include "decoders/registry.hpp"
+#include "decoders/vhost_user/features.hpp"
+#include "decoders/vhost_user/payload_decoders.hpp"
+#include "decoders/vhost_user/payload_layout.hpp"
+#include "decoders/vhost_user/registry.hpp"
 
 namespace vhs {
 namespace {

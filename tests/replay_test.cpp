@@ -14,8 +14,8 @@
 
 #include <gtest/gtest.h>
 
-#include "captures/capture_file.hpp"
-#include "captures/store.hpp"
+#include "captures/format/capture_file.hpp"
+#include "captures/model/store.hpp"
 #include "proxy/fd_describe.hpp"
 #include "proxy/replay.hpp"
 #include "proxy/replay_engine.hpp"
@@ -442,7 +442,7 @@ void expect_only_expected_differences(const ReplayResult& r) {
 }
 
 TEST(ReplayRealBackend, ShippedBootCaptureAgainstFreshAndReadOnlyDaemons) {
-  const std::string capture = std::string(VHS_SOURCE_DIR) + "/captures/blk-boot.pcap";
+  const std::string capture = std::string(VHS_SOURCE_DIR) + "/captures/samples/blk-boot.pcap";
   if (::access(kQsd, X_OK) != 0) GTEST_SKIP() << kQsd << " is not installed";
   if (::access(capture.c_str(), R_OK) != 0) GTEST_SKIP() << capture << " is not there";
   TempDir dir;

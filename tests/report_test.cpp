@@ -6,8 +6,8 @@
 #include <gtest/gtest.h>
 
 #include "app/common/report_format.hpp"
-#include "captures/capture_file.hpp"
-#include "captures/store.hpp"
+#include "captures/format/capture_file.hpp"
+#include "captures/model/store.hpp"
 #include "support/capture_write.hpp"
 #include "support/message_builder.hpp"
 #include "support/process.hpp"
@@ -128,7 +128,7 @@ TEST(Report, CommandWritesTheSameReportToAFile) {
 }
 
 TEST(Report, RealHangCaptureIfPresent) {
-  const std::string path = std::string(VHS_SOURCE_DIR) + "/captures/blk-hang.pcap";
+  const std::string path = std::string(VHS_SOURCE_DIR) + "/captures/samples/blk-hang.pcap";
   if (read_text_file(path).empty()) GTEST_SKIP() << path << " is not there";
   TempDir dir;
   const CommandResult r = run_command({vhostscope_binary(), "report", path}, dir.path());

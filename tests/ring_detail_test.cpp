@@ -8,10 +8,10 @@
 
 #include <gtest/gtest.h>
 
-#include "decoders/guest_memory.hpp"
-#include "decoders/ring_detail.hpp"
-#include "decoders/ring_snapshot.hpp"
-#include "decoders/split_ring.hpp"
+#include "decoders/virtio/guest_memory.hpp"
+#include "decoders/virtio/ring_detail.hpp"
+#include "decoders/virtio/ring_snapshot.hpp"
+#include "decoders/virtio/split_ring.hpp"
 
 namespace vhs {
 namespace {

@@ -6,10 +6,10 @@
 
 #include <gtest/gtest.h>
 
-#include "decoders/findings.hpp"
-#include "decoders/packed_ring.hpp"
-#include "decoders/ring_health.hpp"
-#include "decoders/split_ring.hpp"
+#include "decoders/vhost_user/findings.hpp"
+#include "decoders/virtio/packed_ring.hpp"
+#include "decoders/session/ring_health.hpp"
+#include "decoders/virtio/split_ring.hpp"
 
 namespace vhs {
 namespace {

@@ -7,9 +7,9 @@
 
 #include <gtest/gtest.h>
 
-#include "decoders/guest_memory.hpp"
-#include "decoders/packed_ring.hpp"
-#include "decoders/ring_snapshot.hpp"
+#include "decoders/virtio/guest_memory.hpp"
+#include "decoders/virtio/packed_ring.hpp"
+#include "decoders/virtio/ring_snapshot.hpp"
 
 namespace vhs {
 namespace {

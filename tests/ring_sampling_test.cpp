@@ -15,7 +15,7 @@
 
 #include <gtest/gtest.h>
 
-#include "decoders/ring_snapshot.hpp"
+#include "decoders/virtio/ring_snapshot.hpp"
 #include "support/capture_read.hpp"
 #include "support/message_builder.hpp"
 #include "support/process.hpp"

@@ -10,9 +10,9 @@
 
 #include <gtest/gtest.h>
 
-#include "decoders/guest_memory.hpp"
-#include "decoders/ring_snapshot.hpp"
-#include "decoders/split_ring.hpp"
+#include "decoders/virtio/guest_memory.hpp"
+#include "decoders/virtio/ring_snapshot.hpp"
+#include "decoders/virtio/split_ring.hpp"
 
 namespace vhs {
 namespace {

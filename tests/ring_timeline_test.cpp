@@ -8,9 +8,9 @@
 #include <gtest/gtest.h>
 
 #include "app/common/summary_format.hpp"
-#include "captures/ring_timeline.hpp"
-#include "captures/store.hpp"
-#include "decoders/ring_snapshot.hpp"
+#include "captures/model/ring_timeline.hpp"
+#include "captures/model/store.hpp"
+#include "decoders/virtio/ring_snapshot.hpp"
 #include "support/message_builder.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
@@ -306,7 +306,7 @@ TEST(RingTimeline, NormalStartHasNoNotifierFinding) {
 
 TEST(RingTimeline, ShippedHangCaptureSummaryShowsTheStall) {
   test::TempDir dir;
-  const std::string capture = std::string(VHS_SOURCE_DIR) + "/captures/blk-hang.pcap";
+  const std::string capture = std::string(VHS_SOURCE_DIR) + "/captures/samples/blk-hang.pcap";
   auto r = test::run_command({test::vhostscope_binary(), "summary", capture}, dir.path());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   // The back-end was SIGSTOPped with the guest's READ of sector 0 in flight on queue 0, and the

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "decoders/session.hpp"
+#include "decoders/session/session.hpp"
 
 namespace vhs {
 namespace {

@@ -1,4 +1,4 @@
-// The sample captures shipped in captures/ (recorded from real QEMU and back-ends by
+// The sample captures shipped in captures/samples/ (recorded from real QEMU and back-ends by
 // scripts/make-sample-captures.sh) decode cleanly, and the hang capture shows its hang.
 #include <cstring>
 #include <optional>
@@ -8,10 +8,10 @@
 
 #include <gtest/gtest.h>
 
-#include "captures/store.hpp"
-#include "decoders/features.hpp"
-#include "decoders/registry.hpp"
-#include "decoders/ring_snapshot.hpp"
+#include "captures/model/store.hpp"
+#include "decoders/vhost_user/features.hpp"
+#include "decoders/vhost_user/registry.hpp"
+#include "decoders/virtio/ring_snapshot.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 #include "support/ring_states.hpp"
@@ -24,7 +24,7 @@ namespace fs = std::filesystem;
 constexpr uint64_t kGuestRam = uint64_t{256} << 20;  // -m 256 in scripts/run-real-peers.sh
 
 std::string shipped(const std::string& name) {
-  return (fs::path(VHS_SOURCE_DIR) / "captures" / name).string();
+  return (fs::path(VHS_SOURCE_DIR) / "captures" / "samples" / name).string();
 }
 
 // Loads a shipped capture; every record must be readable and every message known and complete.

@@ -9,8 +9,8 @@
 #include <thread>
 #include <vector>
 
-#include "captures/capture_file.hpp"
-#include "captures/store.hpp"
+#include "captures/format/capture_file.hpp"
+#include "captures/model/store.hpp"
 #include "support/temp_dir.hpp"
 
 namespace vhs {

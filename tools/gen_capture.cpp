@@ -15,9 +15,9 @@
 #include <string_view>
 #include <vector>
 
-#include "captures/capture_file.hpp"
-#include "decoders/features.hpp"
-#include "decoders/registry.hpp"
+#include "captures/format/capture_file.hpp"
+#include "decoders/vhost_user/features.hpp"
+#include "decoders/vhost_user/registry.hpp"
 
 namespace {
 

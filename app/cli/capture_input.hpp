@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "captures/store.hpp"
+#include "captures/model/store.hpp"
 
 namespace vhs::cli {
 

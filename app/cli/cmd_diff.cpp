@@ -11,8 +11,8 @@
 #include "app/cli/commands.hpp"
 #include "app/common/diff_format.hpp"
 #include "app/common/option_values.hpp"
-#include "captures/diff_capture.hpp"
-#include "captures/store.hpp"
+#include "captures/diff/diff_capture.hpp"
+#include "captures/model/store.hpp"
 
 namespace vhs::cli {
 

@@ -6,7 +6,7 @@
 #include "app/cli/capture_input.hpp"
 #include "app/cli/commands.hpp"
 #include "app/common/dump_format.hpp"
-#include "captures/store.hpp"
+#include "captures/model/store.hpp"
 
 namespace vhs::cli {
 

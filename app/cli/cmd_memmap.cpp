@@ -11,9 +11,9 @@
 
 #include "app/cli/args.hpp"
 #include "app/cli/commands.hpp"
-#include "captures/capture_file.hpp"
-#include "decoders/guest_memory.hpp"
-#include "decoders/registry.hpp"
+#include "captures/format/capture_file.hpp"
+#include "decoders/virtio/guest_memory.hpp"
+#include "decoders/vhost_user/registry.hpp"
 
 namespace vhs::cli {
 

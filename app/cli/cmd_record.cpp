@@ -11,7 +11,7 @@
 #include "app/cli/args.hpp"
 #include "app/cli/commands.hpp"
 #include "app/cli/record_status.hpp"
-#include "captures/capture_file.hpp"
+#include "captures/format/capture_file.hpp"
 #include "proxy/control_server.hpp"
 #include "proxy/relay.hpp"
 

@@ -13,8 +13,8 @@
 #include "app/cli/args.hpp"
 #include "app/cli/commands.hpp"
 #include "app/common/option_values.hpp"
-#include "captures/capture_file.hpp"
-#include "captures/store.hpp"
+#include "captures/format/capture_file.hpp"
+#include "captures/model/store.hpp"
 #include "proxy/replay.hpp"
 
 namespace vhs::cli {

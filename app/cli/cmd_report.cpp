@@ -11,7 +11,7 @@
 #include "app/cli/commands.hpp"
 #include "app/common/option_values.hpp"
 #include "app/common/report_format.hpp"
-#include "captures/store.hpp"
+#include "captures/model/store.hpp"
 
 namespace vhs::cli {
 

@@ -12,7 +12,7 @@
 #include "app/cli/commands.hpp"
 #include "app/common/summary_format.hpp"
 #include "app/common/text_format.hpp"
-#include "decoders/ring_snapshot.hpp"
+#include "decoders/virtio/ring_snapshot.hpp"
 
 namespace vhs::cli {
 

@@ -10,7 +10,7 @@
 #include "app/cli/commands.hpp"
 #include "app/common/summary_format.hpp"
 #include "app/common/text_format.hpp"
-#include "captures/store.hpp"
+#include "captures/model/store.hpp"
 
 namespace vhs::cli {
 

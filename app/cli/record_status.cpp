@@ -8,7 +8,7 @@
 
 #include <fmt/format.h>
 
-#include "decoders/ring_snapshot.hpp"
+#include "decoders/virtio/ring_snapshot.hpp"
 
 namespace vhs::cli {
 

@@ -14,8 +14,8 @@
 #include <thread>
 #include <vector>
 
-#include "captures/record.hpp"
-#include "captures/ring_timeline.hpp"
+#include "captures/format/record.hpp"
+#include "captures/model/ring_timeline.hpp"
 
 namespace vhs::cli {
 

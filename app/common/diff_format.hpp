@@ -1,4 +1,4 @@
-// Text rendering of a capture diff (captures/diff_capture.hpp) in unified-diff style: hunks of
+// Text rendering of a capture diff (captures/diff/diff_capture.hpp) in unified-diff style: hunks of
 // aligned records with context, "-" for records only in A, "+" for records only in B, "!" for an
 // aligned record whose fields differ followed by "-"/"+" lines per field. Used by `vhostscope diff`.
 #pragma once
@@ -6,8 +6,8 @@
 #include <cstddef>
 #include <string>
 
-#include "captures/diff_capture.hpp"
-#include "captures/store.hpp"
+#include "captures/diff/diff_capture.hpp"
+#include "captures/model/store.hpp"
 
 namespace vhs {
 

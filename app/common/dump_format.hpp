@@ -5,7 +5,7 @@
 #include <cstddef>
 #include <string>
 
-#include "captures/store.hpp"
+#include "captures/model/store.hpp"
 
 namespace vhs {
 

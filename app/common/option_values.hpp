@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "decoders/features.hpp"
+#include "decoders/vhost_user/features.hpp"
 
 namespace vhs {
 

@@ -9,7 +9,7 @@
 #include "app/common/dump_format.hpp"
 #include "app/common/summary_format.hpp"
 #include "app/common/text_format.hpp"
-#include "decoders/field_format.hpp"
+#include "decoders/vhost_user/field_format.hpp"
 
 namespace vhs {
 namespace {

@@ -10,7 +10,7 @@
 #include <optional>
 #include <string>
 
-#include "captures/store.hpp"
+#include "captures/model/store.hpp"
 
 namespace vhs {
 

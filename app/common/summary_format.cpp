@@ -8,8 +8,8 @@
 #include <fmt/format.h>
 
 #include "app/common/text_format.hpp"
-#include "decoders/field_format.hpp"
-#include "decoders/notify_record.hpp"
+#include "decoders/vhost_user/field_format.hpp"
+#include "decoders/virtio/notify_record.hpp"
 
 namespace vhs {
 namespace {

@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "captures/store.hpp"
+#include "captures/model/store.hpp"
 
 namespace vhs {
 

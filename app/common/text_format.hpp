@@ -7,8 +7,8 @@
 #include <string>
 #include <string_view>
 
-#include "decoders/fd_info.hpp"
-#include "decoders/wire.hpp"
+#include "decoders/vhost_user/fd_info.hpp"
+#include "decoders/vhost_user/wire.hpp"
 
 namespace vhs {
 

@@ -1,7 +1,7 @@
 // Store entry -> Record, the inverse of Store::append as far as a capture file is concerned.
 #include "app/common/view_export.hpp"
 
-#include "captures/store.hpp"
+#include "captures/model/store.hpp"
 
 namespace vhs::view {
 

@@ -4,7 +4,7 @@
 
 #include <cstddef>
 
-#include "captures/record.hpp"
+#include "captures/format/record.hpp"
 
 namespace vhs {
 class Store;

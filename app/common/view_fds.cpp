@@ -7,7 +7,7 @@
 #include <variant>
 
 #include "app/common/text_format.hpp"
-#include "decoders/registry.hpp"
+#include "decoders/vhost_user/registry.hpp"
 
 namespace vhs::view {
 namespace {

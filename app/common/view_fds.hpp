@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "decoders/message.hpp"
+#include "decoders/vhost_user/message.hpp"
 
 namespace vhs::view {
 

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "decoders/features.hpp"
-#include "decoders/session.hpp"
+#include "decoders/vhost_user/features.hpp"
+#include "decoders/session/session.hpp"
 
 namespace vhs::view {
 

@@ -10,11 +10,11 @@
 #include <limits>
 #include <variant>
 
-#include "captures/store.hpp"
-#include "decoders/features.hpp"
-#include "decoders/findings.hpp"
-#include "decoders/message.hpp"
-#include "decoders/registry.hpp"
+#include "captures/model/store.hpp"
+#include "decoders/vhost_user/features.hpp"
+#include "decoders/vhost_user/findings.hpp"
+#include "decoders/vhost_user/message.hpp"
+#include "decoders/vhost_user/registry.hpp"
 
 namespace vhs::view {
 namespace {

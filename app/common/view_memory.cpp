@@ -4,8 +4,8 @@
 
 #include <algorithm>
 
-#include "decoders/features.hpp"
-#include "decoders/guest_memory.hpp"
+#include "decoders/vhost_user/features.hpp"
+#include "decoders/virtio/guest_memory.hpp"
 
 namespace vhs::view {
 

@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "decoders/session.hpp"
+#include "decoders/session/session.hpp"
 
 namespace vhs::view {
 

@@ -3,7 +3,7 @@
 
 #include <algorithm>
 
-#include "captures/store.hpp"
+#include "captures/model/store.hpp"
 
 namespace vhs::view {
 

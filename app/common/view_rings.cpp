@@ -1,7 +1,7 @@
 // Session replay for the rings view's time slider.
 #include "app/common/view_rings.hpp"
 
-#include "captures/store.hpp"
+#include "captures/model/store.hpp"
 
 namespace vhs::view {
 

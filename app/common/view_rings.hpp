@@ -9,7 +9,7 @@
 #include <optional>
 #include <vector>
 
-#include "decoders/session.hpp"
+#include "decoders/session/session.hpp"
 
 namespace vhs {
 class Store;

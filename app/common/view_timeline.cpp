@@ -6,9 +6,9 @@
 #include <string>
 #include <variant>
 
-#include "captures/store.hpp"
-#include "decoders/notify_record.hpp"
-#include "decoders/payload_decoders.hpp"
+#include "captures/model/store.hpp"
+#include "decoders/virtio/notify_record.hpp"
+#include "decoders/vhost_user/payload_decoders.hpp"
 
 namespace vhs::view {
 namespace {

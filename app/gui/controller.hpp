@@ -14,9 +14,9 @@
 #include <thread>
 #include <vector>
 
-#include "captures/capture_file.hpp"
-#include "captures/store.hpp"
-#include "decoders/features.hpp"
+#include "captures/format/capture_file.hpp"
+#include "captures/model/store.hpp"
+#include "decoders/vhost_user/features.hpp"
 #include "proxy/relay.hpp"
 
 namespace vhs::gui {

@@ -4,8 +4,8 @@
 
 #include <imgui.h>
 
-#include "decoders/findings.hpp"
-#include "decoders/registry.hpp"
+#include "decoders/vhost_user/findings.hpp"
+#include "decoders/vhost_user/registry.hpp"
 
 namespace vhs::gui {
 

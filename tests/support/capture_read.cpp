@@ -1,7 +1,7 @@
 // Whole-capture reading for tests (see capture_read.hpp).
 #include "support/capture_read.hpp"
 
-#include "captures/capture_file.hpp"
+#include "captures/format/capture_file.hpp"
 
 namespace vhs::test {
 

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "captures/record.hpp"
+#include "captures/format/record.hpp"
 
 namespace vhs::test {
 

@@ -3,7 +3,7 @@
 
 #include <gtest/gtest.h>
 
-#include "captures/capture_file.hpp"
+#include "captures/format/capture_file.hpp"
 
 namespace vhs::test {
 

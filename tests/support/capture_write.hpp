@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "captures/record.hpp"
+#include "captures/format/record.hpp"
 #include "support/message_builder.hpp"
 #include "support/temp_dir.hpp"
 

@@ -7,8 +7,8 @@
 #include <string_view>
 #include <vector>
 
-#include "decoders/registry.hpp"
-#include "decoders/wire.hpp"
+#include "decoders/vhost_user/registry.hpp"
+#include "decoders/vhost_user/wire.hpp"
 
 namespace vhs::test {
 

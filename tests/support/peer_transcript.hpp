@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "decoders/wire.hpp"
+#include "decoders/vhost_user/wire.hpp"
 #include "proxy/unique_fd.hpp"
 #include "support/wire_io.hpp"
 

@@ -3,7 +3,7 @@
 
 #include <cstring>
 
-#include "decoders/registry.hpp"
+#include "decoders/vhost_user/registry.hpp"
 #include "support/message_builder.hpp"
 #include "support/wire_io.hpp"
 

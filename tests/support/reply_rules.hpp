@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "decoders/wire.hpp"
+#include "decoders/vhost_user/wire.hpp"
 #include "proxy/unique_fd.hpp"
 
 namespace vhs::test {

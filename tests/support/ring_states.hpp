@@ -5,8 +5,8 @@
 #include <cstdint>
 #include <optional>
 
-#include "captures/store.hpp"
-#include "decoders/ring_snapshot.hpp"
+#include "captures/model/store.hpp"
+#include "decoders/virtio/ring_snapshot.hpp"
 
 namespace vhs::test {
 

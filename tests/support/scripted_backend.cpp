@@ -7,7 +7,7 @@
 
 #include <chrono>
 
-#include "decoders/registry.hpp"
+#include "decoders/vhost_user/registry.hpp"
 #include "support/reply_rules.hpp"
 
 namespace vhs::test {

@@ -14,8 +14,8 @@
 #include "app/gui/style.hpp"
 #include "app/gui/views/views.hpp"
 #include "app/gui/widgets.hpp"
-#include "decoders/ring_detail.hpp"
-#include "decoders/ring_snapshot.hpp"
+#include "decoders/virtio/ring_detail.hpp"
+#include "decoders/virtio/ring_snapshot.hpp"
 
 namespace vhs::gui {
 namespace {

@@ -1,0 +1,136 @@
+// Field-by-field message comparison (see diff_fields.hpp).
+#include "captures/diff/diff_fields.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+#include <fmt/format.h>
+
+#include "decoders/vhost_user/field_format.hpp"
+
+namespace vhs {
+namespace {
+
+std::string_view last_component(std::string_view path) {
+  const size_t dot = path.rfind('.');
+  return dot == std::string_view::npos ? path : path.substr(dot + 1);
+}
+
+bool is_bit_child(std::string_view path) { return last_component(path).starts_with("bit["); }
+
+// Fields worth comparing: leaves, plus feature words (whose children are single bits). A parent
+// whose children are ordinary fields only summarises them.
+std::vector<const Field*> comparable(const std::vector<Field>& fields) {
+  std::vector<const Field*> out;
+  for (size_t i = 0; i < fields.size(); ++i) {
+    const Field& f = fields[i];
+    if (f.path.starts_with("fd[")) continue;  // compared separately, without inodes
+    if (is_bit_child(f.path)) continue;
+    const bool has_children =
+        i + 1 < fields.size() && fields[i + 1].path.size() > f.path.size() &&
+        fields[i + 1].path.starts_with(f.path) && fields[i + 1].path[f.path.size()] == '.';
+    if (has_children && !is_bit_child(fields[i + 1].path)) continue;
+    out.push_back(&f);
+  }
+  return out;
+}
+
+std::vector<Field> fields_of(const MessageView& m) {
+  const DecodedMessage d = decode_message(m.channel, m.bytes, m.fds, m.context);
+  return describe_fields(d, m.bytes, m.fds, m.context);
+}
+
+}  // namespace
+
+AddressClass address_class(std::string_view path) {
+  const std::string_view leaf = last_component(path);
+  if (leaf == "userspace_addr" || leaf == "desc_user_addr" || leaf == "used_user_addr" ||
+      leaf == "avail_user_addr" || leaf == "uaddr")
+    return AddressClass::Userspace;
+  if (leaf == "guest_phys_addr" || leaf == "log_guest_addr" || leaf == "iova")
+    return AddressClass::Guest;
+  return AddressClass::None;
+}
+
+std::string normalize_fd_name(std::string_view name) {
+  std::string out;
+  out.reserve(name.size());
+  for (size_t i = 0; i < name.size(); ++i) {
+    if (std::isdigit(static_cast<unsigned char>(name[i]))) {
+      if (out.empty() || out.back() != '#') out += '#';
+      while (i + 1 < name.size() && std::isdigit(static_cast<unsigned char>(name[i + 1]))) ++i;
+    } else {
+      out += name[i];
+    }
+  }
+  return out;
+}
+
+std::string comparable_fd_text(const FdInfo& fd) {
+  std::string s(fd_kind_name(fd.kind));
+  if (fd.size != 0) s += " " + human_size(fd.size);
+  if (!fd.name.empty()) s += fmt::format(" '{}'", normalize_fd_name(fd.name));
+  return s;
+}
+
+std::vector<FieldChange> compare_messages(const MessageView& a, const MessageView& b,
+                                          const CompareOptions& options) {
+  const std::vector<Field> fa = fields_of(a);
+  const std::vector<Field> fb = fields_of(b);
+  const std::vector<const Field*> ca = comparable(fa);
+  const std::vector<const Field*> cb = comparable(fb);
+
+  auto classify = [&](FieldChange& c) {
+    const AddressClass k = address_class(c.path);
+    if (k == AddressClass::Userspace && options.addresses != AddressPolicy::Compare) {
+      c.expected = true;
+      c.why = "front-end virtual address (per process)";
+    } else if (k == AddressClass::Guest && options.addresses == AddressPolicy::ExpectAll) {
+      c.expected = true;
+      c.why = "address (addresses ignored)";
+    } else if (std::find(options.expected_paths.begin(), options.expected_paths.end(), c.path) !=
+               options.expected_paths.end()) {
+      c.expected = true;
+      c.why = options.expected_reason;
+    }
+  };
+
+  std::vector<FieldChange> out;
+  std::vector<bool> b_used(cb.size(), false);
+  for (const Field* f : ca) {
+    auto it = std::find_if(cb.begin(), cb.end(), [&](const Field* g) { return g->path == f->path; });
+    FieldChange c;
+    c.path = f->path;
+    c.a = f->value;
+    if (it == cb.end()) {
+      c.b = std::string(kAbsent);
+    } else {
+      b_used[static_cast<size_t>(it - cb.begin())] = true;
+      if ((*it)->value == f->value) continue;
+      c.b = (*it)->value;
+    }
+    classify(c);
+    out.push_back(std::move(c));
+  }
+  for (size_t i = 0; i < cb.size(); ++i) {
+    if (b_used[i]) continue;
+    FieldChange c{cb[i]->path, std::string(kAbsent), cb[i]->value, false, {}};
+    classify(c);
+    out.push_back(std::move(c));
+  }
+
+  const size_t nfds = std::max(a.fds.size(), b.fds.size());
+  for (size_t i = 0; i < nfds; ++i) {
+    std::string ta = i < a.fds.size() ? comparable_fd_text(a.fds[i]) : std::string(kAbsent);
+    std::string tb = i < b.fds.size() ? comparable_fd_text(b.fds[i]) : std::string(kAbsent);
+    if (ta != tb) out.push_back({fmt::format("fd[{}]", i), std::move(ta), std::move(tb), false, {}});
+  }
+  return out;
+}
+
+size_t real_change_count(std::span<const FieldChange> changes) {
+  return static_cast<size_t>(
+      std::count_if(changes.begin(), changes.end(), [](const FieldChange& c) { return !c.expected; }));
+}
+
+}  // namespace vhs

@@ -1,0 +1,421 @@
+// Store: the single ingest path (decode, analyse, append) and the compact entry model behind the
+// CLI and the GUI.
+#include "captures/model/store.hpp"
+
+#include <algorithm>
+#include <limits>
+
+#include <fmt/format.h>
+
+#include "captures/format/capture_file.hpp"
+
+namespace vhs {
+namespace {
+
+const std::vector<Finding>& no_findings() {
+  static const std::vector<Finding> empty;
+  return empty;
+}
+
+NotifierSetting notifier_setting(NotifierSlot::State s) {
+  switch (s) {
+    case NotifierSlot::State::Unset: return NotifierSetting::Unset;
+    case NotifierSlot::State::NoFd: return NotifierSetting::NoFd;
+    case NotifierSlot::State::Fd: break;
+  }
+  return NotifierSetting::Fd;
+}
+
+}  // namespace
+
+Store::Store(Options options) : options_(options) {
+  contexts_.push_back(DecodeContext{});
+}
+
+StoreSession& Store::session_for(const Record& record, uint32_t entry_index) {
+  // The latest session with this id; a Connect on an id that already has traffic starts afresh.
+  StoreSession* found = nullptr;
+  for (auto it = sessions_.rbegin(); it != sessions_.rend(); ++it)
+    if (it->id == record.session) {
+      found = &*it;
+      break;
+    }
+  // Only the front-end connection starts a session; the back-end channel's Connect/Disconnect
+  // (interposed socketpair) are events inside it.
+  const bool connect = record.kind == RecordKind::Connect && record.channel == Channel::Frontend;
+  if (!found || (connect && found->entries > 0)) {
+    SessionAnalyser::Options opts;
+    opts.device = options_.device;
+    // Without a Connect we joined mid-way: negotiation may have happened before the capture.
+    opts.seen_from_start = connect;
+    StoreSession s;
+    s.id = record.session;
+    s.analyser = SessionAnalyser(opts);
+    sessions_.push_back(std::move(s));
+    found = &sessions_.back();
+  }
+  if (found->first_entry == kNoEntry) found->first_entry = entry_index;
+  found->last_entry = entry_index;
+  ++found->entries;
+  return *found;
+}
+
+uint32_t Store::intern_context(const DecodeContext& ctx) {
+  // Contexts change a handful of times per session; sessions interleave, so look a few back.
+  const size_t n = contexts_.size();
+  for (size_t back = 0; back < std::min<size_t>(n, 8); ++back) {
+    const DecodeContext& c = contexts_[n - 1 - back];
+    if (c.protocol_features == ctx.protocol_features &&
+        c.protocol_features_known == ctx.protocol_features_known && c.device == ctx.device)
+      return static_cast<uint32_t>(n - 1 - back);
+  }
+  contexts_.push_back(ctx);
+  return static_cast<uint32_t>(contexts_.size() - 1);
+}
+
+void Store::add_finding(uint32_t entry, Finding finding) {
+  StoreEntry& e = entries_[entry];
+  if (e.findings == kNoEntry) {
+    e.findings = static_cast<uint32_t>(finding_lists_.size());
+    finding_lists_.emplace_back();
+  }
+  const Severity sev = finding.severity();
+  finding_lists_[e.findings].push_back(std::move(finding));
+  if (!e.has_findings) {
+    e.has_findings = true;
+    e.worst = sev;
+    // Usually the newest entry; findings about earlier ones (Unanswered) need an insert.
+    auto at = std::lower_bound(flagged_.begin(), flagged_.end(), entry);
+    flagged_.insert(at, entry);
+  } else if (sev > e.worst) {
+    e.worst = sev;
+  }
+}
+
+void Store::apply_attributed(std::vector<AttributedFinding>& found) {
+  for (auto& f : found)
+    if (f.ref < entries_.size()) add_finding(static_cast<uint32_t>(f.ref), std::move(f.finding));
+}
+
+void Store::append(const Record& record) {
+  const auto index = static_cast<uint32_t>(entries_.size());
+  StoreEntry e;
+  e.timestamp_ns = record.timestamp_ns;
+  e.kind = record.kind;
+  e.direction = record.direction;
+  e.channel = record.channel;
+  e.record_flags = record.flags;
+  e.session = record.session;
+  const size_t nbytes = std::min<size_t>(record.bytes.size(), std::numeric_limits<uint32_t>::max());
+  const auto stored_bytes = byte_arena_.append({record.bytes.data(), nbytes});
+  e.bytes_data = stored_bytes.data();
+  e.bytes_size = static_cast<uint32_t>(nbytes);
+  const size_t nfds = std::min<size_t>(record.fds.size(), std::numeric_limits<uint16_t>::max());
+  const auto stored_fds = fd_arena_.append({record.fds.data(), nfds});
+  e.fds_data = stored_fds.data();
+  e.fd_count = static_cast<uint16_t>(nfds);
+
+  StoreSession& session = session_for(record, index);
+  e.session_index = static_cast<uint32_t>(&session - sessions_.data());
+
+  std::vector<Finding> findings;
+  std::vector<AttributedFinding> earlier;
+  ring_changed_.clear();
+  // Every record of the session moves its ring clock: a frozen ring produces no snapshots.
+  if (!session.ended()) session.rings.advance(record.timestamp_ns, ring_changed_);
+  switch (record.kind) {
+    case RecordKind::Connect:
+      if (record.channel == Channel::Frontend) session.connect_entry = index;
+      break;
+    case RecordKind::Disconnect:
+      if (record.channel == Channel::Frontend) {
+        session.disconnect_entry = index;
+        const bool peer_closed = (record.flags & kRecordClosedByProxy) == 0;
+        earlier = session.analyser.finish(record.timestamp_ns, peer_closed);
+        session.rings.settle(record.timestamp_ns, ring_changed_);
+      }
+      break;
+    case RecordKind::Error:
+      findings.push_back({FindingCode::RelayFailed, std::string(record.text())});
+      break;
+    case RecordKind::Message: {
+      const DecodeContext ctx = session.analyser.decode_context();
+      e.context = intern_context(ctx);
+      DecodedMessage msg = decode_message(record.channel, stored_bytes, stored_fds, ctx);
+      // A reply fault injection withheld (replace-reply) never reached the front-end: the session
+      // analyser does not see it, so the injected reply pairs up with the request. (A dropped
+      // request is fed: its sender still waits for the answer.)
+      const bool withheld = msg.is_reply && (record.flags & (kRecordNotRelayed | kRecordInjected)) ==
+                                                (kRecordNotRelayed | kRecordInjected);
+      Observation obs = withheld ? Observation{}
+                                 : session.analyser.on_message(index, record.timestamp_ns, record.direction,
+                                                               msg, stored_fds);
+      e.header = msg.header;
+      e.header_complete = msg.header_complete;
+      e.info = msg.info;
+      e.role = obs.role;
+      e.expects = obs.expects;
+      e.latency_ns = obs.latency_ns;
+      if (obs.answers != kNoMessage && obs.answers < index) {
+        e.peer = static_cast<uint32_t>(obs.answers);
+        entries_[obs.answers].peer = index;
+      }
+      findings = std::move(msg.findings);
+      for (auto& f : obs.findings) findings.push_back(std::move(f));
+      earlier = std::move(obs.earlier);
+      if (session.state().vring_notifier_changes != session.vring_facts_version && !session.ended())
+        feed_vring_facts(session, record.timestamp_ns, index);
+      // Transport facts only the proxy knew, carried in the record flags.
+      if (record.flags & kRecordFdsTruncated)
+        findings.push_back({FindingCode::FdsTruncated,
+                            fmt::format("the kernel dropped fds (MSG_CTRUNC); {} arrived",
+                                        record.fds.size())});
+      if (record.flags & kRecordIncomplete)
+        findings.push_back({FindingCode::PeerVanishedMidMessage,
+                            fmt::format("only {} bytes arrived before the peer closed",
+                                        record.bytes.size())});
+      break;
+    }
+    case RecordKind::RingState: {
+      std::string error;
+      auto snap = decode_ring_snapshot(stored_bytes, &error);
+      if (!snap)
+        findings.push_back({FindingCode::InvalidField, "ring-state record not understood: " + error});
+      else if (!session.ended())
+        session.rings.observe(*snap, record.timestamp_ns, index, ring_changed_);
+      break;
+    }
+    case RecordKind::Notify:
+      break;
+  }
+  entries_.push_back(e);
+  for (auto& f : findings) add_finding(index, std::move(f));
+  apply_attributed(earlier);
+  if (!ring_changed_.empty()) sync_ring_findings(session, ring_changed_, index);
+  // Findings still active when the session ends are what the capture shows at its end.
+  if (record.kind == RecordKind::Disconnect && record.channel == Channel::Frontend) close_ring_findings(session);
+}
+
+void Store::sync_ring_findings(StoreSession& session, std::span<const size_t> changed, uint32_t fallback_entry) {
+  const auto& episodes = session.rings.episodes();
+  for (size_t k : changed) {
+    const RingEpisode& ep = episodes[k];
+    if (session.ring_findings.size() <= k) session.ring_findings.resize(k + 1, {kNoEntry, 0});
+    auto& ref = session.ring_findings[k];
+    if (ref.first == kNoEntry) {
+      const uint32_t entry = ep.entry < entries_.size() ? ep.entry : fallback_entry;
+      if (entry >= entries_.size()) continue;
+      ref = {entry, static_cast<uint32_t>(findings(entry).size())};
+      add_finding(entry, ep.finding);
+    }
+    if (!ep.active())
+      finding_lists_[entries_[ref.first].findings][ref.second].detail = describe_episode(ep, ep.ended_ns.value_or(0));
+  }
+}
+
+void Store::close_ring_findings(StoreSession& session) {
+  const auto& episodes = session.rings.episodes();
+  for (size_t k = 0; k < episodes.size() && k < session.ring_findings.size(); ++k) {
+    const auto& ref = session.ring_findings[k];
+    if (episodes[k].active() && ref.first != kNoEntry)
+      finding_lists_[entries_[ref.first].findings][ref.second].detail =
+          describe_episode(episodes[k], session.rings.now_ns());
+  }
+}
+
+void Store::feed_vring_facts(StoreSession& session, uint64_t ts_ns, uint32_t entry) {
+  const SessionState& st = session.state();
+  session.vring_facts_version = st.vring_notifier_changes;
+  auto& cached = session.vring_facts;
+  for (const VringState& v : st.vrings) {
+    const VringFacts f{v.index, v.started, notifier_setting(v.kick.state), notifier_setting(v.call.state)};
+    auto it = std::lower_bound(cached.begin(), cached.end(), v.index,
+                               [](const VringFacts& c, uint32_t q) { return c.queue < q; });
+    const bool known = it != cached.end() && it->queue == v.index;
+    if (f == (known ? *it : VringFacts{v.index})) continue;
+    if (known)
+      *it = f;
+    else
+      cached.insert(it, f);
+    session.rings.observe_facts(f, ts_ns, entry, ring_changed_);
+  }
+}
+
+bool Store::advance_time(uint64_t now_ns) {
+  bool raised = false;
+  for (auto& s : sessions_) {
+    if (s.ended() || !s.rings.watching()) continue;
+    ring_changed_.clear();
+    s.rings.advance(now_ns, ring_changed_);
+    if (ring_changed_.empty()) continue;
+    sync_ring_findings(s, ring_changed_, s.last_entry);
+    raised = true;
+  }
+  return raised;
+}
+
+void Store::finish(uint64_t end_timestamp_ns) {
+  const uint64_t end = end_timestamp_ns ? end_timestamp_ns : last_timestamp();
+  for (auto& s : sessions_) {
+    if (s.analyser.finished()) continue;
+    auto found = s.analyser.finish(end, false);
+    apply_attributed(found);
+    if (s.ended()) continue;
+    ring_changed_.clear();
+    s.rings.settle(end, ring_changed_);
+    if (!ring_changed_.empty()) sync_ring_findings(s, ring_changed_, s.last_entry);
+    close_ring_findings(s);
+  }
+}
+
+std::span<const uint8_t> Store::bytes(size_t i) const {
+  const StoreEntry& e = entries_[i];
+  return {e.bytes_data, e.bytes_size};
+}
+
+std::span<const FdInfo> Store::fds(size_t i) const {
+  const StoreEntry& e = entries_[i];
+  return {e.fds_data, e.fd_count};
+}
+
+std::string_view Store::text(size_t i) const {
+  auto b = bytes(i);
+  return {reinterpret_cast<const char*>(b.data()), b.size()};
+}
+
+std::span<const Finding> Store::findings(size_t i) const {
+  const StoreEntry& e = entries_[i];
+  return e.findings == kNoEntry ? no_findings() : finding_lists_[e.findings];
+}
+
+DecodeContext Store::context(size_t i) const {
+  DecodeContext ctx = contexts_[entries_[i].context];
+  ctx.device = session_of(i).state().device;
+  return ctx;
+}
+
+DecodedMessage Store::decoded(size_t i) const {
+  const StoreEntry& e = entries_[i];
+  if (!e.is_message()) return DecodedMessage{};
+  return decode_message(e.channel, bytes(i), fds(i), context(i));
+}
+
+const StoreSession* Store::find_session(uint32_t id) const {
+  for (auto it = sessions_.rbegin(); it != sessions_.rend(); ++it)
+    if (it->id == id) return &*it;
+  return nullptr;
+}
+
+SeverityCounts Store::severity_counts() const {
+  SeverityCounts c;
+  for (uint32_t i : flagged_)
+    for (const auto& f : findings(i)) {
+      switch (f.severity()) {
+        case Severity::Info: ++c.info; break;
+        case Severity::Warning: ++c.warning; break;
+        case Severity::Error: ++c.error; break;
+      }
+    }
+  return c;
+}
+
+bool load_capture(const std::string& path, Store& store, std::string& warning, std::string& error) {
+  auto reader = CaptureReader::open(path, error);
+  if (!reader) return false;
+  Record r;
+  while (reader->next(r)) store.append(r);
+  warning = reader->warning();
+  store.finish();
+  return true;
+}
+
+// ---- RecordQueue ----
+
+namespace {
+
+// What a queued record costs in memory, roughly: enough to bound the backlog.
+size_t record_cost(const Record& r) {
+  return sizeof(Record) + r.bytes.size() + r.fds.size() * sizeof(FdInfo);
+}
+
+}  // namespace
+
+RecordQueue::RecordQueue(size_t max_bytes) : max_bytes_(max_bytes) {}
+
+void RecordQueue::on_record(const Record& record) { push(Record(record)); }
+
+void RecordQueue::push(Record&& record) {
+  const size_t cost = record_cost(record);
+  {
+    std::lock_guard lock(mutex_);
+    if (closed_) return;
+    if (!queued_.empty() && queued_bytes_ + cost > max_bytes_) {
+      ++dropped_total_;
+      ++dropped_unreported_;
+      last_timestamp_ = record.timestamp_ns;
+      last_session_ = record.session;
+      return;
+    }
+    if (dropped_unreported_ > 0) {
+      // Mark the gap where it happened, before the first record that got through again.
+      last_timestamp_ = record.timestamp_ns;
+      queued_.push_back(gap_record());
+    }
+    queued_bytes_ += cost;
+    queued_.push_back(std::move(record));
+  }
+  ready_.notify_one();
+}
+
+Record RecordQueue::gap_record() {
+  Record gap;
+  gap.kind = RecordKind::Error;
+  gap.session = last_session_;
+  gap.timestamp_ns = last_timestamp_;
+  const std::string text = fmt::format(
+      "{} records not shown: the viewer fell behind the live capture", dropped_unreported_);
+  gap.bytes.assign(text.begin(), text.end());
+  dropped_unreported_ = 0;
+  return gap;
+}
+
+void RecordQueue::close() {
+  {
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+  }
+  ready_.notify_all();
+}
+
+size_t RecordQueue::drain(Store& store) {
+  batch_.clear();
+  {
+    std::lock_guard lock(mutex_);
+    batch_.swap(queued_);
+    queued_bytes_ = 0;
+    if (dropped_unreported_ > 0) batch_.push_back(gap_record());
+  }
+  for (const auto& r : batch_) store.append(r);
+  const size_t n = batch_.size();
+  batch_.clear();  // keeps capacity for the next swap
+  return n;
+}
+
+bool RecordQueue::wait(int timeout_ms) {
+  std::unique_lock lock(mutex_);
+  ready_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
+                  [&] { return !queued_.empty() || dropped_unreported_ > 0 || closed_; });
+  return !queued_.empty() || dropped_unreported_ > 0;
+}
+
+bool RecordQueue::closed() const {
+  std::lock_guard lock(mutex_);
+  return closed_;
+}
+
+uint64_t RecordQueue::dropped() const {
+  std::lock_guard lock(mutex_);
+  return dropped_total_;
+}
+
+}  // namespace vhs

@@ -1,0 +1,207 @@
+// The append-only model every presenter reads (CLI now, GUI later). One ingest path for live and
+// loaded captures: append(Record) decodes the message with its session's context, feeds the
+// session's analyser and appends one entry per record. Entries are compact and carry no
+// formatted text; decoded messages and strings are produced lazily on request. Storage is
+// chunked: references, spans and pointers handed out stay valid for the store's lifetime.
+//
+// Thread model: a Store is single-threaded (owned by one consumer thread, e.g. the GUI's). A live
+// producer (the proxy thread) hands records through a RecordQueue, which the consumer drains
+// into the store between frames.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "captures/model/chunked_storage.hpp"
+#include "captures/format/record.hpp"
+#include "captures/model/ring_timeline.hpp"
+#include "decoders/vhost_user/fd_info.hpp"
+#include "decoders/vhost_user/findings.hpp"
+#include "decoders/vhost_user/message.hpp"
+#include "decoders/session/session.hpp"
+
+namespace vhs {
+
+inline constexpr uint32_t kNoEntry = UINT32_MAX;
+
+// One record as stored. Entry index == record index in ingest (file) order.
+struct StoreEntry {
+  uint64_t timestamp_ns = 0;
+  uint64_t latency_ns = 0;        // replies/acks: time since the request; 0 otherwise
+  const uint8_t* bytes_data = nullptr;  // the record's bytes (use Store::bytes())
+  const FdInfo* fds_data = nullptr;     // the record's fd descriptions (use Store::fds())
+  uint32_t bytes_size = 0;
+  uint16_t fd_count = 0;
+  uint16_t record_flags = 0;      // kRecordFdsTruncated, ...
+  uint32_t session = 0;           // record.session (the id, not an index)
+  uint32_t session_index = 0;     // index into Store::sessions()
+  uint32_t peer = kNoEntry;       // request <-> its reply/ack
+  uint32_t findings = kNoEntry;   // internal: index of this entry's finding list
+  uint32_t context = 0;           // internal: index of the DecodeContext used on ingest
+  Header header;                  // valid when header_complete
+  const RequestInfo* info = nullptr;  // registry row; nullptr for unknown requests / non-messages
+  RecordKind kind = RecordKind::Message;
+  Direction direction = Direction::ToBackend;
+  Channel channel = Channel::Frontend;
+  MessageRole role = MessageRole::Request;
+  ReplyExpectation expects = ReplyExpectation::None;
+  Severity worst = Severity::Info;  // meaningful only when has_findings
+  bool has_findings = false;
+  bool header_complete = false;
+
+  bool is_message() const { return kind == RecordKind::Message; }
+};
+
+// One vhost-user session (a front-end connection) as seen by the store.
+struct StoreSession {
+  uint32_t id = 0;                   // record.session
+  uint32_t first_entry = kNoEntry;
+  uint32_t last_entry = kNoEntry;
+  uint32_t connect_entry = kNoEntry;     // the front-end channel's Connect record, if seen
+  uint32_t disconnect_entry = kNoEntry;  // the front-end channel's Disconnect record, if seen
+  uint64_t entries = 0;
+  SessionAnalyser analyser;
+  // The session's RingState records: newest snapshot per queue and ring hang episodes. Each
+  // episode is also a finding on the snapshot entry it is about; its detail says how it ended.
+  RingTimeline rings;
+  std::vector<std::pair<uint32_t, uint32_t>> ring_findings;  // internal: episode -> (entry, finding)
+  // internal: the vring notifier facts last fed to `rings` (sorted by queue) and the analyser's
+  // change count they reflect, so facts are re-derived only when a message changed them.
+  std::vector<VringFacts> vring_facts;
+  uint64_t vring_facts_version = 0;
+
+  bool ended() const { return disconnect_entry != kNoEntry; }
+  const SessionState& state() const { return analyser.state(); }
+};
+
+struct SeverityCounts {
+  uint64_t info = 0, warning = 0, error = 0;
+};
+
+class Store final : public RecordSink {
+ public:
+  struct Options {
+    DeviceKind device = DeviceKind::Unknown;  // forced device kind; Unknown = infer per session
+  };
+
+  Store() : Store(Options{}) {}
+  explicit Store(Options options);
+  // Entries point into the store's own chunks: a copy would alias them, a move keeps them valid.
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+  Store(Store&&) noexcept = default;
+  Store& operator=(Store&&) noexcept = default;
+
+  // The ingest path. Never fails: malformed records become entries with findings.
+  void append(const Record& record);
+  void on_record(const Record& record) override { append(record); }
+
+  // End of input (file fully loaded, or live capture stopped): sessions still open are finished
+  // at `end_timestamp_ns` (0 = last record's timestamp); their waiting requests get Unanswered
+  // findings. Sessions ended by a Disconnect were finished then.
+  void finish(uint64_t end_timestamp_ns = 0);
+
+  // Live only: time passes without records (a frozen ring is silent), so ring stalls of open
+  // sessions can be raised at `now_ns` (CLOCK_REALTIME, like record timestamps). True when a ring
+  // finding was raised (possibly on an older entry).
+  bool advance_time(uint64_t now_ns);
+
+  size_t size() const { return entries_.size(); }
+  bool empty() const { return entries_.empty(); }
+  const StoreEntry& entry(size_t i) const { return entries_[i]; }
+
+  // Raw record content (valid for the store's lifetime).
+  std::span<const uint8_t> bytes(size_t i) const;
+  std::span<const FdInfo> fds(size_t i) const;
+  std::string_view text(size_t i) const;  // Connect/Disconnect/Error note
+  // Decoder + analyser findings of entry i (analyser findings about it may arrive later, e.g.
+  // Unanswered at finish()).
+  std::span<const Finding> findings(size_t i) const;
+
+  // Decodes entry i again (cheap; used for display). The context has the protocol features as
+  // they were when the message arrived and the session's current device kind.
+  DecodedMessage decoded(size_t i) const;
+  DecodeContext context(size_t i) const;
+
+  const std::vector<StoreSession>& sessions() const { return sessions_; }
+  const StoreSession* find_session(uint32_t id) const;
+  const StoreSession& session_of(size_t i) const { return sessions_[entries_[i].session_index]; }
+
+  // Entries that carry at least one finding, in entry order (a "next finding" list).
+  std::span<const uint32_t> flagged() const { return flagged_; }
+  SeverityCounts severity_counts() const;
+
+  uint64_t first_timestamp() const { return entries_.empty() ? 0 : entries_.front().timestamp_ns; }
+  uint64_t last_timestamp() const { return entries_.empty() ? 0 : entries_.back().timestamp_ns; }
+
+ private:
+  StoreSession& session_for(const Record& record, uint32_t entry_index);
+  void add_finding(uint32_t entry, Finding finding);
+  void apply_attributed(std::vector<AttributedFinding>& found);
+  // Adds the findings of newly raised ring episodes and rewrites those of ended ones.
+  void sync_ring_findings(StoreSession& session, std::span<const size_t> changed, uint32_t fallback_entry);
+  // The session is over: active episodes' findings say how long they had lasted by `end_ns`.
+  void close_ring_findings(StoreSession& session);
+  // Feeds the session's changed vring facts (started, kick, call) to its ring timeline.
+  void feed_vring_facts(StoreSession& session, uint64_t ts_ns, uint32_t entry);
+  uint32_t intern_context(const DecodeContext& ctx);
+
+  Options options_;
+  ChunkedVector<StoreEntry> entries_;
+  RunArena<uint8_t, size_t{1} << 20> byte_arena_;
+  RunArena<FdInfo, 4096> fd_arena_;
+  std::vector<std::vector<Finding>> finding_lists_;
+  std::vector<uint32_t> flagged_;  // sorted, unique
+  std::vector<DecodeContext> contexts_;
+  std::vector<StoreSession> sessions_;
+  std::vector<size_t> ring_changed_;  // scratch
+};
+
+// Reads a whole capture file into `store` (then store.finish()). false + `error` when the file
+// cannot be opened ("cannot open capture 'x': No such file or directory"); a truncated tail sets
+// `warning` and keeps what was read (returns true).
+bool load_capture(const std::string& path, Store& store, std::string& warning, std::string& error);
+
+// Thread-safe hand-over from a live producer to the store's thread. The producer's on_record()
+// only takes a short lock to append; it never waits for the consumer. When the consumer falls
+// more than `max_bytes` behind, records are dropped and counted; the next drain() inserts an
+// Error record saying how many were lost, so the gap is visible in the model.
+class RecordQueue final : public RecordSink {
+ public:
+  explicit RecordQueue(size_t max_bytes = size_t{256} << 20);
+
+  void on_record(const Record& record) override;  // producer side (copies)
+  void push(Record&& record);                     // producer side (moves)
+  void close();                                   // producer: no more records
+
+  // Consumer side: moves everything queued into `store`; returns how many records were appended.
+  size_t drain(Store& store);
+  // Consumer side: blocks up to `timeout_ms` until records are queued or the queue is closed.
+  // true when there is something to drain.
+  bool wait(int timeout_ms);
+  bool closed() const;
+  uint64_t dropped() const;  // total records lost so far
+
+ private:
+  Record gap_record();  // the Error record announcing dropped records; call with mutex_ held
+
+  mutable std::mutex mutex_;
+  std::condition_variable ready_;
+  std::vector<Record> queued_;
+  size_t queued_bytes_ = 0;
+  size_t max_bytes_;
+  uint64_t dropped_total_ = 0;
+  uint64_t dropped_unreported_ = 0;
+  uint64_t last_timestamp_ = 0;
+  uint32_t last_session_ = 0;
+  bool closed_ = false;
+  std::vector<Record> batch_;  // consumer-only scratch, swapped with queued_
+};
+
+}  // namespace vhs

@@ -1,0 +1,341 @@
+// Hang rules over ring snapshots and vring facts, the fault-to-finding texts, and ReplyTimeout.
+#include "decoders/session/ring_health.hpp"
+
+#include <fmt/format.h>
+
+#include "decoders/virtio/packed_ring.hpp"
+#include "decoders/virtio/split_ring.hpp"
+
+namespace vhs {
+namespace {
+
+std::string seconds(uint64_t ns) { return fmt::format("{:.2f} s", static_cast<double>(ns) / 1e9); }
+
+uint64_t elapsed(uint64_t since_ns, uint64_t now_ns) { return now_ns > since_ns ? now_ns - since_ns : 0; }
+
+std::string_view part_name(RingType t, uint32_t part) {
+  static constexpr std::string_view kSplit[] = {"descriptor table", "avail ring", "used ring"};
+  static constexpr std::string_view kPacked[] = {"descriptor ring", "driver event area",
+                                                 "device event area"};
+  if (part > 2) return "ring part";
+  return t == RingType::Split ? kSplit[part] : kPacked[part];
+}
+
+// "used idx 17" (split) / "used position 5 wrap 1" (packed).
+std::string used_label(const RingSnapshot& s) {
+  if (s.type == RingType::Split) return fmt::format("used idx {}", s.used_idx);
+  return fmt::format("used position {} wrap {}", s.used_idx & 0x7fff, s.used_idx >> 15);
+}
+
+bool has_fault(const RingSnapshot& s, RingFaultKind kind) {
+  for (const RingFault& f : s.faults)
+    if (f.kind == kind) return true;
+  return false;
+}
+
+// In-flight counts mean something only when the indices were read and are consistent.
+bool counts_valid(const RingSnapshot& s) { return s.indices_ok && !has_fault(s, RingFaultKind::IndexAhead); }
+
+// Buffers the back-end has not fetched yet: exact with a vring base; with EVENT_IDX estimated from
+// avail_event, which back-ends (libvhost-user, rust-vmm) keep at their last_avail_idx; otherwise
+// unknown, so every in-flight buffer counts.
+uint32_t unfetched(const RingSnapshot& s) {
+  if (s.pending) return *s.pending;
+  if (s.type == RingType::Split && s.event_idx) {
+    const uint32_t d = static_cast<uint16_t>(s.avail_idx - s.avail_event);
+    return d <= s.inflight ? d : 0;
+  }
+  return s.inflight;
+}
+
+// Would the driver's next publication be announced with a kick? (spec 2.7.10 / 2.8.10)
+bool kicks_suppressed(const RingSnapshot& s) {
+  if (s.type == RingType::Split)
+    return s.event_idx ? s.avail_event != s.avail_idx : (s.used_flags & kUsedNoNotify) != 0;
+  if (s.used_flags == kPackedEventDisable) return true;
+  return s.used_flags == kPackedEventDesc && s.avail_event != s.avail_idx;
+}
+
+std::string suppression_reason(const RingSnapshot& s) {
+  if (s.type == RingType::Split) {
+    if (!s.event_idx) return "used.flags has NO_NOTIFY";
+    // The driver kicks when avail_event lies in [old idx, new idx) (spec 2.7.10).
+    const uint16_t ahead = static_cast<uint16_t>(s.avail_event - s.avail_idx);
+    if (ahead < 0x8000)
+      return fmt::format("avail_event {} is ahead of avail idx {}, so the driver kicks only once it "
+                         "publishes entry {}", s.avail_event, s.avail_idx, s.avail_event);
+    return fmt::format("avail_event {} is behind avail idx {}, so the driver will not kick again",
+                       s.avail_event, s.avail_idx);
+  }
+  if (s.used_flags == kPackedEventDisable) return "the device event area says DISABLE";
+  return fmt::format("the device event area asks for a kick at position {} wrap {}, the driver is at {} wrap {}",
+                     s.avail_event & 0x7fff, s.avail_event >> 15, s.avail_idx & 0x7fff, s.avail_idx >> 15);
+}
+
+FindingCode chain_code(ChainError e) {
+  switch (e) {
+    case ChainError::Loop: return FindingCode::ChainLoop;
+    case ChainError::NestedIndirect:
+    case ChainError::IndirectWithNext:
+    case ChainError::IndirectBadLength: return FindingCode::ChainMalformed;
+    default: return FindingCode::ChainOutOfRange;
+  }
+}
+
+std::string chain_text(const RingSnapshot& s, const RingFault& f) {
+  const std::string where = s.type == RingType::Split ? fmt::format("queue {}: chain at head {}", s.queue, f.head)
+                                                      : fmt::format("queue {}: chain at slot {}", s.queue, f.head);
+  switch (f.chain) {
+    case ChainError::Loop:
+      return fmt::format("{} does not end within {} descriptors (loop)", where, f.value);
+    case ChainError::HeadOutOfRange:
+      return fmt::format("{}: head is beyond queue size {}", where, s.size);
+    case ChainError::NextOutOfRange:
+      if (s.type == RingType::Packed)
+        return fmt::format("{}: descriptor at slot {} has NEXT but no further descriptor is available",
+                           where, f.index);
+      return fmt::format("{}: descriptor {} has next {}, outside its table", where, f.index, f.value);
+    case ChainError::NestedIndirect:
+      return fmt::format("{}: indirect table entry {} is itself INDIRECT (flags {:#x})", where, f.index, f.value);
+    case ChainError::IndirectWithNext:
+      return fmt::format("{}: descriptor {} has both INDIRECT and NEXT (flags {:#x})", where, f.index, f.value);
+    case ChainError::IndirectBadLength:
+      return fmt::format("{}: descriptor {} points to an indirect table of {} bytes (needs a non-zero "
+                         "multiple of 16, at most 32768 entries)", where, f.index, f.value);
+    case ChainError::TableUnreadable:
+      return fmt::format("{}: descriptor {} (table at {:#x}) is not in guest memory", where, f.index, f.value);
+    case ChainError::BufferUnmapped:
+      return fmt::format("{}: descriptor {} buffer at {:#x} is not in guest memory", where, f.index, f.value);
+    case ChainError::None: break;
+  }
+  return fmt::format("{}: chain problem {} at {}", where, static_cast<unsigned>(f.chain), f.index);
+}
+
+}  // namespace
+
+Finding fault_finding(const RingSnapshot& s, const RingFault& f) {
+  const uint32_t q = s.queue;
+  switch (f.kind) {
+    case RingFaultKind::SizeInvalid:
+      return {FindingCode::InvalidField,
+              fmt::format("queue {}: queue size {} is not valid for a {} ring (1..32768{})", q, f.value,
+                          ring_type_name(s.type), s.type == RingType::Split ? ", power of two" : "")};
+    case RingFaultKind::PartUnmapped:
+      return {FindingCode::RingAddressUnmapped,
+              fmt::format("queue {}: {} at {:#x} is outside guest memory", q, part_name(s.type, f.index), f.value)};
+    case RingFaultKind::PartUnreadable:
+      return {FindingCode::RingAddressUnmapped,
+              fmt::format("queue {}: {} at guest-physical {:#x} could not be read", q,
+                          part_name(s.type, f.index), f.value)};
+    case RingFaultKind::IndexAhead:
+      return {FindingCode::RingIndexInvalid,
+              fmt::format("queue {}: avail idx {} is {} ahead of used idx {}, more than the queue size {}", q,
+                          f.value, static_cast<uint16_t>(f.value - f.index), f.index, s.size)};
+    case RingFaultKind::HeadOutOfRange:
+      return {FindingCode::RingIndexInvalid,
+              fmt::format("queue {}: avail ring entry {} holds head {}, beyond queue size {}", q, f.index,
+                          f.value, s.size)};
+    case RingFaultKind::UsedIdOutOfRange:
+      return {FindingCode::RingIndexInvalid,
+              fmt::format("queue {}: used ring entry {} holds id {}, beyond queue size {}", q, f.index, f.value,
+                          s.size)};
+    case RingFaultKind::BaseMismatch:
+      return {FindingCode::RingIndexInvalid,
+              fmt::format("queue {}: vring base {} (the back-end's next avail idx) is not between used idx {} "
+                          "and avail idx {}", q, f.value, f.index, s.avail_idx)};
+    case RingFaultKind::Chain:
+      return {chain_code(f.chain), chain_text(s, f)};
+  }
+  return {FindingCode::InvalidField,
+          fmt::format("queue {}: unknown ring fault {}", q, static_cast<unsigned>(f.kind))};
+}
+
+RingHealth::RingHealth(HealthThresholds thresholds) : thresholds_(thresholds) {}
+
+void RingHealth::raise(QueueState& q, uint32_t queue, FindingCode code, uint64_t since_ns,
+                       uint64_t now_ns, std::string detail, std::vector<HealthEvent>& out) {
+  if (q.active.count(code)) return;  // raised once per episode; values may drift meanwhile
+  HealthEvent e{true, queue, since_ns, now_ns, Finding{code, std::move(detail)}};
+  q.active.emplace(code, e);
+  out.push_back(std::move(e));
+}
+
+void RingHealth::clear(QueueState& q, FindingCode code, uint64_t now_ns, std::vector<HealthEvent>& out) {
+  auto it = q.active.find(code);
+  if (it == q.active.end()) return;
+  HealthEvent e = std::move(it->second);
+  q.active.erase(it);
+  e.raised = false;
+  e.at_ns = now_ns;
+  out.push_back(std::move(e));
+}
+
+void RingHealth::observe(const RingSnapshot& s, uint64_t now_ns, std::vector<HealthEvent>& out) {
+  QueueState& q = queues_[s.queue];
+  q.last = s;
+
+  // Structural faults: raised while present, one finding per code (the first fault's text).
+  std::map<FindingCode, std::pair<std::string, size_t>> present;
+  for (const RingFault& f : s.faults) {
+    Finding fd = fault_finding(s, f);
+    auto [it, inserted] = present.try_emplace(fd.code, std::move(fd.detail), 0);
+    ++it->second.second;
+  }
+  static constexpr FindingCode kFaultCodes[] = {
+      FindingCode::InvalidField, FindingCode::RingAddressUnmapped, FindingCode::RingIndexInvalid,
+      FindingCode::ChainLoop,    FindingCode::ChainOutOfRange,     FindingCode::ChainMalformed};
+  for (FindingCode code : kFaultCodes) {
+    auto it = present.find(code);
+    if (it == present.end()) {
+      clear(q, code, now_ns, out);
+      continue;
+    }
+    std::string detail = it->second.first;
+    if (it->second.second > 1) detail += fmt::format(" (and {} more)", it->second.second - 1);
+    raise(q, s.queue, code, now_ns, now_ns, std::move(detail), out);
+  }
+
+  // Stall: in-flight buffers while the used index stands still. Any move restarts the clock.
+  if (counts_valid(s) && s.inflight > 0) {
+    if (!q.stall.armed || q.stall.key != s.used_idx) {
+      clear(q, FindingCode::RingStalled, now_ns, out);
+      q.stall = Timer{true, now_ns, s.used_idx};
+    }
+  } else {
+    q.stall.armed = false;
+    clear(q, FindingCode::RingStalled, now_ns, out);
+  }
+
+  // Suppressed notifications: work the back-end has not fetched, and the driver will not kick.
+  // The clock runs while the back-end's side (used idx, its event word, its flags) is unchanged.
+  if (counts_valid(s) && unfetched(s) > 0 && kicks_suppressed(s)) {
+    const uint64_t key = s.used_idx | (uint64_t{s.avail_event} << 16) | (uint64_t{s.used_flags} << 32);
+    if (!q.suppressed.armed || q.suppressed.key != key) {
+      clear(q, FindingCode::NotificationsSuppressed, now_ns, out);
+      q.suppressed = Timer{true, now_ns, key};
+    }
+  } else {
+    q.suppressed.armed = false;
+    clear(q, FindingCode::NotificationsSuppressed, now_ns, out);
+  }
+
+  evaluate(s.queue, q, now_ns, out);
+}
+
+void RingHealth::evaluate(uint32_t queue, QueueState& q, uint64_t now_ns, std::vector<HealthEvent>& out) {
+  for (auto [code, wait] : {std::pair{FindingCode::NoKickFd, &q.no_kick}, std::pair{FindingCode::NoCallFd, &q.no_call}})
+    if (wait->armed && elapsed(wait->since_ns, now_ns) >= thresholds_.notifier_grace_ns)
+      raise(q, queue, code, wait->since_ns, now_ns, wait->detail, out);
+  if (!q.last) return;
+  const RingSnapshot& s = *q.last;
+  if (q.stall.armed && elapsed(q.stall.since_ns, now_ns) >= thresholds_.stall_ns) {
+    std::string detail = fmt::format("queue {}: {} buffer{} in flight, {} unchanged for {}", queue,
+                                     s.inflight, s.inflight == 1 ? "" : "s", used_label(s),
+                                     seconds(elapsed(q.stall.since_ns, now_ns)));
+    if (s.pending) detail += fmt::format(" ({} not yet fetched by the back-end)", *s.pending);
+    if (s.oldest) detail += "; oldest " + describe_buffer(*s.oldest);
+    raise(q, queue, FindingCode::RingStalled, q.stall.since_ns, now_ns, std::move(detail), out);
+  }
+  if (q.suppressed.armed && elapsed(q.suppressed.since_ns, now_ns) >= thresholds_.suppressed_ns) {
+    const uint32_t waiting = unfetched(s);
+    std::string detail = fmt::format("queue {}: {} buffer{} not fetched by the back-end for {} while {}",
+                                     queue, waiting, waiting == 1 ? "" : "s",
+                                     seconds(elapsed(q.suppressed.since_ns, now_ns)), suppression_reason(s));
+    raise(q, queue, FindingCode::NotificationsSuppressed, q.suppressed.since_ns, now_ns, std::move(detail), out);
+  }
+}
+
+namespace {
+
+std::string notifier_text(uint32_t queue, FindingCode code, NotifierSetting setting) {
+  const bool kick = code == FindingCode::NoKickFd;
+  if (setting == NotifierSetting::Unset)
+    return fmt::format("queue {}: {}", queue,
+                       kick ? "started without SET_VRING_KICK: the back-end gets no kicks"
+                            : "started without SET_VRING_CALL: the back-end cannot interrupt the guest");
+  return fmt::format("queue {}: {}", queue,
+                     kick ? "SET_VRING_KICK sent NOFD: the back-end must poll the ring"
+                          : "SET_VRING_CALL sent NOFD: the back-end cannot interrupt the guest");
+}
+
+}  // namespace
+
+void RingHealth::update_notifier(QueueState& q, uint32_t queue, FindingCode code, NotifierWait& wait,
+                                 bool started, NotifierSetting setting, uint64_t now_ns,
+                                 std::vector<HealthEvent>& out) {
+  if (!started || setting == NotifierSetting::Fd) {
+    // Stopped with the fd still missing: it never came while the ring ran.
+    if (!started && wait.armed) raise(q, queue, code, wait.since_ns, now_ns, wait.detail, out);
+    wait = NotifierWait{};
+    return clear(q, code, now_ns, out);
+  }
+  std::string detail = notifier_text(queue, code, setting);
+  if (wait.armed && wait.detail == detail) return;
+  if (!wait.armed) wait.since_ns = now_ns;
+  wait.armed = true;
+  wait.detail = std::move(detail);
+  // A raised finding whose reason changed (unset -> NOFD) is replaced at once: the fd has been
+  // missing past the grace period already.
+  auto it = q.active.find(code);
+  if (it != q.active.end()) {
+    clear(q, code, now_ns, out);
+    raise(q, queue, code, wait.since_ns, now_ns, wait.detail, out);
+  }
+}
+
+void RingHealth::observe_facts(const VringFacts& f, uint64_t now_ns, std::vector<HealthEvent>& out) {
+  QueueState& q = queues_[f.queue];
+  update_notifier(q, f.queue, FindingCode::NoKickFd, q.no_kick, f.started, f.kick, now_ns, out);
+  update_notifier(q, f.queue, FindingCode::NoCallFd, q.no_call, f.started, f.call, now_ns, out);
+  evaluate(f.queue, q, now_ns, out);
+}
+
+void RingHealth::settle_notifiers(QueueState& q, uint32_t queue, uint64_t now_ns, std::vector<HealthEvent>& out) {
+  if (q.no_kick.armed) raise(q, queue, FindingCode::NoKickFd, q.no_kick.since_ns, now_ns, q.no_kick.detail, out);
+  if (q.no_call.armed) raise(q, queue, FindingCode::NoCallFd, q.no_call.since_ns, now_ns, q.no_call.detail, out);
+}
+
+void RingHealth::settle(uint64_t now_ns, std::vector<HealthEvent>& out) {
+  for (auto& [queue, q] : queues_) settle_notifiers(q, queue, now_ns, out);
+}
+
+void RingHealth::advance(uint64_t now_ns, std::vector<HealthEvent>& out) {
+  for (auto& [queue, q] : queues_) evaluate(queue, q, now_ns, out);
+}
+
+void RingHealth::forget(uint32_t queue, uint64_t now_ns, std::vector<HealthEvent>& out) {
+  auto it = queues_.find(queue);
+  if (it == queues_.end()) return;
+  settle_notifiers(it->second, queue, now_ns, out);
+  while (!it->second.active.empty()) clear(it->second, it->second.active.begin()->first, now_ns, out);
+  queues_.erase(it);
+}
+
+void RingHealth::forget_all(uint64_t now_ns, std::vector<HealthEvent>& out) {
+  while (!queues_.empty()) forget(queues_.begin()->first, now_ns, out);
+}
+
+std::vector<HealthEvent> RingHealth::active() const {
+  std::vector<HealthEvent> all;
+  for (const auto& [queue, q] : queues_)
+    for (const auto& [code, e] : q.active) all.push_back(e);
+  return all;
+}
+
+std::vector<Finding> reply_timeouts(std::span<const WaitingForReply> waiting, uint64_t now_ns,
+                                    uint64_t threshold_ns) {
+  std::vector<Finding> out;
+  for (const WaitingForReply& w : waiting) {
+    const uint64_t waited = elapsed(w.since_ns, now_ns);
+    if (waited < threshold_ns) continue;
+    std::string what(w.name.empty() ? std::string_view("request") : w.name);
+    if (w.vring) what += fmt::format(" (queue {})", *w.vring);
+    if (w.channel == Channel::Backend) what += " on the back-end channel";
+    out.push_back({FindingCode::ReplyTimeout,
+                   fmt::format("{} has waited {} for its reply (threshold {})", what, seconds(waited),
+                               seconds(threshold_ns))});
+  }
+  return out;
+}
+
+}  // namespace vhs

@@ -1,0 +1,354 @@
+// Device-aware readings of descriptor chains and the generic chain view; the blk request-type,
+// blk status and FUSE opcode name tables.
+#include "decoders/virtio/ring_detail.hpp"
+
+#include <algorithm>
+#include <array>
+
+#include <fmt/format.h>
+
+namespace vhs {
+namespace {
+
+struct NamedCode {
+  uint32_t code;
+  std::string_view name;
+};
+
+std::string_view lookup(std::span<const NamedCode> table, uint32_t code) {
+  for (const NamedCode& n : table)
+    if (n.code == code) return n.name;
+  return {};
+}
+
+// virtio spec 5.2.6 (VIRTIO_BLK_T_*); IN/OUT shown as READ/WRITE, which is what they mean.
+constexpr NamedCode kBlkTypes[] = {
+    {0, "READ"}, {1, "WRITE"}, {2, "SCSI_CMD"}, {4, "FLUSH"}, {8, "GET_ID"},
+    {10, "GET_LIFETIME"}, {11, "DISCARD"}, {13, "WRITE_ZEROES"}, {14, "SECURE_ERASE"},
+    {15, "ZONE_APPEND"}, {16, "ZONE_REPORT"}, {18, "ZONE_OPEN"}, {20, "ZONE_CLOSE"},
+    {22, "ZONE_FINISH"}, {24, "ZONE_RESET"}, {26, "ZONE_RESET_ALL"}, {27, "WRITE_FUA"},
+};
+
+constexpr NamedCode kBlkStatus[] = {
+    {0, "OK"}, {1, "IOERR"}, {2, "UNSUPP"}, {3, "ZONE_INVALID_CMD"}, {4, "ZONE_UNALIGNED_WP"},
+    {5, "ZONE_OPEN_RESOURCE"}, {6, "ZONE_ACTIVE_RESOURCE"},
+};
+
+constexpr uint32_t kBlkBarrier = 0x80000000u;  // legacy flag ORed into the type
+
+// Linux include/uapi/linux/fuse.h enum fuse_opcode (7.45).
+constexpr NamedCode kFuseOpcodes[] = {
+    {1, "LOOKUP"}, {2, "FORGET"}, {3, "GETATTR"}, {4, "SETATTR"}, {5, "READLINK"},
+    {6, "SYMLINK"}, {8, "MKNOD"}, {9, "MKDIR"}, {10, "UNLINK"}, {11, "RMDIR"},
+    {12, "RENAME"}, {13, "LINK"}, {14, "OPEN"}, {15, "READ"}, {16, "WRITE"},
+    {17, "STATFS"}, {18, "RELEASE"}, {20, "FSYNC"}, {21, "SETXATTR"}, {22, "GETXATTR"},
+    {23, "LISTXATTR"}, {24, "REMOVEXATTR"}, {25, "FLUSH"}, {26, "INIT"}, {27, "OPENDIR"},
+    {28, "READDIR"}, {29, "RELEASEDIR"}, {30, "FSYNCDIR"}, {31, "GETLK"}, {32, "SETLK"},
+    {33, "SETLKW"}, {34, "ACCESS"}, {35, "CREATE"}, {36, "INTERRUPT"}, {37, "BMAP"},
+    {38, "DESTROY"}, {39, "IOCTL"}, {40, "POLL"}, {41, "NOTIFY_REPLY"}, {42, "BATCH_FORGET"},
+    {43, "FALLOCATE"}, {44, "READDIRPLUS"}, {45, "RENAME2"}, {46, "LSEEK"},
+    {47, "COPY_FILE_RANGE"}, {48, "SETUPMAPPING"}, {49, "REMOVEMAPPING"}, {50, "SYNCFS"},
+    {51, "TMPFILE"}, {52, "STATX"}, {53, "COPY_FILE_RANGE_64"}, {4096, "CUSE_INIT"},
+};
+
+constexpr NamedCode kNetGso[] = {
+    {0, "NONE"}, {1, "TCPV4"}, {3, "UDP"}, {4, "TCPV6"}, {5, "UDP_L4"},
+};
+
+constexpr uint8_t kNetGsoEcn = 0x80;
+
+// Request types whose header sector addresses data in the chain.
+bool blk_type_has_sector(uint32_t type) {
+  return type == 0 || type == 1 || type == 15 || type == 27;
+}
+
+bool blk_type_has_segments(uint32_t type) { return type == 11 || type == 13 || type == 14; }
+
+std::string blk_type_label(uint32_t raw) {
+  const uint32_t type = raw & ~kBlkBarrier;
+  std::string_view name = blk_type_name(type);
+  std::string label = name.empty() ? fmt::format("type {}", type) : std::string(name);
+  if (raw & kBlkBarrier) label += "|BARRIER";
+  return label;
+}
+
+std::string fuse_label(uint32_t opcode) {
+  std::string_view name = fuse_opcode_name(opcode);
+  return name.empty() ? fmt::format("opcode {}", opcode) : std::string(name);
+}
+
+std::string gso_label(uint8_t gso_type) {
+  std::string_view name = net_gso_name(gso_type & ~kNetGsoEcn);
+  std::string label = name.empty() ? fmt::format("{}", gso_type & ~kNetGsoEcn) : std::string(name);
+  if (gso_type & kNetGsoEcn) label += "|ECN";
+  return label;
+}
+
+}  // namespace
+
+std::string_view chain_error_name(ChainError e) {
+  switch (e) {
+    case ChainError::None: return "none";
+    case ChainError::HeadOutOfRange: return "head out of range";
+    case ChainError::NextOutOfRange: return "next out of range";
+    case ChainError::Loop: return "loop";
+    case ChainError::NestedIndirect: return "nested indirect table";
+    case ChainError::IndirectWithNext: return "INDIRECT with NEXT";
+    case ChainError::IndirectBadLength: return "bad indirect table length";
+    case ChainError::TableUnreadable: return "descriptor not in guest memory";
+    case ChainError::BufferUnmapped: return "buffer not in guest memory";
+  }
+  return "unknown";
+}
+
+void Chain::clear() {
+  head = id = ring_descs = 0;
+  descs.clear();
+  readable_bytes = writable_bytes = 0;
+  error = ChainError::None;
+  error_at = 0;
+  error_value = 0;
+}
+
+void Chain::add(const ChainDesc& d) {
+  descs.push_back(d);
+  (d.device_writable() ? writable_bytes : readable_bytes) += d.len;
+}
+
+size_t read_chain_bytes(const GuestMemoryView& mem, const Chain& chain, bool writable,
+                        uint64_t offset, std::span<uint8_t> out) {
+  size_t done = 0;
+  uint64_t skip = offset;
+  for (const ChainDesc& d : chain.descs) {
+    if (done == out.size()) break;
+    if (d.device_writable() != writable) continue;
+    if (skip >= d.len) {
+      skip -= d.len;
+      continue;
+    }
+    const uint64_t avail = d.len - skip;
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(avail, out.size() - done));
+    if (!range_fits(d.addr, skip + n) || !mem.read(d.addr + skip, out.subspan(done, n))) break;
+    done += n;
+    skip = 0;
+  }
+  return done;
+}
+
+std::string describe_chain(const Chain& chain) {
+  constexpr size_t kShown = 16;  // a view line, not a dump: long chains end in "..."
+  std::string s = fmt::format("{} desc{}", chain.descs.size(), chain.descs.size() == 1 ? "" : "s");
+  for (size_t i = 0; i < chain.descs.size() && i < kShown; ++i) {
+    const ChainDesc& d = chain.descs[i];
+    s += fmt::format("{} {}{} {} @{:#x}", i == 0 ? ":" : ",", d.in_indirect ? "i" : "",
+                     d.device_writable() ? "W" : "R", d.len, d.addr);
+  }
+  if (chain.descs.size() > kShown) s += ", ...";
+  if (chain.error != ChainError::None)
+    s += fmt::format(" [{} at {}]", chain_error_name(chain.error), chain.error_at);
+  return s;
+}
+
+// ---- virtio-blk ----
+
+std::string_view blk_type_name(uint32_t type) { return lookup(kBlkTypes, type); }
+std::string_view blk_status_name(uint8_t status) { return lookup(kBlkStatus, status); }
+
+BlkRequest decode_blk_request(const GuestMemoryView& mem, const Chain& chain) {
+  BlkRequest r;
+  // VERSION_1 lets the driver frame the request any way it likes (spec 2.6.4), so the header is
+  // read from the readable byte stream, not from "the first descriptor".
+  std::array<uint8_t, 16> hdr{};
+  r.header_ok = read_chain_bytes(mem, chain, false, 0, hdr) == hdr.size();
+  if (r.header_ok) {
+    r.type = load_le32(hdr.data());
+    r.ioprio = load_le32(hdr.data() + 4);
+    r.sector = load_le64(hdr.data() + 8);
+  }
+  r.data_len = (chain.readable_bytes > 16 ? chain.readable_bytes - 16 : 0) +
+               (chain.writable_bytes > 1 ? chain.writable_bytes - 1 : 0);
+  for (auto it = chain.descs.rbegin(); it != chain.descs.rend(); ++it) {
+    if (!it->device_writable()) continue;
+    if (it->len >= 1 && range_fits(it->addr, it->len)) {
+      std::array<uint8_t, 1> st{};
+      r.has_status = mem.read(it->addr + it->len - 1, st);
+      r.status = st[0];
+    }
+    break;
+  }
+  if (r.header_ok && blk_type_has_segments(r.type & ~kBlkBarrier)) {
+    std::array<uint8_t, 16> seg{};
+    r.has_segment = read_chain_bytes(mem, chain, false, 16, seg) == seg.size();
+    if (r.has_segment) {
+      r.seg_sector = load_le64(seg.data());
+      r.seg_sectors = load_le32(seg.data() + 8);
+      r.seg_flags = load_le32(seg.data() + 12);
+    }
+  }
+  return r;
+}
+
+std::string describe_blk_request(const BlkRequest& req, bool completed) {
+  if (!req.header_ok) return "blk header unreadable";
+  const uint32_t type = req.type & ~kBlkBarrier;
+  std::string s = blk_type_label(req.type);
+  if (blk_type_has_sector(type)) {
+    s += fmt::format(" sector {} len {}", req.sector, req.data_len);
+  } else if (req.has_segment) {
+    s += fmt::format(" sector {} sectors {}", req.seg_sector, req.seg_sectors);
+    if (req.seg_flags & 1u) s += " unmap";
+  } else if (req.data_len > 0) {
+    s += fmt::format(" len {}", req.data_len);
+  }
+  if (completed) {
+    if (!req.has_status) {
+      s += " status missing";
+    } else {
+      std::string_view name = blk_status_name(req.status);
+      s += name.empty() ? fmt::format(" status {:#x}", req.status) : fmt::format(" status {}", name);
+    }
+  }
+  return s;
+}
+
+// ---- virtio-net ----
+
+std::string_view net_gso_name(uint8_t gso_type) { return lookup(kNetGso, gso_type); }
+
+NetHeader decode_net_header(const GuestMemoryView& mem, const Chain& chain, bool tx,
+                            uint32_t header_size) {
+  NetHeader h;
+  h.tx = tx;
+  h.header_size = header_size == 10 ? 10 : 12;
+  std::array<uint8_t, 12> b{};
+  const std::span<uint8_t> want(b.data(), h.header_size);
+  h.ok = read_chain_bytes(mem, chain, !tx, 0, want) == want.size();
+  if (!h.ok) return h;
+  h.flags = b[0];
+  h.gso_type = b[1];
+  h.hdr_len = load_le16(b.data() + 2);
+  h.gso_size = load_le16(b.data() + 4);
+  h.csum_start = load_le16(b.data() + 6);
+  h.csum_offset = load_le16(b.data() + 8);
+  if (h.header_size == 12) h.num_buffers = load_le16(b.data() + 10);
+  const uint64_t side = tx ? chain.readable_bytes : chain.writable_bytes;
+  h.packet_len = side > h.header_size ? side - h.header_size : 0;
+  return h;
+}
+
+std::string describe_net_header(const NetHeader& h) {
+  if (!h.ok) return fmt::format("{} header unreadable", h.tx ? "TX" : "RX");
+  std::string s = fmt::format("{} {} bytes gso {}", h.tx ? "TX" : "RX", h.packet_len, gso_label(h.gso_type));
+  if ((h.gso_type & ~kNetGsoEcn) != 0) s += fmt::format(" size {}", h.gso_size);
+  if (h.flags & 1u) s += fmt::format(" csum {}+{}", h.csum_start, h.csum_offset);
+  if (!h.tx && h.header_size == 12) s += fmt::format(" buffers {}", h.num_buffers);
+  return s;
+}
+
+// ---- virtio-fs ----
+
+std::string_view fuse_opcode_name(uint32_t opcode) { return lookup(kFuseOpcodes, opcode); }
+
+FuseRequest decode_fuse_request(const GuestMemoryView& mem, const Chain& chain) {
+  FuseRequest r;
+  std::array<uint8_t, 40> in{};
+  r.in_ok = read_chain_bytes(mem, chain, false, 0, in) == in.size();
+  if (r.in_ok) {
+    r.len = load_le32(in.data());
+    r.opcode = load_le32(in.data() + 4);
+    r.unique = load_le64(in.data() + 8);
+    r.nodeid = load_le64(in.data() + 16);
+    r.uid = load_le32(in.data() + 24);
+    r.gid = load_le32(in.data() + 28);
+    r.pid = load_le32(in.data() + 32);
+  }
+  std::array<uint8_t, 16> out{};
+  r.out_ok = read_chain_bytes(mem, chain, true, 0, out) == out.size();
+  if (r.out_ok) {
+    r.out_len = load_le32(out.data());
+    r.error = static_cast<int32_t>(load_le32(out.data() + 4));
+    r.out_unique = load_le64(out.data() + 8);
+  }
+  return r;
+}
+
+std::string describe_fuse_request(const FuseRequest& req, bool completed) {
+  if (!req.in_ok) return "fuse header unreadable";
+  std::string s = fmt::format("{} unique {} nodeid {} len {}", fuse_label(req.opcode), req.unique,
+                              req.nodeid, req.len);
+  if (completed) {
+    if (req.out_ok)
+      s += fmt::format(" -> error {} len {}", req.error, req.out_len);
+    else
+      s += " -> no reply header";
+  }
+  return s;
+}
+
+// ---- compact summary ----
+
+BufferSummary summarize_buffer(const GuestMemoryView& mem, const Chain& chain,
+                               const DetailContext& ctx) {
+  BufferSummary b;
+  b.head = chain.id;
+  b.descs = static_cast<uint16_t>(std::min<size_t>(chain.descs.size(), UINT16_MAX));
+  b.device = ctx.device;
+  b.error = chain.error;
+  b.readable_bytes = chain.readable_bytes;
+  b.writable_bytes = chain.writable_bytes;
+  switch (ctx.device) {
+    case DeviceKind::Blk: {
+      const BlkRequest r = decode_blk_request(mem, chain);
+      b.detail_ok = r.header_ok;
+      b.op = r.type;
+      b.arg = r.has_segment ? r.seg_sector : r.sector;
+      b.data_len = r.data_len;
+      break;
+    }
+    case DeviceKind::Fs: {
+      const FuseRequest r = decode_fuse_request(mem, chain);
+      b.detail_ok = r.in_ok;
+      b.op = r.opcode;
+      b.arg = r.unique;
+      b.data_len = r.len;
+      break;
+    }
+    case DeviceKind::Net: {
+      // An RX buffer's header is written by the device on completion: in flight it is garbage.
+      if (!net_queue_is_tx(ctx.queue)) break;
+      const NetHeader h = decode_net_header(mem, chain, true, net_header_size(ctx.features));
+      b.detail_ok = h.ok;
+      b.op = static_cast<uint32_t>(h.gso_type) | (static_cast<uint32_t>(h.flags) << 8);
+      b.arg = h.gso_size;
+      b.data_len = h.packet_len;
+      break;
+    }
+    default: break;
+  }
+  return b;
+}
+
+std::string describe_buffer(const BufferSummary& b) {
+  std::string s = fmt::format("head {}: ", b.head);
+  if (b.detail_ok && b.device == DeviceKind::Blk) {
+    const uint32_t type = b.op & ~kBlkBarrier;
+    s += blk_type_label(b.op);
+    if (blk_type_has_sector(type) || blk_type_has_segments(type))
+      s += fmt::format(" sector {} len {}", b.arg, b.data_len);
+    else if (b.data_len > 0)
+      s += fmt::format(" len {}", b.data_len);
+  } else if (b.detail_ok && b.device == DeviceKind::Fs) {
+    s += fmt::format("{} unique {} len {}", fuse_label(b.op), b.arg, b.data_len);
+  } else if (b.detail_ok && b.device == DeviceKind::Net) {
+    const auto gso = static_cast<uint8_t>(b.op & 0xff);
+    s += fmt::format("TX {} bytes gso {}", b.data_len, gso_label(gso));
+    if ((gso & ~kNetGsoEcn) != 0) s += fmt::format(" size {}", b.arg);
+  } else {
+    s += fmt::format("{} desc{}, {} readable + {} writable bytes", b.descs, b.descs == 1 ? "" : "s",
+                     b.readable_bytes, b.writable_bytes);
+  }
+  if (b.error != ChainError::None) s += fmt::format(" (chain: {})", chain_error_name(b.error));
+  return s;
+}
+
+}  // namespace vhs

@@ -1,0 +1,30 @@
+// Helpers shared by the split and packed ring readers (see ring_reading.hpp).
+#include "decoders/virtio/ring_reading.hpp"
+
+namespace vhs::ring_reading {
+
+void fail(Chain& c, ChainError e, uint32_t at, uint64_t value) {
+  c.error = e;
+  c.error_at = at;
+  c.error_value = value;
+}
+
+void begin_snapshot(const RingLocation& loc, RingType type, RingSnapshot& out) {
+  out.heads.clear();
+  out.faults.clear();
+  out.oldest.reset();
+  out.pending.reset();
+  out.queue = loc.queue;
+  out.type = type;
+  out.size = loc.size;
+  out.event_idx = loc.event_idx;
+  out.vring_base = loc.vring_base;
+  out.indices_ok = false;
+  out.avail_idx = out.avail_flags = out.used_idx = out.used_flags = 0;
+  out.used_event = out.avail_event = 0;
+  out.inflight = 0;
+  out.heads_approximate = false;
+  for (const RingFault& f : loc.faults) push_fault(out.faults, f);
+}
+
+}  // namespace vhs::ring_reading
