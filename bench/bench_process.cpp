@@ -76,7 +76,8 @@ Child fork_child(const std::function<void()>& body) {
   return Child(pid);
 }
 
-Child spawn_program(const std::string& path, const std::vector<std::string>& args, const std::string& log) {
+Child spawn_program(const std::string& path, const std::vector<std::string>& args,
+                    const std::string& log) {
   return fork_child([&] {
     const int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (out >= 0) {
@@ -106,12 +107,14 @@ int listen_unix(const std::string& path) {
   const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) die_errno("socket");
   const sockaddr_un addr = unix_address(path);
-  if (::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) die_errno("bind " + path);
+  if (::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0)
+    die_errno("bind " + path);
   if (::listen(fd, 4) != 0) die_errno("listen " + path);
   return fd;
 }
 
-int connect_unix_retry(const std::string& path, std::chrono::milliseconds timeout, const std::function<bool()>& alive) {
+int connect_unix_retry(const std::string& path, std::chrono::milliseconds timeout,
+                       const std::function<bool()>& alive) {
   const sockaddr_un addr = unix_address(path);
   const auto deadline = Clock::now() + timeout;
   while (Clock::now() < deadline) {

@@ -48,15 +48,17 @@ class Child {
 Child fork_child(const std::function<void()>& body);
 
 // `vhostscope ARGS...` as a child, stdout and stderr into `log`.
-Child spawn_program(const std::string& path, const std::vector<std::string>& args, const std::string& log);
+Child spawn_program(const std::string& path, const std::vector<std::string>& args,
+                    const std::string& log);
 
 sockaddr_un unix_address(const std::string& path);
 int listen_unix(const std::string& path);
 // Connects to `path`, retrying while the listener is not up yet; -1 when `alive` says the
 // listening process died or after `timeout`.
-int connect_unix_retry(const std::string& path, std::chrono::milliseconds timeout, const std::function<bool()>& alive);
+int connect_unix_retry(const std::string& path, std::chrono::milliseconds timeout,
+                       const std::function<bool()>& alive);
 
 std::string read_text(const std::string& path);  // "" when unreadable
-std::string load_average();                       // the first three fields of /proc/loadavg
+std::string load_average();                      // the first three fields of /proc/loadavg
 
 }  // namespace vhs::bench

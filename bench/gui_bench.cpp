@@ -38,7 +38,9 @@ struct Timer {
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
   }
-  double wall_s() const { return std::chrono::duration<double>(std::chrono::steady_clock::now() - wall).count(); }
+  double wall_s() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - wall).count();
+  }
   double cpu_s() const { return cpu_now() - cpu0; }
 };
 
@@ -64,8 +66,8 @@ double load_average() {
 
 void line(const char* what, const Timer& t, size_t records, const std::string& extra = "") {
   const double per_m = records ? 1e6 / static_cast<double>(records) : 0;
-  std::printf("%-34s wall %7.3f s  cpu %7.3f s  (cpu per 1M records %6.3f s)%s\n", what, t.wall_s(), t.cpu_s(),
-              t.cpu_s() * per_m, extra.c_str());
+  std::printf("%-34s wall %7.3f s  cpu %7.3f s  (cpu per 1M records %6.3f s)%s\n", what, t.wall_s(),
+              t.cpu_s(), t.cpu_s() * per_m, extra.c_str());
 }
 
 }  // namespace
@@ -77,12 +79,17 @@ int main(int argc, char** argv) {
   bool keep = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--messages" && i + 1 < argc) messages = std::strtoull(argv[++i], nullptr, 10);
-    else if (a == "--capture" && i + 1 < argc) capture = argv[++i];
-    else if (a == "--frames" && i + 1 < argc) frames = std::atoi(argv[++i]);
-    else if (a == "--keep") keep = true;
+    if (a == "--messages" && i + 1 < argc)
+      messages = std::strtoull(argv[++i], nullptr, 10);
+    else if (a == "--capture" && i + 1 < argc)
+      capture = argv[++i];
+    else if (a == "--frames" && i + 1 < argc)
+      frames = std::atoi(argv[++i]);
+    else if (a == "--keep")
+      keep = true;
     else {
-      std::fprintf(stderr, "usage: gui_bench [--messages N] [--capture FILE] [--frames N] [--keep]\n");
+      std::fprintf(stderr,
+                   "usage: gui_bench [--messages N] [--capture FILE] [--frames N] [--keep]\n");
       return 2;
     }
   }
@@ -90,9 +97,11 @@ int main(int argc, char** argv) {
   const fs::path build = self.parent_path().parent_path();  // build/bench/gui_bench -> build/
   bool generated = false;
   if (capture.empty()) {
-    capture = (fs::temp_directory_path() / ("gui_bench_" + std::to_string(::getpid()) + ".pcap")).string();
+    capture = (fs::temp_directory_path() / ("gui_bench_" + std::to_string(::getpid()) + ".pcap"))
+                  .string();
     Timer t;
-    if (run({(build / "tools" / "gen_capture").string(), capture, "--messages", std::to_string(messages)}) != 0) {
+    if (run({(build / "tools" / "gen_capture").string(), capture, "--messages",
+             std::to_string(messages)}) != 0) {
       std::fprintf(stderr, "gui_bench: could not generate %s with %s\n", capture.c_str(),
                    (build / "tools" / "gen_capture").c_str());
       return 1;
@@ -100,7 +109,8 @@ int main(int argc, char** argv) {
     generated = true;
     line("generate (tools/gen_capture)", t, 0);
   }
-  std::printf("gui_bench: %s, load average %.1f on %ld CPUs\n", capture.c_str(), load_average(), sysconf(_SC_NPROCESSORS_ONLN));
+  std::printf("gui_bench: %s, load average %.1f on %ld CPUs\n", capture.c_str(), load_average(),
+              sysconf(_SC_NPROCESSORS_ONLN));
 
   // Baseline: reading the records without decoding them.
   size_t records = 0;
@@ -146,7 +156,8 @@ int main(int argc, char** argv) {
   for (int rep = 0; rep < 100; ++rep)
     for (size_t l = 0; l < tl.lanes().size(); ++l)
       tl.bucket(l, tl.min_time(), tl.max_time() + 1, 800, buckets);
-  std::printf("%-34s %.3f ms per frame (all lanes x 800 buckets)\n", "timeline bucketing", bucket_t.wall_s() * 10);
+  std::printf("%-34s %.3f ms per frame (all lanes x 800 buckets)\n", "timeline bucketing",
+              bucket_t.wall_s() * 10);
 
   // Filters, cheapest first; baseline: a scan touching every entry.
   Timer scan_t;
@@ -154,9 +165,9 @@ int main(int argc, char** argv) {
   for (size_t i = 0; i < store.size(); ++i) known += store.entry(i).info != nullptr;
   const double scan_cpu = std::max(scan_t.cpu_s(), 1e-9);
   line("scan entries (filter baseline)", scan_t, records, "  known=" + std::to_string(known));
-  for (const char* expr : {"SET_VRING_CALL", "fe>be and not reply", "finding", "error or finding:size-mismatch",
-                           "latency > 1ms", "vring.index == 1", "SET_VRING_ADDR and desc_user_addr > 0",
-                           "guest_phys_addr == 0"}) {
+  for (const char* expr : {"SET_VRING_CALL", "fe>be and not reply", "finding",
+                           "error or finding:size-mismatch", "latency > 1ms", "vring.index == 1",
+                           "SET_VRING_ADDR and desc_user_addr > 0", "guest_phys_addr == 0"}) {
     vhs::view::FilterError err;
     auto f = vhs::view::Filter::parse(expr, err);
     if (!f) {
@@ -176,10 +187,12 @@ int main(int argc, char** argv) {
   const fs::path gui = build / "vhostscope-gui";
   if (std::getenv("DISPLAY") && fs::exists(gui)) {
     std::fflush(stdout);
-    for (const char* view : {"messages", "detail", "timeline", "findings", "features", "memory", "rings"})
+    for (const char* view :
+         {"messages", "detail", "timeline", "findings", "features", "memory", "rings"})
       run({gui.string(), "--bench", view, "--frames", std::to_string(frames), capture});
   } else {
-    std::printf("per-frame view times skipped: no DISPLAY or no %s (run scripts/gui-bench.sh)\n", gui.c_str());
+    std::printf("per-frame view times skipped: no DISPLAY or no %s (run scripts/gui-bench.sh)\n",
+                gui.c_str());
   }
   if (generated && !keep) fs::remove(capture);
   return 0;

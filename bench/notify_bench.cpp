@@ -30,9 +30,9 @@
 
 #include "bench/bench_process.hpp"
 #include "captures/format/capture_file.hpp"
-#include "decoders/virtio/notify_record.hpp"
 #include "decoders/vhost_user/registry.hpp"
 #include "decoders/vhost_user/wire.hpp"
+#include "decoders/virtio/notify_record.hpp"
 
 namespace {
 
@@ -98,7 +98,8 @@ LegResult run_frontend(int kick, int call, const Options& opt) {
     const auto t0 = Clock::now();
     round_trip();
     r.latencies_ns.push_back(static_cast<uint32_t>(std::min<int64_t>(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count(), UINT32_MAX)));
+        std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count(),
+        UINT32_MAX)));
   }
   r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   return r;
@@ -139,7 +140,8 @@ void ideal_relay(int kick_in, int kick_out, int call_in, int call_out) {
 }
 
 LegResult leg_ideal(const Options& opt) {
-  const int fe_kick = make_eventfd(), be_kick = make_eventfd(), be_call = make_eventfd(), fe_call = make_eventfd();
+  const int fe_kick = make_eventfd(), be_kick = make_eventfd(), be_call = make_eventfd(),
+            fe_call = make_eventfd();
   Child backend = fork_child([&] { serve_backend(be_kick, be_call); });
   Child relay = fork_child([&] { ideal_relay(fe_kick, be_kick, be_call, fe_call); });
   LegResult r = run_frontend(fe_kick, fe_call, opt);
@@ -175,7 +177,8 @@ void send_vring_fd(int sock, std::string_view name, int fd) {
   c->cmsg_type = SCM_RIGHTS;
   c->cmsg_len = CMSG_LEN(sizeof(int));
   std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
-  if (::sendmsg(sock, &m, MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof msg)) die_errno("send " + std::string(name));
+  if (::sendmsg(sock, &m, MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof msg))
+    die_errno("send " + std::string(name));
 }
 
 // Receives one 20-byte SET_VRING_* message and returns the fd it carried (-1 on failure).
@@ -191,7 +194,8 @@ int recv_vring_fd(int sock) {
   m.msg_iovlen = 1;
   m.msg_control = control.buf;
   m.msg_controllen = sizeof control.buf;
-  if (::recvmsg(sock, &m, MSG_WAITALL | MSG_CMSG_CLOEXEC) != static_cast<ssize_t>(sizeof msg)) return -1;
+  if (::recvmsg(sock, &m, MSG_WAITALL | MSG_CMSG_CLOEXEC) != static_cast<ssize_t>(sizeof msg))
+    return -1;
   cmsghdr* c = CMSG_FIRSTHDR(&m);
   if (c == nullptr || c->cmsg_type != SCM_RIGHTS) return -1;
   int fd;
@@ -212,7 +216,8 @@ uint64_t recorded_kicks(const std::string& capture, std::string& warning) {
   while (reader->next(rec)) {
     if (rec.kind != vhs::RecordKind::Notify) continue;
     auto note = vhs::decode_notify(rec.bytes);
-    if (note && note->source == vhs::NotifySource::Kick && note->event == vhs::NotifyEvent::Relayed) n += note->count;
+    if (note && note->source == vhs::NotifySource::Kick && note->event == vhs::NotifyEvent::Relayed)
+      n += note->count;
   }
   warning = reader->warning();
   return n;
@@ -242,10 +247,11 @@ VhostscopeLeg leg_vhostscope(const Options& opt, const fs::path& dir, int round)
   });
   ::close(listener);
   Child proxy = spawn_program(opt.vhostscope,
-                              {"record", "--frontend-listen", frontend_sock, "--backend-connect", backend_sock, "-w",
-                               capture, "--interpose-notify", "-q"},
+                              {"record", "--frontend-listen", frontend_sock, "--backend-connect",
+                               backend_sock, "-w", capture, "--interpose-notify", "-q"},
                               log);
-  const int sock = connect_unix_retry(frontend_sock, std::chrono::milliseconds(kTimeoutMs), [&] { return !proxy.exited(); });
+  const int sock = connect_unix_retry(frontend_sock, std::chrono::milliseconds(kTimeoutMs),
+                                      [&] { return !proxy.exited(); });
   if (sock < 0) die("vhostscope record did not accept on " + frontend_sock + " (log: " + log + ")");
   const int kick = make_eventfd(), call = make_eventfd();
   send_vring_fd(sock, "SET_VRING_KICK", kick);
@@ -291,16 +297,26 @@ Options parse(int argc, char** argv) {
       if (i + 1 >= argc) die(a + " needs a value");
       return argv[++i];
     };
-    if (a == "--iterations") o.iterations = std::stoull(value());
-    else if (a == "--rounds") o.rounds = std::max(1, std::stoi(value()));
-    else if (a == "--vhostscope") o.vhostscope = value();
-    else if (a == "--no-vhostscope") o.vhostscope_leg = false;
-    else if (a == "--keep") o.keep = true;
-    else if (a == "--realtime") o.realtime = true;
-    else die("unknown argument " + a + " (--iterations N, --rounds R, --vhostscope PATH, --no-vhostscope, --realtime, --keep)");
+    if (a == "--iterations")
+      o.iterations = std::stoull(value());
+    else if (a == "--rounds")
+      o.rounds = std::max(1, std::stoi(value()));
+    else if (a == "--vhostscope")
+      o.vhostscope = value();
+    else if (a == "--no-vhostscope")
+      o.vhostscope_leg = false;
+    else if (a == "--keep")
+      o.keep = true;
+    else if (a == "--realtime")
+      o.realtime = true;
+    else
+      die("unknown argument " + a +
+          " (--iterations N, --rounds R, --vhostscope PATH, --no-vhostscope, --realtime, --keep)");
   }
   if (o.iterations == 0) die("--iterations must be positive");
-  if (o.vhostscope.empty()) o.vhostscope = (fs::canonical("/proc/self/exe").parent_path().parent_path() / "vhostscope").string();
+  if (o.vhostscope.empty())
+    o.vhostscope =
+        (fs::canonical("/proc/self/exe").parent_path().parent_path() / "vhostscope").string();
   return o;
 }
 
@@ -322,22 +338,28 @@ int main(int argc, char** argv) {
     ideal.push_back(leg_ideal(opt));
     if (opt.vhostscope_leg) {
       VhostscopeLeg leg = leg_vhostscope(opt, dir, round);
-      if (!leg.warning.empty()) std::fprintf(stderr, "notify_bench: capture of round %d: %s\n", round, leg.warning.c_str());
+      if (!leg.warning.empty())
+        std::fprintf(stderr, "notify_bench: capture of round %d: %s\n", round, leg.warning.c_str());
       if (leg.recorded != opt.warmup + opt.iterations)
-        die("round " + std::to_string(round) + ": the capture records " + std::to_string(leg.recorded) +
-            " kicks, expected " + std::to_string(opt.warmup + opt.iterations));
+        die("round " + std::to_string(round) + ": the capture records " +
+            std::to_string(leg.recorded) + " kicks, expected " +
+            std::to_string(opt.warmup + opt.iterations));
       recorded += leg.recorded;
       vhostscope.push_back(std::move(leg.result));
     }
   }
   if (!opt.keep) fs::remove_all(dir);
 
-  std::printf("notification round trips (kick eventfd -> back-end -> call eventfd), %llu per round, %d rounds, CPU 0, %s\n",
-              static_cast<unsigned long long>(opt.iterations), opt.rounds, opt.realtime ? "SCHED_FIFO" : "SCHED_OTHER");
+  std::printf(
+      "notification round trips (kick eventfd -> back-end -> call eventfd), %llu per round, %d "
+      "rounds, CPU 0, %s\n",
+      static_cast<unsigned long long>(opt.iterations), opt.rounds,
+      opt.realtime ? "SCHED_FIFO" : "SCHED_OTHER");
   std::printf("%-34s %12s %9s %9s %8s\n", "leg", "round trips/s", "p50 us", "p99 us", "ratio");
   const Summary d = summarize(direct, opt.iterations);
   auto line = [&](const char* name, const Summary& s) {
-    std::printf("%-34s %12.0f %9.2f %9.2f %8.3f\n", name, s.rate, s.p50 / 1000.0, s.p99 / 1000.0, s.rate / d.rate);
+    std::printf("%-34s %12.0f %9.2f %9.2f %8.3f\n", name, s.rate, s.p50 / 1000.0, s.p99 / 1000.0,
+                s.rate / d.rate);
   };
   line("direct eventfds", d);
   const Summary i = summarize(ideal, opt.iterations);
@@ -345,8 +367,9 @@ int main(int argc, char** argv) {
   if (opt.vhostscope_leg) {
     const Summary v = summarize(vhostscope, opt.iterations);
     line("vhostscope --interpose-notify", v);
-    std::printf("vhostscope / ideal: %.3f; %llu kicks recorded in the captures; target >= 0.38 of direct\n",
-                v.rate / i.rate, static_cast<unsigned long long>(recorded));
+    std::printf(
+        "vhostscope / ideal: %.3f; %llu kicks recorded in the captures; target >= 0.38 of direct\n",
+        v.rate / i.rate, static_cast<unsigned long long>(recorded));
   }
   return 0;
 }

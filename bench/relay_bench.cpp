@@ -198,9 +198,8 @@ LegResult run_frontend(int fd, const Exchange& ex, const Options& opt) {
     const auto t0 = Clock::now();
     round_trip();
     const auto t1 = Clock::now();
-    res.latencies_ns.push_back(static_cast<uint32_t>(
-        std::min<int64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count(),
-                          UINT32_MAX)));
+    res.latencies_ns.push_back(static_cast<uint32_t>(std::min<int64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count(), UINT32_MAX)));
   }
   res.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   res.round_trips = opt.iterations;
@@ -268,9 +267,11 @@ struct VhostscopeLeg {
   std::string capture_warning;
 };
 
-VhostscopeLeg leg_vhostscope(const Exchange& ex, const Options& opt, const fs::path& dir, int round) {
+VhostscopeLeg leg_vhostscope(const Exchange& ex, const Options& opt, const fs::path& dir,
+                             int round) {
   const std::string backend_sock = (dir / ("backend-" + std::to_string(round) + ".sock")).string();
-  const std::string frontend_sock = (dir / ("frontend-" + std::to_string(round) + ".sock")).string();
+  const std::string frontend_sock =
+      (dir / ("frontend-" + std::to_string(round) + ".sock")).string();
   const std::string capture = (dir / ("relay-" + std::to_string(round) + ".pcap")).string();
   const std::string log = (dir / ("vhostscope-" + std::to_string(round) + ".log")).string();
 
@@ -284,13 +285,17 @@ VhostscopeLeg leg_vhostscope(const Exchange& ex, const Options& opt, const fs::p
   });
   ::close(listener);
 
-  Child proxy = spawn_program(
-      opt.vhostscope, {"record", "--frontend-listen", frontend_sock, "--backend-connect", backend_sock, "-w", capture}, log);
+  Child proxy = spawn_program(opt.vhostscope,
+                              {"record", "--frontend-listen", frontend_sock, "--backend-connect",
+                               backend_sock, "-w", capture},
+                              log);
 
-  const int fd = connect_unix_retry(frontend_sock, std::chrono::seconds(kIoTimeoutSeconds), [&] { return !proxy.exited(); });
+  const int fd = connect_unix_retry(frontend_sock, std::chrono::seconds(kIoTimeoutSeconds),
+                                    [&] { return !proxy.exited(); });
   if (fd < 0) {
     proxy.stop();
-    die("vhostscope record did not accept on " + frontend_sock + "; its output:\n" + read_text(log));
+    die("vhostscope record did not accept on " + frontend_sock + "; its output:\n" +
+        read_text(log));
   }
   VhostscopeLeg leg;
   leg.result = run_frontend(fd, ex, opt);
@@ -306,7 +311,8 @@ VhostscopeLeg leg_vhostscope(const Exchange& ex, const Options& opt, const fs::p
 struct Summary {
   double rate = 0;  // median over rounds, round trips per second
   uint32_t p50 = 0, p99 = 0;
-  double switches_per_rt = 0;  // relay legs: relay context switches per round trip (warm-up included)
+  double switches_per_rt =
+      0;  // relay legs: relay context switches per round trip (warm-up included)
   int relay_threads = 0;
 };
 
@@ -346,7 +352,8 @@ void usage() {
       "usage: relay_bench [--iterations N] [--warmup N] [--rounds R] [--vhostscope PATH]\n"
       "                   [--no-vhostscope] [--realtime] [--keep]\n"
       "Round trips of a 20-byte SET_FEATURES+NEED_REPLY request and its 20-byte ack: direct,\n"
-      "through an ideal epoll relay, and through `vhostscope record` (recording on), all on CPU 0.\n"
+      "through an ideal epoll relay, and through `vhostscope record` (recording on), all on CPU "
+      "0.\n"
       "Legs alternate for R rounds; rates are the median round, latencies pool all rounds.\n"
       "--realtime runs every process SCHED_FIFO (priority 1) so other load on CPU 0 cannot\n"
       "preempt the measurement (needs CAP_SYS_NICE).\n");
@@ -365,18 +372,29 @@ Options parse_options(int argc, char** argv) {
       const std::string v = value();
       char* end = nullptr;
       const unsigned long long n = std::strtoull(v.c_str(), &end, 10);
-      if (v.empty() || *end != '\0' || n == 0) die(a + ": expected a positive number, got '" + v + "'");
+      if (v.empty() || *end != '\0' || n == 0)
+        die(a + ": expected a positive number, got '" + v + "'");
       return n;
     };
-    if (a == "--iterations") opt.iterations = number();
-    else if (a == "--warmup") opt.warmup = number();
-    else if (a == "--rounds") opt.rounds = static_cast<int>(std::min<uint64_t>(number(), 100));
-    else if (a == "--vhostscope") opt.vhostscope = value();
-    else if (a == "--no-vhostscope") opt.vhostscope_leg = false;
-    else if (a == "--keep") opt.keep = true;
-    else if (a == "--realtime") opt.realtime = true;
-    else if (a == "-h" || a == "--help") { usage(); std::exit(0); }
-    else die("unknown option '" + a + "' (see --help)");
+    if (a == "--iterations")
+      opt.iterations = number();
+    else if (a == "--warmup")
+      opt.warmup = number();
+    else if (a == "--rounds")
+      opt.rounds = static_cast<int>(std::min<uint64_t>(number(), 100));
+    else if (a == "--vhostscope")
+      opt.vhostscope = value();
+    else if (a == "--no-vhostscope")
+      opt.vhostscope_leg = false;
+    else if (a == "--keep")
+      opt.keep = true;
+    else if (a == "--realtime")
+      opt.realtime = true;
+    else if (a == "-h" || a == "--help") {
+      usage();
+      std::exit(0);
+    } else
+      die("unknown option '" + a + "' (see --help)");
   }
   return opt;
 }
@@ -384,8 +402,9 @@ Options parse_options(int argc, char** argv) {
 void print_row(const char* name, const Summary& s, const Summary& direct) {
   std::printf("%-20s %12.0f %12.0f %9.1f %9.1f %9.3f", name, s.rate, 2 * s.rate, s.p50 / 1000.0,
               s.p99 / 1000.0, s.rate / direct.rate);
-  if (s.relay_threads > 0) std::printf("   %.2f (%d thread%s)", s.switches_per_rt, s.relay_threads,
-                                       s.relay_threads == 1 ? "" : "s");
+  if (s.relay_threads > 0)
+    std::printf("   %.2f (%d thread%s)", s.switches_per_rt, s.relay_threads,
+                s.relay_threads == 1 ? "" : "s");
   std::printf("\n");
 }
 
@@ -425,11 +444,11 @@ int main(int argc, char** argv) {
 
   const Summary d = summarize(direct, opt.warmup);
   const Summary i = summarize(ideal, opt.warmup);
-  std::printf("relay_bench: %llu round trips x %d rounds per leg (+%llu warm-up), 20-byte "
-              "SET_FEATURES+NEED_REPLY / 20-byte ack, all on CPU 0, %s\n",
-              static_cast<unsigned long long>(opt.iterations), opt.rounds,
-              static_cast<unsigned long long>(opt.warmup),
-              opt.realtime ? "SCHED_FIFO" : "SCHED_OTHER");
+  std::printf(
+      "relay_bench: %llu round trips x %d rounds per leg (+%llu warm-up), 20-byte "
+      "SET_FEATURES+NEED_REPLY / 20-byte ack, all on CPU 0, %s\n",
+      static_cast<unsigned long long>(opt.iterations), opt.rounds,
+      static_cast<unsigned long long>(opt.warmup), opt.realtime ? "SCHED_FIFO" : "SCHED_OTHER");
   std::printf("load average before: %s, after: %s\n", load_before.c_str(), load_average().c_str());
   std::printf("%-20s %12s %12s %9s %9s %9s   %s\n", "leg", "round trip/s", "msgs/s", "p50 us",
               "p99 us", "x direct", "relay switches/round trip");
@@ -441,12 +460,12 @@ int main(int argc, char** argv) {
     const uint64_t expected = 2 * (opt.iterations + opt.warmup) * static_cast<uint64_t>(opt.rounds);
     std::printf("vhostscope / ideal relay: %.3f\n", v.rate / i.rate);
     std::printf("recorded %llu of %llu messages%s%s\n", static_cast<unsigned long long>(recorded),
-                static_cast<unsigned long long>(expected), capture_warning.empty() ? "" : "; capture: ",
-                capture_warning.c_str());
+                static_cast<unsigned long long>(expected),
+                capture_warning.empty() ? "" : "; capture: ", capture_warning.c_str());
     // The target, in both of its forms: they agree only where the ideal relay itself
     // keeps ~0.47 of direct (process switches are dearer on some VMs, lowering every relay).
-    std::printf("target vhostscope >= 0.45 x direct: %s (%.3f)\n", v.rate / d.rate >= 0.45 ? "met" : "NOT met",
-                v.rate / d.rate);
+    std::printf("target vhostscope >= 0.45 x direct: %s (%.3f)\n",
+                v.rate / d.rate >= 0.45 ? "met" : "NOT met", v.rate / d.rate);
     std::printf("target vhostscope within 5%% of the ideal relay: %s (%.3f)\n",
                 v.rate / i.rate >= 0.95 ? "met" : "NOT met", v.rate / i.rate);
   }

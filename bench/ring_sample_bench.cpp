@@ -22,9 +22,9 @@
 #include "bench/bench_process.hpp"
 #include "decoders/vhost_user/features.hpp"
 #include "decoders/vhost_user/registry.hpp"
+#include "decoders/vhost_user/wire.hpp"
 #include "decoders/virtio/ring_detail.hpp"
 #include "decoders/virtio/ring_snapshot.hpp"
-#include "decoders/vhost_user/wire.hpp"
 #include "proxy/ring_sampler.hpp"
 
 namespace {
@@ -34,11 +34,12 @@ using vhs::DeviceKind;
 
 constexpr uint32_t kQueues = 8;
 constexpr uint16_t kQueueSize = 256;
-constexpr uint32_t kChainLen = 3;       // blk: header, data, status
-constexpr uint32_t kChainSlots = 80;    // distinct chains per queue (3 descriptors each, split)
+constexpr uint32_t kChainLen = 3;     // blk: header, data, status
+constexpr uint32_t kChainSlots = 80;  // distinct chains per queue (3 descriptors each, split)
 constexpr uint64_t kGuestSize = 16ull << 20;
 constexpr uint64_t kGpa = 0, kUva = 0x7f0000000000ull;
-constexpr uint64_t kRingArea = 0x10000;  // per queue: desc +0, driver/avail +0x1000, device/used +0x2000
+constexpr uint64_t kRingArea =
+    0x10000;  // per queue: desc +0, driver/avail +0x1000, device/used +0x2000
 constexpr uint64_t kBufArea = 0x100000;  // per queue: 0x40000 of request buffers
 constexpr double kIntervalNs = 50e6;     // the default --sample-interval
 
@@ -56,13 +57,17 @@ Options parse_options(int argc, char** argv) {
       if (i + 1 >= argc) die(a + " needs a value");
       return std::strtoull(argv[++i], nullptr, 10);
     };
-    if (a == "--samples") o.samples = std::max<uint64_t>(100, value());
-    else if (a == "--inflight") o.inflight = static_cast<uint32_t>(std::clamp<uint64_t>(value(), 1, 64));
-    else if (a == "--rounds") o.rounds = static_cast<int>(std::clamp<uint64_t>(value(), 1, 20));
+    if (a == "--samples")
+      o.samples = std::max<uint64_t>(100, value());
+    else if (a == "--inflight")
+      o.inflight = static_cast<uint32_t>(std::clamp<uint64_t>(value(), 1, 64));
+    else if (a == "--rounds")
+      o.rounds = static_cast<int>(std::clamp<uint64_t>(value(), 1, 20));
     else if (a == "-h" || a == "--help") {
       std::printf("usage: ring_sample_bench [--samples N] [--inflight K (1..64)] [--rounds R]\n");
       std::exit(0);
-    } else die("unknown option " + a);
+    } else
+      die("unknown option " + a);
   }
   return o;
 }
@@ -75,7 +80,9 @@ struct Guest {
   void put32(uint64_t off, uint32_t v) { std::memcpy(base + off, &v, 4); }
   void put64(uint64_t off, uint64_t v) { std::memcpy(base + off, &v, 8); }
   uint64_t ring(uint32_t q) const { return q * kRingArea; }
-  uint64_t header(uint32_t q, uint32_t slot) const { return kBufArea + q * 0x40000ull + slot * 0x800ull; }
+  uint64_t header(uint32_t q, uint32_t slot) const {
+    return kBufArea + q * 0x40000ull + slot * 0x800ull;
+  }
   // A blk READ request header for `slot` (sector = slot * 8).
   void blk_header(uint32_t q, uint32_t slot) {
     put32(header(q, slot), 0);
@@ -87,7 +94,8 @@ struct Guest {
 Guest make_guest() {
   Guest g;
   g.fd = ::memfd_create("vhs-bench-guest", MFD_CLOEXEC);
-  if (g.fd < 0 || ::ftruncate(g.fd, static_cast<off_t>(kGuestSize)) != 0) die("memfd_create/ftruncate failed");
+  if (g.fd < 0 || ::ftruncate(g.fd, static_cast<off_t>(kGuestSize)) != 0)
+    die("memfd_create/ftruncate failed");
   void* p = ::mmap(nullptr, kGuestSize, PROT_READ | PROT_WRITE, MAP_SHARED, g.fd, 0);
   if (p == MAP_FAILED) die("mmap failed");
   g.base = static_cast<uint8_t*>(p);
@@ -150,16 +158,19 @@ class Rings {
 
   // Sets the sampler up the way QEMU would: features, memory table, then every vring.
   void configure(vhs::RingSampler& sampler, CountingOutput& out) const {
-    const uint64_t features = (1ull << vhs::kFeatureVersion1) | (packed_ ? 1ull << vhs::kFeatureRingPacked : 0);
+    const uint64_t features =
+        (1ull << vhs::kFeatureVersion1) | (packed_ ? 1ull << vhs::kFeatureRingPacked : 0);
     auto send = [&](std::string_view name, PayloadWriter w, std::vector<int> fds = {}) {
       sampler.on_message(vhs::Direction::ToBackend, message(name, w.b), fds, out);
     };
     send("SET_FEATURES", PayloadWriter().u64(features));
-    send("SET_MEM_TABLE", PayloadWriter().u32(1).u32(0).u64(kGpa).u64(kGuestSize).u64(kUva).u64(0), {g_.fd});
+    send("SET_MEM_TABLE", PayloadWriter().u32(1).u32(0).u64(kGpa).u64(kGuestSize).u64(kUva).u64(0),
+         {g_.fd});
     for (uint32_t q = 0; q < kQueues; ++q) {
       const uint64_t r = kUva + g_.ring(q);
       send("SET_VRING_NUM", PayloadWriter().u32(q).u32(kQueueSize));
-      send("SET_VRING_ADDR", PayloadWriter().u32(q).u32(0).u64(r).u64(r + 0x2000).u64(r + 0x1000).u64(0));
+      send("SET_VRING_ADDR",
+           PayloadWriter().u32(q).u32(0).u64(r).u64(r + 0x2000).u64(r + 0x1000).u64(0));
       send("SET_VRING_BASE", PayloadWriter().u32(q).u32(packed_ ? 0x80008000u : 0));
       send("SET_VRING_KICK", PayloadWriter().u64(q | 0x100), {});  // NOFD: started, polled
     }
@@ -175,7 +186,7 @@ class Rings {
   size_t copy_essentials(uint32_t q, uint8_t* to) const {
     const uint8_t* r = g_.base + g_.ring(q);
     if (!packed_) {
-      std::memcpy(to, r + 0x1000, 4 + 2u * kQueueSize);  // avail flags, idx, ring
+      std::memcpy(to, r + 0x1000, 4 + 2u * kQueueSize);      // avail flags, idx, ring
       std::memcpy(to + 4 + 2u * kQueueSize, r + 0x2000, 4);  // used flags, idx
       return 8 + 2u * kQueueSize;
     }
@@ -187,7 +198,7 @@ class Rings {
 
  private:
   struct Queue {
-    uint32_t next_slot = 0;    // chain slot of the next request
+    uint32_t next_slot = 0;        // chain slot of the next request
     uint16_t avail = 0, used = 0;  // split indices
     // packed: driver / device positions and wrap counters, ids in flight (oldest first)
     uint16_t avail_pos = 0, used_pos = 0;
@@ -198,7 +209,8 @@ class Rings {
   uint64_t desc(uint32_t q, uint32_t i) const { return g_.ring(q) + 16ull * i; }
 
   // Split: addr, len, flags, next. Packed: addr, len, id, flags.
-  void write_desc(uint32_t q, uint32_t i, uint64_t addr, uint32_t len, uint16_t id_or_next, uint16_t flags) {
+  void write_desc(uint32_t q, uint32_t i, uint64_t addr, uint32_t len, uint16_t id_or_next,
+                  uint16_t flags) {
     g_.put64(desc(q, i), kGpa + addr);
     g_.put32(desc(q, i) + 8, len);
     g_.put16(desc(q, i) + (packed_ ? 12 : 14), id_or_next);
@@ -215,7 +227,8 @@ class Rings {
     if (!packed_) {
       const uint16_t head = static_cast<uint16_t>(slot * kChainLen);
       for (uint32_t j = 0; j < kChainLen; ++j) {
-        const uint16_t flags = static_cast<uint16_t>((j + 1 < kChainLen ? vhs::kDescNext : 0) | (j > 0 ? vhs::kDescWrite : 0));
+        const uint16_t flags = static_cast<uint16_t>((j + 1 < kChainLen ? vhs::kDescNext : 0) |
+                                                     (j > 0 ? vhs::kDescWrite : 0));
         write_desc(q, head + j, addrs[j], lens[j], static_cast<uint16_t>(head + j + 1), flags);
       }
       g_.put16(g_.ring(q) + 0x1000 + 4 + 2u * (s.avail % kQueueSize), head);
@@ -229,12 +242,15 @@ class Rings {
     const uint16_t first = s.avail_pos;
     uint16_t first_flags = 0;
     for (uint32_t j = 0; j < kChainLen; ++j) {
-      uint16_t flags = static_cast<uint16_t>((j + 1 < kChainLen ? vhs::kDescNext : 0) | (j > 0 ? vhs::kDescWrite : 0));
+      uint16_t flags = static_cast<uint16_t>((j + 1 < kChainLen ? vhs::kDescNext : 0) |
+                                             (j > 0 ? vhs::kDescWrite : 0));
       flags |= s.avail_wrap ? vhs::kPackedDescAvail : vhs::kPackedDescUsed;
       if (j == 0) {
         first_flags = flags;
         write_desc(q, s.avail_pos, addrs[j], lens[j], id, 0);
-        g_.put16(desc(q, s.avail_pos) + 14, static_cast<uint16_t>(s.avail_wrap ? vhs::kPackedDescUsed : vhs::kPackedDescAvail));
+        g_.put16(
+            desc(q, s.avail_pos) + 14,
+            static_cast<uint16_t>(s.avail_wrap ? vhs::kPackedDescUsed : vhs::kPackedDescAvail));
       } else {
         write_desc(q, s.avail_pos, addrs[j], lens[j], id, flags);
       }
@@ -250,8 +266,9 @@ class Rings {
   void complete(uint32_t q) {
     Queue& s = queues_[q];
     if (!packed_) {
-      const uint16_t head = g_.base[g_.ring(q) + 0x1000 + 4 + 2u * (s.used % kQueueSize)] |
-                            static_cast<uint16_t>(g_.base[g_.ring(q) + 0x1000 + 5 + 2u * (s.used % kQueueSize)] << 8);
+      const uint16_t head =
+          g_.base[g_.ring(q) + 0x1000 + 4 + 2u * (s.used % kQueueSize)] |
+          static_cast<uint16_t>(g_.base[g_.ring(q) + 0x1000 + 5 + 2u * (s.used % kQueueSize)] << 8);
       g_.put32(g_.ring(q) + 0x2000 + 4 + 8u * (s.used % kQueueSize), head);
       g_.put32(g_.ring(q) + 0x2000 + 8 + 8u * (s.used % kQueueSize), 513);
       ++s.used;
@@ -264,7 +281,8 @@ class Rings {
     s.ids.erase(s.ids.begin());
     g_.put16(desc(q, s.used_pos) + 12, id);
     g_.put32(desc(q, s.used_pos) + 8, 513);
-    g_.put16(desc(q, s.used_pos) + 14, s.used_wrap ? static_cast<uint16_t>(vhs::kPackedDescAvail | vhs::kPackedDescUsed) : 0);
+    g_.put16(desc(q, s.used_pos) + 14,
+             s.used_wrap ? static_cast<uint16_t>(vhs::kPackedDescAvail | vhs::kPackedDescUsed) : 0);
     s.used_pos = static_cast<uint16_t>(s.used_pos + kChainLen);
     if (s.used_pos >= kQueueSize) {
       s.used_pos = static_cast<uint16_t>(s.used_pos - kQueueSize);
@@ -279,7 +297,8 @@ class Rings {
 };
 
 double ns_since(Clock::time_point t0) {
-  return static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count());
+  return static_cast<double>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count());
 }
 
 double median(std::vector<double> v) {
@@ -309,9 +328,10 @@ LegResult run_leg(bool packed, const Options& opt) {
   sampler.sample(out);
   if (out.states - before != kQueues) die("a busy sample did not change every ring");
   auto snap = vhs::decode_ring_snapshot(out.last);
-  if (!snap || snap->inflight != opt.inflight || !snap->oldest || !snap->oldest->detail_ok || !snap->faults.empty())
-    die(std::string(packed ? "packed" : "split") + " layout misread: " +
-        (snap ? vhs::describe_ring_snapshot(*snap) : "undecodable"));
+  if (!snap || snap->inflight != opt.inflight || !snap->oldest || !snap->oldest->detail_ok ||
+      !snap->faults.empty())
+    die(std::string(packed ? "packed" : "split") +
+        " layout misread: " + (snap ? vhs::describe_ring_snapshot(*snap) : "undecodable"));
 
   // Each timing covers one sampling pass over the 8 queues; the median over passes keeps other
   // load on the CPU (preemption in the middle of a pass) out of the figure.
@@ -328,7 +348,8 @@ LegResult run_leg(bool packed, const Options& opt) {
     sampler.sample(out);  // nothing moved since: snapshot + compare only
     idle.push_back(ns_since(t0));
     t0 = Clock::now();
-    for (uint32_t q = 0; q < kQueues; ++q) sink += rings.copy_essentials(q, scratch.data()) + scratch[q];
+    for (uint32_t q = 0; q < kQueues; ++q)
+      sink += rings.copy_essentials(q, scratch.data()) + scratch[q];
     base.push_back(ns_since(t0));
   }
   if (sink == 0) die("baseline copied nothing");
@@ -347,10 +368,12 @@ LegResult run_leg(bool packed, const Options& opt) {
 int main(int argc, char** argv) {
   const Options opt = parse_options(argc, argv);
   pin_to_cpu0();
-  std::printf("ring_sample_bench: %u queues x %u entries, %u blk READs in flight each, %llu samples x %d rounds, CPU 0\n",
-              kQueues, kQueueSize, opt.inflight, static_cast<unsigned long long>(opt.samples), opt.rounds);
-  std::printf("%-7s %12s %12s %14s %10s %16s\n", "layout", "busy ns", "idle ns", "baseline ns", "x baseline",
-              "CPU @50ms, 8 q");
+  std::printf(
+      "ring_sample_bench: %u queues x %u entries, %u blk READs in flight each, %llu samples x %d "
+      "rounds, CPU 0\n",
+      kQueues, kQueueSize, opt.inflight, static_cast<unsigned long long>(opt.samples), opt.rounds);
+  std::printf("%-7s %12s %12s %14s %10s %16s\n", "layout", "busy ns", "idle ns", "baseline ns",
+              "x baseline", "CPU @50ms, 8 q");
   bool ok = true;
   for (bool packed : {false, true}) {
     std::vector<double> busy, idle, base;
@@ -363,10 +386,13 @@ int main(int argc, char** argv) {
     const double b = median(busy), i = median(idle), c = median(base);
     // Every queue sampled once per interval, each sample a change: the busy figure.
     const double cpu = 100.0 * b * kQueues / kIntervalNs;
-    std::printf("%-7s %12.0f %12.0f %14.0f %10.2f %15.4f%%\n", packed ? "packed" : "split", b, i, c, b / c, cpu);
+    std::printf("%-7s %12.0f %12.0f %14.0f %10.2f %15.4f%%\n", packed ? "packed" : "split", b, i, c,
+                b / c, cpu);
     ok = ok && cpu < 1.0;
   }
-  std::printf("ns are per ring per sample (median pass, median of rounds); target: CPU share < 1%% of one core: %s\n",
-              ok ? "met" : "NOT met");
+  std::printf(
+      "ns are per ring per sample (median pass, median of rounds); target: CPU share < 1%% of one "
+      "core: %s\n",
+      ok ? "met" : "NOT met");
   return 0;
 }

@@ -19,7 +19,8 @@ constexpr size_t kMaxLine = 1024;
 using Clock = std::chrono::steady_clock;
 
 int remaining_ms(Clock::time_point deadline) {
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+  auto left =
+      std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
   return left > 0 ? static_cast<int>(left) : 0;
 }
 
@@ -48,7 +49,8 @@ bool write_all(int fd, std::string_view data, Clock::time_point deadline) {
 
 }  // namespace
 
-std::unique_ptr<ControlServer> ControlServer::start(const std::string& path, Handler handler, std::string& error) {
+std::unique_ptr<ControlServer> ControlServer::start(const std::string& path, Handler handler,
+                                                    std::string& error) {
   std::unique_ptr<ControlServer> s(new ControlServer);
   s->listen_ = ListenSocket::create(path, error);
   if (!s->listen_.valid()) return nullptr;
@@ -101,7 +103,8 @@ void ControlServer::answer(UniqueFd client) {
     }
     if (n == 0) break;  // a line without newline, then EOF: still a request
     if (errno == EINTR) continue;
-    if ((errno == EAGAIN || errno == EWOULDBLOCK) && wait_for(client.get(), POLLIN, deadline)) continue;
+    if ((errno == EAGAIN || errno == EWOULDBLOCK) && wait_for(client.get(), POLLIN, deadline))
+      continue;
     return;
   }
   std::string reply;
@@ -112,8 +115,8 @@ void ControlServer::answer(UniqueFd client) {
   write_all(client.get(), reply, Clock::now() + std::chrono::seconds(2));
 }
 
-bool control_request(const std::string& path, std::string_view line, std::string& answer, std::string& error,
-                     int timeout_ms) {
+bool control_request(const std::string& path, std::string_view line, std::string& answer,
+                     std::string& error, int timeout_ms) {
   UniqueFd fd;
   int err = 0;
   if (connect_unix(path, fd, err) != ConnectStatus::Connected) {

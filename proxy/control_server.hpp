@@ -21,7 +21,8 @@ class ControlServer {
 
   // Creates the socket (ListenSocket: 0600 from birth) and starts serving. nullptr and `error`
   // set on failure.
-  static std::unique_ptr<ControlServer> start(const std::string& path, Handler handler, std::string& error);
+  static std::unique_ptr<ControlServer> start(const std::string& path, Handler handler,
+                                              std::string& error);
   ~ControlServer();  // stops the thread and unlinks the socket
   ControlServer(const ControlServer&) = delete;
   ControlServer& operator=(const ControlServer&) = delete;
@@ -39,7 +40,7 @@ class ControlServer {
 
 // Client side (`vhostscope ctl`): sends one line, returns the whole answer. false and `error`
 // set when the socket cannot be reached or does not answer within `timeout_ms`.
-bool control_request(const std::string& path, std::string_view line, std::string& answer, std::string& error,
-                     int timeout_ms = 5000);
+bool control_request(const std::string& path, std::string_view line, std::string& answer,
+                     std::string& error, int timeout_ms = 5000);
 
 }  // namespace vhs

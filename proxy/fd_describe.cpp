@@ -52,7 +52,8 @@ void describe_fd(int fd, FdInfo& out) {
     name.remove_prefix(1);
     if (name.ends_with(kDeletedSuffix)) name.remove_suffix(kDeletedSuffix.size());
   }
-  if (out.kind == FdKind::Memfd || out.kind == FdKind::File) out.size = static_cast<uint64_t>(st.st_size);
+  if (out.kind == FdKind::Memfd || out.kind == FdKind::File)
+    out.size = static_cast<uint64_t>(st.st_size);
   out.name.assign(name.data(), name.size());
 }
 

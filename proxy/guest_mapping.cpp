@@ -19,7 +19,7 @@ constexpr long kHugetlbfsMagic = 0x958458f6;
 
 uint64_t page_size_for(int fd) {
   // hugetlbfs mappings must start and end on huge-page boundaries (facts 6.3).
-  struct statfs fs{};
+  struct statfs fs {};
   if (::fstatfs(fd, &fs) == 0 && static_cast<long>(fs.f_type) == kHugetlbfsMagic && fs.f_bsize > 0)
     return static_cast<uint64_t>(fs.f_bsize);
   long page = ::sysconf(_SC_PAGESIZE);
@@ -28,7 +28,8 @@ uint64_t page_size_for(int fd) {
 
 }  // namespace
 
-std::unique_ptr<RegionMapping> RegionMapping::map(int fd, uint64_t offset, uint64_t size, std::string& error) {
+std::unique_ptr<RegionMapping> RegionMapping::map(int fd, uint64_t offset, uint64_t size,
+                                                  std::string& error) {
   if (fd < 0) {
     error = "no fd";
     return nullptr;
@@ -51,7 +52,8 @@ std::unique_ptr<RegionMapping> RegionMapping::map(int fd, uint64_t offset, uint6
     return nullptr;
   }
   // PROT_READ + MAP_SHARED: we see the guest's writes and can never write back.
-  void* p = ::mmap(nullptr, static_cast<size_t>(length), PROT_READ, MAP_SHARED, fd, static_cast<off_t>(start));
+  void* p = ::mmap(nullptr, static_cast<size_t>(length), PROT_READ, MAP_SHARED, fd,
+                   static_cast<off_t>(start));
   if (p == MAP_FAILED) {
     error = "mmap failed: " + errno_text(errno);
     return nullptr;
@@ -63,7 +65,7 @@ std::unique_ptr<RegionMapping> RegionMapping::map(int fd, uint64_t offset, uint6
   m->size_ = size;
   // Touching a shared mapping past the end of its file raises SIGBUS: a region larger than its
   // file (a buggy or hostile front-end) only gets the bytes the file has; the rest is unbacked.
-  struct stat st{};
+  struct stat st {};
   if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
     const uint64_t file = static_cast<uint64_t>(st.st_size);
     m->size_ = file <= offset ? 0 : std::min(size, file - offset);
@@ -75,14 +77,16 @@ RegionMapping::~RegionMapping() {
   if (base_ != nullptr) ::munmap(const_cast<uint8_t*>(base_), static_cast<size_t>(length_));
 }
 
-std::vector<std::string> GuestMapping::set_table(std::span<const MemRegionValue> regions, std::span<const int> fds) {
+std::vector<std::string> GuestMapping::set_table(std::span<const MemRegionValue> regions,
+                                                 std::span<const int> fds) {
   std::vector<std::string> errors;
   regions_.assign(regions.begin(), regions.end());
   mappings_.clear();
   for (size_t i = 0; i < regions_.size(); ++i) {
     std::string why = "no fd";
     std::unique_ptr<RegionMapping> m;
-    if (i < fds.size()) m = RegionMapping::map(fds[i], regions_[i].mmap_offset, regions_[i].memory_size, why);
+    if (i < fds.size())
+      m = RegionMapping::map(fds[i], regions_[i].mmap_offset, regions_[i].memory_size, why);
     if (!m) errors.push_back("region " + std::to_string(i) + ": " + why);
     mappings_.push_back(std::move(m));
   }
@@ -93,7 +97,8 @@ std::vector<std::string> GuestMapping::set_table(std::span<const MemRegionValue>
 std::vector<std::string> GuestMapping::add_region(const MemRegionValue& region, int fd) {
   std::vector<std::string> errors;
   std::string why;
-  std::unique_ptr<RegionMapping> m = RegionMapping::map(fd, region.mmap_offset, region.memory_size, why);
+  std::unique_ptr<RegionMapping> m =
+      RegionMapping::map(fd, region.mmap_offset, region.memory_size, why);
   if (!m) errors.push_back("added region: " + why);
   regions_.push_back(region);
   mappings_.push_back(std::move(m));

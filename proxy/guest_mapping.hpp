@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "decoders/virtio/guest_memory.hpp"
 #include "decoders/vhost_user/payloads.hpp"
+#include "decoders/virtio/guest_memory.hpp"
 
 namespace vhs {
 
@@ -23,7 +23,8 @@ class RegionMapping {
   // (the hugetlbfs page size for hugetlbfs fds, fstatfs) and the region begins `offset % page`
   // bytes in. The fd may be closed afterwards (the mapping keeps the file alive). nullptr and
   // `error` set on failure.
-  static std::unique_ptr<RegionMapping> map(int fd, uint64_t offset, uint64_t size, std::string& error);
+  static std::unique_ptr<RegionMapping> map(int fd, uint64_t offset, uint64_t size,
+                                            std::string& error);
   ~RegionMapping();
   RegionMapping(const RegionMapping&) = delete;
   RegionMapping& operator=(const RegionMapping&) = delete;
@@ -46,7 +47,8 @@ class GuestMapping {
  public:
   // SET_MEM_TABLE: replaces everything. `fds[i]` belongs to regions[i]; missing fds leave the
   // region unbacked. Returns one text per region that could not be mapped.
-  std::vector<std::string> set_table(std::span<const MemRegionValue> regions, std::span<const int> fds);
+  std::vector<std::string> set_table(std::span<const MemRegionValue> regions,
+                                     std::span<const int> fds);
   // ADD_MEM_REG / REM_MEM_REG (matched by GPA, size and UVA as the spec says).
   std::vector<std::string> add_region(const MemRegionValue& region, int fd);
   void remove_region(const MemRegionValue& region);
@@ -62,7 +64,8 @@ class GuestMapping {
 
   std::vector<MemRegionValue> regions_;
   std::vector<std::unique_ptr<RegionMapping>> mappings_;  // parallel to regions_; may be null
-  std::unique_ptr<RegionMemory> view_ = std::make_unique<RegionMemory>(MemoryMap{}, std::vector<std::span<const uint8_t>>{});
+  std::unique_ptr<RegionMemory> view_ =
+      std::make_unique<RegionMemory>(MemoryMap{}, std::vector<std::span<const uint8_t>>{});
 };
 
 }  // namespace vhs

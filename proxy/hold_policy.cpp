@@ -31,7 +31,8 @@ bool HoldPolicy::parse(std::string_view name, Break& b, std::string& error) cons
   } else if (low.rfind(kFindingPrefix, 0) == 0) {
     std::string_view id = std::string_view(low).substr(kFindingPrefix.size());
     auto all = all_findings();
-    auto it = std::find_if(all.begin(), all.end(), [&](const FindingInfo& f) { return f.id == id; });
+    auto it =
+        std::find_if(all.begin(), all.end(), [&](const FindingInfo& f) { return f.id == id; });
     if (it == all.end()) {
       error = "unknown finding id '" + std::string(id) +
               "' (use an id as 'vhostscope dump' prints it after '!', e.g. finding:size-mismatch)";
@@ -40,14 +41,16 @@ bool HoldPolicy::parse(std::string_view name, Break& b, std::string& error) cons
     b.name = "finding:" + std::string(it->id);
     b.kind = Kind::Code;
     b.code = it->code;
-  } else if (const RequestInfo* info = find_request_by_name(name)) {  // any case, VHOST_USER_ prefix or not
+  } else if (const RequestInfo* info =
+                 find_request_by_name(name)) {  // any case, VHOST_USER_ prefix or not
     b.name = std::string(info->name);
     b.kind = Kind::Request;
     b.channel = info->channel;
     b.request = info->number;
   } else {
-    error = "unknown request name '" + std::string(name) +
-            "' (use a name as 'vhostscope dump' prints it, 'any', 'finding', 'error' or 'finding:ID')";
+    error =
+        "unknown request name '" + std::string(name) +
+        "' (use a name as 'vhostscope dump' prints it, 'any', 'finding', 'error' or 'finding:ID')";
     return false;
   }
   return true;
@@ -67,9 +70,9 @@ bool HoldPolicy::remove(std::string_view name, std::string& error) {
   Break b;
   std::string ignored;
   // An unparsable name cannot be set either: report it as "no breakpoint" with the list.
-  auto it = parse(name, b, ignored)
-                ? std::find_if(breaks_.begin(), breaks_.end(), [&](const Break& x) { return x.name == b.name; })
-                : breaks_.end();
+  auto it = parse(name, b, ignored) ? std::find_if(breaks_.begin(), breaks_.end(),
+                                                   [&](const Break& x) { return x.name == b.name; })
+                                    : breaks_.end();
   if (it == breaks_.end()) {
     error = "no breakpoint on '" + std::string(name) + "' (breakpoints: " + describe() + ")";
     return false;
@@ -82,7 +85,8 @@ bool HoldPolicy::remove(std::string_view name, std::string& error) {
 bool HoldPolicy::matches(Channel channel, const Header& header) const {
   for (const Break& b : breaks_) {
     if (b.kind == Kind::Any) return true;
-    if (b.kind == Kind::Request && !header.is_reply() && b.channel == channel && b.request == header.request)
+    if (b.kind == Kind::Request && !header.is_reply() && b.channel == channel &&
+        b.request == header.request)
       return true;
   }
   return false;

@@ -32,7 +32,8 @@ bool parse_hex(std::string_view text, std::vector<uint8_t>& out, std::string& er
     int hi = hex_digit(c);
     int lo = i + 1 < text.size() ? hex_digit(text[i + 1]) : -1;
     if (hi < 0 || lo < 0) {
-      error = "bad hex at character " + std::to_string(i + 1) + " of the reply (expected two hex digits per byte)";
+      error = "bad hex at character " + std::to_string(i + 1) +
+              " of the reply (expected two hex digits per byte)";
       return false;
     }
     out.push_back(static_cast<uint8_t>(hi * 16 + lo));
@@ -47,11 +48,13 @@ bool check_reply(const RequestInfo& info, const std::vector<uint8_t>& bytes, std
   std::string what = "the replacement reply for " + std::string(info.name);
   std::optional<Header> h = parse_header(bytes);
   if (!h) {
-    error = what + " is " + std::to_string(bytes.size()) + " bytes, shorter than the 12-byte header";
+    error =
+        what + " is " + std::to_string(bytes.size()) + " bytes, shorter than the 12-byte header";
     return false;
   }
   if (h->request != info.number) {
-    error = what + " has request number " + std::to_string(h->request) + ", not " + std::to_string(info.number);
+    error = what + " has request number " + std::to_string(h->request) + ", not " +
+            std::to_string(info.number);
     return false;
   }
   if (!h->is_reply() || h->version() != kProtocolVersion) {
@@ -94,11 +97,13 @@ bool parse_head(std::string_view spec, Parsed& p, std::string& error) {
   else if (action == "replace-reply")
     p.action = InjectAction::ReplaceReply;
   else {
-    error = "unknown injection '" + std::string(spec) + "' (expected drop:NAME, delay:NAME:MS or replace-reply:NAME:HEX)";
+    error = "unknown injection '" + std::string(spec) +
+            "' (expected drop:NAME, delay:NAME:MS or replace-reply:NAME:HEX)";
     return false;
   }
   if (colon == std::string_view::npos) {
-    error = "injection '" + std::string(spec) + "' needs a request name (" + std::string(action) + ":NAME...)";
+    error = "injection '" + std::string(spec) + "' needs a request name (" + std::string(action) +
+            ":NAME...)";
     return false;
   }
   std::string_view after = spec.substr(colon + 1);
@@ -144,8 +149,10 @@ bool InjectPolicy::add(std::string_view spec, std::string& error) {
     case InjectAction::Delay: {
       unsigned ms = 0;
       auto [end, ec] = std::from_chars(p.rest.data(), p.rest.data() + p.rest.size(), ms);
-      if (!p.has_rest || ec != std::errc() || end != p.rest.data() + p.rest.size() || ms == 0 || ms > 600000) {
-        error = "delay needs milliseconds (1 to 600000): delay:" + std::string(p.info->name) + ":MS";
+      if (!p.has_rest || ec != std::errc() || end != p.rest.data() + p.rest.size() || ms == 0 ||
+          ms > 600000) {
+        error =
+            "delay needs milliseconds (1 to 600000): delay:" + std::string(p.info->name) + ":MS";
         return false;
       }
       in.delay = std::chrono::milliseconds(ms);
@@ -154,10 +161,12 @@ bool InjectPolicy::add(std::string_view spec, std::string& error) {
     }
     case InjectAction::ReplaceReply:
       if (!p.has_rest || p.rest.empty()) {
-        error = "replace-reply needs the reply as hex: replace-reply:" + std::string(p.info->name) + ":HEX";
+        error = "replace-reply needs the reply as hex: replace-reply:" + std::string(p.info->name) +
+                ":HEX";
         return false;
       }
-      if (!parse_hex(p.rest, in.reply, error) || !check_reply(*p.info, in.reply, error)) return false;
+      if (!parse_hex(p.rest, in.reply, error) || !check_reply(*p.info, in.reply, error))
+        return false;
       in.spec += ":";
       for (uint8_t b : in.reply) {
         constexpr char kDigits[] = "0123456789abcdef";
@@ -196,14 +205,18 @@ bool InjectPolicy::remove(std::string_view spec, std::string& error) {
 const Injection* InjectPolicy::for_request(Channel channel, const Header& header) const {
   if (header.is_reply()) return nullptr;
   for (const Injection& in : injections_)
-    if (in.action != InjectAction::ReplaceReply && in.channel == channel && in.request == header.request) return &in;
+    if (in.action != InjectAction::ReplaceReply && in.channel == channel &&
+        in.request == header.request)
+      return &in;
   return nullptr;
 }
 
 const Injection* InjectPolicy::for_reply(Channel channel, const Header& header) const {
   if (!header.is_reply()) return nullptr;
   for (const Injection& in : injections_)
-    if (in.action == InjectAction::ReplaceReply && in.channel == channel && in.request == header.request) return &in;
+    if (in.action == InjectAction::ReplaceReply && in.channel == channel &&
+        in.request == header.request)
+      return &in;
   return nullptr;
 }
 

@@ -24,7 +24,8 @@ enum class InjectAction : uint8_t {
 
 struct Injection {
   InjectAction action = InjectAction::Drop;
-  std::string spec;  // canonical: "drop:SET_VRING_KICK", "delay:SET_OWNER:100", "replace-reply:GET_FEATURES:..."
+  std::string spec;                     // canonical: "drop:SET_VRING_KICK", "delay:SET_OWNER:100",
+                                        // "replace-reply:GET_FEATURES:..."
   Channel channel = Channel::Frontend;  // the request's channel
   uint32_t request = 0;
   std::chrono::milliseconds delay{0};

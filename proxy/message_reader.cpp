@@ -25,7 +25,8 @@ uint32_t size_field_at(const uint8_t* header) {
 }
 
 // Appends `n` fds to a fixed array; what does not fit is closed and reported as truncation.
-void append_fds(std::array<int, kMaxFdsPerMessage>& to, size_t& count, bool& truncated, const int* from, size_t n) {
+void append_fds(std::array<int, kMaxFdsPerMessage>& to, size_t& count, bool& truncated,
+                const int* from, size_t n) {
   for (size_t i = 0; i < n; ++i) {
     if (count < to.size()) {
       to[count++] = from[i];

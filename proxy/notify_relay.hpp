@@ -28,13 +28,13 @@ struct NotifySlot {
   // has processed the new message (QEMU re-sets the call fd while a queue runs), so it stays
   // watched and forwarded to the current sink until the next swap or teardown.
   UniqueFd retired;
-  bool source_blocking = false;   // the front-end's fd is blocking: poll before reading
+  bool source_blocking = false;  // the front-end's fd is blocking: poll before reading
   bool retired_blocking = false;
-  uint64_t serial = 0;            // bumped on every change: events for older fds are stale
-  bool hold = false;              // step debugging: notifications are counted, not written on
-  uint64_t held = 0;              // counter value held back
-  uint64_t hold_order = 0;        // when the oldest held notification arrived (Impl's counter)
-  uint64_t relayed = 0;           // counter values written on in this session
+  uint64_t serial = 0;      // bumped on every change: events for older fds are stale
+  bool hold = false;        // step debugging: notifications are counted, not written on
+  uint64_t held = 0;        // counter value held back
+  uint64_t hold_order = 0;  // when the oldest held notification arrived (Impl's counter)
+  uint64_t relayed = 0;     // counter values written on in this session
 
   bool interposed() const { return static_cast<bool>(source); }
 };
@@ -45,7 +45,9 @@ class NotifyTable {
     return queue * kNotifySources + static_cast<uint32_t>(source);
   }
   static uint32_t queue_of(uint32_t index) { return index / kNotifySources; }
-  static NotifySource source_of(uint32_t index) { return static_cast<NotifySource>(index % kNotifySources); }
+  static NotifySource source_of(uint32_t index) {
+    return static_cast<NotifySource>(index % kNotifySources);
+  }
 
   NotifySlot* find(uint32_t index) { return index < slots_.size() ? &slots_[index] : nullptr; }
   NotifySlot& at(uint32_t index) {  // grows on demand

@@ -62,7 +62,9 @@ uint64_t realtime_ns() {
   return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 
-std::string_view writer_side(Direction d) { return d == Direction::ToBackend ? "front-end" : "back-end"; }
+std::string_view writer_side(Direction d) {
+  return d == Direction::ToBackend ? "front-end" : "back-end";
+}
 
 Relay::Impl::Impl(RelayOptions o) : opt(std::move(o)) {
   front.id = kTokFront;
@@ -106,7 +108,8 @@ std::unique_ptr<Relay> Relay::create(RelayOptions options, std::string& error) {
   r.retry_timer.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
   r.command_event.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
   r.delay_timer.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
-  if (!r.epoll || !r.stop_event || !r.flush_timer || !r.retry_timer || !r.command_event || !r.delay_timer) {
+  if (!r.epoll || !r.stop_event || !r.flush_timer || !r.retry_timer || !r.command_event ||
+      !r.delay_timer) {
     error = "cannot set up the event loop: " + errno_text(errno);
     return nullptr;
   }
@@ -187,10 +190,12 @@ int Relay::Impl::run() {
     }
   }
   if (state == RelayState::BackendConnecting || state == RelayState::BackendWaiting)
-    emit_text(RecordKind::Connect, Channel::Frontend, Direction::ToBackend, front_description + "; no back-end yet");
+    emit_text(RecordKind::Connect, Channel::Frontend, Direction::ToBackend,
+              front_description + "; no back-end yet");
   if (state == RelayState::Active || state == RelayState::BackendConnecting ||
       state == RelayState::BackendWaiting)
-    end_session(Direction::ToBackend, "recorder stopped; proxy closed both sides", kRecordClosedByProxy);
+    end_session(Direction::ToBackend, "recorder stopped; proxy closed both sides",
+                kRecordClosedByProxy);
   arm_retry(false);
   set_listen(front_listen, kTokFrontListen, false, front_listen_registered);
   set_listen(back_listen, kTokBackListen, false, back_listen_registered);
@@ -228,15 +233,9 @@ void Relay::Impl::dispatch(uint64_t tok, uint32_t events) {
       drain(delay_timer.get());
       on_delay_timer();
       return;
-    case kTokNotify:
-      on_notify_event(tok);
-      return;
-    case kTokFrontListen:
-      on_front_accept();
-      return;
-    case kTokBackListen:
-      on_back_accept();
-      return;
+    case kTokNotify: on_notify_event(tok); return;
+    case kTokFrontListen: on_front_accept(); return;
+    case kTokBackListen: on_back_accept(); return;
     default:
       // Stale: queued before the session it belongs to ended.
       if ((tok >> 8) != generation) return;
@@ -307,10 +306,12 @@ void Relay::Impl::on_front_accept() {
   UniqueFd fd = accept_unix(front_listen.fd(), err);
   if (!fd) {
     if (err != EAGAIN && err != ECONNABORTED)
-      log(LogLevel::Error, "cannot accept a front-end on '" + opt.frontend.path + "': " + errno_text(err));
+      log(LogLevel::Error,
+          "cannot accept a front-end on '" + opt.frontend.path + "': " + errno_text(err));
     return;
   }
-  std::string description = "front-end" + pid_note(fd.get()) + " connected on '" + opt.frontend.path + "'";
+  std::string description =
+      "front-end" + pid_note(fd.get()) + " connected on '" + opt.frontend.path + "'";
   set_listen(front_listen, kTokFrontListen, false, front_listen_registered);
   begin_session(std::move(fd), std::move(description));
 }
@@ -321,7 +322,8 @@ void Relay::Impl::try_connect_frontend() {
   ConnectStatus s = connect_unix(opt.frontend.path, fd, err);
   if (s == ConnectStatus::Connected) {
     arm_retry(false);
-    std::string description = "connected to front-end" + pid_note(fd.get()) + " at '" + opt.frontend.path + "'";
+    std::string description =
+        "connected to front-end" + pid_note(fd.get()) + " at '" + opt.frontend.path + "'";
     begin_session(std::move(fd), std::move(description));
     return;
   }
@@ -329,10 +331,13 @@ void Relay::Impl::try_connect_frontend() {
   arm_retry(false);
   state = RelayState::Finished;
   if (had_session) {
-    log(LogLevel::Info, "front-end at '" + opt.frontend.path + "' is gone (" + errno_text(err) + "); stopping");
+    log(LogLevel::Info,
+        "front-end at '" + opt.frontend.path + "' is gone (" + errno_text(err) + "); stopping");
   } else {
     log(LogLevel::Error, sys_error("connect to front-end", opt.frontend.path, err) +
-                             (s == ConnectStatus::Retry ? " (gave up after " + seconds_text(opt.connect_timeout) + ")" : ""));
+                             (s == ConnectStatus::Retry
+                                  ? " (gave up after " + seconds_text(opt.connect_timeout) + ")"
+                                  : ""));
     exit_code = 1;
   }
 }
@@ -366,7 +371,8 @@ void Relay::Impl::try_connect_backend() {
   ConnectStatus s = connect_unix(opt.backend.path, fd, err);
   if (s == ConnectStatus::Connected) {
     arm_retry(false);
-    std::string description = "connected to back-end" + pid_note(fd.get()) + " at '" + opt.backend.path + "'";
+    std::string description =
+        "connected to back-end" + pid_note(fd.get()) + " at '" + opt.backend.path + "'";
     activate(std::move(fd), std::move(description));
     return;
   }
@@ -374,7 +380,9 @@ void Relay::Impl::try_connect_backend() {
   if (s == ConnectStatus::Retry && Clock::now() < deadline) return;
   arm_retry(false);
   fail_backend(sys_error("connect to back-end", opt.backend.path, err) +
-               (s == ConnectStatus::Retry ? " (gave up after " + seconds_text(opt.connect_timeout) + ")" : ""));
+               (s == ConnectStatus::Retry
+                    ? " (gave up after " + seconds_text(opt.connect_timeout) + ")"
+                    : ""));
 }
 
 void Relay::Impl::on_back_accept() {
@@ -383,23 +391,21 @@ void Relay::Impl::on_back_accept() {
   UniqueFd fd = accept_unix(back_listen.fd(), err);
   if (!fd) {
     if (err != EAGAIN && err != ECONNABORTED)
-      log(LogLevel::Error, "cannot accept a back-end on '" + opt.backend.path + "': " + errno_text(err));
+      log(LogLevel::Error,
+          "cannot accept a back-end on '" + opt.backend.path + "': " + errno_text(err));
     return;
   }
   arm_retry(false);
   set_listen(back_listen, kTokBackListen, false, back_listen_registered);
-  std::string description = "back-end" + pid_note(fd.get()) + " connected on '" + opt.backend.path + "'";
+  std::string description =
+      "back-end" + pid_note(fd.get()) + " connected on '" + opt.backend.path + "'";
   activate(std::move(fd), std::move(description));
 }
 
 void Relay::Impl::on_retry_tick() {
   switch (state) {
-    case RelayState::FrontendConnecting:
-      try_connect_frontend();
-      break;
-    case RelayState::BackendConnecting:
-      try_connect_backend();
-      break;
+    case RelayState::FrontendConnecting: try_connect_frontend(); break;
+    case RelayState::BackendConnecting: try_connect_backend(); break;
     case RelayState::BackendWaiting:
       if (Clock::now() >= deadline) {
         arm_retry(false);
@@ -408,9 +414,7 @@ void Relay::Impl::on_retry_tick() {
                      seconds_text(opt.connect_timeout));
       }
       break;
-    default:
-      arm_retry(false);
-      break;
+    default: arm_retry(false); break;
   }
 }
 
@@ -426,9 +430,12 @@ void Relay::Impl::activate(UniqueFd fd, std::string description) {
 }
 
 void Relay::Impl::fail_backend(const std::string& why) {
-  emit_text(RecordKind::Connect, Channel::Frontend, Direction::ToBackend, front_description + "; no back-end");
-  session_error(Channel::Frontend, Direction::ToFrontend, why + "; closing the front-end connection");
-  end_session(Direction::ToFrontend, "proxy closed the front-end connection: " + why, kRecordClosedByProxy);
+  emit_text(RecordKind::Connect, Channel::Frontend, Direction::ToBackend,
+            front_description + "; no back-end");
+  session_error(Channel::Frontend, Direction::ToFrontend,
+                why + "; closing the front-end connection");
+  end_session(Direction::ToFrontend, "proxy closed the front-end connection: " + why,
+              kRecordClosedByProxy);
 }
 
 void Relay::Impl::end_session(Direction closer, std::string_view reason, uint16_t flags) {

@@ -93,7 +93,8 @@ class Relay {
 
   // Step debugging, thread-safe (queued to the relay thread; answers within ~2 s or reports that
   // the relay is not running): one line of the `vhostscope ctl` protocol ("status", "step",
-  // "continue", "break NAME", "delete NAME", "inject SPEC"); the answer is "ok", "error: ..." or status lines.
+  // "continue", "break NAME", "delete NAME", "inject SPEC"); the answer is "ok", "error: ..." or
+  // status lines.
   std::string debug_command(std::string_view line);
 
  private:

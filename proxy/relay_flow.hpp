@@ -47,14 +47,18 @@ class RelayFlow {
   // source stays unread (sending() is true), the destination is not waited on (pushing() false).
   bool held() const { return held_; }
   bool pushing() const { return sending_ && !held_; }
-  void set_held(bool held, uint64_t order = 0) { held_ = held; hold_order_ = order; }
+  void set_held(bool held, uint64_t order = 0) {
+    held_ = held;
+    hold_order_ = order;
+  }
   uint64_t hold_order() const { return hold_order_; }
   bool stopped = false;  // after a breakpoint hit: every message is held until `continue`
   std::string hold_note;
   // Fault injection: how long the current message waits before it goes (0: not delayed), and
   // when it goes once it waits (time_since_epoch 0: not waiting yet).
   std::chrono::milliseconds pending_delay{0};
-  std::chrono::steady_clock::time_point delayed_until{};  // why the held message was held, when a finding stopped it ("" otherwise)
+  std::chrono::steady_clock::time_point
+      delayed_until{};  // why the held message was held, when a finding stopped it ("" otherwise)
 
   // Starts relaying the complete message in reader(): the fds sent are the received ones, except
   // that fd `substitute_index` (if >= 0) is replaced by `substitute`, which is closed once sent.

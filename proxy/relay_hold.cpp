@@ -21,7 +21,9 @@ namespace vhs {
 namespace {
 
 // A message waiting for an injected delay is not the user's to step: only the timer sends it.
-bool delayed(const RelayFlow& f) { return f.held() && f.delayed_until != std::chrono::steady_clock::time_point{}; }
+bool delayed(const RelayFlow& f) {
+  return f.held() && f.delayed_until != std::chrono::steady_clock::time_point{};
+}
 
 bool is_injection(std::string_view arg) {
   return arg.starts_with("drop:") || arg.starts_with("delay:") || arg.starts_with("replace-reply:");
@@ -29,7 +31,8 @@ bool is_injection(std::string_view arg) {
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
+  while (!s.empty() &&
+         (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
     s.remove_suffix(1);
   return s;
 }
@@ -47,7 +50,8 @@ bool Relay::Impl::hold_message(RelayFlow& flow) {
   }
   flow.stopped = true;
   flow.set_held(true, ++hold_counter);
-  flow.hold_note = hit ? "finding " + std::string(finding_info(hit->code).id) + ": " + hit->detail : std::string();
+  flow.hold_note = hit ? "finding " + std::string(finding_info(hit->code).id) + ": " + hit->detail
+                       : std::string();
   // The source is not read while a message of this flow is in flight (sending() is true);
   // the destination is not waited on because pushing() is false.
   update_interest(flow.src());
@@ -98,7 +102,8 @@ void Relay::Impl::on_command() {
 std::string Relay::Impl::run_command(std::string_view line) {
   line = trim(line);
   std::string_view verb = line.substr(0, line.find(' '));
-  std::string_view arg = verb.size() < line.size() ? trim(line.substr(verb.size())) : std::string_view();
+  std::string_view arg =
+      verb.size() < line.size() ? trim(line.substr(verb.size())) : std::string_view();
   std::array<RelayFlow*, 4> flows{&to_back, &to_front, &chan_to_back, &chan_to_front};
   std::string error;
 
@@ -106,16 +111,20 @@ std::string Relay::Impl::run_command(std::string_view line) {
     std::vector<RelayFlow*> held;
     for (RelayFlow* f : flows)
       if (f->held()) held.push_back(f);
-    std::sort(held.begin(), held.end(), [](RelayFlow* a, RelayFlow* b) { return a->hold_order() < b->hold_order(); });
+    std::sort(held.begin(), held.end(),
+              [](RelayFlow* a, RelayFlow* b) { return a->hold_order() < b->hold_order(); });
     std::ostringstream out;
-    const std::string notes = opt.interpose_notify ? notify_status() : std::string();  // relay_notify.cpp
+    const std::string notes =
+        opt.interpose_notify ? notify_status() : std::string();  // relay_notify.cpp
     if (held.empty() && notes.empty()) out << "held: none\n";
     for (RelayFlow* f : held)
-      out << "held: session " << session << ", " << (f->channel() == Channel::Frontend ? "front-end" : "back-end")
-          << " channel, " << writer_side(f->direction()) << " to "
+      out << "held: session " << session << ", "
+          << (f->channel() == Channel::Frontend ? "front-end" : "back-end") << " channel, "
+          << writer_side(f->direction()) << " to "
           << (f->direction() == Direction::ToBackend ? "back-end" : "front-end") << ", "
-          << message_label(f->channel(), f->reader().header()) << ", " << f->reader().bytes().size() << " bytes, "
-          << f->reader().fds().size() << " fds" << (f->hold_note.empty() ? "" : ", " + f->hold_note)
+          << message_label(f->channel(), f->reader().header()) << ", " << f->reader().bytes().size()
+          << " bytes, " << f->reader().fds().size() << " fds"
+          << (f->hold_note.empty() ? "" : ", " + f->hold_note)
           << (delayed(*f) ? ", injected delay" : "") << "\n";
     out << notes << "breakpoints: " << holds.describe() << "\n";
     if (!injects.empty()) out << "injections: " << injects.describe() << "\n";
@@ -127,8 +136,11 @@ std::string Relay::Impl::run_command(std::string_view line) {
     // The oldest held message goes; its flow stays stopped, so the next one it reads is held too.
     RelayFlow* oldest = nullptr;
     for (RelayFlow* f : flows)
-      if (f->held() && !delayed(*f) && (oldest == nullptr || f->hold_order() < oldest->hold_order())) oldest = f;
-    if (opt.interpose_notify && notify_step(oldest ? oldest->hold_order() : UINT64_MAX)) return "ok\n";
+      if (f->held() && !delayed(*f) &&
+          (oldest == nullptr || f->hold_order() < oldest->hold_order()))
+        oldest = f;
+    if (opt.interpose_notify && notify_step(oldest ? oldest->hold_order() : UINT64_MAX))
+      return "ok\n";
     if (oldest == nullptr) return "error: nothing is held\n";
     release(*oldest);
     return "ok\n";
@@ -163,7 +175,8 @@ std::string Relay::Impl::run_command(std::string_view line) {
     return "ok\n";
   }
   return "error: unknown command '" + std::string(line) +
-         "' (expected: status, step, continue, break NAME, delete NAME, inject SPEC, hold|unhold kick|call|err QUEUE)\n";
+         "' (expected: status, step, continue, break NAME, delete NAME, inject SPEC, hold|unhold "
+         "kick|call|err QUEUE)\n";
 }
 
 std::string Relay::debug_command(std::string_view line) {

@@ -5,12 +5,12 @@
 #include <array>
 #include <atomic>
 #include <chrono>
-#include <deque>
-#include <future>
-#include <mutex>
-#include <functional>
-#include <memory>
 #include <cstdint>
+#include <deque>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -18,10 +18,10 @@
 
 #include "captures/format/record.hpp"
 #include "decoders/session/session.hpp"
-#include "proxy/relay.hpp"
 #include "proxy/hold_policy.hpp"
 #include "proxy/inject_policy.hpp"
 #include "proxy/notify_relay.hpp"
+#include "proxy/relay.hpp"
 #include "proxy/relay_flow.hpp"
 #include "proxy/ring_sampler.hpp"
 #include "proxy/unique_fd.hpp"
@@ -37,23 +37,23 @@ enum TokenId : uint8_t {
   kTokRetryTimer,
   kTokFrontListen,
   kTokBackListen,
-  kTokFront,      // front-end channel, front-end side
-  kTokBack,       // front-end channel, back-end side
-  kTokChanFront,  // back-end channel: the front-end's socketpair end (from SET_BACKEND_REQ_FD)
-  kTokChanBack,   // back-end channel: our socketpair end, paired with the one the back-end got
+  kTokFront,         // front-end channel, front-end side
+  kTokBack,          // front-end channel, back-end side
+  kTokChanFront,     // back-end channel: the front-end's socketpair end (from SET_BACKEND_REQ_FD)
+  kTokChanBack,      // back-end channel: our socketpair end, paired with the one the back-end got
   kTokCommand = 32,  // step-debugging commands queued by other threads (relay_hold.cpp)
-  kTokSampleTimer,  // ring sampling period (relay_rings.cpp)
-  kTokDelayTimer,   // injected delays (relay_inject.cpp)
-  kTokNotify = 48,  // an interposed eventfd (relay_notify.cpp); the token carries slot and serial
+  kTokSampleTimer,   // ring sampling period (relay_rings.cpp)
+  kTokDelayTimer,    // injected delays (relay_inject.cpp)
+  kTokNotify = 48,   // an interposed eventfd (relay_notify.cpp); the token carries slot and serial
 };
 
 enum class RelayState : uint8_t {
-  Idle,               // listening for a front-end
-  FrontendConnecting, // retrying to connect to a listening front-end
-  BackendConnecting,  // front-end here; retrying to connect to the back-end
-  BackendWaiting,     // front-end here; waiting for the back-end to connect to us
-  Active,             // relaying
-  Finished,           // run() is about to return
+  Idle,                // listening for a front-end
+  FrontendConnecting,  // retrying to connect to a listening front-end
+  BackendConnecting,   // front-end here; retrying to connect to the back-end
+  BackendWaiting,      // front-end here; waiting for the back-end to connect to us
+  Active,              // relaying
+  Finished,            // run() is about to return
 };
 
 struct Relay::Impl {
@@ -114,7 +114,8 @@ struct Relay::Impl {
   void notify_drain(uint32_t index, bool retired);
   void notify_teardown(uint32_t index, bool deliver);
   void notify_end_session();
-  void notify_emit(uint32_t index, NotifyEvent event, uint64_t count, std::span<const FdInfo> fds = {});
+  void notify_emit(uint32_t index, NotifyEvent event, uint64_t count,
+                   std::span<const FdInfo> fds = {});
   std::string notify_command(std::string_view verb, std::string_view arg);  // hold / unhold
   bool notify_step(uint64_t older_than);  // releases one held notification held before that order
   void notify_continue();
@@ -123,7 +124,8 @@ struct Relay::Impl {
 
   // --- records and logging
   void emit(const Record& record);
-  void emit_text(RecordKind kind, Channel channel, Direction direction, std::string_view text, uint16_t flags = 0);
+  void emit_text(RecordKind kind, Channel channel, Direction direction, std::string_view text,
+                 uint16_t flags = 0);
   void log(LogLevel level, std::string_view text);
   void session_error(Channel channel, Direction direction, const std::string& text);
   void on_flush_timer();
@@ -183,7 +185,7 @@ struct Relay::Impl {
   RelayFlow chan_to_front{Channel::Backend, Direction::ToFrontend, &chan_back, &chan_front};
   RelayFlow chan_to_back{Channel::Backend, Direction::ToBackend, &chan_front, &chan_back};
 
-  Record meta;  // Connect / Disconnect / Error records
+  Record meta;                           // Connect / Disconnect / Error records
   std::unique_ptr<RingSampler> sampler;  // null when sampling is off
   UniqueFd sample_timer;
   bool sample_armed = false;
@@ -210,7 +212,7 @@ struct Relay::Impl {
   uint64_t notify_serial = 0;
   std::array<uint32_t, kNotifySources> notify_requests{};  // SET_VRING_KICK / CALL / ERR
   uint32_t get_vring_base = 0, reset_owner = 0, reset_device = 0;
-  Record notify_record;  // reused: no allocation per notification
+  Record notify_record;       // reused: no allocation per notification
   bool notify_defer = false;  // inside notify_substitute(): records wait for the message's own
   std::vector<Record> notify_pending;
 

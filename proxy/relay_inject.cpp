@@ -23,16 +23,18 @@ bool Relay::Impl::inject_message(RelayFlow& flow, uint16_t& flags) {
     fill_record(flow, session, kRecordNotRelayed | kRecordInjected);
     stat_messages.fetch_add(1, std::memory_order_relaxed);
     emit(flow.record());
-    log(LogLevel::Info, "session " + std::to_string(session) + ": injected drop: " + describe_message(flow) +
-                            ", not relayed (" + std::to_string(flow.reader().fds().size()) + " fds closed)");
+    log(LogLevel::Info, "session " + std::to_string(session) +
+                            ": injected drop: " + describe_message(flow) + ", not relayed (" +
+                            std::to_string(flow.reader().fds().size()) + " fds closed)");
     flow.reader().next();  // closes its fds; what follows is relayed as usual (relay_buffered)
     return true;
   }
   if (const Injection* in = injects.for_reply(flow.channel(), h)) {
     fill_record(flow, session, kRecordNotRelayed | kRecordInjected);
     emit(flow.record());
-    log(LogLevel::Info, "session " + std::to_string(session) + ": injected reply: " + describe_message(flow) +
-                            " withheld, sending the injected one (" + std::to_string(in->reply.size()) + " bytes)");
+    log(LogLevel::Info,
+        "session " + std::to_string(session) + ": injected reply: " + describe_message(flow) +
+            " withheld, sending the injected one (" + std::to_string(in->reply.size()) + " bytes)");
     flow.reader().replace(in->reply);
     flags |= kRecordInjected;
   }
@@ -42,7 +44,8 @@ bool Relay::Impl::inject_message(RelayFlow& flow, uint16_t& flags) {
 bool Relay::Impl::delay_message(RelayFlow& flow) {
   if (flow.pending_delay.count() == 0) return false;
   flow.delayed_until = Clock::now() + flow.pending_delay;
-  log(LogLevel::Info, "session " + std::to_string(session) + ": injected delay: " + describe_message(flow) + " goes in " +
+  log(LogLevel::Info, "session " + std::to_string(session) +
+                          ": injected delay: " + describe_message(flow) + " goes in " +
                           std::to_string(flow.pending_delay.count()) + " ms");
   flow.pending_delay = std::chrono::milliseconds(0);
   flow.set_held(true, ++hold_counter);
@@ -69,7 +72,8 @@ void Relay::Impl::on_delay_timer() {
 void Relay::Impl::arm_delay_timer() {
   Clock::time_point next{};
   for (const RelayFlow* f : {&to_back, &to_front, &chan_to_back, &chan_to_front})
-    if (f->held() && f->delayed_until != Clock::time_point{} && (next == Clock::time_point{} || f->delayed_until < next))
+    if (f->held() && f->delayed_until != Clock::time_point{} &&
+        (next == Clock::time_point{} || f->delayed_until < next))
       next = f->delayed_until;
   itimerspec spec{};  // all zero: disarmed
   if (next != Clock::time_point{}) {

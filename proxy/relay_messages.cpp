@@ -17,7 +17,9 @@ namespace vhs {
 
 namespace {
 
-Direction opposite(Direction d) { return d == Direction::ToBackend ? Direction::ToFrontend : Direction::ToBackend; }
+Direction opposite(Direction d) {
+  return d == Direction::ToBackend ? Direction::ToFrontend : Direction::ToBackend;
+}
 
 std::string hex(uint32_t v) {
   char buf[16];
@@ -61,7 +63,10 @@ RelayFlow& Relay::Impl::outflow(RelayConn& conn) {
 }
 
 void Relay::Impl::on_conn_event(TokenId id, uint32_t events) {
-  RelayConn* conn = id == kTokFront ? &front : id == kTokBack ? &back : id == kTokChanFront ? &chan_front : &chan_back;
+  RelayConn* conn = id == kTokFront       ? &front
+                    : id == kTokBack      ? &back
+                    : id == kTokChanFront ? &chan_front
+                                          : &chan_back;
   if (!conn->fd) return;
   uint64_t gen = generation;
   if (events & EPOLLOUT) {
@@ -77,20 +82,11 @@ void Relay::Impl::on_conn_event(TokenId id, uint32_t events) {
 
 void Relay::Impl::on_readable(RelayFlow& flow) {
   switch (flow.reader().read(flow.src().fd.get())) {
-    case MessageReader::Status::Partial:
-      return;
-    case MessageReader::Status::Complete:
-      on_message(flow);
-      return;
-    case MessageReader::Status::Oversized:
-      on_oversized(flow);
-      return;
-    case MessageReader::Status::Closed:
-      on_closed(flow, 0);
-      return;
-    case MessageReader::Status::Failed:
-      on_closed(flow, flow.reader().error());
-      return;
+    case MessageReader::Status::Partial: return;
+    case MessageReader::Status::Complete: on_message(flow); return;
+    case MessageReader::Status::Oversized: on_oversized(flow); return;
+    case MessageReader::Status::Closed: on_closed(flow, 0); return;
+    case MessageReader::Status::Failed: on_closed(flow, flow.reader().error()); return;
   }
 }
 
@@ -99,7 +95,8 @@ void Relay::Impl::on_readable(RelayFlow& flow) {
 void Relay::Impl::relay_buffered() {
   const uint64_t gen = generation;
   for (RelayFlow* flow : {&to_back, &to_front, &chan_to_back, &chan_to_front})
-    while (gen == generation && flow->src().fd && !flow->sending() && flow->reader().ready()) on_readable(*flow);
+    while (gen == generation && flow->src().fd && !flow->sending() && flow->reader().ready())
+      on_readable(*flow);
 }
 
 void Relay::Impl::on_message(RelayFlow& flow) {
@@ -119,18 +116,22 @@ void Relay::Impl::on_message(RelayFlow& flow) {
   if (!interposed && !substituted) flow.begin_send();
 
   stat_messages.store(stat_messages.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  stat_bytes.store(stat_bytes.load(std::memory_order_relaxed) + flow.record().bytes.size(), std::memory_order_relaxed);
+  stat_bytes.store(stat_bytes.load(std::memory_order_relaxed) + flow.record().bytes.size(),
+                   std::memory_order_relaxed);
   emit(flow.record());
-  if (!notify_pending.empty()) [[unlikely]] emit_notify_pending();
+  if (!notify_pending.empty()) [[unlikely]]
+    emit_notify_pending();
   // Ring sampling sees memory/vring messages while their fds are still open (before push()).
   if (sampler && flow.channel() == Channel::Frontend) on_ring_message(flow);
   if (flow.reader().fds_truncated())
     session_error(flow.channel(), flow.direction(),
                   describe_message(flow) + " with more fds than the proxy has room for (" +
-                      std::to_string(kMaxFdsPerMessage) + "); the kernel dropped the rest (MSG_CTRUNC)");
+                      std::to_string(kMaxFdsPerMessage) +
+                      "); the kernel dropped the rest (MSG_CTRUNC)");
   if (interposed) {
     emit_text(RecordKind::Connect, Channel::Backend, Direction::ToBackend,
-              "back-end channel interposed: the back-end gets the proxy's socket " + flow.record().fds[0].name);
+              "back-end channel interposed: the back-end gets the proxy's socket " +
+                  flow.record().fds[0].name);
     update_interest(chan_front);
     update_interest(chan_back);
   }
@@ -144,7 +145,8 @@ bool Relay::Impl::interpose_backend_channel(RelayFlow& flow) {
   int frontend_end = flow.reader().fds()[0];
   int type = 0;
   socklen_t len = sizeof type;
-  if (::getsockopt(frontend_end, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM) return false;
+  if (::getsockopt(frontend_end, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM)
+    return false;
   int pair[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
     session_error(Channel::Frontend, flow.direction(),
@@ -156,9 +158,11 @@ bool Relay::Impl::interpose_backend_channel(RelayFlow& flow) {
   // The back-end gets a socket that behaves like the one the front-end sent (blocking or not);
   // our own end is only ever used with MSG_DONTWAIT.
   int fl = ::fcntl(frontend_end, F_GETFL);
-  if (fl >= 0 && (fl & O_NONBLOCK)) ::fcntl(theirs.get(), F_SETFL, ::fcntl(theirs.get(), F_GETFL) | O_NONBLOCK);
+  if (fl >= 0 && (fl & O_NONBLOCK))
+    ::fcntl(theirs.get(), F_SETFL, ::fcntl(theirs.get(), F_GETFL) | O_NONBLOCK);
 
-  if (chan_front.fd || chan_back.fd) close_backend_channel(Direction::ToBackend, "replaced by a new SET_BACKEND_REQ_FD");
+  if (chan_front.fd || chan_back.fd)
+    close_backend_channel(Direction::ToBackend, "replaced by a new SET_BACKEND_REQ_FD");
   chan_front.fd.reset(flow.reader().take_fd(0));
   chan_front.events = 0;
   chan_back.fd = std::move(ours);
@@ -182,8 +186,9 @@ void Relay::Impl::push(RelayFlow& flow) {
       Direction closer = opposite(flow.direction());
       std::string dest(writer_side(closer));
       std::string how = dest + " connection failed (" + errno_text(err) + ")";
-      session_error(flow.channel(), flow.direction(), "cannot relay " + message_label(flow.channel(), flow.reader().header()) + " to the " + dest + ": " +
-                        errno_text(err));
+      session_error(flow.channel(), flow.direction(),
+                    "cannot relay " + message_label(flow.channel(), flow.reader().header()) +
+                        " to the " + dest + ": " + errno_text(err));
       if (flow.channel() == Channel::Frontend)
         end_session(closer, how);
       else
@@ -207,8 +212,9 @@ void Relay::Impl::on_oversized(RelayFlow& flow) {
   const Header& h = flow.reader().header();
   std::string what;
   if (h.version() != kProtocolVersion)
-    what = std::string(writer_side(flow.direction())) + " sent garbage (request " + hex(h.request) + ", flags " +
-           hex(h.flags) + ": version " + std::to_string(h.version()) + ", not 1) with size " + std::to_string(h.size);
+    what = std::string(writer_side(flow.direction())) + " sent garbage (request " + hex(h.request) +
+           ", flags " + hex(h.flags) + ": version " + std::to_string(h.version()) +
+           ", not 1) with size " + std::to_string(h.size);
   else
     what = describe_message(flow) + " with size " + std::to_string(h.size);
   what += " > " + std::to_string(kMaxPayloadSize) + " (cap); cannot relay safely, closing session";
@@ -218,7 +224,8 @@ void Relay::Impl::on_oversized(RelayFlow& flow) {
 
 void Relay::Impl::on_closed(RelayFlow& flow, int err) {
   std::string side(writer_side(flow.direction()));
-  std::string how = err == 0 ? side + " closed the connection" : side + " connection failed (" + errno_text(err) + ")";
+  std::string how = err == 0 ? side + " closed the connection"
+                             : side + " connection failed (" + errno_text(err) + ")";
   if (flow.channel() == Channel::Backend) how += " on the back-end channel";
   const MessageReader& in = flow.reader();
   if (in.partial()) {
@@ -226,10 +233,12 @@ void Relay::Impl::on_closed(RelayFlow& flow, int err) {
     emit(flow.record());
     std::string got;
     if (!in.header_complete())
-      got = std::to_string(in.bytes().size()) + " of " + std::to_string(kHeaderSize) + " header bytes";
+      got = std::to_string(in.bytes().size()) + " of " + std::to_string(kHeaderSize) +
+            " header bytes";
     else
-      got = message_label(flow.channel(), in.header()) + ": " + std::to_string(in.bytes().size() - kHeaderSize) +
-            " of " + std::to_string(in.header().size) + " payload bytes";
+      got = message_label(flow.channel(), in.header()) + ": " +
+            std::to_string(in.bytes().size() - kHeaderSize) + " of " +
+            std::to_string(in.header().size) + " payload bytes";
     session_error(flow.channel(), flow.direction(), how + " mid-message (got " + got + ")");
   }
   if (flow.channel() == Channel::Frontend)
@@ -263,8 +272,8 @@ void Relay::Impl::emit(const Record& record) {
   }
 }
 
-void Relay::Impl::emit_text(RecordKind kind, Channel channel, Direction direction, std::string_view text,
-                            uint16_t flags) {
+void Relay::Impl::emit_text(RecordKind kind, Channel channel, Direction direction,
+                            std::string_view text, uint16_t flags) {
   meta.kind = kind;
   meta.channel = channel;
   meta.direction = direction;

@@ -69,7 +69,8 @@ void Relay::Impl::notify_watch(uint32_t index, bool retired, bool on) {
   ::epoll_ctl(epoll.get(), on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, fd, on ? &ev : nullptr);
 }
 
-void Relay::Impl::notify_emit(uint32_t index, NotifyEvent event, uint64_t count, std::span<const FdInfo> fds) {
+void Relay::Impl::notify_emit(uint32_t index, NotifyEvent event, uint64_t count,
+                              std::span<const FdInfo> fds) {
   Record& r = notify_record;
   const NotifySource source = NotifyTable::source_of(index);
   r.direction = source == NotifySource::Kick ? Direction::ToBackend : Direction::ToFrontend;
@@ -100,9 +101,12 @@ void Relay::Impl::notify_forward(uint32_t index, uint64_t count) {
     return;
   }
   if (!signal_eventfd(slot.sink.get(), count))
-    session_error(Channel::Frontend, NotifyTable::source_of(index) == NotifySource::Kick ? Direction::ToBackend : Direction::ToFrontend,
-                  "cannot relay a " + std::string(notify_source_name(NotifyTable::source_of(index))) + " of queue " +
-                      std::to_string(NotifyTable::queue_of(index)) + ": " + errno_text(errno));
+    session_error(
+        Channel::Frontend,
+        NotifyTable::source_of(index) == NotifySource::Kick ? Direction::ToBackend
+                                                            : Direction::ToFrontend,
+        "cannot relay a " + std::string(notify_source_name(NotifyTable::source_of(index))) +
+            " of queue " + std::to_string(NotifyTable::queue_of(index)) + ": " + errno_text(errno));
   slot.relayed += count;
   notify_emit(index, NotifyEvent::Relayed, count);
 }
@@ -176,7 +180,8 @@ bool Relay::Impl::notify_substitute(RelayFlow& flow) {
       uint32_t queue;
       std::memcpy(&queue, bytes.data() + kHeaderSize, sizeof queue);
       if (queue < kNotifyMaxQueues)
-        for (uint32_t s = 0; s < kNotifySources; ++s) notify_teardown(NotifyTable::index(queue, static_cast<NotifySource>(s)), true);
+        for (uint32_t s = 0; s < kNotifySources; ++s)
+          notify_teardown(NotifyTable::index(queue, static_cast<NotifySource>(s)), true);
     }
   } else if (&flow == &to_back && !h.is_reply()) {
     if (h.request == reset_owner || h.request == reset_device) {
@@ -184,7 +189,8 @@ bool Relay::Impl::notify_substitute(RelayFlow& flow) {
     } else {
       uint32_t s = 0;
       while (s < kNotifySources && notify_requests[s] != h.request) ++s;
-      if (s < kNotifySources && bytes.size() >= kHeaderSize + 8) substituted = notify_interpose(flow, static_cast<NotifySource>(s));
+      if (s < kNotifySources && bytes.size() >= kHeaderSize + 8)
+        substituted = notify_interpose(flow, static_cast<NotifySource>(s));
     }
   }
   notify_defer = false;
@@ -196,7 +202,8 @@ bool Relay::Impl::notify_interpose(RelayFlow& flow, NotifySource source) {
   std::memcpy(&raw, flow.reader().bytes().data() + kHeaderSize, sizeof raw);
   const uint32_t index = NotifyTable::index(static_cast<uint32_t>(raw & kVringIndexMask), source);
   // Polling (NOFD) or not one eventfd: nothing to interpose; a previous pair of this queue ends.
-  if ((raw & kVringNoFd) || flow.reader().fds().size() != 1 || flow.record().fds[0].kind != FdKind::Eventfd) {
+  if ((raw & kVringNoFd) || flow.reader().fds().size() != 1 ||
+      flow.record().fds[0].kind != FdKind::Eventfd) {
     notify_teardown(index, true);
     return false;
   }
@@ -205,8 +212,10 @@ bool Relay::Impl::notify_interpose(RelayFlow& flow, NotifySource source) {
   UniqueFd theirs(ours ? ::fcntl(ours.get(), F_DUPFD_CLOEXEC, 0) : -1);
   if (!theirs) {
     session_error(Channel::Frontend, Direction::ToBackend,
-                  "cannot create an eventfd to interpose " + std::string(notify_source_name(source)) + " of queue " +
-                      std::to_string(NotifyTable::queue_of(index)) + " (" + errno_text(errno) + "); relaying it unchanged");
+                  "cannot create an eventfd to interpose " +
+                      std::string(notify_source_name(source)) + " of queue " +
+                      std::to_string(NotifyTable::queue_of(index)) + " (" + errno_text(errno) +
+                      "); relaying it unchanged");
     notify_teardown(index, true);
     return false;
   }
@@ -221,7 +230,8 @@ bool Relay::Impl::notify_interpose(RelayFlow& flow, NotifySource source) {
   notify_watch(index, true, false);
   UniqueFd old_retired = std::move(slot.retired);
   UniqueFd old_source = std::move(slot.source);
-  const bool old_retired_blocking = slot.retired_blocking, old_source_blocking = slot.source_blocking;
+  const bool old_retired_blocking = slot.retired_blocking,
+             old_source_blocking = slot.source_blocking;
   FdInfo fds[2] = {flow.record().fds[0], {}};
   describe_fd(theirs.get(), fds[1]);
   // A swap: the old source stays watched (retired) until the next swap or teardown. Should it be
@@ -251,9 +261,11 @@ bool Relay::Impl::notify_interpose(RelayFlow& flow, NotifySource source) {
 // ---------------------------------------------------------------- step debugging
 
 std::string Relay::Impl::notify_command(std::string_view verb, std::string_view arg) {
-  if (!opt.interpose_notify) return "error: holding notifications needs 'record --interpose-notify'\n";
+  if (!opt.interpose_notify)
+    return "error: holding notifications needs 'record --interpose-notify'\n";
   const std::string_view name = arg.substr(0, arg.find(' '));
-  std::string_view queue_text = name.size() < arg.size() ? arg.substr(name.size() + 1) : std::string_view();
+  std::string_view queue_text =
+      name.size() < arg.size() ? arg.substr(name.size() + 1) : std::string_view();
   while (!queue_text.empty() && queue_text.front() == ' ') queue_text.remove_prefix(1);
   const auto source = notify_source_from_name(name);
   uint32_t queue = 0;
@@ -263,8 +275,9 @@ std::string Relay::Impl::notify_command(std::string_view verb, std::string_view 
     if (queue_ok) queue = queue * 10 + static_cast<uint32_t>(c - '0');
   }
   if (!source || !queue_ok || queue >= kNotifyMaxQueues)
-    return "error: '" + std::string(verb) + "' needs kick, call or err and a queue index 0-255 (e.g. '" +
-           std::string(verb) + " kick 0')\n";
+    return "error: '" + std::string(verb) +
+           "' needs kick, call or err and a queue index 0-255 (e.g. '" + std::string(verb) +
+           " kick 0')\n";
   const uint32_t index = NotifyTable::index(queue, *source);
   NotifySlot& slot = notify.at(index);
   if (verb == "hold") {
@@ -272,7 +285,8 @@ std::string Relay::Impl::notify_command(std::string_view verb, std::string_view 
     return "ok\n";
   }
   if (!slot.hold)
-    return "error: " + std::string(name) + " notifications of queue " + std::to_string(queue) + " are not held\n";
+    return "error: " + std::string(name) + " notifications of queue " + std::to_string(queue) +
+           " are not held\n";
   slot.hold = false;
   notify_release(index, slot.held);
   return "ok\n";
@@ -282,7 +296,8 @@ bool Relay::Impl::notify_step(uint64_t older_than) {
   uint32_t best = UINT32_MAX;
   for (uint32_t i = 0; i < notify.size(); ++i) {
     const NotifySlot& s = *notify.find(i);
-    if (s.held > 0 && s.hold_order < older_than && (best == UINT32_MAX || s.hold_order < notify.find(best)->hold_order))
+    if (s.held > 0 && s.hold_order < older_than &&
+        (best == UINT32_MAX || s.hold_order < notify.find(best)->hold_order))
       best = i;
   }
   if (best == UINT32_MAX) return false;
@@ -298,12 +313,14 @@ std::string Relay::Impl::notify_status() {
   std::vector<uint32_t> held;
   for (uint32_t i = 0; i < notify.size(); ++i)
     if (notify.find(i)->held > 0) held.push_back(i);
-  std::sort(held.begin(), held.end(),
-            [this](uint32_t a, uint32_t b) { return notify.find(a)->hold_order < notify.find(b)->hold_order; });
+  std::sort(held.begin(), held.end(), [this](uint32_t a, uint32_t b) {
+    return notify.find(a)->hold_order < notify.find(b)->hold_order;
+  });
   std::ostringstream out;
   for (uint32_t i : held)
     out << "held: session " << session << ", queue " << NotifyTable::queue_of(i) << " "
-        << notify_source_name(NotifyTable::source_of(i)) << ", " << notify.find(i)->held << " notifications\n";
+        << notify_source_name(NotifyTable::source_of(i)) << ", " << notify.find(i)->held
+        << " notifications\n";
   return out.str();
 }
 
@@ -312,7 +329,8 @@ std::string Relay::Impl::notify_holds_line() {
   for (uint32_t i = 0; i < notify.size(); ++i) {
     if (!notify.find(i)->hold) continue;
     s += s.empty() ? "" : ", ";
-    s += std::string(notify_source_name(NotifyTable::source_of(i))) + " " + std::to_string(NotifyTable::queue_of(i));
+    s += std::string(notify_source_name(NotifyTable::source_of(i))) + " " +
+         std::to_string(NotifyTable::queue_of(i));
   }
   return "notify holds: " + (s.empty() ? std::string("none") : s) + "\n";
 }

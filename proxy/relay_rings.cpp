@@ -31,10 +31,12 @@ CallbackOutput<State, Error> make_output(State state, Error error) {
 
 }  // namespace
 
-#define VHS_RING_OUTPUT                                                                     \
-  auto out = make_output(                                                                   \
-      [this](std::span<const uint8_t> payload) { emit_ring_state(payload); },               \
-      [this](std::string_view text) { session_error(Channel::Frontend, Direction::ToBackend, std::string(text)); })
+#define VHS_RING_OUTPUT                                                                        \
+  auto out =                                                                                   \
+      make_output([this](std::span<const uint8_t> payload) { emit_ring_state(payload); },      \
+                  [this](std::string_view text) {                                              \
+                    session_error(Channel::Frontend, Direction::ToBackend, std::string(text)); \
+                  })
 
 void Relay::Impl::emit_ring_state(std::span<const uint8_t> payload) {
   Record& r = ring_record;
@@ -51,7 +53,8 @@ void Relay::Impl::emit_ring_state(std::span<const uint8_t> payload) {
 
 void Relay::Impl::on_ring_message(RelayFlow& flow) {
   VHS_RING_OUTPUT;
-  if (sampler->on_message(flow.direction(), flow.reader().bytes(), flow.reader().fds(), out)) update_sample_timer();
+  if (sampler->on_message(flow.direction(), flow.reader().bytes(), flow.reader().fds(), out))
+    update_sample_timer();
 }
 
 void Relay::Impl::on_sample_timer() {

@@ -21,8 +21,10 @@ const StoreSession* pick_session(const Store& store, uint32_t id, std::string& e
   if (id != 0) {
     if (const StoreSession* s = store.find_session(id)) return s;
     std::string ids;
-    for (const StoreSession& s : store.sessions()) ids += (ids.empty() ? "" : ", ") + std::to_string(s.id);
-    error = fmt::format("the capture has no session {} (sessions: {})", id, ids.empty() ? "none" : ids);
+    for (const StoreSession& s : store.sessions())
+      ids += (ids.empty() ? "" : ", ") + std::to_string(s.id);
+    error =
+        fmt::format("the capture has no session {} (sessions: {})", id, ids.empty() ? "none" : ids);
     return nullptr;
   }
   for (const StoreSession& s : store.sessions())
@@ -35,15 +37,16 @@ const StoreSession* pick_session(const Store& store, uint32_t id, std::string& e
 }  // namespace
 
 size_t ReplayResult::real_divergences() const {
-  return static_cast<size_t>(
-      std::count_if(divergences.begin(), divergences.end(), [](const Divergence& d) { return !d.expected(); }));
+  return static_cast<size_t>(std::count_if(divergences.begin(), divergences.end(),
+                                           [](const Divergence& d) { return !d.expected(); }));
 }
 
 ReplayRun::ReplayRun(const Store& s, const StoreSession& sess, const ReplayOptions& o)
     : store(s),
       session(sess),
       opt(o),
-      link(o.role == ReplayRole::Frontend ? Direction::ToBackend : Direction::ToFrontend, o.sink, 1) {
+      link(o.role == ReplayRole::Frontend ? Direction::ToBackend : Direction::ToFrontend, o.sink,
+           1) {
   for (uint32_t i = sess.first_entry; sess.first_entry != kNoEntry && i <= sess.last_entry; ++i) {
     if (&store.session_of(i) != &sess) continue;
     const StoreEntry& e = store.entry(i);
@@ -69,7 +72,8 @@ void ReplayRun::fail(std::string error) {
 
 void ReplayRun::diverge(Divergence d) {
   if (opt.log)
-    for (const std::string& line : divergence_lines(d, true)) log((d.expected() ? "note: " : "divergence: ") + line);
+    for (const std::string& line : divergence_lines(d, true))
+      log((d.expected() ? "note: " : "divergence: ") + line);
   if (!d.expected() && result.status == ReplayStatus::Same) result.status = ReplayStatus::Diverged;
   result.divergences.push_back(std::move(d));
 }
@@ -82,12 +86,14 @@ std::string ReplayRun::label(uint32_t entry) const {
 std::string ReplayRun::label(const ReplayMessage& m) const {
   const DecodedMessage d = decode_message(m.channel, m.bytes, m.fd_infos);
   const std::string_view name = d.info ? d.name() : std::string_view();
-  const std::string shown = name.empty() ? fmt::format("Unknown ({})", d.header.request) : std::string(name);
+  const std::string shown =
+      name.empty() ? fmt::format("Unknown ({})", d.header.request) : std::string(name);
   return fmt::format("{} {}", shown, d.is_reply ? "reply" : "request");
 }
 
 MessageView ReplayRun::recorded_view(uint32_t entry) const {
-  return MessageView{store.entry(entry).channel, store.bytes(entry), store.fds(entry), store.context(entry)};
+  return MessageView{store.entry(entry).channel, store.bytes(entry), store.fds(entry),
+                     store.context(entry)};
 }
 
 bool ReplayRun::compare(uint32_t entry, const ReplayMessage& live) {
@@ -116,11 +122,13 @@ bool ReplayRun::compare(uint32_t entry, const ReplayMessage& live) {
   return !real;
 }
 
-bool ReplayRun::send_recorded(uint32_t entry, std::span<const uint8_t> bytes, UniqueFd* socket_end) {
+bool ReplayRun::send_recorded(uint32_t entry, std::span<const uint8_t> bytes,
+                              UniqueFd* socket_end) {
   const StoreEntry& e = store.entry(entry);
   if (bytes.empty()) bytes = store.bytes(entry);
   ReplayFds::Prepared p = fds.prepare(store.decoded(entry), store.fds(entry));
-  for (const std::string& note : p.notes) log(fmt::format("#{} {}: {}", entry + 1, label(entry), note));
+  for (const std::string& note : p.notes)
+    log(fmt::format("#{} {}: {}", entry + 1, label(entry), note));
   if (!p.error.empty()) {
     fail(fmt::format("cannot re-create the fds of #{} {}: {}", entry + 1, label(entry), p.error));
     return false;
@@ -160,7 +168,8 @@ bool answer_due(Channel channel, std::span<const uint8_t> request, const DecodeC
   return info->reply == ReplyRule::IfLogShmfd && ((ctx.protocol_features >> kProtoLogShmfd) & 1);
 }
 
-std::vector<uint8_t> synthesized_answer(Channel channel, std::span<const uint8_t> request, const DecodeContext& ctx) {
+std::vector<uint8_t> synthesized_answer(Channel channel, std::span<const uint8_t> request,
+                                        const DecodeContext& ctx) {
   if (!answer_due(channel, request, ctx)) return {};
   const Header h = *parse_header(request);
   const RequestInfo* info = find_request(channel, h.request);
@@ -169,8 +178,7 @@ std::vector<uint8_t> synthesized_answer(Channel channel, std::span<const uint8_t
   const std::span<const uint8_t> payload = request.subspan(std::min(request.size(), kHeaderSize));
   std::vector<uint8_t> body;
   switch (info->reply_payload) {
-    case PayloadKind::None:
-      break;
+    case PayloadKind::None: break;
     case PayloadKind::VringState:  // same index, num 0
       body.assign(8, 0);
       std::memcpy(body.data(), payload.data(), std::min<size_t>(payload.size(), 4));
@@ -187,18 +195,14 @@ std::vector<uint8_t> synthesized_answer(Channel channel, std::span<const uint8_t
       if (payload.size() >= 20) std::memcpy(body.data() + 16, payload.data() + 16, 4);
       break;
     }
-    case PayloadKind::ShmemConfig:
-      body.assign(8, 0);
-      break;
+    case PayloadKind::ShmemConfig: body.assign(8, 0); break;
     case PayloadKind::DeviceStateResult: {  // success, no fd returned
       const uint64_t v = 0x100;
       body.resize(8);
       std::memcpy(body.data(), &v, 8);
       break;
     }
-    default:
-      body.assign(8, 0);
-      break;
+    default: body.assign(8, 0); break;
   }
   std::vector<uint8_t> out(kHeaderSize);
   const uint32_t flags = kProtocolVersion | kFlagReply, size = static_cast<uint32_t>(body.size());

@@ -50,7 +50,7 @@ class BackendReplay {
   std::set<uint32_t> matched_;        // recorded requests the front-end sent
   std::map<uint32_t, Clock::time_point> matched_at_;
   std::map<uint32_t, bool> live_need_reply_;  // per matched request: NEED_REPLY as sent live
-  std::vector<UniqueFd> kept_;        // fds the front-end passed (a back-end keeps them)
+  std::vector<UniqueFd> kept_;                // fds the front-end passed (a back-end keeps them)
   bool stopped_ = false;
 };
 
@@ -88,9 +88,10 @@ bool BackendReplay::accept_frontend() {
 
 void BackendReplay::run() {
   if (!accept_frontend()) return;
-  r_.link.record_text(RecordKind::Connect, Channel::Frontend, Direction::ToBackend,
-                      fmt::format("replay of session {}: vhostscope as the back-end, listening at {}", r_.session.id,
-                                  r_.opt.socket_path));
+  r_.link.record_text(
+      RecordKind::Connect, Channel::Frontend, Direction::ToBackend,
+      fmt::format("replay of session {}: vhostscope as the back-end, listening at {}",
+                  r_.session.id, r_.opt.socket_path));
   size_t pos = 0;
   bool ended = false;
   while (pos < r_.entries.size() && !stopped_) {
@@ -130,7 +131,8 @@ milliseconds BackendReplay::budget_for(size_t pos) const {
   return r_.opt.reply_timeout + milliseconds(std::min<uint64_t>(gap_ms, 600'000) * 3);
 }
 
-ReplayLink::Event BackendReplay::next_request(Clock::time_point deadline, ReplayMessage& m, std::string& error) {
+ReplayLink::Event BackendReplay::next_request(Clock::time_point deadline, ReplayMessage& m,
+                                              std::string& error) {
   if (!queued_.empty()) {
     m = std::move(queued_.front());
     queued_.pop_front();
@@ -179,7 +181,8 @@ size_t BackendReplay::expect_request(size_t pos) {
         d.kind = DivergenceKind::MissingMessage;
         d.recorded_entry = e;
         d.message = r_.label(e);
-        d.detail = fmt::format("the front-end did not send it within {}", seconds_text(budget_for(pos)));
+        d.detail =
+            fmt::format("the front-end did not send it within {}", seconds_text(budget_for(pos)));
         r_.diverge(std::move(d));
         stopped_ = true;
         return r_.entries.size();
@@ -187,18 +190,16 @@ size_t BackendReplay::expect_request(size_t pos) {
       case ReplayLink::Event::MainClosed:
         lost(e, "the front-end closed the connection; the recording goes on with this request");
         return r_.entries.size();
-      case ReplayLink::Event::Failed:
-        lost(e, error);
-        return r_.entries.size();
-      default:
-        break;
+      case ReplayLink::Event::Failed: lost(e, error); return r_.entries.size();
+      default: break;
     }
     const Header h = m.header();
     if (h.is_reply()) {
       Divergence d;
       d.kind = DivergenceKind::ExtraMessage;
       d.message = r_.label(m);
-      d.detail = fmt::format("the front-end sent a reply on its own socket while #{} {} was due", e + 1, r_.label(e));
+      d.detail = fmt::format("the front-end sent a reply on its own socket while #{} {} was due",
+                             e + 1, r_.label(e));
       r_.diverge(std::move(d));
       continue;
     }
@@ -211,12 +212,15 @@ size_t BackendReplay::expect_request(size_t pos) {
     size_t seen = 0;
     for (size_t q = pos + 1; q < r_.entries.size() && seen < kLookahead; ++q) {
       const StoreEntry& qe = r_.store.entry(r_.entries[q]);
-      if (qe.kind != RecordKind::Message || qe.channel != Channel::Frontend || qe.header.is_reply()) continue;
+      if (qe.kind != RecordKind::Message || qe.channel != Channel::Frontend || qe.header.is_reply())
+        continue;
       ++seen;
       if (qe.header.request != h.request) continue;
       for (size_t s = pos; s < q; ++s) {
         const StoreEntry& se = r_.store.entry(r_.entries[s]);
-        if (se.kind != RecordKind::Message || se.channel != Channel::Frontend || se.header.is_reply()) continue;
+        if (se.kind != RecordKind::Message || se.channel != Channel::Frontend ||
+            se.header.is_reply())
+          continue;
         Divergence d;
         d.kind = DivergenceKind::MissingMessage;
         d.recorded_entry = r_.entries[s];
@@ -241,17 +245,21 @@ void BackendReplay::accept(uint32_t e, ReplayMessage& m) {
   static const RequestInfo* set_backend_req = find_request_by_name("SET_BACKEND_REQ_FD");
   const StoreEntry& en = r_.store.entry(e);
   for (size_t i = 0; i < m.fds.size(); ++i) {
-    if (en.info == set_backend_req && m.fd_infos[i].kind == FdKind::Socket && !r_.link.has_channel())
+    if (en.info == set_backend_req && m.fd_infos[i].kind == FdKind::Socket &&
+        !r_.link.has_channel())
       r_.link.set_channel(std::move(m.fds[i]));
     else
       kept_.push_back(std::move(m.fds[i]));
   }
   if (en.peer != kNoEntry && en.peer > e) return;  // the recorded answer is sent at its place
-  if (m.header().needs_reply() && en.info != nullptr && en.info->reply == ReplyRule::AckIfNeedReply) {
+  if (m.header().needs_reply() && en.info != nullptr &&
+      en.info->reply == ReplyRule::AckIfNeedReply) {
     // The front-end asks for an ack the recording does not have: without one it would hang.
-    r_.log(fmt::format("#{} {}: acked (the recording has no ack: NEED_REPLY differs)", e + 1, r_.label(e)));
+    r_.log(fmt::format("#{} {}: acked (the recording has no ack: NEED_REPLY differs)", e + 1,
+                       r_.label(e)));
     std::string error;
-    if (!r_.link.send(Channel::Frontend, ack_message(m.header().request), {}, r_.opt.reply_timeout, error))
+    if (!r_.link.send(Channel::Frontend, ack_message(m.header().request), {}, r_.opt.reply_timeout,
+                      error))
       lost(e, "could not ack: " + error);
     return;
   }
@@ -264,7 +272,8 @@ void BackendReplay::send_answer(uint32_t e) {
   const uint32_t request = en.peer;
   if (request == kNoEntry || !matched_.count(request)) return;  // its request never came
   if (en.role == MessageRole::Ack && !live_need_reply_[request]) {
-    r_.log(fmt::format("#{} {}: not sent (the front-end did not ask for an ack this time)", e + 1, r_.label(e)));
+    r_.log(fmt::format("#{} {}: not sent (the front-end did not ask for an ack this time)", e + 1,
+                       r_.label(e)));
     return;
   }
   if (r_.opt.pace == ReplayPace::Recorded) {
@@ -305,9 +314,11 @@ void BackendReplay::send_backend_request(uint32_t e) {
       d.channel = Channel::Backend;
       d.recorded_entry = answer;
       d.message = r_.label(answer);
-      d.detail = ev == ReplayLink::Event::Timeout
-                     ? fmt::format("no answer to #{} {} within {}", e + 1, r_.label(e), seconds_text(r_.opt.reply_timeout))
-                     : std::string("the front-end closed the back-end channel instead of answering");
+      d.detail =
+          ev == ReplayLink::Event::Timeout
+              ? fmt::format("no answer to #{} {} within {}", e + 1, r_.label(e),
+                            seconds_text(r_.opt.reply_timeout))
+              : std::string("the front-end closed the back-end channel instead of answering");
       r_.diverge(std::move(d));
       return;
     }
@@ -354,8 +365,8 @@ void BackendReplay::answer_extra(ReplayMessage& m, const std::string& where) {
     return;
   }
   std::string error;
-  if (!r_.link.send(Channel::Frontend, synthesized_answer(Channel::Frontend, m.bytes, ctx), {}, r_.opt.reply_timeout,
-                    error)) {
+  if (!r_.link.send(Channel::Frontend, synthesized_answer(Channel::Frontend, m.bytes, ctx), {},
+                    r_.opt.reply_timeout, error)) {
     r_.log("cannot answer: " + error);
     stopped_ = true;
   }
@@ -367,15 +378,17 @@ void BackendReplay::expect_frontend_close(uint32_t e) {
     ReplayMessage m;
     std::string error;
     const auto ev = next_request(deadline, m, error);
-    if (ev == ReplayLink::Event::MainClosed || ev == ReplayLink::Event::Failed) return;  // as recorded
+    if (ev == ReplayLink::Event::MainClosed || ev == ReplayLink::Event::Failed)
+      return;  // as recorded
     if (ev == ReplayLink::Event::Timeout) {
       Divergence d;
       d.kind = DivergenceKind::Disconnect;
       d.recorded_entry = e;
       d.message = "disconnect";
-      d.detail = fmt::format("the front-end closed the connection here in the recording; in the replay it stayed "
-                             "connected for {}",
-                             seconds_text(r_.opt.reply_timeout));
+      d.detail = fmt::format(
+          "the front-end closed the connection here in the recording; in the replay it stayed "
+          "connected for {}",
+          seconds_text(r_.opt.reply_timeout));
       r_.diverge(std::move(d));
       return;
     }

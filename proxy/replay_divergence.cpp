@@ -20,7 +20,8 @@ std::string_view divergence_kind_name(DivergenceKind k) {
 
 bool Divergence::expected() const {
   return kind == DivergenceKind::ValueDiffers &&
-         std::all_of(changes.begin(), changes.end(), [](const FieldChange& c) { return c.expected; });
+         std::all_of(changes.begin(), changes.end(),
+                     [](const FieldChange& c) { return c.expected; });
 }
 
 std::vector<std::string> divergence_lines(const Divergence& d, bool with_expected) {
@@ -30,12 +31,14 @@ std::vector<std::string> divergence_lines(const Divergence& d, bool with_expecte
   const std::string_view chan = d.channel == Channel::Backend ? " (back-end channel)" : "";
   std::vector<std::string> out;
   if (d.kind != DivergenceKind::ValueDiffers) {
-    out.push_back(fmt::format("{} {}{}: {}: {}", where, d.message, chan, divergence_kind_name(d.kind), d.detail));
+    out.push_back(fmt::format("{} {}{}: {}: {}", where, d.message, chan,
+                              divergence_kind_name(d.kind), d.detail));
     return out;
   }
   for (const FieldChange& c : d.changes) {
     if (c.expected && !with_expected) continue;
-    out.push_back(fmt::format("{} {}{}: {}: recorded {}, replayed {}{}", where, d.message, chan, c.path, c.a, c.b,
+    out.push_back(fmt::format("{} {}{}: {}: recorded {}, replayed {}{}", where, d.message, chan,
+                              c.path, c.a, c.b,
                               c.expected ? fmt::format(" (expected: {})", c.why) : std::string()));
   }
   return out;

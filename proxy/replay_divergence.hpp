@@ -28,9 +28,9 @@ struct Divergence {
   DivergenceKind kind = DivergenceKind::ValueDiffers;
   uint32_t recorded_entry = kNoEntry;  // store entry of the recording it is about, if any
   Channel channel = Channel::Frontend;
-  std::string message;                 // "GET_FEATURES reply", "BACKEND_CONFIG_CHANGE_MSG request"
-  std::vector<FieldChange> changes;    // ValueDiffers
-  std::string detail;                  // the other kinds: what happened instead
+  std::string message;               // "GET_FEATURES reply", "BACKEND_CONFIG_CHANGE_MSG request"
+  std::vector<FieldChange> changes;  // ValueDiffers
+  std::string detail;                // the other kinds: what happened instead
 
   // True when every change is an expected one (addresses, ring progress): a note, not a
   // divergence.

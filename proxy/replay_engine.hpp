@@ -46,7 +46,8 @@ struct ReplayRun {
   // Sends recorded entry `entry` (its bytes, or `bytes` when given) with re-created fds.
   // Returns the far end of a socketpair it made (the back-end channel), if any. false + a
   // Disconnect divergence when the peer is gone.
-  bool send_recorded(uint32_t entry, std::span<const uint8_t> bytes, UniqueFd* socket_end = nullptr);
+  bool send_recorded(uint32_t entry, std::span<const uint8_t> bytes,
+                     UniqueFd* socket_end = nullptr);
 };
 
 // The u64 ack (flags 0x5) a receiver sends for a NEED_REPLY request (spec "REPLY_ACK").
@@ -59,7 +60,8 @@ bool answer_due(Channel channel, std::span<const uint8_t> request, const DecodeC
 // A neutral answer built from the registry's reply kind, for a request the recording has no
 // answer for: u64 0 (success), the vring index with num 0, an echo of config/region payloads, an
 // inflight description with mmap_size 0 (no fd). Empty when no answer is due.
-std::vector<uint8_t> synthesized_answer(Channel channel, std::span<const uint8_t> request, const DecodeContext& ctx);
+std::vector<uint8_t> synthesized_answer(Channel channel, std::span<const uint8_t> request,
+                                        const DecodeContext& ctx);
 
 // "5.0 s"
 std::string seconds_text(std::chrono::milliseconds ms);

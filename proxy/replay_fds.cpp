@@ -52,24 +52,31 @@ uint64_t extent(uint64_t offset, uint64_t size) {
 
 uint64_t fd_extent_needed(const DecodedMessage& msg, size_t index) {
   if (const auto* t = std::get_if<MemTableValue>(&msg.payload))
-    return index < t->regions.size() ? extent(t->regions[index].mmap_offset, t->regions[index].memory_size) : 0;
+    return index < t->regions.size()
+               ? extent(t->regions[index].mmap_offset, t->regions[index].memory_size)
+               : 0;
   if (const auto* r = std::get_if<SingleRegionValue>(&msg.payload))
     return index == 0 ? extent(r->region.mmap_offset, r->region.memory_size) : 0;
-  if (const auto* l = std::get_if<LogValue>(&msg.payload)) return index == 0 ? extent(l->mmap_offset, l->mmap_size) : 0;
+  if (const auto* l = std::get_if<LogValue>(&msg.payload))
+    return index == 0 ? extent(l->mmap_offset, l->mmap_size) : 0;
   if (const auto* f = std::get_if<InflightValue>(&msg.payload))
     return index == 0 ? extent(f->mmap_offset, f->mmap_size) : 0;
-  if (const auto* a = std::get_if<VringAreaValue>(&msg.payload)) return index == 0 ? extent(a->offset, a->size) : 0;
-  if (const auto* s = std::get_if<ShmemMapValue>(&msg.payload)) return index == 0 ? extent(s->fd_offset, s->len) : 0;
+  if (const auto* a = std::get_if<VringAreaValue>(&msg.payload))
+    return index == 0 ? extent(a->offset, a->size) : 0;
+  if (const auto* s = std::get_if<ShmemMapValue>(&msg.payload))
+    return index == 0 ? extent(s->fd_offset, s->len) : 0;
   return 0;
 }
 
 int ReplayFds::cached_or_new(const FdInfo& recorded, uint64_t need, Prepared& out) {
-  const bool memory = recorded.kind == FdKind::Memfd || recorded.kind == FdKind::File ||
-                      ((recorded.kind == FdKind::Other || recorded.kind == FdKind::Unknown) && recorded.size > 0);
+  const bool memory =
+      recorded.kind == FdKind::Memfd || recorded.kind == FdKind::File ||
+      ((recorded.kind == FdKind::Other || recorded.kind == FdKind::Unknown) && recorded.size > 0);
   uint64_t size = std::max(recorded.size, need);
   if (memory && size == 0) size = kPage;
   if (size > (uint64_t{1} << 46)) {  // a hostile capture must not make us truncate absurdly
-    out.error = "a recorded memory object of " + std::to_string(size) + " bytes is too large to re-create";
+    out.error =
+        "a recorded memory object of " + std::to_string(size) + " bytes is too large to re-create";
     return -1;
   }
 
@@ -77,7 +84,7 @@ int ReplayFds::cached_or_new(const FdInfo& recorded, uint64_t need, Prepared& ou
     auto it = by_inode_.find(recorded.inode);
     if (it != by_inode_.end()) {
       // Same recorded object again: same replay fd, grown if this use needs more.
-      struct stat st{};
+      struct stat st {};
       if (memory && ::fstat(it->second.get(), &st) == 0 && S_ISREG(st.st_mode) &&
           static_cast<uint64_t>(st.st_size) < size)
         (void)::ftruncate(it->second.get(), static_cast<off_t>(size));
@@ -87,13 +94,15 @@ int ReplayFds::cached_or_new(const FdInfo& recorded, uint64_t need, Prepared& ou
 
   UniqueFd fd;
   if (memory) {
-    if (recorded.kind == FdKind::File) out.notes.push_back("file-backed memory '" + recorded.name + "' replaced by a memfd");
+    if (recorded.kind == FdKind::File)
+      out.notes.push_back("file-backed memory '" + recorded.name + "' replaced by a memfd");
     if (recorded.kind == FdKind::Other || recorded.kind == FdKind::Unknown)
       out.notes.push_back("'" + recorded.name + "' replaced by a memfd of its size");
     fd = make_memfd(memfd_name(recorded), size, out.error);
   } else {
     if (recorded.kind != FdKind::Eventfd)
-      out.notes.push_back(std::string(fd_kind_name(recorded.kind)) + " '" + recorded.name + "' replaced by an eventfd");
+      out.notes.push_back(std::string(fd_kind_name(recorded.kind)) + " '" + recorded.name +
+                          "' replaced by an eventfd");
     fd = make_eventfd(out.error);
   }
   if (!fd) return -1;
@@ -105,7 +114,8 @@ int ReplayFds::cached_or_new(const FdInfo& recorded, uint64_t need, Prepared& ou
   return raw;
 }
 
-ReplayFds::Prepared ReplayFds::prepare(const DecodedMessage& msg, std::span<const FdInfo> recorded) {
+ReplayFds::Prepared ReplayFds::prepare(const DecodedMessage& msg,
+                                       std::span<const FdInfo> recorded) {
   Prepared out;
   for (size_t i = 0; i < recorded.size() && out.error.empty(); ++i) {
     const FdInfo& r = recorded[i];

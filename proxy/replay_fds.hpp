@@ -22,11 +22,11 @@ namespace vhs {
 class ReplayFds {
  public:
   struct Prepared {
-    std::vector<int> fds;              // pass these with the message, in order
-    std::vector<UniqueFd> transient;   // far ends (socketpair, pipe): close after sending
-    UniqueFd socket_end;               // our end of a socketpair, if one was made
-    std::vector<std::string> notes;    // stand-ins used, for the log
-    std::string error;                 // non-empty: could not create an fd
+    std::vector<int> fds;             // pass these with the message, in order
+    std::vector<UniqueFd> transient;  // far ends (socketpair, pipe): close after sending
+    UniqueFd socket_end;              // our end of a socketpair, if one was made
+    std::vector<std::string> notes;   // stand-ins used, for the log
+    std::string error;                // non-empty: could not create an fd
   };
 
   // Fds for a recorded message (decoded for the sizes it implies) with recorded descriptions.

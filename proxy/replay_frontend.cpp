@@ -10,8 +10,8 @@
 
 #include "decoders/vhost_user/registry.hpp"
 #include "proxy/replay_engine.hpp"
-#include "proxy/unix_socket.hpp"
 #include "proxy/sys_error.hpp"
+#include "proxy/unix_socket.hpp"
 
 namespace vhs {
 namespace {
@@ -51,15 +51,14 @@ bool FrontendReplay::connect() {
     UniqueFd fd;
     int err = 0;
     switch (connect_unix(r_.opt.socket_path, fd, err)) {
-      case ConnectStatus::Connected:
-        r_.link.set_main(std::move(fd));
-        return true;
+      case ConnectStatus::Connected: r_.link.set_main(std::move(fd)); return true;
       case ConnectStatus::Failed:
         r_.fail(sys_error("connect to back-end", r_.opt.socket_path, err));
         return false;
       case ConnectStatus::Retry:
         if (Clock::now() >= deadline) {
-          r_.fail(fmt::format("{} (gave up after {})", sys_error("connect to back-end", r_.opt.socket_path, err),
+          r_.fail(fmt::format("{} (gave up after {})",
+                              sys_error("connect to back-end", r_.opt.socket_path, err),
                               seconds_text(r_.opt.connect_timeout)));
           return false;
         }
@@ -71,13 +70,14 @@ bool FrontendReplay::connect() {
 
 void FrontendReplay::run() {
   if (!connect()) return;
-  r_.link.record_text(RecordKind::Connect, Channel::Frontend, Direction::ToBackend,
-                      fmt::format("replay of session {}: vhostscope as the front-end, back-end at {}", r_.session.id,
-                                  r_.opt.socket_path));
+  r_.link.record_text(
+      RecordKind::Connect, Channel::Frontend, Direction::ToBackend,
+      fmt::format("replay of session {}: vhostscope as the front-end, back-end at {}",
+                  r_.session.id, r_.opt.socket_path));
   for (uint32_t e : r_.entries) {
     const StoreEntry& en = r_.store.entry(e);
-    if (en.is_message() && en.channel == Channel::Backend && en.direction == Direction::ToFrontend &&
-        !en.header.is_reply())
+    if (en.is_message() && en.channel == Channel::Backend &&
+        en.direction == Direction::ToFrontend && !en.header.is_reply())
       be_expected_.push_back(e);
   }
 
@@ -85,11 +85,13 @@ void FrontendReplay::run() {
     if (stopped_) break;
     const StoreEntry& en = r_.store.entry(e);
     if (en.kind == RecordKind::Disconnect) {
-      if (en.channel != Channel::Frontend) continue;  // the back-end channel closing follows the socket
+      if (en.channel != Channel::Frontend)
+        continue;  // the back-end channel closing follows the socket
       if (en.direction == Direction::ToFrontend) expect_backend_close(e);
       break;  // the recorded session ends here
     }
-    if (en.channel == Channel::Frontend && en.direction == Direction::ToBackend && !en.header.is_reply())
+    if (en.channel == Channel::Frontend && en.direction == Direction::ToBackend &&
+        !en.header.is_reply())
       step_request(e);
     // Answers and back-end channel traffic are handled as they arrive.
   }
@@ -106,7 +108,8 @@ void FrontendReplay::pace(uint32_t e) {
     start_ = Clock::now();
     return;
   }
-  if (ts > first_ts_) std::this_thread::sleep_until(start_ + std::chrono::nanoseconds(ts - first_ts_));
+  if (ts > first_ts_)
+    std::this_thread::sleep_until(start_ + std::chrono::nanoseconds(ts - first_ts_));
 }
 
 void FrontendReplay::step_request(uint32_t e) {
@@ -130,7 +133,8 @@ void FrontendReplay::step_request(uint32_t e) {
   }
   if (en.info == set_backend_req && socket_end) r_.link.set_channel(std::move(socket_end));
 
-  const uint32_t recorded_answer = en.role == MessageRole::Request && en.peer != kNoEntry && en.peer > e ? en.peer : kNoEntry;
+  const uint32_t recorded_answer =
+      en.role == MessageRole::Request && en.peer != kNoEntry && en.peer > e ? en.peer : kNoEntry;
   const bool due = en.expects == ReplyExpectation::Reply || en.expects == ReplyExpectation::Ack;
   if (recorded_answer != kNoEntry || due) {
     wait_answer(e, recorded_answer);
@@ -167,8 +171,8 @@ void FrontendReplay::wait_answer(uint32_t request, uint32_t recorded_answer) {
                                seconds_text(r_.opt.reply_timeout));
         r_.diverge(std::move(d));
       } else {
-        r_.log(fmt::format("#{} {}: still unanswered after {}, as in the recording", request + 1, r_.label(request),
-                           seconds_text(r_.opt.reply_timeout)));
+        r_.log(fmt::format("#{} {}: still unanswered after {}, as in the recording", request + 1,
+                           r_.label(request), seconds_text(r_.opt.reply_timeout)));
       }
       return;
     }
@@ -182,7 +186,8 @@ void FrontendReplay::wait_answer(uint32_t request, uint32_t recorded_answer) {
     }
     const Header h = m.header();
     if (!h.is_reply() || h.request != code) {
-      unexpected(m, fmt::format("while #{} {} waited for its answer", request + 1, r_.label(request)));
+      unexpected(m,
+                 fmt::format("while #{} {} waited for its answer", request + 1, r_.label(request)));
       continue;
     }
     if (recorded_answer == kNoEntry) {
@@ -190,22 +195,25 @@ void FrontendReplay::wait_answer(uint32_t request, uint32_t recorded_answer) {
       d.kind = DivergenceKind::ExtraMessage;
       d.recorded_entry = request;
       d.message = r_.label(m);
-      d.detail = fmt::format("the back-end answered #{} {}; the recording has no answer", request + 1,
-                             r_.label(request));
+      d.detail = fmt::format("the back-end answered #{} {}; the recording has no answer",
+                             request + 1, r_.label(request));
       r_.diverge(std::move(d));
       return;
     }
     r_.compare(recorded_answer, m);
-    const DecodedMessage live = decode_message(m.channel, m.bytes, m.fd_infos, r_.store.context(recorded_answer));
+    const DecodedMessage live =
+        decode_message(m.channel, m.bytes, m.fd_infos, r_.store.context(recorded_answer));
     if (const auto* inflight = std::get_if<InflightValue>(&live.payload)) inflight_ = *inflight;
     // Fds that came back stand for the recorded ones from now on (the inflight buffer).
     const auto recorded_fds = r_.store.fds(recorded_answer);
-    for (size_t i = 0; i < m.fds.size() && i < recorded_fds.size(); ++i) r_.fds.adopt(recorded_fds[i], std::move(m.fds[i]));
+    for (size_t i = 0; i < m.fds.size() && i < recorded_fds.size(); ++i)
+      r_.fds.adopt(recorded_fds[i], std::move(m.fds[i]));
     return;
   }
 }
 
-void FrontendReplay::handle_event_on_wait(ReplayLink::Event ev, uint32_t entry, const std::string& error) {
+void FrontendReplay::handle_event_on_wait(ReplayLink::Event ev, uint32_t entry,
+                                          const std::string& error) {
   switch (ev) {
     case ReplayLink::Event::ChannelClosed:
       r_.log("the back-end closed the back-end channel");
@@ -223,11 +231,8 @@ void FrontendReplay::handle_event_on_wait(ReplayLink::Event ev, uint32_t entry, 
     case ReplayLink::Event::MainClosed:
       lost_connection(entry, "the back-end closed the connection");
       break;
-    case ReplayLink::Event::Failed:
-      lost_connection(entry, error);
-      break;
-    default:
-      break;
+    case ReplayLink::Event::Failed: lost_connection(entry, error); break;
+    default: break;
   }
 }
 
@@ -236,7 +241,8 @@ void FrontendReplay::lost_connection(uint32_t entry, const std::string& what) {
   d.kind = DivergenceKind::Disconnect;
   d.recorded_entry = entry;
   d.message = r_.label(entry);
-  d.detail = fmt::format("{} after #{} {} was sent; the recording goes on", what, entry + 1, r_.label(entry));
+  d.detail = fmt::format("{} after #{} {} was sent; the recording goes on", what, entry + 1,
+                         r_.label(entry));
   r_.diverge(std::move(d));
   stopped_ = true;
 }
@@ -280,7 +286,8 @@ void FrontendReplay::on_backend_channel(ReplayMessage& m) {
 }
 
 void FrontendReplay::answer_backend_request(uint32_t recorded, const ReplayMessage& m) {
-  const DecodeContext ctx = recorded != kNoEntry ? r_.store.context(recorded) : r_.session.analyser.decode_context();
+  const DecodeContext ctx =
+      recorded != kNoEntry ? r_.store.context(recorded) : r_.session.analyser.decode_context();
   if (!answer_due(Channel::Backend, m.bytes, ctx)) return;
   const uint32_t answer = recorded != kNoEntry ? r_.store.entry(recorded).peer : kNoEntry;
   if (answer != kNoEntry && answer > recorded) {
@@ -288,8 +295,8 @@ void FrontendReplay::answer_backend_request(uint32_t recorded, const ReplayMessa
     return;
   }
   std::string error;
-  if (!r_.link.send(Channel::Backend, synthesized_answer(Channel::Backend, m.bytes, ctx), {}, r_.opt.reply_timeout,
-                    error))
+  if (!r_.link.send(Channel::Backend, synthesized_answer(Channel::Backend, m.bytes, ctx), {},
+                    r_.opt.reply_timeout, error))
     r_.log("cannot answer on the back-end channel: " + error);
 }
 
@@ -299,7 +306,8 @@ void FrontendReplay::expect_backend_close(uint32_t disconnect_entry) {
     ReplayMessage m;
     std::string error;
     const auto ev = r_.link.next(deadline, m, error);
-    if (ev == ReplayLink::Event::MainClosed || ev == ReplayLink::Event::Failed) return;  // as recorded
+    if (ev == ReplayLink::Event::MainClosed || ev == ReplayLink::Event::Failed)
+      return;  // as recorded
     if (ev == ReplayLink::Event::Message) {
       if (m.channel == Channel::Backend)
         on_backend_channel(m);
@@ -312,8 +320,10 @@ void FrontendReplay::expect_backend_close(uint32_t disconnect_entry) {
       d.kind = DivergenceKind::Disconnect;
       d.recorded_entry = disconnect_entry;
       d.message = "disconnect";
-      d.detail = fmt::format("the back-end closed the connection here in the recording; in the replay it stayed open for {}",
-                             seconds_text(r_.opt.reply_timeout));
+      d.detail = fmt::format(
+          "the back-end closed the connection here in the recording; in the replay it stayed open "
+          "for {}",
+          seconds_text(r_.opt.reply_timeout));
       r_.diverge(std::move(d));
       return;
     }
@@ -324,7 +334,8 @@ void FrontendReplay::await_backend_requests() {
   // Back-end requests the recording has but that have not come yet get one more timeout; without
   // any, only what already arrived is taken in.
   const bool waiting = be_next_ < be_expected_.size();
-  const auto deadline = Clock::now() + (waiting ? r_.opt.reply_timeout : std::chrono::milliseconds(20));
+  const auto deadline =
+      Clock::now() + (waiting ? r_.opt.reply_timeout : std::chrono::milliseconds(20));
   while (!stopped_ && !(waiting && be_next_ >= be_expected_.size())) {
     ReplayMessage m;
     std::string error;

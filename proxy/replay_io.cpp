@@ -22,12 +22,15 @@ void set_nonblocking(int fd) {
 }
 
 int remaining_ms(ReplayLink::Clock::time_point deadline) {
-  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - ReplayLink::Clock::now());
+  const auto left =
+      std::chrono::duration_cast<std::chrono::milliseconds>(deadline - ReplayLink::Clock::now());
   // Round up so a sub-millisecond remainder still polls once more instead of spinning.
   return left.count() <= 0 ? 0 : static_cast<int>(left.count()) + 1;
 }
 
-std::string_view channel_label(Channel c) { return c == Channel::Frontend ? "vhost-user socket" : "back-end channel"; }
+std::string_view channel_label(Channel c) {
+  return c == Channel::Frontend ? "vhost-user socket" : "back-end channel";
+}
 
 }  // namespace
 
@@ -78,7 +81,8 @@ void ReplayLink::emit(Record& record) {
   sink_->on_record(record);
 }
 
-void ReplayLink::record_text(RecordKind kind, Channel channel, Direction direction, std::string_view text) {
+void ReplayLink::record_text(RecordKind kind, Channel channel, Direction direction,
+                             std::string_view text) {
   Record r;
   r.kind = kind;
   r.channel = channel;
@@ -87,11 +91,13 @@ void ReplayLink::record_text(RecordKind kind, Channel channel, Direction directi
   emit(r);
 }
 
-ReplayLink::Event ReplayLink::read_from(Channel channel, ReplayMessage& out, std::string& error, bool& complete) {
+ReplayLink::Event ReplayLink::read_from(Channel channel, ReplayMessage& out, std::string& error,
+                                        bool& complete) {
   const bool is_main = channel == Channel::Frontend;
   UniqueFd& sock = is_main ? main_ : chan_;
   MessageReader& reader = is_main ? main_reader_ : chan_reader_;
-  const Direction incoming = outgoing_ == Direction::ToBackend ? Direction::ToFrontend : Direction::ToBackend;
+  const Direction incoming =
+      outgoing_ == Direction::ToBackend ? Direction::ToFrontend : Direction::ToBackend;
   complete = false;
   switch (reader.read(sock.get())) {
     case MessageReader::Status::Partial:
@@ -137,9 +143,9 @@ ReplayLink::Event ReplayLink::read_from(Channel channel, ReplayMessage& out, std
       return is_main ? Event::MainClosed : Event::ChannelClosed;
     }
     case MessageReader::Status::Oversized:
-      error = "the peer sent a header with size " + std::to_string(reader.header().size) + " on the " +
-              std::string(channel_label(channel)) + " (more than " + std::to_string(kMaxPayloadSize) +
-              " bytes: the stream cannot be followed)";
+      error = "the peer sent a header with size " + std::to_string(reader.header().size) +
+              " on the " + std::string(channel_label(channel)) + " (more than " +
+              std::to_string(kMaxPayloadSize) + " bytes: the stream cannot be followed)";
       break;
     case MessageReader::Status::Failed:
       error = sys_error("read from", channel_label(channel), reader.error());
@@ -151,7 +157,8 @@ ReplayLink::Event ReplayLink::read_from(Channel channel, ReplayMessage& out, std
   return Event::Failed;
 }
 
-ReplayLink::Event ReplayLink::next(Clock::time_point deadline, ReplayMessage& out, std::string& error) {
+ReplayLink::Event ReplayLink::next(Clock::time_point deadline, ReplayMessage& out,
+                                   std::string& error) {
   while (true) {
     // Messages already read into a buffer get no poll event.
     for (Channel c : {Channel::Backend, Channel::Frontend}) {
@@ -177,7 +184,8 @@ ReplayLink::Event ReplayLink::next(Clock::time_point deadline, ReplayMessage& ou
     for (int k : {1, 0}) {
       if (!p[k].revents) continue;
       bool complete = false;
-      const Event e = read_from(k == 0 ? Channel::Frontend : Channel::Backend, out, error, complete);
+      const Event e =
+          read_from(k == 0 ? Channel::Frontend : Channel::Backend, out, error, complete);
       if (e != Event::Message || complete) return e;
     }
   }
@@ -215,8 +223,8 @@ bool ReplayLink::send(Channel channel, std::span<const uint8_t> bytes, std::span
       if (errno == EAGAIN || errno == EWOULDBLOCK) {
         pollfd p{sock.get(), POLLOUT, 0};
         if (::poll(&p, 1, remaining_ms(deadline)) == 0 && Clock::now() >= deadline) {
-          error = "the peer did not read from the " + std::string(channel_label(channel)) + " within " +
-                  std::to_string(timeout.count()) + " ms";
+          error = "the peer did not read from the " + std::string(channel_label(channel)) +
+                  " within " + std::to_string(timeout.count()) + " ms";
           return false;
         }
         continue;

@@ -41,7 +41,7 @@ class ReplayLink {
   void set_channel(UniqueFd fd);  // our end of the back-end channel (made non-blocking here)
   bool has_main() const { return main_.valid(); }
   bool has_channel() const { return chan_.valid(); }
-  void close_main(std::string_view reason);     // records a Disconnect by us
+  void close_main(std::string_view reason);  // records a Disconnect by us
   void close_channel(std::string_view reason);
 
   enum class Event { Message, Timeout, MainClosed, ChannelClosed, Failed };

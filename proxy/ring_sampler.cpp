@@ -19,8 +19,12 @@ uint32_t number_of(std::string_view name) {
   return info != nullptr && info->channel == Channel::Frontend ? info->number : UINT32_MAX;
 }
 
-uint32_t le32(std::span<const uint8_t> p, size_t off) { return off + 4 <= p.size() ? load_le32(p.data() + off) : 0; }
-uint64_t le64(std::span<const uint8_t> p, size_t off) { return off + 8 <= p.size() ? load_le64(p.data() + off) : 0; }
+uint32_t le32(std::span<const uint8_t> p, size_t off) {
+  return off + 4 <= p.size() ? load_le32(p.data() + off) : 0;
+}
+uint64_t le64(std::span<const uint8_t> p, size_t off) {
+  return off + 8 <= p.size() ? load_le64(p.data() + off) : 0;
+}
 
 MemRegionValue region_at(std::span<const uint8_t> p, size_t off) {
   MemRegionValue r;
@@ -62,8 +66,8 @@ void RingSampler::invalidate_all() {
   }
 }
 
-bool RingSampler::on_message(Direction direction, std::span<const uint8_t> bytes, std::span<const int> fds,
-                             Output& out) {
+bool RingSampler::on_message(Direction direction, std::span<const uint8_t> bytes,
+                             std::span<const int> fds, Output& out) {
   if (bytes.size() < kHeaderSize) return false;
   const uint32_t request = load_le32(bytes.data());
   const uint32_t flags = load_le32(bytes.data() + 4);
@@ -98,8 +102,10 @@ bool RingSampler::on_message(Direction direction, std::span<const uint8_t> bytes
   if (request == set_mem_table_) {
     const uint32_t n = le32(p, 0);
     std::vector<MemRegionValue> regions;
-    for (uint32_t i = 0; i < n && 8 + (i + 1) * kRegionLen <= p.size(); ++i) regions.push_back(region_at(p, 8 + i * kRegionLen));
-    for (const std::string& e : memory_.set_table(regions, fds)) out.ring_error("cannot map guest memory " + e);
+    for (uint32_t i = 0; i < n && 8 + (i + 1) * kRegionLen <= p.size(); ++i)
+      regions.push_back(region_at(p, 8 + i * kRegionLen));
+    for (const std::string& e : memory_.set_table(regions, fds))
+      out.ring_error("cannot map guest memory " + e);
     invalidate_all();
     sample(out);
     return true;
@@ -179,11 +185,14 @@ void RingSampler::sample_ring(uint32_t index, Ring& r, Output& out) {
   }
   // The base only describes the back-end's position while it cannot have moved: right at the
   // start (SET_VRING_BASE then KICK) or once stopped (GET_VRING_BASE reply).
-  if (r.base_current && r.base) r.loc.vring_base = *r.base;
-  else r.loc.vring_base.reset();
+  if (r.base_current && r.base)
+    r.loc.vring_base = *r.base;
+  else
+    r.loc.vring_base.reset();
   if (!r.loc.faults.empty() && !r.fault_reported) {
     r.fault_reported = true;
-    out.ring_error("vring " + std::to_string(index) + ": ring not readable (size " + std::to_string(r.num) +
+    out.ring_error("vring " + std::to_string(index) + ": ring not readable (size " +
+                   std::to_string(r.num) +
                    (memory_.region_count() == 0 ? ", no memory table" : "") +
                    "); see the RingState record's faults");
   }

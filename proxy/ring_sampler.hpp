@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "decoders/vhost_user/features.hpp"
-#include "decoders/virtio/ring_snapshot.hpp"
 #include "decoders/vhost_user/wire.hpp"
+#include "decoders/virtio/ring_snapshot.hpp"
 #include "proxy/guest_mapping.hpp"
 
 namespace vhs {
@@ -35,7 +35,8 @@ class RingSampler {
   // Every front-end channel message, requests (ToBackend) and replies (ToFrontend), while its fds
   // are still open. Cheap for messages that are not about memory or rings. True when ring or
   // memory state changed (the caller re-checks any_started() for its timer).
-  bool on_message(Direction direction, std::span<const uint8_t> bytes, std::span<const int> fds, Output& out);
+  bool on_message(Direction direction, std::span<const uint8_t> bytes, std::span<const int> fds,
+                  Output& out);
   // Samples every started ring; emits only changes.
   void sample(Output& out);
   bool any_started() const;
@@ -72,8 +73,9 @@ class RingSampler {
   RingSnapshot snap_, retake_;
   std::vector<uint8_t> encoded_;
   // Request numbers, from the registry once.
-  uint32_t set_features_, set_mem_table_, add_mem_reg_, rem_mem_reg_, set_vring_num_, set_vring_addr_,
-      set_vring_base_, get_vring_base_, set_vring_kick_, reset_owner_, reset_device_, get_config_;
+  uint32_t set_features_, set_mem_table_, add_mem_reg_, rem_mem_reg_, set_vring_num_,
+      set_vring_addr_, set_vring_base_, get_vring_base_, set_vring_kick_, reset_owner_,
+      reset_device_, get_config_;
 };
 
 }  // namespace vhs

@@ -76,7 +76,8 @@ ListenSocket::~ListenSocket() { close(); }
 void ListenSocket::close() {
   if (!path_.empty()) {
     struct stat st;
-    if (::lstat(path_.c_str(), &st) == 0 && S_ISSOCK(st.st_mode) && st.st_dev == dev_ && st.st_ino == ino_)
+    if (::lstat(path_.c_str(), &st) == 0 && S_ISSOCK(st.st_mode) && st.st_dev == dev_ &&
+        st.st_ino == ino_)
       ::unlink(path_.c_str());
     path_.clear();
   }
@@ -144,8 +145,8 @@ ListenSocket ListenSocket::create(const std::string& path, std::string& error) {
   if (replace_stale) {
     // Remove the stale socket only if it is still the same inode we probed.
     struct stat again;
-    if (::lstat(path.c_str(), &again) == 0 && S_ISSOCK(again.st_mode) && again.st_dev == existing.st_dev &&
-        again.st_ino == existing.st_ino)
+    if (::lstat(path.c_str(), &again) == 0 && S_ISSOCK(again.st_mode) &&
+        again.st_dev == existing.st_dev && again.st_ino == existing.st_ino)
       ::unlink(path.c_str());
   }
   if (int err = move_no_replace(staged, path); err != 0) {

@@ -170,7 +170,8 @@ std::vector<uint8_t> slurp(const std::string& file) {
 
 void spit(const std::string& file, const std::vector<uint8_t>& bytes) {
   std::ofstream out(file, std::ios::binary | std::ios::trunc);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
 }
 
 constexpr size_t kPcapFileHeader = 24;
@@ -246,16 +247,17 @@ TEST_F(CaptureFileTest, PseudoHeaderBytesMatchTheDocumentedLayout) {
   std::vector<uint8_t> p;
   encode_packet(r, p);
   const auto want = u8({
-      'V', 'H', 'S', 'R', 1, 1, 24, 0,  // magic, version, kind, header_len
-      1, 1, 1, 0,                       // direction, channel, flags
-      4, 3, 2, 1,                       // session
-      1, 0, 0, 0,                       // fd_count, reserved
-      20, 0, 0, 0,                      // data_len
-      26, 0, 2, 0, 2, 0, 0, 0,          // desc_len, kind, reserved, name_len, reserved
+      'V',  'H',  'S',  'R',  1,    1,    24,   0,  // magic, version, kind, header_len
+      1,    1,    1,    0,                          // direction, channel, flags
+      4,    3,    2,    1,                          // session
+      1,    0,    0,    0,                          // fd_count, reserved
+      20,   0,    0,    0,                          // data_len
+      26,   0,    2,    0,    2,    0,    0,    0,  // desc_len, kind, reserved, name_len, reserved
       0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11,  // inode
-      0x10, 0, 0, 0, 0, 0, 0, 0,                       // size
-      'a', 'b',                                        // name
-      2, 0, 0, 0, 9, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,  // the message
+      0x10, 0,    0,    0,    0,    0,    0,    0,     // size
+      'a',  'b',                                       // name
+      2,    0,    0,    0,    9,    0,    0,    0,    8, 0,
+      0,    0,    0,    0,    0,    0,    1,    0,    0, 0,  // the message
   });
   EXPECT_EQ(p, want);
 }
@@ -317,7 +319,8 @@ TEST_F(CaptureFileTest, FdNameLengthPastThePacketEndIsCorrupt) {
   write_all(path("c.pcap"), rs);
   auto bytes = slurp(path("c.pcap"));
   // Record 2 (index 1) has one fd; its name_len sits at header 24 + 4.
-  const size_t name_len_at = packet_offset(rs, 1) + kPseudoHeaderFixedSize + fd_desc_offset::kNameLen;
+  const size_t name_len_at =
+      packet_offset(rs, 1) + kPseudoHeaderFixedSize + fd_desc_offset::kNameLen;
   bytes[name_len_at] = 0xff;
   bytes[name_len_at + 1] = 0xff;
   spit(path("c.pcap"), bytes);
@@ -338,7 +341,8 @@ TEST_F(CaptureFileTest, HeaderLengthAndDataLengthAreChecked) {
   spit(path("c.pcap"), bytes);
   ReadResult got = read_all(path("c.pcap"));
   EXPECT_EQ(got.records.size(), 0u);
-  EXPECT_EQ(got.warning.rfind("record 1 is corrupt: pseudo-header length 240 outside 24..60", 0), 0u)
+  EXPECT_EQ(got.warning.rfind("record 1 is corrupt: pseudo-header length 240 outside 24..60", 0),
+            0u)
       << got.warning;
 
   bytes = good;
@@ -368,8 +372,9 @@ TEST_F(CaptureFileTest, LongerHeaderAndFdDescriptionsFromANewerWriterAreSkipped)
   grown.insert(grown.end(), {0xee, 0xee, 0xee, 0xee});
   grown[pseudo_header_offset::kHeaderLen] = kPseudoHeaderFixedSize + 4;
   const size_t desc_len = kFdDescFixedSize + r.fds[0].name.size();
-  std::vector<uint8_t> desc(p.begin() + kPseudoHeaderFixedSize,
-                            p.begin() + static_cast<std::ptrdiff_t>(kPseudoHeaderFixedSize + desc_len));
+  std::vector<uint8_t> desc(
+      p.begin() + kPseudoHeaderFixedSize,
+      p.begin() + static_cast<std::ptrdiff_t>(kPseudoHeaderFixedSize + desc_len));
   desc.insert(desc.end(), {0xdd, 0xdd, 0xdd});
   desc[fd_desc_offset::kDescLen] = static_cast<uint8_t>(desc_len + 3);
   grown.insert(grown.end(), desc.begin(), desc.end());
@@ -463,7 +468,7 @@ class PcapngBuilder {
       put16(body, 9);  // if_tsresol
       put16(body, 1);
       body.insert(body.end(), {9, 0, 0, 0});  // 10^-9, padded to 4
-      put16(body, 0);  // opt_endofopt
+      put16(body, 0);                         // opt_endofopt
       put16(body, 0);
     }
     block(1, body);
@@ -551,8 +556,8 @@ TEST_F(CaptureFileTest, EmptyCaptureHasNoRecordsAndNoWarning) {
 TEST_F(CaptureFileTest, CreateInAMissingDirectoryFails) {
   std::string error;
   EXPECT_EQ(CaptureWriter::create(path("no/such/dir.pcap"), error), nullptr);
-  EXPECT_EQ(error, "cannot create capture '" + path("no/such/dir.pcap") +
-                       "': No such file or directory");
+  EXPECT_EQ(error,
+            "cannot create capture '" + path("no/such/dir.pcap") + "': No such file or directory");
 }
 
 TEST_F(CaptureFileTest, DiskFullIsReportedByFlush) {

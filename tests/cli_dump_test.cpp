@@ -60,7 +60,8 @@ class ScenarioWriter {
   }
   void be_answer(Bytes b, uint64_t reply_us = 40, std::vector<FdInfo> fds = {}) {
     step(reply_us);
-    add(RecordKind::Message, Direction::ToFrontend, Channel::Frontend, std::move(b), std::move(fds));
+    add(RecordKind::Message, Direction::ToFrontend, Channel::Frontend, std::move(b),
+        std::move(fds));
   }
 
   uint32_t session = 1;
@@ -76,7 +77,8 @@ void write_scenario(const std::string& path) {
   auto writer = CaptureWriter::create(path, error);
   ASSERT_NE(writer, nullptr) << error;
   ScenarioWriter s(*writer);
-  const uint64_t features = (uint64_t{1} << 32) | (uint64_t{1} << 30) | (1u << 9) | (1u << 6) | (1u << 2);
+  const uint64_t features =
+      (uint64_t{1} << 32) | (uint64_t{1} << 30) | (1u << 9) | (1u << 6) | (1u << 2);
   const uint64_t protocol = (1u << 15) | (1u << 9) | (1u << 5) | (1u << 3) | 1u;
 
   s.at(0);
@@ -90,7 +92,8 @@ void write_scenario(const std::string& path) {
   s.be_answer(reply("GET_QUEUE_NUM", u64_payload(1)));
   s.fe(request("SET_BACKEND_REQ_FD", {}, true), {socket_fd()});
   s.step(10);
-  s.add(RecordKind::Connect, Direction::ToBackend, Channel::Backend, text("back-end channel interposed"));
+  s.add(RecordKind::Connect, Direction::ToBackend, Channel::Backend,
+        text("back-end channel interposed"));
   s.be_answer(reply("SET_BACKEND_REQ_FD", u64_payload(0)));
   s.fe(request("SET_OWNER"));
   Bytes get_config = {0, 0, 0, 0, 60, 0, 0, 0, 0, 0, 0, 0};
@@ -109,7 +112,8 @@ void write_scenario(const std::string& path) {
   s.be_answer(reply("ADD_MEM_REG", u64_payload(0)), 1500);
   s.fe(request("SET_VRING_NUM", vring_state(0, 256)));
   s.fe(request("SET_VRING_BASE", vring_state(0, 0)));
-  s.fe(request("SET_VRING_ADDR", vring_addr(0, 0, 0x7f0000100000, 0x7f0000102000, 0x7f0000101000, 0x102000)));
+  s.fe(request("SET_VRING_ADDR",
+               vring_addr(0, 0, 0x7f0000100000, 0x7f0000102000, 0x7f0000101000, 0x102000)));
   s.fe(request("SET_VRING_KICK", vring_index_fd(0)), {eventfd(31)});
   s.fe(request("SET_VRING_CALL", vring_index_fd(0)), {eventfd(32)});
   s.fe(request("SET_VRING_ENABLE", vring_state(0, 1), true));
@@ -237,7 +241,8 @@ TEST_F(CliDumpTest, TruncatedCaptureWarnsAndPrintsWhatWasRead) {
   std::ofstream(cut, std::ios::binary) << all.substr(0, all.size() - 7);
   auto r = run({"dump", cut});
   EXPECT_EQ(r.exit_code, 0);
-  EXPECT_EQ(r.err.rfind("vhostscope dump: warning: capture truncated after record ", 0), 0u) << r.err;
+  EXPECT_EQ(r.err.rfind("vhostscope dump: warning: capture truncated after record ", 0), 0u)
+      << r.err;
   auto full = run({"dump", capture_});
   // One line fewer (the cut record); the lines before it are unchanged except the request whose
   // reply was cut off, which is now unanswered.
@@ -267,7 +272,8 @@ TEST_F(CliDumpTest, OptionErrorsAndHelp) {
   EXPECT_EQ(dev.err, "vhostscope dump: unknown device 'toaster': expected blk, net or fs\n");
   auto ses = run({"dump", "--session", "x", capture_});
   EXPECT_EQ(ses.exit_code, 2);
-  EXPECT_EQ(ses.err, "vhostscope dump: invalid session 'x': expected a session number (1, 2, ...)\n");
+  EXPECT_EQ(ses.err,
+            "vhostscope dump: invalid session 'x': expected a session number (1, 2, ...)\n");
   auto none = run({"dump", "--session", "9", capture_});
   EXPECT_EQ(none.exit_code, 1);
   EXPECT_EQ(none.out, "");
@@ -314,11 +320,13 @@ TEST(TextFormat, FlagsAndLiveWaitingTimes) {
   r.bytes = test::request("GET_VRING_BASE", test::vring_state(2, 0));
   store.append(r);
   EXPECT_EQ(record_flag_tags(store, 1), "(not relayed) (injected)");
-  EXPECT_EQ(format_entry_line(store, 1), "   0.000001 #2      s1 F→B fe GET_VRING_BASE (not relayed) (injected) index=2 num=0");
+  EXPECT_EQ(format_entry_line(store, 1),
+            "   0.000001 #2      s1 F→B fe GET_VRING_BASE (not relayed) (injected) index=2 num=0");
   // Live: the wait grows with the clock the caller passes; the session is still open.
   auto w = waiting_requests(store, store.sessions()[0], kStart + 5'000'001'000);
   ASSERT_EQ(w.size(), 1u);
-  EXPECT_EQ(format_waiting(w[0]), "UNANSWERED GET_VRING_BASE (index 2) — waiting 5.00 s since message #2");
+  EXPECT_EQ(format_waiting(w[0]),
+            "UNANSWERED GET_VRING_BASE (index 2) — waiting 5.00 s since message #2");
 }
 
 }  // namespace

@@ -64,9 +64,11 @@ TEST(DecodeFuzz, PlausibleHeadersRandomPayloads) {
     const size_t len = rng() % 4 == 0 ? rng() % 2100 : rng() % 80;
     uint32_t size = static_cast<uint32_t>(len);
     switch (rng() % 6) {
-      case 0: size = static_cast<uint32_t>(rng()); break;  // anything, often huge
+      case 0: size = static_cast<uint32_t>(rng()); break;             // anything, often huge
       case 1: size = static_cast<uint32_t>(len + rng() % 16); break;  // truncated
-      case 2: if (len) size = static_cast<uint32_t>(len - 1 - rng() % len); break;  // trailing
+      case 2:
+        if (len) size = static_cast<uint32_t>(len - 1 - rng() % len);
+        break;  // trailing
       default: break;
     }
     Bytes b(12 + len);

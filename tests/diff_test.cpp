@@ -9,10 +9,10 @@
 #include <gtest/gtest.h>
 
 #include "app/common/diff_format.hpp"
-#include "captures/format/capture_file.hpp"
 #include "captures/diff/diff_align.hpp"
 #include "captures/diff/diff_capture.hpp"
 #include "captures/diff/diff_fields.hpp"
+#include "captures/format/capture_file.hpp"
 #include "captures/model/store.hpp"
 #include "support/capture_write.hpp"
 #include "support/message_builder.hpp"
@@ -78,12 +78,8 @@ TEST(DiffAlign, RandomSequencesGiveAValidLongestCommonSubsequence) {
           ASSERT_EQ(a[i], b[j]);
           ++i, ++j, ++equal;
           break;
-        case AlignStep::Kind::Delete:
-          ASSERT_EQ(s.a, i++);
-          break;
-        case AlignStep::Kind::Insert:
-          ASSERT_EQ(s.b, j++);
-          break;
+        case AlignStep::Kind::Delete: ASSERT_EQ(s.a, i++); break;
+        case AlignStep::Kind::Insert: ASSERT_EQ(s.b, j++); break;
       }
     }
     ASSERT_EQ(i, a.size());
@@ -123,7 +119,8 @@ TEST(DiffFields, FeatureWordIsOneChangeWithBothValues) {
 }
 
 TEST(DiffFields, IdenticalMessagesHaveNoChanges) {
-  const Bytes a = request("SET_VRING_ADDR", vring_addr(0, 0, 0x7f0000001000, 0x7f0000003000, 0x7f0000002000, 0x3000));
+  const Bytes a = request("SET_VRING_ADDR",
+                          vring_addr(0, 0, 0x7f0000001000, 0x7f0000003000, 0x7f0000002000, 0x3000));
   EXPECT_TRUE(compare_messages(view(Channel::Frontend, a), view(Channel::Frontend, a)).empty());
 }
 
@@ -132,10 +129,12 @@ TEST(DiffFields, FdInodesAndNameDigitsAreIgnoredSizesAndKindsAreNot) {
   const Bytes m = request("SET_MEM_TABLE", mem_table(r));
   const std::vector<FdInfo> fa = {{FdKind::Memfd, 1111, 1 << 20, "memfd:guest-ram0"}};
   const std::vector<FdInfo> fb = {{FdKind::Memfd, 2222, 1 << 20, "memfd:guest-ram17"}};
-  EXPECT_TRUE(compare_messages(view(Channel::Frontend, m, fa), view(Channel::Frontend, m, fb)).empty());
+  EXPECT_TRUE(
+      compare_messages(view(Channel::Frontend, m, fa), view(Channel::Frontend, m, fb)).empty());
 
   const std::vector<FdInfo> bigger = {{FdKind::Memfd, 2222, 2 << 20, "memfd:guest-ram0"}};
-  auto changes = compare_messages(view(Channel::Frontend, m, fa), view(Channel::Frontend, m, bigger));
+  auto changes =
+      compare_messages(view(Channel::Frontend, m, fa), view(Channel::Frontend, m, bigger));
   ASSERT_EQ(changes.size(), 1u);
   EXPECT_EQ(changes[0].path, "fd[0]");
   EXPECT_EQ(changes[0].a, "memfd 1.0 MiB 'memfd:guest-ram#'");
@@ -150,7 +149,8 @@ TEST(DiffFields, FdInodesAndNameDigitsAreIgnoredSizesAndKindsAreNot) {
 TEST(DiffFields, AddressPolicies) {
   const Region ra[] = {{0x100000, 1 << 20, 0x7f0000000000, 0}};
   const Region rb[] = {{0x200000, 1 << 20, 0x7f5500000000, 0}};
-  const Bytes a = request("SET_MEM_TABLE", mem_table(ra)), b = request("SET_MEM_TABLE", mem_table(rb));
+  const Bytes a = request("SET_MEM_TABLE", mem_table(ra)),
+              b = request("SET_MEM_TABLE", mem_table(rb));
 
   auto changes = compare_messages(view(Channel::Frontend, a), view(Channel::Frontend, b));
   ASSERT_EQ(changes.size(), 2u);
@@ -172,7 +172,8 @@ TEST(DiffFields, AddressPolicies) {
 }
 
 TEST(DiffFields, ExpectedPathsAndSizeChanges) {
-  const Bytes a = reply("GET_VRING_BASE", vring_state(0, 20)), b = reply("GET_VRING_BASE", vring_state(0, 0));
+  const Bytes a = reply("GET_VRING_BASE", vring_state(0, 20)),
+              b = reply("GET_VRING_BASE", vring_state(0, 0));
   CompareOptions o;
   o.expected_paths = {"vring_state.num"};
   o.expected_reason = "ring progress";
@@ -225,7 +226,9 @@ std::vector<Record> startup_records(const Variant& v) {
   out.add(RecordKind::Message, F, request("SET_MEM_TABLE", mem_table(r)),
           {FdInfo{FdKind::Memfd, v.inode_base, 1 << 20, v.memfd}});
   out.add(RecordKind::Message, F, request("SET_VRING_NUM", vring_state(0, v.queue_size)));
-  out.add(RecordKind::Message, F, request("SET_VRING_ADDR", vring_addr(0, 0, v.uva + 0x1000, v.uva + 0x3000, v.uva + 0x2000, 0x3000)));
+  out.add(RecordKind::Message, F,
+          request("SET_VRING_ADDR",
+                  vring_addr(0, 0, v.uva + 0x1000, v.uva + 0x3000, v.uva + 0x2000, 0x3000)));
   out.add(RecordKind::Message, F, request("SET_VRING_KICK", vring_index_fd(0)),
           {FdInfo{FdKind::Eventfd, v.inode_base + 1, 0, "anon_inode:[eventfd]"}});
   out.add(RecordKind::Message, F, request("GET_VRING_BASE", vring_state(0, 0)));
@@ -299,12 +302,16 @@ TEST(DiffCaptures, ChangedCaptureShowsExactlyTheChangedFields) {
   EXPECT_EQ(count_lines_starting(r.out, "! "), 3u) << r.out;
   EXPECT_EQ(count_lines_starting(r.out, "-     "), 3u) << r.out;
   EXPECT_EQ(count_lines_starting(r.out, "+     "), 3u) << r.out;
-  EXPECT_NE(r.out.find("-     vring_state.num: 256\n+     vring_state.num: 128\n"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("-     features: 0x160000000 (RING_EVENT_IDX|PROTOCOL_FEATURES|VERSION_1)\n"
-                       "+     features: 0x170000000 (RING_INDIRECT_DESC|RING_EVENT_IDX|PROTOCOL_FEATURES|VERSION_1)\n"),
+  EXPECT_NE(r.out.find("-     vring_state.num: 256\n+     vring_state.num: 128\n"),
             std::string::npos)
       << r.out;
-  EXPECT_NE(r.out.find("diff: 3 changed, 0 only in a, 0 only in b, 8 same"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("-     features: 0x160000000 (RING_EVENT_IDX|PROTOCOL_FEATURES|VERSION_1)\n"
+                       "+     features: 0x170000000 "
+                       "(RING_INDIRECT_DESC|RING_EVENT_IDX|PROTOCOL_FEATURES|VERSION_1)\n"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("diff: 3 changed, 0 only in a, 0 only in b, 8 same"), std::string::npos)
+      << r.out;
 }
 
 TEST(DiffCaptures, InsertedMessagesAreAlignedAround) {
@@ -323,7 +330,8 @@ TEST(DiffCaptures, InsertedMessagesAreAlignedAround) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(count_lines_starting(r.out, "+ "), 2u) << r.out;
   EXPECT_NE(r.out.find("+          b#5      F→B fe GET_FEATURES"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("@@ a #4..#5 b #4..#7 @@"), std::string::npos) << r.out;  // one context record each side
+  EXPECT_NE(r.out.find("@@ a #4..#5 b #4..#7 @@"), std::string::npos)
+      << r.out;  // one context record each side
 }
 
 TEST(DiffCaptures, AddressesCountUnlessIgnored) {
@@ -340,11 +348,14 @@ TEST(DiffCaptures, AddressesCountUnlessIgnored) {
   EXPECT_TRUE(diff_files(a, b, ignore).identical());
 
   EXPECT_EQ(run_command({vhostscope_binary(), "diff", a, b}, dir.path()).exit_code, 1);
-  const CommandResult r = run_command({vhostscope_binary(), "diff", a, b, "--ignore-addresses"}, dir.path());
+  const CommandResult r =
+      run_command({vhostscope_binary(), "diff", a, b, "--ignore-addresses"}, dir.path());
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
-  const CommandResult shown = run_command({vhostscope_binary(), "diff", a, b, "--ignore-addresses", "-e"}, dir.path());
+  const CommandResult shown =
+      run_command({vhostscope_binary(), "diff", a, b, "--ignore-addresses", "-e"}, dir.path());
   EXPECT_EQ(shown.exit_code, 0);
-  EXPECT_EQ(count_lines_starting(shown.out, "~     "), 4u) << shown.out;  // region UVA + 3 ring addresses
+  EXPECT_EQ(count_lines_starting(shown.out, "~     "), 4u)
+      << shown.out;  // region UVA + 3 ring addresses
 }
 
 TEST(DiffCaptures, Errors) {

@@ -45,12 +45,29 @@ TEST(Features, DeviceSpecificBitsDependOnTheDevice) {
 }
 
 TEST(Features, ProtocolBitsZeroToTwenty) {
-  const char* expected[] = {"MQ", "LOG_SHMFD", "RARP", "REPLY_ACK", "NET_MTU", "BACKEND_REQ",
-                            "CROSS_ENDIAN", "CRYPTO_SESSION", "PAGEFAULT", "CONFIG",
-                            "BACKEND_SEND_FD", "HOST_NOTIFIER", "INFLIGHT_SHMFD", "RESET_DEVICE",
-                            "INBAND_NOTIFICATIONS", "CONFIGURE_MEM_SLOTS", "STATUS", "XEN_MMAP",
-                            "SHARED_OBJECT", "DEVICE_STATE", "SHMEM"};
-  for (unsigned bit = 0; bit <= 20; ++bit) EXPECT_EQ(protocol_feature_name(bit), expected[bit]) << bit;
+  const char* expected[] = {"MQ",
+                            "LOG_SHMFD",
+                            "RARP",
+                            "REPLY_ACK",
+                            "NET_MTU",
+                            "BACKEND_REQ",
+                            "CROSS_ENDIAN",
+                            "CRYPTO_SESSION",
+                            "PAGEFAULT",
+                            "CONFIG",
+                            "BACKEND_SEND_FD",
+                            "HOST_NOTIFIER",
+                            "INFLIGHT_SHMFD",
+                            "RESET_DEVICE",
+                            "INBAND_NOTIFICATIONS",
+                            "CONFIGURE_MEM_SLOTS",
+                            "STATUS",
+                            "XEN_MMAP",
+                            "SHARED_OBJECT",
+                            "DEVICE_STATE",
+                            "SHMEM"};
+  for (unsigned bit = 0; bit <= 20; ++bit)
+    EXPECT_EQ(protocol_feature_name(bit), expected[bit]) << bit;
   EXPECT_EQ(protocol_feature_name(21), "");
   EXPECT_EQ(protocol_feature_name(63), "");
   EXPECT_EQ(protocol_feature_name(kProtoXenMmap), "XEN_MMAP");
@@ -88,9 +105,12 @@ TEST(Features, Status) {
 }
 
 TEST(Features, DeviceKinds) {
-  for (auto [kind, name] : {std::pair{DeviceKind::Blk, "blk"}, {DeviceKind::Net, "net"},
-                            {DeviceKind::Fs, "fs"}, {DeviceKind::Vsock, "vsock"},
-                            {DeviceKind::Gpu, "gpu"}, {DeviceKind::Scsi, "scsi"}}) {
+  for (auto [kind, name] : {std::pair{DeviceKind::Blk, "blk"},
+                            {DeviceKind::Net, "net"},
+                            {DeviceKind::Fs, "fs"},
+                            {DeviceKind::Vsock, "vsock"},
+                            {DeviceKind::Gpu, "gpu"},
+                            {DeviceKind::Scsi, "scsi"}}) {
     EXPECT_EQ(device_kind_name(kind), name);
     EXPECT_EQ(device_kind_from_name(name), kind);
   }

@@ -20,7 +20,8 @@ TEST(Findings, OneRowPerCodeWithUniqueKebabIds) {
     for (char c : f.id) EXPECT_TRUE((c >= 'a' && c <= 'z') || c == '-') << f.id;
     EXPECT_EQ(&finding_info(f.code), &f);
   }
-  // findings.cpp static_asserts that the last enumerator has a row; here: at least the original set.
+  // findings.cpp static_asserts that the last enumerator has a row; here: at least the original
+  // set.
   EXPECT_GE(all_findings().size(), static_cast<size_t>(FindingCode::NotificationsSuppressed) + 1);
 }
 

@@ -16,8 +16,8 @@ namespace {
 
 using test::Bytes;
 
-Record rec(Bytes bytes, Direction dir, uint64_t t, std::vector<FdInfo> fds = {}, Channel ch = Channel::Frontend,
-           uint32_t session = 1) {
+Record rec(Bytes bytes, Direction dir, uint64_t t, std::vector<FdInfo> fds = {},
+           Channel ch = Channel::Frontend, uint32_t session = 1) {
   Record r;
   r.kind = RecordKind::Message;
   r.direction = dir;
@@ -47,8 +47,19 @@ constexpr uint64_t kMs = 1'000'000;
 
 // Entry indices of the scenario below (record numbers are these + 1).
 enum : uint32_t {
-  kConnect, kGetFeatures, kGetFeaturesReply, kSetFeatures, kMemTable, kNum0, kAddr1, kKick0,
-  kCall1, kBadSize, kGetBase1, kGetBase1Reply, kGetBase0,
+  kConnect,
+  kGetFeatures,
+  kGetFeaturesReply,
+  kSetFeatures,
+  kMemTable,
+  kNum0,
+  kAddr1,
+  kKick0,
+  kCall1,
+  kBadSize,
+  kGetBase1,
+  kGetBase1Reply,
+  kGetBase0,
 };
 
 // A small session: negotiation, a memory table, vring setup on queues 0 and 1, one message with a
@@ -57,13 +68,14 @@ void fill(Store& s) {
   uint64_t t = 1'000 * kMs;
   s.append(note(RecordKind::Connect, t, "frontend connected"));
   s.append(rec(test::request("GET_FEATURES"), F, t += kMs));
-  s.append(rec(test::reply("GET_FEATURES", test::u64_payload((1ull << 32) | (1ull << 30))), B, t += kMs));
+  s.append(rec(test::reply("GET_FEATURES", test::u64_payload((1ull << 32) | (1ull << 30))), B,
+               t += kMs));
   s.append(rec(test::request("SET_FEATURES", test::u64_payload(1ull << 32)), F, t += kMs));
   test::Region r{0, 1u << 30, 0x7f0000000000, 0};
   s.append(rec(test::request("SET_MEM_TABLE", test::mem_table({&r, 1})), F, t += kMs, {memfd()}));
   s.append(rec(test::request("SET_VRING_NUM", test::vring_state(0, 256)), F, t += kMs));
-  s.append(rec(test::request("SET_VRING_ADDR", test::vring_addr(1, 0, 0x7f0000001000, 0x7f0000003000,
-                                                                0x7f0000002000, 0)),
+  s.append(rec(test::request("SET_VRING_ADDR", test::vring_addr(1, 0, 0x7f0000001000,
+                                                                0x7f0000003000, 0x7f0000002000, 0)),
                F, t += kMs));
   s.append(rec(test::request("SET_VRING_KICK", test::vring_index_fd(0)), F, t += kMs, {eventfd()}));
   s.append(rec(test::request("SET_VRING_CALL", test::vring_index_fd(1)), F, t += kMs, {eventfd()}));
@@ -111,10 +123,13 @@ TEST_F(FilterTest, EmptyMatchesEverything) {
 }
 
 TEST_F(FilterTest, RequestNamesAndGlobs) {
-  EXPECT_EQ(matching(store, "GET_VRING_BASE"), (std::vector<uint32_t>{kGetBase1, kGetBase1Reply, kGetBase0}));
+  EXPECT_EQ(matching(store, "GET_VRING_BASE"),
+            (std::vector<uint32_t>{kGetBase1, kGetBase1Reply, kGetBase0}));
   EXPECT_EQ(matching(store, "get_vring_base"), matching(store, "GET_VRING_BASE"));
-  EXPECT_EQ(matching(store, "SET_VRING_*"), (std::vector<uint32_t>{kNum0, kAddr1, kKick0, kCall1, kBadSize}));
-  EXPECT_EQ(matching(store, "*FEATURES"), (std::vector<uint32_t>{kGetFeatures, kGetFeaturesReply, kSetFeatures}));
+  EXPECT_EQ(matching(store, "SET_VRING_*"),
+            (std::vector<uint32_t>{kNum0, kAddr1, kKick0, kCall1, kBadSize}));
+  EXPECT_EQ(matching(store, "*FEATURES"),
+            (std::vector<uint32_t>{kGetFeatures, kGetFeaturesReply, kSetFeatures}));
 }
 
 TEST_F(FilterTest, OldAliasesNameTheSameRow) {
@@ -135,20 +150,25 @@ TEST_F(FilterTest, DirectionChannelRole) {
 }
 
 TEST_F(FilterTest, PayloadAliases) {
-  EXPECT_EQ(matching(store, "vring.index == 1"), (std::vector<uint32_t>{kAddr1, kCall1, kGetBase1, kGetBase1Reply}));
+  EXPECT_EQ(matching(store, "vring.index == 1"),
+            (std::vector<uint32_t>{kAddr1, kCall1, kGetBase1, kGetBase1Reply}));
   // The 4-byte SET_VRING_NUM decodes as far as it goes: index 0 from its first four bytes.
-  EXPECT_EQ(matching(store, "queue == 0"), (std::vector<uint32_t>{kNum0, kKick0, kBadSize, kGetBase0}));
+  EXPECT_EQ(matching(store, "queue == 0"),
+            (std::vector<uint32_t>{kNum0, kKick0, kBadSize, kGetBase0}));
   EXPECT_EQ(matching(store, "num == 42"), (std::vector<uint32_t>{kGetBase1Reply}));
   EXPECT_EQ(matching(store, "num >= 256"), (std::vector<uint32_t>{kNum0}));
   EXPECT_EQ(matching(store, "nregions == 1"), (std::vector<uint32_t>{kMemTable}));
-  EXPECT_EQ(matching(store, "features ~ VERSION_1"), (std::vector<uint32_t>{kGetFeaturesReply, kSetFeatures}));
-  EXPECT_EQ(matching(store, "features ~ PROTOCOL_FEATURES"), (std::vector<uint32_t>{kGetFeaturesReply}));
+  EXPECT_EQ(matching(store, "features ~ VERSION_1"),
+            (std::vector<uint32_t>{kGetFeaturesReply, kSetFeatures}));
+  EXPECT_EQ(matching(store, "features ~ PROTOCOL_FEATURES"),
+            (std::vector<uint32_t>{kGetFeaturesReply}));
   EXPECT_EQ(matching(store, "features ~ 0x40000000"), (std::vector<uint32_t>{kGetFeaturesReply}));
 }
 
 TEST_F(FilterTest, FieldTreePaths) {
   // Full path, dotted suffix, array indices ignored unless given.
-  EXPECT_EQ(matching(store, "vring_addr.used_user_addr == 0x7f0000003000"), (std::vector<uint32_t>{kAddr1}));
+  EXPECT_EQ(matching(store, "vring_addr.used_user_addr == 0x7f0000003000"),
+            (std::vector<uint32_t>{kAddr1}));
   EXPECT_EQ(matching(store, "desc_user_addr > 0x7f0000000000"), (std::vector<uint32_t>{kAddr1}));
   EXPECT_EQ(matching(store, "guest_phys_addr == 0"), (std::vector<uint32_t>{kMemTable}));
   EXPECT_EQ(matching(store, "header.request == 5"), (std::vector<uint32_t>{kMemTable}));
@@ -156,20 +176,24 @@ TEST_F(FilterTest, FieldTreePaths) {
   // Sizes with suffixes, text values, and ~ on text.
   EXPECT_EQ(matching(store, "memory_size == 1G"), (std::vector<uint32_t>{kMemTable}));
   EXPECT_EQ(matching(store, "region.memory_size >= 1024M"), (std::vector<uint32_t>{kMemTable}));
-  EXPECT_EQ(matching(store, "flags ~ 0x4"), (std::vector<uint32_t>{kGetFeaturesReply, kGetBase1Reply}));  // REPLY bit
-  EXPECT_EQ(matching(store, "header ~ \"GET_VRING_BASE reply\""), (std::vector<uint32_t>{kGetBase1Reply}));
+  EXPECT_EQ(matching(store, "flags ~ 0x4"),
+            (std::vector<uint32_t>{kGetFeaturesReply, kGetBase1Reply}));  // REPLY bit
+  EXPECT_EQ(matching(store, "header ~ \"GET_VRING_BASE reply\""),
+            (std::vector<uint32_t>{kGetBase1Reply}));
 }
 
 TEST_F(FilterTest, EntryNumbersWithUnits) {
   EXPECT_EQ(matching(store, "latency > 5ms"), (std::vector<uint32_t>{kGetBase1, kGetBase1Reply}));
   EXPECT_EQ(matching(store, "latency > 5"), matching(store, "latency > 5ms"));  // unit-less = ms
-  EXPECT_EQ(matching(store, "latency < 5000us"), (std::vector<uint32_t>{kGetFeatures, kGetFeaturesReply}));
+  EXPECT_EQ(matching(store, "latency < 5000us"),
+            (std::vector<uint32_t>{kGetFeatures, kGetFeaturesReply}));
   EXPECT_EQ(matching(store, "size == 40"), (std::vector<uint32_t>{kMemTable, kAddr1}));
   EXPECT_EQ(matching(store, "fds == 1"), (std::vector<uint32_t>{kMemTable, kKick0, kCall1}));
   EXPECT_EQ(matching(store, "entry == 1"), (std::vector<uint32_t>{kConnect}));  // record #1
   EXPECT_EQ(matching(store, "time < 1.5ms").size(), 2u);
   EXPECT_EQ(matching(store, "session:1").size(), store.size());
-  EXPECT_EQ(matching(store, "name ~ VRING_B"), (std::vector<uint32_t>{kGetBase1, kGetBase1Reply, kGetBase0}));
+  EXPECT_EQ(matching(store, "name ~ VRING_B"),
+            (std::vector<uint32_t>{kGetBase1, kGetBase1Reply, kGetBase0}));
 }
 
 TEST_F(FilterTest, Findings) {
@@ -190,12 +214,17 @@ TEST_F(FilterTest, Findings) {
 }
 
 TEST_F(FilterTest, BooleanCombinations) {
-  EXPECT_EQ(matching(store, "GET_VRING_BASE and not reply"), (std::vector<uint32_t>{kGetBase1, kGetBase0}));
-  EXPECT_EQ(matching(store, "GET_VRING_BASE !reply"), matching(store, "GET_VRING_BASE and not reply"));
-  EXPECT_EQ(matching(store, "SET_VRING_KICK || SET_VRING_CALL"), (std::vector<uint32_t>{kKick0, kCall1}));
-  EXPECT_EQ(matching(store, "(SET_VRING_KICK or SET_VRING_CALL) and vring.index == 1"), (std::vector<uint32_t>{kCall1}));
+  EXPECT_EQ(matching(store, "GET_VRING_BASE and not reply"),
+            (std::vector<uint32_t>{kGetBase1, kGetBase0}));
+  EXPECT_EQ(matching(store, "GET_VRING_BASE !reply"),
+            matching(store, "GET_VRING_BASE and not reply"));
+  EXPECT_EQ(matching(store, "SET_VRING_KICK || SET_VRING_CALL"),
+            (std::vector<uint32_t>{kKick0, kCall1}));
+  EXPECT_EQ(matching(store, "(SET_VRING_KICK or SET_VRING_CALL) and vring.index == 1"),
+            (std::vector<uint32_t>{kCall1}));
   // and binds tighter than or
-  EXPECT_EQ(matching(store, "SET_VRING_KICK or SET_VRING_CALL and queue == 0"), (std::vector<uint32_t>{kKick0}));
+  EXPECT_EQ(matching(store, "SET_VRING_KICK or SET_VRING_CALL and queue == 0"),
+            (std::vector<uint32_t>{kKick0}));
   EXPECT_EQ(matching(store, "not not connect"), (std::vector<uint32_t>{kConnect}));
 }
 
@@ -216,7 +245,8 @@ TEST(FilterParse, ErrorsCarryPositions) {
   auto e = parse_error("GET_FEATURES and vring.idx");
   EXPECT_EQ(e.position, 17u);
   EXPECT_NE(e.message.find("vring.idx"), std::string::npos);
-  EXPECT_EQ(parse_error("SET_NOTHING").message, "unknown word 'SET_NOTHING' (not a request name or keyword; see help)");
+  EXPECT_EQ(parse_error("SET_NOTHING").message,
+            "unknown word 'SET_NOTHING' (not a request name or keyword; see help)");
   EXPECT_EQ(parse_error("finding:nope").message, "unknown finding id 'nope'");
   EXPECT_EQ(parse_error("(reply").position, 0u);
   EXPECT_EQ(parse_error("reply)").position, 5u);
@@ -254,7 +284,8 @@ TEST_F(FilterTest, IndexScansInBudgetedSteps) {
   while (!idx.update(store, 5)) {
   }
   EXPECT_EQ(idx.scanned(), store.size());
-  EXPECT_EQ(std::vector<uint32_t>(idx.rows().begin(), idx.rows().end()), matching(store, "fe>be and request"));
+  EXPECT_EQ(std::vector<uint32_t>(idx.rows().begin(), idx.rows().end()),
+            matching(store, "fe>be and request"));
   EXPECT_EQ(idx.position_of(kMemTable), std::optional<size_t>(2));
   EXPECT_EQ(idx.position_of(kGetFeaturesReply), std::nullopt);
   EXPECT_EQ(idx.lower_bound(kGetFeaturesReply), 1u);
@@ -269,7 +300,8 @@ TEST(FilteredIndex, MatchAllFollowsAppends) {
   s.append(rec(test::request("GET_FEATURES"), F, 2));
   s.append(rec(test::reply("GET_FEATURES", test::u64_payload(1)), B, 3));
   EXPECT_TRUE(idx.update(s, 100));
-  EXPECT_EQ(std::vector<uint32_t>(idx.rows().begin(), idx.rows().end()), (std::vector<uint32_t>{0, 1, 2}));
+  EXPECT_EQ(std::vector<uint32_t>(idx.rows().begin(), idx.rows().end()),
+            (std::vector<uint32_t>{0, 1, 2}));
 }
 
 // An empty list says why: nothing recorded, still scanning, or the filter hides everything.
@@ -285,7 +317,8 @@ TEST(FilteredIndex, EmptyListSaysWhy) {
   EXPECT_EQ(idx.empty_hint(s), "Filtering… no match in the first 2 of 3 records yet.");
   EXPECT_TRUE(idx.update(s, 2));
   EXPECT_EQ(idx.empty_hint(s),
-            "No record matches the filter 'SET_VRING_* and vring.index == 1' (all 3 hidden). Edit it or clear it "
+            "No record matches the filter 'SET_VRING_* and vring.index == 1' (all 3 hidden). Edit "
+            "it or clear it "
             "(Ctrl+F, Ctrl+A, Delete).");
   idx.set_filter(parsed("GET_FEATURES"));
   EXPECT_TRUE(idx.update(s, 10));
@@ -304,17 +337,21 @@ TEST(FilteredIndex, VolatileAnswersSettle) {
   s.append(rec(test::request("GET_FEATURES"), F, 2));
   unanswered.update(s, 100);
   flagged.update(s, 100);
-  EXPECT_EQ(std::vector<uint32_t>(unanswered.rows().begin(), unanswered.rows().end()), (std::vector<uint32_t>{1}));
+  EXPECT_EQ(std::vector<uint32_t>(unanswered.rows().begin(), unanswered.rows().end()),
+            (std::vector<uint32_t>{1}));
   s.append(rec(test::reply("GET_FEATURES", test::u64_payload(1ull << 32)), B, 3));
   s.append(rec(test::request("GET_FEATURES"), F, 4));
   unanswered.update(s, 100);
-  EXPECT_EQ(std::vector<uint32_t>(unanswered.rows().begin(), unanswered.rows().end()), (std::vector<uint32_t>{3}));
+  EXPECT_EQ(std::vector<uint32_t>(unanswered.rows().begin(), unanswered.rows().end()),
+            (std::vector<uint32_t>{3}));
   flagged.update(s, 100);
   EXPECT_EQ(flagged.size(), 0u);
   s.finish();  // the second GET_FEATURES gets its first finding: Unanswered
-  ASSERT_EQ(std::vector<uint32_t>(s.flagged().begin(), s.flagged().end()), (std::vector<uint32_t>{3}));
+  ASSERT_EQ(std::vector<uint32_t>(s.flagged().begin(), s.flagged().end()),
+            (std::vector<uint32_t>{3}));
   flagged.update(s, 100);
-  EXPECT_EQ(std::vector<uint32_t>(flagged.rows().begin(), flagged.rows().end()), (std::vector<uint32_t>{3}));
+  EXPECT_EQ(std::vector<uint32_t>(flagged.rows().begin(), flagged.rows().end()),
+            (std::vector<uint32_t>{3}));
 }
 
 // An entry that already had a finding and gains another is not noticed by the cheap check (the
@@ -331,7 +368,8 @@ TEST(FilteredIndex, InvalidateAfterFinishSeesExtraFindings) {
   s.finish();  // ... and Unanswered at the end
   idx.invalidate();
   idx.update(s, 100);
-  EXPECT_EQ(std::vector<uint32_t>(idx.rows().begin(), idx.rows().end()), (std::vector<uint32_t>{3}));
+  EXPECT_EQ(std::vector<uint32_t>(idx.rows().begin(), idx.rows().end()),
+            (std::vector<uint32_t>{3}));
 }
 
 TEST(FilteredIndex, SetFilterStartsOver) {

@@ -50,7 +50,7 @@ TEST(FeatureMatrix, StatesPerBit) {
   EXPECT_EQ(row(45)->name, "bit 45");  // set but unnamed
   EXPECT_FALSE(row(45)->named);
   EXPECT_EQ(row(5)->state, view::BitState::Neither);  // RO: named for blk, nobody set it
-  EXPECT_EQ(row(44), nullptr);                       // unnamed and unset: not shown
+  EXPECT_EQ(row(44), nullptr);                        // unnamed and unset: not shown
   EXPECT_EQ(m.offered, 4u);
   EXPECT_EQ(m.acked, 2u);
   EXPECT_EQ(m.negotiated, 1u);
@@ -78,7 +78,8 @@ TEST(FeatureMatrix, NoOfferSeenIsNotAMismatch) {
 
 TEST(AxisLayout, ToScaleWithCompressedHoles) {
   // 2 GiB at 0, 2 GiB at 4 GiB (a 2 GiB hole: compressed), 1 MiB right after the second.
-  const std::vector<view::AddressRange> r = {{0, 2ull << 30}, {4ull << 30, 2ull << 30}, {6ull << 30, 1ull << 20}};
+  const std::vector<view::AddressRange> r = {
+      {0, 2ull << 30}, {4ull << 30, 2ull << 30}, {6ull << 30, 1ull << 20}};
   const auto a = view::AxisLayout::build(r, 0.05, 0.04);
   ASSERT_EQ(a.pieces().size(), 2u);  // the last two touch: one covered span
   ASSERT_EQ(a.breaks().size(), 1u);
@@ -128,7 +129,8 @@ TEST(RingMarks, TranslatedThroughTheTable) {
   EXPECT_EQ(marks[2].gpa, std::optional<uint64_t>((4ull << 30) + 0x3000));
   EXPECT_EQ(marks[3].part, "log");
   EXPECT_EQ(marks[3].uva, std::optional<uint64_t>(0x7f0000003000));
-  EXPECT_EQ(view::region_of_gpa(session_with_rings(false), (4ull << 30) + 5), std::optional<size_t>(1));
+  EXPECT_EQ(view::region_of_gpa(session_with_rings(false), (4ull << 30) + 5),
+            std::optional<size_t>(1));
   EXPECT_EQ(view::region_of_uva(session_with_rings(false), 0x1234), std::nullopt);
 }
 
@@ -156,11 +158,13 @@ TEST(FdRoles, FromTheRequest) {
             (std::vector<std::string>{"call eventfd, queue 0"}));
   EXPECT_EQ(roles(test::request("SET_VRING_ERR", test::vring_index_fd(2)), 1),
             (std::vector<std::string>{"error eventfd, queue 2"}));
-  EXPECT_EQ(roles(test::request("SET_BACKEND_REQ_FD"), 1), (std::vector<std::string>{"back-end channel socket"}));
+  EXPECT_EQ(roles(test::request("SET_BACKEND_REQ_FD"), 1),
+            (std::vector<std::string>{"back-end channel socket"}));
   const test::Region r[2] = {{0, 4096, 0x1000, 0}, {8192, 4096, 0x9000, 0}};
   EXPECT_EQ(roles(test::request("SET_MEM_TABLE", test::mem_table(r)), 2),
-            (std::vector<std::string>{"guest memory, region 0 (GPA 0x0, " + compact_size(4096) + ")",
-                                      "guest memory, region 1 (GPA 0x2000, " + compact_size(4096) + ")"}));
+            (std::vector<std::string>{
+                "guest memory, region 0 (GPA 0x0, " + compact_size(4096) + ")",
+                "guest memory, region 1 (GPA 0x2000, " + compact_size(4096) + ")"}));
   // An fd where the request carries none.
   EXPECT_EQ(roles(test::request("SET_OWNER"), 1), (std::vector<std::string>{"unexpected fd"}));
   EXPECT_TRUE(roles(test::request("SET_OWNER"), 0).empty());
@@ -219,13 +223,14 @@ TEST(SessionReplay, StateAtAnEarlierMessage) {
     r.session = 1;
     r.timestamp_ns = t;
     r.bytes = std::move(b);
-    if (r.bytes[0] == test::request_number("SET_VRING_KICK")) r.fds = {FdInfo{FdKind::Eventfd, 5, 0, ""}};
+    if (r.bytes[0] == test::request_number("SET_VRING_KICK"))
+      r.fds = {FdInfo{FdKind::Eventfd, 5, 0, ""}};
     s.append(r);
   };
   add(test::request("SET_VRING_NUM", test::vring_state(0, 128)), 1);  // 0
-  add(test::request("SET_VRING_KICK", test::vring_index_fd(0)), 2);    // 1: starts queue 0
-  add(test::request("SET_VRING_NUM", test::vring_state(0, 256)), 3);   // 2
-  add(test::request("SET_VRING_NUM", test::vring_state(1, 64)), 4);    // 3
+  add(test::request("SET_VRING_KICK", test::vring_index_fd(0)), 2);   // 1: starts queue 0
+  add(test::request("SET_VRING_NUM", test::vring_state(0, 256)), 3);  // 2
+  add(test::request("SET_VRING_NUM", test::vring_state(1, 64)), 4);   // 3
   ASSERT_EQ(s.sessions().size(), 1u);
 
   view::SessionReplay replay;

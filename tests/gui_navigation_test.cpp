@@ -101,7 +101,8 @@ TEST_F(PairingTest, PeersBothWays) {
 
 TEST_F(PairingTest, StepThroughFindings) {
   // GET_VRING_BASE (unanswered) and the short SET_VRING_NUM carry findings.
-  ASSERT_EQ(std::vector<uint32_t>(store.flagged().begin(), store.flagged().end()), (std::vector<uint32_t>{4, 5}));
+  ASSERT_EQ(std::vector<uint32_t>(store.flagged().begin(), store.flagged().end()),
+            (std::vector<uint32_t>{4, 5}));
   const std::vector<uint32_t> all = {0, 1, 2, 3, 4, 5, 6};
   EXPECT_EQ(view::step_finding(store, all, kNoSelection, true), 4u);
   EXPECT_EQ(view::step_finding(store, all, 0, true), 4u);

@@ -47,10 +47,12 @@ class Xvfb {
       struct stat st;
       if (::stat(("/tmp/.X" + std::to_string(n) + "-lock").c_str(), &st) == 0) continue;
       auto child = std::make_unique<test::ChildProcess>(
-          std::vector<std::string>{"/usr/bin/Xvfb", ":" + std::to_string(n), "-screen", "0", "1400x900x24",
-                                   "-nolisten", "tcp"},
+          std::vector<std::string>{"/usr/bin/Xvfb", ":" + std::to_string(n), "-screen", "0",
+                                   "1400x900x24", "-nolisten", "tcp"},
           log_dir);
-      if (child->started() && test::wait_for_path("/tmp/.X11-unix/X" + std::to_string(n), 15000ms) && child->running()) {
+      if (child->started() &&
+          test::wait_for_path("/tmp/.X11-unix/X" + std::to_string(n), 15000ms) &&
+          child->running()) {
         display_ = ":" + std::to_string(n);
         server_ = std::move(child);
       } else if (child->started()) {
@@ -72,7 +74,8 @@ class Xvfb {
   std::string display_;
 };
 
-Record rec(test::Bytes bytes, Direction dir, uint64_t t, std::vector<FdInfo> fds = {}, Channel ch = Channel::Frontend) {
+Record rec(test::Bytes bytes, Direction dir, uint64_t t, std::vector<FdInfo> fds = {},
+           Channel ch = Channel::Frontend) {
   Record r;
   r.direction = dir;
   r.channel = ch;
@@ -100,26 +103,44 @@ std::vector<Record> scenario() {
   out.push_back(c);
   auto next = [&] { return t += 40'000; };
   out.push_back(rec(test::request("GET_FEATURES"), F, next()));
-  out.push_back(rec(test::reply("GET_FEATURES", test::u64_payload((1ull << 32) | (1ull << 30) | (1ull << 29) | (1ull << 9))), B, next()));
+  out.push_back(rec(test::reply("GET_FEATURES", test::u64_payload((1ull << 32) | (1ull << 30) |
+                                                                  (1ull << 29) | (1ull << 9))),
+                    B, next()));
   out.push_back(rec(test::request("GET_PROTOCOL_FEATURES"), F, next()));
-  out.push_back(rec(test::reply("GET_PROTOCOL_FEATURES", test::u64_payload((1ull << 3) | (1ull << 9) | (1ull << 0))), B, next()));
-  out.push_back(rec(test::request("SET_PROTOCOL_FEATURES", test::u64_payload((1ull << 3) | (1ull << 9))), F, next()));
+  out.push_back(rec(test::reply("GET_PROTOCOL_FEATURES",
+                                test::u64_payload((1ull << 3) | (1ull << 9) | (1ull << 0))),
+                    B, next()));
+  out.push_back(
+      rec(test::request("SET_PROTOCOL_FEATURES", test::u64_payload((1ull << 3) | (1ull << 9))), F,
+          next()));
   out.push_back(rec(test::request("SET_OWNER", {}, true), F, next()));
   out.push_back(rec(test::reply("SET_OWNER", test::u64_payload(0)), B, next()));
-  out.push_back(rec(test::request("SET_FEATURES", test::u64_payload((1ull << 32) | (1ull << 30) | (1ull << 29)), true), F, next()));
+  out.push_back(
+      rec(test::request("SET_FEATURES",
+                        test::u64_payload((1ull << 32) | (1ull << 30) | (1ull << 29)), true),
+          F, next()));
   out.push_back(rec(test::reply("SET_FEATURES", test::u64_payload(0)), B, next()));
-  const test::Region regions[2] = {{0, 1ull << 30, 0x7f0000000000, 0}, {4ull << 30, 1ull << 30, 0x7f8000000000, 1ull << 30}};
-  out.push_back(rec(test::request("SET_MEM_TABLE", test::mem_table(regions), true), F, next(), {mem, mem}));  // #11
+  const test::Region regions[2] = {{0, 1ull << 30, 0x7f0000000000, 0},
+                                   {4ull << 30, 1ull << 30, 0x7f8000000000, 1ull << 30}};
+  out.push_back(rec(test::request("SET_MEM_TABLE", test::mem_table(regions), true), F, next(),
+                    {mem, mem}));  // #11
   out.push_back(rec(test::reply("SET_MEM_TABLE", test::u64_payload(0)), B, next()));
   for (uint32_t q = 0; q < 2; ++q) {
     out.push_back(rec(test::request("SET_VRING_NUM", test::vring_state(q, 256), true), F, next()));
     out.push_back(rec(test::reply("SET_VRING_NUM", test::u64_payload(0)), B, next()));
     const uint64_t ring = 0x7f0000100000 + q * 0x10000;
-    out.push_back(rec(test::request("SET_VRING_ADDR", test::vring_addr(q, 0, ring, ring + 0x2000, ring + 0x1000, 0), true), F, next()));
+    out.push_back(
+        rec(test::request("SET_VRING_ADDR",
+                          test::vring_addr(q, 0, ring, ring + 0x2000, ring + 0x1000, 0), true),
+            F, next()));
     out.push_back(rec(test::reply("SET_VRING_ADDR", test::u64_payload(0)), B, next()));
-    out.push_back(rec(test::request("SET_VRING_KICK", test::vring_index_fd(static_cast<uint8_t>(q)), true), F, next(), {ev}));
+    out.push_back(
+        rec(test::request("SET_VRING_KICK", test::vring_index_fd(static_cast<uint8_t>(q)), true), F,
+            next(), {ev}));
     out.push_back(rec(test::reply("SET_VRING_KICK", test::u64_payload(0)), B, next()));
-    out.push_back(rec(test::request("SET_VRING_CALL", test::vring_index_fd(static_cast<uint8_t>(q)), true), F, next(), {ev}));
+    out.push_back(
+        rec(test::request("SET_VRING_CALL", test::vring_index_fd(static_cast<uint8_t>(q)), true), F,
+            next(), {ev}));
     out.push_back(rec(test::reply("SET_VRING_CALL", test::u64_payload(0)), B, next()));
   }
   test::Bytes bad = test::request("SET_VRING_ENABLE", test::u64_payload(1));
@@ -145,8 +166,10 @@ std::map<std::string, std::map<std::string, std::string>> parse_report(const std
       auto eq = w.find('=');
       if (eq != std::string::npos) kv[w.substr(0, eq)] = w.substr(eq + 1);
     }
-    if (first.starts_with("view=")) key = first.substr(5);
-    else if (first == "image") key = "image:" + kv["view"];
+    if (first.starts_with("view="))
+      key = first.substr(5);
+    else if (first == "image")
+      key = "image:" + kv["view"];
     r[key] = kv;
   }
   return r;
@@ -191,7 +214,8 @@ class GuiRender : public ::testing::Test {
  protected:
   void SetUp() override {
     if (!executable(gui_binary())) GTEST_SKIP() << "vhostscope-gui not built (VHS_BUILD_GUI=OFF?)";
-    if (!executable("/usr/bin/Xvfb")) GTEST_SKIP() << "Xvfb not installed (scripts/setup.sh installs it)";
+    if (!executable("/usr/bin/Xvfb"))
+      GTEST_SKIP() << "Xvfb not installed (scripts/setup.sh installs it)";
     std::string error;
     auto w = CaptureWriter::create(dir / "session.pcap", error);
     ASSERT_TRUE(w) << error;
@@ -210,14 +234,17 @@ class GuiRender : public ::testing::Test {
     // dlclose'd when the display closes, which turns everything its globals still reference into
     // "leaks" with unresolvable stacks; preloading it keeps it mapped (and its memory reachable)
     // until exit.
-    ::setenv("LSAN_OPTIONS", ("suppressions=" + std::string(VHS_SOURCE_DIR) + "/app/gui/lsan-mesa.supp").c_str(), 1);
+    ::setenv("LSAN_OPTIONS",
+             ("suppressions=" + std::string(VHS_SOURCE_DIR) + "/app/gui/lsan-mesa.supp").c_str(),
+             1);
 #if defined(__SANITIZE_ADDRESS__)
     const char* driver = "/usr/lib/x86_64-linux-gnu/dri/swrast_dri.so";
     if (executable(driver) || ::access(driver, R_OK) == 0) {
       ::setenv("LD_PRELOAD", driver, 1);
       const char* asan = std::getenv("ASAN_OPTIONS");
       // A preloaded library comes before the ASan runtime in the load order; that is fine here.
-      ::setenv("ASAN_OPTIONS", (std::string(asan ? asan : "") + ":verify_asan_link_order=0").c_str(), 1);
+      ::setenv("ASAN_OPTIONS",
+               (std::string(asan ? asan : "") + ":verify_asan_link_order=0").c_str(), 1);
     }
 #endif
   }
@@ -234,8 +261,8 @@ class GuiRender : public ::testing::Test {
 
 TEST_F(GuiRender, EveryViewDrawsWhatTheModelHolds) {
   const uint32_t selected = 11;  // SET_MEM_TABLE (#11): fields, two fds
-  auto res = run({"--screenshot", dir / "shot.ppm", "--view", "all", "--size", "1280x800", "--select",
-                  std::to_string(selected), dir / "session.pcap"});
+  auto res = run({"--screenshot", dir / "shot.ppm", "--view", "all", "--size", "1280x800",
+                  "--select", std::to_string(selected), dir / "session.pcap"});
   ASSERT_EQ(res.exit_code, 0) << res.out << res.err;
   auto rep = parse_report(res.out);
 
@@ -249,7 +276,8 @@ TEST_F(GuiRender, EveryViewDrawsWhatTheModelHolds) {
   EXPECT_EQ(rep["status"]["sessions"], "1");
   EXPECT_EQ(rep["status"]["flagged"], std::to_string(store.flagged().size()));
   size_t pending = 0;
-  for (const auto& p : store.sessions()[0].analyser.pending()) pending += p.expects != ReplyExpectation::None;
+  for (const auto& p : store.sessions()[0].analyser.pending())
+    pending += p.expects != ReplyExpectation::None;
   EXPECT_EQ(rep["status"]["pending"], std::to_string(pending));
 
   // Timeline: same lanes and hangs as the view-model computes here.
@@ -263,7 +291,8 @@ TEST_F(GuiRender, EveryViewDrawsWhatTheModelHolds) {
   const size_t i = selected - 1;
   const DecodedMessage msg = store.decoded(i);
   size_t fields = 0;
-  for (const Field& f : describe_fields(msg, store.bytes(i), store.fds(i), store.context(i))) fields += !f.path.starts_with("fd[");
+  for (const Field& f : describe_fields(msg, store.bytes(i), store.fds(i), store.context(i)))
+    fields += !f.path.starts_with("fd[");
   EXPECT_EQ(rep["detail"]["fields"], std::to_string(fields));
   EXPECT_EQ(rep["detail"]["fds"], "2");
   EXPECT_EQ(rep["detail"]["findings"], std::to_string(store.findings(i).size()));
@@ -354,8 +383,8 @@ TEST_F(GuiRender, ShippedHangCaptureDrawsRingsAndTheHang) {
 }
 
 TEST_F(GuiRender, FilterAppliesToTheRows) {
-  auto res = run({"--screenshot", dir / "filtered.ppm", "--view", "messages", "--filter", "SET_VRING_* and vring.index == 1",
-                  dir / "session.pcap"});
+  auto res = run({"--screenshot", dir / "filtered.ppm", "--view", "messages", "--filter",
+                  "SET_VRING_* and vring.index == 1", dir / "session.pcap"});
   ASSERT_EQ(res.exit_code, 0) << res.out << res.err;
   view::FilterError err;
   auto f = view::Filter::parse("SET_VRING_* and vring.index == 1", err);
@@ -382,7 +411,8 @@ TEST_F(GuiRender, PngOutputAndErrors) {
   auto missing = run({"--screenshot", dir / "x.ppm", dir / "missing.pcap"});
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_NE(missing.err.find("cannot open capture"), std::string::npos) << missing.err;
-  auto bad_filter = run({"--screenshot", dir / "x.ppm", "--filter", "vring.index ==", dir / "session.pcap"});
+  auto bad_filter =
+      run({"--screenshot", dir / "x.ppm", "--filter", "vring.index ==", dir / "session.pcap"});
   EXPECT_EQ(bad_filter.exit_code, 1);
   EXPECT_NE(bad_filter.err.find("--filter"), std::string::npos) << bad_filter.err;
   auto usage = run({"--view", "nonsense", dir / "session.pcap"});

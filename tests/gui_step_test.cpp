@@ -27,12 +27,14 @@ TEST(StepControls, ParsesStatusAnswers) {
   std::string error;
   ASSERT_TRUE(view::parse_debug_status(
       "held: session 1, front-end channel, front-end to back-end, SET_VRING_KICK, 20 bytes, 1 fds\n"
-      "held: session 1, back-end channel, back-end to front-end, IOTLB_MSG, 80 bytes, 0 fds, finding size-mismatch: x\n"
+      "held: session 1, back-end channel, back-end to front-end, IOTLB_MSG, 80 bytes, 0 fds, "
+      "finding size-mismatch: x\n"
       "breakpoints: SET_VRING_KICK error\ninjections: drop:SET_OWNER\n\n",
       st, error))
       << error;
   ASSERT_EQ(st.held.size(), 2u);
-  EXPECT_EQ(st.held[0], "session 1, front-end channel, front-end to back-end, SET_VRING_KICK, 20 bytes, 1 fds");
+  EXPECT_EQ(st.held[0],
+            "session 1, front-end channel, front-end to back-end, SET_VRING_KICK, 20 bytes, 1 fds");
   EXPECT_EQ(st.breakpoints, (std::vector<std::string>{"SET_VRING_KICK", "error"}));
   EXPECT_EQ(st.injections, (std::vector<std::string>{"drop:SET_OWNER"}));
 
@@ -108,7 +110,8 @@ TEST(StepControls, DriveARealRelayFromTheSelectedMessage) {
   live.drain();
   uint32_t num_entry = UINT32_MAX;
   for (uint32_t i = 0; i < live.store.size(); ++i)
-    if (live.store.entry(i).is_message() && live.store.entry(i).header.request == request_number("SET_VRING_NUM"))
+    if (live.store.entry(i).is_message() &&
+        live.store.entry(i).header.request == request_number("SET_VRING_NUM"))
       num_entry = i;
   ASSERT_NE(num_entry, UINT32_MAX);
   EXPECT_EQ(view::break_target(live.store, num_entry), "SET_VRING_NUM");
@@ -117,7 +120,8 @@ TEST(StepControls, DriveARealRelayFromTheSelectedMessage) {
   EXPECT_TRUE(controls.add_break(send, "SET_VRING_NUM"));
   EXPECT_EQ(controls.last_answer(), "ok");
   controls.refresh(send, now);  // forced by the action, even without time passing
-  EXPECT_EQ(controls.status().breakpoints, (std::vector<std::string>{"SET_VRING_KICK", "SET_VRING_NUM"}));
+  EXPECT_EQ(controls.status().breakpoints,
+            (std::vector<std::string>{"SET_VRING_KICK", "SET_VRING_NUM"}));
   EXPECT_FALSE(controls.can_add_break("SET_VRING_NUM"));
 
   // Step releases the kick byte-exact with its eventfd; nothing is held any more.
@@ -148,7 +152,8 @@ TEST(StepControls, DriveARealRelayFromTheSelectedMessage) {
   EXPECT_EQ(controls.status().breakpoints, (std::vector<std::string>{"any"}));
   EXPECT_EQ(send("delete any"), "ok\n");
   controls.refresh(send, now + 100);
-  EXPECT_EQ(controls.status().breakpoints, (std::vector<std::string>{"any"})) << "polled before the interval";
+  EXPECT_EQ(controls.status().breakpoints, (std::vector<std::string>{"any"}))
+      << "polled before the interval";
   controls.refresh(send, now + 300);
   EXPECT_TRUE(controls.status().breakpoints.empty());
 }

@@ -46,12 +46,16 @@ class TimelineTest : public ::testing::Test {
     store.append(note(RecordKind::Connect, kT0));
     store.append(rec(test::request("GET_FEATURES"), F, kT0 + 1 * kMs));
     store.append(rec(test::reply("GET_FEATURES", test::u64_payload(1ull << 32)), B, kT0 + 2 * kMs));
-    store.append(rec(test::request("SET_VRING_NUM", test::vring_state(1, 256), true), F, kT0 + 3 * kMs));
+    store.append(
+        rec(test::request("SET_VRING_NUM", test::vring_state(1, 256), true), F, kT0 + 3 * kMs));
     store.append(rec(test::reply("SET_VRING_NUM", test::u64_payload(0)), B, kT0 + 4 * kMs));
-    store.append(rec(test::request("SET_VRING_CALL", test::vring_index_fd(0, true)), F, kT0 + 5 * kMs));
-    store.append(rec(test::request("BACKEND_CONFIG_CHANGE_MSG"), B, kT0 + 6 * kMs, Channel::Backend));
+    store.append(
+        rec(test::request("SET_VRING_CALL", test::vring_index_fd(0, true)), F, kT0 + 5 * kMs));
+    store.append(
+        rec(test::request("BACKEND_CONFIG_CHANGE_MSG"), B, kT0 + 6 * kMs, Channel::Backend));
     store.append(rec(test::request("GET_VRING_BASE", test::vring_state(1, 0)), F, kT0 + 10 * kMs));
-    store.append(rec(test::request("SET_VRING_KICK", test::vring_index_fd(1, true)), F, kT0 + 20 * kMs));
+    store.append(
+        rec(test::request("SET_VRING_KICK", test::vring_index_fd(1, true)), F, kT0 + 20 * kMs));
     store.finish();
     while (!index.update(store, 3)) {
     }
@@ -72,7 +76,8 @@ class TimelineTest : public ::testing::Test {
 TEST_F(TimelineTest, LanesInDisplayOrder) {
   std::vector<std::string> labels;
   for (const auto& l : index.lanes()) labels.push_back(l.label);
-  EXPECT_EQ(labels, (std::vector<std::string>{"events", "control", "queue 0", "queue 1", "back-end ch"}));
+  EXPECT_EQ(labels,
+            (std::vector<std::string>{"events", "control", "queue 0", "queue 1", "back-end ch"}));
   EXPECT_EQ(index.indexed(), store.size());
   EXPECT_EQ(index.min_time(), kT0);
   EXPECT_EQ(index.max_time(), kT0 + 20 * kMs);
@@ -175,9 +180,11 @@ TEST(TimeRange, ZoomIsClamped) {
 
 TEST(TimeRange, PanStaysInside) {
   const view::TimeRange bounds{0, 1'000'000};
-  EXPECT_EQ(view::pan_range({100'000, 200'000}, 50'000, bounds), (view::TimeRange{150'000, 250'000}));
+  EXPECT_EQ(view::pan_range({100'000, 200'000}, 50'000, bounds),
+            (view::TimeRange{150'000, 250'000}));
   EXPECT_EQ(view::pan_range({100'000, 200'000}, -500'000, bounds), (view::TimeRange{0, 100'000}));
-  EXPECT_EQ(view::pan_range({100'000, 200'000}, 5'000'000, bounds), (view::TimeRange{900'000, 1'000'000}));
+  EXPECT_EQ(view::pan_range({100'000, 200'000}, 5'000'000, bounds),
+            (view::TimeRange{900'000, 1'000'000}));
 }
 
 TEST(TimeRange, FitPadsTheData) {

@@ -9,9 +9,9 @@
 #include <vector>
 
 #include "support/capture_read.hpp"
+#include "support/controlled_session.hpp"
 #include "support/message_builder.hpp"
 #include "support/process.hpp"
-#include "support/controlled_session.hpp"
 #include "support/recorder_harness.hpp"
 #include "support/wire_io.hpp"
 
@@ -43,7 +43,8 @@ TEST(Inject, DropRecordsTheRequestAsInjectedNotRelayedAndClosesItsFds) {
   // The next thing the back-end sees is SET_OWNER: the call was dropped, not reordered.
   ReceivedMessage got = s.expect_at_backend(owner);
   EXPECT_TRUE(got.fds.empty());
-  EXPECT_EQ(s.rec.proc->wait_for_fd_count(active_fds, kLong), active_fds) << "the dropped message's eventfd leaked";
+  EXPECT_EQ(s.rec.proc->wait_for_fd_count(active_fds, kLong), active_fds)
+      << "the dropped message's eventfd leaked";
 
   CommandResult status = s.vhostscope({"ctl", s.control, "status"});
   EXPECT_NE(status.out.find("injections: drop:SET_VRING_CALL\n"), std::string::npos) << status.out;
@@ -66,7 +67,8 @@ TEST(Inject, DropRecordsTheRequestAsInjectedNotRelayedAndClosesItsFds) {
   EXPECT_EQ(sent[2]->flags, 0);
   CommandResult dump = s.vhostscope({"dump", s.rec.capture});
   EXPECT_EQ(dump.exit_code, 0) << dump.err;
-  EXPECT_NE(dump.out.find("SET_VRING_CALL (not relayed) (injected)"), std::string::npos) << dump.out;
+  EXPECT_NE(dump.out.find("SET_VRING_CALL (not relayed) (injected)"), std::string::npos)
+      << dump.out;
 }
 
 TEST(Inject, DelayHoldsTheRequestAtLeastThatLongAndKeepsTheOrder) {
@@ -125,7 +127,8 @@ TEST(Inject, ReplaceReplySendsExactlyTheGivenBytesAndRecordsBoth) {
   // The injected reply answers the request: no unexpected-reply finding in the dump.
   CommandResult dump = s.vhostscope({"dump", s.rec.capture});
   EXPECT_EQ(dump.exit_code, 0) << dump.err;
-  EXPECT_NE(dump.out.find("GET_FEATURES reply (not relayed) (injected)"), std::string::npos) << dump.out;
+  EXPECT_NE(dump.out.find("GET_FEATURES reply (not relayed) (injected)"), std::string::npos)
+      << dump.out;
   EXPECT_NE(dump.out.find("GET_FEATURES reply (injected)"), std::string::npos) << dump.out;
   EXPECT_EQ(dump.out.find("!unexpected-reply"), std::string::npos) << dump.out;
 }
@@ -133,9 +136,10 @@ TEST(Inject, ReplaceReplySendsExactlyTheGivenBytesAndRecordsBoth) {
 TEST(Inject, BadSpecsAreClearErrorsWithExitCode2) {
   TempDir dir;
   auto record = [&](const std::string& spec) {
-    return run_command({vhostscope_binary(), "record", "--frontend-listen", dir / "fe.sock", "--backend-connect",
-                        dir / "be.sock", "-w", dir / "c.pcap", "--inject", spec},
-                       dir.path());
+    return run_command(
+        {vhostscope_binary(), "record", "--frontend-listen", dir / "fe.sock", "--backend-connect",
+         dir / "be.sock", "-w", dir / "c.pcap", "--inject", spec},
+        dir.path());
   };
   struct Case {
     std::string spec, message;

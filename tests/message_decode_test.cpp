@@ -19,8 +19,16 @@ using Bytes = std::vector<uint8_t>;
 void put(Bytes& b, uint64_t x, int n) {
   for (int i = 0; i < n; ++i) b.push_back(static_cast<uint8_t>(x >> (8 * i)));
 }
-Bytes u32(uint32_t x) { Bytes b; put(b, x, 4); return b; }
-Bytes u64(uint64_t x) { Bytes b; put(b, x, 8); return b; }
+Bytes u32(uint32_t x) {
+  Bytes b;
+  put(b, x, 4);
+  return b;
+}
+Bytes u64(uint64_t x) {
+  Bytes b;
+  put(b, x, 8);
+  return b;
+}
 Bytes cat(std::initializer_list<Bytes> parts) {
   Bytes out;
   for (const Bytes& p : parts) out.insert(out.end(), p.begin(), p.end());
@@ -61,7 +69,8 @@ std::string detail(const DecodedMessage& m, FindingCode c) {
 }
 std::string all_details(const DecodedMessage& m) {
   std::string s;
-  for (const Finding& f : m.findings) s += std::string(finding_info(f.code).id) + ": " + f.detail + "\n";
+  for (const Finding& f : m.findings)
+    s += std::string(finding_info(f.code).id) + ": " + f.detail + "\n";
   return s;
 }
 
@@ -151,7 +160,8 @@ TEST(DecodeHeader, TruncatedPayloadDecodesWhatIsThere) {
   const Bytes payload = cat({u32(2), u32(0), u64(0x7f0000001000)});
   const auto m = decode(F, msg(9, kReq, payload, 40));
   EXPECT_EQ(count(m, FindingCode::TruncatedPayload), 1u);
-  EXPECT_EQ(detail(m, FindingCode::TruncatedPayload), "header.size is 40 but only 16 payload bytes are present");
+  EXPECT_EQ(detail(m, FindingCode::TruncatedPayload),
+            "header.size is 40 but only 16 payload bytes are present");
   EXPECT_EQ(count(m, FindingCode::PayloadSizeMismatch), 0u);
   ASSERT_TRUE(std::holds_alternative<VringAddrValue>(m.payload));
   const auto& a = std::get<VringAddrValue>(m.payload);
@@ -283,7 +293,8 @@ TEST(DecodePayload, VringStateFieldChecks) {
   EXPECT_EQ(count(decode(F, msg(23, kReq, cat({u32(0), u32(3)}))), FindingCode::InvalidField), 1u);
   EXPECT_EQ(detail(decode(F, msg(8, kReq, cat({u32(0), u32(0)}))), FindingCode::InvalidField),
             "SET_VRING_NUM num is 0, expected 1..32768");
-  EXPECT_EQ(count(decode(F, msg(8, kReq, cat({u32(0), u32(65536)}))), FindingCode::InvalidField), 1u);
+  EXPECT_EQ(count(decode(F, msg(8, kReq, cat({u32(0), u32(65536)}))), FindingCode::InvalidField),
+            1u);
   EXPECT_EQ(count(decode(F, msg(35, kReq, cat({u32(0), u32(1)}))), FindingCode::InvalidField), 1u);
   EXPECT_EQ(count(decode(B, msg(4, kReq, cat({u32(0), u32(7)}))), FindingCode::InvalidField), 1u);
   EXPECT_EQ(count(decode(B, msg(5, kReq, cat({u32(0), u32(0)}))), FindingCode::InvalidField), 0u);
@@ -341,17 +352,22 @@ TEST(DecodePayload, MemTableMalformed) {
 
   // nregions claims 3 but only 1 region follows: decode 1, report the disagreement.
   const auto m3 = decode(F, msg(5, kReq, cat({u32(3), u32(0), region(0, 0x1000, 0x1000, 0)})), 3);
-  EXPECT_EQ(detail(m3, FindingCode::InvalidField), "mem_table.nregions is 3 but the payload holds 1 region");
+  EXPECT_EQ(detail(m3, FindingCode::InvalidField),
+            "mem_table.nregions is 3 but the payload holds 1 region");
   EXPECT_EQ(std::get<MemTableValue>(m3.payload).regions.size(), 1u);
 
   // Size that is not 8 + 32*n.
-  const auto odd = decode(F, msg(5, kReq, cat({u32(1), u32(0), region(0, 0x1000, 0x1000, 0), u32(0)})), 1);
+  const auto odd =
+      decode(F, msg(5, kReq, cat({u32(1), u32(0), region(0, 0x1000, 0x1000, 0), u32(0)})), 1);
   EXPECT_EQ(detail(odd, FindingCode::PayloadSizeMismatch),
             "SET_MEM_TABLE request payload (mem-table): expected 8 + 32*n bytes, found 44");
 
   // A region whose end wraps around 2^64 and one of size 0.
-  const auto wrap = decode(F, msg(5, kReq, cat({u32(2), u32(0), region(~0ull - 10, 0x1000, 0x1000, 0),
-                                                  region(0x1000, 0, 0x2000, 0)})), 2);
+  const auto wrap = decode(F,
+                           msg(5, kReq,
+                               cat({u32(2), u32(0), region(~0ull - 10, 0x1000, 0x1000, 0),
+                                    region(0x1000, 0, 0x2000, 0)})),
+                           2);
   EXPECT_EQ(count(wrap, FindingCode::InvalidField), 2u) << all_details(wrap);
 
   // Huge nregions with a tiny payload must not allocate or read past the end.
@@ -383,7 +399,8 @@ TEST(DecodePayload, XenMmapRegionsAreFortyBytes) {
   DecodeContext ctx;
   ctx.protocol_features_known = true;
   ctx.protocol_features = 1ull << kProtoXenMmap;
-  const Bytes payload = cat({u32(1), u32(0), region(0x1000, 0x2000, 0x3000, 0x4000), u32(0x1), u32(7)});
+  const Bytes payload =
+      cat({u32(1), u32(0), region(0x1000, 0x2000, 0x3000, 0x4000), u32(0x1), u32(7)});
   const auto m = decode(F, msg(5, kReq, payload), 1, ctx);
   EXPECT_TRUE(m.findings.empty()) << all_details(m);
   const auto& r = std::get<MemTableValue>(m.payload).regions.at(0);
@@ -475,12 +492,18 @@ TEST(DecodePayload, ConfigRequestDataIgnoredReplyDataKept) {
   EXPECT_EQ(std::get<ConfigValue>(set.payload).data, Bytes{1});
   EXPECT_TRUE(set.findings.empty());
 
-  EXPECT_EQ(detail(decode(F, msg(25, kReq, cat({u32(0), u32(4), u32(0), Bytes{1}}))), FindingCode::InvalidField),
+  EXPECT_EQ(detail(decode(F, msg(25, kReq, cat({u32(0), u32(4), u32(0), Bytes{1}}))),
+                   FindingCode::InvalidField),
             "config.size is 4 but the payload carries 1 data bytes");
-  EXPECT_EQ(detail(decode(F, msg(24, kReply, cat({u32(0), u32(0), u32(0)}))), FindingCode::InvalidField),
-            "GET_CONFIG reply has config.size 0 (back-end failure)");
-  EXPECT_EQ(count(decode(F, msg(25, kReq, cat({u32(0), u32(1), u32(5), Bytes{1}}))), FindingCode::InvalidField), 1u);
-  EXPECT_EQ(count(decode(F, msg(25, kReq, cat({u32(4095), u32(2), u32(0), Bytes{1, 2}}))), FindingCode::InvalidField), 1u);
+  EXPECT_EQ(
+      detail(decode(F, msg(24, kReply, cat({u32(0), u32(0), u32(0)}))), FindingCode::InvalidField),
+      "GET_CONFIG reply has config.size 0 (back-end failure)");
+  EXPECT_EQ(count(decode(F, msg(25, kReq, cat({u32(0), u32(1), u32(5), Bytes{1}}))),
+                  FindingCode::InvalidField),
+            1u);
+  EXPECT_EQ(count(decode(F, msg(25, kReq, cat({u32(4095), u32(2), u32(0), Bytes{1, 2}}))),
+                  FindingCode::InvalidField),
+            1u);
 }
 
 TEST(DecodePayload, VringAreaOnTheBackendChannel) {
@@ -493,9 +516,14 @@ TEST(DecodePayload, VringAreaOnTheBackendChannel) {
   EXPECT_EQ(a.offset, 0x3000u);
   EXPECT_TRUE(m.findings.empty()) << all_details(m);
   EXPECT_TRUE(decode(B, msg(3, kReq, cat({u64(0x101), u64(0), u64(0)})), 0).findings.empty());
-  EXPECT_EQ(count(decode(B, msg(3, kReq, cat({u64(0x101), u64(0), u64(0)})), 1), FindingCode::FdCountMismatch), 1u);
-  EXPECT_EQ(count(decode(B, msg(3, kReq, cat({u64(0x401), u64(4096), u64(0)})), 1), FindingCode::InvalidField), 1u);
-  EXPECT_EQ(detail(decode(B, msg(3, kReq, cat({u64(0x1), u64(3000), u64(0)})), 1), FindingCode::InvalidField),
+  EXPECT_EQ(count(decode(B, msg(3, kReq, cat({u64(0x101), u64(0), u64(0)})), 1),
+                  FindingCode::FdCountMismatch),
+            1u);
+  EXPECT_EQ(count(decode(B, msg(3, kReq, cat({u64(0x401), u64(4096), u64(0)})), 1),
+                  FindingCode::InvalidField),
+            1u);
+  EXPECT_EQ(detail(decode(B, msg(3, kReq, cat({u64(0x1), u64(3000), u64(0)})), 1),
+                   FindingCode::InvalidField),
             "vring_area.size is 3000, expected the host page size");
 }
 
@@ -528,13 +556,17 @@ TEST(DecodePayload, Inflight) {
   EXPECT_EQ(std::get<InflightValue>(rep.payload).mmap_size, 0x1040u);
   EXPECT_TRUE(rep.findings.empty()) << all_details(rep);
   EXPECT_TRUE(decode(F, msg(31, kReply, inflight(0, 0, 1, 128)), 0).findings.empty());
-  EXPECT_EQ(detail(decode(F, msg(31, kReply, inflight(0, 0, 1, 128)), 1), FindingCode::FdCountMismatch),
-            "GET_INFLIGHT_FD reply carries 1 fd, expected none: mmap_size is 0");
-  EXPECT_EQ(count(decode(F, msg(31, kReply, inflight(0x1040, 0, 1, 128)), 0), FindingCode::FdCountMismatch), 1u);
+  EXPECT_EQ(
+      detail(decode(F, msg(31, kReply, inflight(0, 0, 1, 128)), 1), FindingCode::FdCountMismatch),
+      "GET_INFLIGHT_FD reply carries 1 fd, expected none: mmap_size is 0");
+  EXPECT_EQ(count(decode(F, msg(31, kReply, inflight(0x1040, 0, 1, 128)), 0),
+                  FindingCode::FdCountMismatch),
+            1u);
   EXPECT_EQ(count(decode(F, msg(31, kReq, inflight(0, 0, 0, 128))), FindingCode::InvalidField), 1u);
-  EXPECT_EQ(count(decode(F, msg(32, kReq, inflight(0x1040, 0, 1, 128)), 0), FindingCode::FdCountMismatch), 1u);
-  EXPECT_EQ(count(decode(F, msg(31, kReq, Bytes(20))),
-                  FindingCode::PayloadSizeMismatch), 1u);
+  EXPECT_EQ(
+      count(decode(F, msg(32, kReq, inflight(0x1040, 0, 1, 128)), 0), FindingCode::FdCountMismatch),
+      1u);
+  EXPECT_EQ(count(decode(F, msg(31, kReq, Bytes(20))), FindingCode::PayloadSizeMismatch), 1u);
 }
 
 TEST(DecodePayload, SharedObject) {
@@ -556,10 +588,12 @@ TEST(DecodePayload, DeviceStateTransfer) {
   ASSERT_EQ(m.payload_kind, PayloadKind::DeviceStateParams);
   EXPECT_EQ(std::get<DeviceStateParamsValue>(m.payload).direction, 1u);
   EXPECT_TRUE(m.findings.empty());
-  EXPECT_EQ(count(decode(F, msg(42, kReq, cat({u32(0), u32(0)})), 0), FindingCode::FdCountMismatch), 1u);
+  EXPECT_EQ(count(decode(F, msg(42, kReq, cat({u32(0), u32(0)})), 0), FindingCode::FdCountMismatch),
+            1u);
   EXPECT_EQ(detail(decode(F, msg(42, kReq, cat({u32(2), u32(0)})), 1), FindingCode::InvalidField),
             "device_state.direction is 2, expected 0 (SAVE) or 1 (LOAD)");
-  EXPECT_EQ(count(decode(F, msg(42, kReq, cat({u32(0), u32(1)})), 1), FindingCode::InvalidField), 1u);
+  EXPECT_EQ(count(decode(F, msg(42, kReq, cat({u32(0), u32(1)})), 1), FindingCode::InvalidField),
+            1u);
 
   const auto nofd = decode(F, msg(42, kReply, u64(0x100)), 0);
   ASSERT_EQ(nofd.payload_kind, PayloadKind::DeviceStateResult);
@@ -596,7 +630,9 @@ TEST(DecodePayload, ShmemMapAndConfig) {
   ASSERT_EQ(std::get<ShmemConfigValue>(c.payload).sizes.size(), 8u);
   EXPECT_EQ(std::get<ShmemConfigValue>(c.payload).sizes[0], 0x40000000u);
   EXPECT_TRUE(c.findings.empty());
-  EXPECT_EQ(count(decode(F, msg(44, kReply, cat({u32(3), u32(0), u64(1)}))), FindingCode::InvalidField), 1u);
+  EXPECT_EQ(
+      count(decode(F, msg(44, kReply, cat({u32(3), u32(0), u64(1)}))), FindingCode::InvalidField),
+      1u);
 }
 
 TEST(DecodePayload, OpaqueCryptoSession) {
@@ -643,8 +679,10 @@ TEST(DecodeHealthy, QemuStorageDaemonStartHasNoFindings) {
       {msg(37, kReply, u64(0)), 0},
       {msg(8, kReq, cat({u32(0), u32(128)})), 0},
       {msg(10, kReq, cat({u32(0), u32(0)})), 0},
-      {msg(9, kReq, cat({u32(0), u32(0), u64(0x7f0000001000), u64(0x7f0000002000),
-                         u64(0x7f0000001800), u64(0x2000)})), 0},
+      {msg(9, kReq,
+           cat({u32(0), u32(0), u64(0x7f0000001000), u64(0x7f0000002000), u64(0x7f0000001800),
+                u64(0x2000)})),
+       0},
       {msg(12, kReq, u64(0)), 1},
       {msg(18, kNeedReply, cat({u32(0), u32(1)})), 0},
       {msg(18, kReply, u64(0)), 0},

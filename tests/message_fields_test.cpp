@@ -18,8 +18,16 @@ using Bytes = std::vector<uint8_t>;
 void put(Bytes& b, uint64_t x, int n) {
   for (int i = 0; i < n; ++i) b.push_back(static_cast<uint8_t>(x >> (8 * i)));
 }
-Bytes u32(uint32_t x) { Bytes b; put(b, x, 4); return b; }
-Bytes u64(uint64_t x) { Bytes b; put(b, x, 8); return b; }
+Bytes u32(uint32_t x) {
+  Bytes b;
+  put(b, x, 4);
+  return b;
+}
+Bytes u64(uint64_t x) {
+  Bytes b;
+  put(b, x, 8);
+  return b;
+}
 Bytes cat(std::initializer_list<Bytes> parts) {
   Bytes out;
   for (const Bytes& p : parts) out.insert(out.end(), p.begin(), p.end());
@@ -85,8 +93,9 @@ TEST(DescribeFields, TruncatedHeaderShowsWhatIsThere) {
 }
 
 TEST(DescribeFields, VringAddrOffsetsAreIntoTheWholeMessage) {
-  const auto d = describe(Channel::Frontend,
-                          msg(9, 0x1, cat({u32(1), u32(1), u64(0x7f1000000000), u64(0x7f1000002000),
+  const auto d =
+      describe(Channel::Frontend, msg(9, 0x1,
+                                      cat({u32(1), u32(1), u64(0x7f1000000000), u64(0x7f1000002000),
                                            u64(0x7f1000001000), u64(0x12340000)})));
   EXPECT_FIELD(d, "vring_addr.index", "1", 12u, 4u);
   EXPECT_FIELD(d, "vring_addr.flags", "0x1 (LOG)", 16u, 4u);
@@ -94,12 +103,14 @@ TEST(DescribeFields, VringAddrOffsetsAreIntoTheWholeMessage) {
   EXPECT_FIELD(d, "vring_addr.used_user_addr", "0x7f1000002000", 28u, 8u);
   EXPECT_FIELD(d, "vring_addr.avail_user_addr", "0x7f1000001000", 36u, 8u);
   EXPECT_FIELD(d, "vring_addr.log_guest_addr", "0x12340000", 44u, 8u);
-  EXPECT_EQ(summarize_payload(d.m), "index=1 desc=0x7f1000000000 used=0x7f1000002000 avail=0x7f1000001000 LOG");
+  EXPECT_EQ(summarize_payload(d.m),
+            "index=1 desc=0x7f1000000000 used=0x7f1000002000 avail=0x7f1000001000 LOG");
 }
 
 TEST(DescribeFields, MemTableRegionsAndFds) {
-  const Bytes payload = cat({u32(2), u32(0), u64(0), u64(0x80000000), u64(0x7f0000000000), u64(0),
-                             u64(0x100000000), u64(0x40000000), u64(0x7f0080000000), u64(0x80000000)});
+  const Bytes payload =
+      cat({u32(2), u32(0), u64(0), u64(0x80000000), u64(0x7f0000000000), u64(0), u64(0x100000000),
+           u64(0x40000000), u64(0x7f0080000000), u64(0x80000000)});
   std::vector<FdInfo> fds(2);
   fds[0] = {FdKind::Memfd, 4242, 0xc0000000, "memfd:pc.ram"};
   fds[1] = {FdKind::File, 7, 0, "/dev/hugepages/x"};
@@ -127,7 +138,8 @@ TEST(DescribeFields, FeaturesHexNamesAndBits) {
   EXPECT_FIELD(d, "features.bit[32]", "VERSION_1", 16u, 1u);
   EXPECT_FIELD(d, "features.bit[9]", "FLUSH", 13u, 1u);
   EXPECT_FIELD(d, "features.bit[45]", "(unnamed)", 17u, 1u);
-  EXPECT_EQ(summarize_payload(d.m, ctx), "0x200140000200 (FLUSH|PROTOCOL_FEATURES|VERSION_1|bit45)");
+  EXPECT_EQ(summarize_payload(d.m, ctx),
+            "0x200140000200 (FLUSH|PROTOCOL_FEATURES|VERSION_1|bit45)");
   const uint64_t many = 0x1'7000'6e54;
   EXPECT_EQ(summarize_payload(describe(Channel::Frontend, msg(1, 0x5, u64(many))).m, ctx),
             "0x170006e54 (SEG_MAX|GEOMETRY|BLK_SIZE|FLUSH|+8)");
@@ -167,11 +179,13 @@ TEST(DescribeFields, ConfigAndExtraBytes) {
   EXPECT_FIELD(req, "config.flags", "FRONTEND (0)", 20u, 4u);
   EXPECT_FIELD(req, "config.data", "60 bytes (ignored in a request)", 24u, 60u);
   EXPECT_EQ(summarize_payload(req.m), "offset=0 size=60");
-  const auto rep = describe(Channel::Frontend, msg(24, 0x5, cat({u32(0), u32(2), u32(1), Bytes{0xab, 0xcd}})));
+  const auto rep =
+      describe(Channel::Frontend, msg(24, 0x5, cat({u32(0), u32(2), u32(1), Bytes{0xab, 0xcd}})));
   EXPECT_FIELD(rep, "config.data", "ab cd", 24u, 2u);
   EXPECT_FIELD(rep, "config.flags", "MIGRATION (1)", 20u, 4u);
   // SET_VRING_NUM with 12 bytes: the 4 unexplained bytes still get a line.
-  const auto extra = describe(Channel::Frontend, msg(8, 0x1, cat({u32(0), u32(256), u32(0xdeadbeef)})));
+  const auto extra =
+      describe(Channel::Frontend, msg(8, 0x1, cat({u32(0), u32(256), u32(0xdeadbeef)})));
   EXPECT_FIELD(extra, "vring_state.num", "256", 16u, 4u);
   EXPECT_FIELD(extra, "vring_state.extra", "ef be ad de", 20u, 4u);
   EXPECT_EQ(summarize_payload(extra.m), "index=0 num=256");
@@ -182,18 +196,23 @@ TEST(DescribeFields, DeviceConfigFields) {
   blk.device = DeviceKind::Blk;
   // GET_CONFIG reply for offset 0, 36 bytes of virtio_blk_config.
   Bytes cfg(36, 0);
-  cfg[0] = 0x00; cfg[1] = 0x00; cfg[2] = 0x20;  // capacity 0x200000 sectors = 1 GiB
-  cfg[12] = 126;                                // seg_max
-  cfg[20] = 0x00; cfg[21] = 0x02;               // blk_size 512
-  cfg[34] = 4;                                  // num_queues
-  const auto d = describe(Channel::Frontend, msg(24, 0x5, cat({u32(0), u32(36), u32(0), cfg})), {}, blk);
+  cfg[0] = 0x00;
+  cfg[1] = 0x00;
+  cfg[2] = 0x20;  // capacity 0x200000 sectors = 1 GiB
+  cfg[12] = 126;  // seg_max
+  cfg[20] = 0x00;
+  cfg[21] = 0x02;  // blk_size 512
+  cfg[34] = 4;     // num_queues
+  const auto d =
+      describe(Channel::Frontend, msg(24, 0x5, cat({u32(0), u32(36), u32(0), cfg})), {}, blk);
   EXPECT_FIELD(d, "config.data.capacity", "2097152 sectors (1.0 GiB)", 24u, 8u);
   EXPECT_FIELD(d, "config.data.seg_max", "126", 36u, 4u);
   EXPECT_FIELD(d, "config.data.blk_size", "512", 44u, 4u);
   EXPECT_FIELD(d, "config.data.num_queues", "4", 58u, 2u);
   EXPECT_EQ(d.find("config.data.max_discard_sectors"), nullptr);  // beyond the 36 bytes carried
   // SET_CONFIG of the write-cache byte alone (offset 32, size 1).
-  const auto wce = describe(Channel::Frontend, msg(25, 0x1, cat({u32(32), u32(1), u32(0), Bytes{1}})), {}, blk);
+  const auto wce =
+      describe(Channel::Frontend, msg(25, 0x1, cat({u32(32), u32(1), u32(0), Bytes{1}})), {}, blk);
   EXPECT_FIELD(wce, "config.data.wce", "1", 24u, 1u);
   EXPECT_EQ(wce.find("config.data.capacity"), nullptr);
 
@@ -203,14 +222,16 @@ TEST(DescribeFields, DeviceConfigFields) {
   const char tag[] = "myfs";
   std::memcpy(fscfg.data(), tag, 4);
   fscfg[36] = 1;
-  const auto f = describe(Channel::Frontend, msg(24, 0x5, cat({u32(0), u32(40), u32(0), fscfg})), {}, fs);
+  const auto f =
+      describe(Channel::Frontend, msg(24, 0x5, cat({u32(0), u32(40), u32(0), fscfg})), {}, fs);
   EXPECT_FIELD(f, "config.data.tag", "\"myfs\"", 24u, 36u);
   EXPECT_FIELD(f, "config.data.num_request_queues", "1", 60u, 4u);
 
   DecodeContext net;
   net.device = DeviceKind::Net;
   Bytes netcfg = {0x52, 0x54, 0, 0x12, 0x34, 0x56, 1, 0, 2, 0, 0xdc, 0x05};
-  const auto n = describe(Channel::Frontend, msg(24, 0x5, cat({u32(0), u32(12), u32(0), netcfg})), {}, net);
+  const auto n =
+      describe(Channel::Frontend, msg(24, 0x5, cat({u32(0), u32(12), u32(0), netcfg})), {}, net);
   EXPECT_FIELD(n, "config.data.mac", "52:54:00:12:34:56", 24u, 6u);
   EXPECT_FIELD(n, "config.data.status", "0x1 (LINK_UP)", 30u, 2u);
   EXPECT_FIELD(n, "config.data.mtu", "1500", 34u, 2u);
@@ -226,12 +247,15 @@ TEST(Summaries, OtherKinds) {
   EXPECT_EQ(sum(F, msg(17, 0x5, u64(4))), "value=4");
   EXPECT_EQ(sum(F, msg(5, 0x5, u64(0))), "ack=0");
   EXPECT_EQ(sum(F, msg(5, 0x5, u64(1))), "ack=1 (failure)");
-  EXPECT_EQ(sum(F, msg(19, 0x1, Bytes{0x52, 0x54, 0, 0x12, 0x34, 0x56, 0, 0})), "mac=52:54:00:12:34:56");
-  EXPECT_EQ(sum(F, msg(39, 0x1, u64(0xf))), "status=0xf (ACKNOWLEDGE|DRIVER|DRIVER_OK|FEATURES_OK)");
+  EXPECT_EQ(sum(F, msg(19, 0x1, Bytes{0x52, 0x54, 0, 0x12, 0x34, 0x56, 0, 0})),
+            "mac=52:54:00:12:34:56");
+  EXPECT_EQ(sum(F, msg(39, 0x1, u64(0xf))),
+            "status=0xf (ACKNOWLEDGE|DRIVER|DRIVER_OK|FEATURES_OK)");
   EXPECT_EQ(sum(F, msg(37, 0x1, cat({u64(0), u64(0x1000), u64(0x100000), u64(0x7f00), u64(0)})), 1),
             "gpa=0x1000 size=1.0 MiB uva=0x7f00");
   EXPECT_EQ(sum(F, msg(6, 0x1, cat({u64(0x20000), u64(0)}))), "size=128.0 KiB offset=0x0");
-  EXPECT_EQ(sum(B, msg(3, 0x1, cat({u64(1), u64(4096), u64(0)})), 1), "index=1 size=4.0 KiB offset=0x0");
+  EXPECT_EQ(sum(B, msg(3, 0x1, cat({u64(1), u64(4096), u64(0)})), 1),
+            "index=1 size=4.0 KiB offset=0x0");
   EXPECT_EQ(sum(B, msg(3, 0x1, cat({u64(0x101), u64(0), u64(0)}))), "index=1 NOFD");
   Bytes infl = cat({u64(0x1040), u64(0)});
   put(infl, 1, 2);
@@ -241,11 +265,15 @@ TEST(Summaries, OtherKinds) {
   Bytes uuid = {0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0, 0, 1, 2, 3, 4, 5, 6, 7};
   EXPECT_EQ(sum(F, msg(41, 0x1, uuid)), "uuid=12345678-9abc-def0-0001-020304050607");
   EXPECT_EQ(sum(F, msg(42, 0x1, cat({u32(0), u32(0)})), 1), "direction=SAVE phase=STOPPED");
-  EXPECT_EQ(sum(F, msg(42, 0x1, cat({u32(7), u32(3)})), 1), "direction=Unknown (7) phase=Unknown (3)");
+  EXPECT_EQ(sum(F, msg(42, 0x1, cat({u32(7), u32(3)})), 1),
+            "direction=Unknown (7) phase=Unknown (3)");
   EXPECT_EQ(sum(F, msg(42, 0x5, u64(0x100))), "error=0 NOFD");
   EXPECT_EQ(sum(F, msg(26, 0x1, Bytes(100))), "100 bytes");
   EXPECT_EQ(sum(F, msg(44, 0x5, cat({u32(1), u32(0), u64(1ull << 30)}))), "regions=1 [0]=1.0 GiB");
-  EXPECT_EQ(sum(B, msg(9, 0x9, cat({Bytes{2, 0, 0, 0, 0, 0, 0, 0}, u64(0), u64(0x1000), u64(0x2000), u64(1)})), 1),
+  EXPECT_EQ(sum(B,
+                msg(9, 0x9,
+                    cat({Bytes{2, 0, 0, 0, 0, 0, 0, 0}, u64(0), u64(0x1000), u64(0x2000), u64(1)})),
+                1),
             "shmid=2 shm_offset=0x1000 len=8.0 KiB fd_offset=0x0 flags=0x1");
   EXPECT_EQ(sum(F, Bytes{1, 2}), "");
 }

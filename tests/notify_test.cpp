@@ -14,9 +14,9 @@
 #include "captures/format/capture_file.hpp"
 #include "decoders/virtio/notify_record.hpp"
 #include "support/capture_read.hpp"
+#include "support/controlled_session.hpp"
 #include "support/message_builder.hpp"
 #include "support/process.hpp"
-#include "support/controlled_session.hpp"
 #include "support/recorder_harness.hpp"
 #include "support/temp_dir.hpp"
 #include "support/vhost_scenarios.hpp"
@@ -29,7 +29,9 @@ constexpr Millis kShort = ControlledSession::kNothingArrives;
 constexpr Millis kLong = ControlledSession::kArrives;
 
 // Adds to an eventfd's counter, like a front-end kicking or a back-end calling.
-void signal(int fd, uint64_t n = 1) { ASSERT_EQ(::write(fd, &n, sizeof n), static_cast<ssize_t>(sizeof n)); }
+void signal(int fd, uint64_t n = 1) {
+  ASSERT_EQ(::write(fd, &n, sizeof n), static_cast<ssize_t>(sizeof n));
+}
 
 // The eventfd's counter once it is non-zero (read and cleared), or 0 when nothing came in time.
 uint64_t await_counter(int fd, Millis timeout = kLong) {
@@ -79,14 +81,16 @@ std::vector<NotifyRecord> notify_records(const CaptureContents& c) {
   return out;
 }
 
-uint64_t total(const std::vector<NotifyRecord>& records, uint16_t queue, NotifySource source, NotifyEvent event) {
+uint64_t total(const std::vector<NotifyRecord>& records, uint16_t queue, NotifySource source,
+               NotifyEvent event) {
   uint64_t sum = 0;
   for (const auto& n : records)
     if (n.queue == queue && n.source == source && n.event == event) sum += n.count;
   return sum;
 }
 
-size_t how_many(const std::vector<NotifyRecord>& records, uint16_t queue, NotifySource source, NotifyEvent event) {
+size_t how_many(const std::vector<NotifyRecord>& records, uint16_t queue, NotifySource source,
+                NotifyEvent event) {
   size_t k = 0;
   for (const auto& n : records) k += n.queue == queue && n.source == source && n.event == event;
   return k;
@@ -189,7 +193,8 @@ TEST(Notify, HeldKicksWaitForStepAndContinue) {
 
   CommandResult status = s.ctl({"status"});
   EXPECT_EQ(status.out,
-            "held: session 1, queue 1 kick, 2 notifications\nbreakpoints: none\nnotify holds: kick 1\n\n");
+            "held: session 1, queue 1 kick, 2 notifications\nbreakpoints: none\nnotify holds: kick "
+            "1\n\n");
   EXPECT_EQ(s.ctl({"step"}).out, "ok\n");
   EXPECT_EQ(await_counter(be_kick), 1u) << "step did not release one kick";
   EXPECT_EQ(await_counter(be_kick, kShort), 0u) << "step released more than one kick";
@@ -265,15 +270,18 @@ TEST(Notify, CallFdSwappedWhileRunningLosesNothingAndTeardownLeaksNoFd) {
   ReceivedMessage at_fe;
   ASSERT_EQ(recv_message(s.fe.get(), at_fe, kLong), IoStatus::Ok);
   EXPECT_EQ(at_fe.bytes, base_reply);
-  EXPECT_EQ(await_counter(call2.get(), Millis(0)), 2u) << "the last call was not delivered before the reply";
-  EXPECT_EQ(s.rec.proc->wait_for_fd_count(session_fds, kLong), session_fds) << "eventfds leaked after GET_VRING_BASE";
+  EXPECT_EQ(await_counter(call2.get(), Millis(0)), 2u)
+      << "the last call was not delivered before the reply";
+  EXPECT_EQ(s.rec.proc->wait_for_fd_count(session_fds, kLong), session_fds)
+      << "eventfds leaked after GET_VRING_BASE";
 
   // A new pair for the next session's start, then the session ends: everything is closed.
   s.relay(request("SET_VRING_KICK", vring_index_fd(0)), {kick.get()});
   EXPECT_EQ(s.rec.proc->wait_for_fd_count(session_fds + 2, kLong), session_fds + 2);
   s.fe.reset();
   EXPECT_TRUE(wait_closed(s.be.get(), kLong));
-  EXPECT_EQ(s.rec.proc->wait_for_fd_count(s.rec.idle_fds, kLong), s.rec.idle_fds) << "fd leak after the session";
+  EXPECT_EQ(s.rec.proc->wait_for_fd_count(s.rec.idle_fds, kLong), s.rec.idle_fds)
+      << "fd leak after the session";
   EXPECT_EQ(s.rec.stop(), 0) << s.rec.stderr_text();
 
   CaptureContents c = read_capture(s.rec.capture);
@@ -281,7 +289,8 @@ TEST(Notify, CallFdSwappedWhileRunningLosesNothingAndTeardownLeaksNoFd) {
   auto notes = notify_records(c);
   EXPECT_EQ(how_many(notes, 0, NotifySource::Call, NotifyEvent::Interposed), 2u);
   EXPECT_EQ(total(notes, 0, NotifySource::Call, NotifyEvent::Relayed), 4u);
-  EXPECT_EQ(how_many(notes, 0, NotifySource::Call, NotifyEvent::Closed), 2u);  // swap + GET_VRING_BASE
+  EXPECT_EQ(how_many(notes, 0, NotifySource::Call, NotifyEvent::Closed),
+            2u);  // swap + GET_VRING_BASE
   EXPECT_EQ(how_many(notes, 0, NotifySource::Kick, NotifyEvent::Closed), 1u);  // NOFD
 }
 
@@ -336,7 +345,8 @@ TEST(Notify, RealisticStartupWithScriptedPeersInterposesEveryQueue) {
   for (uint16_t q = 0; q < 2; ++q)
     for (NotifySource src : {NotifySource::Kick, NotifySource::Call}) {
       EXPECT_EQ(how_many(notes, q, src, NotifyEvent::Interposed), 1u) << "queue " << q;
-      EXPECT_EQ(how_many(notes, q, src, NotifyEvent::Closed), 1u) << "queue " << q;  // GET_VRING_BASE
+      EXPECT_EQ(how_many(notes, q, src, NotifyEvent::Closed), 1u)
+          << "queue " << q;  // GET_VRING_BASE
     }
 }
 
@@ -356,7 +366,8 @@ TEST(NotifyCli, DumpShowsOneLinePerRecordAndSummaryCountsPerQueue) {
     const std::string note = "test";
     r.bytes.assign(note.begin(), note.end());
     w->write(r);
-    auto notify = [&](NotifySource src, NotifyEvent ev, uint16_t queue, uint64_t count, size_t fds = 0) {
+    auto notify = [&](NotifySource src, NotifyEvent ev, uint16_t queue, uint64_t count,
+                      size_t fds = 0) {
       r.kind = RecordKind::Notify;
       r.direction = src == NotifySource::Kick ? Direction::ToBackend : Direction::ToFrontend;
       r.timestamp_ns += 1000;
@@ -374,7 +385,9 @@ TEST(NotifyCli, DumpShowsOneLinePerRecordAndSummaryCountsPerQueue) {
   }
   CommandResult dump = run_command({vhostscope_binary(), "dump", path}, dir.path());
   ASSERT_EQ(dump.exit_code, 0) << dump.err;
-  EXPECT_NE(dump.out.find("s1 F→B fe notify q0 kick interposed fds=[eventfd, eventfd]\n"), std::string::npos) << dump.out;
+  EXPECT_NE(dump.out.find("s1 F→B fe notify q0 kick interposed fds=[eventfd, eventfd]\n"),
+            std::string::npos)
+      << dump.out;
   EXPECT_NE(dump.out.find("s1 F→B fe notify q0 kick ×3\n"), std::string::npos) << dump.out;
   EXPECT_NE(dump.out.find("s1 B→F fe notify q1 call held ×2\n"), std::string::npos) << dump.out;
   EXPECT_NE(dump.out.find("s1 B→F fe notify q1 err ×1\n"), std::string::npos) << dump.out;
@@ -396,9 +409,9 @@ TEST(NotifyCli, DumpShowsOneLinePerRecordAndSummaryCountsPerQueue) {
 // ---------------------------------------------------------------- payload decoder
 
 TEST(NotifyPayload, DecodesHandWrittenBytes) {
-  const Bytes call_held = {1, 1, 16, 0,  // version 1, call, header_len 16
-                           1, 0, 3, 1,   // held, reserved, queue 0x103
-                           5, 0, 0, 0, 0, 0, 0, 0x80};  // count
+  const Bytes call_held = {1, 1, 16, 0,                  // version 1, call, header_len 16
+                           1, 0, 3,  1,                  // held, reserved, queue 0x103
+                           5, 0, 0,  0, 0, 0, 0, 0x80};  // count
   std::string error;
   auto n = decode_notify(call_held, &error);
   ASSERT_TRUE(n) << error;

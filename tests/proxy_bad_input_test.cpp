@@ -44,10 +44,12 @@ PeerRun run_session(RecorderHarness& h, std::vector<FrontendStep> steps, Backend
 // After a bad session: no fds left over, still running, and the next session relays normally.
 void expect_recovers(RecorderHarness& h) {
   EXPECT_TRUE(h.proc->running()) << h.stderr_text();
-  EXPECT_EQ(h.proc->wait_for_fd_count(h.idle_fds, milliseconds(5000)), h.idle_fds) << "fd leak in the recorder";
+  EXPECT_EQ(h.proc->wait_for_fd_count(h.idle_fds, milliseconds(5000)), h.idle_fds)
+      << "fd leak in the recorder";
   BackendOptions bo;
   bo.reply_values = {{"GET_FEATURES", 0x1234}};
-  PeerRun r = run_session(h, {FrontendStep::send(request("GET_FEATURES")), FrontendStep::close()}, bo);
+  PeerRun r =
+      run_session(h, {FrontendStep::send(request("GET_FEATURES")), FrontendStep::close()}, bo);
   for (const auto& e : r.frontend->errors()) ADD_FAILURE() << e;
   for (const auto& e : r.backend->errors()) ADD_FAILURE() << e;
   EXPECT_EQ(r.frontend->steps_done(), 2u);
@@ -98,13 +100,17 @@ TEST(ProxyBadInput, OversizedSizeFieldIsRecordedNotRelayedAndClosesTheSession) {
   RecorderHarness h;
   ASSERT_TRUE(h.start()) << h.why;
   Bytes header = header_bytes(request_number("SET_MEM_TABLE"), 0x1, 1048576);
-  PeerRun r = run_session(h, {FrontendStep::raw(cat(header, Bytes(100, 0x42))), FrontendStep::expect_closed()});
+  PeerRun r = run_session(
+      h, {FrontendStep::raw(cat(header, Bytes(100, 0x42))), FrontendStep::expect_closed()});
   for (const auto& e : r.frontend->errors()) ADD_FAILURE() << e;
   EXPECT_TRUE(r.frontend->closed_by_peer());
   EXPECT_EQ(r.backend->sessions_ended_by_eof(), 1) << "the back-end side is closed too";
   EXPECT_TRUE(pick_received_empty(r));
-  const std::string why = "front-end sent SET_MEM_TABLE with size 1048576 > 4096 (cap); cannot relay safely, closing session";
-  EXPECT_NE(h.stderr_text().find("vhostscope: session 1: " + why), std::string::npos) << h.stderr_text();
+  const std::string why =
+      "front-end sent SET_MEM_TABLE with size 1048576 > 4096 (cap); cannot relay safely, closing "
+      "session";
+  EXPECT_NE(h.stderr_text().find("vhostscope: session 1: " + why), std::string::npos)
+      << h.stderr_text();
   expect_recovers(h);
 
   Outcome o = stop_and_read(h);
@@ -127,7 +133,8 @@ TEST(ProxyBadInput, GarbageBytesAreReportedAsGarbage) {
   EXPECT_TRUE(r.frontend->closed_by_peer());
   EXPECT_EQ(r.backend->sessions_ended_by_eof(), 1);
   const std::string why =
-      "front-end sent garbage (request 0xabababab, flags 0xabababab: version 3, not 1) with size 2880154539 > 4096 "
+      "front-end sent garbage (request 0xabababab, flags 0xabababab: version 3, not 1) with size "
+      "2880154539 > 4096 "
       "(cap); cannot relay safely, closing session";
   EXPECT_NE(h.stderr_text().find("session 1: " + why), std::string::npos) << h.stderr_text();
   expect_recovers(h);
@@ -167,10 +174,12 @@ TEST(ProxyBadInput, FrontendDyingMidPayloadIsAnIncompleteRecord) {
   RecorderHarness h;
   ASSERT_TRUE(h.start()) << h.why;
   Bytes partial = cat(header_bytes(request_number("SET_VRING_NUM"), 0x1, 8), Bytes{1, 0, 0, 0});
-  PeerRun r = run_session(h, {FrontendStep::send(request("GET_FEATURES")), FrontendStep::raw(partial), FrontendStep::close()});
+  PeerRun r = run_session(h, {FrontendStep::send(request("GET_FEATURES")),
+                              FrontendStep::raw(partial), FrontendStep::close()});
   for (const auto& e : r.frontend->errors()) ADD_FAILURE() << e;
   EXPECT_EQ(r.backend->sessions_ended_by_eof(), 1);
-  const std::string why = "front-end closed the connection mid-message (got SET_VRING_NUM: 4 of 8 payload bytes)";
+  const std::string why =
+      "front-end closed the connection mid-message (got SET_VRING_NUM: 4 of 8 payload bytes)";
   EXPECT_NE(h.stderr_text().find("session 1: " + why), std::string::npos) << h.stderr_text();
   expect_recovers(h);
 
@@ -192,8 +201,10 @@ TEST(ProxyBadInput, BackendDyingMidReplyClosesTheFrontend) {
   bo.actions = {raw, die};
   PeerRun r = run_session(h, {FrontendStep::send(request("GET_FEATURES"))}, bo);
   for (const auto& e : r.backend->errors()) ADD_FAILURE() << e;
-  EXPECT_TRUE(r.frontend->closed_by_peer()) << "the front-end sees the connection close, as without a proxy";
-  const std::string why = "back-end closed the connection mid-message (got GET_FEATURES reply: 3 of 8 payload bytes)";
+  EXPECT_TRUE(r.frontend->closed_by_peer())
+      << "the front-end sees the connection close, as without a proxy";
+  const std::string why =
+      "back-end closed the connection mid-message (got GET_FEATURES reply: 3 of 8 payload bytes)";
   EXPECT_NE(h.stderr_text().find("session 1: " + why), std::string::npos) << h.stderr_text();
   expect_recovers(h);
 
@@ -219,7 +230,9 @@ TEST(ProxyBadInput, OversizedReplyFromBackendClosesBothSides) {
   for (const auto& e : r.backend->errors()) ADD_FAILURE() << e;
   EXPECT_TRUE(r.frontend->closed_by_peer());
   EXPECT_EQ(r.backend->sessions_ended_by_eof(), 1);
-  const std::string why = "back-end sent GET_FEATURES reply with size 5000 > 4096 (cap); cannot relay safely, closing session";
+  const std::string why =
+      "back-end sent GET_FEATURES reply with size 5000 > 4096 (cap); cannot relay safely, closing "
+      "session";
   EXPECT_NE(h.stderr_text().find("session 1: " + why), std::string::npos) << h.stderr_text();
   expect_recovers(h);
 
@@ -237,8 +250,9 @@ TEST(ProxyBadInput, MalformedButFramedMessagesAreRelayedUnchanged) {
   Bytes short_payload = message(request_number("SET_VRING_NUM"), 0x1, Bytes{0, 0, 0, 0});
   Bytes bad_version = message(request_number("SET_OWNER"), 0x2, {});
   Bytes reserved_flags = message(request_number("GET_FEATURES"), 0x101, {});
-  PeerRun r = run_session(h, {FrontendStep::send(unknown), FrontendStep::send(short_payload), FrontendStep::send(bad_version),
-                          FrontendStep::send(reserved_flags), FrontendStep::close()});
+  PeerRun r = run_session(h, {FrontendStep::send(unknown), FrontendStep::send(short_payload),
+                              FrontendStep::send(bad_version), FrontendStep::send(reserved_flags),
+                              FrontendStep::close()});
   for (const auto& e : r.frontend->errors()) ADD_FAILURE() << e;
   for (const auto& e : r.backend->errors()) ADD_FAILURE() << e;
   EXPECT_EQ(r.frontend->steps_done(), 5u);
@@ -260,8 +274,10 @@ TEST(ProxyBadInput, MoreFdsThanRoomIsRecordedAsTruncated) {
   ASSERT_TRUE(h.start()) << h.why;
   std::vector<FdSpec> fds;
   for (int i = 0; i < 40; ++i) fds.push_back(FdSpec::memfd("m" + std::to_string(i), 4096));
-  Bytes table = request("SET_MEM_TABLE", mem_table(std::vector<Region>(1, Region{0, 4096, 0x1000, 0})));
-  PeerRun r = run_session(h, {FrontendStep::send(table, fds), FrontendStep::send(request("GET_FEATURES")), FrontendStep::close()});
+  Bytes table =
+      request("SET_MEM_TABLE", mem_table(std::vector<Region>(1, Region{0, 4096, 0x1000, 0})));
+  PeerRun r = run_session(h, {FrontendStep::send(table, fds),
+                              FrontendStep::send(request("GET_FEATURES")), FrontendStep::close()});
   for (const auto& e : r.frontend->errors()) ADD_FAILURE() << e;
   for (const auto& e : r.backend->errors()) ADD_FAILURE() << e;
   EXPECT_EQ(r.frontend->steps_done(), 3u) << "the session goes on";
@@ -280,7 +296,8 @@ TEST(ProxyBadInput, MoreFdsThanRoomIsRecordedAsTruncated) {
   EXPECT_EQ(o.s1_messages[0]->fds.size(), kMaxFdsPerMessage);
   ASSERT_EQ(o.errors.size(), 1u);
   EXPECT_EQ(o.errors[0]->text(),
-            "front-end sent SET_MEM_TABLE with more fds than the proxy has room for (32); the kernel dropped the rest "
+            "front-end sent SET_MEM_TABLE with more fds than the proxy has room for (32); the "
+            "kernel dropped the rest "
             "(MSG_CTRUNC)");
 }
 

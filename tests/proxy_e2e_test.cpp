@@ -38,10 +38,12 @@ uint64_t now_ns() {
   return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
 }
 
-std::vector<const Exchange*> pick(const std::vector<Exchange>& t, Channel channel, bool sent, uint32_t session = 0) {
+std::vector<const Exchange*> pick(const std::vector<Exchange>& t, Channel channel, bool sent,
+                                  uint32_t session = 0) {
   std::vector<const Exchange*> out;
   for (const Exchange& e : t)
-    if (e.channel == channel && e.sent == sent && (session == 0 || e.session == session)) out.push_back(&e);
+    if (e.channel == channel && e.sent == sent && (session == 0 || e.session == session))
+      out.push_back(&e);
   return out;
 }
 
@@ -52,24 +54,29 @@ std::string name_of(Channel channel, const Bytes& bytes) {
 }
 
 std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return char(std::tolower(c)); });
   return s;
 }
 
 // Every message one peer sent arrived at the other byte-exact, in order, with fds that refer to
 // the same files (except the back-end channel socket, which the proxy substitutes).
-void expect_same_stream(const std::vector<const Exchange*>& sent, const std::vector<const Exchange*>& received,
-                        Channel channel, const char* what) {
+void expect_same_stream(const std::vector<const Exchange*>& sent,
+                        const std::vector<const Exchange*>& received, Channel channel,
+                        const char* what) {
   ASSERT_EQ(sent.size(), received.size()) << what;
   for (size_t i = 0; i < sent.size(); ++i) {
-    SCOPED_TRACE(std::string(what) + " #" + std::to_string(i) + " " + name_of(channel, sent[i]->bytes));
+    SCOPED_TRACE(std::string(what) + " #" + std::to_string(i) + " " +
+                 name_of(channel, sent[i]->bytes));
     EXPECT_EQ(sent[i]->bytes, received[i]->bytes);
     ASSERT_EQ(sent[i]->fds.size(), received[i]->fds.size());
-    bool substituted = channel == Channel::Frontend && name_of(channel, sent[i]->bytes) == "SET_BACKEND_REQ_FD";
+    bool substituted =
+        channel == Channel::Frontend && name_of(channel, sent[i]->bytes) == "SET_BACKEND_REQ_FD";
     for (size_t j = 0; j < sent[i]->fds.size(); ++j) {
       if (substituted) {
         EXPECT_TRUE(S_ISSOCK(received[i]->fds[j].mode));
-        EXPECT_NE(sent[i]->fds[j].ino, received[i]->fds[j].ino) << "the back-end channel must be interposed";
+        EXPECT_NE(sent[i]->fds[j].ino, received[i]->fds[j].ino)
+            << "the back-end channel must be interposed";
       } else {
         EXPECT_EQ(sent[i]->fds[j].dev, received[i]->fds[j].dev);
         EXPECT_EQ(sent[i]->fds[j].ino, received[i]->fds[j].ino);
@@ -79,8 +86,10 @@ void expect_same_stream(const std::vector<const Exchange*>& sent, const std::vec
 }
 
 // The capture holds exactly the messages a peer sent, in order, with matching fd descriptions.
-void expect_recorded(const std::vector<const Record*>& recorded, const std::vector<const Exchange*>& sent,
-                     const std::vector<const Exchange*>& received, Channel channel, uint32_t session, const char* what) {
+void expect_recorded(const std::vector<const Record*>& recorded,
+                     const std::vector<const Exchange*>& sent,
+                     const std::vector<const Exchange*>& received, Channel channel,
+                     uint32_t session, const char* what) {
   ASSERT_EQ(recorded.size(), sent.size()) << what;
   for (size_t i = 0; i < sent.size(); ++i) {
     std::string name = name_of(channel, sent[i]->bytes);
@@ -111,7 +120,8 @@ void expect_recorded(const std::vector<const Record*>& recorded, const std::vect
 }
 
 // The kick/call eventfds and memory memfds the back-end got are the front-end's very own.
-void expect_fds_shared(const std::vector<const Exchange*>& sent, const std::vector<const Exchange*>& received) {
+void expect_fds_shared(const std::vector<const Exchange*>& sent,
+                       const std::vector<const Exchange*>& received) {
   int eventfds = 0, memfds = 0;
   for (size_t i = 0; i < sent.size() && i < received.size(); ++i) {
     std::string name = name_of(Channel::Frontend, sent[i]->bytes);
@@ -129,7 +139,8 @@ void expect_fds_shared(const std::vector<const Exchange*>& sent, const std::vect
       ASSERT_EQ(received[i]->kept.size(), 2u);
       for (size_t j = 0; j < 2; ++j) {
         std::string text = "region " + std::to_string(j);
-        ASSERT_EQ(pwrite(sent[i]->kept[j].get(), text.data(), text.size(), 4096), ssize_t(text.size()));
+        ASSERT_EQ(pwrite(sent[i]->kept[j].get(), text.data(), text.size(), 4096),
+                  ssize_t(text.size()));
         char buf[32] = {};
         ASSERT_EQ(pread(received[i]->kept[j].get(), buf, text.size(), 4096), ssize_t(text.size()));
         EXPECT_EQ(std::string(buf), text);
@@ -206,7 +217,8 @@ TEST(ProxyE2E, StartupRelayedByteExactWithFdsAndRecorded) {
   for (const auto& e : frontend.errors()) ADD_FAILURE() << e;
   for (const auto& e : backend.errors()) ADD_FAILURE() << e;
   EXPECT_EQ(frontend.steps_done(), sc.frontend.size());
-  EXPECT_EQ(backend.sessions_ended_by_eof(), 1) << "the proxy closes the back-end when the front-end leaves";
+  EXPECT_EQ(backend.sessions_ended_by_eof(), 1)
+      << "the proxy closes the back-end when the front-end leaves";
 
   auto fe_sent = pick(frontend.transcript(), Channel::Frontend, true);
   auto fe_got = pick(frontend.transcript(), Channel::Frontend, false);
@@ -239,10 +251,14 @@ TEST(ProxyE2E, StartupRelayedByteExactWithFdsAndRecorded) {
   CaptureContents cap = read_capture(h.capture);
   ASSERT_TRUE(cap.opened) << cap.error;
   EXPECT_EQ(cap.warning, "");
-  expect_recorded(cap.messages(Channel::Frontend, Direction::ToBackend), fe_sent, be_got, Channel::Frontend, 1, "recorded requests");
-  expect_recorded(cap.messages(Channel::Frontend, Direction::ToFrontend), be_sent, fe_got, Channel::Frontend, 1, "recorded replies");
-  expect_recorded(cap.messages(Channel::Backend, Direction::ToFrontend), be_chan_sent, fe_chan_got, Channel::Backend, 1, "recorded back-end requests");
-  expect_recorded(cap.messages(Channel::Backend, Direction::ToBackend), fe_chan_sent, be_chan_got, Channel::Backend, 1, "recorded back-end replies");
+  expect_recorded(cap.messages(Channel::Frontend, Direction::ToBackend), fe_sent, be_got,
+                  Channel::Frontend, 1, "recorded requests");
+  expect_recorded(cap.messages(Channel::Frontend, Direction::ToFrontend), be_sent, fe_got,
+                  Channel::Frontend, 1, "recorded replies");
+  expect_recorded(cap.messages(Channel::Backend, Direction::ToFrontend), be_chan_sent, fe_chan_got,
+                  Channel::Backend, 1, "recorded back-end requests");
+  expect_recorded(cap.messages(Channel::Backend, Direction::ToBackend), fe_chan_sent, be_chan_got,
+                  Channel::Backend, 1, "recorded back-end replies");
 
   ASSERT_FALSE(cap.records.empty());
   const Record& first = cap.records.front();
@@ -311,8 +327,8 @@ TEST(ProxyE2E, ReconnectIsANewSessionInTheSameCapture) {
     FrontendOptions fo;
     fo.path = h.frontend_sock;
     ScriptedFrontend frontend(fo);
-    frontend.start({FrontendStep::send(request("GET_FEATURES")), FrontendStep::send(request("SET_OWNER")),
-                    FrontendStep::close()});
+    frontend.start({FrontendStep::send(request("GET_FEATURES")),
+                    FrontendStep::send(request("SET_OWNER")), FrontendStep::close()});
     frontend.join();
     for (const auto& e : frontend.errors()) ADD_FAILURE() << e;
     EXPECT_EQ(frontend.steps_done(), 3u);
@@ -376,15 +392,16 @@ TEST(ProxyE2E, RegularFileAtListenPathIsLeftAloneAndIsAnError) {
     f << "precious\n";
   }
   std::string capture = dir / "capture.pcap";
-  CommandResult r = run_command({vhostscope_binary(), "record", "--frontend-listen", path, "--backend-connect",
-                                 dir / "be.sock", "-w", capture},
+  CommandResult r = run_command({vhostscope_binary(), "record", "--frontend-listen", path,
+                                 "--backend-connect", dir / "be.sock", "-w", capture},
                                 dir.path(), milliseconds(10000));
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("'" + path + "'"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("not a socket"), std::string::npos) << r.err;
   EXPECT_EQ(read_text_file(path), "precious\n");
   struct stat st;
-  EXPECT_NE(stat(capture.c_str(), &st), 0) << "no capture is created when the recorder cannot start";
+  EXPECT_NE(stat(capture.c_str(), &st), 0)
+      << "no capture is created when the recorder cannot start";
 }
 
 TEST(ProxyE2E, SigkillLeavesAReadableCaptureWithEverythingUpToTheKill) {
@@ -416,8 +433,10 @@ TEST(ProxyE2E, SigkillLeavesAReadableCaptureWithEverythingUpToTheKill) {
   auto be_sent = pick(backend.transcript(), Channel::Frontend, true);
   auto be_got = pick(backend.transcript(), Channel::Frontend, false);
   auto fe_got = pick(frontend.transcript(), Channel::Frontend, false);
-  expect_recorded(cap.messages(Channel::Frontend, Direction::ToBackend), fe_sent, be_got, Channel::Frontend, 1, "requests");
-  expect_recorded(cap.messages(Channel::Frontend, Direction::ToFrontend), be_sent, fe_got, Channel::Frontend, 1, "replies");
+  expect_recorded(cap.messages(Channel::Frontend, Direction::ToBackend), fe_sent, be_got,
+                  Channel::Frontend, 1, "requests");
+  expect_recorded(cap.messages(Channel::Frontend, Direction::ToFrontend), be_sent, fe_got,
+                  Channel::Frontend, 1, "replies");
   EXPECT_TRUE(cap.of_kind(RecordKind::Disconnect).empty());
 }
 
@@ -458,9 +477,10 @@ TEST(ProxyE2E, ConnectsToAListeningFrontendAndAcceptsTheBackend) {
   fo.path = h.frontend_sock;
   fo.listen = true;
   ScriptedFrontend frontend(fo);
-  frontend.start({FrontendStep::send(request("GET_FEATURES")),
-                  FrontendStep::send(request("SET_BACKEND_REQ_FD", {}, true), {FdSpec::backend_channel()}),
-                  FrontendStep::send(request("GET_PROTOCOL_FEATURES")), FrontendStep::close()});
+  frontend.start(
+      {FrontendStep::send(request("GET_FEATURES")),
+       FrontendStep::send(request("SET_BACKEND_REQ_FD", {}, true), {FdSpec::backend_channel()}),
+       FrontendStep::send(request("GET_PROTOCOL_FEATURES")), FrontendStep::close()});
   BackendOptions bo;
   bo.path = h.backend_sock;
   bo.listen = false;
@@ -478,9 +498,11 @@ TEST(ProxyE2E, ConnectsToAListeningFrontendAndAcceptsTheBackend) {
   for (const auto& e : backend.errors()) ADD_FAILURE() << e;
   EXPECT_EQ(frontend.steps_done(), 4u);
   expect_same_stream(pick(frontend.transcript(), Channel::Frontend, true),
-                     pick(backend.transcript(), Channel::Frontend, false), Channel::Frontend, "requests");
+                     pick(backend.transcript(), Channel::Frontend, false), Channel::Frontend,
+                     "requests");
   expect_same_stream(pick(backend.transcript(), Channel::Backend, true),
-                     pick(frontend.transcript(), Channel::Backend, false), Channel::Backend, "back-end channel");
+                     pick(frontend.transcript(), Channel::Backend, false), Channel::Backend,
+                     "back-end channel");
   struct stat st;
   ASSERT_EQ(lstat(h.backend_sock.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0600u);
@@ -500,7 +522,8 @@ TEST(ProxyE2E, BackendThatAppearsLateIsRetried) {
   ScriptedFrontend frontend(fo);
   frontend.start({FrontendStep::send(request("GET_FEATURES")), FrontendStep::close()});
   ASSERT_TRUE(wait_for_path(h.frontend_sock, milliseconds(2000)));
-  std::this_thread::sleep_for(milliseconds(300));  // the front-end is connected, the back-end not yet there
+  std::this_thread::sleep_for(
+      milliseconds(300));  // the front-end is connected, the back-end not yet there
   BackendOptions bo;
   bo.path = h.backend_sock;
   ScriptedBackend backend(bo);
@@ -525,7 +548,8 @@ TEST(ProxyE2E, BackendThatNeverAppearsClosesTheFrontendAndTheNextSessionWorks) {
     for (const auto& e : frontend.errors()) ADD_FAILURE() << e;
     EXPECT_TRUE(frontend.closed_by_peer());
   }
-  EXPECT_TRUE(h.proc->wait_for_stderr("cannot connect to back-end '" + h.backend_sock + "'", milliseconds(2000)))
+  EXPECT_TRUE(h.proc->wait_for_stderr("cannot connect to back-end '" + h.backend_sock + "'",
+                                      milliseconds(2000)))
       << h.stderr_text();
   EXPECT_EQ(h.proc->wait_for_fd_count(h.idle_fds, milliseconds(5000)), h.idle_fds);
 
@@ -554,9 +578,11 @@ TEST(ProxyE2E, BackendChannelClosedByTheBackendIsClosedOnTheFrontendTooAndTheSes
   FrontendOptions fo;
   fo.path = h.frontend_sock;
   ScriptedFrontend frontend(fo);
-  frontend.start({FrontendStep::send(request("SET_BACKEND_REQ_FD", {}, true), {FdSpec::backend_channel()}),
-                  FrontendStep::send(request("GET_PROTOCOL_FEATURES")), FrontendStep::expect_backend_channel_closed(),
-                  FrontendStep::send(request("GET_FEATURES")), FrontendStep::close()});
+  frontend.start(
+      {FrontendStep::send(request("SET_BACKEND_REQ_FD", {}, true), {FdSpec::backend_channel()}),
+       FrontendStep::send(request("GET_PROTOCOL_FEATURES")),
+       FrontendStep::expect_backend_channel_closed(), FrontendStep::send(request("GET_FEATURES")),
+       FrontendStep::close()});
   frontend.join();
   backend.join();
   for (const auto& e : frontend.errors()) ADD_FAILURE() << e;

@@ -98,7 +98,8 @@ TEST(MessageReader, KernelStopsAReadRightAfterTheBytesThatCarriedFds) {
   msg.msg_iovlen = 1;
   msg.msg_control = control;
   msg.msg_controllen = sizeof control;
-  ASSERT_EQ(recvmsg(p.b.get(), &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC), ssize_t(one.size() + two.size()));
+  ASSERT_EQ(recvmsg(p.b.get(), &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC),
+            ssize_t(one.size() + two.size()));
   cmsghdr* c = CMSG_FIRSTHDR(&msg);
   ASSERT_NE(c, nullptr);
   ASSERT_EQ(c->cmsg_len, CMSG_LEN(sizeof(int)));
@@ -112,11 +113,11 @@ TEST(MessageReader, GreedyReadsGiveEachQueuedMessageItsOwnFds) {
   Pair p;
   UniqueFd mem = make_memfd("ram", 4096), kick = make_eventfd(), call = make_eventfd();
   std::vector<Bytes> msgs = {
-      request("SET_VRING_NUM", vring_state(0, 256)),    // no fds
-      request("SET_MEM_TABLE", Bytes(8 + 32, 0)),       // memfd + eventfd
-      request("SET_VRING_BASE", vring_state(0, 0)),     // no fds, follows a message with fds
-      request("SET_VRING_KICK", vring_index_fd(0)),     // eventfd
-      request("GET_FEATURES"),                          // zero-size payload
+      request("SET_VRING_NUM", vring_state(0, 256)),  // no fds
+      request("SET_MEM_TABLE", Bytes(8 + 32, 0)),     // memfd + eventfd
+      request("SET_VRING_BASE", vring_state(0, 0)),   // no fds, follows a message with fds
+      request("SET_VRING_KICK", vring_index_fd(0)),   // eventfd
+      request("GET_FEATURES"),                        // zero-size payload
   };
   int mem_fds[] = {mem.get(), call.get()};
   int kick_fds[] = {kick.get()};
@@ -149,8 +150,10 @@ TEST(MessageReader, FdsOnTheHeaderWithThePayloadWrittenSeparately) {
   Bytes first = request("SET_VRING_CALL", vring_index_fd(1));
   Bytes second = request("SET_VRING_ENABLE", vring_state(1, 1));
   int fds[] = {call.get()};
-  ASSERT_EQ(send_message(p.a.get(), std::span<const uint8_t>(first).first(kHeaderSize), fds), IoStatus::Ok);
-  ASSERT_EQ(send_message(p.a.get(), std::span<const uint8_t>(first).subspan(kHeaderSize)), IoStatus::Ok);
+  ASSERT_EQ(send_message(p.a.get(), std::span<const uint8_t>(first).first(kHeaderSize), fds),
+            IoStatus::Ok);
+  ASSERT_EQ(send_message(p.a.get(), std::span<const uint8_t>(first).subspan(kHeaderSize)),
+            IoStatus::Ok);
   ASSERT_EQ(send_message(p.a.get(), second), IoStatus::Ok);
   MessageReader r;
   ASSERT_EQ(r.read(p.b.get()), MessageReader::Status::Complete);
@@ -193,7 +196,8 @@ TEST(MessageReader, ResetClosesFdsOfBufferedMessages) {
     UniqueFd kick = make_eventfd();
     int fds[] = {kick.get()};
     ASSERT_EQ(send_message(p.a.get(), request("SET_VRING_NUM", vring_state(0, 8))), IoStatus::Ok);
-    ASSERT_EQ(send_message(p.a.get(), request("SET_VRING_KICK", vring_index_fd(0)), fds), IoStatus::Ok);
+    ASSERT_EQ(send_message(p.a.get(), request("SET_VRING_KICK", vring_index_fd(0)), fds),
+              IoStatus::Ok);
     MessageReader r;
     ASSERT_EQ(r.read(p.b.get()), MessageReader::Status::Complete);
     EXPECT_TRUE(r.fds().empty());  // the kick's fd is buffered with the kick, not handed out here
@@ -392,7 +396,8 @@ TEST(ListenSocket, RefusesALiveSocketAndANonSocket) {
   std::string file = dir / "file";
   std::ofstream(file) << "x";
   EXPECT_FALSE(ListenSocket::create(file, error).valid());
-  EXPECT_EQ(error, "cannot listen on '" + file + "': it exists and is not a socket (left untouched)");
+  EXPECT_EQ(error,
+            "cannot listen on '" + file + "': it exists and is not a socket (left untouched)");
   struct stat st;
   ASSERT_EQ(lstat(file.c_str(), &st), 0);
   EXPECT_TRUE(S_ISREG(st.st_mode));

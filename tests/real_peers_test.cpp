@@ -110,10 +110,10 @@ fs::path run_scenario(const std::string& scenario, RunResult& run,
                       const std::string& folder = "") {
   fs::path out = fs::path(VHS_BINARY_DIR) / "real-peers" / (folder.empty() ? scenario : folder);
   fs::create_directories(out);
-  std::vector<std::string> argv = {"/bin/bash",
-                                   std::string(VHS_SOURCE_DIR) + "/scripts/run-real-peers.sh",
-                                   "--vhostscope", std::string(VHS_BINARY_DIR) + "/vhostscope",
-                                   "--guest", guest_dir().string()};
+  std::vector<std::string> argv = {
+      "/bin/bash",    std::string(VHS_SOURCE_DIR) + "/scripts/run-real-peers.sh",
+      "--vhostscope", std::string(VHS_BINARY_DIR) + "/vhostscope",
+      "--guest",      guest_dir().string()};
   argv.insert(argv.end(), options.begin(), options.end());
   argv.push_back(scenario);
   argv.push_back(out.string());
@@ -205,10 +205,10 @@ void check_healthy_session(const Store& store, DeviceKind device, uint32_t queue
   SCOPED_TRACE("front-end requests: " + join(seq));
 
   // Startup (vhost_dev_init, then vhost_dev_start) in order.
-  EXPECT_TRUE(in_order(seq, {"GET_FEATURES", "GET_PROTOCOL_FEATURES", "SET_PROTOCOL_FEATURES",
-                             "SET_OWNER", "GET_FEATURES", "SET_FEATURES", "SET_VRING_NUM",
-                             "SET_VRING_BASE", "SET_VRING_ADDR", "SET_VRING_KICK",
-                             "GET_VRING_BASE"}));
+  EXPECT_TRUE(
+      in_order(seq, {"GET_FEATURES", "GET_PROTOCOL_FEATURES", "SET_PROTOCOL_FEATURES", "SET_OWNER",
+                     "GET_FEATURES", "SET_FEATURES", "SET_VRING_NUM", "SET_VRING_BASE",
+                     "SET_VRING_ADDR", "SET_VRING_KICK", "GET_VRING_BASE"}));
   ASSERT_FALSE(seq.empty());
   EXPECT_EQ(seq.front(), "GET_FEATURES");
 
@@ -406,10 +406,10 @@ TEST(RealPeers, BlkHangLeavesGetVringBaseUnanswered) {
   }
 }
 
-// The other topology: QEMU listens (server=on) and vhostscope connects to it; vhostscope listens for
-// a back-end that connects as a client. Neither installed back-end can connect, so the runner puts
-// a second vhostscope in that role, relaying to qemu-storage-daemon. Both captures must hold the
-// same bytes: relaying is byte-exact in both directions.
+// The other topology: QEMU listens (server=on) and vhostscope connects to it; vhostscope listens
+// for a back-end that connects as a client. Neither installed back-end can connect, so the runner
+// puts a second vhostscope in that role, relaying to qemu-storage-daemon. Both captures must hold
+// the same bytes: relaying is byte-exact in both directions.
 TEST(RealPeers, BlkBootClientMode) {
   RunResult run;
   fs::path out = run_scenario("blk", run, {"--client-mode"}, "blk-client-mode");

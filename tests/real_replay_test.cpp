@@ -1,9 +1,9 @@
-// Replay towards a real QEMU (issue 6): `vhostscope replay captures/samples/blk-boot.pcap --frontend-listen`
-// plays the recorded qemu-storage-daemon, and QEMU (TCG, vhost-user-blk-pci) completes its
-// control-plane start against the recorded replies: negotiation, memory table, vring set-up up to
-// SET_VRING_KICK and SET_VRING_ENABLE. The first start of the device is SeaBIOS probing the disk,
-// half a second after QEMU starts, so no guest kernel is needed. Replay against real
-// qemu-storage-daemons (fresh, read-only) is in replay_test.cpp.
+// Replay towards a real QEMU (issue 6): `vhostscope replay captures/samples/blk-boot.pcap
+// --frontend-listen` plays the recorded qemu-storage-daemon, and QEMU (TCG, vhost-user-blk-pci)
+// completes its control-plane start against the recorded replies: negotiation, memory table, vring
+// set-up up to SET_VRING_KICK and SET_VRING_ENABLE. The first start of the device is SeaBIOS
+// probing the disk, half a second after QEMU starts, so no guest kernel is needed. Replay against
+// real qemu-storage-daemons (fresh, read-only) is in replay_test.cpp.
 //
 // A `vhostscope record` sits between QEMU and the replay: its capture is flushed as it goes, so
 // the test sees when the vrings are started, then kills QEMU by PID. The replay then reports the
@@ -38,7 +38,8 @@ bool vring_enabled(const CaptureContents& c) {
 size_t count_requests(const CaptureContents& c, std::string_view name) {
   size_t n = 0;
   for (const Record* r : c.messages(Channel::Frontend, Direction::ToBackend))
-    if (r->bytes.size() >= 12 && r->bytes[0] == request_number(name) && (r->bytes[4] & 0x4) == 0) ++n;
+    if (r->bytes.size() >= 12 && r->bytes[0] == request_number(name) && (r->bytes[4] & 0x4) == 0)
+      ++n;
   return n;
 }
 
@@ -47,16 +48,36 @@ TEST(RealReplay, QemuStartsTheVringsAgainstTheRecordedBackend) {
   if (::access(kQemu, X_OK) != 0) GTEST_SKIP() << kQemu << " is not installed";
   RecorderHarness rec;  // QEMU -> rec.frontend_sock -> record -> rec.backend_sock = the replay
   const std::string replay_capture = rec.dir / "replay.pcap";
-  ChildProcess replay({vhostscope_binary(), "replay", capture, "--frontend-listen", rec.backend_sock, "-w",
-                       replay_capture, "--timeout", "2"},
+  ChildProcess replay({vhostscope_binary(), "replay", capture, "--frontend-listen",
+                       rec.backend_sock, "-w", replay_capture, "--timeout", "2"},
                       rec.dir.path());
   ASSERT_TRUE(wait_for_path(rec.backend_sock, Millis(10000))) << replay.stderr_text();
   ASSERT_TRUE(rec.start({"--sample-interval", "0"})) << rec.why;
 
-  ChildProcess qemu({kQemu, "-machine", "q35", "-accel", "tcg", "-m", "256", "-smp", "1", "-object",
-                     "memory-backend-memfd,id=mem,size=256M,share=on", "-numa", "node,memdev=mem", "-chardev",
-                     "socket,id=c0,path=" + rec.frontend_sock, "-device", "vhost-user-blk-pci,chardev=c0,num-queues=1",
-                     "-display", "none", "-serial", "none", "-monitor", "none", "-nodefaults"},
+  ChildProcess qemu({kQemu,
+                     "-machine",
+                     "q35",
+                     "-accel",
+                     "tcg",
+                     "-m",
+                     "256",
+                     "-smp",
+                     "1",
+                     "-object",
+                     "memory-backend-memfd,id=mem,size=256M,share=on",
+                     "-numa",
+                     "node,memdev=mem",
+                     "-chardev",
+                     "socket,id=c0,path=" + rec.frontend_sock,
+                     "-device",
+                     "vhost-user-blk-pci,chardev=c0,num-queues=1",
+                     "-display",
+                     "none",
+                     "-serial",
+                     "none",
+                     "-monitor",
+                     "none",
+                     "-nodefaults"},
                     rec.dir.path());
   ASSERT_TRUE(qemu.started());
 
@@ -68,8 +89,8 @@ TEST(RealReplay, QemuStartsTheVringsAgainstTheRecordedBackend) {
     CaptureContents live = read_capture(rec.capture);
     started = live.opened && vring_enabled(live);
   }
-  EXPECT_TRUE(started) << "QEMU did not get as far as SET_VRING_ENABLE; qemu: " << qemu.stderr_text()
-                       << "\nreplay: " << replay.stderr_text();
+  EXPECT_TRUE(started) << "QEMU did not get as far as SET_VRING_ENABLE; qemu: "
+                       << qemu.stderr_text() << "\nreplay: " << replay.stderr_text();
   qemu.send_signal(SIGKILL);
   EXPECT_TRUE(qemu.wait_exit(Millis(5000)).has_value());
 

@@ -75,19 +75,20 @@ std::string line_with(const std::string& text, const std::string& needle, size_t
 TEST(RealRingStall, StoppedBackendStallsQueueThenDrainsAfterContinue) {
   TempDir dir;  // short path: unix sockets live here too
   const std::string disk = dir / "disk.img", backend_sock = dir / "backend.sock",
-                    proxy_sock = dir / "proxy.sock", capture = dir / "capture.pcap", serial = dir / "serial.log";
+                    proxy_sock = dir / "proxy.sock", capture = dir / "capture.pcap",
+                    serial = dir / "serial.log";
   ASSERT_TRUE(make_disk(disk));
 
   // The guest kernel and initramfs (cached after the first build).
-  CommandResult guest = run_command({"/bin/bash", std::string(VHS_SOURCE_DIR) + "/scripts/build-guest.sh",
-                                     guest_dir().string()},
-                                    dir.path(), std::chrono::milliseconds(280000));
+  CommandResult guest = run_command(
+      {"/bin/bash", std::string(VHS_SOURCE_DIR) + "/scripts/build-guest.sh", guest_dir().string()},
+      dir.path(), std::chrono::milliseconds(280000));
   ASSERT_EQ(guest.exit_code, 0) << "cannot build the test guest: " << guest.err;
 
   ChildProcess daemon({"/usr/bin/qemu-storage-daemon", "--blockdev",
                        "driver=file,node-name=file0,filename=" + disk, "--export",
-                       "type=vhost-user-blk,id=exp0,node-name=file0,addr.type=unix,addr.path=" + backend_sock +
-                           ",writable=on"},
+                       "type=vhost-user-blk,id=exp0,node-name=file0,addr.type=unix,addr.path=" +
+                           backend_sock + ",writable=on"},
                       dir.path());
   ASSERT_TRUE(daemon.started());
   // Whatever happens below, a stopped daemon must not outlive the test stopped (the
@@ -96,36 +97,66 @@ TEST(RealRingStall, StoppedBackendStallsQueueThenDrainsAfterContinue) {
     ChildProcess& p;
     ~Continue() { p.send_signal(SIGCONT); }
   } continue_daemon{daemon};
-  ASSERT_TRUE(wait_for_path(backend_sock, std::chrono::milliseconds(10000))) << daemon.stderr_text();
+  ASSERT_TRUE(wait_for_path(backend_sock, std::chrono::milliseconds(10000)))
+      << daemon.stderr_text();
 
   // Ring sampling is on by default (50 ms); --status adds the live hang lines every second.
-  ChildProcess recorder({vhostscope_binary(), "record", "--frontend-listen", proxy_sock, "--backend-connect",
-                         backend_sock, "-w", capture, "--status"},
+  ChildProcess recorder({vhostscope_binary(), "record", "--frontend-listen", proxy_sock,
+                         "--backend-connect", backend_sock, "-w", capture, "--status"},
                         dir.path());
   ASSERT_TRUE(recorder.started());
-  ASSERT_TRUE(wait_for_path(proxy_sock, std::chrono::milliseconds(10000))) << recorder.stderr_text();
+  ASSERT_TRUE(wait_for_path(proxy_sock, std::chrono::milliseconds(10000)))
+      << recorder.stderr_text();
 
-  ChildProcess qemu({"/usr/bin/qemu-system-x86_64", "-machine", "q35", "-accel", "tcg", "-m", "256", "-smp", "1",
-                     "-object", "memory-backend-memfd,id=mem,size=256M,share=on", "-numa", "node,memdev=mem",
-                     "-chardev", "socket,id=c0,path=" + proxy_sock, "-device",
-                     "vhost-user-blk-pci,chardev=c0,num-queues=1", "-kernel", (guest_dir() / "vmlinuz").string(),
-                     "-initrd", (guest_dir() / "initramfs.cpio.gz").string(), "-append",
-                     "console=ttyS0 vhs.test=hang panic=-1", "-nodefaults", "-display", "none", "-serial",
-                     "file:" + serial, "-no-reboot"},
+  ChildProcess qemu({"/usr/bin/qemu-system-x86_64",
+                     "-machine",
+                     "q35",
+                     "-accel",
+                     "tcg",
+                     "-m",
+                     "256",
+                     "-smp",
+                     "1",
+                     "-object",
+                     "memory-backend-memfd,id=mem,size=256M,share=on",
+                     "-numa",
+                     "node,memdev=mem",
+                     "-chardev",
+                     "socket,id=c0,path=" + proxy_sock,
+                     "-device",
+                     "vhost-user-blk-pci,chardev=c0,num-queues=1",
+                     "-kernel",
+                     (guest_dir() / "vmlinuz").string(),
+                     "-initrd",
+                     (guest_dir() / "initramfs.cpio.gz").string(),
+                     "-append",
+                     "console=ttyS0 vhs.test=hang panic=-1",
+                     "-nodefaults",
+                     "-display",
+                     "none",
+                     "-serial",
+                     "file:" + serial,
+                     "-no-reboot"},
                     dir.path());
   ASSERT_TRUE(qemu.started());
   auto all_alive = [&] { return qemu.running() && recorder.running() && daemon.running(); };
   auto logs = [&] {
     const std::string console = read_text_file(serial);
     const std::string status = recorder.stderr_text();
-    return "\n--- serial (tail)\n" + console.substr(console.size() > 1500 ? console.size() - 1500 : 0) +
-           "\n--- record stderr (tail)\n" + status.substr(status.size() > 4000 ? status.size() - 4000 : 0) +
-           "\n--- qemu\n" + qemu.stderr_text() + "\n--- daemon\n" + daemon.stderr_text();
+    return "\n--- serial (tail)\n" +
+           console.substr(console.size() > 1500 ? console.size() - 1500 : 0) +
+           "\n--- record stderr (tail)\n" +
+           status.substr(status.size() > 4000 ? status.size() - 4000 : 0) + "\n--- qemu\n" +
+           qemu.stderr_text() + "\n--- daemon\n" + daemon.stderr_text();
   };
 
   // The guest boots (about 10 s under TCG) and starts its I/O loop.
-  ASSERT_TRUE(wait_until([&] { return read_text_file(serial).find("VHOSTSCOPE-GUEST: HANG-LOOP-RUNNING") != std::string::npos; },
-                         all_alive, std::chrono::milliseconds(120000)))
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return read_text_file(serial).find("VHOSTSCOPE-GUEST: HANG-LOOP-RUNNING") !=
+               std::string::npos;
+      },
+      all_alive, std::chrono::milliseconds(120000)))
       << "the guest never started its I/O loop" << logs();
   ASSERT_EQ(read_text_file(serial).find("VHOSTSCOPE-GUEST: FAIL"), std::string::npos) << logs();
   std::this_thread::sleep_for(std::chrono::milliseconds(500));  // I/O flowing through the ring
@@ -134,28 +165,35 @@ TEST(RealRingStall, StoppedBackendStallsQueueThenDrainsAfterContinue) {
   const size_t before_stop = recorder.stderr_text().size();
   daemon.send_signal(SIGSTOP);
   const std::string stall_needle = "status s1 ring-stalled q0: queue 0: ";
-  ASSERT_TRUE(wait_until([&] { return recorder.stderr_text().find(stall_needle, before_stop) != std::string::npos; },
-                         all_alive, std::chrono::milliseconds(8000)))
+  ASSERT_TRUE(wait_until(
+      [&] { return recorder.stderr_text().find(stall_needle, before_stop) != std::string::npos; },
+      all_alive, std::chrono::milliseconds(8000)))
       << "no live stall report" << logs();
   const std::string stalled = line_with(recorder.stderr_text(), stall_needle, before_stop);
   // "queue 0: 1 buffer in flight, used idx 812 unchanged for 1.02 s; oldest head 5: READ sector 0
   // len 4096 — still stalled, 1.40 s": the count, and the blk request by name.
   std::smatch m;
-  ASSERT_TRUE(std::regex_search(stalled, m, std::regex(R"(queue 0: (\d+) buffers? in flight, used idx (\d+) unchanged)")))
+  ASSERT_TRUE(std::regex_search(
+      stalled, m, std::regex(R"(queue 0: (\d+) buffers? in flight, used idx (\d+) unchanged)")))
       << stalled;
   EXPECT_GE(std::stoul(m[1].str()), 1u) << stalled;
-  EXPECT_TRUE(std::regex_search(stalled, std::regex(R"(oldest head \d+: (READ|WRITE) sector \d+ len \d+)"))) << stalled;
+  EXPECT_TRUE(
+      std::regex_search(stalled, std::regex(R"(oldest head \d+: (READ|WRITE) sector \d+ len \d+)")))
+      << stalled;
   EXPECT_NE(stalled.find("— still stalled"), std::string::npos) << stalled;
 
   // Let it go: the back-end catches up, the recorder reports the stall ended.
   const size_t before_cont = recorder.stderr_text().size();
   daemon.send_signal(SIGCONT);
   const std::string ended_needle = "status s1 ring-stalled ended q0: queue 0: ";
-  ASSERT_TRUE(wait_until([&] { return recorder.stderr_text().find(ended_needle, before_cont) != std::string::npos; },
-                         all_alive, std::chrono::milliseconds(8000)))
+  ASSERT_TRUE(wait_until(
+      [&] { return recorder.stderr_text().find(ended_needle, before_cont) != std::string::npos; },
+      all_alive, std::chrono::milliseconds(8000)))
       << "no live report of the stall ending" << logs();
   const std::string ended = line_with(recorder.stderr_text(), ended_needle, before_cont);
-  EXPECT_TRUE(std::regex_search(ended, std::regex(R"(— stalled \d+\.\d\d s, (drained|used idx moved to \d+))"))) << ended;
+  EXPECT_TRUE(std::regex_search(
+      ended, std::regex(R"(— stalled \d+\.\d\d s, (drained|used idx moved to \d+))")))
+      << ended;
   // Ring states with nothing in flight come in once the loop runs again (records flush in 15 ms).
   std::this_thread::sleep_for(std::chrono::milliseconds(600));
 
@@ -177,7 +215,8 @@ TEST(RealRingStall, StoppedBackendStallsQueueThenDrainsAfterContinue) {
   ASSERT_NE(session, nullptr) << "no ring state recorded";
   const RingEpisode* stall = nullptr;
   for (const RingEpisode& e : session->rings.episodes())
-    if (e.finding.code == FindingCode::RingStalled && e.queue == 0 && episode_duration(e, 0) >= 1'000'000'000)
+    if (e.finding.code == FindingCode::RingStalled && e.queue == 0 &&
+        episode_duration(e, 0) >= 1'000'000'000)
       stall = &e;
   ASSERT_NE(stall, nullptr) << format_ring_block(store, *session);
   EXPECT_FALSE(stall->active()) << describe_episode(*stall, session->rings.now_ns());
@@ -191,13 +230,17 @@ TEST(RealRingStall, StoppedBackendStallsQueueThenDrainsAfterContinue) {
   ASSERT_TRUE(frozen->oldest.has_value());
   EXPECT_EQ(frozen->oldest->device, DeviceKind::Blk);
   EXPECT_TRUE(frozen->oldest->detail_ok);
-  EXPECT_TRUE(frozen->oldest->op == 0 || frozen->oldest->op == 1) << "blk type " << frozen->oldest->op;
+  EXPECT_TRUE(frozen->oldest->op == 0 || frozen->oldest->op == 1)
+      << "blk type " << frozen->oldest->op;
   // After the stall ended, the ring drained at least once: used == avail.
   bool drained = false;
   for (size_t i = stall->entry + 1; i < store.size() && !drained; ++i) {
-    if (store.entry(i).kind != RecordKind::RingState || store.entry(i).timestamp_ns < *stall->ended_ns) continue;
+    if (store.entry(i).kind != RecordKind::RingState ||
+        store.entry(i).timestamp_ns < *stall->ended_ns)
+      continue;
     auto s = decode_ring_snapshot(store.bytes(i));
-    drained = s && s->queue == 0 && s->indices_ok && s->inflight == 0 && s->avail_idx == s->used_idx;
+    drained =
+        s && s->queue == 0 && s->indices_ok && s->inflight == 0 && s->avail_idx == s->used_idx;
   }
   EXPECT_TRUE(drained) << format_ring_block(store, *session);
 

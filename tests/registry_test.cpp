@@ -43,32 +43,66 @@ TEST(Registry, BackendNumbersAreExactlyOneToTen) {
 
 // Transcribed independently from the spec tables (facts file sections 2 and 3).
 TEST(Registry, NumbersMatchTheSpec) {
-  const std::vector<std::pair<uint32_t, const char*>> frontend = {
-      {1, "GET_FEATURES"}, {2, "SET_FEATURES"}, {3, "SET_OWNER"}, {4, "RESET_OWNER"},
-      {5, "SET_MEM_TABLE"}, {6, "SET_LOG_BASE"}, {7, "SET_LOG_FD"}, {8, "SET_VRING_NUM"},
-      {9, "SET_VRING_ADDR"}, {10, "SET_VRING_BASE"}, {11, "GET_VRING_BASE"},
-      {12, "SET_VRING_KICK"}, {13, "SET_VRING_CALL"}, {14, "SET_VRING_ERR"},
-      {15, "GET_PROTOCOL_FEATURES"}, {16, "SET_PROTOCOL_FEATURES"}, {17, "GET_QUEUE_NUM"},
-      {18, "SET_VRING_ENABLE"}, {19, "SEND_RARP"}, {20, "NET_SET_MTU"},
-      {21, "SET_BACKEND_REQ_FD"}, {22, "IOTLB_MSG"}, {23, "SET_VRING_ENDIAN"},
-      {24, "GET_CONFIG"}, {25, "SET_CONFIG"}, {26, "CREATE_CRYPTO_SESSION"},
-      {27, "CLOSE_CRYPTO_SESSION"}, {28, "POSTCOPY_ADVISE"}, {29, "POSTCOPY_LISTEN"},
-      {30, "POSTCOPY_END"}, {31, "GET_INFLIGHT_FD"}, {32, "SET_INFLIGHT_FD"},
-      {33, "GPU_SET_SOCKET"}, {34, "RESET_DEVICE"}, {35, "VRING_KICK"},
-      {36, "GET_MAX_MEM_SLOTS"}, {37, "ADD_MEM_REG"}, {38, "REM_MEM_REG"}, {39, "SET_STATUS"},
-      {40, "GET_STATUS"}, {41, "GET_SHARED_OBJECT"}, {42, "SET_DEVICE_STATE_FD"},
-      {43, "CHECK_DEVICE_STATE"}, {44, "GET_SHMEM_CONFIG"}};
+  const std::vector<std::pair<uint32_t, const char*>> frontend = {{1, "GET_FEATURES"},
+                                                                  {2, "SET_FEATURES"},
+                                                                  {3, "SET_OWNER"},
+                                                                  {4, "RESET_OWNER"},
+                                                                  {5, "SET_MEM_TABLE"},
+                                                                  {6, "SET_LOG_BASE"},
+                                                                  {7, "SET_LOG_FD"},
+                                                                  {8, "SET_VRING_NUM"},
+                                                                  {9, "SET_VRING_ADDR"},
+                                                                  {10, "SET_VRING_BASE"},
+                                                                  {11, "GET_VRING_BASE"},
+                                                                  {12, "SET_VRING_KICK"},
+                                                                  {13, "SET_VRING_CALL"},
+                                                                  {14, "SET_VRING_ERR"},
+                                                                  {15, "GET_PROTOCOL_FEATURES"},
+                                                                  {16, "SET_PROTOCOL_FEATURES"},
+                                                                  {17, "GET_QUEUE_NUM"},
+                                                                  {18, "SET_VRING_ENABLE"},
+                                                                  {19, "SEND_RARP"},
+                                                                  {20, "NET_SET_MTU"},
+                                                                  {21, "SET_BACKEND_REQ_FD"},
+                                                                  {22, "IOTLB_MSG"},
+                                                                  {23, "SET_VRING_ENDIAN"},
+                                                                  {24, "GET_CONFIG"},
+                                                                  {25, "SET_CONFIG"},
+                                                                  {26, "CREATE_CRYPTO_SESSION"},
+                                                                  {27, "CLOSE_CRYPTO_SESSION"},
+                                                                  {28, "POSTCOPY_ADVISE"},
+                                                                  {29, "POSTCOPY_LISTEN"},
+                                                                  {30, "POSTCOPY_END"},
+                                                                  {31, "GET_INFLIGHT_FD"},
+                                                                  {32, "SET_INFLIGHT_FD"},
+                                                                  {33, "GPU_SET_SOCKET"},
+                                                                  {34, "RESET_DEVICE"},
+                                                                  {35, "VRING_KICK"},
+                                                                  {36, "GET_MAX_MEM_SLOTS"},
+                                                                  {37, "ADD_MEM_REG"},
+                                                                  {38, "REM_MEM_REG"},
+                                                                  {39, "SET_STATUS"},
+                                                                  {40, "GET_STATUS"},
+                                                                  {41, "GET_SHARED_OBJECT"},
+                                                                  {42, "SET_DEVICE_STATE_FD"},
+                                                                  {43, "CHECK_DEVICE_STATE"},
+                                                                  {44, "GET_SHMEM_CONFIG"}};
   for (auto [n, name] : frontend) {
     const RequestInfo* r = find_request(Channel::Frontend, n);
     ASSERT_NE(r, nullptr) << n;
     EXPECT_EQ(r->name, name);
   }
   const std::vector<std::pair<uint32_t, const char*>> backend = {
-      {1, "BACKEND_IOTLB_MSG"}, {2, "BACKEND_CONFIG_CHANGE_MSG"},
-      {3, "BACKEND_VRING_HOST_NOTIFIER_MSG"}, {4, "BACKEND_VRING_CALL"},
-      {5, "BACKEND_VRING_ERR"}, {6, "BACKEND_SHARED_OBJECT_ADD"},
-      {7, "BACKEND_SHARED_OBJECT_REMOVE"}, {8, "BACKEND_SHARED_OBJECT_LOOKUP"},
-      {9, "BACKEND_SHMEM_MAP"}, {10, "BACKEND_SHMEM_UNMAP"}};
+      {1, "BACKEND_IOTLB_MSG"},
+      {2, "BACKEND_CONFIG_CHANGE_MSG"},
+      {3, "BACKEND_VRING_HOST_NOTIFIER_MSG"},
+      {4, "BACKEND_VRING_CALL"},
+      {5, "BACKEND_VRING_ERR"},
+      {6, "BACKEND_SHARED_OBJECT_ADD"},
+      {7, "BACKEND_SHARED_OBJECT_REMOVE"},
+      {8, "BACKEND_SHARED_OBJECT_LOOKUP"},
+      {9, "BACKEND_SHMEM_MAP"},
+      {10, "BACKEND_SHMEM_UNMAP"}};
   for (auto [n, name] : backend) {
     const RequestInfo* r = find_request(Channel::Backend, n);
     ASSERT_NE(r, nullptr) << n;
@@ -274,10 +308,12 @@ TEST(Registry, KindAndCategoryNames) {
 
 TEST(Registry, MessageLabelsNameRequestsRepliesAndUnknownNumbers) {
   EXPECT_EQ(message_label(Channel::Frontend, Header{5, kProtocolVersion, 0}), "SET_MEM_TABLE");
-  EXPECT_EQ(message_label(Channel::Frontend, Header{1, kProtocolVersion | kFlagReply, 8}), "GET_FEATURES reply");
+  EXPECT_EQ(message_label(Channel::Frontend, Header{1, kProtocolVersion | kFlagReply, 8}),
+            "GET_FEATURES reply");
   // The same number names another request on the back-end channel.
   EXPECT_EQ(message_label(Channel::Backend, Header{1, kProtocolVersion, 0}), "BACKEND_IOTLB_MSG");
-  EXPECT_EQ(message_label(Channel::Frontend, Header{99, kProtocolVersion | kFlagReply, 0}), "request 99 reply");
+  EXPECT_EQ(message_label(Channel::Frontend, Header{99, kProtocolVersion | kFlagReply, 0}),
+            "request 99 reply");
 }
 
 }  // namespace

@@ -49,10 +49,11 @@ class CollectSink : public RecordSink {
 // binary instead of hanging the suite).
 class RelayThread {
  public:
-  explicit RelayThread(Relay& relay) : thread_([this, &relay] {
-    rc_ = relay.run();
-    done_ = true;
-  }) {}
+  explicit RelayThread(Relay& relay)
+      : thread_([this, &relay] {
+          rc_ = relay.run();
+          done_ = true;
+        }) {}
   ~RelayThread() {
     if (thread_.joinable()) join_within(milliseconds(5000));
   }
@@ -113,11 +114,12 @@ TEST(RelayLibrary, TwoSinksFlushHookStatsAndStopFromAnotherThread) {
   FrontendOptions fo;
   fo.path = dir / "fe.sock";
   ScriptedFrontend frontend(fo);
-  frontend.start({FrontendStep::send(request("GET_FEATURES")), FrontendStep::send(request("SET_OWNER")),
-                  FrontendStep::expect_closed()});
+  frontend.start({FrontendStep::send(request("GET_FEATURES")),
+                  FrontendStep::send(request("SET_OWNER")), FrontendStep::expect_closed()});
   // Connect + GET_FEATURES + reply + SET_OWNER
   ASSERT_TRUE(wait_until([&] { return live.size() >= 4; }, milliseconds(5000)));
-  EXPECT_TRUE(wait_until([&] { return flushes > 0; }, milliseconds(2000))) << "the flush timer runs while idle";
+  EXPECT_TRUE(wait_until([&] { return flushes > 0; }, milliseconds(2000)))
+      << "the flush timer runs while idle";
   relay->stop();
   EXPECT_EQ(thread.join_within(milliseconds(5000)), 0);
   frontend.join();
@@ -148,7 +150,8 @@ TEST(RelayLibrary, TwoSinksFlushHookStatsAndStopFromAnotherThread) {
   EXPECT_EQ(s.errors, 0u);
 
   struct stat st;
-  EXPECT_NE(lstat((dir / "fe.sock").c_str(), &st), 0) << "listening socket removed when run() returns";
+  EXPECT_NE(lstat((dir / "fe.sock").c_str(), &st), 0)
+      << "listening socket removed when run() returns";
   std::lock_guard lock(log_mutex);
   ASSERT_FALSE(log.empty());
   EXPECT_EQ(log.back(), "session 1 ended: recorder stopped; proxy closed both sides");

@@ -34,7 +34,8 @@ using namespace vhs::test;
 using Clock = std::chrono::steady_clock;
 
 // Records `sc` through the real recorder and copies the capture to `dir / name`.
-std::string record_to(const TempDir& dir, const Scenario& sc, const std::string& name = "recorded.pcap") {
+std::string record_to(const TempDir& dir, const Scenario& sc,
+                      const std::string& name = "recorded.pcap") {
   RecorderHarness h;
   BackendOptions bo = sc.backend;
   bo.path = h.backend_sock;
@@ -60,7 +61,8 @@ void load(const std::string& path, Store& store) {
   ASSERT_TRUE(load_capture(path, store, warning, error)) << error;
 }
 
-ReplayOptions frontend_options(const std::string& socket, std::chrono::milliseconds timeout = std::chrono::milliseconds(2000)) {
+ReplayOptions frontend_options(const std::string& socket, std::chrono::milliseconds timeout =
+                                                              std::chrono::milliseconds(2000)) {
   ReplayOptions o;
   o.role = ReplayRole::Frontend;
   o.socket_path = socket;
@@ -151,7 +153,9 @@ TEST(ReplayFrontend, StartupAgainstTheSameBackendHasNoDivergence) {
             recorded_bytes(recorded, Channel::Backend, Direction::ToBackend));
   // Fds re-created with the recorded kinds: SET_MEM_TABLE carried two regular files (memfds).
   for (const Exchange& e : transcript) {
-    if (e.channel != Channel::Frontend || e.sent || e.header().request != request_number("SET_MEM_TABLE")) continue;
+    if (e.channel != Channel::Frontend || e.sent ||
+        e.header().request != request_number("SET_MEM_TABLE"))
+      continue;
     ASSERT_EQ(e.fds.size(), 2u);
     EXPECT_TRUE(S_ISREG(e.fds[0].mode));
     EXPECT_NE(e.fds[0].ino, e.fds[1].ino);
@@ -165,8 +169,9 @@ TEST(ReplayFrontend, StartupAgainstTheSameBackendHasNoDivergence) {
   EXPECT_EQ(recorded_bytes(replayed, Channel::Frontend, Direction::ToFrontend),
             recorded_bytes(recorded, Channel::Frontend, Direction::ToFrontend));
   EXPECT_EQ(replayed.severity_counts().error, 0u);
-  EXPECT_EQ(r.sent + r.received, recorded_bytes(recorded, Channel::Frontend, Direction::ToBackend).size() +
-                                     recorded_bytes(recorded, Channel::Frontend, Direction::ToFrontend).size() + 2);
+  EXPECT_EQ(r.sent + r.received,
+            recorded_bytes(recorded, Channel::Frontend, Direction::ToBackend).size() +
+                recorded_bytes(recorded, Channel::Frontend, Direction::ToFrontend).size() + 2);
 }
 
 TEST(ReplayFrontend, DifferentFeaturesAndQueueCountAreReportedPrecisely) {
@@ -187,7 +192,8 @@ TEST(ReplayFrontend, DifferentFeaturesAndQueueCountAreReportedPrecisely) {
   ASSERT_EQ(f.changes.size(), 1u);
   EXPECT_EQ(f.changes[0].path, "features");
   EXPECT_EQ(f.changes[0].a, "0x160000000 (RING_EVENT_IDX|PROTOCOL_FEATURES|VERSION_1)");
-  EXPECT_EQ(f.changes[0].b, "0x170000000 (RING_INDIRECT_DESC|RING_EVENT_IDX|PROTOCOL_FEATURES|VERSION_1)");
+  EXPECT_EQ(f.changes[0].b,
+            "0x170000000 (RING_INDIRECT_DESC|RING_EVENT_IDX|PROTOCOL_FEATURES|VERSION_1)");
   const Divergence& q = r.divergences[1];
   EXPECT_EQ(q.message, "GET_QUEUE_NUM reply");
   ASSERT_EQ(q.changes.size(), 1u);
@@ -195,7 +201,8 @@ TEST(ReplayFrontend, DifferentFeaturesAndQueueCountAreReportedPrecisely) {
   EXPECT_EQ(q.changes[0].a, "2");
   EXPECT_EQ(q.changes[0].b, "4");
   EXPECT_EQ(divergence_lines(f)[0],
-            "#3 GET_FEATURES reply: features: recorded 0x160000000 (RING_EVENT_IDX|PROTOCOL_FEATURES|VERSION_1), "
+            "#3 GET_FEATURES reply: features: recorded 0x160000000 "
+            "(RING_EVENT_IDX|PROTOCOL_FEATURES|VERSION_1), "
             "replayed 0x170000000 (RING_INDIRECT_DESC|RING_EVENT_IDX|PROTOCOL_FEATURES|VERSION_1)");
 }
 
@@ -206,7 +213,8 @@ TEST(ReplayFrontend, MissingReplyIsReportedWithinTheTimeout) {
   BackendOptions silent = sc.backend;
   silent.unanswered.insert("GET_QUEUE_NUM");
   const auto t0 = Clock::now();
-  const ReplayResult r = replay_against(dir, capture, silent, frontend_options("", std::chrono::milliseconds(400)));
+  const ReplayResult r =
+      replay_against(dir, capture, silent, frontend_options("", std::chrono::milliseconds(400)));
   const auto took = Clock::now() - t0;
 
   ASSERT_EQ(r.real_divergences(), 1u) << all_lines(r);
@@ -214,7 +222,9 @@ TEST(ReplayFrontend, MissingReplyIsReportedWithinTheTimeout) {
   EXPECT_EQ(d.kind, DivergenceKind::MissingReply);
   EXPECT_EQ(d.message, "GET_QUEUE_NUM reply");
   EXPECT_EQ(d.detail, "no answer to #7 GET_QUEUE_NUM request within 0.4 s");
-  EXPECT_EQ(divergence_lines(d)[0], "#8 GET_QUEUE_NUM reply: missing-reply: no answer to #7 GET_QUEUE_NUM request within 0.4 s");
+  EXPECT_EQ(
+      divergence_lines(d)[0],
+      "#8 GET_QUEUE_NUM reply: missing-reply: no answer to #7 GET_QUEUE_NUM request within 0.4 s");
   EXPECT_LT(took, std::chrono::seconds(4)) << "one 0.4 s timeout, not a hang";
 }
 
@@ -232,7 +242,8 @@ TEST(ReplayFrontend, BackendClosingIsADisconnect) {
   ASSERT_EQ(r.divergences.size(), 1u) << all_lines(r);
   EXPECT_EQ(r.divergences[0].kind, DivergenceKind::Disconnect);
   EXPECT_EQ(r.divergences[0].detail,
-            "the back-end closed the connection after #7 GET_QUEUE_NUM request was sent; the recording goes on");
+            "the back-end closed the connection after #7 GET_QUEUE_NUM request was sent; the "
+            "recording goes on");
   EXPECT_EQ(r.sent, 4u) << "nothing is sent after the disconnect";
 }
 
@@ -243,17 +254,20 @@ TEST(ReplayFrontend, RecordedHangReplaysAsSameAndAFixedBackendShowsTheAnswer) {
   const Scenario sc = realistic_startup(o);
   const std::string capture = record_to(dir, sc);
 
-  const ReplayResult still = replay_against(dir, capture, sc.backend, frontend_options("", std::chrono::milliseconds(300)));
+  const ReplayResult still = replay_against(dir, capture, sc.backend,
+                                            frontend_options("", std::chrono::milliseconds(300)));
   EXPECT_EQ(still.status, ReplayStatus::Same) << all_lines(still);
   EXPECT_TRUE(still.divergences.empty()) << all_lines(still);
 
   BackendOptions fixed = sc.backend;
   fixed.unanswered.clear();
-  const ReplayResult now = replay_against(dir, capture, fixed, frontend_options("", std::chrono::milliseconds(300)));
+  const ReplayResult now =
+      replay_against(dir, capture, fixed, frontend_options("", std::chrono::milliseconds(300)));
   ASSERT_EQ(now.real_divergences(), 1u) << all_lines(now);
   EXPECT_EQ(now.divergences[0].kind, DivergenceKind::ExtraMessage);
   EXPECT_EQ(now.divergences[0].message, "GET_VRING_BASE reply");
-  EXPECT_NE(now.divergences[0].detail.find("the recording has no answer"), std::string::npos) << all_lines(now);
+  EXPECT_NE(now.divergences[0].detail.find("the recording has no answer"), std::string::npos)
+      << all_lines(now);
 }
 
 TEST(ReplayCli, ExitCodesAndOutput) {
@@ -266,9 +280,10 @@ TEST(ReplayCli, ExitCodesAndOutput) {
     bo.path = sock;
     ScriptedBackend backend(bo);
     backend.start();
-    const CommandResult r = run_command({vhostscope_binary(), "replay", capture, "--backend-connect", sock, "--timeout",
-                                         "2", "--pace", "recorded", "-w", dir / "out.pcap"},
-                                        dir.path());
+    const CommandResult r =
+        run_command({vhostscope_binary(), "replay", capture, "--backend-connect", sock, "--timeout",
+                     "2", "--pace", "recorded", "-w", dir / "out.pcap"},
+                    dir.path());
     backend.join();
     EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
     EXPECT_NE(r.out.find("replay: SAME: no divergence;"), std::string::npos) << r.out;
@@ -280,26 +295,35 @@ TEST(ReplayCli, ExitCodesAndOutput) {
     bo.reply_values["GET_FEATURES"] = kScenarioFeatures | (1ull << 28);
     ScriptedBackend backend(bo);
     backend.start();
-    const CommandResult r =
-        run_command({vhostscope_binary(), "replay", capture, "--backend-connect", sock, "--timeout", "2"}, dir.path());
+    const CommandResult r = run_command(
+        {vhostscope_binary(), "replay", capture, "--backend-connect", sock, "--timeout", "2"},
+        dir.path());
     backend.join();
     EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
-    EXPECT_NE(r.out.find("divergence: #3 GET_FEATURES reply: features: recorded 0x160000000"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("divergence: #3 GET_FEATURES reply: features: recorded 0x160000000"),
+              std::string::npos)
+        << r.out;
     EXPECT_NE(r.out.find("replay: DIVERGED: 1 divergence (1 value);"), std::string::npos) << r.out;
   }
-  CommandResult r = run_command({vhostscope_binary(), "replay", capture, "--backend-connect", dir / "nobody.sock",
-                                 "--connect-timeout", "0.3"},
+  CommandResult r = run_command({vhostscope_binary(), "replay", capture, "--backend-connect",
+                                 dir / "nobody.sock", "--connect-timeout", "0.3"},
                                 dir.path());
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("vhostscope replay: cannot connect to back-end '" + dir / "nobody.sock" + "'"), std::string::npos)
+  EXPECT_NE(
+      r.err.find("vhostscope replay: cannot connect to back-end '" + dir / "nobody.sock" + "'"),
+      std::string::npos)
       << r.err;
-  r = run_command({vhostscope_binary(), "replay", dir / "missing.pcap", "--backend-connect", sock}, dir.path());
+  r = run_command({vhostscope_binary(), "replay", dir / "missing.pcap", "--backend-connect", sock},
+                  dir.path());
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("cannot open capture"), std::string::npos) << r.err;
   r = run_command({vhostscope_binary(), "replay", capture}, dir.path());
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("give exactly one of --backend-connect PATH and --frontend-listen PATH"), std::string::npos);
-  r = run_command({vhostscope_binary(), "replay", capture, "--backend-connect", sock, "--session", "7"}, dir.path());
+  EXPECT_NE(r.err.find("give exactly one of --backend-connect PATH and --frontend-listen PATH"),
+            std::string::npos);
+  r = run_command(
+      {vhostscope_binary(), "replay", capture, "--backend-connect", sock, "--session", "7"},
+      dir.path());
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("the capture has no session 7 (sessions: 1)"), std::string::npos) << r.err;
 }
@@ -313,7 +337,8 @@ struct BackendRun {
   std::vector<Bytes> frontend_received;
 };
 
-BackendRun replay_for_frontend(const TempDir& dir, const std::string& capture, const std::vector<FrontendStep>& script) {
+BackendRun replay_for_frontend(const TempDir& dir, const std::string& capture,
+                               const std::vector<FrontendStep>& script) {
   Store store;
   load(capture, store);
   ReplayOptions ro;
@@ -347,7 +372,8 @@ TEST(ReplayBackend, ScriptedFrontendCompletesTheStartup) {
   EXPECT_EQ(run.result.status, ReplayStatus::Same) << run.result.error << all_lines(run.result);
   EXPECT_TRUE(run.result.divergences.empty()) << all_lines(run.result);
   // Every answer the front-end got is the recorded one.
-  EXPECT_EQ(run.frontend_received, recorded_bytes(recorded, Channel::Frontend, Direction::ToFrontend));
+  EXPECT_EQ(run.frontend_received,
+            recorded_bytes(recorded, Channel::Frontend, Direction::ToFrontend));
 }
 
 TEST(ReplayBackend, FrontendDivergencesAreReportedAndItIsStillServed) {
@@ -375,7 +401,8 @@ TEST(ReplayBackend, FrontendDivergencesAreReportedAndItIsStillServed) {
   EXPECT_EQ(features.message, "SET_FEATURES request");
   ASSERT_EQ(features.changes.size(), 1u);
   EXPECT_EQ(features.changes[0].path, "features");
-  EXPECT_EQ(features.changes[0].b, "0x170000000 (RING_INDIRECT_DESC|RING_EVENT_IDX|PROTOCOL_FEATURES|VERSION_1)");
+  EXPECT_EQ(features.changes[0].b,
+            "0x170000000 (RING_INDIRECT_DESC|RING_EVENT_IDX|PROTOCOL_FEATURES|VERSION_1)");
 }
 
 TEST(ReplayBackend, SkippedAndExtraRequests) {
@@ -384,7 +411,8 @@ TEST(ReplayBackend, SkippedAndExtraRequests) {
   const std::string capture = record_to(dir, sc);
   std::vector<FrontendStep> script = sc.frontend;
   script.erase(script.begin() + 3);  // no GET_QUEUE_NUM
-  script.insert(script.begin() + 4, FrontendStep::send(request("GET_FEATURES")));  // an extra barrier
+  script.insert(script.begin() + 4,
+                FrontendStep::send(request("GET_FEATURES")));  // an extra barrier
   const BackendRun run = replay_for_frontend(dir, capture, script);
   for (const auto& e : run.frontend_errors) ADD_FAILURE() << e;
   EXPECT_EQ(run.steps_done, script.size());
@@ -399,8 +427,8 @@ TEST(ReplayBackend, SkippedAndExtraRequests) {
 
 constexpr const char* kQsd = "/usr/bin/qemu-storage-daemon";
 
-// A qemu-storage-daemon exporting an 8 MiB raw image as vhost-user-blk (as scripts/run-real-peers.sh
-// does), killed by PID when the handle goes away.
+// A qemu-storage-daemon exporting an 8 MiB raw image as vhost-user-blk (as
+// scripts/run-real-peers.sh does), killed by PID when the handle goes away.
 struct Qsd {
   std::unique_ptr<ChildProcess> proc;
   std::string sock;
@@ -413,17 +441,19 @@ Qsd start_qsd(const TempDir& dir, const std::string& name, bool writable) {
   std::filesystem::resize_file(image, 8u << 20);
   q.sock = dir / (name + ".sock");
   q.proc = std::make_unique<ChildProcess>(
-      std::vector<std::string>{kQsd, "--blockdev",
-                               "driver=file,node-name=file0,filename=" + image + (writable ? "" : ",read-only=on"),
-                               "--export",
-                               "type=vhost-user-blk,id=exp0,node-name=file0,addr.type=unix,addr.path=" + q.sock +
-                                   ",writable=" + (writable ? "on" : "off")},
+      std::vector<std::string>{
+          kQsd, "--blockdev",
+          "driver=file,node-name=file0,filename=" + image + (writable ? "" : ",read-only=on"),
+          "--export",
+          "type=vhost-user-blk,id=exp0,node-name=file0,addr.type=unix,addr.path=" + q.sock +
+              ",writable=" + (writable ? "on" : "off")},
       dir.path());
   EXPECT_TRUE(wait_for_path(q.sock, Millis(10000))) << q.proc->stderr_text();
   return q;
 }
 
-ReplayResult replay_against_qsd(const TempDir& dir, const std::string& capture, const std::string& name, bool writable) {
+ReplayResult replay_against_qsd(const TempDir& dir, const std::string& capture,
+                                const std::string& name, bool writable) {
   Qsd q = start_qsd(dir, name, writable);
   Store store;
   load(capture, store);
@@ -514,11 +544,13 @@ uint64_t fd_size(int fd) {
 }
 
 TEST(ReplayFds, MemoryEventfdAndSocketAreRecreatedAndReusedPerRecordedObject) {
-  const Region regions[] = {{0, 1 << 20, 0x7f0000000000, 0}, {1ull << 32, 2 << 20, 0x7f1000000000, 4096}};
+  const Region regions[] = {{0, 1 << 20, 0x7f0000000000, 0},
+                            {1ull << 32, 2 << 20, 0x7f1000000000, 4096}};
   const Bytes table = request("SET_MEM_TABLE", mem_table(regions));
   const DecodedMessage msg = decode_message(Channel::Frontend, table, {});
   // Recorded sizes smaller than the regions need (a hostile or odd capture): the need wins.
-  const std::vector<FdInfo> recorded = {{FdKind::Memfd, 10, 1 << 20, "memfd:ram0"}, {FdKind::File, 11, 0, "/dev/hugepages/x"}};
+  const std::vector<FdInfo> recorded = {{FdKind::Memfd, 10, 1 << 20, "memfd:ram0"},
+                                        {FdKind::File, 11, 0, "/dev/hugepages/x"}};
   ReplayFds fds;
   ReplayFds::Prepared p = fds.prepare(msg, recorded);
   ASSERT_EQ(p.error, "");
@@ -538,13 +570,15 @@ TEST(ReplayFds, MemoryEventfdAndSocketAreRecreatedAndReusedPerRecordedObject) {
   EXPECT_EQ(fds.known(), 2u);
 
   const Bytes kick = request("SET_VRING_KICK", vring_index_fd(0));
-  ReplayFds::Prepared k = fds.prepare(decode_message(Channel::Frontend, kick, {}), std::vector<FdInfo>{{FdKind::Eventfd, 12, 0, ""}});
+  ReplayFds::Prepared k = fds.prepare(decode_message(Channel::Frontend, kick, {}),
+                                      std::vector<FdInfo>{{FdKind::Eventfd, 12, 0, ""}});
   ASSERT_EQ(k.fds.size(), 1u);
   describe_fd(k.fds[0], described);
   EXPECT_EQ(described.kind, FdKind::Eventfd);
 
   const Bytes chan = request("SET_BACKEND_REQ_FD");
-  ReplayFds::Prepared s = fds.prepare(decode_message(Channel::Frontend, chan, {}), std::vector<FdInfo>{{FdKind::Socket, 13, 0, "socket:[13]"}});
+  ReplayFds::Prepared s = fds.prepare(decode_message(Channel::Frontend, chan, {}),
+                                      std::vector<FdInfo>{{FdKind::Socket, 13, 0, "socket:[13]"}});
   ASSERT_EQ(s.fds.size(), 1u);
   EXPECT_TRUE(s.socket_end.valid());
   ASSERT_EQ(s.transient.size(), 1u);
@@ -555,8 +589,9 @@ TEST(ReplayFds, MemoryEventfdAndSocketAreRecreatedAndReusedPerRecordedObject) {
   const int raw = received.get();
   fds.adopt(FdInfo{FdKind::Memfd, 77, 4096, "memfd:inflight"}, std::move(received));
   const Bytes set_inflight = request("SET_INFLIGHT_FD", Bytes(24, 0));
-  ReplayFds::Prepared i = fds.prepare(decode_message(Channel::Frontend, set_inflight, {}),
-                                      std::vector<FdInfo>{{FdKind::Memfd, 77, 4096, "memfd:inflight"}});
+  ReplayFds::Prepared i =
+      fds.prepare(decode_message(Channel::Frontend, set_inflight, {}),
+                  std::vector<FdInfo>{{FdKind::Memfd, 77, 4096, "memfd:inflight"}});
   ASSERT_EQ(i.fds.size(), 1u);
   EXPECT_EQ(i.fds[0], raw);
 }
@@ -564,10 +599,13 @@ TEST(ReplayFds, MemoryEventfdAndSocketAreRecreatedAndReusedPerRecordedObject) {
 TEST(ReplayAnswers, NeutralAnswersFollowTheRegistry) {
   const DecodeContext ctx;
   EXPECT_EQ(synthesized_answer(Channel::Frontend, request("SET_OWNER"), ctx), Bytes{});
-  EXPECT_EQ(synthesized_answer(Channel::Frontend, request("SET_OWNER", {}, true), ctx), reply("SET_OWNER", u64_payload(0)));
-  EXPECT_EQ(synthesized_answer(Channel::Frontend, request("GET_VRING_BASE", vring_state(3, 0)), ctx),
-            reply("GET_VRING_BASE", vring_state(3, 0)));
-  EXPECT_EQ(synthesized_answer(Channel::Frontend, request("GET_FEATURES"), ctx), reply("GET_FEATURES", u64_payload(0)));
+  EXPECT_EQ(synthesized_answer(Channel::Frontend, request("SET_OWNER", {}, true), ctx),
+            reply("SET_OWNER", u64_payload(0)));
+  EXPECT_EQ(
+      synthesized_answer(Channel::Frontend, request("GET_VRING_BASE", vring_state(3, 0)), ctx),
+      reply("GET_VRING_BASE", vring_state(3, 0)));
+  EXPECT_EQ(synthesized_answer(Channel::Frontend, request("GET_FEATURES"), ctx),
+            reply("GET_FEATURES", u64_payload(0)));
   Bytes inflight_req(24, 0);
   inflight_req[16] = 2;    // num_queues
   inflight_req[18] = 128;  // queue_size
@@ -576,8 +614,9 @@ TEST(ReplayAnswers, NeutralAnswersFollowTheRegistry) {
   inflight_reply[18] = 128;
   EXPECT_EQ(synthesized_answer(Channel::Frontend, request("GET_INFLIGHT_FD", inflight_req), ctx),
             reply("GET_INFLIGHT_FD", inflight_reply));
-  EXPECT_EQ(synthesized_answer(Channel::Backend, request("BACKEND_CONFIG_CHANGE_MSG", {}, true), ctx),
-            reply("BACKEND_CONFIG_CHANGE_MSG", u64_payload(0)));
+  EXPECT_EQ(
+      synthesized_answer(Channel::Backend, request("BACKEND_CONFIG_CHANGE_MSG", {}, true), ctx),
+      reply("BACKEND_CONFIG_CHANGE_MSG", u64_payload(0)));
 }
 
 // ---- inflight buffer round trip -------------------------------------------------------------
@@ -593,13 +632,16 @@ TEST(ReplayFrontend, InflightBufferFromTheReplayedAnswerIsPassedBack) {
   const FdInfo buffer{FdKind::Memfd, 77, 4096, "memfd:reply"};  // QEMU passes back what it got
   records.add(RecordKind::Connect, Direction::ToBackend, Bytes{'h', 'i'});
   records.add(RecordKind::Message, Direction::ToBackend, request("GET_INFLIGHT_FD", inflight));
-  records.add(RecordKind::Message, Direction::ToFrontend, reply("GET_INFLIGHT_FD", answer), {buffer});
-  records.add(RecordKind::Message, Direction::ToBackend, request("SET_INFLIGHT_FD", answer), {buffer});
+  records.add(RecordKind::Message, Direction::ToFrontend, reply("GET_INFLIGHT_FD", answer),
+              {buffer});
+  records.add(RecordKind::Message, Direction::ToBackend, request("SET_INFLIGHT_FD", answer),
+              {buffer});
   records.add(RecordKind::Disconnect, Direction::ToBackend, Bytes{'b', 'y', 'e'});
   const std::string capture = write_capture(dir, "inflight.pcap", records.records());
   std::vector<Exchange> transcript;
   std::vector<std::string> errors;
-  const ReplayResult r = replay_against(dir, capture, BackendOptions{}, frontend_options(""), &errors, &transcript);
+  const ReplayResult r =
+      replay_against(dir, capture, BackendOptions{}, frontend_options(""), &errors, &transcript);
   EXPECT_EQ(r.status, ReplayStatus::Same) << all_lines(r);
   for (const auto& e : errors) ADD_FAILURE() << e;
   FdIdentity handed_out, passed_back;

@@ -36,7 +36,9 @@ class Guest {
     ASSERT_LE(gpa - kGpa + n, mem_.size());
     for (int i = 0; i < n; ++i) mem_[gpa - kGpa + i] = static_cast<uint8_t>(v >> (8 * i));
   }
-  void put_bytes(uint64_t gpa, const void* p, size_t n) { std::memcpy(mem_.data() + (gpa - kGpa), p, n); }
+  void put_bytes(uint64_t gpa, const void* p, size_t n) {
+    std::memcpy(mem_.data() + (gpa - kGpa), p, n);
+  }
 
   void desc(uint16_t i, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next) {
     put(kDesc + 16 * i, addr, 8);
@@ -54,7 +56,8 @@ class Guest {
     put(kUsed + 2, ++uidx_, 2);
   }
   RingLocation loc(DeviceKind device, uint32_t queue = 0, uint64_t features = kVersion1) const {
-    const VringAddrValue a{queue, 0, kUva + (kDesc - kGpa), kUva + (kUsed - kGpa), kUva + (kAvail - kGpa), 0};
+    const VringAddrValue a{
+        queue, 0, kUva + (kDesc - kGpa), kUva + (kUsed - kGpa), kUva + (kAvail - kGpa), 0};
     return locate_ring(map(), queue, kN, a, features, device);
   }
   Chain chain(uint16_t head) const {
@@ -69,14 +72,16 @@ class Guest {
 };
 
 // A virtio-blk request the way Linux frames it: header, data, status in three descriptors.
-void blk_request(Guest& g, uint16_t head, uint32_t type, uint64_t sector, uint32_t data_len, bool data_writable) {
+void blk_request(Guest& g, uint16_t head, uint32_t type, uint64_t sector, uint32_t data_len,
+                 bool data_writable) {
   const uint64_t hdr = Guest::kBuf + 0x2000 * head;
   g.put(hdr, type, 4);
   g.put(hdr + 4, 0, 4);
   g.put(hdr + 8, sector, 8);
   const uint16_t d = static_cast<uint16_t>(head + 1), st = static_cast<uint16_t>(head + 2);
   g.desc(head, hdr, 16, kDescNext, d);
-  g.desc(d, hdr + 0x100, data_len, static_cast<uint16_t>(kDescNext | (data_writable ? kDescWrite : 0)), st);
+  g.desc(d, hdr + 0x100, data_len,
+         static_cast<uint16_t>(kDescNext | (data_writable ? kDescWrite : 0)), st);
   g.desc(st, hdr + 0x1f00, 1, kDescWrite, 0);
   g.put(hdr + 0x1f00, 0xff, 1);  // status not written yet
 }
@@ -118,9 +123,11 @@ TEST(BlkDetail, ReadInFlightThenCompleted) {
   EXPECT_EQ(describe_blk_request(r, true), "READ sector 2048 len 4096 status OK");
 
   g.put(Guest::kBuf + 0x1f00, 1, 1);
-  EXPECT_EQ(describe_blk_request(decode_blk_request(g.view(), c), true), "READ sector 2048 len 4096 status IOERR");
+  EXPECT_EQ(describe_blk_request(decode_blk_request(g.view(), c), true),
+            "READ sector 2048 len 4096 status IOERR");
   g.put(Guest::kBuf + 0x1f00, 0x42, 1);
-  EXPECT_EQ(describe_blk_request(decode_blk_request(g.view(), c), true), "READ sector 2048 len 4096 status 0x42");
+  EXPECT_EQ(describe_blk_request(decode_blk_request(g.view(), c), true),
+            "READ sector 2048 len 4096 status 0x42");
 
   const RingSnapshot done = take_ring_snapshot(g.view(), g.loc(DeviceKind::Blk));
   EXPECT_EQ(done.inflight, 0u);
@@ -143,7 +150,8 @@ TEST(BlkDetail, HeaderAndDataSharingOneDescriptor) {
   // The header itself split over two descriptors (8 + 8 bytes).
   g.desc(2, buf, 8, kDescNext, 3);
   g.desc(3, buf + 8, 8, kDescNext, 1);
-  EXPECT_EQ(describe_blk_request(decode_blk_request(g.view(), g.chain(2)), false), "WRITE sector 8 len 0");
+  EXPECT_EQ(describe_blk_request(decode_blk_request(g.view(), g.chain(2)), false),
+            "WRITE sector 8 len 0");
 }
 
 TEST(BlkDetail, OtherRequestTypes) {
@@ -177,12 +185,14 @@ TEST(BlkDetail, OtherRequestTypes) {
   // The legacy barrier bit and an unknown type.
   header(0x80000001u, 64);
   g.desc(0, buf, 16, kDescNext, 1);
-  EXPECT_EQ(describe_blk_request(decode_blk_request(g.view(), g.chain(0)), false), "WRITE|BARRIER sector 64 len 0");
+  EXPECT_EQ(describe_blk_request(decode_blk_request(g.view(), g.chain(0)), false),
+            "WRITE|BARRIER sector 64 len 0");
   header(99, 0);
   EXPECT_EQ(describe_blk_request(decode_blk_request(g.view(), g.chain(0)), false), "type 99");
   // A header shorter than 16 bytes.
   g.desc(0, buf, 8, 0, 0);
-  EXPECT_EQ(describe_blk_request(decode_blk_request(g.view(), g.chain(0)), true), "blk header unreadable");
+  EXPECT_EQ(describe_blk_request(decode_blk_request(g.view(), g.chain(0)), true),
+            "blk header unreadable");
 
   EXPECT_EQ(blk_type_name(13), "WRITE_ZEROES");
   EXPECT_EQ(blk_type_name(27), "WRITE_FUA");
@@ -196,10 +206,10 @@ TEST(BlkDetail, OtherRequestTypes) {
 TEST(FsDetail, LookupRequestAndItsReply) {
   Guest g;
   const uint64_t in = Guest::kBuf, out = Guest::kBuf + 0x1000;
-  g.put(in + 0, 46, 4);   // len
-  g.put(in + 4, 1, 4);    // LOOKUP
-  g.put(in + 8, 42, 8);   // unique
-  g.put(in + 16, 1, 8);   // nodeid (root)
+  g.put(in + 0, 46, 4);  // len
+  g.put(in + 4, 1, 4);   // LOOKUP
+  g.put(in + 8, 42, 8);  // unique
+  g.put(in + 16, 1, 8);  // nodeid (root)
   g.put(in + 24, 1000, 4);
   g.put(in + 28, 100, 4);
   g.put(in + 32, 4321, 4);
@@ -258,12 +268,12 @@ TEST(FsDetail, OpcodeNames) {
 TEST(NetDetail, TxHeaderSplitAcrossDescriptors) {
   Guest g;
   const uint64_t b = Guest::kBuf;
-  g.put(b + 0, 1, 1);      // NEEDS_CSUM
-  g.put(b + 1, 1, 1);      // TCPV4
-  g.put(b + 2, 54, 2);     // hdr_len
-  g.put(b + 4, 1448, 2);   // gso_size
-  g.put(b + 6, 34, 2);     // csum_start
-  g.put(b + 8, 16, 2);     // csum_offset
+  g.put(b + 0, 1, 1);     // NEEDS_CSUM
+  g.put(b + 1, 1, 1);     // TCPV4
+  g.put(b + 2, 54, 2);    // hdr_len
+  g.put(b + 4, 1448, 2);  // gso_size
+  g.put(b + 6, 34, 2);    // csum_start
+  g.put(b + 8, 16, 2);    // csum_offset
   g.desc(0, b, 6, kDescNext, 1);
   g.desc(1, b + 6, 6, kDescNext, 2);
   g.desc(2, b + 0x100, 1514, 0, 0);
@@ -296,9 +306,9 @@ TEST(NetDetail, RxHeaderWrittenByTheDevice) {
   Guest g;
   const uint64_t b = Guest::kBuf;
   g.desc(0, b, 1526, kDescWrite, 0);
-  g.put(b + 1, 0x84, 1);   // TCPV6 | ECN
+  g.put(b + 1, 0x84, 1);  // TCPV6 | ECN
   g.put(b + 4, 1440, 2);
-  g.put(b + 10, 2, 2);     // num_buffers
+  g.put(b + 10, 2, 2);  // num_buffers
   const NetHeader h = decode_net_header(g.view(), g.chain(0), false, 12);
   ASSERT_TRUE(h.ok);
   EXPECT_EQ(describe_net_header(h), "RX 1514 bytes gso TCPV6|ECN size 1440 buffers 2");
@@ -336,11 +346,13 @@ TEST(ChainDetail, GenericSummaryAndErrors) {
   EXPECT_EQ(c.error, ChainError::NextOutOfRange);
   EXPECT_EQ(describe_chain(c), "2 descs: R 16 @0x84000, W 100 @0x84100 [next out of range at 1]");
   const BufferSummary b = summarize_buffer(g.view(), c, DetailContext{DeviceKind::Unknown, 0, 0});
-  EXPECT_EQ(describe_buffer(b), "head 0: 2 descs, 16 readable + 100 writable bytes (chain: next out of range)");
+  EXPECT_EQ(describe_buffer(b),
+            "head 0: 2 descs, 16 readable + 100 writable bytes (chain: next out of range)");
   // A blk summary whose header cannot be read (8 bytes) falls back to the generic view.
   g.desc(4, Guest::kBuf, 8, 0, 0);
   const Chain short_hdr = g.chain(4);
-  const BufferSummary blk = summarize_buffer(g.view(), short_hdr, DetailContext{DeviceKind::Blk, 0, 0});
+  const BufferSummary blk =
+      summarize_buffer(g.view(), short_hdr, DetailContext{DeviceKind::Blk, 0, 0});
   EXPECT_FALSE(blk.detail_ok);
   EXPECT_EQ(describe_buffer(blk), "head 4: 1 desc, 8 readable + 0 writable bytes");
 }

@@ -6,9 +6,9 @@
 
 #include <gtest/gtest.h>
 
+#include "decoders/session/ring_health.hpp"
 #include "decoders/vhost_user/findings.hpp"
 #include "decoders/virtio/packed_ring.hpp"
-#include "decoders/session/ring_health.hpp"
 #include "decoders/virtio/split_ring.hpp"
 
 namespace vhs {
@@ -70,7 +70,8 @@ TEST(RingHealth, StallRaisedAfterTheThresholdAndClearedWhenUsedMoves) {
   EXPECT_EQ(ev[0].at_ns, kT0 + kSec);
   EXPECT_EQ(ev[0].finding.code, FindingCode::RingStalled);
   EXPECT_EQ(ev[0].finding.detail,
-            "queue 0: 3 buffers in flight, used idx 14 unchanged for 1.00 s; oldest head 4: READ sector 2048 len 4096");
+            "queue 0: 3 buffers in flight, used idx 14 unchanged for 1.00 s; oldest head 4: READ "
+            "sector 2048 len 4096");
   EXPECT_TRUE(advance(h, kT0 + 5 * kSec).empty());  // raised once per episode
   // More work arriving does not restart the clock: the used index is what matters.
   EXPECT_TRUE(observe(h, split(19, 14), kT0 + 6 * kSec).empty());
@@ -89,7 +90,8 @@ TEST(RingHealth, StallRaisedAfterTheThresholdAndClearedWhenUsedMoves) {
   ev = advance(h, kT0 + 8 * kSec);
   ASSERT_EQ(ev.size(), 1u);
   EXPECT_EQ(ev[0].finding.detail,
-            "queue 0: 4 buffers in flight, used idx 15 unchanged for 1.00 s; oldest head 4: READ sector 2048 len 4096");
+            "queue 0: 4 buffers in flight, used idx 15 unchanged for 1.00 s; oldest head 4: READ "
+            "sector 2048 len 4096");
 }
 
 TEST(RingHealth, StallClearsWhenNothingIsInFlightAndIgnoresIdleRings) {
@@ -113,7 +115,8 @@ TEST(RingHealth, StallTextsForPendingWorkAndPackedRings) {
   auto ev = advance(h, kT0 + 2500 * uint64_t{1'000'000});
   ASSERT_EQ(ev.size(), 1u);
   EXPECT_EQ(ev[0].finding.detail,
-            "queue 3: 2 buffers in flight, used idx 8 unchanged for 2.50 s (1 not yet fetched by the back-end)");
+            "queue 3: 2 buffers in flight, used idx 8 unchanged for 2.50 s (1 not yet fetched by "
+            "the back-end)");
 
   RingSnapshot p;
   p.queue = 1;
@@ -128,7 +131,8 @@ TEST(RingHealth, StallTextsForPendingWorkAndPackedRings) {
   ev = advance(h, kT0 + 2 * kSec);
   ASSERT_EQ(ev.size(), 1u);
   EXPECT_EQ(ev[0].queue, 1u);
-  EXPECT_EQ(ev[0].finding.detail, "queue 1: 1 buffer in flight, used position 5 wrap 1 unchanged for 2.00 s");
+  EXPECT_EQ(ev[0].finding.detail,
+            "queue 1: 1 buffer in flight, used position 5 wrap 1 unchanged for 2.00 s");
 }
 
 TEST(RingHealth, SnapshotFaultsBecomeFindingsWhilePresent) {
@@ -144,7 +148,7 @@ TEST(RingHealth, SnapshotFaultsBecomeFindingsWhilePresent) {
   EXPECT_EQ(ev[0].finding.code, FindingCode::RingIndexInvalid);
   EXPECT_EQ(ev[0].finding.detail,
             "queue 0: avail idx 300 is 290 ahead of used idx 10, more than the queue size 256");
-  EXPECT_TRUE(observe(h, s, kT0 + kSec).empty());  // still present: no repeat
+  EXPECT_TRUE(observe(h, s, kT0 + kSec).empty());   // still present: no repeat
   EXPECT_TRUE(advance(h, kT0 + 9 * kSec).empty());  // and no stall from a bogus count
 
   RingSnapshot t = split(12, 10);
@@ -156,9 +160,11 @@ TEST(RingHealth, SnapshotFaultsBecomeFindingsWhilePresent) {
   EXPECT_FALSE(ev[0].raised);
   EXPECT_EQ(ev[0].finding.code, FindingCode::RingIndexInvalid);
   EXPECT_EQ(ev[1].finding.code, FindingCode::ChainLoop);
-  EXPECT_EQ(ev[1].finding.detail, "queue 0: chain at head 5 does not end within 256 descriptors (loop) (and 1 more)");
+  EXPECT_EQ(ev[1].finding.detail,
+            "queue 0: chain at head 5 does not end within 256 descriptors (loop) (and 1 more)");
   EXPECT_EQ(ev[2].finding.code, FindingCode::ChainMalformed);
-  EXPECT_EQ(ev[2].finding.detail, "queue 0: chain at head 7: descriptor 7 has both INDIRECT and NEXT (flags 0x5)");
+  EXPECT_EQ(ev[2].finding.detail,
+            "queue 0: chain at head 7: descriptor 7 has both INDIRECT and NEXT (flags 0x5)");
 }
 
 TEST(RingHealth, FaultTexts) {
@@ -175,21 +181,27 @@ TEST(RingHealth, FaultTexts) {
   f = text({RingFaultKind::UsedIdOutOfRange, ChainError::None, 0, 9, 4000});
   EXPECT_EQ(f.detail, "queue 2: used ring entry 9 holds id 4000, beyond queue size 256");
   f = text({RingFaultKind::BaseMismatch, ChainError::None, 0, 0, 7});
-  EXPECT_EQ(f.detail, "queue 2: vring base 7 (the back-end's next avail idx) is not between used idx 0 and avail idx 0");
+  EXPECT_EQ(f.detail,
+            "queue 2: vring base 7 (the back-end's next avail idx) is not between used idx 0 and "
+            "avail idx 0");
   f = text({RingFaultKind::Chain, ChainError::NextOutOfRange, 3, 1, 999});
   EXPECT_EQ(f.code, FindingCode::ChainOutOfRange);
   EXPECT_EQ(f.detail, "queue 2: chain at head 3: descriptor 1 has next 999, outside its table");
   f = text({RingFaultKind::Chain, ChainError::BufferUnmapped, 3, 0, 0xdead0000});
   EXPECT_EQ(f.code, FindingCode::ChainOutOfRange);
-  EXPECT_EQ(f.detail, "queue 2: chain at head 3: descriptor 0 buffer at 0xdead0000 is not in guest memory");
+  EXPECT_EQ(f.detail,
+            "queue 2: chain at head 3: descriptor 0 buffer at 0xdead0000 is not in guest memory");
   f = text({RingFaultKind::Chain, ChainError::NestedIndirect, 3, 2, 4});
   EXPECT_EQ(f.code, FindingCode::ChainMalformed);
   f = text({RingFaultKind::SizeInvalid, ChainError::None, 0, 0, 100});
   EXPECT_EQ(f.code, FindingCode::InvalidField);
-  EXPECT_EQ(f.detail, "queue 2: queue size 100 is not valid for a split ring (1..32768, power of two)");
+  EXPECT_EQ(f.detail,
+            "queue 2: queue size 100 is not valid for a split ring (1..32768, power of two)");
   s.type = RingType::Packed;
   f = text({RingFaultKind::Chain, ChainError::NextOutOfRange, 6, 7, 1});
-  EXPECT_EQ(f.detail, "queue 2: chain at slot 6: descriptor at slot 7 has NEXT but no further descriptor is available");
+  EXPECT_EQ(f.detail,
+            "queue 2: chain at slot 6: descriptor at slot 7 has NEXT but no further descriptor is "
+            "available");
   f = text({RingFaultKind::PartUnmapped, ChainError::None, 0, 1, 0x1000});
   EXPECT_EQ(f.detail, "queue 2: driver event area at 0x1000 is outside guest memory");
 }
@@ -209,20 +221,23 @@ TEST(RingHealth, MissingKickAndCallFds) {
   EXPECT_EQ(ev[0].finding.code, FindingCode::NoKickFd);
   EXPECT_EQ(ev[0].since_ns, kT0);
   EXPECT_EQ(ev[0].at_ns, kT0 + kSec);
-  EXPECT_EQ(ev[0].finding.detail, "queue 1: started without SET_VRING_KICK: the back-end gets no kicks");
+  EXPECT_EQ(ev[0].finding.detail,
+            "queue 1: started without SET_VRING_KICK: the back-end gets no kicks");
   ev.clear();
   h.observe_facts({1, true, NotifierSetting::NoFd, NotifierSetting::NoFd}, kT0 + 3 * kSec / 2, ev);
   ASSERT_EQ(ev.size(), 2u);  // the kick finding changes its reason at once; the call one waits
   EXPECT_FALSE(ev[0].raised);
   EXPECT_TRUE(ev[1].raised);
   EXPECT_EQ(ev[1].since_ns, kT0);
-  EXPECT_EQ(ev[1].finding.detail, "queue 1: SET_VRING_KICK sent NOFD: the back-end must poll the ring");
+  EXPECT_EQ(ev[1].finding.detail,
+            "queue 1: SET_VRING_KICK sent NOFD: the back-end must poll the ring");
   ev.clear();
   h.advance(kT0 + 5 * kSec / 2, ev);
   ASSERT_EQ(ev.size(), 1u);
   EXPECT_EQ(ev[0].finding.code, FindingCode::NoCallFd);
   EXPECT_EQ(ev[0].since_ns, kT0 + 3 * kSec / 2);
-  EXPECT_EQ(ev[0].finding.detail, "queue 1: SET_VRING_CALL sent NOFD: the back-end cannot interrupt the guest");
+  EXPECT_EQ(ev[0].finding.detail,
+            "queue 1: SET_VRING_CALL sent NOFD: the back-end cannot interrupt the guest");
   ev.clear();
   h.observe_facts({1, true, NotifierSetting::Fd, NotifierSetting::Fd}, kT0 + 3 * kSec, ev);
   ASSERT_EQ(ev.size(), 2u);
@@ -262,7 +277,8 @@ TEST(RingHealth, MissingFdUntilTheRingStopsOrTheEnd) {
   h.settle(kT0 + kSec + 1'000'000, ev);
   ASSERT_EQ(ev.size(), 1u);
   EXPECT_TRUE(ev[0].raised);
-  EXPECT_EQ(ev[0].finding.detail, "queue 0: started without SET_VRING_CALL: the back-end cannot interrupt the guest");
+  EXPECT_EQ(ev[0].finding.detail,
+            "queue 0: started without SET_VRING_CALL: the back-end cannot interrupt the guest");
   ASSERT_EQ(h.active().size(), 1u);
 }
 
@@ -276,8 +292,9 @@ TEST(RingHealth, NotificationsSuppressedWhileWorkWaits) {
   ASSERT_EQ(ev.size(), 2u);
   EXPECT_EQ(ev[0].finding.code, FindingCode::RingStalled);
   EXPECT_EQ(ev[1].finding.code, FindingCode::NotificationsSuppressed);
-  EXPECT_EQ(ev[1].finding.detail,
-            "queue 0: 2 buffers not fetched by the back-end for 1.00 s while used.flags has NO_NOTIFY");
+  EXPECT_EQ(
+      ev[1].finding.detail,
+      "queue 0: 2 buffers not fetched by the back-end for 1.00 s while used.flags has NO_NOTIFY");
   s.used_flags = 0;  // the back-end re-enabled kicks
   ev = observe(h, s, kT0 + 2 * kSec);
   ASSERT_EQ(ev.size(), 1u);
@@ -293,7 +310,8 @@ TEST(RingHealth, NotificationsSuppressedWhileWorkWaits) {
   ev = advance(e, kT0 + kSec);
   ASSERT_EQ(ev.size(), 2u);
   EXPECT_EQ(ev[1].finding.detail,
-            "queue 0: 2 buffers not fetched by the back-end for 1.00 s while avail_event 18 is behind avail idx 20, "
+            "queue 0: 2 buffers not fetched by the back-end for 1.00 s while avail_event 18 is "
+            "behind avail idx 20, "
             "so the driver will not kick again");
   // All fetched (avail_event == avail idx): the next publication kicks, nothing suppressed.
   RingHealth f;
@@ -317,7 +335,8 @@ TEST(RingHealth, NotificationsSuppressedWhileWorkWaits) {
   ev = advance(p, kT0 + kSec);
   ASSERT_EQ(ev.size(), 2u);
   EXPECT_EQ(ev[1].finding.detail,
-            "queue 0: 1 buffer not fetched by the back-end for 1.00 s while the device event area says DISABLE");
+            "queue 0: 1 buffer not fetched by the back-end for 1.00 s while the device event area "
+            "says DISABLE");
 }
 
 TEST(RingHealth, ForgetClearsEverythingOfTheRing) {
@@ -350,9 +369,11 @@ TEST(RingHealth, ReplyTimeouts) {
   const auto found = reply_timeouts(waiting, kT0 + 2 * kSec);
   ASSERT_EQ(found.size(), 2u);
   EXPECT_EQ(found[0].code, FindingCode::ReplyTimeout);
-  EXPECT_EQ(found[0].detail, "GET_VRING_BASE (queue 0) has waited 2.00 s for its reply (threshold 1.00 s)");
+  EXPECT_EQ(found[0].detail,
+            "GET_VRING_BASE (queue 0) has waited 2.00 s for its reply (threshold 1.00 s)");
   EXPECT_EQ(found[1].detail,
-            "BACKEND_IOTLB_MSG on the back-end channel has waited 2.00 s for its reply (threshold 1.00 s)");
+            "BACKEND_IOTLB_MSG on the back-end channel has waited 2.00 s for its reply (threshold "
+            "1.00 s)");
   EXPECT_EQ(reply_timeouts(waiting, kT0 + 2 * kSec, 100'000'000).size(), 3u);
   EXPECT_TRUE(reply_timeouts({}, kT0).empty());
 }

@@ -36,7 +36,9 @@ class Guest {
     ASSERT_LE(gpa - base + n, r.size());
     for (int i = 0; i < n; ++i) r[gpa - base + i] = static_cast<uint8_t>(v >> (8 * i));
   }
-  static uint64_t uva(uint64_t gpa) { return gpa >= kGpa1 ? gpa - kGpa1 + kUva1 : gpa - kGpa0 + kUva0; }
+  static uint64_t uva(uint64_t gpa) {
+    return gpa >= kGpa1 ? gpa - kGpa1 + kUva1 : gpa - kGpa0 + kUva0;
+  }
   std::vector<uint8_t>& r0() { return r0_; }
 
  private:
@@ -71,8 +73,8 @@ struct PackedRing {
     const uint16_t head = avail_pos;
     uint16_t head_flags = 0;
     for (size_t i = 0; i < bufs.size(); ++i) {
-      const uint16_t flags = static_cast<uint16_t>(bufs[i].flags | (i + 1 < bufs.size() ? kDescNext : 0) |
-                                                   avail_flags(avail_wrap));
+      const uint16_t flags = static_cast<uint16_t>(
+          bufs[i].flags | (i + 1 < bufs.size() ? kDescNext : 0) | avail_flags(avail_wrap));
       if (i == 0) head_flags = flags;
       set_desc(avail_pos, bufs[i].addr, bufs[i].len, id, i == 0 ? 0 : flags);
       if (++avail_pos == n) {
@@ -101,9 +103,13 @@ struct PackedRing {
   }
 };
 
-RingSnapshot snap(const Guest& g, const RingLocation& loc) { return take_ring_snapshot(g.view(), loc); }
+RingSnapshot snap(const Guest& g, const RingLocation& loc) {
+  return take_ring_snapshot(g.view(), loc);
+}
 
-uint16_t pos(uint16_t index, bool wrap) { return static_cast<uint16_t>(index | (wrap ? 0x8000 : 0)); }
+uint16_t pos(uint16_t index, bool wrap) {
+  return static_cast<uint16_t>(index | (wrap ? 0x8000 : 0));
+}
 
 TEST(PackedRing, LocatesAllThreeParts) {
   Guest g;
@@ -117,7 +123,8 @@ TEST(PackedRing, LocatesAllThreeParts) {
   // Packed sizes need not be powers of two.
   const VringAddrValue a{0, 0, Guest::uva(r.desc), Guest::uva(r.device), Guest::uva(r.driver), 0};
   EXPECT_TRUE(locate_ring(g.map(), 0, 6, a, kVersion1 | kPacked, DeviceKind::Unknown).readable());
-  EXPECT_FALSE(locate_ring(g.map(), 0, 40000, a, kVersion1 | kPacked, DeviceKind::Unknown).readable());
+  EXPECT_FALSE(
+      locate_ring(g.map(), 0, 40000, a, kVersion1 | kPacked, DeviceKind::Unknown).readable());
 }
 
 TEST(PackedRing, FreshRingIsEmptyWithBothCountersAtOne) {
@@ -265,7 +272,8 @@ TEST(PackedRing, VringBaseReplacesTheInferredUsedPosition) {
 TEST(PackedRing, ChainRunningPastTheAvailableDescriptors) {
   Guest g;
   PackedRing r{g, 8};
-  r.set_desc(0, Guest::kGpa1, 16, 9, kDescNext | kPackedDescAvail);  // NEXT, but slot 1 is not available
+  r.set_desc(0, Guest::kGpa1, 16, 9,
+             kDescNext | kPackedDescAvail);  // NEXT, but slot 1 is not available
   const RingSnapshot s = snap(g, r.loc());
   EXPECT_EQ(s.inflight, 1u);
   EXPECT_TRUE(s.heads_approximate);
@@ -303,9 +311,10 @@ TEST(PackedRing, SnapshotRoundTripsThroughItsEncoding) {
   auto back = decode_ring_snapshot(encode_ring_snapshot(s));
   ASSERT_TRUE(back);
   EXPECT_EQ(*back, s);
-  EXPECT_EQ(describe_ring_snapshot(s),
-            "q0 packed size 8 avail 3/w1 used 0/w1 driver_evt 0x0/0 device_evt 0x0/0 inflight 2 [10 11] "
-            "oldest head 10: 2 descs, 16 readable + 512 writable bytes");
+  EXPECT_EQ(
+      describe_ring_snapshot(s),
+      "q0 packed size 8 avail 3/w1 used 0/w1 driver_evt 0x0/0 device_evt 0x0/0 inflight 2 [10 11] "
+      "oldest head 10: 2 descs, 16 readable + 512 writable bytes");
 }
 
 TEST(PackedRing, RandomMemoryDoesNotCrash) {
@@ -319,16 +328,22 @@ TEST(PackedRing, RandomMemoryDoesNotCrash) {
     for (size_t i = 0; i + 8 <= 0x4000; i += 16)
       if (rng() % 2) g.put(Guest::kGpa0 + i, Guest::kGpa1 + rng() % Guest::kSize1, 8);
     const uint32_t n = 1 + static_cast<uint32_t>(rng() % 1024);
-    const VringAddrValue a{0, 0, Guest::kUva0, Guest::kUva0 + 0x8000 + rng() % 0x1000,
-                           Guest::kUva0 + 0x8000 + rng() % 0x1000, 0};
-    RingLocation loc = locate_ring(g.map(), 1, n, a, kVersion1 | kPacked, static_cast<DeviceKind>(rng() % 3));
+    const VringAddrValue a{0,
+                           0,
+                           Guest::kUva0,
+                           Guest::kUva0 + 0x8000 + rng() % 0x1000,
+                           Guest::kUva0 + 0x8000 + rng() % 0x1000,
+                           0};
+    RingLocation loc =
+        locate_ring(g.map(), 1, n, a, kVersion1 | kPacked, static_cast<DeviceKind>(rng() % 3));
     if (rng() % 2) loc.vring_base = static_cast<uint32_t>(rng());
     take_ring_snapshot(g.view(), loc, scratch, s);
     EXPECT_LE(s.inflight, n);
     auto back = decode_ring_snapshot(encode_ring_snapshot(s));
     ASSERT_TRUE(back);
     EXPECT_EQ(*back, s);
-    walk_packed_chain(g.view(), loc, static_cast<uint16_t>(rng() % (n + 2)), static_cast<uint32_t>(rng() % (n + 1)), c);
+    walk_packed_chain(g.view(), loc, static_cast<uint16_t>(rng() % (n + 2)),
+                      static_cast<uint32_t>(rng() % (n + 1)), c);
   }
 }
 

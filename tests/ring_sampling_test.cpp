@@ -122,16 +122,19 @@ TEST(RingSampling, SplitRingInFlightBlkReadsThroughRecord) {
 
   relay(fe.get(), be.get(), request("SET_FEATURES", u64_payload(1ull << 32)));
   Region region{kGpa, kRegionSize, kUva, kRegionOffset};
-  relay(fe.get(), be.get(), request("SET_MEM_TABLE", mem_table(std::span<const Region>(&region, 1))), {g.fd.get()});
+  relay(fe.get(), be.get(),
+        request("SET_MEM_TABLE", mem_table(std::span<const Region>(&region, 1))), {g.fd.get()});
   relay(fe.get(), be.get(), request("SET_VRING_NUM", vring_state(0, kQueueSize)));
-  relay(fe.get(), be.get(), request("SET_VRING_ADDR", vring_addr(0, 0, kUva + kDesc, kUva + kUsed, kUva + kAvail, 0)));
+  relay(fe.get(), be.get(),
+        request("SET_VRING_ADDR", vring_addr(0, 0, kUva + kDesc, kUva + kUsed, kUva + kAvail, 0)));
   relay(fe.get(), be.get(), request("SET_VRING_BASE", vring_state(0, 0)));
   UniqueFd kick = make_eventfd();
   relay(fe.get(), be.get(), request("SET_VRING_KICK", vring_index_fd(0)), {kick.get()});
 
   // The recorder maps the region read-only and shared, at the region's file offset.
   std::vector<std::string> maps;
-  ASSERT_TRUE(wait_until([&] { return !(maps = memfd_mappings(h.proc->pid())).empty(); }, Millis(5000)));
+  ASSERT_TRUE(
+      wait_until([&] { return !(maps = memfd_mappings(h.proc->pid())).empty(); }, Millis(5000)));
   for (const std::string& m : maps) {
     EXPECT_NE(m.find(" r--s "), std::string::npos) << m;
     EXPECT_NE(m.find(" 00010000 "), std::string::npos) << m;  // mmap offset 0x10000
@@ -153,10 +156,11 @@ TEST(RingSampling, SplitRingInFlightBlkReadsThroughRecord) {
   std::this_thread::sleep_for(Millis(1300));  // > 1 s: the remaining two are a stall
   ASSERT_TRUE(h.proc->wait_for_stderr("status s1 q0", Millis(3000))) << h.stderr_text();
   // --status runs the Store's hang rules on the wall clock: the frozen ring is reported live.
-  EXPECT_TRUE(h.proc->wait_for_stderr("status s1 ring-stalled q0: queue 0: 2 buffers in flight, used idx 1",
-                                      Millis(3000)))
+  EXPECT_TRUE(h.proc->wait_for_stderr(
+      "status s1 ring-stalled q0: queue 0: 2 buffers in flight, used idx 1", Millis(3000)))
       << h.stderr_text();
-  EXPECT_NE(h.stderr_text().find("oldest head 3: READ sector 200 len 512 — still stalled"), std::string::npos)
+  EXPECT_NE(h.stderr_text().find("oldest head 3: READ sector 200 len 512 — still stalled"),
+            std::string::npos)
       << h.stderr_text();
 
   fe.reset();
@@ -172,7 +176,8 @@ TEST(RingSampling, SplitRingInFlightBlkReadsThroughRecord) {
   EXPECT_EQ(states.front().vring_base, std::optional<uint32_t>(0));
   // Only changes are recorded: consecutive records differ.
   for (size_t i = 1; i < states.size(); ++i) EXPECT_FALSE(states[i] == states[i - 1]) << i;
-  auto three = std::find_if(states.begin(), states.end(), [](const RingSnapshot& s) { return s.inflight == 3; });
+  auto three = std::find_if(states.begin(), states.end(),
+                            [](const RingSnapshot& s) { return s.inflight == 3; });
   ASSERT_NE(three, states.end());
   EXPECT_EQ(three->heads, (std::vector<uint16_t>{0, 3, 6}));
   const RingSnapshot& last = states.back();
@@ -189,17 +194,23 @@ TEST(RingSampling, SplitRingInFlightBlkReadsThroughRecord) {
   ASSERT_EQ(rings.exit_code, 0) << rings.err;
   EXPECT_NE(rings.out.find("READ sector 200"), std::string::npos) << rings.out;
   EXPECT_NE(rings.out.find("NOW   ring-stalled since"), std::string::npos) << rings.out;
-  EXPECT_NE(rings.out.find(": queue 0: 2 buffers in flight, used idx 1"), std::string::npos) << rings.out;
+  EXPECT_NE(rings.out.find(": queue 0: 2 buffers in flight, used idx 1"), std::string::npos)
+      << rings.out;
   CommandResult summary = run_command({vhostscope_binary(), "summary", h.capture}, h.dir.path());
   ASSERT_EQ(summary.exit_code, 0) << summary.err;
-  EXPECT_NE(summary.out.find("oldest head 3: READ sector 200 len 512 — still stalled"), std::string::npos)
+  EXPECT_NE(summary.out.find("oldest head 3: READ sector 200 len 512 — still stalled"),
+            std::string::npos)
       << summary.out;
 
   CommandResult memmap = run_command({vhostscope_binary(), "memmap", h.capture}, h.dir.path());
   ASSERT_EQ(memmap.exit_code, 0) << memmap.err;
-  EXPECT_NE(memmap.out.find("region 0: gpa 0x40000000-0x40010000 uva 0x7f0000000000 size 0x10000 offset 0x10000 fd memfd:vhs-ring-guest"),
-            std::string::npos) << memmap.out;
-  EXPECT_NE(memmap.out.find("used uva 0x7f0000000400 = gpa 0x40000400 (region 0 +0x400)"), std::string::npos) << memmap.out;
+  EXPECT_NE(memmap.out.find("region 0: gpa 0x40000000-0x40010000 uva 0x7f0000000000 size 0x10000 "
+                            "offset 0x10000 fd memfd:vhs-ring-guest"),
+            std::string::npos)
+      << memmap.out;
+  EXPECT_NE(memmap.out.find("used uva 0x7f0000000400 = gpa 0x40000400 (region 0 +0x400)"),
+            std::string::npos)
+      << memmap.out;
 }
 
 TEST(RingSampling, UnmappedRingAddressIsAnErrorRecordNotACrash) {
@@ -212,10 +223,12 @@ TEST(RingSampling, UnmappedRingAddressIsAnErrorRecordNotACrash) {
   UniqueFd be = accept_from(be_listen.get(), Millis(5000));
   ASSERT_TRUE(fe && be);
   Region region{kGpa, kRegionSize, kUva, kRegionOffset};
-  relay(fe.get(), be.get(), request("SET_MEM_TABLE", mem_table(std::span<const Region>(&region, 1))), {g.fd.get()});
+  relay(fe.get(), be.get(),
+        request("SET_MEM_TABLE", mem_table(std::span<const Region>(&region, 1))), {g.fd.get()});
   relay(fe.get(), be.get(), request("SET_VRING_NUM", vring_state(0, kQueueSize)));
   // The used ring lies outside every region.
-  relay(fe.get(), be.get(), request("SET_VRING_ADDR", vring_addr(0, 0, kUva + kDesc, 0x1000, kUva + kAvail, 0)));
+  relay(fe.get(), be.get(),
+        request("SET_VRING_ADDR", vring_addr(0, 0, kUva + kDesc, 0x1000, kUva + kAvail, 0)));
   UniqueFd kick = make_eventfd();
   relay(fe.get(), be.get(), request("SET_VRING_KICK", vring_index_fd(0)), {kick.get()});
   std::this_thread::sleep_for(Millis(100));
@@ -248,9 +261,12 @@ TEST(RingSampling, RegionPastEndOfFileIsUnreadableNotSigbus) {
   ASSERT_TRUE(fe && be);
   // File offset 0x18000 + size 0x10000 > file size 0x20000: only the first 0x8000 bytes exist.
   Region region{kGpa, kRegionSize, kUva, 0x18000};
-  relay(fe.get(), be.get(), request("SET_MEM_TABLE", mem_table(std::span<const Region>(&region, 1))), {g.fd.get()});
+  relay(fe.get(), be.get(),
+        request("SET_MEM_TABLE", mem_table(std::span<const Region>(&region, 1))), {g.fd.get()});
   relay(fe.get(), be.get(), request("SET_VRING_NUM", vring_state(0, kQueueSize)));
-  relay(fe.get(), be.get(), request("SET_VRING_ADDR", vring_addr(0, 0, kUva + 0x9000, kUva + 0x9400, kUva + 0x9200, 0)));
+  relay(
+      fe.get(), be.get(),
+      request("SET_VRING_ADDR", vring_addr(0, 0, kUva + 0x9000, kUva + 0x9400, kUva + 0x9200, 0)));
   UniqueFd kick = make_eventfd();
   relay(fe.get(), be.get(), request("SET_VRING_KICK", vring_index_fd(0)), {kick.get()});
   std::this_thread::sleep_for(Millis(100));
@@ -274,9 +290,11 @@ TEST(RingSampling, IntervalZeroMapsNothingAndRecordsNoRingState) {
   UniqueFd be = accept_from(be_listen.get(), Millis(5000));
   ASSERT_TRUE(fe && be);
   Region region{kGpa, kRegionSize, kUva, kRegionOffset};
-  relay(fe.get(), be.get(), request("SET_MEM_TABLE", mem_table(std::span<const Region>(&region, 1))), {g.fd.get()});
+  relay(fe.get(), be.get(),
+        request("SET_MEM_TABLE", mem_table(std::span<const Region>(&region, 1))), {g.fd.get()});
   relay(fe.get(), be.get(), request("SET_VRING_NUM", vring_state(0, kQueueSize)));
-  relay(fe.get(), be.get(), request("SET_VRING_ADDR", vring_addr(0, 0, kUva + kDesc, kUva + kUsed, kUva + kAvail, 0)));
+  relay(fe.get(), be.get(),
+        request("SET_VRING_ADDR", vring_addr(0, 0, kUva + kDesc, kUva + kUsed, kUva + kAvail, 0)));
   UniqueFd kick = make_eventfd();
   relay(fe.get(), be.get(), request("SET_VRING_KICK", vring_index_fd(0)), {kick.get()});
   g.blk_read(0, 100);

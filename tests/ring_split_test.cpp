@@ -44,7 +44,9 @@ class Guest {
   void w16(uint64_t gpa, uint16_t v) { put(gpa, v, 2); }
   void w32(uint64_t gpa, uint32_t v) { put(gpa, v, 4); }
   void w64(uint64_t gpa, uint64_t v) { put(gpa, v, 8); }
-  static uint64_t uva(uint64_t gpa) { return gpa >= kGpa1 ? gpa - kGpa1 + kUva1 : gpa - kGpa0 + kUva0; }
+  static uint64_t uva(uint64_t gpa) {
+    return gpa >= kGpa1 ? gpa - kGpa1 + kUva1 : gpa - kGpa0 + kUva0;
+  }
 
   std::vector<uint8_t>& r0() { return r0_; }
   std::vector<uint8_t>& r1() { return r1_; }
@@ -84,7 +86,9 @@ struct SplitRing {
     g.w32(used + 4 + 8 * (uidx % n) + 4, len);
     g.w16(used + 2, ++uidx);
   }
-  VringAddrValue addr() const { return {0, 0, Guest::uva(desc), Guest::uva(used), Guest::uva(avail), 0}; }
+  VringAddrValue addr() const {
+    return {0, 0, Guest::uva(desc), Guest::uva(used), Guest::uva(avail), 0};
+  }
   RingLocation loc(uint64_t features = kVersion1) const {
     return locate_ring(g.map(), 0, n, addr(), features, DeviceKind::Unknown);
   }
@@ -94,7 +98,9 @@ struct SplitRing {
   }
 };
 
-RingSnapshot snap(const Guest& g, const RingLocation& loc) { return take_ring_snapshot(g.view(), loc); }
+RingSnapshot snap(const Guest& g, const RingLocation& loc) {
+  return take_ring_snapshot(g.view(), loc);
+}
 
 std::vector<uint16_t> heads(std::initializer_list<int> v) { return {v.begin(), v.end()}; }
 
@@ -119,16 +125,16 @@ TEST(MemoryMap, MissesAndWrapsAreValuesNotCrashes) {
   Guest g;
   const MemoryMap m = g.map();
   EXPECT_FALSE(m.find_gpa(0));
-  EXPECT_FALSE(m.find_gpa(Guest::kGpa0 + Guest::kSize0));  // one past the end
-  EXPECT_FALSE(m.uva_to_gpa(Guest::kGpa0));                // a GPA is not a UVA
+  EXPECT_FALSE(m.find_gpa(Guest::kGpa0 + Guest::kSize0));                 // one past the end
+  EXPECT_FALSE(m.uva_to_gpa(Guest::kGpa0));                               // a GPA is not a UVA
   EXPECT_FALSE(m.uva_range_to_gpa(Guest::kUva0 + Guest::kSize0 - 4, 8));  // runs off the region
   EXPECT_FALSE(m.uva_range_to_gpa(UINT64_MAX - 2, 8));                    // wraps 2^64
   EXPECT_FALSE(m.gpa_range_mapped(Guest::kGpa1, UINT64_MAX));
   EXPECT_TRUE(m.gpa_range_mapped(Guest::kGpa1, 0));
 
   // A region whose range wraps 2^64 or has size 0 never matches, but keeps its index.
-  std::vector<MemRegionValue> hostile = {{UINT64_MAX - 0x10, 0x100, 0x1000, 0}, {0x5000, 0, 0x9000, 0},
-                                         {0x2000, 0x1000, 0x8000, 0}};
+  std::vector<MemRegionValue> hostile = {
+      {UINT64_MAX - 0x10, 0x100, 0x1000, 0}, {0x5000, 0, 0x9000, 0}, {0x2000, 0x1000, 0x8000, 0}};
   const MemoryMap h(hostile);
   EXPECT_FALSE(h.find_gpa(UINT64_MAX - 1));
   EXPECT_FALSE(h.find_gpa(0x5000));
@@ -139,8 +145,8 @@ TEST(MemoryMap, MissesAndWrapsAreValuesNotCrashes) {
 
 TEST(MemoryMap, RangesAcrossAdjacentRegionsAndOverlaps) {
   // Adjacent in both spaces: a range may cross. Adjacent in GPA only: a UVA range may not.
-  std::vector<MemRegionValue> rs = {{0x0, 0x1000, 0xa000, 0}, {0x1000, 0x1000, 0xb000, 0},
-                                    {0x2000, 0x1000, 0xf000, 0}};
+  std::vector<MemRegionValue> rs = {
+      {0x0, 0x1000, 0xa000, 0}, {0x1000, 0x1000, 0xb000, 0}, {0x2000, 0x1000, 0xf000, 0}};
   const MemoryMap m(rs);
   EXPECT_EQ(m.uva_range_to_gpa(0xaff0, 0x20), 0xff0u);
   EXPECT_FALSE(m.uva_range_to_gpa(0xbff0, 0x20));
@@ -205,7 +211,8 @@ TEST(SplitRing, LocateReportsUnmappedPartsAndBadSizes) {
   VringAddrValue edge = r.addr();
   edge.avail_user_addr = Guest::kUva0 + Guest::kSize0 - (4 + 2 * 8);
   EXPECT_TRUE(locate_ring(g.map(), 0, 8, edge, kVersion1, DeviceKind::Unknown).readable());
-  EXPECT_FALSE(locate_ring(g.map(), 0, 8, edge, kVersion1 | kEventIdx, DeviceKind::Unknown).readable());
+  EXPECT_FALSE(
+      locate_ring(g.map(), 0, 8, edge, kVersion1 | kEventIdx, DeviceKind::Unknown).readable());
 
   // With ACCESS_PLATFORM the addresses are IOVAs: not read, and nothing reported against them.
   const RingLocation iova = r.loc(kVersion1 | (uint64_t{1} << 33));
@@ -314,7 +321,9 @@ TEST(SplitRing, LongRandomRunMatchesTheTruth) {
   r.start_at(65000);
   std::mt19937 rng(20240611);
   std::vector<uint16_t> free_heads = {7, 6, 5, 4, 3, 2, 1, 0};
-  struct Pub { uint16_t pos, head; };
+  struct Pub {
+    uint16_t pos, head;
+  };
   std::deque<Pub> outstanding;
   std::deque<std::pair<uint16_t, uint16_t>> completions;  // (used position, publication position)
   RingScratch scratch;
@@ -418,7 +427,8 @@ TEST(SplitRing, HeadsOutOfRangeAreFaults) {
   r.complete(12);  // a used id beyond the table
   const RingSnapshot t = snap(g, r.loc());
   ASSERT_GE(t.faults.size(), 1u);
-  EXPECT_EQ(t.faults.back(), (RingFault{RingFaultKind::UsedIdOutOfRange, ChainError::None, 0, 0, 12}));
+  EXPECT_EQ(t.faults.back(),
+            (RingFault{RingFaultKind::UsedIdOutOfRange, ChainError::None, 0, 0, 12}));
 }
 
 TEST(SplitRing, UsedElementsOldestFirst) {
@@ -617,7 +627,7 @@ TEST(SplitRing, IndirectRulesBroken) {
 TEST(SplitRing, UnmappedBufferIsReportedAndTheWalkGoesOn) {
   Guest g;
   SplitRing r{g, 8};
-  r.set_desc(0, Guest::kUva1, 16, kDescNext, 1);  // a UVA where a GPA belongs
+  r.set_desc(0, Guest::kUva1, 16, kDescNext, 1);            // a UVA where a GPA belongs
   r.set_desc(1, Guest::kGpa1 + 0x3fff0, 0x20, kDescWrite);  // runs off the end of region 1
   r.publish(0);
   Chain c;
@@ -716,23 +726,32 @@ TEST(RingSnapshotCodec, DecodesHandWrittenBytes) {
       0x02, 0x00, 0x00, 0x00,  // pending 2
       0x03, 0x01, 0x30, 0x10,  // 3 heads, 1 fault, oldest 48 bytes, faults 16 bytes each
       0x04, 0x00, 0x05, 0x00, 0x06, 0x00,  // heads
-      0x04, 0x00, 0x03, 0x00, 0x02, 0x00, 0x01, 0x00,  // oldest: head 4, 3 descs, blk, no error, ok
-      0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,  // op 0 (READ)
-      0x00, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,  // sector 2048
-      0x00, 0x10, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,  // data len 4096
-      0x10, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,  // readable 16
-      0x01, 0x10, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,  // writable 4097
-      0x07, 0x08, 0x06, 0x00, 0x01, 0x00, 0x00, 0x00,  // fault: chain, buffer unmapped, head 6, desc 1
-      0x00, 0x00, 0xad, 0xde, 0x00, 0x00, 0x00, 0x00,  // value 0xdead0000
+      0x04, 0x00, 0x03, 0x00, 0x02, 0x00,
+      0x01, 0x00,  // oldest: head 4, 3 descs, blk, no error, ok
+      0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+      0x00, 0x00,  // op 0 (READ)
+      0x00, 0x08, 0x00, 0x00, 0x00, 0x00,
+      0x00, 0x00,  // sector 2048
+      0x00, 0x10, 0x00, 0x00, 0x00, 0x00,
+      0x00, 0x00,  // data len 4096
+      0x10, 0x00, 0x00, 0x00, 0x00, 0x00,
+      0x00, 0x00,  // readable 16
+      0x01, 0x10, 0x00, 0x00, 0x00, 0x00,
+      0x00, 0x00,  // writable 4097
+      0x07, 0x08, 0x06, 0x00, 0x01, 0x00,
+      0x00, 0x00,  // fault: chain, buffer unmapped, head 6, desc 1
+      0x00, 0x00, 0xad, 0xde, 0x00, 0x00,
+      0x00, 0x00,  // value 0xdead0000
   };
   std::string error;
   auto s = decode_ring_snapshot(bytes, &error);
   ASSERT_TRUE(s) << error;
   EXPECT_EQ(*s, sample_snapshot());
   EXPECT_EQ(encode_ring_snapshot(*s), bytes);
-  EXPECT_EQ(describe_ring_snapshot(*s),
-            "q1 split size 256 avail 17 used 14 used_event 13 avail_event 17 used_flags 0x1 inflight 3 "
-            "(unfetched 2) [4 5 6] oldest head 4: READ sector 2048 len 4096 faults 1");
+  EXPECT_EQ(
+      describe_ring_snapshot(*s),
+      "q1 split size 256 avail 17 used 14 used_event 13 avail_event 17 used_flags 0x1 inflight 3 "
+      "(unfetched 2) [4 5 6] oldest head 4: READ sector 2048 len 4096 faults 1");
 
   // A later writer may grow the header and append: readers skip what they do not know.
   std::vector<uint8_t> grown = bytes;
@@ -781,8 +800,12 @@ TEST(SplitRing, RandomMemoryDoesNotCrash) {
       if (rng() % 2) g.w64(Guest::kGpa0 + i, Guest::kGpa1 + rng() % Guest::kSize1);
     const uint32_t sizes[] = {1, 2, 8, 64, 256, 1024};
     const uint32_t n = sizes[rng() % 6];
-    VringAddrValue a{0, 0, Guest::kUva0 + (rng() % 0x4000), Guest::kUva0 + (rng() % 0x8000),
-                     Guest::kUva0 + (rng() % 0x8000), 0};
+    VringAddrValue a{0,
+                     0,
+                     Guest::kUva0 + (rng() % 0x4000),
+                     Guest::kUva0 + (rng() % 0x8000),
+                     Guest::kUva0 + (rng() % 0x8000),
+                     0};
     RingLocation loc = locate_ring(g.map(), 0, n, a, kVersion1 | (rng() % 2 ? kEventIdx : 0),
                                    static_cast<DeviceKind>(rng() % 3));
     if (rng() % 3 == 0) loc.vring_base = static_cast<uint32_t>(rng());

@@ -71,7 +71,8 @@ Record ring_record(const RingSnapshot& s, uint64_t ts) {
 Record request(std::string_view name, test::Bytes payload, uint64_t ts, bool nofd = false) {
   Record r = event(RecordKind::Message, ts);
   r.bytes = test::request(name, payload);
-  if (!nofd && (name == "SET_VRING_KICK" || name == "SET_VRING_CALL")) r.fds = {FdInfo{FdKind::Eventfd, 5, 0, ""}};
+  if (!nofd && (name == "SET_VRING_KICK" || name == "SET_VRING_CALL"))
+    r.fds = {FdInfo{FdKind::Eventfd, 5, 0, ""}};
   return r;
 }
 
@@ -108,8 +109,10 @@ TEST(RingTimeline, StallRaisedAfterThresholdThenDrained) {
   EXPECT_EQ(ep.since_ns, at_ms(100));
   EXPECT_EQ(ep.raised_ns, at_ms(1200));
   EXPECT_EQ(ep.entry, 2u) << "the finding is on the snapshot showing the stalled state";
-  EXPECT_NE(ep.finding.detail.find("queue 0: 3 buffers in flight, used idx 0"), std::string::npos) << ep.finding.detail;
-  EXPECT_NE(ep.finding.detail.find("oldest head 0: READ sector 2048 len 4096"), std::string::npos) << ep.finding.detail;
+  EXPECT_NE(ep.finding.detail.find("queue 0: 3 buffers in flight, used idx 0"), std::string::npos)
+      << ep.finding.detail;
+  EXPECT_NE(ep.finding.detail.find("oldest head 0: READ sector 2048 len 4096"), std::string::npos)
+      << ep.finding.detail;
   uint32_t on = kNoEntry;
   ASSERT_NE(find_code(store, FindingCode::RingStalled, &on), nullptr);
   EXPECT_EQ(on, 2u);
@@ -117,7 +120,8 @@ TEST(RingTimeline, StallRaisedAfterThresholdThenDrained) {
 
   std::string summary = format_session_summary(store, s);
   EXPECT_NE(summary.find("Rings: 2 queues sampled, 4 ring states"), std::string::npos) << summary;
-  EXPECT_NE(summary.find("NOW   ring-stalled since +0.100000 s: queue 0: 3 buffers in flight"), std::string::npos)
+  EXPECT_NE(summary.find("NOW   ring-stalled since +0.100000 s: queue 0: 3 buffers in flight"),
+            std::string::npos)
       << summary;
   EXPECT_NE(summary.find("— still stalled, 1.10 s"), std::string::npos) << summary;
   EXPECT_NE(summary.find("error   ring-stalled x1: #3"), std::string::npos) << summary;
@@ -139,7 +143,8 @@ TEST(RingTimeline, StallRaisedAfterThresholdThenDrained) {
   store.finish();
   summary = format_session_summary(store, s);
   EXPECT_EQ(summary.find("NOW "), std::string::npos) << summary;
-  EXPECT_NE(summary.find("ENDED ring-stalled +0.100000..+3.300000 s: queue 0: 3 buffers in flight"), std::string::npos)
+  EXPECT_NE(summary.find("ENDED ring-stalled +0.100000..+3.300000 s: queue 0: 3 buffers in flight"),
+            std::string::npos)
       << summary;
   EXPECT_NE(summary.find("stalled 3.20 s, drained"), std::string::npos) << summary;
   // Still exactly one ring finding: ending an episode rewrites it, it does not add another.
@@ -151,7 +156,7 @@ TEST(RingTimeline, MovingButNotDrainedRestartsTheStall) {
   store.append(event(RecordKind::Connect, at_ms(0), "connected"));
   store.append(ring_record(blk_ring(0, 4, 0, 100), at_ms(0)));
   store.append(event(RecordKind::Error, at_ms(1500), "something else"));  // time passes
-  store.append(ring_record(blk_ring(0, 4, 1, 108), at_ms(1600)));        // one completes
+  store.append(ring_record(blk_ring(0, 4, 1, 108), at_ms(1600)));         // one completes
   const StoreSession& s = store.sessions().at(0);
   ASSERT_EQ(s.rings.episodes().size(), 1u);
   EXPECT_EQ(s.rings.episodes()[0].ended_how, "used idx moved to 1, 3 in flight");
@@ -161,8 +166,10 @@ TEST(RingTimeline, MovingButNotDrainedRestartsTheStall) {
   const RingEpisode& again = s.rings.episodes()[1];
   EXPECT_TRUE(again.active());
   EXPECT_EQ(again.since_ns, at_ms(1600));
-  EXPECT_NE(again.finding.detail.find("3 buffers in flight, used idx 1"), std::string::npos) << again.finding.detail;
-  EXPECT_NE(again.finding.detail.find("READ sector 108"), std::string::npos) << again.finding.detail;
+  EXPECT_NE(again.finding.detail.find("3 buffers in flight, used idx 1"), std::string::npos)
+      << again.finding.detail;
+  EXPECT_NE(again.finding.detail.find("READ sector 108"), std::string::npos)
+      << again.finding.detail;
   // finish() says how long the open stall had lasted when the capture ended.
   size_t stalled = 0;
   for (uint32_t i : store.flagged())
@@ -180,7 +187,8 @@ TEST(RingTimeline, StallOpenAtDisconnectStaysCurrent) {
   Store store;
   store.append(event(RecordKind::Connect, at_ms(0), "connected"));
   store.append(ring_record(blk_ring(2, 9, 7, 640), at_ms(50)));
-  store.append(event(RecordKind::Disconnect, at_ms(2050), "recorder stopped", kRecordClosedByProxy));
+  store.append(
+      event(RecordKind::Disconnect, at_ms(2050), "recorder stopped", kRecordClosedByProxy));
   // Records after the session ended do not move its clock or its rings.
   store.finish(at_ms(9000));
   const StoreSession& s = store.sessions().at(0);
@@ -190,11 +198,13 @@ TEST(RingTimeline, StallOpenAtDisconnectStaysCurrent) {
   EXPECT_TRUE(ep.active());
   const Finding* f = find_code(store, FindingCode::RingStalled);
   ASSERT_NE(f, nullptr);
-  EXPECT_NE(f->detail.find("queue 2: 2 buffers in flight, used idx 7"), std::string::npos) << f->detail;
+  EXPECT_NE(f->detail.find("queue 2: 2 buffers in flight, used idx 7"), std::string::npos)
+      << f->detail;
   EXPECT_NE(f->detail.find("oldest head 7: READ sector 640"), std::string::npos) << f->detail;
   EXPECT_NE(f->detail.find("— still stalled, 2.00 s"), std::string::npos) << f->detail;
   const std::string block = format_ring_block(store, s);
-  EXPECT_NE(block.find("NOW   ring-stalled since +0.050000 s: queue 2"), std::string::npos) << block;
+  EXPECT_NE(block.find("NOW   ring-stalled since +0.050000 s: queue 2"), std::string::npos)
+      << block;
 }
 
 TEST(RingTimeline, LiveClockRaisesWithoutRecords) {
@@ -220,7 +230,8 @@ TEST(RingTimeline, UndecodableRingStateIsAFindingNotACrash) {
   store.append(bad);
   ASSERT_EQ(store.findings(1).size(), 1u);
   EXPECT_EQ(store.findings(1)[0].code, FindingCode::InvalidField);
-  EXPECT_NE(store.findings(1)[0].detail.find("ring-state record not understood"), std::string::npos);
+  EXPECT_NE(store.findings(1)[0].detail.find("ring-state record not understood"),
+            std::string::npos);
   EXPECT_TRUE(store.sessions().at(0).rings.empty());
 }
 
@@ -236,13 +247,16 @@ TEST(RingTimeline, StartedWithoutCallFdIsAFindingUntilTheRingStops) {
   const Finding* f = find_code(store, FindingCode::NoCallFd, &on);
   ASSERT_NE(f, nullptr);
   EXPECT_EQ(on, 2u) << "the finding is on the SET_VRING_KICK that started the ring";
-  EXPECT_EQ(f->detail, "queue 0: started without SET_VRING_CALL: the back-end cannot interrupt the guest");
+  EXPECT_EQ(f->detail,
+            "queue 0: started without SET_VRING_CALL: the back-end cannot interrupt the guest");
   EXPECT_EQ(find_code(store, FindingCode::NoKickFd), nullptr);
   const StoreSession& s = store.sessions().at(0);
   std::string summary = format_session_summary(store, s);
   EXPECT_NE(summary.find("Rings: no ring state sampled"), std::string::npos) << summary;
-  EXPECT_NE(summary.find("NOW   no-call-fd since +0.002000 s: queue 0: started without SET_VRING_CALL"),
-            std::string::npos) << summary;
+  EXPECT_NE(
+      summary.find("NOW   no-call-fd since +0.002000 s: queue 0: started without SET_VRING_CALL"),
+      std::string::npos)
+      << summary;
   EXPECT_NE(summary.find("info    no-call-fd x1: #3"), std::string::npos) << summary;
 
   // GET_VRING_BASE stops the ring: the episode ends, the finding stays in the history.
@@ -256,8 +270,10 @@ TEST(RingTimeline, StartedWithoutCallFdIsAFindingUntilTheRingStops) {
   EXPECT_EQ(ep.ended_how, "ring stopped");
   store.finish();
   summary = format_session_summary(store, s);
-  EXPECT_NE(summary.find("ENDED no-call-fd +0.002000..+2.000000 s: queue 0: started without SET_VRING_CALL"),
-            std::string::npos) << summary;
+  EXPECT_NE(summary.find(
+                "ENDED no-call-fd +0.002000..+2.000000 s: queue 0: started without SET_VRING_CALL"),
+            std::string::npos)
+      << summary;
   f = find_code(store, FindingCode::NoCallFd);
   ASSERT_NE(f, nullptr);
   EXPECT_NE(f->detail.find("— lasted 2.00 s, ring stopped"), std::string::npos) << f->detail;
@@ -267,7 +283,8 @@ TEST(RingTimeline, KickWithNofdIsAWarning) {
   Store store;
   store.append(event(RecordKind::Connect, at_ms(0), "connected"));
   store.append(vring_fd("SET_VRING_CALL", 1, at_ms(1)));
-  store.append(vring_fd("SET_VRING_KICK", 1, at_ms(2), /*nofd=*/true));  // #3: starts queue 1, back-end polls
+  store.append(vring_fd("SET_VRING_KICK", 1, at_ms(2),
+                        /*nofd=*/true));  // #3: starts queue 1, back-end polls
   // The session ends 50 ms later with the ring still running that way: the final state counts.
   store.append(event(RecordKind::Disconnect, at_ms(50), "closed"));
   uint32_t on = kNoEntry;
@@ -275,13 +292,17 @@ TEST(RingTimeline, KickWithNofdIsAWarning) {
   ASSERT_NE(f, nullptr);
   EXPECT_EQ(on, 2u);
   EXPECT_EQ(f->severity(), Severity::Warning);
-  EXPECT_NE(f->detail.find("queue 1: SET_VRING_KICK sent NOFD: the back-end must poll the ring — still present"),
-            std::string::npos) << f->detail;
+  EXPECT_NE(
+      f->detail.find(
+          "queue 1: SET_VRING_KICK sent NOFD: the back-end must poll the ring — still present"),
+      std::string::npos)
+      << f->detail;
   EXPECT_EQ(find_code(store, FindingCode::NoCallFd), nullptr);
   EXPECT_EQ(store.severity_counts().warning, 1u);
   const std::string summary = format_session_summary(store, store.sessions().at(0));
   EXPECT_NE(summary.find("NOW   no-kick-fd since +0.002000 s: queue 1: SET_VRING_KICK sent NOFD"),
-            std::string::npos) << summary;
+            std::string::npos)
+      << summary;
   EXPECT_NE(summary.find("warning no-kick-fd x1: #3"), std::string::npos) << summary;
 }
 
@@ -314,13 +335,16 @@ TEST(RingTimeline, ShippedHangCaptureSummaryShowsTheStall) {
   EXPECT_NE(r.out.find("Rings: 1 queue sampled"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("NOW   ring-stalled since"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find(": queue 0: 1 buffer in flight, used idx 2564"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("oldest head 0: READ sector 0 len 4096 — still stalled"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("oldest head 0: READ sector 0 len 4096 — still stalled"), std::string::npos)
+      << r.out;
   EXPECT_NE(r.out.find("error   ring-stalled x1"), std::string::npos) << r.out;
 
-  auto rings = test::run_command({test::vhostscope_binary(), "rings", "--end", capture}, dir.path());
+  auto rings =
+      test::run_command({test::vhostscope_binary(), "rings", "--end", capture}, dir.path());
   ASSERT_EQ(rings.exit_code, 0) << rings.err;
   EXPECT_NE(rings.out.find("NOW   ring-stalled since"), std::string::npos) << rings.out;
-  EXPECT_NE(rings.out.find("READ sector 0 len 4096 — still stalled"), std::string::npos) << rings.out;
+  EXPECT_NE(rings.out.find("READ sector 0 len 4096 — still stalled"), std::string::npos)
+      << rings.out;
 
   auto report = test::run_command({test::vhostscope_binary(), "report", capture}, dir.path());
   ASSERT_EQ(report.exit_code, 0) << report.err;

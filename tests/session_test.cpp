@@ -29,8 +29,8 @@ const RequestInfo& row(std::string_view name) {
 
 // A decoded message as decode_message would produce it, built without the decoder so the
 // analyser is tested on its own.
-DecodedMessage make(std::string_view name, uint32_t flags, Payload payload = {},
-                    uint32_t size = 0, uint32_t fd_count = 0) {
+DecodedMessage make(std::string_view name, uint32_t flags, Payload payload = {}, uint32_t size = 0,
+                    uint32_t fd_count = 0) {
   const RequestInfo& info = row(name);
   DecodedMessage m;
   m.header = {info.number, flags, size};
@@ -43,7 +43,9 @@ DecodedMessage make(std::string_view name, uint32_t flags, Payload payload = {},
   return m;
 }
 
-FdInfo memfd(uint64_t size, uint64_t inode = 100) { return {FdKind::Memfd, inode, size, "memfd:pc.ram"}; }
+FdInfo memfd(uint64_t size, uint64_t inode = 100) {
+  return {FdKind::Memfd, inode, size, "memfd:pc.ram"};
+}
 FdInfo eventfd(uint64_t inode = 200) { return {FdKind::Eventfd, inode, 0, "[eventfd]"}; }
 FdInfo socket_fd() { return {FdKind::Socket, 300, 0, "socket:[300]"}; }
 
@@ -109,7 +111,8 @@ TEST(SessionPairing, IntrinsicReplyPairsWithRequestAndMeasuresLatency) {
 
 TEST(SessionPairing, QemuRealizeWithReplyAckRaisesNothing) {
   Feeder f;
-  const uint64_t proto = kProtoReplyAckBit | kProtoBackendReqBit | kProtoConfigBit | kProtoMemSlotsBit | 1;
+  const uint64_t proto =
+      kProtoReplyAckBit | kProtoBackendReqBit | kProtoConfigBit | kProtoMemSlotsBit | 1;
   std::vector<Finding> all;
   auto keep = [&](Observation o) {
     for (auto& x : o.findings) all.push_back(x);
@@ -146,7 +149,8 @@ TEST(SessionPairing, QemuRealizeWithReplyAckRaisesNothing) {
   keep(f.ack("ADD_MEM_REG"));
   keep(f.req("SET_VRING_NUM", VringStateValue{0, 256}));
   keep(f.req("SET_VRING_BASE", VringStateValue{0, 0}));
-  keep(f.req("SET_VRING_ADDR", VringAddrValue{0, 0, 0x7f0000001000, 0x7f0000003000, 0x7f0000002000, 0x3000}));
+  keep(f.req("SET_VRING_ADDR",
+             VringAddrValue{0, 0, 0x7f0000001000, 0x7f0000003000, 0x7f0000002000, 0x3000}));
   keep(f.req("SET_VRING_KICK", VringIndexFdValue{0}, kRequest, {eventfd(201)}));
   keep(f.req("SET_VRING_ENABLE", VringStateValue{0, 1}, kNeedReply));
   keep(f.ack("SET_VRING_ENABLE"));
@@ -206,7 +210,8 @@ TEST(SessionPairing, ReplyWithNothingWaitingIsUnexpected) {
   Observation r = f.reply("GET_STATUS", U64Value{0});
   EXPECT_EQ(codes(r.findings), Codes{FindingCode::UnexpectedReply});
   EXPECT_EQ(r.answers, kNoMessage);
-  EXPECT_EQ(r.findings[0].detail, "GET_STATUS reply, but no request on this channel is waiting for one");
+  EXPECT_EQ(r.findings[0].detail,
+            "GET_STATUS reply, but no request on this channel is waiting for one");
 }
 
 TEST(SessionPairing, AckForRequestWithoutNeedReplyIsUnexpected) {
@@ -267,8 +272,9 @@ TEST(SessionPairing, NonzeroAckIsAFinding) {
   f.req("SET_MEM_TABLE", MemTableValue{1, 0, {{0, 4096, 0x1000, 0}}}, kNeedReply, {memfd(4096)});
   Observation a = f.ack("SET_MEM_TABLE", 1);
   EXPECT_EQ(codes(a.findings), Codes{FindingCode::NonzeroAck});
-  EXPECT_EQ(a.findings[0].detail,
-            "SET_MEM_TABLE answered 0x1; 0 means success, the front-end treats anything else as failure");
+  EXPECT_EQ(
+      a.findings[0].detail,
+      "SET_MEM_TABLE answered 0x1; 0 means success, the front-end treats anything else as failure");
 }
 
 TEST(SessionPairing, ChannelsPairIndependently) {
@@ -397,7 +403,10 @@ TEST(SessionMemory, TableReplacedAddedAndRemoved) {
   Feeder f;
   f.negotiate(kBit30, kProtoMemSlotsBit);
   f.req("SET_MEM_TABLE",
-        MemTableValue{2, 0, {{0, 0x80000000, 0x7f0000000000, 0}, {0x100000000, 0x40000000, 0x7f0080000000, 0x80000000}}},
+        MemTableValue{2,
+                      0,
+                      {{0, 0x80000000, 0x7f0000000000, 0},
+                       {0x100000000, 0x40000000, 0x7f0080000000, 0x80000000}}},
         kRequest, {memfd(0xc0000000, 1), memfd(0xc0000000, 1)});
   const SessionState& s = f.analyser.state();
   ASSERT_EQ(s.regions.size(), 2u);
@@ -406,34 +415,39 @@ TEST(SessionMemory, TableReplacedAddedAndRemoved) {
   EXPECT_EQ(s.regions[1].fd.size, 0xc0000000u);
   EXPECT_EQ(s.regions[1].added_by, 5u);
 
-  f.req("ADD_MEM_REG", SingleRegionValue{0, {0x200000000, 0x1000, 0x7f0100000000, 0}}, kRequest, {memfd(0x1000, 2)});
+  f.req("ADD_MEM_REG", SingleRegionValue{0, {0x200000000, 0x1000, 0x7f0100000000, 0}}, kRequest,
+        {memfd(0x1000, 2)});
   ASSERT_EQ(s.regions.size(), 3u);
   EXPECT_EQ(s.regions[2].fd.inode, 2u);
   // REM_MEM_REG matches on GPA + UVA + size; the offset does not matter.
-  Observation rem = f.req("REM_MEM_REG", SingleRegionValue{0, {0, 0x80000000, 0x7f0000000000, 0x1234}});
+  Observation rem =
+      f.req("REM_MEM_REG", SingleRegionValue{0, {0, 0x80000000, 0x7f0000000000, 0x1234}});
   EXPECT_TRUE(rem.findings.empty());
   ASSERT_EQ(s.regions.size(), 2u);
   EXPECT_EQ(s.regions[0].region.guest_phys_addr, 0x100000000u);
-  Observation unknown = f.req("REM_MEM_REG", SingleRegionValue{0, {0x100000000, 0x1000, 0x7f0080000000, 0}});
+  Observation unknown =
+      f.req("REM_MEM_REG", SingleRegionValue{0, {0x100000000, 0x1000, 0x7f0080000000, 0}});
   EXPECT_EQ(codes(unknown.findings), Codes{FindingCode::UnknownRegion});
   EXPECT_EQ(unknown.findings[0].detail,
             "REM_MEM_REG GPA 0x100000000 size 0x1000 UVA 0x7f0080000000 matches none of the 2 "
             "regions in the memory table");
   // A new SET_MEM_TABLE replaces everything.
-  f.req("SET_MEM_TABLE", MemTableValue{1, 0, {{0, 0x1000, 0x5000, 0}}}, kRequest, {memfd(0x1000, 9)});
+  f.req("SET_MEM_TABLE", MemTableValue{1, 0, {{0, 0x1000, 0x5000, 0}}}, kRequest,
+        {memfd(0x1000, 9)});
   ASSERT_EQ(s.regions.size(), 1u);
   EXPECT_EQ(s.regions[0].fd.inode, 9u);
 }
 
 TEST(SessionMemory, OverlappingRegionsAreReported) {
   Feeder f;
-  Observation t = f.req("SET_MEM_TABLE",
-                        MemTableValue{2, 0, {{0, 0x2000, 0x10000, 0}, {0x1000, 0x2000, 0x90000, 0}}},
-                        kRequest, {memfd(0x2000), memfd(0x2000)});
+  Observation t = f.req(
+      "SET_MEM_TABLE", MemTableValue{2, 0, {{0, 0x2000, 0x10000, 0}, {0x1000, 0x2000, 0x90000, 0}}},
+      kRequest, {memfd(0x2000), memfd(0x2000)});
   EXPECT_EQ(codes(t.findings), Codes{FindingCode::OverlappingRegion});
   EXPECT_NE(t.findings[0].detail.find("guest-physical"), std::string::npos);
   // Same GPA space free, but the user addresses collide.
-  Observation add = f.req("ADD_MEM_REG", SingleRegionValue{0, {0x100000, 0x1000, 0x10800, 0}}, kRequest, {memfd(0x1000)});
+  Observation add = f.req("ADD_MEM_REG", SingleRegionValue{0, {0x100000, 0x1000, 0x10800, 0}},
+                          kRequest, {memfd(0x1000)});
   // (ADD_MEM_REG also warns that CONFIGURE_MEM_SLOTS was never negotiated here.)
   bool has_overlap = false;
   for (const auto& x : add.findings) has_overlap |= x.code == FindingCode::OverlappingRegion;

@@ -1,8 +1,8 @@
 // The sample captures shipped in captures/samples/ (recorded from real QEMU and back-ends by
 // scripts/make-sample-captures.sh) decode cleanly, and the hang capture shows its hang.
 #include <cstring>
-#include <optional>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,8 +13,8 @@
 #include "decoders/vhost_user/registry.hpp"
 #include "decoders/virtio/ring_snapshot.hpp"
 #include "support/process.hpp"
-#include "support/temp_dir.hpp"
 #include "support/ring_states.hpp"
+#include "support/temp_dir.hpp"
 
 namespace vhs {
 namespace {

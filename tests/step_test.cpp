@@ -9,9 +9,9 @@
 #include <vector>
 
 #include "support/capture_read.hpp"
+#include "support/controlled_session.hpp"
 #include "support/message_builder.hpp"
 #include "support/process.hpp"
-#include "support/controlled_session.hpp"
 #include "support/recorder_harness.hpp"
 #include "support/wire_io.hpp"
 
@@ -39,12 +39,14 @@ TEST(Step, BreakpointHoldsStepReleasesOneContinueReleasesUntilTheNextHit) {
   s.send(kick0, {kick0_fd.get()});
   s.send(call0, {call0_fd.get()});
   s.send(kick1, {kick1_fd.get()});
-  EXPECT_TRUE(s.backend_gets_nothing()) << "SET_VRING_KICK reached the back-end despite the breakpoint";
+  EXPECT_TRUE(s.backend_gets_nothing())
+      << "SET_VRING_KICK reached the back-end despite the breakpoint";
 
   CommandResult status = s.ctl({"status"});
   EXPECT_EQ(status.exit_code, 0) << status.err;
-  EXPECT_NE(status.out.find("held: session 1, front-end channel, front-end to back-end, SET_VRING_KICK, " +
-                            std::to_string(kick0.size()) + " bytes, 1 fds\n"),
+  EXPECT_NE(status.out.find(
+                "held: session 1, front-end channel, front-end to back-end, SET_VRING_KICK, " +
+                std::to_string(kick0.size()) + " bytes, 1 fds\n"),
             std::string::npos)
       << status.out;
   EXPECT_NE(status.out.find("breakpoints: SET_VRING_KICK\n"), std::string::npos) << status.out;
@@ -111,7 +113,8 @@ TEST(Step, FindingBreakpointsHoldWhatTheDecodersAndTheSessionAnalyserFlag) {
   s.send(short_num);
   EXPECT_TRUE(s.backend_gets_nothing()) << "a message with an Error finding was not held";
   CommandResult status = s.ctl({"status"});
-  EXPECT_NE(status.out.find("held: session 1, front-end channel, front-end to back-end, SET_VRING_NUM, 16 bytes, 0 fds, "
+  EXPECT_NE(status.out.find("held: session 1, front-end channel, front-end to back-end, "
+                            "SET_VRING_NUM, 16 bytes, 0 fds, "
                             "finding size-mismatch: "),
             std::string::npos)
       << status.out;
@@ -131,13 +134,16 @@ TEST(Step, FindingBreakpointsHoldWhatTheDecodersAndTheSessionAnalyserFlag) {
   s.send(ack_none);
   s.expect_at_backend(ack_none);
   s.send(config);
-  EXPECT_TRUE(s.backend_gets_nothing()) << "SET_CONFIG without the CONFIG protocol feature was not held";
+  EXPECT_TRUE(s.backend_gets_nothing())
+      << "SET_CONFIG without the CONFIG protocol feature was not held";
   status = s.ctl({"status"});
-  EXPECT_NE(status.out.find(", SET_CONFIG, 28 bytes, 0 fds, finding feature-not-negotiated: SET_CONFIG needs protocol "
+  EXPECT_NE(status.out.find(", SET_CONFIG, 28 bytes, 0 fds, finding feature-not-negotiated: "
+                            "SET_CONFIG needs protocol "
                             "feature CONFIG"),
             std::string::npos)
       << status.out;
-  EXPECT_NE(status.out.find("breakpoints: finding:feature-not-negotiated\n"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("breakpoints: finding:feature-not-negotiated\n"), std::string::npos)
+      << status.out;
   EXPECT_EQ(s.ctl({"step"}).exit_code, 0);
   s.expect_at_backend(config);
   EXPECT_EQ(s.ctl({"delete", "finding:feature-not-negotiated"}).exit_code, 0);
@@ -193,15 +199,17 @@ TEST(Step, BadInputIsAClearErrorWithExitCode2) {
   r = s.ctl({"break"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("'break' needs a request name"), std::string::npos) << r.err;
-  r = run_command({vhostscope_binary(), "ctl", s.rec.dir / "missing.sock", "status"}, s.rec.dir.path());
+  r = run_command({vhostscope_binary(), "ctl", s.rec.dir / "missing.sock", "status"},
+                  s.rec.dir.path());
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("control socket"), std::string::npos) << r.err;
   EXPECT_EQ(s.rec.stop(), 0);
 
   TempDir dir;
-  r = run_command({vhostscope_binary(), "record", "--frontend-listen", dir / "fe.sock", "--backend-connect",
-                   dir / "be.sock", "-w", dir / "c.pcap", "--break", "NO_SUCH_REQUEST"},
-                  dir.path());
+  r = run_command(
+      {vhostscope_binary(), "record", "--frontend-listen", dir / "fe.sock", "--backend-connect",
+       dir / "be.sock", "-w", dir / "c.pcap", "--break", "NO_SUCH_REQUEST"},
+      dir.path());
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("unknown request name 'NO_SUCH_REQUEST'"), std::string::npos) << r.err;
 }

@@ -33,7 +33,8 @@ void put64(std::vector<uint8_t>& b, uint64_t v) {
   for (int i = 0; i < 8; ++i) b.push_back(static_cast<uint8_t>(v >> (8 * i)));
 }
 
-std::vector<uint8_t> message(std::string_view name, uint32_t flags, const std::vector<uint8_t>& payload) {
+std::vector<uint8_t> message(std::string_view name, uint32_t flags,
+                             const std::vector<uint8_t>& payload) {
   std::vector<uint8_t> b;
   put32(b, code(name));
   put32(b, flags);
@@ -81,16 +82,22 @@ struct RecordMaker {
     return r;
   }
   Record connect(std::string_view note = "frontend connected") {
-    return make(RecordKind::Connect, Direction::ToBackend, Channel::Frontend, {note.begin(), note.end()});
+    return make(RecordKind::Connect, Direction::ToBackend, Channel::Frontend,
+                {note.begin(), note.end()});
   }
   Record disconnect(std::string_view why = "front-end closed") {
-    return make(RecordKind::Disconnect, Direction::ToBackend, Channel::Frontend, {why.begin(), why.end()});
+    return make(RecordKind::Disconnect, Direction::ToBackend, Channel::Frontend,
+                {why.begin(), why.end()});
   }
-  Record to_backend(std::vector<uint8_t> b, std::vector<FdInfo> fds = {}, uint64_t step = 1'000'000) {
-    return make(RecordKind::Message, Direction::ToBackend, Channel::Frontend, std::move(b), std::move(fds), step);
+  Record to_backend(std::vector<uint8_t> b, std::vector<FdInfo> fds = {},
+                    uint64_t step = 1'000'000) {
+    return make(RecordKind::Message, Direction::ToBackend, Channel::Frontend, std::move(b),
+                std::move(fds), step);
   }
-  Record to_frontend(std::vector<uint8_t> b, std::vector<FdInfo> fds = {}, uint64_t step = 1'000'000) {
-    return make(RecordKind::Message, Direction::ToFrontend, Channel::Frontend, std::move(b), std::move(fds), step);
+  Record to_frontend(std::vector<uint8_t> b, std::vector<FdInfo> fds = {},
+                     uint64_t step = 1'000'000) {
+    return make(RecordKind::Message, Direction::ToFrontend, Channel::Frontend, std::move(b),
+                std::move(fds), step);
   }
 };
 
@@ -328,7 +335,8 @@ TEST(LoadCapture, ReadsWhatWasWrittenAndWarnsOnTruncation) {
   std::ifstream in(path, std::ios::binary);
   std::vector<char> all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   const std::string cut_path = dir / "cut.pcap";
-  std::ofstream(cut_path, std::ios::binary).write(all.data(), static_cast<std::streamsize>(all.size() - 10));
+  std::ofstream(cut_path, std::ios::binary)
+      .write(all.data(), static_cast<std::streamsize>(all.size() - 10));
   Store cut;
   std::string w2, e2;
   ASSERT_TRUE(load_capture(cut_path, cut, w2, e2)) << e2;

@@ -45,7 +45,8 @@ struct Rng {
 uint32_t code(std::string_view name) {
   const vhs::RequestInfo* info = vhs::find_request_by_name(name);
   if (!info) {
-    std::fprintf(stderr, "gen_capture: the registry has no request %.*s\n", static_cast<int>(name.size()), name.data());
+    std::fprintf(stderr, "gen_capture: the registry has no request %.*s\n",
+                 static_cast<int>(name.size()), name.data());
     std::exit(1);
   }
   return info->number;
@@ -75,21 +76,26 @@ struct Region {
 
 // Feature words of the simulated back-end (qemu-storage-daemon-like vhost-user-blk).
 uint64_t bit(unsigned b) { return uint64_t{1} << b; }
-const uint64_t kOffered = bit(32) | bit(30) | bit(29) | bit(28) | bit(1) | bit(2) | bit(6) | bit(9) | bit(10) |
-                          bit(12) | bit(13) | bit(14);
-const uint64_t kAcked = bit(32) | bit(30) | bit(29) | bit(28) | bit(1) | bit(2) | bit(6) | bit(9) | bit(10) | bit(12);
-const uint64_t kProtoOffered = bit(0) | bit(1) | bit(3) | bit(5) | bit(9) | bit(10) | bit(11) | bit(12) | bit(13) | bit(16);
-const uint64_t kProtoAcked = bit(0) | bit(1) | bit(3) | bit(5) | bit(9) | bit(10) | bit(12) | bit(13);
+const uint64_t kOffered = bit(32) | bit(30) | bit(29) | bit(28) | bit(1) | bit(2) | bit(6) |
+                          bit(9) | bit(10) | bit(12) | bit(13) | bit(14);
+const uint64_t kAcked =
+    bit(32) | bit(30) | bit(29) | bit(28) | bit(1) | bit(2) | bit(6) | bit(9) | bit(10) | bit(12);
+const uint64_t kProtoOffered =
+    bit(0) | bit(1) | bit(3) | bit(5) | bit(9) | bit(10) | bit(11) | bit(12) | bit(13) | bit(16);
+const uint64_t kProtoAcked =
+    bit(0) | bit(1) | bit(3) | bit(5) | bit(9) | bit(10) | bit(12) | bit(13);
 
 class Generator {
  public:
-  Generator(vhs::CaptureWriter& w, uint64_t seed, uint32_t queues) : w_(w), rng_{seed | 1}, queues_(queues) {}
+  Generator(vhs::CaptureWriter& w, uint64_t seed, uint32_t queues)
+      : w_(w), rng_{seed | 1}, queues_(queues) {}
 
   uint64_t written() const { return written_; }
 
   void session(uint32_t id, uint64_t budget, bool last, bool bad_features) {
     session_ = id;
-    note(RecordKind::Connect, Direction::ToBackend, "front-end connected: qemu-system-x86_64 (vhost-user-blk-pci)");
+    note(RecordKind::Connect, Direction::ToBackend,
+         "front-end connected: qemu-system-x86_64 (vhost-user-blk-pci)");
     startup(bad_features);
     const uint64_t end = written_ + budget;
     while (written_ + 16 < end) steady();
@@ -97,7 +103,8 @@ class Generator {
       // The hang: QEMU stops queue 0 and waits for GET_VRING_BASE forever.
       send(Channel::Frontend, "GET_VRING_BASE", kReq, vring_state(0, 0));
       gap(2'000'000'000);
-      note(RecordKind::Error, Direction::ToBackend, "front-end waited 2.0 s for GET_VRING_BASE; capture stopped");
+      note(RecordKind::Error, Direction::ToBackend,
+           "front-end waited 2.0 s for GET_VRING_BASE; capture stopped");
     } else {
       gap(50'000'000);
       note(RecordKind::Disconnect, Direction::ToBackend, "front-end closed the connection");
@@ -124,15 +131,16 @@ class Generator {
     emit(r);
   }
 
-  void raw(Channel ch, Direction dir, uint32_t request, uint32_t flags, const Bytes& payload, std::vector<FdInfo> fds = {},
-           uint32_t size_override = UINT32_MAX) {
+  void raw(Channel ch, Direction dir, uint32_t request, uint32_t flags, const Bytes& payload,
+           std::vector<FdInfo> fds = {}, uint32_t size_override = UINT32_MAX) {
     Record r;
     r.kind = RecordKind::Message;
     r.channel = ch;
     r.direction = dir;
     put32(r.bytes, request);
     put32(r.bytes, flags);
-    put32(r.bytes, size_override != UINT32_MAX ? size_override : static_cast<uint32_t>(payload.size()));
+    put32(r.bytes,
+          size_override != UINT32_MAX ? size_override : static_cast<uint32_t>(payload.size()));
     r.bytes.insert(r.bytes.end(), payload.begin(), payload.end());
     r.fds = std::move(fds);
     emit(r);
@@ -140,13 +148,16 @@ class Generator {
 
   // A request from the channel's sender; with NEED_REPLY (or an intrinsic reply) the answer
   // follows after a realistic back-end latency.
-  void send(Channel ch, std::string_view name, uint32_t flags, const Bytes& payload, std::vector<FdInfo> fds = {}) {
+  void send(Channel ch, std::string_view name, uint32_t flags, const Bytes& payload,
+            std::vector<FdInfo> fds = {}) {
     small_gap();
     const Direction dir = vhs::request_direction(ch);
     raw(ch, dir, code(name), flags, payload, std::move(fds));
   }
-  void answer(Channel ch, std::string_view name, const Bytes& payload, std::vector<FdInfo> fds = {}, uint32_t flags = kReply) {
-    t_ += 8'000 + rng_.below(60'000) + (rng_.below(500) == 0 ? 3'000'000 : 0);  // now and then a slow one
+  void answer(Channel ch, std::string_view name, const Bytes& payload, std::vector<FdInfo> fds = {},
+              uint32_t flags = kReply) {
+    t_ += 8'000 + rng_.below(60'000) +
+          (rng_.below(500) == 0 ? 3'000'000 : 0);  // now and then a slow one
     const Direction dir = ch == Channel::Frontend ? Direction::ToFrontend : Direction::ToBackend;
     raw(ch, dir, code(name), flags, payload, std::move(fds));
   }
@@ -156,8 +167,12 @@ class Generator {
     answer(Channel::Frontend, name, u64(rng_.below(20000) == 0 ? 1 : 0));
   }
 
-  FdInfo eventfd() { return FdInfo{FdKind::Eventfd, 4000 + rng_.below(1000), 0, "anon_inode:[eventfd]"}; }
-  static FdInfo memfd(uint64_t size, const char* name) { return FdInfo{FdKind::Memfd, 9000, size, name}; }
+  FdInfo eventfd() {
+    return FdInfo{FdKind::Eventfd, 4000 + rng_.below(1000), 0, "anon_inode:[eventfd]"};
+  }
+  static FdInfo memfd(uint64_t size, const char* name) {
+    return FdInfo{FdKind::Memfd, 9000, size, name};
+  }
 
   void startup(bool bad_features) {
     send(Channel::Frontend, "GET_FEATURES", kReq, {});
@@ -194,9 +209,11 @@ class Generator {
 
     // The guest driver starts the device.
     gap(400'000'000);
-    acked("SET_FEATURES", u64(bad_features ? kAcked | bit(34) : kAcked));  // RING_PACKED was never offered
+    acked("SET_FEATURES",
+          u64(bad_features ? kAcked | bit(34) : kAcked));  // RING_PACKED was never offered
     Bytes table;
-    const Region regions[2] = {{0, 2ull << 30, 0x7f3a40000000, 0}, {4ull << 30, 2ull << 30, 0x7f3ac0000000, 2ull << 30}};
+    const Region regions[2] = {{0, 2ull << 30, 0x7f3a40000000, 0},
+                               {4ull << 30, 2ull << 30, 0x7f3ac0000000, 2ull << 30}};
     put32(table, 2);
     put32(table, 0);
     for (const Region& r : regions) {
@@ -205,7 +222,8 @@ class Generator {
       put64(table, r.uva);
       put64(table, r.offset);
     }
-    acked("SET_MEM_TABLE", table, {memfd(4ull << 30, "memfd:pc.ram"), memfd(4ull << 30, "memfd:pc.ram")});
+    acked("SET_MEM_TABLE", table,
+          {memfd(4ull << 30, "memfd:pc.ram"), memfd(4ull << 30, "memfd:pc.ram")});
     Bytes inflight;
     put64(inflight, 0);
     put64(inflight, 0);
@@ -218,7 +236,8 @@ class Generator {
     Bytes inflight_reply = inflight;
     std::memset(inflight_reply.data(), 0, 16);
     inflight_reply[1] = 0x40;  // mmap_size 0x4000
-    answer(Channel::Frontend, "GET_INFLIGHT_FD", inflight_reply, {memfd(0x4000, "memfd:vhost-inflight")});
+    answer(Channel::Frontend, "GET_INFLIGHT_FD", inflight_reply,
+           {memfd(0x4000, "memfd:vhost-inflight")});
     acked("SET_INFLIGHT_FD", inflight_reply, {memfd(0x4000, "memfd:vhost-inflight")});
     for (uint32_t q = 0; q < queues_; ++q) start_queue(q, 0);
   }
@@ -247,7 +266,8 @@ class Generator {
     if (rng_.below(8000) == 0) {
       // Planted: a SET_VRING_NUM whose payload is 4 bytes (size-mismatch) ...
       small_gap();
-      raw(Channel::Frontend, Direction::ToBackend, code("SET_VRING_NUM"), kNeedReply, vring_state(q, 256), {}, 4);
+      raw(Channel::Frontend, Direction::ToBackend, code("SET_VRING_NUM"), kNeedReply,
+          vring_state(q, 256), {}, 4);
       answer(Channel::Frontend, "SET_VRING_NUM", u64(0));
     } else if (rng_.below(8000) == 0) {
       // ... and an ack with NEED_REPLY still set (QEMU rejects such replies).
@@ -341,7 +361,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::printf("gen_capture: %llu records in %llu sessions written to %s\n",
-              static_cast<unsigned long long>(writer->records_written()), static_cast<unsigned long long>(sessions),
-              out.c_str());
+              static_cast<unsigned long long>(writer->records_written()),
+              static_cast<unsigned long long>(sessions), out.c_str());
   return 0;
 }

@@ -5,20 +5,24 @@
 namespace vhs::cli {
 
 ArgParser::ArgParser(std::string command, std::string synopsis, std::string description)
-    : command_(std::move(command)), synopsis_(std::move(synopsis)), description_(std::move(description)) {}
+    : command_(std::move(command)),
+      synopsis_(std::move(synopsis)),
+      description_(std::move(description)) {}
 
 void ArgParser::flag(std::string long_name, char short_name, std::string help, bool* out) {
   specs_.push_back({std::move(long_name), short_name, {}, std::move(help), out, nullptr, nullptr});
 }
 
-void ArgParser::option(std::string long_name, char short_name, std::string metavar, std::string help,
-                       std::string* out) {
-  specs_.push_back({std::move(long_name), short_name, std::move(metavar), std::move(help), nullptr, out, nullptr});
+void ArgParser::option(std::string long_name, char short_name, std::string metavar,
+                       std::string help, std::string* out) {
+  specs_.push_back({std::move(long_name), short_name, std::move(metavar), std::move(help), nullptr,
+                    out, nullptr});
 }
 
 void ArgParser::option_list(std::string long_name, char short_name, std::string metavar,
                             std::string help, std::vector<std::string>* out_list) {
-  specs_.push_back({std::move(long_name), short_name, std::move(metavar), std::move(help), nullptr, nullptr, out_list});
+  specs_.push_back({std::move(long_name), short_name, std::move(metavar), std::move(help), nullptr,
+                    nullptr, out_list});
 }
 
 void ArgParser::positional(std::string metavar, std::string help, std::string* out, bool required) {
@@ -39,15 +43,18 @@ const ArgParser::Spec* ArgParser::find_short(char c) const {
 
 int ArgParser::usage_error(const std::string& message) const {
   std::fprintf(stderr, "vhostscope %s: %s\nusage: vhostscope %s %s\nTry 'vhostscope %s --help'.\n",
-               command_.c_str(), message.c_str(), command_.c_str(), synopsis_.c_str(), command_.c_str());
+               command_.c_str(), message.c_str(), command_.c_str(), synopsis_.c_str(),
+               command_.c_str());
   return 2;
 }
 
 void ArgParser::print_help() const {
-  std::printf("usage: vhostscope %s %s\n\n%s\n", command_.c_str(), synopsis_.c_str(), description_.c_str());
+  std::printf("usage: vhostscope %s %s\n\n%s\n", command_.c_str(), synopsis_.c_str(),
+              description_.c_str());
   if (!positionals_.empty()) {
     std::printf("\narguments:\n");
-    for (const auto& p : positionals_) std::printf("  %-28s %s\n", p.metavar.c_str(), p.help.c_str());
+    for (const auto& p : positionals_)
+      std::printf("  %-28s %s\n", p.metavar.c_str(), p.help.c_str());
   }
   std::printf("\noptions:\n");
   for (const auto& s : specs_) {
@@ -97,7 +104,8 @@ std::optional<int> ArgParser::parse(int argc, char** argv) {
       } else if (i + 1 < argc) {
         value = argv[++i];
       } else {
-        return usage_error("option '--" + spec->long_name + "' needs a value (" + spec->metavar + ")");
+        return usage_error("option '--" + spec->long_name + "' needs a value (" + spec->metavar +
+                           ")");
       }
       if (spec->list)
         spec->list->push_back(std::move(value));

@@ -13,16 +13,27 @@ namespace vhs::cli {
 
 int run_ctl(int argc, char** argv) {
   std::string socket, verb, name, queue;
-  ArgParser parser("ctl", "SOCK (status | step | continue | break NAME | delete NAME | inject SPEC | hold|unhold kick|call|err QUEUE)",
-                   "Controls a recorder started with --control SOCK: shows what is held (status), releases the\n"
-                   "oldest held message or notification (step) or everything until the next breakpoint hit\n"
-                   "(continue), sets or removes a breakpoint on a request name, 'any', a finding ('finding', 'error',\n"
-                   "'finding:ID'); sets a fault injection (inject drop:NAME | delay:NAME:MS | replace-reply:NAME:HEX;\n"
-                   "'delete SPEC' removes it). With --interpose-notify, 'hold kick 0' holds queue 0's kicks (counted,\n"
-                   "written on by step/continue), 'unhold kick 0' ends it.");
+  ArgParser parser(
+      "ctl",
+      "SOCK (status | step | continue | break NAME | delete NAME | inject SPEC | hold|unhold "
+      "kick|call|err QUEUE)",
+      "Controls a recorder started with --control SOCK: shows what is held (status), releases the\n"
+      "oldest held message or notification (step) or everything until the next breakpoint hit\n"
+      "(continue), sets or removes a breakpoint on a request name, 'any', a finding ('finding', "
+      "'error',\n"
+      "'finding:ID'); sets a fault injection (inject drop:NAME | delay:NAME:MS | "
+      "replace-reply:NAME:HEX;\n"
+      "'delete SPEC' removes it). With --interpose-notify, 'hold kick 0' holds queue 0's kicks "
+      "(counted,\n"
+      "written on by step/continue), 'unhold kick 0' ends it.");
   parser.positional("SOCK", "the recorder's control socket", &socket);
-  parser.positional("COMMAND", "status, step, continue, break, delete, inject, hold or unhold", &verb);
-  parser.positional("NAME", "breakpoint for break/delete (request name as 'vhostscope dump' prints it, 'any', 'finding', 'error', 'finding:ID'), injection SPEC, or kick/call/err for hold/unhold", &name, false);
+  parser.positional("COMMAND", "status, step, continue, break, delete, inject, hold or unhold",
+                    &verb);
+  parser.positional(
+      "NAME",
+      "breakpoint for break/delete (request name as 'vhostscope dump' prints it, 'any', 'finding', "
+      "'error', 'finding:ID'), injection SPEC, or kick/call/err for hold/unhold",
+      &name, false);
   parser.positional("QUEUE", "queue index for hold/unhold", &queue, false);
   if (auto rc = parser.parse(argc, argv)) return *rc;
 
@@ -32,16 +43,22 @@ int run_ctl(int argc, char** argv) {
   };
   bool needs_name = verb == "break" || verb == "delete" || verb == "inject";
   if (verb == "hold" || verb == "unhold") {
-    if (name.empty() || queue.empty()) return usage("'" + verb + "' needs kick, call or err and a queue index");
+    if (name.empty() || queue.empty())
+      return usage("'" + verb + "' needs kick, call or err and a queue index");
     name += " " + queue;
     needs_name = true;
   } else if (!queue.empty()) {
     return usage("'" + verb + "' takes at most one argument");
   }
   if (!needs_name && verb != "status" && verb != "step" && verb != "continue")
-    return usage("unknown command '" + verb + "' (expected status, step, continue, break NAME, delete NAME, inject SPEC, hold or unhold)");
-  if (verb == "inject" && name.empty()) return usage("'inject' needs drop:NAME, delay:NAME:MS or replace-reply:NAME:HEX");
-  if (needs_name && name.empty()) return usage("'" + verb + "' needs a request name (or 'any', 'finding', 'error', 'finding:ID')");
+    return usage("unknown command '" + verb +
+                 "' (expected status, step, continue, break NAME, delete NAME, inject SPEC, hold "
+                 "or unhold)");
+  if (verb == "inject" && name.empty())
+    return usage("'inject' needs drop:NAME, delay:NAME:MS or replace-reply:NAME:HEX");
+  if (needs_name && name.empty())
+    return usage("'" + verb +
+                 "' needs a request name (or 'any', 'finding', 'error', 'finding:ID')");
   if (!needs_name && !name.empty()) return usage("'" + verb + "' takes no argument");
 
   std::string line = needs_name ? verb + " " + name : verb;

@@ -19,8 +19,8 @@ namespace vhs::cli {
 namespace {
 
 // The session to compare: the one asked for, else the first with messages.
-const StoreSession* pick(const Store& store, const std::optional<uint32_t>& id, const std::string& path,
-                         std::string& error) {
+const StoreSession* pick(const Store& store, const std::optional<uint32_t>& id,
+                         const std::string& path, std::string& error) {
   if (id) {
     if (const StoreSession* s = store.find_session(*id)) return s;
     error = fmt::format("no session {} in '{}'", *id, path);
@@ -38,25 +38,33 @@ int run_diff(int argc, char** argv) {
   std::string path_a, path_b, device_text, context_text;
   std::vector<std::string> sessions;
   bool ignore_addresses = false, show_expected = false;
-  ArgParser args("diff", "A B [--session N M] [--ignore-addresses] [-U N] [--device blk|net|fs]",
-                 "Compares two captures message by message. The message sequences of one session from each\n"
-                 "are aligned (shortest edit script over channel, direction, request and request/reply), then\n"
-                 "aligned messages are compared field by field. Timestamps, fd inode numbers and digits in\n"
-                 "fd names (memfd suffixes) never count; addresses count unless --ignore-addresses.\n"
-                 "Output: '-' only in A, '+' only in B, '!' same message with different fields (then one\n"
-                 "'-'/'+' pair per field). Exit status: 0 same, 1 different, 2 error.");
+  ArgParser args(
+      "diff", "A B [--session N M] [--ignore-addresses] [-U N] [--device blk|net|fs]",
+      "Compares two captures message by message. The message sequences of one session from each\n"
+      "are aligned (shortest edit script over channel, direction, request and request/reply), "
+      "then\n"
+      "aligned messages are compared field by field. Timestamps, fd inode numbers and digits in\n"
+      "fd names (memfd suffixes) never count; addresses count unless --ignore-addresses.\n"
+      "Output: '-' only in A, '+' only in B, '!' same message with different fields (then one\n"
+      "'-'/'+' pair per field). Exit status: 0 same, 1 different, 2 error.");
   args.positional("A", "the first capture", &path_a);
   args.positional("B", "the second capture", &path_b);
-  args.option_list("session", 's', "N", "session of A, then of B: N M or N,M (default: the first with messages; one value = both)",
-                   &sessions);
-  args.flag("ignore-addresses", 0, "do not count addresses (GPA, front-end VAs, ring addresses, IOVAs)",
+  args.option_list(
+      "session", 's', "N",
+      "session of A, then of B: N M or N,M (default: the first with messages; one value = both)",
+      &sessions);
+  args.flag("ignore-addresses", 0,
+            "do not count addresses (GPA, front-end VAs, ring addresses, IOVAs)",
             &ignore_addresses);
-  args.option("unified", 'U', "N", "unchanged records shown around each change (default 3)", &context_text);
-  args.option("device", 'd', "KIND", "decode device fields as blk, net or fs (default: inferred)", &device_text);
+  args.option("unified", 'U', "N", "unchanged records shown around each change (default 3)",
+              &context_text);
+  args.option("device", 'd', "KIND", "decode device fields as blk, net or fs (default: inferred)",
+              &device_text);
   args.flag("expected", 'e', "also show differences that are ignored ('~' lines)", &show_expected);
   // `--session N M`: the parser takes one value per option, so a bare second number lands here.
   std::string second_session;
-  args.positional("M", "the second number of '--session N M' (B's session)", &second_session, false);
+  args.positional("M", "the second number of '--session N M' (B's session)", &second_session,
+                  false);
   if (auto rc = args.parse(argc, argv)) return *rc;
   if (!second_session.empty()) sessions.push_back(second_session);
   if (sessions.size() == 1 && sessions[0].find(',') != std::string::npos) {  // --session N,M
@@ -73,8 +81,9 @@ int run_diff(int argc, char** argv) {
   if (!parse_device_option(device_text, options.device, error)) return fail(error);
   if (sessions.size() > 2) return fail("--session takes at most two numbers (A's and B's)");
   std::optional<uint32_t> sa, sb;
-  if (!sessions.empty() && (!parse_session_option(sessions[0], sa, error) ||
-                            !parse_session_option(sessions.size() > 1 ? sessions[1] : sessions[0], sb, error)))
+  if (!sessions.empty() &&
+      (!parse_session_option(sessions[0], sa, error) ||
+       !parse_session_option(sessions.size() > 1 ? sessions[1] : sessions[0], sb, error)))
     return fail(error);
   size_t context = 3;
   if (!context_text.empty()) {

@@ -30,7 +30,7 @@ void on_signal(int) {
 }
 
 void install_signal_handlers() {
-  struct sigaction sa{};
+  struct sigaction sa {};
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, nullptr);
@@ -41,7 +41,8 @@ void install_signal_handlers() {
 bool parse_seconds(const std::string& text, std::chrono::milliseconds& out) {
   double seconds = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), seconds);
-  if (ec != std::errc() || end != text.data() + text.size() || !(seconds >= 0) || seconds > 86400) return false;
+  if (ec != std::errc() || end != text.data() + text.size() || !(seconds >= 0) || seconds > 86400)
+    return false;
   out = std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
   return true;
 }
@@ -56,23 +57,46 @@ int run_record(int argc, char** argv) {
   std::string sample_interval, device;
   bool status = false, interpose_notify = false;
   ArgParser parser(
-      "record", "(--frontend-listen PATH | --frontend-connect PATH) (--backend-connect PATH | --backend-listen PATH) -w FILE",
-      "Relays a vhost-user session between a front-end (QEMU) and a back-end, byte-exact with every\n"
+      "record",
+      "(--frontend-listen PATH | --frontend-connect PATH) (--backend-connect PATH | "
+      "--backend-listen PATH) -w FILE",
+      "Relays a vhost-user session between a front-end (QEMU) and a back-end, byte-exact with "
+      "every\n"
       "passed fd, and records every message to a pcap capture. Each new front-end connection is a\n"
       "new session in the same capture. Stops on SIGINT/SIGTERM.");
-  parser.option("frontend-listen", 0, "PATH", "listen here (mode 0600); the front-end connects", &frontend_listen);
-  parser.option("frontend-connect", 0, "PATH", "connect to a front-end listening here (QEMU server=on)", &frontend_connect);
-  parser.option("backend-connect", 0, "PATH", "connect to the back-end listening here, once per session", &backend_connect);
-  parser.option("backend-listen", 0, "PATH", "listen here (mode 0600); the back-end connects (client mode)", &backend_listen);
-  parser.option("write", 'w', "FILE", "capture file to write (pcap, replaced if it exists)", &output);
-  parser.option("connect-timeout", 0, "SECONDS", "how long to wait for a peer that is not there yet (default 10)", &timeout);
-  parser.option("sample-interval", 0, "MS", "map guest memory read-only and sample started virtqueues this often (default 50; 0: off, no mapping)", &sample_interval);
-  parser.option("device", 0, "KIND", "device kind for ring buffer details (blk, net, fs; default: inferred)", &device);
+  parser.option("frontend-listen", 0, "PATH", "listen here (mode 0600); the front-end connects",
+                &frontend_listen);
+  parser.option("frontend-connect", 0, "PATH",
+                "connect to a front-end listening here (QEMU server=on)", &frontend_connect);
+  parser.option("backend-connect", 0, "PATH",
+                "connect to the back-end listening here, once per session", &backend_connect);
+  parser.option("backend-listen", 0, "PATH",
+                "listen here (mode 0600); the back-end connects (client mode)", &backend_listen);
+  parser.option("write", 'w', "FILE", "capture file to write (pcap, replaced if it exists)",
+                &output);
+  parser.option("connect-timeout", 0, "SECONDS",
+                "how long to wait for a peer that is not there yet (default 10)", &timeout);
+  parser.option("sample-interval", 0, "MS",
+                "map guest memory read-only and sample started virtqueues this often (default 50; "
+                "0: off, no mapping)",
+                &sample_interval);
+  parser.option("device", 0, "KIND",
+                "device kind for ring buffer details (blk, net, fs; default: inferred)", &device);
   parser.flag("status", 0, "print one line per started virtqueue to stderr every second", &status);
-  parser.flag("interpose-notify", 0, "relay kick/call/err eventfds through the proxy and record each notification", &interpose_notify);
-  parser.option_list("break", 0, "NAME", "hold messages from this request on (name, 'any', 'finding', 'error' or 'finding:ID'; repeatable; docs/step.md)", &breaks);
-  parser.option_list("inject", 0, "SPEC", "fault injection, recorded as such: drop:NAME, delay:NAME:MS, replace-reply:NAME:HEX (repeatable; docs/step.md)", &injects);
-  parser.option("control", 0, "SOCK", "control socket (0600) for 'vhostscope ctl': status, step, continue, break", &control);
+  parser.flag("interpose-notify", 0,
+              "relay kick/call/err eventfds through the proxy and record each notification",
+              &interpose_notify);
+  parser.option_list("break", 0, "NAME",
+                     "hold messages from this request on (name, 'any', 'finding', 'error' or "
+                     "'finding:ID'; repeatable; docs/step.md)",
+                     &breaks);
+  parser.option_list("inject", 0, "SPEC",
+                     "fault injection, recorded as such: drop:NAME, delay:NAME:MS, "
+                     "replace-reply:NAME:HEX (repeatable; docs/step.md)",
+                     &injects);
+  parser.option("control", 0, "SOCK",
+                "control socket (0600) for 'vhostscope ctl': status, step, continue, break",
+                &control);
   parser.flag("quiet", 'q', "print errors only", &quiet);
   if (auto rc = parser.parse(argc, argv)) return *rc;
 
@@ -88,20 +112,23 @@ int run_record(int argc, char** argv) {
   if (output.empty()) return usage("missing -w FILE (the capture to write)");
 
   RelayOptions options;
-  options.frontend = frontend_listen.empty() ? RelayEndpoint{EndpointMode::Connect, frontend_connect}
-                                             : RelayEndpoint{EndpointMode::Listen, frontend_listen};
+  options.frontend = frontend_listen.empty()
+                         ? RelayEndpoint{EndpointMode::Connect, frontend_connect}
+                         : RelayEndpoint{EndpointMode::Listen, frontend_listen};
   options.backend = backend_listen.empty() ? RelayEndpoint{EndpointMode::Connect, backend_connect}
                                            : RelayEndpoint{EndpointMode::Listen, backend_listen};
   if (!timeout.empty() && !parse_seconds(timeout, options.connect_timeout))
     return usage("--connect-timeout needs a number of seconds (0 to 86400)");
   if (!sample_interval.empty()) {
     unsigned ms = 0;
-    auto [end, ec] = std::from_chars(sample_interval.data(), sample_interval.data() + sample_interval.size(), ms);
+    auto [end, ec] = std::from_chars(sample_interval.data(),
+                                     sample_interval.data() + sample_interval.size(), ms);
     if (ec != std::errc() || end != sample_interval.data() + sample_interval.size() || ms > 60000)
       return usage("--sample-interval needs a number of milliseconds (0 to 60000)");
     options.sample_interval = std::chrono::milliseconds(ms);
   }
-  if (status && options.sample_interval.count() == 0) return usage("--status shows ring samples: it needs --sample-interval > 0");
+  if (status && options.sample_interval.count() == 0)
+    return usage("--status shows ring samples: it needs --sample-interval > 0");
   if (!device.empty()) {
     options.device = device_kind_from_name(device);
     if (options.device == DeviceKind::Unknown) return usage("--device needs blk, net, fs, ...");
@@ -145,7 +172,8 @@ int run_record(int argc, char** argv) {
   }
   std::unique_ptr<ControlServer> control_server;
   if (!control.empty()) {
-    control_server = ControlServer::start(control, [r](std::string_view line) { return r->debug_command(line); }, error);
+    control_server = ControlServer::start(
+        control, [r](std::string_view line) { return r->debug_command(line); }, error);
     if (!control_server) {
       std::fprintf(stderr, "vhostscope record: %s\n", error.c_str());
       return 2;
@@ -154,8 +182,9 @@ int run_record(int argc, char** argv) {
   g_relay.store(relay.get());
   if (g_stop_requested.load()) relay->stop();
   if (!quiet) {
-    std::string front = frontend_listen.empty() ? "connecting to the front-end at '" + frontend_connect + "'"
-                                                : "waiting for the front-end on '" + frontend_listen + "'";
+    std::string front = frontend_listen.empty()
+                            ? "connecting to the front-end at '" + frontend_connect + "'"
+                            : "waiting for the front-end on '" + frontend_listen + "'";
     std::fprintf(stderr, "vhostscope: recording to '%s'; %s\n", output.c_str(), front.c_str());
   }
   int rc = relay->run();

@@ -24,7 +24,8 @@ namespace {
 bool parse_seconds(const std::string& text, std::chrono::milliseconds& out) {
   double seconds = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), seconds);
-  if (ec != std::errc() || end != text.data() + text.size() || !(seconds > 0) || seconds > 86400) return false;
+  if (ec != std::errc() || end != text.data() + text.size() || !(seconds > 0) || seconds > 86400)
+    return false;
   out = std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
   return true;
 }
@@ -41,38 +42,49 @@ std::string kind_counts(const ReplayResult& r) {
 }  // namespace
 
 int run_replay(int argc, char** argv) {
-  std::string path, backend_connect, frontend_listen, session_text, pace_text, timeout_text, connect_text,
-      output, device_text;
+  std::string path, backend_connect, frontend_listen, session_text, pace_text, timeout_text,
+      connect_text, output, device_text;
   bool verbose = false;
-  ArgParser args("replay",
-                 "FILE (--backend-connect PATH | --frontend-listen PATH) [--session N] [--pace recorded|fast]\n"
-                 "       [--timeout SECONDS] [-w OUT.pcap] [-v]",
-                 "Replays one recorded session against a live peer and reports every divergence from the\n"
-                 "recording. With --backend-connect it plays the FRONT-END: re-creates the passed fds (memfd\n"
-                 "guest memory of the recorded sizes, eventfds, the back-end channel socketpair, the inflight\n"
-                 "buffer from the replayed GET_INFLIGHT_FD answer), sends the recorded requests in order, and\n"
-                 "compares each answer field by field. With --frontend-listen it plays the BACK-END: answers\n"
-                 "each request with the recorded answer and compares the front-end's requests.\n"
-                 "Front-end virtual addresses and fd inode numbers differ per process and are not\n"
-                 "divergences; nor is a GET_VRING_BASE index (no guest I/O is replayed).\n"
-                 "Exit status: 0 same, 1 diverged, 2 could not run.");
+  ArgParser args(
+      "replay",
+      "FILE (--backend-connect PATH | --frontend-listen PATH) [--session N] [--pace "
+      "recorded|fast]\n"
+      "       [--timeout SECONDS] [-w OUT.pcap] [-v]",
+      "Replays one recorded session against a live peer and reports every divergence from the\n"
+      "recording. With --backend-connect it plays the FRONT-END: re-creates the passed fds (memfd\n"
+      "guest memory of the recorded sizes, eventfds, the back-end channel socketpair, the "
+      "inflight\n"
+      "buffer from the replayed GET_INFLIGHT_FD answer), sends the recorded requests in order, "
+      "and\n"
+      "compares each answer field by field. With --frontend-listen it plays the BACK-END: answers\n"
+      "each request with the recorded answer and compares the front-end's requests.\n"
+      "Front-end virtual addresses and fd inode numbers differ per process and are not\n"
+      "divergences; nor is a GET_VRING_BASE index (no guest I/O is replayed).\n"
+      "Exit status: 0 same, 1 diverged, 2 could not run.");
   args.positional("FILE", "a capture written by 'vhostscope record' (pcap or pcapng)", &path);
-  args.option("backend-connect", 0, "PATH", "play the front-end: connect to the back-end listening here", &backend_connect);
-  args.option("frontend-listen", 0, "PATH", "play the back-end: listen here (mode 0600) for the front-end",
-              &frontend_listen);
-  args.option("session", 's', "N", "the recorded session to replay (default: the first with messages)", &session_text);
-  args.option("pace", 'p', "MODE", "fast (default): no pauses; recorded: keep the recorded gaps and latencies",
+  args.option("backend-connect", 0, "PATH",
+              "play the front-end: connect to the back-end listening here", &backend_connect);
+  args.option("frontend-listen", 0, "PATH",
+              "play the back-end: listen here (mode 0600) for the front-end", &frontend_listen);
+  args.option("session", 's', "N",
+              "the recorded session to replay (default: the first with messages)", &session_text);
+  args.option("pace", 'p', "MODE",
+              "fast (default): no pauses; recorded: keep the recorded gaps and latencies",
               &pace_text);
-  args.option("timeout", 't', "SECONDS", "how long an answer may take before it counts as missing (default 5)",
-              &timeout_text);
-  args.option("connect-timeout", 0, "SECONDS", "how long to wait for the peer to be there (default 10)", &connect_text);
-  args.option("write", 'w', "OUT", "also record the replay to this capture (same format as 'record')", &output);
-  args.option("device", 'd', "KIND", "decode device fields as blk, net or fs (default: inferred)", &device_text);
+  args.option("timeout", 't', "SECONDS",
+              "how long an answer may take before it counts as missing (default 5)", &timeout_text);
+  args.option("connect-timeout", 0, "SECONDS",
+              "how long to wait for the peer to be there (default 10)", &connect_text);
+  args.option("write", 'w', "OUT",
+              "also record the replay to this capture (same format as 'record')", &output);
+  args.option("device", 'd', "KIND", "decode device fields as blk, net or fs (default: inferred)",
+              &device_text);
   args.flag("verbose", 'v', "log progress to stderr and list expected differences too", &verbose);
   if (auto rc = args.parse(argc, argv)) return *rc;
 
   auto usage = [](const std::string& message) {
-    std::fprintf(stderr, "vhostscope replay: %s\nTry 'vhostscope replay --help'.\n", message.c_str());
+    std::fprintf(stderr, "vhostscope replay: %s\nTry 'vhostscope replay --help'.\n",
+                 message.c_str());
     return 2;
   };
   ReplayOptions options;
@@ -113,22 +125,26 @@ int run_replay(int argc, char** argv) {
     }
     options.sink = writer.get();
   }
-  if (verbose) options.log = [](std::string_view text) { std::fprintf(stderr, "vhostscope replay: %.*s\n", int(text.size()), text.data()); };
+  if (verbose)
+    options.log = [](std::string_view text) {
+      std::fprintf(stderr, "vhostscope replay: %.*s\n", int(text.size()), text.data());
+    };
   signal(SIGPIPE, SIG_IGN);  // a vanished peer is a divergence, not a reason to die
 
   const ReplayResult result = run_replay(store, options);
   if (writer && !writer->flush())
-    std::fprintf(stderr, "vhostscope replay: writing '%s': %s\n", output.c_str(), writer->error().c_str());
+    std::fprintf(stderr, "vhostscope replay: writing '%s': %s\n", output.c_str(),
+                 writer->error().c_str());
   if (result.status == ReplayStatus::Failed) {
     std::fprintf(stderr, "vhostscope replay: %s\n", result.error.c_str());
     return 2;
   }
 
-  std::string out = fmt::format("replay: session {} of '{}' ({} messages) as the {} {} {}\n", result.session, path,
-                                result.recorded_messages,
-                                options.role == ReplayRole::Frontend ? "front-end" : "back-end",
-                                options.role == ReplayRole::Frontend ? "against the back-end at" : "for the front-end at",
-                                options.socket_path);
+  std::string out = fmt::format(
+      "replay: session {} of '{}' ({} messages) as the {} {} {}\n", result.session, path,
+      result.recorded_messages, options.role == ReplayRole::Frontend ? "front-end" : "back-end",
+      options.role == ReplayRole::Frontend ? "against the back-end at" : "for the front-end at",
+      options.socket_path);
   size_t expected = 0;
   for (const Divergence& d : result.divergences) {
     if (d.expected()) ++expected;
@@ -137,14 +153,16 @@ int run_replay(int argc, char** argv) {
   }
   const size_t real = result.real_divergences();
   const std::string notes =
-      expected == 0 ? std::string() : fmt::format(", {} expected difference{}{}", expected, expected == 1 ? "" : "s",
-                                                  verbose ? "" : " (-v lists them)");
+      expected == 0 ? std::string()
+                    : fmt::format(", {} expected difference{}{}", expected,
+                                  expected == 1 ? "" : "s", verbose ? "" : " (-v lists them)");
   if (real == 0)
-    out += fmt::format("replay: SAME: no divergence{}; {} messages sent, {} received\n", notes, result.sent,
-                       result.received);
+    out += fmt::format("replay: SAME: no divergence{}; {} messages sent, {} received\n", notes,
+                       result.sent, result.received);
   else
-    out += fmt::format("replay: DIVERGED: {} divergence{} ({}){}; {} messages sent, {} received\n", real,
-                       real == 1 ? "" : "s", kind_counts(result), notes, result.sent, result.received);
+    out += fmt::format("replay: DIVERGED: {} divergence{} ({}){}; {} messages sent, {} received\n",
+                       real, real == 1 ? "" : "s", kind_counts(result), notes, result.sent,
+                       result.received);
   std::fwrite(out.data(), 1, out.size(), stdout);
   return real == 0 ? 0 : 1;
 }

@@ -17,19 +17,21 @@ namespace vhs::cli {
 
 int run_report(int argc, char** argv) {
   std::string path, output, session_text, device_text, context_text;
-  ArgParser args("report", "FILE [-o OUT.md] [--session N] [--context N] [--device blk|net|fs]",
-                 "Writes a Markdown bug report: the vhostscope version, what the capture shows about the\n"
-                 "peers (features offered, device kind, requests used), the feature negotiation table, the\n"
-                 "messages around the first error finding and around a hang, the pending state at the end\n"
-                 "(unanswered requests, vrings started/stopped, memory, back-end channel) and the findings.\n"
-                 "Paste it into an issue and attach the capture.");
+  ArgParser args(
+      "report", "FILE [-o OUT.md] [--session N] [--context N] [--device blk|net|fs]",
+      "Writes a Markdown bug report: the vhostscope version, what the capture shows about the\n"
+      "peers (features offered, device kind, requests used), the feature negotiation table, the\n"
+      "messages around the first error finding and around a hang, the pending state at the end\n"
+      "(unanswered requests, vrings started/stopped, memory, back-end channel) and the findings.\n"
+      "Paste it into an issue and attach the capture.");
   args.positional("FILE", "a capture written by 'vhostscope record' (pcap or pcapng)", &path);
   args.option("output", 'o', "OUT", "write the report here instead of standard output", &output);
-  args.option("session", 's', "N", "report on session N (default: the first with an error, else a hang)",
-              &session_text);
-  args.option("context", 'C', "N", "messages shown before and after the point of interest (default 8)",
-              &context_text);
-  args.option("device", 'd', "KIND", "decode device fields as blk, net or fs (default: inferred per session)",
+  args.option("session", 's', "N",
+              "report on session N (default: the first with an error, else a hang)", &session_text);
+  args.option("context", 'C', "N",
+              "messages shown before and after the point of interest (default 8)", &context_text);
+  args.option("device", 'd', "KIND",
+              "decode device fields as blk, net or fs (default: inferred per session)",
               &device_text);
   if (auto rc = args.parse(argc, argv)) return *rc;
 
@@ -47,7 +49,8 @@ int run_report(int argc, char** argv) {
     try {
       size_t used = 0;
       report.context = std::stoul(context_text, &used);
-      if (used != context_text.size() || report.context > 1000) throw std::invalid_argument("range");
+      if (used != context_text.size() || report.context > 1000)
+        throw std::invalid_argument("range");
     } catch (const std::exception&) {
       return fail("--context needs a number of messages (0 to 1000), not '" + context_text + "'");
     }
@@ -69,7 +72,8 @@ int run_report(int argc, char** argv) {
   FILE* f = std::fopen(output.c_str(), "w");
   if (f == nullptr) return fail("cannot create '" + output + "': " + std::strerror(errno));
   const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
-  if (std::fclose(f) != 0 || !ok) return fail("cannot write '" + output + "': " + std::strerror(errno));
+  if (std::fclose(f) != 0 || !ok)
+    return fail("cannot write '" + output + "': " + std::strerror(errno));
   std::fprintf(stderr, "vhostscope report: wrote %s\n", output.c_str());
   return 0;
 }

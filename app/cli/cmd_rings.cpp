@@ -19,15 +19,18 @@ namespace vhs::cli {
 int run_rings(int argc, char** argv) {
   std::string path, session_text, device_text;
   bool changes_only_end = false;
-  ArgParser args("rings", "FILE [--end] [--session N]",
-                 "Virtqueue state over time as the recorder sampled it (record samples every 50 ms by\n"
-                 "default): per session and queue each change (indices, in-flight count and heads, the\n"
-                 "oldest in-flight request), the state at the end, and ring hangs (in-flight work, used\n"
-                 "index frozen >= 1 s), current or ended.");
+  ArgParser args(
+      "rings", "FILE [--end] [--session N]",
+      "Virtqueue state over time as the recorder sampled it (record samples every 50 ms by\n"
+      "default): per session and queue each change (indices, in-flight count and heads, the\n"
+      "oldest in-flight request), the state at the end, and ring hangs (in-flight work, used\n"
+      "index frozen >= 1 s), current or ended.");
   args.positional("FILE", "a capture written by 'vhostscope record'", &path);
-  args.flag("end", 'e', "only the state at the end and the findings, not every change", &changes_only_end);
+  args.flag("end", 'e', "only the state at the end and the findings, not every change",
+            &changes_only_end);
   args.option("session", 's', "N", "only session N", &session_text);
-  args.option("device", 'd', "KIND", "decode device fields as blk, net or fs (default: inferred per session)",
+  args.option("device", 'd', "KIND",
+              "decode device fields as blk, net or fs (default: inferred per session)",
               &device_text);
   if (auto rc = args.parse(argc, argv)) return *rc;
 
@@ -55,7 +58,10 @@ int run_rings(int argc, char** argv) {
     }
     out += format_ring_block(store, s);
   }
-  if (shown == 0) out += "no ring state in this capture (recorded with --sample-interval 0, or no ring was started)\n";
+  if (shown == 0)
+    out +=
+        "no ring state in this capture (recorded with --sample-interval 0, or no ring was "
+        "started)\n";
   size_t bad = 0;
   for (uint32_t i : store.flagged()) {
     if (store.entry(i).kind != RecordKind::RingState) continue;

@@ -17,15 +17,18 @@ namespace vhs::cli {
 int run_summary(int argc, char** argv) {
   std::string path, session_text, device_text;
   bool check = false;
-  ArgParser args("summary", "FILE [--session N] [--device blk|net|fs] [--check]",
-                 "Per session: virtio and protocol feature negotiation (offered vs acked), the memory\n"
-                 "map, vring state, the back-end channel, findings grouped by severity with record\n"
-                 "numbers, and requests still unanswered when the capture ends (how a hang shows).");
+  ArgParser args(
+      "summary", "FILE [--session N] [--device blk|net|fs] [--check]",
+      "Per session: virtio and protocol feature negotiation (offered vs acked), the memory\n"
+      "map, vring state, the back-end channel, findings grouped by severity with record\n"
+      "numbers, and requests still unanswered when the capture ends (how a hang shows).");
   args.positional("FILE", "a capture written by 'vhostscope record' (pcap or pcapng)", &path);
   args.option("session", 's', "N", "only session N", &session_text);
-  args.option("device", 'd', "KIND", "decode device fields as blk, net or fs (default: inferred per session)",
+  args.option("device", 'd', "KIND",
+              "decode device fields as blk, net or fs (default: inferred per session)",
               &device_text);
-  args.flag("check", 'c', "exit with status 1 when any error finding exists (for scripts and CI)", &check);
+  args.flag("check", 'c', "exit with status 1 when any error finding exists (for scripts and CI)",
+            &check);
   if (auto rc = args.parse(argc, argv)) return *rc;
 
   auto input = open_capture_input("summary", path, device_text, session_text);

@@ -1,5 +1,6 @@
 // Subcommands of the `vhostscope` CLI. Each takes argv starting at the subcommand name and
-// returns the process exit code (0 ok, 1 the job found what it reports as failure, 2 usage or I/O error).
+// returns the process exit code (0 ok, 1 the job found what it reports as failure, 2 usage or I/O
+// error).
 #pragma once
 
 namespace vhs::cli {

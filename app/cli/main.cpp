@@ -14,15 +14,24 @@ struct Command {
 };
 
 constexpr Command kCommands[] = {
-    {"record", "relay a live session between a front-end and a back-end and record it", vhs::cli::run_record},
-    {"dump", "print every message of a capture, one per line (-V for fields and hex)", vhs::cli::run_dump},
-    {"summary", "per session: features, memory map, vrings, findings, unanswered requests", vhs::cli::run_summary},
-    {"replay", "replay a recorded session against a live back-end or front-end; report divergences", vhs::cli::run_replay},
-    {"diff", "message-level diff of two captures (aligned sequences, then fields)", vhs::cli::run_diff},
-    {"report", "a Markdown bug report of a capture, ready to paste into an issue", vhs::cli::run_report},
-    {"ctl", "step debugging of a running 'record --control SOCK': status, step, continue, break", vhs::cli::run_ctl},
-    {"rings", "virtqueue state over time and at the end, in-flight requests, stalls", vhs::cli::run_rings},
-    {"memmap", "guest memory regions per session and where each vring lies in them", vhs::cli::run_memmap},
+    {"record", "relay a live session between a front-end and a back-end and record it",
+     vhs::cli::run_record},
+    {"dump", "print every message of a capture, one per line (-V for fields and hex)",
+     vhs::cli::run_dump},
+    {"summary", "per session: features, memory map, vrings, findings, unanswered requests",
+     vhs::cli::run_summary},
+    {"replay", "replay a recorded session against a live back-end or front-end; report divergences",
+     vhs::cli::run_replay},
+    {"diff", "message-level diff of two captures (aligned sequences, then fields)",
+     vhs::cli::run_diff},
+    {"report", "a Markdown bug report of a capture, ready to paste into an issue",
+     vhs::cli::run_report},
+    {"ctl", "step debugging of a running 'record --control SOCK': status, step, continue, break",
+     vhs::cli::run_ctl},
+    {"rings", "virtqueue state over time and at the end, in-flight requests, stalls",
+     vhs::cli::run_rings},
+    {"memmap", "guest memory regions per session and where each vring lies in them",
+     vhs::cli::run_memmap},
 };
 
 void print_usage(FILE* out) {

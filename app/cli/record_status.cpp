@@ -63,7 +63,8 @@ std::string RecordStatus::tick(uint64_t now_ns) {
       const RingEpisode& e = episodes[k];
       const std::string_view code = finding_info(e.finding.code).id;
       if (e.active()) {
-        out += fmt::format("vhostscope: status s{} {} q{}: {}\n", id, code, e.queue, describe_episode(e, now_ns));
+        out += fmt::format("vhostscope: status s{} {} q{}: {}\n", id, code, e.queue,
+                           describe_episode(e, now_ns));
       } else if (!s.end_printed[k]) {
         out += fmt::format("vhostscope: status s{} {} ended q{}: {}\n", id, code, e.queue,
                            describe_episode(e, now_ns));

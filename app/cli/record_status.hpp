@@ -2,8 +2,8 @@
 // RingTimeline, the same hang logic the Store applies offline, and from its own thread prints to
 // stderr every second one compact line per queue plus one per ring hang, current or just ended:
 //   vhostscope: status s1 q0 split size 128 avail 17 used 14 ... inflight 3 ...
-//   vhostscope: status s1 ring-stalled q0: queue 0: 3 buffers in flight, ... — still stalled, 2.10 s
-//   vhostscope: status s1 ring-stalled ended q0: ... — stalled 3.20 s, drained
+//   vhostscope: status s1 ring-stalled q0: queue 0: 3 buffers in flight, ... — still stalled, 2.10
+//   s vhostscope: status s1 ring-stalled ended q0: ... — stalled 3.20 s, drained
 #pragma once
 
 #include <condition_variable>

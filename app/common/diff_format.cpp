@@ -13,18 +13,22 @@ namespace {
 
 std::string describe(const Store& store, uint32_t i) {
   const StoreEntry& e = store.entry(i);
-  std::string s = fmt::format("{} {} {}", direction_arrow(e.direction), channel_short(e.channel), entry_title(store, i));
+  std::string s = fmt::format("{} {} {}", direction_arrow(e.direction), channel_short(e.channel),
+                              entry_title(store, i));
   const std::string summary = entry_summary(store, i);
   if (!summary.empty()) s += " " + summary;
   return s;
 }
 
 std::string numbers(uint32_t a, uint32_t b) {
-  auto one = [](char side, uint32_t e) { return e == kNoEntry ? std::string() : fmt::format("{}{}", side, record_number(e)); };
+  auto one = [](char side, uint32_t e) {
+    return e == kNoEntry ? std::string() : fmt::format("{}{}", side, record_number(e));
+  };
   return fmt::format("{:<8} {:<8}", one('a', a), one('b', b));
 }
 
-void op_lines(std::string& out, const Store& a, const Store& b, const DiffOp& op, const DiffFormatOptions& o) {
+void op_lines(std::string& out, const Store& a, const Store& b, const DiffOp& op,
+              const DiffFormatOptions& o) {
   switch (op.kind) {
     case DiffOp::Kind::Same:
       out += fmt::format("  {} {}\n", numbers(op.a, op.b), describe(a, op.a));
@@ -53,10 +57,12 @@ void op_lines(std::string& out, const Store& a, const Store& b, const DiffOp& op
 
 std::string diff_summary_line(const CaptureDiff& d) {
   if (d.identical()) return fmt::format("diff: no differences ({} records compared)", d.same);
-  return fmt::format("diff: {} changed, {} only in a, {} only in b, {} same", d.changed, d.only_a, d.only_b, d.same);
+  return fmt::format("diff: {} changed, {} only in a, {} only in b, {} same", d.changed, d.only_a,
+                     d.only_b, d.same);
 }
 
-std::string format_capture_diff(const Store& a, const Store& b, const CaptureDiff& d, const DiffFormatOptions& o) {
+std::string format_capture_diff(const Store& a, const Store& b, const CaptureDiff& d,
+                                const DiffFormatOptions& o) {
   std::string out = fmt::format("--- a: {}\n+++ b: {}\n", o.a_label, o.b_label);
   const size_t n = d.ops.size();
   auto interesting = [&](size_t i) {
@@ -88,7 +94,9 @@ std::string format_capture_diff(const Store& a, const Store& b, const CaptureDif
       }
     }
     auto range = [](uint32_t x, uint32_t y) {
-      return x == kNoEntry ? std::string("-") : x == y ? record_number(x) : record_number(x) + ".." + record_number(y);
+      return x == kNoEntry ? std::string("-")
+             : x == y      ? record_number(x)
+                           : record_number(x) + ".." + record_number(y);
     };
     out += fmt::format("@@ a {} b {} @@\n", range(a0, a1), range(b0, b1));
     for (size_t k = begin; k < end; ++k) op_lines(out, a, b, d.ops[k], o);

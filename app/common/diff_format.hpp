@@ -1,6 +1,7 @@
 // Text rendering of a capture diff (captures/diff/diff_capture.hpp) in unified-diff style: hunks of
 // aligned records with context, "-" for records only in A, "+" for records only in B, "!" for an
-// aligned record whose fields differ followed by "-"/"+" lines per field. Used by `vhostscope diff`.
+// aligned record whose fields differ followed by "-"/"+" lines per field. Used by `vhostscope
+// diff`.
 #pragma once
 
 #include <cstddef>
@@ -22,7 +23,8 @@ struct DiffFormatOptions {
 std::string format_capture_diff(const Store& a, const Store& b, const CaptureDiff& diff,
                                 const DiffFormatOptions& options = {});
 
-// "diff: 1 changed, 2 only in a, 0 only in b, 37 same" / "diff: no differences (40 records compared)"
+// "diff: 1 changed, 2 only in a, 0 only in b, 37 same" / "diff: no differences (40 records
+// compared)"
 std::string diff_summary_line(const CaptureDiff& diff);
 
 }  // namespace vhs

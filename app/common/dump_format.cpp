@@ -17,17 +17,16 @@ std::string entry_time(const Store& store, size_t i, const LineOptions& options)
 std::string entry_title(const Store& store, size_t i) {
   const StoreEntry& e = store.entry(i);
   switch (e.kind) {
-    case RecordKind::Message:
-      break;
+    case RecordKind::Message: break;
     case RecordKind::Disconnect:
       // The direction says who closed: a "to back-end" disconnect is the front-end hanging up.
       return e.direction == Direction::ToBackend ? "disconnect (front-end closed)"
                                                  : "disconnect (back-end closed)";
-    default:
-      return std::string(record_kind_name(e.kind));
+    default: return std::string(record_kind_name(e.kind));
   }
   if (!e.header_complete) return fmt::format("(incomplete header, {} bytes)", e.bytes_size);
-  std::string title = e.info ? std::string(e.info->name) : request_text(e.channel, e.header.request);
+  std::string title =
+      e.info ? std::string(e.info->name) : request_text(e.channel, e.header.request);
   if (e.header.is_reply()) title += e.role == MessageRole::Ack ? " ack" : " reply";
   return title;
 }
@@ -121,7 +120,8 @@ std::string format_entry_details(const Store& store, size_t i) {
                          format_duration(e.latency_ns));
   }
   // Connect/Disconnect/Error notes are already readable on the line itself.
-  if (e.kind != RecordKind::Connect && e.kind != RecordKind::Disconnect && e.kind != RecordKind::Error)
+  if (e.kind != RecordKind::Connect && e.kind != RecordKind::Disconnect &&
+      e.kind != RecordKind::Error)
     out += hex_dump(store.bytes(i));
   return out;
 }

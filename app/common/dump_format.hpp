@@ -18,10 +18,12 @@ std::string format_entry_line(const Store& store, size_t i, const LineOptions& o
 
 // Parts of the line, for column views.
 std::string entry_time(const Store& store, size_t i, const LineOptions& options = {});
-std::string entry_title(const Store& store, size_t i);    // "GET_FEATURES reply", "connect", "Unknown (99)"
-std::string entry_summary(const Store& store, size_t i);  // key fields and fds, or the record's note
+std::string entry_title(const Store& store,
+                        size_t i);  // "GET_FEATURES reply", "connect", "Unknown (99)"
+std::string entry_summary(const Store& store,
+                          size_t i);  // key fields and fds, or the record's note
 std::string entry_latency(const Store& store, size_t i);  // "153.0 µs" on answered replies, else ""
-std::string finding_markers(const Store& store, size_t i);  // "!size-mismatch !unanswered"
+std::string finding_markers(const Store& store, size_t i);   // "!size-mismatch !unanswered"
 std::string record_flag_tags(const Store& store, size_t i);  // "(not relayed) (injected)"
 
 // `dump -V` block under the line: field tree, findings with details, pairing, hex dump.

@@ -14,7 +14,9 @@
 namespace vhs {
 namespace {
 
-size_t index_of(const Store& store, const StoreSession& s) { return static_cast<size_t>(&s - store.sessions().data()); }
+size_t index_of(const Store& store, const StoreSession& s) {
+  return static_cast<size_t>(&s - store.sessions().data());
+}
 
 std::vector<uint32_t> session_entries(const Store& store, const StoreSession& s) {
   std::vector<uint32_t> out;
@@ -81,11 +83,14 @@ std::string window(const Store& store, const StoreSession& s, uint32_t focus, si
       for (uint32_t e = all[k] + 1; e < all[k + 1]; ++e)
         if (&store.session_of(e) == &s) ++samples;
   }
-  if (samples) text += fmt::format("   ({} ring sample{} in this stretch not shown; see 'vhostscope rings')\n", samples, samples == 1 ? "" : "s");
+  if (samples)
+    text += fmt::format("   ({} ring sample{} in this stretch not shown; see 'vhostscope rings')\n",
+                        samples, samples == 1 ? "" : "s");
   return text;
 }
 
-void where_block(std::string& out, const Store& store, const StoreSession& s, const ReportOptions& o) {
+void where_block(std::string& out, const Store& store, const StoreSession& s,
+                 const ReportOptions& o) {
   out += "## Where it goes wrong\n\n";
   const uint32_t error = first_flagged(store, s, Severity::Error);
   const auto waiting = waiting_requests(store, s);
@@ -98,9 +103,9 @@ void where_block(std::string& out, const Store& store, const StoreSession& s, co
       return;
     }
     const Finding* f = worst_finding(store, warning);
-    out += fmt::format("No error finding. First warning at **{}** {}: `{}` — {}\n\n", record_number(warning),
-                       md_cell(entry_title(store, warning)), f ? finding_info(f->code).id : "",
-                       f ? md_cell(f->detail) : "");
+    out += fmt::format("No error finding. First warning at **{}** {}: `{}` — {}\n\n",
+                       record_number(warning), md_cell(entry_title(store, warning)),
+                       f ? finding_info(f->code).id : "", f ? md_cell(f->detail) : "");
     out += md_code_block(window(store, s, warning, o.context)) + "\n";
     return;
   }
@@ -109,14 +114,16 @@ void where_block(std::string& out, const Store& store, const StoreSession& s, co
     out += fmt::format("First error finding at **{}** {}: `{}` — {}\n\n", record_number(error),
                        md_cell(entry_title(store, error)), f ? finding_info(f->code).id : "",
                        f ? md_cell(f->detail) : "");
-    out += fmt::format("Messages {} before and after it (`>>` marks it; columns as in `vhostscope dump`):\n\n",
-                       o.context);
+    out += fmt::format(
+        "Messages {} before and after it (`>>` marks it; columns as in `vhostscope dump`):\n\n",
+        o.context);
     out += md_code_block(window(store, s, error, o.context)) + "\n";
   }
   if (!waiting.empty() && waiting.front().entry != error) {
     const WaitingRequest& w = waiting.front();
-    out += fmt::format("{} **{}** {} never got its answer ({}):\n\n", error != kNoEntry ? "It also hangs:" : "It hangs:",
-                       record_number(w.entry), md_cell(w.label), md_cell(format_waiting(w)));
+    out += fmt::format("{} **{}** {} never got its answer ({}):\n\n",
+                       error != kNoEntry ? "It also hangs:" : "It hangs:", record_number(w.entry),
+                       md_cell(w.label), md_cell(format_waiting(w)));
     out += md_code_block(window(store, s, w.entry, o.context)) + "\n";
   }
 }
@@ -124,9 +131,10 @@ void where_block(std::string& out, const Store& store, const StoreSession& s, co
 void pending_block(std::string& out, const Store& store, const StoreSession& s) {
   const SessionState& st = s.state();
   out += "## Pending state at the end of the capture\n\n";
-  out += fmt::format("Session {} {}.\n\n", s.id,
-                     s.ended() ? fmt::format("ended by a disconnect at {}", record_number(s.disconnect_entry))
-                               : std::string("was still open when the capture ended"));
+  out += fmt::format(
+      "Session {} {}.\n\n", s.id,
+      s.ended() ? fmt::format("ended by a disconnect at {}", record_number(s.disconnect_entry))
+                : std::string("was still open when the capture ended"));
   const auto waiting = waiting_requests(store, s);
   out += "### Unanswered requests\n\n";
   if (waiting.empty()) {
@@ -139,27 +147,35 @@ void pending_block(std::string& out, const Store& store, const StoreSession& s) 
   if (st.vrings.empty()) {
     out += "No vring was set up.\n\n";
   } else {
-    out += "| Vring | Size | Base | Last base | Started | Enabled | Kick | Call |\n|---:|---:|---:|---:|:-:|:-:|---|---|\n";
-    auto opt = [](const std::optional<uint32_t>& v) { return v ? fmt::format("{}", *v) : std::string("-"); };
+    out +=
+        "| Vring | Size | Base | Last base | Started | Enabled | Kick | Call "
+        "|\n|---:|---:|---:|---:|:-:|:-:|---|---|\n";
+    auto opt = [](const std::optional<uint32_t>& v) {
+      return v ? fmt::format("{}", *v) : std::string("-");
+    };
     auto slot = [](const NotifierSlot& n) {
-      return n.state == NotifierSlot::State::Fd ? format_fd(n.fd) : n.state == NotifierSlot::State::NoFd ? "NOFD" : "-";
+      return n.state == NotifierSlot::State::Fd     ? format_fd(n.fd)
+             : n.state == NotifierSlot::State::NoFd ? "NOFD"
+                                                    : "-";
     };
     for (const VringState& v : st.vrings)
-      out += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} |\n", v.index, opt(v.num), opt(v.base),
-                         opt(v.last_base), v.started ? "started" : "stopped", v.enabled ? "yes" : "no",
-                         slot(v.kick), slot(v.call));
+      out += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} |\n", v.index, opt(v.num),
+                         opt(v.base), opt(v.last_base), v.started ? "started" : "stopped",
+                         v.enabled ? "yes" : "no", slot(v.kick), slot(v.call));
     out += "\n";
   }
   uint64_t ram = 0;
   for (const MemRegionState& r : st.regions) ram += r.region.memory_size;
-  out += fmt::format("- Memory table: {} region{}, {} in total\n", st.regions.size(), st.regions.size() == 1 ? "" : "s",
-                     human_size(ram));
+  out += fmt::format("- Memory table: {} region{}, {} in total\n", st.regions.size(),
+                     st.regions.size() == 1 ? "" : "s", human_size(ram));
   const auto& be = st.backend_channel;
-  out += be.established ? fmt::format("- Back-end channel: established at {}, {} message{}\n", record_number(be.set_by),
-                                      be.messages, be.messages == 1 ? "" : "s")
-                        : std::string("- Back-end channel: not established\n");
+  out += be.established
+             ? fmt::format("- Back-end channel: established at {}, {} message{}\n",
+                           record_number(be.set_by), be.messages, be.messages == 1 ? "" : "s")
+             : std::string("- Back-end channel: not established\n");
   if (st.status_set || st.status_read)
-    out += fmt::format("- Device status: last set {}, last read {}\n", st.status_set ? status_text(*st.status_set) : "-",
+    out += fmt::format("- Device status: last set {}, last read {}\n",
+                       st.status_set ? status_text(*st.status_set) : "-",
                        st.status_read ? status_text(*st.status_read) : "-");
   out += "\n";
 }
@@ -173,8 +189,9 @@ void findings_block(std::string& out, const Store& store, const StoreSession& s)
   }
   out += "| Severity | Finding | Count | First at | First detail |\n|---|---|---:|---|---|\n";
   for (const FindingGroup& g : groups)
-    out += fmt::format("| {} | `{}` | {} | {} | {} |\n", severity_name(g.severity), finding_info(g.code).id,
-                       g.entries.size(), g.entries.empty() ? "-" : record_number(g.entries.front()),
+    out += fmt::format("| {} | `{}` | {} | {} | {} |\n", severity_name(g.severity),
+                       finding_info(g.code).id, g.entries.size(),
+                       g.entries.empty() ? "-" : record_number(g.entries.front()),
                        md_cell(g.first_detail));
   out += "\n";
 }
@@ -182,10 +199,14 @@ void findings_block(std::string& out, const Store& store, const StoreSession& s)
 void peers_block(std::string& out, const Store& store, const StoreSession& s) {
   const SessionState& st = s.state();
   out += "## What the capture shows about the peers\n\n";
-  if (s.connect_entry != kNoEntry) out += fmt::format("- Connection: {}\n", md_cell(quote_text(store.text(s.connect_entry))));
+  if (s.connect_entry != kNoEntry)
+    out += fmt::format("- Connection: {}\n", md_cell(quote_text(store.text(s.connect_entry))));
   out += fmt::format("- Device kind: {}{}\n", device_kind_name(st.device),
-                     st.device_from_user ? " (given with --device)" : st.device == DeviceKind::Unknown ? "" : " (inferred)");
-  out += fmt::format("- Back-end offers virtio features: {}\n", md_cell(word_text(st.features.offered, false, st.device)));
+                     st.device_from_user                ? " (given with --device)"
+                     : st.device == DeviceKind::Unknown ? ""
+                                                        : " (inferred)");
+  out += fmt::format("- Back-end offers virtio features: {}\n",
+                     md_cell(word_text(st.features.offered, false, st.device)));
   out += fmt::format("- Back-end offers protocol features: {}\n",
                      md_cell(word_text(st.protocol_features.offered, true, st.device)));
   if (st.protocol_features.offered && *st.protocol_features.offered) {
@@ -193,10 +214,13 @@ void peers_block(std::string& out, const Store& store, const StoreSession& s) {
     unsigned top = 63;
     while (!((*st.protocol_features.offered >> top) & 1u)) --top;
     const std::string_view name = protocol_feature_name(top);
-    out += fmt::format("- Newest protocol feature the back-end offers: bit {} {}\n", top, name.empty() ? "(unnamed)" : name);
+    out += fmt::format("- Newest protocol feature the back-end offers: bit {} {}\n", top,
+                       name.empty() ? "(unnamed)" : name);
   }
-  if (st.queue_num) out += fmt::format("- Queues the back-end supports (GET_QUEUE_NUM): {}\n", *st.queue_num);
-  if (st.max_mem_slots) out += fmt::format("- Memory slots (GET_MAX_MEM_SLOTS): {}\n", *st.max_mem_slots);
+  if (st.queue_num)
+    out += fmt::format("- Queues the back-end supports (GET_QUEUE_NUM): {}\n", *st.queue_num);
+  if (st.max_mem_slots)
+    out += fmt::format("- Memory slots (GET_MAX_MEM_SLOTS): {}\n", *st.max_mem_slots);
   // Which requests the front-end used says which code paths of QEMU ran.
   std::map<std::string, uint64_t> counts;
   for (uint32_t e : session_entries(store, s)) {
@@ -205,7 +229,8 @@ void peers_block(std::string& out, const Store& store, const StoreSession& s) {
   }
   if (!counts.empty()) {
     std::string list;
-    for (const auto& [name, n] : counts) list += fmt::format("{}{} ×{}", list.empty() ? "" : ", ", name, n);
+    for (const auto& [name, n] : counts)
+      list += fmt::format("{}{} ×{}", list.empty() ? "" : ", ", name, n);
     out += "- Requests seen: " + list + "\n";
   }
   out += "\n";
@@ -252,9 +277,10 @@ const StoreSession* report_session(const Store& store) {
 std::string format_report(const Store& store, const ReportOptions& o) {
   const StoreSession* s = o.session ? store.find_session(*o.session) : report_session(store);
   std::string out = fmt::format("# vhost-user report: {}\n\n", md_cell(o.capture_name));
-  out += fmt::format("Generated by {} from the capture `{}` (attach it to the issue; `vhostscope dump {}` "
-                     "lists every message).\n\n",
-                     o.tool_version, md_cell(o.capture_name), md_cell(o.capture_name));
+  out += fmt::format(
+      "Generated by {} from the capture `{}` (attach it to the issue; `vhostscope dump {}` "
+      "lists every message).\n\n",
+      o.tool_version, md_cell(o.capture_name), md_cell(o.capture_name));
 
   const SeverityCounts sev = store.severity_counts();
   out += "## Capture\n\n| | |\n|---|---|\n";
@@ -264,8 +290,8 @@ std::string format_report(const Store& store, const ReportOptions& o) {
     out += fmt::format("| Time | {} to {} ({}) |\n", absolute_time(store.first_timestamp()),
                        absolute_time(store.last_timestamp()),
                        format_duration(store.last_timestamp() - store.first_timestamp()));
-  out += fmt::format("| Findings | {} error{}, {} warning{}, {} info |\n", sev.error, sev.error == 1 ? "" : "s",
-                     sev.warning, sev.warning == 1 ? "" : "s", sev.info);
+  out += fmt::format("| Findings | {} error{}, {} warning{}, {} info |\n", sev.error,
+                     sev.error == 1 ? "" : "s", sev.warning, sev.warning == 1 ? "" : "s", sev.info);
   if (s) out += fmt::format("| Reported session | {} ({} records) |\n", s->id, s->entries);
   if (!o.load_warning.empty()) out += fmt::format("| Warning | {} |\n", md_cell(o.load_warning));
   out += "\n";
@@ -277,7 +303,8 @@ std::string format_report(const Store& store, const ReportOptions& o) {
   peers_block(out, store, *s);
   const SessionState& st = s->state();
   out += fmt::format("## Feature negotiation (session {})\n\n", s->id);
-  out += fmt::format("Virtio features — offered {}, acked {}\n\n", md_cell(word_text(st.features.offered, false, st.device)),
+  out += fmt::format("Virtio features — offered {}, acked {}\n\n",
+                     md_cell(word_text(st.features.offered, false, st.device)),
                      md_cell(word_text(st.features.acked, false, st.device)));
   feature_table(out, st.features, feature_rows(st.features, st.device));
   out += fmt::format("\nProtocol features — offered {}, acked {}\n\n",

@@ -15,10 +15,10 @@
 namespace vhs {
 
 struct ReportOptions {
-  std::string capture_name;  // how the capture is named in the report ("blk-hang.pcap")
-  std::string tool_version;  // "vhostscope 0.1.0"
-  std::string load_warning;  // a truncated-capture warning to mention, if any
-  size_t context = 8;        // messages shown before and after the point of interest
+  std::string capture_name;         // how the capture is named in the report ("blk-hang.pcap")
+  std::string tool_version;         // "vhostscope 0.1.0"
+  std::string load_warning;         // a truncated-capture warning to mention, if any
+  size_t context = 8;               // messages shown before and after the point of interest
   std::optional<uint32_t> session;  // report on this session (default: report_session())
 };
 

@@ -24,7 +24,8 @@ std::vector<std::string> split_words(std::string_view s) {
 bool parse_debug_status(std::string_view answer, DebugStatus& out, std::string& error) {
   out = DebugStatus{};
   if (answer.rfind("error: ", 0) == 0) {
-    error = std::string(answer.substr(7, answer.find('\n') == std::string_view::npos ? answer.npos : answer.find('\n') - 7));
+    error = std::string(answer.substr(
+        7, answer.find('\n') == std::string_view::npos ? answer.npos : answer.find('\n') - 7));
     return false;
   }
   bool saw_breakpoints = false;
@@ -80,7 +81,8 @@ void StepControls::refresh(const Send& send, uint64_t now_ms, bool force, uint64
 
 bool StepControls::has_break(std::string_view name) const {
   // Canonical names are upper case for requests; the selected entry gives the canonical name.
-  return std::find(status_.breakpoints.begin(), status_.breakpoints.end(), name) != status_.breakpoints.end();
+  return std::find(status_.breakpoints.begin(), status_.breakpoints.end(), name) !=
+         status_.breakpoints.end();
 }
 
 bool StepControls::command(const Send& send, const std::string& line) {

@@ -16,9 +16,10 @@ namespace vhs::view {
 
 // The parsed answer to "status".
 struct DebugStatus {
-  std::vector<std::string> held;         // one per held message, oldest first, without "held: "
-  std::vector<std::string> breakpoints;  // canonical names ("SET_VRING_KICK", "finding:size-mismatch")
-  std::vector<std::string> injections;   // specs ("drop:SET_VRING_CALL")
+  std::vector<std::string> held;  // one per held message, oldest first, without "held: "
+  std::vector<std::string>
+      breakpoints;  // canonical names ("SET_VRING_KICK", "finding:size-mismatch")
+  std::vector<std::string> injections;  // specs ("drop:SET_VRING_CALL")
 };
 
 // false (and `error` set) for an "error: ..." answer or text that is not a status answer.
@@ -40,8 +41,12 @@ class StepControls {
   // next refresh. false when the relay answered with an error.
   bool step(const Send& send) { return command(send, "step"); }
   bool resume(const Send& send) { return command(send, "continue"); }
-  bool add_break(const Send& send, std::string_view name) { return command(send, "break " + std::string(name)); }
-  bool delete_break(const Send& send, std::string_view name) { return command(send, "delete " + std::string(name)); }
+  bool add_break(const Send& send, std::string_view name) {
+    return command(send, "break " + std::string(name));
+  }
+  bool delete_break(const Send& send, std::string_view name) {
+    return command(send, "delete " + std::string(name));
+  }
 
   const DebugStatus& status() const { return status_; }
   // "ok", or the relay's error without the "error: " prefix, of the last action; "" before any.

@@ -55,34 +55,37 @@ void features_block(std::string& out, std::string_view title, const FeatureWord&
     if (!v) return std::string("not seen");
     return protocol ? protocol_features_text(*v) : features_text(*v, device);
   };
-  out += fmt::format("  {}\n    offered: {}\n    acked:   {}\n", title, word(w.offered), word(w.acked));
+  out += fmt::format("  {}\n    offered: {}\n    acked:   {}\n", title, word(w.offered),
+                     word(w.acked));
   if (rows.empty()) return;
   out += fmt::format("    {:>3}  {:<28} {:<8} {}\n", "bit", "name", "offered", "acked");
   for (const FeatureRow& r : rows)
-    out += fmt::format("    {:>3}  {:<28} {:<8} {}\n", r.bit, r.name.empty() ? "-" : r.name,
-                       yes_no(w.offered.has_value(), r.offered), yes_no(w.acked.has_value(), r.acked));
+    out +=
+        fmt::format("    {:>3}  {:<28} {:<8} {}\n", r.bit, r.name.empty() ? "-" : r.name,
+                    yes_no(w.offered.has_value(), r.offered), yes_no(w.acked.has_value(), r.acked));
 }
 
 void memory_block(std::string& out, const SessionState& st) {
-  out += fmt::format("  Memory map: {} region{}\n", st.regions.size(), st.regions.size() == 1 ? "" : "s");
+  out += fmt::format("  Memory map: {} region{}\n", st.regions.size(),
+                     st.regions.size() == 1 ? "" : "s");
   if (st.regions.empty()) return;
-  out += fmt::format("    {:<18} {:<9} {:<18} {:<12} {:<8} {}\n", "GPA", "size", "UVA", "mmap_offset",
-                     "added", "fd");
+  out += fmt::format("    {:<18} {:<9} {:<18} {:<12} {:<8} {}\n", "GPA", "size", "UVA",
+                     "mmap_offset", "added", "fd");
   for (const MemRegionState& r : st.regions)
-    out += fmt::format("    {:<18} {:<9} {:<18} {:<12} {:<8} {}\n",
-                       fmt::format("{:#x}", r.region.guest_phys_addr), compact_size(r.region.memory_size),
-                       fmt::format("{:#x}", r.region.userspace_addr),
-                       fmt::format("{:#x}", r.region.mmap_offset),
-                       r.added_by == kNoMessage ? "-" : record_number(r.added_by),
-                       r.has_fd ? format_fd_long(r.fd) : "none");
+    out += fmt::format(
+        "    {:<18} {:<9} {:<18} {:<12} {:<8} {}\n", fmt::format("{:#x}", r.region.guest_phys_addr),
+        compact_size(r.region.memory_size), fmt::format("{:#x}", r.region.userspace_addr),
+        fmt::format("{:#x}", r.region.mmap_offset),
+        r.added_by == kNoMessage ? "-" : record_number(r.added_by),
+        r.has_fd ? format_fd_long(r.fd) : "none");
 }
 
 void vring_block(std::string& out, const SessionState& st) {
   out += fmt::format("  Vrings: {}\n", st.vrings.size());
   if (st.vrings.empty()) return;
-  out += fmt::format("    {:>5} {:>6} {:>6} {:>9} {:<8} {:<8} {:<12} {:<12} {:<12} {:>5}  {}\n", "index",
-                     "num", "base", "last_base", "started", "enabled", "kick", "call", "err", "msgs",
-                     "desc/used/avail");
+  out += fmt::format("    {:>5} {:>6} {:>6} {:>9} {:<8} {:<8} {:<12} {:<12} {:<12} {:>5}  {}\n",
+                     "index", "num", "base", "last_base", "started", "enabled", "kick", "call",
+                     "err", "msgs", "desc/used/avail");
   for (const VringState& v : st.vrings) {
     uint32_t msgs = 0;
     for (const auto& c : v.counts) msgs += c.count;
@@ -90,10 +93,10 @@ void vring_block(std::string& out, const SessionState& st) {
         v.addr ? fmt::format("{:#x}/{:#x}/{:#x}{}", v.addr->desc_user_addr, v.addr->used_user_addr,
                              v.addr->avail_user_addr, (v.addr->flags & 1) ? " LOG" : "")
                : "-";
-    out += fmt::format("    {:>5} {:>6} {:>6} {:>9} {:<8} {:<8} {:<12} {:<12} {:<12} {:>5}  {}\n", v.index,
-                       opt_u32(v.num), opt_u32(v.base), opt_u32(v.last_base), v.started ? "yes" : "no",
-                       v.enabled ? "yes" : "no", notifier(v.kick), notifier(v.call), notifier(v.err), msgs,
-                       addrs);
+    out += fmt::format("    {:>5} {:>6} {:>6} {:>9} {:<8} {:<8} {:<12} {:<12} {:<12} {:>5}  {}\n",
+                       v.index, opt_u32(v.num), opt_u32(v.base), opt_u32(v.last_base),
+                       v.started ? "yes" : "no", v.enabled ? "yes" : "no", notifier(v.kick),
+                       notifier(v.call), notifier(v.err), msgs, addrs);
   }
 }
 
@@ -123,12 +126,15 @@ void notify_block(std::string& out, const Store& store, const StoreSession& sess
     if (n->event == NotifyEvent::Held) t.held += n->count;
   }
   if (queues.empty() && undecodable == 0) return;
-  out += fmt::format("  Notifications (interposed): {} queue{}\n", queues.size(), queues.size() == 1 ? "" : "s");
-  out += fmt::format("    {:>5} {:>10} {:>10} {:>6} {:>8} {:>8}\n", "index", "kicks", "calls", "errs", "held", "records");
+  out += fmt::format("  Notifications (interposed): {} queue{}\n", queues.size(),
+                     queues.size() == 1 ? "" : "s");
+  out += fmt::format("    {:>5} {:>10} {:>10} {:>6} {:>8} {:>8}\n", "index", "kicks", "calls",
+                     "errs", "held", "records");
   for (const auto& [queue, t] : queues)
-    out += fmt::format("    {:>5} {:>10} {:>10} {:>6} {:>8} {:>8}\n", queue, t.relayed[0], t.relayed[1], t.relayed[2],
-                       t.held, t.records);
-  if (undecodable > 0) out += fmt::format("    {} notify record(s) could not be decoded\n", undecodable);
+    out += fmt::format("    {:>5} {:>10} {:>10} {:>6} {:>8} {:>8}\n", queue, t.relayed[0],
+                       t.relayed[1], t.relayed[2], t.held, t.records);
+  if (undecodable > 0)
+    out += fmt::format("    {} notify record(s) could not be decoded\n", undecodable);
   out += '\n';
 }
 
@@ -139,20 +145,24 @@ void state_block(std::string& out, const SessionState& st) {
                        record_number(be.set_by), format_fd_long(be.fd), be.messages,
                        be.messages == 1 ? "" : "s");
   else if (be.messages)
-    out += fmt::format("  Back-end channel: {} messages without SET_BACKEND_REQ_FD in view\n", be.messages);
+    out += fmt::format("  Back-end channel: {} messages without SET_BACKEND_REQ_FD in view\n",
+                       be.messages);
   else
     out += "  Back-end channel: not established\n";
   out += fmt::format("  Owner: {}\n", st.owner_set ? "set" : "not set");
   if (st.status_set || st.status_read)
-    out += fmt::format("  Device status: set {}, read {}\n", st.status_set ? status_text(*st.status_set) : "-",
+    out += fmt::format("  Device status: set {}, read {}\n",
+                       st.status_set ? status_text(*st.status_set) : "-",
                        st.status_read ? status_text(*st.status_read) : "-");
   if (st.queue_num) out += fmt::format("  Queue count (GET_QUEUE_NUM): {}\n", *st.queue_num);
-  if (st.max_mem_slots) out += fmt::format("  Memory slots (GET_MAX_MEM_SLOTS): {}\n", *st.max_mem_slots);
+  if (st.max_mem_slots)
+    out += fmt::format("  Memory slots (GET_MAX_MEM_SLOTS): {}\n", *st.max_mem_slots);
   if (st.config)
     out += fmt::format("  Config: last read {} bytes at offset {}; {} write{}\n", st.config->size,
                        st.config->offset, st.config_writes, st.config_writes == 1 ? "" : "s");
   else if (st.config_writes)
-    out += fmt::format("  Config: {} write{}\n", st.config_writes, st.config_writes == 1 ? "" : "s");
+    out +=
+        fmt::format("  Config: {} write{}\n", st.config_writes, st.config_writes == 1 ? "" : "s");
   const auto& in = st.inflight;
   if (in.requested || in.received || in.set) {
     const InflightValue& v = in.set ? *in.set : in.received ? *in.received : *in.requested;
@@ -162,7 +172,8 @@ void state_block(std::string& out, const SessionState& st) {
   }
   if (st.log.log)
     out += fmt::format("  Dirty log: {} at offset {:#x}{}\n", compact_size(st.log.log->mmap_size),
-                       st.log.log->mmap_offset, st.log.has_fd ? ", fd " + format_fd_long(st.log.fd) : "");
+                       st.log.log->mmap_offset,
+                       st.log.has_fd ? ", fd " + format_fd_long(st.log.fd) : "");
   if (st.postcopy_listening) out += "  Postcopy: listening\n";
 }
 
@@ -172,15 +183,16 @@ constexpr size_t kMaxListed = 12;
 void findings_block(std::string& out, const std::vector<FindingGroup>& groups) {
   size_t counts[3] = {0, 0, 0};
   for (const auto& g : groups) counts[static_cast<size_t>(g.severity)] += g.entries.size();
-  out += fmt::format("  Findings: {} error{}, {} warning{}, {} info\n", counts[2], counts[2] == 1 ? "" : "s",
-                     counts[1], counts[1] == 1 ? "" : "s", counts[0]);
+  out += fmt::format("  Findings: {} error{}, {} warning{}, {} info\n", counts[2],
+                     counts[2] == 1 ? "" : "s", counts[1], counts[1] == 1 ? "" : "s", counts[0]);
   for (const auto& g : groups) {
     std::string where;
     for (size_t k = 0; k < g.entries.size() && k < kMaxListed; ++k) {
       if (k) where += ", ";
       where += record_number(g.entries[k]);
     }
-    if (g.entries.size() > kMaxListed) where += fmt::format(" (+{} more)", g.entries.size() - kMaxListed);
+    if (g.entries.size() > kMaxListed)
+      where += fmt::format(" (+{} more)", g.entries.size() - kMaxListed);
     out += fmt::format("    {:<7} {} x{}: {}\n", severity_name(g.severity), finding_info(g.code).id,
                        g.entries.size(), where);
     out += fmt::format("            first: {}\n", g.first_detail);
@@ -200,11 +212,11 @@ std::vector<FeatureRow> protocol_feature_rows(const FeatureWord& word) {
 std::vector<WaitingRequest> waiting_requests(const Store& store, const StoreSession& session,
                                              uint64_t now_ns) {
   std::vector<WaitingRequest> out;
-  const bool disconnected =
-      session.ended() && (store.entry(session.disconnect_entry).record_flags & kRecordClosedByProxy) == 0;
+  const bool disconnected = session.ended() && (store.entry(session.disconnect_entry).record_flags &
+                                                kRecordClosedByProxy) == 0;
   const uint64_t end = session.ended() ? store.entry(session.disconnect_entry).timestamp_ns
-                       : now_ns         ? now_ns
-                                        : store.last_timestamp();
+                       : now_ns        ? now_ns
+                                       : store.last_timestamp();
   for (const PendingRequest& p : session.analyser.pending()) {
     if (p.ref >= store.size()) continue;
     WaitingRequest w;
@@ -221,8 +233,8 @@ std::string format_waiting(const WaitingRequest& w) {
   if (w.disconnected)
     return fmt::format("UNANSWERED {} — waited {} since message {}, until the connection closed",
                        w.label, format_duration(w.waited_ns), record_number(w.entry));
-  return fmt::format("UNANSWERED {} — waiting {} since message {}", w.label, format_duration(w.waited_ns),
-                     record_number(w.entry));
+  return fmt::format("UNANSWERED {} — waiting {} since message {}", w.label,
+                     format_duration(w.waited_ns), record_number(w.entry));
 }
 
 std::vector<FindingGroup> finding_groups(const Store& store, const StoreSession& session) {
@@ -231,7 +243,8 @@ std::vector<FindingGroup> finding_groups(const Store& store, const StoreSession&
   for (uint32_t e : store.flagged()) {
     if (store.entry(e).session_index != index) continue;
     for (const Finding& f : store.findings(e)) {
-      auto g = std::find_if(groups.begin(), groups.end(), [&](const FindingGroup& x) { return x.code == f.code; });
+      auto g = std::find_if(groups.begin(), groups.end(),
+                            [&](const FindingGroup& x) { return x.code == f.code; });
       if (g == groups.end()) {
         groups.push_back({f.code, f.severity(), {}, f.detail});
         g = groups.end() - 1;
@@ -239,8 +252,9 @@ std::vector<FindingGroup> finding_groups(const Store& store, const StoreSession&
       g->entries.push_back(e);
     }
   }
-  std::stable_sort(groups.begin(), groups.end(),
-                   [](const FindingGroup& a, const FindingGroup& b) { return a.severity > b.severity; });
+  std::stable_sort(groups.begin(), groups.end(), [](const FindingGroup& a, const FindingGroup& b) {
+    return a.severity > b.severity;
+  });
   return groups;
 }
 
@@ -252,12 +266,14 @@ std::string format_ring_block(const Store& store, const StoreSession& session, u
   uint64_t samples = 0;
   for (const auto& [queue, q] : rings.queues()) samples += q.samples;
   // Notifier findings (no kick/call fd) come from the messages, so they show without samples.
-  std::string out = rings.empty() ? std::string("  Rings: no ring state sampled\n")
-                                  : fmt::format("  Rings: {} queue{} sampled, {} ring state{}\n",
-                                                rings.queues().size(), rings.queues().size() == 1 ? "" : "s",
-                                                samples, samples == 1 ? "" : "s");
+  std::string out =
+      rings.empty()
+          ? std::string("  Rings: no ring state sampled\n")
+          : fmt::format("  Rings: {} queue{} sampled, {} ring state{}\n", rings.queues().size(),
+                        rings.queues().size() == 1 ? "" : "s", samples, samples == 1 ? "" : "s");
   for (const auto& [queue, q] : rings.queues())
-    out += fmt::format("    {} (at +{} s)\n", describe_ring_snapshot(q.last), relative_time(q.last_ns, base));
+    out += fmt::format("    {} (at +{} s)\n", describe_ring_snapshot(q.last),
+                       relative_time(q.last_ns, base));
   for (const RingEpisode& e : rings.episodes()) {
     const std::string_view id = finding_info(e.finding.code).id;
     if (e.active())
@@ -275,10 +291,11 @@ std::string format_session_summary(const Store& store, const StoreSession& sessi
   std::string out;
   const uint64_t first = store.entry(session.first_entry).timestamp_ns;
   const uint64_t last = store.entry(session.last_entry).timestamp_ns;
-  out += fmt::format("Session {}: {} record{}, {}..{}, {} to {} s ({})\n", session.id, session.entries,
-                     session.entries == 1 ? "" : "s", record_number(session.first_entry),
-                     record_number(session.last_entry), relative_time(first, store.first_timestamp()),
-                     relative_time(last, store.first_timestamp()), format_duration(last - first));
+  out +=
+      fmt::format("Session {}: {} record{}, {}..{}, {} to {} s ({})\n", session.id, session.entries,
+                  session.entries == 1 ? "" : "s", record_number(session.first_entry),
+                  record_number(session.last_entry), relative_time(first, store.first_timestamp()),
+                  relative_time(last, store.first_timestamp()), format_duration(last - first));
   if (session.connect_entry != kNoEntry)
     out += fmt::format("  Connected: {} {}\n", record_number(session.connect_entry),
                        quote_text(store.text(session.connect_entry)));
@@ -293,12 +310,15 @@ std::string format_session_summary(const Store& store, const StoreSession& sessi
   else
     out += "  Ended: still open when the capture ended\n";
   out += fmt::format("  Device: {}{}\n", device_kind_name(st.device),
-                     st.device_from_user ? " (given)" : st.device == DeviceKind::Unknown ? "" : " (inferred)");
+                     st.device_from_user                ? " (given)"
+                     : st.device == DeviceKind::Unknown ? ""
+                                                        : " (inferred)");
   out += '\n';
-  features_block(out, "Virtio features", st.features, feature_rows(st.features, st.device), false, st.device);
+  features_block(out, "Virtio features", st.features, feature_rows(st.features, st.device), false,
+                 st.device);
   out += '\n';
-  features_block(out, "Protocol features", st.protocol_features, protocol_feature_rows(st.protocol_features),
-                 true, st.device);
+  features_block(out, "Protocol features", st.protocol_features,
+                 protocol_feature_rows(st.protocol_features), true, st.device);
   out += '\n';
   memory_block(out, st);
   out += '\n';
@@ -307,7 +327,8 @@ std::string format_session_summary(const Store& store, const StoreSession& sessi
   notify_block(out, store, session);
   state_block(out, st);
   out += '\n';
-  if (const std::string rings = format_ring_block(store, session); !rings.empty()) out += rings + '\n';
+  if (const std::string rings = format_ring_block(store, session); !rings.empty())
+    out += rings + '\n';
   findings_block(out, finding_groups(store, session));
   const auto waiting = waiting_requests(store, session);
   if (!waiting.empty()) {

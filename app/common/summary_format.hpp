@@ -54,9 +54,9 @@ std::vector<FindingGroup> finding_groups(const Store& store, const StoreSession&
 // session has no RingState records. `now_ns` = 0 measures active episodes up to the last record
 // the session saw; a live view passes the current time.
 //   Rings: 1 queue sampled, 57 ring states
-//     q0 split size 128 avail 2565 used 2564 ... inflight 1 [0] oldest head 0: READ sector 0 len 4096
-//     NOW   ring-stalled since +21.784 s: queue 0: 1 buffer in flight, ... — still stalled, 4.32 s
-//     ENDED ring-stalled +3.100..+6.300 s: queue 0: ... — stalled 3.20 s, drained
+//     q0 split size 128 avail 2565 used 2564 ... inflight 1 [0] oldest head 0: READ sector 0 len
+//     4096 NOW   ring-stalled since +21.784 s: queue 0: 1 buffer in flight, ... — still
+//     stalled, 4.32 s ENDED ring-stalled +3.100..+6.300 s: queue 0: ... — stalled 3.20 s, drained
 std::string format_ring_block(const Store& store, const StoreSession& session, uint64_t now_ns = 0);
 
 // The whole text block for one session (features, memory, vrings, back-end channel, other

@@ -69,9 +69,7 @@ std::string format_fd_long(const FdInfo& fd) {
   return s;
 }
 
-std::string_view direction_arrow(Direction d) {
-  return d == Direction::ToBackend ? "F→B" : "B→F";
-}
+std::string_view direction_arrow(Direction d) { return d == Direction::ToBackend ? "F→B" : "B→F"; }
 
 std::string_view channel_short(Channel c) { return c == Channel::Frontend ? "fe" : "be"; }
 

@@ -61,8 +61,10 @@ std::vector<std::string> fd_roles(const DecodedMessage& msg, size_t fd_count) {
       if (t && i < t->regions.size()) out[i] += " (" + region_text(t->regions[i]) + ")";
     }
   } else if (!reply && (info == k.add_mem_reg || info == k.rem_mem_reg)) {
-    std::string role = info == k.add_mem_reg ? "guest memory region" : "region being removed (back-end closes it)";
-    if (const auto* r = std::get_if<SingleRegionValue>(&msg.payload)) role += " (" + region_text(r->region) + ")";
+    std::string role =
+        info == k.add_mem_reg ? "guest memory region" : "region being removed (back-end closes it)";
+    if (const auto* r = std::get_if<SingleRegionValue>(&msg.payload))
+      role += " (" + region_text(r->region) + ")";
     all(role);
   } else if (!reply && info == k.set_log_base) {
     all("dirty-page log bitmap");
@@ -71,7 +73,8 @@ std::vector<std::string> fd_roles(const DecodedMessage& msg, size_t fd_count) {
   } else if (!reply && (info == k.kick || info == k.call || info == k.err)) {
     std::string_view what = info == k.kick ? "kick" : info == k.call ? "call" : "error";
     const auto* v = std::get_if<VringIndexFdValue>(&msg.payload);
-    all(v ? fmt::format("{} eventfd, queue {}", what, v->index()) : fmt::format("{} eventfd", what));
+    all(v ? fmt::format("{} eventfd, queue {}", what, v->index())
+          : fmt::format("{} eventfd", what));
   } else if (!reply && info == k.backend_req) {
     all("back-end channel socket");
   } else if ((reply && info == k.get_inflight) || (!reply && info == k.set_inflight)) {
@@ -86,7 +89,8 @@ std::vector<std::string> fd_roles(const DecodedMessage& msg, size_t fd_count) {
     all(reply ? "device state pipe (back-end's replacement)" : "device state pipe");
   } else if (!reply && info == k.host_notifier) {
     const auto* v = std::get_if<VringAreaValue>(&msg.payload);
-    all(v ? fmt::format("host notifier page, queue {}", v->index()) : std::string("host notifier page"));
+    all(v ? fmt::format("host notifier page, queue {}", v->index())
+          : std::string("host notifier page"));
   } else if (!reply && info == k.shmem_map) {
     all("memory to map into a shared memory region");
   }

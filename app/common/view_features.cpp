@@ -7,7 +7,8 @@
 namespace vhs::view {
 namespace {
 
-FeatureMatrix build(const FeatureWord& word, const std::function<std::string_view(unsigned)>& name_of) {
+FeatureMatrix build(const FeatureWord& word,
+                    const std::function<std::string_view(unsigned)>& name_of) {
   FeatureMatrix m;
   m.offered_known = word.offered.has_value();
   m.acked_known = word.acked.has_value();
@@ -20,9 +21,12 @@ FeatureMatrix build(const FeatureWord& word, const std::function<std::string_vie
     r.acked = word.acked_has(bit);
     if (!r.named && !r.offered && !r.acked) continue;
     r.name = r.named ? std::string(n) : "bit " + std::to_string(bit);
-    if (r.acked && !r.offered && m.offered_known) r.state = BitState::AckedNotOffered;
-    else if (r.acked) r.state = BitState::Negotiated;
-    else if (r.offered) r.state = BitState::OfferedOnly;
+    if (r.acked && !r.offered && m.offered_known)
+      r.state = BitState::AckedNotOffered;
+    else if (r.acked)
+      r.state = BitState::Negotiated;
+    else if (r.offered)
+      r.state = BitState::OfferedOnly;
     m.offered += r.offered;
     m.acked += r.acked;
     m.negotiated += r.offered && r.acked;

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "decoders/vhost_user/features.hpp"
 #include "decoders/session/session.hpp"
+#include "decoders/vhost_user/features.hpp"
 
 namespace vhs::view {
 
@@ -29,9 +29,9 @@ struct FeatureBit {
 };
 
 struct FeatureMatrix {
-  std::vector<FeatureBit> rows;  // ascending bit order
-  bool offered_known = false;    // a GET_* reply was seen
-  bool acked_known = false;      // a SET_* was seen
+  std::vector<FeatureBit> rows;                                     // ascending bit order
+  bool offered_known = false;                                       // a GET_* reply was seen
+  bool acked_known = false;                                         // a SET_* was seen
   uint32_t offered = 0, acked = 0, negotiated = 0, mismatches = 0;  // counts of bits
 };
 

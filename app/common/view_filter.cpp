@@ -117,9 +117,12 @@ bool tokenize(std::string_view s, std::vector<Token>& out, FilterError& err) {
     Token t;
     t.pos = i;
     auto rest = s.substr(i);
-    auto starts = [&](std::string_view p) { return rest.size() >= p.size() && iequals(rest.substr(0, p.size()), p); };
+    auto starts = [&](std::string_view p) {
+      return rest.size() >= p.size() && iequals(rest.substr(0, p.size()), p);
+    };
     // The direction words contain '>' and are checked before operators.
-    if ((starts("fe>be") || starts("be>fe")) && (rest.size() == 5 || !is_word_char(rest[5]) || rest[5] == ')')) {
+    if ((starts("fe>be") || starts("be>fe")) &&
+        (rest.size() == 5 || !is_word_char(rest[5]) || rest[5] == ')')) {
       t.kind = Tok::Word;
       t.text = std::string(rest.substr(0, 5));
       i += 5;
@@ -147,7 +150,9 @@ bool tokenize(std::string_view s, std::vector<Token>& out, FilterError& err) {
       t.cmp = c == '=' ? CmpOp::Eq : c == '<' ? CmpOp::Lt : c == '>' ? CmpOp::Gt : CmpOp::Contains;
       ++i;
     } else if (c == '&' || c == '|') {
-      err = {std::string("single '") + c + "': use '" + c + c + "' or the word " + (c == '&' ? "'and'" : "'or'"), i};
+      err = {std::string("single '") + c + "': use '" + c + c + "' or the word " +
+                 (c == '&' ? "'and'" : "'or'"),
+             i};
       return false;
     } else if (c == '"' || c == '\'') {
       size_t end = s.find(c, i + 1);
@@ -163,10 +168,14 @@ bool tokenize(std::string_view s, std::vector<Token>& out, FilterError& err) {
       while (j < s.size() && is_word_char(s[j])) ++j;
       t.text = std::string(s.substr(i, j - i));
       i = j;
-      if (iequals(t.text, "and")) t.kind = Tok::And;
-      else if (iequals(t.text, "or")) t.kind = Tok::Or;
-      else if (iequals(t.text, "not")) t.kind = Tok::Not;
-      else t.kind = Tok::Word;
+      if (iequals(t.text, "and"))
+        t.kind = Tok::And;
+      else if (iequals(t.text, "or"))
+        t.kind = Tok::Or;
+      else if (iequals(t.text, "not"))
+        t.kind = Tok::Not;
+      else
+        t.kind = Tok::Word;
     }
     out.push_back(std::move(t));
   }
@@ -196,7 +205,9 @@ bool parse_number(std::string_view s, Unit unit, double default_scale, uint64_t&
     return r.ec == std::errc() && r.ptr == s.data() + s.size();
   }
   size_t digits = 0;
-  while (digits < s.size() && (std::isdigit(static_cast<unsigned char>(s[digits])) || s[digits] == '.')) ++digits;
+  while (digits < s.size() &&
+         (std::isdigit(static_cast<unsigned char>(s[digits])) || s[digits] == '.'))
+    ++digits;
   if (digits == 0) return false;
   std::string_view num = s.substr(0, digits);
   std::string suffix = to_lower(s.substr(digits));
@@ -204,18 +215,29 @@ bool parse_number(std::string_view s, Unit unit, double default_scale, uint64_t&
   if (suffix.empty()) {
     scale = default_scale;
   } else if (unit == Unit::Bytes) {
-    if (suffix == "k" || suffix == "kib" || suffix == "kb") scale = 1024.0;
-    else if (suffix == "m" || suffix == "mib" || suffix == "mb") scale = 1024.0 * 1024;
-    else if (suffix == "g" || suffix == "gib" || suffix == "gb") scale = 1024.0 * 1024 * 1024;
-    else if (suffix == "t" || suffix == "tib" || suffix == "tb") scale = 1024.0 * 1024 * 1024 * 1024;
-    else return false;
+    if (suffix == "k" || suffix == "kib" || suffix == "kb")
+      scale = 1024.0;
+    else if (suffix == "m" || suffix == "mib" || suffix == "mb")
+      scale = 1024.0 * 1024;
+    else if (suffix == "g" || suffix == "gib" || suffix == "gb")
+      scale = 1024.0 * 1024 * 1024;
+    else if (suffix == "t" || suffix == "tib" || suffix == "tb")
+      scale = 1024.0 * 1024 * 1024 * 1024;
+    else
+      return false;
   } else if (unit == Unit::Duration) {
-    if (suffix == "ns") scale = 1;
-    else if (suffix == "us" || suffix == "µs") scale = 1e3;
-    else if (suffix == "ms") scale = 1e6;
-    else if (suffix == "s") scale = 1e9;
-    else if (suffix == "min") scale = 60e9;
-    else return false;
+    if (suffix == "ns")
+      scale = 1;
+    else if (suffix == "us" || suffix == "µs")
+      scale = 1e3;
+    else if (suffix == "ms")
+      scale = 1e6;
+    else if (suffix == "s")
+      scale = 1e9;
+    else if (suffix == "min")
+      scale = 60e9;
+    else
+      return false;
   } else {
     return false;
   }
@@ -277,9 +299,21 @@ bool compare_text(std::string_view v, CmpOp op, std::string_view lit) {
 
 enum class Subject : uint8_t {
   // entry
-  Size, Flags, Code, Fds, Latency, Session, EntryNo, Time, Name,
+  Size,
+  Flags,
+  Code,
+  Fds,
+  Latency,
+  Session,
+  EntryNo,
+  Time,
+  Name,
   // decoded payload
-  VringIndex, VringNum, Value, Features, Nregions,
+  VringIndex,
+  VringNum,
+  Value,
+  Features,
+  Nregions,
   // field tree
   Path,
 };
@@ -300,19 +334,25 @@ struct AliasRow {
 
 // The short names a comparison may use; everything else is a describe_fields path.
 constexpr AliasRow kAliases[] = {
-    {"size|header.size|len", Subject::Size, Unit::Bytes, 1, "payload size from the header (bytes; K/M/G suffixes)"},
-    {"flags|header.flags", Subject::Flags, Unit::None, 1, "header flags (~ tests bits: flags ~ 0x8)"},
+    {"size|header.size|len", Subject::Size, Unit::Bytes, 1,
+     "payload size from the header (bytes; K/M/G suffixes)"},
+    {"flags|header.flags", Subject::Flags, Unit::None, 1,
+     "header flags (~ tests bits: flags ~ 0x8)"},
     {"code|header.request|request", Subject::Code, Unit::None, 1, "request number"},
     {"fds|fd_count", Subject::Fds, Unit::None, 1, "number of passed fds"},
-    {"latency|lat", Subject::Latency, Unit::Duration, 1e6, "reply latency (a request uses its reply's); unit-less = ms"},
+    {"latency|lat", Subject::Latency, Unit::Duration, 1e6,
+     "reply latency (a request uses its reply's); unit-less = ms"},
     {"session", Subject::Session, Unit::None, 1, "session number"},
     {"entry|no|#", Subject::EntryNo, Unit::None, 1, "record number #N as shown (1-based)"},
     {"time|t", Subject::Time, Unit::Duration, 1e9, "time since the first record; unit-less = s"},
     {"name", Subject::Name, Unit::None, 1, "request name (== exact, ~ substring)"},
-    {"vring.index|vring|queue|q|index|idx", Subject::VringIndex, Unit::None, 1, "queue index the message names"},
-    {"vring.num|num", Subject::VringNum, Unit::None, 1, "num of a vring-state payload (size, base, enable)"},
+    {"vring.index|vring|queue|q|index|idx", Subject::VringIndex, Unit::None, 1,
+     "queue index the message names"},
+    {"vring.num|num", Subject::VringNum, Unit::None, 1,
+     "num of a vring-state payload (size, base, enable)"},
     {"value|u64", Subject::Value, Unit::None, 1, "a u64 payload (acks, counts, feature words)"},
-    {"features", Subject::Features, Unit::None, 1, "a feature word (~ NAME or ~ 0xMASK tests bits)"},
+    {"features", Subject::Features, Unit::None, 1,
+     "a feature word (~ NAME or ~ 0xMASK tests bits)"},
     {"nregions|regions", Subject::Nregions, Unit::None, 1, "regions in a memory table"},
 };
 
@@ -335,17 +375,30 @@ struct NamePred {
   std::vector<bool> requests;  // indexed by position in all_requests()
   std::string label;
 };
-struct DirectionPred { Direction dir; };
-struct ChannelPred { Channel channel; };
-struct RolePred { bool request, reply, ack; std::string_view label; };
-struct KindPred { RecordKind kind; };
-struct CategoryPred { Category category; };
+struct DirectionPred {
+  Direction dir;
+};
+struct ChannelPred {
+  Channel channel;
+};
+struct RolePred {
+  bool request, reply, ack;
+  std::string_view label;
+};
+struct KindPred {
+  RecordKind kind;
+};
+struct CategoryPred {
+  Category category;
+};
 struct AnyFindingPred {};
 struct FindingIdPred {
   std::vector<bool> codes;  // indexed by FindingCode
   std::string label;
 };
-struct SeverityPred { Severity severity; };
+struct SeverityPred {
+  Severity severity;
+};
 struct UnansweredPred {};
 struct ComparePred {
   Subject subject;
@@ -388,12 +441,13 @@ uint64_t bit(PayloadKind k) { return uint64_t{1} << static_cast<unsigned>(k); }
 uint64_t kinds_for(Subject s) {
   switch (s) {
     case Subject::VringIndex:
-      return bit(PayloadKind::VringState) | bit(PayloadKind::VringAddr) | bit(PayloadKind::VringIndexFd) |
-             bit(PayloadKind::VringArea);
+      return bit(PayloadKind::VringState) | bit(PayloadKind::VringAddr) |
+             bit(PayloadKind::VringIndexFd) | bit(PayloadKind::VringArea);
     case Subject::VringNum: return bit(PayloadKind::VringState);
     case Subject::Value:
-      return bit(PayloadKind::U64) | bit(PayloadKind::Features) | bit(PayloadKind::ProtocolFeatures) |
-             bit(PayloadKind::Ack) | bit(PayloadKind::Status) | bit(PayloadKind::Mac);
+      return bit(PayloadKind::U64) | bit(PayloadKind::Features) |
+             bit(PayloadKind::ProtocolFeatures) | bit(PayloadKind::Ack) | bit(PayloadKind::Status) |
+             bit(PayloadKind::Mac);
     case Subject::Features: return bit(PayloadKind::Features) | bit(PayloadKind::ProtocolFeatures);
     case Subject::Nregions: return bit(PayloadKind::MemTable);
     default: return ~uint64_t{0};
@@ -422,7 +476,8 @@ std::optional<uint64_t> decoded_subject(Subject s, const DecodedMessage& m) {
       if (auto* v = std::get_if<U64Value>(&p)) return v->value;
       return std::nullopt;
     case Subject::Features:
-      if (m.payload_kind != PayloadKind::Features && m.payload_kind != PayloadKind::ProtocolFeatures)
+      if (m.payload_kind != PayloadKind::Features &&
+          m.payload_kind != PayloadKind::ProtocolFeatures)
         return std::nullopt;
       if (auto* v = std::get_if<U64Value>(&p)) return v->value;
       return std::nullopt;
@@ -434,7 +489,8 @@ std::optional<uint64_t> decoded_subject(Subject s, const DecodedMessage& m) {
 }
 
 // `features ~ VERSION_1`: the bit named by the literal in this message's feature word.
-std::optional<unsigned> feature_bit_named(const DecodedMessage& m, DeviceKind device, std::string_view name) {
+std::optional<unsigned> feature_bit_named(const DecodedMessage& m, DeviceKind device,
+                                          std::string_view name) {
   for (unsigned b = 0; b < 64; ++b) {
     std::string_view n = m.payload_kind == PayloadKind::ProtocolFeatures ? protocol_feature_name(b)
                                                                          : feature_name(device, b);
@@ -517,7 +573,8 @@ bool eval_compare(const ComparePred& c, EvalContext& ctx) {
     auto v = decoded_subject(c.subject, m);
     if (!v) return false;
     if (c.lit.numeric) return compare_numbers(*v, c.op, c.lit.number);
-    if (c.subject == Subject::Features && (c.op == CmpOp::Contains || c.op == CmpOp::Eq || c.op == CmpOp::Ne)) {
+    if (c.subject == Subject::Features &&
+        (c.op == CmpOp::Contains || c.op == CmpOp::Eq || c.op == CmpOp::Ne)) {
       auto b = feature_bit_named(m, ctx.store.context(ctx.index).device, c.lit.text);
       if (!b) return false;
       bool set = (*v >> *b) & 1u;
@@ -570,8 +627,8 @@ bool eval_leaf(const Pred& pred, EvalContext& ctx) {
           return e.channel == p.channel;
         } else if constexpr (std::is_same_v<T, RolePred>) {
           if (!e.is_message()) return false;
-          return (p.request && e.role == MessageRole::Request) || (p.reply && e.role == MessageRole::Reply) ||
-                 (p.ack && e.role == MessageRole::Ack);
+          return (p.request && e.role == MessageRole::Request) ||
+                 (p.reply && e.role == MessageRole::Reply) || (p.ack && e.role == MessageRole::Ack);
         } else if constexpr (std::is_same_v<T, KindPred>) {
           return e.kind == p.kind;
         } else if constexpr (std::is_same_v<T, CategoryPred>) {
@@ -591,8 +648,8 @@ bool eval_leaf(const Pred& pred, EvalContext& ctx) {
             if (f.severity() == p.severity) return true;
           return false;
         } else if constexpr (std::is_same_v<T, UnansweredPred>) {
-          return e.is_message() && e.role == MessageRole::Request && e.expects != ReplyExpectation::None &&
-                 e.peer == kNoEntry;
+          return e.is_message() && e.role == MessageRole::Request &&
+                 e.expects != ReplyExpectation::None && e.peer == kNoEntry;
         } else {
           return eval_compare(p, ctx);
         }
@@ -620,17 +677,28 @@ std::string leaf_text(const Pred& pred) {
   return std::visit(
       [](const auto& p) -> std::string {
         using T = std::decay_t<decltype(p)>;
-        if constexpr (std::is_same_v<T, NamePred>) return p.label;
-        else if constexpr (std::is_same_v<T, DirectionPred>) return p.dir == Direction::ToBackend ? "fe>be" : "be>fe";
-        else if constexpr (std::is_same_v<T, ChannelPred>) return p.channel == Channel::Frontend ? "ch:fe" : "ch:be";
-        else if constexpr (std::is_same_v<T, RolePred>) return std::string(p.label);
-        else if constexpr (std::is_same_v<T, KindPred>) return "kind:" + std::string(record_kind_name(p.kind));
-        else if constexpr (std::is_same_v<T, CategoryPred>) return "cat:" + std::string(category_name(p.category));
-        else if constexpr (std::is_same_v<T, AnyFindingPred>) return "finding";
-        else if constexpr (std::is_same_v<T, FindingIdPred>) return "finding:" + p.label;
-        else if constexpr (std::is_same_v<T, SeverityPred>) return std::string(severity_name(p.severity));
-        else if constexpr (std::is_same_v<T, UnansweredPred>) return "unanswered";
-        else return p.label + " " + std::string(cmp_text(p.op)) + " " + p.lit.text;
+        if constexpr (std::is_same_v<T, NamePred>)
+          return p.label;
+        else if constexpr (std::is_same_v<T, DirectionPred>)
+          return p.dir == Direction::ToBackend ? "fe>be" : "be>fe";
+        else if constexpr (std::is_same_v<T, ChannelPred>)
+          return p.channel == Channel::Frontend ? "ch:fe" : "ch:be";
+        else if constexpr (std::is_same_v<T, RolePred>)
+          return std::string(p.label);
+        else if constexpr (std::is_same_v<T, KindPred>)
+          return "kind:" + std::string(record_kind_name(p.kind));
+        else if constexpr (std::is_same_v<T, CategoryPred>)
+          return "cat:" + std::string(category_name(p.category));
+        else if constexpr (std::is_same_v<T, AnyFindingPred>)
+          return "finding";
+        else if constexpr (std::is_same_v<T, FindingIdPred>)
+          return "finding:" + p.label;
+        else if constexpr (std::is_same_v<T, SeverityPred>)
+          return std::string(severity_name(p.severity));
+        else if constexpr (std::is_same_v<T, UnansweredPred>)
+          return "unanswered";
+        else
+          return p.label + " " + std::string(cmp_text(p.op)) + " " + p.lit.text;
       },
       pred);
 }
@@ -663,7 +731,8 @@ std::unique_ptr<FilterNode> leaf(Pred p, FilterCost cost, bool vol) {
 
 // Joins into an And/Or node, flattening nested nodes of the same operator, and orders the
 // children cheapest first (the predicates are pure, so order does not change the answer).
-std::unique_ptr<FilterNode> join(FilterNode::Op op, std::unique_ptr<FilterNode> a, std::unique_ptr<FilterNode> b) {
+std::unique_ptr<FilterNode> join(FilterNode::Op op, std::unique_ptr<FilterNode> a,
+                                 std::unique_ptr<FilterNode> b) {
   auto n = std::make_unique<FilterNode>();
   n->op = op;
   for (auto* part : {&a, &b}) {
@@ -690,7 +759,8 @@ class Parser {
   std::unique_ptr<FilterNode> parse_all() {
     auto n = parse_or();
     if (!n) return nullptr;
-    if (peek().kind != Tok::End) return fail(peek().kind == Tok::RParen ? "unbalanced ')'" : "unexpected input", peek().pos);
+    if (peek().kind != Tok::End)
+      return fail(peek().kind == Tok::RParen ? "unbalanced ')'" : "unexpected input", peek().pos);
     return n;
   }
 
@@ -762,7 +832,8 @@ class Parser {
       case Tok::RParen: return fail("nothing between '(' and ')'", t.pos);
       case Tok::And:
       case Tok::Or: return fail("'and'/'or' needs something on its left", t.pos);
-      case Tok::Cmp: return fail("comparison needs a field on its left (e.g. vring.index == 1)", t.pos);
+      case Tok::Cmp:
+        return fail("comparison needs a field on its left (e.g. vring.index == 1)", t.pos);
     }
     return fail("unexpected input", t.pos);
   }
@@ -773,11 +844,13 @@ class Parser {
       Token op = take();
       const Token& v = peek();
       if (v.kind != Tok::Word && v.kind != Tok::String)
-        return fail(std::string("a value must follow '") + std::string(cmp_text(op.cmp)) + "'", v.pos);
+        return fail(std::string("a value must follow '") + std::string(cmp_text(op.cmp)) + "'",
+                    v.pos);
       Token value = take();
       return comparison(w, op.cmp, value);
     }
-    if (w.kind == Tok::String) return fail("a quoted string must follow a comparison (name ~ \"VRING\")", w.pos);
+    if (w.kind == Tok::String)
+      return fail("a quoted string must follow a comparison (name ~ \"VRING\")", w.pos);
     return word(w);
   }
 
@@ -794,7 +867,8 @@ class Parser {
       unit = alias->unit;
       scale = alias->default_scale;
     } else {
-      if (w.text.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.[]*?") !=
+      if (w.text.find_first_not_of(
+              "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.[]*?") !=
           std::string::npos)
         return fail("'" + w.text + "' is not a field name", w.pos);
       c.subject = Subject::Path;
@@ -807,9 +881,12 @@ class Parser {
     if (value.kind == Tok::Word && parse_number(value.text, unit, scale, number)) {
       c.lit.numeric = true;
       c.lit.number = number;
-    } else if (c.subject != Subject::Name && c.subject != Subject::Path && c.subject != Subject::Features) {
+    } else if (c.subject != Subject::Name && c.subject != Subject::Path &&
+               c.subject != Subject::Features) {
       return fail("'" + value.text + "' is not a number" +
-                      (unit == Unit::Duration ? " (units: ns us ms s)" : unit == Unit::Bytes ? " (suffixes: K M G)" : ""),
+                      (unit == Unit::Duration ? " (units: ns us ms s)"
+                       : unit == Unit::Bytes  ? " (suffixes: K M G)"
+                                              : ""),
                   value.pos);
     }
     if (c.subject == Subject::Name && c.lit.numeric) {
@@ -823,33 +900,42 @@ class Parser {
   std::unique_ptr<FilterNode> word(const Token& w) {
     std::string l = to_lower(w.text);
     auto after = [&](std::string_view prefix) -> std::optional<std::string> {
-      if (l.size() > prefix.size() && l.compare(0, prefix.size(), prefix) == 0) return l.substr(prefix.size());
+      if (l.size() > prefix.size() && l.compare(0, prefix.size(), prefix) == 0)
+        return l.substr(prefix.size());
       return std::nullopt;
     };
     if (l == "finding" || l == "findings") return leaf(AnyFindingPred{}, FilterCost::Entry, true);
     if (auto id = after("finding:")) return finding_ids(*id, w);
-    if (l == "error" || l == "errors") return leaf(SeverityPred{Severity::Error}, FilterCost::Entry, true);
-    if (l == "warning" || l == "warnings" || l == "warn") return leaf(SeverityPred{Severity::Warning}, FilterCost::Entry, true);
+    if (l == "error" || l == "errors")
+      return leaf(SeverityPred{Severity::Error}, FilterCost::Entry, true);
+    if (l == "warning" || l == "warnings" || l == "warn")
+      return leaf(SeverityPred{Severity::Warning}, FilterCost::Entry, true);
     if (l == "info") return leaf(SeverityPred{Severity::Info}, FilterCost::Entry, true);
     if (l == "fe>be" || l == "to:backend" || l == "to:be" || l == "dir:fe>be")
       return leaf(DirectionPred{Direction::ToBackend}, FilterCost::Entry, false);
     if (l == "be>fe" || l == "to:frontend" || l == "to:fe" || l == "dir:be>fe")
       return leaf(DirectionPred{Direction::ToFrontend}, FilterCost::Entry, false);
     if (auto ch = after("ch:") ? after("ch:") : after("channel:")) {
-      if (*ch == "fe" || *ch == "frontend") return leaf(ChannelPred{Channel::Frontend}, FilterCost::Entry, false);
-      if (*ch == "be" || *ch == "backend") return leaf(ChannelPred{Channel::Backend}, FilterCost::Entry, false);
+      if (*ch == "fe" || *ch == "frontend")
+        return leaf(ChannelPred{Channel::Frontend}, FilterCost::Entry, false);
+      if (*ch == "be" || *ch == "backend")
+        return leaf(ChannelPred{Channel::Backend}, FilterCost::Entry, false);
       return fail("channel is 'fe' (front-end channel) or 'be' (back-end channel)", w.pos);
     }
     if (l == "request" || l == "requests" || l == "req")
       return leaf(RolePred{true, false, false, "request"}, FilterCost::Entry, false);
-    if (l == "reply" || l == "replies") return leaf(RolePred{false, true, true, "reply"}, FilterCost::Entry, false);
-    if (l == "ack" || l == "acks") return leaf(RolePred{false, false, true, "ack"}, FilterCost::Entry, false);
+    if (l == "reply" || l == "replies")
+      return leaf(RolePred{false, true, true, "reply"}, FilterCost::Entry, false);
+    if (l == "ack" || l == "acks")
+      return leaf(RolePred{false, false, true, "ack"}, FilterCost::Entry, false);
     if (l == "unanswered" || l == "pending") return leaf(UnansweredPred{}, FilterCost::Entry, true);
     if (auto cat = after("cat:") ? after("cat:") : after("category:")) {
       for (uint8_t c = 0; c <= static_cast<uint8_t>(Category::Device); ++c)
         if (category_name(static_cast<Category>(c)) == *cat)
           return leaf(CategoryPred{static_cast<Category>(c)}, FilterCost::Entry, false);
-      return fail("unknown category '" + *cat + "' (negotiation memory vring config backend-channel migration device)", w.pos);
+      return fail("unknown category '" + *cat +
+                      "' (negotiation memory vring config backend-channel migration device)",
+                  w.pos);
     }
     if (auto kind = after("kind:")) return record_kind(*kind, w);
     if (l == "connect" || l == "disconnect") return record_kind(l, w);
@@ -863,8 +949,8 @@ class Parser {
   }
 
   std::unique_ptr<FilterNode> record_kind(const std::string& name, const Token& w) {
-    for (RecordKind k : {RecordKind::Message, RecordKind::Connect, RecordKind::Disconnect, RecordKind::Error,
-                         RecordKind::RingState, RecordKind::Notify})
+    for (RecordKind k : {RecordKind::Message, RecordKind::Connect, RecordKind::Disconnect,
+                         RecordKind::Error, RecordKind::RingState, RecordKind::Notify})
       if (iequals(record_kind_name(k), name)) return leaf(KindPred{k}, FilterCost::Entry, false);
     return fail("unknown record kind '" + name + "'", w.pos);
   }
@@ -893,8 +979,10 @@ class Parser {
     bool any = false;
     for (size_t i = 0; i < reqs.size(); ++i) {
       const RequestInfo& r = reqs[i];
-      bool hit = glob ? (glob_match(w.text, r.name) || (!r.old_name.empty() && glob_match(w.text, r.old_name)))
-                      : (iequals(w.text, r.name) || (!r.old_name.empty() && iequals(w.text, r.old_name)));
+      bool hit =
+          glob ? (glob_match(w.text, r.name) ||
+                  (!r.old_name.empty() && glob_match(w.text, r.old_name)))
+               : (iequals(w.text, r.name) || (!r.old_name.empty() && iequals(w.text, r.old_name)));
       if (hit) {
         p.requests[i] = true;
         any = true;

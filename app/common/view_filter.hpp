@@ -28,8 +28,8 @@ class Store;
 namespace vhs::view {
 
 struct FilterError {
-  std::string message;   // "unknown word 'vring.idx'" ...
-  size_t position = 0;   // byte offset into the filter text
+  std::string message;  // "unknown word 'vring.idx'" ...
+  size_t position = 0;  // byte offset into the filter text
 };
 
 // What a predicate needs to be answered; also its evaluation cost rank.
@@ -62,7 +62,8 @@ class Filter {
   // True when the answer for an entry can change after it was appended: findings attributed
   // later (MissingReply, Unanswered at finish) or a reply arriving (unanswered, latency).
   bool is_volatile() const { return volatile_; }
-  // Canonical rendering of the parsed expression, e.g. "(name:SET_VRING_ADDR and vring.index == 1)".
+  // Canonical rendering of the parsed expression, e.g. "(name:SET_VRING_ADDR and vring.index ==
+  // 1)".
   std::string describe() const;
   const std::string& text() const { return text_; }
 

@@ -26,7 +26,8 @@ std::string FilteredIndex::empty_hint(const Store& store) const {
   if (store.empty()) return "No records yet.";
   const std::string total = std::to_string(store.size());
   if (!complete(store))
-    return "Filtering… no match in the first " + std::to_string(scanned_) + " of " + total + " records yet.";
+    return "Filtering… no match in the first " + std::to_string(scanned_) + " of " + total +
+           " records yet.";
   if (filter_.match_all()) return {};
   return "No record matches the filter '" + filter_.text() + "' (all " + total +
          " hidden). Edit it or clear it (Ctrl+F, Ctrl+A, Delete).";
@@ -65,7 +66,8 @@ void FilteredIndex::settle(const Store& store) {
   // The flagged list is sorted and only grows: if the number of flagged entries below the scan
   // point changed, a finding was attributed to an entry already scanned.
   auto flagged = store.flagged();
-  size_t below = static_cast<size_t>(std::lower_bound(flagged.begin(), flagged.end(), scanned_) - flagged.begin());
+  size_t below = static_cast<size_t>(std::lower_bound(flagged.begin(), flagged.end(), scanned_) -
+                                     flagged.begin());
   if (below != flagged_below_) {
     for (size_t k = 0; k < below; ++k) set_member(flagged[k], filter_.matches(store, flagged[k]));
   }
@@ -75,7 +77,8 @@ bool FilteredIndex::update(const Store& store, size_t budget) {
   if (scanned_ > store.size()) invalidate();  // a smaller store replaced the one we indexed
   const bool vol = filter_.is_volatile();
   if (vol && scanned_ > 0) settle(store);
-  const size_t end = scanned_ + std::min(budget, store.size() - scanned_);  // no overflow with SIZE_MAX
+  const size_t end =
+      scanned_ + std::min(budget, store.size() - scanned_);  // no overflow with SIZE_MAX
   if (filter_.match_all()) {
     for (size_t i = scanned_; i < end; ++i) rows_.push_back(static_cast<uint32_t>(i));
   } else {
@@ -83,8 +86,8 @@ bool FilteredIndex::update(const Store& store, size_t budget) {
       if (filter_.matches(store, i)) rows_.push_back(static_cast<uint32_t>(i));
       if (vol) {
         const StoreEntry& e = store.entry(i);
-        if (e.is_message() && e.role == MessageRole::Request && e.expects != ReplyExpectation::None &&
-            e.peer == kNoEntry)
+        if (e.is_message() && e.role == MessageRole::Request &&
+            e.expects != ReplyExpectation::None && e.peer == kNoEntry)
           unsettled_.push_back(static_cast<uint32_t>(i));
       }
     }
@@ -92,7 +95,8 @@ bool FilteredIndex::update(const Store& store, size_t budget) {
   scanned_ = end;
   if (vol) {
     auto flagged = store.flagged();
-    flagged_below_ = static_cast<size_t>(std::lower_bound(flagged.begin(), flagged.end(), scanned_) - flagged.begin());
+    flagged_below_ = static_cast<size_t>(
+        std::lower_bound(flagged.begin(), flagged.end(), scanned_) - flagged.begin());
   }
   return scanned_ >= store.size();
 }

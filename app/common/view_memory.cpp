@@ -9,13 +9,15 @@
 
 namespace vhs::view {
 
-AxisLayout AxisLayout::build(std::span<const AddressRange> ranges, double max_hole_fraction, double break_width) {
+AxisLayout AxisLayout::build(std::span<const AddressRange> ranges, double max_hole_fraction,
+                             double break_width) {
   AxisLayout out;
   // Union of the ranges, sorted.
   std::vector<AddressRange> sorted;
   for (const auto& r : ranges)
     if (r.size > 0 && r.start + r.size > r.start) sorted.push_back(r);
-  std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.start < b.start; });
+  std::sort(sorted.begin(), sorted.end(),
+            [](const auto& a, const auto& b) { return a.start < b.start; });
   std::vector<AxisPiece> covered;
   for (const auto& r : sorted) {
     if (!covered.empty() && r.start <= covered.back().end) {

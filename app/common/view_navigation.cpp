@@ -41,7 +41,8 @@ uint32_t peer_of(const Store& store, uint32_t entry) {
   return p == kNoEntry ? kNoSelection : p;
 }
 
-uint32_t step_finding(const Store& store, std::span<const uint32_t> rows, uint32_t current, bool forward) {
+uint32_t step_finding(const Store& store, std::span<const uint32_t> rows, uint32_t current,
+                      bool forward) {
   auto flagged = store.flagged();
   if (flagged.empty() || rows.empty()) return kNoSelection;
   auto visible = [&](uint32_t e) { return std::binary_search(rows.begin(), rows.end(), e); };
@@ -50,16 +51,19 @@ uint32_t step_finding(const Store& store, std::span<const uint32_t> rows, uint32
   if (forward) {
     start = current == kNoSelection
                 ? 0
-                : static_cast<size_t>(std::upper_bound(flagged.begin(), flagged.end(), current) - flagged.begin());
+                : static_cast<size_t>(std::upper_bound(flagged.begin(), flagged.end(), current) -
+                                      flagged.begin());
     for (size_t k = 0; k < n; ++k) {
       uint32_t e = flagged[(start + k) % n];
       if (visible(e)) return e;
     }
   } else {
     // Index of the last flagged entry strictly before `current` (wrapping to the end).
-    size_t before = current == kNoSelection
-                        ? n
-                        : static_cast<size_t>(std::lower_bound(flagged.begin(), flagged.end(), current) - flagged.begin());
+    size_t before =
+        current == kNoSelection
+            ? n
+            : static_cast<size_t>(std::lower_bound(flagged.begin(), flagged.end(), current) -
+                                  flagged.begin());
     start = before == 0 ? n - 1 : before - 1;
     for (size_t k = 0; k < n; ++k) {
       uint32_t e = flagged[(start + n - k) % n];

@@ -28,7 +28,8 @@ uint32_t peer_of(const Store& store, uint32_t entry);
 
 // Next (forward) or previous entry carrying a finding that is also in `rows`, starting after
 // (before) `current`; wraps around once. kNoSelection when no visible entry has findings.
-uint32_t step_finding(const Store& store, std::span<const uint32_t> rows, uint32_t current, bool forward);
+uint32_t step_finding(const Store& store, std::span<const uint32_t> rows, uint32_t current,
+                      bool forward);
 
 // Scroll target keeping `row` visible: given the first visible row and how many fit, returns the
 // new first visible row (unchanged when `row` is already in view).

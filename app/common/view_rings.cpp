@@ -12,7 +12,8 @@ void SessionReplay::reset() {
   position_ = UINT32_MAX;
 }
 
-bool SessionReplay::update(const Store& store, size_t session_index, uint32_t until, size_t budget) {
+bool SessionReplay::update(const Store& store, size_t session_index, uint32_t until,
+                           size_t budget) {
   if (session_index >= store.sessions().size()) return false;
   const StoreSession& s = store.sessions()[session_index];
   if (s.first_entry == kNoEntry) return false;

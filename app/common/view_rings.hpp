@@ -32,7 +32,7 @@ class SessionReplay {
  private:
   SessionAnalyser analyser_;
   size_t session_ = SIZE_MAX;
-  uint32_t next_ = 0;              // next entry index to look at
+  uint32_t next_ = 0;  // next entry index to look at
   uint32_t position_ = UINT32_MAX;
 };
 

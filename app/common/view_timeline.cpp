@@ -7,8 +7,8 @@
 #include <variant>
 
 #include "captures/model/store.hpp"
-#include "decoders/virtio/notify_record.hpp"
 #include "decoders/vhost_user/payload_decoders.hpp"
+#include "decoders/virtio/notify_record.hpp"
 
 namespace vhs::view {
 namespace {
@@ -32,8 +32,9 @@ std::optional<uint32_t> queue_of(const Payload& p) {
 }
 
 bool is_hang_code(FindingCode c) {
-  return c == FindingCode::Unanswered || c == FindingCode::MissingReply || c == FindingCode::ReplyTimeout ||
-         c == FindingCode::RingStalled || c == FindingCode::DisconnectWithPending;
+  return c == FindingCode::Unanswered || c == FindingCode::MissingReply ||
+         c == FindingCode::ReplyTimeout || c == FindingCode::RingStalled ||
+         c == FindingCode::DisconnectWithPending;
 }
 
 }  // namespace
@@ -47,7 +48,8 @@ LaneKey lane_key_of(const Store& store, uint32_t i, const TimelineIndex& index) 
     case RecordKind::RingState: return {LaneKind::RingRecords, 0};
     case RecordKind::Notify:
       // Kicks and calls sit on their queue's lane, next to the messages that set the queue up.
-      if (auto n = decode_notify(store.bytes(i)); n && n->queue < kMaxTrackedVrings) return {LaneKind::Queue, n->queue};
+      if (auto n = decode_notify(store.bytes(i)); n && n->queue < kMaxTrackedVrings)
+        return {LaneKind::Queue, n->queue};
       return {LaneKind::RingRecords, 0};
     case RecordKind::Message: break;
   }
@@ -60,11 +62,13 @@ LaneKey lane_key_of(const Store& store, uint32_t i, const TimelineIndex& index) 
   if (e.info && e.info->category == Category::Vring && e.header_complete) {
     // Only the queue index is needed: decode the payload alone, not the whole message (this
     // runs for most of a million entries when a capture opens).
-    const PayloadKind kind = e.role == MessageRole::Request ? e.info->payload : e.info->reply_payload;
+    const PayloadKind kind =
+        e.role == MessageRole::Request ? e.info->payload : e.info->reply_payload;
     const auto bytes = store.bytes(i);
     if (bytes.size() >= kHeaderSize) {
       std::vector<Finding> ignored;
-      const Payload p = decode_payload(kind, bytes.subspan(kHeaderSize), e.header.size, {}, ignored);
+      const Payload p =
+          decode_payload(kind, bytes.subspan(kHeaderSize), e.header.size, {}, ignored);
       if (auto q = queue_of(p); q && *q < kMaxTrackedVrings) return {LaneKind::Queue, *q};
     }
   }
@@ -110,7 +114,8 @@ void TimelineIndex::add_marks(const Store& store, size_t lane, uint32_t pos, uin
 
 bool TimelineIndex::update(const Store& store, size_t budget) {
   if (indexed_ > store.size()) invalidate();
-  const size_t end = indexed_ + std::min(budget, store.size() - indexed_);  // no overflow with SIZE_MAX
+  const size_t end =
+      indexed_ + std::min(budget, store.size() - indexed_);  // no overflow with SIZE_MAX
   entry_lane_.reserve(end);
   entry_pos_.reserve(end);
   for (size_t i = indexed_; i < end; ++i) {
@@ -129,7 +134,8 @@ bool TimelineIndex::update(const Store& store, size_t budget) {
       pos = static_cast<uint32_t>(it - l.times.begin());
       l.times.insert(it, t);
       l.entries.insert(l.entries.begin() + pos, entry);
-      for (size_t k = pos + 1; k < l.entries.size(); ++k) entry_pos_[l.entries[k]] = static_cast<uint32_t>(k);
+      for (size_t k = pos + 1; k < l.entries.size(); ++k)
+        entry_pos_[l.entries[k]] = static_cast<uint32_t>(k);
       for (auto* marks : {&l.errors, &l.warnings})
         for (auto& m : *marks)
           if (m >= pos) ++m;
@@ -159,18 +165,23 @@ void TimelineIndex::refresh_findings(const Store& store) {
   }
 }
 
-void TimelineIndex::bucket(size_t lane, uint64_t t0, uint64_t t1, size_t n, std::vector<TimelineBucket>& out) const {
+void TimelineIndex::bucket(size_t lane, uint64_t t0, uint64_t t1, size_t n,
+                           std::vector<TimelineBucket>& out) const {
   out.assign(n, TimelineBucket{});
   if (lane >= lanes_.size() || n == 0 || t1 <= t0) return;
   const TimelineLane& l = lanes_[lane];
   const double width = static_cast<double>(t1 - t0);
   auto edge = [&](size_t k) -> uint64_t {
-    return k == n ? t1 : t0 + static_cast<uint64_t>(width * static_cast<double>(k) / static_cast<double>(n));
+    return k == n ? t1
+                  : t0 + static_cast<uint64_t>(width * static_cast<double>(k) /
+                                               static_cast<double>(n));
   };
-  size_t lo = static_cast<size_t>(std::lower_bound(l.times.begin(), l.times.end(), t0) - l.times.begin());
+  size_t lo =
+      static_cast<size_t>(std::lower_bound(l.times.begin(), l.times.end(), t0) - l.times.begin());
   for (size_t k = 0; k < n && lo < l.times.size(); ++k) {
     uint64_t right = edge(k + 1);
-    size_t hi = static_cast<size_t>(std::lower_bound(l.times.begin() + lo, l.times.end(), right) - l.times.begin());
+    size_t hi = static_cast<size_t>(std::lower_bound(l.times.begin() + lo, l.times.end(), right) -
+                                    l.times.begin());
     if (hi > lo) {
       TimelineBucket& b = out[k];
       b.count = static_cast<uint32_t>(hi - lo);
@@ -196,7 +207,8 @@ uint32_t TimelineIndex::nearest_entry(size_t lane, uint64_t t) const {
   return lanes_[lane].entries[p];
 }
 
-std::vector<HangSpan> hang_spans(const Store& store, const TimelineIndex& index, uint64_t now, bool live) {
+std::vector<HangSpan> hang_spans(const Store& store, const TimelineIndex& index, uint64_t now,
+                                 bool live) {
   std::vector<HangSpan> out;
   for (uint32_t e : store.flagged()) {
     if (e >= index.indexed()) break;
@@ -227,10 +239,11 @@ std::vector<HangSpan> hang_spans(const Store& store, const TimelineIndex& index,
       for (const PendingRequest& p : session.analyser.pending()) {
         if (p.ref >= index.indexed() || p.expects == ReplyExpectation::None) continue;
         if (store.entry(p.ref).has_findings &&
-            std::binary_search(store.flagged().begin(), store.flagged().end(), static_cast<uint32_t>(p.ref)))
+            std::binary_search(store.flagged().begin(), store.flagged().end(),
+                               static_cast<uint32_t>(p.ref)))
           continue;  // drawn above already if it was a hang
-        out.push_back({static_cast<uint32_t>(p.ref), index.lane_of(static_cast<uint32_t>(p.ref)), p.timestamp_ns,
-                       std::max(now, p.timestamp_ns), true});
+        out.push_back({static_cast<uint32_t>(p.ref), index.lane_of(static_cast<uint32_t>(p.ref)),
+                       p.timestamp_ns, std::max(now, p.timestamp_ns), true});
       }
     }
   }
@@ -242,7 +255,8 @@ TimeRange fit_range(uint64_t min_time, uint64_t max_time) {
   uint64_t w = std::max<uint64_t>(max_time - min_time, kMinTimelineWidthNs);
   uint64_t pad = w / 50;
   uint64_t t0 = min_time > pad ? min_time - pad : 0;
-  return {t0, max_time + pad + (max_time - min_time < kMinTimelineWidthNs ? kMinTimelineWidthNs : 0)};
+  return {t0,
+          max_time + pad + (max_time - min_time < kMinTimelineWidthNs ? kMinTimelineWidthNs : 0)};
 }
 
 namespace {

@@ -32,10 +32,11 @@ struct LaneKey {
 
 struct TimelineLane {
   LaneKey key;
-  std::string label;               // "control", "queue 0", "back-end ch", "events"
-  std::vector<uint64_t> times;     // sorted
-  std::vector<uint32_t> entries;   // parallel to times
-  std::vector<uint32_t> errors;    // positions (into times) of entries whose worst finding is an error
+  std::string label;              // "control", "queue 0", "back-end ch", "events"
+  std::vector<uint64_t> times;    // sorted
+  std::vector<uint32_t> entries;  // parallel to times
+  std::vector<uint32_t>
+      errors;  // positions (into times) of entries whose worst finding is an error
   std::vector<uint32_t> warnings;  // ... a warning
 };
 
@@ -73,7 +74,8 @@ class TimelineIndex {
   uint64_t max_time() const { return max_time_; }
 
   // Splits [t0, t1) into `n` equal buckets and counts lane `lane`'s entries in each.
-  void bucket(size_t lane, uint64_t t0, uint64_t t1, size_t n, std::vector<TimelineBucket>& out) const;
+  void bucket(size_t lane, uint64_t t0, uint64_t t1, size_t n,
+              std::vector<TimelineBucket>& out) const;
   // The entry of `lane` closest in time to `t` (UINT32_MAX if the lane is empty).
   uint32_t nearest_entry(size_t lane, uint64_t t) const;
 
@@ -95,7 +97,8 @@ LaneKey lane_key_of(const Store& store, uint32_t entry, const TimelineIndex& ind
 
 // Hangs to draw: entries flagged unanswered / missing-reply / reply-timeout / ring-stalled /
 // disconnect-with-pending, plus (when `live`) requests currently waiting, ending at `now`.
-std::vector<HangSpan> hang_spans(const Store& store, const TimelineIndex& index, uint64_t now, bool live);
+std::vector<HangSpan> hang_spans(const Store& store, const TimelineIndex& index, uint64_t now,
+                                 bool live);
 
 // The visible window of the timeline, in absolute nanoseconds.
 struct TimeRange {

@@ -15,10 +15,12 @@ namespace vhs::gui {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr size_t kIndexChunk = 16384;      // entries per index step between clock checks
-constexpr double kIndexBudgetMs = 6.0;     // per frame: the rest of a 60 Hz frame stays for drawing
+constexpr size_t kIndexChunk = 16384;   // entries per index step between clock checks
+constexpr double kIndexBudgetMs = 6.0;  // per frame: the rest of a 60 Hz frame stays for drawing
 
-double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
+double ms_since(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
 
 // Did this frame see mouse, wheel or key input? ImGui applies some of its effects (tab switches,
 // a selection's partner, scrolling to it) a frame later, which an idle loop would draw 250 ms late.
@@ -63,8 +65,8 @@ App::App(Controller& controller, const Options& options) : state_(controller) {
 
 bool App::busy() const {
   const Store& st = state_.store();
-  return settle_frames_ > 0 || state_.ctl.loading() || state_.ctl.mode() == Mode::Live || !state_.rows.complete(st) ||
-         state_.timeline.indexed() < st.size();
+  return settle_frames_ > 0 || state_.ctl.loading() || state_.ctl.mode() == Mode::Live ||
+         !state_.rows.complete(st) || state_.timeline.indexed() < st.size();
 }
 
 void App::force_tab(Tab t) {
@@ -169,7 +171,8 @@ void App::handle_keys() {
   ImGuiIO& io = ImGui::GetIO();
   // ImGui 1.86 names only a few letter keys; the GLFW backend indexes KeysDown by GLFW key codes.
   if (io.KeyCtrl && ImGui::IsKeyPressed(GLFW_KEY_O, false)) s.open_dialog = true;
-  if (io.KeyCtrl && ImGui::IsKeyPressed(GLFW_KEY_S, false) && !s.store().empty()) s.save_dialog = true;
+  if (io.KeyCtrl && ImGui::IsKeyPressed(GLFW_KEY_S, false) && !s.store().empty())
+    s.save_dialog = true;
   if (io.KeyCtrl && ImGui::IsKeyPressed(GLFW_KEY_Q, false)) s.quit_requested = true;
   if (ImGui::IsKeyPressed(GLFW_KEY_F1, false)) s.show_help = !s.show_help;
   if (io.WantTextInput || ImGui::IsPopupOpen("", ImGuiPopupFlags_AnyPopupId)) return;
@@ -180,9 +183,11 @@ void App::handle_keys() {
     ImGuiKey key;
     view::NavKey nav;
   };
-  for (KeyNav k : {KeyNav{ImGuiKey_UpArrow, view::NavKey::Up}, KeyNav{ImGuiKey_DownArrow, view::NavKey::Down},
-                   KeyNav{ImGuiKey_PageUp, view::NavKey::PageUp}, KeyNav{ImGuiKey_PageDown, view::NavKey::PageDown},
-                   KeyNav{ImGuiKey_Home, view::NavKey::Home}, KeyNav{ImGuiKey_End, view::NavKey::End}}) {
+  for (KeyNav k :
+       {KeyNav{ImGuiKey_UpArrow, view::NavKey::Up}, KeyNav{ImGuiKey_DownArrow, view::NavKey::Down},
+        KeyNav{ImGuiKey_PageUp, view::NavKey::PageUp},
+        KeyNav{ImGuiKey_PageDown, view::NavKey::PageDown},
+        KeyNav{ImGuiKey_Home, view::NavKey::Home}, KeyNav{ImGuiKey_End, view::NavKey::End}}) {
     if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(k.key))) {
       uint32_t e = view::navigate(rows, s.selected, k.nav, page);
       if (e != view::kNoSelection) s.select(e);
@@ -206,18 +211,22 @@ void App::draw_menu() {
   AppState& s = state_;
   if (!ImGui::BeginMenuBar()) return;
   if (ImGui::BeginMenu("File")) {
-    if (ImGui::MenuItem("Open capture…", "Ctrl+O", false, s.ctl.mode() != Mode::Live || !s.ctl.live_running()))
+    if (ImGui::MenuItem("Open capture…", "Ctrl+O", false,
+                        s.ctl.mode() != Mode::Live || !s.ctl.live_running()))
       s.open_dialog = true;
-    if (ImGui::MenuItem("Save capture as…", "Ctrl+S", false, !s.store().empty())) s.save_dialog = true;
+    if (ImGui::MenuItem("Save capture as…", "Ctrl+S", false, !s.store().empty()))
+      s.save_dialog = true;
     ImGui::Separator();
-    if (ImGui::MenuItem("Stop live session", nullptr, false, s.ctl.live_running())) s.ctl.stop_live();
+    if (ImGui::MenuItem("Stop live session", nullptr, false, s.ctl.live_running()))
+      s.ctl.stop_live();
     ImGui::Separator();
     if (ImGui::MenuItem("Quit", "Ctrl+Q")) s.quit_requested = true;
     ImGui::EndMenu();
   }
   if (ImGui::BeginMenu("View")) {
     for (int t = 0; t < static_cast<int>(Tab::Count); ++t)
-      if (ImGui::MenuItem(tab_name(static_cast<Tab>(t)), nullptr, s.tab == static_cast<Tab>(t))) force_tab(static_cast<Tab>(t));
+      if (ImGui::MenuItem(tab_name(static_cast<Tab>(t)), nullptr, s.tab == static_cast<Tab>(t)))
+        force_tab(static_cast<Tab>(t));
     ImGui::Separator();
     ImGui::MenuItem("Relay log", nullptr, &s.show_log, s.ctl.mode() == Mode::Live);
     if (ImGui::MenuItem("Fit timeline")) s.timeline_follow = true;
@@ -237,8 +246,9 @@ void App::draw_layout() {
   ImGui::SetNextWindowSize(vp->WorkSize);
   ImGui::PushStyleVar(ImGuiStyleVar_WindowPadding, ImVec2(6, 4));
   ImGui::Begin("vhostscope", nullptr,
-               ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_NoMove | ImGuiWindowFlags_NoSavedSettings |
-                   ImGuiWindowFlags_MenuBar | ImGuiWindowFlags_NoBringToFrontOnFocus);
+               ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_NoMove |
+                   ImGuiWindowFlags_NoSavedSettings | ImGuiWindowFlags_MenuBar |
+                   ImGuiWindowFlags_NoBringToFrontOnFocus);
   ImGui::PopStyleVar();
   draw_menu();
   draw_filter_bar(s);
@@ -249,15 +259,18 @@ void App::draw_layout() {
   const ImVec2 avail = ImGui::GetContentRegionAvail();
   const float status_h = ImGui::GetFrameHeightWithSpacing() + 2;
   const float split = 6;
-  const float timeline_h = std::clamp(s.layout.timeline_height * scale, fs * 4, std::max(fs * 4, avail.y * 0.6f));
+  const float timeline_h =
+      std::clamp(s.layout.timeline_height * scale, fs * 4, std::max(fs * 4, avail.y * 0.6f));
   const float top_h = std::max(fs * 6, avail.y - timeline_h - status_h - split);
-  const float left_w = std::clamp(avail.x * s.layout.left_fraction, fs * 12, std::max(fs * 12, avail.x - fs * 16));
+  const float left_w =
+      std::clamp(avail.x * s.layout.left_fraction, fs * 12, std::max(fs * 12, avail.x - fs * 16));
 
   ImGui::BeginChild("left", ImVec2(left_w, top_h), false);
   draw_messages(s);
   ImGui::EndChild();
   ImGui::SameLine(0, 0);
-  splitter("##lr", true, split, top_h, &s.layout.left_fraction, 1.0f / std::max(avail.x, 1.0f), 0.2f, 0.85f);
+  splitter("##lr", true, split, top_h, &s.layout.left_fraction, 1.0f / std::max(avail.x, 1.0f),
+           0.2f, 0.85f);
   ImGui::SameLine(0, 0);
   ImGui::BeginChild("right", ImVec2(0, top_h), false);
   if (ImGui::BeginTabBar("tabs")) {
@@ -265,7 +278,8 @@ void App::draw_layout() {
       const Tab tab = static_cast<Tab>(t);
       std::string label = tab_name(tab);
       label[0] = static_cast<char>(label[0] - 'a' + 'A');
-      if (tab == Tab::Findings && !s.findings.empty()) label += " (" + std::to_string(s.findings.size()) + ")";
+      if (tab == Tab::Findings && !s.findings.empty())
+        label += " (" + std::to_string(s.findings.size()) + ")";
       label += "###" + std::string(tab_name(tab));
       ImGuiTabItemFlags flags = s.tab_forced && s.tab == tab ? ImGuiTabItemFlags_SetSelected : 0;
       if (ImGui::BeginTabItem(label.c_str(), nullptr, flags)) {
@@ -289,8 +303,10 @@ void App::draw_layout() {
   ImGui::EndChild();
 
   float th = s.layout.timeline_height;
-  if (splitter("##tb", false, split, avail.x, &th, -1.0f / scale, 60.0f, 2000.0f)) s.layout.timeline_height = th;
-  ImGui::BeginChild("timeline", ImVec2(0, timeline_h), false, ImGuiWindowFlags_NoScrollWithMouse | ImGuiWindowFlags_NoScrollbar);
+  if (splitter("##tb", false, split, avail.x, &th, -1.0f / scale, 60.0f, 2000.0f))
+    s.layout.timeline_height = th;
+  ImGui::BeginChild("timeline", ImVec2(0, timeline_h), false,
+                    ImGuiWindowFlags_NoScrollWithMouse | ImGuiWindowFlags_NoScrollbar);
   draw_timeline(s);
   ImGui::EndChild();
   ImGui::Separator();
@@ -300,8 +316,10 @@ void App::draw_layout() {
 }
 
 void App::frame() {
-  if (had_input(ImGui::GetIO())) settle_frames_ = 3;
-  else if (settle_frames_ > 0) --settle_frames_;
+  if (had_input(ImGui::GetIO()))
+    settle_frames_ = 3;
+  else if (settle_frames_ > 0)
+    --settle_frames_;
   on_pump(state_.ctl.pump());
   apply_filter();
   update_indexes(state_.headless ? 1e9 : kIndexBudgetMs);

@@ -8,10 +8,10 @@
 #include <unordered_map>
 #include <vector>
 
+#include "app/common/step_controls.hpp"
 #include "app/common/view_filter.hpp"
 #include "app/common/view_index.hpp"
 #include "app/common/view_navigation.hpp"
-#include "app/common/step_controls.hpp"
 #include "app/common/view_rings.hpp"
 #include "app/common/view_timeline.hpp"
 #include "app/gui/controller.hpp"
@@ -57,9 +57,9 @@ struct FileDialogState {
   bool stale = true;
 };
 
-struct Layout {  // persisted in the ini file (settings.cpp)
-  float left_fraction = 0.6f;       // messages pane width / window width
-  float timeline_height = 170.0f;   // in unscaled pixels
+struct Layout {                       // persisted in the ini file (settings.cpp)
+  float left_fraction = 0.6f;         // messages pane width / window width
+  float timeline_height = 170.0f;     // in unscaled pixels
   float detail_hex_fraction = 0.42f;  // hex pane height / detail pane height
   Tab tab = Tab::Detail;
   int window_width = 1600, window_height = 1000;
@@ -75,8 +75,8 @@ struct AppState {
   bool scroll_to_selected = false;  // set by keyboard / jumps; the message view scrolls once
   bool follow_tail = false;         // the message list was at its end last frame: keep it there
   size_t rows_seen = 0;
-  size_t session_index = 0;         // session shown by features/memory/rings (follows selection)
-  bool session_pinned = false;      // the user picked a session explicitly
+  size_t session_index = 0;     // session shown by features/memory/rings (follows selection)
+  bool session_pinned = false;  // the user picked a session explicitly
 
   // Filter.
   std::string filter_text;
@@ -99,13 +99,15 @@ struct AppState {
   bool rings_follow = true;
   uint32_t rings_at = 0;
   view::SessionReplay replay;
-  std::vector<uint32_t> ring_records;  // RingState entries of the store, in order (indexed incrementally)
+  std::vector<uint32_t>
+      ring_records;  // RingState entries of the store, in order (indexed incrementally)
   size_t ring_records_scanned = 0;
 
   // Detail: the field under the mouse (offset/length into the message) for hex highlighting.
   int hover_offset = -1, hover_length = 0;
   int hex_hover_byte = -1;
-  std::string memory_address;  // memory view: address typed for the guest-memory hex view  // the byte under the mouse in the hex pane (last frame)
+  std::string memory_address;  // memory view: address typed for the guest-memory hex view  // the
+                               // byte under the mouse in the hex pane (last frame)
 
   // Caches of formatted text for visible rows; cleared when the store changes.
   std::unordered_map<uint32_t, RowText> row_cache;

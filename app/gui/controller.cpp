@@ -10,7 +10,8 @@ namespace {
 constexpr size_t kMaxLogLines = 200;
 }
 
-Controller::Controller(DeviceKind device) : device_(device), store_(std::make_unique<Store>(Store::Options{device})) {}
+Controller::Controller(DeviceKind device)
+    : device_(device), store_(std::make_unique<Store>(Store::Options{device})) {}
 
 Controller::~Controller() {
   load_cancel_ = true;
@@ -113,7 +114,8 @@ bool Controller::start_live(const LiveOptions& options) {
   ro.log = [this](LogLevel level, std::string_view text) {
     std::lock_guard lock(mutex_);
     log_.push_back(std::string(level == LogLevel::Error ? "error: " : "") + std::string(text));
-    if (log_.size() > kMaxLogLines) log_.erase(log_.begin(), log_.begin() + (log_.size() - kMaxLogLines));
+    if (log_.size() > kMaxLogLines)
+      log_.erase(log_.begin(), log_.begin() + (log_.size() - kMaxLogLines));
     if (level == LogLevel::Error) error_ = std::string(text);
   };
   std::string error;
@@ -149,8 +151,8 @@ bool Controller::start_live(const LiveOptions& options) {
   mode_ = Mode::Live;
   live_finished_ = false;
   source_ = (options.frontend.mode == EndpointMode::Listen ? "front-end on " : "front-end at ") +
-            options.frontend.path + " ⇄ back-end " + (options.backend.mode == EndpointMode::Listen ? "on " : "at ") +
-            options.backend.path;
+            options.frontend.path + " ⇄ back-end " +
+            (options.backend.mode == EndpointMode::Listen ? "on " : "at ") + options.backend.path;
   relay_done_ = false;
   Relay* r = relay_.get();
   RecordQueue* q = queue_.get();
@@ -214,8 +216,8 @@ PumpResult Controller::pump() {
     out.appended = queue_->drain(*store_);
     // A frozen ring sends no records: let the wall clock raise its stall (record time base).
     const auto now = std::chrono::system_clock::now().time_since_epoch();
-    out.ring_findings = store_->advance_time(static_cast<uint64_t>(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(now).count()));
+    out.ring_findings = store_->advance_time(
+        static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(now).count()));
     // The relay ended by itself (front-end gone for good, or a fatal error): close the sessions.
     if (relay_done_ && !live_finished_ && queue_->closed()) {
       out.appended += queue_->drain(*store_);

@@ -26,15 +26,15 @@ enum class Mode : uint8_t { Empty, Capture, Live };
 struct LiveOptions {
   RelayEndpoint frontend;
   RelayEndpoint backend;
-  std::string write;  // record to this file too (empty: no)
+  std::string write;                // record to this file too (empty: no)
   std::vector<std::string> breaks;  // step debugging: breakpoints from the start (docs/step.md)
 };
 
 // What changed in the model since the last pump().
 struct PumpResult {
-  bool replaced = false;   // a different Store is shown now (views reset their indexes)
-  size_t appended = 0;     // records appended to the shown Store
-  bool finished = false;   // Store::finish() ran (findings may have been added to old entries)
+  bool replaced = false;       // a different Store is shown now (views reset their indexes)
+  size_t appended = 0;         // records appended to the shown Store
+  bool finished = false;       // Store::finish() ran (findings may have been added to old entries)
   bool ring_findings = false;  // live: a ring hang was raised on an older entry as time passed
 };
 
@@ -61,8 +61,8 @@ class Controller {
   Mode mode() const { return mode_; }
   bool loading() const { return loader_.joinable(); }
   const std::string& loading_path() const { return loading_path_; }  // the file being loaded
-  uint64_t load_progress() const { return load_records_.load(); }  // records read so far
-  const std::string& source() const { return source_; }             // file path or live endpoints
+  uint64_t load_progress() const { return load_records_.load(); }    // records read so far
+  const std::string& source() const { return source_; }              // file path or live endpoints
   bool live_running() const { return relay_thread_.joinable() && !relay_done_.load(); }
   RelayStats live_stats() const;
   // Step debugging: one line of the control protocol (docs/step.md) to the live relay, answered

@@ -43,7 +43,8 @@ std::vector<uint8_t> png_bytes(std::span<const uint8_t> rgb, int width, int heig
   std::vector<uint8_t> ihdr;
   put_be32(ihdr, static_cast<uint32_t>(width));
   put_be32(ihdr, static_cast<uint32_t>(height));
-  ihdr.insert(ihdr.end(), {8, 2, 0, 0, 0});  // 8-bit RGB, deflate, no filter method extras, no interlace
+  ihdr.insert(ihdr.end(),
+              {8, 2, 0, 0, 0});  // 8-bit RGB, deflate, no filter method extras, no interlace
   chunk(out, "IHDR", ihdr);
 
   // Raw scanlines, each prefixed with filter type 0 (none).
@@ -64,7 +65,8 @@ std::vector<uint8_t> png_bytes(std::span<const uint8_t> rgb, int width, int heig
     z.push_back(static_cast<uint8_t>(n >> 8));
     z.push_back(static_cast<uint8_t>(~n));
     z.push_back(static_cast<uint8_t>(~n >> 8));
-    z.insert(z.end(), raw.begin() + static_cast<ptrdiff_t>(pos), raw.begin() + static_cast<ptrdiff_t>(pos + n));
+    z.insert(z.end(), raw.begin() + static_cast<ptrdiff_t>(pos),
+             raw.begin() + static_cast<ptrdiff_t>(pos + n));
     pos += n;
     if (last) break;
   }
@@ -81,8 +83,10 @@ std::vector<uint8_t> png_bytes(std::span<const uint8_t> rgb, int width, int heig
 
 }  // namespace
 
-bool write_image(const std::string& path, std::span<const uint8_t> rgb, int width, int height, std::string& error) {
-  if (width <= 0 || height <= 0 || rgb.size() != static_cast<size_t>(width) * static_cast<size_t>(height) * 3) {
+bool write_image(const std::string& path, std::span<const uint8_t> rgb, int width, int height,
+                 std::string& error) {
+  if (width <= 0 || height <= 0 ||
+      rgb.size() != static_cast<size_t>(width) * static_cast<size_t>(height) * 3) {
     error = "bad image dimensions";
     return false;
   }

@@ -9,6 +9,7 @@
 namespace vhs::gui {
 
 // `rgb` holds width*height*3 bytes, top row first. false + `error` on an I/O failure.
-bool write_image(const std::string& path, std::span<const uint8_t> rgb, int width, int height, std::string& error);
+bool write_image(const std::string& path, std::span<const uint8_t> rgb, int width, int height,
+                 std::string& error);
 
 }  // namespace vhs::gui

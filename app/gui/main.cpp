@@ -56,10 +56,12 @@ int main(int argc, char** argv) {
 
   if (opts.live()) {
     LiveOptions lo;
-    lo.frontend = opts.frontend_listen.empty() ? vhs::RelayEndpoint{vhs::EndpointMode::Connect, opts.frontend_connect}
-                                               : vhs::RelayEndpoint{vhs::EndpointMode::Listen, opts.frontend_listen};
-    lo.backend = opts.backend_listen.empty() ? vhs::RelayEndpoint{vhs::EndpointMode::Connect, opts.backend_connect}
-                                             : vhs::RelayEndpoint{vhs::EndpointMode::Listen, opts.backend_listen};
+    lo.frontend = opts.frontend_listen.empty()
+                      ? vhs::RelayEndpoint{vhs::EndpointMode::Connect, opts.frontend_connect}
+                      : vhs::RelayEndpoint{vhs::EndpointMode::Listen, opts.frontend_listen};
+    lo.backend = opts.backend_listen.empty()
+                     ? vhs::RelayEndpoint{vhs::EndpointMode::Connect, opts.backend_connect}
+                     : vhs::RelayEndpoint{vhs::EndpointMode::Listen, opts.backend_listen};
     lo.write = opts.write;
     lo.breaks = opts.breaks;
     if (!controller.start_live(lo)) {

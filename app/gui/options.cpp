@@ -33,15 +33,17 @@ constexpr const char* kUsage =
     "self-test (headless, e.g. under Xvfb):\n"
     "  --screenshot OUT.png      render the views, save OUT-<view>.png (.ppm also works), print\n"
     "                            what each view drew\n"
-    "  --view NAME               all, messages, detail, features, memory, rings, timeline, findings\n"
+    "  --view NAME               all, messages, detail, features, memory, rings, timeline, "
+    "findings\n"
     "  --bench VIEW              render --frames N frames of VIEW and print frame times\n"
     "  --frames N                frames for --bench (default 120)\n"
     "  --size WxH                window size for the self-test modes (default 1600x1000)\n";
 
 bool needs_value(std::string_view opt) {
-  for (std::string_view o : {"--frontend-listen", "--frontend-connect", "--backend-connect", "--backend-listen",
-                             "-w", "--write", "--device", "--screenshot", "--view", "--bench", "--frames", "--size",
-                             "--select", "--filter", "--break"})
+  for (std::string_view o :
+       {"--frontend-listen", "--frontend-connect", "--backend-connect", "--backend-listen", "-w",
+        "--write", "--device", "--screenshot", "--view", "--bench", "--frames", "--size",
+        "--select", "--filter", "--break"})
     if (o == opt) return true;
   return false;
 }
@@ -82,17 +84,28 @@ std::optional<int> parse_options(int argc, char** argv, Options& out) {
       if (i + 1 >= argc) return usage_error("option " + arg + " needs a value");
       value = argv[++i];
     }
-    if (arg == "--frontend-listen") out.frontend_listen = value;
-    else if (arg == "--frontend-connect") out.frontend_connect = value;
-    else if (arg == "--backend-connect") out.backend_connect = value;
-    else if (arg == "--backend-listen") out.backend_listen = value;
-    else if (arg == "-w" || arg == "--write") out.write = value;
-    else if (arg == "--device") out.device = value;
-    else if (arg == "--screenshot") out.screenshot = value;
-    else if (arg == "--view") out.view = value;
-    else if (arg == "--bench") out.bench = value;
-    else if (arg == "--filter") out.filter = value;
-    else if (arg == "--break") out.breaks.push_back(value);
+    if (arg == "--frontend-listen")
+      out.frontend_listen = value;
+    else if (arg == "--frontend-connect")
+      out.frontend_connect = value;
+    else if (arg == "--backend-connect")
+      out.backend_connect = value;
+    else if (arg == "--backend-listen")
+      out.backend_listen = value;
+    else if (arg == "-w" || arg == "--write")
+      out.write = value;
+    else if (arg == "--device")
+      out.device = value;
+    else if (arg == "--screenshot")
+      out.screenshot = value;
+    else if (arg == "--view")
+      out.view = value;
+    else if (arg == "--bench")
+      out.bench = value;
+    else if (arg == "--filter")
+      out.filter = value;
+    else if (arg == "--break")
+      out.breaks.push_back(value);
     else if (arg == "--frames") {
       char* end = nullptr;
       long n = std::strtol(value.c_str(), &end, 10);
@@ -101,11 +114,13 @@ std::optional<int> parse_options(int argc, char** argv, Options& out) {
     } else if (arg == "--select") {
       char* end = nullptr;
       unsigned long n = std::strtoul(value.c_str(), &end, 10);
-      if (*end || n == 0 || n > UINT32_MAX) return usage_error("--select needs a record number (1-based)");
+      if (*end || n == 0 || n > UINT32_MAX)
+        return usage_error("--select needs a record number (1-based)");
       out.select = static_cast<uint32_t>(n);
     } else if (arg == "--size") {
       int w = 0, h = 0;
-      if (std::sscanf(value.c_str(), "%dx%d", &w, &h) != 2 || w < 320 || h < 240 || w > 8192 || h > 8192)
+      if (std::sscanf(value.c_str(), "%dx%d", &w, &h) != 2 || w < 320 || h < 240 || w > 8192 ||
+          h > 8192)
         return usage_error("--size needs WxH, e.g. 1600x1000");
       out.width = w;
       out.height = h;
@@ -122,14 +137,20 @@ std::optional<int> parse_options(int argc, char** argv, Options& out) {
   if (!out.backend_connect.empty() && !out.backend_listen.empty())
     return usage_error("use --backend-connect or --backend-listen, not both");
   const bool backend = !out.backend_connect.empty() || !out.backend_listen.empty();
-  if (out.live() != backend) return usage_error("a live session needs a front-end and a back-end endpoint");
-  if (out.live() && !out.capture.empty()) return usage_error("open a capture or run live, not both");
-  if (!out.write.empty() && !out.live()) return usage_error("-w records a live session: add the endpoints");
+  if (out.live() != backend)
+    return usage_error("a live session needs a front-end and a back-end endpoint");
+  if (out.live() && !out.capture.empty())
+    return usage_error("open a capture or run live, not both");
+  if (!out.write.empty() && !out.live())
+    return usage_error("-w records a live session: add the endpoints");
   if (!is_view(out.view)) return usage_error("unknown view '" + out.view + "'");
   if (!out.bench.empty() && (out.bench == "all" || !is_view(out.bench)))
-    return usage_error("--bench needs one view (messages, detail, features, memory, rings, timeline, findings)");
-  if (out.headless() && out.capture.empty()) return usage_error("the self-test modes need a capture FILE");
-  if (!out.screenshot.empty() && !out.bench.empty()) return usage_error("use --screenshot or --bench, not both");
+    return usage_error(
+        "--bench needs one view (messages, detail, features, memory, rings, timeline, findings)");
+  if (out.headless() && out.capture.empty())
+    return usage_error("the self-test modes need a capture FILE");
+  if (!out.screenshot.empty() && !out.bench.empty())
+    return usage_error("use --screenshot or --bench, not both");
   return std::nullopt;
 }
 

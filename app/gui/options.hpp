@@ -9,22 +9,22 @@
 namespace vhs::gui {
 
 struct Options {
-  std::string capture;           // FILE to open
-  std::string frontend_listen;   // live: --frontend-listen PATH
-  std::string frontend_connect;  // live: --frontend-connect PATH
-  std::string backend_connect;   // live: --backend-connect PATH
-  std::string backend_listen;    // live: --backend-listen PATH
-  std::string write;             // live: -w FILE, record while showing
+  std::string capture;              // FILE to open
+  std::string frontend_listen;      // live: --frontend-listen PATH
+  std::string frontend_connect;     // live: --frontend-connect PATH
+  std::string backend_connect;      // live: --backend-connect PATH
+  std::string backend_listen;       // live: --backend-listen PATH
+  std::string write;                // live: -w FILE, record while showing
   std::vector<std::string> breaks;  // live: --break NAME (repeatable), breakpoints from the start
-  std::string device;            // --device blk|net|fs...: forced device kind
+  std::string device;               // --device blk|net|fs...: forced device kind
   // Self-test modes.
-  std::string screenshot;        // --screenshot OUT.png|.ppm
-  std::string view = "all";      // --view all|messages|detail|features|memory|rings|timeline|findings
-  std::string bench;             // --bench VIEW: time frames of one view, print statistics
-  int frames = 120;              // --frames N (bench)
+  std::string screenshot;    // --screenshot OUT.png|.ppm
+  std::string view = "all";  // --view all|messages|detail|features|memory|rings|timeline|findings
+  std::string bench;         // --bench VIEW: time frames of one view, print statistics
+  int frames = 120;          // --frames N (bench)
   int width = 1600, height = 1000;  // --size WxH (self-test window size)
-  std::optional<uint32_t> select;  // --select N: record #N selected (1-based, as shown)
-  std::string filter;            // --filter EXPR: initial filter text
+  std::optional<uint32_t> select;   // --select N: record #N selected (1-based, as shown)
+  std::string filter;               // --filter EXPR: initial filter text
 
   bool live() const { return !frontend_listen.empty() || !frontend_connect.empty(); }
   bool headless() const { return !screenshot.empty() || !bench.empty(); }

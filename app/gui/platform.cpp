@@ -21,9 +21,12 @@ namespace vhs::gui {
 std::string settings_path() {
   namespace fs = std::filesystem;
   fs::path dir;
-  if (const char* x = std::getenv("XDG_CONFIG_HOME"); x && *x == '/') dir = fs::path(x) / "vhostscope";
-  else if (const char* h = std::getenv("HOME"); h && *h == '/') dir = fs::path(h) / ".config" / "vhostscope";
-  else return {};
+  if (const char* x = std::getenv("XDG_CONFIG_HOME"); x && *x == '/')
+    dir = fs::path(x) / "vhostscope";
+  else if (const char* h = std::getenv("HOME"); h && *h == '/')
+    dir = fs::path(h) / ".config" / "vhostscope";
+  else
+    return {};
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) return {};
@@ -45,7 +48,9 @@ Platform::~Platform() {
 }
 
 bool Platform::init(const WindowOptions& options, std::string& error) {
-  glfwSetErrorCallback([](int code, const char* text) { std::fprintf(stderr, "vhostscope-gui: GLFW error %d: %s\n", code, text); });
+  glfwSetErrorCallback([](int code, const char* text) {
+    std::fprintf(stderr, "vhostscope-gui: GLFW error %d: %s\n", code, text);
+  });
   if (!glfwInit()) {
     error = "cannot initialise GLFW (no display? set DISPLAY or run under Xvfb)";
     return false;
@@ -63,7 +68,8 @@ bool Platform::init(const WindowOptions& options, std::string& error) {
   use_mouse_ = options.use_mouse;
   float sx = 1, sy = 1;
   glfwGetWindowContentScale(window_, &sx, &sy);
-  scale_ = options.use_ini ? std::max(sx, sy) : 1.0f;  // self-test output must not depend on the screen
+  scale_ =
+      options.use_ini ? std::max(sx, sy) : 1.0f;  // self-test output must not depend on the screen
 
   IMGUI_CHECKVERSION();
   ImGui::CreateContext();
@@ -90,8 +96,10 @@ void Platform::request_close() {
 }
 
 void Platform::begin_frame(double timeout_s) {
-  if (timeout_s > 0) glfwWaitEventsTimeout(timeout_s);
-  else glfwPollEvents();
+  if (timeout_s > 0)
+    glfwWaitEventsTimeout(timeout_s);
+  else
+    glfwPollEvents();
   ImGui_ImplOpenGL3_NewFrame();
   ImGui_ImplGlfw_NewFrame();
   if (!use_mouse_) ImGui::GetIO().MousePos = ImVec2(-FLT_MAX, -FLT_MAX);
@@ -130,7 +138,8 @@ bool Platform::read_pixels(std::vector<uint8_t>& rgb, int& width, int& height) c
   rgb.resize(raw.size());
   const size_t row = static_cast<size_t>(width) * 3;
   for (int y = 0; y < height; ++y)
-    std::copy_n(raw.data() + static_cast<size_t>(height - 1 - y) * row, row, rgb.data() + static_cast<size_t>(y) * row);
+    std::copy_n(raw.data() + static_cast<size_t>(height - 1 - y) * row, row,
+                rgb.data() + static_cast<size_t>(y) * row);
   return true;
 }
 

@@ -14,7 +14,7 @@ namespace vhs::gui {
 struct WindowOptions {
   int width = 1600, height = 1000;
   bool vsync = true;
-  bool use_ini = true;  // false for the self-test modes: deterministic layout, nothing written
+  bool use_ini = true;    // false for the self-test modes: deterministic layout, nothing written
   bool use_mouse = true;  // false for the self-test modes: wherever the X pointer is, no hover
 };
 

@@ -6,8 +6,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <ctime>
 #include <cstdio>
+#include <ctime>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -20,7 +20,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
 
 double thread_cpu_s() {
   timespec ts;
@@ -33,9 +35,12 @@ std::string summary(std::vector<double> v) {
   if (v.empty()) return "none";
   const double mean = std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
   std::sort(v.begin(), v.end());
-  auto pct = [&](double q) { return v[std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())))]; };
+  auto pct = [&](double q) {
+    return v[std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())))];
+  };
   char buf[128];
-  std::snprintf(buf, sizeof buf, "mean=%.2f,p50=%.2f,p95=%.2f,max=%.2f", mean, pct(0.5), pct(0.95), v.back());
+  std::snprintf(buf, sizeof buf, "mean=%.2f,p50=%.2f,p95=%.2f,max=%.2f", mean, pct(0.5), pct(0.95),
+                v.back());
   return buf;
 }
 
@@ -73,17 +78,18 @@ bool load(Platform& p, App& app, const Options& o) {
   auto t1 = Clock::now();
   if (!o.filter.empty()) app.set_filter(o.filter);
   app.finish_indexing();
-  std::printf("load records=%zu seconds=%.3f ingest_seconds=%.3f index_seconds=%.3f\n", st.size(), load_s,
-              app.state().ctl.last_load_seconds(), seconds_since(t1));
+  std::printf("load records=%zu seconds=%.3f ingest_seconds=%.3f index_seconds=%.3f\n", st.size(),
+              load_s, app.state().ctl.last_load_seconds(), seconds_since(t1));
   if (!app.state().filter_error.empty()) {
-    std::fprintf(stderr, "vhostscope-gui: --filter: %s (column %zu)\n", app.state().filter_error.c_str(),
-                 app.state().filter_error_pos + 1);
+    std::fprintf(stderr, "vhostscope-gui: --filter: %s (column %zu)\n",
+                 app.state().filter_error.c_str(), app.state().filter_error_pos + 1);
     return false;
   }
   AppState& s = app.state();
   if (o.select) {
     if (*o.select > st.size()) {
-      std::fprintf(stderr, "vhostscope-gui: --select %u: the capture has %zu records\n", *o.select, st.size());
+      std::fprintf(stderr, "vhostscope-gui: --select %u: the capture has %zu records\n", *o.select,
+                   st.size());
       return false;
     }
     s.select(*o.select - 1);
@@ -99,7 +105,8 @@ std::string path_for(const std::string& out, const std::string& view, bool sever
   if (!several) return out;
   const size_t dot = out.rfind('.');
   const size_t slash = out.rfind('/');
-  if (dot == std::string::npos || (slash != std::string::npos && dot < slash)) return out + "-" + view;
+  if (dot == std::string::npos || (slash != std::string::npos && dot < slash))
+    return out + "-" + view;
   return out.substr(0, dot) + "-" + view + out.substr(dot);
 }
 
@@ -107,25 +114,28 @@ void print_stats(const std::string& view, const AppState& s) {
   const ViewStats& v = s.stats;
   const Store& st = s.store();
   if (view == "messages")
-    std::printf("view=messages rows=%zu visible=%zu selected=%s\n", v.message_rows, v.message_visible,
+    std::printf("view=messages rows=%zu visible=%zu selected=%s\n", v.message_rows,
+                v.message_visible,
                 s.selected == view::kNoSelection ? "none" : record_number(s.selected).c_str());
   else if (view == "timeline")
-    std::printf("view=timeline lanes=%zu buckets=%zu hangs=%zu\n", v.timeline_lanes, v.timeline_buckets, v.timeline_hangs);
+    std::printf("view=timeline lanes=%zu buckets=%zu hangs=%zu\n", v.timeline_lanes,
+                v.timeline_buckets, v.timeline_hangs);
   else if (view == "detail")
-    std::printf("view=detail fields=%zu fds=%zu findings=%zu\n", v.detail_fields, v.detail_fds, v.detail_findings);
+    std::printf("view=detail fields=%zu fds=%zu findings=%zu\n", v.detail_fields, v.detail_fds,
+                v.detail_findings);
   else if (view == "features")
-    std::printf("view=features bits=%zu protocol_bits=%zu mismatches=%zu\n", v.feature_bits, v.protocol_bits,
-                v.feature_mismatches);
+    std::printf("view=features bits=%zu protocol_bits=%zu mismatches=%zu\n", v.feature_bits,
+                v.protocol_bits, v.feature_mismatches);
   else if (view == "memory")
     std::printf("view=memory regions=%zu ring_marks=%zu\n", v.memory_regions, v.memory_marks);
   else if (view == "rings")
-    std::printf("view=rings queues=%zu ring_records=%zu snapshot_rows=%zu\n", v.ring_queues, v.ring_records,
-                v.ring_snapshot_rows);
+    std::printf("view=rings queues=%zu ring_records=%zu snapshot_rows=%zu\n", v.ring_queues,
+                v.ring_records, v.ring_snapshot_rows);
   else if (view == "findings")
     std::printf("view=findings total=%zu\n", v.findings_total);
   else if (view == "status")
-    std::printf("view=status records=%zu sessions=%zu pending=%zu flagged=%zu session_index=%zu\n", st.size(),
-                st.sessions().size(), v.pending, st.flagged().size(), s.session_index);
+    std::printf("view=status records=%zu sessions=%zu pending=%zu flagged=%zu session_index=%zu\n",
+                st.size(), st.sessions().size(), v.pending, st.flagged().size(), s.session_index);
 }
 
 }  // namespace
@@ -186,8 +196,9 @@ int run_bench(Platform& p, App& app, const Options& o) {
     if (o.bench == "timeline") {
       const view::TimeRange all = view::fit_range(s.timeline.min_time(), s.timeline.max_time());
       s.timeline_follow = false;
-      s.timeline_range = view::zoom_range(all, f % 2 ? 1.0 : 0.001 + 0.1 * static_cast<double>(seed % 100) / 100.0,
-                                          static_cast<double>(seed % 1000) / 1000.0, all);
+      s.timeline_range =
+          view::zoom_range(all, f % 2 ? 1.0 : 0.001 + 0.1 * static_cast<double>(seed % 100) / 100.0,
+                           static_cast<double>(seed % 1000) / 1000.0, all);
     }
     // The UI half (our views + ImGui building draw lists) is what this code controls; the GL
     // half is Mesa's software rasteriser under Xvfb, timed apart so it does not hide the first.
@@ -204,9 +215,10 @@ int run_bench(Platform& p, App& app, const Options& o) {
     p.present();
     gl_wall.push_back(seconds_since(t1) * 1e3);
   }
-  std::printf("bench view=%s records=%zu rows=%zu frames=%d ui_cpu_ms %s ui_wall_ms %s gl_wall_ms %s\n", o.bench.c_str(),
-              s.store().size(), s.rows.size(), o.frames, summary(ui_cpu).c_str(), summary(ui_wall).c_str(),
-              summary(gl_wall).c_str());
+  std::printf(
+      "bench view=%s records=%zu rows=%zu frames=%d ui_cpu_ms %s ui_wall_ms %s gl_wall_ms %s\n",
+      o.bench.c_str(), s.store().size(), s.rows.size(), o.frames, summary(ui_cpu).c_str(),
+      summary(ui_wall).c_str(), summary(gl_wall).c_str());
   std::fflush(stdout);
   return 0;
 }

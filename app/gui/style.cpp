@@ -17,8 +17,8 @@ bool file_exists(const char* path) {
 // dashes, box drawing (│), check marks, ≈ for compressed holes, shapes and ⚠ for badges.
 const ImWchar* glyph_ranges() {
   static const ImWchar ranges[] = {
-      0x0020, 0x00FF, 0x0391, 0x03C9, 0x2010, 0x2027, 0x2190, 0x21FF, 0x2248, 0x2248,
-      0x2260, 0x2265, 0x2500, 0x257F, 0x25A0, 0x25FF, 0x26A0, 0x26A0, 0x2713, 0x2717, 0,
+      0x0020, 0x00FF, 0x0391, 0x03C9, 0x2010, 0x2027, 0x2190, 0x21FF, 0x2248, 0x2248, 0x2260,
+      0x2265, 0x2500, 0x257F, 0x25A0, 0x25FF, 0x26A0, 0x26A0, 0x2713, 0x2717, 0,
   };
   return ranges;
 }
@@ -38,12 +38,13 @@ Fonts setup_fonts_and_style(float scale) {
   ImGuiIO& io = ImGui::GetIO();
   io.Fonts->Clear();
   const float size = 15.0f * scale;
-  const char* sans = first_existing({"/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-                                     "/usr/share/fonts/TTF/DejaVuSans.ttf",
-                                     "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf"});
-  const char* mono = first_existing({"/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf",
-                                     "/usr/share/fonts/TTF/DejaVuSansMono.ttf",
-                                     "/usr/share/fonts/truetype/liberation/LiberationMono-Regular.ttf"});
+  const char* sans = first_existing(
+      {"/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "/usr/share/fonts/TTF/DejaVuSans.ttf",
+       "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf"});
+  const char* mono =
+      first_existing({"/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf",
+                      "/usr/share/fonts/TTF/DejaVuSansMono.ttf",
+                      "/usr/share/fonts/truetype/liberation/LiberationMono-Regular.ttf"});
   ImFontConfig cfg;
   cfg.OversampleH = 2;
   Fonts f;

@@ -20,11 +20,11 @@ struct Fonts {
 Fonts setup_fonts_and_style(float scale);
 const Fonts& fonts();
 
-ImU32 category_color(Category c);                       // text colour of a request of this category
+ImU32 category_color(Category c);  // text colour of a request of this category
 ImVec4 category_color_vec(Category c);
-ImU32 severity_color(Severity s);                       // badge / text colour
-ImU32 severity_row_bg(Severity s);                      // faint row tint
-ImU32 peer_row_bg();                                    // the selected message's partner
+ImU32 severity_color(Severity s);   // badge / text colour
+ImU32 severity_row_bg(Severity s);  // faint row tint
+ImU32 peer_row_bg();                // the selected message's partner
 inline constexpr ImU32 kDimText = IM_COL32(140, 140, 150, 255);
 inline constexpr ImU32 kOkText = IM_COL32(120, 200, 120, 255);
 inline constexpr ImU32 kEventText = IM_COL32(170, 170, 190, 255);  // connect / disconnect notes

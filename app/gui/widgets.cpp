@@ -9,21 +9,26 @@
 
 namespace vhs::gui {
 
-bool splitter(const char* id, bool vertical, float thickness, float length, float* value, float per_pixel,
-              float min, float max) {
+bool splitter(const char* id, bool vertical, float thickness, float length, float* value,
+              float per_pixel, float min, float max) {
   ImVec2 size = vertical ? ImVec2(thickness, length) : ImVec2(length, thickness);
   ImGui::InvisibleButton(id, size);
   bool hovered = ImGui::IsItemHovered();
   bool active = ImGui::IsItemActive();
-  if (hovered || active) ImGui::SetMouseCursor(vertical ? ImGuiMouseCursor_ResizeEW : ImGuiMouseCursor_ResizeNS);
+  if (hovered || active)
+    ImGui::SetMouseCursor(vertical ? ImGuiMouseCursor_ResizeEW : ImGuiMouseCursor_ResizeNS);
   ImVec2 a = ImGui::GetItemRectMin(), b = ImGui::GetItemRectMax();
-  ImU32 col = ImGui::GetColorU32(active ? ImGuiCol_SeparatorActive : hovered ? ImGuiCol_SeparatorHovered : ImGuiCol_Separator);
+  ImU32 col = ImGui::GetColorU32(active    ? ImGuiCol_SeparatorActive
+                                 : hovered ? ImGuiCol_SeparatorHovered
+                                           : ImGuiCol_Separator);
   if (vertical) {
     float x = (a.x + b.x) * 0.5f;
-    ImGui::GetWindowDrawList()->AddLine(ImVec2(x, a.y), ImVec2(x, b.y), col, active || hovered ? 2.0f : 1.0f);
+    ImGui::GetWindowDrawList()->AddLine(ImVec2(x, a.y), ImVec2(x, b.y), col,
+                                        active || hovered ? 2.0f : 1.0f);
   } else {
     float y = (a.y + b.y) * 0.5f;
-    ImGui::GetWindowDrawList()->AddLine(ImVec2(a.x, y), ImVec2(b.x, y), col, active || hovered ? 2.0f : 1.0f);
+    ImGui::GetWindowDrawList()->AddLine(ImVec2(a.x, y), ImVec2(b.x, y), col,
+                                        active || hovered ? 2.0f : 1.0f);
   }
   if (!active) return false;
   float delta = vertical ? ImGui::GetIO().MouseDelta.x : ImGui::GetIO().MouseDelta.y;
@@ -38,7 +43,9 @@ void text_colored(ImU32 color, std::string_view text) {
   ImGui::PopStyleColor();
 }
 
-void text_unformatted(std::string_view text) { ImGui::TextUnformatted(text.data(), text.data() + text.size()); }
+void text_unformatted(std::string_view text) {
+  ImGui::TextUnformatted(text.data(), text.data() + text.size());
+}
 
 void text_or_tip(std::string_view text) { text_or_tip(ImGui::GetColorU32(ImGuiCol_Text), text); }
 
@@ -70,12 +77,14 @@ bool session_picker(AppState& s) {
   if (sessions.size() < 2) return false;
   auto label = [&](size_t i) {
     const StoreSession& ss = sessions[i];
-    return "session " + std::to_string(ss.id) + " (" + std::string(device_kind_name(ss.state().device)) + ", " +
-           std::to_string(ss.entries) + " records" + (ss.ended() ? ", ended)" : ")");
+    return "session " + std::to_string(ss.id) + " (" +
+           std::string(device_kind_name(ss.state().device)) + ", " + std::to_string(ss.entries) +
+           " records" + (ss.ended() ? ", ended)" : ")");
   };
   bool changed = false;
   ImGui::SetNextItemWidth(ImGui::GetFontSize() * 20);
-  if (ImGui::BeginCombo("##session", label(std::min(s.session_index, sessions.size() - 1)).c_str())) {
+  if (ImGui::BeginCombo("##session",
+                        label(std::min(s.session_index, sessions.size() - 1)).c_str())) {
     for (size_t i = 0; i < sessions.size(); ++i) {
       if (ImGui::Selectable(label(i).c_str(), i == s.session_index)) {
         s.session_index = i;

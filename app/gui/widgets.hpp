@@ -14,8 +14,8 @@ struct AppState;
 // A draggable bar between two panes. `value` is the size being adjusted (pixels or a fraction,
 // the caller decides) and changes by the mouse delta times `per_pixel`; clamped to [min, max].
 // Vertical bar (between left and right panes) when `vertical`.
-bool splitter(const char* id, bool vertical, float thickness, float length, float* value, float per_pixel,
-              float min, float max);
+bool splitter(const char* id, bool vertical, float thickness, float length, float* value,
+              float per_pixel, float min, float max);
 
 void text_colored(ImU32 color, std::string_view text);
 void text_unformatted(std::string_view text);

@@ -39,10 +39,13 @@ void myers(const uint64_t* e, int N, const uint64_t* f, int M, int i, int j, Mar
       const int o = r == 0 ? 1 : 0;          // 1: forward, 0: backward (reversed sequences)
       const int m = r == 0 ? 1 : -1;
       for (int k = -(h - 2 * std::max(0, h - M)); k <= h - 2 * std::max(0, h - N); k += 2) {
-        int a = (k == -h || (k != h && at(c, k - 1) < at(c, k + 1))) ? at(c, k + 1) : at(c, k - 1) + 1;
+        int a =
+            (k == -h || (k != h && at(c, k - 1) < at(c, k + 1))) ? at(c, k + 1) : at(c, k - 1) + 1;
         int b = a - k;
         const int s = a, t = b;
-        while (a < N && b < M && e[(1 - o) * N + m * a + (o - 1)] == f[(1 - o) * M + m * b + (o - 1)]) ++a, ++b;
+        while (a < N && b < M &&
+               e[(1 - o) * N + m * a + (o - 1)] == f[(1 - o) * M + m * b + (o - 1)])
+          ++a, ++b;
         at(c, k) = a;
         const int z = -(k - w);
         if (L % 2 == o && z >= -(h - o) && z <= h - o && at(c, k) + at(d, z) >= N) {
@@ -82,7 +85,8 @@ std::vector<AlignStep> align_sequences(std::span<const uint64_t> a, std::span<co
     } else if (j < b.size() && marks.inserted[j]) {
       out.push_back({AlignStep::Kind::Insert, 0, static_cast<uint32_t>(j++)});
     } else if (i < a.size() && j < b.size()) {
-      out.push_back({AlignStep::Kind::Equal, static_cast<uint32_t>(i++), static_cast<uint32_t>(j++)});
+      out.push_back(
+          {AlignStep::Kind::Equal, static_cast<uint32_t>(i++), static_cast<uint32_t>(j++)});
     } else {
       break;  // unreachable: both sides' unmarked elements are the same common subsequence
     }

@@ -7,7 +7,8 @@ namespace vhs {
 
 std::vector<uint32_t> diff_entries(const Store& store, const StoreSession& session) {
   std::vector<uint32_t> out;
-  for (uint32_t i = session.first_entry; session.first_entry != kNoEntry && i <= session.last_entry; ++i) {
+  for (uint32_t i = session.first_entry; session.first_entry != kNoEntry && i <= session.last_entry;
+       ++i) {
     if (&store.session_of(i) != &session) continue;
     const StoreEntry& e = store.entry(i);
     if (e.kind == RecordKind::Message && e.header_complete)
@@ -30,11 +31,12 @@ uint64_t diff_key(const StoreEntry& e) {
 }
 
 MessageView message_view(const Store& store, uint32_t entry) {
-  return MessageView{store.entry(entry).channel, store.bytes(entry), store.fds(entry), store.context(entry)};
+  return MessageView{store.entry(entry).channel, store.bytes(entry), store.fds(entry),
+                     store.context(entry)};
 }
 
-CaptureDiff diff_sessions(const Store& a, const StoreSession& sa, const Store& b, const StoreSession& sb,
-                          const DiffOptions& options) {
+CaptureDiff diff_sessions(const Store& a, const StoreSession& sa, const Store& b,
+                          const StoreSession& sb, const DiffOptions& options) {
   const std::vector<uint32_t> ea = diff_entries(a, sa), eb = diff_entries(b, sb);
   std::vector<uint64_t> ka, kb;
   ka.reserve(ea.size());

@@ -45,7 +45,7 @@ uint64_t diff_key(const StoreEntry& entry);
 
 MessageView message_view(const Store& store, uint32_t entry);
 
-CaptureDiff diff_sessions(const Store& a, const StoreSession& sa, const Store& b, const StoreSession& sb,
-                          const DiffOptions& options = {});
+CaptureDiff diff_sessions(const Store& a, const StoreSession& sa, const Store& b,
+                          const StoreSession& sb, const DiffOptions& options = {});
 
 }  // namespace vhs

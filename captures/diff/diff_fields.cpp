@@ -26,9 +26,9 @@ std::vector<const Field*> comparable(const std::vector<Field>& fields) {
     const Field& f = fields[i];
     if (f.path.starts_with("fd[")) continue;  // compared separately, without inodes
     if (is_bit_child(f.path)) continue;
-    const bool has_children =
-        i + 1 < fields.size() && fields[i + 1].path.size() > f.path.size() &&
-        fields[i + 1].path.starts_with(f.path) && fields[i + 1].path[f.path.size()] == '.';
+    const bool has_children = i + 1 < fields.size() && fields[i + 1].path.size() > f.path.size() &&
+                              fields[i + 1].path.starts_with(f.path) &&
+                              fields[i + 1].path[f.path.size()] == '.';
     if (has_children && !is_bit_child(fields[i + 1].path)) continue;
     out.push_back(&f);
   }
@@ -98,7 +98,8 @@ std::vector<FieldChange> compare_messages(const MessageView& a, const MessageVie
   std::vector<FieldChange> out;
   std::vector<bool> b_used(cb.size(), false);
   for (const Field* f : ca) {
-    auto it = std::find_if(cb.begin(), cb.end(), [&](const Field* g) { return g->path == f->path; });
+    auto it =
+        std::find_if(cb.begin(), cb.end(), [&](const Field* g) { return g->path == f->path; });
     FieldChange c;
     c.path = f->path;
     c.a = f->value;
@@ -123,14 +124,15 @@ std::vector<FieldChange> compare_messages(const MessageView& a, const MessageVie
   for (size_t i = 0; i < nfds; ++i) {
     std::string ta = i < a.fds.size() ? comparable_fd_text(a.fds[i]) : std::string(kAbsent);
     std::string tb = i < b.fds.size() ? comparable_fd_text(b.fds[i]) : std::string(kAbsent);
-    if (ta != tb) out.push_back({fmt::format("fd[{}]", i), std::move(ta), std::move(tb), false, {}});
+    if (ta != tb)
+      out.push_back({fmt::format("fd[{}]", i), std::move(ta), std::move(tb), false, {}});
   }
   return out;
 }
 
 size_t real_change_count(std::span<const FieldChange> changes) {
-  return static_cast<size_t>(
-      std::count_if(changes.begin(), changes.end(), [](const FieldChange& c) { return !c.expected; }));
+  return static_cast<size_t>(std::count_if(changes.begin(), changes.end(),
+                                           [](const FieldChange& c) { return !c.expected; }));
 }
 
 }  // namespace vhs

@@ -47,9 +47,9 @@ struct CompareOptions {
 };
 
 struct FieldChange {
-  std::string path;  // field path as in describe_fields ("features", "fd[0]", "header.size")
-  std::string a;     // rendered value on the first (recorded) side; "(absent)" if missing
-  std::string b;     // rendered value on the second (replayed) side; "(absent)" if missing
+  std::string path;       // field path as in describe_fields ("features", "fd[0]", "header.size")
+  std::string a;          // rendered value on the first (recorded) side; "(absent)" if missing
+  std::string b;          // rendered value on the second (replayed) side; "(absent)" if missing
   bool expected = false;  // differs legitimately (see `why`); not a divergence
   std::string why;        // for expected changes: "front-end virtual address", ...
 };

@@ -90,8 +90,8 @@ std::unique_ptr<CaptureWriter> CaptureWriter::create(const std::string& path, st
   }
   std::setvbuf(file, nullptr, _IOFBF, kWriteBufferSize);
 
-  impl->dead = pcap_open_dead_with_tstamp_precision(kCaptureLinkType, kSnapLen,
-                                                    PCAP_TSTAMP_PRECISION_NANO);
+  impl->dead =
+      pcap_open_dead_with_tstamp_precision(kCaptureLinkType, kSnapLen, PCAP_TSTAMP_PRECISION_NANO);
   if (impl->dead == nullptr) {
     error = fmt::format("cannot create capture '{}': libpcap could not allocate a handle", path);
     std::fclose(file);
@@ -152,9 +152,9 @@ struct CaptureReader::Impl {
   std::string path;
   pcap_t* pcap = nullptr;
   std::string warning;
-  std::string why;         // scratch for decode_packet, reused
-  uint64_t packets = 0;    // packets seen, including skipped ones: warnings count these
-  uint64_t records = 0;    // records returned
+  std::string why;       // scratch for decode_packet, reused
+  uint64_t packets = 0;  // packets seen, including skipped ones: warnings count these
+  uint64_t records = 0;  // records returned
   bool done = false;
 
   ~Impl() {
@@ -202,8 +202,8 @@ bool CaptureReader::next(Record& out) {
     if (rc == PCAP_ERROR_BREAK) break;  // clean end of file
     if (rc != 1) {
       // libpcap reports a cut-off file as an error ("truncated dump file; tried to read ...").
-      s.warning = fmt::format("capture truncated after record {}: {}", s.packets,
-                              pcap_geterr(s.pcap));
+      s.warning =
+          fmt::format("capture truncated after record {}: {}", s.packets, pcap_geterr(s.pcap));
       break;
     }
     ++s.packets;
@@ -216,7 +216,8 @@ bool CaptureReader::next(Record& out) {
       case PacketStatus::UnknownKind:
         continue;  // written by a newer vhostscope; documented as skippable
       case PacketStatus::Corrupt:
-        s.warning = fmt::format("record {} is corrupt: {}; stopped reading there", s.packets, s.why);
+        s.warning =
+            fmt::format("record {} is corrupt: {}; stopped reading there", s.packets, s.why);
         s.done = true;
         return false;
     }

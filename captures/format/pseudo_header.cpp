@@ -27,10 +27,13 @@ uint16_t get_u16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | (p[1] <
 uint32_t get_u32(const uint8_t* p) {
   return uint32_t{p[0]} | (uint32_t{p[1]} << 8) | (uint32_t{p[2]} << 16) | (uint32_t{p[3]} << 24);
 }
-uint64_t get_u64(const uint8_t* p) { return uint64_t{get_u32(p)} | (uint64_t{get_u32(p + 4)} << 32); }
+uint64_t get_u64(const uint8_t* p) {
+  return uint64_t{get_u32(p)} | (uint64_t{get_u32(p + 4)} << 32);
+}
 
 bool known_kind(uint8_t k) {
-  return k >= static_cast<uint8_t>(RecordKind::Message) && k <= static_cast<uint8_t>(RecordKind::Notify);
+  return k >= static_cast<uint8_t>(RecordKind::Message) &&
+         k <= static_cast<uint8_t>(RecordKind::Notify);
 }
 
 // FdKind values this reader does not know (written by a newer writer) read as Unknown rather
@@ -84,8 +87,9 @@ PacketStatus decode_packet(std::span<const uint8_t> packet, bool captured_short,
     return PacketStatus::Corrupt;
   }
   if (!std::equal(std::begin(kPseudoHeaderMagic), std::end(kPseudoHeaderMagic), p + off::kMagic)) {
-    why = fmt::format("bad pseudo-header magic {:02x} {:02x} {:02x} {:02x} (expected 56 48 53 52, \"VHSR\")",
-                      p[0], p[1], p[2], p[3]);
+    why = fmt::format(
+        "bad pseudo-header magic {:02x} {:02x} {:02x} {:02x} (expected 56 48 53 52, \"VHSR\")",
+        p[0], p[1], p[2], p[3]);
     return PacketStatus::Corrupt;
   }
   if (p[off::kVersion] != kPseudoHeaderVersion) {

@@ -23,29 +23,29 @@ inline constexpr size_t kFdDescFixedSize = 24;
 
 // Byte offsets of the version 1 fixed part (little endian).
 namespace pseudo_header_offset {
-inline constexpr size_t kMagic = 0;       // 4 bytes
-inline constexpr size_t kVersion = 4;     // u8
-inline constexpr size_t kKind = 5;        // u8 RecordKind
-inline constexpr size_t kHeaderLen = 6;   // u16: offset of the fd table
-inline constexpr size_t kDirection = 8;   // u8 Direction
-inline constexpr size_t kChannel = 9;     // u8 Channel
-inline constexpr size_t kFlags = 10;      // u16 kRecord* bits
-inline constexpr size_t kSession = 12;    // u32
-inline constexpr size_t kFdCount = 16;    // u16
-inline constexpr size_t kReserved = 18;   // u16, written 0
-inline constexpr size_t kDataLen = 20;    // u32: length of the record bytes
+inline constexpr size_t kMagic = 0;      // 4 bytes
+inline constexpr size_t kVersion = 4;    // u8
+inline constexpr size_t kKind = 5;       // u8 RecordKind
+inline constexpr size_t kHeaderLen = 6;  // u16: offset of the fd table
+inline constexpr size_t kDirection = 8;  // u8 Direction
+inline constexpr size_t kChannel = 9;    // u8 Channel
+inline constexpr size_t kFlags = 10;     // u16 kRecord* bits
+inline constexpr size_t kSession = 12;   // u32
+inline constexpr size_t kFdCount = 16;   // u16
+inline constexpr size_t kReserved = 18;  // u16, written 0
+inline constexpr size_t kDataLen = 20;   // u32: length of the record bytes
 }  // namespace pseudo_header_offset
 
 // Byte offsets inside one version 1 fd description (little endian).
 namespace fd_desc_offset {
-inline constexpr size_t kDescLen = 0;   // u16: length of this description, name included
-inline constexpr size_t kKind = 2;      // u8 FdKind
-inline constexpr size_t kReserved = 3;  // u8, written 0
-inline constexpr size_t kNameLen = 4;   // u16
-inline constexpr size_t kReserved2 = 6; // u16, written 0
-inline constexpr size_t kInode = 8;     // u64
-inline constexpr size_t kSize = 16;     // u64
-inline constexpr size_t kName = 24;     // name_len bytes, no terminator
+inline constexpr size_t kDescLen = 0;    // u16: length of this description, name included
+inline constexpr size_t kKind = 2;       // u8 FdKind
+inline constexpr size_t kReserved = 3;   // u8, written 0
+inline constexpr size_t kNameLen = 4;    // u16
+inline constexpr size_t kReserved2 = 6;  // u16, written 0
+inline constexpr size_t kInode = 8;      // u64
+inline constexpr size_t kSize = 16;      // u64
+inline constexpr size_t kName = 24;      // name_len bytes, no terminator
 }  // namespace fd_desc_offset
 
 // Appends the pseudo-header, the fd table and the record bytes of `record` to `out` (which is

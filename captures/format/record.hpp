@@ -14,21 +14,22 @@
 namespace vhs {
 
 enum class RecordKind : uint8_t {
-  Message = 1,     // bytes = the whole vhost-user message (header + payload) as relayed
-  Connect = 2,     // bytes = UTF-8 note (peer description); starts session `session` on `channel`
-  Disconnect = 3,  // bytes = UTF-8 reason; which side closed is `direction` (ToBackend: frontend closed)
-  Error = 4,       // bytes = UTF-8 description of a transport error (could not relay, garbage, CTRUNC)
-  RingState = 5,   // bytes = ring-state snapshot (issue 4)
-  Notify = 6,      // bytes = notification record (issue 4, --interpose-notify)
+  Message = 1,  // bytes = the whole vhost-user message (header + payload) as relayed
+  Connect = 2,  // bytes = UTF-8 note (peer description); starts session `session` on `channel`
+  Disconnect =
+      3,      // bytes = UTF-8 reason; which side closed is `direction` (ToBackend: frontend closed)
+  Error = 4,  // bytes = UTF-8 description of a transport error (could not relay, garbage, CTRUNC)
+  RingState = 5,  // bytes = ring-state snapshot (issue 4)
+  Notify = 6,     // bytes = notification record (issue 4, --interpose-notify)
 };
 
 std::string_view record_kind_name(RecordKind k);
 
 // Record flag bits (pseudo-header `flags`).
 inline constexpr uint16_t kRecordFdsTruncated = 0x1;  // MSG_CTRUNC: the kernel dropped fds
-inline constexpr uint16_t kRecordIncomplete = 0x2;    // message cut short (peer vanished mid-message)
-inline constexpr uint16_t kRecordNotRelayed = 0x4;    // recorded but not forwarded (unsafe to relay)
-inline constexpr uint16_t kRecordInjected = 0x8;      // produced by fault injection, not by a peer
+inline constexpr uint16_t kRecordIncomplete = 0x2;  // message cut short (peer vanished mid-message)
+inline constexpr uint16_t kRecordNotRelayed = 0x4;  // recorded but not forwarded (unsafe to relay)
+inline constexpr uint16_t kRecordInjected = 0x8;    // produced by fault injection, not by a peer
 // On a Disconnect: the proxy ended the session itself (recorder stopped), no peer hung up. Requests
 // still waiting then are unanswered (a hang), not victims of a disconnect.
 inline constexpr uint16_t kRecordClosedByProxy = 0x10;
@@ -38,9 +39,9 @@ struct Record {
   Direction direction = Direction::ToBackend;
   Channel channel = Channel::Frontend;
   uint16_t flags = 0;
-  uint32_t session = 0;        // 1-based: each front-end connection is a new session
-  uint64_t timestamp_ns = 0;   // CLOCK_REALTIME nanoseconds
-  std::vector<FdInfo> fds;     // descriptions of the fds that travelled with the message
+  uint32_t session = 0;       // 1-based: each front-end connection is a new session
+  uint64_t timestamp_ns = 0;  // CLOCK_REALTIME nanoseconds
+  std::vector<FdInfo> fds;    // descriptions of the fds that travelled with the message
   std::vector<uint8_t> bytes;
 
   std::string_view text() const {  // for Connect/Disconnect/Error

@@ -34,7 +34,9 @@ std::string facts_end_reason(FindingCode code, const VringFacts& f) {
 
 // The condition a notifier finding tracks, as a value that changes exactly when it begins anew
 // or changes its reason: the setting while the ring runs without an fd, else Fd.
-NotifierSetting missing(bool started, NotifierSetting s) { return started ? s : NotifierSetting::Fd; }
+NotifierSetting missing(bool started, NotifierSetting s) {
+  return started ? s : NotifierSetting::Fd;
+}
 
 // The word for how long an episode lasted: "stalled 3.20 s", "still stalled, 4.32 s".
 std::string_view lasted_word(FindingCode code, bool active) {
@@ -49,7 +51,8 @@ std::string_view lasted_word(FindingCode code, bool active) {
 
 RingTimeline::RingTimeline(HealthThresholds thresholds) : health_(thresholds) {}
 
-void RingTimeline::observe(const RingSnapshot& s, uint64_t ts_ns, uint32_t entry, std::vector<size_t>& changed) {
+void RingTimeline::observe(const RingSnapshot& s, uint64_t ts_ns, uint32_t entry,
+                           std::vector<size_t>& changed) {
   advance(ts_ns, changed);
   RingQueueState& q = queues_[s.queue];
   q.last = s;
@@ -61,14 +64,17 @@ void RingTimeline::observe(const RingSnapshot& s, uint64_t ts_ns, uint32_t entry
   apply(events_, &s, nullptr, changed);
 }
 
-void RingTimeline::observe_facts(const VringFacts& f, uint64_t ts_ns, uint32_t entry, std::vector<size_t>& changed) {
+void RingTimeline::observe_facts(const VringFacts& f, uint64_t ts_ns, uint32_t entry,
+                                 std::vector<size_t>& changed) {
   advance(ts_ns, changed);
   const VringFacts before = facts_.count(f.queue) ? facts_[f.queue] : VringFacts{f.queue};
   facts_[f.queue] = f;
   for (auto [code, was, now] : {std::tuple{FindingCode::NoKickFd, before.kick, f.kick},
                                 std::tuple{FindingCode::NoCallFd, before.call, f.call}}) {
-    const NotifierSetting old_missing = missing(before.started, was), new_missing = missing(f.started, now);
-    if (new_missing != old_missing && new_missing != NotifierSetting::Fd) fact_entries_[{f.queue, code}] = entry;
+    const NotifierSetting old_missing = missing(before.started, was),
+                          new_missing = missing(f.started, now);
+    if (new_missing != old_missing && new_missing != NotifierSetting::Fd)
+      fact_entries_[{f.queue, code}] = entry;
   }
   events_.clear();
   health_.observe_facts(f, ts_ns, events_);
@@ -90,8 +96,8 @@ void RingTimeline::settle(uint64_t now_ns, std::vector<size_t>& changed) {
   apply(events_, nullptr, nullptr, changed);
 }
 
-void RingTimeline::apply(const std::vector<HealthEvent>& events, const RingSnapshot* cause, const VringFacts* facts,
-                         std::vector<size_t>& changed) {
+void RingTimeline::apply(const std::vector<HealthEvent>& events, const RingSnapshot* cause,
+                         const VringFacts* facts, std::vector<size_t>& changed) {
   for (const HealthEvent& e : events) {
     const auto key = std::make_pair(e.queue, e.finding.code);
     if (e.raised) {
@@ -114,7 +120,8 @@ void RingTimeline::apply(const std::vector<HealthEvent>& events, const RingSnaps
     if (it == open_.end()) continue;
     RingEpisode& ep = episodes_[it->second];
     ep.ended_ns = e.at_ns;
-    ep.ended_how = facts ? facts_end_reason(e.finding.code, *facts) : end_reason(e.finding.code, cause);
+    ep.ended_how =
+        facts ? facts_end_reason(e.finding.code, *facts) : end_reason(e.finding.code, cause);
     changed.push_back(it->second);
     open_.erase(it);
   }
@@ -129,7 +136,9 @@ uint64_t episode_duration(const RingEpisode& e, uint64_t now_ns) {
 
 std::string describe_episode(const RingEpisode& e, uint64_t now_ns) {
   const std::string lasted = seconds(episode_duration(e, now_ns));
-  if (e.active()) return fmt::format("{} — still {}, {}", e.finding.detail, lasted_word(e.finding.code, true), lasted);
+  if (e.active())
+    return fmt::format("{} — still {}, {}", e.finding.detail, lasted_word(e.finding.code, true),
+                       lasted);
   return fmt::format("{} — {} {}, {}", e.finding.detail, lasted_word(e.finding.code, false), lasted,
                      e.ended_how);
 }

@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "decoders/vhost_user/findings.hpp"
 #include "decoders/session/ring_health.hpp"
+#include "decoders/vhost_user/findings.hpp"
 #include "decoders/virtio/ring_snapshot.hpp"
 
 namespace vhs {
@@ -23,19 +23,19 @@ inline constexpr uint32_t kNoRingEntry = UINT32_MAX;
 // The newest snapshot of one queue.
 struct RingQueueState {
   RingSnapshot last;
-  uint64_t last_ns = 0;              // its record's time
-  uint32_t entry = kNoRingEntry;     // its store entry, when fed by a Store
-  uint64_t samples = 0;              // RingState records seen for this queue
+  uint64_t last_ns = 0;           // its record's time
+  uint32_t entry = kNoRingEntry;  // its store entry, when fed by a Store
+  uint64_t samples = 0;           // RingState records seen for this queue
 };
 
 // One ring finding from raise to (maybe) end.
 struct RingEpisode {
   uint32_t queue = 0;
-  Finding finding;                 // as raised (its detail is what the rule said then)
-  uint64_t since_ns = 0;           // when the condition began (a stall: the used index's last move)
+  Finding finding;        // as raised (its detail is what the rule said then)
+  uint64_t since_ns = 0;  // when the condition began (a stall: the used index's last move)
   uint64_t raised_ns = 0;
   std::optional<uint64_t> ended_ns;
-  std::string ended_how;           // "drained", "used idx moved to 17, 2 in flight", ...
+  std::string ended_how;  // "drained", "used idx moved to 17, 2 in flight", ...
   // The snapshot the finding is about (the queue's newest at raise); for NoKickFd/NoCallFd the
   // message that left the ring started without the fd.
   uint32_t entry = kNoRingEntry;
@@ -52,7 +52,8 @@ class RingTimeline {
   // Indices of the episodes raised or ended are appended to `changed`.
   void observe(const RingSnapshot& s, uint64_t ts_ns, uint32_t entry, std::vector<size_t>& changed);
   // A vring's notifier facts changed at `ts_ns`, by the message stored as `entry`.
-  void observe_facts(const VringFacts& f, uint64_t ts_ns, uint32_t entry, std::vector<size_t>& changed);
+  void observe_facts(const VringFacts& f, uint64_t ts_ns, uint32_t entry,
+                     std::vector<size_t>& changed);
   // Time passes without a snapshot (a frozen ring is silent): thresholds fire here.
   void advance(uint64_t now_ns, std::vector<size_t>& changed);
   // The session or the capture ended at `now_ns`: conditions still in their grace period are
@@ -63,12 +64,14 @@ class RingTimeline {
   const std::vector<RingEpisode>& episodes() const { return episodes_; }
   bool any_active() const;
   bool empty() const { return queues_.empty(); }  // no RingState snapshot yet
-  bool watching() const { return !queues_.empty() || !fact_entries_.empty(); }  // anything for the clock to do
+  bool watching() const {
+    return !queues_.empty() || !fact_entries_.empty();
+  }                                            // anything for the clock to do
   uint64_t now_ns() const { return now_ns_; }  // the latest time observed or advanced to
 
  private:
-  void apply(const std::vector<HealthEvent>& events, const RingSnapshot* cause, const VringFacts* facts,
-             std::vector<size_t>& changed);
+  void apply(const std::vector<HealthEvent>& events, const RingSnapshot* cause,
+             const VringFacts* facts, std::vector<size_t>& changed);
 
   RingHealth health_;
   std::map<uint32_t, RingQueueState> queues_;

@@ -28,9 +28,7 @@ NotifierSetting notifier_setting(NotifierSlot::State s) {
 
 }  // namespace
 
-Store::Store(Options options) : options_(options) {
-  contexts_.push_back(DecodeContext{});
-}
+Store::Store(Options options) : options_(options) { contexts_.push_back(DecodeContext{}); }
 
 StoreSession& Store::session_for(const Record& record, uint32_t entry_index) {
   // The latest session with this id; a Connect on an id that already has traffic starts afresh.
@@ -145,11 +143,12 @@ void Store::append(const Record& record) {
       // A reply fault injection withheld (replace-reply) never reached the front-end: the session
       // analyser does not see it, so the injected reply pairs up with the request. (A dropped
       // request is fed: its sender still waits for the answer.)
-      const bool withheld = msg.is_reply && (record.flags & (kRecordNotRelayed | kRecordInjected)) ==
-                                                (kRecordNotRelayed | kRecordInjected);
+      const bool withheld =
+          msg.is_reply && (record.flags & (kRecordNotRelayed | kRecordInjected)) ==
+                              (kRecordNotRelayed | kRecordInjected);
       Observation obs = withheld ? Observation{}
-                                 : session.analyser.on_message(index, record.timestamp_ns, record.direction,
-                                                               msg, stored_fds);
+                                 : session.analyser.on_message(index, record.timestamp_ns,
+                                                               record.direction, msg, stored_fds);
       e.header = msg.header;
       e.header_complete = msg.header_complete;
       e.info = msg.info;
@@ -167,36 +166,38 @@ void Store::append(const Record& record) {
         feed_vring_facts(session, record.timestamp_ns, index);
       // Transport facts only the proxy knew, carried in the record flags.
       if (record.flags & kRecordFdsTruncated)
-        findings.push_back({FindingCode::FdsTruncated,
-                            fmt::format("the kernel dropped fds (MSG_CTRUNC); {} arrived",
-                                        record.fds.size())});
+        findings.push_back(
+            {FindingCode::FdsTruncated,
+             fmt::format("the kernel dropped fds (MSG_CTRUNC); {} arrived", record.fds.size())});
       if (record.flags & kRecordIncomplete)
-        findings.push_back({FindingCode::PeerVanishedMidMessage,
-                            fmt::format("only {} bytes arrived before the peer closed",
-                                        record.bytes.size())});
+        findings.push_back(
+            {FindingCode::PeerVanishedMidMessage,
+             fmt::format("only {} bytes arrived before the peer closed", record.bytes.size())});
       break;
     }
     case RecordKind::RingState: {
       std::string error;
       auto snap = decode_ring_snapshot(stored_bytes, &error);
       if (!snap)
-        findings.push_back({FindingCode::InvalidField, "ring-state record not understood: " + error});
+        findings.push_back(
+            {FindingCode::InvalidField, "ring-state record not understood: " + error});
       else if (!session.ended())
         session.rings.observe(*snap, record.timestamp_ns, index, ring_changed_);
       break;
     }
-    case RecordKind::Notify:
-      break;
+    case RecordKind::Notify: break;
   }
   entries_.push_back(e);
   for (auto& f : findings) add_finding(index, std::move(f));
   apply_attributed(earlier);
   if (!ring_changed_.empty()) sync_ring_findings(session, ring_changed_, index);
   // Findings still active when the session ends are what the capture shows at its end.
-  if (record.kind == RecordKind::Disconnect && record.channel == Channel::Frontend) close_ring_findings(session);
+  if (record.kind == RecordKind::Disconnect && record.channel == Channel::Frontend)
+    close_ring_findings(session);
 }
 
-void Store::sync_ring_findings(StoreSession& session, std::span<const size_t> changed, uint32_t fallback_entry) {
+void Store::sync_ring_findings(StoreSession& session, std::span<const size_t> changed,
+                               uint32_t fallback_entry) {
   const auto& episodes = session.rings.episodes();
   for (size_t k : changed) {
     const RingEpisode& ep = episodes[k];
@@ -209,7 +210,8 @@ void Store::sync_ring_findings(StoreSession& session, std::span<const size_t> ch
       add_finding(entry, ep.finding);
     }
     if (!ep.active())
-      finding_lists_[entries_[ref.first].findings][ref.second].detail = describe_episode(ep, ep.ended_ns.value_or(0));
+      finding_lists_[entries_[ref.first].findings][ref.second].detail =
+          describe_episode(ep, ep.ended_ns.value_or(0));
   }
 }
 
@@ -228,7 +230,8 @@ void Store::feed_vring_facts(StoreSession& session, uint64_t ts_ns, uint32_t ent
   session.vring_facts_version = st.vring_notifier_changes;
   auto& cached = session.vring_facts;
   for (const VringState& v : st.vrings) {
-    const VringFacts f{v.index, v.started, notifier_setting(v.kick.state), notifier_setting(v.call.state)};
+    const VringFacts f{v.index, v.started, notifier_setting(v.kick.state),
+                       notifier_setting(v.call.state)};
     auto it = std::lower_bound(cached.begin(), cached.end(), v.index,
                                [](const VringFacts& c, uint32_t q) { return c.queue < q; });
     const bool known = it != cached.end() && it->queue == v.index;

@@ -18,13 +18,13 @@
 #include <string_view>
 #include <vector>
 
-#include "captures/model/chunked_storage.hpp"
 #include "captures/format/record.hpp"
+#include "captures/model/chunked_storage.hpp"
 #include "captures/model/ring_timeline.hpp"
+#include "decoders/session/session.hpp"
 #include "decoders/vhost_user/fd_info.hpp"
 #include "decoders/vhost_user/findings.hpp"
 #include "decoders/vhost_user/message.hpp"
-#include "decoders/session/session.hpp"
 
 namespace vhs {
 
@@ -33,18 +33,18 @@ inline constexpr uint32_t kNoEntry = UINT32_MAX;
 // One record as stored. Entry index == record index in ingest (file) order.
 struct StoreEntry {
   uint64_t timestamp_ns = 0;
-  uint64_t latency_ns = 0;        // replies/acks: time since the request; 0 otherwise
+  uint64_t latency_ns = 0;              // replies/acks: time since the request; 0 otherwise
   const uint8_t* bytes_data = nullptr;  // the record's bytes (use Store::bytes())
   const FdInfo* fds_data = nullptr;     // the record's fd descriptions (use Store::fds())
   uint32_t bytes_size = 0;
   uint16_t fd_count = 0;
-  uint16_t record_flags = 0;      // kRecordFdsTruncated, ...
-  uint32_t session = 0;           // record.session (the id, not an index)
-  uint32_t session_index = 0;     // index into Store::sessions()
-  uint32_t peer = kNoEntry;       // request <-> its reply/ack
-  uint32_t findings = kNoEntry;   // internal: index of this entry's finding list
-  uint32_t context = 0;           // internal: index of the DecodeContext used on ingest
-  Header header;                  // valid when header_complete
+  uint16_t record_flags = 0;          // kRecordFdsTruncated, ...
+  uint32_t session = 0;               // record.session (the id, not an index)
+  uint32_t session_index = 0;         // index into Store::sessions()
+  uint32_t peer = kNoEntry;           // request <-> its reply/ack
+  uint32_t findings = kNoEntry;       // internal: index of this entry's finding list
+  uint32_t context = 0;               // internal: index of the DecodeContext used on ingest
+  Header header;                      // valid when header_complete
   const RequestInfo* info = nullptr;  // registry row; nullptr for unknown requests / non-messages
   RecordKind kind = RecordKind::Message;
   Direction direction = Direction::ToBackend;
@@ -60,7 +60,7 @@ struct StoreEntry {
 
 // One vhost-user session (a front-end connection) as seen by the store.
 struct StoreSession {
-  uint32_t id = 0;                   // record.session
+  uint32_t id = 0;  // record.session
   uint32_t first_entry = kNoEntry;
   uint32_t last_entry = kNoEntry;
   uint32_t connect_entry = kNoEntry;     // the front-end channel's Connect record, if seen
@@ -70,7 +70,8 @@ struct StoreSession {
   // The session's RingState records: newest snapshot per queue and ring hang episodes. Each
   // episode is also a finding on the snapshot entry it is about; its detail says how it ended.
   RingTimeline rings;
-  std::vector<std::pair<uint32_t, uint32_t>> ring_findings;  // internal: episode -> (entry, finding)
+  std::vector<std::pair<uint32_t, uint32_t>>
+      ring_findings;  // internal: episode -> (entry, finding)
   // internal: the vring notifier facts last fed to `rings` (sorted by queue) and the analyser's
   // change count they reflect, so facts are re-derived only when a message changed them.
   std::vector<VringFacts> vring_facts;
@@ -145,7 +146,8 @@ class Store final : public RecordSink {
   void add_finding(uint32_t entry, Finding finding);
   void apply_attributed(std::vector<AttributedFinding>& found);
   // Adds the findings of newly raised ring episodes and rewrites those of ended ones.
-  void sync_ring_findings(StoreSession& session, std::span<const size_t> changed, uint32_t fallback_entry);
+  void sync_ring_findings(StoreSession& session, std::span<const size_t> changed,
+                          uint32_t fallback_entry);
   // The session is over: active episodes' findings say how long they had lasted by `end_ns`.
   void close_ring_findings(StoreSession& session);
   // Feeds the session's changed vring facts (started, kick, call) to its ring timeline.

@@ -11,7 +11,9 @@ namespace {
 
 std::string seconds(uint64_t ns) { return fmt::format("{:.2f} s", static_cast<double>(ns) / 1e9); }
 
-uint64_t elapsed(uint64_t since_ns, uint64_t now_ns) { return now_ns > since_ns ? now_ns - since_ns : 0; }
+uint64_t elapsed(uint64_t since_ns, uint64_t now_ns) {
+  return now_ns > since_ns ? now_ns - since_ns : 0;
+}
 
 std::string_view part_name(RingType t, uint32_t part) {
   static constexpr std::string_view kSplit[] = {"descriptor table", "avail ring", "used ring"};
@@ -34,7 +36,9 @@ bool has_fault(const RingSnapshot& s, RingFaultKind kind) {
 }
 
 // In-flight counts mean something only when the indices were read and are consistent.
-bool counts_valid(const RingSnapshot& s) { return s.indices_ok && !has_fault(s, RingFaultKind::IndexAhead); }
+bool counts_valid(const RingSnapshot& s) {
+  return s.indices_ok && !has_fault(s, RingFaultKind::IndexAhead);
+}
 
 // Buffers the back-end has not fetched yet: exact with a vring base; with EVENT_IDX estimated from
 // avail_event, which back-ends (libvhost-user, rust-vmm) keep at their last_avail_idx; otherwise
@@ -62,14 +66,17 @@ std::string suppression_reason(const RingSnapshot& s) {
     // The driver kicks when avail_event lies in [old idx, new idx) (spec 2.7.10).
     const uint16_t ahead = static_cast<uint16_t>(s.avail_event - s.avail_idx);
     if (ahead < 0x8000)
-      return fmt::format("avail_event {} is ahead of avail idx {}, so the driver kicks only once it "
-                         "publishes entry {}", s.avail_event, s.avail_idx, s.avail_event);
+      return fmt::format(
+          "avail_event {} is ahead of avail idx {}, so the driver kicks only once it "
+          "publishes entry {}",
+          s.avail_event, s.avail_idx, s.avail_event);
     return fmt::format("avail_event {} is behind avail idx {}, so the driver will not kick again",
                        s.avail_event, s.avail_idx);
   }
   if (s.used_flags == kPackedEventDisable) return "the device event area says DISABLE";
-  return fmt::format("the device event area asks for a kick at position {} wrap {}, the driver is at {} wrap {}",
-                     s.avail_event & 0x7fff, s.avail_event >> 15, s.avail_idx & 0x7fff, s.avail_idx >> 15);
+  return fmt::format(
+      "the device event area asks for a kick at position {} wrap {}, the driver is at {} wrap {}",
+      s.avail_event & 0x7fff, s.avail_event >> 15, s.avail_idx & 0x7fff, s.avail_idx >> 15);
 }
 
 FindingCode chain_code(ChainError e) {
@@ -83,8 +90,9 @@ FindingCode chain_code(ChainError e) {
 }
 
 std::string chain_text(const RingSnapshot& s, const RingFault& f) {
-  const std::string where = s.type == RingType::Split ? fmt::format("queue {}: chain at head {}", s.queue, f.head)
-                                                      : fmt::format("queue {}: chain at slot {}", s.queue, f.head);
+  const std::string where = s.type == RingType::Split
+                                ? fmt::format("queue {}: chain at head {}", s.queue, f.head)
+                                : fmt::format("queue {}: chain at slot {}", s.queue, f.head);
   switch (f.chain) {
     case ChainError::Loop:
       return fmt::format("{} does not end within {} descriptors (loop)", where, f.value);
@@ -92,20 +100,28 @@ std::string chain_text(const RingSnapshot& s, const RingFault& f) {
       return fmt::format("{}: head is beyond queue size {}", where, s.size);
     case ChainError::NextOutOfRange:
       if (s.type == RingType::Packed)
-        return fmt::format("{}: descriptor at slot {} has NEXT but no further descriptor is available",
-                           where, f.index);
-      return fmt::format("{}: descriptor {} has next {}, outside its table", where, f.index, f.value);
+        return fmt::format(
+            "{}: descriptor at slot {} has NEXT but no further descriptor is available", where,
+            f.index);
+      return fmt::format("{}: descriptor {} has next {}, outside its table", where, f.index,
+                         f.value);
     case ChainError::NestedIndirect:
-      return fmt::format("{}: indirect table entry {} is itself INDIRECT (flags {:#x})", where, f.index, f.value);
+      return fmt::format("{}: indirect table entry {} is itself INDIRECT (flags {:#x})", where,
+                         f.index, f.value);
     case ChainError::IndirectWithNext:
-      return fmt::format("{}: descriptor {} has both INDIRECT and NEXT (flags {:#x})", where, f.index, f.value);
+      return fmt::format("{}: descriptor {} has both INDIRECT and NEXT (flags {:#x})", where,
+                         f.index, f.value);
     case ChainError::IndirectBadLength:
-      return fmt::format("{}: descriptor {} points to an indirect table of {} bytes (needs a non-zero "
-                         "multiple of 16, at most 32768 entries)", where, f.index, f.value);
+      return fmt::format(
+          "{}: descriptor {} points to an indirect table of {} bytes (needs a non-zero "
+          "multiple of 16, at most 32768 entries)",
+          where, f.index, f.value);
     case ChainError::TableUnreadable:
-      return fmt::format("{}: descriptor {} (table at {:#x}) is not in guest memory", where, f.index, f.value);
+      return fmt::format("{}: descriptor {} (table at {:#x}) is not in guest memory", where,
+                         f.index, f.value);
     case ChainError::BufferUnmapped:
-      return fmt::format("{}: descriptor {} buffer at {:#x} is not in guest memory", where, f.index, f.value);
+      return fmt::format("{}: descriptor {} buffer at {:#x} is not in guest memory", where, f.index,
+                         f.value);
     case ChainError::None: break;
   }
   return fmt::format("{}: chain problem {} at {}", where, static_cast<unsigned>(f.chain), f.index);
@@ -117,34 +133,39 @@ Finding fault_finding(const RingSnapshot& s, const RingFault& f) {
   const uint32_t q = s.queue;
   switch (f.kind) {
     case RingFaultKind::SizeInvalid:
-      return {FindingCode::InvalidField,
-              fmt::format("queue {}: queue size {} is not valid for a {} ring (1..32768{})", q, f.value,
-                          ring_type_name(s.type), s.type == RingType::Split ? ", power of two" : "")};
+      return {
+          FindingCode::InvalidField,
+          fmt::format("queue {}: queue size {} is not valid for a {} ring (1..32768{})", q, f.value,
+                      ring_type_name(s.type), s.type == RingType::Split ? ", power of two" : "")};
     case RingFaultKind::PartUnmapped:
       return {FindingCode::RingAddressUnmapped,
-              fmt::format("queue {}: {} at {:#x} is outside guest memory", q, part_name(s.type, f.index), f.value)};
+              fmt::format("queue {}: {} at {:#x} is outside guest memory", q,
+                          part_name(s.type, f.index), f.value)};
     case RingFaultKind::PartUnreadable:
       return {FindingCode::RingAddressUnmapped,
               fmt::format("queue {}: {} at guest-physical {:#x} could not be read", q,
                           part_name(s.type, f.index), f.value)};
     case RingFaultKind::IndexAhead:
       return {FindingCode::RingIndexInvalid,
-              fmt::format("queue {}: avail idx {} is {} ahead of used idx {}, more than the queue size {}", q,
-                          f.value, static_cast<uint16_t>(f.value - f.index), f.index, s.size)};
+              fmt::format(
+                  "queue {}: avail idx {} is {} ahead of used idx {}, more than the queue size {}",
+                  q, f.value, static_cast<uint16_t>(f.value - f.index), f.index, s.size)};
     case RingFaultKind::HeadOutOfRange:
       return {FindingCode::RingIndexInvalid,
-              fmt::format("queue {}: avail ring entry {} holds head {}, beyond queue size {}", q, f.index,
-                          f.value, s.size)};
+              fmt::format("queue {}: avail ring entry {} holds head {}, beyond queue size {}", q,
+                          f.index, f.value, s.size)};
     case RingFaultKind::UsedIdOutOfRange:
       return {FindingCode::RingIndexInvalid,
-              fmt::format("queue {}: used ring entry {} holds id {}, beyond queue size {}", q, f.index, f.value,
-                          s.size)};
+              fmt::format("queue {}: used ring entry {} holds id {}, beyond queue size {}", q,
+                          f.index, f.value, s.size)};
     case RingFaultKind::BaseMismatch:
-      return {FindingCode::RingIndexInvalid,
-              fmt::format("queue {}: vring base {} (the back-end's next avail idx) is not between used idx {} "
-                          "and avail idx {}", q, f.value, f.index, s.avail_idx)};
-    case RingFaultKind::Chain:
-      return {chain_code(f.chain), chain_text(s, f)};
+      return {
+          FindingCode::RingIndexInvalid,
+          fmt::format(
+              "queue {}: vring base {} (the back-end's next avail idx) is not between used idx {} "
+              "and avail idx {}",
+              q, f.value, f.index, s.avail_idx)};
+    case RingFaultKind::Chain: return {chain_code(f.chain), chain_text(s, f)};
   }
   return {FindingCode::InvalidField,
           fmt::format("queue {}: unknown ring fault {}", q, static_cast<unsigned>(f.kind))};
@@ -160,7 +181,8 @@ void RingHealth::raise(QueueState& q, uint32_t queue, FindingCode code, uint64_t
   out.push_back(std::move(e));
 }
 
-void RingHealth::clear(QueueState& q, FindingCode code, uint64_t now_ns, std::vector<HealthEvent>& out) {
+void RingHealth::clear(QueueState& q, FindingCode code, uint64_t now_ns,
+                       std::vector<HealthEvent>& out) {
   auto it = q.active.find(code);
   if (it == q.active.end()) return;
   HealthEvent e = std::move(it->second);
@@ -209,7 +231,8 @@ void RingHealth::observe(const RingSnapshot& s, uint64_t now_ns, std::vector<Hea
   // Suppressed notifications: work the back-end has not fetched, and the driver will not kick.
   // The clock runs while the back-end's side (used idx, its event word, its flags) is unchanged.
   if (counts_valid(s) && unfetched(s) > 0 && kicks_suppressed(s)) {
-    const uint64_t key = s.used_idx | (uint64_t{s.avail_event} << 16) | (uint64_t{s.used_flags} << 32);
+    const uint64_t key =
+        s.used_idx | (uint64_t{s.avail_event} << 16) | (uint64_t{s.used_flags} << 32);
     if (!q.suppressed.armed || q.suppressed.key != key) {
       clear(q, FindingCode::NotificationsSuppressed, now_ns, out);
       q.suppressed = Timer{true, now_ns, key};
@@ -222,8 +245,10 @@ void RingHealth::observe(const RingSnapshot& s, uint64_t now_ns, std::vector<Hea
   evaluate(s.queue, q, now_ns, out);
 }
 
-void RingHealth::evaluate(uint32_t queue, QueueState& q, uint64_t now_ns, std::vector<HealthEvent>& out) {
-  for (auto [code, wait] : {std::pair{FindingCode::NoKickFd, &q.no_kick}, std::pair{FindingCode::NoCallFd, &q.no_call}})
+void RingHealth::evaluate(uint32_t queue, QueueState& q, uint64_t now_ns,
+                          std::vector<HealthEvent>& out) {
+  for (auto [code, wait] :
+       {std::pair{FindingCode::NoKickFd, &q.no_kick}, std::pair{FindingCode::NoCallFd, &q.no_call}})
     if (wait->armed && elapsed(wait->since_ns, now_ns) >= thresholds_.notifier_grace_ns)
       raise(q, queue, code, wait->since_ns, now_ns, wait->detail, out);
   if (!q.last) return;
@@ -238,10 +263,12 @@ void RingHealth::evaluate(uint32_t queue, QueueState& q, uint64_t now_ns, std::v
   }
   if (q.suppressed.armed && elapsed(q.suppressed.since_ns, now_ns) >= thresholds_.suppressed_ns) {
     const uint32_t waiting = unfetched(s);
-    std::string detail = fmt::format("queue {}: {} buffer{} not fetched by the back-end for {} while {}",
-                                     queue, waiting, waiting == 1 ? "" : "s",
-                                     seconds(elapsed(q.suppressed.since_ns, now_ns)), suppression_reason(s));
-    raise(q, queue, FindingCode::NotificationsSuppressed, q.suppressed.since_ns, now_ns, std::move(detail), out);
+    std::string detail =
+        fmt::format("queue {}: {} buffer{} not fetched by the back-end for {} while {}", queue,
+                    waiting, waiting == 1 ? "" : "s",
+                    seconds(elapsed(q.suppressed.since_ns, now_ns)), suppression_reason(s));
+    raise(q, queue, FindingCode::NotificationsSuppressed, q.suppressed.since_ns, now_ns,
+          std::move(detail), out);
   }
 }
 
@@ -250,9 +277,10 @@ namespace {
 std::string notifier_text(uint32_t queue, FindingCode code, NotifierSetting setting) {
   const bool kick = code == FindingCode::NoKickFd;
   if (setting == NotifierSetting::Unset)
-    return fmt::format("queue {}: {}", queue,
-                       kick ? "started without SET_VRING_KICK: the back-end gets no kicks"
-                            : "started without SET_VRING_CALL: the back-end cannot interrupt the guest");
+    return fmt::format(
+        "queue {}: {}", queue,
+        kick ? "started without SET_VRING_KICK: the back-end gets no kicks"
+             : "started without SET_VRING_CALL: the back-end cannot interrupt the guest");
   return fmt::format("queue {}: {}", queue,
                      kick ? "SET_VRING_KICK sent NOFD: the back-end must poll the ring"
                           : "SET_VRING_CALL sent NOFD: the back-end cannot interrupt the guest");
@@ -260,9 +288,9 @@ std::string notifier_text(uint32_t queue, FindingCode code, NotifierSetting sett
 
 }  // namespace
 
-void RingHealth::update_notifier(QueueState& q, uint32_t queue, FindingCode code, NotifierWait& wait,
-                                 bool started, NotifierSetting setting, uint64_t now_ns,
-                                 std::vector<HealthEvent>& out) {
+void RingHealth::update_notifier(QueueState& q, uint32_t queue, FindingCode code,
+                                 NotifierWait& wait, bool started, NotifierSetting setting,
+                                 uint64_t now_ns, std::vector<HealthEvent>& out) {
   if (!started || setting == NotifierSetting::Fd) {
     // Stopped with the fd still missing: it never came while the ring ran.
     if (!started && wait.armed) raise(q, queue, code, wait.since_ns, now_ns, wait.detail, out);
@@ -283,16 +311,20 @@ void RingHealth::update_notifier(QueueState& q, uint32_t queue, FindingCode code
   }
 }
 
-void RingHealth::observe_facts(const VringFacts& f, uint64_t now_ns, std::vector<HealthEvent>& out) {
+void RingHealth::observe_facts(const VringFacts& f, uint64_t now_ns,
+                               std::vector<HealthEvent>& out) {
   QueueState& q = queues_[f.queue];
   update_notifier(q, f.queue, FindingCode::NoKickFd, q.no_kick, f.started, f.kick, now_ns, out);
   update_notifier(q, f.queue, FindingCode::NoCallFd, q.no_call, f.started, f.call, now_ns, out);
   evaluate(f.queue, q, now_ns, out);
 }
 
-void RingHealth::settle_notifiers(QueueState& q, uint32_t queue, uint64_t now_ns, std::vector<HealthEvent>& out) {
-  if (q.no_kick.armed) raise(q, queue, FindingCode::NoKickFd, q.no_kick.since_ns, now_ns, q.no_kick.detail, out);
-  if (q.no_call.armed) raise(q, queue, FindingCode::NoCallFd, q.no_call.since_ns, now_ns, q.no_call.detail, out);
+void RingHealth::settle_notifiers(QueueState& q, uint32_t queue, uint64_t now_ns,
+                                  std::vector<HealthEvent>& out) {
+  if (q.no_kick.armed)
+    raise(q, queue, FindingCode::NoKickFd, q.no_kick.since_ns, now_ns, q.no_kick.detail, out);
+  if (q.no_call.armed)
+    raise(q, queue, FindingCode::NoCallFd, q.no_call.since_ns, now_ns, q.no_call.detail, out);
 }
 
 void RingHealth::settle(uint64_t now_ns, std::vector<HealthEvent>& out) {
@@ -307,7 +339,8 @@ void RingHealth::forget(uint32_t queue, uint64_t now_ns, std::vector<HealthEvent
   auto it = queues_.find(queue);
   if (it == queues_.end()) return;
   settle_notifiers(it->second, queue, now_ns, out);
-  while (!it->second.active.empty()) clear(it->second, it->second.active.begin()->first, now_ns, out);
+  while (!it->second.active.empty())
+    clear(it->second, it->second.active.begin()->first, now_ns, out);
   queues_.erase(it);
 }
 
@@ -331,9 +364,9 @@ std::vector<Finding> reply_timeouts(std::span<const WaitingForReply> waiting, ui
     std::string what(w.name.empty() ? std::string_view("request") : w.name);
     if (w.vring) what += fmt::format(" (queue {})", *w.vring);
     if (w.channel == Channel::Backend) what += " on the back-end channel";
-    out.push_back({FindingCode::ReplyTimeout,
-                   fmt::format("{} has waited {} for its reply (threshold {})", what, seconds(waited),
-                               seconds(threshold_ns))});
+    out.push_back(
+        {FindingCode::ReplyTimeout, fmt::format("{} has waited {} for its reply (threshold {})",
+                                                what, seconds(waited), seconds(threshold_ns))});
   }
   return out;
 }

@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "decoders/vhost_user/findings.hpp"
-#include "decoders/virtio/ring_snapshot.hpp"
 #include "decoders/vhost_user/wire.hpp"
+#include "decoders/virtio/ring_snapshot.hpp"
 
 namespace vhs {
 
@@ -96,9 +96,11 @@ class RingHealth {
              std::string detail, std::vector<HealthEvent>& out);
   void clear(QueueState& q, FindingCode code, uint64_t now_ns, std::vector<HealthEvent>& out);
   void evaluate(uint32_t queue, QueueState& q, uint64_t now_ns, std::vector<HealthEvent>& out);
-  void update_notifier(QueueState& q, uint32_t queue, FindingCode code, NotifierWait& wait, bool started,
-                       NotifierSetting setting, uint64_t now_ns, std::vector<HealthEvent>& out);
-  void settle_notifiers(QueueState& q, uint32_t queue, uint64_t now_ns, std::vector<HealthEvent>& out);
+  void update_notifier(QueueState& q, uint32_t queue, FindingCode code, NotifierWait& wait,
+                       bool started, NotifierSetting setting, uint64_t now_ns,
+                       std::vector<HealthEvent>& out);
+  void settle_notifiers(QueueState& q, uint32_t queue, uint64_t now_ns,
+                        std::vector<HealthEvent>& out);
 
   HealthThresholds thresholds_;
   std::map<uint32_t, QueueState> queues_;

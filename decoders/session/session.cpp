@@ -101,8 +101,8 @@ bool looks_like_fs_config(const std::vector<uint8_t>& d) {
       return false;
     }
   }
-  uint32_t queues = uint32_t{d[36]} | uint32_t{d[37]} << 8 | uint32_t{d[38]} << 16 |
-                    uint32_t{d[39]} << 24;
+  uint32_t queues =
+      uint32_t{d[36]} | uint32_t{d[37]} << 8 | uint32_t{d[38]} << 16 | uint32_t{d[39]} << 24;
   return queues >= 1 && queues <= 1024;
 }
 
@@ -156,15 +156,14 @@ ReplyExpectation SessionAnalyser::expectation(const DecodedMessage& msg) const {
   const bool reply_ack = state_.protocol_features.acked_has(kProtoReplyAck);
   // NEED_REPLY asks for an ack; the sender only waits for it when REPLY_ACK was negotiated
   // (spec "REPLY_ACK"), but libvhost-user acks regardless, so then the ack is optional.
-  const ReplyExpectation ack = !need ? ReplyExpectation::None
+  const ReplyExpectation ack = !need       ? ReplyExpectation::None
                                : reply_ack ? ReplyExpectation::Ack
                                            : ReplyExpectation::OptionalAck;
   const RequestInfo* info = msg.info;
   if (!info) return need ? ReplyExpectation::OptionalAck : ReplyExpectation::None;
   const KnownRequests& k = known();
   switch (info->reply) {
-    case ReplyRule::Always:
-      return ReplyExpectation::Reply;
+    case ReplyRule::Always: return ReplyExpectation::Reply;
     case ReplyRule::IfLogShmfd:
       // The fd form of SET_LOG_BASE exists only with LOG_SHMFD, and then the back-end replies.
       if (state_.protocol_features.acked_has(kProtoLogShmfd) ||
@@ -245,10 +244,10 @@ void SessionAnalyser::on_request(MessageRef ref, uint64_t ts, const DecodedMessa
     if (p.reported_missing || p.expects == ReplyExpectation::OptionalAck) continue;
     p.reported_missing = true;
     out.earlier.push_back(
-        {p.ref, {FindingCode::MissingReply,
-                 fmt::format("{} got no {} before the next request {}", request_label(p),
-                             p.expects == ReplyExpectation::Ack ? "ack" : "reply",
-                             msg.name())}});
+        {p.ref,
+         {FindingCode::MissingReply,
+          fmt::format("{} got no {} before the next request {}", request_label(p),
+                      p.expects == ReplyExpectation::Ack ? "ack" : "reply", msg.name())}});
   }
   if (out.expects != ReplyExpectation::None) {
     if (waiting.size() >= kMaxWaiting) waiting.pop_front();
@@ -304,8 +303,8 @@ void SessionAnalyser::on_reply(MessageRef ref, uint64_t ts, Direction direction,
   }
   out.answers = req.ref;
   out.latency_ns = ts >= req.timestamp_ns ? ts - req.timestamp_ns : 0;
-  const bool is_ack = req.expects == ReplyExpectation::Ack ||
-                      req.expects == ReplyExpectation::OptionalAck;
+  const bool is_ack =
+      req.expects == ReplyExpectation::Ack || req.expects == ReplyExpectation::OptionalAck;
   out.role = is_ack ? MessageRole::Ack : MessageRole::Reply;
   apply_reply(ref, req, msg, fds, out);
 }
@@ -321,9 +320,10 @@ VringState* SessionAnalyser::vring_for(uint32_t index, Observation& out) {
   if (state_.queue_num) {
     // GET_QUEUE_NUM counts queue pairs for net back-ends (QEMU compares it with queue pairs), all
     // queues for the others.
-    const uint64_t limit = (state_.device == DeviceKind::Net || state_.device == DeviceKind::Unknown)
-                               ? *state_.queue_num * 2
-                               : *state_.queue_num;
+    const uint64_t limit =
+        (state_.device == DeviceKind::Net || state_.device == DeviceKind::Unknown)
+            ? *state_.queue_num * 2
+            : *state_.queue_num;
     if (index >= limit)
       out.findings.push_back(
           {FindingCode::VringIndexOutOfRange,
@@ -348,10 +348,10 @@ void SessionAnalyser::install_region(MessageRef ref, const MemRegionValue& r, co
                                      Observation& out) {
   for (const auto& existing : state_.regions) {
     const auto& e = existing.region;
-    const bool gpa = ranges_overlap(e.guest_phys_addr, e.memory_size, r.guest_phys_addr,
-                                    r.memory_size);
-    const bool uva = ranges_overlap(e.userspace_addr, e.memory_size, r.userspace_addr,
-                                    r.memory_size);
+    const bool gpa =
+        ranges_overlap(e.guest_phys_addr, e.memory_size, r.guest_phys_addr, r.memory_size);
+    const bool uva =
+        ranges_overlap(e.userspace_addr, e.memory_size, r.userspace_addr, r.memory_size);
     if (gpa || uva)
       out.findings.push_back(
           {FindingCode::OverlappingRegion,
@@ -478,8 +478,7 @@ void SessionAnalyser::apply_request(MessageRef ref, const DecodedMessage& msg,
       const auto& r = s->region;
       auto it = std::find_if(st.regions.begin(), st.regions.end(), [&](const MemRegionState& m) {
         return m.region.guest_phys_addr == r.guest_phys_addr &&
-               m.region.userspace_addr == r.userspace_addr &&
-               m.region.memory_size == r.memory_size;
+               m.region.userspace_addr == r.userspace_addr && m.region.memory_size == r.memory_size;
       });
       if (it == st.regions.end())
         out.findings.push_back(
@@ -519,8 +518,9 @@ void SessionAnalyser::apply_request(MessageRef ref, const DecodedMessage& msg,
   }
 }
 
-void SessionAnalyser::apply_reply(MessageRef ref, const PendingRequest& req, const DecodedMessage& msg,
-                                  std::span<const FdInfo> fds, Observation& out) {
+void SessionAnalyser::apply_reply(MessageRef ref, const PendingRequest& req,
+                                  const DecodedMessage& msg, std::span<const FdInfo> fds,
+                                  Observation& out) {
   const KnownRequests& k = known();
   SessionState& st = state_;
   const RequestInfo* info = req.info;
@@ -530,10 +530,10 @@ void SessionAnalyser::apply_reply(MessageRef ref, const PendingRequest& req, con
                           (info && info->reply_payload == PayloadKind::Ack);
   if (ack_shaped && msg.header.request == req.request) {
     if (auto v = u64_of(msg); v && *v != 0)
-      out.findings.push_back({FindingCode::NonzeroAck,
-                              fmt::format("{} answered {:#x}; 0 means success, the front-end "
-                                          "treats anything else as failure",
-                                          request_label(req), *v)});
+      out.findings.push_back(
+          {FindingCode::NonzeroAck, fmt::format("{} answered {:#x}; 0 means success, the front-end "
+                                                "treats anything else as failure",
+                                                request_label(req), *v)});
   }
   if (!info || msg.header.request != req.request) return;
   // Reply payloads feed state only when they answer the request they claim to.
@@ -610,16 +610,18 @@ std::vector<AttributedFinding> SessionAnalyser::finish(uint64_t end_timestamp_ns
       const uint64_t waited =
           end_timestamp_ns >= p.timestamp_ns ? end_timestamp_ns - p.timestamp_ns : 0;
       if (disconnected)
-        found.push_back({p.ref, {FindingCode::DisconnectWithPending,
-                                 fmt::format("{} was still waiting for its {} when the connection "
-                                             "closed, {} after it was sent",
-                                             request_label(p),
-                                             p.expects == ReplyExpectation::Ack ? "ack" : "reply",
-                                             format_ms(waited))}});
+        found.push_back(
+            {p.ref,
+             {FindingCode::DisconnectWithPending,
+              fmt::format("{} was still waiting for its {} when the connection "
+                          "closed, {} after it was sent",
+                          request_label(p), p.expects == ReplyExpectation::Ack ? "ack" : "reply",
+                          format_ms(waited))}});
       else
-        found.push_back({p.ref, {FindingCode::Unanswered,
-                                 fmt::format("{} unanswered: waiting for {} when the capture ended",
-                                             request_label(p), format_ms(waited))}});
+        found.push_back({p.ref,
+                         {FindingCode::Unanswered,
+                          fmt::format("{} unanswered: waiting for {} when the capture ended",
+                                      request_label(p), format_ms(waited))}});
     }
   }
   return found;

@@ -93,11 +93,11 @@ struct RequestCount {
 
 struct VringState {
   uint32_t index = 0;
-  std::optional<uint32_t> num;        // SET_VRING_NUM
-  std::optional<VringAddrValue> addr; // SET_VRING_ADDR
-  std::optional<uint32_t> base;       // SET_VRING_BASE
-  std::optional<uint32_t> last_base;  // last GET_VRING_BASE reply
-  std::optional<uint32_t> endian;     // SET_VRING_ENDIAN (0 LE, 1 BE)
+  std::optional<uint32_t> num;         // SET_VRING_NUM
+  std::optional<VringAddrValue> addr;  // SET_VRING_ADDR
+  std::optional<uint32_t> base;        // SET_VRING_BASE
+  std::optional<uint32_t> last_base;   // last GET_VRING_BASE reply
+  std::optional<uint32_t> endian;      // SET_VRING_ENDIAN (0 LE, 1 BE)
   NotifierSlot kick, call, err;
   bool enabled = false;  // SET_VRING_ENABLE, or at once when PROTOCOL_FEATURES (bit 30) not acked
   bool started = false;  // SET_VRING_KICK starts; GET_VRING_BASE, RESET_DEVICE, RESET_OWNER stop
@@ -107,8 +107,8 @@ struct VringState {
 
 // Feature words of one kind (virtio or protocol): what the back-end offered and what was acked.
 struct FeatureWord {
-  std::optional<uint64_t> offered;  // GET_FEATURES / GET_PROTOCOL_FEATURES reply
-  std::optional<uint64_t> acked;    // SET_FEATURES / SET_PROTOCOL_FEATURES
+  std::optional<uint64_t> offered;     // GET_FEATURES / GET_PROTOCOL_FEATURES reply
+  std::optional<uint64_t> acked;       // SET_FEATURES / SET_PROTOCOL_FEATURES
   MessageRef offered_by = kNoMessage;  // the reply that carried the offer
   MessageRef acked_by = kNoMessage;
   bool acked_has(unsigned bit) const { return acked && ((*acked >> bit) & 1u); }
@@ -138,24 +138,24 @@ struct LogState {
 
 // Everything the analyser knows about the session so far; plain data for views.
 struct SessionState {
-  FeatureWord features;           // virtio + vhost bits
-  FeatureWord protocol_features;  // vhost-user protocol bits
+  FeatureWord features;                     // virtio + vhost bits
+  FeatureWord protocol_features;            // vhost-user protocol bits
   DeviceKind device = DeviceKind::Unknown;  // effective: user's choice, else inferred
   bool device_from_user = false;
   std::vector<MemRegionState> regions;  // current memory table, in installation order
   std::vector<VringState> vrings;       // sorted by index
   BackendChannelState backend_channel;
-  std::optional<uint8_t> status_set;   // last SET_STATUS
-  std::optional<uint8_t> status_read;  // last GET_STATUS reply
-  std::optional<uint64_t> queue_num;   // GET_QUEUE_NUM reply
+  std::optional<uint8_t> status_set;      // last SET_STATUS
+  std::optional<uint8_t> status_read;     // last GET_STATUS reply
+  std::optional<uint64_t> queue_num;      // GET_QUEUE_NUM reply
   std::optional<uint64_t> max_mem_slots;  // GET_MAX_MEM_SLOTS reply
-  std::optional<ConfigValue> config;   // last GET_CONFIG reply
-  uint64_t config_writes = 0;          // SET_CONFIG count
+  std::optional<ConfigValue> config;      // last GET_CONFIG reply
+  uint64_t config_writes = 0;             // SET_CONFIG count
   InflightState inflight;
   LogState log;
-  bool owner_set = false;              // SET_OWNER (cleared by RESET_OWNER)
-  bool postcopy_listening = false;     // between POSTCOPY_LISTEN and POSTCOPY_END
-  uint64_t messages = 0;               // everything fed
+  bool owner_set = false;           // SET_OWNER (cleared by RESET_OWNER)
+  bool postcopy_listening = false;  // between POSTCOPY_LISTEN and POSTCOPY_END
+  uint64_t messages = 0;            // everything fed
   // Bumped whenever a vring's started flag or kick/call setting changes, so a consumer (the
   // Store's hang rules) can re-read the notifier facts only when they moved.
   uint64_t vring_notifier_changes = 0;
@@ -219,7 +219,7 @@ class SessionAnalyser {
 
   Options options_;
   SessionState state_;
-  ChannelQueue queues_[2];  // indexed by Channel
+  ChannelQueue queues_[2];                 // indexed by Channel
   bool rings_enabled_by_default_ = false;  // SET_FEATURES without bit 30
   bool finished_ = false;
 };

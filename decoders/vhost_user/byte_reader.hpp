@@ -2,9 +2,9 @@
 // copying with memcpy so unaligned or short input can never cause undefined behaviour.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <algorithm>
 #include <cstring>
 #include <span>
 #include <type_traits>

@@ -3,17 +3,33 @@
 #include <fmt/format.h>
 
 #include "decoders/vhost_user/byte_reader.hpp"
-#include "decoders/virtio/device_config.hpp"
 #include "decoders/vhost_user/field_format.hpp"
 #include "decoders/vhost_user/message.hpp"
 #include "decoders/vhost_user/payload_layout.hpp"
+#include "decoders/virtio/device_config.hpp"
 
 namespace vhs {
 namespace {
 
 enum class Style : uint8_t {
-  Dec, Hex, Size, Padding, Features, ProtocolFeatures, Status, IndexNofd, Mac, Uuid,
-  IotlbType, IotlbPerm, Direction, Phase, VringAddrFlags, ConfigFlags, Ack, StateResult,
+  Dec,
+  Hex,
+  Size,
+  Padding,
+  Features,
+  ProtocolFeatures,
+  Status,
+  IndexNofd,
+  Mac,
+  Uuid,
+  IotlbType,
+  IotlbPerm,
+  Direction,
+  Phase,
+  VringAddrFlags,
+  ConfigFlags,
+  Ack,
+  StateResult,
 };
 
 // One fixed field of a payload layout (facts file section 4); offsets relative to the payload.
@@ -25,26 +41,25 @@ struct FieldSpec {
 };
 
 constexpr FieldSpec kVringState[] = {{"index", 0, 4, Style::Dec}, {"num", 4, 4, Style::Dec}};
-constexpr FieldSpec kVringAddr[] = {
-    {"index", 0, 4, Style::Dec},           {"flags", 4, 4, Style::VringAddrFlags},
-    {"desc_user_addr", 8, 8, Style::Hex},  {"used_user_addr", 16, 8, Style::Hex},
-    {"avail_user_addr", 24, 8, Style::Hex}, {"log_guest_addr", 32, 8, Style::Hex}};
-constexpr FieldSpec kRegion[] = {{"guest_phys_addr", 0, 8, Style::Hex},
-                                 {"memory_size", 8, 8, Style::Size},
-                                 {"userspace_addr", 16, 8, Style::Hex},
-                                 {"mmap_offset", 24, 8, Style::Hex},
-                                 {"xen_mmap_flags", 32, 4, Style::Hex},
-                                 {"xen_domid", 36, 4, Style::Dec}};
+constexpr FieldSpec kVringAddr[] = {{"index", 0, 4, Style::Dec},
+                                    {"flags", 4, 4, Style::VringAddrFlags},
+                                    {"desc_user_addr", 8, 8, Style::Hex},
+                                    {"used_user_addr", 16, 8, Style::Hex},
+                                    {"avail_user_addr", 24, 8, Style::Hex},
+                                    {"log_guest_addr", 32, 8, Style::Hex}};
+constexpr FieldSpec kRegion[] = {
+    {"guest_phys_addr", 0, 8, Style::Hex}, {"memory_size", 8, 8, Style::Size},
+    {"userspace_addr", 16, 8, Style::Hex}, {"mmap_offset", 24, 8, Style::Hex},
+    {"xen_mmap_flags", 32, 4, Style::Hex}, {"xen_domid", 36, 4, Style::Dec}};
 constexpr FieldSpec kLog[] = {{"mmap_size", 0, 8, Style::Size}, {"mmap_offset", 8, 8, Style::Hex}};
-constexpr FieldSpec kIotlb[] = {{"iova", 0, 8, Style::Hex},       {"size", 8, 8, Style::Size},
-                                {"uaddr", 16, 8, Style::Hex},     {"perm", 24, 1, Style::IotlbPerm},
-                                {"type", 25, 1, Style::IotlbType}, {"padding", 26, 6, Style::Padding}};
-constexpr FieldSpec kConfigHeader[] = {{"offset", 0, 4, Style::Dec},
-                                       {"size", 4, 4, Style::Dec},
-                                       {"flags", 8, 4, Style::ConfigFlags}};
-constexpr FieldSpec kVringArea[] = {{"u64", 0, 8, Style::IndexNofd},
-                                    {"size", 8, 8, Style::Size},
-                                    {"offset", 16, 8, Style::Hex}};
+constexpr FieldSpec kIotlb[] = {
+    {"iova", 0, 8, Style::Hex},        {"size", 8, 8, Style::Size},
+    {"uaddr", 16, 8, Style::Hex},      {"perm", 24, 1, Style::IotlbPerm},
+    {"type", 25, 1, Style::IotlbType}, {"padding", 26, 6, Style::Padding}};
+constexpr FieldSpec kConfigHeader[] = {
+    {"offset", 0, 4, Style::Dec}, {"size", 4, 4, Style::Dec}, {"flags", 8, 4, Style::ConfigFlags}};
+constexpr FieldSpec kVringArea[] = {
+    {"u64", 0, 8, Style::IndexNofd}, {"size", 8, 8, Style::Size}, {"offset", 16, 8, Style::Hex}};
 constexpr FieldSpec kInflight[] = {{"mmap_size", 0, 8, Style::Size},
                                    {"mmap_offset", 8, 8, Style::Hex},
                                    {"num_queues", 16, 2, Style::Dec},
@@ -53,20 +68,23 @@ constexpr FieldSpec kInflight[] = {{"mmap_size", 0, 8, Style::Size},
 constexpr FieldSpec kSharedObject[] = {{"uuid", 0, 16, Style::Uuid}};
 constexpr FieldSpec kStateParams[] = {{"direction", 0, 4, Style::Direction},
                                       {"phase", 4, 4, Style::Phase}};
-constexpr FieldSpec kShmemMap[] = {{"shmid", 0, 1, Style::Dec},      {"padding", 1, 7, Style::Padding},
-                                   {"fd_offset", 8, 8, Style::Hex},  {"shm_offset", 16, 8, Style::Hex},
-                                   {"len", 24, 8, Style::Size},      {"flags", 32, 8, Style::Hex}};
+constexpr FieldSpec kShmemMap[] = {
+    {"shmid", 0, 1, Style::Dec},     {"padding", 1, 7, Style::Padding},
+    {"fd_offset", 8, 8, Style::Hex}, {"shm_offset", 16, 8, Style::Hex},
+    {"len", 24, 8, Style::Size},     {"flags", 32, 8, Style::Hex}};
 
 std::string bytes_hex(std::span<const uint8_t> b, size_t limit = 64) {
   std::string s;
-  for (size_t i = 0; i < b.size() && i < limit; ++i) s += fmt::format("{}{:02x}", i ? " " : "", b[i]);
+  for (size_t i = 0; i < b.size() && i < limit; ++i)
+    s += fmt::format("{}{:02x}", i ? " " : "", b[i]);
   if (b.size() > limit) s += fmt::format(" ... ({} bytes)", b.size());
   return s;
 }
 
 class TreeBuilder {
  public:
-  TreeBuilder(std::span<const uint8_t> payload, const DecodeContext& ctx) : r_(payload), ctx_(ctx) {}
+  TreeBuilder(std::span<const uint8_t> payload, const DecodeContext& ctx)
+      : r_(payload), ctx_(ctx) {}
 
   std::vector<Field> fields;
 
@@ -138,17 +156,19 @@ class TreeBuilder {
   void bit_children(const std::string& path, uint64_t bits, bool protocol) {
     for (unsigned bit = 0; bit < 64; ++bit) {
       if (!((bits >> bit) & 1)) continue;
-      std::string_view name = protocol ? protocol_feature_name(bit) : feature_name(ctx_.device, bit);
-      add(fmt::format("{}.bit[{}]", path, bit), name.empty() ? std::string("(unnamed)") : std::string(name),
-          bit / 8, 1, 1);
+      std::string_view name =
+          protocol ? protocol_feature_name(bit) : feature_name(ctx_.device, bit);
+      add(fmt::format("{}.bit[{}]", path, bit),
+          name.empty() ? std::string("(unnamed)") : std::string(name), bit / 8, 1, 1);
     }
   }
 
   void region(const std::string& path, uint32_t at, bool xen, uint8_t depth) {
     const uint32_t size = mem_region_size(xen);
     if (!r_.has(at, 1)) return;
-    add(path, fmt::format("gpa {} size {}", hex_u64(r_.get<uint64_t>(at)),
-                          human_size(r_.get<uint64_t>(at + 8))),
+    add(path,
+        fmt::format("gpa {} size {}", hex_u64(r_.get<uint64_t>(at)),
+                    human_size(r_.get<uint64_t>(at + 8))),
         at, static_cast<uint32_t>(std::min<size_t>(size, r_.size() - at)), depth);
     walk(path, kRegion, at, depth + 1, xen ? 6 : 4);
   }
@@ -214,15 +234,42 @@ void describe_payload(const DecodedMessage& msg, TreeBuilder& t, const DecodeCon
         t.add(p + ".no_fd", (r.get<uint8_t>(1) & 1) ? "yes" : "no", 1, 1, 1);
       }
       break;
-    case PayloadKind::VringState: t.walk(p, kVringState, 0, 0); used = 8; break;
-    case PayloadKind::VringAddr: t.walk(p, kVringAddr, 0, 0); used = 40; break;
-    case PayloadKind::Log: t.walk(p, kLog, 0, 0); used = 16; break;
-    case PayloadKind::Iotlb: t.walk(p, kIotlb, 0, 0); used = 32; break;
-    case PayloadKind::VringArea: t.walk(p, kVringArea, 0, 0); used = 24; break;
-    case PayloadKind::Inflight: t.walk(p, kInflight, 0, 0); used = 24; break;
-    case PayloadKind::SharedObject: t.walk(p, kSharedObject, 0, 0); used = 16; break;
-    case PayloadKind::DeviceStateParams: t.walk(p, kStateParams, 0, 0); used = 8; break;
-    case PayloadKind::ShmemMap: t.walk(p, kShmemMap, 0, 0); used = 40; break;
+    case PayloadKind::VringState:
+      t.walk(p, kVringState, 0, 0);
+      used = 8;
+      break;
+    case PayloadKind::VringAddr:
+      t.walk(p, kVringAddr, 0, 0);
+      used = 40;
+      break;
+    case PayloadKind::Log:
+      t.walk(p, kLog, 0, 0);
+      used = 16;
+      break;
+    case PayloadKind::Iotlb:
+      t.walk(p, kIotlb, 0, 0);
+      used = 32;
+      break;
+    case PayloadKind::VringArea:
+      t.walk(p, kVringArea, 0, 0);
+      used = 24;
+      break;
+    case PayloadKind::Inflight:
+      t.walk(p, kInflight, 0, 0);
+      used = 24;
+      break;
+    case PayloadKind::SharedObject:
+      t.walk(p, kSharedObject, 0, 0);
+      used = 16;
+      break;
+    case PayloadKind::DeviceStateParams:
+      t.walk(p, kStateParams, 0, 0);
+      used = 8;
+      break;
+    case PayloadKind::ShmemMap:
+      t.walk(p, kShmemMap, 0, 0);
+      used = 40;
+      break;
     case PayloadKind::SingleRegion:
       if (r.has(0, 8)) t.add(p + ".padding", hex_u64(r.get<uint64_t>(0)), 0, 8, 0);
       t.region(p + ".region", 8, xen, 0);
@@ -245,9 +292,10 @@ void describe_payload(const DecodedMessage& msg, TreeBuilder& t, const DecodeCon
         const bool ignored = !msg.is_reply && std::holds_alternative<ConfigValue>(msg.payload) &&
                              std::get<ConfigValue>(msg.payload).data.empty();
         auto data = r.sub(kConfigHeaderSize, n - kConfigHeaderSize);
-        t.add(p + ".data", ignored ? fmt::format("{} bytes (ignored in a request)", data.size())
-                                   : bytes_hex(data),
-              kConfigHeaderSize, static_cast<uint32_t>(data.size()), 0);
+        t.add(
+            p + ".data",
+            ignored ? fmt::format("{} bytes (ignored in a request)", data.size()) : bytes_hex(data),
+            kConfigHeaderSize, static_cast<uint32_t>(data.size()), 0);
         if (!ignored) config_children(t, p + ".data", r.get<uint32_t>(0), data, ctx.device);
         used = n;
       }
@@ -258,7 +306,8 @@ void describe_payload(const DecodedMessage& msg, TreeBuilder& t, const DecodeCon
       if (r.has(4, 4)) t.add(p + ".padding", hex_u64(r.get<uint32_t>(4)), 4, 4, 0);
       const uint32_t count = n >= 8 ? (n - 8) / 8 : 0;
       for (uint32_t i = 0; i < count; ++i)
-        t.add(fmt::format("{}.size[{}]", p, i), size_text(r.get<uint64_t>(8 + i * 8)), 8 + i * 8, 8, 0);
+        t.add(fmt::format("{}.size[{}]", p, i), size_text(r.get<uint64_t>(8 + i * 8)), 8 + i * 8, 8,
+              0);
       used = 8 + count * 8;
       break;
     }
@@ -268,8 +317,7 @@ void describe_payload(const DecodedMessage& msg, TreeBuilder& t, const DecodeCon
       break;
   }
   // Bytes the layout does not explain (size mismatch) still get a line so the hex view covers them.
-  if (n > used)
-    t.add(p + ".extra", bytes_hex(r.sub(used, n - used)), used, n - used, 0);
+  if (n > used) t.add(p + ".extra", bytes_hex(r.sub(used, n - used)), used, n - used, 0);
 }
 
 std::string fd_text(const FdInfo& fd) {

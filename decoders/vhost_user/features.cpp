@@ -27,27 +27,50 @@ constexpr std::array kCommonBits = {
 };
 
 constexpr std::array kBlkBits = {
-    BitName{0, "BARRIER"},        BitName{1, "SIZE_MAX"},      BitName{2, "SEG_MAX"},
-    BitName{4, "GEOMETRY"},       BitName{5, "RO"},            BitName{6, "BLK_SIZE"},
-    BitName{7, "SCSI"},           BitName{9, "FLUSH"},         BitName{10, "TOPOLOGY"},
-    BitName{11, "CONFIG_WCE"},    BitName{12, "MQ"},           BitName{13, "DISCARD"},
-    BitName{14, "WRITE_ZEROES"},  BitName{15, "LIFETIME"},     BitName{16, "SECURE_ERASE"},
-    BitName{17, "ZONED"},         BitName{18, "OUT_FUA"},
+    BitName{0, "BARRIER"},       BitName{1, "SIZE_MAX"},  BitName{2, "SEG_MAX"},
+    BitName{4, "GEOMETRY"},      BitName{5, "RO"},        BitName{6, "BLK_SIZE"},
+    BitName{7, "SCSI"},          BitName{9, "FLUSH"},     BitName{10, "TOPOLOGY"},
+    BitName{11, "CONFIG_WCE"},   BitName{12, "MQ"},       BitName{13, "DISCARD"},
+    BitName{14, "WRITE_ZEROES"}, BitName{15, "LIFETIME"}, BitName{16, "SECURE_ERASE"},
+    BitName{17, "ZONED"},        BitName{18, "OUT_FUA"},
 };
 
 constexpr std::array kNetBits = {
-    BitName{0, "CSUM"},           BitName{1, "GUEST_CSUM"},     BitName{2, "CTRL_GUEST_OFFLOADS"},
-    BitName{3, "MTU"},            BitName{5, "MAC"},            BitName{6, "GSO"},
-    BitName{7, "GUEST_TSO4"},     BitName{8, "GUEST_TSO6"},     BitName{9, "GUEST_ECN"},
-    BitName{10, "GUEST_UFO"},     BitName{11, "HOST_TSO4"},     BitName{12, "HOST_TSO6"},
-    BitName{13, "HOST_ECN"},      BitName{14, "HOST_UFO"},      BitName{15, "MRG_RXBUF"},
-    BitName{16, "STATUS"},        BitName{17, "CTRL_VQ"},       BitName{18, "CTRL_RX"},
-    BitName{19, "CTRL_VLAN"},     BitName{20, "CTRL_RX_EXTRA"}, BitName{21, "GUEST_ANNOUNCE"},
-    BitName{22, "MQ"},            BitName{23, "CTRL_MAC_ADDR"}, BitName{50, "DEVICE_STATS"},
-    BitName{52, "VQ_NOTF_COAL"},  BitName{53, "NOTF_COAL"},     BitName{54, "GUEST_USO4"},
-    BitName{55, "GUEST_USO6"},    BitName{56, "HOST_USO"},      BitName{57, "HASH_REPORT"},
-    BitName{59, "GUEST_HDRLEN"},  BitName{60, "RSS"},           BitName{61, "RSC_EXT"},
-    BitName{62, "STANDBY"},       BitName{63, "SPEED_DUPLEX"},
+    BitName{0, "CSUM"},
+    BitName{1, "GUEST_CSUM"},
+    BitName{2, "CTRL_GUEST_OFFLOADS"},
+    BitName{3, "MTU"},
+    BitName{5, "MAC"},
+    BitName{6, "GSO"},
+    BitName{7, "GUEST_TSO4"},
+    BitName{8, "GUEST_TSO6"},
+    BitName{9, "GUEST_ECN"},
+    BitName{10, "GUEST_UFO"},
+    BitName{11, "HOST_TSO4"},
+    BitName{12, "HOST_TSO6"},
+    BitName{13, "HOST_ECN"},
+    BitName{14, "HOST_UFO"},
+    BitName{15, "MRG_RXBUF"},
+    BitName{16, "STATUS"},
+    BitName{17, "CTRL_VQ"},
+    BitName{18, "CTRL_RX"},
+    BitName{19, "CTRL_VLAN"},
+    BitName{20, "CTRL_RX_EXTRA"},
+    BitName{21, "GUEST_ANNOUNCE"},
+    BitName{22, "MQ"},
+    BitName{23, "CTRL_MAC_ADDR"},
+    BitName{50, "DEVICE_STATS"},
+    BitName{52, "VQ_NOTF_COAL"},
+    BitName{53, "NOTF_COAL"},
+    BitName{54, "GUEST_USO4"},
+    BitName{55, "GUEST_USO6"},
+    BitName{56, "HOST_USO"},
+    BitName{57, "HASH_REPORT"},
+    BitName{59, "GUEST_HDRLEN"},
+    BitName{60, "RSS"},
+    BitName{61, "RSC_EXT"},
+    BitName{62, "STANDBY"},
+    BitName{63, "SPEED_DUPLEX"},
 };
 
 constexpr std::array kFsBits = {BitName{0, "NOTIFICATION"}};
@@ -55,12 +78,12 @@ constexpr std::array kFsBits = {BitName{0, "NOTIFICATION"}};
 constexpr std::array kVsockBits = {BitName{0, "STREAM"}, BitName{1, "SEQPACKET"},
                                    BitName{2, "NO_IMPLIED_STREAM"}};
 
-constexpr std::array kGpuBits = {BitName{0, "VIRGL"},       BitName{1, "EDID"},
+constexpr std::array kGpuBits = {BitName{0, "VIRGL"}, BitName{1, "EDID"},
                                  BitName{2, "RESOURCE_UUID"}, BitName{3, "RESOURCE_BLOB"},
                                  BitName{4, "CONTEXT_INIT"}};
 
-constexpr std::array kScsiBits = {BitName{0, "INOUT"}, BitName{1, "HOTPLUG"},
-                                  BitName{2, "CHANGE"}, BitName{3, "T10_PI"}};
+constexpr std::array kScsiBits = {BitName{0, "INOUT"}, BitName{1, "HOTPLUG"}, BitName{2, "CHANGE"},
+                                  BitName{3, "T10_PI"}};
 
 // vhost-user protocol features (spec "Protocol features"); spec names without the prefix.
 constexpr std::array kProtocolBits = {
@@ -89,7 +112,7 @@ constexpr std::array kProtocolBits = {
 
 // Virtio device status bits (virtio spec 2.1).
 constexpr std::array kStatusBits = {
-    BitName{0, "ACKNOWLEDGE"}, BitName{1, "DRIVER"},       BitName{2, "DRIVER_OK"},
+    BitName{0, "ACKNOWLEDGE"}, BitName{1, "DRIVER"},      BitName{2, "DRIVER_OK"},
     BitName{3, "FEATURES_OK"}, BitName{6, "NEEDS_RESET"}, BitName{7, "FAILED"},
 };
 
@@ -158,7 +181,8 @@ DeviceKind device_kind_from_name(std::string_view name) {
   }
   // Common spellings from QEMU device names.
   if (lower == "block" || lower == "vhost-user-blk") return DeviceKind::Blk;
-  if (lower == "virtiofs" || lower == "vhost-user-fs" || lower == "virtio-fs") return DeviceKind::Fs;
+  if (lower == "virtiofs" || lower == "vhost-user-fs" || lower == "virtio-fs")
+    return DeviceKind::Fs;
   if (lower == "vhost-user-net" || lower == "virtio-net") return DeviceKind::Net;
   return DeviceKind::Unknown;
 }

@@ -10,10 +10,19 @@ namespace vhs {
 
 // Virtio device id (virtio spec 5.x). vhost-user never carries it: the user says it, or the
 // session analyser infers it (config size, feature bits).
-enum class DeviceKind : uint8_t { Unknown = 0, Net = 1, Blk = 2, Fs = 26, Vsock = 19, Gpu = 16, Scsi = 8 };
+enum class DeviceKind : uint8_t {
+  Unknown = 0,
+  Net = 1,
+  Blk = 2,
+  Fs = 26,
+  Vsock = 19,
+  Gpu = 16,
+  Scsi = 8
+};
 
 std::string_view device_kind_name(DeviceKind d);
-DeviceKind device_kind_from_name(std::string_view name);  // "blk", "net", "fs", ...; Unknown if none
+DeviceKind device_kind_from_name(
+    std::string_view name);  // "blk", "net", "fs", ...; Unknown if none
 
 // Name of a GET/SET_FEATURES bit for the given device; "" when the bit has no known name.
 std::string_view feature_name(DeviceKind device, unsigned bit);

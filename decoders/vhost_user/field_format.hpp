@@ -13,14 +13,14 @@
 
 namespace vhs {
 
-std::string hex_u64(uint64_t v);          // "0x1f"
-std::string human_size(uint64_t bytes);   // "512 B", "4.0 KiB", "1.0 GiB"
-std::string size_text(uint64_t bytes);    // "1073741824 (1.0 GiB)"; "4096 (4.0 KiB)"; "12"
-std::string unknown_value(uint64_t v);    // "Unknown (63)"
+std::string hex_u64(uint64_t v);         // "0x1f"
+std::string human_size(uint64_t bytes);  // "512 B", "4.0 KiB", "1.0 GiB"
+std::string size_text(uint64_t bytes);   // "1073741824 (1.0 GiB)"; "4096 (4.0 KiB)"; "12"
+std::string unknown_value(uint64_t v);   // "Unknown (63)"
 // "NAME (v)" when name is not empty, else "Unknown (v)".
 std::string named_value(std::string_view name, uint64_t v);
 
-std::string header_flags_text(uint32_t flags);  // "0x9 (version 1, NEED_REPLY)"
+std::string header_flags_text(uint32_t flags);                // "0x9 (version 1, NEED_REPLY)"
 std::string request_text(Channel channel, uint32_t request);  // "GET_FEATURES (1)", "Unknown (99)"
 
 std::string features_text(uint64_t bits, DeviceKind device);  // "0x100000000 (VERSION_1)"
@@ -34,8 +34,8 @@ std::string mac_text(uint64_t u64);  // first 6 bytes of the u64 as stored: "52:
 std::string uuid_text(const std::array<uint8_t, 16>& uuid);  // RFC 4122 byte order, 8-4-4-4-12
 
 // Small wire enumerations; "" when the value has no name.
-std::string_view iotlb_type_name(uint8_t type);   // MISS, UPDATE, INVALIDATE, ACCESS_FAIL, ...
-std::string_view iotlb_perm_name(uint8_t perm);   // NONE, RO, WO, RW
+std::string_view iotlb_type_name(uint8_t type);  // MISS, UPDATE, INVALIDATE, ACCESS_FAIL, ...
+std::string_view iotlb_perm_name(uint8_t perm);  // NONE, RO, WO, RW
 std::string_view device_state_direction_name(uint32_t d);  // SAVE, LOAD
 std::string_view device_state_phase_name(uint32_t p);      // STOPPED
 std::string_view config_flags_name(uint32_t f);            // FRONTEND (0), MIGRATION (1)

@@ -54,7 +54,8 @@ void check_header(const Header& h, std::vector<Finding>& findings) {
     add(findings, FindingCode::ReplyFlagsNotExact, flags_problem_text(h.flags));
   if (h.size > kMaxPayloadSize)
     add(findings, FindingCode::OversizedMessage,
-        fmt::format("header.size is {} bytes, no peer accepts more than {}", h.size, kMaxPayloadSize));
+        fmt::format("header.size is {} bytes, no peer accepts more than {}", h.size,
+                    kMaxPayloadSize));
 }
 
 // The postcopy exchange reuses two request codes with other layouts (facts 8.4): the back-end
@@ -128,8 +129,10 @@ FdExpectation expected_fds(FdRule rule, const Payload& p, bool payload_complete,
     case FdRule::OneUnlessNofd: {
       if (!payload_complete) return {};
       bool nofd = false;
-      if (const auto* v = std::get_if<VringIndexFdValue>(&p)) nofd = v->nofd();
-      else if (const auto* a = std::get_if<VringAreaValue>(&p)) nofd = a->nofd();
+      if (const auto* v = std::get_if<VringIndexFdValue>(&p))
+        nofd = v->nofd();
+      else if (const auto* a = std::get_if<VringAreaValue>(&p))
+        nofd = a->nofd();
       return nofd ? FdExpectation{true, 0, 0, "none: NOFD is set"}
                   : FdExpectation{true, 1, 1, "one: NOFD is clear"};
     }
@@ -173,8 +176,9 @@ void check_fds(const DecodedMessage& m, FdRule rule, bool payload_complete,
   const FdExpectation e = expected_fds(rule, m.payload, payload_complete, ctx);
   if (e.checked && (m.fd_count < e.min || m.fd_count > e.max)) {
     add(findings, FindingCode::FdCountMismatch,
-        fmt::format("{} {} carries {} fd{}, expected {}", m.name(), m.is_reply ? "reply" : "request",
-                    m.fd_count, m.fd_count == 1 ? "" : "s", e.why));
+        fmt::format("{} {} carries {} fd{}, expected {}", m.name(),
+                    m.is_reply ? "reply" : "request", m.fd_count, m.fd_count == 1 ? "" : "s",
+                    e.why));
     return;
   }
   // Back-end channel requests may pass fds only with BACKEND_SEND_FD (spec, back-end messages).

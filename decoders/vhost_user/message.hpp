@@ -20,7 +20,8 @@ namespace vhs {
 // Session facts a decoder needs to interpret one message; the analyser supplies them, a
 // context-free decode uses the defaults.
 struct DecodeContext {
-  uint64_t protocol_features = 0;  // negotiated so far (LOG_SHMFD, XEN_MMAP change layouts/fd rules)
+  uint64_t protocol_features =
+      0;  // negotiated so far (LOG_SHMFD, XEN_MMAP change layouts/fd rules)
   bool protocol_features_known = false;  // false: fd rules that depend on features are not checked
   DeviceKind device = DeviceKind::Unknown;
 };
@@ -45,7 +46,8 @@ DecodedMessage decode_message(Channel channel, std::span<const uint8_t> bytes,
 // One line of the field tree. Offsets are into the whole message (header included) so a hex view
 // can highlight a field's bytes.
 struct Field {
-  std::string path;   // dotted name: "header.flags", "vring_addr.desc_user_addr", "mem.region[0].size"
+  std::string
+      path;  // dotted name: "header.flags", "vring_addr.desc_user_addr", "mem.region[0].size"
   std::string value;  // rendered value, e.g. "0x9 (version 1, NEED_REPLY)"
   uint32_t offset = 0;
   uint32_t length = 0;

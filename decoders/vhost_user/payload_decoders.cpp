@@ -55,9 +55,8 @@ Payload decode_mem_table(const ByteReader& r, uint32_t declared, bool xen,
     invalid(findings, fmt::format("mem_table.nregions is {} but the payload holds {} region{}",
                                   t.nregions, fit_declared, fit_declared == 1 ? "" : "s"));
   // Decode the regions both sides agree on and that actually arrived: never trust nregions alone.
-  const size_t present = r.size() >= kMemTableHeaderSize
-                             ? (r.size() - kMemTableHeaderSize) / region_size
-                             : 0;
+  const size_t present =
+      r.size() >= kMemTableHeaderSize ? (r.size() - kMemTableHeaderSize) / region_size : 0;
   const size_t n = std::min<size_t>(std::min<size_t>(t.nregions, fit_declared), present);
   t.regions.reserve(n);
   for (size_t i = 0; i < n; ++i) {
@@ -81,8 +80,8 @@ Payload decode_config(const ByteReader& r, uint32_t declared, bool keep_data,
     invalid(findings, fmt::format("config.offset {} + size {} exceeds the {}-byte config space",
                                   c.offset, c.size, kMaxConfigSpace));
   if (c.flags > 1)
-    invalid(findings, fmt::format("config.flags is {}, expected 0 (driver write) or 1 (migration)",
-                                  c.flags));
+    invalid(findings,
+            fmt::format("config.flags is {}, expected 0 (driver write) or 1 (migration)", c.flags));
   if (keep_data && r.size() > kConfigHeaderSize) {
     auto data = r.sub(kConfigHeaderSize, r.size() - kConfigHeaderSize);
     c.data.assign(data.begin(), data.end());
@@ -111,8 +110,8 @@ Payload decode_payload(PayloadKind kind, std::span<const uint8_t> present, uint3
     case PayloadKind::VringIndexFd: {
       VringIndexFdValue v{r.get<uint64_t>(0)};
       if (v.raw & ~kIndexAndNofdMask)
-        invalid(findings, fmt::format("u64 is 0x{:x}: only bits 0-7 (index) and 8 (NOFD) may be set",
-                                      v.raw));
+        invalid(findings,
+                fmt::format("u64 is 0x{:x}: only bits 0-7 (index) and 8 (NOFD) may be set", v.raw));
       return v;
     }
     case PayloadKind::VringState: return VringStateValue{r.get<uint32_t>(0), r.get<uint32_t>(4)};
@@ -125,8 +124,8 @@ Payload decode_payload(PayloadKind kind, std::span<const uint8_t> present, uint3
       v.avail_user_addr = r.get<uint64_t>(24);
       v.log_guest_addr = r.get<uint64_t>(32);
       if (v.flags & ~uint32_t{1})
-        invalid(findings, fmt::format("vring_addr.flags is 0x{:x}: only bit 0 (LOG) is defined",
-                                      v.flags));
+        invalid(findings,
+                fmt::format("vring_addr.flags is 0x{:x}: only bit 0 (LOG) is defined", v.flags));
       return v;
     }
     case PayloadKind::MemTable: return decode_mem_table(r, declared, options.xen_mmap, findings);
@@ -148,19 +147,22 @@ Payload decode_payload(PayloadKind kind, std::span<const uint8_t> present, uint3
       v.type = r.get<uint8_t>(25);
       if (v.perm > 3) invalid(findings, fmt::format("iotlb.perm is {}, expected 0-3", v.perm));
       if (v.type < 1 || v.type > 6)
-        invalid(findings, fmt::format("iotlb.type is {}, expected 1-4 (or kernel batch 5/6)", v.type));
+        invalid(findings,
+                fmt::format("iotlb.type is {}, expected 1-4 (or kernel batch 5/6)", v.type));
       return v;
     }
     case PayloadKind::Config: return decode_config(r, declared, options.keep_config_data, findings);
     case PayloadKind::VringArea: {
       VringAreaValue v{r.get<uint64_t>(0), r.get<uint64_t>(8), r.get<uint64_t>(16)};
       if (v.u64 & ~kIndexAndNofdMask)
-        invalid(findings,
-                fmt::format("vring_area.u64 is 0x{:x}: only bits 0-7 (index) and 8 (NOFD) may be set",
-                            v.u64));
+        invalid(
+            findings,
+            fmt::format("vring_area.u64 is 0x{:x}: only bits 0-7 (index) and 8 (NOFD) may be set",
+                        v.u64));
       // The area is mapped as the queue's notify page: its size must be the host page size.
       if (!v.nofd() && r.has(8, 8) && (v.size == 0 || (v.size & (v.size - 1)) != 0))
-        invalid(findings, fmt::format("vring_area.size is {}, expected the host page size", v.size));
+        invalid(findings,
+                fmt::format("vring_area.size is {}, expected the host page size", v.size));
       return v;
     }
     case PayloadKind::Inflight: {
@@ -182,14 +184,15 @@ Payload decode_payload(PayloadKind kind, std::span<const uint8_t> present, uint3
         invalid(findings, fmt::format("device_state.direction is {}, expected 0 (SAVE) or 1 (LOAD)",
                                       v.direction));
       if (v.phase != 0)
-        invalid(findings, fmt::format("device_state.phase is {}, only 0 (STOPPED) is defined", v.phase));
+        invalid(findings,
+                fmt::format("device_state.phase is {}, only 0 (STOPPED) is defined", v.phase));
       return v;
     }
     case PayloadKind::DeviceStateResult: {
       DeviceStateResultValue v{r.get<uint64_t>(0)};
       if (v.raw & ~kIndexAndNofdMask)
-        invalid(findings, fmt::format("device state result is 0x{:x}: only bits 0-8 are defined",
-                                      v.raw));
+        invalid(findings,
+                fmt::format("device state result is 0x{:x}: only bits 0-8 are defined", v.raw));
       return v;
     }
     case PayloadKind::ShmemMap: {
@@ -207,8 +210,9 @@ Payload decode_payload(PayloadKind kind, std::span<const uint8_t> present, uint3
       v.nregions = r.get<uint32_t>(0);
       const size_t slots_declared = declared >= 8 ? (declared - 8) / 8 : 0;
       if (declared >= 8 && v.nregions > slots_declared)
-        invalid(findings, fmt::format("shmem_config.nregions is {} but the payload has {} size slots",
-                                      v.nregions, slots_declared));
+        invalid(findings,
+                fmt::format("shmem_config.nregions is {} but the payload has {} size slots",
+                            v.nregions, slots_declared));
       const size_t slots = r.size() >= 8 ? (r.size() - 8) / 8 : 0;
       v.sizes.reserve(slots);
       for (size_t i = 0; i < slots; ++i) v.sizes.push_back(r.get<uint64_t>(8 + i * 8));

@@ -13,8 +13,8 @@
 namespace vhs {
 
 struct PayloadDecodeOptions {
-  bool xen_mmap = false;          // memory regions are 40 bytes
-  bool keep_config_data = true;   // false: GET_CONFIG request, whose data bytes mean nothing
+  bool xen_mmap = false;         // memory regions are 40 bytes
+  bool keep_config_data = true;  // false: GET_CONFIG request, whose data bytes mean nothing
 };
 
 // `present` holds the payload bytes that actually arrived (may be fewer than `declared_size`

@@ -9,13 +9,13 @@
 
 namespace vhs {
 
-inline constexpr uint32_t kMaxMemRegions = 8;        // VHOST_MEMORY_BASELINE_NREGIONS
-inline constexpr uint32_t kMemRegionSize = 32;       // 4.5
-inline constexpr uint32_t kXenMemRegionSize = 40;    // 4.5 with XEN_MMAP
-inline constexpr uint32_t kMemTableHeaderSize = 8;   // nregions + padding
-inline constexpr uint32_t kConfigHeaderSize = 12;    // offset, size, flags
-inline constexpr uint32_t kMaxQueueSize = 32768;     // split and packed queues
-inline constexpr uint32_t kMaxConfigSpace = 4096;    // offset + size bound (PCI config window)
+inline constexpr uint32_t kMaxMemRegions = 8;       // VHOST_MEMORY_BASELINE_NREGIONS
+inline constexpr uint32_t kMemRegionSize = 32;      // 4.5
+inline constexpr uint32_t kXenMemRegionSize = 40;   // 4.5 with XEN_MMAP
+inline constexpr uint32_t kMemTableHeaderSize = 8;  // nregions + padding
+inline constexpr uint32_t kConfigHeaderSize = 12;   // offset, size, flags
+inline constexpr uint32_t kMaxQueueSize = 32768;    // split and packed queues
+inline constexpr uint32_t kMaxConfigSpace = 4096;   // offset + size bound (PCI config window)
 
 // size == base + k * element for some k >= 0 (element 0: exactly base); any_size: no rule.
 struct PayloadSizeRule {

@@ -9,7 +9,9 @@
 
 namespace vhs {
 
-struct U64Value { uint64_t value = 0; };  // U64, Features, ProtocolFeatures, Ack, Status, Mac, ...
+struct U64Value {
+  uint64_t value = 0;
+};  // U64, Features, ProtocolFeatures, Ack, Status, Mac, ...
 
 struct VringIndexFdValue {  // SET_VRING_KICK/CALL/ERR
   uint64_t raw = 0;
@@ -17,7 +19,10 @@ struct VringIndexFdValue {  // SET_VRING_KICK/CALL/ERR
   bool nofd() const { return (raw & 0x100) != 0; }
 };
 
-struct VringStateValue { uint32_t index = 0; uint32_t num = 0; };
+struct VringStateValue {
+  uint32_t index = 0;
+  uint32_t num = 0;
+};
 
 struct VringAddrValue {
   uint32_t index = 0;
@@ -43,9 +48,15 @@ struct MemTableValue {
   std::vector<MemRegionValue> regions;  // the ones that fit in the payload
 };
 
-struct SingleRegionValue { uint64_t padding = 0; MemRegionValue region; };
+struct SingleRegionValue {
+  uint64_t padding = 0;
+  MemRegionValue region;
+};
 
-struct LogValue { uint64_t mmap_size = 0; uint64_t mmap_offset = 0; };
+struct LogValue {
+  uint64_t mmap_size = 0;
+  uint64_t mmap_offset = 0;
+};
 
 struct IotlbValue {
   uint64_t iova = 0, size = 0, uaddr = 0;
@@ -68,9 +79,13 @@ struct InflightValue {
   uint16_t num_queues = 0, queue_size = 0;
 };
 
-struct SharedObjectValue { std::array<uint8_t, 16> uuid{}; };
+struct SharedObjectValue {
+  std::array<uint8_t, 16> uuid{};
+};
 
-struct DeviceStateParamsValue { uint32_t direction = 0, phase = 0; };
+struct DeviceStateParamsValue {
+  uint32_t direction = 0, phase = 0;
+};
 
 struct DeviceStateResultValue {
   uint64_t raw = 0;
@@ -83,14 +98,19 @@ struct ShmemMapValue {
   uint64_t fd_offset = 0, shm_offset = 0, len = 0, flags = 0;
 };
 
-struct ShmemConfigValue { uint32_t nregions = 0; std::vector<uint64_t> sizes; };
+struct ShmemConfigValue {
+  uint32_t nregions = 0;
+  std::vector<uint64_t> sizes;
+};
 
-struct OpaqueValue { uint32_t length = 0; };
+struct OpaqueValue {
+  uint32_t length = 0;
+};
 
-using Payload = std::variant<std::monostate, U64Value, VringIndexFdValue, VringStateValue,
-                             VringAddrValue, MemTableValue, SingleRegionValue, LogValue,
-                             IotlbValue, ConfigValue, VringAreaValue, InflightValue,
-                             SharedObjectValue, DeviceStateParamsValue, DeviceStateResultValue,
-                             ShmemMapValue, ShmemConfigValue, OpaqueValue>;
+using Payload =
+    std::variant<std::monostate, U64Value, VringIndexFdValue, VringStateValue, VringAddrValue,
+                 MemTableValue, SingleRegionValue, LogValue, IotlbValue, ConfigValue,
+                 VringAreaValue, InflightValue, SharedObjectValue, DeviceStateParamsValue,
+                 DeviceStateResultValue, ShmemMapValue, ShmemConfigValue, OpaqueValue>;
 
 }  // namespace vhs

@@ -45,13 +45,13 @@ std::string_view payload_kind_name(PayloadKind kind);
 enum class FdRule : uint8_t {
   None,
   One,
-  OneUnlessNofd,      // u64 / vring-area payload NOFD bit (0x100) clear => 1 fd
-  OnePerRegion,       // SET_MEM_TABLE: one per region
-  OneIfLogShmfd,      // SET_LOG_BASE
-  OneIfMmapSize,      // GET_INFLIGHT_FD reply: 1 unless mmap_size == 0
-  OneOnSuccess,       // shared-object replies
-  OneUnlessNoFdBit,   // SET_DEVICE_STATE_FD reply: bit 8 set => none
-  ZeroOrOne,          // tolerated either way (REM_MEM_REG)
+  OneUnlessNofd,     // u64 / vring-area payload NOFD bit (0x100) clear => 1 fd
+  OnePerRegion,      // SET_MEM_TABLE: one per region
+  OneIfLogShmfd,     // SET_LOG_BASE
+  OneIfMmapSize,     // GET_INFLIGHT_FD reply: 1 unless mmap_size == 0
+  OneOnSuccess,      // shared-object replies
+  OneUnlessNoFdBit,  // SET_DEVICE_STATE_FD reply: bit 8 set => none
+  ZeroOrOne,         // tolerated either way (REM_MEM_REG)
 };
 
 // When the receiver of a request answers.
@@ -62,7 +62,15 @@ enum class ReplyRule : uint8_t {
 };
 
 // Broad purpose, for colouring and grouping.
-enum class Category : uint8_t { Negotiation, Memory, Vring, Config, BackendChannel, Migration, Device };
+enum class Category : uint8_t {
+  Negotiation,
+  Memory,
+  Vring,
+  Config,
+  BackendChannel,
+  Migration,
+  Device
+};
 
 std::string_view category_name(Category c);
 
@@ -76,10 +84,10 @@ struct RequestInfo {
   ReplyRule reply;
   PayloadKind reply_payload;  // None when no intrinsic reply (acks are PayloadKind::Ack)
   FdRule reply_fds;
-  int8_t protocol_feature;    // gating protocol feature bit, -1 if always legal
-  bool frontend_waits;        // QEMU blocks on the reply (a missing reply hangs the VM)
+  int8_t protocol_feature;  // gating protocol feature bit, -1 if always legal
+  bool frontend_waits;      // QEMU blocks on the reply (a missing reply hangs the VM)
   Category category;
-  std::string_view meaning;   // one line
+  std::string_view meaning;  // one line
 };
 
 std::span<const RequestInfo> all_requests();

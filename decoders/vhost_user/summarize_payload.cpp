@@ -29,7 +29,8 @@ std::string summarize(const DecodedMessage& msg, const DecodeContext& ctx) {
       return v == 0 ? std::string("ack=0") : fmt::format("ack={} (failure)", v);
     }
     case PayloadKind::Mac: return fmt::format("mac={}", mac_text(value_of<U64Value>(p).value));
-    case PayloadKind::Status: return fmt::format("status={}", status_text(value_of<U64Value>(p).value));
+    case PayloadKind::Status:
+      return fmt::format("status={}", status_text(value_of<U64Value>(p).value));
     case PayloadKind::VringIndexFd: {
       const auto& v = value_of<VringIndexFdValue>(p);
       return fmt::format("index={} {}", v.index(), v.nofd() ? "NOFD" : "fd");
@@ -40,8 +41,9 @@ std::string summarize(const DecodedMessage& msg, const DecodeContext& ctx) {
     }
     case PayloadKind::VringAddr: {
       const auto& v = value_of<VringAddrValue>(p);
-      return fmt::format("index={} desc=0x{:x} used=0x{:x} avail=0x{:x}{}", v.index, v.desc_user_addr,
-                         v.used_user_addr, v.avail_user_addr, (v.flags & 1) ? " LOG" : "");
+      return fmt::format("index={} desc=0x{:x} used=0x{:x} avail=0x{:x}{}", v.index,
+                         v.desc_user_addr, v.used_user_addr, v.avail_user_addr,
+                         (v.flags & 1) ? " LOG" : "");
     }
     case PayloadKind::MemTable: {
       const auto& t = value_of<MemTableValue>(p);
@@ -51,8 +53,8 @@ std::string summarize(const DecodedMessage& msg, const DecodeContext& ctx) {
     }
     case PayloadKind::SingleRegion: {
       const auto& r = value_of<SingleRegionValue>(p).region;
-      return fmt::format("gpa=0x{:x} size={} uva=0x{:x}", r.guest_phys_addr, human_size(r.memory_size),
-                         r.userspace_addr);
+      return fmt::format("gpa=0x{:x} size={} uva=0x{:x}", r.guest_phys_addr,
+                         human_size(r.memory_size), r.userspace_addr);
     }
     case PayloadKind::Log: {
       const auto& v = value_of<LogValue>(p);
@@ -64,7 +66,8 @@ std::string summarize(const DecodedMessage& msg, const DecodeContext& ctx) {
       const std::string_view perm = iotlb_perm_name(v.perm);
       return fmt::format("{} iova=0x{:x} size={} perm={}",
                          type.empty() ? unknown_value(v.type) : std::string(type), v.iova,
-                         human_size(v.size), perm.empty() ? unknown_value(v.perm) : std::string(perm));
+                         human_size(v.size),
+                         perm.empty() ? unknown_value(v.perm) : std::string(perm));
     }
     case PayloadKind::Config: {
       const auto& v = value_of<ConfigValue>(p);
@@ -86,7 +89,8 @@ std::string summarize(const DecodedMessage& msg, const DecodeContext& ctx) {
       const auto& v = value_of<DeviceStateParamsValue>(p);
       const std::string_view dir = device_state_direction_name(v.direction);
       const std::string_view phase = device_state_phase_name(v.phase);
-      return fmt::format("direction={} phase={}", dir.empty() ? unknown_value(v.direction) : std::string(dir),
+      return fmt::format("direction={} phase={}",
+                         dir.empty() ? unknown_value(v.direction) : std::string(dir),
                          phase.empty() ? unknown_value(v.phase) : std::string(phase));
     }
     case PayloadKind::DeviceStateResult: {

@@ -76,8 +76,12 @@ std::optional<RegionOffset> MemoryMap::find(Space space, uint64_t addr) const {
   return hit(*(it - 1));
 }
 
-std::optional<RegionOffset> MemoryMap::find_gpa(uint64_t gpa) const { return find(Space::Gpa, gpa); }
-std::optional<RegionOffset> MemoryMap::find_uva(uint64_t uva) const { return find(Space::Uva, uva); }
+std::optional<RegionOffset> MemoryMap::find_gpa(uint64_t gpa) const {
+  return find(Space::Gpa, gpa);
+}
+std::optional<RegionOffset> MemoryMap::find_uva(uint64_t uva) const {
+  return find(Space::Uva, uva);
+}
 
 std::optional<uint64_t> MemoryMap::uva_to_gpa(uint64_t uva) const {
   auto r = find_uva(uva);

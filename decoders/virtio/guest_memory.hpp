@@ -41,7 +41,9 @@ inline uint64_t load_le64(const uint8_t* p) {
 }
 
 // True when [addr, addr + len) does not wrap past 2^64 (len 0 never wraps).
-inline bool range_fits(uint64_t addr, uint64_t len) { return len == 0 || addr <= UINT64_MAX - (len - 1); }
+inline bool range_fits(uint64_t addr, uint64_t len) {
+  return len == 0 || addr <= UINT64_MAX - (len - 1);
+}
 
 // Where an address landed in the memory table.
 struct RegionOffset {
@@ -77,8 +79,8 @@ class MemoryMap {
   std::optional<RegionOffset> find(Space space, uint64_t addr) const;
 
   std::vector<MemRegionValue> regions_;
-  std::vector<bool> usable_;            // size > 0 and neither range wraps
-  std::vector<uint32_t> by_gpa_, by_uva_;  // usable region indices sorted by start
+  std::vector<bool> usable_;                        // size > 0 and neither range wraps
+  std::vector<uint32_t> by_gpa_, by_uva_;           // usable region indices sorted by start
   bool overlap_gpa_ = false, overlap_uva_ = false;  // malformed tables: fall back to a linear scan
 };
 

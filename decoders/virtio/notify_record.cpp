@@ -7,7 +7,8 @@ namespace vhs {
 namespace {
 
 // Payload offsets.
-constexpr size_t kOffVersion = 0, kOffSource = 1, kOffHeaderLen = 2, kOffEvent = 4, kOffQueue = 6, kOffCount = 8;
+constexpr size_t kOffVersion = 0, kOffSource = 1, kOffHeaderLen = 2, kOffEvent = 4, kOffQueue = 6,
+                 kOffCount = 8;
 
 uint16_t le16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
 uint64_t le64(const uint8_t* p) {
@@ -43,17 +44,22 @@ std::vector<uint8_t> encode_notify(const NotifyRecord& n) {
 
 std::optional<NotifyRecord> decode_notify(std::span<const uint8_t> bytes, std::string* error) {
   if (bytes.size() < 4)
-    return bad(error, fmt::format("notify payload of {} bytes is shorter than its 4-byte preamble", bytes.size()));
+    return bad(error, fmt::format("notify payload of {} bytes is shorter than its 4-byte preamble",
+                                  bytes.size()));
   const uint8_t* p = bytes.data();
   if (p[kOffVersion] != kNotifyVersion)
-    return bad(error, fmt::format("notify version {} is not supported (expected {})", p[kOffVersion], kNotifyVersion));
+    return bad(error, fmt::format("notify version {} is not supported (expected {})",
+                                  p[kOffVersion], kNotifyVersion));
   const size_t header_len = le16(p + kOffHeaderLen);
   if (header_len < kNotifyRecordLen)
-    return bad(error, fmt::format("notify header_len {} is below {}", header_len, kNotifyRecordLen));
+    return bad(error,
+               fmt::format("notify header_len {} is below {}", header_len, kNotifyRecordLen));
   if (bytes.size() < header_len)
-    return bad(error, fmt::format("notify payload of {} bytes is shorter than header_len {}", bytes.size(), header_len));
+    return bad(error, fmt::format("notify payload of {} bytes is shorter than header_len {}",
+                                  bytes.size(), header_len));
   if (p[kOffSource] > static_cast<uint8_t>(NotifySource::Err))
-    return bad(error, fmt::format("notify source {} is not 0 (kick), 1 (call) or 2 (err)", p[kOffSource]));
+    return bad(error,
+               fmt::format("notify source {} is not 0 (kick), 1 (call) or 2 (err)", p[kOffSource]));
   if (p[kOffEvent] > static_cast<uint8_t>(NotifyEvent::Closed))
     return bad(error, fmt::format("notify event {} is not one of 0..4", p[kOffEvent]));
   NotifyRecord n;
@@ -90,12 +96,13 @@ std::string describe_notify(const NotifyRecord& n) {
       return fmt::format("q{} {} ×{}", n.queue, notify_source_name(n.source), n.count);
     case NotifyEvent::Held:
     case NotifyEvent::Released:
-      return fmt::format("q{} {} {} ×{}", n.queue, notify_source_name(n.source), notify_event_name(n.event), n.count);
+      return fmt::format("q{} {} {} ×{}", n.queue, notify_source_name(n.source),
+                         notify_event_name(n.event), n.count);
     case NotifyEvent::Interposed:
-    case NotifyEvent::Closed:
-      break;
+    case NotifyEvent::Closed: break;
   }
-  return fmt::format("q{} {} {}", n.queue, notify_source_name(n.source), notify_event_name(n.event));
+  return fmt::format("q{} {} {}", n.queue, notify_source_name(n.source),
+                     notify_event_name(n.event));
 }
 
 }  // namespace vhs

@@ -39,7 +39,8 @@ void encode_notify(const NotifyRecord& n, std::span<uint8_t, kNotifyRecordLen> o
 std::vector<uint8_t> encode_notify(const NotifyRecord& n);
 // nullopt on a malformed or unsupported payload, with the reason in *error when given. Bytes after
 // header_len are ignored (later versions may append).
-std::optional<NotifyRecord> decode_notify(std::span<const uint8_t> bytes, std::string* error = nullptr);
+std::optional<NotifyRecord> decode_notify(std::span<const uint8_t> bytes,
+                                          std::string* error = nullptr);
 
 std::string_view notify_source_name(NotifySource s);  // "kick" / "call" / "err"
 std::string_view notify_event_name(NotifyEvent e);    // "relayed" / "held" / ...

@@ -56,7 +56,8 @@ void walk_chain(const GuestMemoryView& mem, const RingSource& ring, uint16_t siz
       return fail(c, limit >= size ? ChainError::Loop : ChainError::NextOutOfRange, pos, steps);
     }
     RawDesc d{};
-    if (!ring.get(pos, d)) return fail(c, ChainError::TableUnreadable, pos, ring.gpa + pos * kDescSize);
+    if (!ring.get(pos, d))
+      return fail(c, ChainError::TableUnreadable, pos, ring.gpa + pos * kDescSize);
     ++c.ring_descs;
     c.id = d.id;
     if (d.flags & kDescIndirect) return walk_indirect(mem, d, pos, c, indirect_buf, full);
@@ -126,7 +127,8 @@ std::optional<PackedState> read_packed_state(const GuestMemoryView& mem, const R
 
   if (loc.vring_base) {
     const uint32_t base = *loc.vring_base;
-    const PackedPosition used{static_cast<uint16_t>((base >> 16) & 0x7fff), ((base >> 31) & 1u) != 0};
+    const PackedPosition used{static_cast<uint16_t>((base >> 16) & 0x7fff),
+                              ((base >> 31) & 1u) != 0};
     const auto d = distance(used, drv, n);
     if (d && run_is_available(used, *d)) {
       st.next_used = used;
@@ -183,7 +185,8 @@ void walk_packed_chain(const GuestMemoryView& mem, const RingLocation& loc, uint
                        uint32_t limit, Chain& out, RingScratch* scratch, bool read_indirect) {
   std::vector<uint8_t> local;
   std::vector<uint8_t>& buf = scratch ? scratch->indirect : local;
-  walk_chain(mem, RingSource{mem, loc.desc, nullptr}, loc.size, slot, limit, out, buf, read_indirect);
+  walk_chain(mem, RingSource{mem, loc.desc, nullptr}, loc.size, slot, limit, out, buf,
+             read_indirect);
 }
 
 void take_packed_snapshot(const GuestMemoryView& mem, const RingLocation& loc, RingScratch& scratch,
@@ -194,8 +197,8 @@ void take_packed_snapshot(const GuestMemoryView& mem, const RingLocation& loc, R
   const auto st = read_packed_state(mem, loc, scratch);
   if (!st) {
     const uint32_t part = !mem.mapped(loc.desc, kDescSize * loc.size) ? 0u
-                          : !mem.mapped(loc.driver, 4)                 ? 1u
-                                                                       : 2u;
+                          : !mem.mapped(loc.driver, 4)                ? 1u
+                                                                      : 2u;
     const uint64_t addr = part == 0 ? loc.desc : part == 1 ? loc.driver : loc.device;
     push_fault(out.faults, {RingFaultKind::PartUnreadable, ChainError::None, 0, part, addr});
     return;
@@ -221,7 +224,8 @@ void take_packed_snapshot(const GuestMemoryView& mem, const RingLocation& loc, R
     if (out.heads.size() < kSnapshotMaxHeads) out.heads.push_back(ch.id);
     if (i == 0) out.oldest = summarize_buffer(mem, ch, loc.detail);
     if (ch.error != ChainError::None)
-      push_fault(out.faults, {RingFaultKind::Chain, ch.error, ch.head, ch.error_at, ch.error_value});
+      push_fault(out.faults,
+                 {RingFaultKind::Chain, ch.error, ch.head, ch.error_at, ch.error_value});
     if (ch.error != ChainError::None && ch.error != ChainError::BufferUnmapped) {
       // Where the next chain starts is unknown after a broken one.
       out.heads_approximate = true;

@@ -47,10 +47,10 @@ struct PackedEventArea {
 
 struct PackedState {
   PackedEventArea driver, device;
-  PackedPosition next_avail;   // driver's next position (exact)
-  PackedPosition next_used;    // device's next used position (vring base or inferred)
-  bool used_from_base = false; // next_used came from the caller's vring base
-  uint32_t inflight_descs = 0; // ring descriptors in [next_used, next_avail)
+  PackedPosition next_avail;    // driver's next position (exact)
+  PackedPosition next_used;     // device's next used position (vring base or inferred)
+  bool used_from_base = false;  // next_used came from the caller's vring base
+  uint32_t inflight_descs = 0;  // ring descriptors in [next_used, next_avail)
 };
 
 // Reads the event areas and the whole descriptor ring (into scratch.ring), then works out the

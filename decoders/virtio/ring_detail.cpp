@@ -23,32 +23,45 @@ std::string_view lookup(std::span<const NamedCode> table, uint32_t code) {
 
 // virtio spec 5.2.6 (VIRTIO_BLK_T_*); IN/OUT shown as READ/WRITE, which is what they mean.
 constexpr NamedCode kBlkTypes[] = {
-    {0, "READ"}, {1, "WRITE"}, {2, "SCSI_CMD"}, {4, "FLUSH"}, {8, "GET_ID"},
-    {10, "GET_LIFETIME"}, {11, "DISCARD"}, {13, "WRITE_ZEROES"}, {14, "SECURE_ERASE"},
-    {15, "ZONE_APPEND"}, {16, "ZONE_REPORT"}, {18, "ZONE_OPEN"}, {20, "ZONE_CLOSE"},
-    {22, "ZONE_FINISH"}, {24, "ZONE_RESET"}, {26, "ZONE_RESET_ALL"}, {27, "WRITE_FUA"},
+    {0, "READ"},          {1, "WRITE"},         {2, "SCSI_CMD"},     {4, "FLUSH"},
+    {8, "GET_ID"},        {10, "GET_LIFETIME"}, {11, "DISCARD"},     {13, "WRITE_ZEROES"},
+    {14, "SECURE_ERASE"}, {15, "ZONE_APPEND"},  {16, "ZONE_REPORT"}, {18, "ZONE_OPEN"},
+    {20, "ZONE_CLOSE"},   {22, "ZONE_FINISH"},  {24, "ZONE_RESET"},  {26, "ZONE_RESET_ALL"},
+    {27, "WRITE_FUA"},
 };
 
 constexpr NamedCode kBlkStatus[] = {
-    {0, "OK"}, {1, "IOERR"}, {2, "UNSUPP"}, {3, "ZONE_INVALID_CMD"}, {4, "ZONE_UNALIGNED_WP"},
-    {5, "ZONE_OPEN_RESOURCE"}, {6, "ZONE_ACTIVE_RESOURCE"},
+    {0, "OK"},
+    {1, "IOERR"},
+    {2, "UNSUPP"},
+    {3, "ZONE_INVALID_CMD"},
+    {4, "ZONE_UNALIGNED_WP"},
+    {5, "ZONE_OPEN_RESOURCE"},
+    {6, "ZONE_ACTIVE_RESOURCE"},
 };
 
 constexpr uint32_t kBlkBarrier = 0x80000000u;  // legacy flag ORed into the type
 
 // Linux include/uapi/linux/fuse.h enum fuse_opcode (7.45).
 constexpr NamedCode kFuseOpcodes[] = {
-    {1, "LOOKUP"}, {2, "FORGET"}, {3, "GETATTR"}, {4, "SETATTR"}, {5, "READLINK"},
-    {6, "SYMLINK"}, {8, "MKNOD"}, {9, "MKDIR"}, {10, "UNLINK"}, {11, "RMDIR"},
-    {12, "RENAME"}, {13, "LINK"}, {14, "OPEN"}, {15, "READ"}, {16, "WRITE"},
-    {17, "STATFS"}, {18, "RELEASE"}, {20, "FSYNC"}, {21, "SETXATTR"}, {22, "GETXATTR"},
-    {23, "LISTXATTR"}, {24, "REMOVEXATTR"}, {25, "FLUSH"}, {26, "INIT"}, {27, "OPENDIR"},
-    {28, "READDIR"}, {29, "RELEASEDIR"}, {30, "FSYNCDIR"}, {31, "GETLK"}, {32, "SETLK"},
-    {33, "SETLKW"}, {34, "ACCESS"}, {35, "CREATE"}, {36, "INTERRUPT"}, {37, "BMAP"},
-    {38, "DESTROY"}, {39, "IOCTL"}, {40, "POLL"}, {41, "NOTIFY_REPLY"}, {42, "BATCH_FORGET"},
-    {43, "FALLOCATE"}, {44, "READDIRPLUS"}, {45, "RENAME2"}, {46, "LSEEK"},
-    {47, "COPY_FILE_RANGE"}, {48, "SETUPMAPPING"}, {49, "REMOVEMAPPING"}, {50, "SYNCFS"},
-    {51, "TMPFILE"}, {52, "STATX"}, {53, "COPY_FILE_RANGE_64"}, {4096, "CUSE_INIT"},
+    {1, "LOOKUP"},        {2, "FORGET"},         {3, "GETATTR"},
+    {4, "SETATTR"},       {5, "READLINK"},       {6, "SYMLINK"},
+    {8, "MKNOD"},         {9, "MKDIR"},          {10, "UNLINK"},
+    {11, "RMDIR"},        {12, "RENAME"},        {13, "LINK"},
+    {14, "OPEN"},         {15, "READ"},          {16, "WRITE"},
+    {17, "STATFS"},       {18, "RELEASE"},       {20, "FSYNC"},
+    {21, "SETXATTR"},     {22, "GETXATTR"},      {23, "LISTXATTR"},
+    {24, "REMOVEXATTR"},  {25, "FLUSH"},         {26, "INIT"},
+    {27, "OPENDIR"},      {28, "READDIR"},       {29, "RELEASEDIR"},
+    {30, "FSYNCDIR"},     {31, "GETLK"},         {32, "SETLK"},
+    {33, "SETLKW"},       {34, "ACCESS"},        {35, "CREATE"},
+    {36, "INTERRUPT"},    {37, "BMAP"},          {38, "DESTROY"},
+    {39, "IOCTL"},        {40, "POLL"},          {41, "NOTIFY_REPLY"},
+    {42, "BATCH_FORGET"}, {43, "FALLOCATE"},     {44, "READDIRPLUS"},
+    {45, "RENAME2"},      {46, "LSEEK"},         {47, "COPY_FILE_RANGE"},
+    {48, "SETUPMAPPING"}, {49, "REMOVEMAPPING"}, {50, "SYNCFS"},
+    {51, "TMPFILE"},      {52, "STATX"},         {53, "COPY_FILE_RANGE_64"},
+    {4096, "CUSE_INIT"},
 };
 
 constexpr NamedCode kNetGso[] = {
@@ -205,7 +218,8 @@ std::string describe_blk_request(const BlkRequest& req, bool completed) {
       s += " status missing";
     } else {
       std::string_view name = blk_status_name(req.status);
-      s += name.empty() ? fmt::format(" status {:#x}", req.status) : fmt::format(" status {}", name);
+      s +=
+          name.empty() ? fmt::format(" status {:#x}", req.status) : fmt::format(" status {}", name);
     }
   }
   return s;
@@ -238,7 +252,8 @@ NetHeader decode_net_header(const GuestMemoryView& mem, const Chain& chain, bool
 
 std::string describe_net_header(const NetHeader& h) {
   if (!h.ok) return fmt::format("{} header unreadable", h.tx ? "TX" : "RX");
-  std::string s = fmt::format("{} {} bytes gso {}", h.tx ? "TX" : "RX", h.packet_len, gso_label(h.gso_type));
+  std::string s =
+      fmt::format("{} {} bytes gso {}", h.tx ? "TX" : "RX", h.packet_len, gso_label(h.gso_type));
   if ((h.gso_type & ~kNetGsoEcn) != 0) s += fmt::format(" size {}", h.gso_size);
   if (h.flags & 1u) s += fmt::format(" csum {}+{}", h.csum_start, h.csum_offset);
   if (!h.tx && h.header_size == 12) s += fmt::format(" buffers {}", h.num_buffers);

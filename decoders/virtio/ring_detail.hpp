@@ -42,7 +42,7 @@ struct ChainDesc {
   uint64_t addr = 0;
   uint32_t len = 0;
   uint16_t flags = 0;
-  uint16_t index = 0;     // position in the descriptor table/ring, or in the indirect table
+  uint16_t index = 0;  // position in the descriptor table/ring, or in the indirect table
   bool in_indirect = false;
   bool device_writable() const { return (flags & kDescWrite) != 0; }
 };
@@ -50,9 +50,10 @@ struct ChainDesc {
 // One buffer's descriptor chain. Reuse one Chain across walks: clear() keeps the vector's
 // capacity, so steady-state walking does not allocate.
 struct Chain {
-  uint16_t head = 0;         // split: head descriptor index; packed: ring slot of the first desc
-  uint16_t id = 0;           // packed: buffer id (last descriptor, spec 2.8.6); split: == head
-  uint16_t ring_descs = 0;   // descriptors taken from the table/ring (indirect table entries excluded)
+  uint16_t head = 0;  // split: head descriptor index; packed: ring slot of the first desc
+  uint16_t id = 0;    // packed: buffer id (last descriptor, spec 2.8.6); split: == head
+  uint16_t ring_descs =
+      0;  // descriptors taken from the table/ring (indirect table entries excluded)
   std::vector<ChainDesc> descs;  // data descriptors in order (an INDIRECT descriptor is replaced by
                                  // its table's entries)
   uint64_t readable_bytes = 0;   // sum of device-readable lengths
@@ -76,17 +77,17 @@ std::string describe_chain(const Chain& chain);
 
 // ---- virtio-blk (spec 5.2.6; facts 5.3) ----
 
-std::string_view blk_type_name(uint32_t type);    // "READ", "WRITE", ...; "" if unknown
-std::string_view blk_status_name(uint8_t status); // "OK", "IOERR", "UNSUPP", ...; "" if unknown
+std::string_view blk_type_name(uint32_t type);     // "READ", "WRITE", ...; "" if unknown
+std::string_view blk_status_name(uint8_t status);  // "OK", "IOERR", "UNSUPP", ...; "" if unknown
 
 struct BlkRequest {
-  bool header_ok = false;     // the 16-byte header was readable
-  uint32_t type = 0;          // raw, legacy barrier bit 0x80000000 included
+  bool header_ok = false;  // the 16-byte header was readable
+  uint32_t type = 0;       // raw, legacy barrier bit 0x80000000 included
   uint32_t ioprio = 0;
-  uint64_t sector = 0;        // 512-byte units
-  uint64_t data_len = 0;      // bytes between header and status: readable - 16 + writable - 1
-  bool has_status = false;    // a device-writable byte exists at the end of the chain
-  uint8_t status = 0;         // last byte of the last device-writable descriptor; meaningful once used
+  uint64_t sector = 0;      // 512-byte units
+  uint64_t data_len = 0;    // bytes between header and status: readable - 16 + writable - 1
+  bool has_status = false;  // a device-writable byte exists at the end of the chain
+  uint8_t status = 0;  // last byte of the last device-writable descriptor; meaningful once used
   // DISCARD / WRITE_ZEROES / SECURE_ERASE: the first segment (16 bytes after the header).
   bool has_segment = false;
   uint64_t seg_sector = 0;
@@ -107,7 +108,7 @@ struct NetHeader {
   uint8_t flags = 0;
   uint8_t gso_type = 0;
   uint16_t hdr_len = 0, gso_size = 0, csum_start = 0, csum_offset = 0, num_buffers = 0;
-  uint64_t packet_len = 0;   // bytes after the header on that side
+  uint64_t packet_len = 0;  // bytes after the header on that side
 };
 
 // Queue 2k is rx k, 2k+1 is tx k (the control queue stays in QEMU, facts 5.3).
@@ -125,7 +126,7 @@ std::string describe_net_header(const NetHeader& h);  // "TX 1514 bytes gso TCPV
 std::string_view fuse_opcode_name(uint32_t opcode);  // "LOOKUP", "READ", ...; "" if unknown
 
 struct FuseRequest {
-  bool in_ok = false;   // fuse_in_header (40 bytes) readable from the device-readable side
+  bool in_ok = false;  // fuse_in_header (40 bytes) readable from the device-readable side
   uint32_t len = 0, opcode = 0;
   uint64_t unique = 0, nodeid = 0;
   uint32_t uid = 0, gid = 0, pid = 0;
@@ -144,16 +145,16 @@ std::string describe_fuse_request(const FuseRequest& req, bool completed);
 // What the hang rules and an offline view need to know about one in-flight buffer without guest
 // memory: fixed size, no strings.
 struct BufferSummary {
-  uint16_t head = 0;        // split head index / packed buffer id
-  uint16_t descs = 0;       // data descriptors in the chain
+  uint16_t head = 0;                        // split head index / packed buffer id
+  uint16_t descs = 0;                       // data descriptors in the chain
   DeviceKind device = DeviceKind::Unknown;  // how op/arg/data_len were read
   ChainError error = ChainError::None;
-  uint32_t op = 0;          // blk: request type; fs: FUSE opcode; net: gso_type | flags << 8
-  uint64_t arg = 0;         // blk: sector; fs: unique; net: gso_size
-  uint64_t data_len = 0;    // blk: data bytes; fs: fuse len; net: packet bytes after the header
+  uint32_t op = 0;        // blk: request type; fs: FUSE opcode; net: gso_type | flags << 8
+  uint64_t arg = 0;       // blk: sector; fs: unique; net: gso_size
+  uint64_t data_len = 0;  // blk: data bytes; fs: fuse len; net: packet bytes after the header
   uint64_t readable_bytes = 0;
   uint64_t writable_bytes = 0;
-  bool detail_ok = false;   // op/arg/data_len were read from guest memory
+  bool detail_ok = false;  // op/arg/data_len were read from guest memory
 
   bool operator==(const BufferSummary&) const = default;
 };

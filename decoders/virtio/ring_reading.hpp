@@ -15,7 +15,8 @@ namespace vhs::ring_reading {
 
 // Both layouts use 16-byte descriptors: addr, len, then two 16-bit words that differ by layout.
 inline constexpr uint64_t kDescSize = 16;
-inline constexpr uint32_t kMaxIndirectEntries = 32768;  // the largest queue; QEMU caps chains at 1024
+inline constexpr uint32_t kMaxIndirectEntries =
+    32768;  // the largest queue; QEMU caps chains at 1024
 
 // Where descriptors are read from: a copy made once per snapshot, or the view. `Parse` decodes
 // one descriptor of the layout at hand.

@@ -96,8 +96,9 @@ void take_ring_snapshot(const GuestMemoryView& mem, const RingLocation& loc, Rin
     take_split_snapshot(mem, loc, scratch, out);
 }
 
-void take_settled_ring_snapshot(const GuestMemoryView& mem, const RingLocation& loc, RingScratch& scratch,
-                                RingSnapshot& out, RingSnapshot& spare, int retries) {
+void take_settled_ring_snapshot(const GuestMemoryView& mem, const RingLocation& loc,
+                                RingScratch& scratch, RingSnapshot& out, RingSnapshot& spare,
+                                int retries) {
   take_ring_snapshot(mem, loc, scratch, out);
   for (int i = 0; i < retries && !out.faults.empty(); ++i) {
     take_ring_snapshot(mem, loc, scratch, spare);
@@ -175,26 +176,38 @@ std::vector<uint8_t> encode_ring_snapshot(const RingSnapshot& s) {
   return b;
 }
 
-std::optional<RingSnapshot> decode_ring_snapshot(std::span<const uint8_t> bytes, std::string* error) {
-  if (bytes.size() < 4) return bad(error, fmt::format("ring-state payload of {} bytes is shorter than its 4-byte preamble", bytes.size()));
+std::optional<RingSnapshot> decode_ring_snapshot(std::span<const uint8_t> bytes,
+                                                 std::string* error) {
+  if (bytes.size() < 4)
+    return bad(error,
+               fmt::format("ring-state payload of {} bytes is shorter than its 4-byte preamble",
+                           bytes.size()));
   const uint8_t* p = bytes.data();
   if (p[0] != kRingStateVersion)
-    return bad(error, fmt::format("ring-state version {} is not supported (expected {})", p[0], kRingStateVersion));
+    return bad(error, fmt::format("ring-state version {} is not supported (expected {})", p[0],
+                                  kRingStateVersion));
   const size_t header_len = load_le16(p + 2);
   if (header_len < kRingStateHeaderLen)
-    return bad(error, fmt::format("ring-state header_len {} is below {}", header_len, kRingStateHeaderLen));
+    return bad(error, fmt::format("ring-state header_len {} is below {}", header_len,
+                                  kRingStateHeaderLen));
   if (bytes.size() < header_len)
-    return bad(error, fmt::format("ring-state payload of {} bytes is shorter than header_len {}", bytes.size(), header_len));
+    return bad(error, fmt::format("ring-state payload of {} bytes is shorter than header_len {}",
+                                  bytes.size(), header_len));
   if (p[1] > static_cast<uint8_t>(RingType::Packed))
-    return bad(error, fmt::format("ring-state ring type {} is neither 0 (split) nor 1 (packed)", p[1]));
+    return bad(error,
+               fmt::format("ring-state ring type {} is neither 0 (split) nor 1 (packed)", p[1]));
   const size_t heads = p[36], faults = p[37], oldest_len = p[38], fault_len = p[39];
   if (oldest_len != 0 && oldest_len < kRingStateOldestLen)
-    return bad(error, fmt::format("ring-state oldest_len {} is neither 0 nor at least {}", oldest_len, kRingStateOldestLen));
+    return bad(error, fmt::format("ring-state oldest_len {} is neither 0 nor at least {}",
+                                  oldest_len, kRingStateOldestLen));
   if (faults != 0 && fault_len < kRingStateFaultLen)
-    return bad(error, fmt::format("ring-state fault_len {} is below {}", fault_len, kRingStateFaultLen));
+    return bad(error,
+               fmt::format("ring-state fault_len {} is below {}", fault_len, kRingStateFaultLen));
   const size_t need = header_len + 2 * heads + oldest_len + fault_len * faults;
   if (bytes.size() < need)
-    return bad(error, fmt::format("ring-state payload of {} bytes is shorter than the {} its counts need", bytes.size(), need));
+    return bad(error,
+               fmt::format("ring-state payload of {} bytes is shorter than the {} its counts need",
+                           bytes.size(), need));
 
   RingSnapshot s;
   const uint16_t flags = load_le16(p + 10);
@@ -249,7 +262,8 @@ std::string describe_ring_snapshot(const RingSnapshot& s) {
     line += " unreadable";
   } else if (s.type == RingType::Split) {
     line += fmt::format(" avail {} used {}", s.avail_idx, s.used_idx);
-    if (s.event_idx) line += fmt::format(" used_event {} avail_event {}", s.used_event, s.avail_event);
+    if (s.event_idx)
+      line += fmt::format(" used_event {} avail_event {}", s.used_event, s.avail_event);
     if (s.avail_flags) line += fmt::format(" avail_flags {:#x}", s.avail_flags);
     if (s.used_flags) line += fmt::format(" used_flags {:#x}", s.used_flags);
   } else {
@@ -262,7 +276,8 @@ std::string describe_ring_snapshot(const RingSnapshot& s) {
     if (s.pending) line += fmt::format(" (unfetched {})", *s.pending);
     if (!s.heads.empty()) {
       line += " [";
-      for (size_t i = 0; i < s.heads.size(); ++i) line += fmt::format("{}{}", i ? " " : "", s.heads[i]);
+      for (size_t i = 0; i < s.heads.size(); ++i)
+        line += fmt::format("{}{}", i ? " " : "", s.heads[i]);
       if (s.heads.size() < s.inflight) line += " ...";
       line += "]";
     }

@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "decoders/vhost_user/features.hpp"
-#include "decoders/virtio/guest_memory.hpp"
 #include "decoders/vhost_user/payloads.hpp"
+#include "decoders/virtio/guest_memory.hpp"
 #include "decoders/virtio/ring_detail.hpp"
 
 namespace vhs {
@@ -47,7 +47,7 @@ struct RingFault {
 void push_fault(std::vector<RingFault>& faults, const RingFault& f);
 
 // Caps that keep a snapshot small and its cost bounded whatever the ring holds.
-inline constexpr size_t kSnapshotMaxHeads = 64;    // in-flight heads listed (the total is exact)
+inline constexpr size_t kSnapshotMaxHeads = 64;  // in-flight heads listed (the total is exact)
 inline constexpr size_t kSnapshotMaxFaults = 8;
 inline constexpr size_t kSnapshotWalkedChains = 16;  // oldest in-flight chains validated per sample
 inline constexpr uint32_t kMaxQueueSize = 32768;
@@ -66,7 +66,7 @@ struct RingLocation {
   // caller knows it is current (ring just started, or stopped). Split: last_avail_idx gives the
   // "not yet fetched" count. Packed: the used position/wrap replace the inferred ones.
   std::optional<uint32_t> vring_base;
-  DetailContext detail;    // device kind, queue, features: how buffers are summarized
+  DetailContext detail;           // device kind, queue, features: how buffers are summarized
   std::vector<RingFault> faults;  // SizeInvalid / PartUnmapped found while locating
   // ACCESS_PLATFORM: the ring addresses are IOVAs, which would need the IOTLB to translate. Such
   // a ring is not read (no faults either: nothing is known to be wrong with it).
@@ -129,8 +129,9 @@ RingSnapshot take_ring_snapshot(const GuestMemoryView& mem, const RingLocation& 
 // walked, and that torn read looks like a broken chain. So a snapshot with faults is retaken (at
 // most `retries` times, `spare` holds the retake) until two in a row agree: a real fault repeats,
 // a torn read does not.
-void take_settled_ring_snapshot(const GuestMemoryView& mem, const RingLocation& loc, RingScratch& scratch,
-                                RingSnapshot& out, RingSnapshot& spare, int retries = 3);
+void take_settled_ring_snapshot(const GuestMemoryView& mem, const RingLocation& loc,
+                                RingScratch& scratch, RingSnapshot& out, RingSnapshot& spare,
+                                int retries = 3);
 
 // ---- RingState record payload (version 1) ----
 

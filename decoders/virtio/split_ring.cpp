@@ -55,7 +55,8 @@ void walk_chain(const GuestMemoryView& mem, const TableSource& table, uint16_t s
   for (uint32_t steps = 0;; ++steps) {
     if (steps == size) return fail(c, ChainError::Loop, idx, steps);
     RawDesc d{};
-    if (!table.get(idx, d)) return fail(c, ChainError::TableUnreadable, idx, table.gpa + idx * kDescSize);
+    if (!table.get(idx, d))
+      return fail(c, ChainError::TableUnreadable, idx, table.gpa + idx * kDescSize);
     ++c.ring_descs;
     if (d.flags & kDescIndirect) return walk_indirect(mem, d, idx, c, indirect_buf);
     add_desc(mem, c, d, idx, false, true);
@@ -75,8 +76,9 @@ struct InflightCount {
 
 // The counting rule of split_ring.hpp. Appends up to `cap` heads to `heads`.
 InflightCount count_inflight(const GuestMemoryView& mem, const RingLocation& loc,
-                             const SplitIndices& idx, RingScratch& s, std::vector<RingFault>* faults,
-                             std::vector<uint16_t>& heads, size_t cap) {
+                             const SplitIndices& idx, RingScratch& s,
+                             std::vector<RingFault>* faults, std::vector<uint16_t>& heads,
+                             size_t cap) {
   InflightCount r;
   const uint32_t n = loc.size;
   const uint16_t a = idx.avail_idx, u = idx.used_idx;
@@ -118,7 +120,8 @@ InflightCount count_inflight(const GuestMemoryView& mem, const RingLocation& loc
     const uint16_t pos = static_cast<uint16_t>(start + q);
     const uint32_t id = load_le32(used.data() + 8 * (pos & mask));
     if (id >= n) {
-      if (faults) push_fault(*faults, {RingFaultKind::UsedIdOutOfRange, ChainError::None, 0, pos, id});
+      if (faults)
+        push_fault(*faults, {RingFaultKind::UsedIdOutOfRange, ChainError::None, 0, pos, id});
       continue;
     }
     --s.counts[id];
@@ -136,7 +139,8 @@ InflightCount count_inflight(const GuestMemoryView& mem, const RingLocation& loc
 
 }  // namespace
 
-std::optional<SplitIndices> read_split_indices(const GuestMemoryView& mem, const RingLocation& loc) {
+std::optional<SplitIndices> read_split_indices(const GuestMemoryView& mem,
+                                               const RingLocation& loc) {
   SplitIndices x;
   auto a_idx = read_le16(mem, loc.driver + 2);
   auto u_idx = read_le16(mem, loc.device + 2);
@@ -165,7 +169,8 @@ bool read_split_used(const GuestMemoryView& mem, const RingLocation& loc, uint16
   for (uint16_t i = 0; i < count; ++i) {
     const uint16_t pos = static_cast<uint16_t>(used_idx - count + i);
     std::array<uint8_t, 8> b{};
-    if (!mem.read(loc.device + 4 + 8 * uint64_t{static_cast<uint16_t>(pos % loc.size)}, b)) return false;
+    if (!mem.read(loc.device + 4 + 8 * uint64_t{static_cast<uint16_t>(pos % loc.size)}, b))
+      return false;
     out.push_back({load_le32(b.data()), load_le32(b.data() + 4)});
   }
   return true;
@@ -222,7 +227,8 @@ void take_split_snapshot(const GuestMemoryView& mem, const RingLocation& loc, Ri
     const uint16_t last_avail = static_cast<uint16_t>(*loc.vring_base);
     const uint32_t fetched_not = static_cast<uint16_t>(idx->avail_idx - last_avail);
     if (fetched_not > c.total)
-      push_fault(out.faults, {RingFaultKind::BaseMismatch, ChainError::None, 0, idx->used_idx, last_avail});
+      push_fault(out.faults,
+                 {RingFaultKind::BaseMismatch, ChainError::None, 0, idx->used_idx, last_avail});
     else
       out.pending = fetched_not;
   }
@@ -247,7 +253,8 @@ void take_split_snapshot(const GuestMemoryView& mem, const RingLocation& loc, Ri
     walk_chain(mem, table, loc.size, out.heads[i], scratch.chain, scratch.indirect);
     const Chain& ch = scratch.chain;
     if (ch.error != ChainError::None)
-      push_fault(out.faults, {RingFaultKind::Chain, ch.error, ch.head, ch.error_at, ch.error_value});
+      push_fault(out.faults,
+                 {RingFaultKind::Chain, ch.error, ch.head, ch.error_at, ch.error_value});
     if (i == 0) out.oldest = summarize_buffer(mem, ch, loc.detail);
   }
 }

@@ -5,7 +5,8 @@
 // completed out of order, so a snapshot cannot always name the in-flight heads exactly. What is
 // exact is their number, avail.idx - used.idx (free-running u16). The heads come from counting
 // over two aligned windows (A = avail.idx, U = used.idx, N = queue size):
-//     c(h) = #{p in [A-N, A) : avail.ring[p % N] == h} - #{q in [A-N, U) : used.ring[q % N].id == h}
+//     c(h) = #{p in [A-N, A) : avail.ring[p % N] == h} - #{q in [A-N, U) : used.ring[q % N].id ==
+//     h}
 // Both windows start at A-N. If every buffer published before A-N was also completed at a used
 // position before A-N, the used window holds exactly the completions of the N publications in
 // the avail window, and c(h) is 1 for each in-flight head and 0 for every other head, whatever
@@ -58,9 +59,9 @@ void walk_split_chain(const GuestMemoryView& mem, const RingLocation& loc, uint1
                       Chain& out, RingScratch* scratch = nullptr);
 
 struct SplitInflight {
-  uint32_t total = 0;          // avail.idx - used.idx (exact), 0 when > N (index fault)
-  std::vector<uint16_t> heads; // all heads found, oldest first
-  bool approximate = false;    // heads.size() != total, or a head counted twice
+  uint32_t total = 0;           // avail.idx - used.idx (exact), 0 when > N (index fault)
+  std::vector<uint16_t> heads;  // all heads found, oldest first
+  bool approximate = false;     // heads.size() != total, or a head counted twice
 };
 
 // The in-flight heads by the counting rule above (not capped). Faults (HeadOutOfRange,

@@ -19,7 +19,8 @@ CaptureContents read_capture(const std::string& path) {
 std::vector<const Record*> CaptureContents::messages(Channel channel, Direction direction) const {
   std::vector<const Record*> out;
   for (const Record& r : records)
-    if (r.kind == RecordKind::Message && r.channel == channel && r.direction == direction) out.push_back(&r);
+    if (r.kind == RecordKind::Message && r.channel == channel && r.direction == direction)
+      out.push_back(&r);
   return out;
 }
 

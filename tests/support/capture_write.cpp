@@ -18,7 +18,8 @@ void RecordList::add(RecordKind kind, Direction direction, Bytes bytes, std::vec
   records_.push_back(std::move(r));
 }
 
-std::string write_capture(const TempDir& dir, const std::string& name, const std::vector<Record>& records) {
+std::string write_capture(const TempDir& dir, const std::string& name,
+                          const std::vector<Record>& records) {
   const std::string path = dir / name;
   std::string error;
   auto w = CaptureWriter::create(path, error);

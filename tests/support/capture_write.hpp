@@ -31,6 +31,7 @@ class RecordList {
 
 // Writes `records` to dir/name through the real CaptureWriter and returns the path; a failure to
 // create or flush the file fails the test.
-std::string write_capture(const TempDir& dir, const std::string& name, const std::vector<Record>& records);
+std::string write_capture(const TempDir& dir, const std::string& name,
+                          const std::vector<Record>& records);
 
 }  // namespace vhs::test

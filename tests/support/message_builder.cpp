@@ -22,7 +22,8 @@ void put64(Bytes& b, uint64_t v) { put(b, &v, 8); }
 const RequestInfo& request_info(std::string_view name) {
   const RequestInfo* info = find_request_by_name(name);
   if (info == nullptr) {
-    std::fprintf(stderr, "test support: the registry has no request named '%.*s'\n", int(name.size()), name.data());
+    std::fprintf(stderr, "test support: the registry has no request named '%.*s'\n",
+                 int(name.size()), name.data());
     std::abort();
   }
   return *info;
@@ -38,7 +39,9 @@ Bytes header_bytes(uint32_t request, uint32_t flags, uint32_t size) {
   return b;
 }
 
-void append(Bytes& to, std::span<const uint8_t> more) { to.insert(to.end(), more.begin(), more.end()); }
+void append(Bytes& to, std::span<const uint8_t> more) {
+  to.insert(to.end(), more.begin(), more.end());
+}
 
 Bytes message(uint32_t request, uint32_t flags, std::span<const uint8_t> payload) {
   Bytes b = header_bytes(request, flags, static_cast<uint32_t>(payload.size()));
@@ -47,7 +50,8 @@ Bytes message(uint32_t request, uint32_t flags, std::span<const uint8_t> payload
 }
 
 Bytes request(std::string_view name, std::span<const uint8_t> payload, bool need_reply) {
-  return message(request_number(name), kProtocolVersion | (need_reply ? kFlagNeedReply : 0), payload);
+  return message(request_number(name), kProtocolVersion | (need_reply ? kFlagNeedReply : 0),
+                 payload);
 }
 
 Bytes reply(std::string_view name, std::span<const uint8_t> payload) {
@@ -67,7 +71,8 @@ Bytes vring_state(uint32_t index, uint32_t num) {
   return b;
 }
 
-Bytes vring_addr(uint32_t index, uint32_t flags, uint64_t desc, uint64_t used, uint64_t avail, uint64_t log) {
+Bytes vring_addr(uint32_t index, uint32_t flags, uint64_t desc, uint64_t used, uint64_t avail,
+                 uint64_t log) {
   Bytes b;
   put32(b, index);
   put32(b, flags);
@@ -78,7 +83,9 @@ Bytes vring_addr(uint32_t index, uint32_t flags, uint64_t desc, uint64_t used, u
   return b;
 }
 
-Bytes vring_index_fd(uint8_t index, bool nofd) { return u64_payload(uint64_t{index} | (nofd ? 0x100u : 0u)); }
+Bytes vring_index_fd(uint8_t index, bool nofd) {
+  return u64_payload(uint64_t{index} | (nofd ? 0x100u : 0u));
+}
 
 Bytes mem_table(std::span<const Region> regions) {
   Bytes b;

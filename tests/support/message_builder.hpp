@@ -21,14 +21,16 @@ uint32_t request_number(std::string_view name);
 
 Bytes message(uint32_t request, uint32_t flags, std::span<const uint8_t> payload = {});
 // flags 0x1 (0x9 with need_reply)
-Bytes request(std::string_view name, std::span<const uint8_t> payload = {}, bool need_reply = false);
+Bytes request(std::string_view name, std::span<const uint8_t> payload = {},
+              bool need_reply = false);
 // flags 0x5
 Bytes reply(std::string_view name, std::span<const uint8_t> payload = {});
 
 // Payload encoders (native endian, spec section 4 layouts).
 Bytes u64_payload(uint64_t value);
 Bytes vring_state(uint32_t index, uint32_t num);
-Bytes vring_addr(uint32_t index, uint32_t flags, uint64_t desc, uint64_t used, uint64_t avail, uint64_t log);
+Bytes vring_addr(uint32_t index, uint32_t flags, uint64_t desc, uint64_t used, uint64_t avail,
+                 uint64_t log);
 Bytes vring_index_fd(uint8_t index, bool nofd = false);
 
 struct Region {

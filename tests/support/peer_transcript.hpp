@@ -37,7 +37,9 @@ struct FdSpec {
   std::string name;
   uint64_t size = 0;
 
-  static FdSpec memfd(std::string name, uint64_t size) { return {Kind::Memfd, std::move(name), size}; }
+  static FdSpec memfd(std::string name, uint64_t size) {
+    return {Kind::Memfd, std::move(name), size};
+  }
   static FdSpec eventfd() { return {Kind::Eventfd, {}, 0}; }
   static FdSpec backend_channel() { return {Kind::BackendChannel, {}, 0}; }
 };

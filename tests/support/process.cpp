@@ -58,8 +58,10 @@ ChildProcess::ChildProcess(std::vector<std::string> argv, const std::string& log
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  posix_spawn_file_actions_addopen(&actions, 2, err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_addopen(&actions, 1, out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0600);
+  posix_spawn_file_actions_addopen(&actions, 2, err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0600);
   std::vector<char*> args;
   for (auto& a : argv) args.push_back(a.data());
   args.push_back(nullptr);
@@ -133,7 +135,8 @@ int ChildProcess::wait_for_fd_count(int expected, Millis timeout) const {
   return n;
 }
 
-CommandResult run_command(std::vector<std::string> argv, const std::string& log_dir, Millis timeout) {
+CommandResult run_command(std::vector<std::string> argv, const std::string& log_dir,
+                          Millis timeout) {
   CommandResult r;
   ChildProcess child(std::move(argv), log_dir);
   if (!child.started()) return r;

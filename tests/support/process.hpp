@@ -53,7 +53,8 @@ struct CommandResult {
   std::string out, err;
 };
 // Runs a command to completion (bounded by `timeout`, then killed).
-CommandResult run_command(std::vector<std::string> argv, const std::string& log_dir, Millis timeout = Millis(20000));
+CommandResult run_command(std::vector<std::string> argv, const std::string& log_dir,
+                          Millis timeout = Millis(20000));
 
 // Waits until `path` exists (any file type).
 bool wait_for_path(const std::string& path, Millis timeout);

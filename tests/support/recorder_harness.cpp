@@ -5,11 +5,16 @@
 
 namespace vhs::test {
 
-bool RecorderHarness::start(std::vector<std::string> extra, bool frontend_listen, bool backend_connect) {
-  std::vector<std::string> argv = {vhostscope_binary(), "record",
-                                   frontend_listen ? "--frontend-listen" : "--frontend-connect", frontend_sock,
-                                   backend_connect ? "--backend-connect" : "--backend-listen", backend_sock,
-                                   "-w", capture};
+bool RecorderHarness::start(std::vector<std::string> extra, bool frontend_listen,
+                            bool backend_connect) {
+  std::vector<std::string> argv = {vhostscope_binary(),
+                                   "record",
+                                   frontend_listen ? "--frontend-listen" : "--frontend-connect",
+                                   frontend_sock,
+                                   backend_connect ? "--backend-connect" : "--backend-listen",
+                                   backend_sock,
+                                   "-w",
+                                   capture};
   argv.insert(argv.end(), extra.begin(), extra.end());
   proc = std::make_unique<ChildProcess>(argv, dir.path());
   if (!proc->started()) {

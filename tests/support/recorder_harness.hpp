@@ -22,7 +22,8 @@ struct RecorderHarness {
   // `frontend_listen`: --frontend-listen (else --frontend-connect); `backend_connect`:
   // --backend-connect (else --backend-listen). Waits until the recorder is ready (its listening
   // socket exists and it reported it is recording); false with the reason in `why` otherwise.
-  bool start(std::vector<std::string> extra = {}, bool frontend_listen = true, bool backend_connect = true);
+  bool start(std::vector<std::string> extra = {}, bool frontend_listen = true,
+             bool backend_connect = true);
   std::string why;
 
   // SIGTERM, then the exit status (nullopt if it did not exit in time).

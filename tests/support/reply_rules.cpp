@@ -11,7 +11,8 @@ namespace vhs::test {
 
 namespace {
 
-uint64_t value_for(const RequestInfo* info, const std::map<std::string, uint64_t>& values, uint64_t fallback) {
+uint64_t value_for(const RequestInfo* info, const std::map<std::string, uint64_t>& values,
+                   uint64_t fallback) {
   if (info == nullptr) return fallback;
   auto it = values.find(std::string(info->name));
   return it == values.end() ? fallback : it->second;
@@ -39,7 +40,8 @@ PlannedReply default_reply(Channel channel, std::span<const uint8_t> request,
   const RequestInfo* info = find_request(channel, h->request);
   out.send = true;
 
-  bool intrinsic = info != nullptr && (info->reply == ReplyRule::Always || info->reply == ReplyRule::IfLogShmfd);
+  bool intrinsic =
+      info != nullptr && (info->reply == ReplyRule::Always || info->reply == ReplyRule::IfLogShmfd);
   Bytes body;
   FdRule fd_rule = FdRule::None;
   if (!intrinsic) {
@@ -47,8 +49,7 @@ PlannedReply default_reply(Channel channel, std::span<const uint8_t> request,
   } else {
     fd_rule = info->reply_fds;
     switch (info->reply_payload) {
-      case PayloadKind::None:
-        break;
+      case PayloadKind::None: break;
       case PayloadKind::VringState: {
         uint32_t index = 0;
         if (payload.size() >= 4) std::memcpy(&index, payload.data(), 4);
@@ -70,26 +71,19 @@ PlannedReply default_reply(Channel channel, std::span<const uint8_t> request,
       case PayloadKind::Opaque:
         body.assign(payload.begin(), payload.end());  // echo: same size as asked
         break;
-      case PayloadKind::ShmemConfig:
-        body.assign(8, 0);
-        break;
+      case PayloadKind::ShmemConfig: body.assign(8, 0); break;
       case PayloadKind::DeviceStateResult:
         body = u64_bytes(value_for(info, values, 0x100));  // ok, no fd returned
         break;
-      default:
-        body = u64_bytes(value_for(info, values, 0));
-        break;
+      default: body = u64_bytes(value_for(info, values, 0)); break;
     }
   }
   out.bytes = message(h->request, kProtocolVersion | kFlagReply, body);
   switch (fd_rule) {
     case FdRule::One:
     case FdRule::OneIfMmapSize:
-    case FdRule::OneOnSuccess:
-      out.fds.push_back(make_memfd("reply", 4096));
-      break;
-    default:
-      break;
+    case FdRule::OneOnSuccess: out.fds.push_back(make_memfd("reply", 4096)); break;
+    default: break;
   }
   return out;
 }

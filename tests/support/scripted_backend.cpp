@@ -58,7 +58,8 @@ void ScriptedBackend::run() {
 }
 
 bool ScriptedBackend::serve_session(uint32_t session) {
-  main_ = opt_.listen ? accept_from(listener_.get(), opt_.timeout) : connect_to(opt_.path, opt_.timeout);
+  main_ = opt_.listen ? accept_from(listener_.get(), opt_.timeout)
+                      : connect_to(opt_.path, opt_.timeout);
   if (!main_) {
     error("session " + std::to_string(session) + ": no connection on " + opt_.path);
     return false;
@@ -112,8 +113,8 @@ bool ScriptedBackend::serve_session(uint32_t session) {
   return true;
 }
 
-bool ScriptedBackend::handle_request(uint32_t session, ReceivedMessage& m, std::map<std::string, int>& seen,
-                                     bool& stop) {
+bool ScriptedBackend::handle_request(uint32_t session, ReceivedMessage& m,
+                                     std::map<std::string, int>& seen, bool& stop) {
   Exchange e;
   e.session = session;
   e.bytes = m.bytes;
@@ -149,12 +150,8 @@ bool ScriptedBackend::handle_request(uint32_t session, ReceivedMessage& m, std::
         answer = false;
         break;
       }
-      case BackendAction::Kind::CloseInsteadOfReply:
-        stop = true;
-        return true;
-      case BackendAction::Kind::CloseBackendChannel:
-        chan_.reset();
-        break;
+      case BackendAction::Kind::CloseInsteadOfReply: stop = true; return true;
+      case BackendAction::Kind::CloseBackendChannel: chan_.reset(); break;
     }
   }
   if (!answer) return true;
@@ -170,7 +167,8 @@ bool ScriptedBackend::handle_request(uint32_t session, ReceivedMessage& m, std::
   IoStatus s = send_message(main_.get(), r.bytes, raw, opt_.timeout);
   for (auto& fd : r.fds) out.kept.push_back(std::move(fd));
   transcript_.push_back(std::move(out));
-  if (s != IoStatus::Ok && s != IoStatus::Closed) error(std::string("sending a reply: ") + io_status_name(s));
+  if (s != IoStatus::Ok && s != IoStatus::Closed)
+    error(std::string("sending a reply: ") + io_status_name(s));
   return true;
 }
 

@@ -18,8 +18,9 @@ namespace vhs::test {
 // before its normal answer.
 struct BackendAction {
   enum class Kind {
-    BackendRequest,  // send `bytes` (+ fds) on the back-end channel; wait for the reply if one is due
-    RawInsteadOfReply,  // send `bytes` raw on the main socket instead of the normal reply
+    BackendRequest,  // send `bytes` (+ fds) on the back-end channel; wait for the reply if one is
+                     // due
+    RawInsteadOfReply,    // send `bytes` raw on the main socket instead of the normal reply
     CloseInsteadOfReply,  // close the connection instead of answering
     CloseBackendChannel,  // close our end of the back-end channel, then answer normally
   };
@@ -32,11 +33,11 @@ struct BackendAction {
 
 struct BackendOptions {
   std::string path;
-  bool listen = true;  // false: we connect to the proxy (record --backend-listen)
+  bool listen = true;    // false: we connect to the proxy (record --backend-listen)
   Millis timeout{5000};  // every single wait (accept, next message, reply)
-  int sessions = 1;    // connections served one after another
+  int sessions = 1;      // connections served one after another
   std::map<std::string, uint64_t> reply_values;  // e.g. {"GET_FEATURES", bits}
-  std::set<std::string> unanswered;               // request names never answered
+  std::set<std::string> unanswered;              // request names never answered
   std::vector<BackendAction> actions;
 };
 
@@ -58,7 +59,8 @@ class ScriptedBackend {
  private:
   void run();
   bool serve_session(uint32_t session);
-  bool handle_request(uint32_t session, ReceivedMessage& m, std::map<std::string, int>& seen, bool& stop);
+  bool handle_request(uint32_t session, ReceivedMessage& m, std::map<std::string, int>& seen,
+                      bool& stop);
   bool send_backend_request(uint32_t session, const BackendAction& a);
   void error(std::string text);
 

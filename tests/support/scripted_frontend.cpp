@@ -40,7 +40,9 @@ void ScriptedFrontend::join() {
   if (thread_.joinable()) thread_.join();
 }
 
-void ScriptedFrontend::error(std::string text) { errors_.push_back("front-end: " + std::move(text)); }
+void ScriptedFrontend::error(std::string text) {
+  errors_.push_back("front-end: " + std::move(text));
+}
 
 bool ScriptedFrontend::connect_main() {
   if (opt_.listen) {
@@ -61,9 +63,7 @@ void ScriptedFrontend::run(std::vector<FrontendStep> script) {
   for (const FrontendStep& step : script) {
     bool ok = true;
     switch (step.kind) {
-      case FrontendStep::Kind::Send:
-        ok = do_send(step);
-        break;
+      case FrontendStep::Kind::Send: ok = do_send(step); break;
       case FrontendStep::Kind::Raw: {
         Exchange e;
         e.sent = true;
@@ -122,12 +122,8 @@ bool ScriptedFrontend::do_send(const FrontendStep& step) {
   UniqueFd our_chan_end;
   for (const FdSpec& spec : step.fds) {
     switch (spec.kind) {
-      case FdSpec::Kind::Memfd:
-        to_send.push_back(make_memfd(spec.name, spec.size));
-        break;
-      case FdSpec::Kind::Eventfd:
-        to_send.push_back(make_eventfd());
-        break;
+      case FdSpec::Kind::Memfd: to_send.push_back(make_memfd(spec.name, spec.size)); break;
+      case FdSpec::Kind::Eventfd: to_send.push_back(make_eventfd()); break;
       case FdSpec::Kind::BackendChannel: {
         int pair[2];
         if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
@@ -151,8 +147,10 @@ bool ScriptedFrontend::do_send(const FrontendStep& step) {
   Header h = e.header();
   transcript_.push_back(std::move(e));
   if (s != IoStatus::Ok) {
-    if (s == IoStatus::Closed) closed_by_peer_ = true;
-    else error(std::string("send failed: ") + io_status_name(s));
+    if (s == IoStatus::Closed)
+      closed_by_peer_ = true;
+    else
+      error(std::string("send failed: ") + io_status_name(s));
     return false;
   }
   if (our_chan_end) chan_ = std::move(our_chan_end);
@@ -164,7 +162,8 @@ bool ScriptedFrontend::wait_reply(const Header& request) {
   auto deadline = Clock::now() + opt_.timeout;
   while (Clock::now() < deadline) {
     pollfd p[2] = {{main_.get(), POLLIN, 0}, {chan_ ? chan_.get() : -1, POLLIN, 0}};
-    int left = static_cast<int>(std::chrono::duration_cast<Millis>(deadline - Clock::now()).count());
+    int left =
+        static_cast<int>(std::chrono::duration_cast<Millis>(deadline - Clock::now()).count());
     int rc = ::poll(p, 2, left < 0 ? 0 : left);
     if (rc < 0 && errno != EINTR) break;
     if (rc <= 0) continue;

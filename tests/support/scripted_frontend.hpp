@@ -30,7 +30,9 @@ struct FrontendStep {
   bool no_wait = false;
   size_t count = 0;
 
-  static FrontendStep send(Bytes bytes, std::vector<FdSpec> fds = {}) { return {Kind::Send, std::move(bytes), std::move(fds)}; }
+  static FrontendStep send(Bytes bytes, std::vector<FdSpec> fds = {}) {
+    return {Kind::Send, std::move(bytes), std::move(fds)};
+  }
   static FrontendStep send_no_wait(Bytes bytes) {
     FrontendStep s{Kind::Send, std::move(bytes), {}};
     s.no_wait = true;
@@ -39,7 +41,9 @@ struct FrontendStep {
   static FrontendStep raw(Bytes bytes) { return {Kind::Raw, std::move(bytes), {}}; }
   static FrontendStep close() { return {Kind::Close, {}, {}}; }
   static FrontendStep expect_closed() { return {Kind::ExpectClosed, {}, {}}; }
-  static FrontendStep expect_backend_channel_closed() { return {Kind::ExpectBackendChannelClosed, {}, {}}; }
+  static FrontendStep expect_backend_channel_closed() {
+    return {Kind::ExpectBackendChannelClosed, {}, {}};
+  }
   static FrontendStep await_backend_requests(size_t total) {
     FrontendStep s{Kind::AwaitBackendRequests, {}, {}};
     s.count = total;
@@ -49,8 +53,8 @@ struct FrontendStep {
 
 struct FrontendOptions {
   std::string path;
-  bool listen = false;  // true: the proxy connects to us (record --frontend-connect)
-  Millis timeout{5000}; // every single wait
+  bool listen = false;   // true: the proxy connects to us (record --frontend-connect)
+  Millis timeout{5000};  // every single wait
   std::map<std::string, uint64_t> reply_values;  // for back-end channel replies
 };
 

@@ -14,9 +14,11 @@ Scenario realistic_startup(const StartupOptions& o) {
 
   f.push_back(FrontendStep::send(request("GET_FEATURES")));
   f.push_back(FrontendStep::send(request("GET_PROTOCOL_FEATURES")));
-  f.push_back(FrontendStep::send(request("SET_PROTOCOL_FEATURES", u64_payload(kScenarioProtocolFeatures))));
+  f.push_back(
+      FrontendStep::send(request("SET_PROTOCOL_FEATURES", u64_payload(kScenarioProtocolFeatures))));
   f.push_back(FrontendStep::send(request("GET_QUEUE_NUM")));
-  f.push_back(FrontendStep::send(request("SET_BACKEND_REQ_FD", {}, ack), {FdSpec::backend_channel()}));
+  f.push_back(
+      FrontendStep::send(request("SET_BACKEND_REQ_FD", {}, ack), {FdSpec::backend_channel()}));
   f.push_back(FrontendStep::send(request("SET_OWNER")));
   f.push_back(FrontendStep::send(request("SET_FEATURES", u64_payload(kScenarioFeatures))));
 
@@ -33,10 +35,17 @@ Scenario realistic_startup(const StartupOptions& o) {
     uint64_t base = 0x1000 + 0x10000 * static_cast<uint64_t>(q);
     f.push_back(FrontendStep::send(request("SET_VRING_NUM", vring_state(idx, 256), ack)));
     f.push_back(FrontendStep::send(request("SET_VRING_BASE", vring_state(idx, 0), ack)));
-    f.push_back(FrontendStep::send(
-        request("SET_VRING_ADDR", vring_addr(idx, 0, 0x7f0000000000 + base, 0x7f0000002000 + base, 0x7f0000001000 + base, base + 0x2000), ack)));
-    f.push_back(FrontendStep::send(request("SET_VRING_KICK", vring_index_fd(static_cast<uint8_t>(q)), ack), {FdSpec::eventfd()}));
-    f.push_back(FrontendStep::send(request("SET_VRING_CALL", vring_index_fd(static_cast<uint8_t>(q)), ack), {FdSpec::eventfd()}));
+    f.push_back(
+        FrontendStep::send(request("SET_VRING_ADDR",
+                                   vring_addr(idx, 0, 0x7f0000000000 + base, 0x7f0000002000 + base,
+                                              0x7f0000001000 + base, base + 0x2000),
+                                   ack)));
+    f.push_back(
+        FrontendStep::send(request("SET_VRING_KICK", vring_index_fd(static_cast<uint8_t>(q)), ack),
+                           {FdSpec::eventfd()}));
+    f.push_back(
+        FrontendStep::send(request("SET_VRING_CALL", vring_index_fd(static_cast<uint8_t>(q)), ack),
+                           {FdSpec::eventfd()}));
     f.push_back(FrontendStep::send(request("SET_VRING_ENABLE", vring_state(idx, 1), ack)));
   }
 
@@ -45,7 +54,8 @@ Scenario realistic_startup(const StartupOptions& o) {
     s.backend.unanswered.insert("GET_VRING_BASE");
   } else {
     for (int q = 0; q < o.queues; ++q)
-      f.push_back(FrontendStep::send(request("GET_VRING_BASE", vring_state(static_cast<uint32_t>(q), 0))));
+      f.push_back(
+          FrontendStep::send(request("GET_VRING_BASE", vring_state(static_cast<uint32_t>(q), 0))));
   }
   if (o.close_at_end) f.push_back(FrontendStep::close());
 

@@ -30,9 +30,11 @@ struct Scenario {
 Scenario realistic_startup(const StartupOptions& options = {});
 
 // Values the scripted back-end reports.
-inline constexpr uint64_t kScenarioFeatures = (1ull << 32) | (1ull << 30) | (1ull << 29);  // VERSION_1|PROTOCOL_FEATURES|EVENT_IDX
+inline constexpr uint64_t kScenarioFeatures =
+    (1ull << 32) | (1ull << 30) | (1ull << 29);  // VERSION_1|PROTOCOL_FEATURES|EVENT_IDX
 inline constexpr uint64_t kScenarioProtocolFeatures =
-    (1ull << 0) | (1ull << 3) | (1ull << 5) | (1ull << 9) | (1ull << 10);  // MQ|REPLY_ACK|BACKEND_REQ|CONFIG|BACKEND_SEND_FD
+    (1ull << 0) | (1ull << 3) | (1ull << 5) | (1ull << 9) |
+    (1ull << 10);  // MQ|REPLY_ACK|BACKEND_REQ|CONFIG|BACKEND_SEND_FD
 inline constexpr uint64_t kScenarioVringBase = 7;
 inline constexpr uint64_t kScenarioRegionSize = 1 << 20;
 

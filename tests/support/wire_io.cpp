@@ -98,7 +98,8 @@ Header ReceivedMessage::header() const {
   return h ? *h : Header{};
 }
 
-IoStatus send_message(int sock, std::span<const uint8_t> bytes, std::span<const int> fds, Millis timeout) {
+IoStatus send_message(int sock, std::span<const uint8_t> bytes, std::span<const int> fds,
+                      Millis timeout) {
   auto deadline = Clock::now() + timeout;
   size_t sent = 0;
   while (sent < bytes.size() || (bytes.empty() && sent == 0 && !fds.empty())) {
@@ -157,7 +158,9 @@ bool wait_closed(int sock, Millis timeout) {
   }
 }
 
-bool wait_readable(int sock, Millis timeout) { return wait_for(sock, POLLIN, Clock::now() + timeout); }
+bool wait_readable(int sock, Millis timeout) {
+  return wait_for(sock, POLLIN, Clock::now() + timeout);
+}
 
 UniqueFd connect_to(const std::string& path, Millis timeout) {
   auto deadline = Clock::now() + timeout;
@@ -165,7 +168,8 @@ UniqueFd connect_to(const std::string& path, Millis timeout) {
   while (true) {
     UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) return fd;
-    if ((errno != ENOENT && errno != ECONNREFUSED && errno != EAGAIN) || Clock::now() >= deadline) return {};
+    if ((errno != ENOENT && errno != ECONNREFUSED && errno != EAGAIN) || Clock::now() >= deadline)
+      return {};
     std::this_thread::sleep_for(Millis(5));
   }
 }
@@ -176,7 +180,9 @@ UniqueFd listen_on(const std::string& path) {
   if (::lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) ::unlink(path.c_str());
   sockaddr_un a = address(path);
   UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd.get(), 8) != 0) return {};
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      ::listen(fd.get(), 8) != 0)
+    return {};
   return fd;
 }
 
@@ -186,7 +192,7 @@ UniqueFd accept_from(int listen_sock, Millis timeout) {
 }
 
 FdIdentity identify(int fd) {
-  struct stat st{};
+  struct stat st {};
   if (::fstat(fd, &st) != 0) return {};
   return {st.st_dev, st.st_ino, st.st_mode};
 }

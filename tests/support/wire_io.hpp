@@ -30,7 +30,8 @@ struct ReceivedMessage {
 };
 
 // Sends `bytes` with `fds` in ONE sendmsg (the rest, if the kernel takes less, without fds).
-IoStatus send_message(int sock, std::span<const uint8_t> bytes, std::span<const int> fds = {}, Millis timeout = Millis(5000));
+IoStatus send_message(int sock, std::span<const uint8_t> bytes, std::span<const int> fds = {},
+                      Millis timeout = Millis(5000));
 
 // Reads exactly one message: 12 header bytes, then exactly `size` payload bytes.
 IoStatus recv_message(int sock, ReceivedMessage& out, Millis timeout);

@@ -20,9 +20,12 @@ int field_at(const std::vector<Field>& fields, int off) {
   int best = -1;
   for (size_t k = 0; k < fields.size(); ++k) {
     const Field& f = fields[k];
-    if (f.length == 0 || off < static_cast<int>(f.offset) || off >= static_cast<int>(f.offset + f.length)) continue;
+    if (f.length == 0 || off < static_cast<int>(f.offset) ||
+        off >= static_cast<int>(f.offset + f.length))
+      continue;
     if (best < 0 || f.depth > fields[static_cast<size_t>(best)].depth ||
-        (f.depth == fields[static_cast<size_t>(best)].depth && f.length < fields[static_cast<size_t>(best)].length))
+        (f.depth == fields[static_cast<size_t>(best)].depth &&
+         f.length < fields[static_cast<size_t>(best)].length))
       best = static_cast<int>(k);
   }
   return best;
@@ -50,7 +53,8 @@ void draw_header(AppState& s, uint32_t i) {
   ImGui::SameLine();
   text_colored(kDimText, record_number(i) + "  session " + std::to_string(e.session) + "  " +
                              std::string(e.is_message() ? direction_arrow(e.direction) : "") + " " +
-                             std::string(e.is_message() ? channel_short(e.channel) : "") + " channel");
+                             std::string(e.is_message() ? channel_short(e.channel) : "") +
+                             " channel");
   text_colored(kDimText, "at " + entry_time(st, i) + " s  (" + absolute_time(e.timestamp_ns) + ")");
   if (e.is_message() && e.info) text_colored(kDimText, std::string(e.info->meaning));
   // Pairing.
@@ -70,8 +74,9 @@ void draw_header(AppState& s, uint32_t i) {
         text_unformatted("after " + format_duration(e.latency_ns) + "  (Enter)");
       }
     } else if (e.role == MessageRole::Request && e.expects != ReplyExpectation::None) {
-      text_colored(severity_color(Severity::Warning),
-                   e.expects == ReplyExpectation::OptionalAck ? "ack optional, none seen" : "no reply seen");
+      text_colored(severity_color(Severity::Warning), e.expects == ReplyExpectation::OptionalAck
+                                                          ? "ack optional, none seen"
+                                                          : "no reply seen");
     } else if (e.role == MessageRole::Request) {
       text_colored(kDimText, "no reply expected");
     }
@@ -86,7 +91,8 @@ void draw_findings_of(AppState& s, uint32_t i) {
   s.stats.detail_findings = findings.size();
   for (const Finding& f : findings) {
     const FindingInfo& fi = finding_info(f.code);
-    text_colored(severity_color(fi.severity), "● " + std::string(severity_name(fi.severity)) + " " + std::string(fi.id));
+    text_colored(severity_color(fi.severity),
+                 "● " + std::string(severity_name(fi.severity)) + " " + std::string(fi.id));
     ImGui::SameLine();
     ImGui::PushTextWrapPos(0);
     text_unformatted(f.detail.empty() ? std::string(fi.title) : f.detail);
@@ -95,8 +101,8 @@ void draw_findings_of(AppState& s, uint32_t i) {
 }
 
 void draw_fields(AppState& s, const std::vector<Field>& fields, int highlight_field) {
-  ImGuiTableFlags flags = ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerV | ImGuiTableFlags_Resizable |
-                          ImGuiTableFlags_SizingStretchProp;
+  ImGuiTableFlags flags = ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerV |
+                          ImGuiTableFlags_Resizable | ImGuiTableFlags_SizingStretchProp;
   if (!ImGui::BeginTable("fields", 3, flags)) return;
   ImGui::TableSetupColumn("field", ImGuiTableColumnFlags_WidthStretch, 0.35f);
   ImGui::TableSetupColumn("value", ImGuiTableColumnFlags_WidthStretch, 0.5f);
@@ -107,7 +113,8 @@ void draw_fields(AppState& s, const std::vector<Field>& fields, int highlight_fi
     const Field& f = fields[k];
     if (f.path.starts_with("fd[")) continue;  // listed with their roles below
     ImGui::TableNextRow();
-    if (static_cast<int>(k) == highlight_field) ImGui::TableSetBgColor(ImGuiTableBgTarget_RowBg1, IM_COL32(80, 140, 255, 70));
+    if (static_cast<int>(k) == highlight_field)
+      ImGui::TableSetBgColor(ImGuiTableBgTarget_RowBg1, IM_COL32(80, 140, 255, 70));
     ImGui::TableNextColumn();
     ImGui::PushID(static_cast<int>(k));
     // Indent(0) would mean "the default indent": only indent nested fields.
@@ -121,7 +128,9 @@ void draw_fields(AppState& s, const std::vector<Field>& fields, int highlight_fi
       ImGui::SetTooltip("%s\nright-click: filter on this value", f.path.c_str());
     }
     if (ImGui::BeginPopupContextItem("field menu")) {
-      if (ImGui::MenuItem(("filter: " + f.path + " == " + f.value.substr(0, f.value.find(' '))).c_str())) filter_on(s, f);
+      if (ImGui::MenuItem(
+              ("filter: " + f.path + " == " + f.value.substr(0, f.value.find(' '))).c_str()))
+        filter_on(s, f);
       if (ImGui::MenuItem("copy path")) ImGui::SetClipboardText(f.path.c_str());
       if (ImGui::MenuItem("copy value")) ImGui::SetClipboardText(f.value.c_str());
       ImGui::EndPopup();
@@ -140,10 +149,13 @@ void draw_fds(AppState& s, uint32_t i, const DecodedMessage* msg) {
   const auto fds = s.store().fds(i);
   s.stats.detail_fds = fds.size();
   if (fds.empty()) return;
-  const std::vector<std::string> roles = msg ? view::fd_roles(*msg, fds.size()) : std::vector<std::string>(fds.size());
+  const std::vector<std::string> roles =
+      msg ? view::fd_roles(*msg, fds.size()) : std::vector<std::string>(fds.size());
   ImGui::Spacing();
   ImGui::TextUnformatted("passed fds");
-  if (!ImGui::BeginTable("fds", 3, ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerV | ImGuiTableFlags_SizingStretchProp))
+  if (!ImGui::BeginTable("fds", 3,
+                         ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerV |
+                             ImGuiTableFlags_SizingStretchProp))
     return;
   ImGui::TableSetupColumn("#", ImGuiTableColumnFlags_WidthFixed, ImGui::GetFontSize() * 2);
   ImGui::TableSetupColumn("what it is", ImGuiTableColumnFlags_WidthStretch, 0.5f);
@@ -163,7 +175,8 @@ void draw_fds(AppState& s, uint32_t i, const DecodedMessage* msg) {
   ImGui::PopFont();
   ImGui::EndTable();
   if (s.store().entry(i).record_flags & kRecordFdsTruncated)
-    text_colored(severity_color(Severity::Error), "the kernel dropped fds of this message (MSG_CTRUNC)");
+    text_colored(severity_color(Severity::Error),
+                 "the kernel dropped fds of this message (MSG_CTRUNC)");
 }
 
 }  // namespace
@@ -204,7 +217,8 @@ void draw_detail(AppState& s) {
   ImGui::EndChild();
 
   float frac = s.layout.detail_hex_fraction;
-  if (splitter("##detail split", false, 6, ImGui::GetContentRegionAvail().x, &frac, -1.0f / std::max(avail, 1.0f), 0.1f, 0.85f))
+  if (splitter("##detail split", false, 6, ImGui::GetContentRegionAvail().x, &frac,
+               -1.0f / std::max(avail, 1.0f), 0.1f, 0.85f))
     s.layout.detail_hex_fraction = frac;
 
   int hl_off = s.hover_offset, hl_len = s.hover_length;
@@ -215,7 +229,9 @@ void draw_detail(AppState& s) {
   s.hex_hover_byte = draw_hex("hex", st.bytes(i), hl_off, hl_len);
   if (s.hex_hover_byte >= 0) {
     int f = field_at(fields, s.hex_hover_byte);
-    if (f >= 0) ImGui::SetTooltip("%s = %s", fields[static_cast<size_t>(f)].path.c_str(), fields[static_cast<size_t>(f)].value.c_str());
+    if (f >= 0)
+      ImGui::SetTooltip("%s = %s", fields[static_cast<size_t>(f)].path.c_str(),
+                        fields[static_cast<size_t>(f)].value.c_str());
   }
 }
 

@@ -34,7 +34,8 @@ void refresh(FileDialogState& d) {
     const bool dir = de.is_directory(e2);
     const std::string name = de.path().filename().string();
     if (name.starts_with(".")) continue;
-    if (!dir && !(name.ends_with(".pcap") || name.ends_with(".pcapng") || name.ends_with(".cap"))) continue;
+    if (!dir && !(name.ends_with(".pcap") || name.ends_with(".pcapng") || name.ends_with(".cap")))
+      continue;
     FileDialogState::Entry entry{name, dir, dir ? 0 : static_cast<uint64_t>(de.file_size(e2))};
     d.entries.push_back(std::move(entry));
   }
@@ -54,14 +55,17 @@ void file_dialog(AppState& s, bool save) {
     flag = false;
     if (d.dir.empty()) {  // first time: next to the open capture, else the working directory
       std::error_code ec;
-      const fs::path open = s.ctl.mode() == Mode::Capture ? fs::path(s.ctl.source()).parent_path() : fs::path();
-      d.dir = !open.empty() && fs::is_directory(open, ec) ? fs::absolute(open, ec).string() : fs::current_path(ec).string();
+      const fs::path open =
+          s.ctl.mode() == Mode::Capture ? fs::path(s.ctl.source()).parent_path() : fs::path();
+      d.dir = !open.empty() && fs::is_directory(open, ec) ? fs::absolute(open, ec).string()
+                                                          : fs::current_path(ec).string();
     }
     d.stale = true;
   }
   const ImVec2 center = ImGui::GetMainViewport()->GetCenter();
   ImGui::SetNextWindowPos(center, ImGuiCond_Appearing, ImVec2(0.5f, 0.5f));
-  ImGui::SetNextWindowSize(ImVec2(ImGui::GetFontSize() * 44, ImGui::GetFontSize() * 28), ImGuiCond_Appearing);
+  ImGui::SetNextWindowSize(ImVec2(ImGui::GetFontSize() * 44, ImGui::GetFontSize() * 28),
+                           ImGuiCond_Appearing);
   if (!ImGui::BeginPopupModal(title, nullptr)) return;
   if (d.stale) refresh(d);
   ImGui::PushFont(fonts().mono);
@@ -78,13 +82,15 @@ void file_dialog(AppState& s, bool save) {
   std::string chosen;
   for (const auto& e : d.entries) {
     std::string label = e.dir ? "▸ " + e.name + "/" : "  " + e.name;
-    if (ImGui::Selectable(label.c_str(), !e.dir && e.name == d.name, ImGuiSelectableFlags_AllowDoubleClick)) {
+    if (ImGui::Selectable(label.c_str(), !e.dir && e.name == d.name,
+                          ImGuiSelectableFlags_AllowDoubleClick)) {
       if (e.dir) {
         d.dir = (fs::path(d.dir) / e.name).string();
         d.stale = true;
       } else {
         d.name = e.name;
-        if (ImGui::IsMouseDoubleClicked(ImGuiMouseButton_Left)) chosen = (fs::path(d.dir) / e.name).string();
+        if (ImGui::IsMouseDoubleClicked(ImGuiMouseButton_Left))
+          chosen = (fs::path(d.dir) / e.name).string();
       }
     }
     if (!e.dir) {
@@ -95,14 +101,17 @@ void file_dialog(AppState& s, bool save) {
   if (d.entries.empty()) text_colored(kDimText, d.error.empty() ? "(no captures here)" : d.error);
   ImGui::EndChild();
   ImGui::SetNextItemWidth(-ImGui::GetFontSize() * 12);
-  const bool enter = ImGui::InputTextWithHint("##name", save ? "file name (.pcap)" : "file name or full path", &d.name,
-                                              ImGuiInputTextFlags_EnterReturnsTrue);
+  const bool enter =
+      ImGui::InputTextWithHint("##name", save ? "file name (.pcap)" : "file name or full path",
+                               &d.name, ImGuiInputTextFlags_EnterReturnsTrue);
   ImGui::SameLine();
   const bool ok = ImGui::Button(save ? "Save" : "Open", ImVec2(ImGui::GetFontSize() * 5, 0));
   ImGui::SameLine();
-  if (ImGui::Button("Cancel", ImVec2(ImGui::GetFontSize() * 5, 0)) || ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Escape)))
+  if (ImGui::Button("Cancel", ImVec2(ImGui::GetFontSize() * 5, 0)) ||
+      ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Escape)))
     ImGui::CloseCurrentPopup();
-  if ((ok || enter) && !d.name.empty()) chosen = d.name.starts_with("/") ? d.name : (fs::path(d.dir) / d.name).string();
+  if ((ok || enter) && !d.name.empty())
+    chosen = d.name.starts_with("/") ? d.name : (fs::path(d.dir) / d.name).string();
   if (!chosen.empty()) {
     if (save) {
       if (!chosen.ends_with(".pcap") && !chosen.ends_with(".pcapng")) chosen += ".pcap";
@@ -120,22 +129,26 @@ void file_dialog(AppState& s, bool save) {
     }
     if (!chosen.empty()) ImGui::CloseCurrentPopup();
   }
-  if (!d.error.empty() && !d.entries.empty()) text_colored(severity_color(Severity::Error), d.error);
+  if (!d.error.empty() && !d.entries.empty())
+    text_colored(severity_color(Severity::Error), d.error);
   ImGui::EndPopup();
 }
 
 void help_window(AppState& s) {
   if (!s.show_help) return;
-  ImGui::SetNextWindowSize(ImVec2(ImGui::GetFontSize() * 46, ImGui::GetFontSize() * 30), ImGuiCond_FirstUseEver);
+  ImGui::SetNextWindowSize(ImVec2(ImGui::GetFontSize() * 46, ImGui::GetFontSize() * 30),
+                           ImGuiCond_FirstUseEver);
   if (ImGui::Begin("Help", &s.show_help)) {
     ImGui::TextUnformatted("Keys (when not typing in a text box)");
     ImGui::PushFont(fonts().mono);
-    for (const char* line : {"Up / Down           previous / next message", "PgUp / PgDn         one page",
-                             "Home / End          first / last message", "Enter               jump to the request's reply / the reply's request",
-                             "n / N               next / previous message with a finding", "Ctrl+F              filter box",
-                             "Ctrl+O / Ctrl+S     open / save capture",
-                             "F10 / F5            live: step one held message / continue",
-                             "F9 / Shift+F9       live: break on / delete the selected request"})
+    for (const char* line :
+         {"Up / Down           previous / next message", "PgUp / PgDn         one page",
+          "Home / End          first / last message",
+          "Enter               jump to the request's reply / the reply's request",
+          "n / N               next / previous message with a finding",
+          "Ctrl+F              filter box", "Ctrl+O / Ctrl+S     open / save capture",
+          "F10 / F5            live: step one held message / continue",
+          "F9 / Shift+F9       live: break on / delete the selected request"})
       ImGui::TextUnformatted(line);
     ImGui::PopFont();
     ImGui::Separator();
@@ -143,19 +156,24 @@ void help_window(AppState& s) {
     ImGui::PushFont(fonts().mono);
     for (std::string_view line : view::filter_help_lines()) text_unformatted(line);
     ImGui::Spacing();
-    for (const auto& a : view::filter_aliases()) text_unformatted("  " + std::string(a.name) + "  —  " + std::string(a.meaning));
+    for (const auto& a : view::filter_aliases())
+      text_unformatted("  " + std::string(a.name) + "  —  " + std::string(a.meaning));
     ImGui::PopFont();
     ImGui::Separator();
-    ImGui::TextWrapped("Timeline: wheel zooms around the mouse, drag pans, double-click fits everything, click selects the "
-                       "nearest message of that lane. Detail: hover a field to see its bytes, hover a byte to see its "
-                       "field, right-click a field to filter on its value.");
+    ImGui::TextWrapped(
+        "Timeline: wheel zooms around the mouse, drag pans, double-click fits everything, click "
+        "selects the "
+        "nearest message of that lane. Detail: hover a field to see its bytes, hover a byte to see "
+        "its "
+        "field, right-click a field to filter on its value.");
   }
   ImGui::End();
 }
 
 void log_window(AppState& s) {
   if (!s.show_log) return;
-  ImGui::SetNextWindowSize(ImVec2(ImGui::GetFontSize() * 46, ImGui::GetFontSize() * 18), ImGuiCond_FirstUseEver);
+  ImGui::SetNextWindowSize(ImVec2(ImGui::GetFontSize() * 46, ImGui::GetFontSize() * 18),
+                           ImGuiCond_FirstUseEver);
   if (ImGui::Begin("Relay log", &s.show_log)) {
     ImGui::PushFont(fonts().mono);
     for (const std::string& line : s.ctl.log_lines()) text_unformatted(line);

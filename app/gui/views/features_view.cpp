@@ -36,7 +36,8 @@ void word_line(AppState& s, const char* what, const std::optional<uint64_t>& v, 
 
 // Returns the number of rows drawn.
 size_t matrix(AppState& s, const char* id, const view::FeatureMatrix& m) {
-  ImGuiTableFlags flags = ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerV | ImGuiTableFlags_SizingFixedFit;
+  ImGuiTableFlags flags =
+      ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerV | ImGuiTableFlags_SizingFixedFit;
   if (!ImGui::BeginTable(id, 5, flags)) return 0;
   const float fs = ImGui::GetFontSize();
   ImGui::TableSetupColumn("bit", ImGuiTableColumnFlags_WidthFixed, fs * 2.2f);
@@ -70,11 +71,17 @@ size_t matrix(AppState& s, const char* id, const view::FeatureMatrix& m) {
     ImGui::TableNextColumn();
     text_colored(text, r.name);
     ImGui::TableNextColumn();
-    if (r.offered) text_colored(kOkText, "✓");
-    else if (m.offered_known) text_colored(IM_COL32(95, 95, 105, 255), "·");
+    if (r.offered)
+      text_colored(kOkText, "✓");
+    else if (m.offered_known)
+      text_colored(IM_COL32(95, 95, 105, 255), "·");
     ImGui::TableNextColumn();
-    if (r.acked) text_colored(r.state == view::BitState::AckedNotOffered ? severity_color(Severity::Error) : kOkText, "✓");
-    else if (m.acked_known) text_colored(IM_COL32(95, 95, 105, 255), "·");
+    if (r.acked)
+      text_colored(
+          r.state == view::BitState::AckedNotOffered ? severity_color(Severity::Error) : kOkText,
+          "✓");
+    else if (m.acked_known)
+      text_colored(IM_COL32(95, 95, 105, 255), "·");
     ImGui::TableNextColumn();
     text_colored(text, note);
   }
@@ -88,7 +95,8 @@ void summary_line(const view::FeatureMatrix& m) {
   text_colored(kDimText, t);
   if (m.mismatches) {
     ImGui::SameLine();
-    text_colored(severity_color(Severity::Error), std::to_string(m.mismatches) + " acked without an offer");
+    text_colored(severity_color(Severity::Error),
+                 std::to_string(m.mismatches) + " acked without an offer");
   }
 }
 
@@ -115,12 +123,14 @@ void draw_features(AppState& s) {
 
   ImGui::BeginGroup();
   if (side_by_side) ImGui::PushItemWidth(half);
-  ImGui::Text("virtio / vhost features   (device: %s%s)", std::string(device_kind_name(st.device)).c_str(),
+  ImGui::Text("virtio / vhost features   (device: %s%s)",
+              std::string(device_kind_name(st.device)).c_str(),
               st.device_from_user ? ", given" : ", inferred");
   word_line(s, "offered", st.features.offered, st.features.offered_by);
   word_line(s, "acked", st.features.acked, st.features.acked_by);
   summary_line(virtio);
-  ImGui::BeginChild("virtio bits", ImVec2(side_by_side ? half : 0, side_by_side ? 0 : ImGui::GetFontSize() * 24));
+  ImGui::BeginChild("virtio bits",
+                    ImVec2(side_by_side ? half : 0, side_by_side ? 0 : ImGui::GetFontSize() * 24));
   matrix(s, "virtio", virtio);
   ImGui::EndChild();
   if (side_by_side) ImGui::PopItemWidth();

@@ -43,17 +43,20 @@ void filter_help_tooltip() {
 void draw_filter_bar(AppState& s) {
   const Store& st = s.store();
   ImGuiIO& io = ImGui::GetIO();
-  if (io.KeyCtrl && ImGui::IsKeyPressed(GLFW_KEY_F, false)) ImGui::SetKeyboardFocusHere();  // GLFW key codes index KeysDown
+  if (io.KeyCtrl && ImGui::IsKeyPressed(GLFW_KEY_F, false))
+    ImGui::SetKeyboardFocusHere();  // GLFW key codes index KeysDown
   const bool bad = !s.filter_error.empty();
   if (bad) ImGui::PushStyleColor(ImGuiCol_FrameBg, IM_COL32(110, 30, 30, 200));
   ImGui::SetNextItemWidth(ImGui::GetContentRegionAvail().x - ImGui::GetFontSize() * 24);
   ImGui::PushFont(fonts().mono);
-  if (ImGui::InputTextWithHint("##filter", "filter: SET_VRING_* and vring.index == 1 | finding | fe>be | latency > 5ms",
-                               &s.filter_text))
+  if (ImGui::InputTextWithHint(
+          "##filter", "filter: SET_VRING_* and vring.index == 1 | finding | fe>be | latency > 5ms",
+          &s.filter_text))
     s.filter_dirty = true;
   ImGui::PopFont();
   if (bad) ImGui::PopStyleColor();
-  if (bad && ImGui::IsItemHovered()) ImGui::SetTooltip("column %zu: %s", s.filter_error_pos + 1, s.filter_error.c_str());
+  if (bad && ImGui::IsItemHovered())
+    ImGui::SetTooltip("column %zu: %s", s.filter_error_pos + 1, s.filter_error.c_str());
   ImGui::SameLine();
   filter_help_tooltip();
 
@@ -75,8 +78,8 @@ void draw_filter_bar(AppState& s) {
   text_colored(kDimText, count);
 
   if (bad) {
-    text_colored(severity_color(Severity::Error),
-                 "filter: " + s.filter_error + " (column " + std::to_string(s.filter_error_pos + 1) + ")");
+    text_colored(severity_color(Severity::Error), "filter: " + s.filter_error + " (column " +
+                                                      std::to_string(s.filter_error_pos + 1) + ")");
   }
 }
 

@@ -15,7 +15,8 @@ void draw_findings(AppState& s) {
   const Store& st = s.store();
   s.stats.findings_total = s.findings.size();
   size_t counts[3] = {0, 0, 0};
-  for (const FindingRef& f : s.findings) ++counts[static_cast<size_t>(st.findings(f.entry)[f.index].severity())];
+  for (const FindingRef& f : s.findings)
+    ++counts[static_cast<size_t>(st.findings(f.entry)[f.index].severity())];
   text_colored(severity_color(Severity::Error), std::to_string(counts[2]) + " errors");
   ImGui::SameLine();
   text_colored(severity_color(Severity::Warning), std::to_string(counts[1]) + " warnings");
@@ -27,8 +28,9 @@ void draw_findings(AppState& s) {
     text_colored(kOkText, "No findings.");
     return;
   }
-  ImGuiTableFlags flags = ImGuiTableFlags_ScrollY | ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerV |
-                          ImGuiTableFlags_Resizable | ImGuiTableFlags_SizingFixedFit;
+  ImGuiTableFlags flags = ImGuiTableFlags_ScrollY | ImGuiTableFlags_RowBg |
+                          ImGuiTableFlags_BordersInnerV | ImGuiTableFlags_Resizable |
+                          ImGuiTableFlags_SizingFixedFit;
   if (!ImGui::BeginTable("findings", 5, flags, ImGui::GetContentRegionAvail())) return;
   const float fs = ImGui::GetFontSize();
   ImGui::TableSetupScrollFreeze(0, 1);
@@ -50,13 +52,14 @@ void draw_findings(AppState& s) {
       ImGui::TableNextRow(ImGuiTableRowFlags_None, row_h);
       ImGui::TableNextColumn();
       ImGui::PushID(r);
-      if (ImGui::Selectable(std::string(severity_name(fi.severity)).c_str(), ref.entry == s.selected,
-                            ImGuiSelectableFlags_SpanAllColumns))
+      if (ImGui::Selectable(std::string(severity_name(fi.severity)).c_str(),
+                            ref.entry == s.selected, ImGuiSelectableFlags_SpanAllColumns))
         s.select(ref.entry);
       if (ImGui::IsItemHovered()) {  // the detail column is often clipped: the whole text, wrapped
         ImGui::BeginTooltip();
         ImGui::PushTextWrapPos(fs * 36);
-        text_colored(severity_color(fi.severity), std::string(fi.id) + ": " + std::string(fi.title));
+        text_colored(severity_color(fi.severity),
+                     std::string(fi.id) + ": " + std::string(fi.title));
         if (!f.detail.empty()) text_unformatted(f.detail);
         ImGui::PopTextWrapPos();
         ImGui::EndTooltip();
@@ -68,7 +71,8 @@ void draw_findings(AppState& s) {
       text_unformatted(record_number(ref.entry));
       ImGui::TableNextColumn();
       const StoreEntry& e = st.entry(ref.entry);
-      text_colored(e.is_message() && e.info ? category_color(e.info->category) : kEventText, entry_title(st, ref.entry));
+      text_colored(e.is_message() && e.info ? category_color(e.info->category) : kEventText,
+                   entry_title(st, ref.entry));
       ImGui::TableNextColumn();
       text_unformatted(f.detail);
     }

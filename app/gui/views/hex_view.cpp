@@ -8,7 +8,8 @@
 
 namespace vhs::gui {
 
-int draw_hex(const char* id, std::span<const uint8_t> bytes, int hl_offset, int hl_length, uint64_t base_address) {
+int draw_hex(const char* id, std::span<const uint8_t> bytes, int hl_offset, int hl_length,
+             uint64_t base_address) {
   int hovered = -1;
   ImGui::PushFont(fonts().mono);
   ImGui::BeginChild(id, ImVec2(0, 0), false, ImGuiWindowFlags_HorizontalScrollbar);
@@ -19,7 +20,8 @@ int draw_hex(const char* id, std::span<const uint8_t> bytes, int hl_offset, int 
   // 16 bytes a line when the pane is wide enough, else 8 (the detail pane is often narrow).
   const int per_line = ImGui::GetContentRegionAvail().x >= hex_x + cw * (16 * 3 + 2 + 17) ? 16 : 8;
   const float ascii_x = hex_x + cw * static_cast<float>(per_line * 3 + 2);
-  const int lines = static_cast<int>((bytes.size() + static_cast<size_t>(per_line) - 1) / static_cast<size_t>(per_line));
+  const int lines = static_cast<int>((bytes.size() + static_cast<size_t>(per_line) - 1) /
+                                     static_cast<size_t>(per_line));
   ImDrawList* dl = ImGui::GetWindowDrawList();
   const ImU32 hl = IM_COL32(80, 140, 255, 110);
   const ImU32 hover_col = IM_COL32(255, 255, 255, 60);
@@ -32,11 +34,14 @@ int draw_hex(const char* id, std::span<const uint8_t> bytes, int hl_offset, int 
     for (int line = clipper.DisplayStart; line < clipper.DisplayEnd; ++line) {
       const ImVec2 p = ImGui::GetCursorScreenPos();
       char addr[24];
-      std::snprintf(addr, sizeof addr, "%0*llx", addr_chars,
-                    static_cast<unsigned long long>(base_address + static_cast<uint64_t>(line) * static_cast<uint64_t>(per_line)));
+      std::snprintf(
+          addr, sizeof addr, "%0*llx", addr_chars,
+          static_cast<unsigned long long>(base_address + static_cast<uint64_t>(line) *
+                                                             static_cast<uint64_t>(per_line)));
       dl->AddText(p, ImGui::GetColorU32(ImGuiCol_TextDisabled), addr);
       for (int k = 0; k < per_line; ++k) {
-        const size_t off = static_cast<size_t>(line) * static_cast<size_t>(per_line) + static_cast<size_t>(k);
+        const size_t off =
+            static_cast<size_t>(line) * static_cast<size_t>(per_line) + static_cast<size_t>(k);
         if (off >= bytes.size()) break;
         const float hx = p.x + hex_x + cw * static_cast<float>(k * 3 + (k >= 8 ? 1 : 0));
         const float ax = p.x + ascii_x + cw * static_cast<float>(k);
@@ -48,8 +53,9 @@ int draw_hex(const char* id, std::span<const uint8_t> bytes, int hl_offset, int 
           dl->AddRectFilled(hmin, hmax, hl);
           dl->AddRectFilled(amin, amax, hl);
         }
-        if (window_hovered && ((mouse.x >= hmin.x && mouse.x < hmax.x && mouse.y >= hmin.y && mouse.y < hmax.y) ||
-                               (mouse.x >= amin.x && mouse.x < amax.x && mouse.y >= amin.y && mouse.y < amax.y))) {
+        if (window_hovered &&
+            ((mouse.x >= hmin.x && mouse.x < hmax.x && mouse.y >= hmin.y && mouse.y < hmax.y) ||
+             (mouse.x >= amin.x && mouse.x < amax.x && mouse.y >= amin.y && mouse.y < amax.y))) {
           hovered = static_cast<int>(off);
           dl->AddRectFilled(hmin, hmax, hover_col);
           dl->AddRectFilled(amin, amax, hover_col);
@@ -59,9 +65,11 @@ int draw_hex(const char* id, std::span<const uint8_t> bytes, int hl_offset, int 
         std::snprintf(hex, sizeof hex, "%02x", b);
         dl->AddText(ImVec2(hx, p.y), b ? ImGui::GetColorU32(ImGuiCol_Text) : kDimText, hex);
         const char c[2] = {static_cast<char>(b >= 0x20 && b < 0x7f ? b : '.'), 0};
-        dl->AddText(ImVec2(ax, p.y), b >= 0x20 && b < 0x7f ? ImGui::GetColorU32(ImGuiCol_Text) : kDimText, c);
+        dl->AddText(ImVec2(ax, p.y),
+                    b >= 0x20 && b < 0x7f ? ImGui::GetColorU32(ImGuiCol_Text) : kDimText, c);
       }
-      ImGui::Dummy(ImVec2(ascii_x + cw * static_cast<float>(per_line + 1), ImGui::GetTextLineHeight()));
+      ImGui::Dummy(
+          ImVec2(ascii_x + cw * static_cast<float>(per_line + 1), ImGui::GetTextLineHeight()));
     }
   }
   ImGui::EndChild();

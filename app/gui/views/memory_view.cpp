@@ -45,7 +45,8 @@ void draw_map(const SessionState& st, const std::vector<view::RingMark>& marks) 
     gpa.push_back({r.region.guest_phys_addr, r.region.memory_size});
     uva.push_back({r.region.userspace_addr, r.region.memory_size});
   }
-  Axis axes[2] = {{"guest physical", view::AxisLayout::build(gpa)}, {"front-end virtual", view::AxisLayout::build(uva)}};
+  Axis axes[2] = {{"guest physical", view::AxisLayout::build(gpa)},
+                  {"front-end virtual", view::AxisLayout::build(uva)}};
 
   const float fs = ImGui::GetFontSize();
   const float label_w = fs * 8;
@@ -66,14 +67,17 @@ void draw_map(const SessionState& st, const std::vector<view::RingMark>& marks) 
     auto a = axes[0].layout.span_of(gpa[i]);
     auto b = axes[1].layout.span_of(uva[i]);
     if (!a || !b) continue;
-    ImVec2 quad[4] = {ImVec2(X(a->first), axes[0].y + bar_h), ImVec2(X(a->second), axes[0].y + bar_h),
-                      ImVec2(X(b->second), axes[1].y), ImVec2(X(b->first), axes[1].y)};
+    ImVec2 quad[4] = {ImVec2(X(a->first), axes[0].y + bar_h),
+                      ImVec2(X(a->second), axes[0].y + bar_h), ImVec2(X(b->second), axes[1].y),
+                      ImVec2(X(b->first), axes[1].y)};
     dl->AddConvexPolyFilled(quad, 4, IM_COL32(70, 150, 90, 45));
   }
   for (auto& axis : axes) {
     dl->AddText(ImVec2(origin.x, axis.y + bar_h * 0.2f), kDimText, axis.label);
-    dl->AddRectFilled(ImVec2(x0, axis.y + bar_h * 0.45f), ImVec2(x0 + w, axis.y + bar_h * 0.55f), IM_COL32(60, 60, 70, 255));
-    for (double b : axis.layout.breaks()) dl->AddText(ImVec2(X(b) - fs * 0.3f, axis.y + bar_h * 0.15f), kDimText, "≈");
+    dl->AddRectFilled(ImVec2(x0, axis.y + bar_h * 0.45f), ImVec2(x0 + w, axis.y + bar_h * 0.55f),
+                      IM_COL32(60, 60, 70, 255));
+    for (double b : axis.layout.breaks())
+      dl->AddText(ImVec2(X(b) - fs * 0.3f, axis.y + bar_h * 0.15f), kDimText, "≈");
   }
   float label_end[2] = {-1e9f, -1e9f};  // right edge of the last address label per axis
   for (size_t i = 0; i < n; ++i) {
@@ -81,11 +85,14 @@ void draw_map(const SessionState& st, const std::vector<view::RingMark>& marks) 
       const auto& r = k == 0 ? gpa[i] : uva[i];
       auto sp = axes[k].layout.span_of(r);
       if (!sp) continue;
-      ImVec2 a(X(sp->first), axes[k].y), b(std::max(X(sp->second), X(sp->first) + 2), axes[k].y + bar_h);
+      ImVec2 a(X(sp->first), axes[k].y),
+          b(std::max(X(sp->second), X(sp->first) + 2), axes[k].y + bar_h);
       dl->AddRectFilled(a, b, region_col, 2);
       dl->AddRect(a, b, region_edge, 2);
       std::string lbl = "r" + std::to_string(i) + " " + compact_size(r.size);
-      if (ImGui::CalcTextSize(lbl.c_str()).x < b.x - a.x - 4) dl->AddText(ImVec2(a.x + 3, a.y + bar_h * 0.15f), IM_COL32(235, 255, 235, 255), lbl.c_str());
+      if (ImGui::CalcTextSize(lbl.c_str()).x < b.x - a.x - 4)
+        dl->AddText(ImVec2(a.x + 3, a.y + bar_h * 0.15f), IM_COL32(235, 255, 235, 255),
+                    lbl.c_str());
       // Start address under the GPA bar / above the UVA bar, unless it would overlap the last one
       // (the tables below list every address anyway).
       std::string addr = hex(r.start);
@@ -108,9 +115,12 @@ void draw_map(const SessionState& st, const std::vector<view::RingMark>& marks) 
       float px = X(*x);
       float top = k == 0 ? axes[k].y + bar_h : axes[k].y;
       float tip_y = k == 0 ? top + fs * 0.6f : top - fs * 0.6f;
-      dl->AddTriangleFilled(ImVec2(px, top), ImVec2(px - fs * 0.3f, tip_y), ImVec2(px + fs * 0.3f, tip_y), part_color(m.part));
-      if (std::abs(mouse.x - px) < fs * 0.4f && std::abs(mouse.y - (top + tip_y) * 0.5f) < fs * 0.6f)
-        tip += "q" + std::to_string(m.queue) + " " + std::string(m.part) + " at " + hex(*addr) + "\n";
+      dl->AddTriangleFilled(ImVec2(px, top), ImVec2(px - fs * 0.3f, tip_y),
+                            ImVec2(px + fs * 0.3f, tip_y), part_color(m.part));
+      if (std::abs(mouse.x - px) < fs * 0.4f &&
+          std::abs(mouse.y - (top + tip_y) * 0.5f) < fs * 0.6f)
+        tip +=
+            "q" + std::to_string(m.queue) + " " + std::string(m.part) + " at " + hex(*addr) + "\n";
     }
   }
   ImGui::Dummy(ImVec2(label_w + w, axes[1].y + bar_h + fs * 1.4f - origin.y));
@@ -125,15 +135,17 @@ void draw_map(const SessionState& st, const std::vector<view::RingMark>& marks) 
 
 void region_table(AppState& s, const SessionState& st) {
   // The fd description is long (memfd name, inode): scroll sideways rather than hide "added by".
-  const float h = ImGui::GetTextLineHeightWithSpacing() * static_cast<float>(st.regions.size() + 1) +
-                  ImGui::GetStyle().ScrollbarSize + 8;
+  const float h =
+      ImGui::GetTextLineHeightWithSpacing() * static_cast<float>(st.regions.size() + 1) +
+      ImGui::GetStyle().ScrollbarSize + 8;
   if (!ImGui::BeginTable("regions", 7,
-                         ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerV | ImGuiTableFlags_SizingFixedFit |
-                             ImGuiTableFlags_ScrollX,
+                         ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerV |
+                             ImGuiTableFlags_SizingFixedFit | ImGuiTableFlags_ScrollX,
                          ImVec2(0, h)))
     return;
   ImGui::TableSetupScrollFreeze(1, 0);
-  for (const char* h : {"#", "guest physical", "size", "front-end virtual", "mmap offset", "fd", "added by"})
+  for (const char* h :
+       {"#", "guest physical", "size", "front-end virtual", "mmap offset", "fd", "added by"})
     ImGui::TableSetupColumn(h);
   ImGui::TableHeadersRow();
   ImGui::PushFont(fonts().mono);
@@ -143,7 +155,8 @@ void region_table(AppState& s, const SessionState& st) {
     ImGui::TableNextColumn();
     text_unformatted("r" + std::to_string(i));
     ImGui::TableNextColumn();
-    text_unformatted(hex(r.region.guest_phys_addr) + "-" + hex(r.region.guest_phys_addr + r.region.memory_size));
+    text_unformatted(hex(r.region.guest_phys_addr) + "-" +
+                     hex(r.region.guest_phys_addr + r.region.memory_size));
     ImGui::TableNextColumn();
     text_unformatted(compact_size(r.region.memory_size));
     ImGui::TableNextColumn();
@@ -153,7 +166,8 @@ void region_table(AppState& s, const SessionState& st) {
     ImGui::TableNextColumn();
     text_unformatted(r.has_fd ? format_fd_long(r.fd) : "none");
     ImGui::TableNextColumn();
-    if (r.added_by != kNoMessage && r.added_by < s.store().size()) entry_link(s, static_cast<uint32_t>(r.added_by));
+    if (r.added_by != kNoMessage && r.added_by < s.store().size())
+      entry_link(s, static_cast<uint32_t>(r.added_by));
   }
   ImGui::PopFont();
   ImGui::EndTable();
@@ -161,9 +175,12 @@ void region_table(AppState& s, const SessionState& st) {
 
 void marks_table(const std::vector<view::RingMark>& marks) {
   if (marks.empty()) return;
-  if (!ImGui::BeginTable("ring addresses", 5, ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerV | ImGuiTableFlags_SizingFixedFit))
+  if (!ImGui::BeginTable(
+          "ring addresses", 5,
+          ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerV | ImGuiTableFlags_SizingFixedFit))
     return;
-  for (const char* h : {"queue", "part", "address (as sent)", "region", "guest physical"}) ImGui::TableSetupColumn(h);
+  for (const char* h : {"queue", "part", "address (as sent)", "region", "guest physical"})
+    ImGui::TableSetupColumn(h);
   ImGui::TableHeadersRow();
   ImGui::PushFont(fonts().mono);
   for (const auto& m : marks) {
@@ -175,8 +192,11 @@ void marks_table(const std::vector<view::RingMark>& marks) {
     ImGui::TableNextColumn();
     text_unformatted(hex(m.address) + (m.iova ? " (IOVA)" : m.part == "log" ? " (GPA)" : " (UVA)"));
     ImGui::TableNextColumn();
-    if (m.region) text_unformatted("r" + std::to_string(*m.region));
-    else text_colored(m.iova ? kDimText : severity_color(Severity::Warning), m.iova ? "via IOTLB" : "unmapped");
+    if (m.region)
+      text_unformatted("r" + std::to_string(*m.region));
+    else
+      text_colored(m.iova ? kDimText : severity_color(Severity::Warning),
+                   m.iova ? "via IOTLB" : "unmapped");
     ImGui::TableNextColumn();
     if (m.gpa) text_unformatted(hex(*m.gpa));
   }
@@ -205,8 +225,8 @@ void draw_memory(AppState& s) {
   } else {
     uint64_t total = 0;
     for (const auto& r : st.regions) total += r.region.memory_size;
-    ImGui::Text("%zu region%s, %s of guest memory", st.regions.size(), st.regions.size() == 1 ? "" : "s",
-                compact_size(total).c_str());
+    ImGui::Text("%zu region%s, %s of guest memory", st.regions.size(),
+                st.regions.size() == 1 ? "" : "s", compact_size(total).c_str());
     draw_map(st, marks);
     region_table(s, st);
   }

@@ -32,7 +32,8 @@ const RowText& row_text(AppState& s, uint32_t entry) {
 }
 
 ImU32 title_color(const StoreEntry& e) {
-  if (!e.is_message()) return e.kind == RecordKind::Error ? severity_color(Severity::Error) : kEventText;
+  if (!e.is_message())
+    return e.kind == RecordKind::Error ? severity_color(Severity::Error) : kEventText;
   if (!e.info) return severity_color(Severity::Error);
   return category_color(e.info->category);
 }
@@ -45,11 +46,13 @@ void draw_messages(AppState& s) {
   s.stats.message_rows = rows.size();
   s.stats.message_visible = 0;
 
-  ImGuiTableFlags flags = ImGuiTableFlags_ScrollY | ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerV |
-                          ImGuiTableFlags_Resizable | ImGuiTableFlags_Hideable | ImGuiTableFlags_SizingFixedFit;
+  ImGuiTableFlags flags = ImGuiTableFlags_ScrollY | ImGuiTableFlags_RowBg |
+                          ImGuiTableFlags_BordersInnerV | ImGuiTableFlags_Resizable |
+                          ImGuiTableFlags_Hideable | ImGuiTableFlags_SizingFixedFit;
   // An empty list says why (loading, nothing recorded yet, or the filter hides everything), above
   // the table: the table's own scrolling child would cover text drawn over it.
-  const std::string hint = s.ctl.loading() ? "Loading " + s.ctl.loading_path() + " …" : s.rows.empty_hint(st);
+  const std::string hint =
+      s.ctl.loading() ? "Loading " + s.ctl.loading_path() + " …" : s.rows.empty_hint(st);
   if (!hint.empty()) {
     ImGui::PushTextWrapPos(0);
     text_colored(severity_color(Severity::Info), hint);
@@ -87,7 +90,8 @@ void draw_messages(AppState& s) {
   }
 
   // Live: a list scrolled to its end stays at the end as records arrive ("follow").
-  if (s.ctl.mode() == Mode::Live && s.follow_tail && rows.size() > s.rows_seen && !s.scroll_to_selected)
+  if (s.ctl.mode() == Mode::Live && s.follow_tail && rows.size() > s.rows_seen &&
+      !s.scroll_to_selected)
     ImGui::SetScrollY(static_cast<float>(rows.size()) * row_h);
   s.rows_seen = rows.size();
 
@@ -101,16 +105,19 @@ void draw_messages(AppState& s) {
       const RowText& t = row_text(s, i);
       ++s.stats.message_visible;
       ImGui::TableNextRow(ImGuiTableRowFlags_None, row_h);
-      if (e.has_findings) ImGui::TableSetBgColor(ImGuiTableBgTarget_RowBg1, severity_row_bg(e.worst));
+      if (e.has_findings)
+        ImGui::TableSetBgColor(ImGuiTableBgTarget_RowBg1, severity_row_bg(e.worst));
       if (i == peer) ImGui::TableSetBgColor(ImGuiTableBgTarget_RowBg1, peer_row_bg());
 
       ImGui::TableNextColumn();
       ImGui::PushID(static_cast<int>(i));
       const std::string num = record_number(i);
-      if (ImGui::Selectable(num.c_str(), i == s.selected,
-                            ImGuiSelectableFlags_SpanAllColumns | ImGuiSelectableFlags_AllowDoubleClick,
-                            ImVec2(0, row_h - ImGui::GetStyle().CellPadding.y * 2))) {
-        if (ImGui::IsMouseDoubleClicked(ImGuiMouseButton_Left) && view::peer_of(st, i) != view::kNoSelection) {
+      if (ImGui::Selectable(
+              num.c_str(), i == s.selected,
+              ImGuiSelectableFlags_SpanAllColumns | ImGuiSelectableFlags_AllowDoubleClick,
+              ImVec2(0, row_h - ImGui::GetStyle().CellPadding.y * 2))) {
+        if (ImGui::IsMouseDoubleClicked(ImGuiMouseButton_Left) &&
+            view::peer_of(st, i) != view::kNoSelection) {
           s.select(view::peer_of(st, i));
         } else {
           s.select(i, false);
@@ -129,8 +136,10 @@ void draw_messages(AppState& s) {
       ImGui::TableNextColumn();
       if (e.is_message()) text_unformatted(direction_arrow(e.direction));
       ImGui::TableNextColumn();
-      if (e.is_message()) text_colored(e.channel == Channel::Backend ? category_color(Category::BackendChannel) : kDimText,
-                                       channel_short(e.channel));
+      if (e.is_message())
+        text_colored(
+            e.channel == Channel::Backend ? category_color(Category::BackendChannel) : kDimText,
+            channel_short(e.channel));
       ImGui::TableNextColumn();
       text_colored(title_color(e), t.title);
       if (i == peer) {
@@ -140,9 +149,10 @@ void draw_messages(AppState& s) {
       ImGui::TableNextColumn();
       text_or_tip(t.summary);  // feature names, memory tables: often wider than the column
       ImGui::TableNextColumn();
-      if (!t.latency.empty()) text_unformatted(t.latency);
-      else if (e.is_message() && e.role == MessageRole::Request && e.expects != ReplyExpectation::None &&
-               e.peer == kNoEntry)
+      if (!t.latency.empty())
+        text_unformatted(t.latency);
+      else if (e.is_message() && e.role == MessageRole::Request &&
+               e.expects != ReplyExpectation::None && e.peer == kNoEntry)
         text_colored(severity_color(Severity::Warning), "waiting");
       ImGui::TableNextColumn();
       if (e.has_findings) {

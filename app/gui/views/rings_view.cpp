@@ -57,16 +57,22 @@ void notifier(AppState& s, const NotifierSlot& n, const char* id) {
 }
 
 void vring_table(AppState& s, const SessionState& st) {
-  ImGuiTableFlags flags = ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerV | ImGuiTableFlags_SizingFixedFit |
-                          ImGuiTableFlags_ScrollX | ImGuiTableFlags_Resizable;
-  const float h = std::min(ImGui::GetContentRegionAvail().y * 0.6f,
-                           ImGui::GetTextLineHeightWithSpacing() * static_cast<float>(st.vrings.size() + 2) + 8);
+  ImGuiTableFlags flags = ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerV |
+                          ImGuiTableFlags_SizingFixedFit | ImGuiTableFlags_ScrollX |
+                          ImGuiTableFlags_Resizable;
+  const float h = std::min(
+      ImGui::GetContentRegionAvail().y * 0.6f,
+      ImGui::GetTextLineHeightWithSpacing() * static_cast<float>(st.vrings.size() + 2) + 8);
   if (!ImGui::BeginTable("vrings", 11, flags, ImVec2(0, h))) return;
   static const char* const kColumns[][2] = {
       {"queue", "vring index"},
-      {"state", "started: SET_VRING_KICK, until GET_VRING_BASE or a reset stops it; enabled: SET_VRING_ENABLE 1 (or at once without PROTOCOL_FEATURES)"},
+      {"state",
+       "started: SET_VRING_KICK, until GET_VRING_BASE or a reset stops it; enabled: "
+       "SET_VRING_ENABLE 1 (or at once without PROTOCOL_FEATURES)"},
       {"size", "SET_VRING_NUM: descriptors in the ring"},
-      {"base", "SET_VRING_BASE: where the back-end starts; (read N): what the last GET_VRING_BASE returned"},
+      {"base",
+       "SET_VRING_BASE: where the back-end starts; (read N): what the last GET_VRING_BASE "
+       "returned"},
       {"desc", "descriptor table address as sent (front-end virtual unless IOTLB)"},
       {"avail", "available (driver) ring address as sent"},
       {"used", "used (device) ring address as sent"},
@@ -85,8 +91,12 @@ void vring_table(AppState& s, const SessionState& st) {
     ImGui::TableNextColumn();
     text_unformatted(std::to_string(v.index));
     ImGui::TableNextColumn();
-    const char* state = v.started ? (v.enabled ? "running" : "started, disabled") : (v.enabled ? "stopped, enabled" : "stopped");
-    text_colored(v.started && v.enabled ? kOkText : v.started ? severity_color(Severity::Warning) : kDimText, state);
+    const char* state = v.started ? (v.enabled ? "running" : "started, disabled")
+                                  : (v.enabled ? "stopped, enabled" : "stopped");
+    text_colored(v.started && v.enabled ? kOkText
+                 : v.started            ? severity_color(Severity::Warning)
+                                        : kDimText,
+                 state);
     ImGui::TableNextColumn();
     text_unformatted(v.num ? std::to_string(*v.num) : "-");
     ImGui::TableNextColumn();
@@ -95,8 +105,12 @@ void vring_table(AppState& s, const SessionState& st) {
     text_unformatted(base);
     for (int k = 0; k < 3; ++k) {
       ImGui::TableNextColumn();
-      if (v.addr) text_unformatted(hex(k == 0 ? v.addr->desc_user_addr : k == 1 ? v.addr->avail_user_addr : v.addr->used_user_addr));
-      else text_colored(kDimText, "-");
+      if (v.addr)
+        text_unformatted(hex(k == 0   ? v.addr->desc_user_addr
+                             : k == 1 ? v.addr->avail_user_addr
+                                      : v.addr->used_user_addr));
+      else
+        text_colored(kDimText, "-");
     }
     ImGui::TableNextColumn();
     notifier(s, v.kick, "kick");
@@ -126,9 +140,11 @@ size_t ring_records(AppState& s, size_t session, uint32_t until, size_t queues) 
   std::map<uint32_t, std::pair<uint32_t, RingSnapshot>> latest;
   const auto end = std::upper_bound(s.ring_records.begin(), s.ring_records.end(), until);
   size_t count = 0;
-  for (auto it = s.ring_records.begin(); it != end; ++it) count += st.entry(*it).session_index == session;
+  for (auto it = s.ring_records.begin(); it != end; ++it)
+    count += st.entry(*it).session_index == session;
   size_t decoded = 0;
-  for (auto it = end; it != s.ring_records.begin() && latest.size() < std::max<size_t>(queues, 1) && decoded < kMaxDecoded;) {
+  for (auto it = end; it != s.ring_records.begin() && latest.size() < std::max<size_t>(queues, 1) &&
+                      decoded < kMaxDecoded;) {
     --it;
     if (st.entry(*it).session_index != session) continue;
     ++decoded;
@@ -137,15 +153,18 @@ size_t ring_records(AppState& s, size_t session, uint32_t until, size_t queues) 
   }
   if (count == 0) {
     ImGui::PushStyleColor(ImGuiCol_Text, kDimText);
-    ImGui::TextWrapped("No ring-state records in this session up to here. Ring indices and in-flight buffers "
-                       "are sampled from guest memory by the recorder every 50 ms unless it ran with "
-                       "`--sample-interval 0` (docs/ring-state-format.md).");
+    ImGui::TextWrapped(
+        "No ring-state records in this session up to here. Ring indices and in-flight buffers "
+        "are sampled from guest memory by the recorder every 50 ms unless it ran with "
+        "`--sample-interval 0` (docs/ring-state-format.md).");
     ImGui::PopStyleColor();
     return 0;
   }
   ImGui::Text("%zu ring snapshot%s up to here; latest per queue:", count, count == 1 ? "" : "s");
   s.stats.ring_snapshot_rows = latest.size();
-  if (!ImGui::BeginTable("snapshots", 8, ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerV | ImGuiTableFlags_SizingFixedFit))
+  if (!ImGui::BeginTable(
+          "snapshots", 8,
+          ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerV | ImGuiTableFlags_SizingFixedFit))
     return count;
   static const char* const kColumns[][2] = {
       {"queue", "vring index"},
@@ -154,11 +173,16 @@ size_t ring_records(AppState& s, size_t session, uint32_t until, size_t queues) 
       {"size", "descriptors in the ring"},
       {"avail idx", "the driver's avail->idx: buffers made available so far (wraps at 65536)"},
       {"used idx", "the device's used->idx: buffers completed so far (wraps at 65536)"},
-      {"in flight", "available but not yet used (avail idx - used idx); (N not fetched): of those, not yet read by the device"},
-      {"oldest buffer", "the oldest buffer still in flight: its descriptor chain (hover a row for the whole snapshot)"},
+      {"in flight",
+       "available but not yet used (avail idx - used idx); (N not fetched): of those, not yet read "
+       "by the device"},
+      {"oldest buffer",
+       "the oldest buffer still in flight: its descriptor chain (hover a row for the whole "
+       "snapshot)"},
   };
   for (const auto& c : kColumns)
-    ImGui::TableSetupColumn(c[0], std::string_view(c[0]) == "oldest buffer" ? ImGuiTableColumnFlags_WidthStretch : 0);
+    ImGui::TableSetupColumn(
+        c[0], std::string_view(c[0]) == "oldest buffer" ? ImGuiTableColumnFlags_WidthStretch : 0);
   column_headers_with_tips(kColumns);
   ImGui::PushFont(fonts().mono);
   for (const auto& [queue, rec] : latest) {
@@ -181,7 +205,9 @@ size_t ring_records(AppState& s, size_t session, uint32_t until, size_t queues) 
     ImGui::TableNextColumn();
     std::string inflight = std::to_string(r.inflight);
     if (r.pending) inflight += " (" + std::to_string(*r.pending) + " not fetched)";
-    text_colored(r.faults.empty() ? ImGui::GetColorU32(ImGuiCol_Text) : severity_color(Severity::Error), inflight);
+    text_colored(
+        r.faults.empty() ? ImGui::GetColorU32(ImGuiCol_Text) : severity_color(Severity::Error),
+        inflight);
     ImGui::TableNextColumn();
     text_unformatted(r.oldest ? describe_buffer(*r.oldest) : std::string("-"));
     if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", describe_ring_snapshot(r).c_str());
@@ -209,10 +235,14 @@ void draw_rings(AppState& s) {
   // Time slider over the session's records.
   ImGui::Checkbox("latest", &s.rings_follow);
   ImGui::SameLine();
-  int at = static_cast<int>(s.rings_follow ? session.last_entry : std::clamp(s.rings_at, session.first_entry, session.last_entry));
+  int at = static_cast<int>(s.rings_follow
+                                ? session.last_entry
+                                : std::clamp(s.rings_at, session.first_entry, session.last_entry));
   ImGui::SetNextItemWidth(ImGui::GetContentRegionAvail().x - ImGui::GetFontSize() * 16);
-  const std::string label = "at " + record_number(static_cast<uint32_t>(at)) + "  " + entry_time(st, static_cast<size_t>(at)) + " s";
-  if (ImGui::SliderInt("##at", &at, static_cast<int>(session.first_entry), static_cast<int>(session.last_entry), label.c_str())) {
+  const std::string label = "at " + record_number(static_cast<uint32_t>(at)) + "  " +
+                            entry_time(st, static_cast<size_t>(at)) + " s";
+  if (ImGui::SliderInt("##at", &at, static_cast<int>(session.first_entry),
+                       static_cast<int>(session.last_entry), label.c_str())) {
     s.rings_follow = false;
     s.rings_at = static_cast<uint32_t>(at);
   }
@@ -235,8 +265,10 @@ void draw_rings(AppState& s) {
   }
   s.stats.ring_queues = state->vrings.size();
   ImGui::BeginChild("rings scroll");
-  if (state->vrings.empty()) text_colored(kDimText, "No queue set up yet at this point.");
-  else vring_table(s, *state);
+  if (state->vrings.empty())
+    text_colored(kDimText, "No queue set up yet at this point.");
+  else
+    vring_table(s, *state);
   ImGui::Spacing();
   s.stats.ring_records = ring_records(s, si, until, state->vrings.size());
   ImGui::EndChild();

@@ -20,10 +20,13 @@ void draw_status_bar(AppState& s) {
     ImGui::SameLine();
   };
   if (c.loading()) {
-    text_colored(severity_color(Severity::Info), "loading " + c.loading_path() + " … " + std::to_string(c.load_progress()) + " records");
+    text_colored(
+        severity_color(Severity::Info),
+        "loading " + c.loading_path() + " … " + std::to_string(c.load_progress()) + " records");
   } else if (c.mode() == Mode::Live) {
     const RelayStats rs = c.live_stats();
-    text_colored(c.live_running() ? kOkText : kDimText, c.live_running() ? "● live" : "○ live (stopped)");
+    text_colored(c.live_running() ? kOkText : kDimText,
+                 c.live_running() ? "● live" : "○ live (stopped)");
     ImGui::SameLine();
     text_unformatted(c.source());
     if (!c.recording_path().empty()) {
@@ -34,7 +37,8 @@ void draw_status_bar(AppState& s) {
     text_unformatted(view::count_of(rs.sessions, "session") + " relayed");
     if (c.dropped()) {
       sep();
-      text_colored(severity_color(Severity::Warning), std::to_string(c.dropped()) + " records dropped (GUI behind)");
+      text_colored(severity_color(Severity::Warning),
+                   std::to_string(c.dropped()) + " records dropped (GUI behind)");
     }
   } else if (c.mode() == Mode::Capture) {
     text_unformatted("capture " + c.source());
@@ -49,14 +53,17 @@ void draw_status_bar(AppState& s) {
   if (!sessions.empty()) {
     const StoreSession& cur = sessions[std::min(s.session_index, sessions.size() - 1)];
     sep();
-    text_unformatted("session " + std::to_string(cur.id) + " (" + std::string(device_kind_name(cur.state().device)) + ")");
+    text_unformatted("session " + std::to_string(cur.id) + " (" +
+                     std::string(device_kind_name(cur.state().device)) + ")");
   }
   size_t pending = 0;
   for (const StoreSession& ss : sessions)
-    for (const PendingRequest& p : ss.analyser.pending()) pending += p.expects != ReplyExpectation::None;
+    for (const PendingRequest& p : ss.analyser.pending())
+      pending += p.expects != ReplyExpectation::None;
   s.stats.pending = pending;
   sep();
-  text_colored(pending ? severity_color(Severity::Warning) : kDimText, view::count_of(pending, "reply", "replies") + " pending");
+  text_colored(pending ? severity_color(Severity::Warning) : kDimText,
+               view::count_of(pending, "reply", "replies") + " pending");
   if (!st.flagged().empty()) {
     sep();
     text_colored(severity_color(Severity::Error), std::to_string(st.flagged().size()) + " flagged");

@@ -18,8 +18,9 @@ namespace vhs::gui {
 namespace {
 
 uint64_t now_ms() {
-  return static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
 }
 
 bool button(const char* label, bool enabled) {
@@ -61,7 +62,8 @@ void draw_step_bar(AppState& s) {
   if (target.empty() && ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled))
     ImGui::SetTooltip("select a message: the breakpoint is on its request name");
   ImGui::SameLine();
-  const std::string del = "Delete " + (st.has_break(target) ? target : std::string("breakpoint")) + " (Shift+F9)";
+  const std::string del =
+      "Delete " + (st.has_break(target) ? target : std::string("breakpoint")) + " (Shift+F9)";
   if (button((del + "###delete").c_str(), st.has_break(target))) st.delete_break(send, target);
 
   ImGui::SameLine();
@@ -72,7 +74,8 @@ void draw_step_bar(AppState& s) {
   }
   for (const std::string& b : st.status().breakpoints) {
     ImGui::SameLine();
-    // Clicking a breakpoint deletes it (also finding and 'any' breakpoints, which no message selects).
+    // Clicking a breakpoint deletes it (also finding and 'any' breakpoints, which no message
+    // selects).
     if (ImGui::SmallButton((b + " ×###bp" + b).c_str())) st.delete_break(send, b);
     if (ImGui::IsItemHovered()) ImGui::SetTooltip("delete this breakpoint");
   }
@@ -94,7 +97,8 @@ void draw_step_bar(AppState& s) {
   } else if (st.status().held.empty()) {
     text_colored(kOkText, "● running: nothing held");
   } else {
-    for (const std::string& h : st.status().held) text_colored(severity_color(Severity::Warning), "■ held: " + h);
+    for (const std::string& h : st.status().held)
+      text_colored(severity_color(Severity::Warning), "■ held: " + h);
   }
   ImGui::Separator();
 }

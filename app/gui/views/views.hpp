@@ -24,6 +24,7 @@ void draw_dialogs(AppState& s);      // open / save file dialogs, help, log
 
 // Hex pane over `bytes`: 16 bytes a line with offsets and ASCII; bytes [hl_offset, hl_offset +
 // hl_length) highlighted. Returns the byte under the mouse (-1 when none).
-int draw_hex(const char* id, std::span<const uint8_t> bytes, int hl_offset, int hl_length, uint64_t base_address = 0);
+int draw_hex(const char* id, std::span<const uint8_t> bytes, int hl_offset, int hl_length,
+             uint64_t base_address = 0);
 
 }  // namespace vhs::gui
