@@ -96,11 +96,8 @@ std::unique_ptr<Relay> Relay::create(RelayOptions options, std::string& error) {
   r.update_armed();
   if (r.opt.interpose_notify) r.notify_setup();
 
-  if (const RequestInfo* info = find_request_by_name("SET_BACKEND_REQ_FD");
-      info != nullptr && info->channel == Channel::Frontend) {
-    r.set_backend_req_fd = info->number;
-    r.interpose = true;
-  }
+  r.set_backend_req_fd = static_cast<uint32_t>(FrontendRequest::SET_BACKEND_REQ_FD);
+  r.interpose = true;
 
   r.epoll.reset(::epoll_create1(EPOLL_CLOEXEC));
   r.stop_event.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));

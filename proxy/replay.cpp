@@ -103,7 +103,7 @@ bool ReplayRun::compare(uint32_t entry, const ReplayMessage& live) {
   // Front-end virtual addresses belong to one QEMU process (the back-end only uses them to
   // translate ring addresses through the same table), so a new process has new ones.
   options.addresses = AddressPolicy::ExpectUserspace;
-  static const RequestInfo* get_vring_base = find_request_by_name("GET_VRING_BASE");
+  static const RequestInfo* get_vring_base = &request_info(FrontendRequest::GET_VRING_BASE);
   const StoreEntry& e = store.entry(entry);
   if (e.is_message() && e.info == get_vring_base && e.header.is_reply()) {
     // The replay never kicks the rings, so the back-end's position stays at SET_VRING_BASE.
@@ -165,7 +165,8 @@ bool answer_due(Channel channel, std::span<const uint8_t> request, const DecodeC
   const RequestInfo* info = find_request(channel, h->request);
   if (info == nullptr) return false;
   if (info->reply == ReplyRule::Always) return true;
-  return info->reply == ReplyRule::IfLogShmfd && ((ctx.protocol_features >> kProtoLogShmfd) & 1);
+  return info->reply == ReplyRule::IfLogShmfd &&
+         has_feature(ctx.protocol_features, ProtocolFeature::LOG_SHMFD);
 }
 
 std::vector<uint8_t> synthesized_answer(Channel channel, std::span<const uint8_t> request,

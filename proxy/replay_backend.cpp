@@ -242,7 +242,7 @@ void BackendReplay::accept(uint32_t e, ReplayMessage& m) {
   matched_.insert(e);
   matched_at_[e] = Clock::now();
   live_need_reply_[e] = m.header().needs_reply();
-  static const RequestInfo* set_backend_req = find_request_by_name("SET_BACKEND_REQ_FD");
+  static const RequestInfo* set_backend_req = &request_info(FrontendRequest::SET_BACKEND_REQ_FD);
   const StoreEntry& en = r_.store.entry(e);
   for (size_t i = 0; i < m.fds.size(); ++i) {
     if (en.info == set_backend_req && m.fd_infos[i].kind == FdKind::Socket &&

@@ -117,8 +117,8 @@ void FrontendReplay::step_request(uint32_t e) {
   const StoreEntry& en = r_.store.entry(e);
   std::span<const uint8_t> bytes = r_.store.bytes(e);
   std::vector<uint8_t> patched;
-  static const RequestInfo* set_inflight = find_request_by_name("SET_INFLIGHT_FD");
-  static const RequestInfo* set_backend_req = find_request_by_name("SET_BACKEND_REQ_FD");
+  static const RequestInfo* set_inflight = &request_info(FrontendRequest::SET_INFLIGHT_FD);
+  static const RequestInfo* set_backend_req = &request_info(FrontendRequest::SET_BACKEND_REQ_FD);
   if (en.info == set_inflight && inflight_ && bytes.size() >= kHeaderSize + 16) {
     // QEMU hands back the buffer description it got; the replayed back-end's may differ.
     patched.assign(bytes.begin(), bytes.end());

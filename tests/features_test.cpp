@@ -70,8 +70,8 @@ TEST(Features, ProtocolBitsZeroToTwenty) {
     EXPECT_EQ(protocol_feature_name(bit), expected[bit]) << bit;
   EXPECT_EQ(protocol_feature_name(21), "");
   EXPECT_EQ(protocol_feature_name(63), "");
-  EXPECT_EQ(protocol_feature_name(kProtoXenMmap), "XEN_MMAP");
-  EXPECT_EQ(protocol_feature_name(kProtoBackendSendFd), "BACKEND_SEND_FD");
+  EXPECT_EQ(protocol_feature_name(ProtocolFeature::XEN_MMAP), "XEN_MMAP");
+  EXPECT_EQ(protocol_feature_name(ProtocolFeature::BACKEND_SEND_FD), "BACKEND_SEND_FD");
 }
 
 TEST(Features, DescribeRendersNamesAndUnnamedBits) {

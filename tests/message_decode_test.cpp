@@ -398,7 +398,7 @@ TEST(DecodePayload, PostcopyMemTableExchange) {
 TEST(DecodePayload, XenMmapRegionsAreFortyBytes) {
   DecodeContext ctx;
   ctx.protocol_features_known = true;
-  ctx.protocol_features = 1ull << kProtoXenMmap;
+  ctx.protocol_features = feature_mask(ProtocolFeature::XEN_MMAP);
   const Bytes payload =
       cat({u32(1), u32(0), region(0x1000, 0x2000, 0x3000, 0x4000), u32(0x1), u32(7)});
   const auto m = decode(F, msg(5, kReq, payload), 1, ctx);
@@ -434,7 +434,7 @@ TEST(DecodePayload, LogBaseFdDependsOnLogShmfdOnlyWhenKnown) {
   EXPECT_TRUE(unknown_ctx.findings.empty());
   DecodeContext shm;
   shm.protocol_features_known = true;
-  shm.protocol_features = 1ull << kProtoLogShmfd;
+  shm.protocol_features = feature_mask(ProtocolFeature::LOG_SHMFD);
   EXPECT_TRUE(decode(F, msg(6, kReq, payload), 1, shm).findings.empty());
   EXPECT_EQ(detail(decode(F, msg(6, kReq, payload), 0, shm), FindingCode::FdCountMismatch),
             "SET_LOG_BASE request carries 0 fds, expected one: LOG_SHMFD negotiated");
@@ -530,11 +530,11 @@ TEST(DecodePayload, VringAreaOnTheBackendChannel) {
 TEST(DecodePayload, BackendFdsNeedBackendSendFd) {
   DecodeContext ctx;
   ctx.protocol_features_known = true;
-  ctx.protocol_features = (1ull << kProtoBackendReq) | (1ull << 11);
+  ctx.protocol_features = (feature_mask(ProtocolFeature::BACKEND_REQ)) | (1ull << 11);
   const auto m = decode(B, msg(3, kReq, cat({u64(0x1), u64(4096), u64(0)})), 1, ctx);
   EXPECT_EQ(detail(m, FindingCode::FdCountMismatch),
             "BACKEND_VRING_HOST_NOTIFIER_MSG carries 1 fd but BACKEND_SEND_FD was not negotiated");
-  ctx.protocol_features |= 1ull << kProtoBackendSendFd;
+  ctx.protocol_features |= feature_mask(ProtocolFeature::BACKEND_SEND_FD);
   EXPECT_TRUE(decode(B, msg(3, kReq, cat({u64(0x1), u64(4096), u64(0)})), 1, ctx).findings.empty());
 }
 

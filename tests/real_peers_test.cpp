@@ -335,13 +335,13 @@ TEST(RealPeers, BlkBoot) {
 
   // QEMU 7.2 + qemu-storage-daemon: CONFIG and CONFIGURE_MEM_SLOTS negotiated, so the config
   // space was read (8 MiB image = 16384 sectors) and RAM arrived by ADD_MEM_REG.
-  EXPECT_TRUE(st.protocol_features.acked_has(kProtoConfig));
+  EXPECT_TRUE(st.protocol_features.acked_has(ProtocolFeature::CONFIG));
   ASSERT_TRUE(st.config.has_value());
   ASSERT_GE(st.config->data.size(), 8u);
   uint64_t capacity = 0;
   std::memcpy(&capacity, st.config->data.data(), 8);
   EXPECT_EQ(capacity, 16384u);
-  if (st.protocol_features.acked_has(kProtoConfigureMemSlots)) {
+  if (st.protocol_features.acked_has(ProtocolFeature::CONFIGURE_MEM_SLOTS)) {
     EXPECT_TRUE(st.max_mem_slots.has_value());
   }
 }

@@ -250,9 +250,8 @@ TEST(Registry, ReplyRulesAreConsistent) {
     if (r.channel == Channel::Backend) {
       EXPECT_EQ(r.category, Category::BackendChannel);
     }
-    if (r.protocol_feature >= 0) {
-      EXPECT_LE(r.protocol_feature, 20);
-      EXPECT_FALSE(protocol_feature_name(static_cast<unsigned>(r.protocol_feature)).empty());
+    if (r.gate) {
+      EXPECT_FALSE(protocol_feature_name(*r.gate).empty());
     }
     EXPECT_NE(category_name(r.category), "unknown");
   }
@@ -289,11 +288,11 @@ TEST(Registry, SpecialCases) {
   EXPECT_EQ(get("GET_PROTOCOL_FEATURES")->reply_payload, PayloadKind::ProtocolFeatures);
   EXPECT_EQ(get("GET_STATUS")->reply_payload, PayloadKind::Status);
   EXPECT_EQ(get("GET_SHMEM_CONFIG")->reply_payload, PayloadKind::ShmemConfig);
-  EXPECT_EQ(get("GET_QUEUE_NUM")->protocol_feature, 0);
-  EXPECT_EQ(get("SET_BACKEND_REQ_FD")->protocol_feature, 5);
-  EXPECT_EQ(get("GET_CONFIG")->protocol_feature, 9);
-  EXPECT_EQ(get("ADD_MEM_REG")->protocol_feature, 15);
-  EXPECT_EQ(get("GET_FEATURES")->protocol_feature, -1);
+  EXPECT_EQ(get("GET_QUEUE_NUM")->gate, ProtocolFeature::MQ);
+  EXPECT_EQ(get("SET_BACKEND_REQ_FD")->gate, ProtocolFeature::BACKEND_REQ);
+  EXPECT_EQ(get("GET_CONFIG")->gate, ProtocolFeature::CONFIG);
+  EXPECT_EQ(get("ADD_MEM_REG")->gate, ProtocolFeature::CONFIGURE_MEM_SLOTS);
+  EXPECT_EQ(get("GET_FEATURES")->gate, std::nullopt);
   EXPECT_TRUE(get("GET_VRING_BASE")->frontend_waits);
   EXPECT_FALSE(get("SET_VRING_CALL")->frontend_waits);
 }
@@ -314,6 +313,63 @@ TEST(Registry, MessageLabelsNameRequestsRepliesAndUnknownNumbers) {
   EXPECT_EQ(message_label(Channel::Backend, Header{1, kProtocolVersion, 0}), "BACKEND_IOTLB_MSG");
   EXPECT_EQ(message_label(Channel::Frontend, Header{99, kProtocolVersion | kFlagReply, 0}),
             "request 99 reply");
+}
+
+// The enumerators and the table come from one list: every enumerator names its own row, and the
+// numbers are the wire codes the spec gives.
+TEST(Registry, TypedRequestsNameTheirRows) {
+  EXPECT_EQ(static_cast<uint32_t>(FrontendRequest::GET_FEATURES), 1u);
+  EXPECT_EQ(static_cast<uint32_t>(FrontendRequest::SET_VRING_KICK), 12u);
+  EXPECT_EQ(static_cast<uint32_t>(FrontendRequest::GET_SHMEM_CONFIG), 44u);
+  EXPECT_EQ(static_cast<uint32_t>(BackendRequest::BACKEND_SHMEM_UNMAP), 10u);
+  for (const RequestInfo& r : all_requests()) {
+    const RequestInfo& row =
+        r.channel == Channel::Frontend ? request_info(r.frontend()) : request_info(r.backend());
+    EXPECT_EQ(&row, &r) << r.name;
+    EXPECT_EQ(find_request(r.channel, r.number), &r) << r.name;
+    EXPECT_EQ(find_request_by_name(r.name), &r) << r.name;
+  }
+  EXPECT_EQ(request_name(FrontendRequest::SET_BACKEND_REQ_FD), "SET_BACKEND_REQ_FD");
+  EXPECT_EQ(request_info(BackendRequest::BACKEND_VRING_CALL).channel, Channel::Backend);
+  EXPECT_TRUE(request_info(FrontendRequest::SET_MEM_TABLE).is(FrontendRequest::SET_MEM_TABLE));
+  EXPECT_FALSE(request_info(BackendRequest::BACKEND_IOTLB_MSG).is(FrontendRequest::GET_FEATURES));
+  EXPECT_FALSE(is_request(nullptr, FrontendRequest::GET_FEATURES));
+}
+
+// What each request's fds are for lives in the table (spec "Front-end message types").
+TEST(Registry, FdRoles) {
+  EXPECT_EQ(request_info(FrontendRequest::SET_MEM_TABLE).fd_role, FdRole::MemoryRegion);
+  EXPECT_EQ(request_info(FrontendRequest::ADD_MEM_REG).fd_role, FdRole::MemoryRegion);
+  EXPECT_EQ(request_info(FrontendRequest::REM_MEM_REG).fd_role, FdRole::MemoryRegionRemoved);
+  EXPECT_EQ(request_info(FrontendRequest::SET_VRING_KICK).fd_role, FdRole::Kick);
+  EXPECT_EQ(request_info(FrontendRequest::SET_VRING_CALL).fd_role, FdRole::Call);
+  EXPECT_EQ(request_info(FrontendRequest::SET_VRING_ERR).fd_role, FdRole::Err);
+  EXPECT_EQ(request_info(FrontendRequest::SET_LOG_BASE).fd_role, FdRole::LogBitmap);
+  EXPECT_EQ(request_info(FrontendRequest::SET_LOG_FD).fd_role, FdRole::LogEventfd);
+  EXPECT_EQ(request_info(FrontendRequest::SET_BACKEND_REQ_FD).fd_role, FdRole::BackendChannel);
+  EXPECT_EQ(request_info(FrontendRequest::GET_INFLIGHT_FD).fd_role, FdRole::None);
+  EXPECT_EQ(request_info(FrontendRequest::GET_INFLIGHT_FD).reply_fd_role, FdRole::Inflight);
+  EXPECT_EQ(request_info(FrontendRequest::SET_INFLIGHT_FD).fd_role, FdRole::Inflight);
+  EXPECT_EQ(request_info(FrontendRequest::SET_DEVICE_STATE_FD).reply_fd_role, FdRole::DeviceState);
+  EXPECT_EQ(request_info(FrontendRequest::POSTCOPY_ADVISE).reply_fd_role, FdRole::Userfaultfd);
+  EXPECT_EQ(request_info(BackendRequest::BACKEND_VRING_HOST_NOTIFIER_MSG).fd_role,
+            FdRole::HostNotifier);
+  EXPECT_EQ(request_info(FrontendRequest::GET_FEATURES).fd_role, FdRole::None);
+  for (const RequestInfo& r : all_requests()) {
+    EXPECT_EQ(r.fds == FdRule::None, r.fd_role == FdRole::None) << r.name;
+    EXPECT_EQ(r.reply_fds == FdRule::None, r.reply_fd_role == FdRole::None) << r.name;
+  }
+}
+
+// Every protocol feature bit the spec names has an enumerator and a name.
+TEST(Registry, ProtocolFeatureBits) {
+  EXPECT_EQ(static_cast<unsigned>(ProtocolFeature::REPLY_ACK), 3u);
+  EXPECT_EQ(static_cast<unsigned>(ProtocolFeature::CONFIGURE_MEM_SLOTS), 15u);
+  EXPECT_EQ(static_cast<unsigned>(ProtocolFeature::SHMEM), 20u);
+  EXPECT_EQ(protocol_feature_name(ProtocolFeature::INBAND_NOTIFICATIONS), "INBAND_NOTIFICATIONS");
+  for (unsigned bit = 0; bit <= 20; ++bit) EXPECT_FALSE(protocol_feature_name(bit).empty()) << bit;
+  EXPECT_TRUE(has_feature(0x8, ProtocolFeature::REPLY_ACK));
+  EXPECT_FALSE(has_feature(0x8, ProtocolFeature::MQ));
 }
 
 }  // namespace

@@ -89,8 +89,8 @@ TEST(ShippedCaptures, BlkBootIsCleanAndComplete) {
   for (unsigned bit : {2u, 6u, 9u})  // SEG_MAX, BLK_SIZE, FLUSH
     EXPECT_TRUE(st.features.offered_has(bit)) << feature_name(DeviceKind::Blk, bit);
   EXPECT_TRUE(st.features.acked_has(kFeatureVersion1));
-  EXPECT_TRUE(st.protocol_features.acked_has(kProtoConfigureMemSlots));
-  EXPECT_TRUE(st.protocol_features.acked_has(kProtoReplyAck));
+  EXPECT_TRUE(st.protocol_features.acked_has(ProtocolFeature::CONFIGURE_MEM_SLOTS));
+  EXPECT_TRUE(st.protocol_features.acked_has(ProtocolFeature::REPLY_ACK));
   ASSERT_TRUE(st.queue_num);
   EXPECT_EQ(*st.queue_num, 1u);
 

@@ -9,42 +9,42 @@
 namespace vhs {
 namespace {
 
-// Registry rows the analyser gives meaning to, looked up once by spec name so that numbers stay
-// in the registry. A missing row (nullptr) simply never matches.
+// Registry rows the analyser gives meaning to, by enumerator, so messages are compared with a
+// pointer test.
 struct KnownRequests {
-  const RequestInfo* get_features = find_request_by_name("GET_FEATURES");
-  const RequestInfo* set_features = find_request_by_name("SET_FEATURES");
-  const RequestInfo* set_owner = find_request_by_name("SET_OWNER");
-  const RequestInfo* reset_owner = find_request_by_name("RESET_OWNER");
-  const RequestInfo* set_mem_table = find_request_by_name("SET_MEM_TABLE");
-  const RequestInfo* set_log_base = find_request_by_name("SET_LOG_BASE");
-  const RequestInfo* set_vring_num = find_request_by_name("SET_VRING_NUM");
-  const RequestInfo* set_vring_addr = find_request_by_name("SET_VRING_ADDR");
-  const RequestInfo* set_vring_base = find_request_by_name("SET_VRING_BASE");
-  const RequestInfo* get_vring_base = find_request_by_name("GET_VRING_BASE");
-  const RequestInfo* set_vring_kick = find_request_by_name("SET_VRING_KICK");
-  const RequestInfo* set_vring_call = find_request_by_name("SET_VRING_CALL");
-  const RequestInfo* set_vring_err = find_request_by_name("SET_VRING_ERR");
-  const RequestInfo* get_protocol_features = find_request_by_name("GET_PROTOCOL_FEATURES");
-  const RequestInfo* set_protocol_features = find_request_by_name("SET_PROTOCOL_FEATURES");
-  const RequestInfo* get_queue_num = find_request_by_name("GET_QUEUE_NUM");
-  const RequestInfo* set_vring_enable = find_request_by_name("SET_VRING_ENABLE");
-  const RequestInfo* send_rarp = find_request_by_name("SEND_RARP");
-  const RequestInfo* net_set_mtu = find_request_by_name("NET_SET_MTU");
-  const RequestInfo* set_backend_req_fd = find_request_by_name("SET_BACKEND_REQ_FD");
-  const RequestInfo* set_vring_endian = find_request_by_name("SET_VRING_ENDIAN");
-  const RequestInfo* get_config = find_request_by_name("GET_CONFIG");
-  const RequestInfo* set_config = find_request_by_name("SET_CONFIG");
-  const RequestInfo* postcopy_listen = find_request_by_name("POSTCOPY_LISTEN");
-  const RequestInfo* postcopy_end = find_request_by_name("POSTCOPY_END");
-  const RequestInfo* get_inflight_fd = find_request_by_name("GET_INFLIGHT_FD");
-  const RequestInfo* set_inflight_fd = find_request_by_name("SET_INFLIGHT_FD");
-  const RequestInfo* reset_device = find_request_by_name("RESET_DEVICE");
-  const RequestInfo* get_max_mem_slots = find_request_by_name("GET_MAX_MEM_SLOTS");
-  const RequestInfo* add_mem_reg = find_request_by_name("ADD_MEM_REG");
-  const RequestInfo* rem_mem_reg = find_request_by_name("REM_MEM_REG");
-  const RequestInfo* set_status = find_request_by_name("SET_STATUS");
-  const RequestInfo* get_status = find_request_by_name("GET_STATUS");
+  const RequestInfo* get_features = &request_info(FrontendRequest::GET_FEATURES);
+  const RequestInfo* set_features = &request_info(FrontendRequest::SET_FEATURES);
+  const RequestInfo* set_owner = &request_info(FrontendRequest::SET_OWNER);
+  const RequestInfo* reset_owner = &request_info(FrontendRequest::RESET_OWNER);
+  const RequestInfo* set_mem_table = &request_info(FrontendRequest::SET_MEM_TABLE);
+  const RequestInfo* set_log_base = &request_info(FrontendRequest::SET_LOG_BASE);
+  const RequestInfo* set_vring_num = &request_info(FrontendRequest::SET_VRING_NUM);
+  const RequestInfo* set_vring_addr = &request_info(FrontendRequest::SET_VRING_ADDR);
+  const RequestInfo* set_vring_base = &request_info(FrontendRequest::SET_VRING_BASE);
+  const RequestInfo* get_vring_base = &request_info(FrontendRequest::GET_VRING_BASE);
+  const RequestInfo* set_vring_kick = &request_info(FrontendRequest::SET_VRING_KICK);
+  const RequestInfo* set_vring_call = &request_info(FrontendRequest::SET_VRING_CALL);
+  const RequestInfo* set_vring_err = &request_info(FrontendRequest::SET_VRING_ERR);
+  const RequestInfo* get_protocol_features = &request_info(FrontendRequest::GET_PROTOCOL_FEATURES);
+  const RequestInfo* set_protocol_features = &request_info(FrontendRequest::SET_PROTOCOL_FEATURES);
+  const RequestInfo* get_queue_num = &request_info(FrontendRequest::GET_QUEUE_NUM);
+  const RequestInfo* set_vring_enable = &request_info(FrontendRequest::SET_VRING_ENABLE);
+  const RequestInfo* send_rarp = &request_info(FrontendRequest::SEND_RARP);
+  const RequestInfo* net_set_mtu = &request_info(FrontendRequest::NET_SET_MTU);
+  const RequestInfo* set_backend_req_fd = &request_info(FrontendRequest::SET_BACKEND_REQ_FD);
+  const RequestInfo* set_vring_endian = &request_info(FrontendRequest::SET_VRING_ENDIAN);
+  const RequestInfo* get_config = &request_info(FrontendRequest::GET_CONFIG);
+  const RequestInfo* set_config = &request_info(FrontendRequest::SET_CONFIG);
+  const RequestInfo* postcopy_listen = &request_info(FrontendRequest::POSTCOPY_LISTEN);
+  const RequestInfo* postcopy_end = &request_info(FrontendRequest::POSTCOPY_END);
+  const RequestInfo* get_inflight_fd = &request_info(FrontendRequest::GET_INFLIGHT_FD);
+  const RequestInfo* set_inflight_fd = &request_info(FrontendRequest::SET_INFLIGHT_FD);
+  const RequestInfo* reset_device = &request_info(FrontendRequest::RESET_DEVICE);
+  const RequestInfo* get_max_mem_slots = &request_info(FrontendRequest::GET_MAX_MEM_SLOTS);
+  const RequestInfo* add_mem_reg = &request_info(FrontendRequest::ADD_MEM_REG);
+  const RequestInfo* rem_mem_reg = &request_info(FrontendRequest::REM_MEM_REG);
+  const RequestInfo* set_status = &request_info(FrontendRequest::SET_STATUS);
+  const RequestInfo* get_status = &request_info(FrontendRequest::GET_STATUS);
 };
 
 const KnownRequests& known() {
@@ -153,7 +153,7 @@ Observation SessionAnalyser::on_message(MessageRef ref, uint64_t timestamp_ns, D
 
 ReplyExpectation SessionAnalyser::expectation(const DecodedMessage& msg) const {
   const bool need = msg.header.needs_reply();
-  const bool reply_ack = state_.protocol_features.acked_has(kProtoReplyAck);
+  const bool reply_ack = state_.protocol_features.acked_has(ProtocolFeature::REPLY_ACK);
   // NEED_REPLY asks for an ack; the sender only waits for it when REPLY_ACK was negotiated
   // (spec "REPLY_ACK"), but libvhost-user acks regardless, so then the ack is optional.
   const ReplyExpectation ack = !need       ? ReplyExpectation::None
@@ -166,7 +166,7 @@ ReplyExpectation SessionAnalyser::expectation(const DecodedMessage& msg) const {
     case ReplyRule::Always: return ReplyExpectation::Reply;
     case ReplyRule::IfLogShmfd:
       // The fd form of SET_LOG_BASE exists only with LOG_SHMFD, and then the back-end replies.
-      if (state_.protocol_features.acked_has(kProtoLogShmfd) ||
+      if (state_.protocol_features.acked_has(ProtocolFeature::LOG_SHMFD) ||
           (!state_.protocol_features.acked && msg.fd_count > 0))
         return ReplyExpectation::Reply;
       return ack;
@@ -203,8 +203,8 @@ void SessionAnalyser::check_gating(const DecodedMessage& msg, Observation& out) 
                      "SET_FEATURES acked {:#x}",
                      *vf.acked)});
   }
-  if (info->protocol_feature < 0) return;
-  const unsigned bit = static_cast<unsigned>(info->protocol_feature);
+  if (!info->gate) return;
+  const unsigned bit = static_cast<unsigned>(*info->gate);
   const FeatureWord& pf = state_.protocol_features;
   const std::string_view fname = protocol_feature_name(bit);
   if (pf.acked) {
@@ -592,8 +592,7 @@ void SessionAnalyser::infer_device() {
   // Net-only protocol features (the registry names the bits gating SEND_RARP / NET_SET_MTU).
   const KnownRequests& k = known();
   for (const RequestInfo* r : {k.send_rarp, k.net_set_mtu})
-    if (r && r->protocol_feature >= 0 &&
-        state_.protocol_features.offered_has(static_cast<unsigned>(r->protocol_feature))) {
+    if (r->gate && state_.protocol_features.offered_has(*r->gate)) {
       state_.device = DeviceKind::Net;
       return;
     }

@@ -113,6 +113,8 @@ struct FeatureWord {
   MessageRef acked_by = kNoMessage;
   bool acked_has(unsigned bit) const { return acked && ((*acked >> bit) & 1u); }
   bool offered_has(unsigned bit) const { return offered && ((*offered >> bit) & 1u); }
+  bool acked_has(ProtocolFeature f) const { return acked_has(static_cast<unsigned>(f)); }
+  bool offered_has(ProtocolFeature f) const { return offered_has(static_cast<unsigned>(f)); }
 };
 
 struct BackendChannelState {

@@ -202,7 +202,8 @@ void describe_payload(const DecodedMessage& msg, TreeBuilder& t, const DecodeCon
   const ByteReader& r = t.reader();
   const uint32_t n = static_cast<uint32_t>(r.size());
   const std::string p = prefix_for(msg.payload_kind);
-  const bool xen = ctx.protocol_features_known && ((ctx.protocol_features >> kProtoXenMmap) & 1);
+  const bool xen =
+      ctx.protocol_features_known && has_feature(ctx.protocol_features, ProtocolFeature::XEN_MMAP);
   uint32_t used = 0;  // bytes of the payload the layout explains
   auto single = [&](Style style) {
     if (n < 8) return;

@@ -87,27 +87,9 @@ constexpr std::array kScsiBits = {BitName{0, "INOUT"}, BitName{1, "HOTPLUG"}, Bi
 
 // vhost-user protocol features (spec "Protocol features"); spec names without the prefix.
 constexpr std::array kProtocolBits = {
-    BitName{0, "MQ"},
-    BitName{1, "LOG_SHMFD"},
-    BitName{2, "RARP"},
-    BitName{3, "REPLY_ACK"},
-    BitName{4, "NET_MTU"},
-    BitName{5, "BACKEND_REQ"},
-    BitName{6, "CROSS_ENDIAN"},
-    BitName{7, "CRYPTO_SESSION"},
-    BitName{8, "PAGEFAULT"},
-    BitName{9, "CONFIG"},
-    BitName{10, "BACKEND_SEND_FD"},
-    BitName{11, "HOST_NOTIFIER"},
-    BitName{12, "INFLIGHT_SHMFD"},
-    BitName{13, "RESET_DEVICE"},
-    BitName{14, "INBAND_NOTIFICATIONS"},
-    BitName{15, "CONFIGURE_MEM_SLOTS"},
-    BitName{16, "STATUS"},
-    BitName{17, "XEN_MMAP"},
-    BitName{18, "SHARED_OBJECT"},
-    BitName{19, "DEVICE_STATE"},
-    BitName{20, "SHMEM"},
+#define VHS_BIT_NAME(NAME, bit) BitName{bit, #NAME},
+    VHS_PROTOCOL_FEATURES(VHS_BIT_NAME)
+#undef VHS_BIT_NAME
 };
 
 // Virtio device status bits (virtio spec 2.1).
@@ -198,6 +180,9 @@ std::string_view feature_name(DeviceKind device, unsigned bit) {
 }
 
 std::string_view protocol_feature_name(unsigned bit) { return lookup(kProtocolBits, bit); }
+std::string_view protocol_feature_name(ProtocolFeature f) {
+  return protocol_feature_name(static_cast<unsigned>(f));
+}
 
 std::string describe_features(uint64_t bits, DeviceKind device) {
   return render_bits(bits, [device](unsigned bit) { return feature_name(device, bit); });

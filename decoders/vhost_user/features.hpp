@@ -43,18 +43,45 @@ inline constexpr unsigned kFeatureRingPacked = 34;
 inline constexpr unsigned kFeatureEventIdx = 29;
 inline constexpr unsigned kFeatureAccessPlatform = 33;
 
-// Protocol feature bits the analyser needs by name.
-enum ProtocolFeature : unsigned {
-  kProtoMq = 0,
-  kProtoLogShmfd = 1,
-  kProtoReplyAck = 3,
-  kProtoBackendReq = 5,
-  kProtoConfig = 9,
-  kProtoBackendSendFd = 10,
-  kProtoInflightShmfd = 12,
-  kProtoConfigureMemSlots = 15,
-  kProtoStatus = 16,
-  kProtoXenMmap = 17,
+// vhost-user protocol feature bits (spec "Protocol features"), every bit the spec names:
+// NAME, bit. Expanded into the ProtocolFeature enum here and the bit-name table in features.cpp.
+// clang-format off
+#define VHS_PROTOCOL_FEATURES(X) \
+  X(MQ, 0) \
+  X(LOG_SHMFD, 1) \
+  X(RARP, 2) \
+  X(REPLY_ACK, 3) \
+  X(NET_MTU, 4) \
+  X(BACKEND_REQ, 5) \
+  X(CROSS_ENDIAN, 6) \
+  X(CRYPTO_SESSION, 7) \
+  X(PAGEFAULT, 8) \
+  X(CONFIG, 9) \
+  X(BACKEND_SEND_FD, 10) \
+  X(HOST_NOTIFIER, 11) \
+  X(INFLIGHT_SHMFD, 12) \
+  X(RESET_DEVICE, 13) \
+  X(INBAND_NOTIFICATIONS, 14) \
+  X(CONFIGURE_MEM_SLOTS, 15) \
+  X(STATUS, 16) \
+  X(XEN_MMAP, 17) \
+  X(SHARED_OBJECT, 18) \
+  X(DEVICE_STATE, 19) \
+  X(SHMEM, 20)
+// clang-format on
+
+enum class ProtocolFeature : uint8_t {
+#define VHS_ENUMERATOR(NAME, bit) NAME = bit,
+  VHS_PROTOCOL_FEATURES(VHS_ENUMERATOR)
+#undef VHS_ENUMERATOR
 };
+
+constexpr uint64_t feature_mask(ProtocolFeature f) {
+  return uint64_t{1} << static_cast<unsigned>(f);
+}
+constexpr bool has_feature(uint64_t protocol_features, ProtocolFeature f) {
+  return (protocol_features & feature_mask(f)) != 0;
+}
+std::string_view protocol_feature_name(ProtocolFeature f);
 
 }  // namespace vhs

@@ -13,19 +13,19 @@
 namespace vhs {
 namespace {
 
-// Rows this file treats specially, looked up once by spec name so numbers stay in the registry.
+// Registry rows this file treats specially, by enumerator.
 struct SpecialRequests {
-  const RequestInfo* set_mem_table = find_request_by_name("SET_MEM_TABLE");
-  const RequestInfo* add_mem_reg = find_request_by_name("ADD_MEM_REG");
-  const RequestInfo* get_vring_base = find_request_by_name("GET_VRING_BASE");
-  const RequestInfo* set_vring_num = find_request_by_name("SET_VRING_NUM");
-  const RequestInfo* set_vring_enable = find_request_by_name("SET_VRING_ENABLE");
-  const RequestInfo* set_vring_endian = find_request_by_name("SET_VRING_ENDIAN");
-  const RequestInfo* vring_kick = find_request_by_name("VRING_KICK");
-  const RequestInfo* backend_vring_call = find_request_by_name("BACKEND_VRING_CALL");
-  const RequestInfo* backend_vring_err = find_request_by_name("BACKEND_VRING_ERR");
-  const RequestInfo* get_config = find_request_by_name("GET_CONFIG");
-  const RequestInfo* get_inflight_fd = find_request_by_name("GET_INFLIGHT_FD");
+  const RequestInfo* set_mem_table = &request_info(FrontendRequest::SET_MEM_TABLE);
+  const RequestInfo* add_mem_reg = &request_info(FrontendRequest::ADD_MEM_REG);
+  const RequestInfo* get_vring_base = &request_info(FrontendRequest::GET_VRING_BASE);
+  const RequestInfo* set_vring_num = &request_info(FrontendRequest::SET_VRING_NUM);
+  const RequestInfo* set_vring_enable = &request_info(FrontendRequest::SET_VRING_ENABLE);
+  const RequestInfo* set_vring_endian = &request_info(FrontendRequest::SET_VRING_ENDIAN);
+  const RequestInfo* vring_kick = &request_info(FrontendRequest::VRING_KICK);
+  const RequestInfo* backend_vring_call = &request_info(BackendRequest::BACKEND_VRING_CALL);
+  const RequestInfo* backend_vring_err = &request_info(BackendRequest::BACKEND_VRING_ERR);
+  const RequestInfo* get_config = &request_info(FrontendRequest::GET_CONFIG);
+  const RequestInfo* get_inflight_fd = &request_info(FrontendRequest::GET_INFLIGHT_FD);
 };
 
 const SpecialRequests& special() {
@@ -144,7 +144,7 @@ FdExpectation expected_fds(FdRule rule, const Payload& p, bool payload_complete,
     }
     case FdRule::OneIfLogShmfd: {
       if (!ctx.protocol_features_known) return {};
-      const bool shmfd = (ctx.protocol_features >> kProtoLogShmfd) & 1;
+      const bool shmfd = has_feature(ctx.protocol_features, ProtocolFeature::LOG_SHMFD);
       return shmfd ? FdExpectation{true, 1, 1, "one: LOG_SHMFD negotiated"}
                    : FdExpectation{true, 0, 0, "none: LOG_SHMFD not negotiated"};
     }
@@ -183,7 +183,8 @@ void check_fds(const DecodedMessage& m, FdRule rule, bool payload_complete,
   }
   // Back-end channel requests may pass fds only with BACKEND_SEND_FD (spec, back-end messages).
   if (m.channel == Channel::Backend && !m.is_reply && m.fd_count > 0 &&
-      ctx.protocol_features_known && !((ctx.protocol_features >> kProtoBackendSendFd) & 1))
+      ctx.protocol_features_known &&
+      !has_feature(ctx.protocol_features, ProtocolFeature::BACKEND_SEND_FD))
     add(findings, FindingCode::FdCountMismatch,
         fmt::format("{} carries {} fd{} but BACKEND_SEND_FD was not negotiated", m.name(),
                     m.fd_count, m.fd_count == 1 ? "" : "s"));
@@ -239,7 +240,8 @@ DecodedMessage decode_message(Channel channel, std::span<const uint8_t> bytes,
 
   FdRule fd_rule = FdRule::None;
   m.payload_kind = choose_kind(*m.info, m.is_reply, declared, present, fd_rule);
-  const bool xen = ctx.protocol_features_known && ((ctx.protocol_features >> kProtoXenMmap) & 1);
+  const bool xen =
+      ctx.protocol_features_known && has_feature(ctx.protocol_features, ProtocolFeature::XEN_MMAP);
   const PayloadSizeRule size_rule = payload_size_rule(m.payload_kind, xen);
   if (declared <= kMaxPayloadSize && !size_rule.accepts(declared))
     add(m.findings, FindingCode::PayloadSizeMismatch,

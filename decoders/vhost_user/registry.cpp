@@ -4,175 +4,72 @@
 
 #include <array>
 #include <cctype>
+#include <optional>
 
 namespace vhs {
 namespace {
 
-using PK = PayloadKind;
-using FR = FdRule;
-using RR = ReplyRule;
-using Cat = Category;
-constexpr Channel F = Channel::Frontend;
-constexpr Channel B = Channel::Backend;
-constexpr int8_t kAny = -1;  // legal without a protocol feature
+// The table, expanded from request_list.hpp. A gate of NONE means "legal without a protocol
+// feature".
+constexpr std::optional<ProtocolFeature> kGateNONE = std::nullopt;
+#define VHS_GATE(NAME) kGate##NAME
+#define VHS_DECLARE_GATE(NAME, bit) \
+  constexpr std::optional<ProtocolFeature> kGate##NAME = ProtocolFeature::NAME;
+VHS_PROTOCOL_FEATURES(VHS_DECLARE_GATE)
+#undef VHS_DECLARE_GATE
 
-// Column order follows RequestInfo: channel, number, name, old_name, payload, fds, reply,
-// reply_payload, reply_fds, protocol_feature, frontend_waits, category, meaning.
-// For requests without an intrinsic reply, reply_payload is Ack: what a NEED_REPLY answer holds.
-// frontend_waits marks requests whose reply QEMU always blocks on (pitfall 8.1 "always" list plus
-// SET_LOG_BASE, whose reply exists only with LOG_SHMFD); any NEED_REPLY request is waited on too.
-constexpr std::array kRequests = {
-    // ---- front-end channel (spec "Front-end message types") ----
-    RequestInfo{F, 1, "GET_FEATURES", "", PK::None, FR::None, RR::Always, PK::Features, FR::None,
-                kAny, true, Cat::Negotiation, "read the back-end's virtio + vhost feature bits"},
-    RequestInfo{F, 2, "SET_FEATURES", "", PK::Features, FR::None, RR::AckIfNeedReply, PK::Ack,
-                FR::None, kAny, false, Cat::Negotiation,
-                "set the acked virtio + vhost feature bits"},
-    RequestInfo{F, 3, "SET_OWNER", "", PK::None, FR::None, RR::AckIfNeedReply, PK::Ack, FR::None,
-                kAny, false, Cat::Negotiation,
-                "claim the back-end for this front-end (session start)"},
-    RequestInfo{F, 4, "RESET_OWNER", "", PK::None, FR::None, RR::AckIfNeedReply, PK::Ack, FR::None,
-                kAny, false, Cat::Negotiation, "deprecated: release ownership of the back-end"},
-    RequestInfo{F, 5, "SET_MEM_TABLE", "", PK::MemTable, FR::OnePerRegion, RR::AckIfNeedReply,
-                PK::Ack, FR::None, kAny, false, Cat::Memory,
-                "replace the guest memory map (one fd per region)"},
-    RequestInfo{F, 6, "SET_LOG_BASE", "", PK::Log, FR::OneIfLogShmfd, RR::IfLogShmfd, PK::U64,
-                FR::None, kAny, true, Cat::Migration, "set the dirty-page log buffer (migration)"},
-    RequestInfo{F, 7, "SET_LOG_FD", "", PK::None, FR::One, RR::AckIfNeedReply, PK::Ack, FR::None,
-                kAny, false, Cat::Migration, "set the eventfd signalled when the log changes"},
-    RequestInfo{F, 8, "SET_VRING_NUM", "", PK::VringState, FR::None, RR::AckIfNeedReply, PK::Ack,
-                FR::None, kAny, false, Cat::Vring, "set a queue's size"},
-    RequestInfo{F, 9, "SET_VRING_ADDR", "", PK::VringAddr, FR::None, RR::AckIfNeedReply, PK::Ack,
-                FR::None, kAny, false, Cat::Vring, "set a queue's descriptor/used/avail addresses"},
-    RequestInfo{F, 10, "SET_VRING_BASE", "", PK::VringState, FR::None, RR::AckIfNeedReply, PK::Ack,
-                FR::None, kAny, false, Cat::Vring, "set the next avail index the back-end reads"},
-    RequestInfo{F, 11, "GET_VRING_BASE", "", PK::VringState, FR::None, RR::Always, PK::VringState,
-                FR::None, kAny, true, Cat::Vring, "stop a queue and read back its avail index"},
-    RequestInfo{F, 12, "SET_VRING_KICK", "", PK::VringIndexFd, FR::OneUnlessNofd,
-                RR::AckIfNeedReply, PK::Ack, FR::None, kAny, false, Cat::Vring,
-                "set a queue's kick eventfd (starts the queue)"},
-    RequestInfo{F, 13, "SET_VRING_CALL", "", PK::VringIndexFd, FR::OneUnlessNofd,
-                RR::AckIfNeedReply, PK::Ack, FR::None, kAny, false, Cat::Vring,
-                "set a queue's call (interrupt) eventfd"},
-    RequestInfo{F, 14, "SET_VRING_ERR", "", PK::VringIndexFd, FR::OneUnlessNofd, RR::AckIfNeedReply,
-                PK::Ack, FR::None, kAny, false, Cat::Vring, "set a queue's error eventfd"},
-    RequestInfo{F, 15, "GET_PROTOCOL_FEATURES", "", PK::None, FR::None, RR::Always,
-                PK::ProtocolFeatures, FR::None, kAny, true, Cat::Negotiation,
-                "read the back-end's vhost-user protocol feature bits"},
-    RequestInfo{F, 16, "SET_PROTOCOL_FEATURES", "", PK::ProtocolFeatures, FR::None,
-                RR::AckIfNeedReply, PK::Ack, FR::None, kAny, false, Cat::Negotiation,
-                "set the acked protocol feature bits"},
-    RequestInfo{F, 17, "GET_QUEUE_NUM", "", PK::None, FR::None, RR::Always, PK::U64, FR::None, 0,
-                true, Cat::Negotiation, "read the maximum number of queues"},
-    RequestInfo{F, 18, "SET_VRING_ENABLE", "", PK::VringState, FR::None, RR::AckIfNeedReply,
-                PK::Ack, FR::None, kAny, false, Cat::Vring, "enable (num=1) or disable a queue"},
-    RequestInfo{F, 19, "SEND_RARP", "", PK::Mac, FR::None, RR::AckIfNeedReply, PK::Ack, FR::None, 2,
-                false, Cat::Device, "ask the back-end to broadcast a RARP for this MAC"},
-    RequestInfo{F, 20, "NET_SET_MTU", "", PK::U64, FR::None, RR::AckIfNeedReply, PK::Ack, FR::None,
-                4, false, Cat::Device, "tell a net back-end the MTU"},
-    RequestInfo{F, 21, "SET_BACKEND_REQ_FD", "SET_SLAVE_REQ_FD", PK::None, FR::One,
-                RR::AckIfNeedReply, PK::Ack, FR::None, 5, false, Cat::BackendChannel,
-                "hand over the socket of the back-end channel"},
-    RequestInfo{F, 22, "IOTLB_MSG", "", PK::Iotlb, FR::None, RR::Always, PK::Ack, FR::None, kAny,
-                true, Cat::Memory, "IOTLB update or invalidate (ACCESS_PLATFORM)"},
-    RequestInfo{F, 23, "SET_VRING_ENDIAN", "", PK::VringState, FR::None, RR::AckIfNeedReply,
-                PK::Ack, FR::None, 6, false, Cat::Vring, "set a legacy queue's endianness"},
-    RequestInfo{F, 24, "GET_CONFIG", "", PK::Config, FR::None, RR::Always, PK::Config, FR::None, 9,
-                true, Cat::Config, "read device config space"},
-    RequestInfo{F, 25, "SET_CONFIG", "", PK::Config, FR::None, RR::AckIfNeedReply, PK::Ack,
-                FR::None, 9, false, Cat::Config, "write device config space"},
-    RequestInfo{F, 26, "CREATE_CRYPTO_SESSION", "", PK::Opaque, FR::None, RR::Always, PK::Opaque,
-                FR::None, 7, true, Cat::Device, "create a crypto session (QEMU-private layout)"},
-    RequestInfo{F, 27, "CLOSE_CRYPTO_SESSION", "", PK::U64, FR::None, RR::AckIfNeedReply, PK::Ack,
-                FR::None, 7, false, Cat::Device, "close a crypto session by id"},
-    RequestInfo{F, 28, "POSTCOPY_ADVISE", "", PK::None, FR::None, RR::Always, PK::None, FR::One, 8,
-                true, Cat::Migration, "prepare postcopy; the reply carries a userfaultfd"},
-    RequestInfo{F, 29, "POSTCOPY_LISTEN", "", PK::None, FR::None, RR::Always, PK::Ack, FR::None, 8,
-                true, Cat::Migration, "enter postcopy listening mode"},
-    RequestInfo{F, 30, "POSTCOPY_END", "", PK::None, FR::None, RR::Always, PK::Ack, FR::None, 8,
-                true, Cat::Migration, "postcopy finished"},
-    RequestInfo{F, 31, "GET_INFLIGHT_FD", "", PK::Inflight, FR::None, RR::Always, PK::Inflight,
-                FR::OneIfMmapSize, 12, true, Cat::Vring,
-                "get the shared inflight-tracking buffer (reply carries its fd)"},
-    RequestInfo{F, 32, "SET_INFLIGHT_FD", "", PK::Inflight, FR::One, RR::AckIfNeedReply, PK::Ack,
-                FR::None, 12, false, Cat::Vring, "give the inflight buffer back after a reconnect"},
-    RequestInfo{F, 33, "GPU_SET_SOCKET", "", PK::None, FR::One, RR::AckIfNeedReply, PK::Ack,
-                FR::None, kAny, false, Cat::Device, "hand over the vhost-user-gpu socket"},
-    RequestInfo{F, 34, "RESET_DEVICE", "", PK::None, FR::None, RR::AckIfNeedReply, PK::Ack,
-                FR::None, 13, false, Cat::Device, "reset the device to its initial state"},
-    RequestInfo{F, 35, "VRING_KICK", "", PK::VringState, FR::None, RR::AckIfNeedReply, PK::Ack,
-                FR::None, 14, false, Cat::Vring, "in-band kick of a queue"},
-    RequestInfo{F, 36, "GET_MAX_MEM_SLOTS", "", PK::None, FR::None, RR::Always, PK::U64, FR::None,
-                15, true, Cat::Memory, "read how many memory slots the back-end supports"},
-    RequestInfo{F, 37, "ADD_MEM_REG", "", PK::SingleRegion, FR::One, RR::AckIfNeedReply, PK::Ack,
-                FR::None, 15, false, Cat::Memory, "add one guest memory region (with its fd)"},
-    RequestInfo{F, 38, "REM_MEM_REG", "", PK::SingleRegion, FR::ZeroOrOne, RR::AckIfNeedReply,
-                PK::Ack, FR::None, 15, false, Cat::Memory, "remove one guest memory region"},
-    RequestInfo{F, 39, "SET_STATUS", "", PK::Status, FR::None, RR::AckIfNeedReply, PK::Ack,
-                FR::None, 16, false, Cat::Device, "set the virtio device status byte"},
-    RequestInfo{F, 40, "GET_STATUS", "", PK::None, FR::None, RR::Always, PK::Status, FR::None, 16,
-                true, Cat::Device, "read the virtio device status byte"},
-    RequestInfo{F, 41, "GET_SHARED_OBJECT", "", PK::SharedObject, FR::None, RR::Always,
-                PK::SharedObject, FR::OneOnSuccess, 18, true, Cat::Device,
-                "look up a shared object by UUID (reply carries a dmabuf fd)"},
-    RequestInfo{F, 42, "SET_DEVICE_STATE_FD", "", PK::DeviceStateParams, FR::One, RR::Always,
-                PK::DeviceStateResult, FR::OneUnlessNoFdBit, 19, true, Cat::Migration,
-                "start a device state transfer over a pipe"},
-    RequestInfo{F, 43, "CHECK_DEVICE_STATE", "", PK::None, FR::None, RR::Always, PK::Ack, FR::None,
-                19, true, Cat::Migration, "ask whether the device state transfer succeeded"},
-    RequestInfo{F, 44, "GET_SHMEM_CONFIG", "", PK::None, FR::None, RR::Always, PK::ShmemConfig,
-                FR::None, 20, true, Cat::Memory, "read the sizes of the shared memory regions"},
+#define VHS_ROW(CHANNEL, NAME, number, old_name, payload, fds, fd_role, reply, reply_payload, \
+                reply_fds, reply_fd_role, gate, waits, category, meaning)                     \
+  RequestInfo{Channel::CHANNEL,                                                               \
+              number,                                                                         \
+              #NAME,                                                                          \
+              old_name,                                                                       \
+              PayloadKind::payload,                                                           \
+              FdRule::fds,                                                                    \
+              FdRole::fd_role,                                                                \
+              ReplyRule::reply,                                                               \
+              PayloadKind::reply_payload,                                                     \
+              FdRule::reply_fds,                                                              \
+              FdRole::reply_fd_role,                                                          \
+              VHS_GATE(gate),                                                                 \
+              waits,                                                                          \
+              Category::category,                                                             \
+              meaning},
+#define VHS_FRONTEND_ROW(...) VHS_ROW(Frontend, __VA_ARGS__)
+#define VHS_BACKEND_ROW(...) VHS_ROW(Backend, __VA_ARGS__)
 
-    // ---- back-end channel (spec "Back-end message types"); the front-end answers ----
-    RequestInfo{B, 1, "BACKEND_IOTLB_MSG", "SLAVE_IOTLB_MSG", PK::Iotlb, FR::None,
-                RR::AckIfNeedReply, PK::Ack, FR::None, kAny, false, Cat::BackendChannel,
-                "IOTLB miss or access failure reported by the back-end"},
-    RequestInfo{B, 2, "BACKEND_CONFIG_CHANGE_MSG", "SLAVE_CONFIG_CHANGE_MSG", PK::None, FR::None,
-                RR::AckIfNeedReply, PK::Ack, FR::None, 9, false, Cat::BackendChannel,
-                "device config space changed"},
-    RequestInfo{B, 3, "BACKEND_VRING_HOST_NOTIFIER_MSG", "SLAVE_VRING_HOST_NOTIFIER_MSG",
-                PK::VringArea, FR::OneUnlessNofd, RR::AckIfNeedReply, PK::Ack, FR::None, 11, false,
-                Cat::BackendChannel, "set or clear a queue's host notifier area"},
-    RequestInfo{B, 4, "BACKEND_VRING_CALL", "SLAVE_VRING_CALL", PK::VringState, FR::None,
-                RR::AckIfNeedReply, PK::Ack, FR::None, 14, false, Cat::BackendChannel,
-                "in-band call (interrupt) for a queue"},
-    RequestInfo{B, 5, "BACKEND_VRING_ERR", "SLAVE_VRING_ERR", PK::VringState, FR::None,
-                RR::AckIfNeedReply, PK::Ack, FR::None, 14, false, Cat::BackendChannel,
-                "in-band error notification for a queue"},
-    RequestInfo{B, 6, "BACKEND_SHARED_OBJECT_ADD", "", PK::SharedObject, FR::None,
-                RR::AckIfNeedReply, PK::Ack, FR::None, 18, false, Cat::BackendChannel,
-                "export a shared object under a UUID"},
-    RequestInfo{B, 7, "BACKEND_SHARED_OBJECT_REMOVE", "", PK::SharedObject, FR::None,
-                RR::AckIfNeedReply, PK::Ack, FR::None, 18, false, Cat::BackendChannel,
-                "withdraw a shared object"},
-    RequestInfo{B, 8, "BACKEND_SHARED_OBJECT_LOOKUP", "", PK::SharedObject, FR::None, RR::Always,
-                PK::Ack, FR::OneOnSuccess, 18, false, Cat::BackendChannel,
-                "look up a shared object (reply carries a dmabuf fd)"},
-    RequestInfo{B, 9, "BACKEND_SHMEM_MAP", "", PK::ShmemMap, FR::One, RR::AckIfNeedReply, PK::Ack,
-                FR::None, 20, false, Cat::BackendChannel, "map an fd into a shared memory region"},
-    RequestInfo{B, 10, "BACKEND_SHMEM_UNMAP", "", PK::ShmemMap, FR::None, RR::AckIfNeedReply,
-                PK::Ack, FR::None, 20, false, Cat::BackendChannel,
-                "unmap part of a shared memory region"},
-};
+constexpr std::array kRequests = {VHS_FRONTEND_REQUESTS(VHS_FRONTEND_ROW)
+                                      VHS_BACKEND_REQUESTS(VHS_BACKEND_ROW)};
 
-// Direct index by number so find_request is a bounds check and a load (hot in decode_message).
-constexpr uint32_t kMaxNumber = 44;
-struct Index {
-  std::array<const RequestInfo*, kMaxNumber + 1> frontend{};
-  std::array<const RequestInfo*, kMaxNumber + 1> backend{};
-};
+#undef VHS_FRONTEND_ROW
+#undef VHS_BACKEND_ROW
+#undef VHS_ROW
+#undef VHS_GATE
 
-const Index& index() {
-  static const Index idx = [] {
-    Index i;
-    for (const RequestInfo& r : kRequests) {
-      auto& slot = r.channel == Channel::Frontend ? i.frontend : i.backend;
-      if (r.number <= kMaxNumber) slot[r.number] = &r;
-    }
-    return i;
-  }();
-  return idx;
+#define VHS_COUNT(...) +1
+constexpr size_t kFrontendCount = 0 VHS_FRONTEND_REQUESTS(VHS_COUNT);
+constexpr size_t kBackendCount = 0 VHS_BACKEND_REQUESTS(VHS_COUNT);
+#undef VHS_COUNT
+
+// Every request the spec names, in number order with no gaps, so row i of a channel is request
+// i + 1 and request_info() is an index.
+static_assert(kFrontendCount == 44, "front-end channel: requests 1-44");
+static_assert(kBackendCount == 10, "back-end channel: requests 1-10");
+constexpr bool rows_in_order() {
+  for (size_t i = 0; i < kRequests.size(); ++i) {
+    const bool frontend = i < kFrontendCount;
+    const size_t expected = frontend ? i + 1 : i - kFrontendCount + 1;
+    if (kRequests[i].channel != (frontend ? Channel::Frontend : Channel::Backend)) return false;
+    if (kRequests[i].number != expected) return false;
+    // A request with a reply fd rule has a reply role, and the other way round.
+    if ((kRequests[i].fds == FdRule::None) != (kRequests[i].fd_role == FdRole::None)) return false;
+    if ((kRequests[i].reply_fds == FdRule::None) != (kRequests[i].reply_fd_role == FdRole::None))
+      return false;
+  }
+  return true;
 }
+static_assert(rows_in_order(),
+              "request_list.hpp rows must be in number order, fd roles with fd rules");
 
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -228,12 +125,43 @@ std::string_view category_name(Category c) {
   return "unknown";
 }
 
+std::string_view fd_role_name(FdRole role) {
+  switch (role) {
+    case FdRole::None: return "none";
+    case FdRole::MemoryRegion: return "guest memory region";
+    case FdRole::MemoryRegionRemoved: return "region being removed";
+    case FdRole::LogBitmap: return "dirty-page log bitmap";
+    case FdRole::LogEventfd: return "log-changed eventfd";
+    case FdRole::Kick: return "kick eventfd";
+    case FdRole::Call: return "call eventfd";
+    case FdRole::Err: return "error eventfd";
+    case FdRole::BackendChannel: return "back-end channel socket";
+    case FdRole::Inflight: return "inflight buffer (shared memory)";
+    case FdRole::Userfaultfd: return "userfaultfd";
+    case FdRole::GpuSocket: return "vhost-user-gpu socket";
+    case FdRole::SharedObject: return "dmabuf of the shared object";
+    case FdRole::DeviceState: return "device state pipe";
+    case FdRole::HostNotifier: return "host notifier page";
+    case FdRole::ShmemMapping: return "memory to map into a shared memory region";
+  }
+  return "unknown";
+}
+
 std::span<const RequestInfo> all_requests() { return kRequests; }
 
+const RequestInfo& request_info(FrontendRequest r) { return kRequests[static_cast<size_t>(r) - 1]; }
+const RequestInfo& request_info(BackendRequest r) {
+  return kRequests[kFrontendCount + static_cast<size_t>(r) - 1];
+}
+std::string_view request_name(FrontendRequest r) { return request_info(r).name; }
+std::string_view request_name(BackendRequest r) { return request_info(r).name; }
+
 const RequestInfo* find_request(Channel channel, uint32_t number) {
-  if (number > kMaxNumber) return nullptr;
-  const Index& i = index();
-  return channel == Channel::Frontend ? i.frontend[number] : i.backend[number];
+  // Rows are in number order per channel (static_assert above): a bounds check and a load, hot
+  // in decode_message.
+  if (channel == Channel::Frontend)
+    return number >= 1 && number <= kFrontendCount ? &kRequests[number - 1] : nullptr;
+  return number >= 1 && number <= kBackendCount ? &kRequests[kFrontendCount + number - 1] : nullptr;
 }
 
 const RequestInfo* find_request_by_name(std::string_view name) {
