@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <ostream>
 #include <set>
 #include <sstream>
 #include <string>
@@ -83,6 +84,9 @@ std::vector<GoldenCase> discover_cases() {
                          std::string(set.golden_dir) + "/" + name, command});
   return cases;
 }
+
+// What ctest and failure messages show for a case (instead of the object's bytes).
+void PrintTo(const GoldenCase& c, std::ostream* os) { *os << c.capture << " " << c.command.stem; }
 
 std::string test_name(const ::testing::TestParamInfo<GoldenCase>& info) {
   std::string name = info.param.set + "_" + fs::path(info.param.capture).stem().string() + "_" +

@@ -451,7 +451,11 @@ Script undecodable_samples() {
 // line.
 Script hostile_text() {
   Script s;
-  s.connect(std::string_view("evil\nfront-end \x1b[31mred\x1b[0m \"quoted\" \\ \xff\xfe\0end", 44));
+  // 0x9b is the 8-bit CSI: some terminals act on it like ESC [.
+  constexpr char kNote[] =
+      "evil\nfront-end \x1b[31mred\x1b[0m \"quoted\" \\ \xff\xfe \x9b"
+      "2J\0end";
+  s.connect(std::string_view(kNote, sizeof kNote - 1));
   s.request("GET_FEATURES");
   s.reply("GET_FEATURES", u64(kOffered));
   s.error(std::string(300, 'A'));
