@@ -154,8 +154,8 @@ TEST(DiffFields, AddressPolicies) {
 
   auto changes = compare_messages(view(Channel::Frontend, a), view(Channel::Frontend, b));
   ASSERT_EQ(changes.size(), 2u);
-  EXPECT_EQ(changes[0].path, "mem_table.region[0].guest_phys_addr");
-  EXPECT_EQ(changes[1].path, "mem_table.region[0].userspace_addr");
+  EXPECT_EQ(changes[0].path, "region[0].gpa");
+  EXPECT_EQ(changes[1].path, "region[0].uva");
   EXPECT_EQ(real_change_count(changes), 2u);
 
   CompareOptions o;
@@ -295,14 +295,14 @@ TEST(DiffCaptures, ChangedCaptureShowsExactlyTheChangedFields) {
   std::vector<std::string> paths;
   for (const DiffOp& op : d.ops)
     for (const FieldChange& c : op.changes) paths.push_back(c.path);
-  EXPECT_EQ(paths, (std::vector<std::string>{"features", "features", "vring_state.num"}));
+  EXPECT_EQ(paths, (std::vector<std::string>{"features", "features", "vring.num"}));
 
   const CommandResult r = run_command({vhostscope_binary(), "diff", a, b}, dir.path());
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_EQ(count_lines_starting(r.out, "! "), 3u) << r.out;
   EXPECT_EQ(count_lines_starting(r.out, "-     "), 3u) << r.out;
   EXPECT_EQ(count_lines_starting(r.out, "+     "), 3u) << r.out;
-  EXPECT_NE(r.out.find("-     vring_state.num: 256\n+     vring_state.num: 128\n"),
+  EXPECT_NE(r.out.find("-     vring.num: 256\n+     vring.num: 128\n"),
             std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find("-     features: 0x160000000 (RING_EVENT_IDX|PROTOCOL_FEATURES|VERSION_1)\n"
