@@ -240,7 +240,9 @@ TEST(FieldPaths, EarlierNamesMapToCurrentOnes) {
   EXPECT_EQ(current_field_path("single_region.region.userspace_addr"), "region.uva");
   EXPECT_EQ(current_field_path("vring_index_fd.nofd"), "vring.nofd");
   EXPECT_EQ(current_field_path("vring_area.size"), "vring.area_size");
-  EXPECT_EQ(current_field_path("memory_size"), "size");
+  EXPECT_EQ(current_field_path("memory_size"), "region.size");
+  EXPECT_EQ(current_field_path("desc_user_addr"), "vring.desc_addr");
+  EXPECT_EQ(current_field_path("region.memory_size"), "region.size");
   EXPECT_EQ(current_field_path("shmem_map.len"), "shmem.len");
   EXPECT_EQ(current_field_path("vring.num"), "vring.num");
   EXPECT_EQ(current_field_path("vring_statex.num"), "vring_statex.num");  // not a component

@@ -234,7 +234,7 @@ TEST_F(FilterTest, CheapPredicatesAreOrderedFirst) {
   view::FilterError err;
   auto f = view::Filter::parse("desc_user_addr > 0 and vring.index == 1 and SET_VRING_ADDR", err);
   ASSERT_TRUE(f) << err.message;
-  EXPECT_EQ(f->describe(), "(SET_VRING_ADDR and vring.index == 1 and desc_addr > 0)");
+  EXPECT_EQ(f->describe(), "(SET_VRING_ADDR and vring.index == 1 and vring.desc_addr > 0)");
   EXPECT_EQ(f->cost(), view::FilterCost::Fields);
   EXPECT_FALSE(f->is_volatile());
   auto g = view::Filter::parse("fe>be and not finding", err);

@@ -27,12 +27,21 @@ constexpr Rename kPrefixRenames[] = {
     {"shmem_map", "shmem"},
     {"shmem_config", "shmem"},
 };
-// Last components that were renamed.
-constexpr Rename kLeafRenames[] = {
-    {"desc_user_addr", "desc_addr"},   {"used_user_addr", "used_addr"},
-    {"avail_user_addr", "avail_addr"}, {"log_guest_addr", "log_addr"},
-    {"guest_phys_addr", "gpa"},        {"memory_size", "size"},
-    {"userspace_addr", "uva"},
+// Last components that were renamed; typed alone they become the qualified path, because the new
+// leaf ("size", "gpa") is shared by fields of other payloads.
+struct LeafRename {
+  std::string_view old_name;
+  std::string_view new_name;
+  std::string_view qualified;
+};
+constexpr LeafRename kLeafRenames[] = {
+    {"desc_user_addr", "desc_addr", "vring.desc_addr"},
+    {"used_user_addr", "used_addr", "vring.used_addr"},
+    {"avail_user_addr", "avail_addr", "vring.avail_addr"},
+    {"log_guest_addr", "log_addr", "vring.log_addr"},
+    {"guest_phys_addr", "gpa", "region.gpa"},
+    {"memory_size", "size", "region.size"},
+    {"userspace_addr", "uva", "region.uva"},
 };
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -76,9 +85,9 @@ std::string current_field_path(std::string_view path) {
   }
   const size_t dot = out.rfind('.');
   const size_t leaf = dot == std::string::npos ? 0 : dot + 1;
-  for (const Rename& r : kLeafRenames)
+  for (const LeafRename& r : kLeafRenames)
     if (iequals(std::string_view(out).substr(leaf), r.old_name)) {
-      out = out.substr(0, leaf) + std::string(r.new_name);
+      out = leaf == 0 ? std::string(r.qualified) : out.substr(0, leaf) + std::string(r.new_name);
       break;
     }
   return out;

@@ -30,7 +30,7 @@ std::string public_field_name(std::string_view path);
 
 // The current path for a path (or dotted suffix) of the names used before this scheme
 // ("vring_state.num" -> "vring.num", "mem_table.region[0].guest_phys_addr" -> "region[0].gpa",
-// "desc_user_addr" -> "desc_addr"); any other path comes back unchanged. Case is kept.
+// "desc_user_addr" -> "vring.desc_addr"); any other path comes back unchanged.
 std::string current_field_path(std::string_view path);
 
 }  // namespace vhs

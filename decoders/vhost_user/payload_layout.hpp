@@ -69,7 +69,8 @@ struct BitSlot {
 
 namespace layout {
 
-// Message header (spec "Message Specification": request, flags, size), for the field tree.
+// Message header (spec "Message Specification": request, flags, size). The field tree reads only
+// their offsets and sizes (describe_fields types the request and flags itself).
 inline constexpr PayloadSlot kHeaderRequest{"header.request", 0, 4, SlotStyle::Dec};
 inline constexpr PayloadSlot kHeaderFlags{"header.flags", 4, 4, SlotStyle::HexFlags};
 inline constexpr PayloadSlot kHeaderSizeField{"header.size", 8, 4, SlotStyle::Dec};
