@@ -154,8 +154,8 @@ TEST(DiffFields, AddressPolicies) {
 
   auto changes = compare_messages(view(Channel::Frontend, a), view(Channel::Frontend, b));
   ASSERT_EQ(changes.size(), 2u);
-  EXPECT_EQ(changes[0].path, "mem_table.region[0].guest_phys_addr");
-  EXPECT_EQ(changes[1].path, "mem_table.region[0].userspace_addr");
+  EXPECT_EQ(changes[0].path, "region[0].gpa");
+  EXPECT_EQ(changes[1].path, "region[0].uva");
   EXPECT_EQ(real_change_count(changes), 2u);
 
   CompareOptions o;
@@ -189,6 +189,33 @@ TEST(DiffFields, ExpectedPathsAndSizeChanges) {
   EXPECT_EQ(changes[0].path, "header.size");
   EXPECT_EQ(changes[0].a, "8");
   EXPECT_EQ(changes[0].b, "4");
+}
+
+TEST(DiffFields, TypedValuesBitWordsAndCurrentPaths) {
+  // A bit word is one change (not one per bit child); equal values are no change.
+  const Bytes plain = request("SET_VRING_NUM", vring_state(0, 256));
+  const Bytes acked = request("SET_VRING_NUM", vring_state(0, 256), true);
+  auto changes = compare_messages(view(Channel::Frontend, plain), view(Channel::Frontend, acked));
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0].path, "header.flags");
+  EXPECT_EQ(changes[0].a, "0x1 (version 1)");
+  EXPECT_EQ(changes[0].b, "0x9 (version 1, NEED_REPLY)");
+  EXPECT_TRUE(
+      compare_messages(view(Channel::Frontend, plain), view(Channel::Frontend, plain)).empty());
+  // The kick word is compared whole as well; its index/nofd children are not repeated.
+  const Bytes kick0 = request("SET_VRING_KICK", vring_index_fd(0));
+  const Bytes kick1 = request("SET_VRING_KICK", vring_index_fd(1, true));
+  changes = compare_messages(view(Channel::Frontend, kick0), view(Channel::Frontend, kick1));
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0].path, "vring");
+  // Expected paths in the current names.
+  CompareOptions o;
+  o.expected_paths = {"vring.num"};
+  const Bytes other = request("SET_VRING_NUM", vring_state(0, 128));
+  changes = compare_messages(view(Channel::Frontend, plain), view(Channel::Frontend, other), o);
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0].path, "vring.num");
+  EXPECT_TRUE(changes[0].expected);
 }
 
 TEST(DiffFields, NormalizeFdName) {
@@ -295,16 +322,14 @@ TEST(DiffCaptures, ChangedCaptureShowsExactlyTheChangedFields) {
   std::vector<std::string> paths;
   for (const DiffOp& op : d.ops)
     for (const FieldChange& c : op.changes) paths.push_back(c.path);
-  EXPECT_EQ(paths, (std::vector<std::string>{"features", "features", "vring_state.num"}));
+  EXPECT_EQ(paths, (std::vector<std::string>{"features", "features", "vring.num"}));
 
   const CommandResult r = run_command({vhostscope_binary(), "diff", a, b}, dir.path());
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_EQ(count_lines_starting(r.out, "! "), 3u) << r.out;
   EXPECT_EQ(count_lines_starting(r.out, "-     "), 3u) << r.out;
   EXPECT_EQ(count_lines_starting(r.out, "+     "), 3u) << r.out;
-  EXPECT_NE(r.out.find("-     vring_state.num: 256\n+     vring_state.num: 128\n"),
-            std::string::npos)
-      << r.out;
+  EXPECT_NE(r.out.find("-     vring.num: 256\n+     vring.num: 128\n"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("-     features: 0x160000000 (RING_EVENT_IDX|PROTOCOL_FEATURES|VERSION_1)\n"
                        "+     features: 0x170000000 "
                        "(RING_INDIRECT_DESC|RING_EVENT_IDX|PROTOCOL_FEATURES|VERSION_1)\n"),

@@ -3,12 +3,14 @@
 // bytes, cheap-first ordering, and volatile answers settling when replies and findings arrive.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
 #include "app/common/view_filter.hpp"
 #include "app/common/view_index.hpp"
 #include "captures/model/store.hpp"
+#include "decoders/vhost_user/message.hpp"
 #include "support/message_builder.hpp"
 
 namespace vhs {
@@ -232,7 +234,7 @@ TEST_F(FilterTest, CheapPredicatesAreOrderedFirst) {
   view::FilterError err;
   auto f = view::Filter::parse("desc_user_addr > 0 and vring.index == 1 and SET_VRING_ADDR", err);
   ASSERT_TRUE(f) << err.message;
-  EXPECT_EQ(f->describe(), "(SET_VRING_ADDR and vring.index == 1 and desc_user_addr > 0)");
+  EXPECT_EQ(f->describe(), "(SET_VRING_ADDR and vring.index == 1 and vring.desc_addr > 0)");
   EXPECT_EQ(f->cost(), view::FilterCost::Fields);
   EXPECT_FALSE(f->is_volatile());
   auto g = view::Filter::parse("fe>be and not finding", err);
@@ -384,6 +386,114 @@ TEST(FilteredIndex, SetFilterStartsOver) {
   EXPECT_EQ(idx.scanned(), 0u);
   idx.update(s, 100);
   EXPECT_EQ(idx.size(), 1u);
+}
+
+TEST_F(FilterTest, TypedFieldValues) {
+  // Addresses compare as numbers: hex and decimal literals name the same value.
+  EXPECT_EQ(matching(store, "vring.used_addr == 0x7f0000003000"), (std::vector<uint32_t>{kAddr1}));
+  EXPECT_EQ(matching(store, "vring.desc_addr == 139637976731648"), (std::vector<uint32_t>{kAddr1}));
+  EXPECT_EQ(matching(store, "vring.desc_addr < 0x7f0000001000").size(), 0u);
+  EXPECT_EQ(matching(store, "region[0].size == 1073741824"), (std::vector<uint32_t>{kMemTable}));
+  EXPECT_EQ(matching(store, "region.size == 1G"), (std::vector<uint32_t>{kMemTable}));
+  EXPECT_EQ(matching(store, "region[1].size == 1G").size(), 0u);  // only one region
+  EXPECT_EQ(matching(store, "mem.nregions == 0x1"), matching(store, "mem.nregions == 1"));
+  // The field tree's vring.num (a glob is a path, not the decoded alias) compares numerically.
+  EXPECT_EQ(matching(store, "vring.nu* > 0x80"), (std::vector<uint32_t>{kNum0}));
+  EXPECT_EQ(matching(store, "vring.nu* == 42"), (std::vector<uint32_t>{kGetBase1Reply}));
+  EXPECT_EQ(matching(store, "vring.num == 256"), (std::vector<uint32_t>{kNum0}));
+  EXPECT_EQ(matching(store, "vring.num > 0x80"), (std::vector<uint32_t>{kNum0}));
+  // Enumerations by name (any case) or by number.
+  EXPECT_EQ(matching(store, "header.request == SET_VRING_NUM"),
+            (std::vector<uint32_t>{kNum0, kBadSize}));
+  EXPECT_EQ(matching(store, "header.request == set_vring_num"),
+            matching(store, "header.request == SET_VRING_NUM"));
+  EXPECT_EQ(matching(store, "header.request == 8"), (std::vector<uint32_t>{kNum0, kBadSize}));
+  EXPECT_EQ(matching(store, "features.bit == VERSION_1"),
+            (std::vector<uint32_t>{kGetFeaturesReply, kSetFeatures}));
+  EXPECT_EQ(matching(store, "features.bit[30] == PROTOCOL_FEATURES"),
+            (std::vector<uint32_t>{kGetFeaturesReply}));
+  EXPECT_EQ(matching(store, "fd == memfd"), (std::vector<uint32_t>{kMemTable}));
+  EXPECT_EQ(matching(store, "fd ~ pc.ram"), (std::vector<uint32_t>{kMemTable}));
+  // Bit words by the names of their bits; single bits as yes/no.
+  EXPECT_EQ(matching(store, "header.flags ~ REPLY"),
+            (std::vector<uint32_t>{kGetFeaturesReply, kGetBase1Reply}));
+  EXPECT_EQ(matching(store, "flags ~ REPLY"), matching(store, "header.flags ~ REPLY"));
+  EXPECT_EQ(matching(store, "header.flags.reply == yes"),
+            (std::vector<uint32_t>{kGetFeaturesReply, kGetBase1Reply}));
+  EXPECT_EQ(matching(store, "header.flags.need_reply == true").size(), 0u);
+  EXPECT_EQ(matching(store, "vring.nofd == no"), (std::vector<uint32_t>{kKick0, kCall1}));
+  // A rendering that is not a number is never read as one: mem.padding is bytes shown "0x0".
+  EXPECT_EQ(matching(store, "mem.padding == 0").size(), 0u);
+  EXPECT_EQ(matching(store, "mem.padding == \"0x0\""), (std::vector<uint32_t>{kMemTable}));
+}
+
+TEST(TypedFilter, RenderedTextsThatStartWithDigitsAreNotNumbers) {
+  Store s;
+  // SET_VRING_NUM with 4 bytes the layout does not explain ("12 34 56 78"), an IOTLB update and
+  // a GET_CONFIG reply whose 2 data bytes render "60 61".
+  Bytes num = test::vring_state(0, 256);
+  for (uint8_t b : {0x12, 0x34, 0x56, 0x78}) num.push_back(b);
+  s.append(rec(test::request("SET_VRING_NUM", num), F, 1));
+  Bytes iotlb = test::u64_payload(0x1000);
+  test::append(iotlb, test::u64_payload(0x2000));
+  test::append(iotlb, test::u64_payload(0x7f00));
+  for (uint8_t b : {3, 2, 0, 0, 0, 0, 0, 0}) iotlb.push_back(b);  // perm RW, type UPDATE
+  s.append(rec(test::request("IOTLB_MSG", iotlb), F, 2));
+  Bytes config = {0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0x60, 0x61};
+  s.append(rec(test::reply("GET_CONFIG", config), B, 3));
+  s.finish();
+
+  EXPECT_EQ(matching(s, "vring.num == 256"), (std::vector<uint32_t>{0}));
+  EXPECT_EQ(matching(s, "extra == 12").size(), 0u);
+  EXPECT_EQ(matching(s, "extra > 5").size(), 0u);
+  EXPECT_EQ(matching(s, "extra ~ \"34 56\""), (std::vector<uint32_t>{0}));
+  EXPECT_EQ(matching(s, "extra == \"12 34 56 78\""), (std::vector<uint32_t>{0}));
+  EXPECT_EQ(matching(s, "config.data > 5").size(), 0u);
+  EXPECT_EQ(matching(s, "config.data == 60").size(), 0u);
+  EXPECT_EQ(matching(s, "config.data == \"60 61\""), (std::vector<uint32_t>{2}));
+  EXPECT_EQ(matching(s, "config.flags == FRONTEND"), (std::vector<uint32_t>{2}));
+  EXPECT_EQ(matching(s, "iotlb.type == UPDATE"), (std::vector<uint32_t>{1}));
+  EXPECT_EQ(matching(s, "iotlb.type == 2"), (std::vector<uint32_t>{1}));
+  EXPECT_EQ(matching(s, "iotlb.type ~ UPD"), (std::vector<uint32_t>{1}));
+  EXPECT_EQ(matching(s, "iotlb.perm != RW").size(), 0u);
+  EXPECT_EQ(matching(s, "iotlb.size == 8K"), (std::vector<uint32_t>{1}));
+  EXPECT_EQ(matching(s, "iotlb.iova >= 0x1000 and iotlb.iova < 4097"), (std::vector<uint32_t>{1}));
+}
+
+TEST(TypedFilter, TermsForTheDetailViewRoundTrip) {
+  Store s;
+  s.append(rec(
+      test::request("SET_VRING_ADDR",
+                    test::vring_addr(1, 1, 0x7f0000001000, 0x7f0000003000, 0x7f0000002000, 0x1000)),
+      F, 1));
+  s.append(rec(test::request("SET_VRING_KICK", test::vring_index_fd(1)), F, 2, {eventfd()}));
+  s.finish();
+  for (size_t i = 0; i < s.size(); ++i) {
+    const DecodedMessage m = s.decoded(i);
+    for (const Field& f : describe_fields(m, s.bytes(i), s.fds(i), s.context(i))) {
+      const std::string term = view::filter_term(f);
+      const auto hits = matching(s, term);
+      EXPECT_NE(std::find(hits.begin(), hits.end(), i), hits.end()) << term;
+    }
+  }
+  Field flags{"vring.flags", FieldValue::flags(1, "LOG"), "0x1 (LOG)", 16, 4, 0};
+  EXPECT_EQ(view::filter_term(flags), "vring.flags == 0x1");
+  Field nofd{"vring.nofd", FieldValue::boolean(false), "no", 13, 1, 1};
+  EXPECT_EQ(view::filter_term(nofd), "vring.nofd == no");
+  Field type{"iotlb.type", FieldValue::enumerated(2, "UPDATE"), "UPDATE (2)", 37, 1, 0};
+  EXPECT_EQ(view::filter_term(type), "iotlb.type == UPDATE");
+  Field num{"vring.num", FieldValue::unsigned_number(256), "256", 16, 4, 0};
+  EXPECT_EQ(view::filter_term(num), "vring.num == 256");
+}
+
+TEST(TypedFilter, EarlierFieldNamesStillParse) {
+  view::FilterError err;
+  auto f = view::Filter::parse("vring_state.num == 1", err);
+  ASSERT_TRUE(f.has_value()) << err.message;
+  EXPECT_EQ(f->describe(), "vring.num == 1");  // the decoded alias again
+  f = view::Filter::parse("mem_table.region[0].guest_phys_addr == 0", err);
+  ASSERT_TRUE(f.has_value()) << err.message;
+  EXPECT_EQ(f->describe(), "region[0].gpa == 0");
 }
 
 }  // namespace

@@ -267,7 +267,7 @@ TEST(DecodePayload, VringIndexFdAndItsFdRule) {
             "SET_VRING_ERR request carries 0 fds, expected one: NOFD is clear");
   const auto bits = decode(F, msg(12, kReq, u64(0x201)), 1);
   EXPECT_EQ(detail(bits, FindingCode::InvalidField),
-            "u64 is 0x201: only bits 0-7 (index) and 8 (NOFD) may be set");
+            "vring is 0x201: only bits 0-7 (index) and 8 (NOFD) may be set");
 }
 
 // ---------------------------------------------------------------- structured payloads
@@ -316,7 +316,7 @@ TEST(DecodePayload, VringAddr) {
   Bytes bad = payload;
   bad[4] = 0x3;
   EXPECT_EQ(detail(decode(F, msg(9, kReq, bad)), FindingCode::InvalidField),
-            "vring_addr.flags is 0x3: only bit 0 (LOG) is defined");
+            "vring.flags is 0x3: only bit 0 (LOG) is defined");
 }
 
 Bytes region(uint64_t gpa, uint64_t size, uint64_t uva, uint64_t off) {
@@ -347,13 +347,13 @@ TEST(DecodePayload, MemTableMalformed) {
   for (int i = 0; i < 9; ++i) nine = cat({nine, region(uint64_t(i) << 32, 0x1000, 0x1000, 0)});
   const auto m9 = decode(F, msg(5, kReq, nine), 9);
   EXPECT_EQ(count(m9, FindingCode::InvalidField), 1u);
-  EXPECT_EQ(detail(m9, FindingCode::InvalidField), "mem_table.nregions is 9, at most 8 allowed");
+  EXPECT_EQ(detail(m9, FindingCode::InvalidField), "mem.nregions is 9, at most 8 allowed");
   EXPECT_EQ(std::get<MemTableValue>(m9.payload).regions.size(), 9u);
 
   // nregions claims 3 but only 1 region follows: decode 1, report the disagreement.
   const auto m3 = decode(F, msg(5, kReq, cat({u32(3), u32(0), region(0, 0x1000, 0x1000, 0)})), 3);
   EXPECT_EQ(detail(m3, FindingCode::InvalidField),
-            "mem_table.nregions is 3 but the payload holds 1 region");
+            "mem.nregions is 3 but the payload holds 1 region");
   EXPECT_EQ(std::get<MemTableValue>(m3.payload).regions.size(), 1u);
 
   // Size that is not 8 + 32*n.
@@ -524,7 +524,7 @@ TEST(DecodePayload, VringAreaOnTheBackendChannel) {
             1u);
   EXPECT_EQ(detail(decode(B, msg(3, kReq, cat({u64(0x1), u64(3000), u64(0)})), 1),
                    FindingCode::InvalidField),
-            "vring_area.size is 3000, expected the host page size");
+            "vring.area_size is 3000, expected the host page size");
 }
 
 TEST(DecodePayload, BackendFdsNeedBackendSendFd) {

@@ -63,7 +63,7 @@ Described describe(Channel c, const Bytes& b, const std::vector<FdInfo>& fds = {
   do {                                                  \
     const Field* f_ = (d).find(path);                   \
     ASSERT_NE(f_, nullptr) << "missing field " << path; \
-    EXPECT_EQ(f_->value, val) << path;                  \
+    EXPECT_EQ(f_->text, val) << path;                   \
     EXPECT_EQ(f_->offset, off) << path;                 \
     EXPECT_EQ(f_->length, len) << path;                 \
   } while (0)
@@ -73,9 +73,18 @@ TEST(DescribeFields, Header) {
   EXPECT_FIELD(d, "header", "GET_FEATURES request", 0u, 12u);
   EXPECT_FIELD(d, "header.request", "GET_FEATURES (1)", 0u, 4u);
   EXPECT_FIELD(d, "header.flags", "0x9 (version 1, NEED_REPLY)", 4u, 4u);
+  EXPECT_FIELD(d, "header.flags.version", "1", 4u, 1u);
+  EXPECT_FIELD(d, "header.flags.reply", "no", 4u, 1u);
+  EXPECT_FIELD(d, "header.flags.need_reply", "yes", 4u, 1u);
   EXPECT_FIELD(d, "header.size", "0", 8u, 4u);
-  EXPECT_EQ(d.fields.size(), 4u);
+  EXPECT_EQ(d.fields.size(), 7u);
   EXPECT_EQ(d.fields[1].depth, 1);
+  EXPECT_EQ(d.find("header.flags.need_reply")->depth, 2);
+  EXPECT_EQ(d.find("header.request")->value, FieldValue::enumerated(1, "GET_FEATURES"));
+  EXPECT_EQ(d.find("header.flags")->value, FieldValue::flags(0x9, "NEED_REPLY"));
+  EXPECT_EQ(d.find("header.flags.need_reply")->value, FieldValue::boolean(true));
+  EXPECT_EQ(d.find("header.size")->value, FieldValue::unsigned_number(0));
+  EXPECT_EQ(d.find("header")->value.kind, ValueKind::None);
 
   const auto r = describe(Channel::Frontend, msg(1, 0x15, u64(0)));
   EXPECT_FIELD(r, "header.flags", "0x15 (version 1, REPLY, reserved 0x10)", 4u, 4u);
@@ -97,12 +106,12 @@ TEST(DescribeFields, VringAddrOffsetsAreIntoTheWholeMessage) {
       describe(Channel::Frontend, msg(9, 0x1,
                                       cat({u32(1), u32(1), u64(0x7f1000000000), u64(0x7f1000002000),
                                            u64(0x7f1000001000), u64(0x12340000)})));
-  EXPECT_FIELD(d, "vring_addr.index", "1", 12u, 4u);
-  EXPECT_FIELD(d, "vring_addr.flags", "0x1 (LOG)", 16u, 4u);
-  EXPECT_FIELD(d, "vring_addr.desc_user_addr", "0x7f1000000000", 20u, 8u);
-  EXPECT_FIELD(d, "vring_addr.used_user_addr", "0x7f1000002000", 28u, 8u);
-  EXPECT_FIELD(d, "vring_addr.avail_user_addr", "0x7f1000001000", 36u, 8u);
-  EXPECT_FIELD(d, "vring_addr.log_guest_addr", "0x12340000", 44u, 8u);
+  EXPECT_FIELD(d, "vring.index", "1", 12u, 4u);
+  EXPECT_FIELD(d, "vring.flags", "0x1 (LOG)", 16u, 4u);
+  EXPECT_FIELD(d, "vring.desc_addr", "0x7f1000000000", 20u, 8u);
+  EXPECT_FIELD(d, "vring.used_addr", "0x7f1000002000", 28u, 8u);
+  EXPECT_FIELD(d, "vring.avail_addr", "0x7f1000001000", 36u, 8u);
+  EXPECT_FIELD(d, "vring.log_addr", "0x12340000", 44u, 8u);
   EXPECT_EQ(summarize_payload(d.m),
             "index=1 desc=0x7f1000000000 used=0x7f1000002000 avail=0x7f1000001000 LOG");
 }
@@ -115,15 +124,15 @@ TEST(DescribeFields, MemTableRegionsAndFds) {
   fds[0] = {FdKind::Memfd, 4242, 0xc0000000, "memfd:pc.ram"};
   fds[1] = {FdKind::File, 7, 0, "/dev/hugepages/x"};
   const auto d = describe(Channel::Frontend, msg(5, 0x9, payload), fds);
-  EXPECT_FIELD(d, "mem_table.nregions", "2", 12u, 4u);
-  EXPECT_FIELD(d, "mem_table.padding", "0x0", 16u, 4u);
-  EXPECT_FIELD(d, "mem_table.region[0].guest_phys_addr", "0x0", 20u, 8u);
-  EXPECT_FIELD(d, "mem_table.region[0].memory_size", "2147483648 (2.0 GiB)", 28u, 8u);
-  EXPECT_FIELD(d, "mem_table.region[1].guest_phys_addr", "0x100000000", 52u, 8u);
-  EXPECT_FIELD(d, "mem_table.region[1].userspace_addr", "0x7f0080000000", 68u, 8u);
-  EXPECT_FIELD(d, "mem_table.region[1].mmap_offset", "0x80000000", 76u, 8u);
-  EXPECT_FIELD(d, "mem_table.region[1]", "gpa 0x100000000 size 1.0 GiB", 52u, 32u);
-  EXPECT_EQ(d.find("mem_table.region[1].xen_domid"), nullptr);
+  EXPECT_FIELD(d, "mem.nregions", "2", 12u, 4u);
+  EXPECT_FIELD(d, "mem.padding", "0x0", 16u, 4u);
+  EXPECT_FIELD(d, "region[0].gpa", "0x0", 20u, 8u);
+  EXPECT_FIELD(d, "region[0].size", "2147483648 (2.0 GiB)", 28u, 8u);
+  EXPECT_FIELD(d, "region[1].gpa", "0x100000000", 52u, 8u);
+  EXPECT_FIELD(d, "region[1].uva", "0x7f0080000000", 68u, 8u);
+  EXPECT_FIELD(d, "region[1].mmap_offset", "0x80000000", 76u, 8u);
+  EXPECT_FIELD(d, "region[1]", "gpa 0x100000000 size 1.0 GiB", 52u, 32u);
+  EXPECT_EQ(d.find("region[1].xen_domid"), nullptr);
   EXPECT_FIELD(d, "fd[0]", "memfd inode=4242 size=3221225472 (3.0 GiB) name=memfd:pc.ram", 0u, 0u);
   EXPECT_FIELD(d, "fd[1]", "file inode=7 name=/dev/hugepages/x", 0u, 0u);
   EXPECT_EQ(summarize_payload(d.m), "regions=2 total=3.0 GiB");
@@ -162,9 +171,9 @@ TEST(DescribeFields, UnknownEnumValuesAndIotlb) {
 
 TEST(DescribeFields, KickCallNofd) {
   const auto d = describe(Channel::Frontend, msg(13, 0x1, u64(0x101)));
-  EXPECT_FIELD(d, "vring_index_fd", "0x101 (index 1, NOFD)", 12u, 8u);
-  EXPECT_FIELD(d, "vring_index_fd.index", "1", 12u, 1u);
-  EXPECT_FIELD(d, "vring_index_fd.nofd", "yes", 13u, 1u);
+  EXPECT_FIELD(d, "vring", "0x101 (index 1, NOFD)", 12u, 8u);
+  EXPECT_FIELD(d, "vring.index", "1", 12u, 1u);
+  EXPECT_FIELD(d, "vring.nofd", "yes", 13u, 1u);
   EXPECT_EQ(summarize_payload(d.m), "index=1 NOFD");
   EXPECT_EQ(summarize_payload(describe(Channel::Frontend, msg(12, 0x1, u64(1)), {FdInfo{}}).m),
             "index=1 fd");
@@ -186,8 +195,8 @@ TEST(DescribeFields, ConfigAndExtraBytes) {
   // SET_VRING_NUM with 12 bytes: the 4 unexplained bytes still get a line.
   const auto extra =
       describe(Channel::Frontend, msg(8, 0x1, cat({u32(0), u32(256), u32(0xdeadbeef)})));
-  EXPECT_FIELD(extra, "vring_state.num", "256", 16u, 4u);
-  EXPECT_FIELD(extra, "vring_state.extra", "ef be ad de", 20u, 4u);
+  EXPECT_FIELD(extra, "vring.num", "256", 16u, 4u);
+  EXPECT_FIELD(extra, "extra", "ef be ad de", 20u, 4u);
   EXPECT_EQ(summarize_payload(extra.m), "index=0 num=256");
 }
 

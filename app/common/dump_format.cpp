@@ -107,7 +107,7 @@ std::string format_entry_details(const Store& store, size_t i) {
   if (e.kind == RecordKind::Message) {
     const DecodedMessage msg = store.decoded(i);
     for (const Field& f : describe_fields(msg, store.bytes(i), store.fds(i), store.context(i)))
-      out += fmt::format("    {:{}}{} = {}\n", "", 2 * f.depth, f.path, f.value);
+      out += fmt::format("    {:{}}{} = {}\n", "", 2 * f.depth, f.path, f.text);
   }
   for (const Finding& f : store.findings(i))
     out += fmt::format("    ! {} ({}): {}\n", finding_info(f.code).id, severity_name(f.severity()),

@@ -10,8 +10,11 @@
 #include <limits>
 #include <variant>
 
+#include <fmt/format.h>
+
 #include "captures/model/store.hpp"
 #include "decoders/vhost_user/features.hpp"
+#include "decoders/vhost_user/field_paths.hpp"
 #include "decoders/vhost_user/findings.hpp"
 #include "decoders/vhost_user/message.hpp"
 #include "decoders/vhost_user/registry.hpp"
@@ -254,22 +257,6 @@ bool parse_number(std::string_view s, Unit unit, double default_scale, uint64_t&
   return true;
 }
 
-// Leading number of a rendered field value: "0x9 (version 1, NEED_REPLY)" -> 9, "256" -> 256.
-std::optional<uint64_t> leading_number(std::string_view v) {
-  size_t i = 0;
-  while (i < v.size() && v[i] == ' ') ++i;
-  v = v.substr(i);
-  uint64_t out = 0;
-  if (v.size() > 2 && v[0] == '0' && (v[1] == 'x' || v[1] == 'X')) {
-    auto r = std::from_chars(v.data() + 2, v.data() + v.size(), out, 16);
-    if (r.ec == std::errc() && r.ptr != v.data() + 2) return out;
-    return std::nullopt;
-  }
-  auto r = std::from_chars(v.data(), v.data() + v.size(), out, 10);
-  if (r.ec == std::errc() && r.ptr != v.data()) return out;
-  return std::nullopt;
-}
-
 bool compare_numbers(uint64_t v, CmpOp op, uint64_t lit) {
   switch (op) {
     case CmpOp::Eq: return v == lit;
@@ -284,14 +271,77 @@ bool compare_numbers(uint64_t v, CmpOp op, uint64_t lit) {
 }
 
 bool compare_text(std::string_view v, CmpOp op, std::string_view lit) {
-  std::string_view first = v.substr(0, v.find(' '));
-  bool eq = iequals(v, lit) || iequals(first, lit);
+  const bool eq = iequals(v, lit);
   switch (op) {
     case CmpOp::Eq: return eq;
     case CmpOp::Ne: return !eq;
     case CmpOp::Contains: return icontains(v, lit);
     default: return false;  // ordering text makes no sense
   }
+}
+
+std::optional<bool> literal_bool(const Literal& lit) {
+  if (lit.numeric) {
+    if (lit.number > 1) return std::nullopt;
+    return lit.number == 1;
+  }
+  for (std::string_view t : {"yes", "true", "on", "set"})
+    if (iequals(lit.text, t)) return true;
+  for (std::string_view f : {"no", "false", "off", "clear"})
+    if (iequals(lit.text, f)) return false;
+  return std::nullopt;
+}
+
+bool compare_signed(int64_t v, CmpOp op, uint64_t lit) {
+  if (lit > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) return op == CmpOp::Ne;
+  const int64_t l = static_cast<int64_t>(lit);
+  switch (op) {
+    case CmpOp::Eq: return v == l;
+    case CmpOp::Ne: return v != l;
+    case CmpOp::Lt: return v < l;
+    case CmpOp::Le: return v <= l;
+    case CmpOp::Gt: return v > l;
+    case CmpOp::Ge: return v >= l;
+    case CmpOp::Contains: return false;
+  }
+  return false;
+}
+
+// One field of the tree against a literal, by the field's type: numbers numerically (a rendering
+// is never re-parsed), enumerations and bit words by name or number, bools as yes/no, text and
+// bytes as their text.
+bool compare_field(const Field& f, CmpOp op, const Literal& lit) {
+  const FieldValue& v = f.value;
+  switch (v.kind) {
+    case ValueKind::None:
+    case ValueKind::Bytes: return compare_text(f.text, op, lit.text);
+    case ValueKind::String: return compare_text(v.name, op, lit.text);
+    case ValueKind::Bool: {
+      const auto b = literal_bool(lit);
+      if (!b) return false;
+      if (op == CmpOp::Eq) return (v.number != 0) == *b;
+      if (op == CmpOp::Ne) return (v.number != 0) != *b;
+      return false;
+    }
+    case ValueKind::Enum:
+      if (lit.numeric) return compare_numbers(v.number, op, lit.number);
+      // '~' also searches the rendering: `fd ~ hugepages` finds an fd by its path.
+      if (op == CmpOp::Contains) return icontains(v.name, lit.text) || icontains(f.text, lit.text);
+      return compare_text(v.name, op, lit.text);
+    case ValueKind::Flags:
+      if (lit.numeric) return compare_numbers(v.number, op, lit.number);
+      if (op == CmpOp::Eq || op == CmpOp::Contains) return v.has_flag_named(lit.text);
+      if (op == CmpOp::Ne) return !v.has_flag_named(lit.text);
+      return false;
+    case ValueKind::Signed:
+      if (lit.numeric) return compare_signed(v.as_signed(), op, lit.number);
+      return compare_text(f.text, op, lit.text);
+    case ValueKind::Unsigned:
+    case ValueKind::Address:
+      if (lit.numeric) return compare_numbers(v.number, op, lit.number);
+      return compare_text(f.text, op, lit.text);
+  }
+  return false;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -584,15 +634,8 @@ bool eval_compare(const ComparePred& c, EvalContext& ctx) {
   }
   // Field tree: any field whose path matches and whose value compares.
   if (!e.is_message() || !e.header_complete) return false;
-  for (const Field& f : ctx.field_list()) {
-    if (!path_matches(f.path, c)) continue;
-    if (c.lit.numeric) {
-      auto v = leading_number(f.value);
-      if (v && compare_numbers(*v, c.op, c.lit.number)) return true;
-    } else if (compare_text(f.value, c.op, c.lit.text)) {
-      return true;
-    }
-  }
+  for (const Field& f : ctx.field_list())
+    if (path_matches(f.path, c) && compare_field(f, c.op, c.lit)) return true;
   return false;
 }
 
@@ -858,7 +901,20 @@ class Parser {
     ComparePred c;
     c.op = op;
     c.lit.text = value.text;
-    const AliasRow* alias = find_alias(w.text);
+    // Paths of the earlier naming ("vring_state.num", "desc_user_addr") still work.
+    const std::string word = current_field_path(w.text);
+    const AliasRow* alias =
+        find_alias(word == w.text || word.find('.') != std::string::npos ? word : w.text);
+    // The request and the header flags also answer to names (header.request == SET_VRING_NUM,
+    // flags ~ NEED_REPLY): those compare the typed field instead of the entry's number.
+    uint64_t ignored = 0;
+    const bool named =
+        value.kind == Tok::String || !parse_number(value.text, Unit::None, 1, ignored);
+    std::string path_word = word;
+    if (alias && named && (alias->subject == Subject::Code || alias->subject == Subject::Flags)) {
+      path_word = alias->subject == Subject::Code ? "header.request" : "header.flags";
+      alias = nullptr;
+    }
     Unit unit = Unit::None;
     double scale = 1;
     if (alias) {
@@ -867,13 +923,13 @@ class Parser {
       unit = alias->unit;
       scale = alias->default_scale;
     } else {
-      if (w.text.find_first_not_of(
+      if (path_word.find_first_not_of(
               "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.[]*?") !=
           std::string::npos)
         return fail("'" + w.text + "' is not a field name", w.pos);
       c.subject = Subject::Path;
       unit = Unit::Bytes;  // field values are mostly addresses and sizes: 4K, 1G read naturally
-      c.path = to_lower(w.text);
+      c.path = to_lower(path_word);
       c.path_has_index = c.path.find('[') != std::string::npos;
       c.label = c.path;
     }
@@ -1033,6 +1089,29 @@ bool Filter::matches(const Store& store, size_t entry) const {
 
 std::string Filter::describe() const { return root_ ? node_text(*root_) : std::string("all"); }
 
+std::string filter_term(const Field& f) {
+  auto quoted = [](std::string_view t) {
+    const char q = t.find('"') == std::string_view::npos ? '"' : '\'';
+    return q + std::string(t.substr(0, t.find(q))) + q;
+  };
+  const FieldValue& v = f.value;
+  std::string literal;
+  switch (v.kind) {
+    case ValueKind::Unsigned: literal = std::to_string(v.number); break;
+    case ValueKind::Address:
+    case ValueKind::Flags: literal = fmt::format("0x{:x}", v.number); break;
+    case ValueKind::Bool: literal = v.number ? "yes" : "no"; break;
+    case ValueKind::Enum: literal = v.name.empty() ? std::to_string(v.number) : v.name; break;
+    case ValueKind::String: literal = quoted(v.name); break;
+    case ValueKind::Signed:
+      literal = v.as_signed() >= 0 ? std::to_string(v.as_signed()) : quoted(f.text);
+      break;
+    case ValueKind::None:
+    case ValueKind::Bytes: literal = quoted(f.text); break;
+  }
+  return f.path + " == " + literal;
+}
+
 std::vector<std::string_view> filter_help_lines() {
   return {
       "SET_VRING_ADDR, set_vring_*      request names (either alias), * and ? glob",
@@ -1044,7 +1123,9 @@ std::vector<std::string_view> filter_help_lines() {
       "cat:vring  cat:memory ...        request category",
       "connect  disconnect  kind:error  non-message records",
       "vring.index == 1  num >= 256     payload fields (aliases below, or any field path)",
-      "vring_addr.desc_user_addr > 0x7f0000000000   field tree paths, suffix match",
+      "vring.desc_addr > 0x7f0000000000   field tree paths (docs/fields.md), suffix match",
+      "header.request == SET_VRING_NUM  iotlb.type == UPDATE   enum fields by name",
+      "header.flags.need_reply == yes   fd ~ memfd   bools, text and fds",
       "latency > 5ms  size >= 4K  time < 2s  session:2   entry numbers with units",
       "features ~ VERSION_1  flags ~ 0x8   '~' tests bits on numbers, substring on text",
       "and  or  not  && || !  ( )       combine; juxtaposition means and",

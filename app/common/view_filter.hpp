@@ -3,7 +3,8 @@
 // value` compares a message field; terms combine with and/or/not and parentheses.
 //
 //   SET_VRING_*                       request names (either alias), '*' globs
-//   vring.index == 1 and not reply    short aliases or any describe_fields path (suffix match)
+//   vring.index == 1 and not reply    short aliases or any describe_fields path (suffix match),
+//                                     compared by the field's type (docs/fields.md)
 //   finding:size-mismatch or error    findings by id, severity words
 //   fe>be, to:backend, ch:be          direction and channel
 //   latency > 5ms, size >= 40         entry numbers with units
@@ -23,7 +24,8 @@
 
 namespace vhs {
 class Store;
-}
+struct Field;
+}  // namespace vhs
 
 namespace vhs::view {
 
@@ -73,6 +75,11 @@ class Filter {
   bool volatile_ = false;
   std::string text_;
 };
+
+// "path == literal" matching entries whose field has `f`'s value (the detail view's right-click
+// "filter on this value"): numbers as shown (hex for addresses and bit words), enum names,
+// yes/no for bools, quoted text otherwise.
+std::string filter_term(const Field& f);
 
 // One line per construct, for the filter box's help tooltip.
 std::vector<std::string_view> filter_help_lines();

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "decoders/vhost_user/field_format.hpp"
+#include "decoders/vhost_user/field_paths.hpp"
 
 namespace vhs {
 namespace {
@@ -16,23 +17,38 @@ std::string_view last_component(std::string_view path) {
   return dot == std::string_view::npos ? path : path.substr(dot + 1);
 }
 
-bool is_bit_child(std::string_view path) { return last_component(path).starts_with("bit["); }
-
-// Fields worth comparing: leaves, plus feature words (whose children are single bits). A parent
-// whose children are ordinary fields only summarises them.
+// Fields worth comparing: leaves, plus bit words (flags such as header.flags, a feature word or a
+// kick's index/NOFD word) whose children only split the word into bits. Any other parent (a group
+// such as region[0], or config.data with its device fields) only summarises its children.
 std::vector<const Field*> comparable(const std::vector<Field>& fields) {
   std::vector<const Field*> out;
+  int skip_below = -1;  // depth of the bit word whose children are being skipped
   for (size_t i = 0; i < fields.size(); ++i) {
     const Field& f = fields[i];
+    if (skip_below >= 0 && f.depth > skip_below) continue;
+    skip_below = -1;
     if (f.path.starts_with("fd[")) continue;  // compared separately, without inodes
-    if (is_bit_child(f.path)) continue;
-    const bool has_children = i + 1 < fields.size() && fields[i + 1].path.size() > f.path.size() &&
-                              fields[i + 1].path.starts_with(f.path) &&
-                              fields[i + 1].path[f.path.size()] == '.';
-    if (has_children && !is_bit_child(fields[i + 1].path)) continue;
+    const bool has_children = i + 1 < fields.size() && fields[i + 1].depth > f.depth;
+    if (has_children && f.value.kind == ValueKind::Flags) {
+      skip_below = f.depth;
+    } else if (has_children) {
+      continue;
+    }
     out.push_back(&f);
   }
   return out;
+}
+
+// Typed comparison: numbers by number (a feature word's names follow from its bits), bytes by
+// bytes, text by text; group lines by their rendering.
+bool same_value(const Field& a, const Field& b) {
+  if (a.value.kind != b.value.kind) return false;
+  switch (a.value.kind) {
+    case ValueKind::None: return a.text == b.text;
+    case ValueKind::Bytes: return a.value.bytes == b.value.bytes;
+    case ValueKind::String: return a.value.name == b.value.name;
+    default: return a.value.number == b.value.number;
+  }
 }
 
 std::vector<Field> fields_of(const MessageView& m) {
@@ -44,11 +60,10 @@ std::vector<Field> fields_of(const MessageView& m) {
 
 AddressClass address_class(std::string_view path) {
   const std::string_view leaf = last_component(path);
-  if (leaf == "userspace_addr" || leaf == "desc_user_addr" || leaf == "used_user_addr" ||
-      leaf == "avail_user_addr" || leaf == "uaddr")
+  if (leaf == "uva" || leaf == "desc_addr" || leaf == "used_addr" || leaf == "avail_addr" ||
+      leaf == "uaddr")
     return AddressClass::Userspace;
-  if (leaf == "guest_phys_addr" || leaf == "log_guest_addr" || leaf == "iova")
-    return AddressClass::Guest;
+  if (leaf == "gpa" || leaf == "log_addr" || leaf == "iova") return AddressClass::Guest;
   return AddressClass::None;
 }
 
@@ -79,6 +94,9 @@ std::vector<FieldChange> compare_messages(const MessageView& a, const MessageVie
   const std::vector<Field> fb = fields_of(b);
   const std::vector<const Field*> ca = comparable(fa);
   const std::vector<const Field*> cb = comparable(fb);
+  std::vector<std::string> expected_paths;  // in the current naming scheme
+  for (const std::string& p : options.expected_paths)
+    expected_paths.push_back(current_field_path(p));
 
   auto classify = [&](FieldChange& c) {
     const AddressClass k = address_class(c.path);
@@ -88,8 +106,8 @@ std::vector<FieldChange> compare_messages(const MessageView& a, const MessageVie
     } else if (k == AddressClass::Guest && options.addresses == AddressPolicy::ExpectAll) {
       c.expected = true;
       c.why = "address (addresses ignored)";
-    } else if (std::find(options.expected_paths.begin(), options.expected_paths.end(), c.path) !=
-               options.expected_paths.end()) {
+    } else if (std::find(expected_paths.begin(), expected_paths.end(), c.path) !=
+               expected_paths.end()) {
       c.expected = true;
       c.why = options.expected_reason;
     }
@@ -102,20 +120,20 @@ std::vector<FieldChange> compare_messages(const MessageView& a, const MessageVie
         std::find_if(cb.begin(), cb.end(), [&](const Field* g) { return g->path == f->path; });
     FieldChange c;
     c.path = f->path;
-    c.a = f->value;
+    c.a = f->text;
     if (it == cb.end()) {
       c.b = std::string(kAbsent);
     } else {
       b_used[static_cast<size_t>(it - cb.begin())] = true;
-      if ((*it)->value == f->value) continue;
-      c.b = (*it)->value;
+      if (same_value(**it, *f)) continue;
+      c.b = (*it)->text;
     }
     classify(c);
     out.push_back(std::move(c));
   }
   for (size_t i = 0; i < cb.size(); ++i) {
     if (b_used[i]) continue;
-    FieldChange c{cb[i]->path, std::string(kAbsent), cb[i]->value, false, {}};
+    FieldChange c{cb[i]->path, std::string(kAbsent), cb[i]->text, false, {}};
     classify(c);
     out.push_back(std::move(c));
   }

@@ -28,20 +28,21 @@ struct MessageView {
 // Which addresses count as differences.
 enum class AddressPolicy : uint8_t {
   Compare,          // all addresses are ordinary values
-  ExpectUserspace,  // front-end virtual addresses (region userspace_addr, ring *_user_addr,
+  ExpectUserspace,  // front-end virtual addresses (region uva, vring desc/used/avail_addr,
                     // IOTLB uaddr) differ per process: expected, not a divergence (replay)
   ExpectAll,        // also guest-physical addresses and IOVAs (diff --ignore-addresses)
 };
 
 enum class AddressClass : uint8_t { None, Userspace, Guest };
 
-// Classifies a field path by its last component ("mem_table.region[1].userspace_addr").
+// Classifies a field path by its last component ("region[1].uva").
 AddressClass address_class(std::string_view path);
 
 struct CompareOptions {
   AddressPolicy addresses = AddressPolicy::Compare;
-  // Further field paths whose difference is expected (e.g. "vring_state.num" of a GET_VRING_BASE
-  // reply when the replay does not move the rings), with the reason shown next to them.
+  // Further field paths whose difference is expected (e.g. "vring.num" of a GET_VRING_BASE reply
+  // when the replay does not move the rings), with the reason shown next to them. Paths of the
+  // earlier naming ("vring_state.num") are accepted (current_field_path).
   std::vector<std::string> expected_paths;
   std::string expected_reason;
 };
@@ -57,9 +58,10 @@ struct FieldChange {
 inline constexpr std::string_view kAbsent = "(absent)";
 
 // Differences between `a` and `b`, in field-tree order (a's order, then fields only b has).
-// Parent lines that merely summarise their children (a region's "gpa .. size ..") are skipped so
-// each difference is reported once, at the leaf; a feature word is reported as the whole word
-// (its per-bit children are skipped: the word's rendering names the bits).
+// Values are compared typed (numbers as numbers). Parent lines that merely summarise their
+// children (a region's "gpa .. size ..") are skipped so each difference is reported once, at the
+// leaf; a bit word (feature word, header.flags) is reported as the whole word (its per-bit
+// children are skipped: the word's rendering names the bits).
 std::vector<FieldChange> compare_messages(const MessageView& a, const MessageView& b,
                                           const CompareOptions& options = {});
 

@@ -1,5 +1,10 @@
 // The full field tree of one message (header, payload fields, fds) with byte offsets into the
-// whole message, for `dump -V` and the GUI's hex highlighting. Not on the hot path.
+// whole message, for `dump -V` and the GUI's hex highlighting. Each line carries its typed value
+// and its rendering. Payload offsets come only from the layout slots (payload_layout.hpp); path
+// names follow field_paths.hpp. Not on the hot path.
+#include <algorithm>
+#include <array>
+
 #include <fmt/format.h>
 
 #include "decoders/vhost_user/byte_reader.hpp"
@@ -11,67 +16,10 @@
 namespace vhs {
 namespace {
 
-enum class Style : uint8_t {
-  Dec,
-  Hex,
-  Size,
-  Padding,
-  Features,
-  ProtocolFeatures,
-  Status,
-  IndexNofd,
-  Mac,
-  Uuid,
-  IotlbType,
-  IotlbPerm,
-  Direction,
-  Phase,
-  VringAddrFlags,
-  ConfigFlags,
-  Ack,
-  StateResult,
+struct Rendered {
+  FieldValue value;
+  std::string text;
 };
-
-// One fixed field of a payload layout (facts file section 4); offsets relative to the payload.
-struct FieldSpec {
-  std::string_view name;
-  uint16_t offset;
-  uint8_t size;
-  Style style;
-};
-
-constexpr FieldSpec kVringState[] = {{"index", 0, 4, Style::Dec}, {"num", 4, 4, Style::Dec}};
-constexpr FieldSpec kVringAddr[] = {{"index", 0, 4, Style::Dec},
-                                    {"flags", 4, 4, Style::VringAddrFlags},
-                                    {"desc_user_addr", 8, 8, Style::Hex},
-                                    {"used_user_addr", 16, 8, Style::Hex},
-                                    {"avail_user_addr", 24, 8, Style::Hex},
-                                    {"log_guest_addr", 32, 8, Style::Hex}};
-constexpr FieldSpec kRegion[] = {
-    {"guest_phys_addr", 0, 8, Style::Hex}, {"memory_size", 8, 8, Style::Size},
-    {"userspace_addr", 16, 8, Style::Hex}, {"mmap_offset", 24, 8, Style::Hex},
-    {"xen_mmap_flags", 32, 4, Style::Hex}, {"xen_domid", 36, 4, Style::Dec}};
-constexpr FieldSpec kLog[] = {{"mmap_size", 0, 8, Style::Size}, {"mmap_offset", 8, 8, Style::Hex}};
-constexpr FieldSpec kIotlb[] = {
-    {"iova", 0, 8, Style::Hex},        {"size", 8, 8, Style::Size},
-    {"uaddr", 16, 8, Style::Hex},      {"perm", 24, 1, Style::IotlbPerm},
-    {"type", 25, 1, Style::IotlbType}, {"padding", 26, 6, Style::Padding}};
-constexpr FieldSpec kConfigHeader[] = {
-    {"offset", 0, 4, Style::Dec}, {"size", 4, 4, Style::Dec}, {"flags", 8, 4, Style::ConfigFlags}};
-constexpr FieldSpec kVringArea[] = {
-    {"u64", 0, 8, Style::IndexNofd}, {"size", 8, 8, Style::Size}, {"offset", 16, 8, Style::Hex}};
-constexpr FieldSpec kInflight[] = {{"mmap_size", 0, 8, Style::Size},
-                                   {"mmap_offset", 8, 8, Style::Hex},
-                                   {"num_queues", 16, 2, Style::Dec},
-                                   {"queue_size", 18, 2, Style::Dec},
-                                   {"padding", 20, 4, Style::Padding}};
-constexpr FieldSpec kSharedObject[] = {{"uuid", 0, 16, Style::Uuid}};
-constexpr FieldSpec kStateParams[] = {{"direction", 0, 4, Style::Direction},
-                                      {"phase", 4, 4, Style::Phase}};
-constexpr FieldSpec kShmemMap[] = {
-    {"shmid", 0, 1, Style::Dec},     {"padding", 1, 7, Style::Padding},
-    {"fd_offset", 8, 8, Style::Hex}, {"shm_offset", 16, 8, Style::Hex},
-    {"len", 24, 8, Style::Size},     {"flags", 32, 8, Style::Hex}};
 
 std::string bytes_hex(std::span<const uint8_t> b, size_t limit = 64) {
   std::string s;
@@ -81,96 +29,147 @@ std::string bytes_hex(std::span<const uint8_t> b, size_t limit = 64) {
   return s;
 }
 
+std::string join(std::string_view prefix, std::string_view name) {
+  if (prefix.empty()) return std::string(name);
+  if (name.empty()) return std::string(prefix);
+  return fmt::format("{}.{}", prefix, name);
+}
+
+Rendered enumerated(uint64_t v, std::string_view name) {
+  return {FieldValue::enumerated(v, name), named_value(name, v)};
+}
+
+Rendered yes_no(bool v) { return {FieldValue::boolean(v), v ? "yes" : "no"}; }
+
 class TreeBuilder {
  public:
   TreeBuilder(std::span<const uint8_t> payload, const DecodeContext& ctx)
       : r_(payload), ctx_(ctx) {}
 
   std::vector<Field> fields;
+  uint32_t explained = 0;  // end of the last payload byte a line explains
 
-  void add(std::string path, std::string value, uint32_t payload_offset, uint32_t length,
-           uint8_t depth) {
-    fields.push_back({std::move(path), std::move(value),
+  void add(std::string path, Rendered r, uint32_t payload_offset, uint32_t length, uint8_t depth) {
+    fields.push_back({std::move(path), std::move(r.value), std::move(r.text),
                       static_cast<uint32_t>(kHeaderSize) + payload_offset, length, depth});
+    if (depth == 0 || fields.back().value.kind != ValueKind::None)
+      explained = std::max(explained, payload_offset + length);
   }
 
-  // Emits the fields of `specs` found at `base`; fields whose bytes are absent are skipped.
-  template <size_t N>
-  void walk(const std::string& prefix, const FieldSpec (&specs)[N], uint32_t base, uint8_t depth,
-            size_t count = N) {
-    for (size_t i = 0; i < count && i < N; ++i) {
-      const FieldSpec& f = specs[i];
-      if (!r_.has(base + f.offset, f.size)) continue;
-      const std::string path = fmt::format("{}.{}", prefix, f.name);
-      add(path, render(f, base + f.offset), base + f.offset, f.size, depth);
-      if (f.style == Style::IndexNofd) index_nofd_children(path, base + f.offset, depth + 1);
+  // Emits the slots found at `base` (those whose bytes are absent are skipped) and the children
+  // of the words that have some.
+  void walk(std::string_view prefix, std::span<const PayloadSlot> slots, uint32_t base,
+            uint8_t depth) {
+    for (const PayloadSlot& s : slots) {
+      const uint32_t at = base + s.offset;
+      if (!r_.has(at, s.size)) continue;
+      const std::string path = join(prefix, s.name);
+      add(path, render(s, at), at, s.size, depth);
+      const uint64_t word = read_slot(r_, s, base);
+      switch (s.style) {
+        case SlotStyle::IndexNofd:
+          bit_ranges(path, layout::kVringIndexBits, word, at, depth);
+          break;
+        case SlotStyle::StateResult:
+          bit_ranges(path, layout::kStateResultBits, word, at, depth);
+          break;
+        case SlotStyle::Features: feature_bits(path, word, false, at, depth); break;
+        case SlotStyle::ProtocolFeatures: feature_bits(path, word, true, at, depth); break;
+        default: break;
+      }
     }
   }
 
-  std::string render(const FieldSpec& f, uint32_t at) const {
-    uint64_t v = 0;
-    switch (f.size) {
-      case 1: v = r_.get<uint8_t>(at); break;
-      case 2: v = r_.get<uint16_t>(at); break;
-      case 4: v = r_.get<uint32_t>(at); break;
-      case 8: v = r_.get<uint64_t>(at); break;
-      default: break;
-    }
-    switch (f.style) {
-      case Style::Dec: return fmt::format("{}", v);
-      case Style::Hex: return hex_u64(v);
-      case Style::Size: return size_text(v);
-      case Style::Padding: return bytes_hex(r_.sub(at, f.size));
-      case Style::Features: return features_text(v, ctx_.device);
-      case Style::ProtocolFeatures: return protocol_features_text(v);
-      case Style::Status: return status_text(v);
-      case Style::IndexNofd:
-        return fmt::format("0x{:x} (index {}{})", v, v & 0xff, (v & 0x100) ? ", NOFD" : "");
-      case Style::Mac: return mac_text(v);
-      case Style::Uuid: {
+  Rendered render(const PayloadSlot& s, uint32_t at) const {
+    const uint64_t v = read_slot(r_, s, at - s.offset);
+    switch (s.style) {
+      case SlotStyle::Dec: return {FieldValue::unsigned_number(v), fmt::format("{}", v)};
+      case SlotStyle::Size: return {FieldValue::unsigned_number(v), size_text(v)};
+      case SlotStyle::Address: return {FieldValue::address(v), hex_u64(v)};
+      case SlotStyle::HexFlags: return {FieldValue::flags(v, ""), hex_u64(v)};
+      case SlotStyle::Padding:
+        return {FieldValue::raw_bytes(r_.sub(at, s.size)), bytes_hex(r_.sub(at, s.size))};
+      case SlotStyle::PaddingWord: return {FieldValue::raw_bytes(r_.sub(at, s.size)), hex_u64(v)};
+      case SlotStyle::Features:
+        return {FieldValue::flags(v, describe_features(v, ctx_.device)),
+                features_text(v, ctx_.device)};
+      case SlotStyle::ProtocolFeatures:
+        return {FieldValue::flags(v, describe_protocol_features(v)), protocol_features_text(v)};
+      case SlotStyle::Status:
+        return {FieldValue::flags(v, v > 0xff ? "" : describe_status(static_cast<uint8_t>(v))),
+                status_text(v)};
+      case SlotStyle::IndexNofd: {
+        const uint64_t index = layout::kVringIndexBits[0].extract(v);
+        const bool nofd = layout::kVringIndexBits[1].extract(v) != 0;
+        return {FieldValue::flags(v, nofd ? "NOFD" : ""),
+                fmt::format("0x{:x} (index {}{})", v, index, nofd ? ", NOFD" : "")};
+      }
+      case SlotStyle::StateResult: {
+        const uint64_t error = layout::kStateResultBits[0].extract(v);
+        const bool no_fd = layout::kStateResultBits[1].extract(v) != 0;
+        return {FieldValue::flags(v, no_fd ? "NO_FD" : ""),
+                fmt::format("0x{:x} (error {}{})", v, error, no_fd ? ", no fd" : ", fd")};
+      }
+      case SlotStyle::VringAddrFlags:
+        return {FieldValue::flags(v, (v & 1) ? "LOG" : ""),
+                v == 0 ? std::string("0x0") : fmt::format("0x{:x} ({})", v, (v & 1) ? "LOG" : "?")};
+      case SlotStyle::Ack:
+        return {FieldValue::unsigned_number(v),
+                v == 0 ? std::string("0 (success)") : fmt::format("{} (failure)", v)};
+      case SlotStyle::Mac: return {FieldValue::raw_bytes(r_.sub(at, 6)), mac_text(v)};
+      case SlotStyle::Uuid: {
         std::array<uint8_t, 16> u{};
         r_.copy(at, u);
-        return uuid_text(u);
+        return {FieldValue::raw_bytes(u), uuid_text(u)};
       }
-      case Style::IotlbType: return named_value(iotlb_type_name(static_cast<uint8_t>(v)), v);
-      case Style::IotlbPerm: return named_value(iotlb_perm_name(static_cast<uint8_t>(v)), v);
-      case Style::Direction:
-        return named_value(device_state_direction_name(static_cast<uint32_t>(v)), v);
-      case Style::Phase: return named_value(device_state_phase_name(static_cast<uint32_t>(v)), v);
-      case Style::VringAddrFlags:
-        return v == 0 ? std::string("0x0") : fmt::format("0x{:x} ({})", v, (v & 1) ? "LOG" : "?");
-      case Style::ConfigFlags: return named_value(config_flags_name(static_cast<uint32_t>(v)), v);
-      case Style::Ack: return v == 0 ? std::string("0 (success)") : fmt::format("{} (failure)", v);
-      case Style::StateResult:
-        return fmt::format("0x{:x} (error {}{})", v, v & 0xff, (v & 0x100) ? ", no fd" : ", fd");
+      case SlotStyle::IotlbType: return enumerated(v, iotlb_type_name(static_cast<uint8_t>(v)));
+      case SlotStyle::IotlbPerm: return enumerated(v, iotlb_perm_name(static_cast<uint8_t>(v)));
+      case SlotStyle::Direction:
+        return enumerated(v, device_state_direction_name(static_cast<uint32_t>(v)));
+      case SlotStyle::Phase:
+        return enumerated(v, device_state_phase_name(static_cast<uint32_t>(v)));
+      case SlotStyle::ConfigFlags:
+        return enumerated(v, config_flags_name(static_cast<uint32_t>(v)));
     }
     return {};
   }
 
-  void index_nofd_children(const std::string& path, uint32_t at, uint8_t depth) {
-    add(path + ".index", fmt::format("{}", r_.get<uint8_t>(at)), at, 1, depth);
-    add(path + ".nofd", (r_.get<uint8_t>(at + 1) & 1) ? "yes" : "no", at + 1, 1, depth);
-  }
-
-  // One line per set bit, pointing at the byte that holds it.
-  void bit_children(const std::string& path, uint64_t bits, bool protocol) {
-    for (unsigned bit = 0; bit < 64; ++bit) {
-      if (!((bits >> bit) & 1)) continue;
-      std::string_view name =
-          protocol ? protocol_feature_name(bit) : feature_name(ctx_.device, bit);
-      add(fmt::format("{}.bit[{}]", path, bit),
-          name.empty() ? std::string("(unnamed)") : std::string(name), bit / 8, 1, 1);
+  // One line per bit range of a word ("vring.index", "vring.nofd"), pointing at its byte.
+  void bit_ranges(const std::string& path, std::span<const BitSlot> bits, uint64_t word,
+                  uint32_t at, uint8_t depth) {
+    for (const BitSlot& b : bits) {
+      const uint64_t v = b.extract(word);
+      add(join(path, b.name),
+          b.is_flag() ? yes_no(v != 0)
+                      : Rendered{FieldValue::unsigned_number(v), fmt::format("{}", v)},
+          at + b.byte_offset(), b.byte_length(), depth + 1);
     }
   }
 
-  void region(const std::string& path, uint32_t at, bool xen, uint8_t depth) {
-    const uint32_t size = mem_region_size(xen);
+  // One line per set bit, pointing at the byte that holds it.
+  void feature_bits(const std::string& path, uint64_t bits, bool protocol, uint32_t at,
+                    uint8_t depth) {
+    for (unsigned bit = 0; bit < 64; ++bit) {
+      if (!((bits >> bit) & 1)) continue;
+      const std::string_view name =
+          protocol ? protocol_feature_name(bit) : feature_name(ctx_.device, bit);
+      add(fmt::format("{}.bit[{}]", path, bit),
+          {FieldValue::enumerated(bit, name),
+           name.empty() ? std::string("(unnamed)") : std::string(name)},
+          at + bit / 8, 1, depth + 1);
+    }
+  }
+
+  // A memory region: a group line summarising it, then its slots.
+  void region(const std::string& path, std::span<const PayloadSlot> slots, uint32_t size,
+              uint32_t at, uint8_t depth) {
     if (!r_.has(at, 1)) return;
     add(path,
-        fmt::format("gpa {} size {}", hex_u64(r_.get<uint64_t>(at)),
-                    human_size(r_.get<uint64_t>(at + 8))),
+        {FieldValue::none(),
+         fmt::format("gpa {} size {}", hex_u64(read_slot(r_, layout::kRegionGpa, at)),
+                     human_size(read_slot(r_, layout::kRegionSize, at)))},
         at, static_cast<uint32_t>(std::min<size_t>(size, r_.size() - at)), depth);
-    walk(path, kRegion, at, depth + 1, xen ? 6 : 4);
+    walk(path, slots, at, depth + 1);
   }
 
   const ByteReader& reader() const { return r_; }
@@ -180,145 +179,92 @@ class TreeBuilder {
   const DecodeContext& ctx_;
 };
 
+FieldValue config_field_value(const ConfigField& f, std::span<const uint8_t> bytes) {
+  const uint64_t v = config_field_number(bytes);
+  switch (f.style) {
+    case ConfigFieldStyle::Dec:
+    case ConfigFieldStyle::Sectors: return FieldValue::unsigned_number(v);
+    case ConfigFieldStyle::Hex: return FieldValue::flags(v, "");
+    case ConfigFieldStyle::Mac: return FieldValue::raw_bytes(bytes);
+    case ConfigFieldStyle::NetStatus: return FieldValue::flags(v, net_status_names(v));
+    case ConfigFieldStyle::Text: {
+      std::string s;
+      for (uint8_t c : bytes) {
+        if (c == 0) break;
+        s += static_cast<char>(c);
+      }
+      return FieldValue::text(s);
+    }
+  }
+  return FieldValue::raw_bytes(bytes);
+}
+
 // Device fields that lie wholly inside the carried window [offset, offset + data.size()).
 void config_children(TreeBuilder& t, const std::string& path, uint32_t offset,
                      std::span<const uint8_t> data, DeviceKind device) {
   for (const ConfigField& f : device_config_fields(device)) {
     if (f.offset < offset || uint64_t{f.offset} + f.size > uint64_t{offset} + data.size()) continue;
     const uint32_t at = f.offset - offset;
-    t.add(fmt::format("{}.{}", path, f.name), render_config_field(f, data.subspan(at, f.size)),
-          kConfigHeaderSize + at, f.size, 1);
+    const auto bytes = data.subspan(at, f.size);
+    t.add(fmt::format("{}.{}", path, f.name),
+          {config_field_value(f, bytes), render_config_field(f, bytes)}, kConfigHeaderSize + at,
+          f.size, 1);
   }
 }
 
-std::string prefix_for(PayloadKind kind) {
-  std::string p(payload_kind_name(kind));
-  for (char& c : p)
-    if (c == '-') c = '_';
-  return p;
+void config_data(const DecodedMessage& msg, TreeBuilder& t, const DecodeContext& ctx) {
+  const ByteReader& r = t.reader();
+  const uint32_t n = static_cast<uint32_t>(r.size());
+  if (n <= kConfigHeaderSize) return;
+  const bool ignored = !msg.is_reply && std::holds_alternative<ConfigValue>(msg.payload) &&
+                       std::get<ConfigValue>(msg.payload).data.empty();
+  const auto data = r.sub(kConfigHeaderSize, n - kConfigHeaderSize);
+  const std::string path(layout::kConfigDataName);
+  t.add(path,
+        {FieldValue::raw_bytes(data),
+         ignored ? fmt::format("{} bytes (ignored in a request)", data.size()) : bytes_hex(data)},
+        kConfigHeaderSize, static_cast<uint32_t>(data.size()), 0);
+  if (!ignored)
+    config_children(t, path, read_slot_as<uint32_t>(r, layout::kConfigOffset), data, ctx.device);
 }
 
 void describe_payload(const DecodedMessage& msg, TreeBuilder& t, const DecodeContext& ctx) {
   const ByteReader& r = t.reader();
   const uint32_t n = static_cast<uint32_t>(r.size());
-  const std::string p = prefix_for(msg.payload_kind);
   const bool xen =
       ctx.protocol_features_known && has_feature(ctx.protocol_features, ProtocolFeature::XEN_MMAP);
-  uint32_t used = 0;  // bytes of the payload the layout explains
-  auto single = [&](Style style) {
-    if (n < 8) return;
-    FieldSpec f{"", 0, 8, style};
-    t.add(p, t.render(f, 0), 0, 8, 0);
-    used = 8;
-  };
-  switch (msg.payload_kind) {
-    case PayloadKind::None: break;
-    case PayloadKind::U64: single(Style::Dec); break;
-    case PayloadKind::Ack: single(Style::Ack); break;
-    case PayloadKind::Mac: single(Style::Mac); break;
-    case PayloadKind::Status: single(Style::Status); break;
-    case PayloadKind::Features:
-    case PayloadKind::ProtocolFeatures: {
-      const bool proto = msg.payload_kind == PayloadKind::ProtocolFeatures;
-      single(proto ? Style::ProtocolFeatures : Style::Features);
-      if (n >= 8) t.bit_children(p, r.get<uint64_t>(0), proto);
-      break;
-    }
-    case PayloadKind::VringIndexFd:
-      single(Style::IndexNofd);
-      if (n >= 8) t.index_nofd_children(p, 0, 1);
-      break;
-    case PayloadKind::DeviceStateResult:
-      single(Style::StateResult);
-      if (n >= 8) {
-        t.add(p + ".error", fmt::format("{}", r.get<uint8_t>(0)), 0, 1, 1);
-        t.add(p + ".no_fd", (r.get<uint8_t>(1) & 1) ? "yes" : "no", 1, 1, 1);
+  const PayloadLayout l = payload_layout(msg.payload_kind, xen);
+  if (l.any_size) {
+    if (n)
+      t.add("opaque",
+            {FieldValue::raw_bytes(r.sub(0, n)),
+             fmt::format("{} bytes: {}", n, bytes_hex(r.sub(0, n), 32))},
+            0, n, 0);
+  } else {
+    t.walk("", l.fixed, 0, 0);
+    const uint32_t head = l.fixed_size();
+    if (msg.payload_kind == PayloadKind::Config) {
+      config_data(msg, t, ctx);
+    } else if (l.tail_size != 0 && !l.tail_repeats) {
+      t.region(std::string(l.tail_name), l.tail, l.tail_size, head, 0);
+    } else if (l.tail_size != 0) {
+      const uint32_t count = n >= head ? (n - head) / l.tail_size : 0;
+      const bool group = !(l.tail.size() == 1 && l.tail.front().name.empty());
+      for (uint32_t i = 0; i < count; ++i) {
+        const std::string path = fmt::format("{}[{}]", l.tail_name, i);
+        if (group)
+          t.region(path, l.tail, l.tail_size, head + i * l.tail_size, 0);
+        else
+          t.walk(path, l.tail, head + i * l.tail_size, 0);
       }
-      break;
-    case PayloadKind::VringState:
-      t.walk(p, kVringState, 0, 0);
-      used = 8;
-      break;
-    case PayloadKind::VringAddr:
-      t.walk(p, kVringAddr, 0, 0);
-      used = 40;
-      break;
-    case PayloadKind::Log:
-      t.walk(p, kLog, 0, 0);
-      used = 16;
-      break;
-    case PayloadKind::Iotlb:
-      t.walk(p, kIotlb, 0, 0);
-      used = 32;
-      break;
-    case PayloadKind::VringArea:
-      t.walk(p, kVringArea, 0, 0);
-      used = 24;
-      break;
-    case PayloadKind::Inflight:
-      t.walk(p, kInflight, 0, 0);
-      used = 24;
-      break;
-    case PayloadKind::SharedObject:
-      t.walk(p, kSharedObject, 0, 0);
-      used = 16;
-      break;
-    case PayloadKind::DeviceStateParams:
-      t.walk(p, kStateParams, 0, 0);
-      used = 8;
-      break;
-    case PayloadKind::ShmemMap:
-      t.walk(p, kShmemMap, 0, 0);
-      used = 40;
-      break;
-    case PayloadKind::SingleRegion:
-      if (r.has(0, 8)) t.add(p + ".padding", hex_u64(r.get<uint64_t>(0)), 0, 8, 0);
-      t.region(p + ".region", 8, xen, 0);
-      used = 8 + mem_region_size(xen);
-      break;
-    case PayloadKind::MemTable: {
-      if (r.has(0, 4)) t.add(p + ".nregions", fmt::format("{}", r.get<uint32_t>(0)), 0, 4, 0);
-      if (r.has(4, 4)) t.add(p + ".padding", hex_u64(r.get<uint32_t>(4)), 4, 4, 0);
-      const uint32_t rs = mem_region_size(xen);
-      const uint32_t count = n >= 8 ? (n - 8) / rs : 0;
-      for (uint32_t i = 0; i < count; ++i)
-        t.region(fmt::format("{}.region[{}]", p, i), 8 + i * rs, xen, 0);
-      used = 8 + count * rs;
-      break;
     }
-    case PayloadKind::Config: {
-      t.walk(p, kConfigHeader, 0, 0);
-      used = std::min<uint32_t>(n, kConfigHeaderSize);
-      if (n > kConfigHeaderSize) {
-        const bool ignored = !msg.is_reply && std::holds_alternative<ConfigValue>(msg.payload) &&
-                             std::get<ConfigValue>(msg.payload).data.empty();
-        auto data = r.sub(kConfigHeaderSize, n - kConfigHeaderSize);
-        t.add(
-            p + ".data",
-            ignored ? fmt::format("{} bytes (ignored in a request)", data.size()) : bytes_hex(data),
-            kConfigHeaderSize, static_cast<uint32_t>(data.size()), 0);
-        if (!ignored) config_children(t, p + ".data", r.get<uint32_t>(0), data, ctx.device);
-        used = n;
-      }
-      break;
-    }
-    case PayloadKind::ShmemConfig: {
-      if (r.has(0, 4)) t.add(p + ".nregions", fmt::format("{}", r.get<uint32_t>(0)), 0, 4, 0);
-      if (r.has(4, 4)) t.add(p + ".padding", hex_u64(r.get<uint32_t>(4)), 4, 4, 0);
-      const uint32_t count = n >= 8 ? (n - 8) / 8 : 0;
-      for (uint32_t i = 0; i < count; ++i)
-        t.add(fmt::format("{}.size[{}]", p, i), size_text(r.get<uint64_t>(8 + i * 8)), 8 + i * 8, 8,
-              0);
-      used = 8 + count * 8;
-      break;
-    }
-    case PayloadKind::Opaque:
-      if (n) t.add(p, fmt::format("{} bytes: {}", n, bytes_hex(r.sub(0, n), 32)), 0, n, 0);
-      used = n;
-      break;
   }
-  // Bytes the layout does not explain (size mismatch) still get a line so the hex view covers them.
-  if (n > used) t.add(p + ".extra", bytes_hex(r.sub(used, n - used)), used, n - used, 0);
+  // Bytes the layout does not explain (size mismatch, truncation) still get a line so the hex
+  // view covers them.
+  const uint32_t used = std::min(t.explained, n);
+  if (n > used)
+    t.add("extra", {FieldValue::raw_bytes(r.sub(used, n - used)), bytes_hex(r.sub(used, n - used))},
+          used, n - used, 0);
 }
 
 std::string fd_text(const FdInfo& fd) {
@@ -329,38 +275,75 @@ std::string fd_text(const FdInfo& fd) {
   return s;
 }
 
+std::string header_flag_names(uint32_t flags) {
+  std::string names;
+  if (flags & kFlagReply) names = "REPLY";
+  if (flags & kFlagNeedReply) names += names.empty() ? "NEED_REPLY" : "|NEED_REPLY";
+  return names;
+}
+
+void describe_header(const DecodedMessage& msg, std::span<const uint8_t> bytes,
+                     std::vector<Field>& out) {
+  using namespace layout;
+  const ByteReader whole(bytes);
+  const uint32_t header_len = static_cast<uint32_t>(std::min(bytes.size(), kHeaderSize));
+  out.push_back({"header", FieldValue::none(),
+                 msg.header_complete
+                     ? fmt::format("{} {}", msg.name(), msg.is_reply ? "reply" : "request")
+                     : fmt::format("truncated ({} of {} bytes)", bytes.size(), kHeaderSize),
+                 0, header_len, 0});
+  if (whole.has(kHeaderRequest.offset, kHeaderRequest.size)) {
+    const auto request = read_slot_as<uint32_t>(whole, kHeaderRequest);
+    const RequestInfo* info = find_request(msg.channel, request);
+    out.push_back({std::string(kHeaderRequest.name),
+                   FieldValue::enumerated(request, info ? info->name : std::string_view{}),
+                   request_text(msg.channel, request), kHeaderRequest.offset, kHeaderRequest.size,
+                   1});
+  }
+  if (whole.has(kHeaderFlags.offset, kHeaderFlags.size)) {
+    const auto flags = read_slot_as<uint32_t>(whole, kHeaderFlags);
+    out.push_back({std::string(kHeaderFlags.name),
+                   FieldValue::flags(flags, header_flag_names(flags)), header_flags_text(flags),
+                   kHeaderFlags.offset, kHeaderFlags.size, 1});
+    for (const BitSlot& b : kHeaderFlagBits) {
+      const uint64_t v = b.extract(flags);
+      const Rendered r = b.is_flag()
+                             ? yes_no(v != 0)
+                             : Rendered{FieldValue::unsigned_number(v), fmt::format("{}", v)};
+      out.push_back({join(kHeaderFlags.name, b.name), r.value, r.text,
+                     kHeaderFlags.offset + b.byte_offset(), b.byte_length(), 2});
+    }
+  }
+  if (whole.has(kHeaderSizeField.offset, kHeaderSizeField.size)) {
+    const auto size = read_slot_as<uint32_t>(whole, kHeaderSizeField);
+    out.push_back({std::string(kHeaderSizeField.name), FieldValue::unsigned_number(size),
+                   fmt::format("{}", size), kHeaderSizeField.offset, kHeaderSizeField.size, 1});
+  }
+}
+
 }  // namespace
 
 std::vector<Field> describe_fields(const DecodedMessage& msg, std::span<const uint8_t> bytes,
                                    std::span<const FdInfo> fds, const DecodeContext& ctx) {
   std::vector<Field> out;
-  const ByteReader whole(bytes);
-  const uint32_t header_len = static_cast<uint32_t>(std::min(bytes.size(), kHeaderSize));
-  out.push_back({"header",
-                 msg.header_complete
-                     ? fmt::format("{} {}", msg.name(), msg.is_reply ? "reply" : "request")
-                     : fmt::format("truncated ({} of {} bytes)", bytes.size(), kHeaderSize),
-                 0, header_len, 0});
-  if (whole.has(0, 4))
-    out.push_back({"header.request", request_text(msg.channel, whole.get<uint32_t>(0)), 0, 4, 1});
-  if (whole.has(4, 4))
-    out.push_back({"header.flags", header_flags_text(whole.get<uint32_t>(4)), 4, 4, 1});
-  if (whole.has(8, 4))
-    out.push_back({"header.size", fmt::format("{}", whole.get<uint32_t>(8)), 8, 4, 1});
-
+  describe_header(msg, bytes, out);
   if (msg.header_complete) {
     const size_t available = bytes.size() - kHeaderSize;
     TreeBuilder t(bytes.subspan(kHeaderSize, std::min<size_t>(available, msg.header.size)), ctx);
     describe_payload(msg, t, ctx);
     for (Field& f : t.fields) out.push_back(std::move(f));
-    if (available > msg.header.size)
-      out.push_back({"trailing", bytes_hex(bytes.subspan(kHeaderSize + msg.header.size)),
+    if (available > msg.header.size) {
+      const auto rest = bytes.subspan(kHeaderSize + msg.header.size);
+      out.push_back({"trailing", FieldValue::raw_bytes(rest), bytes_hex(rest),
                      static_cast<uint32_t>(kHeaderSize + msg.header.size),
                      static_cast<uint32_t>(available - msg.header.size), 0});
+    }
   }
-
   for (size_t i = 0; i < fds.size(); ++i)
-    out.push_back({fmt::format("fd[{}]", i), fd_text(fds[i]), 0, 0, 0});
+    out.push_back(
+        {fmt::format("fd[{}]", i),
+         FieldValue::enumerated(static_cast<uint64_t>(fds[i].kind), fd_kind_name(fds[i].kind)),
+         fd_text(fds[i]), 0, 0, 0});
   return out;
 }
 

@@ -10,6 +10,7 @@
 
 #include "decoders/vhost_user/fd_info.hpp"
 #include "decoders/vhost_user/features.hpp"
+#include "decoders/vhost_user/field_value.hpp"
 #include "decoders/vhost_user/findings.hpp"
 #include "decoders/vhost_user/payloads.hpp"
 #include "decoders/vhost_user/registry.hpp"
@@ -44,11 +45,11 @@ DecodedMessage decode_message(Channel channel, std::span<const uint8_t> bytes,
                               std::span<const FdInfo> fds, const DecodeContext& ctx = {});
 
 // One line of the field tree. Offsets are into the whole message (header included) so a hex view
-// can highlight a field's bytes.
+// can highlight a field's bytes. Paths follow the scheme in field_paths.hpp.
 struct Field {
-  std::string
-      path;  // dotted name: "header.flags", "vring_addr.desc_user_addr", "mem.region[0].size"
-  std::string value;  // rendered value, e.g. "0x9 (version 1, NEED_REPLY)"
+  std::string path;  // "header.flags", "vring.desc_addr", "region[0].size", "fd[1]"
+  FieldValue value;  // typed: flags 0x9 with names "NEED_REPLY"
+  std::string text;  // rendered: "0x9 (version 1, NEED_REPLY)"
   uint32_t offset = 0;
   uint32_t length = 0;
   uint8_t depth = 0;  // nesting level for indentation

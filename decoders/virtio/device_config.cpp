@@ -78,6 +78,15 @@ std::span<const ConfigField> device_config_fields(DeviceKind device) {
   }
 }
 
+uint64_t config_field_number(std::span<const uint8_t> bytes) { return little(bytes); }
+
+std::string net_status_names(uint64_t status) {
+  std::string names;
+  if (status & 1) names = "LINK_UP";
+  if (status & 2) names += names.empty() ? "ANNOUNCE" : "|ANNOUNCE";
+  return names;
+}
+
 std::string render_config_field(const ConfigField& field, std::span<const uint8_t> bytes) {
   if (bytes.size() != field.size) return "?";
   switch (field.style) {
@@ -100,9 +109,7 @@ std::string render_config_field(const ConfigField& field, std::span<const uint8_
     }
     case S::NetStatus: {
       const uint64_t v = little(bytes);
-      std::string names;
-      if (v & 1) names = "LINK_UP";
-      if (v & 2) names += names.empty() ? "ANNOUNCE" : "|ANNOUNCE";
+      const std::string names = net_status_names(v);
       return names.empty() ? hex_u64(v) : fmt::format("0x{:x} ({})", v, names);
     }
   }

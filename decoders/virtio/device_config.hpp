@@ -30,6 +30,11 @@ struct ConfigField {
 // Empty for devices without a known layout.
 std::span<const ConfigField> device_config_fields(DeviceKind device);
 
+// The little-endian number in a field's bytes (at most 8 are read).
+uint64_t config_field_number(std::span<const uint8_t> bytes);
+// virtio-net status bits: "LINK_UP|ANNOUNCE", "" when none is set.
+std::string net_status_names(uint64_t status);
+
 // Renders one field from its bytes (size == field.size).
 std::string render_config_field(const ConfigField& field, std::span<const uint8_t> bytes);
 

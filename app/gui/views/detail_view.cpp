@@ -7,6 +7,7 @@
 #include "app/common/dump_format.hpp"
 #include "app/common/text_format.hpp"
 #include "app/common/view_fds.hpp"
+#include "app/common/view_filter.hpp"
 #include "app/gui/app_state.hpp"
 #include "app/gui/style.hpp"
 #include "app/gui/views/views.hpp"
@@ -38,8 +39,7 @@ std::string last_segment(const std::string& path) {
 
 // Appends "path == value" to the filter (right-click on a field).
 void filter_on(AppState& s, const Field& f) {
-  std::string value = f.value.substr(0, f.value.find(' '));
-  std::string term = f.path + " == " + value;
+  const std::string term = view::filter_term(f);
   s.filter_text = s.filter_text.empty() ? term : "(" + s.filter_text + ") and " + term;
   s.filter_dirty = true;
 }
@@ -128,16 +128,14 @@ void draw_fields(AppState& s, const std::vector<Field>& fields, int highlight_fi
       ImGui::SetTooltip("%s\nright-click: filter on this value", f.path.c_str());
     }
     if (ImGui::BeginPopupContextItem("field menu")) {
-      if (ImGui::MenuItem(
-              ("filter: " + f.path + " == " + f.value.substr(0, f.value.find(' '))).c_str()))
-        filter_on(s, f);
+      if (ImGui::MenuItem(("filter: " + view::filter_term(f)).c_str())) filter_on(s, f);
       if (ImGui::MenuItem("copy path")) ImGui::SetClipboardText(f.path.c_str());
-      if (ImGui::MenuItem("copy value")) ImGui::SetClipboardText(f.value.c_str());
+      if (ImGui::MenuItem("copy value")) ImGui::SetClipboardText(f.text.c_str());
       ImGui::EndPopup();
     }
     ImGui::PopID();
     ImGui::TableNextColumn();
-    text_or_tip(f.value);
+    text_or_tip(f.text);
     ImGui::TableNextColumn();
     if (f.length) text_colored(kDimText, std::to_string(f.offset) + "+" + std::to_string(f.length));
   }
@@ -231,7 +229,7 @@ void draw_detail(AppState& s) {
     int f = field_at(fields, s.hex_hover_byte);
     if (f >= 0)
       ImGui::SetTooltip("%s = %s", fields[static_cast<size_t>(f)].path.c_str(),
-                        fields[static_cast<size_t>(f)].value.c_str());
+                        fields[static_cast<size_t>(f)].text.c_str());
   }
 }
 
