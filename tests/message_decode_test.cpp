@@ -1,5 +1,6 @@
-// decode_message against hand-written byte arrays laid out as in the spec (facts file section 4):
-// every payload kind, request vs reply layouts, fd rules, and every per-message finding.
+// decode_message against hand-written byte arrays laid out as in the spec (spec "Message
+// Specification"): every payload kind, request vs reply layouts, fd rules, and every per-message
+// finding.
 #include <gtest/gtest.h>
 
 #include <algorithm>

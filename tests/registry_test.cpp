@@ -41,7 +41,8 @@ TEST(Registry, BackendNumbersAreExactlyOneToTen) {
   EXPECT_EQ(all_requests().size(), 54u);
 }
 
-// Transcribed independently from the spec tables (facts file sections 2 and 3).
+// Transcribed independently from the spec tables (spec "Front-end message types" and "Back-end
+// message types").
 TEST(Registry, NumbersMatchTheSpec) {
   const std::vector<std::pair<uint32_t, const char*>> frontend = {{1, "GET_FEATURES"},
                                                                   {2, "SET_FEATURES"},
@@ -190,7 +191,7 @@ size_t expected_alternative(PayloadKind k) {
   return 99;
 }
 
-// Spec sizes (facts file section 4), written down here independently of payload_layout.cpp.
+// Spec sizes (spec "Message Specification"), written down here independently of payload_layout.cpp.
 uint32_t spec_min_size(PayloadKind k) {
   switch (k) {
     case PayloadKind::None: return 0;

@@ -256,7 +256,8 @@ TEST(PackedRing, VringBaseReplacesTheInferredUsedPosition) {
   PackedRing r{g, 8};
   for (uint16_t id : {1, 2, 3}) r.publish_one(id);
   RingLocation loc = r.loc();
-  // GET_VRING_BASE encoding: next avail 3 wrap 1, next used 1 wrap 1 (facts 4.3).
+  // GET_VRING_BASE encoding: next avail 3 wrap 1, next used 1 wrap 1 (spec "Vring descriptor
+  // indices for packed virtqueues").
   loc.vring_base = 3u | (1u << 15) | (1u << 16) | (1u << 31);
   RingSnapshot s = snap(g, loc);
   EXPECT_EQ(s.used_idx, pos(1, true));

@@ -75,7 +75,8 @@ struct Feeder {
     return reply(name, U64Value{value});
   }
 
-  // QEMU's realize order (facts 7.2) with the given offers; acks what QEMU would.
+  // QEMU's realize order (QEMU's vhost_dev_init / vhost_user_backend_init) with the given offers;
+  // acks what QEMU would.
   void negotiate(uint64_t features, uint64_t protocol) {
     req("GET_FEATURES");
     reply("GET_FEATURES", U64Value{features});

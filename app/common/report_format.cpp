@@ -210,7 +210,8 @@ void peers_block(std::string& out, const Store& store, const StoreSession& s) {
   out += fmt::format("- Back-end offers protocol features: {}\n",
                      md_cell(word_text(st.protocol_features.offered, true, st.device)));
   if (st.protocol_features.offered && *st.protocol_features.offered) {
-    // The newest protocol feature a side knows hints at its version (facts file 5.1).
+    // The newest protocol feature a side knows hints at its version (spec "Protocol features": bits
+    // are added in spec order).
     unsigned top = 63;
     while (!((*st.protocol_features.offered >> top) & 1u)) --top;
     const std::string_view name = protocol_feature_name(top);

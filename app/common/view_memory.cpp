@@ -1,5 +1,5 @@
 // Axis layout with compressed holes, and vring address translation through the memory table
-// (vhost-user spec "Memory region description"; facts 6.3).
+// (vhost-user spec "Memory region description").
 #include "app/common/view_memory.hpp"
 
 #include <algorithm>

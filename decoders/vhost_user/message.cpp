@@ -58,9 +58,9 @@ void check_header(const Header& h, std::vector<Finding>& findings) {
                     kMaxPayloadSize));
 }
 
-// The postcopy exchange reuses two request codes with other layouts (facts 8.4): the back-end
-// echoes the table/region with its own bases, and the front-end then acks with a bare u64.
-// An 8-byte SET_MEM_TABLE is also an empty table; the ack carries 0, so only a non-zero first
+// The postcopy exchange reuses two request codes with other layouts (spec "Postcopy migration"):
+// the back-end echoes the table/region with its own bases, and the front-end then acks with a bare
+// u64. An 8-byte SET_MEM_TABLE is also an empty table; the ack carries 0, so only a non-zero first
 // word (a table claiming regions it does not hold) is decoded as a table.
 PayloadKind choose_kind(const RequestInfo& info, bool reply, uint32_t size,
                         std::span<const uint8_t> payload, FdRule& fds) {

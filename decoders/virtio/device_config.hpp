@@ -1,5 +1,6 @@
-// Device config space layouts (virtio spec 5.x; facts file 5.4) for blk, net and fs, so GET_CONFIG
-// replies and SET_CONFIG writes can be shown field by field.
+// Device config space layouts (VIRTIO spec "Device Types", each device's "Device configuration
+// layout") for blk, net and fs, so GET_CONFIG replies and SET_CONFIG writes can be shown field by
+// field.
 #pragma once
 
 #include <cstdint>

@@ -53,7 +53,7 @@ struct RegionOffset {
 };
 
 // The session's memory table (SET_MEM_TABLE / ADD_MEM_REG) as a two-way translator (spec
-// "Memory region description"; facts 6.3). A region whose GPA or UVA range would wrap past 2^64,
+// "Memory region description"). A region whose GPA or UVA range would wrap past 2^64,
 // or whose size is 0, is kept (indices stay aligned with the session's) but never matches.
 class MemoryMap {
  public:
@@ -87,8 +87,9 @@ class MemoryMap {
 // The stock view: a MemoryMap plus, per region, the host bytes that back it (the proxy's read-only
 // mmap of fd_i at mmap_offset_i; a vector in tests). A span shorter than the region leaves the tail
 // unbacked; an empty span leaves the region unreadable. Reads may cross adjacent regions.
-// Live memory changes under us: callers read index fields before the entries they cover (facts 8.9)
-// and this view issues an acquire fence after each copy so that order holds.
+// Live memory changes under us: callers read index fields before the entries they cover (VIRTIO
+// spec "Split Virtqueues": the driver writes ring entries before the index that publishes them) and
+// this view issues an acquire fence after each copy so that order holds.
 class RegionMemory final : public GuestMemoryView {
  public:
   RegionMemory(MemoryMap map, std::vector<std::span<const uint8_t>> backing);

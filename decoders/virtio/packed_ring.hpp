@@ -1,4 +1,4 @@
-// Packed virtqueues (virtio spec 2.8; facts 6.2): descriptor ring positions and wrap counters,
+// Packed virtqueues (VIRTIO spec "Packed Virtqueues"): descriptor ring positions and wrap counters,
 // event suppression areas, bounded chain walks (NEXT runs and indirect tables) and the buffers in
 // flight.
 //
@@ -7,10 +7,11 @@
 // wrap counter. So the AVAIL bits always read Wd for slots [0, a) and !Wd for [a, N): the driver's
 // next position `a` and counter Wd are exact (the first AVAIL-bit change; none means a = 0 and
 // Wd = !AVAIL). The device's next used position `u` is private. When the caller supplies a current
-// vring base (facts 4.3) its used half is used; otherwise `u` is inferred as the start of the run
-// of available-looking descriptors (AVAIL != USED, AVAIL = the slot's lap bit) that ends at `a`,
-// minus a leading partial chain whose buffer id equals the used entry just before it (the tail of
-// a completed multi-descriptor buffer: the device overwrote only its first slot).
+// vring base (spec "Vring descriptor indices for packed virtqueues") its used half is used;
+// otherwise `u` is inferred as the start of the run of available-looking descriptors (AVAIL !=
+// USED, AVAIL = the slot's lap bit) that ends at `a`, minus a leading partial chain whose buffer id
+// equals the used entry just before it (the tail of a completed multi-descriptor buffer: the device
+// overwrote only its first slot).
 //
 // In flight = the chains in [u, a). Exact for in-order completion. With out-of-order completion a
 // buffer completed ahead of older ones stays listed until `u` passes its slots, and an in-flight

@@ -14,7 +14,7 @@
 
 namespace vhs {
 
-// Descriptor flags (virtio spec 2.7.5 / 2.8; facts 6.1, 6.2).
+// Descriptor flags (VIRTIO spec "The Virtqueue Descriptor Table", "Packed Virtqueues").
 inline constexpr uint16_t kDescNext = 0x1;
 inline constexpr uint16_t kDescWrite = 0x2;
 inline constexpr uint16_t kDescIndirect = 0x4;
@@ -75,7 +75,7 @@ size_t read_chain_bytes(const GuestMemoryView& mem, const Chain& chain, bool wri
 // Generic view: "3 descs: R 16 @0x1000, W 4096 @0x2000, W 1 @0x3000".
 std::string describe_chain(const Chain& chain);
 
-// ---- virtio-blk (spec 5.2.6; facts 5.3) ----
+// ---- virtio-blk (VIRTIO spec "Block Device", "Device Operation") ----
 
 std::string_view blk_type_name(uint32_t type);     // "READ", "WRITE", ...; "" if unknown
 std::string_view blk_status_name(uint8_t status);  // "OK", "IOERR", "UNSUPP", ...; "" if unknown
@@ -99,7 +99,7 @@ BlkRequest decode_blk_request(const GuestMemoryView& mem, const Chain& chain);
 // "READ sector 2048 len 4096", "+ status OK" when `completed`.
 std::string describe_blk_request(const BlkRequest& req, bool completed);
 
-// ---- virtio-net (spec 5.1.6; facts 5.3) ----
+// ---- virtio-net (VIRTIO spec "Network Device", "Device Operation") ----
 
 struct NetHeader {
   bool ok = false;
@@ -111,7 +111,8 @@ struct NetHeader {
   uint64_t packet_len = 0;  // bytes after the header on that side
 };
 
-// Queue 2k is rx k, 2k+1 is tx k (the control queue stays in QEMU, facts 5.3).
+// Queue 2k is rx k, 2k+1 is tx k (the control queue stays in QEMU, VIRTIO spec "Network Device",
+// "Virtqueues").
 inline bool net_queue_is_tx(uint32_t queue) { return (queue & 1u) != 0; }
 inline uint32_t net_header_size(uint64_t features) {
   return ((features >> 32) & 1u) || ((features >> 15) & 1u) ? 12 : 10;  // VERSION_1, MRG_RXBUF
@@ -121,7 +122,7 @@ NetHeader decode_net_header(const GuestMemoryView& mem, const Chain& chain, bool
                             uint32_t header_size);
 std::string describe_net_header(const NetHeader& h);  // "TX 1514 bytes gso TCPV4 size 1448"
 
-// ---- virtio-fs (FUSE over virtio, facts 5.3) ----
+// ---- virtio-fs (FUSE over virtio: VIRTIO spec "File System Device") ----
 
 std::string_view fuse_opcode_name(uint32_t opcode);  // "LOOKUP", "READ", ...; "" if unknown
 

@@ -72,7 +72,7 @@ RingLocation locate_ring(const MemoryMap& map, uint32_t queue, uint32_t num,
   }
   const uint64_t n = num;
   const uint64_t ev = loc.event_idx ? 2 : 0;
-  // Part sizes: spec 2.7 (split) and 2.8 (packed); facts 6.1, 6.2.
+  // Part sizes: VIRTIO spec "Split Virtqueues" and "Packed Virtqueues".
   const std::array<uint64_t, 3> sizes =
       loc.type == RingType::Split ? std::array<uint64_t, 3>{16 * n, 4 + 2 * n + ev, 4 + 8 * n + ev}
                                   : std::array<uint64_t, 3>{16 * n, 4, 4};

@@ -62,9 +62,10 @@ struct RingLocation {
   uint64_t driver = 0;     // split: avail ring; packed: driver event-suppression area
   uint64_t device = 0;     // split: used ring; packed: device event-suppression area
   bool event_idx = false;  // RING_EVENT_IDX acked: used_event / avail_event exist
-  // The back-end's position from SET_VRING_BASE / GET_VRING_BASE (facts 4.3), only when the
-  // caller knows it is current (ring just started, or stopped). Split: last_avail_idx gives the
-  // "not yet fetched" count. Packed: the used position/wrap replace the inferred ones.
+  // The back-end's position from SET_VRING_BASE / GET_VRING_BASE (spec "Ring states"; packed rings:
+  // "Vring descriptor indices for packed virtqueues"), only when the caller knows it is current
+  // (ring just started, or stopped). Split: last_avail_idx gives the "not yet fetched" count.
+  // Packed: the used position/wrap replace the inferred ones.
   std::optional<uint32_t> vring_base;
   DetailContext detail;           // device kind, queue, features: how buffers are summarized
   std::vector<RingFault> faults;  // SizeInvalid / PartUnmapped found while locating

@@ -1,4 +1,4 @@
-// Split virtqueues (virtio spec 2.7; facts 6.1): index words, used elements, bounded descriptor
+// Split virtqueues (VIRTIO spec "Split Virtqueues"): index words, used elements, bounded descriptor
 // chain walks (indirect tables included) and the set of buffers in flight.
 //
 // In-flight heads. The back-end's own position (last_avail_idx) is private and buffers may be
@@ -40,7 +40,8 @@ inline constexpr uint16_t kAvailNoInterrupt = 0x1;  // avail->flags
 inline constexpr uint16_t kUsedNoNotify = 0x1;      // used->flags
 
 // Reads both idx words first, then flags and (with event_idx) the event words: the entries
-// behind an index are only meaningful after the index (facts 8.9).
+// behind an index are only meaningful after the index (VIRTIO spec "Split Virtqueues": entries are
+// written before the index that publishes them).
 std::optional<SplitIndices> read_split_indices(const GuestMemoryView& mem, const RingLocation& loc);
 
 struct SplitUsedElem {
