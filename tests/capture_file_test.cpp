@@ -2,7 +2,10 @@
 // treats truncated, corrupt, foreign, missing and empty files.
 #include <fcntl.h>
 #include <pcap/pcap.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -557,21 +560,44 @@ TEST_F(CaptureFileTest, CreateInAMissingDirectoryFails) {
   std::string error;
   EXPECT_EQ(CaptureWriter::create(path("no/such/dir.pcap"), error), nullptr);
   EXPECT_EQ(error,
-            "cannot create capture '" + path("no/such/dir.pcap") + "': No such file or directory");
+            "cannot write '" + path("no/such/dir.pcap") + "': No such file or directory");
 }
 
-TEST_F(CaptureFileTest, DiskFullIsReportedByFlush) {
-  if (::access("/dev/full", W_OK) != 0) GTEST_SKIP() << "/dev/full not available";
+// A write error (disk full, file size limit) is reported by flush, and the first one stays.
+// The file size limit stands in for a full disk: it fails write(2) the same way, in a child so
+// the limit does not leak into other tests.
+TEST_F(CaptureFileTest, WriteErrorIsReportedByFlush) {
+  const std::string file = path("limited.pcap");
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::signal(SIGXFSZ, SIG_IGN);
+    const rlimit limit{4096, 4096};
+    ::setrlimit(RLIMIT_FSIZE, &limit);
+    std::string error;
+    auto w = CaptureWriter::create(file, error);
+    if (w == nullptr) ::_exit(10);
+    Record big = sample_records()[1];
+    big.bytes.resize(3000);
+    for (int i = 0; i < 4; ++i) w->write(big);
+    if (w->flush()) ::_exit(11);
+    const std::string expected = "cannot write capture '" + file + "': File too large";
+    if (w->error() != expected) ::_exit(12);
+    w->write(big);
+    if (w->flush() || w->error() != expected) ::_exit(13);
+    ::_exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "10 create failed, 11 flush succeeded, 12/13 wrong error";
+}
+
+// Devices are not capture files (output_file.hpp): /dev/full is refused up front.
+TEST_F(CaptureFileTest, DeviceIsRefused) {
   std::string error;
-  auto w = CaptureWriter::create("/dev/full", error);
-  ASSERT_NE(w, nullptr) << error;
-  w->write(sample_records()[1]);
-  EXPECT_FALSE(w->flush());
-  EXPECT_EQ(w->error(), "cannot write capture '/dev/full': No space left on device");
-  // The first error stays; later writes do not overwrite it.
-  w->write(sample_records()[1]);
-  EXPECT_FALSE(w->flush());
-  EXPECT_EQ(w->error(), "cannot write capture '/dev/full': No space left on device");
+  EXPECT_EQ(CaptureWriter::create("/dev/full", error), nullptr);
+  EXPECT_EQ(error, "cannot write '/dev/full': it is a character device (name a regular file)");
 }
 
 TEST_F(CaptureFileTest, ReaderReusesTheRecordAcrossDifferentShapes) {

@@ -11,6 +11,7 @@
 #include "app/cli/commands.hpp"
 #include "app/common/option_values.hpp"
 #include "app/common/report_format.hpp"
+#include "captures/format/output_file.hpp"
 #include "captures/model/store.hpp"
 
 namespace vhs::cli {
@@ -69,8 +70,9 @@ int run_report(int argc, char** argv) {
     std::fwrite(text.data(), 1, text.size(), stdout);
     return 0;
   }
-  FILE* f = std::fopen(output.c_str(), "w");
-  if (f == nullptr) return fail("cannot create '" + output + "': " + std::strerror(errno));
+  std::string open_error;
+  FILE* f = open_output_stream(output, open_error);  // no links, FIFOs or devices
+  if (f == nullptr) return fail(open_error);
   const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
   if (std::fclose(f) != 0 || !ok)
     return fail("cannot write '" + output + "': " + std::strerror(errno));

@@ -8,6 +8,8 @@
 #include <cstring>
 #include <vector>
 
+#include "captures/format/output_file.hpp"
+
 namespace vhs::gui {
 namespace {
 
@@ -98,11 +100,8 @@ bool write_image(const std::string& path, std::span<const uint8_t> rgb, int widt
   } else {
     bytes = png_bytes(rgb, width, height);
   }
-  FILE* f = std::fopen(path.c_str(), "wb");
-  if (!f) {
-    error = "cannot create '" + path + "': " + std::strerror(errno);
-    return false;
-  }
+  FILE* f = open_output_stream(path, error);  // no links, FIFOs or devices
+  if (!f) return false;
   const bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
   const int saved = errno;
   if (std::fclose(f) != 0 || !ok) {

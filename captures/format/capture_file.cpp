@@ -14,6 +14,7 @@
 
 #include <fmt/format.h>
 
+#include "captures/format/output_file.hpp"
 #include "captures/format/pseudo_header.hpp"
 
 namespace vhs {
@@ -71,16 +72,12 @@ std::unique_ptr<CaptureWriter> CaptureWriter::create(const std::string& path, st
   auto impl = std::make_unique<Impl>();
   impl->path = path;
 
-  // 0600 from the start: captures hold guest memory layouts and config space (docs: security).
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  // 0600, no links, no FIFOs or devices: see output_file.hpp.
+  std::string open_error;
+  const int fd = open_output_fd(path, open_error);
   if (fd < 0) {
-    error = fmt::format("cannot create capture '{}': {}", path, std::strerror(errno));
+    error = open_error;
     return nullptr;
-  }
-  struct stat st {};
-  // An existing file keeps its mode under O_TRUNC; tighten it. Devices and FIFOs are left alone.
-  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0077) != 0) {
-    (void)::fchmod(fd, 0600);
   }
   FILE* file = ::fdopen(fd, "wb");
   if (file == nullptr) {
@@ -101,6 +98,12 @@ std::unique_ptr<CaptureWriter> CaptureWriter::create(const std::string& path, st
   if (impl->dumper == nullptr) {
     error = fmt::format("cannot create capture '{}': {}", path, pcap_geterr(impl->dead));
     std::fclose(file);
+    return nullptr;
+  }
+  // The pcap file header goes to disk now, before any peer connects: a recorder killed before its
+  // first timed flush still leaves a capture that reads (with no records).
+  if (pcap_dump_flush(impl->dumper) != 0) {
+    error = fmt::format("cannot write capture '{}': {}", path, std::strerror(errno));
     return nullptr;
   }
   return std::unique_ptr<CaptureWriter>(new CaptureWriter(std::move(impl)));
