@@ -86,16 +86,25 @@ bool RingSampler::on_message(Direction direction, std::span<const uint8_t> bytes
 }
 
 bool RingSampler::on_request(const DecodedMessage& msg, std::span<const int> fds, Output& out) {
+  // Each followed request belongs to one tracker; only that one is fed.
   const FrontendRequest r = msg.info->frontend();
-  if (r == FrontendRequest::SET_PROTOCOL_FEATURES) {
-    if (const auto* u = std::get_if<U64Value>(&msg.payload)) protocol_features_ = u->value;
-    return false;
+  switch (r) {
+    case FrontendRequest::SET_PROTOCOL_FEATURES:
+      if (const auto* u = std::get_if<U64Value>(&msg.payload)) protocol_features_ = u->value;
+      return false;
+    case FrontendRequest::SEND_RARP:
+    case FrontendRequest::NET_SET_MTU:
+      if (!device_.on_request(msg)) return false;
+      invalidate_all();
+      return true;
+    case FrontendRequest::SET_MEM_TABLE:
+    case FrontendRequest::ADD_MEM_REG:
+    case FrontendRequest::REM_MEM_REG:
+    case FrontendRequest::POSTCOPY_LISTEN:
+    case FrontendRequest::POSTCOPY_END:
+      return apply_memory_change(table_.on_request(kNoMessage, msg, fd_infos_), fds, out);
+    default: break;
   }
-  if (device_.on_request(msg)) {
-    invalidate_all();
-    return true;
-  }
-  if (apply_memory_change(table_.on_request(kNoMessage, msg, fd_infos_), fds, out)) return true;
 
   const VringUpdate update = vrings_.on_request(kNoMessage, msg, fd_infos_);
   if (update.all_rings) {
