@@ -68,9 +68,10 @@ void RingSampler::invalidate_all() {
 
 bool RingSampler::on_message(Direction direction, std::span<const uint8_t> bytes,
                              std::span<const int> fds, Output& out) {
-  if (bytes.size() < kHeaderSize) return false;
-  const uint32_t request = load_le32(bytes.data());
-  const bool reply = (load_le32(bytes.data() + 4) & kFlagReply) != 0;
+  const std::optional<Header> header = parse_header(bytes);
+  if (!header) return false;
+  const uint32_t request = header->request;
+  const bool reply = header->is_reply();
   // Requests travel to the back-end, replies to the front-end; anything else is not ours.
   if (reply != (direction == Direction::ToFrontend)) return false;
   if (!followed(reply ? kRepliesFollowed : kRequestsFollowed, request)) return false;
