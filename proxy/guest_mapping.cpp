@@ -85,7 +85,7 @@ std::vector<std::string> GuestMapping::set_table(std::span<const MemRegionValue>
   for (size_t i = 0; i < regions_.size(); ++i) {
     std::string why = "no fd";
     std::unique_ptr<RegionMapping> m;
-    if (i < fds.size())
+    if (i < fds.size() && fds[i] >= 0)
       m = RegionMapping::map(fds[i], regions_[i].mmap_offset, regions_[i].memory_size, why);
     if (!m) errors.push_back("region " + std::to_string(i) + ": " + why);
     mappings_.push_back(std::move(m));
@@ -106,16 +106,10 @@ std::vector<std::string> GuestMapping::add_region(const MemRegionValue& region, 
   return errors;
 }
 
-void GuestMapping::remove_region(const MemRegionValue& region) {
-  for (size_t i = 0; i < regions_.size(); ++i) {
-    const MemRegionValue& r = regions_[i];
-    if (r.guest_phys_addr == region.guest_phys_addr && r.memory_size == region.memory_size &&
-        r.userspace_addr == region.userspace_addr) {
-      regions_.erase(regions_.begin() + static_cast<std::ptrdiff_t>(i));
-      mappings_.erase(mappings_.begin() + static_cast<std::ptrdiff_t>(i));
-      break;
-    }
-  }
+void GuestMapping::remove_region_at(size_t index) {
+  if (index >= regions_.size()) return;
+  regions_.erase(regions_.begin() + static_cast<std::ptrdiff_t>(index));
+  mappings_.erase(mappings_.begin() + static_cast<std::ptrdiff_t>(index));
   rebuild();
 }
 

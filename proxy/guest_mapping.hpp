@@ -45,13 +45,14 @@ class RegionMapping {
 // the table (indices match the session's) with no bytes: reads there fail and become findings.
 class GuestMapping {
  public:
-  // SET_MEM_TABLE: replaces everything. `fds[i]` belongs to regions[i]; missing fds leave the
-  // region unbacked. Returns one text per region that could not be mapped.
+  // SET_MEM_TABLE: replaces everything. `fds[i]` belongs to regions[i]; a missing or negative fd
+  // leaves the region unbacked. Returns one text per region that could not be mapped.
   std::vector<std::string> set_table(std::span<const MemRegionValue> regions,
                                      std::span<const int> fds);
-  // ADD_MEM_REG / REM_MEM_REG (matched by GPA, size and UVA as the spec says).
+  // ADD_MEM_REG: appended. REM_MEM_REG: the entry the memory-table tracker matched, by its
+  // position (this table stays index for index with the tracker's).
   std::vector<std::string> add_region(const MemRegionValue& region, int fd);
-  void remove_region(const MemRegionValue& region);
+  void remove_region_at(size_t index);
   void clear();
 
   const MemoryMap& map() const { return view_->map(); }

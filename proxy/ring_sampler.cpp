@@ -1,215 +1,235 @@
 // Live virtqueue sampling (see ring_sampler.hpp).
 #include "proxy/ring_sampler.hpp"
 
-#include <cstring>
+#include <algorithm>
+#include <initializer_list>
+#include <string>
 
+#include "decoders/vhost_user/message.hpp"
 #include "decoders/vhost_user/registry.hpp"
 
 namespace vhs {
 
 namespace {
 
-// Rings beyond this index are ignored: vring indices come from a u8 in KICK/CALL, and a bogus
-// index in SET_VRING_NUM must not make us allocate.
-constexpr uint32_t kMaxRings = 256;
-constexpr size_t kRegionLen = 32;  // VhostUserMemoryRegion without XEN_MMAP
-
-uint32_t number_of(std::string_view name) {
-  const RequestInfo* info = find_request_by_name(name);
-  return info != nullptr && info->channel == Channel::Frontend ? info->number : UINT32_MAX;
+constexpr uint64_t mask_of(std::initializer_list<FrontendRequest> requests) {
+  uint64_t m = 0;
+  for (FrontendRequest r : requests) m |= uint64_t{1} << static_cast<uint32_t>(r);
+  return m;
 }
 
-uint32_t le32(std::span<const uint8_t> p, size_t off) {
-  return off + 4 <= p.size() ? load_le32(p.data() + off) : 0;
-}
-uint64_t le64(std::span<const uint8_t> p, size_t off) {
-  return off + 8 <= p.size() ? load_le64(p.data() + off) : 0;
+// Front-end requests the trackers give meaning to; everything else is relayed without a decode.
+constexpr uint64_t kRequestsFollowed = mask_of({
+    FrontendRequest::SET_FEATURES,     FrontendRequest::SET_PROTOCOL_FEATURES,
+    FrontendRequest::RESET_OWNER,      FrontendRequest::RESET_DEVICE,
+    FrontendRequest::SET_MEM_TABLE,    FrontendRequest::ADD_MEM_REG,
+    FrontendRequest::REM_MEM_REG,      FrontendRequest::POSTCOPY_LISTEN,
+    FrontendRequest::POSTCOPY_END,     FrontendRequest::SET_VRING_NUM,
+    FrontendRequest::SET_VRING_ADDR,   FrontendRequest::SET_VRING_BASE,
+    FrontendRequest::GET_VRING_BASE,   FrontendRequest::SET_VRING_KICK,
+    FrontendRequest::SET_VRING_CALL,   FrontendRequest::SET_VRING_ERR,
+    FrontendRequest::SET_VRING_ENABLE, FrontendRequest::SET_VRING_ENDIAN,
+    FrontendRequest::SEND_RARP,        FrontendRequest::NET_SET_MTU,
+});
+// Replies whose payload the trackers read.
+constexpr uint64_t kRepliesFollowed = mask_of({
+    FrontendRequest::GET_VRING_BASE,
+    FrontendRequest::GET_CONFIG,
+    FrontendRequest::GET_PROTOCOL_FEATURES,
+});
+
+bool followed(uint64_t mask, uint32_t request) { return request < 64 && ((mask >> request) & 1u); }
+
+// Requests after which a started ring is sampled at once (its layout or position is known anew).
+bool resamples(FrontendRequest r) {
+  return r == FrontendRequest::SET_VRING_NUM || r == FrontendRequest::SET_VRING_ADDR ||
+         r == FrontendRequest::SET_VRING_BASE || r == FrontendRequest::SET_VRING_KICK;
 }
 
-MemRegionValue region_at(std::span<const uint8_t> p, size_t off) {
-  MemRegionValue r;
-  r.guest_phys_addr = le64(p, off);
-  r.memory_size = le64(p, off + 8);
-  r.userspace_addr = le64(p, off + 16);
-  r.mmap_offset = le64(p, off + 24);
-  return r;
-}
+bool samplable(const VringState& v) { return v.started && v.addr.has_value(); }
 
 }  // namespace
 
-RingSampler::RingSampler(DeviceKind device)
-    : device_(device),
-      device_from_user_(device != DeviceKind::Unknown),
-      set_features_(number_of("SET_FEATURES")),
-      set_mem_table_(number_of("SET_MEM_TABLE")),
-      add_mem_reg_(number_of("ADD_MEM_REG")),
-      rem_mem_reg_(number_of("REM_MEM_REG")),
-      set_vring_num_(number_of("SET_VRING_NUM")),
-      set_vring_addr_(number_of("SET_VRING_ADDR")),
-      set_vring_base_(number_of("SET_VRING_BASE")),
-      get_vring_base_(number_of("GET_VRING_BASE")),
-      set_vring_kick_(number_of("SET_VRING_KICK")),
-      reset_owner_(number_of("RESET_OWNER")),
-      reset_device_(number_of("RESET_DEVICE")),
-      get_config_(number_of("GET_CONFIG")) {}
+RingSampler::RingSampler(DeviceKind device) : device_(device) {}
 
-RingSampler::Ring* RingSampler::ring(uint32_t index) {
-  if (index >= kMaxRings) return nullptr;
-  if (rings_.size() <= index) rings_.resize(index + 1);
-  return &rings_[index];
+RingSampler::Sampling& RingSampler::sampling(uint32_t index) {
+  auto it = std::lower_bound(sampling_.begin(), sampling_.end(), index,
+                             [](const auto& p, uint32_t i) { return p.first < i; });
+  if (it == sampling_.end() || it->first != index) it = sampling_.insert(it, {index, Sampling{}});
+  return it->second;
 }
 
 void RingSampler::invalidate_all() {
-  for (Ring& r : rings_) {
-    r.loc_valid = false;
-    r.fault_reported = false;
+  for (auto& [index, s] : sampling_) {
+    s.loc_valid = false;
+    s.fault_reported = false;
   }
 }
 
 bool RingSampler::on_message(Direction direction, std::span<const uint8_t> bytes,
                              std::span<const int> fds, Output& out) {
-  if (bytes.size() < kHeaderSize) return false;
-  const uint32_t request = load_le32(bytes.data());
-  const uint32_t flags = load_le32(bytes.data() + 4);
-  const bool reply = (flags & kFlagReply) != 0;
-  std::span<const uint8_t> p = bytes.subspan(kHeaderSize);
+  const std::optional<Header> header = parse_header(bytes);
+  if (!header) return false;
+  const uint32_t request = header->request;
+  const bool reply = header->is_reply();
+  // Requests travel to the back-end, replies to the front-end; anything else is not ours.
+  if (reply != (direction == Direction::ToFrontend)) return false;
+  if (!followed(reply ? kRepliesFollowed : kRequestsFollowed, request)) return false;
 
-  if (direction == Direction::ToFrontend) {
-    if (!reply) return false;
-    if (request == get_vring_base_) {
-      // The ring is stopped and this is the back-end's final position: one last, exact sample.
-      Ring* r = ring(le32(p, 0));
-      if (r == nullptr || !r->started) return false;
-      r->base = le32(p, 4);
-      r->base_current = true;
-      r->loc_valid = false;
-      sample_ring(le32(p, 0), *r, out);
-      r->started = false;
-      r->have_last = false;
+  fd_infos_.assign(fds.size(), FdInfo{});
+  DecodeContext ctx;
+  ctx.protocol_features = protocol_features_.value_or(0);
+  ctx.protocol_features_known = protocol_features_.has_value();
+  ctx.device = device_.kind();
+  const DecodedMessage msg = decode_message(Channel::Frontend, bytes, fd_infos_, ctx);
+  if (!msg.info) return false;
+  return reply ? on_reply(msg, out) : on_request(msg, fds, out);
+}
+
+bool RingSampler::on_request(const DecodedMessage& msg, std::span<const int> fds, Output& out) {
+  // Each followed request belongs to one tracker; only that one is fed.
+  const FrontendRequest r = msg.info->frontend();
+  switch (r) {
+    case FrontendRequest::SET_PROTOCOL_FEATURES:
+      if (const auto* u = std::get_if<U64Value>(&msg.payload)) protocol_features_ = u->value;
+      return false;
+    case FrontendRequest::SEND_RARP:
+    case FrontendRequest::NET_SET_MTU:
+      if (!device_.on_request(msg)) return false;
+      invalidate_all();
       return true;
-    }
-    if (request == get_config_ && !device_from_user_ && device_ == DeviceKind::Unknown) {
-      // virtio_blk_config is at least 24 bytes; QEMU's vhost-user-fs and -net never ask for config.
-      if (le32(p, 4) >= 24) {
-        device_ = DeviceKind::Blk;
-        invalidate_all();
-      }
-    }
-    return false;
+    case FrontendRequest::SET_MEM_TABLE:
+    case FrontendRequest::ADD_MEM_REG:
+    case FrontendRequest::REM_MEM_REG:
+    case FrontendRequest::POSTCOPY_LISTEN:
+    case FrontendRequest::POSTCOPY_END:
+      return apply_memory_change(table_.on_request(kNoMessage, msg, fd_infos_), fds, out);
+    default: break;
   }
-  if (reply) return false;
 
-  if (request == set_mem_table_) {
-    const uint32_t n = le32(p, 0);
-    std::vector<MemRegionValue> regions;
-    for (uint32_t i = 0; i < n && 8 + (i + 1) * kRegionLen <= p.size(); ++i)
-      regions.push_back(region_at(p, 8 + i * kRegionLen));
-    for (const std::string& e : memory_.set_table(regions, fds))
-      out.ring_error("cannot map guest memory " + e);
-    invalidate_all();
-    sample(out);
-    return true;
-  }
-  if (request == add_mem_reg_) {
-    for (const std::string& e : memory_.add_region(region_at(p, 8), fds.empty() ? -1 : fds[0]))
-      out.ring_error("cannot map guest memory " + e);
-    invalidate_all();
-    sample(out);
-    return true;
-  }
-  if (request == rem_mem_reg_) {
-    memory_.remove_region(region_at(p, 8));
-    invalidate_all();
-    sample(out);
-    return true;
-  }
-  if (request == set_features_) {
-    features_ = le64(p, 0);
-    invalidate_all();
-    return true;
-  }
-  if (request == reset_owner_ || request == reset_device_) {
-    rings_.clear();
-    return true;
-  }
-  if (request == set_vring_num_ || request == set_vring_base_ || request == set_vring_addr_ ||
-      request == set_vring_kick_ || request == get_vring_base_) {
-    const uint32_t index = request == set_vring_kick_ ? (le32(p, 0) & 0xff) : le32(p, 0);
-    Ring* r = ring(index);
-    if (r == nullptr) return false;
-    if (request == set_vring_num_) {
-      r->num = le32(p, 4);
-    } else if (request == set_vring_base_) {
-      r->base = le32(p, 4);
-      r->base_current = true;
-    } else if (request == set_vring_addr_) {
-      r->has_addr = true;
-      r->addr.index = index;
-      r->addr.flags = le32(p, 4);
-      r->addr.desc_user_addr = le64(p, 8);
-      r->addr.used_user_addr = le64(p, 16);
-      r->addr.avail_user_addr = le64(p, 24);
-      r->addr.log_guest_addr = le64(p, 32);
-    } else if (request == set_vring_kick_) {
-      // The ring starts with its kick fd (facts 4.3); the base set before is exact right now.
-      if (!r->started) r->have_last = false;
-      r->started = r->has_addr;
+  const VringUpdate update = vrings_.on_request(kNoMessage, msg, fd_infos_);
+  if (update.all_rings) {
+    if (r == FrontendRequest::SET_FEATURES) {
+      invalidate_all();  // event idx and packed rings move the ring parts
     } else {
-      // GET_VRING_BASE request: the back-end stops the ring; the reply carries the final sample.
-      // Nothing more is sampled in between (the position is in flux).
+      sampling_.clear();  // reset: every ring stopped
+      base_request_.reset();
     }
-    r->loc_valid = false;
-    r->fault_reported = false;
-    if (r->started && request != get_vring_base_) sample_ring(index, *r, out);
-    if (request == get_vring_base_) r->base_current = false;
     return true;
   }
-  return false;
+  if (!update.index || update.untracked) return false;
+  const VringState* ring = vrings_.vring(*update.index);
+  Sampling& s = sampling(*update.index);
+  s.loc_valid = false;
+  s.fault_reported = false;
+  if (r == FrontendRequest::GET_VRING_BASE) {
+    // The back-end stops the ring; its position is in flux until the reply, which gets the
+    // ring's last sample.
+    s.exact_base.reset();
+    s.awaiting_final = update.stopped && ring->addr.has_value();
+    base_request_ = *update.index;
+    return true;
+  }
+  if (!resamples(r)) return false;
+  // The base describes the back-end's position only until the ring runs (SET_VRING_BASE, then
+  // the kick that starts it).
+  if (r == FrontendRequest::SET_VRING_BASE) s.exact_base = ring->base;
+  if (update.started) s.have_last = false;
+  if (samplable(*ring)) sample_ring(*ring, s, out);
+  return true;
+}
+
+bool RingSampler::on_reply(const DecodedMessage& msg, Output& out) {
+  if (device_.on_reply(msg)) invalidate_all();
+  if (!msg.info->is(FrontendRequest::GET_VRING_BASE) || !base_request_) return false;
+  const uint32_t index = *base_request_;
+  base_request_.reset();
+  vrings_.on_vring_base_reply(index, msg);
+  const VringState* ring = vrings_.vring(index);
+  if (!ring) return false;
+  Sampling& s = sampling(index);
+  if (!s.awaiting_final) return false;
+  // The ring is stopped and this is the back-end's final position: one last, exact sample.
+  s.awaiting_final = false;
+  s.exact_base = ring->last_base;
+  s.loc_valid = false;
+  sample_ring(*ring, s, out);
+  s.have_last = false;
+  return true;
+}
+
+bool RingSampler::apply_memory_change(const MemoryTableChange& change, std::span<const int> fds,
+                                      Output& out) {
+  auto fd_of = [&](const InstalledRegion& r) { return r.fd_index ? fds[*r.fd_index] : -1; };
+  switch (change.kind) {
+    case MemoryTableChange::Kind::Replaced: {
+      std::vector<MemRegionValue> regions;
+      region_fds_.clear();
+      for (const InstalledRegion& r : change.installed) {
+        regions.push_back(r.region);
+        region_fds_.push_back(fd_of(r));
+      }
+      for (const std::string& e : memory_.set_table(regions, region_fds_))
+        out.ring_error("cannot map guest memory " + e);
+      break;
+    }
+    case MemoryTableChange::Kind::Added:
+      for (const InstalledRegion& r : change.installed)
+        for (const std::string& e : memory_.add_region(r.region, fd_of(r)))
+          out.ring_error("cannot map guest memory " + e);
+      break;
+    case MemoryTableChange::Kind::Removed: memory_.remove_region_at(change.removed_index); break;
+    case MemoryTableChange::Kind::None:
+    case MemoryTableChange::Kind::NotFound: return false;
+  }
+  invalidate_all();
+  sample(out);
+  return true;
 }
 
 bool RingSampler::any_started() const {
-  for (const Ring& r : rings_)
-    if (r.started) return true;
-  return false;
+  const auto& vs = vrings_.vrings();
+  return std::any_of(vs.begin(), vs.end(), samplable);
 }
 
 void RingSampler::sample(Output& out) {
-  for (uint32_t i = 0; i < rings_.size(); ++i)
-    if (rings_[i].started) sample_ring(i, rings_[i], out);
+  for (const VringState& v : vrings_.vrings())
+    if (samplable(v)) sample_ring(v, sampling(v.index), out);
 }
 
-void RingSampler::sample_ring(uint32_t index, Ring& r, Output& out) {
-  if (!r.loc_valid) {
-    r.loc = locate_ring(memory_.map(), index, r.num, r.addr, features_, device_);
-    r.loc_valid = true;
+void RingSampler::sample_ring(const VringState& ring, Sampling& s, Output& out) {
+  const uint32_t num = ring.num.value_or(0);
+  if (!s.loc_valid) {
+    s.loc = locate_ring(memory_.map(), ring.index, num, ring.addr.value_or(VringAddrValue{}),
+                        vrings_.features_acked().value_or(0), device_.kind());
+    s.loc_valid = true;
   }
   // The base only describes the back-end's position while it cannot have moved: right at the
   // start (SET_VRING_BASE then KICK) or once stopped (GET_VRING_BASE reply).
-  if (r.base_current && r.base)
-    r.loc.vring_base = *r.base;
-  else
-    r.loc.vring_base.reset();
-  if (!r.loc.faults.empty() && !r.fault_reported) {
-    r.fault_reported = true;
-    out.ring_error("vring " + std::to_string(index) + ": ring not readable (size " +
-                   std::to_string(r.num) +
-                   (memory_.region_count() == 0 ? ", no memory table" : "") +
+  s.loc.vring_base = s.exact_base;
+  if (!s.loc.faults.empty() && !s.fault_reported) {
+    s.fault_reported = true;
+    out.ring_error("vring " + std::to_string(ring.index) + ": ring not readable (size " +
+                   std::to_string(num) + (memory_.region_count() == 0 ? ", no memory table" : "") +
                    "); see the RingState record's faults");
   }
-  take_settled_ring_snapshot(memory_.view(), r.loc, scratch_, snap_, retake_);
-  r.base_current = false;
-  if (r.have_last && snap_ == r.last) return;
-  r.last = snap_;
-  r.have_last = true;
+  take_settled_ring_snapshot(memory_.view(), s.loc, scratch_, snap_, retake_);
+  s.exact_base.reset();
+  if (s.have_last && snap_ == s.last) return;
+  s.last = snap_;
+  s.have_last = true;
   encode_ring_snapshot(snap_, encoded_);
   out.ring_state(encoded_);
 }
 
 void RingSampler::reset() {
-  rings_.clear();
+  table_.clear();
+  vrings_.clear();
+  device_.reset();
+  protocol_features_.reset();
+  base_request_.reset();
+  sampling_.clear();
   memory_.clear();
-  features_ = 0;
-  if (!device_from_user_) device_ = DeviceKind::Unknown;
 }
 
 }  // namespace vhs

@@ -1,17 +1,20 @@
-// Live virtqueue sampling inside the relay: follows the front-end's memory and vring setup
-// (SET_MEM_TABLE/ADD_MEM_REG/REM_MEM_REG, SET_FEATURES, SET_VRING_NUM/ADDR/BASE/KICK,
-// GET_VRING_BASE, resets), keeps the guest memory mapped read-only (GuestMapping) and, while a
-// ring is started, takes RingSnapshots through the pure decoders. A RingState record payload is
-// produced only when a ring's snapshot changed. Runs on the relay thread; the relay calls
-// sample() from its timer and after every message that touches a ring.
+// Live virtqueue sampling inside the relay: follows the front-end's memory and vring setup with
+// the session trackers the analyser uses (MemoryTableTracker, VringTracker, DeviceInference), keeps
+// the guest memory mapped read-only (GuestMapping, index for index with the tracked table) and,
+// while a ring is started, takes RingSnapshots through the pure decoders. A RingState record
+// payload is produced only when a ring's snapshot changed. Runs on the relay thread; the relay
+// calls sample() from its timer and after every message that touches a ring.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
-#include <string>
 #include <string_view>
 #include <vector>
 
+#include "decoders/session/device_inference.hpp"
+#include "decoders/session/memory_table.hpp"
+#include "decoders/session/vring_tracker.hpp"
 #include "decoders/vhost_user/features.hpp"
 #include "decoders/vhost_user/wire.hpp"
 #include "decoders/virtio/ring_snapshot.hpp"
@@ -29,30 +32,34 @@ class RingSampler {
     virtual void ring_error(std::string_view text) = 0;             // unmapped ring, mmap failure
   };
 
-  // `device` Unknown: inferred from a GET_CONFIG reply (blk config), else buffers stay generic.
+  // `device` Unknown: inferred like the session analyser does (GET_CONFIG reply, net-only
+  // requests and protocol features), else buffers stay generic.
   explicit RingSampler(DeviceKind device = DeviceKind::Unknown);
 
   // Every front-end channel message, requests (ToBackend) and replies (ToFrontend), while its fds
-  // are still open. Cheap for messages that are not about memory or rings. True when ring or
-  // memory state changed (the caller re-checks any_started() for its timer).
+  // are still open. Only the few requests about memory, features and rings are decoded; the rest
+  // cost one header read. True when ring or memory state changed (the caller re-checks
+  // any_started() for its timer).
   bool on_message(Direction direction, std::span<const uint8_t> bytes, std::span<const int> fds,
                   Output& out);
   // Samples every started ring; emits only changes.
   void sample(Output& out);
+  // A ring is started and has addresses to sample.
   bool any_started() const;
   // Session over: unmaps everything, forgets every ring.
   void reset();
 
   const GuestMapping& memory() const { return memory_; }
+  // The tracked state the sampling follows (the same rules as the session analyser's).
+  const MemoryTableTracker& memory_table() const { return table_; }
+  const VringTracker& vrings() const { return vrings_; }
+  DeviceKind device() const { return device_.kind(); }
 
  private:
-  struct Ring {
-    uint32_t num = 0;
-    bool has_addr = false;
-    VringAddrValue addr;
-    std::optional<uint32_t> base;  // from SET_VRING_BASE / GET_VRING_BASE reply
-    bool base_current = false;     // the back-end has not moved since `base` was given
-    bool started = false;
+  // What sampling remembers about one ring beyond its tracked state.
+  struct Sampling {
+    std::optional<uint32_t> exact_base;  // the back-end cannot have moved since this base
+    bool awaiting_final = false;         // stopped by GET_VRING_BASE; the reply gets a last sample
     bool loc_valid = false;
     RingLocation loc;
     bool have_last = false;
@@ -60,22 +67,25 @@ class RingSampler {
     bool fault_reported = false;
   };
 
-  Ring* ring(uint32_t index);
-  void sample_ring(uint32_t index, Ring& r, Output& out);
+  Sampling& sampling(uint32_t index);
+  bool on_request(const DecodedMessage& msg, std::span<const int> fds, Output& out);
+  bool on_reply(const DecodedMessage& msg, Output& out);
+  bool apply_memory_change(const MemoryTableChange& change, std::span<const int> fds, Output& out);
+  void sample_ring(const VringState& ring, Sampling& s, Output& out);
   void invalidate_all();
 
-  DeviceKind device_;
-  bool device_from_user_;
-  uint64_t features_ = 0;
+  MemoryTableTracker table_;
+  VringTracker vrings_;
+  DeviceInference device_;
+  std::optional<uint64_t> protocol_features_;  // SET_PROTOCOL_FEATURES (XEN_MMAP changes layouts)
+  std::optional<uint32_t> base_request_;  // the ring the GET_VRING_BASE waiting for its reply named
   GuestMapping memory_;
-  std::vector<Ring> rings_;
+  std::vector<std::pair<uint32_t, Sampling>> sampling_;  // sorted by ring index
+  std::vector<FdInfo> fd_infos_;                         // decode_message wants descriptions
+  std::vector<int> region_fds_;
   RingScratch scratch_;
   RingSnapshot snap_, retake_;
   std::vector<uint8_t> encoded_;
-  // Request numbers, from the registry once.
-  uint32_t set_features_, set_mem_table_, add_mem_reg_, rem_mem_reg_, set_vring_num_,
-      set_vring_addr_, set_vring_base_, get_vring_base_, set_vring_kick_, reset_owner_,
-      reset_device_, get_config_;
 };
 
 }  // namespace vhs

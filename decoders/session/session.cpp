@@ -9,49 +9,6 @@
 namespace vhs {
 namespace {
 
-// Registry rows the analyser gives meaning to, by enumerator, so messages are compared with a
-// pointer test.
-struct KnownRequests {
-  const RequestInfo* get_features = &request_info(FrontendRequest::GET_FEATURES);
-  const RequestInfo* set_features = &request_info(FrontendRequest::SET_FEATURES);
-  const RequestInfo* set_owner = &request_info(FrontendRequest::SET_OWNER);
-  const RequestInfo* reset_owner = &request_info(FrontendRequest::RESET_OWNER);
-  const RequestInfo* set_mem_table = &request_info(FrontendRequest::SET_MEM_TABLE);
-  const RequestInfo* set_log_base = &request_info(FrontendRequest::SET_LOG_BASE);
-  const RequestInfo* set_vring_num = &request_info(FrontendRequest::SET_VRING_NUM);
-  const RequestInfo* set_vring_addr = &request_info(FrontendRequest::SET_VRING_ADDR);
-  const RequestInfo* set_vring_base = &request_info(FrontendRequest::SET_VRING_BASE);
-  const RequestInfo* get_vring_base = &request_info(FrontendRequest::GET_VRING_BASE);
-  const RequestInfo* set_vring_kick = &request_info(FrontendRequest::SET_VRING_KICK);
-  const RequestInfo* set_vring_call = &request_info(FrontendRequest::SET_VRING_CALL);
-  const RequestInfo* set_vring_err = &request_info(FrontendRequest::SET_VRING_ERR);
-  const RequestInfo* get_protocol_features = &request_info(FrontendRequest::GET_PROTOCOL_FEATURES);
-  const RequestInfo* set_protocol_features = &request_info(FrontendRequest::SET_PROTOCOL_FEATURES);
-  const RequestInfo* get_queue_num = &request_info(FrontendRequest::GET_QUEUE_NUM);
-  const RequestInfo* set_vring_enable = &request_info(FrontendRequest::SET_VRING_ENABLE);
-  const RequestInfo* send_rarp = &request_info(FrontendRequest::SEND_RARP);
-  const RequestInfo* net_set_mtu = &request_info(FrontendRequest::NET_SET_MTU);
-  const RequestInfo* set_backend_req_fd = &request_info(FrontendRequest::SET_BACKEND_REQ_FD);
-  const RequestInfo* set_vring_endian = &request_info(FrontendRequest::SET_VRING_ENDIAN);
-  const RequestInfo* get_config = &request_info(FrontendRequest::GET_CONFIG);
-  const RequestInfo* set_config = &request_info(FrontendRequest::SET_CONFIG);
-  const RequestInfo* postcopy_listen = &request_info(FrontendRequest::POSTCOPY_LISTEN);
-  const RequestInfo* postcopy_end = &request_info(FrontendRequest::POSTCOPY_END);
-  const RequestInfo* get_inflight_fd = &request_info(FrontendRequest::GET_INFLIGHT_FD);
-  const RequestInfo* set_inflight_fd = &request_info(FrontendRequest::SET_INFLIGHT_FD);
-  const RequestInfo* reset_device = &request_info(FrontendRequest::RESET_DEVICE);
-  const RequestInfo* get_max_mem_slots = &request_info(FrontendRequest::GET_MAX_MEM_SLOTS);
-  const RequestInfo* add_mem_reg = &request_info(FrontendRequest::ADD_MEM_REG);
-  const RequestInfo* rem_mem_reg = &request_info(FrontendRequest::REM_MEM_REG);
-  const RequestInfo* set_status = &request_info(FrontendRequest::SET_STATUS);
-  const RequestInfo* get_status = &request_info(FrontendRequest::GET_STATUS);
-};
-
-const KnownRequests& known() {
-  static const KnownRequests k;  // immutable after first use
-  return k;
-}
-
 // Most requests wait on one outstanding reply; a short queue tolerates pipelining senders, a bound
 // keeps a garbage stream from growing it.
 constexpr size_t kMaxWaiting = 32;
@@ -59,15 +16,6 @@ constexpr size_t kMaxWaiting = 32;
 // The u64 of a U64-shaped payload (features, acks, status, queue counts).
 std::optional<uint64_t> u64_of(const DecodedMessage& msg) {
   if (const auto* v = std::get_if<U64Value>(&msg.payload)) return v->value;
-  return std::nullopt;
-}
-
-// The queue a request talks about, for payloads that name one.
-std::optional<uint32_t> vring_index_of(const DecodedMessage& msg) {
-  if (const auto* s = std::get_if<VringStateValue>(&msg.payload)) return s->index;
-  if (const auto* a = std::get_if<VringAddrValue>(&msg.payload)) return a->index;
-  if (const auto* f = std::get_if<VringIndexFdValue>(&msg.payload)) return f->index();
-  if (const auto* r = std::get_if<VringAreaValue>(&msg.payload)) return r->index();
   return std::nullopt;
 }
 
@@ -79,40 +27,9 @@ std::string request_label(const PendingRequest& p) {
   return std::string(p.info->name);
 }
 
-bool ranges_overlap(uint64_t a, uint64_t a_len, uint64_t b, uint64_t b_len) {
-  if (a_len == 0 || b_len == 0) return false;
-  // End addresses may overflow for hostile values; compare lengths instead of ends.
-  return a < b ? b - a < a_len : a - b < b_len;
-}
-
 std::string format_ms(uint64_t ns) { return fmt::format("{} ms", ns / 1'000'000); }
 
-// virtio-fs config: a NUL-padded printable tag of 36 bytes, then num_request_queues.
-bool looks_like_fs_config(const std::vector<uint8_t>& d) {
-  if (d.size() != 40 && d.size() != 44) return false;
-  if (d[0] == 0) return false;
-  bool ended = false;
-  for (size_t i = 0; i < 36; ++i) {
-    if (ended) {
-      if (d[i] != 0) return false;
-    } else if (d[i] == 0) {
-      ended = true;
-    } else if (d[i] < 0x20 || d[i] == 0x7f) {
-      return false;
-    }
-  }
-  uint32_t queues =
-      uint32_t{d[36]} | uint32_t{d[37]} << 8 | uint32_t{d[38]} << 16 | uint32_t{d[39]} << 24;
-  return queues >= 1 && queues <= 1024;
-}
-
 }  // namespace
-
-uint32_t VringState::count_of(const RequestInfo* info) const {
-  for (const auto& c : counts)
-    if (c.info == info) return c.count;
-  return 0;
-}
 
 const VringState* SessionState::vring(uint32_t index) const {
   auto it = std::lower_bound(vrings.begin(), vrings.end(), index,
@@ -120,7 +37,7 @@ const VringState* SessionState::vring(uint32_t index) const {
   return it != vrings.end() && it->index == index ? &*it : nullptr;
 }
 
-SessionAnalyser::SessionAnalyser(Options options) : options_(options) {
+SessionAnalyser::SessionAnalyser(Options options) : options_(options), device_(options.device) {
   if (options_.device != DeviceKind::Unknown) {
     state_.device = options_.device;
     state_.device_from_user = true;
@@ -161,7 +78,6 @@ ReplyExpectation SessionAnalyser::expectation(const DecodedMessage& msg) const {
                                            : ReplyExpectation::OptionalAck;
   const RequestInfo* info = msg.info;
   if (!info) return need ? ReplyExpectation::OptionalAck : ReplyExpectation::None;
-  const KnownRequests& k = known();
   switch (info->reply) {
     case ReplyRule::Always: return ReplyExpectation::Reply;
     case ReplyRule::IfLogShmfd:
@@ -173,7 +89,8 @@ ReplyExpectation SessionAnalyser::expectation(const DecodedMessage& msg) const {
     case ReplyRule::AckIfNeedReply:
       // Postcopy listen mode: the back-end echoes the table with its own mapping bases (spec
       // "postcopy"); the u64 0 that follows (size 8) is the front-end's acknowledgement.
-      if (state_.postcopy_listening && (info == k.set_mem_table || info == k.add_mem_reg) &&
+      if (state_.postcopy_listening &&
+          (info->is(FrontendRequest::SET_MEM_TABLE) || info->is(FrontendRequest::ADD_MEM_REG)) &&
           msg.header.size != sizeof(uint64_t))
         return ReplyExpectation::Reply;
       return ack;
@@ -184,11 +101,11 @@ ReplyExpectation SessionAnalyser::expectation(const DecodedMessage& msg) const {
 void SessionAnalyser::check_gating(const DecodedMessage& msg, Observation& out) const {
   const RequestInfo* info = msg.info;
   if (!info) return;
-  const KnownRequests& k = known();
   const FeatureWord& vf = state_.features;
   // Protocol-feature negotiation itself needs virtio bit 30 offered (spec "Protocol features").
-  if ((info == k.get_protocol_features || info == k.set_protocol_features) && vf.offered &&
-      !vf.offered_has(kFeatureProtocolFeatures)) {
+  if ((info->is(FrontendRequest::GET_PROTOCOL_FEATURES) ||
+       info->is(FrontendRequest::SET_PROTOCOL_FEATURES)) &&
+      vf.offered && !vf.offered_has(kFeatureProtocolFeatures)) {
     out.findings.push_back(
         {FindingCode::FeatureNotNegotiated,
          fmt::format("{} needs virtio feature PROTOCOL_FEATURES (bit 30), which GET_FEATURES did "
@@ -196,7 +113,8 @@ void SessionAnalyser::check_gating(const DecodedMessage& msg, Observation& out) 
                      info->name, *vf.offered)});
   }
   // SET_VRING_ENABLE is meaningful only once bit 30 is acked; without it rings start enabled.
-  if (info == k.set_vring_enable && vf.acked && !vf.acked_has(kFeatureProtocolFeatures)) {
+  if (info->is(FrontendRequest::SET_VRING_ENABLE) && vf.acked &&
+      !vf.acked_has(kFeatureProtocolFeatures)) {
     out.findings.push_back(
         {FindingCode::FeatureNotNegotiated,
          fmt::format("SET_VRING_ENABLE needs virtio feature PROTOCOL_FEATURES (bit 30) acked; "
@@ -309,13 +227,13 @@ void SessionAnalyser::on_reply(MessageRef ref, uint64_t ts, Direction direction,
   apply_reply(ref, req, msg, fds, out);
 }
 
-VringState* SessionAnalyser::vring_for(uint32_t index, Observation& out) {
+void SessionAnalyser::check_vring_index(uint32_t index, Observation& out) const {
   if (index >= kMaxTrackedVrings) {
     out.findings.push_back(
         {FindingCode::VringIndexOutOfRange,
          fmt::format("queue index {} is beyond any plausible queue count (tracking stops at {})",
                      index, kMaxTrackedVrings)});
-    return nullptr;
+    return;
   }
   if (state_.queue_num) {
     // GET_QUEUE_NUM counts queue pairs for net back-ends (QEMU compares it with queue pairs), all
@@ -332,196 +250,121 @@ VringState* SessionAnalyser::vring_for(uint32_t index, Observation& out) {
                                     "valid index is {}",
                                     index, *state_.queue_num, limit - 1)});
   }
+}
+
+void SessionAnalyser::sync_vring(uint32_t index) {
+  const VringState* tracked = vrings_.vring(index);
+  if (!tracked) return;
   auto& vs = state_.vrings;
   auto it = std::lower_bound(vs.begin(), vs.end(), index,
                              [](const VringState& v, uint32_t i) { return v.index < i; });
-  if (it == vs.end() || it->index != index) {
-    VringState v;
-    v.index = index;
-    v.enabled = rings_enabled_by_default_;
-    it = vs.insert(it, v);
-  }
-  return &*it;
+  if (it == vs.end() || it->index != index)
+    vs.insert(it, *tracked);
+  else
+    *it = *tracked;
 }
 
-void SessionAnalyser::install_region(MessageRef ref, const MemRegionValue& r, const FdInfo* fd,
-                                     Observation& out) {
-  for (const auto& existing : state_.regions) {
-    const auto& e = existing.region;
-    const bool gpa =
-        ranges_overlap(e.guest_phys_addr, e.memory_size, r.guest_phys_addr, r.memory_size);
-    const bool uva =
-        ranges_overlap(e.userspace_addr, e.memory_size, r.userspace_addr, r.memory_size);
-    if (gpa || uva)
-      out.findings.push_back(
-          {FindingCode::OverlappingRegion,
-           fmt::format("region GPA {:#x}+{:#x} UVA {:#x} overlaps region GPA {:#x}+{:#x} UVA {:#x} "
-                       "({} range)",
-                       r.guest_phys_addr, r.memory_size, r.userspace_addr, e.guest_phys_addr,
-                       e.memory_size, e.userspace_addr, gpa ? "guest-physical" : "user address")});
+void SessionAnalyser::apply_memory_change(const MemoryTableChange& change, Observation& out) {
+  for (const RegionOverlap& o : change.overlaps)
+    out.findings.push_back(
+        {FindingCode::OverlappingRegion,
+         fmt::format("region GPA {:#x}+{:#x} UVA {:#x} overlaps region GPA {:#x}+{:#x} UVA {:#x} "
+                     "({} range)",
+                     o.added.guest_phys_addr, o.added.memory_size, o.added.userspace_addr,
+                     o.existing.guest_phys_addr, o.existing.memory_size, o.existing.userspace_addr,
+                     o.guest_physical ? "guest-physical" : "user address")});
+  if (change.kind == MemoryTableChange::Kind::NotFound) {
+    const MemRegionValue& r = change.removed;
+    out.findings.push_back(
+        {FindingCode::UnknownRegion,
+         fmt::format("REM_MEM_REG GPA {:#x} size {:#x} UVA {:#x} matches none of the {} "
+                     "regions in the memory table",
+                     r.guest_phys_addr, r.memory_size, r.userspace_addr, change.regions_before)});
   }
-  MemRegionState s;
-  s.region = r;
-  if (fd) {
-    s.has_fd = true;
-    s.fd = *fd;
-  }
-  s.added_by = ref;
-  state_.regions.push_back(std::move(s));
+  if (change.changed()) state_.regions = memory_.regions();
 }
 
 void SessionAnalyser::apply_request(MessageRef ref, const DecodedMessage& msg,
                                     std::span<const FdInfo> fds, Observation& out) {
   const RequestInfo* info = msg.info;
   if (!info) return;
-  const KnownRequests& k = known();
   SessionState& st = state_;
 
-  if (auto index = vring_index_of(msg)) {
-    if (VringState* v = vring_for(*index, out)) {
-      auto c = std::find_if(v->counts.begin(), v->counts.end(),
-                            [&](const RequestCount& rc) { return rc.info == info; });
-      if (c == v->counts.end())
-        v->counts.push_back({info, 1});
-      else
-        ++c->count;
-      const auto* state = std::get_if<VringStateValue>(&msg.payload);
-      if (info == k.set_vring_num && state) v->num = state->num;
-      if (info == k.set_vring_base && state) v->base = state->num;
-      if (info == k.set_vring_endian && state) v->endian = state->num;
-      if (info == k.set_vring_enable && state) v->enabled = state->num != 0;
-      if (info == k.get_vring_base && v->started) {  // the back-end stops the ring
-        v->started = false;
-        ++st.vring_notifier_changes;
-      }
-      if (const auto* a = std::get_if<VringAddrValue>(&msg.payload); a && info == k.set_vring_addr)
-        v->addr = *a;
-      if (const auto* f = std::get_if<VringIndexFdValue>(&msg.payload)) {
-        NotifierSlot* slot = info == k.set_vring_kick   ? &v->kick
-                             : info == k.set_vring_call ? &v->call
-                             : info == k.set_vring_err  ? &v->err
-                                                        : nullptr;
-        if (slot) {
-          slot->set_by = ref;
-          const auto was = slot->state;
-          if (f->nofd() || fds.empty()) {
-            slot->state = NotifierSlot::State::NoFd;
-            slot->fd = {};
-          } else {
-            slot->state = NotifierSlot::State::Fd;
-            slot->fd = fds.front();
-          }
-          if (slot->state != was) ++st.vring_notifier_changes;
-        }
-        // libvhost-user and rust-vmm start the ring when the kick fd arrives (spec 7.1 differs).
-        if (info == k.set_vring_kick && !v->started) {
-          v->started = true;
-          ++st.vring_notifier_changes;
-        }
-      }
-    }
-    return;
-  }
+  // Rings, the memory table and the device guess follow the shared trackers' rules.
+  if (auto index = vring_index_of(msg)) check_vring_index(*index, out);
+  const VringUpdate update = vrings_.on_request(ref, msg, fds);
+  if (update.all_rings)
+    st.vrings = vrings_.vrings();
+  else if (update.index && !update.untracked)
+    sync_vring(*update.index);
+  st.vring_notifier_changes = vrings_.notifier_changes();
+  if (update.index) return;
+  apply_memory_change(memory_.on_request(ref, msg, fds), out);
+  st.postcopy_listening = memory_.postcopy_listening();
+  if (device_.on_request(msg)) st.device = device_.kind();
+  if (info->channel != Channel::Frontend) return;
 
-  if (info == k.set_features) {
-    if (auto v = u64_of(msg)) {
-      st.features.acked = *v;
-      st.features.acked_by = ref;
-      if (st.features.offered && (*v & ~*st.features.offered) != 0) {
-        const uint64_t extra = *v & ~*st.features.offered;
-        out.findings.push_back(
-            {FindingCode::AckedNotOffered,
-             fmt::format("SET_FEATURES acks {:#x} ({}) that GET_FEATURES did not offer", extra,
-                         describe_features(extra, st.device))});
+  switch (info->frontend()) {
+    case FrontendRequest::SET_FEATURES:
+      if (auto v = u64_of(msg)) {
+        st.features.acked = *v;
+        st.features.acked_by = ref;
+        if (st.features.offered && (*v & ~*st.features.offered) != 0) {
+          const uint64_t extra = *v & ~*st.features.offered;
+          out.findings.push_back(
+              {FindingCode::AckedNotOffered,
+               fmt::format("SET_FEATURES acks {:#x} ({}) that GET_FEATURES did not offer", extra,
+                           describe_features(extra, st.device))});
+        }
       }
-      // Without PROTOCOL_FEATURES the back-end enables every ring at once (spec "Ring states").
-      rings_enabled_by_default_ = ((*v >> kFeatureProtocolFeatures) & 1u) == 0;
-      if (rings_enabled_by_default_)
-        for (auto& vr : st.vrings) vr.enabled = true;
-    }
-  } else if (info == k.set_protocol_features) {
-    if (auto v = u64_of(msg)) {
-      st.protocol_features.acked = *v;
-      st.protocol_features.acked_by = ref;
-      if (st.protocol_features.offered && (*v & ~*st.protocol_features.offered) != 0) {
-        const uint64_t extra = *v & ~*st.protocol_features.offered;
-        out.findings.push_back(
-            {FindingCode::ProtocolAckedNotOffered,
-             fmt::format("SET_PROTOCOL_FEATURES acks {:#x} ({}) that GET_PROTOCOL_FEATURES did not "
-                         "offer",
-                         extra, describe_protocol_features(extra))});
+      break;
+    case FrontendRequest::SET_PROTOCOL_FEATURES:
+      if (auto v = u64_of(msg)) {
+        st.protocol_features.acked = *v;
+        st.protocol_features.acked_by = ref;
+        if (st.protocol_features.offered && (*v & ~*st.protocol_features.offered) != 0) {
+          const uint64_t extra = *v & ~*st.protocol_features.offered;
+          out.findings.push_back(
+              {FindingCode::ProtocolAckedNotOffered,
+               fmt::format("SET_PROTOCOL_FEATURES acks {:#x} ({}) that GET_PROTOCOL_FEATURES did "
+                           "not offer",
+                           extra, describe_protocol_features(extra))});
+        }
       }
-    }
-  } else if (info == k.set_owner) {
-    st.owner_set = true;
-  } else if (info == k.reset_owner || info == k.reset_device) {
-    if (info == k.reset_owner) st.owner_set = false;
-    for (auto& vr : st.vrings) {
-      if (vr.started) ++st.vring_notifier_changes;
-      vr.started = false;
-    }
-  } else if (info == k.set_mem_table) {
-    // The postcopy acknowledgement (u64 0, size 8) reuses the code but is not a table.
-    if (const auto* t = std::get_if<MemTableValue>(&msg.payload);
-        t && !(st.postcopy_listening && msg.header.size == sizeof(uint64_t))) {
-      st.regions.clear();
-      for (size_t i = 0; i < t->regions.size(); ++i)
-        install_region(ref, t->regions[i], i < fds.size() ? &fds[i] : nullptr, out);
-    }
-  } else if (info == k.add_mem_reg) {
-    if (const auto* s = std::get_if<SingleRegionValue>(&msg.payload);
-        s && msg.header.size != sizeof(uint64_t))
-      install_region(ref, s->region, fds.empty() ? nullptr : &fds.front(), out);
-  } else if (info == k.rem_mem_reg) {
-    if (const auto* s = std::get_if<SingleRegionValue>(&msg.payload)) {
-      // Matched on GPA + UVA + size; mmap_offset is ignored (spec REM_MEM_REG).
-      const auto& r = s->region;
-      auto it = std::find_if(st.regions.begin(), st.regions.end(), [&](const MemRegionState& m) {
-        return m.region.guest_phys_addr == r.guest_phys_addr &&
-               m.region.userspace_addr == r.userspace_addr && m.region.memory_size == r.memory_size;
-      });
-      if (it == st.regions.end())
-        out.findings.push_back(
-            {FindingCode::UnknownRegion,
-             fmt::format("REM_MEM_REG GPA {:#x} size {:#x} UVA {:#x} matches none of the {} "
-                         "regions in the memory table",
-                         r.guest_phys_addr, r.memory_size, r.userspace_addr, st.regions.size())});
-      else
-        st.regions.erase(it);
-    }
-  } else if (info == k.set_log_base) {
-    if (const auto* l = std::get_if<LogValue>(&msg.payload)) st.log.log = *l;
-    st.log.has_fd = !fds.empty();
-    st.log.fd = fds.empty() ? FdInfo{} : fds.front();
-  } else if (info == k.set_backend_req_fd) {
-    st.backend_channel.established = true;
-    st.backend_channel.set_by = ref;
-    st.backend_channel.fd = fds.empty() ? FdInfo{} : fds.front();
-  } else if (info == k.set_config) {
-    ++st.config_writes;
-  } else if (info == k.postcopy_listen) {
-    st.postcopy_listening = true;
-  } else if (info == k.postcopy_end) {
-    st.postcopy_listening = false;
-  } else if (info == k.get_inflight_fd) {
-    if (const auto* f = std::get_if<InflightValue>(&msg.payload)) st.inflight.requested = *f;
-  } else if (info == k.set_inflight_fd) {
-    if (const auto* f = std::get_if<InflightValue>(&msg.payload)) st.inflight.set = *f;
-    if (!fds.empty()) {
-      st.inflight.fd = fds.front();
-      st.inflight.has_fd = true;
-    }
-  } else if (info == k.set_status) {
-    if (auto v = u64_of(msg)) st.status_set = static_cast<uint8_t>(*v);
-  } else if (info == k.send_rarp || info == k.net_set_mtu) {
-    if (!st.device_from_user && st.device == DeviceKind::Unknown) st.device = DeviceKind::Net;
+      break;
+    case FrontendRequest::SET_OWNER: st.owner_set = true; break;
+    case FrontendRequest::RESET_OWNER: st.owner_set = false; break;
+    case FrontendRequest::SET_LOG_BASE:
+      if (const auto* l = std::get_if<LogValue>(&msg.payload)) st.log.log = *l;
+      st.log.has_fd = !fds.empty();
+      st.log.fd = fds.empty() ? FdInfo{} : fds.front();
+      break;
+    case FrontendRequest::SET_BACKEND_REQ_FD:
+      st.backend_channel.established = true;
+      st.backend_channel.set_by = ref;
+      st.backend_channel.fd = fds.empty() ? FdInfo{} : fds.front();
+      break;
+    case FrontendRequest::SET_CONFIG: ++st.config_writes; break;
+    case FrontendRequest::GET_INFLIGHT_FD:
+      if (const auto* f = std::get_if<InflightValue>(&msg.payload)) st.inflight.requested = *f;
+      break;
+    case FrontendRequest::SET_INFLIGHT_FD:
+      if (const auto* f = std::get_if<InflightValue>(&msg.payload)) st.inflight.set = *f;
+      if (!fds.empty()) {
+        st.inflight.fd = fds.front();
+        st.inflight.has_fd = true;
+      }
+      break;
+    case FrontendRequest::SET_STATUS:
+      if (auto v = u64_of(msg)) st.status_set = static_cast<uint8_t>(*v);
+      break;
+    default: break;
   }
 }
 
 void SessionAnalyser::apply_reply(MessageRef ref, const PendingRequest& req,
                                   const DecodedMessage& msg, std::span<const FdInfo> fds,
                                   Observation& out) {
-  const KnownRequests& k = known();
   SessionState& st = state_;
   const RequestInfo* info = req.info;
   // Acks (and intrinsic replies shaped as acks) report failure with a non-zero u64.
@@ -537,65 +380,49 @@ void SessionAnalyser::apply_reply(MessageRef ref, const PendingRequest& req,
   }
   if (!info || msg.header.request != req.request) return;
   // Reply payloads feed state only when they answer the request they claim to.
-  if (info == k.get_features) {
-    if (auto v = u64_of(msg)) {
-      st.features.offered = *v;
-      st.features.offered_by = ref;
-    }
-  } else if (info == k.get_protocol_features) {
-    if (auto v = u64_of(msg)) {
-      st.protocol_features.offered = *v;
-      st.protocol_features.offered_by = ref;
-      infer_device();
-    }
-  } else if (info == k.get_queue_num) {
-    if (auto v = u64_of(msg)) st.queue_num = *v;
-  } else if (info == k.get_max_mem_slots) {
-    if (auto v = u64_of(msg)) st.max_mem_slots = *v;
-  } else if (info == k.get_status) {
-    if (auto v = u64_of(msg)) st.status_read = static_cast<uint8_t>(*v);
-  } else if (info == k.get_vring_base) {
-    const auto* s = std::get_if<VringStateValue>(&msg.payload);
-    if (s && req.vring && *req.vring < kMaxTrackedVrings) {
-      Observation scratch;  // the request already reported index problems
-      if (VringState* v = vring_for(*req.vring, scratch)) v->last_base = s->num;
-    }
-  } else if (info == k.get_config) {
-    if (const auto* c = std::get_if<ConfigValue>(&msg.payload)) {
-      st.config = *c;
-      infer_device();
-    }
-  } else if (info == k.get_inflight_fd) {
-    if (const auto* f = std::get_if<InflightValue>(&msg.payload)) st.inflight.received = *f;
-    if (!fds.empty()) {
-      st.inflight.fd = fds.front();
-      st.inflight.has_fd = true;
-    }
+  if (device_.on_reply(msg)) st.device = device_.kind();
+  if (info->channel != Channel::Frontend) return;
+  switch (info->frontend()) {
+    case FrontendRequest::GET_FEATURES:
+      if (auto v = u64_of(msg)) {
+        st.features.offered = *v;
+        st.features.offered_by = ref;
+      }
+      break;
+    case FrontendRequest::GET_PROTOCOL_FEATURES:
+      if (auto v = u64_of(msg)) {
+        st.protocol_features.offered = *v;
+        st.protocol_features.offered_by = ref;
+      }
+      break;
+    case FrontendRequest::GET_QUEUE_NUM:
+      if (auto v = u64_of(msg)) st.queue_num = *v;
+      break;
+    case FrontendRequest::GET_MAX_MEM_SLOTS:
+      if (auto v = u64_of(msg)) st.max_mem_slots = *v;
+      break;
+    case FrontendRequest::GET_STATUS:
+      if (auto v = u64_of(msg)) st.status_read = static_cast<uint8_t>(*v);
+      break;
+    case FrontendRequest::GET_VRING_BASE:
+      // The request already reported index problems.
+      if (req.vring) {
+        vrings_.on_vring_base_reply(*req.vring, msg);
+        sync_vring(*req.vring);
+      }
+      break;
+    case FrontendRequest::GET_CONFIG:
+      if (const auto* c = std::get_if<ConfigValue>(&msg.payload)) st.config = *c;
+      break;
+    case FrontendRequest::GET_INFLIGHT_FD:
+      if (const auto* f = std::get_if<InflightValue>(&msg.payload)) st.inflight.received = *f;
+      if (!fds.empty()) {
+        st.inflight.fd = fds.front();
+        st.inflight.has_fd = true;
+      }
+      break;
+    default: break;
   }
-}
-
-void SessionAnalyser::infer_device() {
-  if (state_.device_from_user || state_.device != DeviceKind::Unknown) return;
-  if (state_.config) {
-    const auto& data = state_.config->data;
-    if (looks_like_fs_config(data)) {
-      state_.device = DeviceKind::Fs;
-      return;
-    }
-    // virtio_blk_config starts with capacity, size_max, seg_max, geometry, blk_size (24 bytes);
-    // net back-ends do not serve GET_CONFIG through vhost-user in QEMU.
-    if (data.size() >= 24) {
-      state_.device = DeviceKind::Blk;
-      return;
-    }
-  }
-  // Net-only protocol features (the registry names the bits gating SEND_RARP / NET_SET_MTU).
-  const KnownRequests& k = known();
-  for (const RequestInfo* r : {k.send_rarp, k.net_set_mtu})
-    if (r->gate && state_.protocol_features.offered_has(*r->gate)) {
-      state_.device = DeviceKind::Net;
-      return;
-    }
 }
 
 std::vector<AttributedFinding> SessionAnalyser::finish(uint64_t end_timestamp_ns,

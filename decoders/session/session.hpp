@@ -11,6 +11,10 @@
 #include <string>
 #include <vector>
 
+#include "decoders/session/device_inference.hpp"
+#include "decoders/session/memory_table.hpp"
+#include "decoders/session/message_ref.hpp"
+#include "decoders/session/vring_tracker.hpp"
 #include "decoders/vhost_user/fd_info.hpp"
 #include "decoders/vhost_user/features.hpp"
 #include "decoders/vhost_user/findings.hpp"
@@ -20,11 +24,6 @@
 #include "decoders/vhost_user/wire.hpp"
 
 namespace vhs {
-
-// Messages are identified by a caller-chosen reference (the store uses its entry index), so the
-// analyser can point at earlier messages without owning them.
-using MessageRef = uint64_t;
-inline constexpr MessageRef kNoMessage = UINT64_MAX;
 
 // What a request expects back (spec "Communication": intrinsic reply, or REPLY_ACK u64).
 enum class ReplyExpectation : uint8_t {
@@ -67,42 +66,6 @@ struct PendingRequest {
   ReplyExpectation expects = ReplyExpectation::Reply;
   std::optional<uint32_t> vring;  // queue index named by the request, if any
   bool reported_missing = false;  // MissingReply already raised
-};
-
-// One entry of the memory table as the back-end would map it (spec "Memory region description").
-struct MemRegionState {
-  MemRegionValue region;
-  bool has_fd = false;
-  FdInfo fd;
-  MessageRef added_by = kNoMessage;  // SET_MEM_TABLE or ADD_MEM_REG that installed it
-};
-
-// A kick/call/err notifier slot of a vring.
-struct NotifierSlot {
-  enum class State : uint8_t { Unset, NoFd, Fd };
-  State state = State::Unset;
-  FdInfo fd;
-  MessageRef set_by = kNoMessage;
-};
-
-// How many times one request touched a vring.
-struct RequestCount {
-  const RequestInfo* info = nullptr;
-  uint32_t count = 0;
-};
-
-struct VringState {
-  uint32_t index = 0;
-  std::optional<uint32_t> num;         // SET_VRING_NUM
-  std::optional<VringAddrValue> addr;  // SET_VRING_ADDR
-  std::optional<uint32_t> base;        // SET_VRING_BASE
-  std::optional<uint32_t> last_base;   // last GET_VRING_BASE reply
-  std::optional<uint32_t> endian;      // SET_VRING_ENDIAN (0 LE, 1 BE)
-  NotifierSlot kick, call, err;
-  bool enabled = false;  // SET_VRING_ENABLE, or at once when PROTOCOL_FEATURES (bit 30) not acked
-  bool started = false;  // SET_VRING_KICK starts; GET_VRING_BASE, RESET_DEVICE, RESET_OWNER stop
-  std::vector<RequestCount> counts;  // per request, in first-seen order
-  uint32_t count_of(const RequestInfo* info) const;
 };
 
 // Feature words of one kind (virtio or protocol): what the back-end offered and what was acked.
@@ -167,9 +130,6 @@ struct SessionState {
   const VringState* vring(uint32_t index) const;
 };
 
-// Vrings beyond this index are not tracked (a hostile index must not allocate unbounded state).
-inline constexpr uint32_t kMaxTrackedVrings = 1024;
-
 class SessionAnalyser {
  public:
   struct Options {
@@ -215,14 +175,17 @@ class SessionAnalyser {
                      Observation& out);
   void apply_reply(MessageRef ref, const PendingRequest& req, const DecodedMessage& msg,
                    std::span<const FdInfo> fds, Observation& out);
-  void infer_device();
-  void install_region(MessageRef ref, const MemRegionValue& r, const FdInfo* fd, Observation& out);
-  VringState* vring_for(uint32_t index, Observation& out);
+  void check_vring_index(uint32_t index, Observation& out) const;
+  void sync_vring(uint32_t index);
+  void apply_memory_change(const MemoryTableChange& change, Observation& out);
 
   Options options_;
   SessionState state_;
-  ChannelQueue queues_[2];                 // indexed by Channel
-  bool rings_enabled_by_default_ = false;  // SET_FEATURES without bit 30
+  ChannelQueue queues_[2];  // indexed by Channel
+  // The shared rules; `state_` mirrors their tables whenever they change.
+  MemoryTableTracker memory_;
+  VringTracker vrings_;
+  DeviceInference device_;
   bool finished_ = false;
 };
 
