@@ -144,9 +144,9 @@ void region_table(AppState& s, const SessionState& st) {
                          ImVec2(0, h)))
     return;
   ImGui::TableSetupScrollFreeze(1, 0);
-  for (const char* h :
+  for (const char* heading :
        {"#", "guest physical", "size", "front-end virtual", "mmap offset", "fd", "added by"})
-    ImGui::TableSetupColumn(h);
+    ImGui::TableSetupColumn(heading);
   ImGui::TableHeadersRow();
   ImGui::PushFont(fonts().mono);
   for (size_t i = 0; i < st.regions.size(); ++i) {
