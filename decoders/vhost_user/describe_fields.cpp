@@ -6,6 +6,7 @@
 #include "decoders/vhost_user/field_format.hpp"
 #include "decoders/vhost_user/message.hpp"
 #include "decoders/vhost_user/payload_layout.hpp"
+#include "decoders/vhost_user/payloads.hpp"
 #include "decoders/virtio/device_config.hpp"
 
 namespace vhs {
@@ -125,7 +126,8 @@ class TreeBuilder {
       case Style::ProtocolFeatures: return protocol_features_text(v);
       case Style::Status: return status_text(v);
       case Style::IndexNofd:
-        return fmt::format("0x{:x} (index {}{})", v, v & 0xff, (v & 0x100) ? ", NOFD" : "");
+        return fmt::format("0x{:x} (index {}{})", v, vring_index_of(v),
+                           vring_nofd(v) ? ", NOFD" : "");
       case Style::Mac: return mac_text(v);
       case Style::Uuid: {
         std::array<uint8_t, 16> u{};
@@ -142,7 +144,8 @@ class TreeBuilder {
       case Style::ConfigFlags: return named_value(config_flags_name(static_cast<uint32_t>(v)), v);
       case Style::Ack: return v == 0 ? std::string("0 (success)") : fmt::format("{} (failure)", v);
       case Style::StateResult:
-        return fmt::format("0x{:x} (error {}{})", v, v & 0xff, (v & 0x100) ? ", no fd" : ", fd");
+        return fmt::format("0x{:x} (error {}{})", v, v & kDeviceStateErrorMask,
+                           (v & kDeviceStateNoFdFlag) ? ", no fd" : ", fd");
     }
     return {};
   }

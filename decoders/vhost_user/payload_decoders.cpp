@@ -9,7 +9,7 @@
 namespace vhs {
 namespace {
 
-constexpr uint64_t kIndexAndNofdMask = 0x1ff;  // bits 0-7 queue index, bit 8 NOFD
+constexpr uint64_t kIndexAndNofdMask = kVringIndexMask | kVringNoFdFlag;
 
 void invalid(std::vector<Finding>& findings, std::string detail) {
   findings.push_back({FindingCode::InvalidField, std::move(detail)});
