@@ -1,7 +1,8 @@
 // The control socket of `vhostscope record --control SOCK`: a 0600 AF_UNIX socket served on its
 // own thread, one request line per connection, answered by a handler (the relay's
 // debug_command) and then closed. Its own thread, so a slow or silent client never stalls the
-// relay's event loop; the handler does the thread hand-off.
+// relay's event loop; the handler does the thread hand-off (Relay::debug_command, which queues
+// the line to the relay thread through the relay's command queue, command_queue.hpp).
 #pragma once
 
 #include <functional>

@@ -3,7 +3,7 @@
 // a breakpoint can only name a request that exists; `any` matches every message. Finding
 // breakpoints (`finding`, `error`, `finding:ID`) resolve through the findings table and match what
 // the decoders and the session analyser say about a message. Pure data: the relay thread owns it,
-// the relay does the holding and the decoding (relay_hold.cpp).
+// the relay's debugger part does the holding and the decoding (debugger.cpp).
 #pragma once
 
 #include <cstdint>

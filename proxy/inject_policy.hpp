@@ -2,8 +2,8 @@
 // drop a request, delay it, or answer it with a reply the user wrote. Request names resolve through
 // the decoder registry; a replacement reply is checked to be a well-formed reply to that request
 // when the injection is set, so a typo fails at once instead of confusing a peer. Pure data: the
-// relay thread owns it, the relay applies it (relay_inject.cpp) and records everything it did
-// with kRecordInjected.
+// relay thread owns it, the relay's debugger part applies it (debugger_inject.cpp) and records
+// everything it did with kRecordInjected.
 #pragma once
 
 #include <chrono>

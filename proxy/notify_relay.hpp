@@ -1,7 +1,7 @@
 // Bookkeeping for `--interpose-notify`: per queue and source (kick / call / err) the pair of
 // eventfds the proxy relays between, the previous source still drained after a swap, and the
 // step-debugging hold state. Pure data plus the eventfd I/O helpers; the relay thread owns it and
-// does the epoll registration (relay_notify.cpp).
+// does the epoll registration (notify_interposer.cpp).
 #pragma once
 
 #include <cstdint>
@@ -33,7 +33,7 @@ struct NotifySlot {
   uint64_t serial = 0;      // bumped on every change: events for older fds are stale
   bool hold = false;        // step debugging: notifications are counted, not written on
   uint64_t held = 0;        // counter value held back
-  uint64_t hold_order = 0;  // when the oldest held notification arrived (Impl's counter)
+  uint64_t hold_order = 0;  // when the oldest held notification arrived (the relay's hold order)
   uint64_t relayed = 0;     // counter values written on in this session
 
   bool interposed() const { return static_cast<bool>(source); }

@@ -1,18 +1,16 @@
-// Relay lifecycle: sockets, the epoll loop, sessions, connecting and accepting peers, timers.
-// Message handling is in relay_messages.cpp.
+// Relay core lifecycle: sockets, the epoll loop, sessions, connecting and accepting peers, the
+// parts' fds in the loop. Message handling is in relay_messages.cpp.
 #include "proxy/relay.hpp"
 
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
-#include <ctime>
 #include <utility>
 
-#include "decoders/vhost_user/registry.hpp"
 #include "proxy/relay_impl.hpp"
 #include "proxy/sys_error.hpp"
 
@@ -23,19 +21,6 @@ namespace {
 constexpr int kMaxEvents = 16;
 
 uint64_t token(uint64_t generation, TokenId id) { return (generation << 8) | id; }
-
-void set_timer(int fd, std::chrono::milliseconds first, std::chrono::milliseconds period) {
-  itimerspec spec{};
-  auto to_ts = [](std::chrono::milliseconds ms) {
-    timespec ts;
-    ts.tv_sec = static_cast<time_t>(ms.count() / 1000);
-    ts.tv_nsec = static_cast<long>((ms.count() % 1000) * 1000000);
-    return ts;
-  };
-  spec.it_value = to_ts(first);
-  spec.it_interval = to_ts(period);
-  ::timerfd_settime(fd, 0, &spec, nullptr);
-}
 
 void drain(int fd) {
   uint64_t value;
@@ -55,16 +40,6 @@ std::string pid_note(int fd) {
 }
 
 }  // namespace
-
-uint64_t realtime_ns() {
-  timespec ts;
-  ::clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
-
-std::string_view writer_side(Direction d) {
-  return d == Direction::ToBackend ? "front-end" : "back-end";
-}
 
 Relay::Impl::Impl(RelayOptions o) : opt(std::move(o)) {
   front.id = kTokFront;
@@ -89,47 +64,7 @@ std::unique_ptr<Relay> Relay::create(RelayOptions options, std::string& error) {
   }
   auto impl = std::make_unique<Impl>(std::move(options));
   Impl& r = *impl;
-  for (const std::string& name : r.opt.breaks)
-    if (!r.holds.add(name, error)) return nullptr;
-  for (const std::string& spec : r.opt.injects)
-    if (!r.injects.add(spec, error)) return nullptr;
-  r.update_armed();
-  if (r.opt.interpose_notify) r.notify_setup();
-
-  r.set_backend_req_fd = static_cast<uint32_t>(FrontendRequest::SET_BACKEND_REQ_FD);
-  r.interpose = true;
-
-  r.epoll.reset(::epoll_create1(EPOLL_CLOEXEC));
-  r.stop_event.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
-  r.flush_timer.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
-  r.retry_timer.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
-  r.command_event.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
-  r.delay_timer.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
-  if (!r.epoll || !r.stop_event || !r.flush_timer || !r.retry_timer || !r.command_event ||
-      !r.delay_timer) {
-    error = "cannot set up the event loop: " + errno_text(errno);
-    return nullptr;
-  }
-  auto add = [&](int fd, TokenId id) {
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.u64 = id;
-    return ::epoll_ctl(r.epoll.get(), EPOLL_CTL_ADD, fd, &ev) == 0;
-  };
-  if (!add(r.stop_event.get(), kTokStop) || !add(r.flush_timer.get(), kTokFlushTimer) ||
-      !add(r.retry_timer.get(), kTokRetryTimer) || !add(r.command_event.get(), kTokCommand) ||
-      !add(r.delay_timer.get(), kTokDelayTimer)) {
-    error = "cannot set up the event loop: " + errno_text(errno);
-    return nullptr;
-  }
-  if (r.opt.sample_interval.count() > 0) {
-    r.sampler = std::make_unique<RingSampler>(r.opt.device);
-    r.sample_timer.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
-    if (!r.sample_timer || !add(r.sample_timer.get(), kTokSampleTimer)) {
-      error = "cannot set up the ring sampling timer: " + errno_text(errno);
-      return nullptr;
-    }
-  }
+  if (!r.set_up(error)) return nullptr;
 
   if (r.opt.frontend.mode == EndpointMode::Listen) {
     r.front_listen = ListenSocket::create(r.opt.frontend.path, error);
@@ -149,6 +84,10 @@ void Relay::add_sink(RecordSink* sink, std::function<void()> flush) {
 
 int Relay::run() { return impl_->run(); }
 
+std::string Relay::debug_command(std::string_view line) {
+  return impl_->commands->submit(line, std::chrono::seconds(2));
+}
+
 void Relay::stop() {
   uint64_t one = 1;
   // Only write(): safe from a signal handler. A full counter still means "stop".
@@ -164,6 +103,59 @@ RelayStats Relay::stats() const {
   s.errors = impl_->stat_errors.load(std::memory_order_relaxed);
   return s;
 }
+
+// ---------------------------------------------------------------- set-up
+
+bool Relay::Impl::set_up(std::string& error) {
+  epoll.reset(::epoll_create1(EPOLL_CLOEXEC));
+  stop_event.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  flush_timer = TimerFd::create();
+  retry_timer = TimerFd::create();
+  if (!epoll || !stop_event || !flush_timer.valid() || !retry_timer.valid()) {
+    error = "cannot set up the event loop: " + errno_text(errno);
+    return false;
+  }
+  auto add = [&](int fd, TokenId id) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = id;
+    return ::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, fd, &ev) == 0;
+  };
+  if (!add(stop_event.get(), kTokStop) || !add(flush_timer.fd(), kTokFlushTimer) ||
+      !add(retry_timer.fd(), kTokRetryTimer)) {
+    error = "cannot set up the event loop: " + errno_text(errno);
+    return false;
+  }
+  if (opt.interpose_notify) notify = NotifyInterposer::create(*this);
+  debugger = Debugger::create(*this, notify ? &notify->holds() : nullptr, opt, error);
+  if (!debugger) return false;
+  commands = CommandQueue::create(
+      *this, [d = debugger.get()](std::string_view line) { return d->run_command(line); }, error);
+  if (!commands) return false;
+  if (opt.sample_interval.count() > 0) {
+    rings = RingSampling::create(*this, opt.device, opt.sample_interval, error);
+    if (!rings) return false;
+  }
+  return true;
+}
+
+bool Relay::Impl::watch(int fd, FdHandler& handler, uint64_t cookie) {
+  auto it = std::find(fd_handlers.begin(), fd_handlers.end(), &handler);
+  if (it == fd_handlers.end()) {
+    if (fd_handlers.size() == kMaxFdHandlers) {
+      errno = ENOSPC;
+      return false;
+    }
+    it = fd_handlers.insert(fd_handlers.end(), &handler);
+  }
+  const auto slot = static_cast<uint8_t>(it - fd_handlers.begin());
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = (cookie << 8) | static_cast<uint8_t>(kTokPart + slot);
+  return ::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, fd, &ev) == 0;
+}
+
+void Relay::Impl::unwatch(int fd) { ::epoll_ctl(epoll.get(), EPOLL_CTL_DEL, fd, nullptr); }
 
 // ---------------------------------------------------------------- event loop
 
@@ -211,31 +203,23 @@ void Relay::Impl::dispatch(uint64_t tok, uint32_t events) {
       stopping = true;
       return;
     case kTokFlushTimer:
-      drain(flush_timer.get());
+      flush_timer.read_expirations();
       on_flush_timer();
       return;
     case kTokRetryTimer:
-      drain(retry_timer.get());
+      retry_timer.read_expirations();
       on_retry_tick();
       return;
-    case kTokSampleTimer:
-      drain(sample_timer.get());
-      on_sample_timer();
-      return;
-    case kTokCommand:
-      drain(command_event.get());
-      on_command();
-      return;
-    case kTokDelayTimer:
-      drain(delay_timer.get());
-      on_delay_timer();
-      return;
-    case kTokNotify: on_notify_event(tok); return;
     case kTokFrontListen: on_front_accept(); return;
     case kTokBackListen: on_back_accept(); return;
     default:
+      if (id >= kTokPart) {
+        const size_t slot = id - kTokPart;
+        if (slot < fd_handlers.size()) fd_handlers[slot]->on_ready(tok >> 8);
+        return;
+      }
       // Stale: queued before the session it belongs to ended.
-      if ((tok >> 8) != generation) return;
+      if ((tok >> 8) != generation_number) return;
       on_conn_event(id, events);
       return;
   }
@@ -262,7 +246,7 @@ void Relay::Impl::update_interest(RelayConn& conn) {
   if (want == conn.events) return;
   epoll_event ev{};
   ev.events = want;
-  ev.data.u64 = token(generation, static_cast<TokenId>(conn.id));
+  ev.data.u64 = token(generation_number, static_cast<TokenId>(conn.id));
   // With no interest at all the socket leaves the set: EPOLLHUP would be reported regardless.
   int op = want == 0 ? EPOLL_CTL_DEL : conn.events == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
   ::epoll_ctl(epoll.get(), op, conn.fd.get(), &ev);
@@ -276,11 +260,16 @@ void Relay::Impl::unregister(RelayConn& conn) {
   conn.events = 0;
 }
 
+void Relay::Impl::refresh_interest(RelayFlow& flow) {
+  update_interest(flow.src());
+  update_interest(flow.dst());
+}
+
 void Relay::Impl::arm_retry(bool on) {
   if (on)
-    set_timer(retry_timer.get(), opt.retry_interval, opt.retry_interval);
+    retry_timer.arm_periodic(opt.retry_interval);
   else
-    set_timer(retry_timer.get(), std::chrono::milliseconds(0), std::chrono::milliseconds(0));
+    retry_timer.disarm();
 }
 
 // ---------------------------------------------------------------- sessions
@@ -340,10 +329,9 @@ void Relay::Impl::try_connect_frontend() {
 }
 
 void Relay::Impl::begin_session(UniqueFd fd, std::string description) {
-  ++session;
+  ++session_number;
   had_session = true;
-  analyser.reset();
-  update_analyser(true);
+  debugger->on_session_begin();
   stat_sessions.fetch_add(1, std::memory_order_relaxed);
   front.fd = std::move(fd);
   front.events = 0;
@@ -421,7 +409,7 @@ void Relay::Impl::activate(UniqueFd fd, std::string description) {
   state = RelayState::Active;
   std::string note = front_description + "; " + description;
   emit_text(RecordKind::Connect, Channel::Frontend, Direction::ToBackend, note);
-  log(LogLevel::Info, "session " + std::to_string(session) + ": " + note);
+  log(LogLevel::Info, "session " + std::to_string(session_number) + ": " + note);
   update_interest(front);
   update_interest(back);
 }
@@ -437,19 +425,20 @@ void Relay::Impl::fail_backend(const std::string& why) {
 
 void Relay::Impl::end_session(Direction closer, std::string_view reason, uint16_t flags) {
   if (chan_front.fd || chan_back.fd) close_backend_channel(closer, "session ended");
-  end_ring_session();
-  if (opt.interpose_notify) notify_end_session();
+  if (rings) rings->on_session_end();
+  if (notify) notify->on_session_end();
   emit_text(RecordKind::Disconnect, Channel::Frontend, closer, reason, flags);
-  log(LogLevel::Info, "session " + std::to_string(session) + " ended: " + std::string(reason));
+  log(LogLevel::Info,
+      "session " + std::to_string(session_number) + " ended: " + std::string(reason));
   to_back.reset();
   to_front.reset();
-  analyser.reset();
+  debugger->on_session_end();
   unregister(front);
   unregister(back);
   front.fd.reset();
   back.fd.reset();
   // Events already queued for these sockets now carry a stale generation.
-  ++generation;
+  ++generation_number;
   after_session();
 }
 

@@ -5,7 +5,11 @@
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <utility>
+
+#include "decoders/vhost_user/registry.hpp"
+#include "proxy/fd_describe.hpp"
 
 namespace vhs {
 
@@ -17,6 +21,38 @@ union ControlBuffer {
 };
 
 }  // namespace
+
+uint64_t realtime_ns() {
+  timespec ts;
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+void fill_record(RelayFlow& flow, uint32_t session, uint16_t flags) {
+  Record& r = flow.record();
+  const MessageReader& in = flow.reader();
+  r.kind = RecordKind::Message;
+  r.flags = flags | (in.fds_truncated() ? kRecordFdsTruncated : 0);
+  r.session = session;
+  r.timestamp_ns = realtime_ns();
+  auto bytes = in.bytes();
+  r.bytes.assign(bytes.begin(), bytes.end());
+  auto fds = in.fds();
+  r.fds.resize(fds.size());
+  for (size_t i = 0; i < fds.size(); ++i) describe_fd(fds[i], r.fds[i]);
+}
+
+std::string_view writer_side(Direction d) {
+  return d == Direction::ToBackend ? "front-end" : "back-end";
+}
+
+std::string describe_message(const RelayFlow& flow) {
+  std::string s(writer_side(flow.direction()));
+  s += " sent ";
+  s += message_label(flow.channel(), flow.reader().header());
+  if (flow.channel() == Channel::Backend) s += " on the back-end channel";
+  return s;
+}
 
 void RelayFlow::begin_send(int substitute_index, UniqueFd substitute) {
   auto fds = reader_.fds();

@@ -1,8 +1,8 @@
 // One direction of one channel inside the relay: the socket it reads, the socket it writes, the
 // message being read and the message being sent. A message is sent with ONE sendmsg carrying
 // exactly the fds it arrived with; if the destination is full the rest is sent when it becomes
-// writable, and the source is not read meanwhile (a queue of depth one: the seam where holding a
-// message for step/breakpoint debugging can go later).
+// writable, and the source is not read meanwhile (a queue of depth one: the seam where the
+// debugger holds a message at a breakpoint).
 #pragma once
 
 #include <array>
@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "captures/format/record.hpp"
 #include "decoders/vhost_user/wire.hpp"
@@ -43,7 +44,7 @@ class RelayFlow {
   const MessageReader& reader() const { return reader_; }
   Record& record() { return record_; }  // reused for every message: no allocation per message
   bool sending() const { return sending_; }
-  // Step debugging (relay_hold.cpp): a held message has had begin_send() but is not pushed; the
+  // Step debugging (debugger.hpp): a held message has had begin_send() but is not pushed; the
   // source stays unread (sending() is true), the destination is not waited on (pushing() false).
   bool held() const { return held_; }
   bool pushing() const { return sending_ && !held_; }
@@ -52,13 +53,12 @@ class RelayFlow {
     hold_order_ = order;
   }
   uint64_t hold_order() const { return hold_order_; }
-  bool stopped = false;  // after a breakpoint hit: every message is held until `continue`
-  std::string hold_note;
+  bool stopped = false;   // after a breakpoint hit: every message is held until `continue`
+  std::string hold_note;  // why the held message was held, when a finding stopped it ("" otherwise)
   // Fault injection: how long the current message waits before it goes (0: not delayed), and
   // when it goes once it waits (time_since_epoch 0: not waiting yet).
   std::chrono::milliseconds pending_delay{0};
-  std::chrono::steady_clock::time_point
-      delayed_until{};  // why the held message was held, when a finding stopped it ("" otherwise)
+  std::chrono::steady_clock::time_point delayed_until{};
 
   // Starts relaying the complete message in reader(): the fds sent are the received ones, except
   // that fd `substitute_index` (if >= 0) is replaced by `substitute`, which is closed once sent.
@@ -84,5 +84,14 @@ class RelayFlow {
   bool held_ = false;
   uint64_t hold_order_ = 0;
 };
+
+// Wall-clock time for record timestamps.
+uint64_t realtime_ns();
+// Copies the message in the flow's reader into its reused record (no allocation once warmed up).
+void fill_record(RelayFlow& flow, uint32_t session, uint16_t flags);
+// "front-end" / "back-end": the side that wrote a message travelling in `d`.
+std::string_view writer_side(Direction d);
+// "front-end sent SET_VRING_KICK", "back-end sent ... on the back-end channel".
+std::string describe_message(const RelayFlow& flow);
 
 }  // namespace vhs

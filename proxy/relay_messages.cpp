@@ -1,9 +1,9 @@
-// Relay message handling: read one framed message, record it, forward it with its fds; the
-// SET_BACKEND_REQ_FD interposition; oversized, truncated and cut-short messages.
+// Relay core message handling: read one framed message, record it, hand it to the parts'
+// hooks, forward it with its fds; the SET_BACKEND_REQ_FD interposition; oversized, truncated and
+// cut-short messages; records to the sinks.
 #include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/timerfd.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -27,22 +27,9 @@ std::string hex(uint32_t v) {
   return buf;
 }
 
-}  // namespace
+constexpr uint32_t kSetBackendReqFd = static_cast<uint32_t>(FrontendRequest::SET_BACKEND_REQ_FD);
 
-// Copies what the reader holds into the flow's reused record (no allocation once warmed up).
-void fill_record(RelayFlow& flow, uint32_t session, uint16_t flags) {
-  Record& r = flow.record();
-  const MessageReader& in = flow.reader();
-  r.kind = RecordKind::Message;
-  r.flags = flags | (in.fds_truncated() ? kRecordFdsTruncated : 0);
-  r.session = session;
-  r.timestamp_ns = realtime_ns();
-  auto bytes = in.bytes();
-  r.bytes.assign(bytes.begin(), bytes.end());
-  auto fds = in.fds();
-  r.fds.resize(fds.size());
-  for (size_t i = 0; i < fds.size(); ++i) describe_fd(fds[i], r.fds[i]);
-}
+}  // namespace
 
 RelayFlow& Relay::Impl::inflow(RelayConn& conn) {
   switch (conn.id) {
@@ -68,11 +55,11 @@ void Relay::Impl::on_conn_event(TokenId id, uint32_t events) {
                     : id == kTokChanFront ? &chan_front
                                           : &chan_back;
   if (!conn->fd) return;
-  uint64_t gen = generation;
+  const uint64_t gen = generation_number;
   if (events & EPOLLOUT) {
     RelayFlow& out = outflow(*conn);
     if (out.pushing()) push(out);
-    if (gen != generation || !conn->fd) return;
+    if (gen != generation_number || !conn->fd) return;
   }
   if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
     RelayFlow& in = inflow(*conn);
@@ -93,36 +80,36 @@ void Relay::Impl::on_readable(RelayFlow& flow) {
 // Greedy reads (message_reader.hpp) can leave whole messages in a flow's buffer, and those get no
 // epoll event: relay them now, as long as their flow is free to send.
 void Relay::Impl::relay_buffered() {
-  const uint64_t gen = generation;
-  for (RelayFlow* flow : {&to_back, &to_front, &chan_to_back, &chan_to_front})
-    while (gen == generation && flow->src().fd && !flow->sending() && flow->reader().ready())
+  const uint64_t gen = generation_number;
+  for (RelayFlow* flow : all_flows)
+    while (gen == generation_number && flow->src().fd && !flow->sending() && flow->reader().ready())
       on_readable(*flow);
 }
 
 void Relay::Impl::on_message(RelayFlow& flow) {
   uint16_t flags = 0;
   // Fault injection, only when asked for (docs/step.md): may drop the message or swap a reply.
-  if (hold_armed) [[unlikely]]
-    if (inject_message(flow, flags)) return;
-  fill_record(flow, session, flags);
+  if (debugging) [[unlikely]]
+    if (debugger->before_record(flow, flags)) return;
+  fill_record(flow, session_number, flags);
   const Header& h = flow.reader().header();
   // Hook point for control messages: the whole message is in hand here, before it moves on.
   bool interposed = false, substituted = false;
-  if (interpose && &flow == &to_back && h.request == set_backend_req_fd && !h.is_reply() &&
+  if (&flow == &to_back && h.request == kSetBackendReqFd && !h.is_reply() &&
       flow.reader().fds().size() == 1 && flow.record().fds[0].kind == FdKind::Socket)
     interposed = interpose_backend_channel(flow);
-  else if (opt.interpose_notify) [[unlikely]]
-    substituted = notify_substitute(flow);
+  else if (notify) [[unlikely]]
+    substituted = notify->on_message(flow);
   if (!interposed && !substituted) flow.begin_send();
 
   stat_messages.store(stat_messages.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   stat_bytes.store(stat_bytes.load(std::memory_order_relaxed) + flow.record().bytes.size(),
                    std::memory_order_relaxed);
   emit(flow.record());
-  if (!notify_pending.empty()) [[unlikely]]
-    emit_notify_pending();
+  if (notify) [[unlikely]]
+    notify->emit_deferred();
   // Ring sampling sees memory/vring messages while their fds are still open (before push()).
-  if (sampler && flow.channel() == Channel::Frontend) on_ring_message(flow);
+  if (rings && flow.channel() == Channel::Frontend) rings->on_message(flow);
   if (flow.reader().fds_truncated())
     session_error(flow.channel(), flow.direction(),
                   describe_message(flow) + " with more fds than the proxy has room for (" +
@@ -135,9 +122,9 @@ void Relay::Impl::on_message(RelayFlow& flow) {
     update_interest(chan_front);
     update_interest(chan_back);
   }
-  // Step debugging: one predictable branch when no breakpoint is set and nothing is held.
-  if (hold_armed) [[unlikely]]
-    if (hold_message(flow) || delay_message(flow)) return;
+  // Breakpoints and injected delays: one predictable branch when nothing is set or held.
+  if (debugging) [[unlikely]]
+    if (debugger->after_record(flow)) return;
   push(flow);
 }
 
@@ -198,16 +185,8 @@ void Relay::Impl::push(RelayFlow& flow) {
   }
 }
 
-std::string Relay::Impl::describe_message(const RelayFlow& flow) const {
-  std::string s(writer_side(flow.direction()));
-  s += " sent ";
-  s += message_label(flow.channel(), flow.reader().header());
-  if (flow.channel() == Channel::Backend) s += " on the back-end channel";
-  return s;
-}
-
 void Relay::Impl::on_oversized(RelayFlow& flow) {
-  fill_record(flow, session, kRecordNotRelayed);
+  fill_record(flow, session_number, kRecordNotRelayed);
   emit(flow.record());
   const Header& h = flow.reader().header();
   std::string what;
@@ -229,7 +208,7 @@ void Relay::Impl::on_closed(RelayFlow& flow, int err) {
   if (flow.channel() == Channel::Backend) how += " on the back-end channel";
   const MessageReader& in = flow.reader();
   if (in.partial()) {
-    fill_record(flow, session, kRecordIncomplete);
+    fill_record(flow, session_number, kRecordIncomplete);
     emit(flow.record());
     std::string got;
     if (!in.header_complete())
@@ -263,11 +242,7 @@ void Relay::Impl::emit(const Record& record) {
   for (RecordSink* s : sinks) s->on_record(record);
   dirty = true;
   if (!flush_armed && !flushes.empty()) {
-    itimerspec spec{};
-    spec.it_value.tv_sec = static_cast<time_t>(opt.flush_interval.count() / 1000);
-    spec.it_value.tv_nsec = static_cast<long>((opt.flush_interval.count() % 1000) * 1000000);
-    if (spec.it_value.tv_sec == 0 && spec.it_value.tv_nsec == 0) spec.it_value.tv_nsec = 1;
-    ::timerfd_settime(flush_timer.get(), 0, &spec, nullptr);
+    flush_timer.arm_after(opt.flush_interval);
     flush_armed = true;
   }
 }
@@ -278,7 +253,7 @@ void Relay::Impl::emit_text(RecordKind kind, Channel channel, Direction directio
   meta.channel = channel;
   meta.direction = direction;
   meta.flags = flags;
-  meta.session = session;
+  meta.session = session_number;
   meta.timestamp_ns = realtime_ns();
   meta.fds.clear();
   meta.bytes.assign(text.begin(), text.end());
@@ -289,10 +264,12 @@ void Relay::Impl::log(LogLevel level, std::string_view text) {
   if (opt.log) opt.log(level, text);
 }
 
+void Relay::Impl::note_dropped() { stat_messages.fetch_add(1, std::memory_order_relaxed); }
+
 void Relay::Impl::session_error(Channel channel, Direction direction, const std::string& text) {
   stat_errors.fetch_add(1, std::memory_order_relaxed);
   emit_text(RecordKind::Error, channel, direction, text);
-  log(LogLevel::Error, "session " + std::to_string(session) + ": " + text);
+  log(LogLevel::Error, "session " + std::to_string(session_number) + ": " + text);
 }
 
 void Relay::Impl::on_flush_timer() {

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "decoders/vhost_user/payloads.hpp"
 #include "decoders/vhost_user/registry.hpp"
 #include "proxy/replay_engine.hpp"
 
@@ -198,7 +199,7 @@ std::vector<uint8_t> synthesized_answer(Channel channel, std::span<const uint8_t
     }
     case PayloadKind::ShmemConfig: body.assign(8, 0); break;
     case PayloadKind::DeviceStateResult: {  // success, no fd returned
-      const uint64_t v = 0x100;
+      const uint64_t v = kDeviceStateNoFdFlag;
       body.resize(8);
       std::memcpy(body.data(), &v, 8);
       break;

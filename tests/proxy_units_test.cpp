@@ -2,23 +2,30 @@
 // message exactly its own fds), fd descriptions, and the safe listening socket.
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstring>
 #include <fstream>
+#include <future>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 
+#include "decoders/vhost_user/payloads.hpp"
+#include "proxy/command_queue.hpp"
 #include "proxy/fd_describe.hpp"
 #include "proxy/hold_policy.hpp"
 #include "proxy/inject_policy.hpp"
 #include "proxy/message_reader.hpp"
+#include "proxy/relay_services.hpp"
+#include "proxy/timer_fd.hpp"
 #include "proxy/unix_socket.hpp"
 #include "support/message_builder.hpp"
 #include "support/temp_dir.hpp"
@@ -421,6 +428,140 @@ TEST(ListenSocket, ReplacesAStaleSocketButLeavesAReplacementAlone) {
   s.close();
   struct stat st;
   EXPECT_EQ(lstat(path.c_str(), &st), 0);
+}
+
+// ---------------------------------------------------------------- TimerFd
+
+bool readable_within(int fd, int timeout_ms) {
+  pollfd p{fd, POLLIN, 0};
+  return ::poll(&p, 1, timeout_ms) == 1 && (p.revents & POLLIN);
+}
+
+TEST(TimerFd, OneShotFiresOnceAndZeroDelayStillFires) {
+  TimerFd timer = TimerFd::create();
+  ASSERT_TRUE(timer.valid());
+  EXPECT_EQ(timer.read_expirations(), 0u);  // not armed: nothing, and no blocking
+  timer.arm_after(std::chrono::milliseconds(1));
+  ASSERT_TRUE(readable_within(timer.fd(), 2000));
+  EXPECT_EQ(timer.read_expirations(), 1u);
+  EXPECT_FALSE(readable_within(timer.fd(), 20));  // one-shot: no second expiration
+  // An all-zero timerfd time would disarm; arm_after(0) must fire anyway.
+  timer.arm_after(std::chrono::nanoseconds(0));
+  ASSERT_TRUE(readable_within(timer.fd(), 2000));
+  EXPECT_EQ(timer.read_expirations(), 1u);
+}
+
+TEST(TimerFd, PeriodicKeepsFiringUntilDisarmed) {
+  TimerFd timer = TimerFd::create();
+  ASSERT_TRUE(timer.valid());
+  timer.arm_periodic(std::chrono::milliseconds(2));
+  uint64_t total = 0;
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(readable_within(timer.fd(), 2000));
+    total += timer.read_expirations();
+  }
+  EXPECT_GE(total, 3u);
+  timer.disarm();
+  timer.read_expirations();  // whatever expired before disarm()
+  EXPECT_FALSE(readable_within(timer.fd(), 30));
+  // A zero period disarms as well.
+  timer.arm_periodic(std::chrono::milliseconds(2));
+  timer.arm_periodic(std::chrono::nanoseconds(0));
+  EXPECT_FALSE(readable_within(timer.fd(), 30));
+}
+
+TEST(TimerFd, ClosesItsFd) {
+  const int before = open_fd_count();
+  {
+    TimerFd timer = TimerFd::create();
+    ASSERT_TRUE(timer.valid());
+    EXPECT_EQ(open_fd_count(), before + 1);
+    TimerFd moved = std::move(timer);
+    EXPECT_FALSE(timer.valid());
+    EXPECT_TRUE(moved.valid());
+  }
+  EXPECT_EQ(open_fd_count(), before);
+}
+
+// ---------------------------------------------------------------- vring index / NOFD
+
+TEST(VringIndexMasks, IndexIsTheLowByteAndNofdIsBit8) {
+  static_assert(vring_index_of(0x1ff) == 0xff && vring_nofd(0x1ff));
+  EXPECT_EQ(vring_index_of(0x103), 3);
+  EXPECT_TRUE(vring_nofd(0x103));
+  EXPECT_EQ(vring_index_of(0x0ff), 255);
+  EXPECT_FALSE(vring_nofd(0x0ff));
+  // Bits above 8 are neither index nor flag.
+  EXPECT_EQ(vring_index_of(0x205), 5);
+  EXPECT_FALSE(vring_nofd(0x205));
+  EXPECT_EQ(VringIndexFdValue{0x101}.index(), 1);
+  EXPECT_TRUE(VringIndexFdValue{0x101}.nofd());
+  const VringAreaValue area{0x007, 4096, 0};
+  EXPECT_EQ(area.index(), 7);
+  EXPECT_FALSE(area.nofd());
+  EXPECT_EQ(DeviceStateResultValue{0x102}.error(), 2);
+  EXPECT_TRUE(DeviceStateResultValue{0x102}.no_fd());
+}
+
+// ---------------------------------------------------------------- CommandQueue
+
+// The relay services a part sees, faked: records what the part watches, nothing else.
+class WatchingRelay final : public RelayServices {
+ public:
+  uint32_t session() const override { return 1; }
+  bool relaying() const override { return true; }
+  uint64_t generation() const override { return 0; }
+  void emit(const Record&) override {}
+  void log(LogLevel, std::string_view) override {}
+  void note_dropped() override {}
+  void session_error(Channel, Direction, const std::string&) override {}
+  std::span<RelayFlow* const> flows() override { return {}; }
+  void send_on(RelayFlow&) override {}
+  void refresh_interest(RelayFlow&) override {}
+  void set_debugging(bool) override {}
+  uint64_t next_hold_order() override { return 0; }
+  bool watch(int fd, FdHandler& h, uint64_t) override {
+    watched_fd = fd;
+    handler = &h;
+    return true;
+  }
+  void unwatch(int) override {}
+
+  int watched_fd = -1;
+  FdHandler* handler = nullptr;
+};
+
+TEST(CommandQueue, LinesFromAnotherThreadRunOnTheLoopThreadInOrder) {
+  WatchingRelay relay;
+  std::vector<std::string> ran;
+  std::string error;
+  auto queue = CommandQueue::create(
+      relay,
+      [&](std::string_view line) {
+        ran.emplace_back(line);
+        return "answer to " + std::string(line) + "\n";
+      },
+      error);
+  ASSERT_NE(queue, nullptr) << error;
+  ASSERT_NE(relay.handler, nullptr);
+  auto first = std::async(std::launch::async,
+                          [&] { return queue->submit("status", std::chrono::seconds(5)); });
+  // The loop thread (this one) wakes on the queue's eventfd and runs the line.
+  ASSERT_TRUE(readable_within(relay.watched_fd, 5000));
+  relay.handler->on_ready(0);
+  EXPECT_EQ(first.get(), "answer to status\n");
+  EXPECT_EQ(ran, std::vector<std::string>{"status"});
+  EXPECT_FALSE(readable_within(relay.watched_fd, 0));  // the wake-up was consumed
+}
+
+TEST(CommandQueue, NoLoopMeansTheRelayIsNotRunning) {
+  WatchingRelay relay;
+  std::string error;
+  auto queue = CommandQueue::create(
+      relay, [](std::string_view) { return std::string("ok\n"); }, error);
+  ASSERT_NE(queue, nullptr) << error;
+  EXPECT_EQ(queue->submit("step", std::chrono::milliseconds(50)),
+            "error: the relay is not running\n");
 }
 
 }  // namespace

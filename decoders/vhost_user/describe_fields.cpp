@@ -11,6 +11,7 @@
 #include "decoders/vhost_user/field_format.hpp"
 #include "decoders/vhost_user/message.hpp"
 #include "decoders/vhost_user/payload_layout.hpp"
+#include "decoders/vhost_user/payloads.hpp"
 #include "decoders/virtio/device_config.hpp"
 
 namespace vhs {

@@ -5,6 +5,8 @@
 // rules are derived from them, so no payload offset is written anywhere else.
 #pragma once
 
+#include "decoders/vhost_user/payloads.hpp"
+
 #include <bit>
 #include <cstdint>
 #include <span>
@@ -88,11 +90,12 @@ inline constexpr PayloadSlot kStatus{"status", 0, 8, SlotStyle::Status};
 // SET_VRING_KICK/CALL/ERR and the first word of a vring area (spec "Vring descriptor index for
 // kick/call": index in bits 0-7, NOFD in bit 8).
 inline constexpr PayloadSlot kVringIndexFd{"vring", 0, 8, SlotStyle::IndexNofd};
-inline constexpr BitSlot kVringIndexBits[] = {{"index", 0xff}, {"nofd", 0x100}};
+inline constexpr BitSlot kVringIndexBits[] = {{"index", kVringIndexMask}, {"nofd", kVringNoFdFlag}};
 // SET_DEVICE_STATE_FD reply (spec "Device state transfer parameters"): error in bits 0-7, bit 8
 // set when no fd follows.
 inline constexpr PayloadSlot kStateResult{"device_state.result", 0, 8, SlotStyle::StateResult};
-inline constexpr BitSlot kStateResultBits[] = {{"error", 0xff}, {"no_fd", 0x100}};
+inline constexpr BitSlot kStateResultBits[] = {{"error", kDeviceStateErrorMask},
+                                               {"no_fd", kDeviceStateNoFdFlag}};
 
 // A vring state description.
 inline constexpr PayloadSlot kVringStateIndex{"vring.index", 0, 4, SlotStyle::Dec};

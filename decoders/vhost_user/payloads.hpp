@@ -9,14 +9,29 @@
 
 namespace vhs {
 
+// The u64 of SET_VRING_KICK / CALL / ERR and of a vring area (spec "Front-end message types",
+// "Back-end message types"): bits 0-7 the queue index, bit 8 (VHOST_USER_VRING_NOFD_MASK) set
+// when the message passes no fd.
+inline constexpr uint64_t kVringIndexMask = 0xff;
+inline constexpr uint64_t kVringNoFdFlag = 0x100;
+constexpr uint8_t vring_index_of(uint64_t u64) {
+  return static_cast<uint8_t>(u64 & kVringIndexMask);
+}
+constexpr bool vring_nofd(uint64_t u64) { return (u64 & kVringNoFdFlag) != 0; }
+
+// The u64 a SET_DEVICE_STATE_FD reply carries (spec "Front-end message types"): bits 0-7 an error
+// code (0: success), bit 8 set when the back-end passes no fd.
+inline constexpr uint64_t kDeviceStateErrorMask = 0xff;
+inline constexpr uint64_t kDeviceStateNoFdFlag = 0x100;
+
 struct U64Value {
   uint64_t value = 0;
 };  // U64, Features, ProtocolFeatures, Ack, Status, Mac, ...
 
 struct VringIndexFdValue {  // SET_VRING_KICK/CALL/ERR
   uint64_t raw = 0;
-  uint8_t index() const { return static_cast<uint8_t>(raw & 0xff); }
-  bool nofd() const { return (raw & 0x100) != 0; }
+  uint8_t index() const { return vring_index_of(raw); }
+  bool nofd() const { return vring_nofd(raw); }
 };
 
 struct VringStateValue {
@@ -70,8 +85,8 @@ struct ConfigValue {
 
 struct VringAreaValue {
   uint64_t u64 = 0, size = 0, offset = 0;
-  uint8_t index() const { return static_cast<uint8_t>(u64 & 0xff); }
-  bool nofd() const { return (u64 & 0x100) != 0; }
+  uint8_t index() const { return vring_index_of(u64); }
+  bool nofd() const { return vring_nofd(u64); }
 };
 
 struct InflightValue {
@@ -89,8 +104,8 @@ struct DeviceStateParamsValue {
 
 struct DeviceStateResultValue {
   uint64_t raw = 0;
-  uint8_t error() const { return static_cast<uint8_t>(raw & 0xff); }
-  bool no_fd() const { return (raw & 0x100) != 0; }
+  uint8_t error() const { return static_cast<uint8_t>(raw & kDeviceStateErrorMask); }
+  bool no_fd() const { return (raw & kDeviceStateNoFdFlag) != 0; }
 };
 
 struct ShmemMapValue {
