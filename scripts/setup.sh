@@ -13,6 +13,9 @@ packages=(
   qemu-system-x86 qemu-system-common busybox-static cpio kmod
   # tools used by tests and benchmarks
   util-linux procps tmux
+  # the Wireshark plugin (build/wireshark/vhostuser.so) and its tests; glib headers come with
+  # libwireshark-dev's API but are not among its dependencies
+  libwireshark-dev libglib2.0-dev tshark
 )
 
 missing=()

@@ -32,6 +32,8 @@ constexpr Command kCommands[] = {
      vhs::cli::run_rings},
     {"memmap", "guest memory regions per session and where each vring lies in them",
      vhs::cli::run_memmap},
+    {"wireshark-lua", "print a Wireshark Lua dissector generated from the registry",
+     vhs::cli::run_wireshark_lua},
 };
 
 void print_usage(FILE* out) {
