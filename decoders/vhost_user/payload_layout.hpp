@@ -5,8 +5,6 @@
 // rules are derived from them, so no payload offset is written anywhere else.
 #pragma once
 
-#include "decoders/vhost_user/payloads.hpp"
-
 #include <bit>
 #include <cstdint>
 #include <span>
@@ -14,6 +12,7 @@
 #include <string_view>
 
 #include "decoders/vhost_user/byte_reader.hpp"
+#include "decoders/vhost_user/payloads.hpp"
 #include "decoders/vhost_user/registry.hpp"
 #include "decoders/vhost_user/wire.hpp"
 
