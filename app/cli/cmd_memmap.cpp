@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "app/cli/args.hpp"
+#include "app/cli/capture_input.hpp"
 #include "app/cli/commands.hpp"
 #include "captures/format/capture_file.hpp"
 #include "decoders/vhost_user/registry.hpp"
@@ -63,7 +64,8 @@ int run_memmap(int argc, char** argv) {
   std::string error;
   auto reader = CaptureReader::open(path, error);
   if (!reader) {
-    std::fprintf(stderr, "vhostscope memmap: %s\n", error.c_str());
+    std::fprintf(stderr, "vhostscope memmap: %s\n",
+                 capture_error_in_our_words(path, error).c_str());
     return 2;
   }
   const uint32_t set_mem_table = number_of("SET_MEM_TABLE"), add_mem_reg = number_of("ADD_MEM_REG"),
