@@ -7,7 +7,13 @@ cd "$(dirname "$0")/.."
 
 scripts/setup.sh
 cmake -S . -B build -G Ninja >/dev/null
-ninja -C build -j2 vhostscope $(ninja -C build -t targets all 2>/dev/null | grep -q '^vhostscope-gui:' && echo vhostscope-gui)
+# The GUI target exists only when its libraries were found. The target list is read whole before
+# it is searched: `ninja ... | grep -q` would let grep exit at the first match, ninja die of SIGPIPE
+# and, under pipefail, the check fail exactly when the target is there.
+targets=(vhostscope)
+all_targets=$(ninja -C build -t targets all 2>/dev/null || true)
+if grep -q '^vhostscope-gui:' <<<"$all_targets"; then targets+=(vhostscope-gui); fi
+ninja -C build -j2 "${targets[@]}"
 
 capture=${1:-captures/samples/blk-hang.pcap}
 build/vhostscope summary "$capture"

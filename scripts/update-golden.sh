@@ -4,8 +4,9 @@
 #
 # usage: scripts/update-golden.sh [BUILD_DIR]    (default: <repo>/build, built with ninja)
 #   1. tests/data/hostile/*.pcap            rewritten by tools/gen_hostile_captures
-#   2. tests/golden/{samples,hostile}/<capture>/{dump-V,summary,rings}.txt
-#                                           `vhostscope dump -V|summary|rings` of each capture in
+#   2. tests/golden/{samples,hostile}/<capture>/{dump-V,summary,rings,stats}.txt and
+#      {dump,summary,rings,stats}-json.txt  `vhostscope dump -V|summary|rings|stats` and their
+#                                           --json forms (docs/json.md) of each capture in
 #                                           captures/samples/ and tests/data/hostile/ (plus
 #                                           <command>.stderr.txt when the command warns);
 #                                           golden directories of removed captures are deleted
@@ -32,7 +33,9 @@ export LC_ALL=C TZ=UTC
 "$generator" tests/data/hostile
 
 # name of a golden file -> vhostscope arguments
-declare -A commands=([dump-V]="dump -V" [summary]="summary" [rings]="rings")
+declare -A commands=([dump-V]="dump -V" [summary]="summary" [rings]="rings" [stats]="stats"
+  [dump-json]="dump --json" [summary-json]="summary --json" [rings-json]="rings --json"
+  [stats-json]="stats --json")
 
 regenerate_set() {
   local captures=$1 goldens=$2 capture name dir stem

@@ -274,9 +274,11 @@ TEST_F(CliDumpTest, OptionErrorsAndHelp) {
   EXPECT_EQ(ses.exit_code, 2);
   EXPECT_EQ(ses.err,
             "vhostscope dump: invalid session 'x': expected a session number (1, 2, ...)\n");
+  // A session the capture does not hold: exit 2 and the message every command prints.
   auto none = run({"dump", "--session", "9", capture_});
-  EXPECT_EQ(none.exit_code, 1);
+  EXPECT_EQ(none.exit_code, 2);
   EXPECT_EQ(none.out, "");
+  EXPECT_EQ(none.err, "vhostscope dump: no session 9 in '" + capture_ + "'\n");
   auto missing = run({"dump"});
   EXPECT_EQ(missing.exit_code, 2);
   EXPECT_NE(missing.err.find("missing FILE"), std::string::npos) << missing.err;

@@ -2,32 +2,81 @@
 
 #include <cstdio>
 
+#include <fmt/format.h>
+
 #include "app/common/option_values.hpp"
 
 namespace vhs::cli {
 
-std::optional<CaptureInput> open_capture_input(std::string_view command, const std::string& path,
-                                               const std::string& device_text,
-                                               const std::string& session_text) {
+namespace {
+
+bool contains(std::string_view text, std::string_view part) {
+  return text.find(part) != std::string_view::npos;
+}
+
+}  // namespace
+
+int fail(std::string_view command, const std::string& message) {
+  std::fprintf(stderr, "vhostscope %.*s: %s\n", int(command.size()), command.data(),
+               message.c_str());
+  return 2;
+}
+
+std::string missing_session_message(uint32_t session, const std::string& path) {
+  return fmt::format("no session {} in '{}'", session, path);
+}
+
+std::string capture_error_in_our_words(const std::string& path, const std::string& error) {
+  // libpcap's wording for a file shorter than its 24-byte header: "truncated dump file; tried to
+  // read 4 file header bytes, only got N".
+  if (contains(error, "file header bytes, only got 0"))
+    return fmt::format("'{}' is empty (libpcap: {})", path, error.substr(error.rfind(": ") + 2));
+  const auto detail = [&error] {
+    const size_t colon = error.find("': ");
+    return colon == std::string::npos ? error : error.substr(colon + 3);
+  };
+  if (contains(error, "file header bytes, only got"))
+    return fmt::format("'{}' is not a pcap file: too short for a pcap header (libpcap: {})", path,
+                       detail());
+  if (contains(error, "unknown file format"))
+    return fmt::format("'{}' is not a pcap file (libpcap: {})", path, detail());
+  if (contains(error, "Is a directory"))
+    return fmt::format("'{}' is a directory, not a capture file", path);
+  return error;
+}
+
+bool load_capture_for(std::string_view command, const std::string& path, Store& store,
+                      std::string* warning_out) {
   std::string error, warning;
-  Store::Options options;
-  std::optional<uint32_t> session;
-  if (!parse_device_option(device_text, options.device, error) ||
-      !parse_session_option(session_text, session, error)) {
-    std::fprintf(stderr, "vhostscope %.*s: %s\n", int(command.size()), command.data(),
-                 error.c_str());
-    return std::nullopt;
-  }
-  std::optional<CaptureInput> input{CaptureInput{Store(options), session}};
-  if (!load_capture(path, input->store, warning, error)) {
-    std::fprintf(stderr, "vhostscope %.*s: %s\n", int(command.size()), command.data(),
-                 error.c_str());
-    return std::nullopt;
+  if (!load_capture(path, store, warning, error)) {
+    fail(command, capture_error_in_our_words(path, error));
+    return false;
   }
   // Printed before the output so it is not lost above a long listing.
   if (!warning.empty())
     std::fprintf(stderr, "vhostscope %.*s: warning: %s\n", int(command.size()), command.data(),
                  warning.c_str());
+  if (warning_out) *warning_out = warning;
+  return true;
+}
+
+std::optional<CaptureInput> open_capture_input(std::string_view command, const std::string& path,
+                                               const std::string& device_text,
+                                               const std::string& session_text) {
+  std::string error;
+  Store::Options options;
+  std::optional<uint32_t> session;
+  if (!parse_device_option(device_text, options.device, error) ||
+      !parse_session_option(session_text, session, error)) {
+    fail(command, error);
+    return std::nullopt;
+  }
+  std::optional<CaptureInput> input{CaptureInput{Store(options), session}};
+  if (!load_capture_for(command, path, input->store)) return std::nullopt;
+  if (session && !input->store.find_session(*session)) {
+    fail(command, missing_session_message(*session, path));
+    return std::nullopt;
+  }
   return input;
 }
 

@@ -1,5 +1,6 @@
 // Opening the capture a read-only subcommand works on: its --device/--session options, loading,
-// and the conventional error and warning lines ("vhostscope dump: cannot open capture ...").
+// and the conventional error and warning lines ("vhostscope dump: cannot open capture ..."), so
+// every command says the same thing, with the same exit code (2), for the same situation.
 #pragma once
 
 #include <cstdint>
@@ -13,13 +14,29 @@ namespace vhs::cli {
 
 struct CaptureInput {
   Store store;
-  std::optional<uint32_t> session;  // --session N, if given
+  std::optional<uint32_t> session;  // --session N, if given (it exists in the capture)
 };
 
-// nullopt after printing the error (the command then exits 2). A truncated capture prints a
+// nullopt after printing the error (the command then exits 2): a bad option value, a capture
+// that cannot be read, or a --session the capture does not hold. A truncated capture prints a
 // warning first and still loads what could be read.
 std::optional<CaptureInput> open_capture_input(std::string_view command, const std::string& path,
                                                const std::string& device_text,
                                                const std::string& session_text);
+
+// Loads `path` into `store`, printing the error or warning as `command`; false on error.
+bool load_capture_for(std::string_view command, const std::string& path, Store& store,
+                      std::string* warning_out = nullptr);
+
+// What reading a capture failed with, in our words: libpcap's messages for an empty file or one
+// that is not a pcap file at all are restated ("'x.pcap' is empty"), with libpcap's text kept in
+// parentheses as the detail.
+std::string capture_error_in_our_words(const std::string& path, const std::string& error);
+
+// The one message for a session number a capture does not hold: "no session 5 in 'x.pcap'".
+std::string missing_session_message(uint32_t session, const std::string& path);
+
+// Prints "vhostscope <command>: <message>" to stderr and returns 2 (usage or input error).
+int fail(std::string_view command, const std::string& message);
 
 }  // namespace vhs::cli

@@ -8,7 +8,9 @@
 #include <fmt/format.h>
 
 #include "app/cli/args.hpp"
+#include "app/cli/capture_input.hpp"
 #include "app/cli/commands.hpp"
+#include "app/cli/record_selection.hpp"
 #include "app/common/diff_format.hpp"
 #include "app/common/option_values.hpp"
 #include "captures/diff/diff_capture.hpp"
@@ -23,7 +25,7 @@ const StoreSession* pick(const Store& store, const std::optional<uint32_t>& id,
                          const std::string& path, std::string& error) {
   if (id) {
     if (const StoreSession* s = store.find_session(*id)) return s;
-    error = fmt::format("no session {} in '{}'", *id, path);
+    error = missing_session_message(*id, path);
     return nullptr;
   }
   for (const StoreSession& s : store.sessions())
@@ -38,8 +40,9 @@ int run_diff(int argc, char** argv) {
   std::string path_a, path_b, device_text, context_text;
   std::vector<std::string> sessions;
   bool ignore_addresses = false, show_expected = false;
+  SelectionArgs selection_args;
   ArgParser args(
-      "diff", "A B [--session N M] [--ignore-addresses] [-U N] [--device blk|net|fs]",
+      "diff", "A B [--session N M] [-Y EXPR] [--ignore-addresses] [-U N] [--device blk|net|fs]",
       "Compares two captures message by message. The message sequences of one session from each\n"
       "are aligned (shortest edit script over channel, direction, request and request/reply), "
       "then\n"
@@ -61,6 +64,7 @@ int run_diff(int argc, char** argv) {
   args.option("device", 'd', "KIND", "decode device fields as blk, net or fs (default: inferred)",
               &device_text);
   args.flag("expected", 'e', "also show differences that are ignored ('~' lines)", &show_expected);
+  add_selection_options(args, selection_args, kSelectFilter);
   // `--session N M`: the parser takes one value per option, so a bare second number lands here.
   std::string second_session;
   args.positional("M", "the second number of '--session N M' (B's session)", &second_session,
@@ -72,11 +76,10 @@ int run_diff(int argc, char** argv) {
     sessions = {both.substr(0, both.find(',')), both.substr(both.find(',') + 1)};
   }
 
-  auto fail = [](const std::string& message) {
-    std::fprintf(stderr, "vhostscope diff: %s\n", message.c_str());
-    return 2;
-  };
-  std::string error, warning;
+  auto fail = [](const std::string& message) { return cli::fail("diff", message); };
+  auto selection = RecordSelection::parse("diff", selection_args);
+  if (!selection) return 2;
+  std::string error;
   Store::Options options;
   if (!parse_device_option(device_text, options.device, error)) return fail(error);
   if (sessions.size() > 2) return fail("--session takes at most two numbers (A's and B's)");
@@ -97,11 +100,7 @@ int run_diff(int argc, char** argv) {
   }
 
   Store a(options), b(options);
-  if (!load_capture(path_a, a, warning, error)) return fail(error);
-  if (!warning.empty()) std::fprintf(stderr, "vhostscope diff: warning: %s\n", warning.c_str());
-  warning.clear();
-  if (!load_capture(path_b, b, warning, error)) return fail(error);
-  if (!warning.empty()) std::fprintf(stderr, "vhostscope diff: warning: %s\n", warning.c_str());
+  if (!load_capture_for("diff", path_a, a) || !load_capture_for("diff", path_b, b)) return 2;
   const StoreSession* session_a = pick(a, sa, path_a, error);
   if (!session_a) return fail(error);
   const StoreSession* session_b = pick(b, sb, path_b, error);
@@ -109,6 +108,10 @@ int run_diff(int argc, char** argv) {
 
   DiffOptions diff_options;
   diff_options.addresses = ignore_addresses ? AddressPolicy::ExpectAll : AddressPolicy::Compare;
+  if (selection->filtering())
+    diff_options.include = [&selection](const Store& store, uint32_t i) {
+      return selection->selects(store, i, std::nullopt);
+    };
   const CaptureDiff diff = diff_sessions(a, *session_a, b, *session_b, diff_options);
   DiffFormatOptions format;
   format.a_label = fmt::format("{} session {}", path_a, session_a->id);

@@ -11,6 +11,7 @@
 #include "app/cli/args.hpp"
 #include "app/cli/commands.hpp"
 #include "app/cli/record_status.hpp"
+#include "app/common/option_values.hpp"
 #include "captures/format/capture_file.hpp"
 #include "proxy/control_server.hpp"
 #include "proxy/relay.hpp"
@@ -130,8 +131,8 @@ int run_record(int argc, char** argv) {
   if (status && options.sample_interval.count() == 0)
     return usage("--status shows ring samples: it needs --sample-interval > 0");
   if (!device.empty()) {
-    options.device = device_kind_from_name(device);
-    if (options.device == DeviceKind::Unknown) return usage("--device needs blk, net, fs, ...");
+    std::string error;
+    if (!parse_device_option(device, options.device, error)) return usage(error.c_str());
   }
   options.breaks = breaks;
   options.injects = injects;

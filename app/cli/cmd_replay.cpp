@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "app/cli/args.hpp"
+#include "app/cli/capture_input.hpp"
 #include "app/cli/commands.hpp"
 #include "app/common/option_values.hpp"
 #include "captures/format/capture_file.hpp"
@@ -101,7 +102,7 @@ int run_replay(int argc, char** argv) {
   if (!connect_text.empty() && !parse_seconds(connect_text, options.connect_timeout))
     return usage("--connect-timeout needs a number of seconds above 0 (up to 86400)");
 
-  std::string error, warning;
+  std::string error;
   Store::Options store_options;
   std::optional<uint32_t> session;
   if (!parse_device_option(device_text, store_options.device, error) ||
@@ -110,11 +111,9 @@ int run_replay(int argc, char** argv) {
   options.session = session.value_or(0);
 
   Store store(store_options);
-  if (!load_capture(path, store, warning, error)) {
-    std::fprintf(stderr, "vhostscope replay: %s\n", error.c_str());
-    return 2;
-  }
-  if (!warning.empty()) std::fprintf(stderr, "vhostscope replay: warning: %s\n", warning.c_str());
+  if (!load_capture_for("replay", path, store)) return 2;
+  if (session && !store.find_session(*session))
+    return fail("replay", missing_session_message(*session, path));
 
   std::unique_ptr<CaptureWriter> writer;
   if (!output.empty()) {

@@ -7,8 +7,12 @@
 #include <stdexcept>
 #include <string>
 
+#include <fmt/format.h>
+
 #include "app/cli/args.hpp"
+#include "app/cli/capture_input.hpp"
 #include "app/cli/commands.hpp"
+#include "app/cli/record_selection.hpp"
 #include "app/common/option_values.hpp"
 #include "app/common/report_format.hpp"
 #include "captures/format/output_file.hpp"
@@ -18,13 +22,15 @@ namespace vhs::cli {
 
 int run_report(int argc, char** argv) {
   std::string path, output, session_text, device_text, context_text;
+  SelectionArgs selection_args;
   ArgParser args(
-      "report", "FILE [-o OUT.md] [--session N] [--context N] [--device blk|net|fs]",
+      "report", "FILE [-o OUT.md] [--session N] [-Y EXPR] [--context N] [--device blk|net|fs]",
       "Writes a Markdown bug report: the vhostscope version, what the capture shows about the\n"
       "peers (features offered, device kind, requests used), the feature negotiation table, the\n"
       "messages around the first error finding and around a hang, the pending state at the end\n"
       "(unanswered requests, vrings started/stopped, memory, back-end channel) and the findings.\n"
-      "Paste it into an issue and attach the capture.");
+      "Paste it into an issue and attach the capture. With -Y (and no --session) the report is\n"
+      "about the session of the first record that matches.");
   args.positional("FILE", "a capture written by 'vhostscope record' (pcap or pcapng)", &path);
   args.option("output", 'o', "OUT", "write the report here instead of standard output", &output);
   args.option("session", 's', "N",
@@ -34,12 +40,12 @@ int run_report(int argc, char** argv) {
   args.option("device", 'd', "KIND",
               "decode device fields as blk, net or fs (default: inferred per session)",
               &device_text);
+  add_selection_options(args, selection_args, kSelectFilter);
   if (auto rc = args.parse(argc, argv)) return *rc;
 
-  auto fail = [](const std::string& message) {
-    std::fprintf(stderr, "vhostscope report: %s\n", message.c_str());
-    return 2;
-  };
+  auto fail = [](const std::string& message) { return cli::fail("report", message); };
+  auto selection = RecordSelection::parse("report", selection_args);
+  if (!selection) return 2;
   std::string error, warning;
   Store::Options options;
   ReportOptions report;
@@ -57,10 +63,17 @@ int run_report(int argc, char** argv) {
     }
   }
   Store store(options);
-  if (!load_capture(path, store, warning, error)) return fail(error);
-  if (!warning.empty()) std::fprintf(stderr, "vhostscope report: warning: %s\n", warning.c_str());
+  if (!load_capture_for("report", path, store, &warning)) return 2;
   if (report.session && !store.find_session(*report.session))
-    return fail("no session " + std::to_string(*report.session) + " in '" + path + "'");
+    return fail(missing_session_message(*report.session, path));
+  if (selection->filtering() && !report.session) {
+    // The session of the first record the filter picks is the one to report on.
+    for (size_t i = 0; i < store.size() && !report.session; ++i)
+      if (selection->selects(store, i, std::nullopt)) report.session = store.entry(i).session;
+    if (!report.session)
+      return fail(fmt::format("no record in '{}' matches the filter '{}'", path,
+                              selection->filter().text()));
+  }
 
   report.capture_name = std::filesystem::path(path).filename().string();
   report.tool_version = kToolVersion;

@@ -10,17 +10,48 @@
 #include "app/cli/args.hpp"
 #include "app/cli/capture_input.hpp"
 #include "app/cli/commands.hpp"
+#include "app/common/json_format.hpp"
 #include "app/common/summary_format.hpp"
 #include "app/common/text_format.hpp"
 #include "decoders/virtio/ring_snapshot.hpp"
 
 namespace vhs::cli {
 
+namespace {
+
+size_t undecodable_ring_states(const Store& store) {
+  size_t bad = 0;
+  for (uint32_t i : store.flagged()) {
+    if (store.entry(i).kind != RecordKind::RingState) continue;
+    for (const Finding& f : store.findings(i)) bad += f.code == FindingCode::InvalidField;
+  }
+  return bad;
+}
+
+int print_rings_json(const Store& store, const std::optional<uint32_t>& session, bool end_only) {
+  Json sessions = Json::array();
+  for (const StoreSession& s : store.sessions()) {
+    if (session && s.id != *session) continue;
+    if (s.rings.empty() && s.rings.episodes().empty()) continue;
+    sessions.push_back(session_rings_json(store, s, end_only));
+  }
+  Json j;
+  j["schema"] = std::string(kJsonSchema);
+  j["type"] = "rings";
+  j["sessions"] = std::move(sessions);
+  j["undecodable"] = undecodable_ring_states(store);
+  const std::string out = json_line(j) + "\n";
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  return 0;
+}
+
+}  // namespace
+
 int run_rings(int argc, char** argv) {
   std::string path, session_text, device_text;
-  bool changes_only_end = false;
+  bool changes_only_end = false, json = false;
   ArgParser args(
-      "rings", "FILE [--end] [--session N]",
+      "rings", "FILE [--end] [--session N] [--json]",
       "Virtqueue state over time as the recorder sampled it (record samples every 50 ms by\n"
       "default): per session and queue each change (indices, in-flight count and heads, the\n"
       "oldest in-flight request), the state at the end, and ring hangs (in-flight work, used\n"
@@ -32,11 +63,13 @@ int run_rings(int argc, char** argv) {
   args.option("device", 'd', "KIND",
               "decode device fields as blk, net or fs (default: inferred per session)",
               &device_text);
+  args.flag("json", 0, "one JSON object (docs/json.md) instead of text", &json);
   if (auto rc = args.parse(argc, argv)) return *rc;
 
   auto input = open_capture_input("rings", path, device_text, session_text);
   if (!input) return 2;
   const Store& store = input->store;
+  if (json) return print_rings_json(store, input->session, changes_only_end);
 
   std::string out;
   size_t shown = 0;
@@ -62,11 +95,7 @@ int run_rings(int argc, char** argv) {
     out +=
         "no ring state in this capture (recorded with --sample-interval 0, or no ring was "
         "started)\n";
-  size_t bad = 0;
-  for (uint32_t i : store.flagged()) {
-    if (store.entry(i).kind != RecordKind::RingState) continue;
-    for (const Finding& f : store.findings(i)) bad += f.code == FindingCode::InvalidField;
-  }
+  const size_t bad = undecodable_ring_states(store);
   if (bad > 0) out += fmt::format("{} RingState record(s) could not be decoded\n", bad);
   std::fwrite(out.data(), 1, out.size(), stdout);
   return 0;

@@ -18,5 +18,6 @@ int run_ctl(int argc, char** argv);
 int run_rings(int argc, char** argv);
 int run_memmap(int argc, char** argv);
 int run_wireshark_lua(int argc, char** argv);
+int run_stats(int argc, char** argv);
 
 }  // namespace vhs::cli

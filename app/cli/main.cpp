@@ -30,6 +30,8 @@ constexpr Command kCommands[] = {
      vhs::cli::run_ctl},
     {"rings", "virtqueue state over time and at the end, in-flight requests, stalls",
      vhs::cli::run_rings},
+    {"stats", "request counts and reply latencies, per-queue completions and depth, findings",
+     vhs::cli::run_stats},
     {"memmap", "guest memory regions per session and where each vring lies in them",
      vhs::cli::run_memmap},
     {"wireshark-lua", "print a Wireshark Lua dissector generated from the registry",

@@ -11,7 +11,13 @@ namespace vhs {
 
 std::string entry_time(const Store& store, size_t i, const LineOptions& options) {
   const uint64_t ts = store.entry(i).timestamp_ns;
-  return options.absolute_time ? absolute_time(ts) : relative_time(ts, store.first_timestamp());
+  switch (options.time) {
+    case TimeFormat::Relative: break;
+    case TimeFormat::Delta: return relative_time(ts, options.previous_ns.value_or(ts));
+    case TimeFormat::Absolute: return absolute_time_of_day(ts);
+    case TimeFormat::AbsoluteDate: return absolute_time(ts);
+  }
+  return relative_time(ts, store.first_timestamp());
 }
 
 std::string entry_title(const Store& store, size_t i) {

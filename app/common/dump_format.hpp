@@ -3,14 +3,26 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <string>
 
 #include "captures/model/store.hpp"
 
 namespace vhs {
 
+// How a record's time is printed (tshark's -t r, d, a, ad).
+enum class TimeFormat : uint8_t {
+  Relative,      // seconds since the first record: "12.000153"
+  Delta,         // seconds since the previous record shown (LineOptions::previous_ns)
+  Absolute,      // UTC time of day: "10:20:30.000153Z"
+  AbsoluteDate,  // UTC date and time: "2024-05-01 10:20:30.000153Z"
+};
+
 struct LineOptions {
-  bool absolute_time = false;  // UTC wall clock instead of seconds since the first record
+  TimeFormat time = TimeFormat::Relative;
+  // Delta: the timestamp of the previous record shown; nullopt for the first one (prints 0).
+  std::optional<uint64_t> previous_ns;
 };
 
 // "   0.000153 #3     s1 B→F fe GET_FEATURES reply VERSION_1|PROTOCOL_FEATURES [153.0 µs]"

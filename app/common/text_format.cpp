@@ -25,6 +25,11 @@ std::string absolute_time(uint64_t timestamp_ns) {
                      (timestamp_ns / 1000) % 1'000'000);
 }
 
+std::string absolute_time_of_day(uint64_t timestamp_ns) {
+  const std::string full = absolute_time(timestamp_ns);
+  return full.substr(full.find(' ') + 1);
+}
+
 std::string format_duration(uint64_t ns) {
   if (ns < 1000) return fmt::format("{} ns", ns);
   if (ns < 1'000'000) return fmt::format("{:.1f} µs", static_cast<double>(ns) / 1e3);

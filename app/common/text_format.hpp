@@ -19,6 +19,7 @@ std::string record_number(size_t entry_index);
 // ("2024-05-01 10:20:30.000153Z").
 std::string relative_time(uint64_t timestamp_ns, uint64_t base_ns);
 std::string absolute_time(uint64_t timestamp_ns);
+std::string absolute_time_of_day(uint64_t timestamp_ns);  // "10:20:30.000153Z"
 
 // Durations for latencies and waits: "850 ns", "153.2 µs", "12.40 ms", "2.31 s".
 std::string format_duration(uint64_t ns);

@@ -37,7 +37,11 @@ MessageView message_view(const Store& store, uint32_t entry) {
 
 CaptureDiff diff_sessions(const Store& a, const StoreSession& sa, const Store& b,
                           const StoreSession& sb, const DiffOptions& options) {
-  const std::vector<uint32_t> ea = diff_entries(a, sa), eb = diff_entries(b, sb);
+  std::vector<uint32_t> ea = diff_entries(a, sa), eb = diff_entries(b, sb);
+  if (options.include) {
+    std::erase_if(ea, [&](uint32_t i) { return !options.include(a, i); });
+    std::erase_if(eb, [&](uint32_t i) { return !options.include(b, i); });
+  }
   std::vector<uint64_t> ka, kb;
   ka.reserve(ea.size());
   kb.reserve(eb.size());

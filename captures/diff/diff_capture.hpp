@@ -4,6 +4,8 @@
 // in, a list of operations out; app/common/diff_format.hpp renders it.
 #pragma once
 
+#include <functional>
+
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -15,6 +17,8 @@ namespace vhs {
 
 struct DiffOptions {
   AddressPolicy addresses = AddressPolicy::Compare;  // ExpectAll for --ignore-addresses
+  // When set, only entries it accepts take part (a presenter's record filter).
+  std::function<bool(const Store&, uint32_t)> include;
 };
 
 struct DiffOp {
