@@ -18,7 +18,7 @@ namespace {
 constexpr long kHugetlbfsMagic = 0x958458f6;
 
 uint64_t page_size_for(int fd) {
-  // hugetlbfs mappings must start and end on huge-page boundaries (facts 6.3).
+  // hugetlbfs mappings must start and end on huge-page boundaries (mmap(2) on hugetlbfs).
   struct statfs fs {};
   if (::fstatfs(fd, &fs) == 0 && static_cast<long>(fs.f_type) == kHugetlbfsMagic && fs.f_bsize > 0)
     return static_cast<uint64_t>(fs.f_bsize);

@@ -1,5 +1,6 @@
 // The sockets of one replay session — the vhost-user socket and the back-end channel — with
-// bounded waits on both at once (a peer may talk on either while we wait, spec pitfall 8.5),
+// bounded waits on both at once (a peer may talk on either while we wait: spec "Back-end
+// communication" lets the back-end send on its channel while the front-end waits for a reply),
 // whole-message sends with their fds, and a Record of everything that crossed them for the
 // replay's own capture (same format as `record`).
 #pragma once
