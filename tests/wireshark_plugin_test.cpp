@@ -20,7 +20,8 @@ class WiresharkPlugin : public ::testing::Test {
  protected:
   void SetUp() override {
     if (find_tshark().empty()) GTEST_SKIP() << "tshark not installed";
-    if (!fs::exists(kPlugin)) GTEST_SKIP() << kPlugin << " not built (libwireshark-dev missing)";
+    if (!fs::exists(kPlugin))
+      GTEST_SKIP() << kPlugin << " not built (libwireshark-dev missing, or a sanitizer build)";
     const std::string version = tshark_major_minor(find_tshark(), logs_.path());
     ASSERT_FALSE(version.empty());
     const fs::path dir = fs::path(home_.path()) / ".local/lib/wireshark/plugins" / version / "epan";
