@@ -18,6 +18,7 @@
 #include "captures/format/capture_file.hpp"
 #include "decoders/vhost_user/features.hpp"
 #include "decoders/vhost_user/registry.hpp"
+#include "tools/payload_bytes.hpp"
 
 namespace {
 
@@ -27,7 +28,11 @@ using vhs::FdInfo;
 using vhs::FdKind;
 using vhs::Record;
 using vhs::RecordKind;
-using Bytes = std::vector<uint8_t>;
+using vhs::tools::Bytes;
+using vhs::tools::put32;
+using vhs::tools::put64;
+using vhs::tools::u64;
+using vhs::tools::vring_state;
 
 constexpr uint32_t kReq = 0x1, kNeedReply = 0x9, kReply = 0x5;
 
@@ -50,24 +55,6 @@ uint32_t code(std::string_view name) {
     std::exit(1);
   }
   return info->number;
-}
-
-void put32(Bytes& b, uint32_t v) {
-  for (int i = 0; i < 4; ++i) b.push_back(static_cast<uint8_t>(v >> (8 * i)));
-}
-void put64(Bytes& b, uint64_t v) {
-  for (int i = 0; i < 8; ++i) b.push_back(static_cast<uint8_t>(v >> (8 * i)));
-}
-Bytes u64(uint64_t v) {
-  Bytes b;
-  put64(b, v);
-  return b;
-}
-Bytes vring_state(uint32_t index, uint32_t num) {
-  Bytes b;
-  put32(b, index);
-  put32(b, num);
-  return b;
 }
 
 struct Region {

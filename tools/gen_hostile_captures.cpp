@@ -23,6 +23,7 @@
 #include "captures/format/capture_file.hpp"
 #include "decoders/vhost_user/registry.hpp"
 #include "decoders/vhost_user/wire.hpp"
+#include "tools/payload_bytes.hpp"
 
 namespace {
 
@@ -32,7 +33,11 @@ using vhs::FdInfo;
 using vhs::FdKind;
 using vhs::Record;
 using vhs::RecordKind;
-using Bytes = std::vector<uint8_t>;
+using vhs::tools::Bytes;
+using vhs::tools::put32;
+using vhs::tools::put64;
+using vhs::tools::u64;
+using vhs::tools::vring_state;
 
 // Header flag words (spec "Message Specification": version 1 in bits 0-1, REPLY bit 2,
 // NEED_REPLY bit 3, the rest reserved).
@@ -43,23 +48,6 @@ constexpr uint32_t kReplyFlags = vhs::kProtocolVersion | vhs::kFlagReply;
 constexpr uint64_t kStartNs = 1'767'225'600'000'000'000ull;  // 2026-01-01 00:00:00 UTC
 constexpr uint64_t kStepNs = 100'000;                        // 100 µs between records
 
-void put32(Bytes& b, uint32_t v) {
-  for (int i = 0; i < 4; ++i) b.push_back(static_cast<uint8_t>(v >> (8 * i)));
-}
-void put64(Bytes& b, uint64_t v) {
-  for (int i = 0; i < 8; ++i) b.push_back(static_cast<uint8_t>(v >> (8 * i)));
-}
-Bytes u64(uint64_t v) {
-  Bytes b;
-  put64(b, v);
-  return b;
-}
-Bytes vring_state(uint32_t index, uint32_t num) {
-  Bytes b;
-  put32(b, index);
-  put32(b, num);
-  return b;
-}
 Bytes vring_addr(uint32_t index, uint64_t desc, uint64_t used, uint64_t avail) {
   Bytes b;
   put32(b, index);

@@ -414,23 +414,6 @@ void add_findings(TreeWriter& w, proto_tree* tree, proto_item* top, std::span<co
   }
 }
 
-std::string info_line(const Store& store, uint32_t i) {
-  const StoreEntry& e = store.entry(i);
-  std::string line = fmt::format("s{} {} {} {}", e.session, direction_arrow(e.direction),
-                                 channel_short(e.channel), entry_title(store, i));
-  auto append = [&line](const std::string& part) {
-    if (part.empty()) return;
-    line += ' ';
-    line += part;
-  };
-  append(record_flag_tags(store, i));
-  append(entry_summary(store, i));
-  const std::string latency = entry_latency(store, i);
-  if (!latency.empty()) append("[" + latency + "]");
-  append(finding_markers(store, i));
-  return line;
-}
-
 void dissect_record(tvbuff_t* tvb, packet_info* pinfo, proto_item* top,
                     std::span<const uint8_t> packet) {
   if (!state) init_state();
@@ -502,7 +485,7 @@ void dissect_record(tvbuff_t* tvb, packet_info* pinfo, proto_item* top,
     const Store& store = state->store();
     add_tracking(w, t, store, frame->entry);
     add_findings(w, t, top, store.findings(frame->entry));
-    info = info_line(store, frame->entry);
+    info = format_entry_body(store, frame->entry);
   }
   col_add_str(pinfo->cinfo, COL_INFO, info.c_str());
 }

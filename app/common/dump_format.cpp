@@ -89,10 +89,9 @@ std::string record_flag_tags(const Store& store, size_t i) {
   return s;
 }
 
-std::string format_entry_line(const Store& store, size_t i, const LineOptions& options) {
+std::string format_entry_body(const Store& store, size_t i) {
   const StoreEntry& e = store.entry(i);
-  std::string line = fmt::format("{:>11} {:<7} s{} {} {} {}", entry_time(store, i, options),
-                                 record_number(i), e.session, direction_arrow(e.direction),
+  std::string line = fmt::format("s{} {} {} {}", e.session, direction_arrow(e.direction),
                                  channel_short(e.channel), entry_title(store, i));
   auto append = [&line](const std::string& part) {
     if (part.empty()) return;
@@ -105,6 +104,11 @@ std::string format_entry_line(const Store& store, size_t i, const LineOptions& o
   if (!latency.empty()) append("[" + latency + "]");
   append(finding_markers(store, i));
   return line;
+}
+
+std::string format_entry_line(const Store& store, size_t i, const LineOptions& options) {
+  return fmt::format("{:>11} {:<7} {}", entry_time(store, i, options), record_number(i),
+                     format_entry_body(store, i));
 }
 
 std::string format_entry_details(const Store& store, size_t i) {

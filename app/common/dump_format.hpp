@@ -27,6 +27,9 @@ struct LineOptions {
 
 // "   0.000153 #3     s1 B→F fe GET_FEATURES reply VERSION_1|PROTOCOL_FEATURES [153.0 µs]"
 std::string format_entry_line(const Store& store, size_t i, const LineOptions& options = {});
+// The same line without the time and record number columns ("s1 B→F fe GET_FEATURES reply ..."),
+// e.g. for Wireshark's Info column, which has its own.
+std::string format_entry_body(const Store& store, size_t i);
 
 // Parts of the line, for column views.
 std::string entry_time(const Store& store, size_t i, const LineOptions& options = {});
