@@ -75,6 +75,19 @@ TEST_F(WiresharkPlugin, PluginIsLoadedAndRegistersTheCatalog) {
     EXPECT_TRUE(registered.count(name)) << name;
 }
 
+// The protocol's own filter name works (`-Y vhostuser` keeps every record; it is what
+// `tshark -G protocols` lists), so the name Wireshark keeps must outlive registration.
+TEST_F(WiresharkPlugin, ProtocolFilterNameIsVhostuser) {
+  const CommandResult r = tshark({"-G", "protocols"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("vhost-user (vhostscope capture)\tvhost-user\tvhostuser\n"),
+            std::string::npos);
+  const std::string capture = std::string(VHS_SOURCE_DIR) + "/captures/samples/blk-hang.pcap";
+  Store store;
+  load(capture, store);
+  EXPECT_EQ(frames_matching(capture, "vhostuser").size(), store.size());
+}
+
 // Every record of every capture: the fields tshark prints equal the project's field tree, the
 // fds equal the pseudo-header's, the Info column is dump's line, pairing and latency agree.
 TEST_F(WiresharkPlugin, EveryRecordMatchesTheProjectsDecode) {

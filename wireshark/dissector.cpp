@@ -595,8 +595,9 @@ void register_experts() {
 
 void register_protocol() {
   reg = new Registration();
+  // Wireshark keeps the name pointers: they must outlive the registration (kept in `reg`).
   proto_vhostuser = proto_register_protocol("vhost-user (vhostscope capture)", "vhost-user",
-                                            std::string(kProtocolName).c_str());
+                                            keep(std::string(kProtocolName)));
   register_catalog_fields();
   register_record_fields();
   proto_register_field_array(proto_vhostuser, reg->hf.data(), static_cast<int>(reg->hf.size()));
