@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 
 #include "app/common/option_values.hpp"
+#include "captures/format/capture_file.hpp"
+#include "captures/format/growing_file.hpp"
 
 namespace vhs::cli {
 
@@ -60,18 +62,50 @@ bool load_capture_for(std::string_view command, const std::string& path, Store& 
   return true;
 }
 
-std::optional<CaptureInput> open_capture_input(std::string_view command, const std::string& path,
-                                               const std::string& device_text,
-                                               const std::string& session_text) {
+bool stream_capture_for(std::string_view command, const std::string& path, bool follow,
+                        const std::atomic<bool>* stop, Store& store,
+                        const std::function<bool(size_t)>& on_entry) {
   std::string error;
-  Store::Options options;
-  std::optional<uint32_t> session;
-  if (!parse_device_option(device_text, options.device, error) ||
-      !parse_session_option(session_text, session, error)) {
+  GrowingFileOptions growing;
+  growing.stop = stop;
+  auto reader =
+      follow ? CaptureReader::open_growing(path, growing, error) : CaptureReader::open(path, error);
+  if (!reader) {
+    fail(command, capture_error_in_our_words(path, error));
+    return false;
+  }
+  Record record;
+  while (reader->next(record)) {
+    store.append(record);
+    if (!on_entry(store.size() - 1)) break;
+  }
+  if (!reader->warning().empty() && !(stop != nullptr && stop->load()))
+    std::fprintf(stderr, "vhostscope %.*s: warning: %s\n", int(command.size()), command.data(),
+                 reader->warning().c_str());
+  store.finish();
+  return true;
+}
+
+std::optional<InputOptions> parse_input_options(std::string_view command,
+                                                const std::string& device_text,
+                                                const std::string& session_text) {
+  std::string error;
+  InputOptions options;
+  if (!parse_device_option(device_text, options.store.device, error) ||
+      !parse_session_option(session_text, options.session, error)) {
     fail(command, error);
     return std::nullopt;
   }
-  std::optional<CaptureInput> input{CaptureInput{Store(options), session}};
+  return options;
+}
+
+std::optional<CaptureInput> open_capture_input(std::string_view command, const std::string& path,
+                                               const std::string& device_text,
+                                               const std::string& session_text) {
+  const auto options = parse_input_options(command, device_text, session_text);
+  if (!options) return std::nullopt;
+  const std::optional<uint32_t> session = options->session;
+  std::optional<CaptureInput> input{CaptureInput{Store(options->store), session}};
   if (!load_capture_for(command, path, input->store)) return std::nullopt;
   if (session && !input->store.find_session(*session)) {
     fail(command, missing_session_message(*session, path));

@@ -3,7 +3,9 @@
 // every command says the same thing, with the same exit code (2), for the same situation.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -17,12 +19,31 @@ struct CaptureInput {
   std::optional<uint32_t> session;  // --session N, if given (it exists in the capture)
 };
 
+// --device and --session as given, before any capture is read.
+struct InputOptions {
+  Store::Options store;
+  std::optional<uint32_t> session;
+};
+// nullopt after printing the error (a bad option value).
+std::optional<InputOptions> parse_input_options(std::string_view command,
+                                                const std::string& device_text,
+                                                const std::string& session_text);
+
 // nullopt after printing the error (the command then exits 2): a bad option value, a capture
 // that cannot be read, or a --session the capture does not hold. A truncated capture prints a
 // warning first and still loads what could be read.
 std::optional<CaptureInput> open_capture_input(std::string_view command, const std::string& path,
                                                const std::string& device_text,
                                                const std::string& session_text);
+
+// Feeds the records of `path` to `store` one at a time as they can be read, calling
+// `on_entry(index)` after each (false from it stops reading): "-" reads standard input as it
+// arrives; `follow` waits at the end of the file for the records a running recorder has not
+// written yet, until *stop is set (SIGINT). The error or warning is printed as `command`; false on
+// error. The store is finished (end-of-capture rules) when reading stops.
+bool stream_capture_for(std::string_view command, const std::string& path, bool follow,
+                        const std::atomic<bool>* stop, Store& store,
+                        const std::function<bool(size_t)>& on_entry);
 
 // Loads `path` into `store`, printing the error or warning as `command`; false on error.
 bool load_capture_for(std::string_view command, const std::string& path, Store& store,

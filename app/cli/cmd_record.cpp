@@ -73,7 +73,7 @@ int run_record(int argc, char** argv) {
                 "connect to the back-end listening here, once per session", &backend_connect);
   parser.option("backend-listen", 0, "PATH",
                 "listen here (mode 0600); the back-end connects (client mode)", &backend_listen);
-  parser.option("write", 'w', "FILE", "capture file to write (pcap, replaced if it exists)",
+  parser.option("write", 'w', "FILE", "capture file to write (pcap, replaced if it exists; - writes the pcap stream to stdout)",
                 &output);
   parser.option("connect-timeout", 0, "SECONDS",
                 "how long to wait for a peer that is not there yet (default 10)", &timeout);

@@ -14,6 +14,7 @@
 
 #include <fmt/format.h>
 
+#include "captures/format/growing_file.hpp"
 #include "captures/format/output_file.hpp"
 #include "captures/format/pseudo_header.hpp"
 
@@ -39,6 +40,21 @@ uint64_t timestamp_ns(const timeval& ts) {
   int64_t sec = ts.tv_sec;
   if (sec < 0) sec += int64_t{1} << 32;
   return static_cast<uint64_t>(sec) * kNanosPerSecond + static_cast<uint64_t>(ts.tv_usec);
+}
+
+// `-w -`: the pcap stream goes to our own descriptor for stdout (the process's stdio buffer for
+// fd 1 stays unused). A terminal is refused: a binary stream would garble it.
+int open_standard_output(std::string& error) {
+  if (::isatty(STDOUT_FILENO) != 0) {
+    error =
+        "refusing to write a capture to a terminal: redirect standard output or pipe it "
+        "(e.g. '-w - | vhostscope dump -')";
+    return -1;
+  }
+  const int fd = ::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 0);
+  if (fd < 0)
+    error = fmt::format("cannot write capture to standard output: {}", std::strerror(errno));
+  return fd;
 }
 
 }  // namespace
@@ -72,9 +88,9 @@ std::unique_ptr<CaptureWriter> CaptureWriter::create(const std::string& path, st
   auto impl = std::make_unique<Impl>();
   impl->path = path;
 
-  // 0600, no links, no FIFOs or devices: see output_file.hpp.
   std::string open_error;
-  const int fd = open_output_fd(path, open_error);
+  const int fd = path == kStandardStream ? open_standard_output(open_error)
+                                         : open_output_fd(path, open_error);  // see output_file.hpp
   if (fd < 0) {
     error = open_error;
     return nullptr;
@@ -166,12 +182,33 @@ struct CaptureReader::Impl {
 };
 
 std::unique_ptr<CaptureReader> CaptureReader::open(const std::string& path, std::string& error) {
-  // Open the file ourselves so a missing file reads as errno text, not as libpcap's wording.
-  FILE* file = std::fopen(path.c_str(), "rbe");
+  FILE* file = nullptr;
+  if (path == kStandardStream) {
+    // Our own descriptor for stdin, so closing the reader leaves fd 0 to the process.
+    const int fd = ::fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 0);
+    file = fd < 0 ? nullptr : ::fdopen(fd, "rb");
+    if (file == nullptr && fd >= 0) ::close(fd);
+  } else {
+    // Open the file ourselves so a missing file reads as errno text, not as libpcap's wording.
+    file = std::fopen(path.c_str(), "rbe");
+  }
   if (file == nullptr) {
     error = fmt::format("cannot open capture '{}': {}", path, std::strerror(errno));
     return nullptr;
   }
+  return from_stream(file, path, error);
+}
+
+std::unique_ptr<CaptureReader> CaptureReader::open_growing(const std::string& path,
+                                                           const GrowingFileOptions& options,
+                                                           std::string& error) {
+  FILE* file = open_growing_file(path, options, error);
+  if (file == nullptr) return nullptr;
+  return from_stream(file, path, error);
+}
+
+std::unique_ptr<CaptureReader> CaptureReader::from_stream(FILE* file, const std::string& path,
+                                                          std::string& error) {
   char errbuf[PCAP_ERRBUF_SIZE] = {};
   // Nanosecond precision: libpcap scales microsecond files (and any pcapng if_tsresol) to ns.
   pcap_t* pcap = pcap_fopen_offline_with_tstamp_precision(file, PCAP_TSTAMP_PRECISION_NANO, errbuf);

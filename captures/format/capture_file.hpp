@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
 #include <memory>
 #include <string>
 
@@ -13,11 +14,17 @@ namespace vhs {
 
 inline constexpr int kCaptureLinkType = 147;  // LINKTYPE_USER0
 
+// The path that means standard input to a reader and standard output to a writer, as in tcpdump.
+inline constexpr const char* kStandardStream = "-";
+
+struct GrowingFileOptions;
+
 // Appends records to a pcap file. Writes are buffered; flush() pushes them to the kernel so a
 // killed process leaves every flushed record readable.
 class CaptureWriter final : public RecordSink {
  public:
-  // nullptr and `error` set ("cannot create capture 'x': Permission denied") on failure.
+  // nullptr and `error` set ("cannot create capture 'x': Permission denied") on failure. "-"
+  // writes the pcap stream to standard output (refused when that is a terminal).
   static std::unique_ptr<CaptureWriter> create(const std::string& path, std::string& error);
   ~CaptureWriter() override;
 
@@ -36,8 +43,14 @@ class CaptureWriter final : public RecordSink {
 // Reads records in file order.
 class CaptureReader {
  public:
-  // nullptr and `error` set for: missing file, not a pcap/pcapng file, wrong link type.
+  // nullptr and `error` set for: missing file, not a pcap/pcapng file, wrong link type. "-"
+  // reads standard input (a pipe from `record -w -`: next() waits for records as they come).
   static std::unique_ptr<CaptureReader> open(const std::string& path, std::string& error);
+  // A capture still being written: next() waits at the end of the file for more records until
+  // options.stop is set (growing_file.hpp).
+  static std::unique_ptr<CaptureReader> open_growing(const std::string& path,
+                                                     const GrowingFileOptions& options,
+                                                     std::string& error);
   ~CaptureReader();
 
   // false at the end of the readable records. A truncated or corrupt tail ends the stream with
@@ -48,6 +61,8 @@ class CaptureReader {
 
  private:
   struct Impl;
+  static std::unique_ptr<CaptureReader> from_stream(FILE* file, const std::string& path,
+                                                    std::string& error);
   explicit CaptureReader(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
