@@ -18,6 +18,11 @@ namespace {
 
 using test::Bytes;
 
+// The fixtures' captures end this long after their records (timestamps are a few ns): requests
+// still waiting then have waited more than the reply timeout, so they are Unanswered errors, not
+// "no reply yet".
+constexpr uint64_t kCaptureEndNs = 60'000'000'000;
+
 Record rec(Bytes bytes, Direction dir, uint64_t t, std::vector<FdInfo> fds = {},
            Channel ch = Channel::Frontend, uint32_t session = 1) {
   Record r;
@@ -112,7 +117,7 @@ class FilterTest : public ::testing::Test {
  protected:
   void SetUp() override {
     fill(store);
-    store.finish();
+    store.finish(kCaptureEndNs);
   }
   Store store;
 };
@@ -348,7 +353,7 @@ TEST(FilteredIndex, VolatileAnswersSettle) {
             (std::vector<uint32_t>{3}));
   flagged.update(s, 100);
   EXPECT_EQ(flagged.size(), 0u);
-  s.finish();  // the second GET_FEATURES gets its first finding: Unanswered
+  s.finish(kCaptureEndNs);  // the second GET_FEATURES gets its first finding: Unanswered
   ASSERT_EQ(std::vector<uint32_t>(s.flagged().begin(), s.flagged().end()),
             (std::vector<uint32_t>{3}));
   flagged.update(s, 100);
@@ -367,7 +372,7 @@ TEST(FilteredIndex, InvalidateAfterFinishSeesExtraFindings) {
   s.append(rec(test::reply("GET_FEATURES", test::u64_payload(1)), B, 3));
   s.append(rec(test::request("GET_PROTOCOL_FEATURES"), F, 4));  // feature-not-negotiated at once
   idx.update(s, 100);
-  s.finish();  // ... and Unanswered at the end
+  s.finish(kCaptureEndNs);  // ... and Unanswered at the end
   idx.invalidate();
   idx.update(s, 100);
   EXPECT_EQ(std::vector<uint32_t>(idx.rows().begin(), idx.rows().end()),

@@ -53,8 +53,21 @@ std::vector<Record> session_records(bool hang) {
     out.add(RecordKind::Message, B, reply("GET_VRING_BASE", vring_state(0, 5)));
     const std::string bye = "front-end closed the connection";
     out.add(RecordKind::Disconnect, F, Bytes(bye.begin(), bye.end()));
+    return out.take();
   }
-  return out.take();
+  // The user stops the recorder a second later: its closing record makes the wait a hang.
+  std::vector<Record> records = out.take();
+  Record stop;
+  stop.kind = RecordKind::Disconnect;
+  stop.direction = F;
+  stop.channel = Channel::Frontend;
+  stop.session = records.back().session;
+  stop.timestamp_ns = records.back().timestamp_ns + 1'000'000'000;
+  stop.flags = kRecordClosedByProxy;
+  const std::string why = "recorder stopped; proxy closed both sides";
+  stop.bytes.assign(why.begin(), why.end());
+  records.push_back(stop);
+  return records;
 }
 
 std::string report_of(const std::string& path) {
@@ -94,12 +107,12 @@ TEST(Report, HangCaptureShowsTheUnansweredGetVringBase) {
   EXPECT_FALSE(contains(report, "#11     s1")) << "not more than 3\n" << report;
 
   EXPECT_TRUE(contains(report,
-                       "## Pending state at the end of the capture\n\nSession 1 was still open "
-                       "when the capture ended."))
+                       "## Pending state at the end of the capture\n\nSession 1 ended by a "
+                       "disconnect at #16."))
       << report;
   EXPECT_TRUE(contains(report,
                        "### Unanswered requests\n\n- UNANSWERED GET_VRING_BASE (index 0) — waiting "
-                       "0 ns since message #15\n"))
+                       "1.00 s since message #15\n"))
       << report;
   EXPECT_TRUE(contains(report, "| 0 | 256 | 0 | - | stopped | no | eventfd | eventfd |")) << report;
   EXPECT_TRUE(contains(report, "| error | `unanswered` | 1 | #15 |")) << report;

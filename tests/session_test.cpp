@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "decoders/session/ring_health.hpp"
 #include "decoders/session/session.hpp"
 
 namespace vhs {
@@ -174,7 +175,7 @@ TEST(SessionPairing, QemuRealizeWithReplyAckRaisesNothing) {
   EXPECT_EQ(v->call.fd.inode, 202u);
   EXPECT_EQ(v->count_of(&row("SET_VRING_CALL")), 2u);
   EXPECT_TRUE(f.analyser.pending().empty());
-  EXPECT_TRUE(f.analyser.finish(f.now, false).empty());
+  EXPECT_TRUE(f.analyser.finish(f.now, SessionAnalyser::End::RecorderStopped).empty());
 }
 
 TEST(SessionPairing, QemuWithoutReplyAckUsesGetFeaturesBarrierWithoutFindings) {
@@ -203,7 +204,7 @@ TEST(SessionPairing, NeedReplyWithoutReplyAckIsAnOptionalAck) {
   f.req("SET_VRING_BASE", VringStateValue{0, 0}, kNeedReply);
   Observation next = f.req("SET_VRING_ADDR", VringAddrValue{});
   EXPECT_TRUE(next.earlier.empty());
-  EXPECT_TRUE(f.analyser.finish(f.now, false).empty());
+  EXPECT_TRUE(f.analyser.finish(f.now, SessionAnalyser::End::RecorderStopped).empty());
 }
 
 TEST(SessionPairing, ReplyWithNothingWaitingIsUnexpected) {
@@ -264,7 +265,7 @@ TEST(SessionPairing, NewRequestWhileReplyMissingIsReportedOnTheWaitingRequest) {
   EXPECT_EQ(late.answers, 0u);
   EXPECT_TRUE(late.findings.empty());
   EXPECT_EQ(f.analyser.state().vring(1)->last_base, 77u);
-  EXPECT_TRUE(f.analyser.finish(f.now, false).empty());
+  EXPECT_TRUE(f.analyser.finish(f.now, SessionAnalyser::End::RecorderStopped).empty());
 }
 
 TEST(SessionPairing, NonzeroAckIsAFinding) {
@@ -324,7 +325,7 @@ TEST(SessionPairing, UnknownRequestWithNeedReplyMayBeAnswered) {
   Observation a = f.feed(answer);
   EXPECT_EQ(a.answers, 0u);
   EXPECT_TRUE(a.findings.empty());
-  EXPECT_TRUE(f.analyser.finish(f.now, false).empty());
+  EXPECT_TRUE(f.analyser.finish(f.now, SessionAnalyser::End::RecorderStopped).empty());
 }
 
 TEST(SessionNegotiation, AckedNotOfferedNamesTheExtraBits) {
@@ -549,22 +550,45 @@ TEST(SessionFinish, WaitingRequestsBecomeUnanswered) {
   const uint64_t sent = f.now;
   ASSERT_EQ(f.analyser.pending().size(), 1u);
   EXPECT_EQ(f.analyser.pending()[0].timestamp_ns, sent);
-  auto found = f.analyser.finish(sent + 2'310'000'000, false);
+  auto found = f.analyser.finish(sent + 2'310'000'000, SessionAnalyser::End::RecorderStopped);
   ASSERT_EQ(found.size(), 1u);
   EXPECT_EQ(found[0].ref, 0u);
   EXPECT_EQ(found[0].finding.code, FindingCode::Unanswered);
   EXPECT_EQ(found[0].finding.detail,
             "GET_VRING_BASE (index 0) unanswered: waiting for 2310 ms when the capture ended");
-  EXPECT_TRUE(f.analyser.finish(sent + 5'000'000'000, false).empty());
+  EXPECT_TRUE(
+      f.analyser.finish(sent + 5'000'000'000, SessionAnalyser::End::RecorderStopped).empty());
   EXPECT_TRUE(f.analyser.finished());
   EXPECT_EQ(f.analyser.pending().size(), 1u);  // still listed for the summary
+}
+
+// A capture that ends without the recorder's closing record (killed recorder, cut file) cannot
+// tell a hang from a reply not yet written: info, not an error.
+TEST(SessionFinish, CutCaptureLeavesNoReplyYetNotAnError) {
+  Feeder f;
+  f.req("GET_VRING_BASE", VringStateValue{0, 0});
+  auto found = f.analyser.finish(f.now + 40'000'000, SessionAnalyser::End::CaptureCut);
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].finding.code, FindingCode::NoReplyYet);
+  EXPECT_EQ(found[0].finding.severity(), Severity::Info);
+  EXPECT_EQ(found[0].finding.detail,
+            "GET_VRING_BASE (index 0) had no reply yet when the capture ends (40 ms after it was "
+            "sent; the file ends without the recorder's closing record)");
+}
+
+TEST(SessionFinish, CutCaptureAfterALongWaitIsStillUnanswered) {
+  Feeder f;
+  f.req("GET_VRING_BASE", VringStateValue{0, 0});
+  auto found = f.analyser.finish(f.now + kReplyTimeoutNs, SessionAnalyser::End::CaptureCut);
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].finding.code, FindingCode::Unanswered);
 }
 
 TEST(SessionFinish, DisconnectWithPendingAck) {
   Feeder f;
   f.negotiate(kBit30, kProtoReplyAckBit);
   f.req("SET_VRING_ENABLE", VringStateValue{0, 0}, kNeedReply);
-  auto found = f.analyser.finish(f.now + 120'000'000, true);
+  auto found = f.analyser.finish(f.now + 120'000'000, SessionAnalyser::End::PeerClosed);
   ASSERT_EQ(found.size(), 1u);
   EXPECT_EQ(found[0].ref, 5u);
   EXPECT_EQ(found[0].finding.code, FindingCode::DisconnectWithPending);

@@ -129,7 +129,9 @@ void Store::append(const Record& record) {
       if (record.channel == Channel::Frontend) {
         session.disconnect_entry = index;
         const bool peer_closed = (record.flags & kRecordClosedByProxy) == 0;
-        earlier = session.analyser.finish(record.timestamp_ns, peer_closed);
+        earlier = session.analyser.finish(
+            record.timestamp_ns,
+            peer_closed ? SessionAnalyser::End::PeerClosed : SessionAnalyser::End::RecorderStopped);
         session.rings.settle(record.timestamp_ns, ring_changed_);
       }
       break;
@@ -261,7 +263,8 @@ void Store::finish(uint64_t end_timestamp_ns) {
   const uint64_t end = end_timestamp_ns ? end_timestamp_ns : last_timestamp();
   for (auto& s : sessions_) {
     if (s.analyser.finished()) continue;
-    auto found = s.analyser.finish(end, false);
+    // No disconnect record: the capture was cut (or is still being written).
+    auto found = s.analyser.finish(end, SessionAnalyser::End::CaptureCut);
     apply_attributed(found);
     if (s.ended()) continue;
     ring_changed_.clear();

@@ -115,8 +115,12 @@ struct WaitingForReply {
   std::optional<uint32_t> vring;
 };
 
+// How long a request may wait for its reply before the wait is a hang (ReplyTimeout live; an
+// Unanswered error in a capture that was cut after this long).
+inline constexpr uint64_t kReplyTimeoutNs = 1'000'000'000;
+
 // ReplyTimeout findings for the requests that have waited at least `threshold_ns` by `now_ns`.
 std::vector<Finding> reply_timeouts(std::span<const WaitingForReply> waiting, uint64_t now_ns,
-                                    uint64_t threshold_ns = 1'000'000'000);
+                                    uint64_t threshold_ns = kReplyTimeoutNs);
 
 }  // namespace vhs

@@ -2,6 +2,8 @@
 // state of one vhost-user session, fed one decoded message at a time.
 #include "decoders/session/session.hpp"
 
+#include "decoders/session/ring_health.hpp"
+
 #include <algorithm>
 
 #include <fmt/format.h>
@@ -425,8 +427,7 @@ void SessionAnalyser::apply_reply(MessageRef ref, const PendingRequest& req,
   }
 }
 
-std::vector<AttributedFinding> SessionAnalyser::finish(uint64_t end_timestamp_ns,
-                                                       bool disconnected) {
+std::vector<AttributedFinding> SessionAnalyser::finish(uint64_t end_timestamp_ns, End end) {
   std::vector<AttributedFinding> found;
   if (finished_) return found;
   finished_ = true;
@@ -435,19 +436,38 @@ std::vector<AttributedFinding> SessionAnalyser::finish(uint64_t end_timestamp_ns
       if (p.reported_missing || p.expects == ReplyExpectation::OptionalAck) continue;
       const uint64_t waited =
           end_timestamp_ns >= p.timestamp_ns ? end_timestamp_ns - p.timestamp_ns : 0;
-      if (disconnected)
-        found.push_back(
-            {p.ref,
-             {FindingCode::DisconnectWithPending,
-              fmt::format("{} was still waiting for its {} when the connection "
-                          "closed, {} after it was sent",
-                          request_label(p), p.expects == ReplyExpectation::Ack ? "ack" : "reply",
-                          format_ms(waited))}});
-      else
-        found.push_back({p.ref,
-                         {FindingCode::Unanswered,
-                          fmt::format("{} unanswered: waiting for {} when the capture ended",
-                                      request_label(p), format_ms(waited))}});
+      const char* answer = p.expects == ReplyExpectation::Ack ? "ack" : "reply";
+      switch (end) {
+        case End::PeerClosed:
+          found.push_back({p.ref,
+                           {FindingCode::DisconnectWithPending,
+                            fmt::format("{} was still waiting for its {} when the connection "
+                                        "closed, {} after it was sent",
+                                        request_label(p), answer, format_ms(waited))}});
+          break;
+        case End::RecorderStopped:
+          found.push_back({p.ref,
+                           {FindingCode::Unanswered,
+                            fmt::format("{} unanswered: waiting for {} when the capture ended",
+                                        request_label(p), format_ms(waited))}});
+          break;
+        case End::CaptureCut:
+          // The capture itself shows a long wait: a hang, whether or not the file was cut.
+          if (waited >= kReplyTimeoutNs) {
+            found.push_back({p.ref,
+                             {FindingCode::Unanswered,
+                              fmt::format("{} unanswered: waiting for {} when the capture ended",
+                                          request_label(p), format_ms(waited))}});
+            break;
+          }
+          found.push_back(
+              {p.ref,
+               {FindingCode::NoReplyYet,
+                fmt::format("{} had no {} yet when the capture ends ({} after it was sent; "
+                            "the file ends without the recorder's closing record)",
+                            request_label(p), answer, format_ms(waited))}});
+          break;
+      }
     }
   }
   return found;

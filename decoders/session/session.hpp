@@ -149,11 +149,19 @@ class SessionAnalyser {
   Observation on_message(MessageRef ref, uint64_t timestamp_ns, Direction direction,
                          const DecodedMessage& msg, std::span<const FdInfo> fds);
 
-  // The session ends (capture end, or the connection closed). Required replies still missing
-  // become Unanswered ("waiting N ms", the shape of a hang) or, after a disconnect,
-  // DisconnectWithPending. Attributed to the waiting requests. Idempotent: the second call
-  // returns nothing.
-  std::vector<AttributedFinding> finish(uint64_t end_timestamp_ns, bool disconnected);
+  // How the session's record stream ended.
+  enum class End : uint8_t {
+    PeerClosed,       // a peer hung up
+    RecorderStopped,  // the recorder closed both sides (its closing records are in the capture)
+    CaptureCut,       // the capture ends without a closing record (killed recorder, cut file,
+                      // a capture still being written)
+  };
+  // The session ends. Required replies still missing become, by `end`: DisconnectWithPending
+  // (a peer left), Unanswered ("waiting N ms" when the recorder stopped: the shape of a hang) or,
+  // in a cut capture, Unanswered after a wait of kReplyTimeoutNs or more and NoReplyYet (info)
+  // before (the reply may just not be in the file). Attributed to the
+  // waiting requests. Idempotent: the second call returns nothing.
+  std::vector<AttributedFinding> finish(uint64_t end_timestamp_ns, End end);
 
   const SessionState& state() const { return state_; }
   // Requests still waiting for an answer, per channel in send order (front-end channel first).

@@ -57,6 +57,9 @@ constexpr std::array kFindings = {
                 "queue index beyond the number of queues"},
     FindingInfo{C::DisconnectWithPending, S::Warning, "disconnect-with-pending",
                 "connection closed while a reply was outstanding"},
+    FindingInfo{C::NoReplyYet, S::Info, "no-reply-yet",
+                "request had no reply yet where the capture ends, less than a second after it was "
+                "sent (the file was cut before the recorder closed the session)"},
     // transport (proxy)
     FindingInfo{C::RelayFailed, S::Error, "relay-failed", "the proxy could not forward a message"},
     FindingInfo{C::PeerVanishedMidMessage, S::Error, "peer-vanished",

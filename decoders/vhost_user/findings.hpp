@@ -41,6 +41,7 @@ enum class FindingCode : uint16_t {
   OverlappingRegion,
   VringIndexOutOfRange,
   DisconnectWithPending,
+  NoReplyYet,
   // transport (proxy)
   RelayFailed,
   PeerVanishedMidMessage,
