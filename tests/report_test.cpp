@@ -193,7 +193,8 @@ TEST(Report, RealHangCaptureIfPresent) {
 }
 
 TEST(Report, MarkdownEscaping) {
-  EXPECT_EQ(md_cell("A|B\nC"), "A\\|B C");
+  // A line break shows as the escape "\n" (its backslash escaped for Markdown), not a new line.
+  EXPECT_EQ(md_cell("A|B\nC"), "A\\|B\\\\nC");
   EXPECT_EQ(md_code_block("x\n"), "```text\nx\n```\n");
   EXPECT_EQ(md_code_block("a ``` b", "md"), "````md\na ``` b\n````\n");
 }

@@ -225,13 +225,31 @@ void expect_same_fields(const Store& store, size_t i,
   EXPECT_EQ(numbers(got(wireshark::record_field::kFdKind)), kinds) << where;
   EXPECT_EQ(numbers(got(wireshark::record_field::kFdInode)), inodes) << where;
   EXPECT_EQ(numbers(got(wireshark::record_field::kFdSize)), sizes) << where;
-  // tshark prints an empty string field as nothing, so empty names are not listed.
+  // tshark prints an empty string field as nothing, so empty names are not listed. It prints CR
+  // and LF in a field as "\r" and "\n", and the Lua dissector's strings turn each non-ASCII byte
+  // into U+FFFD (the plugin keeps UTF-8): names are compared with line breaks written the
+  // tshark way and every non-ASCII character as '?' (the hostile capture's fd names have both).
+  auto comparable = [](std::string_view n) {
+    std::string out;
+    for (size_t k = 0; k < n.size(); ++k) {
+      const auto b = static_cast<unsigned char>(n[k]);
+      if (n.substr(k, 3) == "\xef\xbf\xbd") {
+        out += '?';
+        k += 2;
+      } else if (b == '\n' || b == '\r') {
+        out += b == '\n' ? "\\n" : "\\r";
+      } else {
+        out += b >= 0x80 ? '?' : n[k];
+      }
+    }
+    return out;
+  };
   std::vector<std::string> nonempty_names;
   for (const auto& n : names)
-    if (!n.empty()) nonempty_names.push_back(n);
+    if (!n.empty()) nonempty_names.push_back(comparable(n));
   std::vector<std::string> got_names;
   for (const auto& n : got(wireshark::record_field::kFdName))
-    if (!n.empty()) got_names.push_back(n);
+    if (!n.empty()) got_names.push_back(comparable(n));
   EXPECT_EQ(got_names, nonempty_names) << where;
   if (!e.is_message()) return;
   // Every message field, by public name, in tree order.

@@ -2,7 +2,7 @@
 // captures of what a broken or malicious peer, or a damaged file, puts in front of the decoders:
 // truncated messages, payload sizes wrong for their kind, unknown request numbers on both
 // channels, bad header flags, fds where none belong or missing where one is required, replies
-// nobody asked for, size fields over the relay cap, undecodable ring samples, hostile note text,
+// nobody asked for, size fields over the relay cap, undecodable ring samples, hostile text,
 // a cut file and an empty one. Each file is one class of damage, so a change in how the CLI
 // reports it shows up in the golden files of that file alone.
 //
@@ -435,19 +435,55 @@ Script undecodable_samples() {
   return s;
 }
 
-// Note text the one-line formats must quote: newlines, escapes, invalid UTF-8, NUL, and a long
-// line.
+// Text from peers that a terminal, a Markdown renderer or the GUI would act on, everywhere a
+// capture carries text: notes (connect, error, disconnect), fd names (a memfd's name is whatever
+// the front-end passed to memfd_create) and a virtio-fs tag in GET_CONFIG. Each holds C0 controls
+// (ESC sequences, BEL, CR, NUL, TAB), C1 controls both as a raw byte (0x9b, the 8-bit CSI: some
+// terminals act on it like ESC [) and as UTF-8 (U+009B), invalid UTF-8, a bidi override and
+// Markdown/HTML that would change a report's rendering.
 Script hostile_text() {
   Script s;
-  // 0x9b is the 8-bit CSI: some terminals act on it like ESC [.
   constexpr char kNote[] =
       "evil\nfront-end \x1b[31mred\x1b[0m \"quoted\" \\ \xff\xfe \x9b"
-      "2J\0end";
+      "2J \xc2\x9b"
+      "2J \xe2\x80\xae"
+      "desrever\0end";
+  // Markdown that would break a report's table or inject HTML, then an OSC title change.
+  constexpr char kMarkdown[] =
+      "| x | y |\n# heading\n- item <script>alert(1)</script> **bold** _em_ `code` "
+      "[link](http://example.com) &lt; 1. \x1b]0;owned\x07";
+  const FdInfo hostile_memfd{vhs::FdKind::Memfd, 9000, 1ull << 30,
+                             "memfd:\x1b[2J\x07pc.ram\n| x | <script>"};
+  const FdInfo hostile_socket{vhs::FdKind::Socket, 7001, 0, "socket:[7001]\x1b[1A\r\xc2\x85"};
   s.connect(std::string_view(kNote, sizeof kNote - 1));
   s.request("GET_FEATURES");
   s.reply("GET_FEATURES", u64(kOffered));
+  s.request("GET_PROTOCOL_FEATURES");
+  s.reply("GET_PROTOCOL_FEATURES", u64(kProtocolOffered));
+  s.request("SET_PROTOCOL_FEATURES", u64(kProtocolOffered));
+  s.acked("SET_BACKEND_REQ_FD", {}, {hostile_socket});
+  s.acked("SET_MEM_TABLE", mem_table(1, {region(0, 1ull << 30, 0x7f0000000000, 0)}),
+          {hostile_memfd});
+  // virtio-fs config (spec "Device configuration space" of virtio-fs: a 36-byte NUL-padded tag,
+  // then num_request_queues): first a plain tag, so the device is inferred as fs, then a hostile
+  // one.
+  for (std::string_view tag :
+       {std::string_view("myfs"), std::string_view("tag\x9b\xc2\x9b\xe2\x80\xae|x|<b>*\xff")}) {
+    Bytes config;
+    put32(config, 0);   // offset
+    put32(config, 40);  // size
+    put32(config, 0);   // flags
+    Bytes payload = config;
+    payload.resize(12 + 40, 0);
+    s.request("GET_CONFIG", payload);
+    for (size_t i = 0; i < tag.size() && i < 36; ++i)
+      payload[12 + i] = static_cast<uint8_t>(tag[i]);
+    payload[12 + 36] = 1;  // one request queue
+    s.reply("GET_CONFIG", payload);
+  }
+  s.error(std::string_view(kMarkdown, sizeof kMarkdown - 1));
   s.error(std::string(300, 'A'));
-  s.disconnect("closed\r\nby\tpeer");
+  s.disconnect("closed\r\nby\tpeer\x7f");
   return s;
 }
 

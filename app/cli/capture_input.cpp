@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "app/common/option_values.hpp"
+#include "app/common/text_escape.hpp"
 #include "captures/format/capture_file.hpp"
 #include "captures/format/growing_file.hpp"
 
@@ -19,8 +20,9 @@ bool contains(std::string_view text, std::string_view part) {
 }  // namespace
 
 int fail(std::string_view command, const std::string& message) {
+  // Messages quote file names, libpcap's words and capture text: one escaped line.
   std::fprintf(stderr, "vhostscope %.*s: %s\n", int(command.size()), command.data(),
-               message.c_str());
+               escape_text(message).c_str());
   return 2;
 }
 
@@ -57,7 +59,7 @@ bool load_capture_for(std::string_view command, const std::string& path, Store& 
   // Printed before the output so it is not lost above a long listing.
   if (!warning.empty())
     std::fprintf(stderr, "vhostscope %.*s: warning: %s\n", int(command.size()), command.data(),
-                 warning.c_str());
+                 escape_text(warning).c_str());
   if (warning_out) *warning_out = warning;
   return true;
 }
@@ -81,7 +83,7 @@ bool stream_capture_for(std::string_view command, const std::string& path, bool 
   }
   if (!reader->warning().empty() && !(stop != nullptr && stop->load()))
     std::fprintf(stderr, "vhostscope %.*s: warning: %s\n", int(command.size()), command.data(),
-                 reader->warning().c_str());
+                 escape_text(reader->warning()).c_str());
   store.finish();
   return true;
 }

@@ -7,6 +7,7 @@
 
 #include "app/cli/args.hpp"
 #include "app/cli/commands.hpp"
+#include "app/common/text_escape.hpp"
 #include "proxy/control_server.hpp"
 
 namespace vhs::cli {
@@ -64,14 +65,16 @@ int run_ctl(int argc, char** argv) {
   std::string line = needs_name ? verb + " " + name : verb;
   std::string answer, error;
   if (!control_request(socket, line, answer, error)) {
-    std::fprintf(stderr, "vhostscope ctl: %s\n", error.c_str());
+    std::fprintf(stderr, "vhostscope ctl: %s\n", escape_text(error).c_str());
     return 2;
   }
   if (answer.rfind("error: ", 0) == 0) {
-    std::fprintf(stderr, "vhostscope ctl: %s", answer.c_str() + 7);
+    // The recorder's answers name held messages and peer data: escaped, its lines kept.
+    std::fprintf(stderr, "vhostscope ctl: %s",
+                 escape_text(std::string_view(answer).substr(7), Newlines::Keep).c_str());
     return 2;
   }
-  std::fputs(answer.c_str(), stdout);
+  std::fputs(escape_text(answer, Newlines::Keep).c_str(), stdout);
   return 0;
 }
 

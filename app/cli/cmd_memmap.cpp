@@ -12,6 +12,7 @@
 #include "app/cli/args.hpp"
 #include "app/cli/capture_input.hpp"
 #include "app/cli/commands.hpp"
+#include "app/common/text_escape.hpp"
 #include "decoders/virtio/guest_memory.hpp"
 
 namespace vhs::cli {
@@ -60,7 +61,7 @@ int run_memmap(int argc, char** argv) {
       const MemRegionValue& g = r.region;
       const std::string fd = !r.has_fd           ? std::string("no fd")
                              : r.fd.name.empty() ? std::string("fd")
-                                                 : r.fd.name;
+                                                 : escape_text(r.fd.name);
       out +=
           fmt::format("  region {}: gpa 0x{:x}-0x{:x} uva 0x{:x} size 0x{:x} offset 0x{:x} fd {}\n",
                       i, g.guest_phys_addr, g.guest_phys_addr + g.memory_size, g.userspace_addr,

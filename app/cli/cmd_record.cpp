@@ -12,6 +12,7 @@
 #include "app/cli/commands.hpp"
 #include "app/cli/record_status.hpp"
 #include "app/common/option_values.hpp"
+#include "app/common/text_escape.hpp"
 #include "captures/format/capture_file.hpp"
 #include "proxy/control_server.hpp"
 #include "proxy/relay.hpp"
@@ -139,19 +140,21 @@ int run_record(int argc, char** argv) {
   options.interpose_notify = interpose_notify;
   options.log = [quiet](LogLevel level, std::string_view text) {
     if (quiet && level == LogLevel::Info) return;
-    std::fprintf(stderr, "vhostscope: %.*s\n", static_cast<int>(text.size()), text.data());
+    // The relay's log quotes peer data (notes, names): one escaped line per entry.
+    const std::string line = escape_text(text);
+    std::fprintf(stderr, "vhostscope: %s\n", line.c_str());
   };
 
   // The relay first: a bad listen path must not leave an empty capture behind.
   std::string error;
   std::unique_ptr<Relay> relay = Relay::create(options, error);
   if (!relay) {
-    std::fprintf(stderr, "vhostscope record: %s\n", error.c_str());
+    std::fprintf(stderr, "vhostscope record: %s\n", escape_text(error).c_str());
     return 2;
   }
   std::unique_ptr<CaptureWriter> writer = CaptureWriter::create(output, error);
   if (!writer) {
-    std::fprintf(stderr, "vhostscope record: %s\n", error.c_str());
+    std::fprintf(stderr, "vhostscope record: %s\n", escape_text(error).c_str());
     return 2;
   }
   // Flushing runs on the relay thread (timer); a write error (disk full) ends the recording.
@@ -161,7 +164,7 @@ int run_record(int argc, char** argv) {
   relay->add_sink(writer.get(), [w, r, &write_failed] {
     if (!w->flush() && !write_failed) {
       write_failed = true;
-      std::fprintf(stderr, "vhostscope record: %s; stopping\n", w->error().c_str());
+      std::fprintf(stderr, "vhostscope record: %s; stopping\n", escape_text(w->error()).c_str());
       r->stop();
     }
   });
@@ -176,7 +179,7 @@ int run_record(int argc, char** argv) {
     control_server = ControlServer::start(
         control, [r](std::string_view line) { return r->debug_command(line); }, error);
     if (!control_server) {
-      std::fprintf(stderr, "vhostscope record: %s\n", error.c_str());
+      std::fprintf(stderr, "vhostscope record: %s\n", escape_text(error).c_str());
       return 2;
     }
   }
@@ -186,18 +189,20 @@ int run_record(int argc, char** argv) {
     std::string front = frontend_listen.empty()
                             ? "connecting to the front-end at '" + frontend_connect + "'"
                             : "waiting for the front-end on '" + frontend_listen + "'";
-    std::fprintf(stderr, "vhostscope: recording to '%s'; %s\n", output.c_str(), front.c_str());
+    std::fprintf(stderr, "vhostscope: recording to '%s'; %s\n", escape_text(output).c_str(),
+                 escape_text(front).c_str());
   }
   int rc = relay->run();
   g_relay.store(nullptr);
   control_server.reset();
   if (!w->flush() && !write_failed) {
     write_failed = true;
-    std::fprintf(stderr, "vhostscope record: %s\n", w->error().c_str());
+    std::fprintf(stderr, "vhostscope record: %s\n", escape_text(w->error()).c_str());
   }
   if (!quiet)
     std::fprintf(stderr, "vhostscope: %llu records written to '%s'\n",
-                 static_cast<unsigned long long>(w->records_written()), output.c_str());
+                 static_cast<unsigned long long>(w->records_written()),
+                 escape_text(output).c_str());
   relay.reset();
   writer.reset();
   if (write_failed) return 2;

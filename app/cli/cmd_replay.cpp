@@ -14,6 +14,7 @@
 #include "app/cli/capture_input.hpp"
 #include "app/cli/commands.hpp"
 #include "app/common/option_values.hpp"
+#include "app/common/text_escape.hpp"
 #include "captures/format/capture_file.hpp"
 #include "captures/model/store.hpp"
 #include "proxy/replay.hpp"
@@ -119,36 +120,40 @@ int run_replay(int argc, char** argv) {
   if (!output.empty()) {
     writer = CaptureWriter::create(output, error);
     if (!writer) {
-      std::fprintf(stderr, "vhostscope replay: %s\n", error.c_str());
+      std::fprintf(stderr, "vhostscope replay: %s\n", escape_text(error).c_str());
       return 2;
     }
     options.sink = writer.get();
   }
   if (verbose)
     options.log = [](std::string_view text) {
-      std::fprintf(stderr, "vhostscope replay: %.*s\n", int(text.size()), text.data());
+      // Progress lines name recorded requests and peer answers.
+      const std::string line = escape_text(text);
+      std::fprintf(stderr, "vhostscope replay: %s\n", line.c_str());
     };
   signal(SIGPIPE, SIG_IGN);  // a vanished peer is a divergence, not a reason to die
 
   const ReplayResult result = run_replay(store, options);
   if (writer && !writer->flush())
-    std::fprintf(stderr, "vhostscope replay: writing '%s': %s\n", output.c_str(),
-                 writer->error().c_str());
+    std::fprintf(stderr, "vhostscope replay: writing '%s': %s\n", escape_text(output).c_str(),
+                 escape_text(writer->error()).c_str());
   if (result.status == ReplayStatus::Failed) {
-    std::fprintf(stderr, "vhostscope replay: %s\n", result.error.c_str());
+    std::fprintf(stderr, "vhostscope replay: %s\n", escape_text(result.error).c_str());
     return 2;
   }
 
   std::string out = fmt::format(
-      "replay: session {} of '{}' ({} messages) as the {} {} {}\n", result.session, path,
-      result.recorded_messages, options.role == ReplayRole::Frontend ? "front-end" : "back-end",
+      "replay: session {} of '{}' ({} messages) as the {} {} {}\n", result.session,
+      escape_text(path), result.recorded_messages,
+      options.role == ReplayRole::Frontend ? "front-end" : "back-end",
       options.role == ReplayRole::Frontend ? "against the back-end at" : "for the front-end at",
-      options.socket_path);
+      escape_text(options.socket_path));
   size_t expected = 0;
   for (const Divergence& d : result.divergences) {
     if (d.expected()) ++expected;
     for (const std::string& line : divergence_lines(d, verbose))
-      out += (d.expected() ? "note: " : "divergence: ") + line + "\n";
+      // Divergences quote the recorded and the live peer's values.
+      out += (d.expected() ? "note: " : "divergence: ") + escape_text(line) + "\n";
   }
   const size_t real = result.real_divergences();
   const std::string notes =

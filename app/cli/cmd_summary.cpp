@@ -58,8 +58,8 @@ int run_summary(int argc, char** argv) {
 
   std::string out =
       json ? std::string()
-           : fmt::format("Capture {}: {} record{}, {} session{}, {}\n", path, store.size(),
-                         store.size() == 1 ? "" : "s", store.sessions().size(),
+           : fmt::format("Capture {}: {} record{}, {} session{}, {}\n", escape_text(path),
+                         store.size(), store.size() == 1 ? "" : "s", store.sessions().size(),
                          store.sessions().size() == 1 ? "" : "s",
                          format_duration(store.last_timestamp() - store.first_timestamp()));
   Json sessions = Json::array();

@@ -45,11 +45,14 @@ void op_lines(std::string& out, const Store& a, const Store& b, const DiffOp& op
   }
   for (const FieldChange& c : op.changes) {
     if (c.expected) {
-      if (o.show_expected) out += fmt::format("~     {}: {} -> {} ({})\n", c.path, c.a, c.b, c.why);
+      if (o.show_expected)
+        out += fmt::format("~     {}: {} -> {} ({})\n", escape_text(c.path), escape_text(c.a),
+                           escape_text(c.b), escape_text(c.why));
       continue;
     }
-    out += fmt::format("-     {}: {}\n", c.path, c.a);
-    out += fmt::format("+     {}: {}\n", c.path, c.b);
+    // Field values quote peer data (fd names, payload text): escaped like dump -V.
+    out += fmt::format("-     {}: {}\n", escape_text(c.path), escape_text(c.a));
+    out += fmt::format("+     {}: {}\n", escape_text(c.path), escape_text(c.b));
   }
 }
 
@@ -63,7 +66,8 @@ std::string diff_summary_line(const CaptureDiff& d) {
 
 std::string format_capture_diff(const Store& a, const Store& b, const CaptureDiff& d,
                                 const DiffFormatOptions& o) {
-  std::string out = fmt::format("--- a: {}\n+++ b: {}\n", o.a_label, o.b_label);
+  std::string out =
+      fmt::format("--- a: {}\n+++ b: {}\n", escape_text(o.a_label), escape_text(o.b_label));
   const size_t n = d.ops.size();
   auto interesting = [&](size_t i) {
     const DiffOp& op = d.ops[i];

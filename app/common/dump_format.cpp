@@ -51,7 +51,8 @@ std::string entry_summary(const Store& store, size_t i) {
     if (e.kind == RecordKind::RingState) return fmt::format("{} bytes", e.bytes_size);
     return e.bytes_size ? quote_text(store.text(i)) : std::string();
   }
-  std::string s = summarize_payload(store.decoded(i), store.context(i));
+  // Payload summaries can quote peer bytes (names, tags): escaped like any outside text.
+  std::string s = escape_text(summarize_payload(store.decoded(i), store.context(i)));
   const std::string fds = format_fds(store.fds(i));
   if (!fds.empty()) {
     if (!s.empty()) s += ' ';
@@ -117,11 +118,12 @@ std::string format_entry_details(const Store& store, size_t i) {
   if (e.kind == RecordKind::Message) {
     const DecodedMessage msg = store.decoded(i);
     for (const Field& f : describe_fields(msg, store.bytes(i), store.fds(i), store.context(i)))
-      out += fmt::format("    {:{}}{} = {}\n", "", 2 * f.depth, f.path, f.text);
+      out += fmt::format("    {:{}}{} = {}\n", "", 2 * f.depth, escape_text(f.path),
+                         escape_text(f.text));
   }
   for (const Finding& f : store.findings(i))
     out += fmt::format("    ! {} ({}): {}\n", finding_info(f.code).id, severity_name(f.severity()),
-                       f.detail);
+                       escape_text(f.detail));
   if (e.peer != kNoEntry) {
     if (e.role == MessageRole::Request)
       out += fmt::format("    answered by {}\n", record_number(e.peer));

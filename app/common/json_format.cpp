@@ -5,6 +5,7 @@
 
 #include "app/common/dump_format.hpp"
 #include "app/common/summary_format.hpp"
+#include "app/common/text_escape.hpp"
 #include "app/common/view_fds.hpp"
 #include "decoders/vhost_user/field_format.hpp"
 #include "decoders/vhost_user/field_paths.hpp"
@@ -209,7 +210,28 @@ uint64_t ring_now(const StoreSession& s) { return s.rings.now_ns(); }
 uint64_t record_number_value(size_t entry_index) { return entry_index + 1; }
 
 std::string json_line(const Json& value) {
-  return value.dump(-1, ' ', false, Json::error_handler_t::replace);
+  // `replace` turns invalid UTF-8 into U+FFFD instead of throwing (type_error 316), and nlohmann
+  // escapes C0 controls itself. DEL, C1 controls, separators and bidi controls it writes as they
+  // are; they can only occur inside strings, where "\uNNNN" is the same JSON value, so they are
+  // rewritten that way: a JSON line on a terminal is as harmless as text output.
+  const std::string raw = value.dump(-1, ' ', false, Json::error_handler_t::replace);
+  std::string out;
+  out.reserve(raw.size());
+  const std::string_view rest(raw);
+  for (size_t i = 0; i < rest.size();) {
+    char32_t cp = 0;
+    const size_t n = utf8_sequence(rest.substr(i), cp);
+    if (n == 0) {  // cannot happen after `replace`; kept byte for byte all the same
+      out += rest[i++];
+      continue;
+    }
+    if (is_unsafe_code_point(cp))
+      out += fmt::format("\\u{:04x}", static_cast<unsigned>(cp));
+    else
+      out.append(rest.substr(i, n));
+    i += n;
+  }
+  return out;
 }
 
 Json fd_json(const FdInfo& fd) {

@@ -28,9 +28,18 @@ const StoreSession* report_session(const Store& store);
 
 std::string format_report(const Store& store, const ReportOptions& options);
 
-// Markdown helpers (exposed for tests): a table cell with '|' and line breaks escaped; a fenced
-// code block whose fence is longer than any backtick run inside.
+// Markdown helpers (exposed for tests). Text from peers and captures must render as the text it
+// is, never as Markdown or HTML:
+// - md_escape: text already escaped for a terminal (escape_text, quote_text) with a backslash
+//   before every character that could start Markdown or HTML inline (\ ` * [ ] < > | ~ & $), before
+//   a '_' not inside a word, and before a line start that would open a heading, list or quote;
+// - md_cell: raw text for a table cell or a line: escape_text, then md_escape;
+// - md_code_span: raw text in a code span whose fence is longer than any backtick run inside;
+// - md_code_block: a fenced block whose fence is longer than any backtick run inside (its text
+//   must already be escaped for a terminal).
+std::string md_escape(std::string_view text);
 std::string md_cell(std::string_view text);
+std::string md_code_span(std::string_view text);
 std::string md_code_block(std::string_view text, std::string_view info = "text");
 
 }  // namespace vhs

@@ -195,7 +195,7 @@ void findings_block(std::string& out, const std::vector<FindingGroup>& groups) {
       where += fmt::format(" (+{} more)", g.entries.size() - kMaxListed);
     out += fmt::format("    {:<7} {} x{}: {}\n", severity_name(g.severity), finding_info(g.code).id,
                        g.entries.size(), where);
-    out += fmt::format("            first: {}\n", g.first_detail);
+    out += fmt::format("            first: {}\n", escape_text(g.first_detail));
   }
 }
 

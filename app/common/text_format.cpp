@@ -70,32 +70,14 @@ std::string format_fds(std::span<const FdInfo> fds) {
 std::string format_fd_long(const FdInfo& fd) {
   std::string s = format_fd(fd);
   if (fd.inode != 0) s += fmt::format(" inode {}", fd.inode);
-  if (!fd.name.empty()) s += fmt::format(" '{}'", fd.name);
+  // The name comes from the peer that created the fd (memfd_create's name is free text).
+  if (!fd.name.empty()) s += fmt::format(" '{}'", escape_text(fd.name));
   return s;
 }
 
 std::string_view direction_arrow(Direction d) { return d == Direction::ToBackend ? "F→B" : "B→F"; }
 
 std::string_view channel_short(Channel c) { return c == Channel::Frontend ? "fe" : "be"; }
-
-std::string quote_text(std::string_view text) {
-  std::string out = "\"";
-  for (const char c : text) {
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (u < 0x20 || u == 0x7f) {
-      out += fmt::format("\\x{:02x}", u);
-    } else {
-      out += c;  // UTF-8 passes through
-    }
-  }
-  out += '"';
-  return out;
-}
 
 std::string hex_dump(std::span<const uint8_t> bytes, std::string_view indent) {
   std::string out;

@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+// escape_text and quote_text: every presenter prints text from outside through them.
+#include "app/common/text_escape.hpp"
 #include "decoders/vhost_user/fd_info.hpp"
 #include "decoders/vhost_user/wire.hpp"
 
@@ -36,10 +38,6 @@ std::string format_fd_long(const FdInfo& fd);
 // "F→B" (front-end to back-end) or "B→F"; "fe" / "be" for the channel.
 std::string_view direction_arrow(Direction d);
 std::string_view channel_short(Channel c);
-
-// A record note in double quotes on one line: control characters, quotes and backslashes
-// escaped ("\n", "\x1b", "\""), so a hostile capture cannot break the line format.
-std::string quote_text(std::string_view text);
 
 // Classic hex dump, 16 bytes a line: "<indent>0000  01 00 ... 00  |................|".
 std::string hex_dump(std::span<const uint8_t> bytes, std::string_view indent = "    ");

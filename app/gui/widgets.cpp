@@ -37,15 +37,32 @@ bool splitter(const char* id, bool vertical, float thickness, float length, floa
   return true;
 }
 
+namespace {
+
+// ImGui draws UTF-8: control characters and invalid bytes from a capture would show as garbage or
+// break a line. Views escape outside text themselves (on one line); this is the last guard, and
+// keeps the line breaks multi-line texts are made of. Plain ASCII, the common case, is drawn as it
+// is without a copy.
+void draw_text(std::string_view text) {
+  const bool plain = std::all_of(text.begin(), text.end(),
+                                 [](char c) { return c == '\n' || (c >= 0x20 && c < 0x7f); });
+  if (plain) {
+    ImGui::TextUnformatted(text.data(), text.data() + text.size());
+    return;
+  }
+  const std::string safe = escape_text(text, Newlines::Keep);
+  ImGui::TextUnformatted(safe.data(), safe.data() + safe.size());
+}
+
+}  // namespace
+
 void text_colored(ImU32 color, std::string_view text) {
   ImGui::PushStyleColor(ImGuiCol_Text, color);
-  ImGui::TextUnformatted(text.data(), text.data() + text.size());
+  draw_text(text);
   ImGui::PopStyleColor();
 }
 
-void text_unformatted(std::string_view text) {
-  ImGui::TextUnformatted(text.data(), text.data() + text.size());
-}
+void text_unformatted(std::string_view text) { draw_text(text); }
 
 void text_or_tip(std::string_view text) { text_or_tip(ImGui::GetColorU32(ImGuiCol_Text), text); }
 

@@ -95,7 +95,7 @@ void draw_findings_of(AppState& s, uint32_t i) {
                  "● " + std::string(severity_name(fi.severity)) + " " + std::string(fi.id));
     ImGui::SameLine();
     ImGui::PushTextWrapPos(0);
-    text_unformatted(f.detail.empty() ? std::string(fi.title) : f.detail);
+    text_unformatted(f.detail.empty() ? std::string(fi.title) : escape_text(f.detail));
     ImGui::PopTextWrapPos();
   }
 }
@@ -128,14 +128,15 @@ void draw_fields(AppState& s, const std::vector<Field>& fields, int highlight_fi
       ImGui::SetTooltip("%s\nright-click: filter on this value", f.path.c_str());
     }
     if (ImGui::BeginPopupContextItem("field menu")) {
-      if (ImGui::MenuItem(("filter: " + view::filter_term(f)).c_str())) filter_on(s, f);
+      if (ImGui::MenuItem(("filter: " + escape_text(view::filter_term(f))).c_str()))
+        filter_on(s, f);
       if (ImGui::MenuItem("copy path")) ImGui::SetClipboardText(f.path.c_str());
       if (ImGui::MenuItem("copy value")) ImGui::SetClipboardText(f.text.c_str());
       ImGui::EndPopup();
     }
     ImGui::PopID();
     ImGui::TableNextColumn();
-    text_or_tip(f.text);
+    text_or_tip(escape_text(f.text));
     ImGui::TableNextColumn();
     if (f.length) text_colored(kDimText, std::to_string(f.offset) + "+" + std::to_string(f.length));
   }
@@ -229,7 +230,7 @@ void draw_detail(AppState& s) {
     int f = field_at(fields, s.hex_hover_byte);
     if (f >= 0)
       ImGui::SetTooltip("%s = %s", fields[static_cast<size_t>(f)].path.c_str(),
-                        fields[static_cast<size_t>(f)].text.c_str());
+                        escape_text(fields[static_cast<size_t>(f)].text).c_str());
   }
 }
 

@@ -81,7 +81,9 @@ void file_dialog(AppState& s, bool save) {
   ImGui::BeginChild("files", ImVec2(0, -footer), true);
   std::string chosen;
   for (const auto& e : d.entries) {
-    std::string label = e.dir ? "▸ " + e.name + "/" : "  " + e.name;
+    // File names are any bytes but '/' and NUL: shown escaped, used as they are.
+    const std::string name = escape_text(e.name);
+    std::string label = e.dir ? "▸ " + name + "/" : "  " + name;
     if (ImGui::Selectable(label.c_str(), !e.dir && e.name == d.name,
                           ImGuiSelectableFlags_AllowDoubleClick)) {
       if (e.dir) {

@@ -60,7 +60,7 @@ void draw_findings(AppState& s) {
         ImGui::PushTextWrapPos(fs * 36);
         text_colored(severity_color(fi.severity),
                      std::string(fi.id) + ": " + std::string(fi.title));
-        if (!f.detail.empty()) text_unformatted(f.detail);
+        if (!f.detail.empty()) text_unformatted(escape_text(f.detail));
         ImGui::PopTextWrapPos();
         ImGui::EndTooltip();
       }
