@@ -97,7 +97,7 @@ struct Relay::Impl final : RelayServices {
   void on_closed(RelayFlow& flow, int err);
   void push(RelayFlow& flow);
   bool interpose_backend_channel(RelayFlow& flow);
-  void close_backend_channel(Direction closer, std::string_view reason);
+  void close_backend_channel(Direction closer, std::string_view reason, uint16_t flags = 0);
   RelayFlow& inflow(RelayConn& conn);
   RelayFlow& outflow(RelayConn& conn);
 

@@ -192,10 +192,23 @@ void Relay::Impl::on_oversized(RelayFlow& flow) {
   std::string what;
   if (h.version() != kProtocolVersion)
     what = std::string(writer_side(flow.direction())) + " sent garbage (request " + hex(h.request) +
-           ", flags " + hex(h.flags) + ": version " + std::to_string(h.version()) +
-           ", not 1) with size " + std::to_string(h.size);
+           ", flags " + hex(h.flags) + ": version " + std::to_string(h.version()) + ", not 1)" +
+           (flow.channel() == Channel::Backend ? " on the back-end channel" : "") + " with size " +
+           std::to_string(h.size);
   else
     what = describe_message(flow) + " with size " + std::to_string(h.size);
+  if (flow.channel() == Channel::Backend) {
+    // A broken back-end channel ends only that channel: the front-end itself, reading such a
+    // header there, drops the channel and keeps the main one (spec "Back-end communication":
+    // the channel is optional, the session works without it). So the proxy closes both halves
+    // it holds and goes on relaying the front-end channel.
+    what += " > " + std::to_string(kMaxPayloadSize) +
+            " (cap); cannot relay safely, closing the back-end channel";
+    session_error(flow.channel(), flow.direction(), what);
+    close_backend_channel(flow.direction(), "proxy closed the back-end channel: " + what,
+                          kRecordClosedByProxy);
+    return;
+  }
   what += " > " + std::to_string(kMaxPayloadSize) + " (cap); cannot relay safely, closing session";
   session_error(flow.channel(), flow.direction(), what);
   end_session(flow.direction(), "proxy closed the session: " + what, kRecordClosedByProxy);
@@ -226,14 +239,14 @@ void Relay::Impl::on_closed(RelayFlow& flow, int err) {
     close_backend_channel(flow.direction(), how);
 }
 
-void Relay::Impl::close_backend_channel(Direction closer, std::string_view reason) {
+void Relay::Impl::close_backend_channel(Direction closer, std::string_view reason, uint16_t flags) {
   chan_to_front.reset();
   chan_to_back.reset();
   unregister(chan_front);
   unregister(chan_back);
   chan_front.fd.reset();
   chan_back.fd.reset();
-  emit_text(RecordKind::Disconnect, Channel::Backend, closer, reason);
+  emit_text(RecordKind::Disconnect, Channel::Backend, closer, reason, flags);
 }
 
 // ---------------------------------------------------------------- records and logging
