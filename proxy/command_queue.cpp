@@ -10,12 +10,12 @@
 
 namespace vhs {
 
-std::unique_ptr<CommandQueue> CommandQueue::create(RelayServices& relay, Runner runner,
+std::unique_ptr<CommandQueue> CommandQueue::create(FdWatcher& loop, Runner runner,
                                                    std::string& error) {
   UniqueFd event(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
   std::unique_ptr<CommandQueue> queue;
   if (event) queue.reset(new CommandQueue(std::move(runner), std::move(event)));
-  if (!queue || !relay.watch(queue->event_.get(), *queue)) {
+  if (!queue || !loop.watch(queue->event_.get(), *queue)) {
     error = "cannot set up the event loop: " + errno_text(errno);
     return nullptr;
   }

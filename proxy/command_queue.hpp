@@ -1,6 +1,7 @@
 // The relay-thread half of the control server: command lines from other threads (the --control
 // socket's thread, see control_server.hpp, or the GUI) wait in a queue, an eventfd wakes the
-// core's loop, and each line is run on the relay thread by the runner (the debugger). Owns the
+// core's loop, and each line is run on the relay thread by the runner (the core, which hands it to
+// a session's debugger: relay_commands.cpp). Owns the
 // queue, its lock and the eventfd; sees no core event but its own eventfd.
 #pragma once
 
@@ -23,8 +24,7 @@ class CommandQueue final : private FdHandler {
   using Runner = std::function<std::string(std::string_view line)>;
 
   // nullptr and `error` set when the eventfd cannot be set up.
-  static std::unique_ptr<CommandQueue> create(RelayServices& relay, Runner runner,
-                                              std::string& error);
+  static std::unique_ptr<CommandQueue> create(FdWatcher& loop, Runner runner, std::string& error);
 
   // Any thread: queues the line and waits up to `timeout` for the relay thread's answer; after
   // that, "error: the relay is not running\n".

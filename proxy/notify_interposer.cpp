@@ -34,10 +34,13 @@ constexpr std::array<uint32_t, kNotifySources> kSourceRequests = {
     number_of(FrontendRequest::SET_VRING_KICK), number_of(FrontendRequest::SET_VRING_CALL),
     number_of(FrontendRequest::SET_VRING_ERR)};
 
-// Cookie layout: bits 0-15 slot index * 2 + (1 for the retired source), 16-55 the slot's serial
-// (events for fds of an earlier serial are stale).
+// Cookie layout: bits 0-15 slot index * 2 + (1 for the retired source), the rest the low bits of
+// the slot's serial (events for fds of an earlier serial are stale; a wrap-around would need 2^24
+// fd changes between an event and its dispatch).
+constexpr uint64_t kSerialMask = (uint64_t{1} << (RelayServices::kCookieBits - 16)) - 1;
+
 uint64_t notify_cookie(uint64_t serial, uint32_t index, bool retired) {
-  return (serial << 16) | static_cast<uint64_t>(index * 2 + (retired ? 1 : 0));
+  return ((serial & kSerialMask) << 16) | static_cast<uint64_t>(index * 2 + (retired ? 1 : 0));
 }
 
 bool is_blocking(int fd) {
@@ -189,7 +192,8 @@ class NotifyPart final : public NotifyInterposer, public NotifyHolds, private Fd
     const uint32_t index = field / 2;
     const bool retired = (field & 1) != 0;
     NotifySlot* slot = table_.find(index);
-    if (slot == nullptr || slot->serial != (cookie >> 16)) return;  // stale: the fd was replaced
+    if (slot == nullptr || (slot->serial & kSerialMask) != (cookie >> 16))
+      return;  // stale: the fd was replaced
     const uint64_t count = retired ? drain_eventfd(slot->retired.get(), slot->retired_blocking)
                                    : drain_eventfd(slot->source.get(), slot->source_blocking);
     if (count != 0) forward(index, count);

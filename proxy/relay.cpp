@@ -1,5 +1,6 @@
-// Relay core lifecycle: sockets, the epoll loop, sessions, connecting and accepting peers, the
-// parts' fds in the loop. Message handling is in relay_messages.cpp.
+// Relay core lifecycle: sockets, the epoll loop, accepting and connecting front-ends (each one a
+// session of its own), handing accepted back-ends to the sessions waiting for one. A session's
+// own lifecycle is in relay_session.cpp, message handling in relay_messages.cpp.
 #include "proxy/relay.hpp"
 
 #include <sys/epoll.h>
@@ -19,8 +20,7 @@ namespace vhs {
 namespace {
 
 constexpr int kMaxEvents = 16;
-
-uint64_t token(uint64_t generation, TokenId id) { return (generation << 8) | id; }
+constexpr uint32_t kTemplateSlot = 1;
 
 void drain(int fd) {
   uint64_t value;
@@ -41,12 +41,17 @@ std::string pid_note(int fd) {
 
 }  // namespace
 
-Relay::Impl::Impl(RelayOptions o) : opt(std::move(o)) {
-  front.id = kTokFront;
-  back.id = kTokBack;
-  chan_front.id = kTokChanFront;
-  chan_back.id = kTokChanBack;
+int HandlerTable::slot_of(FdHandler& handler) {
+  auto it = std::find(handlers_.begin(), handlers_.end(), &handler);
+  if (it == handlers_.end()) {
+    if (handlers_.size() == kMaxFdHandlers) return -1;
+    it = handlers_.insert(handlers_.end(), &handler);
+  }
+  return static_cast<int>(it - handlers_.begin());
 }
+
+RelayCore::RelayCore(RelayOptions o) : opt(std::move(o)) {}
+RelayCore::~RelayCore() = default;
 
 // ---------------------------------------------------------------- public API
 
@@ -106,7 +111,7 @@ RelayStats Relay::stats() const {
 
 // ---------------------------------------------------------------- set-up
 
-bool Relay::Impl::set_up(std::string& error) {
+bool RelayCore::set_up(std::string& error) {
   epoll.reset(::epoll_create1(EPOLL_CLOEXEC));
   stop_event.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
   flush_timer = TimerFd::create();
@@ -118,7 +123,7 @@ bool Relay::Impl::set_up(std::string& error) {
   auto add = [&](int fd, TokenId id) {
     epoll_event ev{};
     ev.events = EPOLLIN;
-    ev.data.u64 = id;
+    ev.data.u64 = make_token(0, id);
     return ::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, fd, &ev) == 0;
   };
   if (!add(stop_event.get(), kTokStop) || !add(flush_timer.fd(), kTokFlushTimer) ||
@@ -126,44 +131,41 @@ bool Relay::Impl::set_up(std::string& error) {
     error = "cannot set up the event loop: " + errno_text(errno);
     return false;
   }
-  if (opt.interpose_notify) notify = NotifyInterposer::create(*this);
-  debugger = Debugger::create(*this, notify ? &notify->holds() : nullptr, opt, error);
-  if (!debugger) return false;
   commands = CommandQueue::create(
-      *this, [d = debugger.get()](std::string_view line) { return d->run_command(line); }, error);
+      *this, [this](std::string_view line) { return run_command(line); }, error);
   if (!commands) return false;
-  if (opt.sample_interval.count() > 0) {
-    rings = RingSampling::create(*this, opt.device, opt.sample_interval, error);
-    if (!rings) return false;
-  }
-  return true;
+  // The template checks the command line's breakpoints and injections once, up front, and
+  // answers ctl commands while no session is live.
+  slots.resize(kTemplateSlot + 1);
+  slots[kTemplateSlot] =
+      std::make_unique<RelaySession>(*this, kTemplateSlot, 0, SessionState::Template);
+  return slots[kTemplateSlot]->set_up(false, error);
 }
 
-bool Relay::Impl::watch(int fd, FdHandler& handler, uint64_t cookie) {
-  auto it = std::find(fd_handlers.begin(), fd_handlers.end(), &handler);
-  if (it == fd_handlers.end()) {
-    if (fd_handlers.size() == kMaxFdHandlers) {
-      errno = ENOSPC;
-      return false;
-    }
-    it = fd_handlers.insert(fd_handlers.end(), &handler);
+bool RelayCore::watch(int fd, FdHandler& handler, uint64_t cookie) {
+  const int slot = handlers.slot_of(handler);
+  if (slot < 0) {
+    errno = ENOSPC;
+    return false;
   }
-  const auto slot = static_cast<uint8_t>(it - fd_handlers.begin());
   epoll_event ev{};
   ev.events = EPOLLIN;
-  ev.data.u64 = (cookie << 8) | static_cast<uint8_t>(kTokPart + slot);
+  ev.data.u64 = make_token(0, static_cast<uint8_t>(kTokPart + slot), cookie);
   return ::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, fd, &ev) == 0;
 }
 
-void Relay::Impl::unwatch(int fd) { ::epoll_ctl(epoll.get(), EPOLL_CTL_DEL, fd, nullptr); }
+void RelayCore::unwatch(int fd) { ::epoll_ctl(epoll.get(), EPOLL_CTL_DEL, fd, nullptr); }
+
+RelaySession* RelayCore::session_in_slot(uint32_t slot) const {
+  return slot < slots.size() ? slots[slot].get() : nullptr;
+}
 
 // ---------------------------------------------------------------- event loop
 
-int Relay::Impl::run() {
-  state = RelayState::Idle;
+int RelayCore::run() {
   start_frontend();
   epoll_event events[kMaxEvents];
-  while (!stopping && state != RelayState::Finished) {
+  while (!stopping && !finished) {
     int n = ::epoll_wait(epoll.get(), events, kMaxEvents, -1);
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -171,32 +173,46 @@ int Relay::Impl::run() {
       exit_code = 1;
       break;
     }
-    for (int i = 0; i < n && !stopping; ++i) {
-      dispatch(events[i].data.u64, events[i].events);
-      // Whatever unblocked a flow (a send, `step`, a delay timer) may have left whole messages in
-      // its read buffer, which no epoll event will announce.
-      if (!stopping) relay_buffered();
-    }
+    for (int i = 0; i < n && !stopping; ++i) dispatch(events[i].data.u64, events[i].events);
+    // Sessions that ended in this batch go only now: later events of the batch may name them.
+    if (any_ended) reap_ended();
   }
-  if (state == RelayState::BackendConnecting || state == RelayState::BackendWaiting)
-    emit_text(RecordKind::Connect, Channel::Frontend, Direction::ToBackend,
-              front_description + "; no back-end yet");
-  if (state == RelayState::Active || state == RelayState::BackendConnecting ||
-      state == RelayState::BackendWaiting)
-    end_session(Direction::ToBackend, "recorder stopped; proxy closed both sides",
-                kRecordClosedByProxy);
-  arm_retry(false);
+  for (auto& s : slots) {
+    if (!s || !s->live()) continue;
+    if (s->waiting_for_backend())
+      s->emit_text(RecordKind::Connect, Channel::Frontend, Direction::ToBackend,
+                   s->front_description + "; no back-end yet");
+    s->end(Direction::ToBackend, "recorder stopped; proxy closed both sides", kRecordClosedByProxy);
+  }
+  reap_ended();
+  retry_timer.disarm();
+  retry_armed = false;
   set_listen(front_listen, kTokFrontListen, false, front_listen_registered);
   set_listen(back_listen, kTokBackListen, false, back_listen_registered);
   front_listen.close();
   back_listen.close();
   flush_now();
-  state = RelayState::Finished;
+  finished = true;
   return exit_code;
 }
 
-void Relay::Impl::dispatch(uint64_t tok, uint32_t events) {
-  auto id = static_cast<TokenId>(tok & 0xff);
+void RelayCore::dispatch(uint64_t tok, uint32_t events) {
+  const auto id = static_cast<uint8_t>(tok & 0xff);
+  const auto slot = static_cast<uint32_t>((tok >> kTokSlotShift) & (kMaxSlots - 1));
+  const uint64_t cookie = tok >> kTokCookieShift;
+  if (slot != 0) {
+    RelaySession* s = session_in_slot(slot);
+    // Stale: the session ended earlier in this batch.
+    if (s == nullptr || s->state == SessionState::Ended) return;
+    if (id >= kTokPart)
+      s->on_part_event(id, cookie);
+    else
+      s->on_conn_event(static_cast<TokenId>(id), events);
+    // Whatever unblocked a flow (a send, a delay timer) may have left whole messages in its read
+    // buffer, which no epoll event will announce.
+    if (!stopping && s->state != SessionState::Ended) relay_buffered(s);
+    return;
+  }
   switch (id) {
     case kTokStop:
       drain(stop_event.get());
@@ -214,80 +230,66 @@ void Relay::Impl::dispatch(uint64_t tok, uint32_t events) {
     case kTokBackListen: on_back_accept(); return;
     default:
       if (id >= kTokPart) {
-        const size_t slot = id - kTokPart;
-        if (slot < fd_handlers.size()) fd_handlers[slot]->on_ready(tok >> 8);
-        return;
+        if (FdHandler* h = handlers.at(id - kTokPart)) h->on_ready(cookie);
+        // A ctl command (`step`, `continue`) may have released a flow of any session.
+        if (!stopping) relay_buffered(nullptr);
       }
-      // Stale: queued before the session it belongs to ended.
-      if ((tok >> 8) != generation_number) return;
-      on_conn_event(id, events);
       return;
   }
 }
 
+void RelayCore::relay_buffered(RelaySession* only) {
+  if (only != nullptr) {
+    only->relay_buffered();
+    return;
+  }
+  for (size_t i = 0; i < slots.size(); ++i)
+    if (slots[i] && slots[i]->state == SessionState::Active) slots[i]->relay_buffered();
+}
+
 // ---------------------------------------------------------------- epoll registration
 
-void Relay::Impl::set_listen(ListenSocket& sock, TokenId id, bool on, bool& registered) {
+void RelayCore::set_listen(ListenSocket& sock, TokenId id, bool on, bool& registered) {
   if (!sock.valid() || on == registered) return;
   epoll_event ev{};
   ev.events = EPOLLIN;
-  ev.data.u64 = id;
+  ev.data.u64 = make_token(0, id);
   ::epoll_ctl(epoll.get(), on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, sock.fd(), &ev);
   registered = on;
 }
 
-void Relay::Impl::update_interest(RelayConn& conn) {
-  if (!conn.fd) return;
-  // Read only when the previous message from this socket is gone (one message in flight per
-  // direction); wait for writability only while a message to this socket is stuck.
-  uint32_t want = 0;
-  if (!inflow(conn).sending()) want |= EPOLLIN;
-  if (outflow(conn).pushing()) want |= EPOLLOUT;
-  if (want == conn.events) return;
-  epoll_event ev{};
-  ev.events = want;
-  ev.data.u64 = token(generation_number, static_cast<TokenId>(conn.id));
-  // With no interest at all the socket leaves the set: EPOLLHUP would be reported regardless.
-  int op = want == 0 ? EPOLL_CTL_DEL : conn.events == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
-  ::epoll_ctl(epoll.get(), op, conn.fd.get(), &ev);
-  conn.events = want;
-}
-
-void Relay::Impl::unregister(RelayConn& conn) {
-  // Explicit: a passed-in socket may share its file description with the peer, and epoll only
-  // forgets a registration when the last reference to the description goes away.
-  if (conn.fd && conn.events != 0) ::epoll_ctl(epoll.get(), EPOLL_CTL_DEL, conn.fd.get(), nullptr);
-  conn.events = 0;
-}
-
-void Relay::Impl::refresh_interest(RelayFlow& flow) {
-  update_interest(flow.src());
-  update_interest(flow.dst());
-}
-
-void Relay::Impl::arm_retry(bool on) {
-  if (on)
+void RelayCore::update_waiting() {
+  bool connecting = frontend_connecting, waiting = false;
+  for (auto& s : slots) {
+    if (!s) continue;
+    connecting = connecting || s->waiting_for_backend();
+    waiting = waiting || s->state == SessionState::BackendWaiting;
+  }
+  set_listen(back_listen, kTokBackListen, waiting, back_listen_registered);
+  if (connecting == retry_armed) return;
+  if (connecting)
     retry_timer.arm_periodic(opt.retry_interval);
   else
     retry_timer.disarm();
+  retry_armed = connecting;
 }
 
-// ---------------------------------------------------------------- sessions
+// ---------------------------------------------------------------- front-ends
 
-void Relay::Impl::start_frontend() {
+void RelayCore::start_frontend() {
   if (opt.frontend.mode == EndpointMode::Listen) {
-    state = RelayState::Idle;
+    // Always listening: every front-end that connects is a session of its own at once, whatever
+    // the others are doing.
     set_listen(front_listen, kTokFrontListen, true, front_listen_registered);
     return;
   }
-  state = RelayState::FrontendConnecting;
-  deadline = Clock::now() + opt.connect_timeout;
+  frontend_connecting = true;
+  frontend_deadline = Clock::now() + opt.connect_timeout;
   try_connect_frontend();
-  if (state == RelayState::FrontendConnecting) arm_retry(true);
+  update_waiting();
 }
 
-void Relay::Impl::on_front_accept() {
-  if (state != RelayState::Idle) return;
+void RelayCore::on_front_accept() {
   int err = 0;
   UniqueFd fd = accept_unix(front_listen.fd(), err);
   if (!fd) {
@@ -298,24 +300,23 @@ void Relay::Impl::on_front_accept() {
   }
   std::string description =
       "front-end" + pid_note(fd.get()) + " connected on '" + opt.frontend.path + "'";
-  set_listen(front_listen, kTokFrontListen, false, front_listen_registered);
-  begin_session(std::move(fd), std::move(description));
+  start_session(std::move(fd), std::move(description));
 }
 
-void Relay::Impl::try_connect_frontend() {
+void RelayCore::try_connect_frontend() {
   UniqueFd fd;
   int err = 0;
   ConnectStatus s = connect_unix(opt.frontend.path, fd, err);
   if (s == ConnectStatus::Connected) {
-    arm_retry(false);
+    frontend_connecting = false;
     std::string description =
         "connected to front-end" + pid_note(fd.get()) + " at '" + opt.frontend.path + "'";
-    begin_session(std::move(fd), std::move(description));
+    start_session(std::move(fd), std::move(description));
     return;
   }
-  if (s == ConnectStatus::Retry && Clock::now() < deadline) return;
-  arm_retry(false);
-  state = RelayState::Finished;
+  if (s == ConnectStatus::Retry && Clock::now() < frontend_deadline) return;
+  frontend_connecting = false;
+  finished = true;
   if (had_session) {
     log(LogLevel::Info,
         "front-end at '" + opt.frontend.path + "' is gone (" + errno_text(err) + "); stopping");
@@ -328,50 +329,55 @@ void Relay::Impl::try_connect_frontend() {
   }
 }
 
-void Relay::Impl::begin_session(UniqueFd fd, std::string description) {
-  ++session_number;
-  had_session = true;
-  debugger->on_session_begin();
-  stat_sessions.fetch_add(1, std::memory_order_relaxed);
-  front.fd = std::move(fd);
-  front.events = 0;
-  front_description = std::move(description);
-  if (opt.backend.mode == EndpointMode::Connect) {
-    state = RelayState::BackendConnecting;
-    deadline = Clock::now() + opt.connect_timeout;
-    try_connect_backend();
-    if (state == RelayState::BackendConnecting) arm_retry(true);
-  } else {
-    state = RelayState::BackendWaiting;
-    deadline = Clock::now() + opt.connect_timeout;
-    set_listen(back_listen, kTokBackListen, true, back_listen_registered);
-    arm_retry(true);
-    on_back_accept();  // the back-end may already be waiting in the backlog
-  }
-}
-
-void Relay::Impl::try_connect_backend() {
-  UniqueFd fd;
-  int err = 0;
-  ConnectStatus s = connect_unix(opt.backend.path, fd, err);
-  if (s == ConnectStatus::Connected) {
-    arm_retry(false);
-    std::string description =
-        "connected to back-end" + pid_note(fd.get()) + " at '" + opt.backend.path + "'";
-    activate(std::move(fd), std::move(description));
+void RelayCore::start_session(UniqueFd front, std::string description) {
+  // A free slot; one that ended in this batch stays taken until reaped.
+  uint32_t slot = kTemplateSlot + 1;
+  while (slot < slots.size() && slots[slot]) ++slot;
+  if (slot >= kMaxSlots) {
+    log(LogLevel::Error, "too many concurrent sessions (" + std::to_string(kMaxSlots - 2) +
+                             "); closing the new front-end connection");
     return;
   }
-  last_connect_errno = err;
-  if (s == ConnectStatus::Retry && Clock::now() < deadline) return;
-  arm_retry(false);
-  fail_backend(sys_error("connect to back-end", opt.backend.path, err) +
-               (s == ConnectStatus::Retry
-                    ? " (gave up after " + seconds_text(opt.connect_timeout) + ")"
-                    : ""));
+  if (slot == slots.size()) slots.emplace_back();
+  auto session = std::make_unique<RelaySession>(*this, slot, ++last_session_number,
+                                                SessionState::BackendConnecting);
+  std::string error;
+  if (!session->set_up(true, error)) {
+    log(LogLevel::Error, "session " + std::to_string(session->number) + ": " + error +
+                             "; closing the front-end connection");
+    return;
+  }
+  had_session = true;
+  stat_sessions.fetch_add(1, std::memory_order_relaxed);
+  RelaySession& s = *session;
+  slots[slot] = std::move(session);
+  s.begin(std::move(front), std::move(description));
+  update_waiting();
 }
 
-void Relay::Impl::on_back_accept() {
-  if (state != RelayState::BackendWaiting) return;
+void RelayCore::session_ended(RelaySession&) {
+  any_ended = true;
+  update_waiting();
+  // Connect mode: the front-end is reached again after each session (QEMU `reconnect=`).
+  if (opt.frontend.mode == EndpointMode::Connect && !stopping && !finished) start_frontend();
+}
+
+void RelayCore::reap_ended() {
+  any_ended = false;
+  for (auto& s : slots)
+    if (s && s->state == SessionState::Ended) s.reset();
+  while (slots.size() > kTemplateSlot + 1 && !slots.back()) slots.pop_back();
+}
+
+// ---------------------------------------------------------------- back-ends
+
+void RelayCore::on_back_accept() {
+  // The back-end that connects goes to the session that has waited longest.
+  RelaySession* oldest = nullptr;
+  for (auto& s : slots)
+    if (s && s->state == SessionState::BackendWaiting && (!oldest || s->number < oldest->number))
+      oldest = s.get();
+  if (oldest == nullptr) return;
   int err = 0;
   UniqueFd fd = accept_unix(back_listen.fd(), err);
   if (!fd) {
@@ -380,76 +386,17 @@ void Relay::Impl::on_back_accept() {
           "cannot accept a back-end on '" + opt.backend.path + "': " + errno_text(err));
     return;
   }
-  arm_retry(false);
-  set_listen(back_listen, kTokBackListen, false, back_listen_registered);
   std::string description =
       "back-end" + pid_note(fd.get()) + " connected on '" + opt.backend.path + "'";
-  activate(std::move(fd), std::move(description));
+  oldest->activate(std::move(fd), std::move(description));
+  update_waiting();
 }
 
-void Relay::Impl::on_retry_tick() {
-  switch (state) {
-    case RelayState::FrontendConnecting: try_connect_frontend(); break;
-    case RelayState::BackendConnecting: try_connect_backend(); break;
-    case RelayState::BackendWaiting:
-      if (Clock::now() >= deadline) {
-        arm_retry(false);
-        set_listen(back_listen, kTokBackListen, false, back_listen_registered);
-        fail_backend("no back-end connected on '" + opt.backend.path + "' within " +
-                     seconds_text(opt.connect_timeout));
-      }
-      break;
-    default: arm_retry(false); break;
-  }
-}
-
-void Relay::Impl::activate(UniqueFd fd, std::string description) {
-  back.fd = std::move(fd);
-  back.events = 0;
-  state = RelayState::Active;
-  std::string note = front_description + "; " + description;
-  emit_text(RecordKind::Connect, Channel::Frontend, Direction::ToBackend, note);
-  log(LogLevel::Info, "session " + std::to_string(session_number) + ": " + note);
-  update_interest(front);
-  update_interest(back);
-}
-
-void Relay::Impl::fail_backend(const std::string& why) {
-  emit_text(RecordKind::Connect, Channel::Frontend, Direction::ToBackend,
-            front_description + "; no back-end");
-  session_error(Channel::Frontend, Direction::ToFrontend,
-                why + "; closing the front-end connection");
-  end_session(Direction::ToFrontend, "proxy closed the front-end connection: " + why,
-              kRecordClosedByProxy);
-}
-
-void Relay::Impl::end_session(Direction closer, std::string_view reason, uint16_t flags) {
-  if (chan_front.fd || chan_back.fd) close_backend_channel(closer, "session ended");
-  if (rings) rings->on_session_end();
-  if (notify) notify->on_session_end();
-  emit_text(RecordKind::Disconnect, Channel::Frontend, closer, reason, flags);
-  log(LogLevel::Info,
-      "session " + std::to_string(session_number) + " ended: " + std::string(reason));
-  to_back.reset();
-  to_front.reset();
-  debugger->on_session_end();
-  unregister(front);
-  unregister(back);
-  front.fd.reset();
-  back.fd.reset();
-  // Events already queued for these sockets now carry a stale generation.
-  ++generation_number;
-  after_session();
-}
-
-void Relay::Impl::after_session() {
-  arm_retry(false);
-  set_listen(back_listen, kTokBackListen, false, back_listen_registered);
-  if (stopping) {
-    state = RelayState::Finished;
-    return;
-  }
-  start_frontend();
+void RelayCore::on_retry_tick() {
+  if (frontend_connecting) try_connect_frontend();
+  for (size_t i = 0; i < slots.size(); ++i)
+    if (slots[i] && slots[i]->waiting_for_backend()) slots[i]->on_retry_tick();
+  update_waiting();
 }
 
 }  // namespace vhs

@@ -1,13 +1,15 @@
-// The relay core (Relay::Impl): connections (listening/connecting on both sides, the back-end
-// channel interposition), framing and fds (RelayFlow/MessageReader), records to the sinks,
-// session numbering and the epoll loop. Everything else is a part the core drives through a
-// narrow interface and that acts back only through RelayServices:
+// The relay core (Relay::Impl) and its sessions (RelaySession). The core owns the epoll loop, the
+// listening/connecting on both sides, the timers, the sinks and the command queue; each accepted
+// front-end connection is a RelaySession with its own back-end connection, session number,
+// back-end channel interposition, framing and fds (RelayFlow/MessageReader), and its own parts,
+// which it drives through a narrow interface and which act back only through RelayServices:
 //   ring_sampling.hpp      live ring sampling (RingSampler + its timer)
 //   notify_interposer.hpp  --interpose-notify eventfds
 //   debugger.hpp           breakpoints, holds, injections, step/continue
-//   command_queue.hpp      ctl command lines from other threads (the control server's relay side)
-// Shared by relay.cpp (lifecycle, connections, services) and relay_messages.cpp (per message).
-// Not part of the public API.
+// The command queue (command_queue.hpp) hands ctl lines from other threads to the core, which
+// routes each to a session's debugger (relay_commands.cpp).
+// Shared by relay.cpp (core: lifecycle, connections), relay_session.cpp (a session's lifecycle),
+// relay_messages.cpp (per message) and relay_commands.cpp. Not part of the public API.
 #pragma once
 
 #include <array>
@@ -35,9 +37,8 @@
 
 namespace vhs {
 
-// Low byte of an epoll token. Connection tokens also carry the session generation in the upper
-// bits, so an event queued for a connection of a session that just ended is recognised as stale;
-// a part's token carries the cookie it gave RelayServices::watch().
+// An epoll token: bits 0-7 the TokenId, 8-23 the slot of the session the fd belongs to (0: the
+// core), 24-63 the cookie a part gave RelayServices::watch().
 enum TokenId : uint8_t {
   kTokStop = 1,
   kTokFlushTimer,
@@ -48,24 +49,50 @@ enum TokenId : uint8_t {
   kTokBack,       // front-end channel, back-end side
   kTokChanFront,  // back-end channel: the front-end's socketpair end (from SET_BACKEND_REQ_FD)
   kTokChanBack,   // back-end channel: our socketpair end, paired with the one the back-end got
-  kTokPart = 32,  // kTokPart + n: the n-th FdHandler of the parts
+  kTokPart = 32,  // kTokPart + n: the n-th FdHandler of the core or of a session
 };
 inline constexpr uint8_t kMaxFdHandlers = 16;
+inline constexpr unsigned kTokSlotShift = 8;
+inline constexpr unsigned kTokCookieShift = 24;
+static_assert(64 - kTokCookieShift == RelayServices::kCookieBits);
+// Slot 0 is the core's, slot 1 the session template's; live sessions take the others.
+inline constexpr uint32_t kMaxSlots = 1u << (kTokCookieShift - kTokSlotShift);
 
-enum class RelayState : uint8_t {
-  Idle,                // listening for a front-end
-  FrontendConnecting,  // retrying to connect to a listening front-end
-  BackendConnecting,   // front-end here; retrying to connect to the back-end
-  BackendWaiting,      // front-end here; waiting for the back-end to connect to us
-  Active,              // relaying
-  Finished,            // run() is about to return
+inline uint64_t make_token(uint32_t slot, uint8_t id, uint64_t cookie = 0) {
+  return (cookie << kTokCookieShift) | (uint64_t{slot} << kTokSlotShift) | id;
+}
+
+enum class SessionState : uint8_t {
+  Template,           // never connected: holds the ctl policy new sessions start from
+  BackendConnecting,  // front-end here; retrying to connect to the back-end
+  BackendWaiting,     // front-end here; waiting for the back-end to connect to us
+  Active,             // relaying
+  Ended,              // over; destroyed after the current batch of events
 };
 
-struct Relay::Impl final : RelayServices {
+// The fds of one owner (the core or a session) that its parts watch in the loop.
+class HandlerTable {
+ public:
+  // The slot of `handler` in the table (added if new); -1 when the table is full.
+  int slot_of(FdHandler& handler);
+  FdHandler* at(size_t index) const {
+    return index < handlers_.size() ? handlers_[index] : nullptr;
+  }
+
+ private:
+  std::vector<FdHandler*> handlers_;
+};
+
+struct RelaySession;
+
+// The core's state and loop. Relay::Impl is this (relay.hpp keeps the name private; the
+// sessions name the core by this type).
+struct RelayCore : FdWatcher {
   using Clock = std::chrono::steady_clock;
 
-  explicit Impl(RelayOptions o);
-  // Event loop, timers and parts; false and `error` set on failure.
+  explicit RelayCore(RelayOptions o);
+  ~RelayCore();
+  // Event loop, timers, command queue and session template; false and `error` set on failure.
   bool set_up(std::string& error);
 
   // --- lifecycle and connections (relay.cpp)
@@ -76,50 +103,26 @@ struct Relay::Impl final : RelayServices {
   void on_back_accept();
   void on_retry_tick();
   void try_connect_frontend();
-  void try_connect_backend();
-  void begin_session(UniqueFd front, std::string description);
-  void activate(UniqueFd back, std::string description);
-  void fail_backend(const std::string& why);
-  // `flags` go on the Disconnect record (kRecordClosedByProxy when no peer hung up).
-  void end_session(Direction closer, std::string_view reason, uint16_t flags = 0);
-  void after_session();
-  void arm_retry(bool on);
+  void start_session(UniqueFd front, std::string description);
+  // Called by a session when it ended: the next front-end (connect mode), listen and retry state.
+  void session_ended(RelaySession& session);
+  void reap_ended();
+  void update_waiting();  // back-end listening socket and retry timer follow the sessions
   void set_listen(ListenSocket& sock, TokenId id, bool on, bool& registered);
-  void update_interest(RelayConn& conn);
-  void unregister(RelayConn& conn);
-
-  // --- per message (relay_messages.cpp)
-  void on_conn_event(TokenId id, uint32_t events);
-  void on_readable(RelayFlow& flow);
-  void relay_buffered();
-  void on_message(RelayFlow& flow);
-  void on_oversized(RelayFlow& flow);
-  void on_closed(RelayFlow& flow, int err);
-  void push(RelayFlow& flow);
-  bool interpose_backend_channel(RelayFlow& flow);
-  void close_backend_channel(Direction closer, std::string_view reason);
-  RelayFlow& inflow(RelayConn& conn);
-  RelayFlow& outflow(RelayConn& conn);
+  // Whole messages left in the read buffers of `only` (all live sessions when null).
+  void relay_buffered(RelaySession* only);
+  RelaySession* session_in_slot(uint32_t slot) const;
 
   // --- records (relay_messages.cpp)
-  void emit_text(RecordKind kind, Channel channel, Direction direction, std::string_view text,
-                 uint16_t flags = 0);
+  void emit(const Record& record);
+  void log(LogLevel level, std::string_view text);
   void on_flush_timer();
   void flush_now();
 
-  // --- RelayServices (relay.cpp, records in relay_messages.cpp)
-  uint32_t session() const override { return session_number; }
-  bool relaying() const override { return state == RelayState::Active; }
-  uint64_t generation() const override { return generation_number; }
-  void emit(const Record& record) override;
-  void log(LogLevel level, std::string_view text) override;
-  void note_dropped() override;
-  void session_error(Channel channel, Direction direction, const std::string& text) override;
-  std::span<RelayFlow* const> flows() override { return all_flows; }
-  void send_on(RelayFlow& flow) override { push(flow); }
-  void refresh_interest(RelayFlow& flow) override;
-  void set_debugging(bool on) override { debugging = on; }
-  uint64_t next_hold_order() override { return ++hold_counter; }
+  // --- ctl commands (relay_commands.cpp)
+  std::string run_command(std::string_view line);
+
+  // --- FdWatcher: the core's own parts (the command queue)
   bool watch(int fd, FdHandler& handler, uint64_t cookie) override;
   void unwatch(int fd) override;
 
@@ -132,19 +135,102 @@ struct Relay::Impl final : RelayServices {
   ListenSocket back_listen;
   bool front_listen_registered = false;
   bool back_listen_registered = false;
+  bool retry_armed = false;
   std::vector<RecordSink*> sinks;
   std::vector<std::function<void()>> flushes;
-  std::vector<FdHandler*> fd_handlers;  // index = token id - kTokPart
+  HandlerTable handlers;  // the core's parts
 
-  RelayState state = RelayState::Idle;
   bool stopping = false;
+  bool finished = false;  // run() is about to return
   int exit_code = 0;
   bool had_session = false;
-  uint32_t session_number = 0;
-  uint64_t generation_number = 0;
+  bool frontend_connecting = false;  // connect mode: retrying to reach the listening front-end
+  Clock::time_point frontend_deadline;
+  uint32_t last_session_number = 0;
+
+  // Index = slot. [0] is the core's (null), [1] the template; a slot is reused only after the
+  // batch of events it ended in, so a stale event never reaches a newer session.
+  std::vector<std::unique_ptr<RelaySession>> slots;
+  bool any_ended = false;
+  // ctl lines that changed breakpoints, injections or notification holds for every session:
+  // each new session replays them after the command line's own breakpoints and injections.
+  std::vector<std::string> policy_lines;
+
+  bool dirty = false;
+  bool flush_armed = false;
+  std::unique_ptr<CommandQueue> commands;
+
+  std::atomic<uint64_t> stat_sessions{0}, stat_messages{0}, stat_bytes{0}, stat_errors{0};
+};
+
+struct Relay::Impl final : RelayCore {
+  using RelayCore::RelayCore;
+};
+
+struct RelaySession final : RelayServices {
+  using Clock = std::chrono::steady_clock;
+
+  RelaySession(RelayCore& core, uint32_t slot, uint32_t number, SessionState state);
+  ~RelaySession();
+  // The parts (`sample`: with ring sampling when the options ask for it); false and `error` set
+  // on failure.
+  bool set_up(bool sample, std::string& error);
+  bool live() const { return state != SessionState::Template && state != SessionState::Ended; }
+  bool waiting_for_backend() const {
+    return state == SessionState::BackendConnecting || state == SessionState::BackendWaiting;
+  }
+
+  // --- lifecycle (relay_session.cpp)
+  void begin(UniqueFd front, std::string description);
+  void try_connect_backend();
+  void on_retry_tick();
+  void activate(UniqueFd back, std::string description);
+  void fail_backend(const std::string& why);
+  // `flags` go on the Disconnect record (kRecordClosedByProxy when no peer hung up).
+  void end(Direction closer, std::string_view reason, uint16_t flags = 0);
+  void update_interest(RelayConn& conn);
+  void unregister(RelayConn& conn);
+  void on_part_event(uint8_t id, uint64_t cookie);
+
+  // --- per message (relay_messages.cpp)
+  void on_conn_event(TokenId id, uint32_t events);
+  void on_readable(RelayFlow& flow);
+  void relay_buffered();
+  void on_message(RelayFlow& flow);
+  void on_oversized(RelayFlow& flow);
+  void on_closed(RelayFlow& flow, int err);
+  void push(RelayFlow& flow);
+  bool interpose_backend_channel(RelayFlow& flow);
+  void close_backend_channel(Direction closer, std::string_view reason, uint16_t flags = 0);
+  RelayFlow& inflow(RelayConn& conn);
+  RelayFlow& outflow(RelayConn& conn);
+  void emit_text(RecordKind kind, Channel channel, Direction direction, std::string_view text,
+                 uint16_t flags = 0);
+
+  // --- RelayServices
+  uint32_t session() const override { return number; }
+  bool relaying() const override { return state == SessionState::Active; }
+  uint64_t generation() const override { return generation_number; }
+  void emit(const Record& record) override { core.emit(record); }
+  void log(LogLevel level, std::string_view text) override { core.log(level, text); }
+  void note_dropped() override;
+  void session_error(Channel channel, Direction direction, const std::string& text) override;
+  std::span<RelayFlow* const> flows() override { return all_flows; }
+  void send_on(RelayFlow& flow) override { push(flow); }
+  void refresh_interest(RelayFlow& flow) override;
+  void set_debugging(bool on) override { debugging = on; }
+  uint64_t next_hold_order() override { return ++hold_counter; }
+  bool watch(int fd, FdHandler& handler, uint64_t cookie) override;
+  void unwatch(int fd) override;
+
+  RelayCore& core;
+  const uint32_t slot;
+  const uint32_t number;
+  SessionState state;
   Clock::time_point deadline;
-  int last_connect_errno = 0;
   std::string front_description;
+  uint64_t generation_number = 0;  // changes when the session ends
+  HandlerTable handlers;           // the session's parts
 
   RelayConn front, back, chan_front, chan_back;
   RelayFlow to_back{Channel::Frontend, Direction::ToBackend, &front, &back};
@@ -154,19 +240,14 @@ struct Relay::Impl final : RelayServices {
   const std::array<RelayFlow*, 4> all_flows{&to_back, &to_front, &chan_to_back, &chan_to_front};
 
   Record meta;  // Connect / Disconnect / Error records
-  bool dirty = false;
-  bool flush_armed = false;
 
-  // The parts (null when off); the core knows them only by these interfaces.
+  // The parts (null when off); the session knows them only by these interfaces.
   std::unique_ptr<RingSampling> rings;
   std::unique_ptr<NotifyInterposer> notify;
   std::unique_ptr<Debugger> debugger;
-  std::unique_ptr<CommandQueue> commands;
   // The debugger's per-message hooks run (one predictable branch per message when false).
   bool debugging = false;
   uint64_t hold_counter = 0;
-
-  std::atomic<uint64_t> stat_sessions{0}, stat_messages{0}, stat_bytes{0}, stat_errors{0};
 };
 
 }  // namespace vhs

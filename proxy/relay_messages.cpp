@@ -31,7 +31,7 @@ constexpr uint32_t kSetBackendReqFd = static_cast<uint32_t>(FrontendRequest::SET
 
 }  // namespace
 
-RelayFlow& Relay::Impl::inflow(RelayConn& conn) {
+RelayFlow& RelaySession::inflow(RelayConn& conn) {
   switch (conn.id) {
     case kTokFront: return to_back;
     case kTokBack: return to_front;
@@ -40,7 +40,7 @@ RelayFlow& Relay::Impl::inflow(RelayConn& conn) {
   }
 }
 
-RelayFlow& Relay::Impl::outflow(RelayConn& conn) {
+RelayFlow& RelaySession::outflow(RelayConn& conn) {
   switch (conn.id) {
     case kTokFront: return to_front;
     case kTokBack: return to_back;
@@ -49,7 +49,7 @@ RelayFlow& Relay::Impl::outflow(RelayConn& conn) {
   }
 }
 
-void Relay::Impl::on_conn_event(TokenId id, uint32_t events) {
+void RelaySession::on_conn_event(TokenId id, uint32_t events) {
   RelayConn* conn = id == kTokFront       ? &front
                     : id == kTokBack      ? &back
                     : id == kTokChanFront ? &chan_front
@@ -67,7 +67,7 @@ void Relay::Impl::on_conn_event(TokenId id, uint32_t events) {
   }
 }
 
-void Relay::Impl::on_readable(RelayFlow& flow) {
+void RelaySession::on_readable(RelayFlow& flow) {
   switch (flow.reader().read(flow.src().fd.get())) {
     case MessageReader::Status::Partial: return;
     case MessageReader::Status::Complete: on_message(flow); return;
@@ -79,19 +79,19 @@ void Relay::Impl::on_readable(RelayFlow& flow) {
 
 // Greedy reads (message_reader.hpp) can leave whole messages in a flow's buffer, and those get no
 // epoll event: relay them now, as long as their flow is free to send.
-void Relay::Impl::relay_buffered() {
+void RelaySession::relay_buffered() {
   const uint64_t gen = generation_number;
   for (RelayFlow* flow : all_flows)
     while (gen == generation_number && flow->src().fd && !flow->sending() && flow->reader().ready())
       on_readable(*flow);
 }
 
-void Relay::Impl::on_message(RelayFlow& flow) {
+void RelaySession::on_message(RelayFlow& flow) {
   uint16_t flags = 0;
   // Fault injection, only when asked for (docs/step.md): may drop the message or swap a reply.
   if (debugging) [[unlikely]]
     if (debugger->before_record(flow, flags)) return;
-  fill_record(flow, session_number, flags);
+  fill_record(flow, number, flags);
   const Header& h = flow.reader().header();
   // Hook point for control messages: the whole message is in hand here, before it moves on.
   bool interposed = false, substituted = false;
@@ -102,9 +102,12 @@ void Relay::Impl::on_message(RelayFlow& flow) {
     substituted = notify->on_message(flow);
   if (!interposed && !substituted) flow.begin_send();
 
-  stat_messages.store(stat_messages.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  stat_bytes.store(stat_bytes.load(std::memory_order_relaxed) + flow.record().bytes.size(),
-                   std::memory_order_relaxed);
+  // Only the relay thread writes the counters: a load and a store, no locked instruction.
+  core.stat_messages.store(core.stat_messages.load(std::memory_order_relaxed) + 1,
+                           std::memory_order_relaxed);
+  core.stat_bytes.store(
+      core.stat_bytes.load(std::memory_order_relaxed) + flow.record().bytes.size(),
+      std::memory_order_relaxed);
   emit(flow.record());
   if (notify) [[unlikely]]
     notify->emit_deferred();
@@ -128,7 +131,7 @@ void Relay::Impl::on_message(RelayFlow& flow) {
   push(flow);
 }
 
-bool Relay::Impl::interpose_backend_channel(RelayFlow& flow) {
+bool RelaySession::interpose_backend_channel(RelayFlow& flow) {
   int frontend_end = flow.reader().fds()[0];
   int type = 0;
   socklen_t len = sizeof type;
@@ -160,7 +163,7 @@ bool Relay::Impl::interpose_backend_channel(RelayFlow& flow) {
   return true;
 }
 
-void Relay::Impl::push(RelayFlow& flow) {
+void RelaySession::push(RelayFlow& flow) {
   int err = 0;
   switch (flow.continue_send(err)) {
     case RelayFlow::SendStatus::Done:
@@ -177,7 +180,7 @@ void Relay::Impl::push(RelayFlow& flow) {
                     "cannot relay " + message_label(flow.channel(), flow.reader().header()) +
                         " to the " + dest + ": " + errno_text(err));
       if (flow.channel() == Channel::Frontend)
-        end_session(closer, how);
+        end(closer, how);
       else
         close_backend_channel(closer, how);
       return;
@@ -185,30 +188,43 @@ void Relay::Impl::push(RelayFlow& flow) {
   }
 }
 
-void Relay::Impl::on_oversized(RelayFlow& flow) {
-  fill_record(flow, session_number, kRecordNotRelayed);
+void RelaySession::on_oversized(RelayFlow& flow) {
+  fill_record(flow, number, kRecordNotRelayed);
   emit(flow.record());
   const Header& h = flow.reader().header();
   std::string what;
   if (h.version() != kProtocolVersion)
     what = std::string(writer_side(flow.direction())) + " sent garbage (request " + hex(h.request) +
-           ", flags " + hex(h.flags) + ": version " + std::to_string(h.version()) +
-           ", not 1) with size " + std::to_string(h.size);
+           ", flags " + hex(h.flags) + ": version " + std::to_string(h.version()) + ", not 1)" +
+           (flow.channel() == Channel::Backend ? " on the back-end channel" : "") + " with size " +
+           std::to_string(h.size);
   else
     what = describe_message(flow) + " with size " + std::to_string(h.size);
+  if (flow.channel() == Channel::Backend) {
+    // A broken back-end channel ends only that channel: the front-end itself, reading such a
+    // header there, drops the channel and keeps the main one (spec "Back-end communication":
+    // the channel is optional, the session works without it). So the proxy closes both halves
+    // it holds and goes on relaying the front-end channel.
+    what += " > " + std::to_string(kMaxPayloadSize) +
+            " (cap); cannot relay safely, closing the back-end channel";
+    session_error(flow.channel(), flow.direction(), what);
+    close_backend_channel(flow.direction(), "proxy closed the back-end channel: " + what,
+                          kRecordClosedByProxy);
+    return;
+  }
   what += " > " + std::to_string(kMaxPayloadSize) + " (cap); cannot relay safely, closing session";
   session_error(flow.channel(), flow.direction(), what);
-  end_session(flow.direction(), "proxy closed the session: " + what, kRecordClosedByProxy);
+  end(flow.direction(), "proxy closed the session: " + what, kRecordClosedByProxy);
 }
 
-void Relay::Impl::on_closed(RelayFlow& flow, int err) {
+void RelaySession::on_closed(RelayFlow& flow, int err) {
   std::string side(writer_side(flow.direction()));
   std::string how = err == 0 ? side + " closed the connection"
                              : side + " connection failed (" + errno_text(err) + ")";
   if (flow.channel() == Channel::Backend) how += " on the back-end channel";
   const MessageReader& in = flow.reader();
   if (in.partial()) {
-    fill_record(flow, session_number, kRecordIncomplete);
+    fill_record(flow, number, kRecordIncomplete);
     emit(flow.record());
     std::string got;
     if (!in.header_complete())
@@ -221,24 +237,38 @@ void Relay::Impl::on_closed(RelayFlow& flow, int err) {
     session_error(flow.channel(), flow.direction(), how + " mid-message (got " + got + ")");
   }
   if (flow.channel() == Channel::Frontend)
-    end_session(flow.direction(), how);
+    end(flow.direction(), how);
   else
     close_backend_channel(flow.direction(), how);
 }
 
-void Relay::Impl::close_backend_channel(Direction closer, std::string_view reason) {
+void RelaySession::close_backend_channel(Direction closer, std::string_view reason,
+                                         uint16_t flags) {
   chan_to_front.reset();
   chan_to_back.reset();
   unregister(chan_front);
   unregister(chan_back);
   chan_front.fd.reset();
   chan_back.fd.reset();
-  emit_text(RecordKind::Disconnect, Channel::Backend, closer, reason);
+  emit_text(RecordKind::Disconnect, Channel::Backend, closer, reason, flags);
 }
 
 // ---------------------------------------------------------------- records and logging
 
-void Relay::Impl::emit(const Record& record) {
+void RelaySession::emit_text(RecordKind kind, Channel channel, Direction direction,
+                             std::string_view text, uint16_t flags) {
+  meta.kind = kind;
+  meta.channel = channel;
+  meta.direction = direction;
+  meta.flags = flags;
+  meta.session = number;
+  meta.timestamp_ns = realtime_ns();
+  meta.fds.clear();
+  meta.bytes.assign(text.begin(), text.end());
+  emit(meta);
+}
+
+void RelayCore::emit(const Record& record) {
   for (RecordSink* s : sinks) s->on_record(record);
   dirty = true;
   if (!flush_armed && !flushes.empty()) {
@@ -247,37 +277,16 @@ void Relay::Impl::emit(const Record& record) {
   }
 }
 
-void Relay::Impl::emit_text(RecordKind kind, Channel channel, Direction direction,
-                            std::string_view text, uint16_t flags) {
-  meta.kind = kind;
-  meta.channel = channel;
-  meta.direction = direction;
-  meta.flags = flags;
-  meta.session = session_number;
-  meta.timestamp_ns = realtime_ns();
-  meta.fds.clear();
-  meta.bytes.assign(text.begin(), text.end());
-  emit(meta);
-}
-
-void Relay::Impl::log(LogLevel level, std::string_view text) {
+void RelayCore::log(LogLevel level, std::string_view text) {
   if (opt.log) opt.log(level, text);
 }
 
-void Relay::Impl::note_dropped() { stat_messages.fetch_add(1, std::memory_order_relaxed); }
-
-void Relay::Impl::session_error(Channel channel, Direction direction, const std::string& text) {
-  stat_errors.fetch_add(1, std::memory_order_relaxed);
-  emit_text(RecordKind::Error, channel, direction, text);
-  log(LogLevel::Error, "session " + std::to_string(session_number) + ": " + text);
-}
-
-void Relay::Impl::on_flush_timer() {
+void RelayCore::on_flush_timer() {
   flush_armed = false;
   if (dirty) flush_now();
 }
 
-void Relay::Impl::flush_now() {
+void RelayCore::flush_now() {
   dirty = false;
   for (auto& f : flushes) f();
 }

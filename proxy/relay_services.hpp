@@ -24,17 +24,35 @@ class FdHandler {
   virtual void on_ready(uint64_t cookie) = 0;
 };
 
-class RelayServices {
+// Watching fds in the core's epoll loop: what the core offers its own parts (the command queue)
+// and every session offers its parts.
+class FdWatcher {
  public:
-  // Cookies carry at most this many bits (the rest of the epoll token names the handler).
-  static constexpr unsigned kCookieBits = 56;
+  // Cookies carry at most this many bits (the rest of the epoll token names the session and the
+  // handler).
+  static constexpr unsigned kCookieBits = 40;
 
+  // Adds `fd` (readable) to the core's loop; `handler.on_ready(cookie)` when it fires. False on
+  // failure (errno set).
+  virtual bool watch(int fd, FdHandler& handler, uint64_t cookie = 0) = 0;
+  // Removes `fd` from the loop (explicitly: an fd sharing its file description with a peer's
+  // would otherwise stay registered after we close our copy).
+  virtual void unwatch(int fd) = 0;
+
+ protected:
+  ~FdWatcher() = default;
+};
+
+// One session's view of the relay: every part (ring sampling, notification interposer, debugger)
+// belongs to exactly one session and sees only that session's flows and records.
+class RelayServices : public FdWatcher {
+ public:
   // --- the session
-  // Number of the current (or last) session, for records and log lines.
+  // Number of this session, for records and log lines.
   virtual uint32_t session() const = 0;
   // True while both peers are connected and messages flow.
   virtual bool relaying() const = 0;
-  // Changes whenever a session ends: a part looping over flows stops when it changed (a failed
+  // Changes when the session ends: a part looping over flows stops when it changed (a failed
   // send ends the session and resets every flow).
   virtual uint64_t generation() const = 0;
 
@@ -58,14 +76,6 @@ class RelayServices {
   virtual void set_debugging(bool on) = 0;
   // Orders held messages and held notifications against each other (step releases the oldest).
   virtual uint64_t next_hold_order() = 0;
-
-  // --- fds in the event loop
-  // Adds `fd` (readable) to the core's loop; `handler.on_ready(cookie)` when it fires. False on
-  // failure (errno set).
-  virtual bool watch(int fd, FdHandler& handler, uint64_t cookie = 0) = 0;
-  // Removes `fd` from the loop (explicitly: an fd sharing its file description with a peer's
-  // would otherwise stay registered after we close our copy).
-  virtual void unwatch(int fd) = 0;
 
  protected:
   ~RelayServices() = default;

@@ -47,7 +47,8 @@ ReplayRun::ReplayRun(const Store& s, const StoreSession& sess, const ReplayOptio
       session(sess),
       opt(o),
       link(o.role == ReplayRole::Frontend ? Direction::ToBackend : Direction::ToFrontend, o.sink,
-           1) {
+           1),
+      fds(o.max_guest_memory) {
   for (uint32_t i = sess.first_entry; sess.first_entry != kNoEntry && i <= sess.last_entry; ++i) {
     if (&store.session_of(i) != &sess) continue;
     const StoreEntry& e = store.entry(i);

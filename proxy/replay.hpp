@@ -15,6 +15,7 @@
 #include "captures/format/record.hpp"
 #include "captures/model/store.hpp"
 #include "proxy/replay_divergence.hpp"
+#include "proxy/replay_fds.hpp"
 
 namespace vhs {
 
@@ -38,6 +39,9 @@ struct ReplayOptions {
   std::chrono::milliseconds reply_timeout{5000};
   // How long to wait for the peer to be there: the back-end to listen, the front-end to connect.
   std::chrono::milliseconds connect_timeout{10000};
+  // The most bytes of memory objects (guest RAM memfds, log and inflight areas) the replay
+  // re-creates in total; a capture that needs more fails with an error naming the option.
+  uint64_t max_guest_memory = kDefaultReplayMemoryCap;
   RecordSink* sink = nullptr;  // the replay's own records (same format as `record`), optional
   std::function<void(std::string_view)> log;  // progress and notes, optional
 };

@@ -86,8 +86,10 @@ int ReplayFds::cached_or_new(const FdInfo& recorded, uint64_t need, Prepared& ou
       // Same recorded object again: same replay fd, grown if this use needs more.
       struct stat st {};
       if (memory && ::fstat(it->second.get(), &st) == 0 && S_ISREG(st.st_mode) &&
-          static_cast<uint64_t>(st.st_size) < size)
+          static_cast<uint64_t>(st.st_size) < size) {
+        if (!reserve_memory(size - static_cast<uint64_t>(st.st_size), out)) return -1;
         (void)::ftruncate(it->second.get(), static_cast<off_t>(size));
+      }
       return it->second.get();
     }
   }
@@ -98,6 +100,7 @@ int ReplayFds::cached_or_new(const FdInfo& recorded, uint64_t need, Prepared& ou
       out.notes.push_back("file-backed memory '" + recorded.name + "' replaced by a memfd");
     if (recorded.kind == FdKind::Other || recorded.kind == FdKind::Unknown)
       out.notes.push_back("'" + recorded.name + "' replaced by a memfd of its size");
+    if (!reserve_memory(size, out)) return -1;
     fd = make_memfd(memfd_name(recorded), size, out.error);
   } else {
     if (recorded.kind != FdKind::Eventfd)
@@ -112,6 +115,17 @@ int ReplayFds::cached_or_new(const FdInfo& recorded, uint64_t need, Prepared& ou
   else
     kept_.push_back(std::move(fd));
   return raw;
+}
+
+bool ReplayFds::reserve_memory(uint64_t more, Prepared& out) {
+  if (more > memory_cap_ || memory_bytes_ > memory_cap_ - more) {
+    out.error = "the capture's guest memory needs " + std::to_string(memory_bytes_ + more) +
+                " bytes, more than the replay's cap of " + std::to_string(memory_cap_) +
+                " bytes (raise it with --max-guest-memory SIZE)";
+    return false;
+  }
+  memory_bytes_ += more;
+  return true;
 }
 
 ReplayFds::Prepared ReplayFds::prepare(const DecodedMessage& msg,

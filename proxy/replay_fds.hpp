@@ -19,8 +19,16 @@
 
 namespace vhs {
 
+// Default total of memory objects a replay re-creates: well above the guest RAM of the shipped
+// captures, and small enough that a capture claiming absurd region sizes cannot make the replay
+// reserve more than a test machine has.
+inline constexpr uint64_t kDefaultReplayMemoryCap = uint64_t{1} << 30;
+
 class ReplayFds {
  public:
+  // `memory_cap`: the most bytes of memory objects (memfds) this replay creates in total.
+  explicit ReplayFds(uint64_t memory_cap = kDefaultReplayMemoryCap) : memory_cap_(memory_cap) {}
+
   struct Prepared {
     std::vector<int> fds;             // pass these with the message, in order
     std::vector<UniqueFd> transient;  // far ends (socketpair, pipe): close after sending
@@ -40,6 +48,11 @@ class ReplayFds {
 
  private:
   int cached_or_new(const FdInfo& recorded, uint64_t need, Prepared& out);
+  // Counts `more` bytes of memory against the cap; false (and out.error) when it would pass it.
+  bool reserve_memory(uint64_t more, Prepared& out);
+
+  uint64_t memory_cap_;
+  uint64_t memory_bytes_ = 0;  // sizes of the memory objects created so far, growth included
 
   std::map<uint64_t, UniqueFd> by_inode_;  // recorded inode -> our fd
   std::vector<UniqueFd> kept_;             // our ends of pipes, uncached objects

@@ -13,11 +13,11 @@
 namespace vhs::cli {
 
 int run_ctl(int argc, char** argv) {
-  std::string socket, verb, name, queue;
+  std::string socket, verb, name, queue, session;
   ArgParser parser(
       "ctl",
-      "SOCK (status | step | continue | break NAME | delete NAME | inject SPEC | hold|unhold "
-      "kick|call|err QUEUE)",
+      "[--session N] SOCK (status | step | continue | break NAME | delete NAME | inject SPEC | "
+      "hold|unhold kick|call|err QUEUE)",
       "Controls a recorder started with --control SOCK: shows what is held (status), releases the\n"
       "oldest held message or notification (step) or everything until the next breakpoint hit\n"
       "(continue), sets or removes a breakpoint on a request name, 'any', a finding ('finding', "
@@ -27,6 +27,10 @@ int run_ctl(int argc, char** argv) {
       "'delete SPEC' removes it). With --interpose-notify, 'hold kick 0' holds queue 0's kicks "
       "(counted,\n"
       "written on by step/continue), 'unhold kick 0' ends it.");
+  parser.option("session", 's', "N",
+                "the live session the command is for (default: break, delete, inject, hold and "
+                "unhold apply to every session, the others to the newest)",
+                &session);
   parser.positional("SOCK", "the recorder's control socket", &socket);
   parser.positional("COMMAND", "status, step, continue, break, delete, inject, hold or unhold",
                     &verb);
@@ -62,7 +66,10 @@ int run_ctl(int argc, char** argv) {
                  "' needs a request name (or 'any', 'finding', 'error', 'finding:ID')");
   if (!needs_name && !name.empty()) return usage("'" + verb + "' takes no argument");
 
+  if (!session.empty() && session.find_first_not_of("0123456789") != std::string::npos)
+    return usage("--session needs a session number, not '" + session + "'");
   std::string line = needs_name ? verb + " " + name : verb;
+  if (!session.empty()) line = "session " + session + " " + line;
   std::string answer, error;
   if (!control_request(socket, line, answer, error)) {
     std::fprintf(stderr, "vhostscope ctl: %s\n", escape_text(error).c_str());

@@ -32,6 +32,32 @@ bool parse_seconds(const std::string& text, std::chrono::milliseconds& out) {
   return true;
 }
 
+// "1073741824", "512M", "1G", "2GiB", "64k": bytes, with an optional binary unit.
+bool parse_size(const std::string& text, uint64_t& out) {
+  uint64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end == text.data()) return false;
+  std::string unit(end, text.data() + text.size());
+  if (unit.size() == 3 && (unit[1] == 'i' || unit[1] == 'I') && (unit[2] == 'B' || unit[2] == 'b'))
+    unit.resize(1);
+  unsigned shift = 0;
+  if (unit.empty())
+    shift = 0;
+  else if (unit.size() == 1 && (unit[0] == 'k' || unit[0] == 'K'))
+    shift = 10;
+  else if (unit.size() == 1 && (unit[0] == 'm' || unit[0] == 'M'))
+    shift = 20;
+  else if (unit.size() == 1 && (unit[0] == 'g' || unit[0] == 'G'))
+    shift = 30;
+  else if (unit.size() == 1 && (unit[0] == 't' || unit[0] == 'T'))
+    shift = 40;
+  else
+    return false;
+  if (value == 0 || value > (UINT64_MAX >> shift)) return false;
+  out = value << shift;
+  return true;
+}
+
 std::string kind_counts(const ReplayResult& r) {
   std::map<std::string_view, size_t> counts;
   for (const Divergence& d : r.divergences)
@@ -45,13 +71,13 @@ std::string kind_counts(const ReplayResult& r) {
 
 int run_replay(int argc, char** argv) {
   std::string path, backend_connect, frontend_listen, session_text, pace_text, timeout_text,
-      connect_text, output, device_text;
+      connect_text, output, device_text, memory_text;
   bool verbose = false;
   ArgParser args(
       "replay",
       "FILE (--backend-connect PATH | --frontend-listen PATH) [--session N] [--pace "
       "recorded|fast]\n"
-      "       [--timeout SECONDS] [-w OUT.pcap] [-v]",
+      "       [--timeout SECONDS] [--max-guest-memory SIZE] [-w OUT.pcap] [-v]",
       "Replays one recorded session against a live peer and reports every divergence from the\n"
       "recording. With --backend-connect it plays the FRONT-END: re-creates the passed fds (memfd\n"
       "guest memory of the recorded sizes, eventfds, the back-end channel socketpair, the "
@@ -77,6 +103,10 @@ int run_replay(int argc, char** argv) {
               "how long an answer may take before it counts as missing (default 5)", &timeout_text);
   args.option("connect-timeout", 0, "SECONDS",
               "how long to wait for the peer to be there (default 10)", &connect_text);
+  args.option("max-guest-memory", 0, "SIZE",
+              "the most guest memory (memfds) the replay re-creates in total, e.g. 4G "
+              "(default 1G)",
+              &memory_text);
   args.option("write", 'w', "OUT",
               "also record the replay to this capture (same format as 'record')", &output);
   args.option("device", 'd', "KIND", "decode device fields as blk, net or fs (default: inferred)",
@@ -102,6 +132,9 @@ int run_replay(int argc, char** argv) {
     return usage("--timeout needs a number of seconds above 0 (up to 86400)");
   if (!connect_text.empty() && !parse_seconds(connect_text, options.connect_timeout))
     return usage("--connect-timeout needs a number of seconds above 0 (up to 86400)");
+  if (!memory_text.empty() && !parse_size(memory_text, options.max_guest_memory))
+    return usage("--max-guest-memory needs a size above 0 (bytes, or with K, M, G, T), not '" +
+                 memory_text + "'");
 
   std::string error;
   Store::Options store_options;

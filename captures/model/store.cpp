@@ -144,10 +144,12 @@ void Store::append(const Record& record) {
       DecodedMessage msg = decode_message(record.channel, stored_bytes, stored_fds, ctx);
       // A reply fault injection withheld (replace-reply) never reached the front-end: the session
       // analyser does not see it, so the injected reply pairs up with the request. (A dropped
-      // request is fed: its sender still waits for the answer.)
-      const bool withheld =
-          msg.is_reply && (record.flags & (kRecordNotRelayed | kRecordInjected)) ==
-                              (kRecordNotRelayed | kRecordInjected);
+      // request is fed: its sender still waits for the answer.) A message the proxy refused to
+      // relay (oversized: the proxy closed the connection instead) was never sent either, so it
+      // waits for no answer and is not "unanswered".
+      const uint16_t not_sent = record.flags & (kRecordNotRelayed | kRecordInjected);
+      const bool withheld = (msg.is_reply && not_sent == (kRecordNotRelayed | kRecordInjected)) ||
+                            not_sent == kRecordNotRelayed;
       Observation obs = withheld ? Observation{}
                                  : session.analyser.on_message(index, record.timestamp_ns,
                                                                record.direction, msg, stored_fds);

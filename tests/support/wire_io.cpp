@@ -18,7 +18,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr size_t kMaxTestFds = 64;
+constexpr size_t kMaxTestFds = 253;  // SCM_MAX_FD: the most the kernel passes on one message
 constexpr uint32_t kMaxTestPayload = 1 << 16;
 
 int remaining_ms(Clock::time_point deadline) {

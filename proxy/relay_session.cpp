@@ -1,0 +1,200 @@
+// One session of the relay: a front-end connection, the back-end connection made for it, its
+// parts (ring sampling, notification interposer, debugger) and its epoll registrations. Message
+// handling is in relay_messages.cpp.
+#include <sys/epoll.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <utility>
+
+#include "proxy/relay_impl.hpp"
+#include "proxy/sys_error.hpp"
+
+namespace vhs {
+
+namespace {
+
+std::string seconds_text(std::chrono::milliseconds ms) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f s", static_cast<double>(ms.count()) / 1000.0);
+  return buf;
+}
+
+std::string pid_note(int fd) {
+  pid_t pid = peer_pid(fd);
+  return pid > 0 ? " (pid " + std::to_string(pid) + ")" : std::string();
+}
+
+}  // namespace
+
+RelaySession::RelaySession(RelayCore& c, uint32_t s, uint32_t n, SessionState st)
+    : core(c), slot(s), number(n), state(st) {
+  front.id = kTokFront;
+  back.id = kTokBack;
+  chan_front.id = kTokChanFront;
+  chan_back.id = kTokChanBack;
+}
+
+// Parts go first: their fds leave the loop (explicit unwatch) while the connections still exist.
+RelaySession::~RelaySession() {
+  debugger.reset();
+  notify.reset();
+  rings.reset();
+}
+
+bool RelaySession::set_up(bool sample, std::string& error) {
+  const RelayOptions& opt = core.opt;
+  if (opt.interpose_notify) notify = NotifyInterposer::create(*this);
+  debugger = Debugger::create(*this, notify ? &notify->holds() : nullptr, opt, error);
+  if (!debugger) return false;
+  // What ctl changed for every session applies to this one too.
+  for (const std::string& line : core.policy_lines) debugger->run_command(line);
+  if (sample && opt.sample_interval.count() > 0) {
+    rings = RingSampling::create(*this, opt.device, opt.sample_interval, error);
+    if (!rings) return false;
+  }
+  return true;
+}
+
+bool RelaySession::watch(int fd, FdHandler& handler, uint64_t cookie) {
+  const int index = handlers.slot_of(handler);
+  if (index < 0) {
+    errno = ENOSPC;
+    return false;
+  }
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = make_token(slot, static_cast<uint8_t>(kTokPart + index), cookie);
+  return ::epoll_ctl(core.epoll.get(), EPOLL_CTL_ADD, fd, &ev) == 0;
+}
+
+void RelaySession::unwatch(int fd) { ::epoll_ctl(core.epoll.get(), EPOLL_CTL_DEL, fd, nullptr); }
+
+void RelaySession::on_part_event(uint8_t id, uint64_t cookie) {
+  if (FdHandler* h = handlers.at(static_cast<size_t>(id - kTokPart))) h->on_ready(cookie);
+}
+
+// ---------------------------------------------------------------- epoll registration
+
+void RelaySession::update_interest(RelayConn& conn) {
+  if (!conn.fd) return;
+  // Read only when the previous message from this socket is gone (one message in flight per
+  // direction); wait for writability only while a message to this socket is stuck.
+  uint32_t want = 0;
+  if (!inflow(conn).sending()) want |= EPOLLIN;
+  if (outflow(conn).pushing()) want |= EPOLLOUT;
+  if (want == conn.events) return;
+  epoll_event ev{};
+  ev.events = want;
+  ev.data.u64 = make_token(slot, conn.id);
+  // With no interest at all the socket leaves the set: EPOLLHUP would be reported regardless.
+  int op = want == 0 ? EPOLL_CTL_DEL : conn.events == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
+  ::epoll_ctl(core.epoll.get(), op, conn.fd.get(), &ev);
+  conn.events = want;
+}
+
+void RelaySession::unregister(RelayConn& conn) {
+  // Explicit: a passed-in socket may share its file description with the peer, and epoll only
+  // forgets a registration when the last reference to the description goes away.
+  if (conn.fd && conn.events != 0)
+    ::epoll_ctl(core.epoll.get(), EPOLL_CTL_DEL, conn.fd.get(), nullptr);
+  conn.events = 0;
+}
+
+void RelaySession::refresh_interest(RelayFlow& flow) {
+  update_interest(flow.src());
+  update_interest(flow.dst());
+}
+
+// ---------------------------------------------------------------- lifecycle
+
+void RelaySession::begin(UniqueFd fd, std::string description) {
+  debugger->on_session_begin();
+  front.fd = std::move(fd);
+  front.events = 0;
+  front_description = std::move(description);
+  deadline = Clock::now() + core.opt.connect_timeout;
+  if (core.opt.backend.mode == EndpointMode::Connect) {
+    state = SessionState::BackendConnecting;
+    try_connect_backend();
+  } else {
+    state = SessionState::BackendWaiting;
+    core.update_waiting();
+    core.on_back_accept();  // the back-end may already be waiting in the backlog
+  }
+}
+
+void RelaySession::try_connect_backend() {
+  UniqueFd fd;
+  int err = 0;
+  const std::string& path = core.opt.backend.path;
+  ConnectStatus s = connect_unix(path, fd, err);
+  if (s == ConnectStatus::Connected) {
+    std::string description = "connected to back-end" + pid_note(fd.get()) + " at '" + path + "'";
+    activate(std::move(fd), std::move(description));
+    return;
+  }
+  if (s == ConnectStatus::Retry && Clock::now() < deadline) return;
+  fail_backend(sys_error("connect to back-end", path, err) +
+               (s == ConnectStatus::Retry
+                    ? " (gave up after " + seconds_text(core.opt.connect_timeout) + ")"
+                    : ""));
+}
+
+void RelaySession::on_retry_tick() {
+  if (state == SessionState::BackendConnecting) {
+    try_connect_backend();
+  } else if (state == SessionState::BackendWaiting && Clock::now() >= deadline) {
+    fail_backend("no back-end connected on '" + core.opt.backend.path + "' within " +
+                 seconds_text(core.opt.connect_timeout));
+  }
+}
+
+void RelaySession::activate(UniqueFd fd, std::string description) {
+  back.fd = std::move(fd);
+  back.events = 0;
+  state = SessionState::Active;
+  std::string note = front_description + "; " + description;
+  emit_text(RecordKind::Connect, Channel::Frontend, Direction::ToBackend, note);
+  log(LogLevel::Info, "session " + std::to_string(number) + ": " + note);
+  update_interest(front);
+  update_interest(back);
+}
+
+void RelaySession::fail_backend(const std::string& why) {
+  emit_text(RecordKind::Connect, Channel::Frontend, Direction::ToBackend,
+            front_description + "; no back-end");
+  session_error(Channel::Frontend, Direction::ToFrontend,
+                why + "; closing the front-end connection");
+  end(Direction::ToFrontend, "proxy closed the front-end connection: " + why, kRecordClosedByProxy);
+}
+
+void RelaySession::end(Direction closer, std::string_view reason, uint16_t flags) {
+  if (state == SessionState::Ended) return;
+  if (chan_front.fd || chan_back.fd) close_backend_channel(closer, "session ended");
+  if (rings) rings->on_session_end();
+  if (notify) notify->on_session_end();
+  emit_text(RecordKind::Disconnect, Channel::Frontend, closer, reason, flags);
+  log(LogLevel::Info, "session " + std::to_string(number) + " ended: " + std::string(reason));
+  to_back.reset();
+  to_front.reset();
+  debugger->on_session_end();
+  unregister(front);
+  unregister(back);
+  front.fd.reset();
+  back.fd.reset();
+  state = SessionState::Ended;
+  // Parts looping over the flows stop here (a failed send ends the session mid-loop).
+  ++generation_number;
+  core.session_ended(*this);
+}
+
+void RelaySession::note_dropped() { core.stat_messages.fetch_add(1, std::memory_order_relaxed); }
+
+void RelaySession::session_error(Channel channel, Direction direction, const std::string& text) {
+  core.stat_errors.fetch_add(1, std::memory_order_relaxed);
+  emit_text(RecordKind::Error, channel, direction, text);
+  log(LogLevel::Error, "session " + std::to_string(number) + ": " + text);
+}
+
+}  // namespace vhs
