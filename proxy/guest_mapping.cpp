@@ -1,6 +1,7 @@
 // Read-only mappings of guest memory regions (see guest_mapping.hpp).
 #include "proxy/guest_mapping.hpp"
 
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
@@ -9,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "proxy/fault_guard.hpp"
 #include "proxy/sys_error.hpp"
 
 namespace vhs {
@@ -58,19 +60,37 @@ std::unique_ptr<RegionMapping> RegionMapping::map(int fd, uint64_t offset, uint6
     error = "mmap failed: " + errno_text(errno);
     return nullptr;
   }
+  // Copies out of the mapping must survive the file shrinking later (fault_guard.hpp).
+  install_fault_guard();
   std::unique_ptr<RegionMapping> m(new RegionMapping());
   m->base_ = static_cast<const uint8_t*>(p);
   m->length_ = length;
   m->skip_ = skip;
+  m->offset_ = offset;
   m->size_ = size;
+  m->backed_ = size;
+  // Kept to look at the file's size again when a read faults. Without it (fd limit reached)
+  // reads stay guarded; only the shrink goes unreported.
+  m->fd_.reset(::fcntl(fd, F_DUPFD_CLOEXEC, 0));
   // Touching a shared mapping past the end of its file raises SIGBUS: a region larger than its
   // file (a buggy or hostile front-end) only gets the bytes the file has; the rest is unbacked.
   struct stat st {};
-  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
-    const uint64_t file = static_cast<uint64_t>(st.st_size);
-    m->size_ = file <= offset ? 0 : std::min(size, file - offset);
-  }
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+    m->backed_from_file_size(static_cast<uint64_t>(st.st_size));
   return m;
+}
+
+void RegionMapping::backed_from_file_size(uint64_t file_size) {
+  file_size_ = file_size;
+  backed_ = file_size <= offset_ ? 0 : std::min(size_, file_size - offset_);
+}
+
+bool RegionMapping::recheck_file_size() {
+  struct stat st {};
+  if (!fd_ || ::fstat(fd_.get(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
+  const uint64_t before = backed_;
+  backed_from_file_size(static_cast<uint64_t>(st.st_size));
+  return backed_ != before;
 }
 
 RegionMapping::~RegionMapping() {
@@ -119,6 +139,24 @@ void GuestMapping::clear() {
   rebuild();
 }
 
+std::vector<BackingChange> GuestMapping::recheck_backing() {
+  std::vector<BackingChange> changes;
+  for (size_t i = 0; i < mappings_.size(); ++i) {
+    RegionMapping* m = mappings_[i].get();
+    if (m == nullptr) continue;
+    const uint64_t before = m->backed_size();
+    if (m->recheck_file_size())
+      changes.push_back({i, regions_[i], before, m->backed_size(), m->file_size()});
+  }
+  if (!changes.empty()) rebuild();
+  return changes;
+}
+
+bool GuestMapping::any_short() const {
+  return std::any_of(mappings_.begin(), mappings_.end(),
+                     [](const auto& m) { return m && m->backed_size() < m->region_size(); });
+}
+
 size_t GuestMapping::mapped_count() const {
   size_t n = 0;
   for (const auto& m : mappings_) n += m ? 1 : 0;
@@ -129,7 +167,7 @@ void GuestMapping::rebuild() {
   std::vector<std::span<const uint8_t>> backing;
   backing.reserve(mappings_.size());
   for (const auto& m : mappings_) backing.push_back(m ? m->bytes() : std::span<const uint8_t>{});
-  view_ = std::make_unique<RegionMemory>(MemoryMap(regions_), std::move(backing));
+  view_ = std::make_unique<RegionMemory>(MemoryMap(regions_), std::move(backing), guarded_copy);
 }
 
 }  // namespace vhs

@@ -5,8 +5,11 @@
 #include <initializer_list>
 #include <string>
 
+#include <fmt/format.h>
+
 #include "decoders/vhost_user/message.hpp"
 #include "decoders/vhost_user/registry.hpp"
+#include "proxy/fault_guard.hpp"
 
 namespace vhs {
 
@@ -47,6 +50,11 @@ bool resamples(FrontendRequest r) {
 }
 
 bool samplable(const VringState& v) { return v.started && v.addr.has_value(); }
+
+bool has_unreadable_part(const RingSnapshot& s) {
+  return std::any_of(s.faults.begin(), s.faults.end(),
+                     [](const RingFault& f) { return f.kind == RingFaultKind::PartUnreadable; });
+}
 
 }  // namespace
 
@@ -213,13 +221,37 @@ void RingSampler::sample_ring(const VringState& ring, Sampling& s, Output& out) 
                    std::to_string(num) + (memory_.region_count() == 0 ? ", no memory table" : "") +
                    "); see the RingState record's faults");
   }
+  const uint64_t faults_before = guarded_copy_faults();
   take_settled_ring_snapshot(memory_.view(), s.loc, scratch_, snap_, retake_);
+  // A read faulted: the front-end shrank a region's file under us. Or the ring is unreadable
+  // where a region was already short: its file may have grown back. Either way the files' sizes
+  // are looked at again, and when what is backed changed the ring is read again through the
+  // corrected view (so its faults name the part that is really gone).
+  if (guarded_copy_faults() != faults_before ||
+      (has_unreadable_part(snap_) && memory_.any_short())) {
+    if (recheck_backing(out))
+      take_settled_ring_snapshot(memory_.view(), s.loc, scratch_, snap_, retake_);
+  }
   s.exact_base.reset();
   if (s.have_last && snap_ == s.last) return;
   s.last = snap_;
   s.have_last = true;
   encode_ring_snapshot(snap_, encoded_);
   out.ring_state(encoded_);
+}
+
+bool RingSampler::recheck_backing(Output& out) {
+  const std::vector<BackingChange> changes = memory_.recheck_backing();
+  for (const BackingChange& c : changes) {
+    if (c.backed_after >= c.backed_before) continue;  // grew back: nothing wrong any more
+    const MemRegionValue& r = c.value;
+    out.region_shrank(fmt::format(
+        "memory region {} (GPA {:#x} size {:#x}, fd offset {:#x}) now extends past the end of "
+        "its fd: the file shrank to {:#x} bytes, {:#x} of the region's bytes remain; reads past "
+        "them are unreadable",
+        c.region, r.guest_phys_addr, r.memory_size, r.mmap_offset, c.file_size, c.backed_after));
+  }
+  return !changes.empty();
 }
 
 void RingSampler::reset() {

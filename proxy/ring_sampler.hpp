@@ -30,6 +30,9 @@ class RingSampler {
     virtual ~Output() = default;
     virtual void ring_state(std::span<const uint8_t> payload) = 0;  // encoded RingSnapshot
     virtual void ring_error(std::string_view text) = 0;             // unmapped ring, mmap failure
+    // A memory region's fd shrank below the region while the session ran (noticed when a read of
+    // it faulted): the finding region-beyond-fd. By default reported like ring_error.
+    virtual void region_shrank(std::string_view text) { ring_error(text); }
   };
 
   // `device` Unknown: inferred like the session analyser does (GET_CONFIG reply, net-only
@@ -72,6 +75,7 @@ class RingSampler {
   bool on_reply(const DecodedMessage& msg, Output& out);
   bool apply_memory_change(const MemoryTableChange& change, std::span<const int> fds, Output& out);
   void sample_ring(const VringState& ring, Sampling& s, Output& out);
+  bool recheck_backing(Output& out);
   void invalidate_all();
 
   MemoryTableTracker table_;

@@ -64,6 +64,22 @@ class RingSamplingPart final : public RingSampling, private FdHandler, private R
     relay_.session_error(Channel::Frontend, Direction::ToBackend, std::string(text));
   }
 
+  // An Error record flagged so that the capture names the finding (region-beyond-fd) rather than
+  // a relay failure, plus the log line session_error would write.
+  void region_shrank(std::string_view text) override {
+    Record r;
+    r.kind = RecordKind::Error;
+    r.channel = Channel::Frontend;
+    r.direction = Direction::ToBackend;
+    r.flags = kRecordRegionBeyondFd;
+    r.session = relay_.session();
+    r.timestamp_ns = realtime_ns();
+    r.bytes.assign(text.begin(), text.end());
+    relay_.emit(r);
+    relay_.log(LogLevel::Error,
+               "session " + std::to_string(relay_.session()) + ": " + std::string(text));
+  }
+
   void update_timer() {
     const bool want = sampler_.any_started() && relay_.relaying();
     if (want == armed_) return;

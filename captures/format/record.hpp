@@ -33,6 +33,9 @@ inline constexpr uint16_t kRecordInjected = 0x8;    // produced by fault injecti
 // On a Disconnect: the proxy ended the session itself (recorder stopped), no peer hung up. Requests
 // still waiting then are unanswered (a hang), not victims of a disconnect.
 inline constexpr uint16_t kRecordClosedByProxy = 0x10;
+// On an Error: a guest memory region's fd shrank below the region while the proxy read it (the
+// finding region-beyond-fd, not a relay failure).
+inline constexpr uint16_t kRecordRegionBeyondFd = 0x20;
 
 struct Record {
   RecordKind kind = RecordKind::Message;

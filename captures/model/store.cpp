@@ -136,7 +136,9 @@ void Store::append(const Record& record) {
       }
       break;
     case RecordKind::Error:
-      findings.push_back({FindingCode::RelayFailed, std::string(record.text())});
+      findings.push_back({(record.flags & kRecordRegionBeyondFd) != 0 ? FindingCode::RegionBeyondFd
+                                                                      : FindingCode::RelayFailed,
+                          std::string(record.text())});
       break;
     case RecordKind::Message: {
       const DecodeContext ctx = session.analyser.decode_context();

@@ -266,7 +266,26 @@ void SessionAnalyser::sync_vring(uint32_t index) {
     *it = *tracked;
 }
 
-void SessionAnalyser::apply_memory_change(const MemoryTableChange& change, Observation& out) {
+void SessionAnalyser::apply_memory_change(const MemoryTableChange& change,
+                                          std::span<const FdInfo> fds, Observation& out) {
+  // The back-end maps each region from its fd at the region's mmap offset (spec "Memory region
+  // description"); bytes past the end of that file are not memory, and touching them faults. Only
+  // files and memfds have a size that means something (a device's st_size does not).
+  for (const InstalledRegion& installed : change.installed) {
+    if (!installed.fd_index || *installed.fd_index >= fds.size()) continue;
+    const FdInfo& fd = fds[*installed.fd_index];
+    if (fd.kind != FdKind::Memfd && fd.kind != FdKind::File) continue;
+    const MemRegionValue& r = installed.region;
+    const bool fits = r.memory_size == 0 ||
+                      (r.mmap_offset <= fd.size && r.memory_size <= fd.size - r.mmap_offset);
+    if (fits) continue;
+    out.findings.push_back(
+        {FindingCode::RegionBeyondFd,
+         fmt::format("region GPA {:#x}+{:#x} maps fd offset {:#x}+{:#x}, but its fd {} holds only "
+                     "{:#x} bytes",
+                     r.guest_phys_addr, r.memory_size, r.mmap_offset, r.memory_size,
+                     fd.name.empty() ? std::string(fd_kind_name(fd.kind)) : fd.name, fd.size)});
+  }
   for (const RegionOverlap& o : change.overlaps)
     out.findings.push_back(
         {FindingCode::OverlappingRegion,
@@ -301,7 +320,7 @@ void SessionAnalyser::apply_request(MessageRef ref, const DecodedMessage& msg,
     sync_vring(*update.index);
   st.vring_notifier_changes = vrings_.notifier_changes();
   if (update.index) return;
-  apply_memory_change(memory_.on_request(ref, msg, fds), out);
+  apply_memory_change(memory_.on_request(ref, msg, fds), fds, out);
   st.postcopy_listening = memory_.postcopy_listening();
   if (device_.on_request(msg)) st.device = device_.kind();
   if (info->channel != Channel::Frontend) return;

@@ -185,7 +185,8 @@ class SessionAnalyser {
                    std::span<const FdInfo> fds, Observation& out);
   void check_vring_index(uint32_t index, Observation& out) const;
   void sync_vring(uint32_t index);
-  void apply_memory_change(const MemoryTableChange& change, Observation& out);
+  void apply_memory_change(const MemoryTableChange& change, std::span<const FdInfo> fds,
+                           Observation& out);
 
   Options options_;
   SessionState state_;

@@ -53,6 +53,8 @@ constexpr std::array kFindings = {
     FindingInfo{C::UnknownRegion, S::Warning, "unknown-region",
                 "address or region not found in the current memory table"},
     FindingInfo{C::OverlappingRegion, S::Error, "overlapping-region", "memory regions overlap"},
+    FindingInfo{C::RegionBeyondFd, S::Error, "region-beyond-fd",
+                "memory region extends past the end of its fd (a back-end touching it faults)"},
     FindingInfo{C::VringIndexOutOfRange, S::Error, "vring-index-out-of-range",
                 "queue index beyond the number of queues"},
     FindingInfo{C::DisconnectWithPending, S::Warning, "disconnect-with-pending",

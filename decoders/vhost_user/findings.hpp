@@ -39,6 +39,7 @@ enum class FindingCode : uint16_t {
   RequestBeforeNegotiation,
   UnknownRegion,
   OverlappingRegion,
+  RegionBeyondFd,
   VringIndexOutOfRange,
   DisconnectWithPending,
   NoReplyYet,

@@ -126,8 +126,9 @@ bool MemoryMap::gpa_range_mapped(uint64_t gpa, uint64_t len) const {
   return true;
 }
 
-RegionMemory::RegionMemory(MemoryMap map, std::vector<std::span<const uint8_t>> backing)
-    : map_(std::move(map)), backing_(std::move(backing)) {
+RegionMemory::RegionMemory(MemoryMap map, std::vector<std::span<const uint8_t>> backing,
+                           CopyBytes copy)
+    : map_(std::move(map)), backing_(std::move(backing)), copy_(copy) {
   backing_.resize(map_.regions().size());
 }
 
@@ -141,7 +142,10 @@ bool RegionMemory::read(uint64_t gpa, std::span<uint8_t> out) const {
     std::span<const uint8_t> host = backing_[r->region];
     const uint64_t want = std::min<uint64_t>(out.size() - done, r->remaining);
     if (r->offset > host.size() || want > host.size() - r->offset) return false;
-    std::memcpy(out.data() + done, host.data() + r->offset, want);
+    if (copy_ == nullptr)
+      std::memcpy(out.data() + done, host.data() + r->offset, want);
+    else if (!copy_(out.data() + done, host.data() + r->offset, want))
+      return false;
     done += want;
     pos += want;
   }

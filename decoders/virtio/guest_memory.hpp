@@ -3,6 +3,7 @@
 // (region, offset), and a stock view over per-region host byte spans.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -92,7 +93,14 @@ class MemoryMap {
 // this view issues an acquire fence after each copy so that order holds.
 class RegionMemory final : public GuestMemoryView {
  public:
-  RegionMemory(MemoryMap map, std::vector<std::span<const uint8_t>> backing);
+  // How bytes are copied out of a backing span: true when all `n` bytes were copied. nullptr means
+  // memcpy. The backing may be a shared mapping of a file another process can shrink under us;
+  // the proxy then passes a copy that reports such a fault instead of dying of it, and a read that
+  // hits one fails like a read of unbacked bytes.
+  using CopyBytes = bool (*)(void* dst, const void* src, size_t n);
+
+  RegionMemory(MemoryMap map, std::vector<std::span<const uint8_t>> backing,
+               CopyBytes copy = nullptr);
 
   bool read(uint64_t gpa, std::span<uint8_t> out) const override;
   bool mapped(uint64_t gpa, uint64_t len) const override;
@@ -101,6 +109,7 @@ class RegionMemory final : public GuestMemoryView {
  private:
   MemoryMap map_;
   std::vector<std::span<const uint8_t>> backing_;
+  CopyBytes copy_ = nullptr;
 };
 
 }  // namespace vhs
