@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include "captures/model/store.hpp"
 #include "decoders/session/ring_health.hpp"
 #include "decoders/vhost_user/findings.hpp"
 #include "decoders/virtio/packed_ring.hpp"
@@ -350,6 +351,28 @@ TEST(RingHealthSuppression, PollingBackendFlagsWithoutKnownUnfetchedWorkAreNoFin
   codes = raised_after(p, q, 2);
   ASSERT_EQ(codes.size(), 1u);
   EXPECT_EQ(codes[0], FindingCode::RingStalled);
+}
+
+TEST(RingHealthSuppression, ShippedBlkHangIsAStallNotASuppression) {
+  // The SIGSTOPped qemu-storage-daemon: avail_event 2564 behind avail idx 2565 is the state right
+  // after the driver's kick for entry 2564. The stall is the finding; suppression is not.
+  Store store;
+  std::string warning, error;
+  ASSERT_TRUE(load_capture(std::string(VHS_SOURCE_DIR) + "/captures/samples/blk-hang.pcap", store,
+                           warning, error))
+      << error;
+  ASSERT_EQ(store.sessions().size(), 1u);
+  const auto& episodes = store.sessions()[0].rings.episodes();
+  size_t stalls = 0;
+  for (const RingEpisode& e : episodes) {
+    EXPECT_NE(e.finding.code, FindingCode::NotificationsSuppressed) << e.finding.detail;
+    if (e.finding.code == FindingCode::RingStalled) {
+      ++stalls;
+      EXPECT_TRUE(e.active()) << "the stall outlasts QEMU's SET_VRING_ENABLE 0";
+      EXPECT_EQ(e.queue, 0u);
+    }
+  }
+  EXPECT_EQ(stalls, 1u);
 }
 
 }  // namespace

@@ -144,8 +144,8 @@ std::string chain_text(const RingSnapshot& s, const RingFault& f) {
 bool queue_waits_for_input(const RingSnapshot& s, DeviceKind device) {
   const std::optional<BufferSummary>& b = s.oldest;
   // A buffer with nothing for the device to read carries no request: the driver posted it for
-  // the device to fill when it has something (VIRTIO spec "Message Framing": device-writable
-  // buffers are written by the device).
+  // the device to fill when it has something (VIRTIO spec "The Virtqueue Descriptor Table":
+  // VIRTQ_DESC_F_WRITE marks a buffer device write-only).
   const bool writable_only = b && b->readable_bytes == 0 && b->writable_bytes > 0;
   switch (device) {
     case DeviceKind::Net:
