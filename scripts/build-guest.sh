@@ -29,7 +29,7 @@ flock -w 600 9 || die "timed out waiting for $guest_dir/.lock"
 kernel_dir=$guest_dir/kernel  # vmlinuz, modules/*.ko, load-order, version
 
 # The modules the scenarios need; their dependencies come from modules.dep.
-wanted_modules=(virtio_pci virtio_blk virtiofs)
+wanted_modules=(virtio_pci virtio_blk virtiofs virtio_net)
 
 # Name of the versioned image package linux-image-amd64 points at (linux-image-6.1.0-NN-amd64).
 resolve_image_package() {
