@@ -109,7 +109,15 @@ fetch_kernel() {
   echo "build-guest: kernel $version, modules: $(tr '\n' ' ' < "$kernel_dir/load-order")" >&2
 }
 
-[ -s "$kernel_dir/vmlinuz" ] && [ -s "$kernel_dir/load-order" ] || fetch_kernel
+# A cache made before a module was added to wanted_modules lacks it: fetch again.
+kernel_cached() {
+  [ -s "$kernel_dir/vmlinuz" ] && [ -s "$kernel_dir/load-order" ] || return 1
+  local want
+  for want in "${wanted_modules[@]}"; do
+    grep -qx "$want.ko" "$kernel_dir/load-order" || return 1
+  done
+}
+kernel_cached || fetch_kernel
 # A hard link, not a copy: the cached kernel is 8 MiB.
 [ "$kernel_dir/vmlinuz" -ef "$guest_dir/vmlinuz" ] || ln -f "$kernel_dir/vmlinuz" "$guest_dir/vmlinuz"
 
