@@ -29,7 +29,7 @@ flock -w 600 9 || die "timed out waiting for $guest_dir/.lock"
 kernel_dir=$guest_dir/kernel  # vmlinuz, modules/*.ko, load-order, version
 
 # The modules the scenarios need; their dependencies come from modules.dep.
-wanted_modules=(virtio_pci virtio_blk virtiofs)
+wanted_modules=(virtio_pci virtio_blk virtiofs virtio_net)
 
 # Name of the versioned image package linux-image-amd64 points at (linux-image-6.1.0-NN-amd64).
 resolve_image_package() {
@@ -109,7 +109,15 @@ fetch_kernel() {
   echo "build-guest: kernel $version, modules: $(tr '\n' ' ' < "$kernel_dir/load-order")" >&2
 }
 
-[ -s "$kernel_dir/vmlinuz" ] && [ -s "$kernel_dir/load-order" ] || fetch_kernel
+# A cache made before a module was added to wanted_modules lacks it: fetch again.
+kernel_cached() {
+  [ -s "$kernel_dir/vmlinuz" ] && [ -s "$kernel_dir/load-order" ] || return 1
+  local want
+  for want in "${wanted_modules[@]}"; do
+    grep -qx "$want.ko" "$kernel_dir/load-order" || return 1
+  done
+}
+kernel_cached || fetch_kernel
 # A hard link, not a copy: the cached kernel is 8 MiB.
 [ "$kernel_dir/vmlinuz" -ef "$guest_dir/vmlinuz" ] || ln -f "$kernel_dir/vmlinuz" "$guest_dir/vmlinuz"
 

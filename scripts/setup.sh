@@ -11,6 +11,9 @@ packages=(
   fonts-dejavu-core  # readable GUI font; the GUI falls back to ImGui's built-in one without it
   # real peers for end-to-end tests and for building the tiny test guest
   qemu-system-x86 qemu-system-common busybox-static cpio kmod
+  # vhost-user-net back-end for the net real-peer test: dpdk-testpmd (in dpdk-dev) with the
+  # vhost PMD and the ring mempool driver it loads as plugins
+  dpdk-dev librte-net-vhost23 librte-mempool-ring23
   # tools used by tests and benchmarks
   util-linux procps tmux
   # the Wireshark plugin (build/wireshark/vhostuser.so) and its tests; glib headers come with

@@ -277,6 +277,7 @@ TEST(NetDetail, TxHeaderSplitAcrossDescriptors) {
   g.desc(0, b, 6, kDescNext, 1);
   g.desc(1, b + 6, 6, kDescNext, 2);
   g.desc(2, b + 0x100, 1514, 0, 0);
+  g.put(b + 0x100 + 12, 0x08, 1);  // EtherType 0x0800 (IPv4), big endian
   g.publish(0);
   const NetHeader h = decode_net_header(g.view(), g.chain(0), true, 12);
   ASSERT_TRUE(h.ok);
@@ -284,11 +285,14 @@ TEST(NetDetail, TxHeaderSplitAcrossDescriptors) {
   EXPECT_EQ(h.hdr_len, 54);
   EXPECT_EQ(h.gso_size, 1448);
   EXPECT_EQ(h.packet_len, 1514u);
-  EXPECT_EQ(describe_net_header(h), "TX 1514 bytes gso TCPV4 size 1448 csum 34+16");
+  ASSERT_TRUE(h.frame_ok);
+  EXPECT_EQ(h.ethertype, 0x0800);
+  EXPECT_EQ(describe_net_header(h), "TX 1514 bytes IPv4 gso TCPV4 size 1448 csum 34+16");
 
   const RingSnapshot tx = take_ring_snapshot(g.view(), g.loc(DeviceKind::Net, 1));
   ASSERT_TRUE(tx.oldest);
-  EXPECT_EQ(describe_buffer(*tx.oldest), "head 0: TX 1514 bytes gso TCPV4 size 1448");
+  EXPECT_EQ(describe_buffer(*tx.oldest), "head 0: TX 1514 bytes IPv4 gso TCPV4 size 1448");
+  EXPECT_EQ(tx.oldest->op >> 16, 0x0800u);
   // On an RX queue the header is the device's to write: in flight only the generic view.
   const RingSnapshot rx = take_ring_snapshot(g.view(), g.loc(DeviceKind::Net, 0));
   ASSERT_TRUE(rx.oldest);
@@ -308,14 +312,36 @@ TEST(NetDetail, RxHeaderWrittenByTheDevice) {
   g.desc(0, b, 1526, kDescWrite, 0);
   g.put(b + 1, 0x84, 1);  // TCPV6 | ECN
   g.put(b + 4, 1440, 2);
-  g.put(b + 10, 2, 2);  // num_buffers
+  g.put(b + 10, 2, 2);          // num_buffers
+  g.put(b + 12 + 12, 0x86, 1);  // EtherType 0x86dd (IPv6)
+  g.put(b + 12 + 13, 0xdd, 1);
   const NetHeader h = decode_net_header(g.view(), g.chain(0), false, 12);
   ASSERT_TRUE(h.ok);
-  EXPECT_EQ(describe_net_header(h), "RX 1514 bytes gso TCPV6|ECN size 1440 buffers 2");
+  EXPECT_EQ(describe_net_header(h), "RX 1514 bytes IPv6 gso TCPV6|ECN size 1440 buffers 2");
   g.put(b + 1, 5, 1);
+  g.put(b, 2, 1);  // DATA_VALID
   EXPECT_EQ(describe_net_header(decode_net_header(g.view(), g.chain(0), false, 12)),
-            "RX 1514 bytes gso UDP_L4 size 1440 buffers 2");
+            "RX 1514 bytes IPv6 gso UDP_L4 size 1440 data-valid buffers 2");
   EXPECT_EQ(net_gso_name(5), "UDP_L4");
+  EXPECT_EQ(net_frame_type(0x0806), "ARP");
+  EXPECT_EQ(net_frame_type(0x88b5), "ethertype 0x88b5");
+  EXPECT_EQ(net_frame_type(0x05dc), "802.3");
+}
+
+TEST(NetDetail, InFlightReceiveBufferIsShownAsEmpty) {
+  // What the Linux driver posts on a receive queue: one device-writable buffer per packet.
+  Guest g;
+  g.desc(0, Guest::kBuf, 1536, kDescWrite, 0);
+  g.publish(0);
+  const RingSnapshot rx = take_ring_snapshot(g.view(), g.loc(DeviceKind::Net, 0));
+  ASSERT_TRUE(rx.oldest);
+  EXPECT_FALSE(rx.oldest->detail_ok);  // the header is the device's to write
+  EXPECT_EQ(describe_buffer(*rx.oldest),
+            "head 0: RX buffer 1536 bytes, empty until a packet arrives");
+  // The same buffer of an unknown device stays generic.
+  BufferSummary unknown = *rx.oldest;
+  unknown.device = DeviceKind::Unknown;
+  EXPECT_EQ(describe_buffer(unknown), "head 0: 1 desc, 0 readable + 1536 writable bytes");
 }
 
 // ---- generic ----

@@ -171,7 +171,7 @@ TEST(ShippedCaptures, VirtiofsSessionIsCleanAndComplete) {
 }
 
 // What a frozen back-end legitimately produces: the unanswered request, and, where ring health
-// is analysed, the stalled queue whose notifications are suppressed.
+// is analysed, the stalled queue (and suppressed notifications, where they are the cause).
 bool is_hang_finding(FindingCode code) {
   return code == FindingCode::Unanswered || code == FindingCode::ReplyTimeout ||
          code == FindingCode::RingStalled || code == FindingCode::NotificationsSuppressed;

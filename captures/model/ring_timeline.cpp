@@ -81,6 +81,23 @@ void RingTimeline::observe_facts(const VringFacts& f, uint64_t ts_ns, uint32_t e
   apply(events_, nullptr, &f, changed);
 }
 
+void RingTimeline::set_device(DeviceKind device, uint64_t ts_ns, std::vector<size_t>& changed) {
+  if (device == device_) return;
+  device_ = device;
+  advance(ts_ns, changed);
+  events_.clear();
+  health_.set_device(device, now_ns_, events_);
+  apply(events_, nullptr, nullptr, changed);
+}
+
+void RingTimeline::observe_notify(const NotifyRecord& n, uint64_t ts_ns,
+                                  std::vector<size_t>& changed) {
+  advance(ts_ns, changed);
+  events_.clear();
+  health_.observe_notify(n, ts_ns, events_);
+  apply(events_, nullptr, nullptr, changed);
+}
+
 void RingTimeline::advance(uint64_t now_ns, std::vector<size_t>& changed) {
   if (now_ns > now_ns_) now_ns_ = now_ns;
   if (!watching()) return;

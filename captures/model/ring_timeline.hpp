@@ -54,6 +54,10 @@ class RingTimeline {
   // A vring's notifier facts changed at `ts_ns`, by the message stored as `entry`.
   void observe_facts(const VringFacts& f, uint64_t ts_ns, uint32_t entry,
                      std::vector<size_t>& changed);
+  // The session's device kind (inferred or forced): the hang rules are device-aware.
+  void set_device(DeviceKind device, uint64_t ts_ns, std::vector<size_t>& changed);
+  // A Notify record (interposed kicks): lets the rules tell a missing kick from an ignored one.
+  void observe_notify(const NotifyRecord& n, uint64_t ts_ns, std::vector<size_t>& changed);
   // Time passes without a snapshot (a frozen ring is silent): thresholds fire here.
   void advance(uint64_t now_ns, std::vector<size_t>& changed);
   // The session or the capture ended at `now_ns`: conditions still in their grace period are
@@ -81,6 +85,7 @@ class RingTimeline {
   std::map<std::pair<uint32_t, FindingCode>, uint32_t> fact_entries_;
   std::map<uint32_t, VringFacts> facts_;  // last facts per queue
   std::vector<HealthEvent> events_;       // scratch
+  DeviceKind device_ = DeviceKind::Unknown;
   uint64_t now_ns_ = 0;
 };
 

@@ -187,11 +187,17 @@ void Store::append(const Record& record) {
       if (!snap)
         findings.push_back(
             {FindingCode::InvalidField, "ring-state record not understood: " + error});
-      else if (!session.ended())
+      else if (!session.ended()) {
+        session.rings.set_device(session.state().device, record.timestamp_ns, ring_changed_);
         session.rings.observe(*snap, record.timestamp_ns, index, ring_changed_);
+      }
       break;
     }
-    case RecordKind::Notify: break;
+    case RecordKind::Notify:
+      // Interposed kicks tell the hang rules whether the driver announced its buffers.
+      if (auto n = decode_notify(stored_bytes); n && !session.ended())
+        session.rings.observe_notify(*n, record.timestamp_ns, ring_changed_);
+      break;
   }
   entries_.push_back(e);
   for (auto& f : findings) add_finding(index, std::move(f));
@@ -237,7 +243,7 @@ void Store::feed_vring_facts(StoreSession& session, uint64_t ts_ns, uint32_t ent
   auto& cached = session.vring_facts;
   for (const VringState& v : st.vrings) {
     const VringFacts f{v.index, v.started, notifier_setting(v.kick.state),
-                       notifier_setting(v.call.state)};
+                       notifier_setting(v.call.state), v.enabled};
     auto it = std::lower_bound(cached.begin(), cached.end(), v.index,
                                [](const VringFacts& c, uint32_t q) { return c.queue < q; });
     const bool known = it != cached.end() && it->queue == v.index;

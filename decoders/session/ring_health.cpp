@@ -41,8 +41,8 @@ bool counts_valid(const RingSnapshot& s) {
 }
 
 // Buffers the back-end has not fetched yet: exact with a vring base; with EVENT_IDX estimated from
-// avail_event, which back-ends (libvhost-user, rust-vmm) keep at their last_avail_idx; otherwise
-// unknown, so every in-flight buffer counts.
+// avail_event, which back-ends (libvhost-user, rust-vmm, DPDK) keep at their last_avail_idx;
+// otherwise unknown, so every in-flight buffer counts.
 uint32_t unfetched(const RingSnapshot& s) {
   if (s.pending) return *s.pending;
   if (s.type == RingType::Split && s.event_idx) {
@@ -52,31 +52,43 @@ uint32_t unfetched(const RingSnapshot& s) {
   return s.inflight;
 }
 
-// Would the driver's next publication be announced with a kick? (spec 2.7.10 / 2.8.10)
-bool kicks_suppressed(const RingSnapshot& s) {
-  if (s.type == RingType::Split)
-    return s.event_idx ? s.avail_event != s.avail_idx : (s.used_flags & kUsedNoNotify) != 0;
-  if (s.used_flags == kPackedEventDisable) return true;
-  return s.used_flags == kPackedEventDesc && s.avail_event != s.avail_idx;
+// "avail idx 17" (split) / "driver position 5 wrap 1" (packed).
+std::string avail_label(const RingSnapshot& s) {
+  if (s.type == RingType::Split) return fmt::format("avail idx {}", s.avail_idx);
+  return fmt::format("driver position {} wrap {}", s.avail_idx & 0x7fff, s.avail_idx >> 15);
 }
 
-std::string suppression_reason(const RingSnapshot& s) {
-  if (s.type == RingType::Split) {
-    if (!s.event_idx) return "used.flags has NO_NOTIFY";
-    // The driver kicks when avail_event lies in [old idx, new idx) (spec 2.7.10).
-    const uint16_t ahead = static_cast<uint16_t>(s.avail_event - s.avail_idx);
-    if (ahead < 0x8000)
-      return fmt::format(
-          "avail_event {} is ahead of avail idx {}, so the driver kicks only once it "
-          "publishes entry {}",
-          s.avail_event, s.avail_idx, s.avail_event);
-    return fmt::format("avail_event {} is behind avail idx {}, so the driver will not kick again",
-                       s.avail_event, s.avail_idx);
+// Did the back-end's event word ask the driver to kick for publishing [before, after)?
+// VIRTIO spec "Virtqueue Notification Suppression": split rings without EVENT_IDX kick unless
+// used.flags has NO_NOTIFY; with EVENT_IDX ("The Virtqueue Used Ring", avail_event) the driver
+// kicks when the new avail idx passes avail_event, i.e. avail_event lies in [old idx, new idx).
+// Packed rings kick while the device event area says ENABLE; DESC (kick at one position) is not
+// followed here, so it never owes a kick.
+bool kick_required(const RingSnapshot& before, const RingSnapshot& after) {
+  if (before.type != after.type) return false;
+  if (after.type == RingType::Split) {
+    if (!after.event_idx) return (before.used_flags & kUsedNoNotify) == 0;
+    if (before.avail_event != after.avail_event) return false;  // the back-end is moving
+    const auto published = static_cast<uint16_t>(after.avail_idx - before.avail_idx);
+    return static_cast<uint16_t>(after.avail_event - before.avail_idx) < published;
   }
-  if (s.used_flags == kPackedEventDisable) return "the device event area says DISABLE";
-  return fmt::format(
-      "the device event area asks for a kick at position {} wrap {}, the driver is at {} wrap {}",
-      s.avail_event & 0x7fff, s.avail_event >> 15, s.avail_idx & 0x7fff, s.avail_idx >> 15);
+  return before.used_flags == kPackedEventEnable;
+}
+
+// The rule the driver broke, for the text: "avail_event 2564 asks for one when entry 2564 is
+// published".
+std::string kick_rule(const RingSnapshot& s) {
+  if (s.type == RingType::Packed) return "the device event area (ENABLE) asks for one";
+  if (!s.event_idx) return "used.flags without NO_NOTIFY asks for one after every publication";
+  return fmt::format("avail_event {} asks for one when entry {} is published", s.avail_event,
+                     s.avail_event);
+}
+
+// Why the back-end's own event word keeps the driver from announcing work it has not fetched.
+std::string backend_suppression_reason(const RingSnapshot& s) {
+  if (!s.event_idx) return "used.flags has NO_NOTIFY";
+  return fmt::format("avail_event {} asks for a kick only once the driver publishes entry {} ({})",
+                     s.avail_event, s.avail_event, avail_label(s));
 }
 
 FindingCode chain_code(ChainError e) {
@@ -128,6 +140,42 @@ std::string chain_text(const RingSnapshot& s, const RingFault& f) {
 }
 
 }  // namespace
+
+bool queue_waits_for_input(const RingSnapshot& s, DeviceKind device) {
+  const std::optional<BufferSummary>& b = s.oldest;
+  // A buffer with nothing for the device to read carries no request: the driver posted it for
+  // the device to fill when it has something (VIRTIO spec "The Virtqueue Descriptor Table":
+  // VIRTQ_DESC_F_WRITE marks a buffer device write-only).
+  const bool writable_only = b && b->readable_bytes == 0 && b->writable_bytes > 0;
+  switch (device) {
+    case DeviceKind::Net:
+      // VIRTIO spec "Network Device / Virtqueues": receiveqN is 2(N-1), transmitqN 2(N-1)+1.
+      // A receive queue holds empty buffers until packets arrive ("Device Operation / Setting Up
+      // Receive Buffers"): waiting is its normal state, whatever the ring's size. A transmit
+      // queue holds packets the device owes a completion. The control queue (index 2N) stays in
+      // QEMU under vhost-user; should a back-end get it, its commands start with a
+      // device-readable class/command header ("Control Virtqueue"), so a buffer with readable
+      // bytes on an even queue is a command, and a command without progress is a stall.
+      return !net_queue_is_tx(s.queue) && (!b || b->readable_bytes == 0);
+    case DeviceKind::Blk:
+      // VIRTIO spec "Block Device / Device Operation": every buffer is a request with a readable
+      // header, on every queue.
+      return false;
+    case DeviceKind::Fs:
+      // VIRTIO spec "File System Device / Virtqueues": 0 is hiprio, then the notification queue
+      // (with VIRTIO_FS_F_NOTIFICATION), then request queues. hiprio carries FORGET requests the
+      // device must consume ("Device Operation: High Priority Queue"): a stall like any request.
+      // The notification queue holds device-writable buffers the device fills when it has a
+      // notification ("Device Operation: Notification Queue"); requests always carry a readable
+      // fuse_in_header, so the buffer's shape tells the two apart.
+      return s.queue != 0 && writable_only;
+    default:
+      // Unknown device: a buffer with readable bytes is a request the back-end owes an answer; a
+      // writable-only one may be a receive buffer, which is no error to raise. Without an oldest
+      // buffer there is no evidence, and in-flight work counts as requests.
+      return writable_only;
+  }
+}
 
 Finding fault_finding(const RingSnapshot& s, const RingFault& f) {
   const uint32_t q = s.queue;
@@ -194,7 +242,6 @@ void RingHealth::clear(QueueState& q, FindingCode code, uint64_t now_ns,
 
 void RingHealth::observe(const RingSnapshot& s, uint64_t now_ns, std::vector<HealthEvent>& out) {
   QueueState& q = queues_[s.queue];
-  q.last = s;
 
   // Structural faults: raised while present, one finding per code (the first fault's text).
   std::map<FindingCode, std::pair<std::string, size_t>> present;
@@ -217,9 +264,46 @@ void RingHealth::observe(const RingSnapshot& s, uint64_t now_ns, std::vector<Hea
     raise(q, s.queue, code, now_ns, now_ns, std::move(detail), out);
   }
 
-  // Stall: in-flight buffers while the used index stands still. Any move restarts the clock.
-  if (counts_valid(s) && s.inflight > 0) {
-    if (!q.stall.armed || q.stall.key != s.used_idx) {
+  track_owed_kick(q, s);
+  q.last = s;
+  q.last_ns = now_ns;
+  update_conditions(q, now_ns, out);
+  evaluate(s.queue, q, now_ns, out);
+}
+
+DeviceKind RingHealth::device_of(const RingSnapshot& s) const {
+  if (device_ != DeviceKind::Unknown) return device_;
+  return s.oldest ? s.oldest->device : DeviceKind::Unknown;  // what the sampler read it as
+}
+
+void RingHealth::track_owed_kick(QueueState& q, const RingSnapshot& s) {
+  // q.last is still the previous snapshot here. Kicks count only while they are interposed.
+  if (!q.kicks_visible || !counts_valid(s) || s.inflight == 0) {
+    q.kick_owed_since.reset();
+    return;
+  }
+  if (!q.last || q.kick_owed_since || q.last->avail_idx == s.avail_idx) return;
+  // The driver published after the previous snapshot; a kick at or after that time announces it.
+  if (kick_required(*q.last, s) && q.last_kick_ns < q.last_ns) q.kick_owed_since = q.last_ns;
+}
+
+void RingHealth::update_conditions(QueueState& q, uint64_t now_ns, std::vector<HealthEvent>& out) {
+  if (!q.last) return;
+  const RingSnapshot& s = *q.last;
+  // Requests the back-end owes: in-flight buffers that are not receive buffers waiting for input.
+  const bool requests =
+      counts_valid(s) && s.inflight > 0 && !queue_waits_for_input(s, device_of(s));
+  // A disabled ring gets no new stall: the front-end told the back-end not to exchange data on it
+  // (spec "Ring states"; back-ends such as DPDK leave it alone), so buffers the guest left there
+  // (the unused queue pairs of a multiqueue NIC) are no hang. A stall that began while the ring
+  // was enabled goes on after a disable (QEMU disables rings before GET_VRING_BASE when it stops
+  // the device): those requests were accepted and are still owed.
+  const bool continuing = q.stall.armed && q.stall.key == s.used_idx;
+  const bool watched = requests && (q.enabled || continuing);
+
+  // Stall: in-flight requests while the used index stands still. Any move restarts the clock.
+  if (watched) {
+    if (!continuing) {
       clear(q, FindingCode::RingStalled, now_ns, out);
       q.stall = Timer{true, now_ns, s.used_idx};
     }
@@ -228,11 +312,29 @@ void RingHealth::observe(const RingSnapshot& s, uint64_t now_ns, std::vector<Hea
     clear(q, FindingCode::RingStalled, now_ns, out);
   }
 
-  // Suppressed notifications: work the back-end has not fetched, and the driver will not kick.
+  // Suppressed notifications, only where they are the cause of unfetched work (VIRTIO spec
+  // "Virtqueue Notification Suppression"):
+  // - the driver published buffers without the kick the back-end's event word asked for (seen
+  //   only when kicks are interposed: otherwise a kick may well have been sent);
+  // - the back-end's own word (NO_NOTIFY, or avail_event at or ahead of avail idx) keeps the
+  //   driver from kicking for work the back-end has not fetched, known only from a vring base.
+  // With EVENT_IDX, avail_event behind avail idx right after a kick is the normal state while the
+  // back-end has not fetched yet: the kick was due and sent, so that alone is no finding.
+  Suppression cause = Suppression::None;
+  if (requests && q.enabled) {
+    if (q.kick_owed_since) {
+      cause = Suppression::DriverDidNotKick;
+    } else if (s.type == RingType::Split && s.pending && *s.pending > 0) {
+      const auto behind = static_cast<uint16_t>(s.avail_idx - s.avail_event);
+      if (s.event_idx ? (behind == 0 || behind >= 0x8000) : (s.used_flags & kUsedNoNotify) != 0)
+        cause = Suppression::BackendSuppresses;
+    }
+  }
   // The clock runs while the back-end's side (used idx, its event word, its flags) is unchanged.
-  if (counts_valid(s) && unfetched(s) > 0 && kicks_suppressed(s)) {
-    const uint64_t key =
-        s.used_idx | (uint64_t{s.avail_event} << 16) | (uint64_t{s.used_flags} << 32);
+  if (cause != Suppression::None) {
+    const uint64_t key = s.used_idx | (uint64_t{s.avail_event} << 16) |
+                         (uint64_t{s.used_flags} << 32) |
+                         (uint64_t{static_cast<uint8_t>(cause)} << 48);
     if (!q.suppressed.armed || q.suppressed.key != key) {
       clear(q, FindingCode::NotificationsSuppressed, now_ns, out);
       q.suppressed = Timer{true, now_ns, key};
@@ -241,8 +343,37 @@ void RingHealth::observe(const RingSnapshot& s, uint64_t now_ns, std::vector<Hea
     q.suppressed.armed = false;
     clear(q, FindingCode::NotificationsSuppressed, now_ns, out);
   }
+  q.suppression = cause;
+}
 
-  evaluate(s.queue, q, now_ns, out);
+void RingHealth::set_device(DeviceKind device, uint64_t now_ns, std::vector<HealthEvent>& out) {
+  if (device == device_) return;
+  device_ = device;
+  for (auto& [queue, q] : queues_) {
+    update_conditions(q, now_ns, out);
+    evaluate(queue, q, now_ns, out);
+  }
+}
+
+void RingHealth::observe_notify(const NotifyRecord& n, uint64_t now_ns,
+                                std::vector<HealthEvent>& out) {
+  if (n.source != NotifySource::Kick) return;
+  QueueState& q = queues_[n.queue];
+  switch (n.event) {
+    case NotifyEvent::Interposed: q.kicks_visible = true; break;
+    case NotifyEvent::Closed:
+      q.kicks_visible = false;
+      q.kick_owed_since.reset();
+      break;
+    case NotifyEvent::Relayed:
+    case NotifyEvent::Held:  // the driver did kick; holding it is the debugger's doing
+      q.last_kick_ns = now_ns;
+      if (q.kick_owed_since && now_ns >= *q.kick_owed_since) q.kick_owed_since.reset();
+      break;
+    case NotifyEvent::Released: break;
+  }
+  update_conditions(q, now_ns, out);
+  evaluate(n.queue, q, now_ns, out);
 }
 
 void RingHealth::evaluate(uint32_t queue, QueueState& q, uint64_t now_ns,
@@ -262,11 +393,20 @@ void RingHealth::evaluate(uint32_t queue, QueueState& q, uint64_t now_ns,
     raise(q, queue, FindingCode::RingStalled, q.stall.since_ns, now_ns, std::move(detail), out);
   }
   if (q.suppressed.armed && elapsed(q.suppressed.since_ns, now_ns) >= thresholds_.suppressed_ns) {
-    const uint32_t waiting = unfetched(s);
-    std::string detail =
-        fmt::format("queue {}: {} buffer{} not fetched by the back-end for {} while {}", queue,
-                    waiting, waiting == 1 ? "" : "s",
-                    seconds(elapsed(q.suppressed.since_ns, now_ns)), suppression_reason(s));
+    const std::string lasted = seconds(elapsed(q.suppressed.since_ns, now_ns));
+    std::string detail;
+    if (q.suppression == Suppression::DriverDidNotKick) {
+      detail = fmt::format(
+          "queue {}: the driver made buffers available ({}) without a kick for {}, though {}; "
+          "the back-end has not used them",
+          queue, avail_label(s), lasted, kick_rule(s));
+    } else {
+      const uint32_t waiting = unfetched(s);
+      detail = fmt::format(
+          "queue {}: {} buffer{} not fetched by the back-end for {} while {}, so the driver will "
+          "not kick for them",
+          queue, waiting, waiting == 1 ? "" : "s", lasted, backend_suppression_reason(s));
+    }
     raise(q, queue, FindingCode::NotificationsSuppressed, q.suppressed.since_ns, now_ns,
           std::move(detail), out);
   }
@@ -316,6 +456,8 @@ void RingHealth::observe_facts(const VringFacts& f, uint64_t now_ns,
   QueueState& q = queues_[f.queue];
   update_notifier(q, f.queue, FindingCode::NoKickFd, q.no_kick, f.started, f.kick, now_ns, out);
   update_notifier(q, f.queue, FindingCode::NoCallFd, q.no_call, f.started, f.call, now_ns, out);
+  q.enabled = f.enabled;
+  update_conditions(q, now_ns, out);
   evaluate(f.queue, q, now_ns, out);
 }
 

@@ -1,7 +1,9 @@
 // Hang rules: pure functions of ring snapshots (with their timestamps) and session facts that
 // raise, and later clear, ring findings: RingStalled, RingIndexInvalid, RingAddressUnmapped, the
 // chain codes, NoKickFd/NoCallFd and NotificationsSuppressed; plus the ReplyTimeout helper. No
-// clock of its own: time only moves when the caller passes it.
+// clock of its own: time only moves when the caller passes it. The rules know the device: a
+// queue of empty receive buffers waiting for traffic is idle, not stalled (see
+// queue_waits_for_input).
 #pragma once
 
 #include <cstdint>
@@ -14,12 +16,19 @@
 
 #include "decoders/vhost_user/findings.hpp"
 #include "decoders/vhost_user/wire.hpp"
+#include "decoders/virtio/notify_record.hpp"
 #include "decoders/virtio/ring_snapshot.hpp"
 
 namespace vhs {
 
 // The finding for one snapshot fault, with the concrete values in its text.
 Finding fault_finding(const RingSnapshot& s, const RingFault& f);
+
+// True when the in-flight buffers of this ring are empty buffers the device fills when something
+// arrives (virtio-net receive queues, the virtio-fs notification queue), so a used index that
+// stands still means "nothing arrived", not "the back-end hangs". `device` Unknown: the oldest
+// buffer's shape decides (see ring_health.cpp for the rule per device).
+bool queue_waits_for_input(const RingSnapshot& s, DeviceKind device);
 
 struct HealthThresholds {
   uint64_t stall_ns = 1'000'000'000;       // in-flight buffers, used index frozen this long
@@ -38,6 +47,9 @@ struct VringFacts {
   bool started = false;  // the ring is in use (the session's VringState::started)
   NotifierSetting kick = NotifierSetting::Unset;
   NotifierSetting call = NotifierSetting::Unset;
+  // SET_VRING_ENABLE (the session's VringState::enabled). A caller that does not follow the
+  // messages leaves it true: only a known disable silences the stall rules.
+  bool enabled = true;
   bool operator==(const VringFacts&) const = default;
 };
 
@@ -51,8 +63,9 @@ struct HealthEvent {
 };
 
 // Per-session rule state. Feed every snapshot (the sampler records only changes, so a snapshot
-// holds until the next one of its queue), the vring facts whenever they change, and call
-// advance() as time passes: a frozen ring produces no new snapshots, so thresholds fire there.
+// holds until the next one of its queue), the vring facts whenever they change, the device kind
+// once known, the interposed kicks when there are any, and call advance() as time passes: a
+// frozen ring produces no new snapshots, so thresholds fire there.
 // NoKickFd/NoCallFd are raised once the condition has lasted notifier_grace_ns, or at once when
 // it holds until the ring stops or the session ends (settle): a ring that ran its whole life
 // without the fd is worth a finding however short that life was.
@@ -62,6 +75,12 @@ class RingHealth {
 
   void observe(const RingSnapshot& s, uint64_t now_ns, std::vector<HealthEvent>& out);
   void observe_facts(const VringFacts& facts, uint64_t now_ns, std::vector<HealthEvent>& out);
+  // The session's device kind (DeviceInference: inferred or forced by the user). Unknown: each
+  // snapshot's oldest buffer says what the sampler read it as, else the buffer's shape decides.
+  void set_device(DeviceKind device, uint64_t now_ns, std::vector<HealthEvent>& out);
+  // A Notify record (`record --interpose-notify`): kicks are then visible, so a publication the
+  // driver did not announce can be told from one the back-end ignored.
+  void observe_notify(const NotifyRecord& n, uint64_t now_ns, std::vector<HealthEvent>& out);
   void advance(uint64_t now_ns, std::vector<HealthEvent>& out);
   // The ring stopped (GET_VRING_BASE, reset) or the session ended: clear all of its findings.
   void forget(uint32_t queue, uint64_t now_ns, std::vector<HealthEvent>& out);
@@ -85,10 +104,20 @@ class RingHealth {
     uint64_t since_ns = 0;
     std::string detail;
   };
+  // Why notifications are the cause of unfetched work (see suppression_cause in the .cpp).
+  enum class Suppression : uint8_t { None, DriverDidNotKick, BackendSuppresses };
   struct QueueState {
     std::optional<RingSnapshot> last;
+    uint64_t last_ns = 0;  // when `last` was observed
+    bool enabled = true;
     Timer stall, suppressed;
+    Suppression suppression = Suppression::None;
     NotifierWait no_kick, no_call;
+    // Kicks, when interposed: whether they are visible, the newest one, and since when the
+    // driver owes one for a publication the back-end's event word asked to hear about.
+    bool kicks_visible = false;
+    uint64_t last_kick_ns = 0;
+    std::optional<uint64_t> kick_owed_since;
     std::map<FindingCode, HealthEvent> active;
   };
 
@@ -96,6 +125,10 @@ class RingHealth {
              std::string detail, std::vector<HealthEvent>& out);
   void clear(QueueState& q, FindingCode code, uint64_t now_ns, std::vector<HealthEvent>& out);
   void evaluate(uint32_t queue, QueueState& q, uint64_t now_ns, std::vector<HealthEvent>& out);
+  // Re-derives the stall and suppression conditions from the last snapshot and the facts.
+  void update_conditions(QueueState& q, uint64_t now_ns, std::vector<HealthEvent>& out);
+  void track_owed_kick(QueueState& q, const RingSnapshot& s);
+  DeviceKind device_of(const RingSnapshot& s) const;
   void update_notifier(QueueState& q, uint32_t queue, FindingCode code, NotifierWait& wait,
                        bool started, NotifierSetting setting, uint64_t now_ns,
                        std::vector<HealthEvent>& out);
@@ -103,6 +136,7 @@ class RingHealth {
                         std::vector<HealthEvent>& out);
 
   HealthThresholds thresholds_;
+  DeviceKind device_ = DeviceKind::Unknown;
   std::map<uint32_t, QueueState> queues_;
 };
 

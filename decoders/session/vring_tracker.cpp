@@ -79,7 +79,10 @@ VringUpdate VringTracker::on_request(MessageRef ref, const DecodedMessage& msg,
         if (state) v->endian = state->num;
         break;
       case FrontendRequest::SET_VRING_ENABLE:
-        if (state) v->enabled = state->num != 0;
+        if (state && v->enabled != (state->num != 0)) {
+          v->enabled = state->num != 0;
+          ++notifier_changes_;  // the hang rules leave a disabled ring alone
+        }
         break;
       case FrontendRequest::SET_VRING_ADDR:
         if (const auto* a = std::get_if<VringAddrValue>(&msg.payload)) v->addr = *a;
@@ -134,7 +137,10 @@ VringUpdate VringTracker::on_request(MessageRef ref, const DecodedMessage& msg,
         // Without PROTOCOL_FEATURES the back-end enables every ring at once (spec "Ring states").
         enabled_by_default_ = ((u->value >> kFeatureProtocolFeatures) & 1u) == 0;
         if (enabled_by_default_)
-          for (VringState& v : vrings_) v.enabled = true;
+          for (VringState& v : vrings_) {
+            if (!v.enabled) ++notifier_changes_;
+            v.enabled = true;
+          }
         update.all_rings = true;
       }
       break;

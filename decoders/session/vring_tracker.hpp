@@ -76,8 +76,8 @@ class VringTracker {
   bool any_started() const;
   // SET_FEATURES: the acked virtio + vhost bits (event idx and packed rings change the layout).
   std::optional<uint64_t> features_acked() const { return features_acked_; }
-  // Bumped whenever a vring's started flag or kick/call/err setting changes, so consumers re-read
-  // notifier facts only when they moved.
+  // Bumped whenever a vring's started or enabled flag or kick/call/err setting changes, so
+  // consumers re-read notifier facts only when they moved.
   uint64_t notifier_changes() const { return notifier_changes_; }
   void clear();
 

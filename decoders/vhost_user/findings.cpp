@@ -83,7 +83,8 @@ constexpr std::array kFindings = {
                 "queue has no kick eventfd (back-end must poll)"},
     FindingInfo{C::NoCallFd, S::Info, "no-call-fd", "queue has no call eventfd (no interrupts)"},
     FindingInfo{C::NotificationsSuppressed, S::Info, "notifications-suppressed",
-                "ring flags or event index suppress notifications"},
+                "unfetched work is unannounced: a publication without the kick the back-end asked "
+                "for, or its event word hides work it has not fetched"},
     FindingInfo{
         C::ChainMalformed, S::Error, "chain-malformed",
         "descriptor chain breaks the indirect-table rules (nested, INDIRECT+NEXT, bad length)"},

@@ -69,6 +69,15 @@ constexpr NamedCode kNetGso[] = {
 };
 
 constexpr uint8_t kNetGsoEcn = 0x80;
+constexpr uint8_t kNetHdrNeedsCsum = 0x1;  // VIRTIO spec "Network Device / Device Operation"
+constexpr uint8_t kNetHdrDataValid = 0x2;
+
+// IEEE 802 EtherTypes seen on a test or guest link.
+constexpr NamedCode kEtherTypes[] = {
+    {0x0800, "IPv4"}, {0x0806, "ARP"},  {0x8035, "RARP"}, {0x86dd, "IPv6"},
+    {0x8100, "VLAN"}, {0x88a8, "QinQ"}, {0x88cc, "LLDP"},
+};
+constexpr uint16_t kMinEtherType = 0x600;  // smaller values are an 802.3 length field
 
 // Request types whose header sector addresses data in the chain.
 bool blk_type_has_sector(uint32_t type) {
@@ -229,6 +238,12 @@ std::string describe_blk_request(const BlkRequest& req, bool completed) {
 
 std::string_view net_gso_name(uint8_t gso_type) { return lookup(kNetGso, gso_type); }
 
+std::string net_frame_type(uint16_t ethertype) {
+  if (ethertype < kMinEtherType) return "802.3";
+  std::string_view name = lookup(kEtherTypes, ethertype);
+  return name.empty() ? fmt::format("ethertype {:#06x}", ethertype) : std::string(name);
+}
+
 NetHeader decode_net_header(const GuestMemoryView& mem, const Chain& chain, bool tx,
                             uint32_t header_size) {
   NetHeader h;
@@ -247,15 +262,22 @@ NetHeader decode_net_header(const GuestMemoryView& mem, const Chain& chain, bool
   if (h.header_size == 12) h.num_buffers = load_le16(b.data() + 10);
   const uint64_t side = tx ? chain.readable_bytes : chain.writable_bytes;
   h.packet_len = side > h.header_size ? side - h.header_size : 0;
+  // The frame follows the header in the same byte stream (any framing, VIRTIO spec "Message
+  // Framing"): destination, source, then the EtherType at offset 12.
+  std::array<uint8_t, 14> eth{};
+  h.frame_ok = read_chain_bytes(mem, chain, !tx, h.header_size, eth) == eth.size();
+  if (h.frame_ok) h.ethertype = static_cast<uint16_t>((eth[12] << 8) | eth[13]);  // big endian
   return h;
 }
 
 std::string describe_net_header(const NetHeader& h) {
   if (!h.ok) return fmt::format("{} header unreadable", h.tx ? "TX" : "RX");
-  std::string s =
-      fmt::format("{} {} bytes gso {}", h.tx ? "TX" : "RX", h.packet_len, gso_label(h.gso_type));
+  std::string s = fmt::format("{} {} bytes", h.tx ? "TX" : "RX", h.packet_len);
+  if (h.frame_ok) s += " " + net_frame_type(h.ethertype);
+  s += " gso " + gso_label(h.gso_type);
   if ((h.gso_type & ~kNetGsoEcn) != 0) s += fmt::format(" size {}", h.gso_size);
-  if (h.flags & 1u) s += fmt::format(" csum {}+{}", h.csum_start, h.csum_offset);
+  if (h.flags & kNetHdrNeedsCsum) s += fmt::format(" csum {}+{}", h.csum_start, h.csum_offset);
+  if (h.flags & kNetHdrDataValid) s += " data-valid";
   if (!h.tx && h.header_size == 12) s += fmt::format(" buffers {}", h.num_buffers);
   return s;
 }
@@ -333,7 +355,8 @@ BufferSummary summarize_buffer(const GuestMemoryView& mem, const Chain& chain,
       if (!net_queue_is_tx(ctx.queue)) break;
       const NetHeader h = decode_net_header(mem, chain, true, net_header_size(ctx.features));
       b.detail_ok = h.ok;
-      b.op = static_cast<uint32_t>(h.gso_type) | (static_cast<uint32_t>(h.flags) << 8);
+      b.op = static_cast<uint32_t>(h.gso_type) | (static_cast<uint32_t>(h.flags) << 8) |
+             (h.frame_ok ? static_cast<uint32_t>(h.ethertype) << 16 : 0u);
       b.arg = h.gso_size;
       b.data_len = h.packet_len;
       break;
@@ -356,8 +379,15 @@ std::string describe_buffer(const BufferSummary& b) {
     s += fmt::format("{} unique {} len {}", fuse_label(b.op), b.arg, b.data_len);
   } else if (b.detail_ok && b.device == DeviceKind::Net) {
     const auto gso = static_cast<uint8_t>(b.op & 0xff);
-    s += fmt::format("TX {} bytes gso {}", b.data_len, gso_label(gso));
+    const auto ethertype = static_cast<uint16_t>(b.op >> 16);
+    s += fmt::format("TX {} bytes", b.data_len);
+    if (ethertype != 0) s += " " + net_frame_type(ethertype);
+    s += " gso " + gso_label(gso);
     if ((gso & ~kNetGsoEcn) != 0) s += fmt::format(" size {}", b.arg);
+  } else if (b.device == DeviceKind::Net && b.readable_bytes == 0 && b.writable_bytes > 0 &&
+             b.error == ChainError::None) {
+    // An in-flight receive buffer: the device writes its header and frame on completion.
+    s += fmt::format("RX buffer {} bytes, empty until a packet arrives", b.writable_bytes);
   } else {
     s += fmt::format("{} desc{}, {} readable + {} writable bytes", b.descs, b.descs == 1 ? "" : "s",
                      b.readable_bytes, b.writable_bytes);

@@ -109,6 +109,10 @@ struct NetHeader {
   uint8_t gso_type = 0;
   uint16_t hdr_len = 0, gso_size = 0, csum_start = 0, csum_offset = 0, num_buffers = 0;
   uint64_t packet_len = 0;  // bytes after the header on that side
+  // The Ethernet frame after the header: its EtherType (or 802.3 length), when 14 bytes of it
+  // were readable.
+  bool frame_ok = false;
+  uint16_t ethertype = 0;
 };
 
 // Queue 2k is rx k, 2k+1 is tx k (the control queue stays in QEMU, VIRTIO spec "Network Device",
@@ -118,9 +122,13 @@ inline uint32_t net_header_size(uint64_t features) {
   return ((features >> 32) & 1u) || ((features >> 15) & 1u) ? 12 : 10;  // VERSION_1, MRG_RXBUF
 }
 std::string_view net_gso_name(uint8_t gso_type);  // "NONE", "TCPV4", ...; "" if unknown
+// "IPv4", "ARP", "IPv6", "VLAN", ...; "802.3" for a length field (< 0x600); else "ethertype
+// 0x88b5".
+std::string net_frame_type(uint16_t ethertype);
 NetHeader decode_net_header(const GuestMemoryView& mem, const Chain& chain, bool tx,
                             uint32_t header_size);
-std::string describe_net_header(const NetHeader& h);  // "TX 1514 bytes gso TCPV4 size 1448"
+// "TX 1514 bytes IPv4 gso TCPV4 size 1448 csum 34+16", "RX 60 bytes ARP gso NONE buffers 1".
+std::string describe_net_header(const NetHeader& h);
 
 // ---- virtio-fs (FUSE over virtio: VIRTIO spec "File System Device") ----
 
@@ -150,7 +158,8 @@ struct BufferSummary {
   uint16_t descs = 0;                       // data descriptors in the chain
   DeviceKind device = DeviceKind::Unknown;  // how op/arg/data_len were read
   ChainError error = ChainError::None;
-  uint32_t op = 0;        // blk: request type; fs: FUSE opcode; net: gso_type | flags << 8
+  uint32_t op = 0;        // blk: request type; fs: FUSE opcode; net TX: gso_type | flags << 8 |
+                          // ethertype << 16 (0: frame not readable)
   uint64_t arg = 0;       // blk: sector; fs: unique; net: gso_size
   uint64_t data_len = 0;  // blk: data bytes; fs: fuse len; net: packet bytes after the header
   uint64_t readable_bytes = 0;
@@ -169,7 +178,8 @@ struct DetailContext {
 
 BufferSummary summarize_buffer(const GuestMemoryView& mem, const Chain& chain,
                                const DetailContext& ctx);
-// "head 4: READ sector 2048 len 4096" / "head 3: LOOKUP unique 9 len 45" / generic
+// "head 4: READ sector 2048 len 4096" / "head 3: LOOKUP unique 9 len 45" / "head 7: TX 42 bytes
+// ARP gso NONE" / "head 0: RX buffer 1536 bytes, empty until a packet arrives" / generic
 // "head 2: 3 descs, 16 readable + 4097 writable bytes".
 std::string describe_buffer(const BufferSummary& b);
 
