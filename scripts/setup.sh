@@ -11,6 +11,8 @@ packages=(
   fonts-dejavu-core  # readable GUI font; the GUI falls back to ImGui's built-in one without it
   # real peers for end-to-end tests and for building the tiny test guest
   qemu-system-x86 qemu-system-common busybox-static cpio kmod
+  # the fuzz targets (scripts/test.sh "fuzz build"): clang with libFuzzer's runtime
+  clang libclang-rt-dev
   # tools used by tests and benchmarks
   util-linux procps tmux
   # the Wireshark plugin (build/wireshark/vhostuser.so) and its tests; glib headers come with
