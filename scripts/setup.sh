@@ -14,6 +14,8 @@ packages=(
   # vhost-user-net back-end for the net real-peer test: dpdk-testpmd (in dpdk-dev) with the
   # vhost PMD and the ring mempool driver it loads as plugins
   dpdk-dev librte-net-vhost23 librte-mempool-ring23
+  # the fuzz targets (scripts/test.sh "fuzz build"): clang with libFuzzer's runtime
+  clang libclang-rt-dev
   # tools used by tests and benchmarks
   util-linux procps tmux
   # the Wireshark plugin (build/wireshark/vhostuser.so) and its tests; glib headers come with
