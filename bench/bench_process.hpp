@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstddef>
+#include <cstdint>
 #include <cstdio>
 #include <functional>
 #include <string>
@@ -57,6 +59,12 @@ int listen_unix(const std::string& path);
 // listening process died or after `timeout`.
 int connect_unix_retry(const std::string& path, std::chrono::milliseconds timeout,
                        const std::function<bool()>& alive);
+
+// Blocking socket I/O for peers: SO_RCVTIMEO/SO_SNDTIMEO so a broken relay cannot hang a bench
+// (accept() honours SO_RCVTIMEO too); whole buffers or false (EOF, timeout, error).
+void set_io_timeouts(int fd, int seconds);
+bool read_exact(int fd, uint8_t* p, size_t n);
+bool write_all(int fd, const uint8_t* p, size_t n);
 
 std::string read_text(const std::string& path);  // "" when unreadable
 std::string load_average();                      // the first three fields of /proc/loadavg

@@ -81,45 +81,9 @@ Exchange make_exchange() {
           make_message(info->number, vhs::kProtocolVersion | vhs::kFlagReply, 0)};
 }
 
-void set_timeouts(int fd) {
-  timeval tv{kIoTimeoutSeconds, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-}
-
-bool read_exact(int fd, uint8_t* p, size_t n) {
-  while (n > 0) {
-    const ssize_t r = ::read(fd, p, n);
-    if (r > 0) {
-      p += r;
-      n -= static_cast<size_t>(r);
-    } else if (r < 0 && errno == EINTR) {
-      continue;
-    } else {
-      return false;  // EOF, timeout or error
-    }
-  }
-  return true;
-}
-
-bool write_all(int fd, const uint8_t* p, size_t n) {
-  while (n > 0) {
-    const ssize_t w = ::write(fd, p, n);
-    if (w > 0) {
-      p += w;
-      n -= static_cast<size_t>(w);
-    } else if (w < 0 && errno == EINTR) {
-      continue;
-    } else {
-      return false;
-    }
-  }
-  return true;
-}
-
 // The back-end peer: answers every request with the ack until EOF.
 void serve_backend(int fd, const Exchange& ex) {
-  set_timeouts(fd);
+  set_io_timeouts(fd, kIoTimeoutSeconds);
   Msg in{};
   while (read_exact(fd, in.data(), in.size())) {
     if (in != ex.request) ::_exit(3);
@@ -183,7 +147,7 @@ void count_switches(pid_t pid, LegResult& r) {
 
 // The front-end: `warmup` unmeasured round trips, then `iterations` timed ones.
 LegResult run_frontend(int fd, const Exchange& ex, const Options& opt) {
-  set_timeouts(fd);
+  set_io_timeouts(fd, kIoTimeoutSeconds);
   LegResult res;
   res.latencies_ns.reserve(opt.iterations);
   Msg in{};
@@ -277,7 +241,9 @@ VhostscopeLeg leg_vhostscope(const Exchange& ex, const Options& opt, const fs::p
 
   const int listener = listen_unix(backend_sock);
   Child backend = fork_child([&] {
-    set_timeouts(listener);  // accept() honours SO_RCVTIMEO: no endless wait for the proxy
+    set_io_timeouts(
+        listener,
+        kIoTimeoutSeconds);  // accept() honours SO_RCVTIMEO: no endless wait for the proxy
     const int fd = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
     if (fd < 0) ::_exit(7);
     ::close(listener);
