@@ -386,12 +386,12 @@ TEST(NotifyCli, DumpShowsOneLinePerRecordAndSummaryCountsPerQueue) {
   }
   CommandResult dump = run_command({vhostscope_binary(), "dump", path}, dir.path());
   ASSERT_EQ(dump.exit_code, 0) << dump.err;
-  EXPECT_NE(dump.out.find("s1 F→B fe notify q0 kick interposed fds=[eventfd, eventfd]\n"),
+  EXPECT_NE(dump.out.find("s1 notify q0 kick interposed fds=[eventfd, eventfd]\n"),
             std::string::npos)
       << dump.out;
-  EXPECT_NE(dump.out.find("s1 F→B fe notify q0 kick ×3\n"), std::string::npos) << dump.out;
-  EXPECT_NE(dump.out.find("s1 B→F fe notify q1 call held ×2\n"), std::string::npos) << dump.out;
-  EXPECT_NE(dump.out.find("s1 B→F fe notify q1 err ×1\n"), std::string::npos) << dump.out;
+  EXPECT_NE(dump.out.find("s1 notify q0 kick ×3\n"), std::string::npos) << dump.out;
+  EXPECT_NE(dump.out.find("s1 notify q1 call held ×2\n"), std::string::npos) << dump.out;
+  EXPECT_NE(dump.out.find("s1 notify q1 err ×1\n"), std::string::npos) << dump.out;
   CommandResult quiet = run_command({vhostscope_binary(), "dump", "--no-notify", path}, dir.path());
   ASSERT_EQ(quiet.exit_code, 0) << quiet.err;
   EXPECT_EQ(quiet.out.find("notify"), std::string::npos) << quiet.out;

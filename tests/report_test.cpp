@@ -186,7 +186,10 @@ TEST(Report, RealHangCaptureIfPresent) {
   ASSERT_NE(sample, std::string::npos) << window;
   EXPECT_EQ(window.find("ring-state", sample + 1), std::string::npos) << window;
   EXPECT_TRUE(
-      contains(window, ">>   21.784175 #72     s1 F→B fe ring-state 90 bytes !ring-stalled"))
+      contains(window,
+               ">>   21.784175 #72     s1 ring-state q0 split size 128 avail 2565 used 2564 "
+               "used_event 2564 avail_event 2564 inflight 1 [0] oldest head 0: READ "
+               "sector 0 len 4096 !ring-stalled"))
       << window;
   EXPECT_TRUE(contains(window, "GET_VRING_BASE index=0 num=0")) << window;
   EXPECT_TRUE(contains(window, "in this stretch not shown; see 'vhostscope rings')")) << window;

@@ -4,8 +4,11 @@
 #include <fmt/format.h>
 
 #include "app/common/text_format.hpp"
+#include "decoders/session/ring_health.hpp"
 #include "decoders/vhost_user/field_format.hpp"
 #include "decoders/virtio/notify_record.hpp"
+#include "decoders/virtio/ring_detail.hpp"
+#include "decoders/virtio/ring_snapshot.hpp"
 
 namespace vhs {
 
@@ -25,7 +28,9 @@ std::string entry_title(const Store& store, size_t i) {
   switch (e.kind) {
     case RecordKind::Message: break;
     case RecordKind::Disconnect:
-      // The direction says who closed: a "to back-end" disconnect is the front-end hanging up.
+      // The recorder's own closes (stopping, or ending a session a peer broke) are flagged; else
+      // the direction says who hung up: a "to back-end" disconnect is the front-end's.
+      if (e.record_flags & kRecordClosedByProxy) return "disconnect (closed by the recorder)";
       return e.direction == Direction::ToBackend ? "disconnect (front-end closed)"
                                                  : "disconnect (back-end closed)";
     default: return std::string(record_kind_name(e.kind));
@@ -48,7 +53,12 @@ std::string entry_summary(const Store& store, size_t i) {
       if (const std::string fds = format_fds(store.fds(i)); !fds.empty()) s += ' ' + fds;
       return s;
     }
-    if (e.kind == RecordKind::RingState) return fmt::format("{} bytes", e.bytes_size);
+    if (e.kind == RecordKind::RingState) {
+      std::string error;
+      const auto snapshot = decode_ring_snapshot(store.bytes(i), &error);
+      // Buffer details quote guest memory (file names, frames): escaped like any outside text.
+      return snapshot ? escape_text(describe_ring_snapshot(*snapshot)) : "(" + error + ")";
+    }
     return e.bytes_size ? quote_text(store.text(i)) : std::string();
   }
   // Payload summaries can quote peer bytes (names, tags): escaped like any outside text.
@@ -90,10 +100,17 @@ std::string record_flag_tags(const Store& store, size_t i) {
   return s;
 }
 
+// Records the recorder makes itself (ring samples, notifications) travel on no channel.
+bool is_recorder_sample(const StoreEntry& e) {
+  return e.kind == RecordKind::RingState || e.kind == RecordKind::Notify;
+}
+
 std::string format_entry_body(const Store& store, size_t i) {
   const StoreEntry& e = store.entry(i);
-  std::string line = fmt::format("s{} {} {} {}", e.session, direction_arrow(e.direction),
-                                 channel_short(e.channel), entry_title(store, i));
+  std::string line = is_recorder_sample(e)
+                         ? fmt::format("s{} {}", e.session, entry_title(store, i))
+                         : fmt::format("s{} {} {} {}", e.session, direction_arrow(e.direction),
+                                       channel_short(e.channel), entry_title(store, i));
   auto append = [&line](const std::string& part) {
     if (part.empty()) return;
     line += ' ';
@@ -112,6 +129,45 @@ std::string format_entry_line(const Store& store, size_t i, const LineOptions& o
                      format_entry_body(store, i));
 }
 
+namespace {
+
+// -V for a RingState record: the sampled words, what is in flight, the oldest buffer's detail and
+// the faults, one per line (docs/ring-state-format.md).
+std::string ring_state_details(std::span<const uint8_t> bytes) {
+  std::string error;
+  const auto s = decode_ring_snapshot(bytes, &error);
+  if (!s) return "    ring state: undecodable: " + error + "\n";
+  std::string out =
+      fmt::format("    queue = {}\n    ring = {}, size {}{}\n", s->queue, ring_type_name(s->type),
+                  s->size, s->event_idx ? ", event idx" : "");
+  if (s->indices_ok) {
+    out += fmt::format("    avail.idx = {}, avail.flags = {:#x}\n", s->avail_idx, s->avail_flags);
+    out += fmt::format("    used.idx = {}, used.flags = {:#x}\n", s->used_idx, s->used_flags);
+    if (s->event_idx)
+      out += fmt::format("    used_event = {}, avail_event = {}\n", s->used_event, s->avail_event);
+  } else {
+    out += "    indexes not readable (see faults)\n";
+  }
+  if (s->vring_base) {
+    out += fmt::format("    vring_base = {}", *s->vring_base);
+    if (s->pending) out += fmt::format(" ({} not yet fetched by the back-end)", *s->pending);
+    out += '\n';
+  }
+  out += fmt::format("    in flight = {}", s->inflight);
+  if (!s->heads.empty()) {
+    out += s->heads_approximate ? ", heads (approximate)" : ", heads";
+    for (uint16_t h : s->heads) out += fmt::format(" {}", h);
+  }
+  out += '\n';
+  if (s->oldest) out += "    oldest = " + escape_text(describe_buffer(*s->oldest)) + '\n';
+  for (size_t k = 0; k < s->faults.size(); ++k)
+    out +=
+        fmt::format("    fault[{}] = {}\n", k, escape_text(fault_finding(*s, s->faults[k]).detail));
+  return out;
+}
+
+}  // namespace
+
 std::string format_entry_details(const Store& store, size_t i) {
   const StoreEntry& e = store.entry(i);
   std::string out;
@@ -121,6 +177,7 @@ std::string format_entry_details(const Store& store, size_t i) {
       out += fmt::format("    {:{}}{} = {}\n", "", 2 * f.depth, escape_text(f.path),
                          escape_text(f.text));
   }
+  if (e.kind == RecordKind::RingState) out += ring_state_details(store.bytes(i));
   for (const Finding& f : store.findings(i))
     out += fmt::format("    ! {} ({}): {}\n", finding_info(f.code).id, severity_name(f.severity()),
                        escape_text(f.detail));
