@@ -626,3 +626,25 @@ TEST(ProxyE2E, StopWhileWaitingForTheBackendRecordsConnectAndDisconnect) {
 
 }  // namespace
 }  // namespace vhs::test
+
+namespace vhs::test {
+namespace {
+
+// A recorder that never reaches its peer records no session: exit 2, and the capture it created
+// (header only) is taken back rather than left empty behind.
+TEST(ProxyE2E, UnreachableFrontendExitsTwoAndLeavesNoCapture) {
+  TempDir dir;
+  const std::string capture = dir / "never.pcap";
+  const CommandResult r =
+      run_command({vhostscope_binary(), "record", "--frontend-connect", dir / "nobody.sock",
+                   "--backend-connect", dir / "be.sock", "-w", capture, "--connect-timeout", "1"},
+                  dir.path(), std::chrono::milliseconds(15000));
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("cannot connect to front-end"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("no session was recorded; '" + capture + "' not written"), std::string::npos)
+      << r.err;
+  EXPECT_FALSE(std::filesystem::exists(capture));
+}
+
+}  // namespace
+}  // namespace vhs::test

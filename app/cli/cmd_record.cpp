@@ -1,6 +1,8 @@
 // `vhostscope record`: a thin wrapper that runs the relay (proxy/relay.hpp) with a capture file
 // as its sink until SIGINT/SIGTERM.
 #include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <charconv>
@@ -74,8 +76,10 @@ int run_record(int argc, char** argv) {
                 "connect to the back-end listening here, once per session", &backend_connect);
   parser.option("backend-listen", 0, "PATH",
                 "listen here (mode 0600); the back-end connects (client mode)", &backend_listen);
-  parser.option("write", 'w', "FILE", "capture file to write (pcap, replaced if it exists; - writes the pcap stream to stdout)",
-                &output);
+  parser.option(
+      "write", 'w', "FILE",
+      "capture file to write (pcap, replaced if it exists; - writes the pcap stream to stdout)",
+      &output);
   parser.option("connect-timeout", 0, "SECONDS",
                 "how long to wait for a peer that is not there yet (default 10)", &timeout);
   parser.option("sample-interval", 0, "MS",
@@ -157,6 +161,9 @@ int run_record(int argc, char** argv) {
     std::fprintf(stderr, "vhostscope record: %s\n", escape_text(error).c_str());
     return 2;
   }
+  // The file we created, so that a recording that never reached its peer can take it back.
+  struct stat created {};
+  const bool created_file = output != kStandardStream && ::lstat(output.c_str(), &created) == 0;
   // Flushing runs on the relay thread (timer); a write error (disk full) ends the recording.
   bool write_failed = false;
   CaptureWriter* w = writer.get();
@@ -199,12 +206,23 @@ int run_record(int argc, char** argv) {
     write_failed = true;
     std::fprintf(stderr, "vhostscope record: %s\n", escape_text(w->error()).c_str());
   }
-  if (!quiet)
-    std::fprintf(stderr, "vhostscope: %llu records written to '%s'\n",
-                 static_cast<unsigned long long>(w->records_written()),
-                 escape_text(output).c_str());
+  const uint64_t written = w->records_written();
   relay.reset();
   writer.reset();
+  if (rc != 0 && written == 0 && !write_failed) {
+    // The peer was never reached (the error is above): no session, so no capture. Removed only
+    // while the path is still the file created above.
+    struct stat now {};
+    if (created_file && ::lstat(output.c_str(), &now) == 0 && now.st_dev == created.st_dev &&
+        now.st_ino == created.st_ino)
+      ::unlink(output.c_str());
+    std::fprintf(stderr, "vhostscope record: no session was recorded; '%s' not written\n",
+                 escape_text(output).c_str());
+    return 2;
+  }
+  if (!quiet)
+    std::fprintf(stderr, "vhostscope: %llu records written to '%s'\n",
+                 static_cast<unsigned long long>(written), escape_text(output).c_str());
   if (write_failed) return 2;
   return rc;
 }
