@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <utility>
 
+#include "proxy/log_text.hpp"
 #include "proxy/relay_impl.hpp"
 #include "proxy/sys_error.hpp"
 
@@ -26,17 +27,6 @@ void drain(int fd) {
   uint64_t value;
   while (::read(fd, &value, sizeof value) < 0 && errno == EINTR) {
   }
-}
-
-std::string seconds_text(std::chrono::milliseconds ms) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f s", static_cast<double>(ms.count()) / 1000.0);
-  return buf;
-}
-
-std::string pid_note(int fd) {
-  pid_t pid = peer_pid(fd);
-  return pid > 0 ? " (pid " + std::to_string(pid) + ")" : std::string();
 }
 
 }  // namespace
@@ -299,7 +289,7 @@ void RelayCore::on_front_accept() {
     return;
   }
   std::string description =
-      "front-end" + pid_note(fd.get()) + " connected on '" + opt.frontend.path + "'";
+      "front-end" + peer_pid_note(fd.get()) + " connected on '" + opt.frontend.path + "'";
   start_session(std::move(fd), std::move(description));
 }
 
@@ -310,7 +300,7 @@ void RelayCore::try_connect_frontend() {
   if (s == ConnectStatus::Connected) {
     frontend_connecting = false;
     std::string description =
-        "connected to front-end" + pid_note(fd.get()) + " at '" + opt.frontend.path + "'";
+        "connected to front-end" + peer_pid_note(fd.get()) + " at '" + opt.frontend.path + "'";
     start_session(std::move(fd), std::move(description));
     return;
   }
@@ -387,7 +377,7 @@ void RelayCore::on_back_accept() {
     return;
   }
   std::string description =
-      "back-end" + pid_note(fd.get()) + " connected on '" + opt.backend.path + "'";
+      "back-end" + peer_pid_note(fd.get()) + " connected on '" + opt.backend.path + "'";
   oldest->activate(std::move(fd), std::move(description));
   update_waiting();
 }

@@ -7,25 +7,11 @@
 #include <cstdio>
 #include <utility>
 
+#include "proxy/log_text.hpp"
 #include "proxy/relay_impl.hpp"
 #include "proxy/sys_error.hpp"
 
 namespace vhs {
-
-namespace {
-
-std::string seconds_text(std::chrono::milliseconds ms) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f s", static_cast<double>(ms.count()) / 1000.0);
-  return buf;
-}
-
-std::string pid_note(int fd) {
-  pid_t pid = peer_pid(fd);
-  return pid > 0 ? " (pid " + std::to_string(pid) + ")" : std::string();
-}
-
-}  // namespace
 
 RelaySession::RelaySession(RelayCore& c, uint32_t s, uint32_t n, SessionState st)
     : core(c), slot(s), number(n), state(st) {
@@ -130,7 +116,8 @@ void RelaySession::try_connect_backend() {
   const std::string& path = core.opt.backend.path;
   ConnectStatus s = connect_unix(path, fd, err);
   if (s == ConnectStatus::Connected) {
-    std::string description = "connected to back-end" + pid_note(fd.get()) + " at '" + path + "'";
+    std::string description =
+        "connected to back-end" + peer_pid_note(fd.get()) + " at '" + path + "'";
     activate(std::move(fd), std::move(description));
     return;
   }

@@ -216,10 +216,6 @@ std::vector<uint8_t> synthesized_answer(Channel channel, std::span<const uint8_t
   return out;
 }
 
-std::string seconds_text(std::chrono::milliseconds ms) {
-  return fmt::format("{:.1f} s", static_cast<double>(ms.count()) / 1000.0);
-}
-
 ReplayResult run_replay(const Store& store, const ReplayOptions& options) {
   std::string error;
   const StoreSession* session = pick_session(store, options.session, error);

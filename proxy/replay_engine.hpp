@@ -13,6 +13,7 @@
 
 #include "captures/diff/diff_fields.hpp"
 #include "captures/model/store.hpp"
+#include "proxy/log_text.hpp"
 #include "proxy/replay.hpp"
 #include "proxy/replay_fds.hpp"
 #include "proxy/replay_io.hpp"
@@ -62,9 +63,6 @@ bool answer_due(Channel channel, std::span<const uint8_t> request, const DecodeC
 // inflight description with mmap_size 0 (no fd). Empty when no answer is due.
 std::vector<uint8_t> synthesized_answer(Channel channel, std::span<const uint8_t> request,
                                         const DecodeContext& ctx);
-
-// "5.0 s"
-std::string seconds_text(std::chrono::milliseconds ms);
 
 void replay_as_frontend(ReplayRun& run);
 void replay_as_backend(ReplayRun& run);
