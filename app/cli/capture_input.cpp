@@ -64,6 +64,11 @@ bool load_capture_for(std::string_view command, const std::string& path, Store& 
   return true;
 }
 
+void add_capture_file_argument(ArgParser& args, std::string* path) {
+  args.positional(
+      "FILE", "a capture written by 'vhostscope record' (pcap or pcapng), or - for stdin", path);
+}
+
 bool stream_capture_for(std::string_view command, const std::string& path, bool follow,
                         const std::atomic<bool>* stop, Store& store,
                         const std::function<bool(size_t)>& on_entry) {

@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "app/cli/args.hpp"
 #include "captures/model/store.hpp"
 
 namespace vhs::cli {
@@ -18,6 +19,9 @@ struct CaptureInput {
   Store store;
   std::optional<uint32_t> session;  // --session N, if given (it exists in the capture)
 };
+
+// The FILE argument every reading command takes, with one help text ("-" is standard input).
+void add_capture_file_argument(ArgParser& args, std::string* path);
 
 // --device and --session as given, before any capture is read.
 struct InputOptions {

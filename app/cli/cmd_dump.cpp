@@ -45,8 +45,7 @@ int run_dump(int argc, char** argv) {
       "like tail -f, until Ctrl-C. Both print each record once, with what is known when it\n"
       "arrives: findings that only later records reveal (a request never answered) are not\n"
       "marked on it.");
-  args.positional(
-      "FILE", "a capture written by 'vhostscope record' (pcap or pcapng), or - for stdin", &path);
+  add_capture_file_argument(args, &path);
   args.flag("verbose", 'V', "add the field tree, finding details and a hex dump under each message",
             &verbose);
   args.flag("follow", 'f', "keep printing records as the capture grows, until Ctrl-C", &follow);

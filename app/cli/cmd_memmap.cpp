@@ -35,7 +35,7 @@ int run_memmap(int argc, char** argv) {
                  "Per session: the guest memory regions (GPA, UVA, size, mmap offset, backing fd) "
                  "and where each\n"
                  "vring's descriptor table, avail and used areas lie in guest memory.");
-  args.positional("FILE", "a capture written by 'vhostscope record'", &path);
+  add_capture_file_argument(args, &path);
   if (auto rc = args.parse(argc, argv)) return *rc;
 
   // The Store's session analysis follows the table (MemoryTableTracker) and the vrings

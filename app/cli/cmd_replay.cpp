@@ -89,7 +89,7 @@ int run_replay(int argc, char** argv) {
       "Front-end virtual addresses and fd inode numbers differ per process and are not\n"
       "divergences; nor is a GET_VRING_BASE index (no guest I/O is replayed).\n"
       "Exit status: 0 same, 1 diverged, 2 could not run.");
-  args.positional("FILE", "a capture written by 'vhostscope record' (pcap or pcapng)", &path);
+  add_capture_file_argument(args, &path);
   args.option("backend-connect", 0, "PATH",
               "play the front-end: connect to the back-end listening here", &backend_connect);
   args.option("frontend-listen", 0, "PATH",

@@ -31,7 +31,7 @@ int run_report(int argc, char** argv) {
       "(unanswered requests, vrings started/stopped, memory, back-end channel) and the findings.\n"
       "Paste it into an issue and attach the capture. With -Y (and no --session) the report is\n"
       "about the session of the first record that matches.");
-  args.positional("FILE", "a capture written by 'vhostscope record' (pcap or pcapng)", &path);
+  add_capture_file_argument(args, &path);
   args.option("output", 'o', "OUT", "write the report here instead of standard output", &output);
   args.option("session", 's', "N",
               "report on session N (default: the first with an error, else a hang)", &session_text);

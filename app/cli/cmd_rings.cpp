@@ -56,7 +56,7 @@ int run_rings(int argc, char** argv) {
       "default): per session and queue each change (indices, in-flight count and heads, the\n"
       "oldest in-flight request), the state at the end, and ring hangs (in-flight work, used\n"
       "index frozen >= 1 s), current or ended.");
-  args.positional("FILE", "a capture written by 'vhostscope record'", &path);
+  add_capture_file_argument(args, &path);
   args.flag("end", 'e', "only the state at the end and the findings, not every change",
             &changes_only_end);
   args.option("session", 's', "N", "only session N", &session_text);

@@ -22,7 +22,7 @@ int run_stats(int argc, char** argv) {
       "queue the kicks and calls relayed (record --interpose-notify), the buffers completed\n"
       "(used index advance between ring-state samples) per second and the in-flight depth;\n"
       "findings by kind. -Y counts only the records that match.");
-  args.positional("FILE", "a capture written by 'vhostscope record' (pcap or pcapng)", &path);
+  add_capture_file_argument(args, &path);
   args.option("session", 's', "N", "only session N", &session_text);
   args.option("device", 'd', "KIND",
               "decode device fields as blk, net or fs (default: inferred per session)",

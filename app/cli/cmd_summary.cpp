@@ -38,7 +38,7 @@ int run_summary(int argc, char** argv) {
       "map, vring state, the back-end channel, findings grouped by severity with record\n"
       "numbers, and requests still unanswered when the capture ends (how a hang shows).\n"
       "With -Y only the sessions holding a record that matches are shown.");
-  args.positional("FILE", "a capture written by 'vhostscope record' (pcap or pcapng)", &path);
+  add_capture_file_argument(args, &path);
   args.option("session", 's', "N", "only session N", &session_text);
   args.option("device", 'd', "KIND",
               "decode device fields as blk, net or fs (default: inferred per session)",
