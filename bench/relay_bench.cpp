@@ -124,7 +124,24 @@ struct LegResult {
   std::vector<uint32_t> latencies_ns;
   uint64_t relay_switches = 0;  // context switches of the relay process (all threads)
   int relay_threads = 0;
+  uint64_t relay_cpu_ns = 0;  // CPU time the relay process used during the timed round trips
 };
+
+// CPU time (ns) used so far by every thread of `pid`, from the scheduler's own accounting
+// (/proc/PID/task/TID/schedstat, first field). Unlike wall time it does not grow when other load
+// on the CPU preempts the relay, so the relay's cost per message can be compared on a busy machine.
+uint64_t cpu_time_ns(pid_t pid) {
+  uint64_t total = 0;
+  std::error_code ec;
+  for (const auto& task : fs::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+    if (FILE* f = std::fopen((task.path() / "schedstat").c_str(), "r")) {
+      unsigned long long ns = 0;
+      if (std::fscanf(f, "%llu", &ns) == 1) total += ns;
+      std::fclose(f);
+    }
+  }
+  return total;
+}
 
 // Context switches (voluntary + involuntary) summed over every thread of `pid`: says how often
 // a relay blocks per message, the main cost of a relay on one CPU.
@@ -145,8 +162,9 @@ void count_switches(pid_t pid, LegResult& r) {
   }
 }
 
-// The front-end: `warmup` unmeasured round trips, then `iterations` timed ones.
-LegResult run_frontend(int fd, const Exchange& ex, const Options& opt) {
+// The front-end: `warmup` unmeasured round trips, then `iterations` timed ones. `relay` (0: none)
+// is the relay process whose CPU time over the timed round trips is measured.
+LegResult run_frontend(int fd, const Exchange& ex, const Options& opt, pid_t relay = 0) {
   set_io_timeouts(fd, kIoTimeoutSeconds);
   LegResult res;
   res.latencies_ns.reserve(opt.iterations);
@@ -157,6 +175,7 @@ LegResult run_frontend(int fd, const Exchange& ex, const Options& opt) {
     if (in != ex.reply) die("front-end got a reply that is not the expected ack");
   };
   for (uint64_t i = 0; i < opt.warmup; ++i) round_trip();
+  const uint64_t cpu_start = relay != 0 ? cpu_time_ns(relay) : 0;
   const auto start = Clock::now();
   for (uint64_t i = 0; i < opt.iterations; ++i) {
     const auto t0 = Clock::now();
@@ -166,6 +185,7 @@ LegResult run_frontend(int fd, const Exchange& ex, const Options& opt) {
         std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count(), UINT32_MAX)));
   }
   res.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  if (relay != 0) res.relay_cpu_ns = cpu_time_ns(relay) - cpu_start;
   res.round_trips = opt.iterations;
   return res;
 }
@@ -202,7 +222,7 @@ LegResult leg_ideal(const Exchange& ex, const Options& opt) {
     ideal_relay(fe[1], be[0]);
   });
   ::close(fe[1]), ::close(be[0]);
-  LegResult r = run_frontend(fe[0], ex, opt);
+  LegResult r = run_frontend(fe[0], ex, opt, relay.pid());
   count_switches(relay.pid(), r);
   ::close(fe[0]);
   relay.stop(std::chrono::seconds(2));
@@ -264,7 +284,7 @@ VhostscopeLeg leg_vhostscope(const Exchange& ex, const Options& opt, const fs::p
         read_text(log));
   }
   VhostscopeLeg leg;
-  leg.result = run_frontend(fd, ex, opt);
+  leg.result = run_frontend(fd, ex, opt, proxy.pid());
   count_switches(proxy.pid(), leg.result);
   ::close(fd);
   // SIGTERM lets it flush and close the capture (and the back-end sees EOF).
@@ -280,15 +300,18 @@ struct Summary {
   double switches_per_rt =
       0;  // relay legs: relay context switches per round trip (warm-up included)
   int relay_threads = 0;
+  double cpu_us_per_rt = 0;  // relay legs: median over rounds of relay CPU time per round trip
 };
 
 Summary summarize(std::vector<LegResult>& rounds, uint64_t warmup) {
-  std::vector<double> rates;
+  std::vector<double> rates, cpu;
   std::vector<uint32_t> all;
   uint64_t switches = 0, trips = 0;
   Summary s;
   for (auto& r : rounds) {
     rates.push_back(static_cast<double>(r.round_trips) / r.seconds);
+    cpu.push_back(static_cast<double>(r.relay_cpu_ns) / 1000.0 /
+                  static_cast<double>(r.round_trips));
     all.insert(all.end(), r.latencies_ns.begin(), r.latencies_ns.end());
     switches += r.relay_switches;
     trips += r.round_trips + warmup;
@@ -298,6 +321,8 @@ Summary summarize(std::vector<LegResult>& rounds, uint64_t warmup) {
   std::sort(rates.begin(), rates.end());
   std::sort(all.begin(), all.end());
   s.rate = rates[rates.size() / 2];
+  std::sort(cpu.begin(), cpu.end());
+  s.cpu_us_per_rt = cpu[cpu.size() / 2];
   if (!all.empty()) {
     s.p50 = all[all.size() / 2];
     s.p99 = all[std::min(all.size() - 1, all.size() * 99 / 100)];
@@ -369,8 +394,8 @@ void print_row(const char* name, const Summary& s, const Summary& direct) {
   std::printf("%-20s %12.0f %12.0f %9.1f %9.1f %9.3f", name, s.rate, 2 * s.rate, s.p50 / 1000.0,
               s.p99 / 1000.0, s.rate / direct.rate);
   if (s.relay_threads > 0)
-    std::printf("   %.2f (%d thread%s)", s.switches_per_rt, s.relay_threads,
-                s.relay_threads == 1 ? "" : "s");
+    std::printf("   %6.2f   %.2f (%d thread%s)", s.cpu_us_per_rt, s.switches_per_rt,
+                s.relay_threads, s.relay_threads == 1 ? "" : "s");
   std::printf("\n");
 }
 
@@ -416,15 +441,25 @@ int main(int argc, char** argv) {
       static_cast<unsigned long long>(opt.iterations), opt.rounds,
       static_cast<unsigned long long>(opt.warmup), opt.realtime ? "SCHED_FIFO" : "SCHED_OTHER");
   std::printf("load average before: %s, after: %s\n", load_before.c_str(), load_average().c_str());
-  std::printf("%-20s %12s %12s %9s %9s %9s   %s\n", "leg", "round trip/s", "msgs/s", "p50 us",
-              "p99 us", "x direct", "relay switches/round trip");
+  std::printf("%-20s %12s %12s %9s %9s %9s   %s   %s\n", "leg", "round trip/s", "msgs/s", "p50 us",
+              "p99 us", "x direct", "relay CPU us/rt", "relay switches/rt");
   print_row("direct socketpair", d, d);
   print_row("ideal epoll relay", i, d);
   if (opt.vhostscope_leg) {
     const Summary v = summarize(proxied, opt.warmup);
     print_row("vhostscope record", v, d);
     const uint64_t expected = 2 * (opt.iterations + opt.warmup) * static_cast<uint64_t>(opt.rounds);
-    std::printf("vhostscope / ideal relay: %.3f\n", v.rate / i.rate);
+    std::printf("vhostscope / ideal relay: %.3f (rate), %.3f (relay CPU time per round trip)\n",
+                v.rate / i.rate, v.cpu_us_per_rt / i.cpu_us_per_rt);
+    // Rounds alternate legs, so a round's two legs saw similar load: the median of the per-round
+    // ratios is steadier than the ratio of the medians on a busy machine.
+    std::vector<double> per_round;
+    for (size_t k = 0; k < proxied.size() && k < ideal.size(); ++k)
+      per_round.push_back((static_cast<double>(proxied[k].round_trips) / proxied[k].seconds) /
+                          (static_cast<double>(ideal[k].round_trips) / ideal[k].seconds));
+    std::sort(per_round.begin(), per_round.end());
+    std::printf("vhostscope / ideal relay per round: min %.3f, median %.3f, max %.3f\n",
+                per_round.front(), per_round[per_round.size() / 2], per_round.back());
     std::printf("recorded %llu of %llu messages%s%s\n", static_cast<unsigned long long>(recorded),
                 static_cast<unsigned long long>(expected),
                 capture_warning.empty() ? "" : "; capture: ", capture_warning.c_str());

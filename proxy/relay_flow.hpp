@@ -1,5 +1,5 @@
 // One direction of one channel inside the relay: the socket it reads, the socket it writes, the
-// message being read and the message being sent. A message is sent with ONE sendmsg carrying
+// message being read and the message being sent. A message is sent with ONE send call carrying
 // exactly the fds it arrived with; if the destination is full the rest is sent when it becomes
 // writable, and the source is not read meanwhile (a queue of depth one: the seam where the
 // debugger holds a message at a breakpoint).
@@ -9,8 +9,11 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
+
+#include <sys/types.h>
 
 #include "captures/format/record.hpp"
 #include "decoders/vhost_user/wire.hpp"
@@ -70,6 +73,8 @@ class RelayFlow {
   void reset();
 
  private:
+  // One send call for the rest of the message; the fds go with it when `with_fds`.
+  ssize_t send_some(std::span<const uint8_t> rest, bool with_fds);
   Channel channel_;
   Direction direction_;
   RelayConn* src_;
