@@ -768,5 +768,149 @@ TEST(CheckCatalogue, HangsAreDiagnostics) {
   EXPECT_EQ(finding_rule(FindingCode::OverlappingRegion).rule, RuleId::MemNoOverlap);
 }
 
+// ---- The known real bugs of issue 13's acceptance list, each as the session that shows it.
+
+bool contains(const std::string& text, std::string_view part) {
+  return text.find(part) != std::string::npos;
+}
+
+// A back-end that answers GET_VRING_BASE with 0 although the ring had moved: it reset the ring
+// instead of stopping it. The reply must be the next avail index it would process.
+TEST(CheckAcceptance, VringBaseReplyOfAResetRing) {
+  Session r;
+  r.healthy();
+  r.state(ring(0, 17, 17));
+  r.send("SET_VRING_ENABLE", test::vring_state(0, 0));
+  r.send("GET_VRING_BASE", test::vring_state(0, 0));
+  const MessageRef reply = r.answer("GET_VRING_BASE", test::vring_state(0, 0));
+  const auto found = r.of(RuleId::RingBaseReply);
+  ASSERT_EQ(found.size(), 1u) << list(r.checker.violations());
+  EXPECT_EQ(found[0].message, reply);
+  EXPECT_EQ(found[0].blamed, Side::Backend);
+  EXPECT_TRUE(contains(found[0].expected, "between used idx 17 and avail idx 17"))
+      << found[0].expected;
+  EXPECT_TRUE(contains(found[0].observed, "reset the ring instead of stopping it"))
+      << found[0].observed;
+}
+
+// A kick that arrives before SET_VRING_ENABLE(1), after which the back-end never processes the
+// ring (the guest hangs at boot): the violation names the enable and the ring state that showed
+// the lost kick, not just a stall.
+TEST(CheckAcceptance, KickBeforeEnableIsLost) {
+  Session r;
+  r.negotiate();
+  r.memory();
+  r.start_queue(0, /*enable=*/false);
+  const MessageRef kicked = r.state(ring(0, 1, 0));
+  const MessageRef enable = r.send("SET_VRING_ENABLE", test::vring_state(0, 1));
+  r.state(ring(0, 1, 0), kSecond / 2);
+  r.end(SessionAnalyser::End::RecorderStopped, 2 * kSecond);
+  const auto found = r.of(RuleId::RingLostKick);
+  ASSERT_EQ(found.size(), 1u) << list(r.checker.violations());
+  EXPECT_EQ(found[0].message, enable);
+  EXPECT_EQ(found[0].blamed, Side::Backend);
+  ASSERT_EQ(found[0].related.size(), 1u);
+  EXPECT_EQ(found[0].related[0], kicked);
+  EXPECT_TRUE(contains(found[0].observed, "kick that arrived while the ring was disabled was lost"))
+      << found[0].observed;
+  EXPECT_EQ(r.checker.violations().size(), 1u) << list(r.checker.violations());
+}
+
+// SET_LOG_BASE never answered during migration: the front-end waits forever. The violation names
+// the request and the reply rule that applies (a reply only with LOG_SHMFD).
+TEST(CheckAcceptance, SetLogBaseNeverAnswered) {
+  Session r;
+  r.healthy();
+  r.send("SET_FEATURES", test::u64_payload(kAcked | kBit(26)));  // LOG_ALL: migration starts
+  const MessageRef log = r.send("SET_LOG_BASE", log_payload(), false, {memfd(4096)});
+  r.end(SessionAnalyser::End::RecorderStopped, 5 * kSecond);
+  const auto found = r.of(RuleId::LogBaseReply);
+  ASSERT_EQ(found.size(), 1u) << list(r.checker.violations());
+  EXPECT_EQ(found[0].message, log);
+  EXPECT_EQ(found[0].blamed, Side::Backend);
+  EXPECT_TRUE(contains(found[0].expected, "LOG_SHMFD was negotiated")) << found[0].expected;
+
+  // Without LOG_SHMFD SET_LOG_BASE has no reply: nothing to wait for, nothing to blame.
+  const uint64_t no_shmfd = kProtocol & ~feature_mask(PF::LOG_SHMFD);
+  Session plain;
+  plain.healthy(no_shmfd);
+  plain.send("SET_LOG_BASE", log_payload());
+  plain.end(SessionAnalyser::End::RecorderStopped, 5 * kSecond);
+  EXPECT_TRUE(plain.checker.violations().empty()) << list(plain.checker.violations());
+}
+
+// A back-end that disables a ring on SET_VRING_KICK although PROTOCOL_FEATURES was not
+// negotiated: without bit 30 the ring is enabled as it starts. With bit 30 the same ring states
+// break nothing: the ring is disabled until SET_VRING_ENABLE(1).
+TEST(CheckAcceptance, RingEnabledStateWithAndWithoutProtocolFeatures) {
+  Session without;
+  without.negotiate(kOffered, kAcked & ~kBit(30));
+  without.memory();
+  const MessageRef kick = without.start_queue(0, /*enable=*/false);
+  without.state(ring(0, 4, 0));
+  without.end(SessionAnalyser::End::RecorderStopped, 3 * kSecond);
+  const auto found = without.of(RuleId::RingEnabledByDefault);
+  ASSERT_EQ(found.size(), 1u) << list(without.checker.violations());
+  EXPECT_EQ(found[0].message, kick);
+  EXPECT_EQ(found[0].blamed, Side::Backend);
+  EXPECT_TRUE(contains(found[0].expected, "without PROTOCOL_FEATURES")) << found[0].expected;
+
+  Session with;
+  with.negotiate();
+  with.memory();
+  with.start_queue(0, /*enable=*/false);
+  with.state(ring(0, 4, 0));
+  with.end(SessionAnalyser::End::RecorderStopped, 3 * kSecond);
+  EXPECT_TRUE(with.checker.violations().empty()) << list(with.checker.violations());
+}
+
+// QEMU 7.2+ sends SET_VRING_ENABLE(0) before GET_VRING_BASE when it stops a device. The spec does
+// not forbid it ("Ring states": enabled and started are independent), so neither profile reports
+// it: no rule is violated at all.
+TEST(CheckAcceptance, DisableBeforeGetVringBaseIsNotAViolation) {
+  Session r;
+  r.healthy();
+  r.state(ring(0, 20, 20));
+  r.send("SET_VRING_ENABLE", test::vring_state(0, 0));
+  r.send("GET_VRING_BASE", test::vring_state(0, 0));
+  r.answer("GET_VRING_BASE", test::vring_state(0, 20));
+  r.send("SET_STATUS", test::u64_payload(0));
+  r.end(SessionAnalyser::End::PeerClosed);
+  EXPECT_TRUE(r.checker.violations().empty()) << list(r.checker.violations());
+  for (const Rule& rule : all_rules()) EXPECT_TRUE(rule_applies(rule, Profile::Spec)) << rule.id;
+}
+
+// A rule with a known QEMU deviation is judged by --profile spec and skipped by --profile qemu.
+TEST(CheckCatalogue, ProfileQemuAcceptsOnlyListedDeviations) {
+  Rule deviating = rule_info(RuleId::RingNoResizeStarted);
+  deviating.qemu_deviation = "QEMU does this on purpose";
+  EXPECT_TRUE(rule_applies(deviating, Profile::Spec));
+  EXPECT_FALSE(rule_applies(deviating, Profile::Qemu));
+  for (const Rule& rule : all_rules())
+    EXPECT_EQ(rule_applies(rule, Profile::Qemu), rule.qemu_deviation.empty()) << rule.id;
+}
+
+// A hung back-end (nothing moves after the request) leaves GET_VRING_BASE unanswered: a
+// diagnostic, not a violation. One that goes on using the ring but never answers breaks the rule.
+TEST(CheckCatalogue, UnansweredIsAViolationOnlyWhenThePeerWasAlive) {
+  Session hung;
+  hung.healthy();
+  hung.state(ring(0, 3, 2));
+  hung.send("GET_VRING_BASE", test::vring_state(0, 0));
+  hung.end(SessionAnalyser::End::RecorderStopped, 3 * kSecond);
+  EXPECT_TRUE(hung.checker.violations().empty()) << list(hung.checker.violations());
+
+  Session alive;
+  alive.healthy();
+  alive.state(ring(0, 3, 2));
+  const MessageRef get = alive.send("GET_VRING_BASE", test::vring_state(0, 0));
+  alive.state(ring(0, 3, 3));
+  alive.end(SessionAnalyser::End::RecorderStopped, 3 * kSecond);
+  const auto found = alive.of(RuleId::NegReplyOnceInOrder);
+  ASSERT_EQ(found.size(), 1u) << list(alive.checker.violations());
+  EXPECT_EQ(found[0].message, get);
+  EXPECT_EQ(found[0].blamed, Side::Backend);
+}
+
 }  // namespace
 }  // namespace vhs
