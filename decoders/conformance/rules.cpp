@@ -43,7 +43,7 @@ constexpr std::array kRules = {
     row(R::FrmPayloadSize,
         "a message's size field MUST match the payload type of its request, and that many bytes "
         "MUST follow the header",
-        Sd::Sender, S::Error, "Message types", "", O::Spec),
+        Sd::Sender, S::Error, "Message Specification", "", O::Spec),
     row(R::FrmFdCount,
         "a message MUST carry exactly the file descriptors its request passes (count and kind)",
         Sd::Sender, S::Error, "Front-end message types", "", O::Spec),
@@ -51,7 +51,7 @@ constexpr std::array kRules = {
         "a request number MUST be one the spec defines for the channel it travels on", Sd::Sender,
         S::Warning, "Front-end message types", "", O::Spec),
     row(R::FrmFieldValue, "payload fields MUST hold values the spec allows for them", Sd::Sender,
-        S::Warning, "Message types", "", O::Spec),
+        S::Warning, "Message Specification", "", O::Spec),
     row(R::FrmWaitForReply,
         "a sender MUST NOT send its next request before the reply (or REPLY_ACK ack) it must "
         "wait for has arrived",
