@@ -13,6 +13,7 @@
 #include "app/cli/args.hpp"
 #include "app/cli/capture_input.hpp"
 #include "app/cli/commands.hpp"
+#include "app/common/check_session.hpp"
 #include "app/common/json_format.hpp"
 #include "app/common/text_format.hpp"
 #include "captures/format/output_file.hpp"
@@ -65,42 +66,6 @@ struct CaptureResult {
   uint64_t base_ns = 0;    // the capture's first timestamp: times are shown relative to it
   std::vector<Found> all;  // every violation the rules found, before the filters
 };
-
-// Replays one session of the store into a checker, in record order.
-std::vector<Violation> check_session(const Store& store, const StoreSession& s) {
-  ConformanceChecker::Options options;
-  options.device = s.state().device_from_user ? s.state().device : DeviceKind::Unknown;
-  options.seen_from_start = s.connect_entry != kNoEntry;
-  ConformanceChecker checker(options);
-  for (uint32_t i = s.first_entry; i <= s.last_entry && i < store.size(); ++i) {
-    if (&store.session_of(i) != &s) continue;
-    const StoreEntry& e = store.entry(i);
-    switch (e.kind) {
-      case RecordKind::Message: {
-        const DecodedMessage msg = store.decoded(i);
-        // What the recorder did not pass on was never seen by the peer (as the Store does).
-        const uint16_t not_sent = e.record_flags & (kRecordNotRelayed | kRecordInjected);
-        const bool withheld = (msg.is_reply && not_sent == (kRecordNotRelayed | kRecordInjected)) ||
-                              not_sent == kRecordNotRelayed;
-        if (!withheld) checker.on_message(i, e.timestamp_ns, e.direction, msg, store.fds(i));
-        break;
-      }
-      case RecordKind::RingState:
-        if (auto snap = decode_ring_snapshot(store.bytes(i)))
-          checker.on_ring_state(i, e.timestamp_ns, *snap);
-        break;
-      case RecordKind::Disconnect:
-        if (e.channel == Channel::Frontend)
-          checker.finish(e.timestamp_ns, (e.record_flags & kRecordClosedByProxy)
-                                             ? SessionAnalyser::End::RecorderStopped
-                                             : SessionAnalyser::End::PeerClosed);
-        break;
-      default: break;
-    }
-  }
-  checker.finish(store.last_timestamp(), SessionAnalyser::End::CaptureCut);
-  return checker.violations();
-}
 
 std::string related_text(const Violation& v) {
   std::string s;
@@ -461,7 +426,7 @@ int run_check(int argc, char** argv) {
     c.base_ns = input->store.first_timestamp();
     for (const StoreSession& session : input->store.sessions()) {
       if (input->session && session.id != *input->session) continue;
-      for (Violation& v : check_session(input->store, session))
+      for (Violation& v : check_store_session(input->store, session))
         c.all.push_back({session.id, std::move(v)});
     }
     results.push_back(std::move(c));

@@ -43,9 +43,32 @@ std::optional<uint64_t> u64_of(const DecodedMessage& msg) {
   return std::nullopt;
 }
 
-// The rule a finding is evidence of, for the request it is about (the default row of the
-// finding map, refined where one finding kind covers several rules).
-std::optional<RuleId> rule_for(const Finding& f, const DecodedMessage* msg, Direction direction) {
+// The user-address range [start, start + len) lies in one region of the table.
+bool mapped(const std::vector<MemRegionState>& regions, uint64_t uva, uint64_t len) {
+  for (const MemRegionState& r : regions) {
+    const uint64_t base = r.region.userspace_addr;
+    if (uva >= base && uva - base < r.region.memory_size &&
+        len <= r.region.memory_size - (uva - base))
+      return true;
+  }
+  return false;
+}
+
+bool is_ring_start_setup(const RequestInfo* info) {
+  return is_request(info, FrontendRequest::SET_MEM_TABLE) ||
+         is_request(info, FrontendRequest::ADD_MEM_REG) ||
+         is_request(info, FrontendRequest::SET_VRING_NUM) ||
+         is_request(info, FrontendRequest::SET_VRING_ADDR) ||
+         is_request(info, FrontendRequest::SET_VRING_BASE) ||
+         is_request(info, FrontendRequest::SET_VRING_KICK);
+}
+
+std::string seconds(uint64_t ns) { return fmt::format("{:.2f} s", static_cast<double>(ns) / 1e9); }
+
+}  // namespace
+
+std::optional<RuleId> rule_for_finding(const Finding& f, const DecodedMessage* msg,
+                                       Direction direction) {
   const RequestInfo* info = msg ? msg->info : nullptr;
   switch (f.code) {
     case FindingCode::FeatureNotNegotiated:
@@ -80,30 +103,6 @@ std::optional<RuleId> rule_for(const Finding& f, const DecodedMessage* msg, Dire
   }
 }
 
-// The user-address range [start, start + len) lies in one region of the table.
-bool mapped(const std::vector<MemRegionState>& regions, uint64_t uva, uint64_t len) {
-  for (const MemRegionState& r : regions) {
-    const uint64_t base = r.region.userspace_addr;
-    if (uva >= base && uva - base < r.region.memory_size &&
-        len <= r.region.memory_size - (uva - base))
-      return true;
-  }
-  return false;
-}
-
-bool is_ring_start_setup(const RequestInfo* info) {
-  return is_request(info, FrontendRequest::SET_MEM_TABLE) ||
-         is_request(info, FrontendRequest::ADD_MEM_REG) ||
-         is_request(info, FrontendRequest::SET_VRING_NUM) ||
-         is_request(info, FrontendRequest::SET_VRING_ADDR) ||
-         is_request(info, FrontendRequest::SET_VRING_BASE) ||
-         is_request(info, FrontendRequest::SET_VRING_KICK);
-}
-
-std::string seconds(uint64_t ns) { return fmt::format("{:.2f} s", static_cast<double>(ns) / 1e9); }
-
-}  // namespace
-
 ConformanceChecker::ConformanceChecker(Options options)
     : options_(options),
       analyser_(SessionAnalyser::Options{options.device, options.seen_from_start}) {}
@@ -124,7 +123,7 @@ void ConformanceChecker::add(RuleId rule, Side blamed, MessageRef ref, uint64_t 
 
 void ConformanceChecker::add_finding(const Finding& f, MessageRef ref, uint64_t ts,
                                      Direction direction, const DecodedMessage* msg) {
-  const std::optional<RuleId> rule = rule_for(f, msg, direction);
+  const std::optional<RuleId> rule = rule_for_finding(f, msg, direction);
   if (!rule) return;
   const Rule& r = rule_info(*rule);
   // A finding on a reply is about the answer itself: the side that should have answered right is

@@ -29,6 +29,14 @@ struct Violation {
   std::string observed;             // what happened instead
 };
 
+// The rule a finding is evidence of, for the message it is about (`msg` may be nullptr when the
+// message is not at hand; `direction` is the way that message travelled): the finding map of
+// rules.hpp, refined where one finding kind covers several rules (FeatureNotNegotiated on
+// SET_VRING_ENABLE is VU-RING-003). nullopt: a diagnostic, or a finding the checker judges only
+// with the rest of the session (MissingReply).
+std::optional<RuleId> rule_for_finding(const Finding& f, const DecodedMessage* msg,
+                                       Direction direction);
+
 // How long a ring with work in it must go unprocessed before a lost kick is named (VU-RING-004 /
 // VU-RING-005): long enough that a live back-end would have used a buffer.
 inline constexpr uint64_t kUnprocessedRingNs = 1'000'000'000;
