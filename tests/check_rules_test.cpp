@@ -650,6 +650,15 @@ std::vector<Case> cases() {
          r.answer("SET_LOG_BASE", test::u64_payload(0));
          r.send("SET_VRING_ADDR", test::vring_addr(0, 1, kUva, kUva + 0x2000, kUva + 0x1000, 0));
        }},
+      {RuleId::LogFdKinds, Side::Frontend,
+       [=](Session& r) {
+         r.healthy();
+         return r.send("SET_LOG_FD", {}, false, {memfd(4096)});
+       },
+       [=](Session& r) {
+         r.healthy();
+         r.send("SET_LOG_FD", {}, false, {eventfd()});
+       }},
       // ---- config
       {RuleId::CfgReplySize, Side::Backend,
        [=](Session& r) {
@@ -910,6 +919,49 @@ TEST(CheckCatalogue, UnansweredIsAViolationOnlyWhenThePeerWasAlive) {
   ASSERT_EQ(found.size(), 1u) << list(alive.checker.violations());
   EXPECT_EQ(found[0].message, get);
   EXPECT_EQ(found[0].blamed, Side::Backend);
+}
+
+// VU-FRM-006 judges the kind of each fd by the role the registry gives the request's fds.
+TEST(CheckCatalogue, FdKindFollowsTheRegistryRole) {
+  Session r;
+  r.negotiate();
+  r.memory();
+  const MessageRef kick = r.send("SET_VRING_KICK", test::vring_index_fd(0), false, {memfd(4096)});
+  const auto found = r.of(RuleId::FrmFdCount);
+  ASSERT_EQ(found.size(), 1u) << list(r.checker.violations());
+  EXPECT_EQ(found[0].message, kick);
+  EXPECT_TRUE(contains(found[0].expected, "SET_VRING_KICK's fd (kick eventfd) is eventfd or pipe"))
+      << found[0].expected;
+  EXPECT_TRUE(contains(found[0].observed, "it is memfd")) << found[0].observed;
+}
+
+// The device status over a session: set by SET_STATUS with STATUS acked, inferred without it.
+TEST(CheckLifecycle, InferredWithoutStatusSetWithIt) {
+  const uint64_t no_status = kProtocol & ~feature_mask(PF::STATUS);
+  Session inferred;
+  inferred.healthy(no_status);
+  inferred.send("GET_VRING_BASE", test::vring_state(0, 0));
+  inferred.answer("GET_VRING_BASE", test::vring_state(0, 0));
+  const MessageRef reset = inferred.send("RESET_DEVICE");
+  const auto& steps = inferred.checker.lifecycle();
+  ASSERT_EQ(steps.size(), 3u);
+  EXPECT_EQ(steps[0].status, 0xb);
+  EXPECT_TRUE(steps[0].inferred);
+  EXPECT_EQ(steps[1].status, 0xf);
+  EXPECT_EQ(steps[2].status, 0);
+  EXPECT_EQ(steps[2].ref, reset);
+
+  Session told;
+  told.healthy();
+  told.send("SET_STATUS", test::u64_payload(0xb));
+  const MessageRef ok = told.send("SET_STATUS", test::u64_payload(0xf));
+  told.send("SET_STATUS", test::u64_payload(0));
+  const auto& set = told.checker.lifecycle();
+  ASSERT_EQ(set.size(), 3u);
+  EXPECT_EQ(set[1].status, 0xf);
+  EXPECT_EQ(set[1].ref, ok);
+  EXPECT_FALSE(set[1].inferred);
+  EXPECT_EQ(set[2].status, 0);
 }
 
 }  // namespace

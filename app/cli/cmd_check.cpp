@@ -426,7 +426,7 @@ int run_check(int argc, char** argv) {
     c.base_ns = input->store.first_timestamp();
     for (const StoreSession& session : input->store.sessions()) {
       if (input->session && session.id != *input->session) continue;
-      for (Violation& v : check_store_session(input->store, session))
+      for (Violation& v : check_store_session(input->store, session).violations)
         c.all.push_back({session.id, std::move(v)});
     }
     results.push_back(std::move(c));

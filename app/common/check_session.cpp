@@ -3,7 +3,7 @@
 
 namespace vhs {
 
-std::vector<Violation> check_store_session(const Store& store, const StoreSession& s) {
+SessionCheck check_store_session(const Store& store, const StoreSession& s) {
   ConformanceChecker::Options options;
   options.device = s.state().device_from_user ? s.state().device : DeviceKind::Unknown;
   options.seen_from_start = s.connect_entry != kNoEntry;
@@ -35,7 +35,7 @@ std::vector<Violation> check_store_session(const Store& store, const StoreSessio
     }
   }
   checker.finish(store.last_timestamp(), SessionAnalyser::End::CaptureCut);
-  return checker.violations();
+  return {checker.violations(), checker.lifecycle()};
 }
 
 }  // namespace vhs

@@ -10,8 +10,14 @@
 
 namespace vhs {
 
-// Every violation of every rule (no profile or blame filter), in the order found. Message
-// references are store entry indices.
-std::vector<Violation> check_store_session(const Store& store, const StoreSession& session);
+struct SessionCheck {
+  // Every violation of every rule (no profile or blame filter), in the order found.
+  std::vector<Violation> violations;
+  // The VIRTIO device status over the session (set or inferred).
+  std::vector<LifecycleStep> lifecycle;
+};
+
+// Message references in the result are store entry indices.
+SessionCheck check_store_session(const Store& store, const StoreSession& session);
 
 }  // namespace vhs

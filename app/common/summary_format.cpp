@@ -230,7 +230,22 @@ void findings_block(std::string& out, const Store& store, const std::vector<Find
 
 // The session's conformance violations (`vhostscope check`, letter of the spec), one line each.
 void conformance_block(std::string& out, const Store& store, const StoreSession& session) {
-  const auto violations = check_store_session(store, session);
+  const SessionCheck check = check_store_session(store, session);
+  const auto& violations = check.violations;
+  // The VIRTIO device status as a timeline: the steps SET_STATUS set, or the ones the transport
+  // implies ("~": inferred, STATUS not negotiated).
+  if (!check.lifecycle.empty()) {
+    std::string steps;
+    for (size_t k = 0; k < check.lifecycle.size() && k < kMaxListed; ++k) {
+      const LifecycleStep& step = check.lifecycle[k];
+      if (k) steps += " → ";
+      steps += fmt::format("{} {}{}", record_number(step.ref), step.inferred ? "~" : "",
+                           step.status == 0 ? std::string("reset") : describe_status(step.status));
+    }
+    if (check.lifecycle.size() > kMaxListed)
+      steps += fmt::format(" (+{} more)", check.lifecycle.size() - kMaxListed);
+    out += fmt::format("  Device status: {}\n", steps);
+  }
   out += fmt::format("  Conformance (vhostscope check, spec profile): {}\n",
                      violations.empty() ? std::string("no violation")
                                         : fmt::format("{} violation{}", violations.size(),

@@ -12,6 +12,8 @@ namespace vhs {
 namespace {
 
 // VIRTIO device status bits (VIRTIO "Device Status Field").
+constexpr uint8_t kStatusAcknowledge = 1;
+constexpr uint8_t kStatusDriver = 2;
 constexpr uint64_t kStatusDriverOk = 4;
 constexpr uint64_t kStatusFeaturesOk = 8;
 constexpr uint64_t kStatusNeedsReset = 0x40;
@@ -61,6 +63,28 @@ bool is_ring_start_setup(const RequestInfo* info) {
          is_request(info, FrontendRequest::SET_VRING_ADDR) ||
          is_request(info, FrontendRequest::SET_VRING_BASE) ||
          is_request(info, FrontendRequest::SET_VRING_KICK);
+}
+
+// The fd kinds a role allows (spec "Front-end message types" says what each request passes);
+// empty: the role is not judged (userfaultfds, dmabufs and pipes come in too many forms).
+std::vector<FdKind> kinds_for(FdRole role) {
+  switch (role) {
+    case FdRole::Kick:
+    case FdRole::Call:
+    case FdRole::Err:
+    case FdRole::LogEventfd:
+      // eventfds, or pipes on hosts without eventfd
+      return {FdKind::Eventfd, FdKind::Pipe};
+    case FdRole::MemoryRegion:
+    case FdRole::MemoryRegionRemoved:
+    case FdRole::LogBitmap:
+    case FdRole::Inflight:
+      // memfd, a file (hugetlbfs, tmpfs) or a memory device (DAX)
+      return {FdKind::Memfd, FdKind::File, FdKind::Other};
+    case FdRole::BackendChannel:
+    case FdRole::GpuSocket: return {FdKind::Socket};
+    default: return {};
+  }
 }
 
 std::string seconds(uint64_t ns) { return fmt::format("{:.2f} s", static_cast<double>(ns) / 1e9); }
@@ -153,6 +177,7 @@ void ConformanceChecker::on_message(MessageRef ref, uint64_t ts, Direction direc
   last_sent_ns_[static_cast<size_t>(sender_of(direction))] = ts;
 
   for (const Finding& f : msg.findings) add_finding(f, ref, ts, direction, &msg);
+  check_fd_kinds(ref, ts, direction, msg, fds);
   for (const Finding& f : obs.findings) add_finding(f, ref, ts, direction, &msg);
   for (const AttributedFinding& a : obs.earlier) {
     auto w = waiting_.find(a.ref);
@@ -210,6 +235,28 @@ void ConformanceChecker::on_message(MessageRef ref, uint64_t ts, Direction direc
     }
   }
   if (!msg.is_reply && msg.channel == Channel::Frontend) check_lifecycle(ref, ts, msg);
+}
+
+void ConformanceChecker::check_fd_kinds(MessageRef ref, uint64_t ts, Direction direction,
+                                        const DecodedMessage& msg, std::span<const FdInfo> fds) {
+  if (!msg.info || fds.empty()) return;
+  const FdRole role = msg.is_reply ? msg.info->reply_fd_role : msg.info->fd_role;
+  const std::vector<FdKind> allowed = kinds_for(role);
+  if (allowed.empty()) return;
+  for (const FdInfo& fd : fds) {
+    if (fd.kind == FdKind::Unknown ||
+        std::find(allowed.begin(), allowed.end(), fd.kind) != allowed.end())
+      continue;
+    const bool log = role == FdRole::LogBitmap || role == FdRole::LogEventfd;
+    std::string kinds;
+    for (FdKind k : allowed) kinds += (kinds.empty() ? "" : " or ") + std::string(fd_kind_name(k));
+    add(log ? RuleId::LogFdKinds : RuleId::FrmFdCount, log ? Side::Frontend : sender_of(direction),
+        ref, ts,
+        fmt::format("{}{}'s fd ({}) is {}", msg.info->name, msg.is_reply ? " reply" : "",
+                    fd_role_name(role), kinds),
+        fmt::format("it is {} ({})", fd_kind_name(fd.kind), fd.name));
+    return;
+  }
 }
 
 void ConformanceChecker::check_before(MessageRef ref, uint64_t ts, const DecodedMessage& msg) {
@@ -506,17 +553,29 @@ void ConformanceChecker::check_lifecycle(MessageRef ref, uint64_t ts, const Deco
   const RequestInfo* info = msg.info;
   if (!info) return;
   const SessionState& st = analyser_.state();
+  const bool status_acked = st.protocol_features.acked_has(ProtocolFeature::STATUS);
   auto reset = [&] {
+    if (!lifecycle_.empty()) set_status(ref, ts, 0, true);
     features_ok_ = false;
     reset_pending_ = st.features.acked.has_value();
     reset_by_ = ref;
     needs_reset_ = false;
   };
   if (info->is(FrontendRequest::RESET_DEVICE) || info->is(FrontendRequest::RESET_OWNER)) reset();
-  if (info->is(FrontendRequest::SET_FEATURES)) reset_pending_ = false;
+  if (info->is(FrontendRequest::SET_FEATURES)) {
+    reset_pending_ = false;
+    if (!status_acked)
+      set_status(ref, ts, kStatusAcknowledge | kStatusDriver | kStatusFeaturesOk, true);
+  }
+  if (info->is(FrontendRequest::SET_VRING_KICK) && !status_acked && !lifecycle_.empty() &&
+      (lifecycle_.back().status & kStatusFeaturesOk)) {
+    const VringState* v = st.vring(vring_index_of(msg).value_or(kMaxTrackedVrings));
+    if (v && v->started) set_status(ref, ts, lifecycle_.back().status | kStatusDriverOk, true);
+  }
   if (info->is(FrontendRequest::SET_STATUS)) {
     const auto value = u64_of(msg);
     if (!value) return;
+    set_status(ref, ts, static_cast<uint8_t>(*value), false);
     if (*value == 0) {
       reset();
       return;
@@ -537,6 +596,11 @@ void ConformanceChecker::check_lifecycle(MessageRef ref, uint64_t ts, const Deco
       features_ok_ = true;
     }
   }
+}
+
+void ConformanceChecker::set_status(MessageRef ref, uint64_t ts, uint8_t status, bool inferred) {
+  if (!lifecycle_.empty() && lifecycle_.back().status == status) return;
+  lifecycle_.push_back({ref, ts, status, inferred});
 }
 
 void ConformanceChecker::judge_unanswered(const Waiting& w) {

@@ -41,6 +41,16 @@ std::optional<RuleId> rule_for_finding(const Finding& f, const DecodedMessage* m
 // VU-RING-005): long enough that a live back-end would have used a buffer.
 inline constexpr uint64_t kUnprocessedRingNs = 1'000'000'000;
 
+// One step of the VIRTIO device status as the session shows it (VIRTIO "Device Status Field"):
+// set by SET_STATUS when the STATUS protocol feature is acked, otherwise inferred from the
+// transport (SET_FEATURES: FEATURES_OK; a ring start: DRIVER_OK; RESET_DEVICE, RESET_OWNER: 0).
+struct LifecycleStep {
+  MessageRef ref = kNoMessage;
+  uint64_t timestamp_ns = 0;
+  uint8_t status = 0;
+  bool inferred = false;
+};
+
 class ConformanceChecker {
  public:
   struct Options {
@@ -67,6 +77,8 @@ class ConformanceChecker {
 
   const std::vector<Violation>& violations() const { return violations_; }
   const SessionAnalyser& analyser() const { return analyser_; }
+  // The device status over the session, one step per change.
+  const std::vector<LifecycleStep>& lifecycle() const { return lifecycle_; }
 
  private:
   // A request that needs an answer, remembered until it gets one.
@@ -117,6 +129,9 @@ class ConformanceChecker {
   void check_base_reply(QueueWatch& q, uint32_t queue);
   void check_unprocessed(QueueWatch& q, uint32_t queue, uint64_t now_ns);
   void judge_unanswered(const Waiting& w);
+  void check_fd_kinds(MessageRef ref, uint64_t ts, Direction direction, const DecodedMessage& msg,
+                      std::span<const FdInfo> fds);
+  void set_status(MessageRef ref, uint64_t ts, uint8_t status, bool inferred);
   QueueWatch& watch(uint32_t queue);
   std::string ref_text(MessageRef ref) const;
 
@@ -134,6 +149,7 @@ class ConformanceChecker {
   MessageRef reset_by_ = kNoMessage;
   bool needs_reset_ = false;
   MessageRef needs_reset_by_ = kNoMessage;
+  std::vector<LifecycleStep> lifecycle_;
   bool finished_ = false;
 };
 

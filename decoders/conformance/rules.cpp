@@ -45,7 +45,8 @@ constexpr std::array kRules = {
         "MUST follow the header",
         Sd::Sender, S::Error, "Message Specification", "", O::Spec),
     row(R::FrmFdCount,
-        "a message MUST carry exactly the file descriptors its request passes (count and kind)",
+        "a message MUST carry exactly the file descriptors its request passes (count and kind: "
+        "eventfds for notifiers, memory for regions, a socket for a channel)",
         Sd::Sender, S::Error, "Front-end message types", "", O::Spec),
     row(R::FrmKnownRequest,
         "a request number MUST be one the spec defines for the channel it travels on", Sd::Sender,
@@ -170,6 +171,10 @@ constexpr std::array kRules = {
         Sd::Backend, S::Error, "Front-end message types", "", O::Spec),
     row(R::LogFlagNeedsBase,
         "SET_VRING_ADDR with the LOG flag MUST come after SET_LOG_BASE set up the dirty log",
+        Sd::Frontend, S::Error, "Migration", "", O::Spec),
+    row(R::LogFdKinds,
+        "the dirty log MUST be shared memory (SET_LOG_BASE: memfd or file) and its notifier an "
+        "eventfd (SET_LOG_FD)",
         Sd::Frontend, S::Error, "Migration", "", O::Spec),
     // config
     row(R::CfgReplySize,

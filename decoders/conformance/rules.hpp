@@ -58,6 +58,7 @@ namespace vhs {
   X(LogFdWithShmfd, "VU-LOG-001") \
   X(LogBaseReply, "VU-LOG-002") \
   X(LogFlagNeedsBase, "VU-LOG-003") \
+  X(LogFdKinds, "VU-LOG-004") \
   X(CfgReplySize, "VU-CFG-001") \
   X(LifeFeaturesFixed, "VU-LIFE-001") \
   X(LifeDriverOkAfterFeaturesOk, "VU-LIFE-002") \
