@@ -18,6 +18,8 @@ constexpr uint64_t kStatusDriverOk = 4;
 constexpr uint64_t kStatusFeaturesOk = 8;
 constexpr uint64_t kStatusNeedsReset = 0x40;
 
+constexpr size_t kMaxWaitingRequests = 1024;
+
 // VHOST_VRING_F_LOG in SET_VRING_ADDR's flags (spec "Migration").
 constexpr uint32_t kVringFlagLog = 1;
 
@@ -201,6 +203,9 @@ void ConformanceChecker::on_message(MessageRef ref, uint64_t ts, Direction direc
       w.expects = obs.expects;
       if (const auto* c = payload_as<ConfigValue>(msg)) w.config_size = c->size;
       waiting_[ref] = w;
+      // A peer that never answers must not grow this without bound (the analyser forgets the
+      // oldest too); references increase, so the first entry is the oldest.
+      if (waiting_.size() > kMaxWaitingRequests) waiting_.erase(waiting_.begin());
     }
     check_after(ref, ts, msg, obs);
   } else if (obs.answers != kNoMessage) {
