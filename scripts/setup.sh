@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   # build and unit tests
   cmake ninja-build g++ pkg-config libfmt-dev libpcap-dev libgtest-dev nlohmann-json3-dev
+  libexpat1-dev  # check_cli_test parses the JUnit XML of `vhostscope check`
   # GUI and its render test under a virtual X server with Mesa
   libimgui-dev libglfw3-dev libgl-dev libgl1-mesa-dri xvfb x11-apps imagemagick
   fonts-dejavu-core  # readable GUI font; the GUI falls back to ImGui's built-in one without it

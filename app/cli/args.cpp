@@ -29,6 +29,11 @@ void ArgParser::positional(std::string metavar, std::string help, std::string* o
   positionals_.push_back({std::move(metavar), std::move(help), out, required});
 }
 
+void ArgParser::positional_list(std::string metavar, std::string help,
+                                std::vector<std::string>* out, bool required) {
+  positionals_.push_back({std::move(metavar), std::move(help), nullptr, required, out});
+}
+
 const ArgParser::Spec* ArgParser::find_long(std::string_view name) const {
   for (const auto& s : specs_)
     if (s.long_name == name) return &s;
@@ -113,12 +118,17 @@ std::optional<int> ArgParser::parse(int argc, char** argv) {
         *spec->value = std::move(value);
       continue;
     }
+    if (next_positional < positionals_.size() && positionals_[next_positional].list) {
+      positionals_[next_positional].list->push_back(std::string(arg));  // takes all the rest
+      continue;
+    }
     if (next_positional >= positionals_.size())
       return usage_error("unexpected argument '" + std::string(arg) + "'");
     *positionals_[next_positional++].out = std::string(arg);
   }
   for (size_t p = next_positional; p < positionals_.size(); ++p)
-    if (positionals_[p].required) return usage_error("missing " + positionals_[p].metavar);
+    if (positionals_[p].required && !(positionals_[p].list && !positionals_[p].list->empty()))
+      return usage_error("missing " + positionals_[p].metavar);
   return std::nullopt;
 }
 

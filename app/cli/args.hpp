@@ -21,6 +21,9 @@ class ArgParser {
   void option_list(std::string long_name, char short_name, std::string metavar, std::string help,
                    std::vector<std::string>* out_list);
   void positional(std::string metavar, std::string help, std::string* out, bool required = true);
+  // The remaining positionals ("FILE..."), after any single positionals; `required`: at least one.
+  void positional_list(std::string metavar, std::string help, std::vector<std::string>* out,
+                       bool required = true);
 
   // Parses argv (argv[0] = command name). Returns an exit code when the command must stop now
   // (0 after --help, 2 after a usage error that was printed), nullopt to continue.
@@ -42,6 +45,7 @@ class ArgParser {
     std::string metavar, help;
     std::string* out;
     bool required;
+    std::vector<std::string>* list = nullptr;
   };
   const Spec* find_long(std::string_view name) const;
   const Spec* find_short(char c) const;

@@ -13,6 +13,7 @@
 #include "app/cli/args.hpp"
 #include "app/cli/commands.hpp"
 #include "app/cli/record_status.hpp"
+#include "app/common/live_check.hpp"
 #include "app/common/option_values.hpp"
 #include "app/common/text_escape.hpp"
 #include "captures/format/capture_file.hpp"
@@ -59,7 +60,7 @@ int run_record(int argc, char** argv) {
   std::string control;
   bool quiet = false;
   std::string sample_interval, device;
-  bool status = false, interpose_notify = false;
+  bool status = false, interpose_notify = false, check = false;
   ArgParser parser(
       "record",
       "(--frontend-listen PATH | --frontend-connect PATH) (--backend-connect PATH | "
@@ -89,6 +90,9 @@ int run_record(int argc, char** argv) {
   parser.option("device", 0, "KIND",
                 "device kind for ring buffer details (blk, net, fs; default: inferred)", &device);
   parser.flag("status", 0, "print one line per started virtqueue to stderr every second", &status);
+  parser.flag("check", 0,
+              "run the conformance rules (docs/rules.md) live: one stderr line per violation",
+              &check);
   parser.flag("interpose-notify", 0,
               "relay kick/call/err eventfds through the proxy and record each notification",
               &interpose_notify);
@@ -180,6 +184,12 @@ int run_record(int argc, char** argv) {
   if (status) {
     status_lines = std::make_unique<RecordStatus>();
     relay->add_sink(status_lines.get());
+  }
+  std::unique_ptr<LiveCheck> live_check;
+  if (check) {
+    live_check = std::make_unique<LiveCheck>(
+        [](const std::string& line) { std::fprintf(stderr, "vhostscope: %s\n", line.c_str()); });
+    relay->add_sink(live_check.get());
   }
   std::unique_ptr<ControlServer> control_server;
   if (!control.empty()) {

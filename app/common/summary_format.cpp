@@ -7,7 +7,9 @@
 
 #include <fmt/format.h>
 
+#include "app/common/check_session.hpp"
 #include "app/common/text_format.hpp"
+#include "decoders/conformance/checker.hpp"
 #include "decoders/vhost_user/field_format.hpp"
 #include "decoders/virtio/notify_record.hpp"
 
@@ -180,7 +182,33 @@ void state_block(std::string& out, const SessionState& st) {
 // Lists at most this many record numbers per finding kind; the rest is counted.
 constexpr size_t kMaxListed = 12;
 
-void findings_block(std::string& out, const std::vector<FindingGroup>& groups) {
+// Which conformance rules a group's findings are evidence of (docs/rules.md), judged per message
+// as `vhostscope check` does; none: the group is a diagnostic.
+std::string rules_line(const Store& store, const FindingGroup& g) {
+  std::vector<RuleId> rules;
+  for (size_t k = 0; k < g.entries.size() && k < kMaxListed; ++k) {
+    const uint32_t e = g.entries[k];
+    const StoreEntry& entry = store.entry(e);
+    const DecodedMessage msg = entry.is_message() ? store.decoded(e) : DecodedMessage{};
+    const Finding f{g.code, {}};
+    const auto rule = rule_for_finding(f, entry.is_message() ? &msg : nullptr, entry.direction);
+    if (rule && std::find(rules.begin(), rules.end(), *rule) == rules.end()) rules.push_back(*rule);
+  }
+  if (rules.empty())
+    return fmt::format("diagnostic, not a rule: {}", finding_rule(g.code).why.empty()
+                                                         ? "judged with the whole session"
+                                                         : finding_rule(g.code).why);
+  std::string text;
+  for (RuleId id : rules) {
+    const Rule& r = rule_info(id);
+    if (!text.empty()) text += "; ";
+    text += fmt::format("{} (spec \"{}\"{})", r.id, r.section,
+                        r.virtio.empty() ? "" : fmt::format(", VIRTIO \"{}\"", r.virtio));
+  }
+  return "rule: " + text;
+}
+
+void findings_block(std::string& out, const Store& store, const std::vector<FindingGroup>& groups) {
   size_t counts[3] = {0, 0, 0};
   for (const auto& g : groups) counts[static_cast<size_t>(g.severity)] += g.entries.size();
   out += fmt::format("  Findings: {} error{}, {} warning{}, {} info\n", counts[2],
@@ -196,7 +224,41 @@ void findings_block(std::string& out, const std::vector<FindingGroup>& groups) {
     out += fmt::format("    {:<7} {} x{}: {}\n", severity_name(g.severity), finding_info(g.code).id,
                        g.entries.size(), where);
     out += fmt::format("            first: {}\n", escape_text(g.first_detail));
+    out += fmt::format("            {}\n", rules_line(store, g));
   }
+}
+
+// The session's conformance violations (`vhostscope check`, letter of the spec), one line each.
+void conformance_block(std::string& out, const Store& store, const StoreSession& session) {
+  const SessionCheck check = check_store_session(store, session);
+  const auto& violations = check.violations;
+  // The VIRTIO device status as a timeline: the steps SET_STATUS set, or the ones the transport
+  // implies ("~": inferred, STATUS not negotiated).
+  if (!check.lifecycle.empty()) {
+    std::string steps;
+    for (size_t k = 0; k < check.lifecycle.size() && k < kMaxListed; ++k) {
+      const LifecycleStep& step = check.lifecycle[k];
+      if (k) steps += " → ";
+      steps += fmt::format("{} {}{}", record_number(step.ref), step.inferred ? "~" : "",
+                           step.status == 0 ? std::string("reset") : describe_status(step.status));
+    }
+    if (check.lifecycle.size() > kMaxListed)
+      steps += fmt::format(" (+{} more)", check.lifecycle.size() - kMaxListed);
+    out += fmt::format("  Device status: {}\n", steps);
+  }
+  out += fmt::format("  Conformance (vhostscope check, spec profile): {}\n",
+                     violations.empty() ? std::string("no violation")
+                                        : fmt::format("{} violation{}", violations.size(),
+                                                      violations.size() == 1 ? "" : "s"));
+  for (size_t k = 0; k < violations.size() && k < kMaxListed; ++k) {
+    const Violation& v = violations[k];
+    const Rule& r = rule_info(v.rule);
+    out += fmt::format("    {} {} {}: {} (spec \"{}\"{})\n", r.id, side_name(v.blamed),
+                       record_number(v.message), escape_text(v.observed), r.section,
+                       r.virtio.empty() ? "" : fmt::format(", VIRTIO \"{}\"", r.virtio));
+  }
+  if (violations.size() > kMaxListed)
+    out += fmt::format("    (+{} more)\n", violations.size() - kMaxListed);
 }
 
 }  // namespace
@@ -329,7 +391,8 @@ std::string format_session_summary(const Store& store, const StoreSession& sessi
   out += '\n';
   if (const std::string rings = format_ring_block(store, session); !rings.empty())
     out += rings + '\n';
-  findings_block(out, finding_groups(store, session));
+  findings_block(out, store, finding_groups(store, session));
+  conformance_block(out, store, session);
   const auto waiting = waiting_requests(store, session);
   if (!waiting.empty()) {
     out += '\n';
