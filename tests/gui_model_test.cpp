@@ -94,7 +94,7 @@ TEST(HangSpans, RingStallIsTheEpisodeOnItsQueueLane) {
   for (const auto& h : spans)
     if (store.entry(h.entry).kind == RecordKind::RingState) stall = &h;
   ASSERT_NE(stall, nullptr);
-  EXPECT_EQ(stall->what, "q0 stalled, 1 in flight");
+  EXPECT_EQ(stall->what, "q0 stalled (1 in flight) for");
   ASSERT_LT(stall->lane, tl.lanes().size());
   EXPECT_EQ(tl.lanes()[stall->lane].key, (view::LaneKey{view::LaneKind::Queue, 0}));
   EXPECT_EQ(stall->end, store.entry(store.size() - 1).timestamp_ns);  // never moved again

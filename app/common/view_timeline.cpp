@@ -59,8 +59,8 @@ std::optional<RingSnapshot> queue_sample(const Store& store, uint32_t e, uint32_
 void stall_span(const Store& store, const TimelineIndex& index, uint32_t e, HangSpan& s) {
   const auto stalled = decode_ring_snapshot(store.bytes(e));
   if (!stalled) return;
-  s.what = "q" + std::to_string(stalled->queue) + " stalled, " + std::to_string(stalled->inflight) +
-           " in flight";
+  s.what = "q" + std::to_string(stalled->queue) + " stalled (" + std::to_string(stalled->inflight) +
+           " in flight) for";
   for (size_t lane = 0; lane < index.lanes().size(); ++lane)
     if (index.lanes()[lane].key == LaneKey{LaneKind::Queue, stalled->queue}) s.lane = lane;
   const uint32_t lo = e > kStallWalkLimit ? e - kStallWalkLimit : 0;

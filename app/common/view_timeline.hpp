@@ -54,7 +54,7 @@ struct HangSpan {
   uint64_t start = 0;
   uint64_t end = 0;
   bool open = false;  // still waiting (live)
-  // What waited, for the label ("GET_VRING_BASE waited", "q0 stalled, 1 in flight"); the view
+  // What waited, for the label ("GET_VRING_BASE waited", "q0 stalled (1 in flight) for"); the view
   // appends the duration.
   std::string what;
 };
