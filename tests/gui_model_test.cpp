@@ -12,9 +12,12 @@
 #include "app/common/view_features.hpp"
 #include "app/common/view_memory.hpp"
 #include "app/common/view_rings.hpp"
+#include "app/common/view_sample_fields.hpp"
 #include "app/common/view_text.hpp"
+#include "app/common/view_timeline.hpp"
 #include "captures/format/capture_file.hpp"
 #include "captures/model/store.hpp"
+#include "decoders/virtio/notify_record.hpp"
 #include "support/message_builder.hpp"
 #include "support/temp_dir.hpp"
 
@@ -22,6 +25,84 @@ namespace vhs {
 namespace {
 
 // ---- features ----
+
+// The shipped hang capture, read whole.
+Store shipped_hang() {
+  Store store;
+  std::string error;
+  auto reader =
+      CaptureReader::open(std::string(VHS_SOURCE_DIR) + "/captures/samples/blk-hang.pcap", error);
+  EXPECT_TRUE(reader) << error;
+  Record r;
+  while (reader && reader->next(r)) store.append(r);
+  store.finish();
+  return store;
+}
+
+const Field* field(const std::vector<Field>& fields, std::string_view path) {
+  for (const Field& f : fields)
+    if (f.path == path) return &f;
+  return nullptr;
+}
+
+TEST(SampleFields, RingStateOfTheHangReadsAsWhatIsInFlight) {
+  const Store store = shipped_hang();
+  // #72: the ring state the stall was found on (1 READ in flight, used idx standing still).
+  const size_t i = 71;
+  ASSERT_EQ(store.entry(i).kind, RecordKind::RingState);
+  EXPECT_EQ(view::ring_state_summary(store, i),
+            "q0 1 in flight · oldest head 0: READ sector 0 len 4096 · avail 2565 used 2564");
+  const auto fields = view::sample_fields(store, i);
+  ASSERT_NE(field(fields, "queue"), nullptr);
+  EXPECT_EQ(field(fields, "queue")->value.number, 0u);
+  EXPECT_EQ(field(fields, "avail_idx")->value.number, 2565u);
+  EXPECT_EQ(field(fields, "avail_idx")->offset, 12u);
+  EXPECT_EQ(field(fields, "used_idx")->value.number, 2564u);
+  EXPECT_EQ(field(fields, "in_flight")->value.number, 1u);
+  EXPECT_EQ(field(fields, "in_flight")->offset, 28u);
+  ASSERT_NE(field(fields, "oldest.arg"), nullptr);
+  EXPECT_EQ(field(fields, "oldest.arg")->value.number, 0u);
+  EXPECT_EQ(field(fields, "oldest")->text, "head 0: READ sector 0 len 4096");
+  EXPECT_EQ(field(fields, "oldest")->offset, 40u + 2u);  // after the header and one head
+  // An idle sample says so; messages have no sample fields.
+  EXPECT_EQ(view::ring_state_summary(store, 32), "q0 idle · avail 1 used 1");
+  EXPECT_TRUE(view::sample_fields(store, 1).empty());
+}
+
+TEST(SampleFields, NotifyRecord) {
+  Store store;
+  Record r;
+  r.kind = RecordKind::Notify;
+  r.session = 1;
+  r.bytes = encode_notify({NotifySource::Call, NotifyEvent::Held, 3, 7});
+  store.append(r);
+  const auto fields = view::sample_fields(store, 0);
+  ASSERT_EQ(fields.size(), 4u);
+  EXPECT_EQ(field(fields, "queue")->value.number, 3u);
+  EXPECT_EQ(field(fields, "source")->text, "call");
+  EXPECT_EQ(field(fields, "event")->text, "held");
+  EXPECT_EQ(field(fields, "count")->value.number, 7u);
+  EXPECT_EQ(field(fields, "count")->offset, 8u);
+}
+
+TEST(HangSpans, RingStallIsTheEpisodeOnItsQueueLane) {
+  const Store store = shipped_hang();
+  view::TimelineIndex tl;
+  tl.update(store, SIZE_MAX);
+  const auto spans = view::hang_spans(store, tl, 0, false);
+  const view::HangSpan* stall = nullptr;
+  for (const auto& h : spans)
+    if (store.entry(h.entry).kind == RecordKind::RingState) stall = &h;
+  ASSERT_NE(stall, nullptr);
+  EXPECT_EQ(stall->what, "q0 stalled (1 in flight) for");
+  ASSERT_LT(stall->lane, tl.lanes().size());
+  EXPECT_EQ(tl.lanes()[stall->lane].key, (view::LaneKey{view::LaneKind::Queue, 0}));
+  EXPECT_EQ(stall->end, store.entry(store.size() - 1).timestamp_ns);  // never moved again
+  for (const auto& h : spans)
+    if (&h != stall) {
+      EXPECT_EQ(h.what, "GET_VRING_BASE waited");
+    }
+}
 
 TEST(ViewText, CountsReadAsEnglish) {
   EXPECT_EQ(view::count_of(1, "reply", "replies"), "1 reply");

@@ -21,6 +21,7 @@
 #include "app/common/view_filter.hpp"
 #include "app/common/view_memory.hpp"
 #include "app/common/view_rings.hpp"
+#include "app/common/view_sample_fields.hpp"
 #include "app/common/view_timeline.hpp"
 #include "captures/format/capture_file.hpp"
 #include "captures/model/store.hpp"
@@ -380,6 +381,47 @@ TEST_F(GuiRender, ShippedHangCaptureDrawsRingsAndTheHang) {
     ASSERT_EQ(img.width, 1280);
     EXPECT_GT(image_stats(img).first, 8.0);
   }
+}
+
+// At a laptop's 1280x800 the message list keeps the summary readable, a ring-state row reads as
+// fields in Detail, and hiding the recorder's samples leaves only the other records.
+TEST_F(GuiRender, HangCaptureAtLaptopSize) {
+  const std::string path = std::string(VHS_SOURCE_DIR) + "/captures/samples/blk-hang.pcap";
+  Store shipped;
+  std::string error;
+  auto reader = CaptureReader::open(path, error);
+  ASSERT_TRUE(reader) << error;
+  Record r;
+  while (reader->next(r)) shipped.append(r);
+  shipped.finish();
+  size_t samples = 0;
+  for (size_t i = 0; i < shipped.size(); ++i)
+    samples += shipped.entry(i).kind == RecordKind::RingState ||
+               shipped.entry(i).kind == RecordKind::Notify;
+  ASSERT_GT(samples, 0u);
+  // #72: the flagged ring state.
+  ASSERT_EQ(shipped.entry(71).kind, RecordKind::RingState);
+
+  auto res = run({"--screenshot", dir / "laptop.ppm", "--view", "detail", "--size", "1280x800",
+                  "--select", "72", path});
+  ASSERT_EQ(res.exit_code, 0) << res.out << res.err;
+  auto rep = parse_report(res.out);
+  EXPECT_EQ(rep["messages"]["rows"], std::to_string(shipped.size()));
+  EXPECT_GE(std::stoul(rep["messages"]["summary_chars"]), 26u) << res.out;
+  EXPECT_EQ(rep["detail"]["fields"], std::to_string(view::sample_fields(shipped, 71).size()));
+  EXPECT_GE(std::stoul(rep["detail"]["fields"]), 10u);
+
+  auto hidden = run({"--screenshot", dir / "hidden.ppm", "--view", "detail", "--size", "1280x800",
+                     "--hide-samples", path});
+  ASSERT_EQ(hidden.exit_code, 0) << hidden.out << hidden.err;
+  auto hrep = parse_report(hidden.out);
+  EXPECT_EQ(hrep["messages"]["rows"], std::to_string(shipped.size() - samples));
+
+  // The toggle composes with the user's filter.
+  auto both = run({"--screenshot", dir / "both.ppm", "--view", "detail", "--size", "1280x800",
+                   "--hide-samples", "--filter", "GET_VRING_BASE or kind:ring-state", path});
+  ASSERT_EQ(both.exit_code, 0) << both.out << both.err;
+  EXPECT_EQ(parse_report(both.out)["messages"]["rows"], "3");  // two requests, one reply
 }
 
 TEST_F(GuiRender, FilterAppliesToTheRows) {

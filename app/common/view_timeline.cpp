@@ -6,9 +6,11 @@
 #include <string>
 #include <variant>
 
+#include "app/common/dump_format.hpp"
 #include "captures/model/store.hpp"
 #include "decoders/vhost_user/payload_decoders.hpp"
 #include "decoders/virtio/notify_record.hpp"
+#include "decoders/virtio/ring_snapshot.hpp"
 
 namespace vhs::view {
 namespace {
@@ -35,6 +37,49 @@ bool is_hang_code(FindingCode c) {
   return c == FindingCode::Unanswered || c == FindingCode::MissingReply ||
          c == FindingCode::ReplyTimeout || c == FindingCode::RingStalled ||
          c == FindingCode::DisconnectWithPending;
+}
+
+// How far a stall episode is followed from its flagged ring state, in records each way.
+constexpr uint32_t kStallWalkLimit = 100000;
+
+bool same_stall(const RingSnapshot& a, const RingSnapshot& b) {
+  return b.queue == a.queue && b.indices_ok && b.inflight > 0 && b.used_idx == a.used_idx;
+}
+
+// The ring state of `e`'s queue at entry `k`, when `k` is one (same session).
+std::optional<RingSnapshot> queue_sample(const Store& store, uint32_t e, uint32_t k) {
+  const StoreEntry& entry = store.entry(k);
+  if (entry.kind != RecordKind::RingState || entry.session_index != store.entry(e).session_index)
+    return std::nullopt;
+  return decode_ring_snapshot(store.bytes(k));
+}
+
+// Fills a ring-stalled span: the sampler writes a ring state only when it changed, so the episode
+// is the run of samples of that queue with the same used idx and requests in flight.
+void stall_span(const Store& store, const TimelineIndex& index, uint32_t e, HangSpan& s) {
+  const auto stalled = decode_ring_snapshot(store.bytes(e));
+  if (!stalled) return;
+  s.what = "q" + std::to_string(stalled->queue) + " stalled (" + std::to_string(stalled->inflight) +
+           " in flight) for";
+  for (size_t lane = 0; lane < index.lanes().size(); ++lane)
+    if (index.lanes()[lane].key == LaneKey{LaneKind::Queue, stalled->queue}) s.lane = lane;
+  const uint32_t lo = e > kStallWalkLimit ? e - kStallWalkLimit : 0;
+  for (uint32_t k = e; k-- > lo;) {
+    const auto sample = queue_sample(store, e, k);
+    if (!sample || sample->queue != stalled->queue) continue;
+    if (!same_stall(*stalled, *sample)) break;
+    s.start = store.entry(k).timestamp_ns;
+  }
+  const StoreSession& session = store.session_of(e);
+  const uint32_t last = session.last_entry != kNoEntry ? session.last_entry : e;
+  const uint32_t hi = std::min<uint32_t>(last, e + kStallWalkLimit);
+  for (uint32_t k = e + 1; k <= hi && k < index.indexed(); ++k) {
+    const auto sample = queue_sample(store, e, k);
+    if (!sample || sample->queue != stalled->queue || same_stall(*stalled, *sample)) continue;
+    s.end = store.entry(k).timestamp_ns;
+    s.open = false;
+    return;
+  }
 }
 
 }  // namespace
@@ -231,6 +276,12 @@ std::vector<HangSpan> hang_spans(const Store& store, const TimelineIndex& index,
         s.open = true;
       }
     }
+    bool stall = false;
+    for (const Finding& f : store.findings(e)) stall = stall || f.code == FindingCode::RingStalled;
+    if (stall && entry.kind == RecordKind::RingState)
+      stall_span(store, index, e, s);
+    else
+      s.what = entry_title(store, e) + " waited";
     out.push_back(s);
   }
   if (live) {
@@ -243,7 +294,8 @@ std::vector<HangSpan> hang_spans(const Store& store, const TimelineIndex& index,
                                static_cast<uint32_t>(p.ref)))
           continue;  // drawn above already if it was a hang
         out.push_back({static_cast<uint32_t>(p.ref), index.lane_of(static_cast<uint32_t>(p.ref)),
-                       p.timestamp_ns, std::max(now, p.timestamp_ns), true});
+                       p.timestamp_ns, std::max(now, p.timestamp_ns), true,
+                       entry_title(store, p.ref) + " waited"});
       }
     }
   }

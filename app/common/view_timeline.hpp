@@ -54,6 +54,9 @@ struct HangSpan {
   uint64_t start = 0;
   uint64_t end = 0;
   bool open = false;  // still waiting (live)
+  // What waited, for the label ("GET_VRING_BASE waited", "q0 stalled (1 in flight) for"); the view
+  // appends the duration.
+  std::string what;
 };
 
 class TimelineIndex {
@@ -95,8 +98,10 @@ class TimelineIndex {
 // acks follow their request).
 LaneKey lane_key_of(const Store& store, uint32_t entry, const TimelineIndex& index);
 
-// Hangs to draw: entries flagged unanswered / missing-reply / reply-timeout / ring-stalled /
-// disconnect-with-pending, plus (when `live`) requests currently waiting, ending at `now`.
+// Hangs to draw: entries flagged unanswered / missing-reply / reply-timeout / disconnect-with-
+// pending, plus (when `live`) requests currently waiting, ending at `now`. A ring-stalled finding
+// is no request: its span is the stall episode (the used index standing still with requests in
+// flight, from the first such ring state to the one where it moved) on its queue's lane.
 std::vector<HangSpan> hang_spans(const Store& store, const TimelineIndex& index, uint64_t now,
                                  bool live);
 

@@ -61,6 +61,8 @@ App::App(Controller& controller, const Options& options) : state_(controller) {
   state_.headless = options.headless();
   state_.filter_text = options.filter;
   state_.filter_dirty = !options.filter.empty();
+  state_.layout.hide_samples = options.hide_samples;
+  state_.filter_dirty = state_.filter_dirty || options.hide_samples;
 }
 
 bool App::busy() const {
@@ -80,6 +82,11 @@ void App::set_filter(const std::string& text) {
   apply_filter();
 }
 
+void App::toggle_samples() {
+  state_.layout.hide_samples = !state_.layout.hide_samples;
+  state_.filter_dirty = true;
+}
+
 void App::apply_filter() {
   if (!state_.filter_dirty) return;
   state_.filter_dirty = false;
@@ -91,6 +98,14 @@ void App::apply_filter() {
     return;  // keep showing the last valid filter's rows
   }
   state_.filter_error.clear();
+  // Hiding the recorder's samples composes with the user's filter (which parsed on its own, so
+  // its error positions stay the user's).
+  if (state_.layout.hide_samples) {
+    const std::string hide = "not (kind:ring-state or kind:notify)";
+    const std::string text =
+        state_.filter_text.empty() ? hide : "(" + state_.filter_text + ") and " + hide;
+    if (auto both = view::Filter::parse(text, err)) f = std::move(both);
+  }
   state_.rows.set_filter(std::move(*f));
   state_.scroll_to_selected = true;
 }
@@ -105,6 +120,7 @@ void App::on_pump(const PumpResult& r) {
     s.findings_flagged_seen = SIZE_MAX;
     s.ring_records.clear();
     s.ring_records_scanned = 0;
+    s.backend_messages = 0;
     s.replay.reset();
     s.rings_follow = true;
     s.selected = view::kNoSelection;
@@ -127,9 +143,12 @@ void App::update_indexes(double budget_ms) {
   }
   while (!s.timeline.update(st, kIndexChunk) && ms_since(t0) < budget_ms) {
   }
-  for (; s.ring_records_scanned < st.size(); ++s.ring_records_scanned)
-    if (st.entry(s.ring_records_scanned).kind == RecordKind::RingState)
+  for (; s.ring_records_scanned < st.size(); ++s.ring_records_scanned) {
+    const StoreEntry& e = st.entry(s.ring_records_scanned);
+    if (e.kind == RecordKind::RingState)
       s.ring_records.push_back(static_cast<uint32_t>(s.ring_records_scanned));
+    s.backend_messages += e.is_message() && e.channel == Channel::Backend;
+  }
   // Findings list, severity first; rebuilt when the flagged list changes (it only grows).
   if (st.flagged().size() != s.findings_flagged_seen) {
     s.findings.clear();
@@ -175,6 +194,7 @@ void App::handle_keys() {
     s.save_dialog = true;
   if (io.KeyCtrl && ImGui::IsKeyPressed(GLFW_KEY_Q, false)) s.quit_requested = true;
   if (ImGui::IsKeyPressed(GLFW_KEY_F1, false)) s.show_help = !s.show_help;
+  if (io.KeyCtrl && ImGui::IsKeyPressed(GLFW_KEY_H, false)) toggle_samples();
   if (io.WantTextInput || ImGui::IsPopupOpen("", ImGuiPopupFlags_AnyPopupId)) return;
   handle_step_keys(s);
   const auto rows = s.rows.rows();
@@ -230,6 +250,8 @@ void App::draw_menu() {
     ImGui::Separator();
     ImGui::MenuItem("Relay log", nullptr, &s.show_log, s.ctl.mode() == Mode::Live);
     if (ImGui::MenuItem("Fit timeline")) s.timeline_follow = true;
+    if (ImGui::MenuItem("Hide ring states and notifications", "Ctrl+H", s.layout.hide_samples))
+      toggle_samples();
     ImGui::EndMenu();
   }
   if (ImGui::BeginMenu("Help")) {

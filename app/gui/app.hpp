@@ -27,6 +27,8 @@ class App {
   // Runs the indexes to completion (no frame budget).
   void finish_indexing();
   void set_filter(const std::string& text);
+  // Shows or hides ring-state and notify records in the message list (View menu, Ctrl+H).
+  void toggle_samples();
 
  private:
   void on_pump(const PumpResult& r);

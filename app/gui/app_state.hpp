@@ -36,6 +36,7 @@ struct FindingRef {
 // them with the model).
 struct ViewStats {
   size_t message_rows = 0, message_visible = 0;
+  size_t summary_chars = 0;  // the summary column's width, in characters of the list's font
   size_t detail_fields = 0, detail_fds = 0, detail_findings = 0;
   size_t feature_bits = 0, protocol_bits = 0, feature_mismatches = 0;
   size_t memory_regions = 0, memory_marks = 0;
@@ -58,11 +59,12 @@ struct FileDialogState {
 };
 
 struct Layout {                       // persisted in the ini file (settings.cpp)
-  float left_fraction = 0.6f;         // messages pane width / window width
+  float left_fraction = 0.62f;        // messages pane width / window width
   float timeline_height = 170.0f;     // in unscaled pixels
   float detail_hex_fraction = 0.42f;  // hex pane height / detail pane height
   Tab tab = Tab::Detail;
   int window_width = 1600, window_height = 1000;
+  bool hide_samples = false;  // hide ring-state and notify records from the message list
 };
 
 struct AppState {
@@ -75,8 +77,9 @@ struct AppState {
   bool scroll_to_selected = false;  // set by keyboard / jumps; the message view scrolls once
   bool follow_tail = false;         // the message list was at its end last frame: keep it there
   size_t rows_seen = 0;
-  size_t session_index = 0;     // session shown by features/memory/rings (follows selection)
-  bool session_pinned = false;  // the user picked a session explicitly
+  bool delta_column_shown = false;  // the message list's Δt column is on (its header menu)
+  size_t session_index = 0;         // session shown by features/memory/rings (follows selection)
+  bool session_pinned = false;      // the user picked a session explicitly
 
   // Filter.
   std::string filter_text;
@@ -102,6 +105,7 @@ struct AppState {
   std::vector<uint32_t>
       ring_records;  // RingState entries of the store, in order (indexed incrementally)
   size_t ring_records_scanned = 0;
+  size_t backend_messages = 0;  // back-end channel messages seen by the same scan (ch column)
 
   // Detail: the field under the mouse (offset/length into the message) for hex highlighting.
   int hover_offset = -1, hover_length = 0;

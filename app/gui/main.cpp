@@ -52,6 +52,8 @@ int main(int argc, char** argv) {
   register_layout_settings(&app.state().layout);
   load_settings_now();
   app.force_tab(app.state().layout.tab);  // the tab open when the window last closed
+  if (opts.hide_samples) app.state().layout.hide_samples = true;
+  app.state().filter_dirty = true;  // the saved "hide samples" choice shapes the first rows
   platform.set_window_size(app.state().layout.window_width, app.state().layout.window_height);
 
   if (opts.live()) {

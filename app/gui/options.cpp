@@ -29,6 +29,8 @@ constexpr const char* kUsage =
     "  --device KIND             device kind for feature names (blk, net, fs, ...)\n"
     "  --filter EXPR             start with this message filter\n"
     "  --select N                start with record #N selected\n"
+    "  --hide-samples            hide ring-state and notify records from the message list\n"
+    "                            (View menu, Ctrl+H; remembered)\n"
     "\n"
     "self-test (headless, e.g. under Xvfb):\n"
     "  --screenshot OUT.png      render the views, save OUT-<view>.png (.ppm also works), print\n"
@@ -84,7 +86,9 @@ std::optional<int> parse_options(int argc, char** argv, Options& out) {
       if (i + 1 >= argc) return usage_error("option " + arg + " needs a value");
       value = argv[++i];
     }
-    if (arg == "--frontend-listen")
+    if (arg == "--hide-samples")
+      out.hide_samples = true;
+    else if (arg == "--frontend-listen")
       out.frontend_listen = value;
     else if (arg == "--frontend-connect")
       out.frontend_connect = value;

@@ -25,6 +25,7 @@ struct Options {
   int width = 1600, height = 1000;  // --size WxH (self-test window size)
   std::optional<uint32_t> select;   // --select N: record #N selected (1-based, as shown)
   std::string filter;               // --filter EXPR: initial filter text
+  bool hide_samples = false;        // --hide-samples: no ring-state / notify rows in the list
 
   bool live() const { return !frontend_listen.empty() || !frontend_connect.empty(); }
   bool headless() const { return !screenshot.empty() || !bench.empty(); }

@@ -114,8 +114,8 @@ void print_stats(const std::string& view, const AppState& s) {
   const ViewStats& v = s.stats;
   const Store& st = s.store();
   if (view == "messages")
-    std::printf("view=messages rows=%zu visible=%zu selected=%s\n", v.message_rows,
-                v.message_visible,
+    std::printf("view=messages rows=%zu visible=%zu summary_chars=%zu selected=%s\n",
+                v.message_rows, v.message_visible, v.summary_chars,
                 s.selected == view::kNoSelection ? "none" : record_number(s.selected).c_str());
   else if (view == "timeline")
     std::printf("view=timeline lanes=%zu buckets=%zu hangs=%zu\n", v.timeline_lanes,

@@ -26,6 +26,8 @@ void read_line(ImGuiContext*, ImGuiSettingsHandler*, void* entry, const char* li
     l->timeline_height = f;
   else if (std::sscanf(line, "HexFraction=%f", &f) == 1 && f > 0.05f && f < 0.95f)
     l->detail_hex_fraction = f;
+  else if (std::sscanf(line, "HideSamples=%d", &a) == 1)
+    l->hide_samples = a != 0;
   else if (std::sscanf(line, "Tab=%d", &a) == 1 && a >= 0 && a < static_cast<int>(Tab::Count))
     l->tab = static_cast<Tab>(a);
   else if (std::sscanf(line, "Window=%d,%d", &a, &b) == 2 && a >= 320 && b >= 240 && a < 16384 &&
@@ -38,16 +40,19 @@ void read_line(ImGuiContext*, ImGuiSettingsHandler*, void* entry, const char* li
 void write_all(ImGuiContext*, ImGuiSettingsHandler* h, ImGuiTextBuffer* out) {
   const auto* l = static_cast<const Layout*>(h->UserData);
   out->appendf("[%s][Layout]\n", h->TypeName);
-  out->appendf("LeftFraction=%.3f\nTimelineHeight=%.0f\nHexFraction=%.3f\nTab=%d\nWindow=%d,%d\n\n",
-               l->left_fraction, l->timeline_height, l->detail_hex_fraction,
-               static_cast<int>(l->tab), l->window_width, l->window_height);
+  out->appendf(
+      "LeftFraction=%.3f\nTimelineHeight=%.0f\nHexFraction=%.3f\nTab=%d\nWindow=%d,%d\n"
+      "HideSamples=%d\n\n",
+      l->left_fraction, l->timeline_height, l->detail_hex_fraction, static_cast<int>(l->tab),
+      l->window_width, l->window_height, l->hide_samples ? 1 : 0);
   g_saved = *l;
 }
 
 bool same(const Layout& a, const Layout& b) {
   return a.left_fraction == b.left_fraction && a.timeline_height == b.timeline_height &&
          a.detail_hex_fraction == b.detail_hex_fraction && a.tab == b.tab &&
-         a.window_width == b.window_width && a.window_height == b.window_height;
+         a.window_width == b.window_width && a.window_height == b.window_height &&
+         a.hide_samples == b.hide_samples;
 }
 
 }  // namespace

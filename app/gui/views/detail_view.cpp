@@ -8,6 +8,7 @@
 #include "app/common/text_format.hpp"
 #include "app/common/view_fds.hpp"
 #include "app/common/view_filter.hpp"
+#include "app/common/view_sample_fields.hpp"
 #include "app/gui/app_state.hpp"
 #include "app/gui/style.hpp"
 #include "app/gui/views/views.hpp"
@@ -51,10 +52,11 @@ void draw_header(AppState& s, uint32_t i) {
   ImGui::PushFont(fonts().mono);
   text_colored(e.is_message() && e.info ? category_color(e.info->category) : kEventText, title);
   ImGui::SameLine();
-  text_colored(kDimText, record_number(i) + "  session " + std::to_string(e.session) + "  " +
-                             std::string(e.is_message() ? direction_arrow(e.direction) : "") + " " +
-                             std::string(e.is_message() ? channel_short(e.channel) : "") +
-                             " channel");
+  std::string where = record_number(i) + "  session " + std::to_string(e.session);
+  if (e.is_message())
+    where += "  " + std::string(direction_arrow(e.direction)) + " " +
+             std::string(channel_short(e.channel)) + " channel";
+  text_colored(kDimText, where);
   text_colored(kDimText, "at " + entry_time(st, i) + " s  (" + absolute_time(e.timestamp_ns) + ")");
   if (e.is_message() && e.info) text_colored(kDimText, std::string(e.info->meaning));
   // Pairing.
@@ -80,8 +82,16 @@ void draw_header(AppState& s, uint32_t i) {
     } else if (e.role == MessageRole::Request) {
       text_colored(kDimText, "no reply expected");
     }
+  } else if (e.kind == RecordKind::RingState || e.kind == RecordKind::Notify) {
+    // The recorder's own samples: what they mean in one line; the fields follow below.
+    ImGui::PushTextWrapPos(0);
+    text_unformatted(e.kind == RecordKind::RingState ? view::ring_state_summary(st, i)
+                                                     : entry_summary(st, i));
+    ImGui::PopTextWrapPos();
   } else {
+    ImGui::PushTextWrapPos(0);
     text_unformatted(quote_text(st.text(i)));
+    ImGui::PopTextWrapPos();
   }
   ImGui::PopFont();
 }
@@ -100,7 +110,9 @@ void draw_findings_of(AppState& s, uint32_t i) {
   }
 }
 
-void draw_fields(AppState& s, const std::vector<Field>& fields, int highlight_field) {
+// `filterable`: the paths are describe_fields paths the filter understands (messages only).
+void draw_fields(AppState& s, const std::vector<Field>& fields, int highlight_field,
+                 bool filterable) {
   ImGuiTableFlags flags = ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerV |
                           ImGuiTableFlags_Resizable | ImGuiTableFlags_SizingStretchProp;
   if (!ImGui::BeginTable("fields", 3, flags)) return;
@@ -125,10 +137,11 @@ void draw_fields(AppState& s, const std::vector<Field>& fields, int highlight_fi
     if (ImGui::IsItemHovered()) {
       s.hover_offset = static_cast<int>(f.offset);
       s.hover_length = static_cast<int>(f.length);
-      ImGui::SetTooltip("%s\nright-click: filter on this value", f.path.c_str());
+      ImGui::SetTooltip(filterable ? "%s\nright-click: filter on this value" : "%s",
+                        f.path.c_str());
     }
     if (ImGui::BeginPopupContextItem("field menu")) {
-      if (ImGui::MenuItem(("filter: " + escape_text(view::filter_term(f))).c_str()))
+      if (filterable && ImGui::MenuItem(("filter: " + escape_text(view::filter_term(f))).c_str()))
         filter_on(s, f);
       if (ImGui::MenuItem("copy path")) ImGui::SetClipboardText(f.path.c_str());
       if (ImGui::MenuItem("copy value")) ImGui::SetClipboardText(f.text.c_str());
@@ -136,7 +149,10 @@ void draw_fields(AppState& s, const std::vector<Field>& fields, int highlight_fi
     }
     ImGui::PopID();
     ImGui::TableNextColumn();
-    text_or_tip(escape_text(f.text));
+    // Long values (feature lists, buffer details) wrap inside their column.
+    ImGui::PushTextWrapPos(0);
+    text_unformatted(escape_text(f.text));
+    ImGui::PopTextWrapPos();
     ImGui::TableNextColumn();
     if (f.length) text_colored(kDimText, std::to_string(f.offset) + "+" + std::to_string(f.length));
   }
@@ -194,6 +210,8 @@ void draw_detail(AppState& s) {
   if (e.is_message()) {
     msg = st.decoded(i);
     fields = describe_fields(*msg, st.bytes(i), st.fds(i), st.context(i));
+  } else {
+    fields = view::sample_fields(st, i);  // ring states and notifications; empty for the rest
   }
   for (const Field& f : fields) s.stats.detail_fields += !f.path.starts_with("fd[");
 
@@ -211,7 +229,7 @@ void draw_detail(AppState& s) {
   draw_header(s, i);
   draw_findings_of(s, i);
   ImGui::Separator();
-  if (!fields.empty()) draw_fields(s, fields, highlight_field);
+  if (!fields.empty()) draw_fields(s, fields, highlight_field, e.is_message());
   draw_fds(s, i, msg ? &*msg : nullptr);
   ImGui::EndChild();
 

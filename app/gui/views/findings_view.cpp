@@ -10,6 +10,9 @@
 #include "app/gui/widgets.hpp"
 
 namespace vhs::gui {
+namespace {
+constexpr size_t kWrappedFindings = 2000;  // drawn whole, details wrapped, up to this many
+}  // namespace
 
 void draw_findings(AppState& s) {
   const Store& st = s.store();
@@ -42,14 +45,19 @@ void draw_findings(AppState& s) {
   ImGui::TableSetupColumn("detail", ImGuiTableColumnFlags_WidthStretch);
   ImGui::TableHeadersRow();
   const float row_h = ImGui::GetTextLineHeight() + ImGui::GetStyle().CellPadding.y * 2;
+  // Details wrap inside their column, which gives rows different heights; the clipper needs one
+  // height, so only a list too long to draw whole (a broken capture) is clipped, one line a row.
+  const bool wrap = s.findings.size() <= kWrappedFindings;
   ImGuiListClipper clipper;
-  clipper.Begin(static_cast<int>(s.findings.size()), row_h);
+  clipper.Begin(wrap ? 1 : static_cast<int>(s.findings.size()), row_h);
   while (clipper.Step()) {
-    for (int r = clipper.DisplayStart; r < clipper.DisplayEnd; ++r) {
+    const int first = wrap ? 0 : clipper.DisplayStart;
+    const int last = wrap ? static_cast<int>(s.findings.size()) : clipper.DisplayEnd;
+    for (int r = first; r < last; ++r) {
       const FindingRef& ref = s.findings[static_cast<size_t>(r)];
       const Finding& f = st.findings(ref.entry)[ref.index];
       const FindingInfo& fi = finding_info(f.code);
-      ImGui::TableNextRow(ImGuiTableRowFlags_None, row_h);
+      ImGui::TableNextRow(ImGuiTableRowFlags_None, wrap ? 0.0f : row_h);
       ImGui::TableNextColumn();
       ImGui::PushID(r);
       if (ImGui::Selectable(std::string(severity_name(fi.severity)).c_str(),
@@ -74,7 +82,9 @@ void draw_findings(AppState& s) {
       text_colored(e.is_message() && e.info ? category_color(e.info->category) : kEventText,
                    entry_title(st, ref.entry));
       ImGui::TableNextColumn();
+      if (wrap) ImGui::PushTextWrapPos(0);
       text_unformatted(f.detail);
+      if (wrap) ImGui::PopTextWrapPos();
     }
   }
   ImGui::EndTable();

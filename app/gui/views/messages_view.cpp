@@ -7,6 +7,7 @@
 
 #include "app/common/dump_format.hpp"
 #include "app/common/text_format.hpp"
+#include "app/common/view_sample_fields.hpp"
 #include "app/gui/app_state.hpp"
 #include "app/gui/style.hpp"
 #include "app/gui/views/views.hpp"
@@ -16,6 +17,7 @@ namespace vhs::gui {
 namespace {
 
 constexpr size_t kRowCacheLimit = 4096;
+constexpr float kMinSummaryChars = 26;  // queue, in-flight count and the start of the detail
 
 const RowText& row_text(AppState& s, uint32_t entry) {
   auto it = s.row_cache.find(entry);
@@ -25,7 +27,9 @@ const RowText& row_text(AppState& s, uint32_t entry) {
   RowText t;
   t.time = entry_time(st, entry);
   t.title = entry_title(st, entry);
-  t.summary = entry_summary(st, entry);
+  // Ring states lead with what is in flight (the CLI's line lists the index words first).
+  t.summary = st.entry(entry).kind == RecordKind::RingState ? view::ring_state_summary(st, entry)
+                                                            : entry_summary(st, entry);
   t.latency = entry_latency(st, entry);
   t.markers = finding_markers(st, entry);
   return s.row_cache.emplace(entry, std::move(t)).first->second;
@@ -45,6 +49,7 @@ void draw_messages(AppState& s) {
   const auto rows = s.rows.rows();
   s.stats.message_rows = rows.size();
   s.stats.message_visible = 0;
+  s.stats.summary_chars = 0;
 
   ImGuiTableFlags flags = ImGuiTableFlags_ScrollY | ImGuiTableFlags_RowBg |
                           ImGuiTableFlags_BordersInnerV | ImGuiTableFlags_Resizable |
@@ -59,23 +64,43 @@ void draw_messages(AppState& s) {
     ImGui::PopTextWrapPos();
   }
   ImGui::PushFont(fonts().mono);
-  if (!ImGui::BeginTable("messages", 10, flags, ImGui::GetContentRegionAvail())) {
+  const float cw = ImGui::CalcTextSize("0").x;
+  // Fixed columns sized to what they hold, so the summary keeps the room; columns that carry
+  // nothing in this capture (one session, no back-end channel) are not drawn at all.
+  const int number_digits = static_cast<int>(record_number(st.empty() ? 0 : st.size() - 1).size());
+  const ImGuiTableColumnFlags fixed = ImGuiTableColumnFlags_WidthFixed;
+  const ImGuiTableColumnFlags session_col =
+      fixed | (st.sessions().size() < 2 ? ImGuiTableColumnFlags_Disabled : 0);
+  const ImGuiTableColumnFlags channel_col =
+      fixed | (s.backend_messages == 0 ? ImGuiTableColumnFlags_Disabled : 0);
+  // The summary never gets narrower than this: below it the table scrolls sideways instead.
+  const float min_summary = cw * kMinSummaryChars;
+  const float fixed_sum =
+      cw *
+          (static_cast<float>(number_digits) + 1 + 9.5f + (s.delta_column_shown ? 9.5f : 0) + 3.5f +
+           21 + 9.5f + 4 + (st.sessions().size() < 2 ? 0 : 3) + (s.backend_messages == 0 ? 0 : 3)) +
+      ImGui::GetStyle().CellPadding.x * 2 * 8 + ImGui::GetStyle().ScrollbarSize;
+  const ImVec2 outer = ImGui::GetContentRegionAvail();
+  const float inner_w = std::max(outer.x, fixed_sum + min_summary);
+  if (inner_w > outer.x) flags |= ImGuiTableFlags_ScrollX;
+  if (!ImGui::BeginTable("messages", 10, flags, outer, inner_w > outer.x ? inner_w : 0.0f)) {
     ImGui::PopFont();
     return;
   }
-  const float cw = ImGui::CalcTextSize("0").x;
-  ImGui::TableSetupScrollFreeze(0, 1);
-  ImGui::TableSetupColumn("#", ImGuiTableColumnFlags_WidthFixed, cw * 8);
-  ImGui::TableSetupColumn("time", ImGuiTableColumnFlags_WidthFixed, cw * 10);
-  ImGui::TableSetupColumn("Δt", ImGuiTableColumnFlags_WidthFixed, cw * 8.5f);
-  ImGui::TableSetupColumn("s", ImGuiTableColumnFlags_WidthFixed, cw * 3);
-  ImGui::TableSetupColumn("dir", ImGuiTableColumnFlags_WidthFixed, cw * 4);
-  ImGui::TableSetupColumn("ch", ImGuiTableColumnFlags_WidthFixed, cw * 3);
-  ImGui::TableSetupColumn("request", ImGuiTableColumnFlags_WidthFixed, cw * 25);
+  ImGui::TableSetupScrollFreeze(1, 1);
+  ImGui::TableSetupColumn("#", fixed, cw * (static_cast<float>(number_digits) + 1));
+  ImGui::TableSetupColumn("time", fixed, cw * 9.5f);
+  // Off by default (the right-click menu of the header shows it): time to the previous row.
+  ImGui::TableSetupColumn("Δt", fixed | ImGuiTableColumnFlags_DefaultHide, cw * 9.5f);
+  ImGui::TableSetupColumn("s", session_col, cw * 3);
+  ImGui::TableSetupColumn("dir", fixed, cw * 3.5f);
+  ImGui::TableSetupColumn("ch", channel_col, cw * 3);
+  ImGui::TableSetupColumn("request", fixed, cw * 21);
   ImGui::TableSetupColumn("summary", ImGuiTableColumnFlags_WidthStretch);
-  ImGui::TableSetupColumn("latency", ImGuiTableColumnFlags_WidthFixed, cw * 10);
-  ImGui::TableSetupColumn("!", ImGuiTableColumnFlags_WidthFixed, cw * 4);
+  ImGui::TableSetupColumn("latency", fixed, cw * 9.5f);
+  ImGui::TableSetupColumn("!", fixed, cw * 4);
   ImGui::TableHeadersRow();
+  s.delta_column_shown = (ImGui::TableGetColumnFlags(2) & ImGuiTableColumnFlags_IsEnabled) != 0;
 
   const float row_h = ImGui::GetTextLineHeight() + ImGui::GetStyle().CellPadding.y * 2;
   // Keep a selection moved by keyboard or a jump in view (once per move).
@@ -141,12 +166,14 @@ void draw_messages(AppState& s) {
             e.channel == Channel::Backend ? category_color(Category::BackendChannel) : kDimText,
             channel_short(e.channel));
       ImGui::TableNextColumn();
-      text_colored(title_color(e), t.title);
+      text_or_tip(title_color(e), t.title);
       if (i == peer) {
         ImGui::SameLine();
         text_colored(IM_COL32(120, 170, 255, 255), "↔");
       }
       ImGui::TableNextColumn();
+      if (r == clipper.DisplayStart)
+        s.stats.summary_chars = static_cast<size_t>(ImGui::GetContentRegionAvail().x / cw);
       text_or_tip(t.summary);  // feature names, memory tables: often wider than the column
       ImGui::TableNextColumn();
       if (!t.latency.empty())

@@ -162,9 +162,15 @@ size_t ring_records(AppState& s, size_t session, uint32_t until, size_t queues) 
   }
   ImGui::Text("%zu ring snapshot%s up to here; latest per queue:", count, count == 1 ? "" : "s");
   s.stats.ring_snapshot_rows = latest.size();
-  if (!ImGui::BeginTable(
-          "snapshots", 8,
-          ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerV | ImGuiTableFlags_SizingFixedFit))
+  // Scrolls sideways rather than lose columns off a narrow pane's edge.
+  const float table_h =
+      ImGui::GetTextLineHeightWithSpacing() * static_cast<float>(latest.size() + 1) +
+      ImGui::GetStyle().ScrollbarSize + 8;
+  if (!ImGui::BeginTable("snapshots", 8,
+                         ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerV |
+                             ImGuiTableFlags_SizingFixedFit | ImGuiTableFlags_ScrollX |
+                             ImGuiTableFlags_Resizable,
+                         ImVec2(0, table_h)))
     return count;
   static const char* const kColumns[][2] = {
       {"queue", "vring index"},
@@ -180,9 +186,8 @@ size_t ring_records(AppState& s, size_t session, uint32_t until, size_t queues) 
        "the oldest buffer still in flight: its descriptor chain (hover a row for the whole "
        "snapshot)"},
   };
-  for (const auto& c : kColumns)
-    ImGui::TableSetupColumn(
-        c[0], std::string_view(c[0]) == "oldest buffer" ? ImGuiTableColumnFlags_WidthStretch : 0);
+  for (const auto& c : kColumns) ImGui::TableSetupColumn(c[0]);
+  ImGui::TableSetupScrollFreeze(1, 1);
   column_headers_with_tips(kColumns);
   ImGui::PushFont(fonts().mono);
   for (const auto& [queue, rec] : latest) {

@@ -156,8 +156,8 @@ void draw_timeline(AppState& s) {
                       IM_COL32(230, 50, 50, h.open ? 150 : 110));
     dl->AddRect(ImVec2(xa, y + lane_h * 0.4f), ImVec2(xb, y + lane_h * 0.75f),
                 IM_COL32(255, 90, 90, 255));
-    const std::string label = "⚠ " + entry_title(st, h.entry) + " waited " +
-                              format_duration(h.end - h.start) + (h.open ? " (still waiting)" : "");
+    const std::string label =
+        "⚠ " + h.what + " " + format_duration(h.end - h.start) + (h.open ? " (still waiting)" : "");
     if (xb - xa > ImGui::CalcTextSize(label.c_str()).x + 6)
       dl->AddText(ImVec2(xa + 3, y + lane_h * 0.4f - fs * 0.1f), IM_COL32(255, 230, 230, 255),
                   label.c_str());
