@@ -770,6 +770,14 @@ TEST(CheckCatalogue, RowsAreComplete) {
   EXPECT_EQ(find_rule("VU-NOPE-001"), nullptr);
 }
 
+// A new finding kind must be placed: evidence of a rule, or a diagnostic with the reason.
+TEST(CheckCatalogue, EveryFindingKindIsMappedToARuleOrADiagnostic) {
+  ASSERT_EQ(all_finding_rules().size(), all_findings().size())
+      << "add the new finding kinds to kFindingRules in decoders/conformance/rules.cpp";
+  for (const FindingRule& f : all_finding_rules())
+    EXPECT_TRUE(f.rule.has_value() || !f.why.empty()) << finding_info(f.code).id;
+}
+
 TEST(CheckCatalogue, HangsAreDiagnostics) {
   for (FindingCode code : {FindingCode::Unanswered, FindingCode::RingStalled,
                            FindingCode::ReplyTimeout, FindingCode::NoReplyYet})
