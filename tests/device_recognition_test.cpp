@@ -132,8 +132,8 @@ TEST(DeviceInference, FeatureWordsDecideOnlyAsAWhole) {
   EXPECT_TRUE(blk.on_reply(features_reply(kBlkOffer)));
   EXPECT_EQ(blk.kind(), DeviceKind::Blk);
   EXPECT_EQ(blk.reason(),
-            "from its feature bits (SIZE_MAX, SEG_MAX, BLK_SIZE, FLUSH, TOPOLOGY, CONFIG_WCE, MQ, "
-            "DISCARD, WRITE_ZEROES)");
+            "from its feature bits SIZE_MAX, SEG_MAX, BLK_SIZE, FLUSH, TOPOLOGY, CONFIG_WCE, MQ, "
+            "DISCARD, WRITE_ZEROES");
 
   DeviceInference net;
   net.on_reply(features_reply(kNetOffer));
@@ -169,7 +169,7 @@ TEST(DeviceInference, ConfigAndNetRequests) {
   DeviceInference f;
   EXPECT_TRUE(f.on_reply(decoded(reply("GET_CONFIG", cfg))));
   EXPECT_EQ(f.kind(), DeviceKind::Fs);
-  EXPECT_EQ(f.reason(), "from its GET_CONFIG reply (a virtio-fs tag)");
+  EXPECT_EQ(f.reason(), "from the virtio-fs tag in its GET_CONFIG reply");
 
   DeviceInference net;
   EXPECT_TRUE(net.on_request(decoded(request("NET_SET_MTU", u64_payload(1500)))));
@@ -244,9 +244,9 @@ TEST(DeviceInference, ConflictingEvidenceLeavesTheDeviceUnknown) {
                   kVersion1);
   EXPECT_EQ(d.kind(), DeviceKind::Unknown);
   EXPECT_EQ(d.reason(),
-            "evidence disagrees: virtio-blk from its feature bits (SIZE_MAX, SEG_MAX, BLK_SIZE, "
-            "FLUSH, TOPOLOGY, CONFIG_WCE, MQ, DISCARD, WRITE_ZEROES) vs virtio-fs from FUSE "
-            "requests on queue 1");
+            "evidence disagrees: virtio-blk (from its feature bits SIZE_MAX, SEG_MAX, BLK_SIZE, "
+            "FLUSH, TOPOLOGY, CONFIG_WCE, MQ, DISCARD, WRITE_ZEROES) vs virtio-fs (from FUSE "
+            "requests on queue 1)");
 }
 
 TEST(DeviceInference, InheritedDeviceHoldsUnlessOwnEvidenceDisagrees) {
@@ -333,7 +333,7 @@ TEST(StoreReconnect, SecondSessionOnTheSameSocketInheritsTheDevice) {
   ASSERT_EQ(store.sessions().size(), 3u);
   const SessionState& first = store.sessions()[0].state();
   EXPECT_EQ(first.device, DeviceKind::Blk);
-  EXPECT_EQ(first.device_reason, "from its GET_CONFIG reply (a virtio_blk_config)");
+  EXPECT_EQ(first.device_reason, "from the virtio_blk_config in its GET_CONFIG reply");
   const SessionState& second = store.sessions()[1].state();
   EXPECT_EQ(store.sessions()[1].frontend_path, "/run/vhost.sock");
   EXPECT_EQ(second.device, DeviceKind::Blk);
@@ -343,6 +343,27 @@ TEST(StoreReconnect, SecondSessionOnTheSameSocketInheritsTheDevice) {
   EXPECT_EQ(store.context(features).device, DeviceKind::Blk);
   // Another socket is another device.
   EXPECT_EQ(store.sessions()[2].state().device, DeviceKind::Unknown);
+}
+
+TEST(StoreReconnect, RingDetailOfTheReconnectedSessionIsReadAsItsDevice) {
+  Store store;
+  Records r;
+  add_session(store, r, "/run/vhost.sock", true, 0x175000000);
+  // The second session's sampler did not know the device: a generic oldest and the raw head.
+  store.append(r.connect("/run/vhost.sock"));
+  const uint32_t ring = static_cast<uint32_t>(store.size());
+  store.append(r.make(RecordKind::RingState, Direction::ToBackend,
+                      encode_ring_snapshot(ring_with(0, {blk_head(0, 0, 2048, 16, 4097)}))));
+  store.finish();
+  ASSERT_EQ(store.sessions().size(), 2u);
+  EXPECT_EQ(store.sessions()[1].state().device, DeviceKind::Blk);
+  const auto snap = store.ring_snapshot(ring);
+  ASSERT_TRUE(snap);
+  EXPECT_EQ(describe_buffer(*snap->oldest), "head 0: READ sector 2048 len 4096");
+  // What the timeline (summary, hang rules) keeps is read the same way.
+  const auto& queues = store.sessions()[1].rings.queues();
+  ASSERT_EQ(queues.size(), 1u);
+  EXPECT_EQ(describe_buffer(*queues.at(0).last.oldest), "head 0: READ sector 2048 len 4096");
 }
 
 TEST(StoreReconnect, OwnEvidenceOverrulesTheInheritedDevice) {
@@ -388,6 +409,23 @@ TEST(StoreRingStates, RingRequestsRecogniseTheDeviceAndRedetailTheOldest) {
   std::string error;
   EXPECT_FALSE(store.ring_snapshot(0, &error));
   EXPECT_EQ(error, "not a ring-state record");
+}
+
+// ---- the shipped virtio-fs capture ----
+
+TEST(ShippedCaptures, VirtiofsSessionIsRecognisedWithoutDeviceOption) {
+  // virtiofsd offers no device bits and no CONFIG; the recorder (run with --device fs) read the
+  // FUSE requests in flight on both queues, and those are checked again here.
+  Store store;
+  std::string warning, error;
+  ASSERT_TRUE(load_capture(std::string(VHS_SOURCE_DIR) + "/captures/samples/virtiofs-session.pcap",
+                           store, warning, error))
+      << error;
+  ASSERT_EQ(store.sessions().size(), 1u);
+  const SessionState& st = store.sessions()[0].state();
+  EXPECT_EQ(st.device, DeviceKind::Fs);
+  EXPECT_FALSE(st.device_from_user);
+  EXPECT_EQ(st.device_reason, "from FUSE requests on queues 0 and 1");
 }
 
 }  // namespace

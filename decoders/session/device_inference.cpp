@@ -63,7 +63,7 @@ std::vector<DeviceEvidence> config_evidence(const ConfigValue& config) {
   const auto& d = config.data;
   if (looks_like_fs_config(d))
     return {{EvidenceSource::Config, DeviceKind::Fs, kFsConfigWeight,
-             "from its GET_CONFIG reply (a virtio-fs tag)"}};
+             "from the virtio-fs tag in its GET_CONFIG reply"}};
   // virtio_blk_config (VIRTIO spec "Block Device", "Device configuration layout"): capacity,
   // size_max, seg_max, geometry, then blk_size at offset 20, a power of two of 512 or more.
   // Net back-ends do not serve GET_CONFIG through vhost-user in QEMU.
@@ -74,8 +74,8 @@ std::vector<DeviceEvidence> config_evidence(const ConfigValue& config) {
       blk_size >= 512 && blk_size <= (1u << 16) && (blk_size & (blk_size - 1)) == 0;
   return {{EvidenceSource::Config, DeviceKind::Blk,
            block_size ? kBlkConfigWeight : kBlkConfigSizeWeight,
-           block_size ? "from its GET_CONFIG reply (a virtio_blk_config)"
-                      : fmt::format("from its GET_CONFIG reply ({} bytes)", d.size())}};
+           block_size ? "from the virtio_blk_config in its GET_CONFIG reply"
+                      : fmt::format("from its GET_CONFIG reply of {} bytes", d.size())}};
 }
 
 // Net-only protocol features: the registry names the bits gating SEND_RARP and NET_SET_MTU.
@@ -143,7 +143,7 @@ std::vector<DeviceEvidence> feature_evidence(uint64_t word, const char* what) {
   std::vector<DeviceEvidence> out;
   if (device_bits == 0) {
     out.push_back({EvidenceSource::FeatureBits, DeviceKind::Fs, kNoDeviceBitsWeight,
-                   fmt::format("from its {} (no device feature bits)", what)});
+                   fmt::format("from its {}: no device feature bits", what)});
     return out;
   }
   struct Fit {
@@ -175,10 +175,10 @@ std::vector<DeviceEvidence> feature_evidence(uint64_t word, const char* what) {
     } else if (f.typical >= 2) {
       out.push_back({EvidenceSource::FeatureBits, f.kind,
                      strong == 1 ? kFeatureWordWeight : kFeatureSharedWeight,
-                     fmt::format("from its {} ({})", what, names)});
+                     fmt::format("from its {} {}", what, names)});
     } else if (f.typical == 1) {
       out.push_back({EvidenceSource::FeatureBits, f.kind, kFeatureWeakWeight,
-                     fmt::format("from its {} ({})", what, names)});
+                     fmt::format("from its {} {}", what, names)});
     }
   }
   return out;
@@ -200,7 +200,7 @@ DeviceInference::DeviceInference(DeviceKind user)
 
 void DeviceInference::reset() {
   evidence_.clear();
-  request_queues_.clear();
+  recognised_queues_.clear();
   features_offered_ = false;
   reason_.clear();
   if (!from_user_) kind_ = DeviceKind::Unknown;
@@ -254,7 +254,7 @@ bool DeviceInference::decide() {
     // Strong evidence, but for more than one kind: say which.
     for (size_t k = 0; k < kKinds.size(); ++k)
       if (total[best] - total[k] < kDecideLead)
-        reason_ += fmt::format("{}{} {}", reason_.empty() ? "evidence disagrees: " : " vs ",
+        reason_ += fmt::format("{}{} ({})", reason_.empty() ? "evidence disagrees: " : " vs ",
                                kind_label(kKinds[k]), strongest_reason(kKinds[k]));
   }
   return kind_ != before;
@@ -284,7 +284,7 @@ bool DeviceInference::on_reply(const DecodedMessage& reply) {
       std::vector<DeviceEvidence> items;
       if (offers_net_only_features(u->value))
         items.push_back({EvidenceSource::ProtocolFeatures, DeviceKind::Net, kNetProtocolWeight,
-                         "from its protocol features (RARP / NET_MTU)"});
+                         "from the RARP / NET_MTU protocol features it offers"});
       return replace(EvidenceSource::ProtocolFeatures, std::move(items));
     }
   } else if (is_request(reply.info, FrontendRequest::GET_FEATURES)) {
@@ -300,25 +300,31 @@ bool DeviceInference::on_ring_state(const RingSnapshot& snapshot, uint64_t featu
   if (from_user_) return false;
   bool any = false;
   auto recognised = [&](DeviceKind kind, EvidenceSource source) {
-    auto& qs = request_queues_;
-    if (std::find(qs.begin(), qs.end(), std::pair{kind, snapshot.queue}) == qs.end())
-      qs.emplace_back(kind, snapshot.queue);
+    const bool requests = source == EvidenceSource::RingRequests;
+    const int weight = requests ? kRequestWeight : kShapeWeight;
+    const int cap = requests ? kRequestCap : kShapeCap;
+    auto& seen = recognised_queues_;
+    const RecognisedQueue key{source, kind, snapshot.queue};
+    if (std::find(seen.begin(), seen.end(), key) != seen.end()) {
+      // A queue already named: only the weight can still grow.
+      const auto it = std::find_if(evidence_.begin(), evidence_.end(), [&](const auto& e) {
+        return e.source == source && e.kind == kind;
+      });
+      if (it != evidence_.end() && it->weight >= cap) return;
+    } else {
+      seen.push_back(key);
+    }
     std::vector<uint32_t> queues;
-    for (const auto& [k, q] : qs)
-      if (k == kind) queues.push_back(q);
+    for (const RecognisedQueue& r : seen)
+      if (r.source == source && r.kind == kind) queues.push_back(r.queue);
     std::sort(queues.begin(), queues.end());
     std::string list;
     for (size_t i = 0; i < queues.size(); ++i)
       list += fmt::format("{}{}", i == 0 ? "" : i + 1 == queues.size() ? " and " : ", ", queues[i]);
-    const std::string what = source == EvidenceSource::RingRequests
-                                 ? request_kind_text(kind)
-                                 : fmt::format("the shape of {}", request_kind_text(kind));
-    const std::string reason =
-        fmt::format("from {} on queue{} {}", what, queues.size() == 1 ? "" : "s", list);
-    if (source == EvidenceSource::RingRequests)
-      accumulate(source, kind, kRequestWeight, kRequestCap, reason);
-    else
-      accumulate(source, kind, kShapeWeight, kShapeCap, reason);
+    const std::string what = requests ? request_kind_text(kind)
+                                      : fmt::format("the shape of {}", request_kind_text(kind));
+    accumulate(source, kind, weight, cap,
+               fmt::format("from {} on queue{} {}", what, queues.size() == 1 ? "" : "s", list));
     any = true;
   };
   if (!snapshot.chain_heads.empty()) {

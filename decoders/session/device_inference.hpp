@@ -87,8 +87,14 @@ class DeviceInference {
   std::string reason_;
   std::vector<DeviceEvidence> evidence_;
   bool features_offered_ = false;  // a GET_FEATURES word was evaluated (SET_FEATURES then is not)
-  // Queues whose requests were recognised, per kind (for the reason text).
-  std::vector<std::pair<DeviceKind, uint32_t>> request_queues_;
+  // Queues whose requests were recognised, per source and kind (for the reason text).
+  struct RecognisedQueue {
+    EvidenceSource source;
+    DeviceKind kind;
+    uint32_t queue;
+    bool operator==(const RecognisedQueue&) const = default;
+  };
+  std::vector<RecognisedQueue> recognised_queues_;
 };
 
 }  // namespace vhs
