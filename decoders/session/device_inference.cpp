@@ -12,20 +12,35 @@ namespace vhs {
 namespace {
 
 // Weights. A kind is decided at DeviceInference::kDecideWeight (4) with a lead of kDecideLead (2).
-constexpr int kFsConfigWeight = 10;      // a 36-byte printable tag + queue count: nothing else
-constexpr int kBlkConfigWeight = 8;      // a virtio_blk_config whose blk_size is a block size
-constexpr int kBlkConfigSizeWeight = 5;  // only big enough for one
-constexpr int kNetRequestWeight = 8;     // only virtio-net front-ends send SEND_RARP / NET_SET_MTU
-constexpr int kNetProtocolWeight = 6;    // RARP / NET_MTU offered
-constexpr int kFeatureWordWeight = 5;    // the only device kind the whole word fits
-constexpr int kFeatureSharedWeight = 2;  // one of several kinds it fits
-constexpr int kFeatureWeakWeight = 1;    // one typical bit only (bits mean different things)
-constexpr int kFeatureContradiction = -2;  // a bit the kind does not define, or a broken rule
-constexpr int kNoDeviceBitsWeight = 1;     // virtio-fs: no device bits in practice
-constexpr int kInheritedWeight = 5;        // decides alone; own evidence may overrule it
-constexpr int kRequestWeight = 3;          // one request header that fits only this kind
+//
+// The device's configuration space (VIRTIO spec "File System Device" / "Block Device", "Device
+// configuration layout"): a 36-byte printable tag and a queue count is nothing but virtio-fs; a
+// virtio_blk_config whose blk_size is a block size is blk; 24 bytes or more is only the size of
+// one.
+constexpr int kFsConfigWeight = 10;
+constexpr int kBlkConfigWeight = 8;
+constexpr int kBlkConfigSizeWeight = 5;
+// vhost-user spec "Front-end message types": only a virtio-net front-end sends SEND_RARP and
+// NET_SET_MTU; spec "Protocol features": RARP and NET_MTU gate them.
+constexpr int kNetRequestWeight = 8;
+constexpr int kNetProtocolWeight = 6;
+// VIRTIO spec "Feature Bits" (device-specific bits 0 to 23 and 50 and up) and each device's
+// "Feature bits": the kind the whole word fits alone, one of several, one typical bit only; a bit
+// the kind does not define, or net's "Feature bit requirements" broken, speaks against it.
+// virtio-fs defines only NOTIFICATION, which virtiofsd does not offer: no device bits hint at fs.
+constexpr int kFeatureWordWeight = 5;
+constexpr int kFeatureSharedWeight = 2;
+constexpr int kFeatureWeakWeight = 1;
+constexpr int kFeatureContradiction = -2;
+constexpr int kNoDeviceBitsWeight = 1;
+// The earlier session on the same front-end socket: decides alone, own evidence may overrule it.
+constexpr int kInheritedWeight = 5;
+// A request on a ring whose header and readable/writable split fit one kind only (VIRTIO spec
+// "Block Device" / "File System Device" / "Network Device", "Device Operation"); without header
+// bytes (older ring states) only the split, which never decides alone.
+constexpr int kRequestWeight = 3;
 constexpr int kRequestCap = 6;
-constexpr int kShapeWeight = 1;  // one readable/writable split that fits only this kind
+constexpr int kShapeWeight = 1;
 constexpr int kShapeCap = 2;
 
 constexpr std::array kKinds = {DeviceKind::Net, DeviceKind::Blk, DeviceKind::Fs};
