@@ -171,7 +171,9 @@ TEST(Report, RealHangCaptureIfPresent) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(contains(r.out, "### Unanswered requests\n\n- UNANSWERED GET_VRING_BASE (index 0)"))
       << r.out;
-  EXPECT_TRUE(contains(r.out, "- Device kind: blk (inferred)")) << r.out;
+  EXPECT_TRUE(contains(
+      r.out, "- Device kind: blk (inferred from the virtio_blk_config in its GET_CONFIG reply)"))
+      << r.out;
   EXPECT_TRUE(contains(r.out, "| 32 | VERSION_1 | yes | yes |")) << r.out;
   // The first error is the stalled ring (the sample that shows it), before QEMU's GET_VRING_BASE.
   EXPECT_TRUE(contains(r.out, "`ring-stalled` — queue 0: 1 buffer in flight, used idx 2564"))

@@ -383,5 +383,50 @@ TEST(ChainDetail, GenericSummaryAndErrors) {
   EXPECT_EQ(describe_buffer(blk), "head 4: 1 desc, 8 readable + 0 writable bytes");
 }
 
+// ---- chain heads: the detail derived again offline ----
+
+TEST(ChainHeads, SampledWithTheDeviceUnknownReadAsBlkLater) {
+  Guest g;
+  blk_request(g, 0, 0, 2048, 4096, true);
+  blk_request(g, 3, 1, 64, 512, false);
+  g.publish(0);
+  g.publish(3);
+
+  RingSnapshot s = take_ring_snapshot(g.view(), g.loc(DeviceKind::Unknown));
+  ASSERT_TRUE(s.oldest);
+  EXPECT_EQ(describe_buffer(*s.oldest), "head 0: 3 descs, 16 readable + 4097 writable bytes");
+  ASSERT_EQ(s.chain_heads.size(), 2u);
+  EXPECT_EQ(s.chain_heads[0].head, 0u);
+  EXPECT_EQ(s.chain_heads[0].byte_count, 16u);  // the readable side is the 16-byte header
+  EXPECT_EQ(s.chain_heads[1].head, 3u);
+  EXPECT_EQ(s.chain_heads[1].byte_count, 40u);  // header and the start of the written data
+
+  // Through the record, read as blk: what a sampler that knew the device would have said.
+  auto back = decode_ring_snapshot(encode_ring_snapshot(s));
+  ASSERT_TRUE(back);
+  redetail_ring_snapshot(*back, DeviceKind::Blk, kVersion1);
+  const RingSnapshot known = take_ring_snapshot(g.view(), g.loc(DeviceKind::Blk));
+  EXPECT_EQ(*back->oldest, *known.oldest);
+  EXPECT_EQ(describe_buffer(*back->oldest), "head 0: READ sector 2048 len 4096");
+}
+
+TEST(ChainHeads, AtMostFourChainsOfFortyBytesAreKept) {
+  Guest g;
+  for (uint16_t head = 0; head < Guest::kN; ++head) {
+    g.desc(head, Guest::kBuf + 0x200 * head, 100, 0, 0);  // one readable descriptor each
+    g.publish(head);
+  }
+  const RingSnapshot s = take_ring_snapshot(g.view(), g.loc(DeviceKind::Unknown));
+  EXPECT_EQ(s.inflight, 8u);
+  ASSERT_EQ(s.chain_heads.size(), kSnapshotRawChains);
+  for (size_t i = 0; i < s.chain_heads.size(); ++i) {
+    EXPECT_EQ(s.chain_heads[i].head, i);
+    EXPECT_EQ(s.chain_heads[i].byte_count, kChainHeadBytes);
+    EXPECT_EQ(s.chain_heads[i].readable_bytes, 100u);
+  }
+  EXPECT_EQ(encode_ring_snapshot(s).size(),
+            kRingStateHeaderLen + 2 * 8 + kRingStateOldestLen + 4 * kRingStateChainHeadLen);
+}
+
 }  // namespace
 }  // namespace vhs

@@ -694,6 +694,20 @@ RingSnapshot sample_snapshot() {
   return s;
 }
 
+// The same sample as a current sampler writes it: with the raw head of the oldest chain.
+RingSnapshot sample_snapshot_with_chain_head() {
+  RingSnapshot s = sample_snapshot();
+  ChainHead h;
+  h.head = 4;
+  h.descs = 3;
+  h.byte_count = 16;
+  h.readable_bytes = 16;
+  h.writable_bytes = 4097;
+  h.bytes[9] = 0x08;  // sector 2048 at offset 8
+  s.chain_heads = {h};
+  return s;
+}
+
 TEST(RingSnapshotCodec, RoundTrip) {
   const RingSnapshot s = sample_snapshot();
   const std::vector<uint8_t> bytes = encode_ring_snapshot(s);
@@ -702,6 +716,13 @@ TEST(RingSnapshotCodec, RoundTrip) {
   auto back = decode_ring_snapshot(bytes, &error);
   ASSERT_TRUE(back) << error;
   EXPECT_EQ(*back, s);
+
+  const RingSnapshot with_head = sample_snapshot_with_chain_head();
+  const std::vector<uint8_t> more = encode_ring_snapshot(with_head);
+  EXPECT_EQ(more.size(), bytes.size() + kRingStateChainHeadLen);
+  auto back_more = decode_ring_snapshot(more, &error);
+  ASSERT_TRUE(back_more) << error;
+  EXPECT_EQ(*back_more, with_head);
 
   RingSnapshot bare;  // nothing optional present
   bare.type = RingType::Packed;
@@ -712,8 +733,9 @@ TEST(RingSnapshotCodec, RoundTrip) {
   EXPECT_NE(*b2, s);
 }
 
-// The documented layout (docs/ring-state-format.md), written out by hand.
-TEST(RingSnapshotCodec, DecodesHandWrittenBytes) {
+// The documented layout (docs/ring-state-format.md), written out by hand: a record written
+// before chain heads existed (40-byte header), as in the shipped sample captures.
+TEST(RingSnapshotCodec, DecodesOldFormatHandWrittenBytes) {
   const std::vector<uint8_t> bytes = {
       0x01, 0x00, 0x28, 0x00,  // version 1, split, header_len 40
       0x01, 0x00, 0x00, 0x00,  // queue 1
@@ -747,24 +769,46 @@ TEST(RingSnapshotCodec, DecodesHandWrittenBytes) {
   auto s = decode_ring_snapshot(bytes, &error);
   ASSERT_TRUE(s) << error;
   EXPECT_EQ(*s, sample_snapshot());
-  EXPECT_EQ(encode_ring_snapshot(*s), bytes);
+  EXPECT_TRUE(s->chain_heads.empty());
   EXPECT_EQ(
       describe_ring_snapshot(*s),
       "q1 split size 256 avail 17 used 14 used_event 13 avail_event 17 used_flags 0x1 inflight 3 "
       "(unfetched 2) [4 5 6] oldest head 4: READ sector 2048 len 4096 faults 1");
+  // Without chain heads the recorded detail stays, whatever device a reader knows better.
+  RingSnapshot as_fs = *s;
+  redetail_ring_snapshot(as_fs, DeviceKind::Fs, 0);
+  EXPECT_EQ(as_fs, sample_snapshot());
+
+  // Today's writer: a 44-byte header and the chain-head section after the faults.
+  std::vector<uint8_t> current = bytes;
+  current[2] = 44;
+  current.insert(current.begin() + 40, {0x01, 0x40, 0x00, 0x00});  // 1 chain head of 64 bytes
+  const std::vector<uint8_t> chain_head = {
+      0x04, 0x00, 0x03, 0x00, 0x00, 0x10, 0x00, 0x00,  // head 4, 3 descs, no error, 16 bytes
+      0x10, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,  // readable 16
+      0x01, 0x10, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,  // writable 4097
+      0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,  // blk header: READ
+      0x00, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,  // sector 2048
+  };
+  current.insert(current.end(), chain_head.begin(), chain_head.end());
+  current.resize(current.size() + 24, 0);  // the rest of the 40 head bytes
+  auto c = decode_ring_snapshot(current, &error);
+  ASSERT_TRUE(c) << error;
+  EXPECT_EQ(*c, sample_snapshot_with_chain_head());
+  EXPECT_EQ(encode_ring_snapshot(*c), current);
 
   // A later writer may grow the header and append: readers skip what they do not know.
-  std::vector<uint8_t> grown = bytes;
-  grown[2] = 44;
-  grown.insert(grown.begin() + 40, {0xaa, 0xbb, 0xcc, 0xdd});
+  std::vector<uint8_t> grown = current;
+  grown[2] = 48;
+  grown.insert(grown.begin() + 44, {0xaa, 0xbb, 0xcc, 0xdd});
   grown.push_back(0x99);
   auto g = decode_ring_snapshot(grown, &error);
   ASSERT_TRUE(g) << error;
-  EXPECT_EQ(*g, sample_snapshot());
+  EXPECT_EQ(*g, sample_snapshot_with_chain_head());
 }
 
 TEST(RingSnapshotCodec, RejectsMalformedWithReasons) {
-  const std::vector<uint8_t> good = encode_ring_snapshot(sample_snapshot());
+  const std::vector<uint8_t> good = encode_ring_snapshot(sample_snapshot_with_chain_head());
   for (size_t n = 0; n < good.size(); ++n) {
     std::string error;
     EXPECT_FALSE(decode_ring_snapshot(std::span(good.data(), n), &error)) << n;
@@ -783,6 +827,10 @@ TEST(RingSnapshotCodec, RejectsMalformedWithReasons) {
   short_hdr[2] = 20;
   EXPECT_FALSE(decode_ring_snapshot(short_hdr, &error));
   EXPECT_EQ(error, "ring-state header_len 20 is below 40");
+  std::vector<uint8_t> short_chain_head = good;
+  short_chain_head[41] = 32;
+  EXPECT_FALSE(decode_ring_snapshot(short_chain_head, &error));
+  EXPECT_EQ(error, "ring-state chain_head_len 32 is below 64");
 }
 
 // ---- hostile memory ----

@@ -84,7 +84,7 @@ int run_rings(int argc, char** argv) {
       for (uint32_t i = s.first_entry; i <= s.last_entry; ++i) {
         const StoreEntry& e = store.entry(i);
         if (e.kind != RecordKind::RingState || &store.session_of(i) != &s) continue;
-        auto snap = decode_ring_snapshot(store.bytes(i));
+        auto snap = store.ring_snapshot(i);
         out += fmt::format("  +{:.3f}s {}\n", static_cast<double>(e.timestamp_ns - first) / 1e9,
                            snap ? describe_ring_snapshot(*snap) : "(not understood)");
       }

@@ -55,7 +55,7 @@ std::string entry_summary(const Store& store, size_t i) {
     }
     if (e.kind == RecordKind::RingState) {
       std::string error;
-      const auto snapshot = decode_ring_snapshot(store.bytes(i), &error);
+      const auto snapshot = store.ring_snapshot(i, &error);
       // Buffer details quote guest memory (file names, frames): escaped like any outside text.
       return snapshot ? escape_text(describe_ring_snapshot(*snapshot)) : "(" + error + ")";
     }
@@ -133,9 +133,9 @@ namespace {
 
 // -V for a RingState record: the sampled words, what is in flight, the oldest buffer's detail and
 // the faults, one per line (docs/ring-state-format.md).
-std::string ring_state_details(std::span<const uint8_t> bytes) {
+std::string ring_state_details(const Store& store, size_t i) {
   std::string error;
-  const auto s = decode_ring_snapshot(bytes, &error);
+  const auto s = store.ring_snapshot(i, &error);
   if (!s) return "    ring state: undecodable: " + error + "\n";
   std::string out =
       fmt::format("    queue = {}\n    ring = {}, size {}{}\n", s->queue, ring_type_name(s->type),
@@ -177,7 +177,7 @@ std::string format_entry_details(const Store& store, size_t i) {
       out += fmt::format("    {:{}}{} = {}\n", "", 2 * f.depth, escape_text(f.path),
                          escape_text(f.text));
   }
-  if (e.kind == RecordKind::RingState) out += ring_state_details(store.bytes(i));
+  if (e.kind == RecordKind::RingState) out += ring_state_details(store, i);
   for (const Finding& f : store.findings(i))
     out += fmt::format("    ! {} ({}): {}\n", finding_info(f.code).id, severity_name(f.severity()),
                        escape_text(f.detail));

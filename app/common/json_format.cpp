@@ -295,7 +295,7 @@ Json entry_json(const Store& store, size_t i) {
     if (auto n = decode_notify(store.bytes(i))) j["notify"] = notify_json(*n);
   }
   if (e.kind == RecordKind::RingState) {
-    if (auto s = decode_ring_snapshot(store.bytes(i))) j["ring"] = snapshot_json(*s);
+    if (auto s = store.ring_snapshot(i)) j["ring"] = snapshot_json(*s);
   }
   if (e.kind == RecordKind::Connect || e.kind == RecordKind::Disconnect ||
       e.kind == RecordKind::Error)
@@ -480,7 +480,7 @@ Json session_rings_json(const Store& store, const StoreSession& session, bool en
       Json c;
       c["record"] = record_number_value(i);
       c["time"] = seconds_since(e.timestamp_ns, base);
-      auto snap = decode_ring_snapshot(store.bytes(i));
+      auto snap = store.ring_snapshot(i);
       c["state"] = snap ? snapshot_json(*snap) : Json(nullptr);
       changes.push_back(std::move(c));
     }

@@ -202,10 +202,15 @@ void peers_block(std::string& out, const Store& store, const StoreSession& s) {
   out += "## What the capture shows about the peers\n\n";
   if (s.connect_entry != kNoEntry)
     out += fmt::format("- Connection: {}\n", md_escape(quote_text(store.text(s.connect_entry))));
-  out += fmt::format("- Device kind: {}{}\n", device_kind_name(st.device),
-                     st.device_from_user                ? " (given with --device)"
-                     : st.device == DeviceKind::Unknown ? ""
-                                                        : " (inferred)");
+  std::string device_note;
+  if (st.device_from_user)
+    device_note = " (given with --device)";
+  else if (st.device != DeviceKind::Unknown)
+    device_note = st.device_reason.empty() ? " (inferred)"
+                                           : " (inferred " + md_escape(st.device_reason) + ")";
+  else if (!st.device_reason.empty())
+    device_note = " (" + md_escape(st.device_reason) + ")";
+  out += fmt::format("- Device kind: {}{}\n", device_kind_name(st.device), device_note);
   out += fmt::format("- Back-end offers virtio features: {}\n",
                      md_cell(word_text(st.features.offered, false, st.device)));
   out += fmt::format("- Back-end offers protocol features: {}\n",

@@ -371,10 +371,15 @@ std::string format_session_summary(const Store& store, const StoreSession& sessi
                        quote_text(store.text(session.disconnect_entry)));
   else
     out += "  Ended: still open when the capture ended\n";
-  out += fmt::format("  Device: {}{}\n", device_kind_name(st.device),
-                     st.device_from_user                ? " (given)"
-                     : st.device == DeviceKind::Unknown ? ""
-                                                        : " (inferred)");
+  // How it was recognised: "fs (inferred from FUSE requests on queue 1)".
+  std::string device_note;
+  if (st.device_from_user)
+    device_note = " (given)";
+  else if (st.device != DeviceKind::Unknown)
+    device_note = st.device_reason.empty() ? " (inferred)" : " (inferred " + st.device_reason + ")";
+  else if (!st.device_reason.empty())
+    device_note = " (" + st.device_reason + ")";
+  out += fmt::format("  Device: {}{}\n", device_kind_name(st.device), device_note);
   out += '\n';
   features_block(out, "Virtio features", st.features, feature_rows(st.features, st.device), false,
                  st.device);

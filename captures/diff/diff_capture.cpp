@@ -35,6 +35,13 @@ MessageView message_view(const Store& store, uint32_t entry) {
                      store.context(entry)};
 }
 
+void decode_alike(MessageView& a, MessageView& b) {
+  if (a.context.device == DeviceKind::Unknown)
+    a.context.device = b.context.device;
+  else if (b.context.device == DeviceKind::Unknown)
+    b.context.device = a.context.device;
+}
+
 CaptureDiff diff_sessions(const Store& a, const StoreSession& sa, const Store& b,
                           const StoreSession& sb, const DiffOptions& options) {
   std::vector<uint32_t> ea = diff_entries(a, sa), eb = diff_entries(b, sb);
@@ -67,8 +74,11 @@ CaptureDiff diff_sessions(const Store& a, const StoreSession& sa, const Store& b
       case AlignStep::Kind::Equal: {
         op.a = ea[s.a];
         op.b = eb[s.b];
-        if (a.entry(op.a).kind == RecordKind::Message)
-          op.changes = compare_messages(message_view(a, op.a), message_view(b, op.b), compare);
+        if (a.entry(op.a).kind == RecordKind::Message) {
+          MessageView va = message_view(a, op.a), vb = message_view(b, op.b);
+          decode_alike(va, vb);
+          op.changes = compare_messages(va, vb, compare);
+        }
         const bool changed = real_change_count(op.changes) > 0;
         op.kind = changed ? DiffOp::Kind::Changed : DiffOp::Kind::Same;
         ++(changed ? out.changed : out.same);

@@ -48,6 +48,10 @@ std::vector<uint32_t> diff_entries(const Store& store, const StoreSession& sessi
 uint64_t diff_key(const StoreEntry& entry);
 
 MessageView message_view(const Store& store, uint32_t entry);
+// One side's device is known, the other's not (a reconnect without GET_CONFIG, a capture without
+// the messages that tell): both are decoded as the known device, so values are compared and
+// named alike. Two known kinds stay as they are.
+void decode_alike(MessageView& a, MessageView& b);
 
 CaptureDiff diff_sessions(const Store& a, const StoreSession& sa, const Store& b,
                           const StoreSession& sb, const DiffOptions& options = {});

@@ -17,12 +17,33 @@ std::string_view last_component(std::string_view path) {
   return dot == std::string_view::npos ? path : path.substr(dot + 1);
 }
 
+// The paths of the children of fields[i] (those deeper than it, up to the next sibling).
+std::vector<std::string_view> child_paths(const std::vector<Field>& fields, size_t i) {
+  std::vector<std::string_view> out;
+  for (size_t j = i + 1; j < fields.size() && fields[j].depth > fields[i].depth; ++j)
+    out.push_back(fields[j].path);
+  return out;
+}
+
+const Field* find_path(const std::vector<Field>& fields, std::string_view path, size_t* at) {
+  for (size_t i = 0; i < fields.size(); ++i)
+    if (fields[i].path == path) {
+      *at = i;
+      return &fields[i];
+    }
+  return nullptr;
+}
+
 // Fields worth comparing: leaves, plus bit words (flags such as header.flags, a feature word or a
 // kick's index/NOFD word) whose children only split the word into bits. Any other parent (a group
-// such as region[0], or config.data with its device fields) only summarises its children.
-std::vector<const Field*> comparable(const std::vector<Field>& fields) {
+// such as region[0]) only summarises its children. A byte block read as a device's fields
+// (config.data as a virtio_blk_config) is compared by its fields when `other` reads it the same
+// way, and as bytes when it does not (another device kind, or none): the same bytes are the same
+// value however they were named.
+std::vector<const Field*> comparable(const std::vector<Field>& fields,
+                                     const std::vector<Field>& other) {
   std::vector<const Field*> out;
-  int skip_below = -1;  // depth of the bit word whose children are being skipped
+  int skip_below = -1;  // depth of the value word whose children are being skipped
   for (size_t i = 0; i < fields.size(); ++i) {
     const Field& f = fields[i];
     if (skip_below >= 0 && f.depth > skip_below) continue;
@@ -30,6 +51,11 @@ std::vector<const Field*> comparable(const std::vector<Field>& fields) {
     if (f.path.starts_with("fd[")) continue;  // compared separately, without inodes
     const bool has_children = i + 1 < fields.size() && fields[i + 1].depth > f.depth;
     if (has_children && f.value.kind == ValueKind::Flags) {
+      skip_below = f.depth;
+    } else if (has_children && f.value.kind == ValueKind::Bytes) {
+      size_t j = 0;
+      const Field* twin = find_path(other, f.path, &j);
+      if (twin && child_paths(fields, i) == child_paths(other, j)) continue;
       skip_below = f.depth;
     } else if (has_children) {
       continue;
@@ -92,8 +118,8 @@ std::vector<FieldChange> compare_messages(const MessageView& a, const MessageVie
                                           const CompareOptions& options) {
   const std::vector<Field> fa = fields_of(a);
   const std::vector<Field> fb = fields_of(b);
-  const std::vector<const Field*> ca = comparable(fa);
-  const std::vector<const Field*> cb = comparable(fb);
+  const std::vector<const Field*> ca = comparable(fa, fb);
+  const std::vector<const Field*> cb = comparable(fb, fa);
   std::vector<std::string> expected_paths;  // in the current naming scheme
   for (const std::string& p : options.expected_paths)
     expected_paths.push_back(current_field_path(p));

@@ -123,7 +123,10 @@ void Store::append(const Record& record) {
   if (!session.ended()) session.rings.advance(record.timestamp_ns, ring_changed_);
   switch (record.kind) {
     case RecordKind::Connect:
-      if (record.channel == Channel::Frontend) session.connect_entry = index;
+      if (record.channel == Channel::Frontend) {
+        if (session.connect_entry == kNoEntry) on_frontend_connect(session, record.text());
+        session.connect_entry = index;
+      }
       break;
     case RecordKind::Disconnect:
       if (record.channel == Channel::Frontend) {
@@ -188,7 +191,12 @@ void Store::append(const Record& record) {
         findings.push_back(
             {FindingCode::InvalidField, "ring-state record not understood: " + error});
       else if (!session.ended()) {
-        session.rings.set_device(session.state().device, record.timestamp_ns, ring_changed_);
+        // The requests in flight are evidence of the device; the hang rules then read the oldest
+        // as that device.
+        session.analyser.on_ring_state(*snap);
+        const SessionState& st = session.state();
+        redetail_ring_snapshot(*snap, st.device, st.features.acked.value_or(0));
+        session.rings.set_device(st.device, record.timestamp_ns, ring_changed_);
         session.rings.observe(*snap, record.timestamp_ns, index, ring_changed_);
       }
       break;
@@ -206,6 +214,33 @@ void Store::append(const Record& record) {
   // Findings still active when the session ends are what the capture shows at its end.
   if (record.kind == RecordKind::Disconnect && record.channel == Channel::Frontend)
     close_ring_findings(session);
+}
+
+std::string frontend_path_of(std::string_view note) {
+  const size_t who = note.find("front-end");
+  if (who == std::string_view::npos) return {};
+  const size_t open = note.find(" on '", who);
+  const size_t end_of_part = note.find(';', who);
+  if (open == std::string_view::npos || open > end_of_part) return {};
+  const size_t begin = open + 5;
+  // The path ends at the quote that closes this part of the note (paths may hold quotes).
+  const size_t close =
+      note.rfind('\'', end_of_part == std::string_view::npos ? note.size() : end_of_part);
+  if (close == std::string_view::npos || close < begin) return {};
+  return std::string(note.substr(begin, close - begin));
+}
+
+void Store::on_frontend_connect(StoreSession& session, std::string_view note) {
+  session.frontend_path = frontend_path_of(note);
+  if (session.frontend_path.empty() || session.state().device_from_user) return;
+  for (auto it = sessions_.rbegin(); it != sessions_.rend(); ++it) {
+    if (&*it == &session || it->frontend_path != session.frontend_path) continue;
+    // The latest earlier session on this socket: its device, if it recognised one.
+    if (it->state().device != DeviceKind::Unknown)
+      session.analyser.inherit_device(
+          it->state().device, fmt::format("from session {} on the same front-end socket", it->id));
+    return;
+  }
 }
 
 void Store::sync_ring_findings(StoreSession& session, std::span<const size_t> changed,
@@ -308,6 +343,19 @@ DecodeContext Store::context(size_t i) const {
   DecodeContext ctx = contexts_[entries_[i].context];
   ctx.device = session_of(i).state().device;
   return ctx;
+}
+
+std::optional<RingSnapshot> Store::ring_snapshot(size_t i, std::string* error) const {
+  if (entries_[i].kind != RecordKind::RingState) {
+    if (error) *error = "not a ring-state record";
+    return std::nullopt;
+  }
+  auto snap = decode_ring_snapshot(bytes(i), error);
+  if (snap) {
+    const SessionState& st = session_of(i).state();
+    redetail_ring_snapshot(*snap, st.device, st.features.acked.value_or(0));
+  }
+  return snap;
 }
 
 DecodedMessage Store::decoded(size_t i) const {

@@ -13,6 +13,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -65,6 +66,9 @@ struct StoreSession {
   uint32_t last_entry = kNoEntry;
   uint32_t connect_entry = kNoEntry;     // the front-end channel's Connect record, if seen
   uint32_t disconnect_entry = kNoEntry;  // the front-end channel's Disconnect record, if seen
+  // The socket the front-end connected on, from the Connect record's note ("front-end ... connected
+  // on 'PATH'"); empty when unknown. A later session on the same path is a reconnect.
+  std::string frontend_path;
   uint64_t entries = 0;
   SessionAnalyser analyser;
   // The session's RingState records: newest snapshot per queue and ring hang episodes. Each
@@ -125,6 +129,11 @@ class Store final : public RecordSink {
   // Unanswered at finish()).
   std::span<const Finding> findings(size_t i) const;
 
+  // The RingState sample of entry i, its oldest buffer read as the session's device (the
+  // user's --device, or the device recognised so far) when the record kept the raw chain heads.
+  // nullopt (reason in *error) when the entry is not a RingState record or is not understood.
+  std::optional<RingSnapshot> ring_snapshot(size_t i, std::string* error = nullptr) const;
+
   // Decodes entry i again (cheap; used for display). The context has the protocol features as
   // they were when the message arrived and the session's current device kind.
   DecodedMessage decoded(size_t i) const;
@@ -143,6 +152,9 @@ class Store final : public RecordSink {
 
  private:
   StoreSession& session_for(const Record& record, uint32_t entry_index);
+  // A new session's front-end Connect: a reconnect on the path of an earlier session inherits its
+  // device.
+  void on_frontend_connect(StoreSession& session, std::string_view note);
   void add_finding(uint32_t entry, Finding finding);
   void apply_attributed(std::vector<AttributedFinding>& found);
   // Adds the findings of newly raised ring episodes and rewrites those of ended ones.
@@ -164,6 +176,10 @@ class Store final : public RecordSink {
   std::vector<StoreSession> sessions_;
   std::vector<size_t> ring_changed_;  // scratch
 };
+
+// The front-end socket path named by a Connect note ("front-end (pid 7) connected on '/run/x.sock';
+// ..."), empty when the note names none.
+std::string frontend_path_of(std::string_view note);
 
 // Reads a whole capture file into `store` (then store.finish()). false + `error` when the file
 // cannot be opened ("cannot open capture 'x': No such file or directory"); a truncated tail sets

@@ -254,6 +254,23 @@ void SessionAnalyser::check_vring_index(uint32_t index, Observation& out) const 
   }
 }
 
+void SessionAnalyser::sync_device() {
+  state_.device = device_.kind();
+  if (state_.device_reason != device_.reason()) state_.device_reason = device_.reason();
+}
+
+bool SessionAnalyser::on_ring_state(const RingSnapshot& snapshot) {
+  const DeviceKind before = state_.device;
+  device_.on_ring_state(snapshot, state_.features.acked.value_or(0));
+  sync_device();
+  return state_.device != before;
+}
+
+void SessionAnalyser::inherit_device(DeviceKind kind, std::string reason) {
+  device_.inherit(kind, std::move(reason));
+  sync_device();
+}
+
 void SessionAnalyser::sync_vring(uint32_t index) {
   const VringState* tracked = vrings_.vring(index);
   if (!tracked) return;
@@ -322,7 +339,8 @@ void SessionAnalyser::apply_request(MessageRef ref, const DecodedMessage& msg,
   if (update.index) return;
   apply_memory_change(memory_.on_request(ref, msg, fds), fds, out);
   st.postcopy_listening = memory_.postcopy_listening();
-  if (device_.on_request(msg)) st.device = device_.kind();
+  device_.on_request(msg);
+  sync_device();
   if (info->channel != Channel::Frontend) return;
 
   switch (info->frontend()) {
@@ -401,7 +419,8 @@ void SessionAnalyser::apply_reply(MessageRef ref, const PendingRequest& req,
   }
   if (!info || msg.header.request != req.request) return;
   // Reply payloads feed state only when they answer the request they claim to.
-  if (device_.on_reply(msg)) st.device = device_.kind();
+  device_.on_reply(msg);
+  sync_device();
   if (info->channel != Channel::Frontend) return;
   switch (info->frontend()) {
     case FrontendRequest::GET_FEATURES:

@@ -22,6 +22,7 @@
 #include "decoders/vhost_user/payloads.hpp"
 #include "decoders/vhost_user/registry.hpp"
 #include "decoders/vhost_user/wire.hpp"
+#include "decoders/virtio/ring_snapshot.hpp"
 
 namespace vhs {
 
@@ -107,6 +108,9 @@ struct SessionState {
   FeatureWord protocol_features;            // vhost-user protocol bits
   DeviceKind device = DeviceKind::Unknown;  // effective: user's choice, else inferred
   bool device_from_user = false;
+  // How the device was recognised ("from FUSE requests on queue 1"); empty when given or unknown
+  // without evidence; for an unknown device whose evidence disagrees, what disagrees.
+  std::string device_reason;
   std::vector<MemRegionState> regions;  // current memory table, in installation order
   std::vector<VringState> vrings;       // sorted by index
   BackendChannelState backend_channel;
@@ -149,6 +153,13 @@ class SessionAnalyser {
   Observation on_message(MessageRef ref, uint64_t timestamp_ns, Direction direction,
                          const DecodedMessage& msg, std::span<const FdInfo> fds);
 
+  // A RingState sample of this session: its in-flight requests are evidence of the device kind.
+  // True when the device kind changed.
+  bool on_ring_state(const RingSnapshot& snapshot);
+  // The earlier session of the same front-end connection drove `kind` (a reconnect: the front-end
+  // does not send GET_CONFIG again); this session's own evidence may still overrule it.
+  void inherit_device(DeviceKind kind, std::string reason);
+
   // How the session's record stream ended.
   enum class End : uint8_t {
     PeerClosed,       // a peer hung up
@@ -185,6 +196,7 @@ class SessionAnalyser {
                    std::span<const FdInfo> fds, Observation& out);
   void check_vring_index(uint32_t index, Observation& out) const;
   void sync_vring(uint32_t index);
+  void sync_device();
   void apply_memory_change(const MemoryTableChange& change, std::span<const FdInfo> fds,
                            Observation& out);
 

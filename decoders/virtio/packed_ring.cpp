@@ -222,7 +222,7 @@ void take_packed_snapshot(const GuestMemoryView& mem, const RingLocation& loc, R
     const Chain& ch = scratch.chain;
     ++out.inflight;
     if (out.heads.size() < kSnapshotMaxHeads) out.heads.push_back(ch.id);
-    if (i == 0) out.oldest = summarize_buffer(mem, ch, loc.detail);
+    ring_reading::keep_chain_head(mem, ch, loc, i, out);
     if (ch.error != ChainError::None)
       push_fault(out.faults,
                  {RingFaultKind::Chain, ch.error, ch.head, ch.error_at, ch.error_value});

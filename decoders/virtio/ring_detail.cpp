@@ -324,46 +324,166 @@ std::string describe_fuse_request(const FuseRequest& req, bool completed) {
 
 // ---- compact summary ----
 
-BufferSummary summarize_buffer(const GuestMemoryView& mem, const Chain& chain,
-                               const DetailContext& ctx) {
+void capture_chain_head(const GuestMemoryView& mem, const Chain& chain, ChainHead& out) {
+  out.head = chain.id;
+  out.descs = static_cast<uint16_t>(std::min<size_t>(chain.descs.size(), UINT16_MAX));
+  out.error = chain.error;
+  out.readable_bytes = chain.readable_bytes;
+  out.writable_bytes = chain.writable_bytes;
+  out.bytes.fill(0);
+  out.byte_count = static_cast<uint8_t>(read_chain_bytes(mem, chain, false, 0, out.bytes));
+}
+
+BufferSummary summarize_chain_head(const ChainHead& head, const DetailContext& ctx) {
   BufferSummary b;
-  b.head = chain.id;
-  b.descs = static_cast<uint16_t>(std::min<size_t>(chain.descs.size(), UINT16_MAX));
+  b.head = head.head;
+  b.descs = head.descs;
   b.device = ctx.device;
-  b.error = chain.error;
-  b.readable_bytes = chain.readable_bytes;
-  b.writable_bytes = chain.writable_bytes;
+  b.error = head.error;
+  b.readable_bytes = head.readable_bytes;
+  b.writable_bytes = head.writable_bytes;
+  const uint8_t* p = head.bytes.data();
+  const size_t have = head.byte_count;
   switch (ctx.device) {
     case DeviceKind::Blk: {
-      const BlkRequest r = decode_blk_request(mem, chain);
-      b.detail_ok = r.header_ok;
-      b.op = r.type;
-      b.arg = r.has_segment ? r.seg_sector : r.sector;
-      b.data_len = r.data_len;
+      // VIRTIO spec "Block Device", "Device Operation": type, reserved (ioprio), sector; then, for
+      // DISCARD / WRITE_ZEROES / SECURE_ERASE, the segments.
+      b.data_len = (head.readable_bytes > 16 ? head.readable_bytes - 16 : 0) +
+                   (head.writable_bytes > 1 ? head.writable_bytes - 1 : 0);
+      b.detail_ok = have >= 16;
+      if (!b.detail_ok) break;
+      b.op = load_le32(p);
+      b.arg = load_le64(p + 8);
+      if (blk_type_has_segments(b.op & ~kBlkBarrier) && have >= 32) b.arg = load_le64(p + 16);
       break;
     }
     case DeviceKind::Fs: {
-      const FuseRequest r = decode_fuse_request(mem, chain);
-      b.detail_ok = r.in_ok;
-      b.op = r.opcode;
-      b.arg = r.unique;
-      b.data_len = r.len;
+      // fuse_in_header: len, opcode, unique, nodeid, uid, gid, pid, padding (40 bytes).
+      b.detail_ok = have >= 40;
+      if (!b.detail_ok) break;
+      b.data_len = load_le32(p);
+      b.op = load_le32(p + 4);
+      b.arg = load_le64(p + 8);
       break;
     }
     case DeviceKind::Net: {
       // An RX buffer's header is written by the device on completion: in flight it is garbage.
       if (!net_queue_is_tx(ctx.queue)) break;
-      const NetHeader h = decode_net_header(mem, chain, true, net_header_size(ctx.features));
-      b.detail_ok = h.ok;
-      b.op = static_cast<uint32_t>(h.gso_type) | (static_cast<uint32_t>(h.flags) << 8) |
-             (h.frame_ok ? static_cast<uint32_t>(h.ethertype) << 16 : 0u);
-      b.arg = h.gso_size;
-      b.data_len = h.packet_len;
+      const uint32_t hdr = net_header_size(ctx.features);
+      b.detail_ok = have >= hdr;
+      if (!b.detail_ok) break;
+      const uint8_t flags = p[0], gso_type = p[1];
+      // The frame follows the header in the same byte stream: its EtherType is at offset 12.
+      const bool frame_ok = have >= hdr + 14;
+      const uint32_t ethertype =
+          frame_ok ? static_cast<uint32_t>((p[hdr + 12] << 8) | p[hdr + 13]) : 0u;  // big endian
+      b.op =
+          static_cast<uint32_t>(gso_type) | (static_cast<uint32_t>(flags) << 8) | (ethertype << 16);
+      b.arg = load_le16(p + 4);
+      b.data_len = head.readable_bytes > hdr ? head.readable_bytes - hdr : 0;
       break;
     }
     default: break;
   }
   return b;
+}
+
+BufferSummary summarize_buffer(const GuestMemoryView& mem, const Chain& chain,
+                               const DetailContext& ctx) {
+  if (ctx.device == DeviceKind::Unknown ||
+      (ctx.device == DeviceKind::Net && !net_queue_is_tx(ctx.queue))) {
+    // Nothing to read from the buffers: the generic fields only.
+    ChainHead head;
+    head.head = chain.id;
+    head.descs = static_cast<uint16_t>(std::min<size_t>(chain.descs.size(), UINT16_MAX));
+    head.error = chain.error;
+    head.readable_bytes = chain.readable_bytes;
+    head.writable_bytes = chain.writable_bytes;
+    return summarize_chain_head(head, ctx);
+  }
+  ChainHead head;
+  capture_chain_head(mem, chain, head);
+  return summarize_chain_head(head, ctx);
+}
+
+// ---- recognising the device from its requests ----
+
+namespace {
+
+// Data moved by READ and WRITE is a whole number of 512-byte sectors (VIRTIO spec "Block Device",
+// "Device Operation": the data is "a multiple of 512 bytes").
+bool whole_sectors(uint64_t bytes) { return bytes > 0 && bytes % 512 == 0; }
+
+bool plausible_blk(const BufferSummary& b) {
+  const uint32_t type = b.op & ~kBlkBarrier;
+  if (blk_type_name(type).empty()) return false;
+  const uint64_t r = b.readable_bytes, w = b.writable_bytes;
+  if (r < 16 || w < 1) return false;  // the header, and the status byte the device writes
+  switch (type) {
+    case 0: return r == 16 && whole_sectors(w - 1);          // READ: data is writable
+    case 1:                                                  // WRITE
+    case 27: return w == 1 && whole_sectors(r - 16);         // WRITE_FUA
+    case 4: return r == 16 && w == 1;                        // FLUSH
+    case 8: return r == 16 && w == 21;                       // GET_ID: a 20-byte id
+    case 11:                                                 // DISCARD
+    case 13:                                                 // WRITE_ZEROES
+    case 14: return w == 1 && r > 16 && (r - 16) % 16 == 0;  // SECURE_ERASE: segments
+    default: return true;
+  }
+}
+
+bool plausible_fuse(const BufferSummary& b) {
+  // The in-header's len counts every device-readable byte of the request (in-header and in-args).
+  if (fuse_opcode_name(b.op).empty() || b.data_len < 40 || b.data_len != b.readable_bytes)
+    return false;
+  // FORGET and BATCH_FORGET are answered by nothing; every other request has room for at least
+  // the 16-byte fuse_out_header.
+  if (b.op == 2 || b.op == 42) return b.writable_bytes == 0;
+  return b.writable_bytes >= 16;
+}
+
+bool plausible_net_tx(const BufferSummary& b, uint32_t queue) {
+  if (!net_queue_is_tx(queue) || b.writable_bytes != 0) return false;
+  const auto gso = static_cast<uint8_t>(b.op & 0xff);
+  const auto flags = static_cast<uint8_t>((b.op >> 8) & 0xff);
+  const auto ethertype = static_cast<uint16_t>(b.op >> 16);
+  // flags: NEEDS_CSUM, DATA_VALID, RSC_INFO; gso_type: one of the defined types, ECN bit aside.
+  if ((flags & ~0x7u) != 0 || net_gso_name(gso & ~kNetGsoEcn).empty()) return false;
+  // A whole Ethernet header follows, carrying an EtherType (not an 802.3 length: too weak).
+  return ethertype >= kMinEtherType && b.data_len >= 14;
+}
+
+}  // namespace
+
+bool plausible_request(const BufferSummary& b, uint32_t queue) {
+  if (!b.detail_ok || b.error != ChainError::None) return false;
+  switch (b.device) {
+    case DeviceKind::Blk: return plausible_blk(b);
+    case DeviceKind::Fs: return plausible_fuse(b);
+    case DeviceKind::Net: return plausible_net_tx(b, queue);
+    default: return false;
+  }
+}
+
+DeviceKind request_shape_kind(const BufferSummary& b) {
+  if (b.error != ChainError::None) return DeviceKind::Unknown;
+  const uint64_t r = b.readable_bytes, w = b.writable_bytes;
+  const bool blk = r >= 16 && w >= 1 &&
+                   ((r == 16 && (w == 1 || w == 21 || whole_sectors(w - 1))) ||
+                    (w == 1 && r > 16 && (r - 16) % 16 == 0));
+  const bool fs = r >= 40 && w >= 16;
+  if (blk == fs) return DeviceKind::Unknown;
+  return blk ? DeviceKind::Blk : DeviceKind::Fs;
+}
+
+DeviceKind recognise_chain_head(const ChainHead& head, uint32_t queue, uint64_t features) {
+  DeviceKind found = DeviceKind::Unknown;
+  for (DeviceKind kind : {DeviceKind::Blk, DeviceKind::Fs, DeviceKind::Net}) {
+    if (!plausible_request(summarize_chain_head(head, {kind, queue, features}), queue)) continue;
+    if (found != DeviceKind::Unknown) return DeviceKind::Unknown;  // fits two kinds: says nothing
+    found = kind;
+  }
+  return found;
 }
 
 std::string describe_buffer(const BufferSummary& b) {

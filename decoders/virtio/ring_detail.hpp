@@ -3,6 +3,7 @@
 // blk request-type and FUSE opcode name tables live only here.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -176,8 +177,49 @@ struct DetailContext {
   uint64_t features = 0;  // acked virtio features (net header size)
 };
 
+// The raw head of one in-flight chain, kept in RingState records so that the device detail can
+// be derived again offline (`--device`, or a device recognised later in the capture).
+// kChainHeadBytes is enough for every request header read above: a blk header and its first
+// DISCARD segment (32 bytes), a FUSE in-header (40), a virtio-net header and the Ethernet header
+// after it (12 + 14).
+inline constexpr size_t kChainHeadBytes = 40;
+
+struct ChainHead {
+  uint16_t head = 0;   // split head index / packed buffer id
+  uint16_t descs = 0;  // data descriptors in the chain
+  ChainError error = ChainError::None;
+  uint8_t byte_count = 0;  // valid bytes in `bytes` (the rest are 0)
+  uint64_t readable_bytes = 0;
+  uint64_t writable_bytes = 0;
+  // The first bytes of the device-readable stream (any framing: the request header is read
+  // across descriptors, VIRTIO spec "Message Framing").
+  std::array<uint8_t, kChainHeadBytes> bytes{};
+
+  bool operator==(const ChainHead&) const = default;
+};
+
+// Copies the chain's shape and the first kChainHeadBytes of its device-readable bytes.
+void capture_chain_head(const GuestMemoryView& mem, const Chain& chain, ChainHead& out);
+// The summary of a buffer from its raw head alone (what summarize_buffer reads, without guest
+// memory).
+BufferSummary summarize_chain_head(const ChainHead& head, const DetailContext& ctx);
+
 BufferSummary summarize_buffer(const GuestMemoryView& mem, const Chain& chain,
                                const DetailContext& ctx);
+
+// ---- recognising the device from its requests ----
+
+// Whether `b`, read as its device kind, looks like a request that device's driver makes on
+// `queue`: the header's values are valid and the chain's readable/writable split fits the
+// request (VIRTIO spec "Block Device" / "File System Device" / "Network Device", "Device
+// Operation"). False for a summary without detail.
+bool plausible_request(const BufferSummary& b, uint32_t queue);
+// Without header bytes (a capture that kept only the generic fields): the device kind whose
+// requests have this readable/writable split (blk: a 16-byte header with data and a status byte;
+// fs: a FUSE in-header and room for an out-header), Unknown when none or several fit.
+DeviceKind request_shape_kind(const BufferSummary& b);
+// The one device kind whose request `head` is on `queue`, Unknown when none or several fit.
+DeviceKind recognise_chain_head(const ChainHead& head, uint32_t queue, uint64_t features);
 // "head 4: READ sector 2048 len 4096" / "head 3: LOOKUP unique 9 len 45" / "head 7: TX 42 bytes
 // ARP gso NONE" / "head 0: RX buffer 1536 bytes, empty until a packet arrives" / generic
 // "head 2: 3 descs, 16 readable + 4097 writable bytes".

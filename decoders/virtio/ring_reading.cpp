@@ -9,10 +9,20 @@ void fail(Chain& c, ChainError e, uint32_t at, uint64_t value) {
   c.error_value = value;
 }
 
+void keep_chain_head(const GuestMemoryView& mem, const Chain& chain, const RingLocation& loc,
+                     size_t i, RingSnapshot& out) {
+  if (i >= kSnapshotRawChains) return;
+  // resize() reuses the snapshot's capacity: steady-state sampling does not allocate.
+  out.chain_heads.resize(i + 1);
+  capture_chain_head(mem, chain, out.chain_heads[i]);
+  if (i == 0) out.oldest = summarize_chain_head(out.chain_heads[0], loc.detail);
+}
+
 void begin_snapshot(const RingLocation& loc, RingType type, RingSnapshot& out) {
   out.heads.clear();
   out.faults.clear();
   out.oldest.reset();
+  out.chain_heads.clear();
   out.pending.reset();
   out.queue = loc.queue;
   out.type = type;

@@ -78,6 +78,11 @@ bool read_indirect_table(const GuestMemoryView& mem, Chain& c, const Desc& ind, 
   return true;
 }
 
+// The i-th oldest in-flight chain was walked: its raw head is kept (the first
+// kSnapshotRawChains), and the oldest is summarised from it.
+void keep_chain_head(const GuestMemoryView& mem, const Chain& chain, const RingLocation& loc,
+                     size_t i, RingSnapshot& out);
+
 // Overwrites `out` with an empty sample of `loc` (vectors keep their capacity) and copies the
 // faults found while locating.
 void begin_snapshot(const RingLocation& loc, RingType type, RingSnapshot& out);

@@ -118,7 +118,10 @@ void encode_ring_snapshot(const RingSnapshot& s, std::vector<uint8_t>& b) {
   const size_t heads = std::min<size_t>(s.heads.size(), 255);
   const size_t faults = std::min<size_t>(s.faults.size(), 255);
   const size_t oldest_len = s.oldest ? kRingStateOldestLen : 0;
-  b.assign(kRingStateHeaderLen + 2 * heads + oldest_len + kRingStateFaultLen * faults, 0);
+  const size_t chain_heads = std::min<size_t>(s.chain_heads.size(), 255);
+  b.assign(kRingStateHeaderLen + 2 * heads + oldest_len + kRingStateFaultLen * faults +
+               kRingStateChainHeadLen * chain_heads,
+           0);
   uint16_t flags = 0;
   if (s.event_idx) flags |= kFlagEventIdx;
   if (s.indices_ok) flags |= kFlagIndicesOk;
@@ -144,6 +147,8 @@ void encode_ring_snapshot(const RingSnapshot& s, std::vector<uint8_t>& b) {
   put8(b, 37, static_cast<uint8_t>(faults));
   put8(b, 38, static_cast<uint8_t>(oldest_len));
   put8(b, 39, kRingStateFaultLen);
+  put8(b, 40, static_cast<uint8_t>(chain_heads));
+  put8(b, 41, static_cast<uint8_t>(kRingStateChainHeadLen));
   size_t off = kRingStateHeaderLen;
   for (size_t i = 0; i < heads; ++i, off += 2) put16(b, off, s.heads[i]);
   if (s.oldest) {
@@ -168,6 +173,17 @@ void encode_ring_snapshot(const RingSnapshot& s, std::vector<uint8_t>& b) {
     put32(b, off + 4, f.index);
     put64(b, off + 8, f.value);
   }
+  for (size_t i = 0; i < chain_heads; ++i, off += kRingStateChainHeadLen) {
+    const ChainHead& h = s.chain_heads[i];
+    put16(b, off + 0, h.head);
+    put16(b, off + 2, h.descs);
+    put8(b, off + 4, static_cast<uint8_t>(h.error));
+    put8(b, off + 5, h.byte_count);
+    put64(b, off + 8, h.readable_bytes);
+    put64(b, off + 16, h.writable_bytes);
+    std::copy_n(h.bytes.begin(), std::min<size_t>(h.byte_count, kChainHeadBytes),
+                b.begin() + off + 24);
+  }
 }
 
 std::vector<uint8_t> encode_ring_snapshot(const RingSnapshot& s) {
@@ -187,9 +203,9 @@ std::optional<RingSnapshot> decode_ring_snapshot(std::span<const uint8_t> bytes,
     return bad(error, fmt::format("ring-state version {} is not supported (expected {})", p[0],
                                   kRingStateVersion));
   const size_t header_len = load_le16(p + 2);
-  if (header_len < kRingStateHeaderLen)
+  if (header_len < kRingStateHeaderLenV1)
     return bad(error, fmt::format("ring-state header_len {} is below {}", header_len,
-                                  kRingStateHeaderLen));
+                                  kRingStateHeaderLenV1));
   if (bytes.size() < header_len)
     return bad(error, fmt::format("ring-state payload of {} bytes is shorter than header_len {}",
                                   bytes.size(), header_len));
@@ -203,7 +219,15 @@ std::optional<RingSnapshot> decode_ring_snapshot(std::span<const uint8_t> bytes,
   if (faults != 0 && fault_len < kRingStateFaultLen)
     return bad(error,
                fmt::format("ring-state fault_len {} is below {}", fault_len, kRingStateFaultLen));
-  const size_t need = header_len + 2 * heads + oldest_len + fault_len * faults;
+  // Chain heads exist from header_len 44 on; a 40-byte header is an older record without them.
+  const bool has_chain_heads = header_len >= kRingStateHeaderLen;
+  const size_t chain_heads = has_chain_heads ? p[40] : 0;
+  const size_t chain_head_len = has_chain_heads ? p[41] : 0;
+  if (chain_heads != 0 && chain_head_len < kRingStateChainHeadLen)
+    return bad(error, fmt::format("ring-state chain_head_len {} is below {}", chain_head_len,
+                                  kRingStateChainHeadLen));
+  const size_t need =
+      header_len + 2 * heads + oldest_len + fault_len * faults + chain_head_len * chain_heads;
   if (bytes.size() < need)
     return bad(error,
                fmt::format("ring-state payload of {} bytes is shorter than the {} its counts need",
@@ -253,7 +277,26 @@ std::optional<RingSnapshot> decode_ring_snapshot(std::span<const uint8_t> bytes,
     f.value = load_le64(p + off + 8);
     s.faults.push_back(f);
   }
+  s.chain_heads.reserve(chain_heads);
+  for (size_t i = 0; i < chain_heads; ++i, off += chain_head_len) {
+    ChainHead h;
+    h.head = load_le16(p + off);
+    h.descs = load_le16(p + off + 2);
+    h.error = static_cast<ChainError>(p[off + 4]);
+    h.byte_count = static_cast<uint8_t>(std::min<size_t>(p[off + 5], kChainHeadBytes));
+    h.readable_bytes = load_le64(p + off + 8);
+    h.writable_bytes = load_le64(p + off + 16);
+    std::copy_n(p + off + 24, h.byte_count, h.bytes.begin());
+    s.chain_heads.push_back(h);
+  }
   return s;
+}
+
+void redetail_ring_snapshot(RingSnapshot& s, DeviceKind device, uint64_t features) {
+  if (device == DeviceKind::Unknown || s.chain_heads.empty() || !s.oldest) return;
+  const ChainHead& first = s.chain_heads.front();
+  if (first.head != s.oldest->head) return;
+  s.oldest = summarize_chain_head(first, DetailContext{device, s.queue, features});
 }
 
 std::string describe_ring_snapshot(const RingSnapshot& s) {

@@ -50,6 +50,9 @@ void push_fault(std::vector<RingFault>& faults, const RingFault& f);
 inline constexpr size_t kSnapshotMaxHeads = 64;  // in-flight heads listed (the total is exact)
 inline constexpr size_t kSnapshotMaxFaults = 8;
 inline constexpr size_t kSnapshotWalkedChains = 16;  // oldest in-flight chains validated per sample
+// Oldest in-flight chains whose raw head (ChainHead: kChainHeadBytes of readable bytes) a sample
+// keeps: at most 4 x 40 bytes of guest data per sample.
+inline constexpr size_t kSnapshotRawChains = 4;
 inline constexpr uint32_t kMaxQueueSize = 32768;
 
 // Where one ring is and how to read it. Addresses are guest-physical (translated from the UVAs
@@ -107,6 +110,10 @@ struct RingSnapshot {
   std::vector<uint16_t> heads;               // in-flight heads (packed: buffer ids), oldest first
   std::optional<BufferSummary> oldest;       // the first of `heads`, read through its chain
   std::vector<RingFault> faults;
+  // The raw heads of the oldest in-flight chains (at most kSnapshotRawChains, oldest first), from
+  // which `oldest` is derived: with them a reader can read the requests as another device kind.
+  // Empty in records written before they existed.
+  std::vector<ChainHead> chain_heads;
 
   bool operator==(const RingSnapshot&) const = default;
 };
@@ -137,9 +144,13 @@ void take_settled_ring_snapshot(const GuestMemoryView& mem, const RingLocation& 
 // ---- RingState record payload (version 1) ----
 
 inline constexpr uint8_t kRingStateVersion = 1;
-inline constexpr size_t kRingStateHeaderLen = 40;
+// The header grew from 40 bytes (records without chain heads) to 44 (chain-head count and length);
+// readers accept both (docs/ring-state-format.md, "Versioning").
+inline constexpr size_t kRingStateHeaderLen = 44;
+inline constexpr size_t kRingStateHeaderLenV1 = 40;
 inline constexpr size_t kRingStateOldestLen = 48;
 inline constexpr size_t kRingStateFaultLen = 16;
+inline constexpr size_t kRingStateChainHeadLen = 24 + kChainHeadBytes;
 
 std::vector<uint8_t> encode_ring_snapshot(const RingSnapshot& s);
 void encode_ring_snapshot(const RingSnapshot& s, std::vector<uint8_t>& out);  // replaces out
@@ -147,6 +158,11 @@ void encode_ring_snapshot(const RingSnapshot& s, std::vector<uint8_t>& out);  //
 // after the documented sections are ignored (later versions may append).
 std::optional<RingSnapshot> decode_ring_snapshot(std::span<const uint8_t> bytes,
                                                  std::string* error = nullptr);
+
+// Derives `oldest` again from the first chain head as `ctx.device` reads it (the user's
+// --device, or a device recognised after the sample was recorded). Nothing changes when the
+// snapshot has no chain heads (an older record) or the device is unknown.
+void redetail_ring_snapshot(RingSnapshot& s, DeviceKind device, uint64_t features);
 
 // One line for dump/summary: "q0 split size 256 avail 17 used 14 inflight 3 (4 5 6) oldest head 4:
 // READ sector 2048 len 4096".

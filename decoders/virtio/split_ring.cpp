@@ -255,7 +255,7 @@ void take_split_snapshot(const GuestMemoryView& mem, const RingLocation& loc, Ri
     if (ch.error != ChainError::None)
       push_fault(out.faults,
                  {RingFaultKind::Chain, ch.error, ch.head, ch.error_at, ch.error_value});
-    if (i == 0) out.oldest = summarize_buffer(mem, ch, loc.detail);
+    ring_reading::keep_chain_head(mem, ch, loc, i, out);
   }
 }
 
