@@ -411,37 +411,78 @@ bool RelayCore::gate_applies() const {
          !stopping && !finished;
 }
 
-std::string RelayCore::probe_after_backend_loss() {
-  if (!gate_applies() || gated) return {};
-  UniqueFd probe;
-  int err = 0;
-  // A back-end that is still listening closed this one connection and serves the next: the
-  // probe is closed at once (the back-end sees a connection without messages). One that is gone
-  // refuses, and then so does the front-end socket.
-  if (connect_unix(opt.backend.path, probe, err) == ConnectStatus::Connected) return {};
-  const std::string why = "back-end at '" + opt.backend.path + "' unreachable (" + errno_text(err) +
-                          "): the front-end socket refuses connections until " + "it is back";
-  close_gate(why);
-  return "; " + why;
+// The back-end's closing connection can be seen before the rest of a dying back-end is gone
+// (its listening socket closes a moment later in the same exit), so the probe waits this long.
+constexpr std::chrono::milliseconds kLossProbeDelay{100};
+
+void RelayCore::on_backend_lost(uint32_t number) {
+  if (!gate_applies() || gated) return;
+  gated = true;
+  gone_confirmed = false;
+  gated_since = Clock::now();
+  probe_after = gated_since + kLossProbeDelay;
+  lost_session = number;
+  set_listen(front_listen, kTokFrontListen, false, front_listen_registered);
+  front_listen.stop_listening();
+  update_waiting();
 }
 
 void RelayCore::close_gate(const std::string& why) {
   if (!gate_applies()) return;
-  if (!gated) gated_since = Clock::now();
+  if (!gated) gated_since = probe_after = Clock::now();
   gated = true;
-  if (front_listen.valid()) {
-    set_listen(front_listen, kTokFrontListen, false, front_listen_registered);
-    front_listen.stop_listening();
-    log(LogLevel::Info, why);
-  }
+  gone_confirmed = true;
+  set_listen(front_listen, kTokFrontListen, false, front_listen_registered);
+  front_listen.stop_listening();
+  log(LogLevel::Info, why);
   update_waiting();
 }
 
+bool RelayCore::listen_again() {
+  std::string error;
+  ListenSocket again = ListenSocket::create(opt.frontend.path, error);
+  if (!again.valid()) {
+    log(LogLevel::Error, "cannot accept front-ends again: " + error + "; stopping");
+    exit_code = 1;
+    finished = true;
+    return false;
+  }
+  front_listen = std::move(again);
+  set_listen(front_listen, kTokFrontListen, true, front_listen_registered);
+  return true;
+}
+
 void RelayCore::try_standby() {
+  if (Clock::now() < probe_after) return;
   UniqueFd fd;
   int err = 0;
-  if (connect_unix(opt.backend.path, fd, err) != ConnectStatus::Connected) return;
-  // Held for the next front-end and watched meanwhile: a back-end that drops it is gone again.
+  if (connect_unix(opt.backend.path, fd, err) != ConnectStatus::Connected) {
+    if (gone_confirmed) return;
+    // Gone: recorded in the session that lost it, at the moment it is known.
+    const std::string why = "back-end at '" + opt.backend.path + "' unreachable (" +
+                            errno_text(err) +
+                            ") after it closed the session: the front-end socket refuses "
+                            "connections until it is back";
+    Record r;
+    r.kind = RecordKind::Error;
+    r.channel = Channel::Frontend;
+    r.direction = Direction::ToFrontend;
+    r.session = lost_session;
+    r.timestamp_ns = realtime_ns();
+    r.bytes.assign(why.begin(), why.end());
+    emit(r);
+    close_gate(why);
+    return;
+  }
+  if (!gone_confirmed) {
+    // Alive: it closed that one connection and serves the next. The probe goes (the back-end
+    // sees a connection without messages) and front-ends are accepted again.
+    gated = false;
+    if (listen_again()) update_waiting();
+    return;
+  }
+  // Back: held for the next front-end and watched meanwhile; a back-end that drops it is gone
+  // again.
   epoll_event ev{};
   ev.events = EPOLLRDHUP;
   ev.data.u64 = make_token(0, kTokStandby);
@@ -451,16 +492,7 @@ void RelayCore::try_standby() {
   standby_description = "connected to back-end" + peer_pid_note(fd.get()) + " at '" +
                         opt.backend.path + "' when it came back (unreachable for " + down + ")";
   standby = std::move(fd);
-  std::string error;
-  ListenSocket again = ListenSocket::create(opt.frontend.path, error);
-  if (!again.valid()) {
-    log(LogLevel::Error, "the back-end is back, but " + error + "; stopping");
-    exit_code = 1;
-    finished = true;
-    return;
-  }
-  front_listen = std::move(again);
-  set_listen(front_listen, kTokFrontListen, true, front_listen_registered);
+  if (!listen_again()) return;
   log(LogLevel::Info, "back-end at '" + opt.backend.path + "' is back after " + down +
                           "; accepting front-ends on '" + opt.frontend.path + "' again");
   update_waiting();

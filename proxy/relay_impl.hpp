@@ -120,14 +120,17 @@ struct RelayCore : FdWatcher {
   // connection is held ("standby") for the next front-end. QEMU's `reconnect=` then meets what
   // it meets without the proxy: refused connects while the back-end is down, a working one after.
   bool gate_applies() const;
-  // A session lost its back-end (it closed or failed): probes the back-end; "" when it still
-  // accepts connections, else the note for the Disconnect record (the gate is closed then).
-  std::string probe_after_backend_loss();
+  // Session `number` lost its back-end (it closed or failed). The front-end socket stops
+  // listening at once; a probe a little later tells a back-end that is gone (the refusal is then
+  // recorded in that session) from one that only closed this connection (listening resumes).
+  void on_backend_lost(uint32_t number);
+  // The back-end is known to be gone: refuse front-ends until a connection to it succeeds.
   void close_gate(const std::string& why);
   void try_standby();
   void drop_standby(std::string_view why);
   // The standby connection for a new session (invalid if none); `description` says where it is.
   UniqueFd take_standby(std::string& description);
+  bool listen_again();
 
   // --- records (relay_messages.cpp)
   void emit(const Record& record);
@@ -167,7 +170,9 @@ struct RelayCore : FdWatcher {
   // closed because the back-end went away; the connection held for the next front-end.
   bool backend_reached = false;
   bool gated = false;
-  Clock::time_point gated_since;
+  bool gone_confirmed = false;  // a probe was refused (false: provisional, after a loss)
+  Clock::time_point gated_since, probe_after;
+  uint32_t lost_session = 0;  // the session whose back-end went away (gets the refusal record)
   UniqueFd standby;
   std::string standby_description;
 

@@ -191,17 +191,11 @@ void RelaySession::record_unrelayed_requests() {
 
 void RelaySession::end(Direction closer, std::string_view reason, uint16_t flags) {
   if (state == SessionState::Ended) return;
-  // The back-end hung up (or its socket failed): if it is gone, the front-end socket refuses
-  // connections from now on, and the Disconnect record says so.
-  std::string with_note;
-  if (closer == Direction::ToFrontend && (flags & kRecordClosedByProxy) == 0 &&
-      state == SessionState::Active) {
-    if (rings) rings->sample_final();
-    if (std::string note = core.probe_after_backend_loss(); !note.empty()) {
-      with_note = std::string(reason) + note;
-      reason = with_note;
-    }
-  }
+  // The back-end hung up (or its socket failed): the rings' last state is what it left in
+  // flight, and the front-end socket refuses connections while the back-end may be gone.
+  const bool backend_lost = closer == Direction::ToFrontend &&
+                            (flags & kRecordClosedByProxy) == 0 && state == SessionState::Active;
+  if (backend_lost && rings) rings->sample_final();
   if (chan_front.fd || chan_back.fd) close_backend_channel(closer, "session ended");
   if (rings) rings->on_session_end();
   if (notify) notify->on_session_end();
@@ -217,6 +211,7 @@ void RelaySession::end(Direction closer, std::string_view reason, uint16_t flags
   state = SessionState::Ended;
   // Parts looping over the flows stop here (a failed send ends the session mid-loop).
   ++generation_number;
+  if (backend_lost) core.on_backend_lost(number);
   core.session_ended(*this);
 }
 
