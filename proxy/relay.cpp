@@ -175,6 +175,10 @@ int RelayCore::run() {
     s->end(Direction::ToBackend, "recorder stopped; proxy closed both sides", kRecordClosedByProxy);
   }
   reap_ended();
+  if (standby) {
+    ::epoll_ctl(epoll.get(), EPOLL_CTL_DEL, standby.get(), nullptr);
+    standby.reset();
+  }
   retry_timer.disarm();
   retry_armed = false;
   set_listen(front_listen, kTokFrontListen, false, front_listen_registered);
@@ -218,6 +222,9 @@ void RelayCore::dispatch(uint64_t tok, uint32_t events) {
       return;
     case kTokFrontListen: on_front_accept(); return;
     case kTokBackListen: on_back_accept(); return;
+    case kTokStandby:
+      drop_standby("the back-end closed the connection held for the next front-end");
+      return;
     default:
       if (id >= kTokPart) {
         if (FdHandler* h = handlers.at(id - kTokPart)) h->on_ready(cookie);
@@ -249,7 +256,7 @@ void RelayCore::set_listen(ListenSocket& sock, TokenId id, bool on, bool& regist
 }
 
 void RelayCore::update_waiting() {
-  bool connecting = frontend_connecting, waiting = false;
+  bool connecting = frontend_connecting || (gated && !standby), waiting = false;
   for (auto& s : slots) {
     if (!s) continue;
     connecting = connecting || s->waiting_for_backend();
@@ -280,6 +287,7 @@ void RelayCore::start_frontend() {
 }
 
 void RelayCore::on_front_accept() {
+  if (!front_listen.valid()) return;  // the gate closed it earlier in this batch of events
   int err = 0;
   UniqueFd fd = accept_unix(front_listen.fd(), err);
   if (!fd) {
@@ -384,9 +392,127 @@ void RelayCore::on_back_accept() {
 
 void RelayCore::on_retry_tick() {
   if (frontend_connecting) try_connect_frontend();
+  if (gated && !standby) try_standby();
   for (size_t i = 0; i < slots.size(); ++i)
     if (slots[i] && slots[i]->waiting_for_backend()) slots[i]->on_retry_tick();
   update_waiting();
+}
+
+// ---------------------------------------------------------------- back-end availability
+
+// Why refuse rather than accept and close: a front-end that connects starts the protocol at
+// once (QEMU sends GET_FEATURES), and QEMU 7.2's vhost-user-blk does not recover from a
+// connection that closes during that first exchange ("vhost_backend_init failed: Protocol
+// error", no further reconnect), whereas a refused connect is what it retries on. Only the
+// socket the front-end connects to can be closed, so this needs --frontend-listen; and only a
+// back-end the proxy connects to can be probed without waiting for it.
+bool RelayCore::gate_applies() const {
+  return opt.frontend.mode == EndpointMode::Listen && opt.backend.mode == EndpointMode::Connect &&
+         !stopping && !finished;
+}
+
+// The back-end's closing connection can be seen before the rest of a dying back-end is gone
+// (its listening socket closes a moment later in the same exit), so the probe waits this long.
+constexpr std::chrono::milliseconds kLossProbeDelay{100};
+
+void RelayCore::on_backend_lost(uint32_t number) {
+  if (!gate_applies() || gated) return;
+  gated = true;
+  gone_confirmed = false;
+  gated_since = Clock::now();
+  probe_after = gated_since + kLossProbeDelay;
+  lost_session = number;
+  set_listen(front_listen, kTokFrontListen, false, front_listen_registered);
+  front_listen.stop_listening();
+  update_waiting();
+}
+
+void RelayCore::close_gate(const std::string& why) {
+  if (!gate_applies()) return;
+  if (!gated) gated_since = probe_after = Clock::now();
+  gated = true;
+  gone_confirmed = true;
+  set_listen(front_listen, kTokFrontListen, false, front_listen_registered);
+  front_listen.stop_listening();
+  log(LogLevel::Info, why);
+  update_waiting();
+}
+
+bool RelayCore::listen_again() {
+  std::string error;
+  ListenSocket again = ListenSocket::create(opt.frontend.path, error);
+  if (!again.valid()) {
+    log(LogLevel::Error, "cannot accept front-ends again: " + error + "; stopping");
+    exit_code = 1;
+    finished = true;
+    return false;
+  }
+  front_listen = std::move(again);
+  set_listen(front_listen, kTokFrontListen, true, front_listen_registered);
+  return true;
+}
+
+void RelayCore::try_standby() {
+  if (Clock::now() < probe_after) return;
+  UniqueFd fd;
+  int err = 0;
+  if (connect_unix(opt.backend.path, fd, err) != ConnectStatus::Connected) {
+    if (gone_confirmed) return;
+    // Gone: recorded in the session that lost it, at the moment it is known.
+    const std::string why = "back-end at '" + opt.backend.path + "' unreachable (" +
+                            errno_text(err) +
+                            ") after it closed the session: the front-end socket refuses "
+                            "connections until it is back";
+    Record r;
+    r.kind = RecordKind::Error;
+    r.channel = Channel::Frontend;
+    r.direction = Direction::ToFrontend;
+    r.session = lost_session;
+    r.timestamp_ns = realtime_ns();
+    r.bytes.assign(why.begin(), why.end());
+    emit(r);
+    close_gate(why);
+    return;
+  }
+  if (!gone_confirmed) {
+    // Alive: it closed that one connection and serves the next. The probe goes (the back-end
+    // sees a connection without messages) and front-ends are accepted again.
+    gated = false;
+    if (listen_again()) update_waiting();
+    return;
+  }
+  // Back: held for the next front-end and watched meanwhile; a back-end that drops it is gone
+  // again.
+  epoll_event ev{};
+  ev.events = EPOLLRDHUP;
+  ev.data.u64 = make_token(0, kTokStandby);
+  if (::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, fd.get(), &ev) != 0) return;
+  const std::string down = seconds_text(
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - gated_since));
+  standby_description = "connected to back-end" + peer_pid_note(fd.get()) + " at '" +
+                        opt.backend.path + "' when it came back (unreachable for " + down + ")";
+  standby = std::move(fd);
+  if (!listen_again()) return;
+  log(LogLevel::Info, "back-end at '" + opt.backend.path + "' is back after " + down +
+                          "; accepting front-ends on '" + opt.frontend.path + "' again");
+  update_waiting();
+}
+
+void RelayCore::drop_standby(std::string_view why) {
+  if (!standby) return;
+  ::epoll_ctl(epoll.get(), EPOLL_CTL_DEL, standby.get(), nullptr);
+  standby.reset();
+  close_gate(std::string(why) + "; the front-end socket refuses connections until it is back");
+}
+
+UniqueFd RelayCore::take_standby(std::string& description) {
+  if (!standby) return {};
+  ::epoll_ctl(epoll.get(), EPOLL_CTL_DEL, standby.get(), nullptr);
+  description = std::move(standby_description);
+  // The back-end is reached again: a later loss closes the gate anew.
+  gated = false;
+  update_waiting();
+  return std::move(standby);
 }
 
 }  // namespace vhs

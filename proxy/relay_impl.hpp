@@ -49,6 +49,7 @@ enum TokenId : uint8_t {
   kTokBack,       // front-end channel, back-end side
   kTokChanFront,  // back-end channel: the front-end's socketpair end (from SET_BACKEND_REQ_FD)
   kTokChanBack,   // back-end channel: our socketpair end, paired with the one the back-end got
+  kTokStandby,    // a back-end connection held for the next front-end (see RelayCore::gated)
   kTokPart = 32,  // kTokPart + n: the n-th FdHandler of the core or of a session
 };
 inline constexpr uint8_t kMaxFdHandlers = 16;
@@ -113,6 +114,24 @@ struct RelayCore : FdWatcher {
   void relay_buffered(RelaySession* only);
   RelaySession* session_in_slot(uint32_t slot) const;
 
+  // --- back-end availability (relay.cpp). With --frontend-listen and --backend-connect, once the
+  // back-end was reached, a back-end that goes away closes the front-end socket (the file stays,
+  // connecting to it is refused) until a connection to the back-end succeeds again; that
+  // connection is held ("standby") for the next front-end. QEMU's `reconnect=` then meets what
+  // it meets without the proxy: refused connects while the back-end is down, a working one after.
+  bool gate_applies() const;
+  // Session `number` lost its back-end (it closed or failed). The front-end socket stops
+  // listening at once; a probe a little later tells a back-end that is gone (the refusal is then
+  // recorded in that session) from one that only closed this connection (listening resumes).
+  void on_backend_lost(uint32_t number);
+  // The back-end is known to be gone: refuse front-ends until a connection to it succeeds.
+  void close_gate(const std::string& why);
+  void try_standby();
+  void drop_standby(std::string_view why);
+  // The standby connection for a new session (invalid if none); `description` says where it is.
+  UniqueFd take_standby(std::string& description);
+  bool listen_again();
+
   // --- records (relay_messages.cpp)
   void emit(const Record& record);
   void log(LogLevel level, std::string_view text);
@@ -147,6 +166,15 @@ struct RelayCore : FdWatcher {
   bool frontend_connecting = false;  // connect mode: retrying to reach the listening front-end
   Clock::time_point frontend_deadline;
   uint32_t last_session_number = 0;
+  // Back-end availability (see gate_applies): reached at least once; the front-end socket is
+  // closed because the back-end went away; the connection held for the next front-end.
+  bool backend_reached = false;
+  bool gated = false;
+  bool gone_confirmed = false;  // a probe was refused (false: provisional, after a loss)
+  Clock::time_point gated_since, probe_after;
+  uint32_t lost_session = 0;  // the session whose back-end went away (gets the refusal record)
+  UniqueFd standby;
+  std::string standby_description;
 
   // Index = slot. [0] is the core's (null), [1] the template; a slot is reused only after the
   // batch of events it ended in, so a stale event never reaches a newer session.
@@ -186,6 +214,7 @@ struct RelaySession final : RelayServices {
   void on_retry_tick();
   void activate(UniqueFd back, std::string description);
   void fail_backend(const std::string& why);
+  void record_unrelayed_requests();
   // `flags` go on the Disconnect record (kRecordClosedByProxy when no peer hung up).
   void end(Direction closer, std::string_view reason, uint16_t flags = 0);
   void update_interest(RelayConn& conn);

@@ -102,6 +102,11 @@ void RelaySession::begin(UniqueFd fd, std::string description) {
   deadline = Clock::now() + core.opt.connect_timeout;
   if (core.opt.backend.mode == EndpointMode::Connect) {
     state = SessionState::BackendConnecting;
+    std::string held_description;
+    if (UniqueFd held = core.take_standby(held_description)) {
+      activate(std::move(held), std::move(held_description));
+      return;
+    }
     try_connect_backend();
   } else {
     state = SessionState::BackendWaiting;
@@ -121,11 +126,23 @@ void RelaySession::try_connect_backend() {
     activate(std::move(fd), std::move(description));
     return;
   }
-  if (s == ConnectStatus::Retry && Clock::now() < deadline) return;
-  fail_backend(sys_error("connect to back-end", path, err) +
-               (s == ConnectStatus::Retry
-                    ? " (gave up after " + seconds_text(core.opt.connect_timeout) + ")"
-                    : ""));
+  // At start-up the back-end may still be coming up: the front-end waits for it (bounded by
+  // --connect-timeout). Once it was reached, a back-end that refuses is gone (crashed,
+  // restarting): the front-end gets its connection closed at once rather than a first request
+  // that goes unanswered, and the front-end socket refuses the next ones until the back-end is
+  // back (RelayCore::gate_applies says why). A full backlog (EAGAIN) is a busy back-end: wait.
+  const bool gone =
+      s == ConnectStatus::Retry && err != EAGAIN && core.backend_reached && core.gate_applies();
+  if (s == ConnectStatus::Retry && !gone && Clock::now() < deadline) return;
+  std::string why = sys_error("connect to back-end", path, err);
+  if (gone)
+    why += " (the back-end is gone; the front-end socket refuses connections until it is back)";
+  else if (s == ConnectStatus::Retry)
+    why += " (gave up after " + seconds_text(core.opt.connect_timeout) + ")";
+  fail_backend(why);
+  if (gone)
+    core.close_gate("back-end at '" + path + "' unreachable (" + errno_text(err) +
+                    "): the front-end socket refuses connections until it is back");
 }
 
 void RelaySession::on_retry_tick() {
@@ -141,6 +158,7 @@ void RelaySession::activate(UniqueFd fd, std::string description) {
   back.fd = std::move(fd);
   back.events = 0;
   state = SessionState::Active;
+  if (core.opt.backend.mode == EndpointMode::Connect) core.backend_reached = true;
   std::string note = front_description + "; " + description;
   emit_text(RecordKind::Connect, Channel::Frontend, Direction::ToBackend, note);
   log(LogLevel::Info, "session " + std::to_string(number) + ": " + note);
@@ -151,13 +169,33 @@ void RelaySession::activate(UniqueFd fd, std::string description) {
 void RelaySession::fail_backend(const std::string& why) {
   emit_text(RecordKind::Connect, Channel::Frontend, Direction::ToBackend,
             front_description + "; no back-end");
+  record_unrelayed_requests();
   session_error(Channel::Frontend, Direction::ToFrontend,
                 why + "; closing the front-end connection");
   end(Direction::ToFrontend, "proxy closed the front-end connection: " + why, kRecordClosedByProxy);
 }
 
+// What the front-end sent while no back-end was there (QEMU sends GET_FEATURES at once and
+// waits for the reply): recorded as not relayed, so the capture shows what the front-end was
+// waiting for when its connection was closed.
+void RelaySession::record_unrelayed_requests() {
+  if (!front.fd) return;
+  MessageReader& in = to_back.reader();
+  // Bounded: a front-end never sends more than a few requests before the first reply.
+  for (int i = 0; i < 64 && in.read(front.fd.get()) == MessageReader::Status::Complete; ++i) {
+    fill_record(to_back, number, kRecordNotRelayed);
+    emit(to_back.record());
+    in.next();
+  }
+}
+
 void RelaySession::end(Direction closer, std::string_view reason, uint16_t flags) {
   if (state == SessionState::Ended) return;
+  // The back-end hung up (or its socket failed): the rings' last state is what it left in
+  // flight, and the front-end socket refuses connections while the back-end may be gone.
+  const bool backend_lost = closer == Direction::ToFrontend &&
+                            (flags & kRecordClosedByProxy) == 0 && state == SessionState::Active;
+  if (backend_lost && rings) rings->sample_final();
   if (chan_front.fd || chan_back.fd) close_backend_channel(closer, "session ended");
   if (rings) rings->on_session_end();
   if (notify) notify->on_session_end();
@@ -173,6 +211,7 @@ void RelaySession::end(Direction closer, std::string_view reason, uint16_t flags
   state = SessionState::Ended;
   // Parts looping over the flows stop here (a failed send ends the session mid-loop).
   ++generation_number;
+  if (backend_lost) core.on_backend_lost(number);
   core.session_ended(*this);
 }
 

@@ -37,6 +37,10 @@ class RingSamplingPart final : public RingSampling, private FdHandler, private R
       update_timer();
   }
 
+  void sample_final() override {
+    if (relay_.relaying()) sampler_.sample(*this);
+  }
+
   void on_session_end() override {
     sampler_.reset();  // unmaps the session's guest memory
     update_timer();

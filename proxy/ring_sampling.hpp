@@ -24,6 +24,9 @@ class RingSampling {
 
   // A front-end channel message (request or reply), recorded and not yet sent.
   virtual void on_message(const RelayFlow& flow) = 0;
+  // The back-end went away: one last snapshot of every started ring (changes only), so the
+  // capture holds the requests it left in flight at that moment. Call before on_session_end().
+  virtual void sample_final() = 0;
   // Session over: guest memory unmapped, every ring forgotten, timer stopped.
   virtual void on_session_end() = 0;
 };

@@ -29,6 +29,9 @@ class ListenSocket {
   int fd() const { return fd_.get(); }
   const std::string& path() const { return path_; }
   void close();  // closes the fd and unlinks the socket file (if still ours)
+  // Closes the fd but leaves the socket file: connecting to it is then refused (ECONNREFUSED), as
+  // it is at the path of a peer that died. close() still unlinks the file if it is still ours.
+  void stop_listening() { fd_.reset(); }
 
  private:
   UniqueFd fd_;

@@ -82,7 +82,9 @@ int run_record(int argc, char** argv) {
       "capture file to write (pcap, replaced if it exists; - writes the pcap stream to stdout)",
       &output);
   parser.option("connect-timeout", 0, "SECONDS",
-                "how long to wait for a peer that is not there yet (default 10)", &timeout);
+                "how long to wait for a peer that is not there yet, at start-up (default 10); a "
+                "back-end that went away later is not waited for (docs/outages.md)",
+                &timeout);
   parser.option("sample-interval", 0, "MS",
                 "map guest memory read-only and sample started virtqueues this often (default 50; "
                 "0: off, no mapping)",

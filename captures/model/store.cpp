@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "captures/format/capture_file.hpp"
+#include "decoders/session/backend_gone.hpp"
 
 namespace vhs {
 namespace {
@@ -132,6 +133,13 @@ void Store::append(const Record& record) {
       if (record.channel == Channel::Frontend) {
         session.disconnect_entry = index;
         const bool peer_closed = (record.flags & kRecordClosedByProxy) == 0;
+        // A back-end that went away with requests in flight leaves the guest waiting for them.
+        const SessionCloser closer = closer_of_disconnect(record.direction, !peer_closed);
+        for (const auto& [queue, q] : session.rings.queues())
+          if (auto f =
+                  backend_gone_in_flight(closer, q.last, session.state().vring(queue),
+                                         session.state().device, q.last_ns, record.timestamp_ns))
+            findings.push_back(std::move(*f));
         earlier = session.analyser.finish(
             record.timestamp_ns,
             peer_closed ? SessionAnalyser::End::PeerClosed : SessionAnalyser::End::RecorderStopped);

@@ -88,6 +88,10 @@ constexpr std::array kFindings = {
     FindingInfo{
         C::ChainMalformed, S::Error, "chain-malformed",
         "descriptor chain breaks the indirect-table rules (nested, INDIRECT+NEXT, bad length)"},
+    // session end
+    FindingInfo{C::BackendGoneInFlight, S::Error, "backend-gone-in-flight",
+                "the back-end disconnected with requests in flight on a started queue (the driver "
+                "waits for them)"},
 };
 
 // The table is indexed by code: keep it in enum order (checked at compile time).
@@ -97,7 +101,7 @@ constexpr bool table_in_enum_order() {
   return true;
 }
 static_assert(table_in_enum_order(), "kFindings must list FindingCode values in declaration order");
-static_assert(kFindings.size() == static_cast<size_t>(C::ChainMalformed) + 1,
+static_assert(kFindings.size() == static_cast<size_t>(C::BackendGoneInFlight) + 1,
               "every FindingCode needs a row");
 
 }  // namespace

@@ -57,6 +57,8 @@ enum class FindingCode : uint16_t {
   NoCallFd,
   NotificationsSuppressed,
   ChainMalformed,
+  // session end
+  BackendGoneInFlight,
 };
 
 struct FindingInfo {
