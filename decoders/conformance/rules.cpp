@@ -269,6 +269,8 @@ constexpr std::array kFindingRules = {
     FindingRule{C::NotificationsSuppressed, std::nullopt,
                 "notification suppression is the driver's choice"},
     FindingRule{C::ChainMalformed, R::RingChainWellFormed, ""},
+    FindingRule{C::BackendGoneInFlight, std::nullopt,
+                "a back-end may disconnect at any time; the requests it took with it hang the guest"},
 };
 
 constexpr bool finding_rules_in_enum_order() {
