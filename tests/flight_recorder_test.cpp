@@ -20,6 +20,7 @@
 #include "app/common/flight_recorder.hpp"
 #include "captures/model/store.hpp"
 #include "captures/model/window_recorder.hpp"
+#include "decoders/virtio/ring_snapshot.hpp"
 #include "support/capture_read.hpp"
 #include "support/message_builder.hpp"
 #include "support/process.hpp"
@@ -217,6 +218,94 @@ TEST(WindowRecorder, ReplyWhoseRequestFellOutOfTheWindowIsLeftOut) {
   EXPECT_EQ(win.findings.front().id(), "truncated-header");
   EXPECT_EQ(win.dropped_replies, 1u);
   for (const Record& r : win.records) EXPECT_NE(r.bytes, reply("GET_FEATURES", u64_payload(1)));
+}
+
+// A split blk ring of 128 entries with `avail - used` READs in flight.
+Record blk_ring_record(uint16_t avail, uint16_t used, uint64_t ts) {
+  RingSnapshot s;
+  s.queue = 0;
+  s.type = RingType::Split;
+  s.size = 128;
+  s.indices_ok = true;
+  s.avail_idx = avail;
+  s.used_idx = used;
+  s.inflight = static_cast<uint16_t>(avail - used);
+  for (uint16_t h = used; h != avail; ++h) s.heads.push_back(static_cast<uint16_t>(h % 128));
+  if (s.inflight > 0) {
+    BufferSummary b;
+    b.head = s.heads.front();
+    b.descs = 3;
+    b.device = DeviceKind::Blk;
+    b.op = 0;
+    b.arg = 8;
+    b.data_len = 4096;
+    b.readable_bytes = 16;
+    b.writable_bytes = 4097;
+    b.detail_ok = true;
+    s.oldest = b;
+  }
+  Record r;
+  r.kind = RecordKind::RingState;
+  r.session = 1;
+  r.timestamp_ns = ts;
+  r.bytes = encode_ring_snapshot(s);
+  return r;
+}
+
+// A frozen ring sends nothing: its last sample, taken before the window, is repeated so the
+// window shows the stall; the ring moving again closes the window.
+TEST(WindowRecorder, StalledRingOpensAWindowThatCarriesItsLastSample) {
+  WindowOptions o;
+  o.keep_ns = 500 * kMs;
+  WindowRecorder w(o);
+  w.on_record(connect_record(kT0));
+  w.on_record(blk_ring_record(1, 0, kT0 + 10 * kMs));
+  w.advance(kT0 + 900 * kMs);
+  EXPECT_FALSE(w.window_open());
+  w.advance(kT0 + 1100 * kMs);
+  ASSERT_TRUE(w.window_open());
+  w.on_record(blk_ring_record(1, 1, kT0 + 1300 * kMs));
+  ASSERT_FALSE(w.window_open()) << "the ring drained";
+  auto done = w.take_finished();
+  ASSERT_EQ(done.size(), 1u);
+  const FlightWindow& win = done.front();
+  EXPECT_EQ(win.findings.front().id(), "ring-stalled");
+  EXPECT_EQ(win.repeated, 2u);  // the Connect and the stalled sample
+  ASSERT_EQ(win.records.size(), 4u);
+  EXPECT_EQ(win.records[1].kind, RecordKind::RingState);
+  EXPECT_EQ(win.records[1].timestamp_ns, kT0 + 10 * kMs);
+  EXPECT_TRUE(win.records[3].flags & kRecordWindowEnd);
+  Store store;
+  for (const Record& r : win.records) store.append(r);
+  store.finish();
+  ASSERT_EQ(store.sessions().size(), 1u);
+  ASSERT_EQ(store.sessions()[0].rings.episodes().size(), 1u);
+  EXPECT_EQ(store.sessions()[0].rings.episodes()[0].finding.code, FindingCode::RingStalled);
+  EXPECT_FALSE(store.sessions()[0].rings.episodes()[0].active());
+}
+
+// Sessions are forgotten when they end, stragglers included: state stays flat over reconnects.
+TEST(LiveSessions, EndedSessionsLeaveNothingBehind) {
+  LiveSessions live;
+  std::vector<LiveFinding> found;
+  for (uint32_t id = 1; id <= 1000; ++id) {
+    Record c = connect_record(kT0 + id * kMs, id);
+    live.observe(c, found);
+    live.observe(
+        message_record(kT0 + id * kMs + 1, Direction::ToBackend, request("GET_FEATURES"), id),
+        found);
+    Record d;
+    d.kind = RecordKind::Disconnect;
+    d.session = id;
+    d.timestamp_ns = kT0 + id * kMs + 2;
+    live.observe(d, found);
+    d.channel = Channel::Backend;  // the back-end channel's close comes after
+    live.observe(d, found);
+  }
+  EXPECT_EQ(live.sessions(), 0u);
+  EXPECT_EQ(live.observed(), 4000u);
+  EXPECT_TRUE(live.preamble(live.observed()).empty());
+  EXPECT_TRUE(found.empty());
 }
 
 TEST(WindowRecorder, AFloodOfFindingsWritesABoundedNumberOfWindows) {

@@ -121,11 +121,14 @@ struct LiveSessions::Session {
 LiveSessions::LiveSessions() = default;
 LiveSessions::~LiveSessions() = default;
 
-LiveSessions::Session& LiveSessions::session_for(const Record& record) {
+LiveSessions::Session* LiveSessions::session_for(const Record& record) {
   auto it = sessions_.find(record.session);
   // Only the front-end connection starts a session (as in the Store); a Connect on an id with
-  // traffic starts it afresh.
+  // traffic starts it afresh. The relay starts every session with that Connect, so a record of
+  // an unknown session is a straggler of one that ended (its back-end channel closing after
+  // it): following it would keep state for a session that is over, for ever.
   const bool connect = record.kind == RecordKind::Connect && record.channel == Channel::Frontend;
+  if (it == sessions_.end() && !connect) return nullptr;
   if (it == sessions_.end() || (connect && it->second->records > 0)) {
     SessionAnalyser::Options options;
     options.seen_from_start = connect;
@@ -134,14 +137,16 @@ LiveSessions::Session& LiveSessions::session_for(const Record& record) {
     it = sessions_.insert_or_assign(record.session, std::move(s)).first;
   }
   ++it->second->records;
-  return *it->second;
+  return it->second.get();
 }
 
 LiveSessions::Observed LiveSessions::observe(const Record& record,
                                              std::vector<LiveFinding>& raised) {
   Observed out;
   out.sequence = next_sequence_++;
-  Session& s = session_for(record);
+  Session* found = session_for(record);
+  if (found == nullptr) return out;
+  Session& s = *found;
   const uint64_t ts = record.timestamp_ns;
   auto one_shot = [&](Finding finding, uint64_t sequence) {
     if (!is_error(finding)) return;

@@ -7,7 +7,8 @@
 //     (the session's preamble, see preamble()).
 // Memory stays bounded however long a session runs: a session keeps at most kPrologueRecords /
 // kPrologueBytes of its opening records, kMaxOutstanding requests waiting for an answer and the
-// newest RingState record of each queue; ended sessions are forgotten.
+// newest RingState record of each of at most kMaxRingQueues queues; ended sessions are
+// forgotten. A session is followed from its front-end Connect (the relay starts each with one).
 #pragma once
 
 #include <cstdint>
@@ -93,7 +94,7 @@ class LiveSessions {
   using Kept = SequencedRecord;
   struct Session;
 
-  Session& session_for(const Record& record);
+  Session* session_for(const Record& record);  // nullptr: not a session being followed
 
   std::map<uint32_t, std::unique_ptr<Session>> sessions_;
   uint64_t next_sequence_ = 0;
