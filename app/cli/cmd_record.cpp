@@ -288,8 +288,9 @@ int run_record(int argc, char** argv) {
     return 0;
   };
   Relay* r = relay.get();
+  // Without a capture file, whether anything was recorded is counted here.
   RecordCounter counter;
-  relay->add_sink(&counter);
+  if (!writer && !rotating) relay->add_sink(&counter);
   if (writer || rotating) {
     RecordSink* sink = writer ? static_cast<RecordSink*>(writer.get()) : rotating.get();
     relay->add_sink(sink, [&flush_capture, r, &write_failed] {
@@ -359,6 +360,7 @@ int run_record(int argc, char** argv) {
     std::fprintf(stderr, "vhostscope record: %s\n", escape_text(*failure).c_str());
   }
   const uint64_t written = records_written();
+  const bool to_file = writer || rotating;
   const uint64_t files = rotating ? rotating->writer().files_created() : 0;
   const std::string last_file = rotating ? rotating->writer().current_path() : output;
   relay.reset();
@@ -366,7 +368,7 @@ int run_record(int argc, char** argv) {
   rotating.reset();
   // Windows still open are written now, with what they have.
   if (flight_recorder) flight_recorder->stop();
-  if (rc != 0 && counter.records == 0 && !write_failed) {
+  if (rc != 0 && (to_file ? written : counter.records) == 0 && !write_failed) {
     // The peer was never reached (the error is above): no session, so no capture. Removed only
     // while the path is still the file created above.
     struct stat now {};

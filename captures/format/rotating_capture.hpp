@@ -22,7 +22,7 @@
 namespace vhs {
 
 struct RotationOptions {
-  std::string path;        // the -w name the file names are made from
+  std::string path;  // the -w name the file names are made from
   // A file is closed before the first record after its own records reached this size (the
   // repeated records at its start are not counted).
   uint64_t max_bytes = 0;

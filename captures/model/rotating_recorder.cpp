@@ -11,8 +11,7 @@ std::unique_ptr<RotatingRecorder> RotatingRecorder::create(RotationOptions optio
   // state is the one that record meets (the request it may answer is still waiting).
   options.preamble = [live] {
     std::vector<Record> out;
-    for (SequencedRecord& s : live->preamble(live->observed()))
-      out.push_back(std::move(s.record));
+    for (SequencedRecord& s : live->preamble(live->observed())) out.push_back(std::move(s.record));
     return out;
   };
   r->writer_ = RotatingCaptureWriter::create(std::move(options), error);
