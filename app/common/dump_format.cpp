@@ -30,6 +30,8 @@ std::string entry_title(const Store& store, size_t i) {
     case RecordKind::Disconnect:
       // The recorder's own closes (stopping, or ending a session a peer broke) are flagged; else
       // the direction says who hung up: a "to back-end" disconnect is the front-end's.
+      if (e.record_flags & kRecordWindowEnd)
+        return "end of the flight-recorder window (the session went on)";
       if (e.record_flags & kRecordClosedByProxy) return "disconnect (closed by the recorder)";
       return e.direction == Direction::ToBackend ? "disconnect (front-end closed)"
                                                  : "disconnect (back-end closed)";
@@ -97,6 +99,8 @@ std::string record_flag_tags(const Store& store, size_t i) {
   std::string s;
   if (flags & kRecordNotRelayed) s += "(not relayed)";
   if (flags & kRecordInjected) s += s.empty() ? "(injected)" : " (injected)";
+  // A copy a rotated file or flight-recorder window starts with (record -C, --on-finding).
+  if (flags & kRecordRepeated) s += s.empty() ? "(repeated)" : " (repeated)";
   return s;
 }
 

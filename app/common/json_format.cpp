@@ -59,6 +59,8 @@ Json record_flag_names(uint16_t flags) {
   if (flags & kRecordNotRelayed) names.push_back("not_relayed");
   if (flags & kRecordInjected) names.push_back("injected");
   if (flags & kRecordClosedByProxy) names.push_back("closed_by_proxy");
+  if (flags & kRecordRepeated) names.push_back("repeated");
+  if (flags & kRecordWindowEnd) names.push_back("window_end");
   return names;
 }
 

@@ -68,6 +68,7 @@ struct CaptureWriter::Impl {
   std::vector<uint8_t> packet;  // reused for every record: no allocation per write
   std::string error;
   uint64_t written = 0;
+  uint64_t bytes = 24;  // the pcap file header
 
   ~Impl() {
     if (dumper != nullptr) pcap_dump_close(dumper);  // flushes and closes the FILE
@@ -146,6 +147,7 @@ void CaptureWriter::write(const Record& record) {
   pcap_dump(reinterpret_cast<u_char*>(s.dumper), &h, s.packet.data());
   s.check_stream(errno);
   ++s.written;
+  s.bytes += sizeof(uint32_t) * 4 + h.caplen;  // packet header (ts_sec, ts_nsec, caplen, len)
 }
 
 bool CaptureWriter::flush() {
@@ -164,6 +166,7 @@ bool CaptureWriter::flush() {
 
 const std::string& CaptureWriter::error() const { return impl_->error; }
 uint64_t CaptureWriter::records_written() const { return impl_->written; }
+uint64_t CaptureWriter::bytes_written() const { return impl_->bytes; }
 
 // ---------------------------------------------------------------------------------- reader
 

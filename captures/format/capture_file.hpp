@@ -33,6 +33,8 @@ class CaptureWriter final : public RecordSink {
   bool flush();  // false on a write error (disk full); error() says why
   const std::string& error() const;
   uint64_t records_written() const;
+  // The file's size once flushed: header and every record written so far (`record -C`).
+  uint64_t bytes_written() const;
 
  private:
   struct Impl;

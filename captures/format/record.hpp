@@ -36,6 +36,15 @@ inline constexpr uint16_t kRecordClosedByProxy = 0x10;
 // On an Error: a guest memory region's fd shrank below the region while the proxy read it (the
 // finding region-beyond-fd, not a relay failure).
 inline constexpr uint16_t kRecordRegionBeyondFd = 0x20;
+// A copy of an earlier record, repeated at the start of a rotated capture file (`record -C`) or a
+// flight-recorder window (`record --on-finding`) so the file decodes on its own: the session's
+// Connect and negotiation, requests still waiting for an answer, the newest ring state. Readers
+// analyse it like the original; a count of relayed messages across files skips it.
+inline constexpr uint16_t kRecordRepeated = 0x40;
+// On a Disconnect (with kRecordClosedByProxy): a flight-recorder window ends here, the session
+// itself went on. It tells a reader how long the recorder watched after the window's last
+// message: a request still waiting then has waited until here (a hang is silent).
+inline constexpr uint16_t kRecordWindowEnd = 0x80;
 
 struct Record {
   RecordKind kind = RecordKind::Message;
