@@ -14,8 +14,8 @@
 #include <gtest/gtest.h>
 
 #include "support/process.hpp"
+#include "support/real_guest.hpp"
 #include "support/temp_dir.hpp"
-#include "support/test_guest.hpp"
 
 namespace vhs::test {
 namespace {
@@ -36,15 +36,11 @@ TEST(RealMigration, DirtyLogToFileIsRecordedAndCheckPasses) {
                     proxy_sock = dir / "proxy.sock", capture = dir / "capture.pcap",
                     serial = dir / "serial.log", monitor = dir / "monitor.sock",
                     state = dir / "migration.bin";
-  ASSERT_TRUE(make_test_disk(disk));
-  const std::string guest_error = build_test_guest(dir.path());
+  ASSERT_TRUE(make_blk_disk(disk));
+  const std::string guest_error = build_guest(dir.path());
   ASSERT_EQ(guest_error, "");
 
-  ChildProcess daemon({"/usr/bin/qemu-storage-daemon", "--blockdev",
-                       "driver=file,node-name=file0,filename=" + disk, "--export",
-                       "type=vhost-user-blk,id=exp0,node-name=file0,addr.type=unix,addr.path=" +
-                           backend_sock + ",writable=on"},
-                      dir.path());
+  ChildProcess daemon(qsd_blk_argv(disk, backend_sock), dir.path());
   ASSERT_TRUE(daemon.started());
   ASSERT_TRUE(wait_for_path(backend_sock, milliseconds(10000))) << daemon.stderr_text();
   ChildProcess recorder({vhostscope_binary(), "record", "--frontend-listen", proxy_sock,
@@ -53,13 +49,13 @@ TEST(RealMigration, DirtyLogToFileIsRecordedAndCheckPasses) {
   ASSERT_TRUE(recorder.started());
   ASSERT_TRUE(wait_for_path(proxy_sock, milliseconds(10000))) << recorder.stderr_text();
 
-  GuestVm vm;
-  vm.socket = proxy_sock;
-  vm.device = "vhost-user-blk-pci,chardev=c0,num-queues=1";
-  vm.scenario = "hang";  // the endless direct-I/O loop: the back-end writes while logging
-  vm.serial = serial;
+  QemuBlkGuest vm;
+  vm.chardev_socket = proxy_sock;
+  vm.append =
+      "vhs.test=hang panic=-1";  // the endless direct-I/O loop: the back-end writes while logging
+  vm.serial_log = serial;
   vm.monitor = monitor;
-  ChildProcess qemu(qemu_argv(vm), dir.path());
+  ChildProcess qemu(qemu_blk_argv(vm), dir.path());
   ASSERT_TRUE(qemu.started());
   auto alive = [&] { return qemu.running() && recorder.running() && daemon.running(); };
   auto logs = [&] {

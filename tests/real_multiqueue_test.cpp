@@ -13,8 +13,8 @@
 #include "captures/model/store.hpp"
 #include "decoders/virtio/ring_snapshot.hpp"
 #include "support/process.hpp"
+#include "support/real_guest.hpp"
 #include "support/temp_dir.hpp"
-#include "support/test_guest.hpp"
 
 namespace vhs::test {
 namespace {
@@ -26,16 +26,11 @@ TEST(RealMultiqueue, FourQueuesEachCarryIoAndCheckPasses) {
   const std::string disk = dir / "disk.img", backend_sock = dir / "backend.sock",
                     proxy_sock = dir / "proxy.sock", capture = dir / "capture.pcap",
                     serial = dir / "serial.log";
-  ASSERT_TRUE(make_test_disk(disk));
-  const std::string guest_error = build_test_guest(dir.path());
+  ASSERT_TRUE(make_blk_disk(disk));
+  const std::string guest_error = build_guest(dir.path());
   ASSERT_EQ(guest_error, "");
 
-  ChildProcess daemon({"/usr/bin/qemu-storage-daemon", "--blockdev",
-                       "driver=file,node-name=file0,filename=" + disk, "--export",
-                       "type=vhost-user-blk,id=exp0,node-name=file0,num-queues=4,addr.type=unix,"
-                       "addr.path=" +
-                           backend_sock + ",writable=on"},
-                      dir.path());
+  ChildProcess daemon(qsd_blk_argv(disk, backend_sock, 4), dir.path());
   ASSERT_TRUE(daemon.started());
   ASSERT_TRUE(wait_for_path(backend_sock, milliseconds(10000))) << daemon.stderr_text();
   ChildProcess recorder({vhostscope_binary(), "record", "--frontend-listen", proxy_sock,
@@ -44,13 +39,13 @@ TEST(RealMultiqueue, FourQueuesEachCarryIoAndCheckPasses) {
   ASSERT_TRUE(recorder.started());
   ASSERT_TRUE(wait_for_path(proxy_sock, milliseconds(10000))) << recorder.stderr_text();
 
-  GuestVm vm;
-  vm.socket = proxy_sock;
-  vm.device = "vhost-user-blk-pci,chardev=c0,num-queues=4";
-  vm.scenario = "mq";
-  vm.serial = serial;
+  QemuBlkGuest vm;
+  vm.chardev_socket = proxy_sock;
+  vm.queues = 4;
   vm.cpus = 4;
-  ChildProcess qemu(qemu_argv(vm), dir.path());
+  vm.append = "vhs.test=mq panic=-1";
+  vm.serial_log = serial;
+  ChildProcess qemu(qemu_blk_argv(vm), dir.path());
   ASSERT_TRUE(qemu.started());
   auto logs = [&] {
     return "\n--- serial\n" + read_text_file(serial) + "\n--- record\n" + recorder.stderr_text() +
