@@ -34,44 +34,39 @@ RecordStatus::~RecordStatus() {
 }
 
 void RecordStatus::on_record(const Record& record) {
-  if (record.kind == RecordKind::Disconnect && record.channel == Channel::Frontend) {
-    std::lock_guard<std::mutex> lock(mu_);
-    sessions_.erase(record.session);
-    return;
-  }
-  if (record.kind != RecordKind::RingState) return;
-  // Decoding here keeps the relay's sink cheap enough: RingState records are rare (changes only).
-  auto snap = decode_ring_snapshot(record.bytes);
-  if (!snap) return;
   std::lock_guard<std::mutex> lock(mu_);
-  scratch_.clear();
-  sessions_[record.session].rings.observe(*snap, record.timestamp_ns, kNoRingEntry, scratch_);
+  raised_.clear();
+  live_.observe(record, raised_);
 }
 
 std::string RecordStatus::tick(uint64_t now_ns) {
   std::lock_guard<std::mutex> lock(mu_);
+  raised_.clear();
+  live_.advance(now_ns, raised_);
   std::string out;
-  for (auto& [id, s] : sessions_) {
-    scratch_.clear();
-    s.rings.advance(now_ns, scratch_);
-    for (const auto& [queue, q] : s.rings.queues())
+  std::map<uint32_t, std::vector<bool>> still_open;
+  for (const auto& [id, rings] : live_.ring_timelines()) {
+    for (const auto& [queue, q] : rings->queues())
       out += fmt::format("vhostscope: status s{} {}\n", id, describe_ring_snapshot(q.last));
     // Active episodes are printed every tick until they end; an end is printed once.
-    const auto& episodes = s.rings.episodes();
-    s.end_printed.resize(episodes.size(), false);
+    const auto& episodes = rings->episodes();
+    std::vector<bool>& end_printed = still_open[id];
+    end_printed = std::move(end_printed_[id]);
+    end_printed.resize(episodes.size(), false);
     for (size_t k = 0; k < episodes.size(); ++k) {
       const RingEpisode& e = episodes[k];
       const std::string_view code = finding_info(e.finding.code).id;
       if (e.active()) {
         out += fmt::format("vhostscope: status s{} {} q{}: {}\n", id, code, e.queue,
                            describe_episode(e, now_ns));
-      } else if (!s.end_printed[k]) {
+      } else if (!end_printed[k]) {
         out += fmt::format("vhostscope: status s{} {} ended q{}: {}\n", id, code, e.queue,
                            describe_episode(e, now_ns));
-        s.end_printed[k] = true;
+        end_printed[k] = true;
       }
     }
   }
+  end_printed_ = std::move(still_open);  // sessions that ended are forgotten
   return out;
 }
 

@@ -1,5 +1,6 @@
-// `record --status`: follows every session's RingState records (a sink on the relay thread) in a
-// RingTimeline, the same hang logic the Store applies offline, and from its own thread prints to
+// `record --status`: follows every session (a sink on the relay thread) with LiveSessions — the
+// session analyser and ring hang rules the Store applies offline, so a disabled ring or a net
+// receive queue waiting for packets is no stall live either — and from its own thread prints to
 // stderr every second one compact line per queue plus one per ring hang, current or just ended:
 //   vhostscope: status s1 q0 split size 128 avail 17 used 14 ... inflight 3 ...
 //   vhostscope: status s1 ring-stalled q0: queue 0: 3 buffers in flight, ... — still stalled, 2.10
@@ -15,7 +16,7 @@
 #include <vector>
 
 #include "captures/format/record.hpp"
-#include "captures/model/ring_timeline.hpp"
+#include "captures/model/live_sessions.hpp"
 
 namespace vhs::cli {
 
@@ -29,18 +30,14 @@ class RecordStatus final : public RecordSink {
   std::string tick(uint64_t now_ns);
 
  private:
-  struct SessionStatus {
-    RingTimeline rings;
-    std::vector<bool> end_printed;  // per episode: its end was printed (once)
-  };
-
   void run();
 
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
-  std::map<uint32_t, SessionStatus> sessions_;
-  std::vector<size_t> scratch_;
+  LiveSessions live_;
+  std::map<uint32_t, std::vector<bool>> end_printed_;  // per session and episode: end printed
+  std::vector<LiveFinding> raised_;                    // scratch: status prints episodes itself
   std::thread thread_;
 };
 

@@ -226,6 +226,13 @@ LiveSessions::Observed LiveSessions::observe(const Record& record,
   return out;
 }
 
+std::vector<std::pair<uint32_t, const RingTimeline*>> LiveSessions::ring_timelines() const {
+  std::vector<std::pair<uint32_t, const RingTimeline*>> out;
+  out.reserve(sessions_.size());
+  for (const auto& [id, session] : sessions_) out.emplace_back(id, &session->rings);
+  return out;
+}
+
 void LiveSessions::advance(uint64_t now_ns, std::vector<LiveFinding>& raised) {
   for (auto& [id, sp] : sessions_) {
     Session& s = *sp;

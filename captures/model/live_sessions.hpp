@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "captures/format/record.hpp"
@@ -88,6 +89,9 @@ class LiveSessions {
 
   // Sessions being followed (open, not yet disconnected).
   size_t sessions() const;
+  // Each followed session's ring timeline (snapshots, hang episodes), by session id: what
+  // `record --status` prints. Valid until the next observe().
+  std::vector<std::pair<uint32_t, const RingTimeline*>> ring_timelines() const;
   uint64_t observed() const { return next_sequence_; }
 
  private:
