@@ -2,6 +2,7 @@
 // through the SessionAnalyser; what this file adds is the judgement: which rule a finding is
 // evidence of, who is to blame, and the session-level rules no single finding states.
 #include "decoders/conformance/checker.hpp"
+#include "decoders/vhost_user/features.hpp"
 
 #include <fmt/format.h>
 
@@ -11,17 +12,14 @@
 namespace vhs {
 namespace {
 
-// VIRTIO device status bits (VIRTIO "Device Status Field").
-constexpr uint8_t kStatusAcknowledge = 1;
-constexpr uint8_t kStatusDriver = 2;
-constexpr uint64_t kStatusDriverOk = 4;
-constexpr uint64_t kStatusFeaturesOk = 8;
-constexpr uint64_t kStatusNeedsReset = 0x40;
+// VIRTIO "Device Status Field" bits as masks (the indices are in decoders/vhost_user/features).
+constexpr uint64_t kAcknowledge = status_bit(kStatusAcknowledge);
+constexpr uint64_t kDriver = status_bit(kStatusDriver);
+constexpr uint64_t kDriverOk = status_bit(kStatusDriverOk);
+constexpr uint64_t kFeaturesOk = status_bit(kStatusFeaturesOk);
+constexpr uint64_t kNeedsReset = status_bit(kStatusNeedsReset);
 
 constexpr size_t kMaxWaitingRequests = 1024;
-
-// VHOST_VRING_F_LOG in SET_VRING_ADDR's flags (spec "Migration").
-constexpr uint32_t kVringFlagLog = 1;
 
 Side sender_of(Direction d) { return d == Direction::ToBackend ? Side::Frontend : Side::Backend; }
 Side other(Side s) { return s == Side::Frontend ? Side::Backend : Side::Frontend; }
@@ -313,7 +311,7 @@ void ConformanceChecker::check_before(MessageRef ref, uint64_t ts, const Decoded
   }
   if (info->is(FrontendRequest::SET_VRING_ADDR)) {
     const auto* a = payload_as<VringAddrValue>(msg);
-    if (a && (a->flags & kVringFlagLog) && !st.log.log)
+    if (a && (a->flags & kVringAddrFlagLog) && !st.log.log)
       add(RuleId::LogFlagNeedsBase, Side::Frontend, ref, ts,
           "SET_LOG_BASE before a SET_VRING_ADDR with the LOG flag",
           fmt::format("SET_VRING_ADDR for queue {} sets the LOG flag, but no dirty log was set up",
@@ -416,7 +414,7 @@ void ConformanceChecker::check_reply(MessageRef ref, uint64_t ts, const DecodedM
   }
   if (is_request(info, FrontendRequest::GET_STATUS)) {
     const auto value = u64_of(msg);
-    if (value && (*value & kStatusNeedsReset)) {
+    if (value && (*value & kNeedsReset)) {
       needs_reset_ = true;
       needs_reset_by_ = ref;
     }
@@ -569,13 +567,12 @@ void ConformanceChecker::check_lifecycle(MessageRef ref, uint64_t ts, const Deco
   if (info->is(FrontendRequest::RESET_DEVICE) || info->is(FrontendRequest::RESET_OWNER)) reset();
   if (info->is(FrontendRequest::SET_FEATURES)) {
     reset_pending_ = false;
-    if (!status_acked)
-      set_status(ref, ts, kStatusAcknowledge | kStatusDriver | kStatusFeaturesOk, true);
+    if (!status_acked) set_status(ref, ts, kAcknowledge | kDriver | kFeaturesOk, true);
   }
   if (info->is(FrontendRequest::SET_VRING_KICK) && !status_acked && !lifecycle_.empty() &&
-      (lifecycle_.back().status & kStatusFeaturesOk)) {
+      (lifecycle_.back().status & kFeaturesOk)) {
     const VringState* v = st.vring(vring_index_of(msg).value_or(kMaxTrackedVrings));
-    if (v && v->started) set_status(ref, ts, lifecycle_.back().status | kStatusDriverOk, true);
+    if (v && v->started) set_status(ref, ts, lifecycle_.back().status | kDriverOk, true);
   }
   if (info->is(FrontendRequest::SET_STATUS)) {
     const auto value = u64_of(msg);
@@ -585,18 +582,17 @@ void ConformanceChecker::check_lifecycle(MessageRef ref, uint64_t ts, const Deco
       reset();
       return;
     }
-    if ((*value & kStatusDriverOk) && !(*value & kStatusFeaturesOk) &&
-        st.features.acked_has(kFeatureVersion1))
+    if ((*value & kDriverOk) && !(*value & kFeaturesOk) && st.features.acked_has(kFeatureVersion1))
       add(RuleId::LifeDriverOkAfterFeaturesOk, Side::Frontend, ref, ts,
           "FEATURES_OK set with or before DRIVER_OK (VERSION_1 was acked)",
           fmt::format("SET_STATUS {:#x} sets DRIVER_OK without FEATURES_OK", *value));
-    if ((*value & kStatusDriverOk) && needs_reset_)
+    if ((*value & kDriverOk) && needs_reset_)
       add(RuleId::LifeNeedsReset, Side::Frontend, ref, ts,
           fmt::format("a reset after DEVICE_NEEDS_RESET ({}) before DRIVER_OK",
                       ref_text(needs_reset_by_)),
           fmt::format("SET_STATUS {:#x} sets DRIVER_OK without a reset", *value),
           {needs_reset_by_});
-    if (*value & kStatusFeaturesOk) {
+    if (*value & kFeaturesOk) {
       if (!features_ok_) features_ok_by_ = ref;
       features_ok_ = true;
     }

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "decoders/vhost_user/byte_reader.hpp"
+#include "decoders/vhost_user/features.hpp"
 #include "decoders/vhost_user/field_format.hpp"
 #include "decoders/vhost_user/message.hpp"
 #include "decoders/vhost_user/payload_layout.hpp"
@@ -111,9 +112,11 @@ class TreeBuilder {
         return {FieldValue::flags(v, no_fd ? "NO_FD" : ""),
                 fmt::format("0x{:x} (error {}{})", v, error, no_fd ? ", no fd" : ", fd")};
       }
-      case SlotStyle::VringAddrFlags:
-        return {FieldValue::flags(v, (v & 1) ? "LOG" : ""),
-                v == 0 ? std::string("0x0") : fmt::format("0x{:x} ({})", v, (v & 1) ? "LOG" : "?")};
+      case SlotStyle::VringAddrFlags: {
+        const bool log = (v & kVringAddrFlagLog) != 0;
+        return {FieldValue::flags(v, log ? "LOG" : ""),
+                v == 0 ? std::string("0x0") : fmt::format("0x{:x} ({})", v, log ? "LOG" : "?")};
+      }
       case SlotStyle::Ack:
         return {FieldValue::unsigned_number(v),
                 v == 0 ? std::string("0 (success)") : fmt::format("{} (failure)", v)};

@@ -92,10 +92,11 @@ constexpr std::array kProtocolBits = {
 #undef VHS_BIT_NAME
 };
 
-// Virtio device status bits (virtio spec 2.1).
+// Virtio device status bits (VIRTIO "Device Status Field").
 constexpr std::array kStatusBits = {
-    BitName{0, "ACKNOWLEDGE"}, BitName{1, "DRIVER"},      BitName{2, "DRIVER_OK"},
-    BitName{3, "FEATURES_OK"}, BitName{6, "NEEDS_RESET"}, BitName{7, "FAILED"},
+    BitName{kStatusAcknowledge, "ACKNOWLEDGE"}, BitName{kStatusDriver, "DRIVER"},
+    BitName{kStatusDriverOk, "DRIVER_OK"},      BitName{kStatusFeaturesOk, "FEATURES_OK"},
+    BitName{kStatusNeedsReset, "NEEDS_RESET"},  BitName{kStatusFailed, "FAILED"},
 };
 
 template <size_t N>

@@ -41,6 +41,19 @@ inline constexpr unsigned kFeatureLogAll = 26;
 inline constexpr unsigned kFeatureVersion1 = 32;
 inline constexpr unsigned kFeatureRingPacked = 34;
 inline constexpr unsigned kFeatureEventIdx = 29;
+
+// VIRTIO "Device Status Field": the bits of SET_STATUS / GET_STATUS (spec "Front-end message
+// types"), as bit indices like the feature bits above.
+inline constexpr unsigned kStatusAcknowledge = 0;
+inline constexpr unsigned kStatusDriver = 1;
+inline constexpr unsigned kStatusDriverOk = 2;
+inline constexpr unsigned kStatusFeaturesOk = 3;
+inline constexpr unsigned kStatusNeedsReset = 6;
+inline constexpr unsigned kStatusFailed = 7;
+constexpr uint64_t status_bit(unsigned bit) { return uint64_t{1} << bit; }
+
+// SET_VRING_ADDR flags: the ring's used writes are logged (spec "Migration", VHOST_VRING_F_LOG).
+inline constexpr uint32_t kVringAddrFlagLog = 1;
 inline constexpr unsigned kFeatureAccessPlatform = 33;
 
 // vhost-user protocol feature bits (spec "Protocol features"), every bit the spec names:
