@@ -1,0 +1,69 @@
+// The contract between the exercise engine (a scripted front-end that is also the virtio driver
+// of the rings it sets up) and the device workloads that move data through those rings. The
+// engine owns guest memory, descriptors, kicks and calls; a workload only says which buffers a
+// request is made of and reads back what the device wrote. Workloads can therefore be tested
+// against an in-process fake device, and run unchanged on split or packed rings.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace vhs::exercise {
+
+// A value or the reason there is none ("queue 0: no completion for 5 s").
+template <class T>
+struct Outcome {
+  std::optional<T> value;
+  std::string error;
+
+  static Outcome ok(T v) { return Outcome{std::move(v), {}}; }
+  static Outcome fail(std::string why) { return Outcome{std::nullopt, std::move(why)}; }
+  explicit operator bool() const { return value.has_value(); }
+};
+
+// One descriptor chain as a driver places it: the buffers the device reads come first, then the
+// buffers the device writes (VIRTIO "Message Framing"; each vector becomes one descriptor).
+struct ChainRequest {
+  std::vector<std::vector<uint8_t>> readable;
+  std::vector<uint32_t> writable_sizes;
+};
+
+// What the device gave back for one chain.
+struct ChainCompletion {
+  uint64_t token = 0;                         // the token post() returned for this chain
+  uint32_t used_len = 0;                      // the used element's len: bytes the device wrote
+  std::vector<std::vector<uint8_t>> written;  // each writable buffer, whole, after completion
+};
+
+class DriverIo {
+ public:
+  virtual ~DriverIo() = default;
+
+  virtual unsigned queue_count() const = 0;
+  virtual uint16_t queue_size(unsigned queue) const = 0;
+
+  // Places the chains on `queue`, publishes them in the avail ring and kicks once. One token
+  // per chain, in order. Fails without placing anything when the free descriptors do not fit.
+  virtual Outcome<std::vector<uint64_t>> post(unsigned queue,
+                                              std::span<const ChainRequest> chains) = 0;
+
+  // Waits until `count` more posted chains of `queue` were used (by calls, or by reading the
+  // used ring when call notifications are suppressed), and returns them in the order the device
+  // used them. Fails when the timeout passes first, or when the used ring is wrong (an id that
+  // was never made available, a length beyond the chain's writable bytes): the engine checks
+  // every used element it reads.
+  virtual Outcome<std::vector<ChainCompletion>> wait_used(unsigned queue, size_t count,
+                                                          std::chrono::milliseconds timeout) = 0;
+
+  // post() then wait_used() for exactly those chains, returned in request order.
+  Outcome<std::vector<ChainCompletion>> transact(unsigned queue,
+                                                 std::span<const ChainRequest> chains,
+                                                 std::chrono::milliseconds timeout);
+};
+
+}  // namespace vhs::exercise
