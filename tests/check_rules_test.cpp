@@ -67,6 +67,14 @@ Bytes log_payload() {
   put64(b, 0);
   return b;
 }
+Bytes inflight(uint64_t mmap_size, uint64_t mmap_offset, uint16_t queues, uint16_t queue_size) {
+  Bytes b;
+  put64(b, mmap_size);
+  put64(b, mmap_offset);
+  put32(b, uint32_t{queues} | uint32_t{queue_size} << 16);
+  put32(b, 0);  // padding
+  return b;
+}
 Bytes iotlb() {
   Bytes b;
   for (uint64_t v : {uint64_t{0x1000}, uint64_t{0x1000}, kUva}) put64(b, v);
@@ -162,6 +170,8 @@ struct Session {
     send("SET_VRING_NUM", test::vring_state(q, 256));
     send("SET_VRING_BASE", test::vring_state(q, 0));
     send("SET_VRING_ADDR", test::vring_addr(q, 0, uva, uva + 0x2000, uva + 0x1000, 0));
+    // QEMU sets the call notifier at connect (before the ring starts) and again to unmask.
+    send("SET_VRING_CALL", test::vring_index_fd(static_cast<uint8_t>(q)), false, {eventfd()});
     const MessageRef kick =
         send("SET_VRING_KICK", test::vring_index_fd(static_cast<uint8_t>(q)), false, {eventfd()});
     send("SET_VRING_CALL", test::vring_index_fd(static_cast<uint8_t>(q)), false, {eventfd()});
@@ -204,6 +214,7 @@ const uint64_t kNoMq = kProtocol & ~feature_mask(PF::MQ);
 const uint64_t kNoSlots = kProtocol & ~feature_mask(PF::CONFIGURE_MEM_SLOTS);
 const uint64_t kNoReplyAck = kProtocol & ~feature_mask(PF::REPLY_ACK);
 const uint64_t kNoBackendReq = kProtocol & ~feature_mask(PF::BACKEND_REQ);
+const uint64_t kInflightProtocol = kProtocol | feature_mask(PF::INFLIGHT_SHMFD);
 
 std::vector<Case> cases() {
   using E = SessionAnalyser::End;
@@ -267,6 +278,7 @@ std::vector<Case> cases() {
        [=](Session& r) {
          r.negotiate();
          r.memory();
+         r.send("SET_VRING_CALL", test::vring_index_fd(0), false, {eventfd()});
          r.send("SET_VRING_KICK", test::vring_index_fd(0), false, {eventfd()});
        }},
       {RuleId::FrmKnownRequest, Side::Frontend,
@@ -659,6 +671,24 @@ std::vector<Case> cases() {
          r.healthy();
          r.send("SET_LOG_FD", {}, false, {eventfd()});
        }},
+      {RuleId::RingCallBeforeStart, Side::Frontend,
+       [=](Session& r) {
+         r.negotiate();
+         r.memory();
+         r.send("SET_VRING_NUM", test::vring_state(0, 256));
+         r.send("SET_VRING_BASE", test::vring_state(0, 0));
+         r.send("SET_VRING_ADDR", test::vring_addr(0, 0, kUva, kUva + 0x2000, kUva + 0x1000, 0));
+         return r.send("SET_VRING_KICK", test::vring_index_fd(0), false, {eventfd()});
+       },
+       [=](Session& r) {
+         r.negotiate();
+         r.memory();
+         r.send("SET_VRING_NUM", test::vring_state(0, 256));
+         r.send("SET_VRING_BASE", test::vring_state(0, 0));
+         r.send("SET_VRING_ADDR", test::vring_addr(0, 0, kUva, kUva + 0x2000, kUva + 0x1000, 0));
+         r.send("SET_VRING_CALL", test::vring_index_fd(0, /*nofd=*/true));  // the driver polls
+         r.send("SET_VRING_KICK", test::vring_index_fd(0), false, {eventfd()});
+       }},
       // ---- config
       {RuleId::CfgReplySize, Side::Backend,
        [=](Session& r) {
@@ -670,6 +700,39 @@ std::vector<Case> cases() {
          r.negotiate();
          r.send("GET_CONFIG", config(16));
          r.answer("GET_CONFIG", config(16));
+       }},
+      // ---- inflight I/O tracking
+      {RuleId::InfReplyBuffer, Side::Backend,
+       [=](Session& r) {
+         r.negotiate(kOffered, kAcked, kInflightProtocol);
+         r.send("GET_INFLIGHT_FD", inflight(0, 0, 1, 256));
+         return r.bytes(Channel::Frontend, Direction::ToFrontend,
+                        test::reply("GET_INFLIGHT_FD", inflight(0x2000, 0, 1, 256)),
+                        {memfd(0x1000)});
+       },
+       [=](Session& r) {
+         r.negotiate(kOffered, kAcked, kInflightProtocol);
+         r.send("GET_INFLIGHT_FD", inflight(0, 0, 1, 256));
+         r.bytes(Channel::Frontend, Direction::ToFrontend,
+                 test::reply("GET_INFLIGHT_FD", inflight(0x2000, 0, 1, 256)), {memfd(0x2000)});
+         // A back-end may decline with size 0 and no fd.
+         r.send("GET_INFLIGHT_FD", inflight(0, 0, 1, 256));
+         r.answer("GET_INFLIGHT_FD", inflight(0, 0, 1, 256));
+       }},
+      {RuleId::InfSetMatchesGet, Side::Frontend,
+       [=](Session& r) {
+         r.negotiate(kOffered, kAcked, kInflightProtocol);
+         r.send("GET_INFLIGHT_FD", inflight(0, 0, 1, 256));
+         r.bytes(Channel::Frontend, Direction::ToFrontend,
+                 test::reply("GET_INFLIGHT_FD", inflight(0x2000, 0, 1, 256)), {memfd(0x2000)});
+         return r.send("SET_INFLIGHT_FD", inflight(0x2000, 0, 2, 256), false, {memfd(0x2000)});
+       },
+       [=](Session& r) {
+         r.negotiate(kOffered, kAcked, kInflightProtocol);
+         r.send("GET_INFLIGHT_FD", inflight(0, 0, 1, 256));
+         r.bytes(Channel::Frontend, Direction::ToFrontend,
+                 test::reply("GET_INFLIGHT_FD", inflight(0x2000, 0, 1, 256)), {memfd(0x2000)});
+         r.send("SET_INFLIGHT_FD", inflight(0x2000, 0, 1, 256), false, {memfd(0x2000)});
        }},
       // ---- VIRTIO device lifecycle
       {RuleId::LifeFeaturesFixed, Side::Frontend,
@@ -703,6 +766,24 @@ std::vector<Case> cases() {
          r.send("RESET_DEVICE");
          r.send("SET_FEATURES", test::u64_payload(kAcked));
          r.start_queue(0);
+       }},
+      {RuleId::LifeNoUseBeforeDriverOk, Side::Backend,
+       [=](Session& r) {
+         r.negotiate();
+         r.send("SET_STATUS", test::u64_payload(0xb));  // FEATURES_OK, no DRIVER_OK
+         r.memory();
+         r.start_queue(0);
+         r.state(ring(0, 1, 0));
+         return r.state(ring(0, 1, 1));
+       },
+       [=](Session& r) {
+         r.negotiate();
+         r.send("SET_STATUS", test::u64_payload(0xb));
+         r.memory();
+         r.start_queue(0);
+         r.state(ring(0, 1, 0));
+         r.send("SET_STATUS", test::u64_payload(0xf));
+         r.state(ring(0, 1, 1));
        }},
       {RuleId::LifeNeedsReset, Side::Frontend,
        [=](Session& r) {

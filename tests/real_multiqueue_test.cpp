@@ -83,6 +83,9 @@ TEST(RealMultiqueue, FourQueuesEachCarryIoAndCheckPasses) {
   const CommandResult summary =
       run_command({vhostscope_binary(), "summary", "--check", capture}, dir.path());
   EXPECT_EQ(summary.exit_code, 0) << summary.out << summary.err;
+  const CommandResult check =
+      run_command({vhostscope_binary(), "check", "--profile", "qemu", capture}, dir.path());
+  EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
   const CommandResult rings = run_command({vhostscope_binary(), "rings", capture}, dir.path());
   ASSERT_EQ(rings.exit_code, 0) << rings.err;
   EXPECT_NE(rings.out.find("Rings: 4 queues sampled"), std::string::npos) << rings.out;

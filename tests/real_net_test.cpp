@@ -231,6 +231,11 @@ void run_net_scenario(bool packed) {
   EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
   EXPECT_EQ(check.out.find("ring-stalled"), std::string::npos) << check.out;
   EXPECT_NE(check.out.find("Device: net"), std::string::npos) << check.out;
+  // QEMU and DPDK's vhost library keep every conformance rule (QEMU's deviations accepted).
+  CommandResult conformance =
+      run_command({vhostscope_binary(), "check", "--profile", "qemu", healthy}, dir.path(),
+                  milliseconds(30000));
+  EXPECT_EQ(conformance.exit_code, 0) << conformance.out << conformance.err;
   // Ring states show what the buffers are: empty receive buffers on queue 0.
   CommandResult rings =
       run_command({vhostscope_binary(), "rings", healthy}, dir.path(), milliseconds(30000));

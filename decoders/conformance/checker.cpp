@@ -200,6 +200,7 @@ void ConformanceChecker::on_message(MessageRef ref, uint64_t ts, Direction direc
       w.info = msg.info;
       w.expects = obs.expects;
       if (const auto* c = payload_as<ConfigValue>(msg)) w.config_size = c->size;
+      if (const auto* in = payload_as<InflightValue>(msg)) w.inflight = *in;
       waiting_[ref] = w;
       // A peer that never answers must not grow this without bound (the analyser forgets the
       // oldest too); references increase, so the first entry is the oldest.
@@ -220,7 +221,7 @@ void ConformanceChecker::on_message(MessageRef ref, uint64_t ts, Direction direc
                         ref_text(w->second.overtaken_by), ref_text(ref)),
             {w->first, ref});
       }
-      check_reply(ref, ts, msg, w->second);
+      check_reply(ref, ts, msg, w->second, fds);
       waiting_.erase(w);
     }
   }
@@ -324,6 +325,7 @@ void ConformanceChecker::check_before(MessageRef ref, uint64_t ts, const Decoded
         st.features.acked
             ? fmt::format("IOTLB_MSG, but SET_FEATURES acked {:#x}", *st.features.acked)
             : std::string("IOTLB_MSG before any SET_FEATURES"));
+  if (info->is(FrontendRequest::SET_INFLIGHT_FD)) check_inflight_set(ref, ts, msg);
   if (info->is(FrontendRequest::SET_VRING_KICK)) {
     if (needs_reset_)
       add(RuleId::LifeNeedsReset, Side::Frontend, ref, ts,
@@ -368,11 +370,21 @@ void ConformanceChecker::check_ring_start(MessageRef ref, uint64_t ts, uint32_t 
   q.enabled_by = kNoMessage;
   q.lost_kick_reported = false;
   q.reported_used_ahead = false;
+  q.reported_used_before_driver_ok = false;
   q.base_reply.reset();
   q.fault_rules_reported.clear();
 
   const SessionState& st = analyser_.state();
   const VringState* v = st.vring(index);
+  // A back-end has no way to tell the driver about used buffers unless the call notifier was set
+  // (or NOFD said the driver polls). Counted over the whole session: front-ends set it once at
+  // connect and may re-set it after the ring starts (to unmask the guest's interrupt).
+  if (options_.seen_from_start && v &&
+      v->count_of(&request_info(FrontendRequest::SET_VRING_CALL)) == 0)
+    add(RuleId::RingCallBeforeStart, Side::Frontend, ref, ts,
+        fmt::format("SET_VRING_CALL for queue {} (an eventfd, or NOFD) before the ring starts",
+                    index),
+        fmt::format("queue {} started with no call notifier set", index));
   // With ACCESS_PLATFORM the ring addresses are IOVAs, translated through the IOTLB, not the table.
   if (!v || !v->addr || st.features.acked_has(kFeatureAccessPlatform)) return;
   const VringAddrValue& a = *v->addr;
@@ -393,8 +405,10 @@ void ConformanceChecker::check_ring_start(MessageRef ref, uint64_t ts, uint32_t 
 }
 
 void ConformanceChecker::check_reply(MessageRef ref, uint64_t ts, const DecodedMessage& msg,
-                                     const Waiting& req) {
+                                     const Waiting& req, std::span<const FdInfo> fds) {
   const RequestInfo* info = req.info;
+  if (is_request(info, FrontendRequest::GET_INFLIGHT_FD))
+    check_inflight_reply(ref, ts, msg, req, fds);
   if (is_request(info, FrontendRequest::GET_CONFIG) && req.config_size) {
     const auto* c = payload_as<ConfigValue>(msg);
     if (msg.header.size != 0 && c && c->size != *req.config_size)
@@ -503,6 +517,18 @@ void ConformanceChecker::on_ring_state(MessageRef ref, uint64_t ts, const RingSn
                         s.used_idx, ref_text(q.last_ref), ref_text(ref)),
             {q.last_ref});
       if (started) q.used_moved_since_start = true;
+      // Both samples from this run of the ring: a driver that re-initialised the ring between
+      // runs moves the index too.
+      const bool same_run = started && q.last_while_started && q.last_ns >= q.started_ns;
+      if (same_run && !q.reported_used_before_driver_ok && driver_ok_withheld()) {
+        q.reported_used_before_driver_ok = true;
+        add(RuleId::LifeNoUseBeforeDriverOk, Side::Backend, ref, ts,
+            fmt::format("queue {}'s used idx stays {} until DRIVER_OK is set", s.queue,
+                        q.last->used_idx),
+            fmt::format("used idx moved to {} while the status was {:#x} ({})", s.used_idx,
+                        lifecycle_.back().status, ref_text(lifecycle_.back().ref)),
+            {q.last_ref, lifecycle_.back().ref});
+      }
       q.work_pending = false;
       q.enabled_by = kNoMessage;
     }
@@ -597,6 +623,62 @@ void ConformanceChecker::check_lifecycle(MessageRef ref, uint64_t ts, const Deco
       features_ok_ = true;
     }
   }
+}
+
+// The front-end set the status itself (STATUS negotiated) and has not set DRIVER_OK (yet).
+bool ConformanceChecker::driver_ok_withheld() const {
+  if (!analyser_.state().protocol_features.acked_has(ProtocolFeature::STATUS)) return false;
+  if (lifecycle_.empty() || lifecycle_.back().inferred) return false;
+  return (lifecycle_.back().status & kDriverOk) == 0;
+}
+
+void ConformanceChecker::check_inflight_reply(MessageRef ref, uint64_t ts,
+                                              const DecodedMessage& msg, const Waiting& req,
+                                              std::span<const FdInfo> fds) {
+  const auto* given = payload_as<InflightValue>(msg);
+  if (!given) return;
+  // mmap_size 0 is how a back-end declines to keep a buffer; the front-end then runs without one.
+  if (given->mmap_size == 0) return;
+  InflightValue buffer = *given;
+  if (req.inflight) {
+    buffer.num_queues = req.inflight->num_queues;
+    buffer.queue_size = req.inflight->queue_size;
+  }
+  inflight_given_ = buffer;
+  inflight_given_by_ = ref;
+  const FdInfo* fd = fds.empty() ? nullptr : &fds.front();
+  if (!fd || fd->kind == FdKind::Unknown) return;  // no fd: VU-FRM-006 reports it
+  const bool shared = fd->kind == FdKind::Memfd || fd->kind == FdKind::File;
+  const bool fits =
+      given->mmap_offset <= fd->size && given->mmap_size <= fd->size - given->mmap_offset;
+  if (shared && fits) return;
+  add(RuleId::InfReplyBuffer, Side::Backend, ref, ts,
+      fmt::format("a shared-memory fd holding offset {:#x} + size {:#x}", given->mmap_offset,
+                  given->mmap_size),
+      shared
+          ? fmt::format("its fd {} holds only {:#x} bytes",
+                        fd->name.empty() ? std::string(fd_kind_name(fd->kind)) : fd->name, fd->size)
+          : fmt::format("its fd is {} ({})", fd_kind_name(fd->kind), fd->name),
+      {req.ref});
+}
+
+void ConformanceChecker::check_inflight_set(MessageRef ref, uint64_t ts,
+                                            const DecodedMessage& msg) {
+  const auto* set = payload_as<InflightValue>(msg);
+  // Without a GET_INFLIGHT_FD in this session the buffer came from an earlier connection (a
+  // reconnect hands the old buffer to the new back-end): nothing here to compare it with.
+  if (!set || !inflight_given_) return;
+  const InflightValue& got = *inflight_given_;
+  if (set->mmap_size == got.mmap_size && set->mmap_offset == got.mmap_offset &&
+      set->num_queues == got.num_queues && set->queue_size == got.queue_size)
+    return;
+  add(RuleId::InfSetMatchesGet, Side::Frontend, ref, ts,
+      fmt::format("the buffer of {}: size {:#x} offset {:#x}, {} queues of {}",
+                  ref_text(inflight_given_by_), got.mmap_size, got.mmap_offset, got.num_queues,
+                  got.queue_size),
+      fmt::format("SET_INFLIGHT_FD names size {:#x} offset {:#x}, {} queues of {}", set->mmap_size,
+                  set->mmap_offset, set->num_queues, set->queue_size),
+      {inflight_given_by_});
 }
 
 void ConformanceChecker::set_status(MessageRef ref, uint64_t ts, uint8_t status, bool inferred) {

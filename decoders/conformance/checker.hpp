@@ -90,7 +90,8 @@ class ConformanceChecker {
     ReplyExpectation expects = ReplyExpectation::None;
     bool missing = false;  // the next request came before its answer
     MessageRef overtaken_by = kNoMessage;
-    std::optional<uint32_t> config_size;  // GET_CONFIG: the size asked for
+    std::optional<uint32_t> config_size;    // GET_CONFIG: the size asked for
+    std::optional<InflightValue> inflight;  // GET_INFLIGHT_FD: the queues it asked a buffer for
   };
   // What the checker follows of one queue beyond the VringTracker's state.
   struct QueueWatch {
@@ -114,6 +115,7 @@ class ConformanceChecker {
     MessageRef base_reply_ref = kNoMessage;
     uint64_t base_reply_ns = 0;
     bool reported_used_ahead = false;
+    bool reported_used_before_driver_ok = false;
     std::vector<RuleId> fault_rules_reported;
   };
 
@@ -123,7 +125,12 @@ class ConformanceChecker {
                    const DecodedMessage* msg);
   void check_before(MessageRef ref, uint64_t ts, const DecodedMessage& msg);
   void check_after(MessageRef ref, uint64_t ts, const DecodedMessage& msg, const Observation& obs);
-  void check_reply(MessageRef ref, uint64_t ts, const DecodedMessage& msg, const Waiting& req);
+  void check_reply(MessageRef ref, uint64_t ts, const DecodedMessage& msg, const Waiting& req,
+                   std::span<const FdInfo> fds);
+  void check_inflight_reply(MessageRef ref, uint64_t ts, const DecodedMessage& msg,
+                            const Waiting& req, std::span<const FdInfo> fds);
+  void check_inflight_set(MessageRef ref, uint64_t ts, const DecodedMessage& msg);
+  bool driver_ok_withheld() const;
   void check_lifecycle(MessageRef ref, uint64_t ts, const DecodedMessage& msg);
   void check_ring_start(MessageRef ref, uint64_t ts, uint32_t index);
   void check_base_reply(QueueWatch& q, uint32_t queue);
@@ -150,6 +157,10 @@ class ConformanceChecker {
   bool needs_reset_ = false;
   MessageRef needs_reset_by_ = kNoMessage;
   std::vector<LifecycleStep> lifecycle_;
+  // The inflight buffer the back-end gave (GET_INFLIGHT_FD: the request's queues, the reply's
+  // size).
+  std::optional<InflightValue> inflight_given_;
+  MessageRef inflight_given_by_ = kNoMessage;
   bool finished_ = false;
 };
 

@@ -153,6 +153,10 @@ constexpr std::array kRules = {
     row(R::RingIndexInRange,
         "a queue index MUST be below the number of queues (GET_QUEUE_NUM with MQ)", Sd::Sender,
         S::Error, "Multiple queue support", "", O::Spec),
+    row(R::RingCallBeforeStart,
+        "before a ring starts, the front-end MUST have set how the back-end notifies the driver: "
+        "SET_VRING_CALL with an eventfd, or with NOFD when the driver polls",
+        Sd::Frontend, S::Warning, "Ring states", "", O::Qemu),
     // back-end channel
     row(R::ChanNeedsBackendReq,
         "the back-end MUST send requests on the back-end channel only after SET_BACKEND_REQ_FD, "
@@ -180,6 +184,15 @@ constexpr std::array kRules = {
     row(R::CfgReplySize,
         "the GET_CONFIG reply MUST have the size of the request (a size of 0 reports failure)",
         Sd::Backend, S::Error, "Front-end message types", "", O::Spec),
+    // inflight I/O tracking
+    row(R::InfReplyBuffer,
+        "a GET_INFLIGHT_FD reply with mmap_size > 0 MUST carry a shared-memory fd that holds "
+        "mmap_offset + mmap_size bytes (mmap_size 0: the back-end keeps no buffer)",
+        Sd::Backend, S::Error, "Inflight I/O tracking", "", O::Spec),
+    row(R::InfSetMatchesGet,
+        "SET_INFLIGHT_FD MUST hand back the buffer GET_INFLIGHT_FD returned: the same mmap_size, "
+        "num_queues and queue_size",
+        Sd::Frontend, S::Error, "Inflight I/O tracking", "", O::Spec),
     // VIRTIO device lifecycle behind the transport
     row(R::LifeFeaturesFixed,
         "once FEATURES_OK is set, the negotiated features MUST NOT change until the device is "
@@ -196,6 +209,13 @@ constexpr std::array kRules = {
         "after GET_STATUS reported DEVICE_NEEDS_RESET, the front-end MUST reset the device before "
         "it sets DRIVER_OK or starts a ring again",
         Sd::Frontend, S::Error, "Front-end message types", "Device Status Field", O::Spec),
+    row(R::LifeNoUseBeforeDriverOk,
+        "while the device status set by SET_STATUS lacks DRIVER_OK, the back-end MUST NOT use "
+        "buffers (a ring's used index stays)",
+        Sd::Backend, S::Error, "Front-end message types", "Device Status Field", O::Spec,
+        "QEMU sends SET_STATUS with DRIVER_OK only after it has set up every ring and its kick "
+        "fd (vhost_dev_start), while \"Ring states\" has the back-end start a ring on its first "
+        "kick: a back-end may use buffers in between"),
 };
 
 // The table is indexed by RuleId and every rule has a row (checked at compile time).
@@ -206,7 +226,7 @@ constexpr bool rules_in_enum_order() {
 }
 static_assert(rules_in_enum_order(), "kRules must list RuleId values in declaration order");
 static_assert(kRules.size() == kIds.size(), "every RuleId needs a row");
-static_assert(kRules.size() == static_cast<size_t>(R::LifeNeedsReset) + 1,
+static_assert(kRules.size() == static_cast<size_t>(R::LifeNoUseBeforeDriverOk) + 1,
               "kIds must be sized to the rule list");
 
 // IDs are "VU-<AREA>-<nnn>" and unique: a duplicate would make --rule select two rules.
@@ -265,12 +285,15 @@ constexpr std::array kFindingRules = {
     FindingRule{C::ChainLoop, R::RingChainWellFormed, ""},
     FindingRule{C::ChainOutOfRange, R::RingChainWellFormed, ""},
     FindingRule{C::NoKickFd, std::nullopt, "polling mode (NOFD) is allowed"},
-    FindingRule{C::NoCallFd, std::nullopt, "a ring without interrupts is allowed"},
+    FindingRule{C::NoCallFd, std::nullopt,
+                "a ring without interrupts is allowed (NOFD: the driver polls); VU-RING-012 "
+                "judges whether the call notifier was set before the ring started"},
     FindingRule{C::NotificationsSuppressed, std::nullopt,
                 "notification suppression is the driver's choice"},
     FindingRule{C::ChainMalformed, R::RingChainWellFormed, ""},
-    FindingRule{C::BackendGoneInFlight, std::nullopt,
-                "a back-end may disconnect at any time; the requests it took with it hang the guest"},
+    FindingRule{
+        C::BackendGoneInFlight, std::nullopt,
+        "a back-end may disconnect at any time; the requests it took with it hang the guest"},
 };
 
 constexpr bool finding_rules_in_enum_order() {

@@ -53,6 +53,7 @@ namespace vhs {
   X(RingAvailHeadInRange, "VU-RING-009") \
   X(RingChainWellFormed, "VU-RING-010") \
   X(RingIndexInRange, "VU-RING-011") \
+  X(RingCallBeforeStart, "VU-RING-012") \
   X(ChanNeedsBackendReq, "VU-CHAN-001") \
   X(ChanFrontendAcks, "VU-CHAN-002") \
   X(LogFdWithShmfd, "VU-LOG-001") \
@@ -60,10 +61,13 @@ namespace vhs {
   X(LogFlagNeedsBase, "VU-LOG-003") \
   X(LogFdKinds, "VU-LOG-004") \
   X(CfgReplySize, "VU-CFG-001") \
+  X(InfReplyBuffer, "VU-INF-001") \
+  X(InfSetMatchesGet, "VU-INF-002") \
   X(LifeFeaturesFixed, "VU-LIFE-001") \
   X(LifeDriverOkAfterFeaturesOk, "VU-LIFE-002") \
   X(LifeFeaturesAfterReset, "VU-LIFE-003") \
-  X(LifeNeedsReset, "VU-LIFE-004")
+  X(LifeNeedsReset, "VU-LIFE-004") \
+  X(LifeNoUseBeforeDriverOk, "VU-LIFE-005")
 // clang-format on
 
 #define VHS_RULE_COUNT(NAME, id) +1
