@@ -275,6 +275,53 @@ TEST_F(JsonOutput, FindingsAndSummaryAgreeOnTheHang) {
   }
 }
 
+// summary --json carries the same violations as `check` (spec profile, any side), and each finding
+// group names its rules or says why it is a diagnostic.
+TEST_F(JsonOutput, SummaryConformanceAgreesWithCheck) {
+  const std::string capture = "tests/data/hostile/missing-fds.pcap";
+  auto summary = vhostscope({"summary", "--json", capture});
+  ASSERT_EQ(summary.exit_code, 0) << summary.err;
+  auto check = vhostscope({"check", "--format", "json", capture});
+  ASSERT_EQ(check.exit_code, 1) << check.err;
+  std::vector<std::pair<std::string, uint64_t>> from_summary, from_check;
+  const json s = json::parse(summary.out);
+  bool some_rule = false, some_diagnostic = false;
+  for (const json& session : s["sessions"]) {
+    EXPECT_EQ(session["conformance"]["profile"], "spec");
+    for (const json& v : session["conformance"]["violations"])
+      from_summary.emplace_back(v["rule"], v["record"]);
+    for (const json& g : session["findings"]["groups"]) {
+      if (g["diagnostic"].get<bool>()) {
+        some_diagnostic = true;
+        EXPECT_TRUE(g["rules"].empty()) << g;
+        EXPECT_FALSE(g["diagnostic_reason"].get<std::string>().empty()) << g;
+      } else {
+        some_rule = true;
+        EXPECT_EQ(g["rules"][0].get<std::string>().rfind("VU-", 0), 0u) << g;
+      }
+    }
+  }
+  const json checked = json::parse(check.out);
+  for (const json& c : checked["captures"])
+    for (const json& v : c["violations"]) from_check.emplace_back(v["rule"], v["record"]);
+  EXPECT_FALSE(from_summary.empty());
+  EXPECT_EQ(from_summary, from_check);
+  EXPECT_TRUE(some_rule);
+  EXPECT_TRUE(some_diagnostic);
+
+  // The device status as the text summary shows it for blk-boot: inferred (QEMU 7.2 did not
+  // negotiate STATUS), FEATURES_OK at #21, DRIVER_OK when the ring started at #29.
+  auto boot = vhostscope({"summary", "--json", "captures/samples/blk-boot.pcap"});
+  ASSERT_EQ(boot.exit_code, 0) << boot.err;
+  const json steps = json::parse(boot.out)["sessions"][0]["device_status"];
+  ASSERT_EQ(steps.size(), 4u) << steps;
+  EXPECT_EQ(steps[0]["record"], 21);
+  EXPECT_EQ(steps[0]["names"], "ACKNOWLEDGE|DRIVER|FEATURES_OK");
+  EXPECT_EQ(steps[1]["record"], 29);
+  EXPECT_EQ(steps[1]["status"], 0xf);
+  EXPECT_TRUE(steps[1]["inferred"].get<bool>());
+}
+
 TEST_F(JsonOutput, HostileTextStaysOneValidLinePerRecord) {
   auto r = vhostscope({"dump", "--json", "tests/data/hostile/hostile-text.pcap"});
   ASSERT_EQ(r.exit_code, 0) << r.err;

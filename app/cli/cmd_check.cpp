@@ -156,22 +156,8 @@ std::string format_json(const std::vector<CaptureResult>& results, const Setting
     for (const Found& f : c.all) {
       const Rule& rule = rule_info(f.v.rule);
       if (!excluded_because(rule, s).empty() || !blamed_counts(f.v.blamed, s.blame)) continue;
-      Json v;
-      v["rule"] = std::string(rule.id);
-      v["severity"] = std::string(severity_name(rule.severity));
-      v["blamed"] = std::string(side_name(f.v.blamed));
+      Json v = violation_json(f.v);
       v["session"] = f.session;
-      v["record"] = record_number_value(f.v.message);
-      Json related = Json::array();
-      for (MessageRef r : f.v.related)
-        if (r != kNoMessage) related.push_back(record_number_value(r));
-      v["related"] = std::move(related);
-      v["timestamp_ns"] = f.v.timestamp_ns;
-      v["expected"] = f.v.expected;
-      v["observed"] = f.v.observed;
-      v["statement"] = std::string(rule.statement);
-      v["section"] = std::string(rule.section);
-      v["virtio_section"] = std::string(rule.virtio);
       vs.push_back(std::move(v));
       ++counted;
     }

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include "app/common/check_session.hpp"
 #include "app/common/dump_format.hpp"
 #include "app/common/summary_format.hpp"
 #include "app/common/text_escape.hpp"
@@ -447,6 +448,12 @@ Json session_summary_json(const Store& store, const StoreSession& session) {
     for (uint32_t e : g.entries) records.push_back(record_number_value(e));
     o["records"] = std::move(records);
     o["first_detail"] = g.first_detail;
+    // Which conformance rule the finding is evidence of, or why it is a diagnostic.
+    Json rule_ids = Json::array();
+    for (RuleId r : group_rules(store, g)) rule_ids.push_back(std::string(rule_info(r).id));
+    o["diagnostic"] = rule_ids.empty();
+    o["rules"] = std::move(rule_ids);
+    o["diagnostic_reason"] = std::string(finding_rule(g.code).why);
     groups.push_back(std::move(o));
   }
   counts["error"] = by_severity[static_cast<size_t>(Severity::Error)];
@@ -467,6 +474,47 @@ Json session_summary_json(const Store& store, const StoreSession& session) {
     waiting.push_back(std::move(o));
   }
   j["waiting"] = std::move(waiting);
+
+  // The VIRTIO device status over the session and the conformance violations (letter of the
+  // spec; `vhostscope check` applies profiles and blame), as `summary` prints them.
+  const SessionCheck check = check_store_session(store, session);
+  Json lifecycle = Json::array();
+  for (const LifecycleStep& step : check.lifecycle) {
+    Json o;
+    o["record"] = record_number_value(step.ref);
+    o["timestamp_ns"] = step.timestamp_ns;
+    o["status"] = step.status;
+    o["names"] = step.status == 0 ? std::string("reset") : describe_status(step.status);
+    o["inferred"] = step.inferred;
+    lifecycle.push_back(std::move(o));
+  }
+  j["device_status"] = std::move(lifecycle);
+  Json conformance;
+  conformance["profile"] = "spec";
+  Json violations = Json::array();
+  for (const Violation& v : check.violations) violations.push_back(violation_json(v));
+  conformance["violations"] = std::move(violations);
+  j["conformance"] = std::move(conformance);
+  return j;
+}
+
+Json violation_json(const Violation& v) {
+  const Rule& rule = rule_info(v.rule);
+  Json j;
+  j["rule"] = std::string(rule.id);
+  j["severity"] = std::string(severity_name(rule.severity));
+  j["blamed"] = std::string(side_name(v.blamed));
+  j["record"] = record_number_value(v.message);
+  Json related = Json::array();
+  for (MessageRef r : v.related)
+    if (r != kNoMessage) related.push_back(record_number_value(r));
+  j["related"] = std::move(related);
+  j["timestamp_ns"] = v.timestamp_ns;
+  j["expected"] = v.expected;
+  j["observed"] = v.observed;
+  j["statement"] = std::string(rule.statement);
+  j["section"] = std::string(rule.section);
+  j["virtio_section"] = std::string(rule.virtio);
   return j;
 }
 

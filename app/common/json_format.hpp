@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "captures/model/store.hpp"
+#include "decoders/conformance/checker.hpp"
 
 namespace vhs {
 
@@ -38,6 +39,8 @@ Json session_rings_json(const Store& store, const StoreSession& session, bool en
 // Pieces shared by the objects above and by stats.
 Json fd_json(const FdInfo& fd);
 Json finding_json(const Finding& f);
+// One conformance violation: rule, blamed side, records, expected/observed, spec sections.
+Json violation_json(const Violation& v);
 uint64_t record_number_value(size_t entry_index);  // 1-based, like "#N" in text output
 
 }  // namespace vhs

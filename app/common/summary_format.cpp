@@ -185,15 +185,7 @@ constexpr size_t kMaxListed = 12;
 // Which conformance rules a group's findings are evidence of (docs/rules.md), judged per message
 // as `vhostscope check` does; none: the group is a diagnostic.
 std::string rules_line(const Store& store, const FindingGroup& g) {
-  std::vector<RuleId> rules;
-  for (size_t k = 0; k < g.entries.size() && k < kMaxListed; ++k) {
-    const uint32_t e = g.entries[k];
-    const StoreEntry& entry = store.entry(e);
-    const DecodedMessage msg = entry.is_message() ? store.decoded(e) : DecodedMessage{};
-    const Finding f{g.code, {}};
-    const auto rule = rule_for_finding(f, entry.is_message() ? &msg : nullptr, entry.direction);
-    if (rule && std::find(rules.begin(), rules.end(), *rule) == rules.end()) rules.push_back(*rule);
-  }
+  const std::vector<RuleId> rules = group_rules(store, g);
   if (rules.empty())
     return fmt::format("diagnostic, not a rule: {}", finding_rule(g.code).why.empty()
                                                          ? "judged with the whole session"
@@ -262,6 +254,19 @@ void conformance_block(std::string& out, const Store& store, const StoreSession&
 }
 
 }  // namespace
+
+std::vector<RuleId> group_rules(const Store& store, const FindingGroup& g) {
+  std::vector<RuleId> rules;
+  for (size_t k = 0; k < g.entries.size() && k < kMaxListed; ++k) {
+    const uint32_t e = g.entries[k];
+    const StoreEntry& entry = store.entry(e);
+    const DecodedMessage msg = entry.is_message() ? store.decoded(e) : DecodedMessage{};
+    const Finding f{g.code, {}};
+    const auto rule = rule_for_finding(f, entry.is_message() ? &msg : nullptr, entry.direction);
+    if (rule && std::find(rules.begin(), rules.end(), *rule) == rules.end()) rules.push_back(*rule);
+  }
+  return rules;
+}
 
 std::vector<FeatureRow> feature_rows(const FeatureWord& word, DeviceKind device) {
   return rows_of(word, [device](unsigned bit) { return feature_name(device, bit); });

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "captures/model/store.hpp"
+#include "decoders/conformance/rules.hpp"
 
 namespace vhs {
 
@@ -49,6 +50,9 @@ struct FindingGroup {
 
 // Sorted by severity (errors first), then by first occurrence.
 std::vector<FindingGroup> finding_groups(const Store& store, const StoreSession& session);
+// The conformance rules a group's findings are evidence of (by the first listed records); empty
+// when the finding kind is a diagnostic (finding_rule(code).why says why).
+std::vector<RuleId> group_rules(const Store& store, const FindingGroup& g);
 
 // Ring state at the end and ring hang episodes (from the session's RingTimeline): "" when the
 // session has no RingState records. `now_ns` = 0 measures active episodes up to the last record
