@@ -59,7 +59,10 @@ std::string_view verdict_name(Verdict v) {
 }
 
 std::string records_text(const CheckOutcome& c) {
-  if (c.first_record == 0 || c.last_record < c.first_record) return "";
+  if (c.first_record == 0) return "";
+  // Ring I/O sends no messages: name where in the capture the check ran.
+  if (c.last_record < c.first_record)
+    return c.first_record > 1 ? fmt::format("after #{}", c.first_record - 1) : "";
   if (c.first_record == c.last_record) return fmt::format("#{}", c.first_record);
   return fmt::format("#{}-#{}", c.first_record, c.last_record);
 }
@@ -122,9 +125,14 @@ std::string format_text(const exercise::ExerciseOptions& o, const exercise::Exer
     pass += c.verdict == Verdict::Pass;
     fail += c.verdict == Verdict::Fail;
     unsupported += c.verdict == Verdict::Unsupported;
-    out += fmt::format("{:<{}}  {:<11}  {:<13}  {}\n", c.id, width, verdict_name(c.verdict),
-                       c.verdict == Verdict::Fail ? records_text(c) : "", escape_text(c.reason));
+    std::string line =
+        fmt::format("{:<{}}  {:<11}  {:<13}  {}", c.id, width, verdict_name(c.verdict),
+                    c.verdict == Verdict::Fail ? records_text(c) : "", escape_text(c.reason));
+    line.erase(line.find_last_not_of(' ') + 1);
+    out += line + "\n";
   }
+  for (const exercise::BenchFigure& f : r.bench)
+    out += escape_text(exercise::describe_bench_figure(f)) + "\n";
   out += fmt::format("exercise: {}: {} passed, {} failed, {} unsupported; {} records{}\n",
                      fail == 0 ? "PASS" : "FAIL", pass, fail, unsupported, r.records,
                      capture.empty() ? "" : fmt::format(" in '{}'", escape_text(capture)));
@@ -160,6 +168,23 @@ std::string format_json(const exercise::ExerciseOptions& o, const exercise::Exer
     checks.push_back(std::move(x));
   }
   j["checks"] = std::move(checks);
+  if (o.bench) {
+    Json bench = Json::array();
+    for (const exercise::BenchFigure& f : r.bench) {
+      Json b;
+      b["queue"] = f.queue;
+      b["depth"] = f.depth;
+      b["block_size"] = f.block_size;
+      b["requests"] = f.requests;
+      b["seconds"] = f.seconds;
+      b["iops"] = f.iops;
+      b["mib_per_s"] = f.mib_per_s;
+      b["latency_us"] = {{"p50", f.p50_us}, {"p99", f.p99_us}, {"p99.9", f.p999_us}};
+      b["error"] = f.error;
+      bench.push_back(std::move(b));
+    }
+    j["bench"] = std::move(bench);
+  }
   j["passed"] = failed == 0;
   return json_line(j) + "\n";
 }
@@ -231,14 +256,16 @@ int run_exercise(int argc, char** argv) {
   std::string connect, listen, device_text = "blk", timeout_text, duration_text, queues_text,
                                size_text, depth_text, features_text, protocol_text, output,
                                format_text_opt, out_path, workload_text, shared_dir,
-                               connect_timeout_text;
+                               connect_timeout_text, bench_time_text;
+  bool bench = false;
   std::vector<std::string> scenarios;
   ArgParser args(
       "exercise",
       "(--backend-connect SOCK | --backend-listen SOCK) --device blk|fs|net\n"
       "       [--scenario NAME|all]... [--workload default|none] [--duration S] [--queues N]\n"
       "       [--queue-size N] [--queue-depth N] [--timeout S] [--features MASK]\n"
-      "       [--protocol-features MASK] [-w capture.pcap] [--format text|json|junit] [-o FILE]",
+      "       [--protocol-features MASK] [--bench [--bench-time S]] [-w capture.pcap]\n"
+      "       [--format text|json|junit] [-o FILE]",
       "Drives a live vhost-user back-end without a VM: vhostscope is the front-end and the virtio\n"
       "driver. It negotiates like QEMU 7.2 for the device (the masks narrow it), hands over guest\n"
       "memory as memfd regions, sets up every queue, moves data through the rings and checks it\n"
@@ -276,6 +303,10 @@ int run_exercise(int argc, char** argv) {
   args.option("protocol-features", 0, "MASK",
               "protocol feature bits that may be acked (hex; default: what QEMU 7.2 acks)",
               &protocol_text);
+  args.flag("bench", 0,
+            "blk: measure reads at queue depth 1 and 32, block size 4k and 64k, per queue", &bench);
+  args.option("bench-time", 0, "S", "how long each --bench measurement runs (default 1)",
+              &bench_time_text);
   args.option("shared-dir", 0, "DIR", "fs: the directory the back-end shares", &shared_dir);
   args.option("write", 'w', "FILE", "record the session to this capture", &output);
   args.option("format", 'f', "FMT", "text (default), json or junit", &format_text_opt);
@@ -334,6 +365,10 @@ int run_exercise(int argc, char** argv) {
     }
   }
   o.shared_dir = shared_dir;
+  o.bench = bench;
+  if (!bench_time_text.empty() &&
+      (!parse_seconds(bench_time_text, o.bench_each) || o.bench_each.count() == 0))
+    return fail(kCommand, "--bench-time needs a number of seconds above 0");
   enum class Format { Text, Json, Junit } format = Format::Text;
   if (format_text_opt == "json")
     format = Format::Json;

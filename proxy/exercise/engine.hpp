@@ -14,6 +14,7 @@
 
 #include "captures/format/record.hpp"
 #include "decoders/vhost_user/features.hpp"
+#include "proxy/exercise/blk_bench.hpp"
 #include "proxy/exercise/check_outcome.hpp"
 #include "proxy/exercise/frontend_link.hpp"
 #include "proxy/exercise/guest_ram.hpp"
@@ -36,6 +37,8 @@ struct ExerciseOptions {
   std::chrono::milliseconds duration{0};            // workload repetitions for this long
   bool run_workload = true;
   std::vector<std::string> scenarios;  // lifecycle scenario names ("all" expanded by the caller)
+  bool bench = false;                  // measure (blk): IOPS and latency per queue
+  std::chrono::milliseconds bench_each{1000};  // per queue depth / block size / queue
   std::filesystem::path shared_dir;
   RecordSink* capture = nullptr;
 };
@@ -47,6 +50,7 @@ struct ExerciseResult {
   uint64_t records = 0;
   uint64_t acked_features = 0, acked_protocol_features = 0;
   unsigned queues = 0;
+  std::vector<BenchFigure> bench;
 };
 
 // The virtio feature bits QEMU 7.2 acks for `device` (its vhost-user feature lists) that this
