@@ -91,7 +91,7 @@ bool SplitDriver::add_queue(uint16_t size, Arena& ring_arena, Arena data_arena,
   q.setup.addr.avail_user_addr = ram_.uva(q.avail);
   q.setup.addr.used_user_addr = ram_.uva(q.used);
   q.data = std::move(data_arena);
-  for (uint16_t i = 0; i < size; ++i) q.free.push_back(static_cast<uint16_t>(size - 1 - i));
+  for (uint16_t i = 0; i < size; ++i) q.free.push_back(i);
   if (!make_notifiers(q, error)) return false;
   queues_.push_back(std::move(q));
   return true;
@@ -104,8 +104,7 @@ bool SplitDriver::reset_queues(std::string& error) {
     q.inflight.clear();
     q.completed.clear();
     q.free.clear();
-    for (uint16_t i = 0; i < q.setup.size; ++i)
-      q.free.push_back(static_cast<uint16_t>(q.setup.size - 1 - i));
+    for (uint16_t i = 0; i < q.setup.size; ++i) q.free.push_back(i);
     q.avail_idx = q.last_used = 0;
     std::memset(ram_.host(q.desc, kDescSize * q.setup.size), 0, kDescSize * q.setup.size);
     std::memset(ram_.host(q.avail, avail_bytes(q.setup.size)), 0, avail_bytes(q.setup.size));
@@ -119,7 +118,7 @@ void SplitDriver::free_chain(Queue& q, uint16_t head) {
   auto it = q.inflight.find(head);
   if (it == q.inflight.end()) return;
   for (uint64_t b : it->second.buffers) q.data.release(b);
-  for (auto d = it->second.descs.rbegin(); d != it->second.descs.rend(); ++d) q.free.push_back(*d);
+  for (uint16_t d : it->second.descs) q.free.push_back(d);
   q.inflight.erase(it);
   q.completed.insert(head);
 }
@@ -164,8 +163,8 @@ Outcome<std::vector<uint64_t>> SplitDriver::post(unsigned queue,
     f.buffers = blocks[i];
     const size_t n = c.readable.size() + c.writable_sizes.size();
     for (size_t k = 0; k < n; ++k) {
-      f.descs.push_back(q.free.back());
-      q.free.pop_back();
+      f.descs.push_back(q.free.front());
+      q.free.pop_front();
     }
     for (size_t k = 0; k < n; ++k) {
       const bool writable = k >= c.readable.size();

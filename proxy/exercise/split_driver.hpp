@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <optional>
 #include <set>
@@ -90,7 +91,9 @@ class SplitDriver final : public DriverIo {
     Arena data;
     uint16_t avail_idx = 0;  // next index we publish (free running)
     uint16_t last_used = 0;  // used index consumed so far
-    std::vector<uint16_t> free;
+    // Free descriptors, least recently used first: a head is not reused at once, so a late
+    // second completion of it is seen as the duplicate it is.
+    std::deque<uint16_t> free;
     std::map<uint16_t, InFlight> inflight;  // by head
     std::set<uint16_t> completed;           // heads completed and not posted again since
     std::chrono::steady_clock::time_point last_sample{};
