@@ -160,6 +160,33 @@ TEST(RealExercise, StoppedBackendFailsWithNoCompletionWithinTheTimeout) {
   EXPECT_NE(summary.out.find("stalled"), std::string::npos) << summary.out;
 }
 
+TEST(RealExercise, JsonAndJunitReportsNameEveryCheck) {
+  TempDir dir;
+  Daemon qsd = start_qsd(dir, true, 1);
+  const auto json = test::run_command(
+      exercise_argv(qsd, dir / "j.pcap", {"--workload", "none", "--format", "json"}), dir.path(),
+      20s);
+  ASSERT_EQ(json.exit_code, 0) << json.out << json.err;
+  EXPECT_NE(json.out.find("\"type\":\"exercise\""), std::string::npos) << json.out;
+  EXPECT_NE(json.out.find("{\"id\":\"protocol.setup\","), std::string::npos) << json.out;
+  EXPECT_NE(json.out.find("\"verdict\":\"pass\""), std::string::npos) << json.out;
+  EXPECT_EQ(json.out.find("blk.read"), std::string::npos) << "--workload none ran I/O checks";
+
+  // A read-only export: JUnit marks the write check failed with its reason.
+  TempDir ro_dir;
+  Daemon ro = start_qsd(ro_dir, false, 1);
+  const std::string xml = ro_dir / "ex.xml";
+  const auto junit = test::run_command(
+      exercise_argv(ro, ro_dir / "r.pcap", {"--format", "junit", "-o", xml}), ro_dir.path(), 20s);
+  EXPECT_EQ(junit.exit_code, 1) << junit.out << junit.err;
+  const std::string text = test::read_text_file(xml);
+  EXPECT_NE(text.find("<testcase classname=\"vhostscope exercise blk\" name=\"blk.write-read\">\n"
+                      "      <failure message=\"write of 8192 bytes"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("name=\"blk.read\">\n    </testcase>"), std::string::npos) << text;
+}
+
 TEST(RealExercise, NoBackendCannotRun) {
   TempDir dir;
   const auto run = test::run_command({test::vhostscope_binary(), "exercise", "--backend-connect",
