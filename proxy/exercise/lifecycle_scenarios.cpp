@@ -171,8 +171,6 @@ R mem_hotplug(Engine& e) {
 }
 
 R dirty_log(Engine& e) {
-  if (!(e.acked_features() & bit(kFeatureLogAll)) && !(e.offered_features() & bit(kFeatureLogAll)))
-    return R::fail("unsupported: the back-end does not offer VHOST_F_LOG_ALL");
   // One bit per 4 KiB page of guest-physical memory (spec "Migration", "Dirty pages log").
   uint64_t top = 0;
   for (const MemRegionValue& r : e.ram().table())
