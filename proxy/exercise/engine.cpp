@@ -206,15 +206,17 @@ Outcome<bool> Engine::start_queue(unsigned queue, uint16_t base) {
     auto r = link_.call(request, payload);
     if (!r) return R::fail(r.error);
   }
+  // The call notifier goes first: a back-end may use buffers as soon as the ring starts, and
+  // an interrupt it raises before it knows the call fd would be lost.
   const int kick = s.kick_fd, call = s.call_fd;
-  auto k = link_.call(FrontendRequest::SET_VRING_KICK,
-                      encode_vring_index_fd(static_cast<uint8_t>(queue), false),
-                      std::span<const int>(&kick, 1));
-  if (!k) return R::fail(k.error);
   auto c = link_.call(FrontendRequest::SET_VRING_CALL,
                       encode_vring_index_fd(static_cast<uint8_t>(queue), false),
                       std::span<const int>(&call, 1));
   if (!c) return R::fail(c.error);
+  auto k = link_.call(FrontendRequest::SET_VRING_KICK,
+                      encode_vring_index_fd(static_cast<uint8_t>(queue), false),
+                      std::span<const int>(&kick, 1));
+  if (!k) return R::fail(k.error);
   // Spec "Ring states": with PROTOCOL_FEATURES a started ring stays disabled until enabled.
   if (protocol_features_negotiated()) {
     auto e = enable_queue(queue, true);
