@@ -101,7 +101,7 @@ void scrubber(AppState& s, AppState::RingPictureUi& ui) {
   ImGui::SameLine();
   int at = static_cast<int>(ui.position);
   const uint32_t entry = ui.states[ui.position];
-  const std::string label = "ring state " + std::to_string(ui.position + 1) + " of " +
+  const std::string label = std::to_string(ui.position + 1) + "/" +
                             std::to_string(ui.states.size()) + "  " + record_number(entry) + "  " +
                             entry_time(st, entry) + " s";
   ImGui::SetNextItemWidth(std::max(ImGui::GetFontSize() * 8,
@@ -128,18 +128,13 @@ void chains_table(AppState& s, const view::QueuePicture& q, uint64_t reference_n
                  q.snapshot.inflight ? "in flight, heads not recorded" : "nothing in flight");
     return;
   }
-  const ImGuiTableFlags flags = ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerV |
-                                ImGuiTableFlags_SizingFixedFit | ImGuiTableFlags_ScrollX |
-                                ImGuiTableFlags_ScrollY;
-  const float rows = static_cast<float>(std::min<size_t>(q.chains.size(), 12) + 1);
-  const float h =
-      ImGui::GetTextLineHeightWithSpacing() * rows + ImGui::GetStyle().ScrollbarSize + 8;
-  if (!ImGui::BeginTable("chains", 4, flags, ImVec2(0, h))) return;
+  const ImGuiTableFlags flags =
+      ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerV | ImGuiTableFlags_SizingFixedFit;
+  if (!ImGui::BeginTable("chains", 4, flags)) return;
   ImGui::TableSetupColumn("head");
   ImGui::TableSetupColumn("state");
   ImGui::TableSetupColumn("in flight for");
   ImGui::TableSetupColumn("request", ImGuiTableColumnFlags_WidthStretch);
-  ImGui::TableSetupScrollFreeze(0, 1);
   ImGui::TableHeadersRow();
   ImGui::PushFont(fonts().mono);
   for (const view::InFlightChain& c : q.chains) {
@@ -171,11 +166,11 @@ void queue_picture(AppState& s, const view::QueuePicture& q, uint64_t reference_
     head += "  avail " + std::to_string(r.avail_idx) + "  used " + std::to_string(r.used_idx);
   head += "  " + std::to_string(r.inflight) + " in flight";
   if (r.pending) head += " (" + std::to_string(*r.pending) + " not fetched)";
-  ImGui::PushFont(fonts().mono);
-  text_unformatted(head);
-  ImGui::PopFont();
+  entry_link(s, q.entry);
   ImGui::SameLine();
-  entry_link(s, q.entry, "from ");
+  ImGui::PushFont(fonts().mono);
+  text_or_tip(head);
+  ImGui::PopFont();
   for (const RingFault& f : r.faults) {
     (void)f;
     text_colored(severity_color(Severity::Error), std::to_string(r.faults.size()) +
@@ -305,7 +300,8 @@ void draw_ring_picture(AppState& s) {
   }
 
   // Following: the selected row's ring state, or the newest while the list follows the tail.
-  const bool at_tail = s.selected == view::kNoSelection || s.follow_tail;
+  const bool at_tail =
+      s.selected == view::kNoSelection || (s.ctl.mode() == Mode::Live && s.follow_tail);
   if (ui.follow)
     ui.position = at_tail ? ui.states.size() - 1 : view::ring_state_at(ui.states, s.selected);
   ui.position = std::min(ui.position, ui.states.size() - 1);
@@ -315,15 +311,16 @@ void draw_ring_picture(AppState& s) {
     ui.built_position = ui.position;
   }
 
-  // Ages are counted up to the selected row when following it, to now in a running live
-  // session at its newest state, else to the ring state shown.
+  // Ages are counted to the end of the session (now, live) at its newest ring state: nothing later
+  // says the chains completed. At an earlier state, to the selected row when following it, else
+  // to the state itself.
   uint64_t reference_ns = ui.picture.time_ns;
-  if (ui.follow && !at_tail && s.selected < st.size())
-    reference_ns = std::max(reference_ns, st.entry(s.selected).timestamp_ns);
-  else if (ui.position + 1 == ui.states.size())
+  if (ui.position + 1 == ui.states.size())
     reference_ns = std::max(reference_ns, s.ctl.live_running()
                                               ? realtime_ns()
                                               : st.entry(sessions[si].last_entry).timestamp_ns);
+  else if (ui.follow && s.selected < st.size())
+    reference_ns = std::max(reference_ns, st.entry(s.selected).timestamp_ns);
   s.stats.picture_states = ui.states.size();
   s.stats.picture_position = ui.position;
   s.stats.picture_queues = ui.picture.queues.size();

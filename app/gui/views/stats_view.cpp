@@ -20,18 +20,16 @@ constexpr double kLiveRecomputeSeconds = 1.0;  // a live store grows every frame
 
 void stats_table(const char* id, const view::StatsTable& t) {
   if (t.rows.empty()) return;
-  const ImGuiTableFlags flags = ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerV |
-                                ImGuiTableFlags_SizingFixedFit | ImGuiTableFlags_ScrollX;
+  // No scrolling of its own: the table is as tall as its rows and the window scrolls (sideways
+  // too, when narrower than the columns).
+  const ImGuiTableFlags flags =
+      ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerV | ImGuiTableFlags_SizingFixedFit;
   const bool headers = !t.columns.front().title.empty();
-  const float rows = static_cast<float>(t.rows.size() + (headers ? 1 : 0));
-  const float h =
-      ImGui::GetTextLineHeightWithSpacing() * rows + ImGui::GetStyle().ScrollbarSize + 8;
-  if (!ImGui::BeginTable(id, static_cast<int>(t.columns.size()), flags, ImVec2(0, h))) return;
+  if (!ImGui::BeginTable(id, static_cast<int>(t.columns.size()), flags)) return;
   for (const view::StatsColumn& c : t.columns)
     ImGui::TableSetupColumn(c.title.empty() ? c.tip.data() : c.title.data(),
                             ImGuiTableColumnFlags_None);
   if (headers) {
-    ImGui::TableSetupScrollFreeze(0, 1);
     ImGui::TableNextRow(ImGuiTableRowFlags_Headers);
     for (size_t k = 0; k < t.columns.size(); ++k) {
       if (!ImGui::TableSetColumnIndex(static_cast<int>(k))) continue;
@@ -94,12 +92,12 @@ void draw_stats_window(AppState& s) {
     s.capture_stats_time = now;
   }
   const ImGuiViewport* vp = ImGui::GetMainViewport();
-  ImGui::SetNextWindowSize(ImVec2(vp->WorkSize.x * 0.7f, vp->WorkSize.y * 0.7f),
+  ImGui::SetNextWindowSize(ImVec2(vp->WorkSize.x * 0.8f, vp->WorkSize.y * 0.85f),
                            s.headless ? ImGuiCond_Always : ImGuiCond_FirstUseEver);
   ImGui::SetNextWindowPos(
       ImVec2(vp->WorkPos.x + vp->WorkSize.x * 0.5f, vp->WorkPos.y + vp->WorkSize.y * 0.5f),
       s.headless ? ImGuiCond_Always : ImGuiCond_FirstUseEver, ImVec2(0.5f, 0.5f));
-  if (!ImGui::Begin("Statistics", &s.show_stats)) {
+  if (!ImGui::Begin("Statistics", &s.show_stats, ImGuiWindowFlags_HorizontalScrollbar)) {
     ImGui::End();
     return;
   }
