@@ -447,8 +447,8 @@ TEST_F(GuiRender, RingPictureAndRingsColumnsAtEverySize) {
                     "50", path});
     ASSERT_EQ(res.exit_code, 0) << res.out << res.err;
     auto rep = parse_report(res.out);
-    // #50 is a ring state: the picture shows it (position 17), one READ in flight.
-    EXPECT_EQ(rep["picture"]["position"], "17");
+    // #50 is the ninth ring state: the picture shows it, one READ in flight.
+    EXPECT_EQ(rep["picture"]["position"], "8");
     EXPECT_EQ(rep["picture"]["chains"], "1");
     EXPECT_EQ(rep["picture"]["in_flight_cells"], "1");
     EXPECT_EQ(rep["rings"]["columns_beyond_edge"], "0") << res.out;

@@ -119,7 +119,7 @@ void scrubber(AppState& s, AppState::RingPictureUi& ui) {
 // How long a chain has been in flight, as of `reference_ns`.
 std::string age_text(const view::InFlightChain& c, uint64_t reference_ns) {
   const uint64_t age = reference_ns > c.since_ns ? reference_ns - c.since_ns : 0;
-  return (c.at_least ? "≥ " : "") + format_duration(age);
+  return (c.at_least ? ">= " : "") + format_duration(age);
 }
 
 void chains_table(AppState& s, const view::QueuePicture& q, uint64_t reference_ns) {
@@ -240,7 +240,7 @@ void queue_picture(AppState& s, const view::QueuePicture& q, uint64_t reference_
   ImGui::NewLine();
   if (q.used_unconsumed)
     text_colored(kDimText, std::to_string(*q.used_unconsumed) +
-                               " used, not yet consumed (used idx − the driver's used_event)");
+                               " used, not yet consumed (used idx - the driver's used_event)");
   else if (r.type == RingType::Split)
     text_colored(kDimText, "used, not yet consumed: unknown without EVENT_IDX");
   if (q.unlisted)
