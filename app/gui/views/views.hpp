@@ -9,20 +9,23 @@ namespace vhs::gui {
 
 struct AppState;
 
-void draw_filter_bar(AppState& s);    // filter box, match count, finding stepping
-void draw_step_bar(AppState& s);      // live: step / continue / breakpoints, what is held
-void handle_step_keys(AppState& s);   // live: F10 step, F5 continue, F9 / Shift+F9 breakpoint
-void draw_messages(AppState& s);      // virtualised message table
-void draw_detail(AppState& s);        // field tree, findings, fds, hex of the selection
-void draw_features(AppState& s);      // negotiation matrices
-void draw_memory(AppState& s);        // memory map to scale, ring marks, guest memory
-void draw_rings(AppState& s);         // per-queue state with a time slider, ring snapshots
-void draw_ring_picture(AppState& s);  // each queue's ring as a picture, scrubbed over ring states
-void draw_stats_window(AppState& s);  // View > Statistics: the numbers of `vhostscope stats`
-void draw_timeline(AppState& s);      // lanes over time, zoom / pan, hangs
-void draw_findings(AppState& s);      // every finding, severity first
-void draw_status_bar(AppState& s);    // mode, counts, session, pending replies
-void draw_dialogs(AppState& s);       // open / save file dialogs, help, log
+void draw_filter_bar(AppState& s);   // filter box, match count, finding stepping
+void draw_step_bar(AppState& s);     // live: step / continue / breakpoints, what is held
+void handle_step_keys(AppState& s);  // live: F10 step, F5 continue, F9 / Shift+F9 breakpoint
+void draw_messages(AppState& s);     // virtualised message table
+void draw_detail(AppState& s);       // field tree, findings, fds, hex of the selection
+void draw_features(AppState& s);     // negotiation matrices
+void draw_memory(AppState& s);       // memory map to scale, ring marks, guest memory
+void draw_rings(AppState& s);        // per-queue state with a time slider, ring snapshots
+void draw_timeline(AppState& s);     // lanes over time, zoom / pan, hangs
+void draw_findings(AppState& s);     // every finding, severity first
+void draw_status_bar(AppState& s);   // mode, counts, session, pending replies
+void draw_dialogs(AppState& s);      // open / save file dialogs, help, log
+
+// Each queue's ring as a picture, scrubbed over the recorded ring states (a tab), and
+// View > Statistics, the numbers of `vhostscope stats` (a window over the layout).
+void draw_ring_picture(AppState& s);
+void draw_stats_window(AppState& s);
 
 // Hex pane over `bytes`: 16 bytes a line with offsets and ASCII; bytes [hl_offset, hl_offset +
 // hl_length) highlighted. Returns the byte under the mouse (-1 when none).
