@@ -119,6 +119,7 @@ void scrubber(AppState& s, AppState::RingPictureUi& ui) {
 // How long a chain has been in flight, as of `reference_ns`.
 std::string age_text(const view::InFlightChain& c, uint64_t reference_ns) {
   const uint64_t age = reference_ns > c.since_ns ? reference_ns - c.since_ns : 0;
+  if (age == 0 && !c.at_least) return "new here";  // first listed by the ring state shown
   return (c.at_least ? ">= " : "") + format_duration(age);
 }
 
@@ -148,7 +149,9 @@ void chains_table(AppState& s, const view::QueuePicture& q, uint64_t reference_n
     text_unformatted(age_text(c, reference_ns));
     if (ImGui::IsItemHovered())
       ImGui::SetTooltip(c.at_least ? "already in flight in the first ring state looked at"
-                                   : "since the first consecutive ring state listing it");
+                                   : "since the first of the consecutive ring states listing it, "
+                                     "up to the selected row (the session's end at the newest "
+                                     "ring state)");
     ImGui::TableNextColumn();
     text_or_tip(c.detail.empty() ? std::string("(no request bytes recorded)") : c.detail);
   }
@@ -225,11 +228,13 @@ void queue_picture(AppState& s, const view::QueuePicture& q, uint64_t reference_
   }
 
   // Beside the picture (below it when the pane is narrow): legend and in-flight chains.
-  const bool beside = avail_w > diameter + fs * 24;
+  // Room for the chains' request text (about 36 characters) beside the picture, else below it.
+  const bool beside = avail_w > diameter + fs * 38;
   if (beside) {
     ImGui::SetCursorScreenPos(ImVec2(origin.x + diameter + fs * 3, origin.y));
     ImGui::BeginGroup();
   }
+  ImGui::PushTextWrapPos(0.0f);  // the notes wrap at the pane's edge
   text_colored(kDimText, "outer: descriptor table (a chain colours its head)");
   text_colored(kDimText, "inner: ring positions; hands: avail and used index");
   for (auto c : {view::CellState::Free, view::CellState::Available, view::CellState::InFlight,
@@ -248,6 +253,7 @@ void queue_picture(AppState& s, const view::QueuePicture& q, uint64_t reference_
                  std::to_string(q.unlisted) + " more in flight, not listed by the record");
   if (r.heads_approximate)
     text_colored(severity_color(Severity::Warning), "heads approximate (completed out of order)");
+  ImGui::PopTextWrapPos();
   chains_table(s, q, reference_ns);
   s.stats.picture_chains += q.chains.size();
   if (beside) {
