@@ -9,6 +9,7 @@ packages=(
   libexpat1-dev  # check_cli_test parses the JUnit XML of `vhostscope check`
   # GUI and its render test under a virtual X server with Mesa
   libimgui-dev libglfw3-dev libgl-dev libgl1-mesa-dri xvfb x11-apps imagemagick
+  libpng-dev  # screenshots (vhostscope-gui --screenshot) are PNG written by libpng
   fonts-dejavu-core  # readable GUI font; the GUI falls back to ImGui's built-in one without it
   # real peers for end-to-end tests and for building the tiny test guest
   qemu-system-x86 qemu-system-common busybox-static cpio kmod

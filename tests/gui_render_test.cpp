@@ -3,6 +3,9 @@
 // and prints what each view drew. The images must not be blank and the printed counts must match
 // the model built here from the same capture with the same view-model code.
 #include <gtest/gtest.h>
+#if VHS_TEST_HAVE_PNG
+#include <png.h>
+#endif
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -10,6 +13,7 @@
 #include <cmath>
 #include <csignal>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <set>
@@ -17,9 +21,11 @@
 #include <string>
 #include <vector>
 
+#include "app/common/stats_format.hpp"
 #include "app/common/view_features.hpp"
 #include "app/common/view_filter.hpp"
 #include "app/common/view_memory.hpp"
+#include "app/common/view_ring_picture.hpp"
 #include "app/common/view_rings.hpp"
 #include "app/common/view_sample_fields.hpp"
 #include "app/common/view_timeline.hpp"
@@ -194,6 +200,26 @@ Image read_ppm(const std::string& path) {
   if (!in) return {};
   return img;
 }
+
+#if VHS_TEST_HAVE_PNG
+// Decodes a PNG with libpng as 8-bit RGB; empty on any error.
+Image read_png(const std::string& path) {
+  png_image png;
+  std::memset(&png, 0, sizeof png);
+  png.version = PNG_IMAGE_VERSION;
+  if (!png_image_begin_read_from_file(&png, path.c_str())) return {};
+  png.format = PNG_FORMAT_RGB;
+  Image img;
+  img.width = static_cast<int>(png.width);
+  img.height = static_cast<int>(png.height);
+  img.rgb.resize(PNG_IMAGE_SIZE(png));
+  if (!png_image_finish_read(&png, nullptr, img.rgb.data(), 0, nullptr)) {
+    png_image_free(&png);
+    return {};
+  }
+  return img;
+}
+#endif
 
 // Standard deviation of the luminance and the number of distinct colours.
 std::pair<double, size_t> image_stats(const Image& img) {
@@ -373,13 +399,62 @@ TEST_F(GuiRender, ShippedHangCaptureDrawsRingsAndTheHang) {
   EXPECT_EQ(rep["memory"]["regions"], std::to_string(session.state().regions.size()));
   EXPECT_EQ(rep["memory"]["ring_marks"], std::to_string(view::ring_marks(session.state()).size()));
 
-  for (const char* view : {"detail", "features", "memory", "rings", "findings"}) {
+  // Ring picture: the selection (the first flagged record, #72) picks the newest ring state; its
+  // READ is the one in-flight descriptor, and both hands are drawn.
+  std::vector<uint32_t> all_ring_states;
+  for (size_t i = 0; i < shipped.size(); ++i)
+    if (shipped.entry(i).kind == RecordKind::RingState)
+      all_ring_states.push_back(static_cast<uint32_t>(i));
+  const auto states = view::session_ring_states(shipped, 0, all_ring_states);
+  const size_t position = view::ring_state_at(states, shipped.flagged().front());
+  const auto picture = view::build_ring_picture(shipped, 0, states, position);
+  ASSERT_EQ(picture.queues.size(), 1u);
+  EXPECT_EQ(rep["picture"]["ring_states"], std::to_string(states.size()));
+  EXPECT_EQ(rep["picture"]["position"], std::to_string(position));
+  EXPECT_EQ(rep["picture"]["queues"], "1");
+  EXPECT_EQ(rep["picture"]["chains"], std::to_string(picture.queues[0].chains.size()));
+  EXPECT_EQ(rep["picture"]["in_flight_cells"], "1");
+  EXPECT_EQ(rep["picture"]["hands"], "2");
+
+  // Statistics window: the rows of `vhostscope stats` over the same records.
+  const CaptureStats stats = compute_stats(shipped);
+  EXPECT_EQ(rep["stats"]["requests"], std::to_string(stats.overall.requests.size()));
+  EXPECT_EQ(rep["stats"]["queues"], std::to_string(stats.overall.queues.size()));
+  EXPECT_EQ(rep["stats"]["findings"], std::to_string(stats.overall.findings.size()));
+
+  // At 1280x800 the rings tab's tables show what fits: no column starts beyond the right edge.
+  EXPECT_GE(std::stoul(rep["rings"]["columns"]), 6u) << res.out;
+  EXPECT_EQ(rep["rings"]["columns_beyond_edge"], "0") << res.out;
+
+  for (const char* view :
+       {"detail", "features", "memory", "rings", "findings", "picture", "stats"}) {
     SCOPED_TRACE(view);
     const auto& img_line = rep[std::string("image:") + view];
     ASSERT_EQ(img_line.count("path"), 1u) << res.out;
     const Image img = read_ppm(img_line.at("path"));
     ASSERT_EQ(img.width, 1280);
     EXPECT_GT(image_stats(img).first, 8.0);
+  }
+}
+
+// The ring picture draws at every size the layout supports, and the rings tab keeps every column
+// it shows inside the pane, also with the messages pane dragged wide.
+TEST_F(GuiRender, RingPictureAndRingsColumnsAtEverySize) {
+  const std::string path = std::string(VHS_SOURCE_DIR) + "/captures/samples/blk-hang.pcap";
+  for (const char* size : {"1280x800", "1920x1080", "1024x700"}) {
+    SCOPED_TRACE(size);
+    auto res = run({"--screenshot", dir / "sizes.ppm", "--view", "all", "--size", size, "--select",
+                    "50", path});
+    ASSERT_EQ(res.exit_code, 0) << res.out << res.err;
+    auto rep = parse_report(res.out);
+    // #50 is the ninth ring state: the picture shows it, one READ in flight.
+    EXPECT_EQ(rep["picture"]["position"], "8");
+    EXPECT_EQ(rep["picture"]["chains"], "1");
+    EXPECT_EQ(rep["picture"]["in_flight_cells"], "1");
+    EXPECT_EQ(rep["rings"]["columns_beyond_edge"], "0") << res.out;
+    EXPECT_GE(std::stoul(rep["rings"]["columns"]), 4u) << res.out;
+    const Image img = read_ppm(rep["image:picture"]["path"]);
+    EXPECT_GT(image_stats(img).second, 50u);
   }
 }
 
@@ -449,6 +524,21 @@ TEST_F(GuiRender, PngOutputAndErrors) {
   ASSERT_GT(png.size(), 1000u);
   EXPECT_EQ(png.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
   EXPECT_EQ(png.substr(12, 4), "IHDR");
+  // Compressed: the former writer stored the 1600x1000 scanlines uncompressed (4.8 MB); a GUI
+  // screenshot is mostly flat colour and compresses far below a tenth of that.
+  const size_t stored = 1000u * (1600u * 3 + 1);
+  EXPECT_LT(png.size(), stored / 10) << png.size();
+#if VHS_TEST_HAVE_PNG
+  // It decodes with libpng to the very pixels the same frame gives as PPM.
+  auto ppm = run({"--screenshot", dir / "shot.ppm", "--view", "features", dir / "session.pcap"});
+  ASSERT_EQ(ppm.exit_code, 0) << ppm.out << ppm.err;
+  const Image decoded = read_png(dir / "shot.png");
+  const Image raw = read_ppm(dir / "shot.ppm");
+  ASSERT_EQ(decoded.width, 1600);
+  ASSERT_EQ(decoded.height, 1000);
+  ASSERT_EQ(raw.rgb.size(), decoded.rgb.size());
+  EXPECT_TRUE(raw.rgb == decoded.rgb);
+#endif
 
   auto missing = run({"--screenshot", dir / "x.ppm", dir / "missing.pcap"});
   EXPECT_EQ(missing.exit_code, 1);

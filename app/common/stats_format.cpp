@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "app/common/text_format.hpp"
+#include "app/common/view_stats.hpp"
 #include "decoders/vhost_user/field_format.hpp"
 #include "decoders/virtio/notify_record.hpp"
 #include "decoders/virtio/ring_snapshot.hpp"
@@ -176,47 +177,23 @@ class ScopeAccumulator {
   std::map<FindingCode, uint64_t> findings_;
 };
 
-std::string_view channel_label(Channel c) { return c == Channel::Frontend ? "fe" : "be"; }
-
-std::string latency_cell(const LatencySummary& l, uint64_t LatencySummary::*field) {
-  return l.count ? format_duration(l.*field) : "-";
+// The text tables are the cells of app/common/view_stats, padded: the GUI's statistics window
+// shows the same cells.
+void table_text(std::string& out, const view::StatsTable& t, size_t indent, bool header) {
+  if (header) out += view::padded_header(t, indent) + "\n";
+  for (const auto& row : t.rows) out += view::padded_row(t, row, indent) + "\n";
 }
 
 void scope_text(std::string& out, const ScopeStats& s) {
-  out += s.session ? fmt::format("Session {}", *s.session) : std::string("Overall");
-  out +=
-      fmt::format(": {} record{}, {} message{}, {}\n", s.records, s.records == 1 ? "" : "s",
-                  s.messages, s.messages == 1 ? "" : "s", format_duration(s.last_ns - s.first_ns));
-  if (!s.requests.empty()) {
-    out += fmt::format("  {:<2} {:<32} {:>8} {:>8} {:>10} {:>10} {:>10} {:>10}\n", "ch", "request",
-                       "count", "replies", "min", "p50", "p99", "max");
-    for (const RequestKindStats& r : s.requests)
-      out += fmt::format("  {:<2} {:<32} {:>8} {:>8} {:>10} {:>10} {:>10} {:>10}\n",
-                         channel_label(r.channel), r.name, r.requests, r.replies,
-                         latency_cell(r.latency, &LatencySummary::min_ns),
-                         latency_cell(r.latency, &LatencySummary::p50_ns),
-                         latency_cell(r.latency, &LatencySummary::p99_ns),
-                         latency_cell(r.latency, &LatencySummary::max_ns));
-  }
+  out += view::scope_title(s) + "\n";
+  if (!s.requests.empty()) table_text(out, view::request_table(s), 2, true);
   if (!s.queues.empty()) {
-    out += fmt::format("  {:>5} {:>10} {:>10} {:>8} {:>10} {:>11} {:>14}\n", "queue", "kicks",
-                       "calls", "samples", "completed", "completed/s", "in-flight");
-    for (const QueueStats& q : s.queues) {
-      const std::string rate =
-          q.completed_per_second ? fmt::format("{:.1f}", *q.completed_per_second) : "-";
-      const std::string depth = q.samples ? fmt::format("{}/{:.1f}/{}", q.in_flight_min,
-                                                        q.in_flight_mean, q.in_flight_max)
-                                          : "-";
-      out += fmt::format("  {:>5} {:>10} {:>10} {:>8} {:>10} {:>11} {:>14}\n", q.queue, q.kicks,
-                         q.calls, q.samples, q.completed, rate, depth);
-    }
-    out += "  (in-flight: min/mean/max over the ring-state samples)\n";
+    table_text(out, view::queue_table(s), 2, true);
+    out += "  " + std::string(view::kInFlightNote) + "\n";
   }
   if (!s.findings.empty()) {
     out += "  findings:\n";
-    for (const FindingKindStats& f : s.findings)
-      out += fmt::format("    {:<7} {:<28} {:>8}\n", severity_name(finding_info(f.code).severity),
-                         finding_info(f.code).id, f.count);
+    table_text(out, view::finding_table(s), 4, false);
   }
 }
 

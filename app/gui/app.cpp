@@ -45,6 +45,7 @@ const char* tab_name(Tab t) {
     case Tab::Features: return "features";
     case Tab::Memory: return "memory";
     case Tab::Rings: return "rings";
+    case Tab::Picture: return "picture";
     case Tab::Findings: return "findings";
     case Tab::Count: break;
   }
@@ -123,6 +124,8 @@ void App::on_pump(const PumpResult& r) {
     s.backend_messages = 0;
     s.replay.reset();
     s.rings_follow = true;
+    s.ring_picture = {};
+    s.capture_stats_records = SIZE_MAX;
     s.selected = view::kNoSelection;
     s.session_index = 0;
     s.session_pinned = false;
@@ -250,6 +253,7 @@ void App::draw_menu() {
     ImGui::Separator();
     ImGui::MenuItem("Relay log", nullptr, &s.show_log, s.ctl.mode() == Mode::Live);
     if (ImGui::MenuItem("Fit timeline")) s.timeline_follow = true;
+    ImGui::MenuItem("Statistics", nullptr, &s.show_stats);
     if (ImGui::MenuItem("Hide ring states and notifications", "Ctrl+H", s.layout.hide_samples))
       toggle_samples();
     ImGui::EndMenu();
@@ -300,6 +304,7 @@ void App::draw_layout() {
       const Tab tab = static_cast<Tab>(t);
       std::string label = tab_name(tab);
       label[0] = static_cast<char>(label[0] - 'a' + 'A');
+      if (tab == Tab::Picture) label = "Ring picture";
       if (tab == Tab::Findings && !s.findings.empty())
         label += " (" + std::to_string(s.findings.size()) + ")";
       label += "###" + std::string(tab_name(tab));
@@ -312,6 +317,7 @@ void App::draw_layout() {
           case Tab::Features: draw_features(s); break;
           case Tab::Memory: draw_memory(s); break;
           case Tab::Rings: draw_rings(s); break;
+          case Tab::Picture: draw_ring_picture(s); break;
           case Tab::Findings: draw_findings(s); break;
           case Tab::Count: break;
         }
@@ -349,6 +355,7 @@ void App::frame() {
   follow_session();
   draw_layout();
   draw_dialogs(state_);
+  draw_stats_window(state_);
 }
 
 }  // namespace vhs::gui

@@ -8,17 +8,20 @@
 #include <unordered_map>
 #include <vector>
 
+#include "app/common/stats_format.hpp"
 #include "app/common/step_controls.hpp"
 #include "app/common/view_filter.hpp"
 #include "app/common/view_index.hpp"
 #include "app/common/view_navigation.hpp"
+#include "app/common/view_ring_picture.hpp"
 #include "app/common/view_rings.hpp"
 #include "app/common/view_timeline.hpp"
 #include "app/gui/controller.hpp"
 
 namespace vhs::gui {
 
-enum class Tab : uint8_t { Detail = 0, Features, Memory, Rings, Findings, Count };
+// Saved in the ini file by number: new tabs go at the end.
+enum class Tab : uint8_t { Detail = 0, Features, Memory, Rings, Findings, Picture, Count };
 const char* tab_name(Tab t);  // "detail", "features", ...
 
 // Formatted columns of one message row (dump_format), cached while it is on screen.
@@ -41,6 +44,11 @@ struct ViewStats {
   size_t feature_bits = 0, protocol_bits = 0, feature_mismatches = 0;
   size_t memory_regions = 0, memory_marks = 0;
   size_t ring_queues = 0, ring_records = 0, ring_snapshot_rows = 0;
+  // Table columns the rings view drew, and how many of them start beyond the visible right edge.
+  size_t ring_columns = 0, ring_columns_beyond = 0;
+  size_t picture_queues = 0, picture_states = 0, picture_position = 0, picture_chains = 0;
+  size_t picture_in_flight_cells = 0, picture_hands = 0;
+  size_t stats_requests = 0, stats_queues = 0, stats_findings = 0;  // statistics window rows
   size_t timeline_lanes = 0, timeline_buckets = 0, timeline_hangs = 0;
   size_t findings_total = 0;
   size_t pending = 0;
@@ -106,6 +114,25 @@ struct AppState {
       ring_records;  // RingState entries of the store, in order (indexed incrementally)
   size_t ring_records_scanned = 0;
   size_t backend_messages = 0;  // back-end channel messages seen by the same scan (ch column)
+
+  // Ring picture (ring_picture_view.cpp): the session's ring states and the scrubber over them.
+  struct RingPictureUi {
+    bool follow = true;  // the scrubber follows the selected row (or the newest state)
+    size_t position = 0;
+    size_t session = SIZE_MAX;  // what `states` and `picture` were built for
+    size_t ring_records_seen = 0;
+    size_t built_position = SIZE_MAX;
+    uint32_t selected_seen = view::kNoSelection;
+    std::vector<uint32_t> states;
+    view::RingPicture picture;
+  } ring_picture;
+
+  // Statistics window (View menu): `vhostscope stats` over the whole store, recomputed when the
+  // store grew (at most once a second live).
+  bool show_stats = false;
+  CaptureStats capture_stats;
+  size_t capture_stats_records = SIZE_MAX;
+  double capture_stats_time = 0;
 
   // Detail: the field under the mouse (offset/length into the message) for hex highlighting.
   int hover_offset = -1, hover_length = 0;

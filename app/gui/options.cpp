@@ -35,8 +35,9 @@ constexpr const char* kUsage =
     "self-test (headless, e.g. under Xvfb):\n"
     "  --screenshot OUT.png      render the views, save OUT-<view>.png (.ppm also works), print\n"
     "                            what each view drew\n"
-    "  --view NAME               all, messages, detail, features, memory, rings, timeline, "
-    "findings\n"
+    "  --view NAME               all, messages, detail, features, memory, rings, picture, "
+    "timeline,\n"
+    "                            findings, stats\n"
     "  --bench VIEW              render --frames N frames of VIEW and print frame times\n"
     "  --frames N                frames for --bench (default 120)\n"
     "  --size WxH                window size for the self-test modes (default 1600x1000)\n";
@@ -65,8 +66,9 @@ int usage_error(const std::string& msg) {
 }  // namespace
 
 const std::vector<std::string>& view_names() {
-  static const std::vector<std::string> names = {"messages", "detail",   "features", "memory",
-                                                 "rings",    "timeline", "findings"};
+  static const std::vector<std::string> names = {"messages", "detail",   "features",
+                                                 "memory",   "rings",    "picture",
+                                                 "timeline", "findings", "stats"};
   return names;
 }
 

@@ -129,10 +129,21 @@ void print_stats(const std::string& view, const AppState& s) {
   else if (view == "memory")
     std::printf("view=memory regions=%zu ring_marks=%zu\n", v.memory_regions, v.memory_marks);
   else if (view == "rings")
-    std::printf("view=rings queues=%zu ring_records=%zu snapshot_rows=%zu\n", v.ring_queues,
-                v.ring_records, v.ring_snapshot_rows);
+    std::printf(
+        "view=rings queues=%zu ring_records=%zu snapshot_rows=%zu columns=%zu "
+        "columns_beyond_edge=%zu\n",
+        v.ring_queues, v.ring_records, v.ring_snapshot_rows, v.ring_columns, v.ring_columns_beyond);
   else if (view == "findings")
     std::printf("view=findings total=%zu\n", v.findings_total);
+  else if (view == "picture")
+    std::printf(
+        "view=picture queues=%zu ring_states=%zu position=%zu chains=%zu in_flight_cells=%zu "
+        "hands=%zu\n",
+        v.picture_queues, v.picture_states, v.picture_position, v.picture_chains,
+        v.picture_in_flight_cells, v.picture_hands);
+  else if (view == "stats")
+    std::printf("view=stats requests=%zu queues=%zu findings=%zu\n", v.stats_requests,
+                v.stats_queues, v.stats_findings);
   else if (view == "status")
     std::printf("view=status records=%zu sessions=%zu pending=%zu flagged=%zu session_index=%zu\n",
                 st.size(), st.sessions().size(), v.pending, st.flagged().size(), s.session_index);
@@ -153,6 +164,7 @@ int run_screenshot(Platform& p, App& app, const Options& o) {
   std::vector<uint8_t> rgb;
   for (size_t k = 0; k < views.size(); ++k) {
     app.force_tab(tab_for(views[k]));
+    app.state().show_stats = views[k] == "stats";  // a window over the layout, not a tab
     render_frames(p, app, kSettleFrames);
     int w = 0, h = 0;
     if (!p.read_pixels(rgb, w, h)) {

@@ -3,10 +3,13 @@
 // budgeted replay of the session). Below it the ring snapshots (RingState records) recorded up to
 // that point: avail/used indices and in-flight buffers per queue.
 #include <algorithm>
+#include <cfloat>
 #include <cinttypes>
 #include <cstdio>
 #include <map>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "app/common/dump_format.hpp"
 #include "app/common/text_format.hpp"
@@ -28,15 +31,74 @@ std::string hex(uint64_t v) {
   return buf;
 }
 
-// The header row, each header explaining its column on hover.
-template <size_t N>
-void column_headers_with_tips(const char* const (&columns)[N][2]) {
-  ImGui::TableNextRow(ImGuiTableRowFlags_Headers);
-  for (size_t k = 0; k < N; ++k) {
-    if (!ImGui::TableSetColumnIndex(static_cast<int>(k))) continue;
-    ImGui::TableHeader(columns[k][0]);
-    if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", columns[k][1]);
+// A column of a table that shows what fits: its header and tip, its text per row (nullptr: the
+// cell draws itself) and its priority (lower shows first when the pane is narrow).
+struct FitColumn {
+  const char* name;
+  const char* tip;
+  int priority;
+  float width = 0;  // measured this frame: widest cell or header, plus cell padding
+  bool shown = true;
+};
+
+float cell_width(std::string_view text, ImFont* font) {
+  return font->CalcTextSizeA(font->FontSize, FLT_MAX, 0.0f, text.data(), text.data() + text.size())
+             .x +
+         ImGui::GetStyle().CellPadding.x * 2 + 2;
+}
+
+// Decides which columns show in `room` pixels: by priority, each while the columns chosen so far
+// still leave it room to start. The last shown column may be clipped (its cells show whole on
+// hover), but no column starts beyond the pane's right edge, and none is squeezed.
+void fit_columns(std::vector<FitColumn>& columns, float room) {
+  std::vector<size_t> order(columns.size());
+  for (size_t k = 0; k < order.size(); ++k) order[k] = k;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return columns[a].priority < columns[b].priority; });
+  for (auto& c : columns) c.shown = false;
+  float used = 0;
+  const float min_room = ImGui::GetFontSize() * 4;  // what a clipped last column keeps
+  for (size_t k : order) {
+    if (used + std::min(columns[k].width, min_room) > room) continue;
+    columns[k].shown = true;
+    used += columns[k].width;
   }
+}
+
+// The header row of the shown columns, each header explaining its column on hover. Counts the
+// columns drawn and those starting beyond the visible right edge (the self-test reports both).
+void column_headers_with_tips(AppState& s, const std::vector<FitColumn>& columns) {
+  ImGui::TableNextRow(ImGuiTableRowFlags_Headers);
+  const float right_edge = ImGui::GetWindowPos().x + ImGui::GetWindowContentRegionMax().x;
+  int index = 0;
+  for (const FitColumn& c : columns) {
+    if (!c.shown) continue;
+    ++s.stats.ring_columns;
+    if (!ImGui::TableSetColumnIndex(index++)) {
+      ++s.stats.ring_columns_beyond;
+      continue;
+    }
+    if (ImGui::GetCursorScreenPos().x >= right_edge) ++s.stats.ring_columns_beyond;
+    ImGui::TableHeader(c.name);
+    if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", c.tip);
+  }
+}
+
+int shown_count(const std::vector<FitColumn>& columns) {
+  return static_cast<int>(
+      std::count_if(columns.begin(), columns.end(), [](const FitColumn& c) { return c.shown; }));
+}
+
+// "hidden at this width: desc, avail, used (hover a row's first cell, or widen the pane)".
+void hidden_note(const std::vector<FitColumn>& columns, const char* where) {
+  std::string hidden;
+  for (const FitColumn& c : columns)
+    if (!c.shown) hidden += (hidden.empty() ? "" : ", ") + std::string(c.name);
+  if (hidden.empty()) return;
+  ImGui::PushStyleColor(ImGuiCol_Text, kDimText);
+  ImGui::TextWrapped("not shown at this width: %s (hover %s, or widen the pane)", hidden.c_str(),
+                     where);
+  ImGui::PopStyleColor();
 }
 
 void notifier(AppState& s, const NotifierSlot& n, const char* id) {
@@ -56,79 +118,125 @@ void notifier(AppState& s, const NotifierSlot& n, const char* id) {
   }
 }
 
+const char* vring_state_name(const VringState& v) {
+  return v.started ? (v.enabled ? "running" : "started, disabled")
+                   : (v.enabled ? "stopped, enabled" : "stopped");
+}
+
+std::string notifier_text(const NotifierSlot& n) {
+  switch (n.state) {
+    case NotifierSlot::State::Unset: return "-";
+    case NotifierSlot::State::NoFd: return "nofd";
+    case NotifierSlot::State::Fd:
+      return format_fd(n.fd) + (n.set_by != kNoMessage ? " " + record_number(n.set_by) : "");
+  }
+  return "?";
+}
+
+// The text of each vring column (what is measured, and what the tooltip of a narrow table shows).
+std::vector<std::string> vring_cells(const VringState& v) {
+  std::string base = v.base ? std::to_string(*v.base) : "-";
+  if (v.last_base) base += " (read " + std::to_string(*v.last_base) + ")";
+  std::string counts;
+  for (const RequestCount& c : v.counts) {
+    if (!counts.empty()) counts += "  ";
+    counts += std::string(c.info ? c.info->name : "?") + "×" + std::to_string(c.count);
+  }
+  auto addr = [&](int k) {
+    if (!v.addr) return std::string("-");
+    return hex(k == 0   ? v.addr->desc_user_addr
+               : k == 1 ? v.addr->avail_user_addr
+                        : v.addr->used_user_addr);
+  };
+  return {std::to_string(v.index),
+          vring_state_name(v),
+          v.num ? std::to_string(*v.num) : "-",
+          base,
+          addr(0),
+          addr(1),
+          addr(2),
+          notifier_text(v.kick),
+          notifier_text(v.call),
+          notifier_text(v.err),
+          counts};
+}
+
+void vring_cell(AppState& s, const VringState& v, size_t k, const std::string& text) {
+  switch (k) {
+    case 1:
+      text_colored(v.started && v.enabled ? kOkText
+                   : v.started            ? severity_color(Severity::Warning)
+                                          : kDimText,
+                   text);
+      break;
+    case 7: notifier(s, v.kick, "kick"); break;
+    case 8: notifier(s, v.call, "call"); break;
+    case 9: notifier(s, v.err, "err"); break;
+    case 10: text_or_tip(kDimText, text); break;
+    default: text_or_tip(text); break;
+  }
+}
+
 void vring_table(AppState& s, const SessionState& st) {
-  ImGuiTableFlags flags = ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerV |
-                          ImGuiTableFlags_SizingFixedFit | ImGuiTableFlags_ScrollX |
-                          ImGuiTableFlags_Resizable;
-  const float h = std::min(
-      ImGui::GetContentRegionAvail().y * 0.6f,
-      ImGui::GetTextLineHeightWithSpacing() * static_cast<float>(st.vrings.size() + 2) + 8);
-  if (!ImGui::BeginTable("vrings", 11, flags, ImVec2(0, h))) return;
-  static const char* const kColumns[][2] = {
-      {"queue", "vring index"},
+  std::vector<FitColumn> columns = {
+      {"queue", "vring index", 0},
       {"state",
        "started: SET_VRING_KICK, until GET_VRING_BASE or a reset stops it; enabled: "
-       "SET_VRING_ENABLE 1 (or at once without PROTOCOL_FEATURES)"},
-      {"size", "SET_VRING_NUM: descriptors in the ring"},
+       "SET_VRING_ENABLE 1 (or at once without PROTOCOL_FEATURES)",
+       0},
+      {"size", "SET_VRING_NUM: descriptors in the ring", 1},
       {"base",
        "SET_VRING_BASE: where the back-end starts; (read N): what the last GET_VRING_BASE "
-       "returned"},
-      {"desc", "descriptor table address as sent (front-end virtual unless IOTLB)"},
-      {"avail", "available (driver) ring address as sent"},
-      {"used", "used (device) ring address as sent"},
-      {"kick", "SET_VRING_KICK: the eventfd the front-end signals; nofd: the back-end polls"},
-      {"call", "SET_VRING_CALL: the eventfd the back-end signals; nofd: no interrupts"},
-      {"err", "SET_VRING_ERR: the eventfd the back-end signals on errors"},
-      {"requests", "how often each request named this queue"},
+       "returned",
+       1},
+      {"desc", "descriptor table address as sent (front-end virtual unless IOTLB)", 4},
+      {"avail", "available (driver) ring address as sent", 5},
+      {"used", "used (device) ring address as sent", 5},
+      {"kick", "SET_VRING_KICK: the eventfd the front-end signals; nofd: the back-end polls", 2},
+      {"call", "SET_VRING_CALL: the eventfd the back-end signals; nofd: no interrupts", 2},
+      {"err", "SET_VRING_ERR: the eventfd the back-end signals on errors", 3},
+      {"requests", "how often each request named this queue", 6},
   };
-  for (const auto& c : kColumns) ImGui::TableSetupColumn(c[0]);
-  ImGui::TableSetupScrollFreeze(1, 1);
-  column_headers_with_tips(kColumns);
+  std::vector<std::vector<std::string>> rows;
+  for (const VringState& v : st.vrings) rows.push_back(vring_cells(v));
+  for (size_t k = 0; k < columns.size(); ++k) {
+    columns[k].width = cell_width(columns[k].name, ImGui::GetFont());
+    for (const auto& r : rows)
+      columns[k].width = std::max(columns[k].width, cell_width(r[k], fonts().mono));
+  }
+  fit_columns(columns, ImGui::GetContentRegionAvail().x);
+  const bool all_shown = shown_count(columns) == static_cast<int>(columns.size());
+  ImGuiTableFlags flags = ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerV |
+                          ImGuiTableFlags_SizingFixedFit | ImGuiTableFlags_ScrollY;
+  const float h = std::min(
+      ImGui::GetContentRegionAvail().y * 0.6f,
+      ImGui::GetTextLineHeightWithSpacing() * static_cast<float>(st.vrings.size() + 1) + 8);
+  if (!ImGui::BeginTable("vrings", shown_count(columns), flags, ImVec2(0, h))) return;
+  for (const FitColumn& c : columns)
+    if (c.shown) ImGui::TableSetupColumn(c.name);
+  ImGui::TableSetupScrollFreeze(0, 1);
+  column_headers_with_tips(s, columns);
   ImGui::PushFont(fonts().mono);
-  for (const VringState& v : st.vrings) {
+  for (size_t r = 0; r < st.vrings.size(); ++r) {
+    const VringState& v = st.vrings[r];
     ImGui::TableNextRow();
     ImGui::PushID(static_cast<int>(v.index));
-    ImGui::TableNextColumn();
-    text_unformatted(std::to_string(v.index));
-    ImGui::TableNextColumn();
-    const char* state = v.started ? (v.enabled ? "running" : "started, disabled")
-                                  : (v.enabled ? "stopped, enabled" : "stopped");
-    text_colored(v.started && v.enabled ? kOkText
-                 : v.started            ? severity_color(Severity::Warning)
-                                        : kDimText,
-                 state);
-    ImGui::TableNextColumn();
-    text_unformatted(v.num ? std::to_string(*v.num) : "-");
-    ImGui::TableNextColumn();
-    std::string base = v.base ? std::to_string(*v.base) : "-";
-    if (v.last_base) base += " (read " + std::to_string(*v.last_base) + ")";
-    text_unformatted(base);
-    for (int k = 0; k < 3; ++k) {
+    for (size_t k = 0; k < columns.size(); ++k) {
+      if (!columns[k].shown) continue;
       ImGui::TableNextColumn();
-      if (v.addr)
-        text_unformatted(hex(k == 0   ? v.addr->desc_user_addr
-                             : k == 1 ? v.addr->avail_user_addr
-                                      : v.addr->used_user_addr));
-      else
-        text_colored(kDimText, "-");
+      vring_cell(s, v, k, rows[r][k]);
+      if (k == 0 && !all_shown && ImGui::IsItemHovered()) {
+        std::string all;
+        for (size_t j = 0; j < columns.size(); ++j)
+          all += std::string(columns[j].name) + ": " + rows[r][j] + "\n";
+        ImGui::SetTooltip("%s", all.c_str());
+      }
     }
-    ImGui::TableNextColumn();
-    notifier(s, v.kick, "kick");
-    ImGui::TableNextColumn();
-    notifier(s, v.call, "call");
-    ImGui::TableNextColumn();
-    notifier(s, v.err, "err");
-    ImGui::TableNextColumn();
-    std::string counts;
-    for (const RequestCount& c : v.counts) {
-      if (!counts.empty()) counts += "  ";
-      counts += std::string(c.info ? c.info->name : "?") + "×" + std::to_string(c.count);
-    }
-    text_colored(kDimText, counts);
     ImGui::PopID();
   }
   ImGui::PopFont();
   ImGui::EndTable();
+  hidden_note(columns, "a queue number");
 }
 
 // Latest ring snapshot per queue among the session's RingState records up to `until`. Counting is
@@ -162,63 +270,75 @@ size_t ring_records(AppState& s, size_t session, uint32_t until, size_t queues) 
   }
   ImGui::Text("%zu ring snapshot%s up to here; latest per queue:", count, count == 1 ? "" : "s");
   s.stats.ring_snapshot_rows = latest.size();
-  // Scrolls sideways rather than lose columns off a narrow pane's edge.
-  const float table_h =
-      ImGui::GetTextLineHeightWithSpacing() * static_cast<float>(latest.size() + 1) +
-      ImGui::GetStyle().ScrollbarSize + 8;
-  if (!ImGui::BeginTable("snapshots", 8,
-                         ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerV |
-                             ImGuiTableFlags_SizingFixedFit | ImGuiTableFlags_ScrollX |
-                             ImGuiTableFlags_Resizable,
-                         ImVec2(0, table_h)))
-    return count;
-  static const char* const kColumns[][2] = {
-      {"queue", "vring index"},
-      {"record", "the RingState record this row comes from"},
-      {"type", "split or packed virtqueue"},
-      {"size", "descriptors in the ring"},
-      {"avail idx", "the driver's avail->idx: buffers made available so far (wraps at 65536)"},
-      {"used idx", "the device's used->idx: buffers completed so far (wraps at 65536)"},
+  std::vector<FitColumn> columns = {
+      {"queue", "vring index", 0},
+      {"record", "the RingState record this row comes from", 3},
+      {"type", "split or packed virtqueue", 5},
+      {"size", "descriptors in the ring", 4},
+      {"avail idx", "the driver's avail->idx: buffers made available so far (wraps at 65536)", 1},
+      {"used idx", "the device's used->idx: buffers completed so far (wraps at 65536)", 1},
       {"in flight",
        "available but not yet used (avail idx - used idx); (N not fetched): of those, not yet read "
-       "by the device"},
+       "by the device",
+       0},
       {"oldest buffer",
        "the oldest buffer still in flight: its descriptor chain (hover a row for the whole "
-       "snapshot)"},
+       "snapshot)",
+       2},
   };
-  for (const auto& c : kColumns) ImGui::TableSetupColumn(c[0]);
-  ImGui::TableSetupScrollFreeze(1, 1);
-  column_headers_with_tips(kColumns);
-  ImGui::PushFont(fonts().mono);
+  std::vector<std::vector<std::string>> rows;
   for (const auto& [queue, rec] : latest) {
     const RingSnapshot& r = rec.second;
-    ImGui::TableNextRow();
-    ImGui::TableNextColumn();
-    text_unformatted(std::to_string(queue));
-    ImGui::TableNextColumn();
-    ImGui::PushID(static_cast<int>(rec.first));
-    entry_link(s, rec.first);
-    ImGui::PopID();
-    ImGui::TableNextColumn();
-    text_unformatted(ring_type_name(r.type));
-    ImGui::TableNextColumn();
-    text_unformatted(std::to_string(r.size));
-    ImGui::TableNextColumn();
-    text_unformatted(r.indices_ok ? std::to_string(r.avail_idx) : "?");
-    ImGui::TableNextColumn();
-    text_unformatted(r.indices_ok ? std::to_string(r.used_idx) : "?");
-    ImGui::TableNextColumn();
     std::string inflight = std::to_string(r.inflight);
     if (r.pending) inflight += " (" + std::to_string(*r.pending) + " not fetched)";
-    text_colored(
-        r.faults.empty() ? ImGui::GetColorU32(ImGuiCol_Text) : severity_color(Severity::Error),
-        inflight);
-    ImGui::TableNextColumn();
-    text_unformatted(r.oldest ? describe_buffer(*r.oldest) : std::string("-"));
-    if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", describe_ring_snapshot(r).c_str());
+    rows.push_back({std::to_string(queue), record_number(rec.first),
+                    std::string(ring_type_name(r.type)), std::to_string(r.size),
+                    r.indices_ok ? std::to_string(r.avail_idx) : "?",
+                    r.indices_ok ? std::to_string(r.used_idx) : "?", inflight,
+                    r.oldest ? describe_buffer(*r.oldest) : std::string("-")});
+  }
+  for (size_t k = 0; k < columns.size(); ++k) {
+    columns[k].width = cell_width(columns[k].name, ImGui::GetFont());
+    for (const auto& r : rows)
+      columns[k].width = std::max(columns[k].width, cell_width(r[k], fonts().mono));
+  }
+  fit_columns(columns, ImGui::GetContentRegionAvail().x);
+  const float table_h =
+      ImGui::GetTextLineHeightWithSpacing() * static_cast<float>(latest.size() + 1) + 8;
+  if (!ImGui::BeginTable(
+          "snapshots", shown_count(columns),
+          ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerV | ImGuiTableFlags_SizingFixedFit,
+          ImVec2(0, table_h)))
+    return count;
+  for (const FitColumn& c : columns)
+    if (c.shown) ImGui::TableSetupColumn(c.name);
+  column_headers_with_tips(s, columns);
+  ImGui::PushFont(fonts().mono);
+  size_t r = 0;
+  for (const auto& [queue, rec] : latest) {
+    const RingSnapshot& snap = rec.second;
+    ImGui::TableNextRow();
+    ImGui::PushID(static_cast<int>(rec.first));
+    for (size_t k = 0; k < columns.size(); ++k) {
+      if (!columns[k].shown) continue;
+      ImGui::TableNextColumn();
+      if (k == 1)
+        entry_link(s, rec.first);
+      else if (k == 6)
+        text_colored(snap.faults.empty() ? ImGui::GetColorU32(ImGuiCol_Text)
+                                         : severity_color(Severity::Error),
+                     rows[r][k]);
+      else
+        text_unformatted(rows[r][k]);
+      if (k != 1 && ImGui::IsItemHovered())
+        ImGui::SetTooltip("%s", describe_ring_snapshot(snap).c_str());
+    }
+    ImGui::PopID();
+    ++r;
   }
   ImGui::PopFont();
   ImGui::EndTable();
+  hidden_note(columns, "a row");
   return count;
 }
 
@@ -226,6 +346,7 @@ size_t ring_records(AppState& s, size_t session, uint32_t until, size_t queues) 
 
 void draw_rings(AppState& s) {
   s.stats.ring_queues = s.stats.ring_records = s.stats.ring_snapshot_rows = 0;
+  s.stats.ring_columns = s.stats.ring_columns_beyond = 0;
   const Store& st = s.store();
   const auto& sessions = st.sessions();
   if (sessions.empty()) {

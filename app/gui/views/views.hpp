@@ -22,6 +22,11 @@ void draw_findings(AppState& s);     // every finding, severity first
 void draw_status_bar(AppState& s);   // mode, counts, session, pending replies
 void draw_dialogs(AppState& s);      // open / save file dialogs, help, log
 
+// Each queue's ring as a picture, scrubbed over the recorded ring states (a tab), and
+// View > Statistics, the numbers of `vhostscope stats` (a window over the layout).
+void draw_ring_picture(AppState& s);
+void draw_stats_window(AppState& s);
+
 // Hex pane over `bytes`: 16 bytes a line with offsets and ASCII; bytes [hl_offset, hl_offset +
 // hl_length) highlighted. Returns the byte under the mouse (-1 when none).
 int draw_hex(const char* id, std::span<const uint8_t> bytes, int hl_offset, int hl_length,
