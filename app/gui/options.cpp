@@ -36,7 +36,7 @@ constexpr const char* kUsage =
     "  --screenshot OUT.png      render the views, save OUT-<view>.png (.ppm also works), print\n"
     "                            what each view drew\n"
     "  --view NAME               all, messages, detail, features, memory, rings, timeline, "
-    "findings\n"
+    "findings, plots\n"
     "  --bench VIEW              render --frames N frames of VIEW and print frame times\n"
     "  --frames N                frames for --bench (default 120)\n"
     "  --size WxH                window size for the self-test modes (default 1600x1000)\n";
@@ -66,7 +66,7 @@ int usage_error(const std::string& msg) {
 
 const std::vector<std::string>& view_names() {
   static const std::vector<std::string> names = {"messages", "detail",   "features", "memory",
-                                                 "rings",    "timeline", "findings"};
+                                                 "rings",    "timeline", "findings", "plots"};
   return names;
 }
 
