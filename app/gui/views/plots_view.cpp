@@ -163,17 +163,22 @@ void draw_plots(AppState& s, float label_w, float width, float height) {
     return;
   }
 
-  const float row_h = std::max(fs * 2.6f, (height - 2) / static_cast<float>(rows.size()));
-  ImGui::BeginChild("##plots", ImVec2(width, height), false);
+  // Drawn straight into the timeline's window (no child): its mouse handling (wheel zoom, drag
+  // pan, zoom to a dragged stretch) covers the plots too. Rows that do not fit are counted.
+  const float row_h = std::max(fs * 2.4f, (height - 2) / static_cast<float>(rows.size()));
+  const size_t shown =
+      std::min(rows.size(), static_cast<size_t>(std::max(1.0f, (height - 2) / row_h)));
   const ImVec2 origin = ImGui::GetCursorScreenPos();
   const float px0 = origin.x + label_w;
   ImDrawList* dl = ImGui::GetWindowDrawList();
   const ImVec2 mouse = ImGui::GetMousePos();
-  const bool over = ImGui::IsWindowHovered() && mouse.x >= px0 && mouse.x < px0 + plot_w;
+  const bool over = ImGui::IsWindowHovered() && mouse.x >= px0 && mouse.x < px0 + plot_w &&
+                    mouse.y >= origin.y && mouse.y < origin.y + height;
   const size_t hover_col =
       over ? std::min(nb - 1, static_cast<size_t>((mouse.x - px0) / bw)) : SIZE_MAX;
   std::string tip;
-  for (size_t r = 0; r < rows.size(); ++r) {
+  s.stats.plot_rows = shown;
+  for (size_t r = 0; r < shown; ++r) {
     const Row& row = rows[r];
     const RowGeometry g{px0, plot_w, origin.y + row_h * static_cast<float>(r), row_h};
     if (r % 2)
@@ -224,12 +229,14 @@ void draw_plots(AppState& s, float label_w, float width, float height) {
   }
   if (hover_col != SIZE_MAX) {
     const float x = px0 + bw * (static_cast<float>(hover_col) + 0.5f);
-    dl->AddLine(ImVec2(x, origin.y), ImVec2(x, origin.y + row_h * static_cast<float>(rows.size())),
+    dl->AddLine(ImVec2(x, origin.y), ImVec2(x, origin.y + row_h * static_cast<float>(shown)),
                 IM_COL32(255, 255, 255, 60));
     if (!tip.empty()) ImGui::SetTooltip("%s", tip.c_str());
   }
-  ImGui::Dummy(ImVec2(width, row_h * static_cast<float>(rows.size())));
-  ImGui::EndChild();
+  if (shown < rows.size())
+    dl->AddText(
+        ImVec2(origin.x + 2, origin.y + row_h * static_cast<float>(shown) - fs), kDimText,
+        ("+" + std::to_string(rows.size() - shown) + " more: drag the splitter up").c_str());
 }
 
 }  // namespace vhs::gui

@@ -365,7 +365,8 @@ void draw_timeline(AppState& s) {
                          (io.KeyShift && ImGui::IsMouseDragging(ImGuiMouseButton_Left, 2.0f));
   if (ImGui::IsItemActive() && band_drag && s.timeline_zoom_from < 0)
     s.timeline_zoom_from = io.MouseClickedPos[ImGui::IsMouseDown(ImGuiMouseButton_Right) ? 1 : 0].x;
-  if (s.timeline_zoom_from >= 0 && !ImGui::IsItemActive()) {
+  const bool band_released = s.timeline_zoom_from >= 0 && !ImGui::IsItemActive();
+  if (band_released) {
     // Released: zoom to the dragged stretch.
     const double a = (s.timeline_zoom_from - px0) / plot_w, b = anchor;
     if (std::abs(b - a) * plot_w >= 3) {
@@ -380,7 +381,7 @@ void draw_timeline(AppState& s) {
   }
   if (hovered && ImGui::IsMouseDoubleClicked(ImGuiMouseButton_Left)) {
     s.timeline_follow = true;
-  } else if (ImGui::IsItemDeactivated() && s.timeline_zoom_from < 0 &&
+  } else if (ImGui::IsItemDeactivated() && !band_released && s.timeline_zoom_from < 0 &&
              io.MouseDragMaxDistanceSqr[0] < 4.0f && show_lanes &&
              mouse.y < rows_bottom) {  // a click, not the end of a drag
     if (lifecycle_row && mouse.y < lanes_top) {
