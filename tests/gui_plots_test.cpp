@@ -56,11 +56,12 @@ TEST(PlotSeries, LevelHoldsUntilTheNextPoint) {
 
 TEST(PlotSeries, UsedIndexAdvance) {
   EXPECT_EQ(view::used_advance(10, 14, false, 128), 4u);
-  EXPECT_EQ(view::used_advance(65530, 4, false, 128), 10u);      // split: modulo 2^16
-  EXPECT_EQ(view::used_advance(2564, 0, false, 128), 0u);        // the ring started over
-  EXPECT_EQ(view::used_advance(5, 9, true, 64), 4u);             // packed, same lap
-  EXPECT_EQ(view::used_advance(60, 0x8000 | 4, true, 64), 8u);   // packed, next lap
-  EXPECT_EQ(view::used_advance(60, 0x8000 | 61, true, 64), 0u);  // more than a lap: unknown
+  EXPECT_EQ(view::used_advance(65530, 4, false, 128), 10u);       // split: modulo 2^16
+  EXPECT_EQ(view::used_advance(2564, 0, false, 128), 0u);         // the ring started over
+  EXPECT_EQ(view::used_advance(5, 9, true, 64), 4u);              // packed, same lap
+  EXPECT_EQ(view::used_advance(60, 0x8000 | 4, true, 64), 8u);    // packed, next lap
+  EXPECT_EQ(view::used_advance(60, 0x8000 | 60, true, 64), 64u);  // exactly one lap
+  EXPECT_EQ(view::used_advance(60, 0x8000 | 61, true, 64), 0u);   // more than a lap: unknown
 }
 
 TEST(PlotSeries, LatencyMaxPerColumn) {
@@ -132,6 +133,46 @@ TEST(PlotsModel, SeriesFromRingStatesNotifiesAndReplies) {
   m.invalidate();
   EXPECT_EQ(m.indexed(), 0u);
   EXPECT_TRUE(m.queues().empty());
+}
+
+// The shipped hang capture's ring states (queue 0; `vhostscope dump` lists them): the firmware
+// uses 1 buffer (#33), Linux restarts the ring at 0 (#45), then the guest's I/O loop moves the used
+// index to 2564 by #72, the last sample, with one READ in flight that never completes.
+TEST(PlotsModel, ShippedHangCaptureByHand) {
+  const std::string path =
+      (std::filesystem::path(VHS_SOURCE_DIR) / "captures" / "samples" / "blk-hang.pcap").string();
+  Store s;
+  std::string warning, error;
+  ASSERT_TRUE(load_capture(path, s, warning, error)) << error;
+  view::PlotsModel m;
+  m.update(s, SIZE_MAX);
+  ASSERT_EQ(m.queues().size(), 1u);
+  const view::QueuePlots& q = m.queues().at({0, 0});
+  auto at = [&](size_t record) { return s.entry(record - 1).timestamp_ns; };
+  ASSERT_EQ(s.entry(71).kind, RecordKind::RingState);
+
+  EXPECT_EQ(q.in_flight.times.size(), 31u);  // #30, #32, #33, #37, #45, #47 ... #72
+  EXPECT_EQ(q.completions.total(), 1u + 2564u);
+  // The last second up to #72: from #53 (used 84) back to #52's 45, up to 2564: 2564 - 45.
+  EXPECT_DOUBLE_EQ(view::rate_per_second(q.completions, at(72) + 1 - kS, at(72) + 1), 2519.0);
+  // A 10 ms column at #72 averages over the second around it: #62 ... #72, 2564 - 468 (#61).
+  EXPECT_DOUBLE_EQ(view::rate_per_second(q.completions, at(72) - 5 * kMs, at(72) + 5 * kMs),
+                   2096.0);
+  // Between #63 (used 804) and #64 (1035): 231 in the column that holds #64.
+  EXPECT_EQ(q.completions.count_between(at(63) + 1, at(64) + 1), 231u);
+  // The boot's silence (#37 at 20.3 s follows #33 at 0.9 s): nothing completes, nothing in flight.
+  EXPECT_EQ(q.completions.count_between(at(33) + 1, at(37) + 1), 0u);
+  EXPECT_EQ(q.in_flight.max_between(at(33) + 1, at(37)), 0u);
+  // In flight: 1 at #48, #50, #52, #56, #58 and #72; the last level holds to the capture's end.
+  EXPECT_EQ(q.in_flight.max_between(at(47), at(48)), 0u);
+  EXPECT_EQ(q.in_flight.max_between(at(48), at(49)), 1u);
+  EXPECT_EQ(q.in_flight.max_between(at(59), at(72)), 0u);
+  EXPECT_EQ(q.in_flight.max_between(at(72), s.last_timestamp() + 1), 1u);
+  // GET_VRING_BASE: the firmware's stop was answered, the hang's never was.
+  ASSERT_EQ(m.latencies().count("GET_VRING_BASE"), 1u);
+  EXPECT_EQ(m.latencies().at("GET_VRING_BASE").times.size(), 1u);
+  EXPECT_LT(m.latencies().at("GET_VRING_BASE").times[0], at(37));
+  EXPECT_GE(m.latencies().count("GET_FEATURES"), 1u);
 }
 
 }  // namespace

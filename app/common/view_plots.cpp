@@ -75,7 +75,8 @@ uint32_t used_advance(uint16_t before, uint16_t after, bool packed, uint16_t siz
   const uint32_t a = before & 0x7fff, b = after & 0x7fff;
   const bool same_lap = (before & 0x8000) == (after & 0x8000);
   if (same_lap) return b >= a ? b - a : 0;
-  return size > 0 && b < a + static_cast<uint32_t>(size) ? b + size - a : 0;
+  // One flip is at most one lap; further than that, laps were missed and the count is unknown.
+  return size > 0 && b <= a ? b + size - a : 0;
 }
 
 void PlotsModel::invalidate() {

@@ -93,8 +93,9 @@ class PlotsModel {
 };
 
 // How far a used index moved from `before` to `after`: split rings count buffers modulo 2^16;
-// packed rings count positions (bit 15 is the wrap counter, `size` the ring's size). A move of
-// more than half the index space is a ring that started over, not completions: 0.
+// packed rings count positions (bit 15 is the wrap counter, `size` the ring's size). A split move
+// of more than half the index space is a ring that started over, and a packed move of more than
+// a lap cannot be counted: 0.
 uint32_t used_advance(uint16_t before, uint16_t after, bool packed, uint16_t size);
 
 }  // namespace vhs::view

@@ -325,9 +325,18 @@ void draw_timeline(AppState& s) {
                 IM_COL32(255, 90, 90, 255));
     const std::string label =
         "⚠ " + h.what + " " + format_duration(h.end - h.start) + (h.open ? " (still waiting)" : "");
-    if (xb - xa > ImGui::CalcTextSize(label.c_str()).x + 6)
-      dl->AddText(ImVec2(xa + 3, y + lane_h * 0.4f - fs * 0.1f), IM_COL32(255, 230, 230, 255),
-                  label.c_str());
+    // The label goes inside the bar when it fits; a bar squeezed by a compressed silence still
+    // says what hung, on a dark patch, moved left as far as needed to stay on screen.
+    const float tw = ImGui::CalcTextSize(label.c_str()).x;
+    const float ty = y + lane_h * 0.4f - fs * 0.1f;
+    if (xb - xa > tw + 6) {
+      dl->AddText(ImVec2(xa + 3, ty), IM_COL32(255, 230, 230, 255), label.c_str());
+    } else {
+      const float tx = std::max(px0, std::min(xa + 3, px0 + plot_w - tw - 3));
+      dl->AddRectFilled(ImVec2(tx - 2, ty), ImVec2(tx + tw + 2, ty + fs), IM_COL32(40, 10, 10, 210),
+                        2.0f);
+      dl->AddText(ImVec2(tx, ty), IM_COL32(255, 230, 230, 255), label.c_str());
+    }
     if (mouse.x >= xa && mouse.x <= xb && mouse.y >= y && mouse.y < y + lane_h)
       hang_tip = record_number(h.entry) + " " + label;
   }
