@@ -303,14 +303,14 @@ TEST(TimelineIdle, ActivePartsGetMostOfTheWidth) {
   view::TimelineIndex idx;
   idx.update(s, SIZE_MAX);
   const view::TimeAxis axis(idx.min_time(), idx.max_time(), idx.idle_gaps());
-  ASSERT_EQ(axis.gaps().size(), 1u);  // the marker: "⋯ 10 s idle"
+  ASSERT_EQ(axis.gaps().size(), 1u);  // the marker: "… 10 s idle"
   EXPECT_EQ(axis.gaps()[0].time.duration(), 10 * kS);
   const uint64_t first = axis.to_display(idx.min_time()), last = axis.to_display(idx.max_time());
   const double whole = static_cast<double>(last - first);
   const double burst_a = static_cast<double>(axis.to_display(kT0 + 100 * kMs) - first);
   const double burst_b = static_cast<double>(last - axis.to_display(kT0 + 10 * kS + 100 * kMs));
-  // Linear, the bursts would get 2% of the width; compressed they get 96% (the gap: 4%).
-  EXPECT_GE((burst_a + burst_b) / whole, 0.95);
+  // Linear, the bursts would get 2% of the width; compressed they get 94% (the gap: 6%).
+  EXPECT_GE((burst_a + burst_b) / whole, 0.9);
   EXPECT_NEAR(static_cast<double>(axis.gaps()[0].u1 - axis.gaps()[0].u0) / whole,
               view::TimeAxis::kGapShare, 0.005);
   // Within a burst one display ns is one ns; the axis is monotonic and round-trips.

@@ -171,8 +171,8 @@ class TimeAxis {
   static constexpr double kMinGapShare = 0.02;
   // Each compressed silence takes this share of the axis, all of them together at most
   // kMaxGapsShare: the records keep most of the width.
-  static constexpr double kGapShare = 0.04;
-  static constexpr double kMaxGapsShare = 0.2;
+  static constexpr double kGapShare = 0.06;
+  static constexpr double kMaxGapsShare = 0.25;
 
   struct Gap {
     IdleGap time;     // the silence, in time

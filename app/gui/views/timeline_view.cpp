@@ -195,7 +195,7 @@ void draw_timeline(AppState& s) {
   dl->PushClipRect(ImVec2(origin.x, origin.y), ImVec2(px0 + plot_w, origin.y + avail.y), true);
 
   // Axis: ticks on each stretch between compressed gaps (one display ns is one ns there), and
-  // each gap as a hatched band saying how long nothing happened.
+  // over each gap how long nothing happened.
   const uint64_t step = tick_step(range.width(), std::max(2, static_cast<int>(plot_w / (fs * 7))));
   auto ticks = [&](uint64_t t_from, uint64_t t_to) {
     const uint64_t rel_from = t_from > base ? t_from - base : 0;
@@ -209,6 +209,7 @@ void draw_timeline(AppState& s) {
   };
   uint64_t piece_from = axis.to_time(range.t0);
   std::string gap_tip;
+  std::vector<std::pair<float, float>> gap_bands;  // drawn over the lanes once they are drawn
   const ImVec2 mouse = ImGui::GetMousePos();
   for (const auto& g : axis.gaps()) {
     if (g.u1 < range.t0 || g.u0 > range.t1) continue;
@@ -216,20 +217,21 @@ void draw_timeline(AppState& s) {
     piece_from = std::max(piece_from, g.time.end);
     const float xa = x_of_display(g.u0), xb = std::max(x_of_display(g.u1), xa + 3);
     ++s.stats.timeline_gaps;
-    dl->AddRectFilled(ImVec2(xa, origin.y), ImVec2(xb, marks_bottom), IM_COL32(0, 0, 0, 90));
-    for (float hx = xa - (marks_bottom - origin.y); hx < xb; hx += 6)
-      dl->AddLine(ImVec2(std::max(hx, xa), origin.y + std::max(0.0f, xa - hx)),
-                  ImVec2(std::min(hx + (marks_bottom - origin.y), xb),
-                         origin.y + std::min(marks_bottom - origin.y, xb - hx)),
-                  IM_COL32(255, 255, 255, 22));
-    const std::string label = "⋯ " + format_duration(g.time.duration()) + " idle";
-    const float tw = ImGui::CalcTextSize(label.c_str()).x;
-    if (xb - xa > tw + 4)
-      dl->AddText(ImVec2((xa + xb - tw) * 0.5f, origin.y), IM_COL32(220, 220, 160, 255),
-                  label.c_str());
-    else
-      dl->AddText(ImVec2((xa + xb) * 0.5f - fs * 0.3f, origin.y), IM_COL32(220, 220, 160, 255),
-                  "⋯");
+    gap_bands.push_back({xa, xb});
+    // As much of "… 19.4 s idle" as the sliver holds.
+    const std::string took = format_duration(g.time.duration());
+    char compact[32];
+    const double secs = static_cast<double>(g.time.duration()) / 1e9;
+    std::snprintf(compact, sizeof compact, "…%.*fs", secs >= 9.95 ? 0 : 1, secs);
+    for (const std::string& label :
+         {"… " + took + " idle", "… " + took, std::string(compact), std::string("…")}) {
+      const float tw = ImGui::CalcTextSize(label.c_str()).x;
+      if (xb - xa > tw + 4 || label == "…") {
+        dl->AddText(ImVec2((xa + xb - tw) * 0.5f, origin.y), IM_COL32(220, 220, 160, 255),
+                    label.c_str());
+        break;
+      }
+    }
     if (mouse.x >= xa && mouse.x <= xb && mouse.y >= origin.y && mouse.y < marks_bottom)
       gap_tip = "nothing recorded for " + format_duration(g.time.duration()) + " (" +
                 relative_time(g.time.start, base) + " s to " + relative_time(g.time.end, base) +
@@ -307,6 +309,16 @@ void draw_timeline(AppState& s) {
                           ImVec2(x + std::max(bw, 2.0f) + 0.5f, y + lane_h * 0.35f), mark);
       }
     }
+  }
+
+  // Compressed silences: a dark hatched band over the lanes (and the plots).
+  for (const auto& [xa, xb] : gap_bands) {
+    const float top = rows_top, height = marks_bottom - rows_top;
+    dl->AddRectFilled(ImVec2(xa, top), ImVec2(xb, marks_bottom), IM_COL32(0, 0, 0, 110));
+    for (float hx = xa - height; hx < xb; hx += 6)
+      dl->AddLine(ImVec2(std::max(hx, xa), top + std::max(0.0f, xa - hx)),
+                  ImVec2(std::min(hx + height, xb), top + std::min(height, xb - hx)),
+                  IM_COL32(255, 255, 255, 22));
   }
 
   // Hangs: requests left waiting, ring stalls.
