@@ -83,19 +83,37 @@ uint64_t wall_now_ns() {
                                    .count());
 }
 
-// The current session's lifecycle, recomputed when the session or the store changes (at most
-// once a second while a live session grows: it replays the session through the checker).
+// Does entry `i` move the device status (what the checker's lifecycle derivation reads)?
+bool moves_status(const Store& st, size_t i) {
+  const StoreEntry& e = st.entry(i);
+  if (!e.is_message() || !e.info || e.channel != Channel::Frontend) return false;
+  for (FrontendRequest r : {FrontendRequest::SET_FEATURES, FrontendRequest::SET_STATUS,
+                            FrontendRequest::GET_STATUS, FrontendRequest::RESET_DEVICE,
+                            FrontendRequest::RESET_OWNER, FrontendRequest::SET_VRING_KICK})
+    if (e.info->is(r)) return true;
+  return false;
+}
+
+// The current session's lifecycle. It replays the session through the checker, so it is
+// recomputed only when the session changes or a record that can move the status arrives (and,
+// in a live session, at most once a second).
 void refresh_lifecycle(AppState& s) {
   const Store& st = s.store();
-  const bool session_changed = s.lifecycle_session != s.session_index;
-  const bool grown = s.lifecycle_store_size != st.size();
-  const double now = ImGui::GetTime();
-  if (!session_changed && !grown) return;
-  if (!session_changed && s.ctl.mode() == Mode::Live && now - s.lifecycle_computed_at < 1.0) return;
   if (s.ctl.loading()) return;
+  const bool session_changed = s.lifecycle_session != s.session_index;
+  const bool fresh = s.lifecycle_store_size == SIZE_MAX || s.lifecycle_store_size > st.size();
+  if (!session_changed && !fresh && s.lifecycle_store_size == st.size()) return;
+  const double now = ImGui::GetTime();
+  if (!session_changed && !fresh && s.ctl.mode() == Mode::Live &&
+      now - s.lifecycle_computed_at < 1.0)
+    return;
+  bool moved = session_changed || fresh;
+  for (size_t i = fresh ? st.size() : s.lifecycle_store_size; !moved && i < st.size(); ++i)
+    moved = moves_status(st, i);
+  s.lifecycle_store_size = st.size();
+  if (!moved) return;
   s.lifecycle = view::session_lifecycle(st, s.session_index);
   s.lifecycle_session = s.session_index;
-  s.lifecycle_store_size = st.size();
   s.lifecycle_computed_at = now;
 }
 
