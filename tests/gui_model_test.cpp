@@ -96,7 +96,9 @@ TEST(HangSpans, RingStallIsTheEpisodeOnItsQueueLane) {
   ASSERT_NE(stall, nullptr);
   EXPECT_EQ(stall->what, "q0 stalled (1 in flight) for");
   ASSERT_LT(stall->lane, tl.lanes().size());
-  EXPECT_EQ(tl.lanes()[stall->lane].key, (view::LaneKey{view::LaneKind::Queue, 0}));
+  // On the queue's ring-state track, under the queue's messages.
+  EXPECT_EQ(tl.lanes()[stall->lane].key,
+            (view::LaneKey{view::LaneKind::Queue, 0, view::QueueTrack::RingStates}));
   EXPECT_EQ(stall->end, store.entry(store.size() - 1).timestamp_ns);  // never moved again
   for (const auto& h : spans)
     if (&h != stall) {

@@ -22,9 +22,12 @@
 #include <vector>
 
 #include "app/common/stats_format.hpp"
+#include "app/common/text_format.hpp"
 #include "app/common/view_features.hpp"
 #include "app/common/view_filter.hpp"
+#include "app/common/view_lifecycle.hpp"
 #include "app/common/view_memory.hpp"
+#include "app/common/view_plots.hpp"
 #include "app/common/view_ring_picture.hpp"
 #include "app/common/view_rings.hpp"
 #include "app/common/view_sample_fields.hpp"
@@ -455,6 +458,51 @@ TEST_F(GuiRender, RingPictureAndRingsColumnsAtEverySize) {
     EXPECT_GE(std::stoul(rep["rings"]["columns"]), 4u) << res.out;
     const Image img = read_ppm(rep["image:picture"]["path"]);
     EXPECT_GT(image_stats(img).second, 50u);
+  }
+}
+
+// The hang capture opens at its first error; the timeline draws its idle stretches compressed
+// and the device-status row, and the plots view draws every plot the view-model has, on the
+// timeline's axis.
+TEST_F(GuiRender, HangCaptureTimelineAndPlots) {
+  const std::string path = std::string(VHS_SOURCE_DIR) + "/captures/samples/blk-hang.pcap";
+  Store shipped;
+  std::string error;
+  auto reader = CaptureReader::open(path, error);
+  ASSERT_TRUE(reader) << error;
+  Record r;
+  while (reader->next(r)) shipped.append(r);
+  shipped.finish();
+
+  view::TimelineIndex tl;
+  tl.update(shipped, SIZE_MAX);
+  const view::TimeAxis axis(tl.min_time(), tl.max_time(), tl.idle_gaps());
+  view::PlotsModel plots;
+  plots.update(shipped, SIZE_MAX);
+  size_t plot_rows = plots.latencies().empty() ? 0 : 1;
+  for (const auto& [key, q] : plots.queues())
+    plot_rows += (q.in_flight.times.empty() ? 0 : 2) + (q.kicks.total() || q.calls.total());
+  const uint32_t first_error = view::first_problem(shipped);
+  ASSERT_NE(first_error, kNoEntry);
+  ASSERT_EQ(shipped.entry(first_error).worst, Severity::Error);
+
+  for (const char* size : {"1280x800", "1920x1080"}) {
+    SCOPED_TRACE(size);
+    auto res = run({"--screenshot", dir / "plots.ppm", "--view", "plots", "--size", size, path});
+    ASSERT_EQ(res.exit_code, 0) << res.out << res.err;
+    auto rep = parse_report(res.out);
+    EXPECT_EQ(rep["messages"]["selected"], record_number(first_error));
+    EXPECT_EQ(rep["timeline"]["lanes"], std::to_string(tl.lanes().size()));
+    EXPECT_EQ(rep["timeline"]["gaps"], std::to_string(axis.gaps().size()));
+    EXPECT_GE(axis.gaps().size(), 1u);  // the recorder waited seconds for a reply that never came
+    EXPECT_EQ(rep["timeline"]["lifecycle"],
+              std::to_string(view::session_lifecycle(shipped, 0).size()));
+    EXPECT_GE(std::stoul(rep["timeline"]["lifecycle"]), 1u);
+    EXPECT_EQ(rep["plots"]["rows"], std::to_string(plot_rows));
+    EXPECT_GE(plot_rows, 3u);  // q0 done/s, q0 in flight, reply latency
+    EXPECT_GT(std::stoul(rep["plots"]["columns"]), 20u) << res.out;
+    const Image img = read_ppm(rep["image:plots"].at("path"));
+    EXPECT_GT(image_stats(img).first, 8.0);
   }
 }
 

@@ -1,4 +1,5 @@
-// Timeline lanes, bucketing, hang spans and zoom/pan arithmetic.
+// Timeline lanes, bucketing, idle gaps and the compressed axis, hang spans and zoom/pan
+// arithmetic.
 #include "app/common/view_timeline.hpp"
 
 #include <algorithm>
@@ -19,7 +20,14 @@ std::string lane_label(const LaneKey& key) {
   switch (key.kind) {
     case LaneKind::Events: return "events";
     case LaneKind::Control: return "control";
-    case LaneKind::Queue: return "queue " + std::to_string(key.queue);
+    case LaneKind::Queue:
+      switch (key.track) {
+        case QueueTrack::Messages: return "queue " + std::to_string(key.queue);
+        case QueueTrack::Kicks: return "q" + std::to_string(key.queue) + " kicks";
+        case QueueTrack::Calls: return "q" + std::to_string(key.queue) + " calls";
+        case QueueTrack::RingStates: return "q" + std::to_string(key.queue) + " ring";
+      }
+      break;
     case LaneKind::BackendChannel: return "back-end ch";
     case LaneKind::RingRecords: return "ring records";
   }
@@ -62,7 +70,8 @@ void stall_span(const Store& store, const TimelineIndex& index, uint32_t e, Hang
   s.what = "q" + std::to_string(stalled->queue) + " stalled (" + std::to_string(stalled->inflight) +
            " in flight) for";
   for (size_t lane = 0; lane < index.lanes().size(); ++lane)
-    if (index.lanes()[lane].key == LaneKey{LaneKind::Queue, stalled->queue}) s.lane = lane;
+    if (index.lanes()[lane].key == LaneKey{LaneKind::Queue, stalled->queue, QueueTrack::RingStates})
+      s.lane = lane;
   const uint32_t lo = e > kStallWalkLimit ? e - kStallWalkLimit : 0;
   for (uint32_t k = e; k-- > lo;) {
     const auto sample = queue_sample(store, e, k);
@@ -90,11 +99,23 @@ LaneKey lane_key_of(const Store& store, uint32_t i, const TimelineIndex& index) 
     case RecordKind::Connect:
     case RecordKind::Disconnect:
     case RecordKind::Error: return {LaneKind::Events, 0};
-    case RecordKind::RingState: return {LaneKind::RingRecords, 0};
+    case RecordKind::RingState:
+      // A ring state is drawn under its queue, where its stall episodes are too.
+      if (auto snap = decode_ring_snapshot(store.bytes(i)); snap && snap->queue < kMaxTrackedVrings)
+        return {LaneKind::Queue, snap->queue, QueueTrack::RingStates};
+      return {LaneKind::RingRecords, 0};
     case RecordKind::Notify:
-      // Kicks and calls sit on their queue's lane, next to the messages that set the queue up.
-      if (auto n = decode_notify(store.bytes(i)); n && n->queue < kMaxTrackedVrings)
-        return {LaneKind::Queue, n->queue};
+      // Kicks and calls sit on their queue's lane, next to the messages that set the queue up;
+      // setting up and tearing down the interposed eventfds are events of the queue itself.
+      if (auto n = decode_notify(store.bytes(i)); n && n->queue < kMaxTrackedVrings) {
+        const bool notification = n->event == NotifyEvent::Relayed ||
+                                  n->event == NotifyEvent::Held ||
+                                  n->event == NotifyEvent::Released;
+        QueueTrack track = QueueTrack::Messages;
+        if (notification && n->source == NotifySource::Kick) track = QueueTrack::Kicks;
+        if (notification && n->source == NotifySource::Call) track = QueueTrack::Calls;
+        return {LaneKind::Queue, n->queue, track};
+      }
       return {LaneKind::RingRecords, 0};
     case RecordKind::Message: break;
   }
@@ -127,6 +148,25 @@ void TimelineIndex::invalidate() {
   indexed_ = 0;
   min_time_ = UINT64_MAX;
   max_time_ = 0;
+  gaps_.clear();
+}
+
+// Records come in time order but for clock steps: a silence after the latest time so far is a
+// gap candidate; a record stepping back into an earlier silence splits it.
+void TimelineIndex::note_time(uint64_t t) {
+  if (indexed_ == 0 || t >= max_time_) {
+    if (indexed_ > 0 && t - max_time_ >= kIdleGapFloorNs) gaps_.push_back({max_time_, t});
+    return;
+  }
+  auto it = std::upper_bound(gaps_.begin(), gaps_.end(), t,
+                             [](uint64_t v, const IdleGap& g) { return v < g.start; });
+  if (it == gaps_.begin()) return;
+  --it;
+  if (t <= it->start || t >= it->end) return;
+  const IdleGap before{it->start, t}, after{t, it->end};
+  it = gaps_.erase(it);
+  if (after.duration() >= kIdleGapFloorNs) it = gaps_.insert(it, after);
+  if (before.duration() >= kIdleGapFloorNs) gaps_.insert(it, before);
 }
 
 size_t TimelineIndex::lane_of(uint32_t entry) const {
@@ -188,8 +228,10 @@ bool TimelineIndex::update(const Store& store, size_t budget) {
     entry_lane_.push_back(static_cast<uint16_t>(lane));
     entry_pos_.push_back(pos);
     add_marks(store, lane, pos, entry);
+    note_time(t);
     min_time_ = std::min(min_time_, t);
     max_time_ = std::max(max_time_, t);
+    indexed_ = i + 1;
   }
   indexed_ = end;
   return indexed_ >= store.size();
@@ -212,19 +254,28 @@ void TimelineIndex::refresh_findings(const Store& store) {
 
 void TimelineIndex::bucket(size_t lane, uint64_t t0, uint64_t t1, size_t n,
                            std::vector<TimelineBucket>& out) const {
-  out.assign(n, TimelineBucket{});
-  if (lane >= lanes_.size() || n == 0 || t1 <= t0) return;
-  const TimelineLane& l = lanes_[lane];
+  if (n == 0 || t1 <= t0) {
+    out.assign(n, TimelineBucket{});
+    return;
+  }
+  std::vector<uint64_t> edges(n + 1);
   const double width = static_cast<double>(t1 - t0);
-  auto edge = [&](size_t k) -> uint64_t {
-    return k == n ? t1
-                  : t0 + static_cast<uint64_t>(width * static_cast<double>(k) /
-                                               static_cast<double>(n));
-  };
-  size_t lo =
-      static_cast<size_t>(std::lower_bound(l.times.begin(), l.times.end(), t0) - l.times.begin());
+  for (size_t k = 0; k < n; ++k)
+    edges[k] = t0 + static_cast<uint64_t>(width * static_cast<double>(k) / static_cast<double>(n));
+  edges[n] = t1;
+  bucket_edges(lane, edges, out);
+}
+
+void TimelineIndex::bucket_edges(size_t lane, std::span<const uint64_t> edges,
+                                 std::vector<TimelineBucket>& out) const {
+  const size_t n = edges.size() > 1 ? edges.size() - 1 : 0;
+  out.assign(n, TimelineBucket{});
+  if (lane >= lanes_.size() || n == 0 || edges.back() <= edges.front()) return;
+  const TimelineLane& l = lanes_[lane];
+  size_t lo = static_cast<size_t>(std::lower_bound(l.times.begin(), l.times.end(), edges[0]) -
+                                  l.times.begin());
   for (size_t k = 0; k < n && lo < l.times.size(); ++k) {
-    uint64_t right = edge(k + 1);
+    const uint64_t right = std::max(edges[k + 1], edges[k]);
     size_t hi = static_cast<size_t>(std::lower_bound(l.times.begin() + lo, l.times.end(), right) -
                                     l.times.begin());
     if (hi > lo) {
@@ -250,6 +301,16 @@ uint32_t TimelineIndex::nearest_entry(size_t lane, uint64_t t) const {
   if (p == times.size()) return lanes_[lane].entries.back();
   if (p > 0 && t - times[p - 1] <= times[p] - t) --p;
   return lanes_[lane].entries[p];
+}
+
+uint32_t first_problem(const Store& store) {
+  uint32_t warning = kNoEntry;
+  for (uint32_t e : store.flagged()) {
+    const StoreEntry& entry = store.entry(e);
+    if (entry.worst == Severity::Error) return e;
+    if (entry.worst == Severity::Warning && warning == kNoEntry) warning = e;
+  }
+  return warning;
 }
 
 std::vector<HangSpan> hang_spans(const Store& store, const TimelineIndex& index, uint64_t now,
@@ -333,6 +394,83 @@ TimeRange zoom_range(TimeRange r, double factor, double anchor, TimeRange bounds
   out.t0 = at > left ? at - left : 0;
   out.t1 = out.t0 + static_cast<uint64_t>(nw);
   return clamp_range(out, bounds);
+}
+
+TimeRange select_range(TimeRange r, double a, double b, TimeRange bounds) {
+  if (a > b) std::swap(a, b);
+  a = std::clamp(a, 0.0, 1.0);
+  b = std::clamp(b, 0.0, 1.0);
+  const double w = static_cast<double>(r.width());
+  const uint64_t t0 = r.t0 + static_cast<uint64_t>(w * a);
+  const uint64_t t1 = r.t0 + static_cast<uint64_t>(w * b);
+  // A selection narrower than the smallest zoom keeps its middle.
+  if (t1 - t0 < kMinTimelineWidthNs) {
+    const uint64_t mid = t0 + (t1 - t0) / 2;
+    const uint64_t half = kMinTimelineWidthNs / 2;
+    return clamp_range(
+        {mid > half ? mid - half : 0, (mid > half ? mid - half : 0) + kMinTimelineWidthNs}, bounds);
+  }
+  return clamp_range({t0, t1}, bounds);
+}
+
+TimeRange reveal_range(TimeRange r, uint64_t at, TimeRange bounds) {
+  if (at >= r.t0 && at <= r.t1) return r;
+  const uint64_t half = r.width() / 2;
+  const uint64_t t0 = at > half ? at - half : 0;
+  return clamp_range({t0, t0 + r.width()}, bounds);
+}
+
+TimeAxis::TimeAxis(uint64_t first, uint64_t last, std::span<const IdleGap> candidates) {
+  if (last <= first) return;
+  const uint64_t span = last - first;
+  const auto min_gap = std::max<uint64_t>(
+      kIdleGapFloorNs, static_cast<uint64_t>(static_cast<double>(span) * kMinGapShare));
+  uint64_t idle = 0;
+  for (const IdleGap& g : candidates) {
+    if (g.start < first || g.end > last || g.end <= g.start || g.duration() < min_gap) continue;
+    gaps_.push_back({g, 0, 0});
+    idle += g.duration();
+  }
+  if (gaps_.empty()) return;
+  // Width per gap w such that n gaps take `share` of the axis: n * w = share * (active + n * w).
+  const double n = static_cast<double>(gaps_.size());
+  const double share = std::min(kGapShare * n, kMaxGapsShare);
+  const double active =
+      std::max(static_cast<double>(span - idle), static_cast<double>(kMinTimelineWidthNs));
+  const uint64_t w =
+      std::max<uint64_t>(1, static_cast<uint64_t>(share * active / ((1.0 - share) * n)));
+  // Each gap moves everything after it left by what it saves; a gap shorter than its marker
+  // would be is not compressed.
+  uint64_t saved = 0;
+  std::vector<Gap> kept;
+  for (Gap g : gaps_) {
+    if (g.time.duration() <= w) continue;
+    g.u0 = g.time.start - saved;
+    g.u1 = g.u0 + w;
+    saved += g.time.duration() - w;
+    kept.push_back(g);
+  }
+  gaps_ = std::move(kept);
+}
+
+uint64_t TimeAxis::to_display(uint64_t t) const {
+  auto it = std::upper_bound(gaps_.begin(), gaps_.end(), t,
+                             [](uint64_t v, const Gap& g) { return v < g.time.start; });
+  if (it == gaps_.begin()) return t;
+  const Gap& g = *--it;
+  if (t >= g.time.end) return g.u1 + (t - g.time.end);
+  const double f = static_cast<double>(t - g.time.start) / static_cast<double>(g.time.duration());
+  return g.u0 + static_cast<uint64_t>(f * static_cast<double>(g.u1 - g.u0));
+}
+
+uint64_t TimeAxis::to_time(uint64_t u) const {
+  auto it = std::upper_bound(gaps_.begin(), gaps_.end(), u,
+                             [](uint64_t v, const Gap& g) { return v < g.u0; });
+  if (it == gaps_.begin()) return u;
+  const Gap& g = *--it;
+  if (u >= g.u1) return g.time.end + (u - g.u1);
+  const double f = static_cast<double>(u - g.u0) / static_cast<double>(g.u1 - g.u0);
+  return g.time.start + static_cast<uint64_t>(f * static_cast<double>(g.time.duration()));
 }
 
 TimeRange pan_range(TimeRange r, int64_t delta_ns, TimeRange bounds) {

@@ -69,7 +69,8 @@ App::App(Controller& controller, const Options& options) : state_(controller) {
 bool App::busy() const {
   const Store& st = state_.store();
   return settle_frames_ > 0 || state_.ctl.loading() || state_.ctl.mode() == Mode::Live ||
-         !state_.rows.complete(st) || state_.timeline.indexed() < st.size();
+         !state_.rows.complete(st) || state_.timeline.indexed() < st.size() ||
+         state_.plots.indexed() < st.size();
 }
 
 void App::force_tab(Tab t) {
@@ -117,6 +118,10 @@ void App::on_pump(const PumpResult& r) {
     s.rows.invalidate();
     s.timeline.invalidate();
     s.timeline_follow = true;
+    s.plots.invalidate();
+    s.lifecycle_store_size = SIZE_MAX;
+    // A capture opens at its first error (a live session starts with nothing to show).
+    s.open_at_problem = s.ctl.mode() != Mode::Live;
     s.findings.clear();
     s.findings_flagged_seen = SIZE_MAX;
     s.ring_records.clear();
@@ -146,6 +151,16 @@ void App::update_indexes(double budget_ms) {
   }
   while (!s.timeline.update(st, kIndexChunk) && ms_since(t0) < budget_ms) {
   }
+  while (!s.plots.update(st, kIndexChunk) && ms_since(t0) < budget_ms) {
+  }
+  if (s.open_at_problem && !s.ctl.loading() && s.timeline.indexed() >= st.size()) {
+    s.open_at_problem = false;
+    const uint32_t e = view::first_problem(st);
+    if (e != kNoEntry && s.selected == view::kNoSelection) {
+      s.select(e);
+      s.timeline_reveal = true;
+    }
+  }
   for (; s.ring_records_scanned < st.size(); ++s.ring_records_scanned) {
     const StoreEntry& e = st.entry(s.ring_records_scanned);
     if (e.kind == RecordKind::RingState)
@@ -170,6 +185,8 @@ void App::finish_indexing() {
   while (!state_.rows.update(st, SIZE_MAX)) {
   }
   while (!state_.timeline.update(st, SIZE_MAX)) {
+  }
+  while (!state_.plots.update(st, SIZE_MAX)) {
   }
   update_indexes(0);
 }
@@ -252,7 +269,13 @@ void App::draw_menu() {
         force_tab(static_cast<Tab>(t));
     ImGui::Separator();
     ImGui::MenuItem("Relay log", nullptr, &s.show_log, s.ctl.mode() == Mode::Live);
-    if (ImGui::MenuItem("Fit timeline")) s.timeline_follow = true;
+    if (ImGui::MenuItem("Fit timeline", "0")) s.timeline_follow = true;
+    if (ImGui::MenuItem("Compress idle time", nullptr, s.timeline_compress))
+      s.timeline_compress = !s.timeline_compress;
+    if (ImGui::MenuItem("Plots under the timeline", nullptr,
+                        s.bottom == AppState::BottomPane::Both))
+      s.bottom = s.bottom == AppState::BottomPane::Both ? AppState::BottomPane::Timeline
+                                                        : AppState::BottomPane::Both;
     ImGui::MenuItem("Statistics", nullptr, &s.show_stats);
     if (ImGui::MenuItem("Hide ring states and notifications", "Ctrl+H", s.layout.hide_samples))
       toggle_samples();

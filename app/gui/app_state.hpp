@@ -12,7 +12,9 @@
 #include "app/common/step_controls.hpp"
 #include "app/common/view_filter.hpp"
 #include "app/common/view_index.hpp"
+#include "app/common/view_lifecycle.hpp"
 #include "app/common/view_navigation.hpp"
+#include "app/common/view_plots.hpp"
 #include "app/common/view_ring_picture.hpp"
 #include "app/common/view_rings.hpp"
 #include "app/common/view_timeline.hpp"
@@ -50,6 +52,8 @@ struct ViewStats {
   size_t picture_in_flight_cells = 0, picture_hands = 0;
   size_t stats_requests = 0, stats_queues = 0, stats_findings = 0;  // statistics window rows
   size_t timeline_lanes = 0, timeline_buckets = 0, timeline_hangs = 0;
+  size_t timeline_gaps = 0, timeline_lifecycle = 0;  // idle markers drawn, lifecycle spans
+  size_t plot_rows = 0, plot_columns = 0;            // plots drawn, pixel columns with a value
   size_t findings_total = 0;
   size_t pending = 0;
 };
@@ -100,6 +104,18 @@ struct AppState {
   view::TimelineIndex timeline;
   view::TimeRange timeline_range;
   bool timeline_follow = true;  // the range fits all data until the user zooms/pans
+  // The range above is in display positions of this axis (idle stretches compressed).
+  view::TimeAxis timeline_axis;
+  bool timeline_compress = true;
+  bool timeline_reveal = false;   // move the range so the selection is on screen, once
+  bool open_at_problem = false;   // a capture was opened: select its first error when indexed
+  float timeline_zoom_from = -1;  // x where a zoom-to-selection drag started (-1: none)
+  enum class BottomPane : uint8_t { Timeline, Plots, Both } bottom = BottomPane::Timeline;
+  view::PlotsModel plots;
+  // The current session's device-status lifecycle (recomputed when the session or store changes).
+  std::vector<view::LifecycleSpan> lifecycle;
+  size_t lifecycle_session = SIZE_MAX, lifecycle_store_size = SIZE_MAX;
+  double lifecycle_computed_at = -1e9;  // ImGui time, to pace recomputation in a live session
 
   // Findings list (rebuilt when the flagged list changes).
   std::vector<FindingRef> findings;

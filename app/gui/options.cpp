@@ -37,7 +37,7 @@ constexpr const char* kUsage =
     "                            what each view drew\n"
     "  --view NAME               all, messages, detail, features, memory, rings, picture, "
     "timeline,\n"
-    "                            findings, stats\n"
+    "                            findings, stats, plots\n"
     "  --bench VIEW              render --frames N frames of VIEW and print frame times\n"
     "  --frames N                frames for --bench (default 120)\n"
     "  --size WxH                window size for the self-test modes (default 1600x1000)\n";
@@ -66,9 +66,9 @@ int usage_error(const std::string& msg) {
 }  // namespace
 
 const std::vector<std::string>& view_names() {
-  static const std::vector<std::string> names = {"messages", "detail",   "features",
-                                                 "memory",   "rings",    "picture",
-                                                 "timeline", "findings", "stats"};
+  static const std::vector<std::string> names = {"messages", "detail",  "features", "memory",
+                                                 "rings",    "picture", "timeline", "findings",
+                                                 "stats",    "plots"};
   return names;
 }
 

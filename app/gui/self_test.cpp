@@ -54,6 +54,12 @@ Tab tab_for(const std::string& view) {
   return Tab::Detail;  // messages and timeline are always on screen
 }
 
+// The plots share the bottom pane with the timeline's lanes: give the pane room for both.
+void show_plots(AppState& s, bool on) {
+  s.bottom = on ? AppState::BottomPane::Both : AppState::BottomPane::Timeline;
+  s.layout.timeline_height = on ? 420.0f : Layout{}.timeline_height;
+}
+
 void render_frames(Platform& p, App& app, int n) {
   for (int i = 0; i < n; ++i) {
     p.begin_frame(0);
@@ -93,8 +99,8 @@ bool load(Platform& p, App& app, const Options& o) {
       return false;
     }
     s.select(*o.select - 1);
-  } else if (!st.flagged().empty()) {
-    s.select(st.flagged().front());
+  } else if (const uint32_t e = view::first_problem(st); e != kNoEntry) {
+    s.select(e);  // as an opened capture does: its first error
   } else if (!s.rows.rows().empty()) {
     s.select(s.rows.rows().front());
   }
@@ -118,8 +124,11 @@ void print_stats(const std::string& view, const AppState& s) {
                 v.message_rows, v.message_visible, v.summary_chars,
                 s.selected == view::kNoSelection ? "none" : record_number(s.selected).c_str());
   else if (view == "timeline")
-    std::printf("view=timeline lanes=%zu buckets=%zu hangs=%zu\n", v.timeline_lanes,
-                v.timeline_buckets, v.timeline_hangs);
+    std::printf("view=timeline lanes=%zu buckets=%zu hangs=%zu gaps=%zu lifecycle=%zu\n",
+                v.timeline_lanes, v.timeline_buckets, v.timeline_hangs, v.timeline_gaps,
+                v.timeline_lifecycle);
+  else if (view == "plots")
+    std::printf("view=plots rows=%zu columns=%zu\n", v.plot_rows, v.plot_columns);
   else if (view == "detail")
     std::printf("view=detail fields=%zu fds=%zu findings=%zu\n", v.detail_fields, v.detail_fds,
                 v.detail_findings);
@@ -165,6 +174,7 @@ int run_screenshot(Platform& p, App& app, const Options& o) {
   for (size_t k = 0; k < views.size(); ++k) {
     app.force_tab(tab_for(views[k]));
     app.state().show_stats = views[k] == "stats";  // a window over the layout, not a tab
+    show_plots(app.state(), views[k] == "plots");
     render_frames(p, app, kSettleFrames);
     int w = 0, h = 0;
     if (!p.read_pixels(rgb, w, h)) {
@@ -194,6 +204,7 @@ int run_bench(Platform& p, App& app, const Options& o) {
   if (!load(p, app, o)) return 1;
   AppState& s = app.state();
   app.force_tab(tab_for(o.bench));
+  show_plots(s, o.bench == "plots");
   render_frames(p, app, kSettleFrames);
   p.present();
   const auto rows = s.rows.rows();
@@ -205,7 +216,7 @@ int run_bench(Platform& p, App& app, const Options& o) {
     seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
     if (!rows.empty() && (o.bench == "messages" || o.bench == "detail" || o.bench == "findings"))
       s.select(rows[seed % rows.size()]);
-    if (o.bench == "timeline") {
+    if (o.bench == "timeline" || o.bench == "plots") {
       const view::TimeRange all = view::fit_range(s.timeline.min_time(), s.timeline.max_time());
       s.timeline_follow = false;
       s.timeline_range =

@@ -431,6 +431,8 @@ void ConformanceChecker::check_reply(MessageRef ref, uint64_t ts, const DecodedM
     if (value && (*value & kNeedsReset)) {
       needs_reset_ = true;
       needs_reset_by_ = ref;
+      // The device changed its own status: a step of the lifecycle the front-end did not set.
+      set_status(ref, ts, static_cast<uint8_t>(*value), false);
     }
   }
 }

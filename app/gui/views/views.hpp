@@ -17,10 +17,14 @@ void draw_detail(AppState& s);       // field tree, findings, fds, hex of the se
 void draw_features(AppState& s);     // negotiation matrices
 void draw_memory(AppState& s);       // memory map to scale, ring marks, guest memory
 void draw_rings(AppState& s);        // per-queue state with a time slider, ring snapshots
-void draw_timeline(AppState& s);     // lanes over time, zoom / pan, hangs
-void draw_findings(AppState& s);     // every finding, severity first
-void draw_status_bar(AppState& s);   // mode, counts, session, pending replies
-void draw_dialogs(AppState& s);      // open / save file dialogs, help, log
+void draw_timeline(AppState& s);     // lanes over time, zoom / pan, hangs, plots below
+// Plots (completions/s, in flight, kicks/calls per second, reply latency) in a `width` x
+// `height` area at the cursor, on the timeline's axis and range; `label_w` is the timeline's
+// label column, so the plots line up with its lanes.
+void draw_plots(AppState& s, float label_w, float width, float height);
+void draw_findings(AppState& s);    // every finding, severity first
+void draw_status_bar(AppState& s);  // mode, counts, session, pending replies
+void draw_dialogs(AppState& s);     // open / save file dialogs, help, log
 
 // Each queue's ring as a picture, scrubbed over the recorded ring states (a tab), and
 // View > Statistics, the numbers of `vhostscope stats` (a window over the layout).
