@@ -229,6 +229,25 @@ TEST(FsWorkload, WithoutTheHostPathTheComparingStepsAreUnsupported) {
     EXPECT_EQ(find(run.out, id)->verdict, Verdict::Pass) << id << "\n" << verdicts(run.out);
 }
 
+TEST(FsWorkload, TheLifecycleProbeAcceptsAnyWellFormedReplyOnAnyQueue) {
+  SharedDir shared;
+  FakeFuseOptions fake;
+  fake.dir = shared.path();
+  FakeFuseServer server(fake);
+  FakeDriverIo io(2, 64, server);
+  const auto probe = exercise::fs_probe_request();
+  for (unsigned queue : {0u, 1u}) {
+    auto done = io.transact(queue, std::span(&probe, 1), std::chrono::milliseconds(5000));
+    ASSERT_TRUE(done) << done.error;
+    // Before FUSE_INIT the server answers EIO: still a reply, the queue moves.
+    EXPECT_EQ(exercise::fs_probe_check(done.value->front()), "") << queue;
+  }
+  EXPECT_EQ(server.opcodes_seen(), (std::vector<uint32_t>{FUSE_GETATTR, FUSE_GETATTR}));
+  exercise::ChainCompletion nothing{1, 0, {{}, {}}};
+  EXPECT_EQ(exercise::fs_probe_check(nothing),
+            "GETATTR probe: reply of 0 bytes is shorter than a fuse_out_header (16)");
+}
+
 TEST(FuseMessages, DirentsRoundTripAndATruncatedOneIsNamed) {
   std::vector<uint8_t> body;
   exercise::append_fuse_dirent(body, {5, 1, 8, "abc"});

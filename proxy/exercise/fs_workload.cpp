@@ -641,7 +641,25 @@ class FsWorkload {
   std::vector<uint8_t> written_;
 };
 
+// Probes are told apart from the workload's requests, which count up from 1.
+constexpr uint64_t kProbeUnique = 0x7368'7072'6f62'6500;  // "shprobe"
+
 }  // namespace
+
+ChainRequest fs_probe_request() {
+  std::vector<uint8_t> args;
+  append_struct(args, fuse_getattr_in{});
+  ChainRequest chain;
+  chain.readable.push_back(fuse_request(FUSE_GETATTR, kProbeUnique, kRootNodeId, args, {}));
+  chain.writable_sizes = {static_cast<uint32_t>(sizeof(fuse_out_header)),
+                          static_cast<uint32_t>(sizeof(fuse_attr_out))};
+  return chain;
+}
+
+std::string fs_probe_check(const ChainCompletion& completion) {
+  auto reply = parse_fuse_reply(completion, kProbeUnique);
+  return reply ? std::string() : "GETATTR probe: " + reply.error;
+}
 
 std::vector<CheckOutcome> run_fs_workload(WorkloadContext& ctx) {
   return run_fs_workload(ctx, FsWorkloadOptions{});

@@ -28,6 +28,11 @@ struct FsWorkloadOptions {
 };
 
 std::vector<CheckOutcome> run_fs_workload(WorkloadContext& ctx);
+// The I/O probe of the lifecycle scenarios, good on any queue: GETATTR of the root directory.
+// Any well-formed reply to it passes (a server not yet initialised answers EIO, which still shows
+// that the queue moves); no reply, or one for another request, is what the check reports.
+ChainRequest fs_probe_request();
+std::string fs_probe_check(const ChainCompletion& completion);
 std::vector<CheckOutcome> run_fs_workload(WorkloadContext& ctx, const FsWorkloadOptions& options);
 
 }  // namespace vhs::exercise
