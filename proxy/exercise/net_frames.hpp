@@ -31,9 +31,11 @@ std::vector<uint8_t> mac_swapped(std::span<const uint8_t> frame);
 // "byte 40 is 0x12, expected 0x34", "1000 bytes, expected 1514"; empty when equal.
 std::string frame_difference(std::span<const uint8_t> got, std::span<const uint8_t> want);
 
-// VIRTIO_NET_F_MRG_RXBUF (bit 15), VERSION_1 (bit 32), and the offloads that make a receive
+// VIRTIO_NET_F_MRG_RXBUF (bit 15), and the offloads that make a receive
 // buffer need room for 64 KiB without merging (GUEST_TSO4 7, GUEST_TSO6 8, GUEST_UFO 10).
 inline constexpr uint64_t kNetMergeableRxBuffers = 1ull << 15;
+// VERSION_1 (bit 32) or ANY_LAYOUT (bit 27): the header need not have a descriptor of its own.
+inline constexpr uint64_t kNetFreeLayout = (1ull << 32) | (1ull << 27);
 inline constexpr uint64_t kNetGuestLargeReceive = (1ull << 7) | (1ull << 8) | (1ull << 10);
 
 // The num_buffers field of a receive header (offset 10, little endian); nullopt when the header

@@ -60,6 +60,7 @@ class NetWorkload {
         options_(options),
         header_size_(net_header_size(ctx.virtio_features)),
         mrg_acked_((ctx.virtio_features & kNetMergeableRxBuffers) != 0),
+        separate_header_((ctx.virtio_features & kNetFreeLayout) == 0),
         echo_(options.echo) {}
 
   std::vector<CheckOutcome> run() {
@@ -120,9 +121,9 @@ class NetWorkload {
       f.rx_buffers = rx.merged ? (need + rx.buffer_bytes - 1) / rx.buffer_bytes : 1;
       frames.push_back(std::move(f));
     }
-    const uint32_t rx_descriptors = rx.merged ? 1 : 2;
+    const uint32_t rx_descriptors = separate_header_ ? 2 : 1;
     const uint32_t rx_capacity = ctx_.io.queue_size(kRxQueue) / rx_descriptors;
-    const uint32_t tx_capacity = ctx_.io.queue_size(kTxQueue) / 2;
+    const uint32_t tx_capacity = ctx_.io.queue_size(kTxQueue) / (separate_header_ ? 2u : 1u);
     for (size_t begin = 0; begin < frames.size();) {
       size_t end = begin;
       uint32_t buffers = 0;
@@ -144,10 +145,10 @@ class NetWorkload {
   std::string run_batch(const RxLayout& rx, std::span<const Frame> frames, uint32_t buffers) {
     std::vector<ChainRequest> rx_chains(buffers);
     for (auto& chain : rx_chains) {
-      if (rx.merged)
-        chain.writable_sizes = {rx.buffer_bytes};
-      else  // the header in a descriptor of its own: what a legacy device without ANY_LAYOUT needs
+      if (separate_header_)
         chain.writable_sizes = {header_size_, rx.buffer_bytes - header_size_};
+      else
+        chain.writable_sizes = {rx.buffer_bytes};
     }
     if (auto posted = ctx_.io.post(kRxQueue, rx_chains); !posted)
       return "posting " + std::to_string(buffers) + " receive buffers: " + posted.error;
@@ -155,8 +156,14 @@ class NetWorkload {
     std::vector<ChainRequest> tx_chains;
     for (const auto& f : frames) {
       ChainRequest chain;
-      chain.readable.emplace_back(header_size_, 0);  // no offloads asked: an all-zero header
-      chain.readable.push_back(f.bytes);
+      std::vector<uint8_t> packet(header_size_, 0);  // no offloads asked: an all-zero header
+      if (separate_header_) {
+        chain.readable.push_back(std::move(packet));
+        chain.readable.push_back(f.bytes);
+      } else {
+        packet.insert(packet.end(), f.bytes.begin(), f.bytes.end());
+        chain.readable.push_back(std::move(packet));
+      }
       tx_chains.push_back(std::move(chain));
     }
     if (auto sent = ctx_.io.transact(kTxQueue, tx_chains, ctx_.timeout); !sent)
@@ -250,6 +257,10 @@ class NetWorkload {
   NetWorkloadOptions options_;
   uint32_t header_size_;
   bool mrg_acked_;
+  // A legacy device without ANY_LAYOUT expects the header alone in the first descriptor of
+  // every buffer (VIRTIO "Legacy Interface: Message Framing"); otherwise one descriptor per
+  // receive buffer, and the frame after its header in the same transmit descriptor.
+  bool separate_header_;
   NetEcho echo_;
   bool merged_any_ = false;
 };

@@ -117,6 +117,10 @@ uint32_t writable_bytes(const ChainRequest& chain) {
 
 void FakeNetDevice::on_post(FakeDriverIo& io, unsigned queue, uint64_t token,
                             const ChainRequest& chain) {
+  const bool header_first =
+      queue == 0 ? !chain.writable_sizes.empty() && chain.writable_sizes[0] == options_.header_size
+                 : !chain.readable.empty() && chain.readable[0].size() == options_.header_size;
+  if (options_.header_alone && !header_first) ++layout_errors_;
   if (queue == 0) {
     rx_buffers_.emplace_back(token, writable_bytes(chain));
   } else {

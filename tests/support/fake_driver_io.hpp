@@ -71,7 +71,8 @@ struct FakeNetOptions {
   uint32_t header_size = 12;
   bool mergeable = false;
   bool macswap = false;
-  std::set<uint32_t> drop_seqs;         // frames never sent back
+  bool header_alone = false;     // legacy without ANY_LAYOUT: the header has its own descriptor
+  std::set<uint32_t> drop_seqs;  // frames never sent back
   std::optional<uint32_t> corrupt_seq;  // frame whose byte corrupt_byte is flipped
   uint32_t corrupt_byte = 0;
 };
@@ -83,6 +84,7 @@ class FakeNetDevice : public FakeDevice {
                const exercise::ChainRequest& chain) override;
 
   size_t frames_sent_back() const { return sent_back_; }
+  size_t layout_errors() const { return layout_errors_; }
   uint16_t most_buffers_used() const { return most_buffers_; }
 
  private:
@@ -91,6 +93,7 @@ class FakeNetDevice : public FakeDevice {
   std::deque<std::pair<uint64_t, uint32_t>> rx_buffers_;  // token, writable bytes
   std::deque<std::vector<uint8_t>> waiting_frames_;
   size_t sent_back_ = 0;
+  size_t layout_errors_ = 0;
   uint16_t most_buffers_ = 0;
 };
 
