@@ -20,5 +20,6 @@ int run_memmap(int argc, char** argv);
 int run_wireshark_lua(int argc, char** argv);
 int run_stats(int argc, char** argv);
 int run_check(int argc, char** argv);
+int run_exercise(int argc, char** argv);
 
 }  // namespace vhs::cli

@@ -60,6 +60,10 @@ class DriverIo {
   virtual Outcome<std::vector<ChainCompletion>> wait_used(unsigned queue, size_t count,
                                                           std::chrono::milliseconds timeout) = 0;
 
+  // How many records the engine has written to its capture so far (the number `dump` shows as
+  // #N for the last one), so a check can name the messages it spans; 0 when nothing records.
+  virtual uint64_t records_written() const { return 0; }
+
   // post() then wait_used() for exactly those chains, returned in request order.
   Outcome<std::vector<ChainCompletion>> transact(unsigned queue,
                                                  std::span<const ChainRequest> chains,

@@ -1,0 +1,19 @@
+// The virtio-blk workload (VIRTIO "Block Device"): GET_ID, read, write then read back and
+// compare, flush, discard and write-zeroes when offered, the last sector and one past the end,
+// and queue depth N on every queue. Every check verifies data or status, not just completion.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "proxy/exercise/check_outcome.hpp"
+
+namespace vhs::exercise {
+
+std::vector<CheckOutcome> run_blk_workload(WorkloadContext& ctx);
+// The I/O probe of the lifecycle scenarios: a 512-byte read of sector 0, which must complete
+// with status OK.
+ChainRequest blk_probe_request();
+std::string blk_probe_check(const ChainCompletion& completion);
+
+}  // namespace vhs::exercise

@@ -1,0 +1,347 @@
+#include "proxy/exercise/engine.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "decoders/vhost_user/payload_layout.hpp"
+#include "decoders/virtio/device_config.hpp"
+#include "proxy/exercise/lifecycle_scenarios.hpp"
+#include "proxy/exercise/workload_table.hpp"
+
+namespace vhs::exercise {
+namespace {
+
+constexpr uint64_t bit(unsigned b) { return uint64_t{1} << b; }
+
+// Guest-physical layout: region 0 holds the rings, region 1 (not adjacent) the data buffers,
+// so every back-end has to translate through more than one region.
+constexpr uint64_t kRingRegionGpa = 0;
+constexpr uint64_t kDataRegionGpa = uint64_t{1} << 30;
+constexpr uint64_t kDataPerQueue = uint64_t{4} << 20;
+constexpr uint64_t kRegionGranule = uint64_t{2} << 20;
+
+uint64_t round_up(uint64_t v, uint64_t to) { return (v + to - 1) / to * to; }
+
+uint64_t u64_of(const Reply& r) {
+  uint64_t v = 0;
+  std::memcpy(&v, r.payload.data(), std::min<size_t>(8, r.payload.size()));
+  return v;
+}
+
+// How many config bytes GET_CONFIG asks for. virtio-blk as QEMU 7.2 sizes it from the offered
+// features (VIRTIO "Device configuration layout": the discard fields exist with DISCARD, the
+// write-zeroes fields with WRITE_ZEROES); back-ends of that age reject larger requests. Other
+// devices: their whole layout.
+uint32_t config_size(DeviceKind device, uint64_t offered) {
+  if (device == DeviceKind::Blk) {
+    if (offered & bit(14)) return 57;  // through write_zeroes_may_unmap
+    if (offered & bit(13)) return 48;  // through discard_sector_alignment
+    return 36;                         // through num_queues
+  }
+  uint32_t end = 0;
+  for (const ConfigField& f : device_config_fields(device))
+    end = std::max<uint32_t>(end, uint32_t{f.offset} + f.size);
+  return end;
+}
+
+}  // namespace
+
+uint64_t default_feature_mask(DeviceKind device, unsigned queues) {
+  // Ring bits QEMU 7.2 keeps for every vhost-user device and this engine drives: indirect
+  // descriptors (28, allowed; the engine places direct chains), event idx (29), VERSION_1 (32).
+  // PROTOCOL_FEATURES (30) is added when offered. Packed rings are not driven yet.
+  const uint64_t ring = bit(28) | bit(kFeatureEventIdx) | bit(kFeatureVersion1);
+  switch (device) {
+    case DeviceKind::Blk:
+      // SIZE_MAX, SEG_MAX, GEOMETRY, RO, BLK_SIZE, FLUSH, TOPOLOGY, CONFIG_WCE, DISCARD,
+      // WRITE_ZEROES; MQ with more than one queue (VIRTIO "Block Device", "Feature bits").
+      return ring | bit(1) | bit(2) | bit(4) | bit(5) | bit(6) | bit(9) | bit(10) | bit(11) |
+             bit(13) | bit(14) | (queues > 1 ? bit(12) : 0);
+    case DeviceKind::Net:
+      // MTU, MAC, MRG_RXBUF, STATUS; MQ with more than one queue pair. No offloads.
+      return ring | bit(3) | bit(5) | bit(15) | bit(16) | (queues > 2 ? bit(22) : 0);
+    default: return ring;
+  }
+}
+
+uint64_t default_protocol_feature_mask() {
+  uint64_t m = 0;
+  for (ProtocolFeature f :
+       {ProtocolFeature::MQ, ProtocolFeature::LOG_SHMFD, ProtocolFeature::RARP,
+        ProtocolFeature::REPLY_ACK, ProtocolFeature::NET_MTU, ProtocolFeature::BACKEND_REQ,
+        ProtocolFeature::PAGEFAULT, ProtocolFeature::CONFIG, ProtocolFeature::BACKEND_SEND_FD,
+        ProtocolFeature::HOST_NOTIFIER, ProtocolFeature::RESET_DEVICE,
+        ProtocolFeature::CONFIGURE_MEM_SLOTS})
+    m |= feature_mask(f);
+  return m;
+}
+
+Engine::Engine(const ExerciseOptions& options)
+    : options_(options), link_(options.capture, options.timeout) {}
+
+Engine::~Engine() = default;
+
+bool Engine::connect(std::string& error) {
+  if (!options_.backend_listen.empty())
+    return link_.accept(options_.backend_listen, options_.connect_timeout, error);
+  return link_.connect(options_.backend_connect, options_.connect_timeout, error);
+}
+
+bool Engine::protocol_features_negotiated() const {
+  return (acked_features_ & bit(kFeatureProtocolFeatures)) != 0;
+}
+
+Outcome<bool> Engine::negotiate() {
+  using R = Outcome<bool>;
+  link_.set_acked_protocol_features(0);
+  auto features = link_.call(FrontendRequest::GET_FEATURES, {});
+  if (!features) return R::fail(features.error);
+  offered_features_ = u64_of(*features.value);
+  const bool protocol = (offered_features_ & bit(kFeatureProtocolFeatures)) != 0;
+  if (protocol) {
+    auto offered = link_.call(FrontendRequest::GET_PROTOCOL_FEATURES, {});
+    if (!offered) return R::fail(offered.error);
+    offered_protocol_ = u64_of(*offered.value);
+    const uint64_t acked = offered_protocol_ & options_.protocol_features_mask.value_or(
+                                                   default_protocol_feature_mask());
+    auto set = link_.call(FrontendRequest::SET_PROTOCOL_FEATURES, encode_u64(acked));
+    if (!set) return R::fail(set.error);
+    link_.set_acked_protocol_features(acked);
+  }
+  const uint64_t proto = link_.acked_protocol_features();
+  unsigned backend_queues = 1;
+  if (has_feature(proto, ProtocolFeature::MQ)) {
+    auto n = link_.call(FrontendRequest::GET_QUEUE_NUM, {});
+    if (!n) return R::fail(n.error);
+    backend_queues = static_cast<unsigned>(std::min<uint64_t>(u64_of(*n.value), 64));
+  }
+  const unsigned device_minimum = options_.device == DeviceKind::Blk ? 1 : 2;
+  if (options_.queues > 0) {
+    queues_ = options_.queues;
+  } else {
+    queues_ = options_.device == DeviceKind::Blk ? std::min(backend_queues, 4u) : device_minimum;
+  }
+  if (has_feature(proto, ProtocolFeature::MQ) && queues_ > std::max(backend_queues, 1u))
+    return R::fail(fmt::format("{} queues asked for; the back-end has {} (GET_QUEUE_NUM)", queues_,
+                               backend_queues));
+  if (has_feature(proto, ProtocolFeature::CONFIGURE_MEM_SLOTS)) {
+    auto slots = link_.call(FrontendRequest::GET_MAX_MEM_SLOTS, {});
+    if (!slots) return R::fail(slots.error);
+  }
+  if (has_feature(proto, ProtocolFeature::BACKEND_REQ)) {
+    auto chan = link_.open_backend_channel();
+    if (!chan) return R::fail(chan.error);
+  }
+  auto owner = link_.call(FrontendRequest::SET_OWNER, {});
+  if (!owner) return R::fail(owner.error);
+
+  acked_features_ = offered_features_ &
+                    options_.features_mask.value_or(default_feature_mask(options_.device, queues_));
+  if (protocol) acked_features_ |= bit(kFeatureProtocolFeatures);
+  config_.clear();
+  if (has_feature(proto, ProtocolFeature::CONFIG) &&
+      config_size(options_.device, offered_features_) > 0) {
+    auto config = read_config();
+    if (!config) return R::fail(config.error);
+    config_ = std::move(*config.value);
+  }
+  auto set = link_.call(FrontendRequest::SET_FEATURES, encode_u64(acked_features_));
+  if (!set) return R::fail(set.error);
+  return R::ok(true);
+}
+
+Outcome<std::vector<uint8_t>> Engine::read_config() {
+  using R = Outcome<std::vector<uint8_t>>;
+  const uint32_t size = config_size(options_.device, offered_features_);
+  auto reply = link_.call(FrontendRequest::GET_CONFIG, encode_config(0, size, 0));
+  if (!reply) return R::fail(reply.error);
+  const Bytes& p = reply.value->payload;
+  uint32_t got_size = 0;
+  if (p.size() >= kConfigHeaderSize)
+    std::memcpy(&got_size, p.data() + layout::kConfigSize.offset, 4);
+  // Spec "Front-end message types", GET_CONFIG: the reply has the size that was asked for.
+  if (p.size() != kConfigHeaderSize + size || got_size != size)
+    return R::fail(fmt::format("#{} GET_CONFIG reply: {} bytes of config, {} asked for",
+                               reply.value->record, p.size() - std::min<size_t>(p.size(), 12),
+                               size));
+  return R::ok(std::vector<uint8_t>(p.begin() + kConfigHeaderSize, p.end()));
+}
+
+bool Engine::lay_out_memory(std::string& error) {
+  uint64_t rings = 64 * 1024;
+  for (unsigned q = 0; q < queues_; ++q) rings += 16 * uint64_t{options_.queue_size} * 2 + 4096;
+  if (!ram_.add_region(kRingRegionGpa, round_up(rings, kRegionGranule), "vhostscope-rings", error))
+    return false;
+  if (!ram_.add_region(kDataRegionGpa, round_up(kDataPerQueue * queues_, kRegionGranule),
+                       "vhostscope-data", error))
+    return false;
+  driver_ = std::make_unique<SplitDriver>(ram_, link_, options_.device, acked_features_);
+  Arena ring_arena(kRingRegionGpa, ram_.region(0)->size);
+  for (unsigned q = 0; q < queues_; ++q) {
+    Arena data(kDataRegionGpa + kDataPerQueue * q, kDataPerQueue);
+    if (!driver_->add_queue(options_.queue_size, ring_arena, std::move(data), error)) return false;
+  }
+  return true;
+}
+
+Outcome<bool> Engine::send_memory() {
+  const auto table = ram_.table();
+  const auto fds = ram_.fds();
+  auto r = link_.call(FrontendRequest::SET_MEM_TABLE, encode_mem_table(table), fds);
+  if (!r) return Outcome<bool>::fail(r.error);
+  return Outcome<bool>::ok(true);
+}
+
+Outcome<bool> Engine::start_queue(unsigned queue, uint16_t base) {
+  using R = Outcome<bool>;
+  const SplitQueueSetup& s = driver_->setup(queue);
+  const std::pair<FrontendRequest, Bytes> steps[] = {
+      {FrontendRequest::SET_VRING_NUM, encode_vring_state(queue, s.size)},
+      {FrontendRequest::SET_VRING_BASE, encode_vring_state(queue, base)},
+      {FrontendRequest::SET_VRING_ADDR, encode_vring_addr(s.addr)},
+  };
+  for (const auto& [request, payload] : steps) {
+    auto r = link_.call(request, payload);
+    if (!r) return R::fail(r.error);
+  }
+  const int kick = s.kick_fd, call = s.call_fd;
+  auto k = link_.call(FrontendRequest::SET_VRING_KICK,
+                      encode_vring_index_fd(static_cast<uint8_t>(queue), false),
+                      std::span<const int>(&kick, 1));
+  if (!k) return R::fail(k.error);
+  auto c = link_.call(FrontendRequest::SET_VRING_CALL,
+                      encode_vring_index_fd(static_cast<uint8_t>(queue), false),
+                      std::span<const int>(&call, 1));
+  if (!c) return R::fail(c.error);
+  // Spec "Ring states": with PROTOCOL_FEATURES a started ring stays disabled until enabled.
+  if (protocol_features_negotiated()) {
+    auto e = enable_queue(queue, true);
+    if (!e) return e;
+  }
+  // The base is the back-end's position only while nothing moved: a ring started again with
+  // chains pending is kicked (the device may already be past `base` when the sample is taken).
+  if (driver_->in_flight(queue) > 0) {
+    driver_->kick(queue);
+    driver_->record_snapshot(queue);
+  } else {
+    driver_->record_snapshot(queue, base);
+  }
+  return R::ok(true);
+}
+
+Outcome<uint32_t> Engine::stop_queue(unsigned queue) {
+  // QEMU sends GET_VRING_BASE without NEED_REPLY: it has an intrinsic reply.
+  auto r = link_.call(FrontendRequest::GET_VRING_BASE, encode_vring_state(queue, 0));
+  if (!r) return Outcome<uint32_t>::fail(r.error);
+  uint32_t index = 0, num = 0;
+  std::memcpy(&index, r.value->payload.data() + layout::kVringStateIndex.offset, 4);
+  std::memcpy(&num, r.value->payload.data() + layout::kVringStateNum.offset, 4);
+  if (index != queue)
+    return Outcome<uint32_t>::fail(fmt::format("#{} GET_VRING_BASE reply: vring index {}, not {}",
+                                               r.value->record, index, queue));
+  driver_->record_snapshot(queue, num);
+  return Outcome<uint32_t>::ok(num);
+}
+
+Outcome<bool> Engine::enable_queue(unsigned queue, bool enable) {
+  auto r = link_.call(FrontendRequest::SET_VRING_ENABLE, encode_vring_state(queue, enable ? 1 : 0));
+  if (!r) return Outcome<bool>::fail(r.error);
+  return Outcome<bool>::ok(true);
+}
+
+Outcome<bool> Engine::set_up() {
+  auto n = negotiate();
+  if (!n) return n;
+  std::string error;
+  if (!driver_ && !lay_out_memory(error)) return Outcome<bool>::fail(error);
+  auto m = send_memory();
+  if (!m) return m;
+  for (unsigned q = 0; q < queues_; ++q) {
+    auto s = start_queue(q, 0);
+    if (!s) return s;
+  }
+  return Outcome<bool>::ok(true);
+}
+
+Outcome<bool> Engine::set_up_again() {
+  std::string error;
+  if (driver_ && !driver_->reset_queues(error)) return Outcome<bool>::fail(error);
+  return set_up();
+}
+
+namespace {
+
+CheckOutcome setup_check(const Outcome<bool>& result, uint64_t first, uint64_t last) {
+  CheckOutcome c;
+  c.id = "protocol.setup";
+  c.what =
+      "negotiation, back-end channel, memory table and rings (spec \"Front-end message types\", "
+      "\"Ring states\")";
+  c.verdict = result ? Verdict::Pass : Verdict::Fail;
+  c.reason = result.error;
+  c.first_record = first;
+  c.last_record = last;
+  return c;
+}
+
+CheckOutcome run_bench(Engine& engine, std::vector<BenchFigure>& figures) {
+  CheckOutcome c;
+  c.id = "bench";
+  c.what = "reads at queue depth 1 and 32, 4 KiB and 64 KiB, on every queue";
+  if (engine.options().device != DeviceKind::Blk) {
+    c.verdict = Verdict::Unsupported;
+    c.reason = fmt::format("vhostscope has no benchmark for device '{}' yet",
+                           device_kind_name(engine.options().device));
+    return c;
+  }
+  const ExerciseOptions& o = engine.options();
+  WorkloadContext ctx{engine.driver(), engine.acked_features(), engine.config(), o.shared_dir,
+                      o.timeout,       o.queue_depth,           o.duration};
+  c.first_record = engine.link().records() + 1;
+  figures = run_blk_bench(ctx, o.bench_each);
+  c.last_record = engine.link().records();
+  for (const BenchFigure& f : figures)
+    if (!f.error.empty()) {
+      c.verdict = Verdict::Fail;
+      c.reason = f.error;
+    }
+  return c;
+}
+
+}  // namespace
+
+ExerciseResult run_exercise(const ExerciseOptions& options) {
+  ExerciseResult result;
+  Engine engine(options);
+  std::string error;
+  if (!engine.connect(error)) {
+    result.error = error;
+    return result;
+  }
+  result.ran = true;
+  const uint64_t first = engine.link().records() + 1;
+  const auto setup = engine.set_up();
+  result.checks.push_back(setup_check(setup, first, engine.link().records()));
+  if (setup) {
+    if (options.run_workload) {
+      WorkloadContext ctx{engine.driver(),    engine.acked_features(), engine.config(),
+                          options.shared_dir, options.timeout,         options.queue_depth,
+                          options.duration};
+      for (CheckOutcome& c : run_device_workload(options.device, ctx))
+        result.checks.push_back(std::move(c));
+    }
+    if (options.bench) result.checks.push_back(run_bench(engine, result.bench));
+    for (const std::string& name : options.scenarios)
+      result.checks.push_back(run_lifecycle_scenario(name, engine));
+  }
+  result.acked_features = engine.acked_features();
+  result.acked_protocol_features = engine.acked_protocol_features();
+  result.queues = engine.queue_count();
+  engine.link().disconnect("vhostscope exercise finished");
+  result.records = engine.link().records();
+  return result;
+}
+
+}  // namespace vhs::exercise

@@ -1,0 +1,302 @@
+#include "proxy/exercise/lifecycle_scenarios.hpp"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <functional>
+
+#include <fmt/format.h>
+
+#include "decoders/vhost_user/payload_layout.hpp"
+#include "proxy/exercise/engine.hpp"
+#include "proxy/exercise/workload_table.hpp"
+#include "proxy/sys_error.hpp"
+
+namespace vhs::exercise {
+namespace {
+
+constexpr ScenarioInfo kScenarios[] = {
+    {"stop-restart",
+     "stop every ring with I/O in flight (GET_VRING_BASE) and restart it at the returned index: "
+     "no completion lost or repeated (spec \"Ring states\")"},
+    {"enable-toggle",
+     "SET_VRING_ENABLE 0 then 1 on every ring, I/O resumes (spec \"Ring states\")"},
+    {"get-config",
+     "GET_CONFIG again gives the same config space (spec \"Front-end message types\")"},
+    {"reset",
+     "RESET_DEVICE (or RESET_OWNER), then the whole set-up again and I/O "
+     "(spec \"Front-end message types\")"},
+    {"reconnect", "disconnect, connect again, set up again and I/O (spec \"Ring states\")"},
+    {"mem-hotplug",
+     "ADD_MEM_REG a region, I/O through it, REM_MEM_REG it, I/O "
+     "(spec \"Memory region description\", CONFIGURE_MEM_SLOTS)"},
+    {"dirty-log",
+     "LOG_ALL + SET_LOG_BASE, then the log bitmap marks the pages the back-end "
+     "wrote (spec \"Migration\")"},
+};
+
+using R = Outcome<bool>;
+constexpr uint64_t bit(unsigned b) { return uint64_t{1} << b; }
+
+// Runs the device's probe on `queue` and checks its completion.
+R probe(Engine& e, unsigned queue) {
+  const WorkloadEntry* w = find_workload(e.options().device);
+  ChainRequest req = w->probe_request();
+  auto r = e.driver().transact(queue, std::span<const ChainRequest>(&req, 1), e.options().timeout);
+  if (!r) return R::fail(r.error);
+  const std::string why = w->probe_check(r.value->front());
+  if (!why.empty()) return R::fail(fmt::format("queue {}: {}", queue, why));
+  return R::ok(true);
+}
+
+R probe_all(Engine& e) {
+  for (unsigned q = 0; q < e.queue_count(); ++q) {
+    auto p = probe(e, q);
+    if (!p) return p;
+  }
+  return R::ok(true);
+}
+
+R stop_restart(Engine& e) {
+  const WorkloadEntry* w = find_workload(e.options().device);
+  SplitDriver& d = e.driver();
+  for (unsigned q = 0; q < e.queue_count(); ++q) {
+    const size_t n = std::min<size_t>(8, d.queue_size(q) / 2);
+    std::vector<ChainRequest> reqs(n, w->probe_request());
+    auto tokens = d.post(q, reqs);
+    if (!tokens) return R::fail(tokens.error);
+    auto base = e.stop_queue(q);
+    if (!base) return R::fail(base.error);
+    // Spec "Ring states": the index is where the back-end resumes, between what it used and
+    // what was made available.
+    const uint16_t avail = d.avail_idx(q);
+    const uint16_t behind = static_cast<uint16_t>(avail - static_cast<uint16_t>(*base.value));
+    if (*base.value > 0xffff || behind > n)
+      return R::fail(fmt::format(
+          "queue {}: GET_VRING_BASE returned {}, not within the {} chains made available up to "
+          "avail idx {}",
+          q, *base.value, n, avail));
+    auto s = e.start_queue(q, static_cast<uint16_t>(*base.value));
+    if (!s) return s;
+    // Every chain completes exactly once (the driver rejects a repeated or unknown id).
+    auto used = d.wait_used(q, n, e.options().timeout);
+    if (!used) return R::fail(used.error);
+    for (const auto& c : *used.value) {
+      const std::string why = w->probe_check(c);
+      if (!why.empty()) return R::fail(fmt::format("queue {}: {}", q, why));
+    }
+    if (d.in_flight(q) != 0)
+      return R::fail(
+          fmt::format("queue {}: {} chains still in flight after the restart", q, d.in_flight(q)));
+    auto p = probe(e, q);
+    if (!p) return p;
+  }
+  return R::ok(true);
+}
+
+R enable_toggle(Engine& e) {
+  for (unsigned q = 0; q < e.queue_count(); ++q) {
+    auto off = e.enable_queue(q, false);
+    if (!off) return off;
+    auto on = e.enable_queue(q, true);
+    if (!on) return on;
+    auto p = probe(e, q);
+    if (!p) return p;
+  }
+  return R::ok(true);
+}
+
+R get_config(Engine& e) {
+  auto c = e.read_config();
+  if (!c) return R::fail(c.error);
+  if (*c.value != e.config())
+    return R::fail("the second GET_CONFIG gave other bytes than the first (nothing changed)");
+  return R::ok(true);
+}
+
+R stop_all(Engine& e) {
+  for (unsigned q = 0; q < e.queue_count(); ++q) {
+    auto b = e.stop_queue(q);
+    if (!b) return R::fail(b.error);
+  }
+  return R::ok(true);
+}
+
+R reset(Engine& e) {
+  auto s = stop_all(e);
+  if (!s) return s;
+  const bool device_reset = has_feature(e.acked_protocol_features(), ProtocolFeature::RESET_DEVICE);
+  auto r = e.link().call(
+      device_reset ? FrontendRequest::RESET_DEVICE : FrontendRequest::RESET_OWNER, {});
+  if (!r) return R::fail(r.error);
+  auto again = e.set_up_again();
+  if (!again) return again;
+  return probe_all(e);
+}
+
+R reconnect(Engine& e) {
+  auto s = stop_all(e);
+  if (!s) return s;
+  e.link().disconnect("vhostscope exercise: reconnect scenario");
+  std::string error;
+  if (!e.connect(error)) return R::fail("reconnect: " + error);
+  auto again = e.set_up_again();
+  if (!again) return again;
+  return probe_all(e);
+}
+
+R mem_hotplug(Engine& e) {
+  constexpr uint64_t kGpa = uint64_t{2} << 30, kSize = uint64_t{2} << 20;
+  std::string error;
+  auto index = e.ram().add_region(kGpa, kSize, "vhostscope-hotplug", error);
+  if (!index) return R::fail(error);
+  const MemRegionValue region = e.ram().region(*index)->value();
+  const int fd = e.ram().region(*index)->fd.get();
+  auto add = e.link().call(FrontendRequest::ADD_MEM_REG, encode_single_region(region),
+                           std::span<const int>(&fd, 1));
+  if (!add) return R::fail(add.error);
+  // I/O whose buffers live only in the new region.
+  Arena old = e.driver().swap_data_arena(0, Arena(kGpa, kSize));
+  auto p = probe(e, 0);
+  e.driver().swap_data_arena(0, std::move(old));
+  if (!p) return R::fail("through the added region: " + p.error);
+  // QEMU passes the region's fd with REM_MEM_REG too, for the back-end to match it.
+  auto rem = e.link().call(FrontendRequest::REM_MEM_REG, encode_single_region(region),
+                           std::span<const int>(&fd, 1));
+  if (!rem) return R::fail(rem.error);
+  e.ram().remove_region(*index);
+  return probe_all(e);
+}
+
+R dirty_log(Engine& e) {
+  if (!(e.acked_features() & bit(kFeatureLogAll)) && !(e.offered_features() & bit(kFeatureLogAll)))
+    return R::fail("unsupported: the back-end does not offer VHOST_F_LOG_ALL");
+  // One bit per 4 KiB page of guest-physical memory (spec "Migration", "Dirty pages log").
+  uint64_t top = 0;
+  for (const MemRegionValue& r : e.ram().table())
+    top = std::max(top, r.guest_phys_addr + r.memory_size);
+  const uint64_t log_size = ((top / 4096 + 7) / 8 + 4095) / 4096 * 4096;
+  UniqueFd log(::memfd_create("vhostscope-log", MFD_CLOEXEC));
+  if (!log || ::ftruncate(log.get(), static_cast<off_t>(log_size)) != 0)
+    return R::fail(sys_error("create", "the log memfd", errno));
+  void* map = ::mmap(nullptr, log_size, PROT_READ | PROT_WRITE, MAP_SHARED, log.get(), 0);
+  if (map == MAP_FAILED) return R::fail(sys_error("map", "the log memfd", errno));
+  struct Unmap {
+    void* p;
+    uint64_t n;
+    ~Unmap() { ::munmap(p, n); }
+  } unmap{map, log_size};
+  const auto* bitmap = static_cast<const uint8_t*>(map);
+
+  const uint64_t logging = e.acked_features() | bit(kFeatureLogAll);
+  auto f = e.link().call(FrontendRequest::SET_FEATURES, encode_u64(logging));
+  if (!f) return R::fail(f.error);
+  const int fd = log.get();
+  auto b = e.link().call(FrontendRequest::SET_LOG_BASE, encode_log(log_size, 0),
+                         std::span<const int>(&fd, 1));
+  if (!b) return R::fail(b.error);
+  // Used-ring writes are logged too once the ring says so (VHOST_VRING_F_LOG, log_guest_addr).
+  VringAddrValue addr = e.driver().setup(0).addr;
+  addr.flags = kVringAddrFlagLog;
+  addr.log_guest_addr = e.driver().used_ring_gpa(0);
+  auto a = e.link().call(FrontendRequest::SET_VRING_ADDR, encode_vring_addr(addr));
+  if (!a) return R::fail(a.error);
+
+  auto p = probe(e, 0);
+  if (!p) return p;
+  auto marked = [&](uint64_t gpa) { return (bitmap[gpa / 4096 / 8] >> ((gpa / 4096) % 8)) & 1; };
+  std::string why;
+  if (!marked(e.driver().used_ring_gpa(0)))
+    why = fmt::format("the page of queue 0's used ring (gpa 0x{:x}) is not marked in the log",
+                      e.driver().used_ring_gpa(0));
+  bool data_marked = false;
+  constexpr uint64_t kDataGpa = uint64_t{1} << 30;
+  for (uint64_t gpa = kDataGpa; gpa < kDataGpa + (uint64_t{4} << 20); gpa += 4096)
+    data_marked |= marked(gpa) != 0;
+  if (why.empty() && !data_marked)
+    why = "no page of queue 0's data buffers is marked in the log after the device wrote one";
+
+  // Logging off again: the ring without LOG, the features without LOG_ALL.
+  addr.flags = 0;
+  addr.log_guest_addr = 0;
+  auto a2 = e.link().call(FrontendRequest::SET_VRING_ADDR, encode_vring_addr(addr));
+  if (!a2 && why.empty()) why = a2.error;
+  auto f2 = e.link().call(FrontendRequest::SET_FEATURES, encode_u64(e.acked_features()));
+  if (!f2 && why.empty()) why = f2.error;
+  if (!why.empty()) return R::fail(why);
+  return R::ok(true);
+}
+
+// Why the scenario cannot run on this back-end, or "".
+std::string unsupported(std::string_view name, Engine& e) {
+  const uint64_t proto = e.acked_protocol_features();
+  const bool io = find_workload(e.options().device) &&
+                  find_workload(e.options().device)->probe_request != nullptr;
+  if (name != "get-config" && !io)
+    return fmt::format("vhostscope has no I/O probe for device '{}' yet",
+                       device_kind_name(e.options().device));
+  if (name == "enable-toggle" && !e.protocol_features_negotiated())
+    return "the back-end does not offer VHOST_USER_F_PROTOCOL_FEATURES: rings cannot be disabled";
+  if (name == "get-config" && !has_feature(proto, ProtocolFeature::CONFIG))
+    return "the back-end does not offer the CONFIG protocol feature";
+  if (name == "mem-hotplug" && !has_feature(proto, ProtocolFeature::CONFIGURE_MEM_SLOTS))
+    return "the back-end does not offer the CONFIGURE_MEM_SLOTS protocol feature";
+  if (name == "dirty-log") {
+    if (!(e.offered_features() & bit(kFeatureLogAll)))
+      return "the back-end does not offer VHOST_F_LOG_ALL";
+    if (!has_feature(proto, ProtocolFeature::LOG_SHMFD))
+      return "the back-end does not offer the LOG_SHMFD protocol feature";
+  }
+  return "";
+}
+
+}  // namespace
+
+std::span<const ScenarioInfo> lifecycle_scenarios() { return kScenarios; }
+
+bool is_lifecycle_scenario(std::string_view name) {
+  return std::any_of(std::begin(kScenarios), std::end(kScenarios),
+                     [&](const ScenarioInfo& s) { return s.name == name; });
+}
+
+CheckOutcome run_lifecycle_scenario(std::string_view name, Engine& e) {
+  CheckOutcome c;
+  c.id = "lifecycle." + std::string(name);
+  const ScenarioInfo* info = nullptr;
+  for (const ScenarioInfo& s : kScenarios)
+    if (s.name == name) info = &s;
+  if (!info) {
+    c.verdict = Verdict::Fail;
+    c.reason = "no such scenario";
+    return c;
+  }
+  c.what = std::string(info->what);
+  if (!e.link().connected()) {
+    c.verdict = Verdict::Fail;
+    c.reason = "not run: the connection was lost in an earlier scenario";
+    return c;
+  }
+  if (std::string why = unsupported(name, e); !why.empty()) {
+    c.verdict = Verdict::Unsupported;
+    c.reason = why;
+    return c;
+  }
+  c.first_record = e.link().records() + 1;
+  static const std::pair<std::string_view, R (*)(Engine&)> kRun[] = {
+      {"stop-restart", stop_restart}, {"enable-toggle", enable_toggle},
+      {"get-config", get_config},     {"reset", reset},
+      {"reconnect", reconnect},       {"mem-hotplug", mem_hotplug},
+      {"dirty-log", dirty_log},
+  };
+  R result = R::fail("no such scenario");
+  for (const auto& [n, fn] : kRun)
+    if (n == name) result = fn(e);
+  c.last_record = e.link().records();
+  c.verdict = result ? Verdict::Pass : Verdict::Fail;
+  c.reason = result.error;
+  return c;
+}
+
+}  // namespace vhs::exercise

@@ -1,0 +1,319 @@
+#include "proxy/exercise/split_driver.hpp"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "decoders/virtio/ring_snapshot.hpp"
+#include "proxy/exercise/frontend_link.hpp"
+#include "proxy/log_text.hpp"
+#include "proxy/sys_error.hpp"
+
+namespace vhs::exercise {
+namespace {
+
+// VIRTIO "The Virtqueue Descriptor Table": addr u64, len u32, flags u16, next u16.
+constexpr uint64_t kDescSize = 16;
+constexpr uint16_t kDescNext = 1;
+constexpr uint16_t kDescWrite = 2;
+// Avail ring: flags u16, idx u16, ring[N] u16, used_event u16. Used ring: flags u16, idx u16,
+// ring[N] {id u32, len u32}, avail_event u16.
+constexpr uint64_t kUsedElemSize = 8;
+
+uint64_t avail_bytes(uint16_t n) { return 4 + 2 * uint64_t{n} + 2; }
+uint64_t used_bytes(uint16_t n) { return 4 + kUsedElemSize * n + 2; }
+
+template <class T>
+void store_le(uint8_t* p, T v) {
+  std::memcpy(p, &v, sizeof v);  // x86_64: little endian, as VERSION_1 rings are
+}
+
+uint16_t load_idx(const uint8_t* p) {
+  return __atomic_load_n(reinterpret_cast<const uint16_t*>(p), __ATOMIC_ACQUIRE);
+}
+void store_idx(uint8_t* p, uint16_t v) {
+  __atomic_store_n(reinterpret_cast<uint16_t*>(p), v, __ATOMIC_RELEASE);
+}
+
+constexpr auto kSampleInterval = std::chrono::milliseconds(50);
+constexpr auto kStallSampleInterval = std::chrono::milliseconds(500);
+
+}  // namespace
+
+SplitDriver::SplitDriver(GuestRam& ram, FrontendLink& link, DeviceKind device, uint64_t features)
+    : ram_(ram),
+      link_(link),
+      device_(device),
+      features_(features),
+      event_idx_((features >> kFeatureEventIdx) & 1) {}
+
+uint64_t SplitDriver::records_written() const { return link_.records(); }
+
+bool SplitDriver::make_notifiers(Queue& q, std::string& error) {
+  q.kick.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  q.call.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!q.kick || !q.call) {
+    error = sys_error("create", "eventfd", errno);
+    return false;
+  }
+  q.setup.kick_fd = q.kick.get();
+  q.setup.call_fd = q.call.get();
+  return true;
+}
+
+bool SplitDriver::add_queue(uint16_t size, Arena& ring_arena, Arena data_arena,
+                            std::string& error) {
+  Queue q;
+  q.setup.size = size;
+  // VIRTIO "Virtqueue Alignment": descriptors 16, avail ring 2, used ring 4 bytes.
+  auto desc = ring_arena.alloc(kDescSize * size, 16);
+  auto avail = ring_arena.alloc(avail_bytes(size), 2);
+  auto used = ring_arena.alloc(used_bytes(size), 4);
+  if (!desc || !avail || !used) {
+    error = fmt::format("queue {}: no room for a ring of size {} in guest memory", queues_.size(),
+                        size);
+    return false;
+  }
+  q.desc = *desc;
+  q.avail = *avail;
+  q.used = *used;
+  std::memset(ram_.host(q.desc, kDescSize * size), 0, kDescSize * size);
+  std::memset(ram_.host(q.avail, avail_bytes(size)), 0, avail_bytes(size));
+  std::memset(ram_.host(q.used, used_bytes(size)), 0, used_bytes(size));
+  q.setup.addr.index = static_cast<uint32_t>(queues_.size());
+  q.setup.addr.desc_user_addr = ram_.uva(q.desc);
+  q.setup.addr.avail_user_addr = ram_.uva(q.avail);
+  q.setup.addr.used_user_addr = ram_.uva(q.used);
+  q.data = std::move(data_arena);
+  for (uint16_t i = 0; i < size; ++i) q.free.push_back(i);
+  if (!make_notifiers(q, error)) return false;
+  queues_.push_back(std::move(q));
+  return true;
+}
+
+bool SplitDriver::reset_queues(std::string& error) {
+  for (Queue& q : queues_) {
+    for (auto& [head, c] : q.inflight)
+      for (uint64_t b : c.buffers) q.data.release(b);
+    q.inflight.clear();
+    q.completed.clear();
+    q.free.clear();
+    for (uint16_t i = 0; i < q.setup.size; ++i) q.free.push_back(i);
+    q.avail_idx = q.last_used = 0;
+    std::memset(ram_.host(q.desc, kDescSize * q.setup.size), 0, kDescSize * q.setup.size);
+    std::memset(ram_.host(q.avail, avail_bytes(q.setup.size)), 0, avail_bytes(q.setup.size));
+    std::memset(ram_.host(q.used, used_bytes(q.setup.size)), 0, used_bytes(q.setup.size));
+    if (!make_notifiers(q, error)) return false;
+  }
+  return true;
+}
+
+void SplitDriver::free_chain(Queue& q, uint16_t head) {
+  auto it = q.inflight.find(head);
+  if (it == q.inflight.end()) return;
+  for (uint64_t b : it->second.buffers) q.data.release(b);
+  for (uint16_t d : it->second.descs) q.free.push_back(d);
+  q.inflight.erase(it);
+  q.completed.insert(head);
+}
+
+Outcome<std::vector<uint64_t>> SplitDriver::post(unsigned queue,
+                                                 std::span<const ChainRequest> chains) {
+  using R = Outcome<std::vector<uint64_t>>;
+  if (queue >= queues_.size())
+    return R::fail(fmt::format("queue {}: the device has {} queues", queue, queues_.size()));
+  Queue& q = queues_[queue];
+  size_t need = 0;
+  for (const ChainRequest& c : chains) need += c.readable.size() + c.writable_sizes.size();
+  if (need > q.free.size())
+    return R::fail(
+        fmt::format("queue {}: {} descriptors needed, {} free", queue, need, q.free.size()));
+
+  // Buffers first, so nothing is placed when guest memory runs out.
+  std::vector<std::vector<uint64_t>> blocks(chains.size());
+  for (size_t i = 0; i < chains.size(); ++i) {
+    auto add = [&](uint64_t bytes) {
+      auto gpa = q.data.alloc(bytes, 64);
+      if (gpa) blocks[i].push_back(*gpa);
+      return gpa.has_value();
+    };
+    bool ok = true;
+    for (const auto& r : chains[i].readable) ok = ok && add(r.size());
+    for (uint32_t w : chains[i].writable_sizes) ok = ok && add(w);
+    if (!ok) {
+      for (auto& list : blocks)
+        for (uint64_t b : list) q.data.release(b);
+      return R::fail(fmt::format("queue {}: no room for the buffers in guest memory", queue));
+    }
+  }
+
+  std::vector<uint64_t> tokens;
+  uint8_t* desc_table = ram_.host(q.desc, kDescSize * q.setup.size);
+  uint8_t* avail = ram_.host(q.avail, avail_bytes(q.setup.size));
+  for (size_t i = 0; i < chains.size(); ++i) {
+    const ChainRequest& c = chains[i];
+    InFlight f;
+    f.token = next_token_++;
+    f.buffers = blocks[i];
+    const size_t n = c.readable.size() + c.writable_sizes.size();
+    for (size_t k = 0; k < n; ++k) {
+      f.descs.push_back(q.free.front());
+      q.free.pop_front();
+    }
+    for (size_t k = 0; k < n; ++k) {
+      const bool writable = k >= c.readable.size();
+      const uint64_t gpa = blocks[i][k];
+      uint32_t len = 0;
+      if (!writable) {
+        const auto& bytes = c.readable[k];
+        ram_.write(gpa, bytes);
+        len = static_cast<uint32_t>(bytes.size());
+      } else {
+        len = c.writable_sizes[k - c.readable.size()];
+        // Poison what the device should overwrite, so stale bytes cannot pass a compare.
+        std::memset(ram_.host(gpa, len), 0xA5, len);
+        f.writable_gpa.push_back(gpa);
+        f.writable_size.push_back(len);
+        f.writable_total += len;
+      }
+      uint8_t* d = desc_table + kDescSize * f.descs[k];
+      store_le<uint64_t>(d, gpa);
+      store_le<uint32_t>(d + 8, len);
+      store_le<uint16_t>(
+          d + 12, static_cast<uint16_t>((k + 1 < n ? kDescNext : 0) | (writable ? kDescWrite : 0)));
+      store_le<uint16_t>(d + 14, k + 1 < n ? f.descs[k + 1] : 0);
+    }
+    const uint16_t head = f.descs.front();
+    store_le<uint16_t>(avail + 4 + 2 * (q.avail_idx % q.setup.size), head);
+    ++q.avail_idx;
+    q.completed.erase(head);
+    tokens.push_back(f.token);
+    q.inflight[head] = std::move(f);
+  }
+  // VIRTIO "Updating the Index Field": entries before the index that publishes them.
+  store_idx(avail + 2, q.avail_idx);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  const uint64_t one = 1;
+  if (::write(q.kick.get(), &one, sizeof one) != sizeof one)
+    return R::fail(fmt::format("queue {}: cannot kick: {}", queue, std::strerror(errno)));
+  return R::ok(std::move(tokens));
+}
+
+void SplitDriver::kick(unsigned queue) {
+  const uint64_t one = 1;
+  (void)!::write(queues_[queue].kick.get(), &one, sizeof one);
+}
+
+Outcome<std::vector<ChainCompletion>> SplitDriver::wait_used(unsigned queue, size_t count,
+                                                             std::chrono::milliseconds timeout) {
+  using R = Outcome<std::vector<ChainCompletion>>;
+  if (queue >= queues_.size())
+    return R::fail(fmt::format("queue {}: the device has {} queues", queue, queues_.size()));
+  Queue& q = queues_[queue];
+  std::vector<ChainCompletion> out;
+  const uint8_t* used = ram_.host(q.used, used_bytes(q.setup.size));
+  uint8_t* avail = ram_.host(q.avail, avail_bytes(q.setup.size));
+  const auto start = std::chrono::steady_clock::now();
+  auto last_progress = start;
+  while (out.size() < count) {
+    // Each element is checked on its own: one past the chains in flight necessarily names a
+    // head that is not in flight, which says more than a count would.
+    const uint16_t used_idx = load_idx(used + 2);
+    while (q.last_used != used_idx && out.size() < count) {
+      const uint8_t* e = used + 4 + kUsedElemSize * (q.last_used % q.setup.size);
+      uint32_t id = 0, len = 0;
+      std::memcpy(&id, e, 4);
+      std::memcpy(&len, e + 4, 4);
+      const uint16_t at = q.last_used;
+      ++q.last_used;
+      // VIRTIO "The Virtqueue Used Ring": id is the head of a chain the driver made available,
+      // len the bytes written into its device-writable buffers.
+      auto it = id < q.setup.size ? q.inflight.find(static_cast<uint16_t>(id)) : q.inflight.end();
+      if (it == q.inflight.end()) {
+        record_snapshot(queue);
+        const bool again = id < q.setup.size && q.completed.count(static_cast<uint16_t>(id));
+        return R::fail(fmt::format(
+            "queue {}: used id {} {} (used ring slot {}, avail idx {}, used idx {})", queue, id,
+            again ? "was completed twice (a duplicate used entry)" : "was not in flight",
+            at % q.setup.size, q.avail_idx, used_idx));
+      }
+      if (len > it->second.writable_total) {
+        record_snapshot(queue);
+        return R::fail(fmt::format(
+            "queue {}: used id {} len {} is beyond the chain's {} writable bytes (avail idx {}, "
+            "used idx {})",
+            queue, id, len, it->second.writable_total, q.avail_idx, used_idx));
+      }
+      ChainCompletion c;
+      c.token = it->second.token;
+      c.used_len = len;
+      for (size_t k = 0; k < it->second.writable_gpa.size(); ++k) {
+        std::vector<uint8_t> bytes(it->second.writable_size[k]);
+        ram_.read(it->second.writable_gpa[k], bytes);
+        c.written.push_back(std::move(bytes));
+      }
+      free_chain(q, static_cast<uint16_t>(id));
+      out.push_back(std::move(c));
+      last_progress = std::chrono::steady_clock::now();
+    }
+    if (out.size() >= count) break;
+    // VIRTIO "Used Buffer Notification Suppression": with event idx, ask for a call as soon as
+    // the next entry is used.
+    if (event_idx_) store_idx(avail + 4 + 2 * uint64_t{q.setup.size}, q.last_used);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (load_idx(used + 2) != q.last_used) continue;
+    const auto now = std::chrono::steady_clock::now();
+    // While the device makes no progress the ring is sampled like the proxy samples it, so the
+    // capture shows how long the work sat there (ring health reads stalls from these).
+    if (now - last_progress >= kStallSampleInterval &&
+        now - q.last_sample >= kStallSampleInterval) {
+      q.last_sample = now;
+      record_snapshot(queue);
+    }
+    if (now - last_progress >= timeout) {
+      record_snapshot(queue);
+      return R::fail(fmt::format(
+          "queue {}: no completion for {} ({} of {} chains still in flight, avail idx {}, used "
+          "idx {})",
+          queue, seconds_text(timeout), count - out.size(), count, q.avail_idx, q.last_used));
+    }
+    // Poll the call eventfd in slices: a device that suppresses or loses a call is still seen
+    // through the used index.
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(timeout - (now - last_progress));
+    pollfd p{q.call.get(), POLLIN, 0};
+    const int rc = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count() + 1, 100)));
+    if (rc > 0) {
+      uint64_t v = 0;
+      (void)::read(q.call.get(), &v, sizeof v);
+    }
+    link_.service_backend_channel();
+  }
+  const auto now = std::chrono::steady_clock::now();
+  if (now - q.last_sample >= kSampleInterval) {
+    q.last_sample = now;
+    record_snapshot(queue);
+  }
+  return R::ok(std::move(out));
+}
+
+RingSnapshot SplitDriver::snapshot(unsigned queue, std::optional<uint32_t> vring_base) const {
+  const Queue& q = queues_[queue];
+  auto view = ram_.view();
+  RingLocation loc = locate_ring(static_cast<const RegionMemory&>(*view).map(), queue, q.setup.size,
+                                 q.setup.addr, features_, device_);
+  loc.vring_base = vring_base;
+  return take_ring_snapshot(*view, loc);
+}
+
+void SplitDriver::record_snapshot(unsigned queue, std::optional<uint32_t> vring_base) {
+  link_.record_ring_state(encode_ring_snapshot(snapshot(queue, vring_base)));
+}
+
+}  // namespace vhs::exercise

@@ -1,0 +1,114 @@
+// The exercise engine as the virtio DRIVER of split virtqueues (VIRTIO "Split Virtqueues"): it
+// places descriptor chains in guest memory, publishes them in the avail ring, kicks the kick
+// eventfd, waits on the call eventfd and reads the used ring, checking every used element the
+// device writes (an id that was not in flight, a second completion of one chain, a length beyond
+// the chain's writable bytes), and recycles descriptors and buffers.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "decoders/vhost_user/features.hpp"
+#include "decoders/vhost_user/payloads.hpp"
+#include "proxy/exercise/driver_io.hpp"
+#include "proxy/exercise/guest_ram.hpp"
+#include "proxy/unique_fd.hpp"
+
+namespace vhs {
+struct RingSnapshot;  // decoders/virtio/ring_snapshot.hpp
+}  // namespace vhs
+
+namespace vhs::exercise {
+
+class FrontendLink;
+
+// Where a queue lives and how it is notified: what SET_VRING_NUM/ADDR/KICK/CALL carry.
+struct SplitQueueSetup {
+  uint16_t size = 0;
+  VringAddrValue addr;  // UVAs (our own mapping), flags 0
+  int kick_fd = -1;
+  int call_fd = -1;
+};
+
+class SplitDriver final : public DriverIo {
+ public:
+  // `event_idx`: RING_EVENT_IDX was acked, so the driver keeps used_event current.
+  SplitDriver(GuestRam& ram, FrontendLink& link, DeviceKind device, uint64_t features);
+
+  // Lays out queue `queues()` in `ring_arena` with data buffers from `data_arena`.
+  bool add_queue(uint16_t size, Arena& ring_arena, Arena data_arena, std::string& error);
+  const SplitQueueSetup& setup(unsigned queue) const { return queues_[queue].setup; }
+
+  unsigned queue_count() const override { return static_cast<unsigned>(queues_.size()); }
+  uint16_t queue_size(unsigned queue) const override { return queues_[queue].setup.size; }
+  Outcome<std::vector<uint64_t>> post(unsigned queue,
+                                      std::span<const ChainRequest> chains) override;
+  Outcome<std::vector<ChainCompletion>> wait_used(unsigned queue, size_t count,
+                                                  std::chrono::milliseconds timeout) override;
+  uint64_t records_written() const override;
+
+  // Kicks once more: a ring started again with chains still unfetched needs the device to look.
+  void kick(unsigned queue);
+
+  size_t in_flight(unsigned queue) const { return queues_[queue].inflight.size(); }
+  uint16_t avail_idx(unsigned queue) const { return queues_[queue].avail_idx; }
+  uint16_t used_idx_seen(unsigned queue) const { return queues_[queue].last_used; }
+
+  // Ring state as the proxy would sample it, written to the capture.
+  RingSnapshot snapshot(unsigned queue, std::optional<uint32_t> vring_base = std::nullopt) const;
+  void record_snapshot(unsigned queue, std::optional<uint32_t> vring_base = std::nullopt);
+
+  // Buffers of later chains on `queue` come from `arena` (memory hot add); the old arena back.
+  Arena swap_data_arena(unsigned queue, Arena arena) {
+    std::swap(queues_[queue].data, arena);
+    return arena;
+  }
+  uint64_t used_ring_gpa(unsigned queue) const { return queues_[queue].used; }
+
+  // Forgets every chain and zeroes the rings: the device was reset, so the rings start over
+  // (VIRTIO "Device Reset"). New kick/call eventfds are made.
+  bool reset_queues(std::string& error);
+
+ private:
+  struct InFlight {
+    uint64_t token = 0;
+    std::vector<uint16_t> descs;
+    std::vector<uint64_t> buffers;        // arena blocks (gpa)
+    std::vector<uint64_t> writable_gpa;   // each writable buffer
+    std::vector<uint32_t> writable_size;  // and its size
+    uint64_t writable_total = 0;
+  };
+  struct Queue {
+    SplitQueueSetup setup;
+    uint64_t desc = 0, avail = 0, used = 0;  // gpa
+    UniqueFd kick, call;
+    Arena data;
+    uint16_t avail_idx = 0;  // next index we publish (free running)
+    uint16_t last_used = 0;  // used index consumed so far
+    // Free descriptors, least recently used first: a head is not reused at once, so a late
+    // second completion of it is seen as the duplicate it is.
+    std::deque<uint16_t> free;
+    std::map<uint16_t, InFlight> inflight;  // by head
+    std::set<uint16_t> completed;           // heads completed and not posted again since
+    std::chrono::steady_clock::time_point last_sample{};
+  };
+
+  void free_chain(Queue& q, uint16_t head);
+  bool make_notifiers(Queue& q, std::string& error);
+
+  GuestRam& ram_;
+  FrontendLink& link_;
+  DeviceKind device_;
+  uint64_t features_;
+  bool event_idx_;
+  uint64_t next_token_ = 1;
+  std::vector<Queue> queues_;
+};
+
+}  // namespace vhs::exercise

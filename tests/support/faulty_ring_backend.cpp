@@ -1,0 +1,180 @@
+#include "support/faulty_ring_backend.hpp"
+
+#include <poll.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstring>
+
+namespace vhs::test {
+namespace {
+
+// Request numbers (spec "Front-end message types").
+constexpr uint32_t kGetFeatures = 1, kSetMemTable = 5, kSetVringNum = 8, kSetVringAddr = 9,
+                   kGetVringBase = 11, kSetVringKick = 12, kSetVringCall = 13,
+                   kGetProtocolFeatures = 15;
+constexpr uint64_t kFeatures = (uint64_t{1} << 32) | (uint64_t{1} << 30);  // VERSION_1, PROTOCOL
+constexpr uint64_t kProtocolFeatures = uint64_t{1} << 3;                   // REPLY_ACK
+
+Bytes reply(uint32_t request, const void* payload, uint32_t size) {
+  Bytes b(12 + size);
+  const uint32_t flags = 0x1 | 0x4;
+  std::memcpy(b.data(), &request, 4);
+  std::memcpy(b.data() + 4, &flags, 4);
+  std::memcpy(b.data() + 8, &size, 4);
+  std::memcpy(b.data() + 12, payload, size);
+  return b;
+}
+
+template <class T>
+T get(const uint8_t* p) {
+  T v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+}  // namespace
+
+FaultyRingBackend::FaultyRingBackend(std::string path, RingFault fault, Millis timeout)
+    : path_(std::move(path)), fault_(fault), timeout_(timeout) {
+  listener_ = listen_on(path_);
+  thread_ = std::thread([this] { run(); });
+}
+
+FaultyRingBackend::~FaultyRingBackend() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+  for (const Region& r : regions_) ::munmap(r.host, r.size);
+}
+
+uint8_t* FaultyRingBackend::at_uva(uint64_t uva) const {
+  for (const Region& r : regions_)
+    if (uva >= r.uva && uva - r.uva < r.size) return r.host + (uva - r.uva);
+  return nullptr;
+}
+
+uint8_t* FaultyRingBackend::at_gpa(uint64_t gpa) const {
+  for (const Region& r : regions_)
+    if (gpa >= r.gpa && gpa - r.gpa < r.size) return r.host + (gpa - r.gpa);
+  return nullptr;
+}
+
+void FaultyRingBackend::run() {
+  sock_ = accept_from(listener_.get(), timeout_);
+  if (!sock_) {
+    errors_.push_back("no front-end connected");
+    return;
+  }
+  while (!stop_) {
+    pollfd p[2] = {{sock_.get(), POLLIN, 0}, {kick_ ? kick_.get() : -1, POLLIN, 0}};
+    if (::poll(p, 2, 50) <= 0) continue;
+    if (p[1].revents & POLLIN) {
+      uint64_t v;
+      (void)!::read(kick_.get(), &v, 8);
+      on_kick();
+    }
+    if (p[0].revents & (POLLIN | POLLHUP)) {
+      ReceivedMessage m;
+      if (recv_message(sock_.get(), m, timeout_) != IoStatus::Ok) return;  // the peer left
+      if (!on_message(m)) return;
+    }
+  }
+}
+
+bool FaultyRingBackend::on_message(ReceivedMessage& m) {
+  const Header h = m.header();
+  const uint8_t* p = m.bytes.data() + 12;
+  uint64_t u64 = 0;
+  switch (h.request) {
+    case kGetFeatures:
+      return send_message(sock_.get(), reply(h.request, &kFeatures, 8)) == IoStatus::Ok;
+    case kGetProtocolFeatures:
+      return send_message(sock_.get(), reply(h.request, &kProtocolFeatures, 8)) == IoStatus::Ok;
+    case kSetMemTable: {
+      const uint32_t n = get<uint32_t>(p);
+      for (uint32_t i = 0; i < n && i < m.fds.size(); ++i) {
+        const uint8_t* r = p + 8 + 32 * i;
+        Region region{get<uint64_t>(r), get<uint64_t>(r + 8), get<uint64_t>(r + 16), nullptr};
+        void* map = ::mmap(nullptr, region.size, PROT_READ | PROT_WRITE, MAP_SHARED, m.fds[i].get(),
+                           static_cast<off_t>(get<uint64_t>(r + 24)));
+        if (map == MAP_FAILED) {
+          errors_.push_back("cannot map a region");
+          return false;
+        }
+        region.host = static_cast<uint8_t*>(map);
+        regions_.push_back(region);
+      }
+      break;
+    }
+    case kSetVringNum:
+      if (get<uint32_t>(p) == 0) size_ = static_cast<uint16_t>(get<uint32_t>(p + 4));
+      break;
+    case kSetVringAddr:
+      if (get<uint32_t>(p) == 0) {
+        desc_ = get<uint64_t>(p + 8);
+        used_ = get<uint64_t>(p + 16);
+        avail_ = get<uint64_t>(p + 24);
+      }
+      break;
+    case kSetVringKick:
+      if ((get<uint64_t>(p) & 0xff) == 0 && !m.fds.empty()) kick_ = std::move(m.fds[0]);
+      break;
+    case kSetVringCall:
+      if ((get<uint64_t>(p) & 0xff) == 0 && !m.fds.empty()) call_ = std::move(m.fds[0]);
+      break;
+    case kGetVringBase: {
+      uint32_t state[2] = {get<uint32_t>(p), last_avail_};
+      return send_message(sock_.get(), reply(h.request, state, 8)) == IoStatus::Ok;
+    }
+    default: break;
+  }
+  if (h.needs_reply()) return send_message(sock_.get(), reply(h.request, &u64, 8)) == IoStatus::Ok;
+  return true;
+}
+
+void FaultyRingBackend::on_kick() {
+  uint8_t* avail = at_uva(avail_);
+  uint8_t* used = at_uva(used_);
+  uint8_t* desc = at_uva(desc_);
+  if (!avail || !used || !desc || size_ == 0) return;
+  const uint16_t avail_idx = get<uint16_t>(avail + 2);
+  while (last_avail_ != avail_idx) {
+    const uint16_t head = get<uint16_t>(avail + 4 + 2 * (last_avail_ % size_));
+    ++last_avail_;
+    // Walk the chain: the writable bytes, and the last byte (the status) set to 0 (OK).
+    uint32_t writable = 0;
+    uint8_t* status = nullptr;
+    for (uint16_t i = head, n = 0; n < size_; ++n) {
+      const uint8_t* d = desc + 16 * uint64_t{i};
+      const uint32_t len = get<uint32_t>(d + 8);
+      const uint16_t flags = get<uint16_t>(d + 12);
+      if (flags & 2) {
+        writable += len;
+        status = at_gpa(get<uint64_t>(d) + len - 1);
+      }
+      if (!(flags & 1)) break;
+      i = get<uint16_t>(d + 14);
+    }
+    if (status) *status = 0;
+    auto push = [&](uint32_t id, uint32_t len) {
+      uint16_t idx = get<uint16_t>(used + 2);
+      std::memcpy(used + 4 + 8 * (idx % size_), &id, 4);
+      std::memcpy(used + 4 + 8 * (idx % size_) + 4, &len, 4);
+      ++idx;
+      __atomic_store_n(reinterpret_cast<uint16_t*>(used + 2), idx, __ATOMIC_RELEASE);
+    };
+    switch (fault_) {
+      case RingFault::None: push(head, writable); break;
+      case RingFault::DuplicateUsed:
+        push(head, writable);
+        push(head, writable);
+        break;
+      case RingFault::WrongLength: push(head, writable + 100); break;
+      case RingFault::UnknownHead: push((head + 5u) % size_, writable); break;
+    }
+  }
+  const uint64_t one = 1;
+  if (call_) (void)!::write(call_.get(), &one, 8);
+}
+
+}  // namespace vhs::test
