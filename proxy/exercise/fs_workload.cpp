@@ -86,24 +86,37 @@ class FuseClient {
   uint64_t next_unique_ = 1;
 };
 
+// The outcomes in order, each naming the capture records its requests span (from start() to
+// its verdict), so a failure points at the messages and ring states to look at.
 class Steps {
  public:
+  explicit Steps(DriverIo& io) : io_(io) {}
+  void start() { first_ = io_.records_written() + 1; }
   void pass(std::string id, std::string what) {
-    out_.push_back({std::move(id), std::move(what), Verdict::Pass, {}});
+    add({std::move(id), std::move(what), Verdict::Pass, {}}, true);
   }
   void fail(std::string id, std::string what, std::string reason) {
-    out_.push_back({std::move(id), std::move(what), Verdict::Fail, std::move(reason)});
+    add({std::move(id), std::move(what), Verdict::Fail, std::move(reason)}, true);
   }
   void unsupported(std::string id, std::string what, std::string reason) {
-    out_.push_back({std::move(id), std::move(what), Verdict::Unsupported, std::move(reason)});
+    add({std::move(id), std::move(what), Verdict::Unsupported, std::move(reason)}, false);
   }
   // A step that cannot run because `needed` failed.
   void blocked(std::string id, std::string what, const std::string& needed) {
-    fail(std::move(id), std::move(what), "not run: " + needed + " failed");
+    add({std::move(id), std::move(what), Verdict::Fail, "not run: " + needed + " failed"}, false);
   }
   std::vector<CheckOutcome> take() { return std::move(out_); }
 
  private:
+  void add(CheckOutcome c, bool ran) {
+    if (ran && first_ > 0 && io_.records_written() >= first_) {
+      c.first_record = first_;
+      c.last_record = io_.records_written();
+    }
+    out_.push_back(std::move(c));
+  }
+  DriverIo& io_;
+  uint64_t first_ = 0;
   std::vector<CheckOutcome> out_;
 };
 
@@ -203,7 +216,10 @@ std::string name_difference(const std::set<std::string>& got, const std::set<std
 class FsWorkload {
  public:
   FsWorkload(WorkloadContext& ctx, const FsWorkloadOptions& options)
-      : ctx_(ctx), options_(options), client_(ctx.io, ctx.timeout, caller_for(options)) {
+      : ctx_(ctx),
+        options_(options),
+        client_(ctx.io, ctx.timeout, caller_for(options)),
+        steps_(ctx.io) {
     created_name_ = options.created_name.empty()
                         ? "vhostscope-exercise-" + std::to_string(::getpid()) + ".bin"
                         : options.created_name;
@@ -250,6 +266,7 @@ class FsWorkload {
   }
 
   bool init() {
+    steps_.start();
     fuse_init_in in{};
     in.major = FUSE_KERNEL_VERSION;
     in.minor = FUSE_KERNEL_MINOR_VERSION;
@@ -324,6 +341,7 @@ class FsWorkload {
 
     std::vector<uint8_t> args;
     append_name(args, name);
+    steps_.start();
     auto entry = client_.call(FUSE_LOOKUP, kRootNodeId, args, sizeof(fuse_entry_out));
     if (!entry) {
       steps_.fail("fs.lookup", kWhatLookup, entry.error + " (looking up " + name + ")");
@@ -350,6 +368,7 @@ class FsWorkload {
     read_node_ = entry_out->nodeid;
     steps_.pass("fs.lookup", kWhatLookup);
 
+    steps_.start();
     fuse_getattr_in getattr{};
     args.clear();
     append_struct(args, getattr);
@@ -373,6 +392,7 @@ class FsWorkload {
       steps_.pass("fs.getattr", kWhatGetattr);
     }
 
+    steps_.start();
     fuse_open_in open{};
     open.flags = O_RDONLY;
     args.clear();
@@ -389,6 +409,7 @@ class FsWorkload {
     read_fh_ = open_out->fh;
     steps_.pass("fs.open", kWhatOpen);
 
+    steps_.start();
     const uint64_t limit = std::min(host_size, options_.read_limit);
     std::vector<uint8_t> data;
     std::string read_error;
@@ -434,6 +455,7 @@ class FsWorkload {
   }
 
   void write_new_file() {
+    steps_.start();
     fuse_create_in create{};
     create.flags = O_WRONLY | O_CREAT | O_EXCL;
     create.mode = S_IFREG | 0644;
@@ -460,6 +482,7 @@ class FsWorkload {
     created_fh_ = open->fh;
     steps_.pass("fs.create", kWhatCreate);
 
+    steps_.start();
     written_.resize(options_.write_bytes);
     for (size_t i = 0; i < written_.size(); ++i) written_[i] = pattern_byte(i);
     const uint32_t chunk = std::min<uint32_t>(max_write_, 16 * 1024);
@@ -490,6 +513,7 @@ class FsWorkload {
   }
 
   void release_files() {
+    steps_.start();
     std::string error;
     auto release = [&](uint64_t node, uint64_t fh, uint32_t flags) {
       fuse_release_in in{};
@@ -536,6 +560,7 @@ class FsWorkload {
   }
 
   void readdir_root() {
+    steps_.start();
     fuse_open_in open{};
     open.flags = O_RDONLY | O_DIRECTORY;
     std::vector<uint8_t> args;
@@ -598,6 +623,7 @@ class FsWorkload {
   }
 
   void unlink_created() {
+    steps_.start();
     if (!created_node_) {
       steps_.blocked("fs.unlink", kWhatUnlink, "fs.create");
       return;
@@ -616,6 +642,7 @@ class FsWorkload {
   }
 
   void forget_nodes() {
+    steps_.start();
     std::vector<std::pair<uint64_t, uint64_t>> nodes;  // node id, lookups to drop
     if (read_node_) nodes.emplace_back(read_node_, 1);
     if (created_node_) nodes.emplace_back(created_node_, 1);

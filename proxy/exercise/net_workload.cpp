@@ -81,8 +81,10 @@ class NetWorkload {
         header_size_ + (!mrg_acked_ && (ctx_.virtio_features & kNetGuestLargeReceive)
                             ? kLargeReceiveBytes
                             : kMaxFrameSize);
+    uint64_t first = ctx_.io.records_written() + 1;
     const std::string tx_rx = run_round(whole, 0);
     out.push_back({"net.tx-rx", kWhatTxRx, tx_rx.empty() ? Verdict::Pass : Verdict::Fail, tx_rx});
+    spans(out.back(), first);
 
     if (!mrg_acked_) {
       out.push_back({"net.mrg-rxbuf", kWhatMrg, Verdict::Unsupported,
@@ -95,6 +97,7 @@ class NetWorkload {
       small.merged = true;
       small.buffer_bytes = std::max(options_.mrg_buffer_size, header_size_ + 1);
       merged_any_ = false;
+      first = ctx_.io.records_written() + 1;
       std::string mrg = run_round(small, 1000);
       const bool must_merge =
           std::any_of(options_.frame_sizes.begin(), options_.frame_sizes.end(), [&](uint32_t s) {
@@ -103,11 +106,21 @@ class NetWorkload {
       if (mrg.empty() && must_merge && !merged_any_)
         mrg = "no frame came back spread over more than one receive buffer";
       out.push_back({"net.mrg-rxbuf", kWhatMrg, mrg.empty() ? Verdict::Pass : Verdict::Fail, mrg});
+      spans(out.back(), first);
     }
     return out;
   }
 
  private:
+  // The capture records a check's I/O spans (none when nothing records).
+  void spans(CheckOutcome& c, uint64_t first) const {
+    const uint64_t last = ctx_.io.records_written();
+    if (last >= first) {
+      c.first_record = first;
+      c.last_record = last;
+    }
+  }
+
   // Sends every frame and collects it back; the reason of the first failure, empty when all
   // frames came back intact. Frames go in batches that the rings can hold, each batch's receive
   // buffers posted before its frames are sent (a device drops what it has no buffer for).
