@@ -3,6 +3,8 @@
 #include <string>
 
 #include "proxy/exercise/blk_workload.hpp"
+#include "proxy/exercise/fs_workload.hpp"
+#include "proxy/exercise/net_workload.hpp"
 
 namespace vhs::exercise {
 namespace {
@@ -10,6 +12,8 @@ namespace {
 // One line per device: its workload and its I/O probe.
 constexpr WorkloadEntry kWorkloads[] = {
     {DeviceKind::Blk, run_blk_workload, blk_probe_request, blk_probe_check},
+    {DeviceKind::Fs, run_fs_workload, fs_probe_request, fs_probe_check},
+    {DeviceKind::Net, run_net_workload, nullptr, nullptr},  // no queue completes without traffic
 };
 
 }  // namespace

@@ -1,0 +1,292 @@
+#include "proxy/exercise/net_workload.hpp"
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <string>
+
+#include "decoders/virtio/ring_detail.hpp"
+#include "proxy/exercise/net_frames.hpp"
+
+namespace vhs::exercise {
+namespace {
+
+// VIRTIO "Network Device", "Virtqueues": receiveq1 is queue 0, transmitq1 queue 1.
+constexpr unsigned kRxQueue = 0;
+constexpr unsigned kTxQueue = 1;
+// Without MRG_RXBUF a receive buffer must hold a whole packet: 1514 bytes after the header, or
+// 65550 when the driver accepts large receive offloads (VIRTIO "Setting Up Receive Buffers").
+constexpr uint32_t kLargeReceiveBytes = 65550;
+
+constexpr const char* kWhatTxRx =
+    "frames of 60..1514 bytes sent on transmitq1 (queue 1) come back on receiveq1 (queue 0) "
+    "byte for byte, one receive buffer each (VIRTIO \"Network Device\", \"Device Operation\")";
+constexpr const char* kWhatMrg =
+    "the same frames into small receive buffers: the device merges several per frame and "
+    "num_buffers says how many (VIRTIO \"Network Device\", VIRTIO_NET_F_MRG_RXBUF)";
+
+const char* echo_text(NetEcho echo) {
+  return echo == NetEcho::MacSwapped ? "with the MAC addresses swapped (macswap)"
+                                     : "unchanged (io forwarding)";
+}
+
+// The bytes the device wrote into one chain: its writable buffers in order, cut at the used length.
+std::vector<uint8_t> used_bytes(const ChainCompletion& c) {
+  std::vector<uint8_t> bytes;
+  for (const auto& buffer : c.written) {
+    if (bytes.size() >= c.used_len) break;
+    const size_t take = std::min<size_t>(buffer.size(), c.used_len - bytes.size());
+    bytes.insert(bytes.end(), buffer.begin(), buffer.begin() + static_cast<ptrdiff_t>(take));
+  }
+  return bytes;
+}
+
+struct Frame {
+  uint32_t seq = 0;
+  std::vector<uint8_t> bytes;
+  uint32_t rx_buffers = 1;  // receive buffers it needs
+};
+
+// How one round places its receive buffers.
+struct RxLayout {
+  uint32_t buffer_bytes = 0;  // writable bytes per receive buffer, header included
+  bool merged = false;        // one descriptor per buffer, frames spread over several
+};
+
+class NetWorkload {
+ public:
+  NetWorkload(WorkloadContext& ctx, const NetWorkloadOptions& options)
+      : ctx_(ctx),
+        options_(options),
+        header_size_(net_header_size(ctx.virtio_features)),
+        mrg_acked_((ctx.virtio_features & kNetMergeableRxBuffers) != 0),
+        separate_header_((ctx.virtio_features & kNetFreeLayout) == 0),
+        echo_(options.echo) {}
+
+  std::vector<CheckOutcome> run() {
+    std::vector<CheckOutcome> out;
+    if (ctx_.io.queue_count() < 2) {
+      out.push_back({"net.tx-rx", kWhatTxRx, Verdict::Fail,
+                     "virtio-net needs receiveq1 and transmitq1; " +
+                         std::to_string(ctx_.io.queue_count()) + " queue(s) were set up"});
+      out.push_back({"net.mrg-rxbuf", kWhatMrg, Verdict::Fail, "not run: net.tx-rx failed"});
+      return out;
+    }
+
+    // With merging the device may still put a whole frame in one buffer when it fits; without,
+    // each buffer must hold the largest packet the negotiated offloads allow.
+    RxLayout whole;
+    whole.merged = mrg_acked_;
+    whole.buffer_bytes =
+        header_size_ + (!mrg_acked_ && (ctx_.virtio_features & kNetGuestLargeReceive)
+                            ? kLargeReceiveBytes
+                            : kMaxFrameSize);
+    uint64_t first = ctx_.io.records_written() + 1;
+    const std::string tx_rx = run_round(whole, 0);
+    out.push_back({"net.tx-rx", kWhatTxRx, tx_rx.empty() ? Verdict::Pass : Verdict::Fail, tx_rx});
+    spans(out.back(), first);
+
+    if (!mrg_acked_) {
+      out.push_back({"net.mrg-rxbuf", kWhatMrg, Verdict::Unsupported,
+                     "VIRTIO_NET_F_MRG_RXBUF was not negotiated"});
+    } else if (!tx_rx.empty()) {
+      // Its receive buffers may still be posted: a second round would read them as its own.
+      out.push_back({"net.mrg-rxbuf", kWhatMrg, Verdict::Fail, "not run: net.tx-rx failed"});
+    } else {
+      RxLayout small;
+      small.merged = true;
+      small.buffer_bytes = std::max(options_.mrg_buffer_size, header_size_ + 1);
+      merged_any_ = false;
+      first = ctx_.io.records_written() + 1;
+      std::string mrg = run_round(small, 1000);
+      const bool must_merge =
+          std::any_of(options_.frame_sizes.begin(), options_.frame_sizes.end(), [&](uint32_t s) {
+            return header_size_ + std::clamp(s, kMinFrameSize, kMaxFrameSize) > small.buffer_bytes;
+          });
+      if (mrg.empty() && must_merge && !merged_any_)
+        mrg = "no frame came back spread over more than one receive buffer";
+      out.push_back({"net.mrg-rxbuf", kWhatMrg, mrg.empty() ? Verdict::Pass : Verdict::Fail, mrg});
+      spans(out.back(), first);
+    }
+    return out;
+  }
+
+ private:
+  // The capture records a check's I/O spans (none when nothing records).
+  void spans(CheckOutcome& c, uint64_t first) const {
+    const uint64_t last = ctx_.io.records_written();
+    if (last >= first) {
+      c.first_record = first;
+      c.last_record = last;
+    }
+  }
+
+  // Sends every frame and collects it back; the reason of the first failure, empty when all
+  // frames came back intact. Frames go in batches that the rings can hold, each batch's receive
+  // buffers posted before its frames are sent (a device drops what it has no buffer for).
+  std::string run_round(const RxLayout& rx, uint32_t first_seq) {
+    std::vector<Frame> frames;
+    for (size_t i = 0; i < options_.frame_sizes.size(); ++i) {
+      Frame f;
+      f.seq = first_seq + static_cast<uint32_t>(i);
+      f.bytes = build_exercise_frame(f.seq, options_.frame_sizes[i]);
+      const uint32_t need = header_size_ + static_cast<uint32_t>(f.bytes.size());
+      f.rx_buffers = rx.merged ? (need + rx.buffer_bytes - 1) / rx.buffer_bytes : 1;
+      frames.push_back(std::move(f));
+    }
+    const uint32_t rx_descriptors = separate_header_ ? 2 : 1;
+    const uint32_t rx_capacity = ctx_.io.queue_size(kRxQueue) / rx_descriptors;
+    const uint32_t tx_capacity = ctx_.io.queue_size(kTxQueue) / (separate_header_ ? 2u : 1u);
+    for (size_t begin = 0; begin < frames.size();) {
+      size_t end = begin;
+      uint32_t buffers = 0;
+      while (end < frames.size() && end - begin < tx_capacity &&
+             buffers + frames[end].rx_buffers <= rx_capacity)
+        buffers += frames[end++].rx_buffers;
+      if (end == begin)
+        return "frame seq " + std::to_string(frames[begin].seq) + " needs " +
+               std::to_string(frames[begin].rx_buffers) + " receive buffers; queue 0 holds " +
+               std::to_string(rx_capacity);
+      if (auto error = run_batch(rx, std::span(frames).subspan(begin, end - begin), buffers);
+          !error.empty())
+        return error;
+      begin = end;
+    }
+    return {};
+  }
+
+  std::string run_batch(const RxLayout& rx, std::span<const Frame> frames, uint32_t buffers) {
+    std::vector<ChainRequest> rx_chains(buffers);
+    for (auto& chain : rx_chains) {
+      if (separate_header_)
+        chain.writable_sizes = {header_size_, rx.buffer_bytes - header_size_};
+      else
+        chain.writable_sizes = {rx.buffer_bytes};
+    }
+    if (auto posted = ctx_.io.post(kRxQueue, rx_chains); !posted)
+      return "posting " + std::to_string(buffers) + " receive buffers: " + posted.error;
+
+    std::vector<ChainRequest> tx_chains;
+    for (const auto& f : frames) {
+      ChainRequest chain;
+      std::vector<uint8_t> packet(header_size_, 0);  // no offloads asked: an all-zero header
+      if (separate_header_) {
+        chain.readable.push_back(std::move(packet));
+        chain.readable.push_back(f.bytes);
+      } else {
+        packet.insert(packet.end(), f.bytes.begin(), f.bytes.end());
+        chain.readable.push_back(std::move(packet));
+      }
+      tx_chains.push_back(std::move(chain));
+    }
+    if (auto sent = ctx_.io.transact(kTxQueue, tx_chains, ctx_.timeout); !sent)
+      return "transmitting frames seq " + std::to_string(frames.front().seq) + ".." +
+             std::to_string(frames.back().seq) + ": " + sent.error;
+
+    std::map<uint32_t, const Frame*> pending;
+    for (const auto& f : frames) pending[f.seq] = &f;
+    std::set<uint32_t> received;
+    while (!pending.empty()) {
+      auto first = ctx_.io.wait_used(kRxQueue, 1, ctx_.timeout);
+      if (!first) return missing_text(pending, first.error);
+      std::vector<uint8_t> bytes = used_bytes(first.value->front());
+      if (bytes.size() < header_size_)
+        return "a receive buffer's used length " + std::to_string(bytes.size()) +
+               " is shorter than the " + std::to_string(header_size_) + "-byte virtio_net_hdr";
+      uint16_t count = 1;
+      if (rx.merged) {
+        count = net_header_num_buffers(bytes, header_size_).value_or(0);
+        if (count == 0) return "a receive header says num_buffers 0";
+      }
+      std::vector<uint8_t> frame(bytes.begin() + header_size_, bytes.end());
+      if (count > 1) {
+        // Only the first buffer of a merged packet carries the header (VIRTIO "Processing of
+        // Incoming Packets").
+        auto rest = ctx_.io.wait_used(kRxQueue, count - 1u, ctx_.timeout);
+        if (!rest)
+          return "a frame spread over num_buffers " + std::to_string(count) +
+                 " receive buffers, but the rest did not come: " + rest.error;
+        for (const auto& c : *rest.value) {
+          auto more = used_bytes(c);
+          frame.insert(frame.end(), more.begin(), more.end());
+        }
+        merged_any_ = true;
+      }
+      auto seq = exercise_frame_seq(frame);
+      if (!seq)
+        return "a received frame of " + std::to_string(frame.size()) +
+               " bytes is not one this workload sent";
+      auto it = pending.find(*seq);
+      if (it == pending.end())
+        return "frame seq " + std::to_string(*seq) +
+               (received.count(*seq) ? " came back twice"
+                                     : " came back, but this round did not send it");
+      if (auto error = check_echo(frame, *it->second); !error.empty()) return error;
+      received.insert(*seq);
+      pending.erase(it);
+    }
+    return {};
+  }
+
+  // Compares a returned frame with what was sent, as the back-end's forwarding mode changes it.
+  std::string check_echo(const std::vector<uint8_t>& got, const Frame& sent) {
+    const std::vector<uint8_t> swapped = mac_swapped(sent.bytes);
+    const std::string name = "frame seq " + std::to_string(sent.seq) + " (" +
+                             std::to_string(sent.bytes.size()) + " bytes)";
+    const bool looks_swapped =
+        got.size() >= 12 && std::equal(got.begin(), got.begin() + 12, swapped.begin());
+    const bool looks_unchanged =
+        got.size() >= 12 && std::equal(got.begin(), got.begin() + 12, sent.bytes.begin());
+    NetEcho mode = echo_;
+    if (mode == NetEcho::Either) mode = looks_swapped ? NetEcho::MacSwapped : NetEcho::Unchanged;
+    if (mode == NetEcho::Unchanged && looks_swapped && !looks_unchanged)
+      return name + " came back " + echo_text(NetEcho::MacSwapped) + ", expected " +
+             echo_text(NetEcho::Unchanged);
+    if (mode == NetEcho::MacSwapped && looks_unchanged && !looks_swapped)
+      return name + " came back " + echo_text(NetEcho::Unchanged) + ", expected " +
+             echo_text(NetEcho::MacSwapped);
+    const auto& want = mode == NetEcho::MacSwapped ? swapped : sent.bytes;
+    if (auto diff = frame_difference(got, want); !diff.empty()) return name + ": " + diff;
+    echo_ = mode;  // every later frame must come back the same way
+    return {};
+  }
+
+  std::string missing_text(const std::map<uint32_t, const Frame*>& pending,
+                           const std::string& why) {
+    std::string text = pending.size() == 1 ? "frame " : "frames ";
+    size_t listed = 0;
+    for (const auto& [seq, f] : pending) {
+      if (listed == 4) {
+        text += " and " + std::to_string(pending.size() - 4) + " more";
+        break;
+      }
+      text += (listed++ ? ", seq " : "seq ") + std::to_string(seq) + " (" +
+              std::to_string(f->bytes.size()) + " bytes)";
+    }
+    return text + " did not come back: " + why;
+  }
+
+  WorkloadContext& ctx_;
+  NetWorkloadOptions options_;
+  uint32_t header_size_;
+  bool mrg_acked_;
+  // A legacy device without ANY_LAYOUT expects the header alone in the first descriptor of
+  // every buffer (VIRTIO "Legacy Interface: Message Framing"); otherwise one descriptor per
+  // receive buffer, and the frame after its header in the same transmit descriptor.
+  bool separate_header_;
+  NetEcho echo_;
+  bool merged_any_ = false;
+};
+
+}  // namespace
+
+std::vector<CheckOutcome> run_net_workload(WorkloadContext& ctx) {
+  return run_net_workload(ctx, NetWorkloadOptions{});
+}
+
+std::vector<CheckOutcome> run_net_workload(WorkloadContext& ctx,
+                                           const NetWorkloadOptions& options) {
+  return NetWorkload(ctx, options).run();
+}
+
+}  // namespace vhs::exercise
