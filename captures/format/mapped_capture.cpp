@@ -27,7 +27,7 @@ constexpr size_t kLinkTypeOffset = 20;
 constexpr uint32_t kMaximumCaplen = 262144;
 constexpr uint64_t kNanosPerSecond = 1'000'000'000;
 // Read pages are handed back in steps of this size (a multiple of any page size).
-constexpr size_t kReleaseStep = size_t{64} << 20;
+constexpr size_t kReleaseStep = size_t{16} << 20;
 
 uint32_t get_u32(const uint8_t* p) {
   uint32_t v;
