@@ -7,7 +7,13 @@
 // bad reply flags, a feature acked without an offer) and the last session ends with a request
 // that is never answered (a hang). Deterministic for a given --seed.
 //
+// With --mix the steady state is what a busy device under `record --interpose-notify` writes:
+// mostly kick and call notification records (every queue's eventfds interposed when it starts,
+// torn down when GET_VRING_BASE stops it), RingState samples whose indexes follow the kicks and
+// calls, and the control messages above in between, in the given proportions.
+//
 //   gen_capture OUT.pcap [--messages N] [--sessions S] [--queues Q] [--seed X]
+//                        [--mix NOTIFY:RING:MESSAGE]
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -18,6 +24,8 @@
 #include "captures/format/capture_file.hpp"
 #include "decoders/vhost_user/features.hpp"
 #include "decoders/vhost_user/registry.hpp"
+#include "decoders/virtio/notify_record.hpp"
+#include "decoders/virtio/ring_snapshot.hpp"
 #include "tools/payload_bytes.hpp"
 
 namespace {
@@ -72,10 +80,29 @@ const uint64_t kProtoOffered =
 const uint64_t kProtoAcked =
     bit(0) | bit(1) | bit(3) | bit(5) | bit(9) | bit(10) | bit(12) | bit(13);
 
+// Relative weights of the steady-state steps: a notification record, a ring-state sample, a
+// control-message exchange. All zero but `message`: the control-plane-only capture.
+struct Mix {
+  uint64_t notify = 0, ring = 0, message = 1;
+  uint64_t total() const { return notify + ring + message; }
+  bool data_plane() const { return notify + ring > 0; }
+};
+
+constexpr uint16_t kQueueSize = 256;
+// A kick makes at most this many buffers available, and the driver never has more in flight.
+constexpr uint16_t kMaxKickBatch = 4;
+constexpr uint16_t kMaxInFlight = 64;
+
+// One queue as the simulated driver and device see it: split ring indexes (free-running u16).
+struct QueueRing {
+  uint16_t avail = 0, used = 0;
+  bool interposed = false;
+};
+
 class Generator {
  public:
-  Generator(vhs::CaptureWriter& w, uint64_t seed, uint32_t queues)
-      : w_(w), rng_{seed | 1}, queues_(queues) {}
+  Generator(vhs::CaptureWriter& w, uint64_t seed, uint32_t queues, Mix mix)
+      : w_(w), rng_{seed | 1}, queues_(queues), mix_(mix), rings_(queues) {}
 
   uint64_t written() const { return written_; }
 
@@ -85,7 +112,19 @@ class Generator {
          "front-end connected: qemu-system-x86_64 (vhost-user-blk-pci)");
     startup(bad_features);
     const uint64_t end = written_ + budget;
-    while (written_ + 16 < end) steady();
+    while (written_ + 16 < end) {
+      if (!mix_.data_plane()) {
+        steady();
+        continue;
+      }
+      const uint64_t pick = rng_.below(mix_.total());
+      if (pick < mix_.notify)
+        notification();
+      else if (pick < mix_.notify + mix_.ring)
+        ring_sample();
+      else
+        steady();
+    }
     if (last) {
       // The hang: QEMU stops queue 0 and waits for GET_VRING_BASE forever.
       send(Channel::Frontend, "GET_VRING_BASE", kReq, vring_state(0, 0));
@@ -244,6 +283,75 @@ class Generator {
     acked("SET_VRING_KICK", u64(q), {eventfd()});
     acked("SET_VRING_CALL", u64(q), {eventfd()});
     acked("SET_VRING_ENABLE", vring_state(q, 1));
+    if (mix_.data_plane()) interpose(q, base);
+  }
+
+  // --interpose-notify: the proxy set up its own eventfd pair for the queue's kick and call.
+  void interpose(uint32_t q, uint32_t base) {
+    rings_[q] = QueueRing{static_cast<uint16_t>(base), static_cast<uint16_t>(base), true};
+    for (auto source : {vhs::NotifySource::Kick, vhs::NotifySource::Call})
+      notify_record(q, source, vhs::NotifyEvent::Interposed, 0, {eventfd(), eventfd()});
+  }
+  void teardown(uint32_t q) {
+    if (!rings_[q].interposed) return;
+    rings_[q].interposed = false;
+    for (auto source : {vhs::NotifySource::Kick, vhs::NotifySource::Call})
+      notify_record(q, source, vhs::NotifyEvent::Closed, 0);
+  }
+
+  void notify_record(uint32_t q, vhs::NotifySource source, vhs::NotifyEvent event, uint64_t count,
+                     std::vector<FdInfo> fds = {}) {
+    Record r;
+    r.kind = RecordKind::Notify;
+    r.channel = Channel::Frontend;
+    r.direction = source == vhs::NotifySource::Kick ? Direction::ToBackend : Direction::ToFrontend;
+    r.bytes = vhs::encode_notify({source, event, static_cast<uint16_t>(q), count});
+    r.fds = std::move(fds);
+    emit(r);
+  }
+
+  // A busy device: the driver kicks after making buffers available, the device calls after
+  // using some. Gaps of a few microseconds: 200k notifications a second over all queues.
+  void notification() {
+    const uint32_t q = static_cast<uint32_t>(rng_.below(queues_));
+    QueueRing& ring = rings_[q];
+    if (!ring.interposed) return;
+    t_ += 1'000 + rng_.below(8'000);
+    const auto in_flight = static_cast<uint16_t>(ring.avail - ring.used);
+    const bool kick = in_flight == 0 || (in_flight < kMaxInFlight && rng_.below(2) == 0);
+    if (kick) {
+      ring.avail = static_cast<uint16_t>(ring.avail + 1 + rng_.below(kMaxKickBatch));
+      notify_record(q, vhs::NotifySource::Kick, vhs::NotifyEvent::Relayed, 1);
+    } else {
+      ring.used = static_cast<uint16_t>(ring.used + 1 + rng_.below(in_flight));
+      notify_record(q, vhs::NotifySource::Call, vhs::NotifyEvent::Relayed, 1);
+    }
+  }
+
+  // The proxy's sampler: one RingState record for a queue whose indexes moved.
+  void ring_sample() {
+    const uint32_t q = static_cast<uint32_t>(rng_.below(queues_));
+    const QueueRing& ring = rings_[q];
+    if (!ring.interposed) return;
+    t_ += 1'000 + rng_.below(4'000);
+    vhs::RingSnapshot snap;
+    snap.queue = q;
+    snap.size = kQueueSize;
+    snap.event_idx = true;
+    snap.indices_ok = true;
+    snap.avail_idx = ring.avail;
+    snap.used_idx = ring.used;
+    snap.used_event = ring.used;
+    snap.avail_event = ring.avail;
+    snap.inflight = static_cast<uint16_t>(ring.avail - ring.used);
+    for (uint16_t i = ring.used; i != ring.avail; ++i)
+      snap.heads.push_back(static_cast<uint16_t>(i % kQueueSize));
+    Record r;
+    r.kind = RecordKind::RingState;
+    r.channel = Channel::Frontend;
+    r.direction = Direction::ToBackend;
+    r.bytes = vhs::encode_ring_snapshot(snap);
+    emit(r);
   }
 
   void steady() {
@@ -266,7 +374,11 @@ class Generator {
     } else if (dice < 820) {
       // Queue stop/start (device reset by the guest, or a migration step).
       send(Channel::Frontend, "GET_VRING_BASE", kReq, vring_state(q, 0));
-      const uint32_t base = static_cast<uint32_t>(rng_.below(65536));
+      // The device stops with every buffer used: the ring's used index is the new base.
+      const uint32_t base =
+          mix_.data_plane() ? rings_[q].avail : static_cast<uint32_t>(rng_.below(65536));
+      teardown(q);
+      rings_[q].used = rings_[q].avail;
       answer(Channel::Frontend, "GET_VRING_BASE", vring_state(q, base));
       start_queue(q, base);
     } else if (dice < 900) {
@@ -291,16 +403,38 @@ class Generator {
   vhs::CaptureWriter& w_;
   Rng rng_;
   uint32_t queues_;
+  Mix mix_;
+  std::vector<QueueRing> rings_;
   uint32_t session_ = 0;
   uint64_t t_ = 1'767'225'600'000'000'000ull;  // 2026-01-01 00:00:00 UTC
   uint64_t written_ = 0;
 };
 
+// "N:R:M" weights, or "busy".
+bool parse_mix(std::string_view text, Mix& mix) {
+  if (text == "busy") text = "90:2:8";
+  uint64_t w[3] = {};
+  for (int k = 0; k < 3; ++k) {
+    const size_t colon = text.find(':');
+    if ((colon == std::string_view::npos) != (k == 2)) return false;
+    const std::string part(text.substr(0, colon));
+    char* end = nullptr;
+    w[k] = std::strtoull(part.c_str(), &end, 10);
+    if (part.empty() || *end != 0 || w[k] > 1'000'000) return false;
+    if (k < 2) text.remove_prefix(colon + 1);
+  }
+  mix = Mix{w[0], w[1], w[2]};
+  return mix.total() > 0;
+}
+
 int usage() {
   std::fprintf(stderr,
                "usage: gen_capture OUT.pcap [--messages N] [--sessions S] [--queues Q] [--seed X]\n"
+               "                            [--mix NOTIFY:RING:MESSAGE]\n"
                "  writes about N records (default 1000000) over S sessions (default 4) of a\n"
-               "  Q-queue vhost-user-blk device (default 4)\n");
+               "  Q-queue vhost-user-blk device (default 4); --mix weighs the steady state's\n"
+               "  notification records, ring-state samples and control messages (default 0:0:1,\n"
+               "  'busy' = 90:2:8, what a busy device under record --interpose-notify writes)\n");
   return 2;
 }
 
@@ -309,6 +443,7 @@ int usage() {
 int main(int argc, char** argv) {
   std::string out;
   uint64_t messages = 1'000'000, sessions = 4, queues = 4, seed = 42;
+  Mix mix;
   for (int i = 1; i < argc; ++i) {
     std::string_view a = argv[i];
     auto value = [&](uint64_t& v) {
@@ -325,6 +460,8 @@ int main(int argc, char** argv) {
       if (!value(queues) || queues == 0 || queues > 64) return usage();
     } else if (a == "--seed") {
       if (!value(seed)) return usage();
+    } else if (a == "--mix") {
+      if (i + 1 >= argc || !parse_mix(argv[++i], mix)) return usage();
     } else if (a.starts_with("-") || !out.empty()) {
       return usage();
     } else {
@@ -338,7 +475,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "gen_capture: %s\n", error.c_str());
     return 1;
   }
-  Generator g(*writer, seed, static_cast<uint32_t>(queues));
+  Generator g(*writer, seed, static_cast<uint32_t>(queues), mix);
   for (uint64_t s = 1; s <= sessions; ++s) {
     const uint64_t budget = (messages - g.written()) / (sessions - s + 1);
     g.session(static_cast<uint32_t>(s), budget, s == sessions, s == 2);

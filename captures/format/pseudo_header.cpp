@@ -77,6 +77,20 @@ void encode_packet(const Record& record, std::vector<uint8_t>& out) {
 
 PacketStatus decode_packet(std::span<const uint8_t> packet, bool captured_short, Record& out,
                            std::string& why) {
+  RecordView view;
+  const PacketStatus status = decode_packet_view(packet, captured_short, view, out.fds, why);
+  if (status != PacketStatus::Ok) return status;
+  out.kind = view.kind;
+  out.direction = view.direction;
+  out.channel = view.channel;
+  out.flags = view.flags;
+  out.session = view.session;
+  out.bytes.assign(view.bytes.begin(), view.bytes.end());
+  return status;
+}
+
+PacketStatus decode_packet_view(std::span<const uint8_t> packet, bool captured_short,
+                                RecordView& out, std::vector<FdInfo>& fds, std::string& why) {
   namespace off = pseudo_header_offset;
   const uint8_t* p = packet.data();
   const size_t size = packet.size();
@@ -126,7 +140,7 @@ PacketStatus decode_packet(std::span<const uint8_t> packet, bool captured_short,
   const size_t data_len = get_u32(p + off::kDataLen);
 
   // resize() rather than clear(): the FdInfo names keep their capacity from the last record.
-  out.fds.resize(fd_count);
+  fds.resize(fd_count);
   size_t pos = header_len;
   for (size_t i = 0; i < fd_count; ++i) {
     namespace fo = fd_desc_offset;
@@ -143,7 +157,7 @@ PacketStatus decode_packet(std::span<const uint8_t> packet, bool captured_short,
                         i + 1, fd_count, desc_len, name_len, size - pos);
       return PacketStatus::Corrupt;
     }
-    FdInfo& fd = out.fds[i];
+    FdInfo& fd = fds[i];
     fd.kind = fd_kind_from_wire(d[fo::kKind]);
     fd.inode = get_u64(d + fo::kInode);
     fd.size = get_u64(d + fo::kSize);
@@ -157,7 +171,8 @@ PacketStatus decode_packet(std::span<const uint8_t> packet, bool captured_short,
     return PacketStatus::Corrupt;
   }
   if (remaining < data_len) out.flags |= kRecordIncomplete;
-  out.bytes.assign(p + pos, p + size);
+  out.fds = fds;
+  out.bytes = {p + pos, p + size};
   return PacketStatus::Ok;
 }
 

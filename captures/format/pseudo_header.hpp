@@ -64,5 +64,9 @@ enum class PacketStatus : uint8_t {
 // pseudo-header and fd table must still be whole. Reuses the capacity of `out`'s vectors.
 PacketStatus decode_packet(std::span<const uint8_t> packet, bool captured_short, Record& out,
                            std::string& why);
+// The same without copying the record bytes: out.bytes points into `packet`, out.fds into `fds`
+// (resized to the fd count; its names keep their capacity).
+PacketStatus decode_packet_view(std::span<const uint8_t> packet, bool captured_short,
+                                RecordView& out, std::vector<FdInfo>& fds, std::string& why);
 
 }  // namespace vhs

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -57,6 +58,34 @@ struct Record {
   std::vector<uint8_t> bytes;
 
   std::string_view text() const {  // for Connect/Disconnect/Error
+    return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
+  }
+};
+
+// A record whose bytes and fd descriptions live elsewhere (a memory-mapped capture, a reader's
+// scratch): the fields of Record without copies. Valid as long as what it points into.
+struct RecordView {
+  RecordKind kind = RecordKind::Message;
+  Direction direction = Direction::ToBackend;
+  Channel channel = Channel::Frontend;
+  uint16_t flags = 0;
+  uint32_t session = 0;
+  uint64_t timestamp_ns = 0;
+  std::span<const FdInfo> fds;
+  std::span<const uint8_t> bytes;
+
+  RecordView() = default;
+  explicit RecordView(const Record& r)
+      : kind(r.kind),
+        direction(r.direction),
+        channel(r.channel),
+        flags(r.flags),
+        session(r.session),
+        timestamp_ns(r.timestamp_ns),
+        fds(r.fds),
+        bytes(r.bytes) {}
+
+  std::string_view text() const {
     return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
   }
 };

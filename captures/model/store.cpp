@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "captures/format/capture_file.hpp"
+#include "captures/format/mapped_capture.hpp"
 #include "decoders/session/backend_gone.hpp"
 
 namespace vhs {
@@ -31,7 +32,7 @@ NotifierSetting notifier_setting(NotifierSlot::State s) {
 
 Store::Store(Options options) : options_(options) { contexts_.push_back(DecodeContext{}); }
 
-StoreSession& Store::session_for(const Record& record, uint32_t entry_index) {
+StoreSession& Store::session_for(const RecordView& record, uint32_t entry_index) {
   // The latest session with this id; a Connect on an id that already has traffic starts afresh.
   StoreSession* found = nullptr;
   for (auto it = sessions_.rbegin(); it != sessions_.rend(); ++it)
@@ -72,22 +73,34 @@ uint32_t Store::intern_context(const DecodeContext& ctx) {
   return static_cast<uint32_t>(contexts_.size() - 1);
 }
 
+Store::EntryDetail& Store::detail_of(uint32_t entry) {
+  IndexEntry& e = entries_[entry];
+  if (e.detail == kNoEntry) {
+    e.detail = static_cast<uint32_t>(details_.size());
+    details_.push_back(EntryDetail{});
+  }
+  return details_[e.detail];
+}
+
 void Store::add_finding(uint32_t entry, Finding finding) {
-  StoreEntry& e = entries_[entry];
-  if (e.findings == kNoEntry) {
-    e.findings = static_cast<uint32_t>(finding_lists_.size());
+  EntryDetail& d = detail_of(entry);
+  if (d.findings == kNoEntry) {
+    d.findings = static_cast<uint32_t>(finding_lists_.size());
     finding_lists_.emplace_back();
   }
   const Severity sev = finding.severity();
-  finding_lists_[e.findings].push_back(std::move(finding));
-  if (!e.has_findings) {
-    e.has_findings = true;
-    e.worst = sev;
+  finding_lists_[d.findings].push_back(std::move(finding));
+  IndexEntry& e = entries_[entry];
+  const auto worst = static_cast<Severity>(e.bits >> kWorstShift);
+  if ((e.bits & kFlaggedBit) == 0) {
+    e.bits = static_cast<uint8_t>((e.bits & (kToFrontendBit | kBackendChannelBit)) | kFlaggedBit |
+                                  (static_cast<uint8_t>(sev) << kWorstShift));
     // Usually the newest entry; findings about earlier ones (Unanswered) need an insert.
     auto at = std::lower_bound(flagged_.begin(), flagged_.end(), entry);
     flagged_.insert(at, entry);
-  } else if (sev > e.worst) {
-    e.worst = sev;
+  } else if (sev > worst) {
+    e.bits = static_cast<uint8_t>((e.bits & ((1u << kWorstShift) - 1)) |
+                                  (static_cast<uint8_t>(sev) << kWorstShift));
   }
 }
 
@@ -97,25 +110,41 @@ void Store::apply_attributed(std::vector<AttributedFinding>& found) {
 }
 
 void Store::append(const Record& record) {
+  RecordView view(record);
+  const size_t nbytes = std::min<size_t>(record.bytes.size(), std::numeric_limits<uint32_t>::max());
+  view.bytes = byte_arena_.append({record.bytes.data(), nbytes});
+  ingest(view);
+}
+
+void Store::append_stable(const RecordView& record) { ingest(record); }
+
+void Store::attach(std::shared_ptr<MappedCapture> mapping) {
+  mappings_.push_back(std::move(mapping));
+}
+
+void Store::ingest(const RecordView& record) {
   const auto index = static_cast<uint32_t>(entries_.size());
-  StoreEntry e;
+  IndexEntry e;
   e.timestamp_ns = record.timestamp_ns;
   e.kind = record.kind;
-  e.direction = record.direction;
-  e.channel = record.channel;
+  e.bits = static_cast<uint8_t>((record.direction == Direction::ToFrontend ? kToFrontendBit : 0) |
+                                (record.channel == Channel::Backend ? kBackendChannelBit : 0));
   e.record_flags = record.flags;
-  e.session = record.session;
   const size_t nbytes = std::min<size_t>(record.bytes.size(), std::numeric_limits<uint32_t>::max());
-  const auto stored_bytes = byte_arena_.append({record.bytes.data(), nbytes});
-  e.bytes_data = stored_bytes.data();
+  const std::span<const uint8_t> stored_bytes{record.bytes.data(), nbytes};
+  e.bytes = stored_bytes.data();
   e.bytes_size = static_cast<uint32_t>(nbytes);
   const size_t nfds = std::min<size_t>(record.fds.size(), std::numeric_limits<uint16_t>::max());
   const auto stored_fds = fd_arena_.append({record.fds.data(), nfds});
-  e.fds_data = stored_fds.data();
-  e.fd_count = static_cast<uint16_t>(nfds);
 
   StoreSession& session = session_for(record, index);
   e.session_index = static_cast<uint32_t>(&session - sessions_.data());
+  // Messages always have a detail entry; other records only when they carry fds (or, later,
+  // findings).
+  EntryDetail d;
+  const bool has_detail = record.kind == RecordKind::Message || nfds > 0;
+  d.fds = stored_fds.data();
+  d.fd_count = static_cast<uint16_t>(nfds);
 
   std::vector<Finding> findings;
   std::vector<AttributedFinding> earlier;
@@ -153,7 +182,7 @@ void Store::append(const Record& record) {
       break;
     case RecordKind::Message: {
       const DecodeContext ctx = session.analyser.decode_context();
-      e.context = intern_context(ctx);
+      d.context = intern_context(ctx);
       DecodedMessage msg = decode_message(record.channel, stored_bytes, stored_fds, ctx);
       // A reply fault injection withheld (replace-reply) never reached the front-end: the session
       // analyser does not see it, so the injected reply pairs up with the request. (A dropped
@@ -166,15 +195,15 @@ void Store::append(const Record& record) {
       Observation obs = withheld ? Observation{}
                                  : session.analyser.on_message(index, record.timestamp_ns,
                                                                record.direction, msg, stored_fds);
-      e.header = msg.header;
-      e.header_complete = msg.header_complete;
-      e.info = msg.info;
-      e.role = obs.role;
-      e.expects = obs.expects;
-      e.latency_ns = obs.latency_ns;
+      d.header = msg.header;
+      d.header_complete = msg.header_complete;
+      d.info = msg.info;
+      d.role = obs.role;
+      d.expects = obs.expects;
+      d.latency_ns = obs.latency_ns;
       if (obs.answers != kNoMessage && obs.answers < index) {
-        e.peer = static_cast<uint32_t>(obs.answers);
-        entries_[obs.answers].peer = index;
+        d.peer = static_cast<uint32_t>(obs.answers);
+        detail_of(static_cast<uint32_t>(obs.answers)).peer = index;
       }
       findings = std::move(msg.findings);
       for (auto& f : obs.findings) findings.push_back(std::move(f));
@@ -214,6 +243,10 @@ void Store::append(const Record& record) {
       if (auto n = decode_notify(stored_bytes); n && !session.ended())
         session.rings.observe_notify(*n, record.timestamp_ns, ring_changed_);
       break;
+  }
+  if (has_detail) {
+    e.detail = static_cast<uint32_t>(details_.size());
+    details_.push_back(d);
   }
   entries_.push_back(e);
   for (auto& f : findings) add_finding(index, std::move(f));
@@ -265,7 +298,7 @@ void Store::sync_ring_findings(StoreSession& session, std::span<const size_t> ch
       add_finding(entry, ep.finding);
     }
     if (!ep.active())
-      finding_lists_[entries_[ref.first].findings][ref.second].detail =
+      finding_lists_[details_[entries_[ref.first].detail].findings][ref.second].detail =
           describe_episode(ep, ep.ended_ns.value_or(0));
   }
 }
@@ -275,7 +308,7 @@ void Store::close_ring_findings(StoreSession& session) {
   for (size_t k = 0; k < episodes.size() && k < session.ring_findings.size(); ++k) {
     const auto& ref = session.ring_findings[k];
     if (episodes[k].active() && ref.first != kNoEntry)
-      finding_lists_[entries_[ref.first].findings][ref.second].detail =
+      finding_lists_[details_[entries_[ref.first].detail].findings][ref.second].detail =
           describe_episode(episodes[k], session.rings.now_ns());
   }
 }
@@ -327,14 +360,52 @@ void Store::finish(uint64_t end_timestamp_ns) {
   }
 }
 
+StoreEntry Store::entry(size_t i) const {
+  const IndexEntry& e = entries_[i];
+  StoreEntry out;
+  out.timestamp_ns = e.timestamp_ns;
+  out.bytes_data = e.bytes;
+  out.bytes_size = e.bytes_size;
+  out.record_flags = e.record_flags;
+  out.session = sessions_[e.session_index].id;
+  out.session_index = e.session_index;
+  out.kind = e.kind;
+  out.direction = (e.bits & kToFrontendBit) != 0 ? Direction::ToFrontend : Direction::ToBackend;
+  out.channel = (e.bits & kBackendChannelBit) != 0 ? Channel::Backend : Channel::Frontend;
+  out.has_findings = (e.bits & kFlaggedBit) != 0;
+  out.worst = static_cast<Severity>(e.bits >> kWorstShift);
+  if (e.detail != kNoEntry) {
+    const EntryDetail& d = details_[e.detail];
+    out.latency_ns = d.latency_ns;
+    out.fds_data = d.fds;
+    out.fd_count = d.fd_count;
+    out.peer = d.peer;
+    out.findings = d.findings;
+    out.context = d.context;
+    out.header = d.header;
+    out.info = d.info;
+    out.role = d.role;
+    out.expects = d.expects;
+    out.header_complete = d.header_complete;
+  }
+  return out;
+}
+
+size_t Store::index_bytes() const {
+  return entries_.size() * sizeof(IndexEntry) + details_.size() * sizeof(EntryDetail);
+}
+
 std::span<const uint8_t> Store::bytes(size_t i) const {
-  const StoreEntry& e = entries_[i];
-  return {e.bytes_data, e.bytes_size};
+  const IndexEntry& e = entries_[i];
+  for (const auto& m : mappings_) m->note_access(e.bytes);
+  return {e.bytes, e.bytes_size};
 }
 
 std::span<const FdInfo> Store::fds(size_t i) const {
-  const StoreEntry& e = entries_[i];
-  return {e.fds_data, e.fd_count};
+  const IndexEntry& e = entries_[i];
+  if (e.detail == kNoEntry) return {};
+  const EntryDetail& d = details_[e.detail];
+  return {d.fds, d.fd_count};
 }
 
 std::string_view Store::text(size_t i) const {
@@ -343,12 +414,15 @@ std::string_view Store::text(size_t i) const {
 }
 
 std::span<const Finding> Store::findings(size_t i) const {
-  const StoreEntry& e = entries_[i];
-  return e.findings == kNoEntry ? no_findings() : finding_lists_[e.findings];
+  const IndexEntry& e = entries_[i];
+  if (e.detail == kNoEntry) return no_findings();
+  const uint32_t list = details_[e.detail].findings;
+  return list == kNoEntry ? no_findings() : finding_lists_[list];
 }
 
 DecodeContext Store::context(size_t i) const {
-  DecodeContext ctx = contexts_[entries_[i].context];
+  const IndexEntry& e = entries_[i];
+  DecodeContext ctx = contexts_[e.detail == kNoEntry ? 0 : details_[e.detail].context];
   ctx.device = session_of(i).state().device;
   return ctx;
 }
@@ -367,9 +441,10 @@ std::optional<RingSnapshot> Store::ring_snapshot(size_t i, std::string* error) c
 }
 
 DecodedMessage Store::decoded(size_t i) const {
-  const StoreEntry& e = entries_[i];
-  if (!e.is_message()) return DecodedMessage{};
-  return decode_message(e.channel, bytes(i), fds(i), context(i));
+  const IndexEntry& e = entries_[i];
+  if (e.kind != RecordKind::Message) return DecodedMessage{};
+  const Channel channel = (e.bits & kBackendChannelBit) != 0 ? Channel::Backend : Channel::Frontend;
+  return decode_message(channel, bytes(i), fds(i), context(i));
 }
 
 const StoreSession* Store::find_session(uint32_t id) const {
@@ -392,6 +467,19 @@ SeverityCounts Store::severity_counts() const {
 }
 
 bool load_capture(const std::string& path, Store& store, std::string& warning, std::string& error) {
+  // A regular capture file is read where it lies (the store keeps the mapping); anything else,
+  // and files the mapped reader does not serve, through libpcap.
+  if (auto mapped = MappedCapture::open(path)) {
+    RecordView r;
+    while (mapped->next(r)) {
+      store.append_stable(r);
+      mapped->release_read_pages();
+    }
+    warning = mapped->warning();
+    store.attach(std::move(mapped));
+    store.finish();
+    return true;
+  }
   auto reader = CaptureReader::open(path, error);
   if (!reader) return false;
   Record r;

@@ -2,7 +2,12 @@
 // loaded captures: append(Record) decodes the message with its session's context, feeds the
 // session's analyser and appends one entry per record. Entries are compact and carry no
 // formatted text; decoded messages and strings are produced lazily on request. Storage is
-// chunked: references, spans and pointers handed out stay valid for the store's lifetime.
+// chunked: spans and pointers handed out stay valid for the store's lifetime.
+//
+// Memory per record is what bounds the size of a capture one can open: every record costs a
+// 32-byte index entry; only messages (and the few other records with fds or findings) add a
+// detail entry; the record bytes are either copied into the store (live, pipes) or read where a
+// memory-mapped capture file holds them (load_capture of a regular file).
 //
 // Thread model: a Store is single-threaded (owned by one consumer thread, e.g. the GUI's). A live
 // producer (the proxy thread) hands records through a RecordQueue, which the consumer drains
@@ -12,6 +17,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <span>
@@ -31,7 +37,10 @@ namespace vhs {
 
 inline constexpr uint32_t kNoEntry = UINT32_MAX;
 
-// One record as stored. Entry index == record index in ingest (file) order.
+class MappedCapture;
+
+// One record as the store describes it (Store::entry assembles it from the compact index).
+// Entry index == record index in ingest (file) order.
 struct StoreEntry {
   uint64_t timestamp_ns = 0;
   uint64_t latency_ns = 0;              // replies/acks: time since the request; 0 otherwise
@@ -106,6 +115,13 @@ class Store final : public RecordSink {
   // The ingest path. Never fails: malformed records become entries with findings.
   void append(const Record& record);
   void on_record(const Record& record) override { append(record); }
+  // The same for a record whose bytes stay where they are for the store's lifetime (in the
+  // mapped capture given to attach()): only its fd descriptions are copied.
+  void append_stable(const RecordView& record);
+  // Keeps the mapped capture that stable records point into alive as long as the store. Reading
+  // records' bytes then moves a window over the mapping: pages far behind the reads are handed
+  // back to the kernel, so a pass over a big capture does not keep all of it resident.
+  void attach(std::shared_ptr<MappedCapture> mapping);
 
   // End of input (file fully loaded, or live capture stopped): sessions still open are finished
   // at `end_timestamp_ns` (0 = last record's timestamp); their waiting requests get Unanswered
@@ -119,7 +135,10 @@ class Store final : public RecordSink {
 
   size_t size() const { return entries_.size(); }
   bool empty() const { return entries_.empty(); }
-  const StoreEntry& entry(size_t i) const { return entries_[i]; }
+  // Assembled on each call (a value, not a reference into the store).
+  StoreEntry entry(size_t i) const;
+  RecordKind kind(size_t i) const { return entries_[i].kind; }
+  uint64_t timestamp(size_t i) const { return entries_[i].timestamp_ns; }
 
   // Raw record content (valid for the store's lifetime).
   std::span<const uint8_t> bytes(size_t i) const;
@@ -143,6 +162,9 @@ class Store final : public RecordSink {
   const StoreSession* find_session(uint32_t id) const;
   const StoreSession& session_of(size_t i) const { return sessions_[entries_[i].session_index]; }
 
+  // RAM the per-record tables use (index + details), for benchmarks.
+  size_t index_bytes() const;
+
   // Entries that carry at least one finding, in entry order (a "next finding" list).
   std::span<const uint32_t> flagged() const { return flagged_; }
   SeverityCounts severity_counts() const;
@@ -151,7 +173,38 @@ class Store final : public RecordSink {
   uint64_t last_timestamp() const { return entries_.empty() ? 0 : entries_.back().timestamp_ns; }
 
  private:
-  StoreSession& session_for(const Record& record, uint32_t entry_index);
+  // What every record costs: where its bytes are, when, which session, and a few bits.
+  struct IndexEntry {
+    uint64_t timestamp_ns = 0;
+    const uint8_t* bytes = nullptr;
+    uint32_t bytes_size = 0;
+    uint32_t detail = kNoEntry;  // index into details_; kNoEntry: the record has none
+    uint32_t session_index = 0;  // index into sessions_
+    uint16_t record_flags = 0;
+    RecordKind kind = RecordKind::Message;
+    uint8_t bits = 0;  // kToFrontendBit, kBackendChannelBit, kFlaggedBit, worst << kWorstShift
+  };
+  static constexpr uint8_t kToFrontendBit = 0x1, kBackendChannelBit = 0x2, kFlaggedBit = 0x4;
+  static constexpr unsigned kWorstShift = 3;
+  // What only some records have: messages (header, pairing, latency, decode context) and records
+  // with fds or findings.
+  struct EntryDetail {
+    uint64_t latency_ns = 0;
+    const FdInfo* fds = nullptr;
+    const RequestInfo* info = nullptr;
+    Header header;
+    uint32_t peer = kNoEntry;
+    uint32_t findings = kNoEntry;  // index of the entry's finding list
+    uint32_t context = 0;          // index of the DecodeContext used on ingest
+    uint16_t fd_count = 0;
+    MessageRole role = MessageRole::Request;
+    ReplyExpectation expects = ReplyExpectation::None;
+    bool header_complete = false;
+  };
+
+  void ingest(const RecordView& record);
+  EntryDetail& detail_of(uint32_t entry);  // creates it on first use
+  StoreSession& session_for(const RecordView& record, uint32_t entry_index);
   // A new session's front-end Connect: a reconnect on the path of an earlier session inherits its
   // device.
   void on_frontend_connect(StoreSession& session, std::string_view note);
@@ -167,7 +220,9 @@ class Store final : public RecordSink {
   uint32_t intern_context(const DecodeContext& ctx);
 
   Options options_;
-  ChunkedVector<StoreEntry> entries_;
+  ChunkedVector<IndexEntry, 16> entries_;
+  ChunkedVector<EntryDetail> details_;
+  std::vector<std::shared_ptr<MappedCapture>> mappings_;
   RunArena<uint8_t, size_t{1} << 20> byte_arena_;
   RunArena<FdInfo, 4096> fd_arena_;
   std::vector<std::vector<Finding>> finding_lists_;

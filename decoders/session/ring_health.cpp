@@ -384,7 +384,9 @@ void RingHealth::evaluate(uint32_t queue, QueueState& q, uint64_t now_ns,
       raise(q, queue, code, wait->since_ns, now_ns, wait->detail, out);
   if (!q.last) return;
   const RingSnapshot& s = *q.last;
-  if (q.stall.armed && elapsed(q.stall.since_ns, now_ns) >= thresholds_.stall_ns) {
+  // An episode is raised once: its text is not built again on every later record.
+  if (q.stall.armed && !q.active.count(FindingCode::RingStalled) &&
+      elapsed(q.stall.since_ns, now_ns) >= thresholds_.stall_ns) {
     std::string detail = fmt::format("queue {}: {} buffer{} in flight, {} unchanged for {}", queue,
                                      s.inflight, s.inflight == 1 ? "" : "s", used_label(s),
                                      seconds(elapsed(q.stall.since_ns, now_ns)));
@@ -392,7 +394,8 @@ void RingHealth::evaluate(uint32_t queue, QueueState& q, uint64_t now_ns,
     if (s.oldest) detail += "; oldest " + describe_buffer(*s.oldest);
     raise(q, queue, FindingCode::RingStalled, q.stall.since_ns, now_ns, std::move(detail), out);
   }
-  if (q.suppressed.armed && elapsed(q.suppressed.since_ns, now_ns) >= thresholds_.suppressed_ns) {
+  if (q.suppressed.armed && !q.active.count(FindingCode::NotificationsSuppressed) &&
+      elapsed(q.suppressed.since_ns, now_ns) >= thresholds_.suppressed_ns) {
     const std::string lasted = seconds(elapsed(q.suppressed.since_ns, now_ns));
     std::string detail;
     if (q.suppression == Suppression::DriverDidNotKick) {

@@ -1,0 +1,145 @@
+// The memory-mapped capture reader: the classic pcap framing (file header, 16-byte packet
+// headers) read straight from the mapping, each packet's pseudo-header by decode_packet_view.
+#include "captures/format/mapped_capture.hpp"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "captures/format/capture_file.hpp"
+#include "captures/format/pseudo_header.hpp"
+
+namespace vhs {
+namespace {
+
+constexpr size_t kFileHeaderSize = 24;
+constexpr size_t kPacketHeaderSize = 16;
+constexpr uint32_t kMagicMicroseconds = 0xa1b2c3d4;
+constexpr uint32_t kMagicNanoseconds = 0xa1b23c4d;
+constexpr size_t kLinkTypeOffset = 20;
+// libpcap refuses packets larger than this whatever the file's snaplen says; so does this reader.
+constexpr uint32_t kMaximumCaplen = 262144;
+constexpr uint64_t kNanosPerSecond = 1'000'000'000;
+// Read pages are handed back in steps of this size (a multiple of any page size).
+constexpr size_t kReleaseStep = size_t{16} << 20;
+
+uint32_t get_u32(const uint8_t* p) {
+  uint32_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;  // the formats this reader takes are little endian, like the hosts it runs on
+}
+
+}  // namespace
+
+std::shared_ptr<MappedCapture> MappedCapture::open(const std::string& path) {
+  if (path == kStandardStream) return nullptr;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return nullptr;
+  struct stat st {};
+  const bool regular = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+  const auto size = static_cast<size_t>(st.st_size);
+  if (!regular || size < kFileHeaderSize) {
+    ::close(fd);
+    return nullptr;
+  }
+  void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  ::close(fd);  // the mapping keeps the file
+  if (map == MAP_FAILED) return nullptr;
+  const auto* base = static_cast<const uint8_t*>(map);
+  const uint32_t magic = get_u32(base);
+  const bool ours = (magic == kMagicMicroseconds || magic == kMagicNanoseconds) &&
+                    get_u32(base + kLinkTypeOffset) == static_cast<uint32_t>(kCaptureLinkType);
+  if (!ours) {
+    ::munmap(map, size);
+    return nullptr;
+  }
+  ::madvise(map, size, MADV_SEQUENTIAL);
+  return std::shared_ptr<MappedCapture>(new MappedCapture(base, size, magic == kMagicNanoseconds));
+}
+
+MappedCapture::MappedCapture(const uint8_t* base, size_t size, bool nanosecond)
+    : base_(base), size_(size), nanosecond_(nanosecond), pos_(kFileHeaderSize) {}
+
+MappedCapture::~MappedCapture() { ::munmap(const_cast<uint8_t*>(base_), size_); }
+
+bool MappedCapture::fail(std::string text) {
+  warning_ = std::move(text);
+  done_ = true;
+  return false;
+}
+
+bool MappedCapture::next(RecordView& out) {
+  while (!done_) {
+    const size_t left = size_ - pos_;
+    if (left == 0) break;  // clean end of file
+    // The same words as libpcap's for a cut-off file, so both readers warn alike.
+    if (left < kPacketHeaderSize)
+      return fail(fmt::format(
+          "capture truncated after record {}: truncated dump file; tried to read {} header "
+          "bytes, only got {}",
+          packets_, kPacketHeaderSize, left));
+    const uint8_t* h = base_ + pos_;
+    const uint32_t caplen = get_u32(h + 8);
+    const uint32_t len = get_u32(h + 12);
+    if (caplen > kMaximumCaplen)
+      return fail(fmt::format(
+          "capture truncated after record {}: invalid packet capture length {}, bigger than "
+          "maximum of {}",
+          packets_, caplen, kMaximumCaplen));
+    if (left - kPacketHeaderSize < caplen)
+      return fail(fmt::format(
+          "capture truncated after record {}: truncated dump file; tried to read {} captured "
+          "bytes, only got {}",
+          packets_, caplen, left - kPacketHeaderSize));
+    pos_ += kPacketHeaderSize + caplen;
+    ++packets_;
+    switch (decode_packet_view({h + kPacketHeaderSize, caplen}, caplen < len, out, fds_, why_)) {
+      case PacketStatus::Ok: {
+        const uint64_t fraction = get_u32(h + 4);
+        out.timestamp_ns =
+            uint64_t{get_u32(h)} * kNanosPerSecond + (nanosecond_ ? fraction : fraction * 1000);
+        ++records_;
+        return true;
+      }
+      case PacketStatus::UnknownKind:
+        continue;  // written by a newer vhostscope; documented as skippable
+      case PacketStatus::Corrupt:
+        return fail(fmt::format("record {} is corrupt: {}; stopped reading there", packets_, why_));
+    }
+  }
+  done_ = true;
+  return false;
+}
+
+void MappedCapture::release_read_pages() {
+  // Only whole steps behind the record being read: its bytes (and the last few records', which a
+  // caller may still be looking at) stay resident.
+  const size_t keep_from = pos_ > kReleaseStep ? (pos_ - kReleaseStep) & ~(kReleaseStep - 1) : 0;
+  if (keep_from <= released_) return;
+  ::madvise(const_cast<uint8_t*>(base_) + released_, keep_from - released_, MADV_DONTNEED);
+  released_ = keep_from;
+}
+
+void MappedCapture::note_access(const uint8_t* at) const {
+  // Moves between steps are counted, not distances: random reads (a viewer jumping around) get
+  // the same bound as a sequential pass.
+  constexpr unsigned kStepsBetweenReleases = 4;
+  if (at < base_ || at >= base_ + size_) return;
+  const size_t step = static_cast<size_t>(at - base_) / kReleaseStep;
+  if (step == access_step_) return;
+  access_step_ = step;
+  if (++step_moves_ < kStepsBetweenReleases) return;
+  step_moves_ = 0;
+  auto* base = const_cast<uint8_t*>(base_);
+  const size_t from = step * kReleaseStep, to = std::min(size_, from + kReleaseStep);
+  ::madvise(base, from, MADV_DONTNEED);
+  if (to < size_) ::madvise(base + to, size_ - to, MADV_DONTNEED);
+}
+
+}  // namespace vhs

@@ -1,0 +1,205 @@
+// Captures read through a memory map (load_capture of a regular file) against the same captures
+// read through libpcap as a stream (what a pipe gets): the same entries, findings, dump lines and
+// summaries, the same warning for a cut-off last record; a file that grows after it was mapped is
+// read only up to the mapped size; the per-record index stays within its memory budget.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "app/common/dump_format.hpp"
+#include "app/common/summary_format.hpp"
+#include "captures/format/capture_file.hpp"
+#include "captures/format/mapped_capture.hpp"
+#include "captures/model/store.hpp"
+#include "decoders/virtio/notify_record.hpp"
+#include "decoders/virtio/ring_snapshot.hpp"
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
+
+namespace vhs {
+namespace {
+
+using test::TempDir;
+
+// What a pipe gets: the libpcap stream reader, every record copied into the store.
+bool load_streamed(const std::string& path, Store& store, std::string& warning) {
+  std::string error;
+  auto reader = CaptureReader::open(path, error);
+  if (!reader) return false;
+  Record r;
+  while (reader->next(r)) store.append(r);
+  warning = reader->warning();
+  store.finish();
+  return true;
+}
+
+std::string everything_shown(const Store& store) {
+  std::string out;
+  for (size_t i = 0; i < store.size(); ++i) {
+    out += format_entry_line(store, i) + "\n";
+    out += format_entry_details(store, i);
+  }
+  for (const StoreSession& s : store.sessions()) out += format_session_summary(store, s);
+  return out;
+}
+
+void expect_same_store(const Store& mapped, const Store& streamed, const std::string& what) {
+  ASSERT_EQ(mapped.size(), streamed.size()) << what;
+  for (size_t i = 0; i < mapped.size(); ++i) {
+    const StoreEntry a = mapped.entry(i), b = streamed.entry(i);
+    ASSERT_EQ(a.timestamp_ns, b.timestamp_ns) << what << " entry " << i;
+    ASSERT_EQ(a.kind, b.kind) << what << " entry " << i;
+    ASSERT_EQ(a.direction, b.direction) << what << " entry " << i;
+    ASSERT_EQ(a.channel, b.channel) << what << " entry " << i;
+    ASSERT_EQ(a.record_flags, b.record_flags) << what << " entry " << i;
+    ASSERT_EQ(a.session, b.session) << what << " entry " << i;
+    ASSERT_EQ(a.peer, b.peer) << what << " entry " << i;
+    ASSERT_EQ(a.latency_ns, b.latency_ns) << what << " entry " << i;
+    ASSERT_EQ(a.has_findings, b.has_findings) << what << " entry " << i;
+    ASSERT_EQ(a.worst, b.worst) << what << " entry " << i;
+    const auto ba = mapped.bytes(i), bb = streamed.bytes(i);
+    ASSERT_EQ(std::vector<uint8_t>(ba.begin(), ba.end()),
+              std::vector<uint8_t>(bb.begin(), bb.end()))
+        << what << " entry " << i;
+    const auto fa = mapped.fds(i), fb = streamed.fds(i);
+    ASSERT_EQ(std::vector<FdInfo>(fa.begin(), fa.end()), std::vector<FdInfo>(fb.begin(), fb.end()))
+        << what << " entry " << i;
+    ASSERT_EQ(mapped.findings(i).size(), streamed.findings(i).size()) << what << " entry " << i;
+  }
+  EXPECT_EQ(everything_shown(mapped), everything_shown(streamed)) << what;
+}
+
+std::vector<std::string> shipped_and_hostile_captures() {
+  std::vector<std::string> paths;
+  for (const char* dir : {"/captures/samples", "/tests/data/hostile"})
+    for (const auto& e : std::filesystem::directory_iterator(std::string(VHS_SOURCE_DIR) + dir))
+      if (e.path().extension() == ".pcap") paths.push_back(e.path().string());
+  std::sort(paths.begin(), paths.end());
+  return paths;
+}
+
+TEST(BigCaptureMapped, MappedAndStreamedReadsGiveTheSameStore) {
+  size_t mapped_files = 0;
+  for (const std::string& path : shipped_and_hostile_captures()) {
+    Store mapped, streamed;
+    std::string warning_mapped, warning_streamed, error;
+    const bool loaded = load_capture(path, mapped, warning_mapped, error);
+    ASSERT_EQ(loaded, load_streamed(path, streamed, warning_streamed)) << path << ": " << error;
+    if (!loaded) continue;
+    if (MappedCapture::open(path)) ++mapped_files;
+    EXPECT_EQ(warning_mapped, warning_streamed) << path;
+    expect_same_store(mapped, streamed, path);
+  }
+  // Every shipped capture is a classic pcap file: the comparison above really used the map.
+  EXPECT_GE(mapped_files, 10u);
+}
+
+TEST(BigCaptureMapped, CutLastRecordWarnsInTheSameWordsAndKeepsTheRest) {
+  const std::string path = std::string(VHS_SOURCE_DIR) + "/tests/data/hostile/cut-file.pcap";
+  auto mapped = MappedCapture::open(path);
+  ASSERT_NE(mapped, nullptr);
+  RecordView r;
+  uint64_t n = 0;
+  while (mapped->next(r)) ++n;
+  EXPECT_EQ(n, 15u);
+  EXPECT_EQ(mapped->warning(),
+            "capture truncated after record 15: truncated dump file; tried to read 44 captured "
+            "bytes, only got 37");
+
+  // A record header cut short too.
+  TempDir dir;
+  std::ifstream in(path, std::ios::binary);
+  std::vector<char> all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string cut = dir / "header-cut.pcap";
+  std::ofstream(cut, std::ios::binary)
+      .write(all.data(), static_cast<std::streamsize>(all.size() - 37 - 6));
+  Store a, b;
+  std::string wa, wb, error;
+  ASSERT_TRUE(load_capture(cut, a, wa, error)) << error;
+  ASSERT_TRUE(load_streamed(cut, b, wb));
+  EXPECT_EQ(wa, wb);
+  EXPECT_EQ(wa,
+            "capture truncated after record 15: truncated dump file; tried to read 16 header "
+            "bytes, only got 10");
+  EXPECT_EQ(a.size(), 15u);
+}
+
+Record notify(uint32_t session, uint64_t ts, uint16_t queue) {
+  Record r;
+  r.kind = RecordKind::Notify;
+  r.session = session;
+  r.timestamp_ns = ts;
+  r.bytes = encode_notify({NotifySource::Kick, NotifyEvent::Relayed, queue, 1});
+  return r;
+}
+
+TEST(BigCaptureMapped, AFileThatGrowsAfterMappingIsReadOnlyUpToTheMappedSize) {
+  TempDir dir;
+  const std::string path = dir / "growing.pcap";
+  std::string error;
+  auto writer = CaptureWriter::create(path, error);
+  ASSERT_NE(writer, nullptr) << error;
+  for (int i = 0; i < 10; ++i) writer->write(notify(1, 1'000 + i, 0));
+  ASSERT_TRUE(writer->flush());
+
+  auto mapped = MappedCapture::open(path);
+  ASSERT_NE(mapped, nullptr);
+  const size_t mapped_size = mapped->bytes().size();
+  for (int i = 0; i < 1000; ++i) writer->write(notify(1, 2'000 + i, 1));
+  ASSERT_TRUE(writer->flush());
+  ASSERT_GT(std::filesystem::file_size(path), mapped_size);
+
+  RecordView r;
+  uint64_t n = 0;
+  while (mapped->next(r)) {
+    EXPECT_EQ(decode_notify(r.bytes)->queue, 0u);
+    ++n;
+  }
+  EXPECT_EQ(n, 10u);
+  EXPECT_EQ(mapped->warning(), "");
+}
+
+TEST(BigCaptureMapped, PipesPcapngAndOtherLinkTypesAreLeftToTheStreamReader) {
+  EXPECT_EQ(MappedCapture::open("-"), nullptr);
+  EXPECT_EQ(MappedCapture::open("/nonexistent/x.pcap"), nullptr);
+  TempDir dir;
+  const std::string empty = dir / "empty.pcap";
+  std::ofstream(empty).close();
+  EXPECT_EQ(MappedCapture::open(empty), nullptr);
+  const std::string not_pcap = dir / "text.pcap";
+  std::ofstream(not_pcap) << "this is not a capture file, just some text in it\n";
+  EXPECT_EQ(MappedCapture::open(not_pcap), nullptr);
+  Store store;
+  std::string warning, error;
+  EXPECT_FALSE(load_capture(not_pcap, store, warning, error));
+  EXPECT_NE(error.find("unknown file format"), std::string::npos) << error;
+}
+
+TEST(BigCaptureMapped, NotificationRecordsCostOnlyTheirIndexEntry) {
+  TempDir dir;
+  const std::string path = dir / "notify.pcap";
+  std::string error;
+  {
+    auto writer = CaptureWriter::create(path, error);
+    ASSERT_NE(writer, nullptr) << error;
+    for (int i = 0; i < 100'000; ++i)
+      writer->write(notify(1, 1'000'000 + 1'000 * i, static_cast<uint16_t>(i % 4)));
+    ASSERT_TRUE(writer->flush());
+  }
+  Store store;
+  std::string warning;
+  ASSERT_TRUE(load_capture(path, store, warning, error)) << error;
+  ASSERT_EQ(store.size(), 100'000u);
+  EXPECT_LE(store.index_bytes(), 32u * store.size());
+  // Read from the mapping, decoded on demand.
+  EXPECT_EQ(decode_notify(store.bytes(4'001))->queue, 1u);
+  EXPECT_EQ(store.entry(4'001).timestamp_ns, 1'000'000u + 1'000u * 4'001);
+  EXPECT_EQ(store.entry(4'001).session, 1u);
+  EXPECT_EQ(store.entry(4'001).kind, RecordKind::Notify);
+}
+
+}  // namespace
+}  // namespace vhs
