@@ -2,6 +2,8 @@
 // read through libpcap as a stream (what a pipe gets): the same entries, findings, dump lines and
 // summaries, the same warning for a cut-off last record; a file that grows after it was mapped is
 // read only up to the mapped size; the per-record index stays within its memory budget.
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -199,6 +201,33 @@ TEST(BigCaptureMapped, NotificationRecordsCostOnlyTheirIndexEntry) {
   EXPECT_EQ(store.entry(4'001).timestamp_ns, 1'000'000u + 1'000u * 4'001);
   EXPECT_EQ(store.entry(4'001).session, 1u);
   EXPECT_EQ(store.entry(4'001).kind, RecordKind::Notify);
+}
+
+// Another process truncating a capture while it is mapped makes the next page unreadable
+// (SIGBUS): the reader says which capture shrank and exits with status 2 instead of dying.
+TEST(BigCaptureMappedDeathTest, ACaptureTruncatedWhileMappedEndsWithAClearError) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  TempDir dir;
+  const std::string path = dir / "shrinking.pcap";
+  {
+    std::string error;
+    auto writer = CaptureWriter::create(path, error);
+    ASSERT_NE(writer, nullptr) << error;
+    for (int i = 0; i < 5000; ++i) writer->write(notify(1, 1'000 + i, 0));
+    ASSERT_TRUE(writer->flush());
+  }
+  ASSERT_GT(std::filesystem::file_size(path), 16 * 4096u);
+  EXPECT_EXIT(
+      {
+        auto mapped = MappedCapture::open(path);
+        if (!mapped) ::_exit(3);
+        if (::truncate(path.c_str(), 0) != 0) ::_exit(4);
+        RecordView r;
+        while (mapped->next(r)) {
+        }
+        ::_exit(0);
+      },
+      ::testing::ExitedWithCode(2), "capture '.*shrinking.pcap' shrank while it was being read");
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 // headers) read straight from the mapping, each packet's pseudo-header by decode_packet_view.
 #include "captures/format/mapped_capture.hpp"
 
+#include "captures/format/mapping_fault.hpp"
+
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -51,11 +53,13 @@ std::shared_ptr<MappedCapture> MappedCapture::open(const std::string& path) {
   void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
   ::close(fd);  // the mapping keeps the file
   if (map == MAP_FAILED) return nullptr;
+  watch_mapped_capture(map, size, path);
   const auto* base = static_cast<const uint8_t*>(map);
   const uint32_t magic = get_u32(base);
   const bool ours = (magic == kMagicMicroseconds || magic == kMagicNanoseconds) &&
                     get_u32(base + kLinkTypeOffset) == static_cast<uint32_t>(kCaptureLinkType);
   if (!ours) {
+    unwatch_mapped_capture(map);
     ::munmap(map, size);
     return nullptr;
   }
@@ -66,7 +70,10 @@ std::shared_ptr<MappedCapture> MappedCapture::open(const std::string& path) {
 MappedCapture::MappedCapture(const uint8_t* base, size_t size, bool nanosecond)
     : base_(base), size_(size), nanosecond_(nanosecond), pos_(kFileHeaderSize) {}
 
-MappedCapture::~MappedCapture() { ::munmap(const_cast<uint8_t*>(base_), size_); }
+MappedCapture::~MappedCapture() {
+  unwatch_mapped_capture(base_);
+  ::munmap(const_cast<uint8_t*>(base_), size_);
+}
 
 bool MappedCapture::fail(std::string text) {
   warning_ = std::move(text);
