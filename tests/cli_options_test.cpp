@@ -16,6 +16,7 @@
 
 #include "app/common/view_filter.hpp"
 #include "captures/model/store.hpp"
+#include "support/faulty_ring_backend.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
@@ -462,6 +463,40 @@ TEST_P(ExitCodes, RowOfTheReadmeTable) {
 std::string row_name(const ::testing::TestParamInfo<ExitRow>& info) { return info.param.command; }
 
 INSTANTIATE_TEST_SUITE_P(Readme, ExitCodes, ::testing::ValuesIn(exit_rows()), row_name);
+
+// The `exercise` row: it reads no capture, so its columns are its own. 0 when every check passed,
+// 1 when one failed (a back-end that duplicates a used entry), 2 for a bad option and for a socket
+// with no back-end behind it.
+TEST(ReadmeExitCodesExercise, PassFailAndCouldNotRun) {
+  test::TempDir dir;
+  const std::string sock = dir / "blk.sock";
+  auto exercise = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = {test::vhostscope_binary(),
+                                     "exercise",
+                                     "--device",
+                                     "blk",
+                                     "--queues",
+                                     "1",
+                                     "--queue-size",
+                                     "16",
+                                     "--queue-depth",
+                                     "2",
+                                     "--timeout",
+                                     "1"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return test::run_command(args, dir.path());
+  };
+  EXPECT_EQ(exercise({"--backend-connect", sock, "--no-such-option"}).exit_code, 2);
+  const auto absent = exercise({"--backend-connect", sock});
+  EXPECT_EQ(absent.exit_code, 2) << absent.out << absent.err;
+  EXPECT_NE(absent.err.find("blk.sock"), std::string::npos) << absent.err;
+  {
+    test::FaultyRingBackend backend(sock, test::RingFault::DuplicateUsed);
+    const auto failed = exercise({"--backend-connect", sock});
+    EXPECT_EQ(failed.exit_code, 1) << failed.out << failed.err;
+    EXPECT_NE(failed.out.find("FAIL"), std::string::npos) << failed.out;
+  }
+}
 
 }  // namespace
 }  // namespace vhs
