@@ -26,7 +26,7 @@ uint64_t round_up(uint64_t v, uint64_t to) { return (v + to - 1) / to * to; }
 
 uint64_t u64_of(const Reply& r) {
   uint64_t v = 0;
-  std::memcpy(&v, r.payload.data(), std::min<size_t>(8, r.payload.size()));
+  if (!r.payload.empty()) std::memcpy(&v, r.payload.data(), std::min<size_t>(8, r.payload.size()));
   return v;
 }
 

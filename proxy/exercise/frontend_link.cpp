@@ -16,7 +16,7 @@ namespace {
 
 uint64_t payload_u64(std::span<const uint8_t> payload) {
   uint64_t v = 0;
-  std::memcpy(&v, payload.data(), std::min<size_t>(8, payload.size()));
+  if (!payload.empty()) std::memcpy(&v, payload.data(), std::min<size_t>(8, payload.size()));
   return v;
 }
 

@@ -282,7 +282,8 @@ class FsWorkload {
     // Servers of older minors answer with a shorter fuse_init_out; max_write is there from 7.5.
     constexpr size_t kWithMaxWrite = offsetof(fuse_init_out, max_write) + sizeof(uint32_t);
     fuse_init_out out{};
-    std::memcpy(&out, reply.value->body.data(), std::min(reply.value->body.size(), sizeof out));
+    if (!reply.value->body.empty())
+      std::memcpy(&out, reply.value->body.data(), std::min(reply.value->body.size(), sizeof out));
     if (reply.value->body.size() < kWithMaxWrite) {
       steps_.fail("fs.init", kWhatInit,
                   "INIT reply of " + std::to_string(reply.value->body.size()) +

@@ -117,7 +117,9 @@ Bytes encode_config(uint32_t offset, uint32_t size, uint32_t flags, std::span<co
   write_slot(out, layout::kConfigFlags, flags);
   // GET_CONFIG carries `size` bytes of room for the answer (spec "Front-end message types").
   out.resize(kConfigHeaderSize + size, 0);
-  std::memcpy(out.data() + kConfigHeaderSize, data.data(), std::min<size_t>(data.size(), size));
+  // An empty span may have a null data(): memcpy must not see it, even for 0 bytes.
+  const size_t n = std::min<size_t>(data.size(), size);
+  if (n) std::memcpy(out.data() + kConfigHeaderSize, data.data(), n);
   return out;
 }
 
