@@ -68,17 +68,20 @@ TEST(RealMultiqueue, FourQueuesEachCarryIoAndCheckPasses) {
   std::string warning, error;
   ASSERT_TRUE(load_capture(capture, store, warning, error)) << error;
   std::set<uint32_t> moving;
-  bool blk_detail = false;
+  bool blk_detail = false, in_flight_seen = false;
   for (size_t i = 0; i < store.size(); ++i) {
     if (store.entry(i).kind != RecordKind::RingState) continue;
     const auto s = decode_ring_snapshot(store.bytes(i));
     if (!s || !s->indices_ok) continue;
     if (s->used_idx != 0) moving.insert(s->queue);
+    in_flight_seen = in_flight_seen || s->oldest.has_value();
     if (s->oldest && s->oldest->device == DeviceKind::Blk && s->oldest->detail_ok)
       blk_detail = true;
   }
   EXPECT_EQ(moving, (std::set<uint32_t>{0, 1, 2, 3})) << "queues whose used idx moved";
-  EXPECT_TRUE(blk_detail) << "no ring state with a decoded blk request";
+  // A sample catches a request in flight only by chance (a fast run may have none): when one
+  // did and its chain was read, the request must read as blk.
+  EXPECT_TRUE(blk_detail || !in_flight_seen) << "no ring state with a decoded blk request";
 
   const CommandResult summary =
       run_command({vhostscope_binary(), "summary", "--check", capture}, dir.path());
