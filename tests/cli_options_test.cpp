@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "app/common/option_values.hpp"
 #include "app/common/view_filter.hpp"
 #include "captures/model/store.hpp"
 #include "support/faulty_ring_backend.hpp"
@@ -496,6 +497,25 @@ TEST(ReadmeExitCodesExercise, PassFailAndCouldNotRun) {
     EXPECT_EQ(failed.exit_code, 1) << failed.out << failed.err;
     EXPECT_NE(failed.out.find("FAIL"), std::string::npos) << failed.out;
   }
+}
+
+}  // namespace
+}  // namespace vhs
+
+namespace vhs {
+namespace {
+
+// One parser for every "seconds" option (record, replay, exercise): NaN, negative numbers,
+// trailing text and more than a day are refused; 0 only where the option allows it.
+TEST(OptionValues, SecondsRefuseNanNegativeAndTrailingText) {
+  std::chrono::milliseconds out{7};
+  EXPECT_TRUE(parse_seconds_option("0.5", out, false));
+  EXPECT_EQ(out.count(), 500);
+  EXPECT_TRUE(parse_seconds_option("0", out, true));
+  EXPECT_EQ(out.count(), 0);
+  for (const char* bad : {"nan", "-1", "2s", "", "86401", "inf"})
+    EXPECT_FALSE(parse_seconds_option(bad, out, true)) << bad;
+  EXPECT_FALSE(parse_seconds_option("0", out, false));
 }
 
 }  // namespace

@@ -171,24 +171,6 @@ std::string format_json(const std::vector<CaptureResult>& results, const Setting
 
 // ---- JUnit XML: one test case per rule and capture, a failure element per violation.
 
-std::string xml_escape(std::string_view text) {
-  // escape_text first: control characters are not allowed in XML 1.0 at all.
-  const std::string safe = escape_text(text);
-  std::string out;
-  out.reserve(safe.size());
-  for (char ch : safe) {
-    switch (ch) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      default: out += ch;
-    }
-  }
-  return out;
-}
-
 std::string format_junit(const std::vector<CaptureResult>& results, const Settings& s,
                          size_t& counted) {
   counted = 0;

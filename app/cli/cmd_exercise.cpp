@@ -14,6 +14,7 @@
 #include "app/cli/commands.hpp"
 #include "app/common/check_session.hpp"
 #include "app/common/json_format.hpp"
+#include "app/common/option_values.hpp"
 #include "app/common/text_escape.hpp"
 #include "captures/format/capture_file.hpp"
 #include "captures/model/store.hpp"
@@ -28,15 +29,6 @@ using exercise::CheckOutcome;
 using exercise::Verdict;
 
 constexpr std::string_view kCommand = "exercise";
-
-bool parse_seconds(const std::string& text, std::chrono::milliseconds& out) {
-  double seconds = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), seconds);
-  if (ec != std::errc() || end != text.data() + text.size() || seconds < 0 || seconds > 86400)
-    return false;
-  out = std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
-  return true;
-}
 
 template <class T>
 bool parse_number(const std::string& text, T& out, T low, T high, int base = 10) {
@@ -189,21 +181,6 @@ std::string format_json(const exercise::ExerciseOptions& o, const exercise::Exer
   return json_line(j) + "\n";
 }
 
-std::string xml_escape(std::string_view s) {
-  std::string out;
-  for (char ch : escape_text(s)) {
-    switch (ch) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      default: out += ch;
-    }
-  }
-  return out;
-}
-
 std::string format_junit(const exercise::ExerciseOptions& o, const exercise::ExerciseResult& r) {
   std::string cases;
   size_t failures = 0, skipped = 0;
@@ -322,11 +299,13 @@ int run_exercise(int argc, char** argv) {
   if (o.device != DeviceKind::Blk && o.device != DeviceKind::Fs && o.device != DeviceKind::Net)
     return fail(kCommand,
                 fmt::format("--device must be blk, fs or net, not '{}'", escape_text(device_text)));
-  if (!timeout_text.empty() && (!parse_seconds(timeout_text, o.timeout) || o.timeout.count() == 0))
+  if (!timeout_text.empty() &&
+      (!parse_seconds_option(timeout_text, o.timeout, true) || o.timeout.count() == 0))
     return fail(kCommand, "--timeout needs a number of seconds above 0");
-  if (!connect_timeout_text.empty() && !parse_seconds(connect_timeout_text, o.connect_timeout))
+  if (!connect_timeout_text.empty() &&
+      !parse_seconds_option(connect_timeout_text, o.connect_timeout, true))
     return fail(kCommand, "--connect-timeout needs a number of seconds");
-  if (!duration_text.empty() && !parse_seconds(duration_text, o.duration))
+  if (!duration_text.empty() && !parse_seconds_option(duration_text, o.duration, true))
     return fail(kCommand, "--duration needs a number of seconds");
   if (!queues_text.empty() && !parse_number<unsigned>(queues_text, o.queues, 1, 64))
     return fail(kCommand, "--queues needs a number from 1 to 64");
@@ -367,7 +346,7 @@ int run_exercise(int argc, char** argv) {
   o.shared_dir = shared_dir;
   o.bench = bench;
   if (!bench_time_text.empty() &&
-      (!parse_seconds(bench_time_text, o.bench_each) || o.bench_each.count() == 0))
+      (!parse_seconds_option(bench_time_text, o.bench_each, true) || o.bench_each.count() == 0))
     return fail(kCommand, "--bench-time needs a number of seconds above 0");
   enum class Format { Text, Json, Junit } format = Format::Text;
   if (format_text_opt == "json")

@@ -47,15 +47,6 @@ void install_signal_handlers() {
   signal(SIGPIPE, SIG_IGN);
 }
 
-bool parse_seconds(const std::string& text, std::chrono::milliseconds& out) {
-  double seconds = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), seconds);
-  if (ec != std::errc() || end != text.data() + text.size() || !(seconds >= 0) || seconds > 86400)
-    return false;
-  out = std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
-  return true;
-}
-
 // Counts what the relay recorded, whichever outputs store it.
 struct RecordCounter final : RecordSink {
   uint64_t records = 0;
@@ -232,7 +223,7 @@ int run_record(int argc, char** argv) {
                          : RelayEndpoint{EndpointMode::Listen, frontend_listen};
   options.backend = backend_listen.empty() ? RelayEndpoint{EndpointMode::Connect, backend_connect}
                                            : RelayEndpoint{EndpointMode::Listen, backend_listen};
-  if (!timeout.empty() && !parse_seconds(timeout, options.connect_timeout))
+  if (!timeout.empty() && !parse_seconds_option(timeout, options.connect_timeout, true))
     return usage("--connect-timeout needs a number of seconds (0 to 86400)");
   if (!sample_interval.empty()) {
     unsigned ms = 0;

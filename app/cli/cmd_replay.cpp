@@ -23,15 +23,6 @@ namespace vhs::cli {
 
 namespace {
 
-bool parse_seconds(const std::string& text, std::chrono::milliseconds& out) {
-  double seconds = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), seconds);
-  if (ec != std::errc() || end != text.data() + text.size() || !(seconds > 0) || seconds > 86400)
-    return false;
-  out = std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
-  return true;
-}
-
 // "1073741824", "512M", "1G", "2GiB", "64k": bytes, with an optional binary unit.
 bool parse_size(const std::string& text, uint64_t& out) {
   uint64_t value = 0;
@@ -128,9 +119,9 @@ int run_replay(int argc, char** argv) {
     options.pace = ReplayPace::Recorded;
   else if (!pace_text.empty() && pace_text != "fast")
     return usage("--pace must be 'recorded' or 'fast', not '" + pace_text + "'");
-  if (!timeout_text.empty() && !parse_seconds(timeout_text, options.reply_timeout))
+  if (!timeout_text.empty() && !parse_seconds_option(timeout_text, options.reply_timeout, false))
     return usage("--timeout needs a number of seconds above 0 (up to 86400)");
-  if (!connect_text.empty() && !parse_seconds(connect_text, options.connect_timeout))
+  if (!connect_text.empty() && !parse_seconds_option(connect_text, options.connect_timeout, false))
     return usage("--connect-timeout needs a number of seconds above 0 (up to 86400)");
   if (!memory_text.empty() && !parse_size(memory_text, options.max_guest_memory))
     return usage("--max-guest-memory needs a size above 0 (bytes, or with K, M, G, T), not '" +

@@ -29,4 +29,16 @@ bool parse_session_option(std::string_view text, std::optional<uint32_t>& out, s
   return true;
 }
 
+bool parse_seconds_option(std::string_view text, std::chrono::milliseconds& out,
+                          bool zero_allowed) {
+  double seconds = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), seconds);
+  if (ec != std::errc() || end != text.data() + text.size()) return false;
+  // Written so that NaN fails every comparison and is refused.
+  const bool in_range = zero_allowed ? seconds >= 0 : seconds > 0;
+  if (!in_range || !(seconds <= 86400)) return false;
+  out = std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
+  return true;
+}
+
 }  // namespace vhs

@@ -2,6 +2,7 @@
 // that say what was expected.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -17,5 +18,9 @@ bool parse_device_option(std::string_view text, DeviceKind& out, std::string& er
 
 // "" -> nullopt (all sessions). Otherwise a positive decimal session number.
 bool parse_session_option(std::string_view text, std::optional<uint32_t>& out, std::string& error);
+
+// Seconds as a decimal number ("2", "0.5") up to a day; 0 only when `zero_allowed`. NaN,
+// negative and trailing text are refused (false).
+bool parse_seconds_option(std::string_view text, std::chrono::milliseconds& out, bool zero_allowed);
 
 }  // namespace vhs

@@ -78,6 +78,23 @@ std::string escape_text(std::string_view text, Newlines newlines) {
   return out;
 }
 
+std::string xml_escape(std::string_view text) {
+  const std::string safe = escape_text(text);
+  std::string out;
+  out.reserve(safe.size());
+  for (char ch : safe) {
+    switch (ch) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&apos;"; break;
+      default: out += ch;
+    }
+  }
+  return out;
+}
+
 std::string quote_text(std::string_view text) {
   std::string out = "\"";
   escape_into(out, text, Newlines::Escape, true);

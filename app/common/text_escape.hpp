@@ -29,6 +29,10 @@ std::string escape_text(std::string_view text, Newlines newlines = Newlines::Esc
 // `text` in double quotes on one line, escaped as above plus "\"" and "\\".
 std::string quote_text(std::string_view text);
 
+// `text` for an XML attribute or element: escape_text first (XML 1.0 allows no control
+// characters at all), then the five markup characters as entities.
+std::string xml_escape(std::string_view text);
+
 // True for the code points escape_text escapes (C0, DEL, C1, separators, bidi controls).
 bool is_unsafe_code_point(char32_t cp);
 

@@ -41,6 +41,21 @@ inline constexpr unsigned kFeatureLogAll = 26;
 inline constexpr unsigned kFeatureVersion1 = 32;
 inline constexpr unsigned kFeatureRingPacked = 34;
 inline constexpr unsigned kFeatureEventIdx = 29;
+inline constexpr unsigned kFeatureAnyLayout = 27;
+inline constexpr unsigned kFeatureIndirectDesc = 28;
+constexpr uint64_t feature_bit(unsigned bit) { return uint64_t{1} << bit; }
+
+// Device feature bits that code acts on (VIRTIO "Block Device" / "Network Device", "Feature
+// bits"); the name tables in features.cpp use the same constants.
+namespace blk_feature {
+inline constexpr unsigned kSizeMax = 1, kSegMax = 2, kGeometry = 4, kRo = 5, kBlkSize = 6,
+                          kFlush = 9, kTopology = 10, kConfigWce = 11, kMq = 12, kDiscard = 13,
+                          kWriteZeroes = 14;
+}  // namespace blk_feature
+namespace net_feature {
+inline constexpr unsigned kMtu = 3, kMac = 5, kGuestTso4 = 7, kGuestTso6 = 8, kGuestUfo = 10,
+                          kMrgRxbuf = 15, kStatus = 16, kMq = 22;
+}  // namespace net_feature
 
 // VIRTIO "Device Status Field": the bits of SET_STATUS / GET_STATUS (spec "Front-end message
 // types"), as bit indices like the feature bits above.
