@@ -35,11 +35,18 @@ for program in "$vhostscope" "$generator" "$reader"; do
 done
 
 # Median of RUNS runs of a command: "wall user+sys maxrss_kib" of the median-wall run.
+# A failed run's timings would measure an error path, not the reader: it stops the benchmark.
 measure() {
-  local report lines=()
+  local report lines=() status
   report=$(mktemp)
   for ((i = 0; i < runs; i++)); do
-    /usr/bin/time -f '%e %U %S %M' -o "$report" "$@" >/dev/null 2>&1
+    status=0
+    /usr/bin/time -f '%e %U %S %M' -o "$report" "$@" >/dev/null 2>&1 || status=$?
+    if ((status != 0)); then
+      echo "$0: '$*' failed with exit status $status; no timings reported" >&2
+      rm -f "$report"
+      return 1
+    fi
     lines+=("$(tail -1 "$report")")
   done
   rm -f "$report"
@@ -54,12 +61,14 @@ for n in "${sizes[@]}"; do
   [[ -s $capture ]] || "$generator" "$capture" --messages "$n" --sessions 4 --queues 4 \
     --mix busy >/dev/null
   cat "$capture" >/dev/null  # warm the page cache: every leg reads the same cached file
-  read -r cat_s _ _ <<<"$(measure cat "$capture")"
+  timing=$(measure cat "$capture") || exit 1
+  read -r cat_s _ _ <<<"$timing"
   reads=$("$reader" "$capture")
   libpcap_s=$(awk '/^libpcap/ { print $(NF-3) }' <<<"$reads")
   mapped_s=$(awk '/^mapped/ { print $(NF-3) }' <<<"$reads")
   records=$(awk '/^mapped/ { print $2 }' <<<"$reads")
-  read -r wall cpu rss <<<"$(measure "$vhostscope" summary "$capture")"
+  timing=$(measure "$vhostscope" summary "$capture") || exit 1
+  read -r wall cpu rss <<<"$timing"
   awk -v n="$records" -v mb="$(stat -c %s "$capture")" -v cat_s="$cat_s" -v lp="$libpcap_s" \
     -v mp="$mapped_s" -v wall="$wall" -v cpu="$cpu" -v rss="$rss" \
     'BEGIN { printf "%-11d %8.0f %7.2f %8.2f %8.2f | %8.2f %8.2f %9.0f %9.1f %8.1f %9.1f\n",

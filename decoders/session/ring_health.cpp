@@ -380,7 +380,10 @@ void RingHealth::evaluate(uint32_t queue, QueueState& q, uint64_t now_ns,
                           std::vector<HealthEvent>& out) {
   for (auto [code, wait] :
        {std::pair{FindingCode::NoKickFd, &q.no_kick}, std::pair{FindingCode::NoCallFd, &q.no_call}})
-    if (wait->armed && elapsed(wait->since_ns, now_ns) >= thresholds_.notifier_grace_ns)
+    // Raised once per episode, like the checks below: the detail is not copied again on every
+    // later record.
+    if (wait->armed && !q.active.count(code) &&
+        elapsed(wait->since_ns, now_ns) >= thresholds_.notifier_grace_ns)
       raise(q, queue, code, wait->since_ns, now_ns, wait->detail, out);
   if (!q.last) return;
   const RingSnapshot& s = *q.last;
