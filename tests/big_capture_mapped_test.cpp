@@ -2,13 +2,17 @@
 // read through libpcap as a stream (what a pipe gets): the same entries, findings, dump lines and
 // summaries, the same warning for a cut-off last record; a file that grows after it was mapped is
 // read only up to the mapped size; the per-record index stays within its memory budget.
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "app/common/dump_format.hpp"
@@ -178,6 +182,44 @@ TEST(BigCaptureMapped, PipesPcapngAndOtherLinkTypesAreLeftToTheStreamReader) {
   std::string warning, error;
   EXPECT_FALSE(load_capture(not_pcap, store, warning, error));
   EXPECT_NE(error.find("unknown file format"), std::string::npos) << error;
+}
+
+// A named pipe is not mapped, and not even opened by the mapped reader: opening it would wait for
+// the writer and take what it wrote away from the stream reader, which would then wait forever.
+// Run in a child with an alarm so that a hang fails the test instead of stalling it.
+TEST(BigCaptureMappedDeathTest, ANamedPipeIsReadWholeByTheStreamReader) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  TempDir dir;
+  const std::string file = dir / "whole.pcap";
+  {
+    std::string error;
+    auto writer = CaptureWriter::create(file, error);
+    ASSERT_NE(writer, nullptr) << error;
+    for (int i = 0; i < 200; ++i) writer->write(notify(1, 1'000 + i, 0));
+    ASSERT_TRUE(writer->flush());
+  }
+  std::ifstream in(file, std::ios::binary);
+  const std::string capture((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_LT(capture.size(), 60'000u) << "must fit a pipe buffer for the writer to finish first";
+  const std::string fifo = dir / "pipe.pcap";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  EXPECT_EXIT(
+      {
+        ::alarm(20);
+        std::thread writer([&] {
+          const int fd = ::open(fifo.c_str(), O_WRONLY | O_CLOEXEC);
+          if (fd < 0) ::_exit(3);
+          if (::write(fd, capture.data(), capture.size()) != static_cast<ssize_t>(capture.size()))
+            ::_exit(4);
+          ::close(fd);
+        });
+        Store store;
+        std::string warning, error;
+        const bool loaded = load_capture(fifo, store, warning, error);
+        writer.join();
+        ::_exit(loaded && store.size() == 200 && warning.empty() ? 0 : 5);
+      },
+      ::testing::ExitedWithCode(0), "");
 }
 
 TEST(BigCaptureMapped, NotificationRecordsCostOnlyTheirIndexEntry) {

@@ -41,9 +41,13 @@ uint32_t get_u32(const uint8_t* p) {
 
 std::shared_ptr<MappedCapture> MappedCapture::open(const std::string& path) {
   if (path == kStandardStream) return nullptr;
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return nullptr;
+  // stat() before open(): opening a named pipe blocks until a writer comes, and what that writer
+  // sends would be lost to the stream reader that opens it next. O_NONBLOCK guards the window in
+  // which the path is replaced by something else; the fstat() below checks the file opened.
   struct stat st {};
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return nullptr;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return nullptr;
   const bool regular = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
   const auto size = static_cast<size_t>(st.st_size);
   if (!regular || size < kFileHeaderSize) {
