@@ -21,12 +21,8 @@
 namespace vhs {
 namespace {
 
-// Large enough for any relayable message (kMaxPayloadSize + header + fd table) with a wide
-// margin; also the largest snaplen libpcap readers accept without complaint.
-constexpr int kSnapLen = 262144;
 // stdio buffer for the dump file: fewer write(2) calls when messages come in bursts.
 constexpr size_t kWriteBufferSize = 256 * 1024;
-constexpr uint64_t kNanosPerSecond = 1'000'000'000;
 
 std::string link_type_label(int dlt) {
   // libpcap has no name for the user link types; spell ours the way the tcpdump.org list does.
@@ -39,7 +35,7 @@ std::string link_type_label(int dlt) {
 uint64_t timestamp_ns(const timeval& ts) {
   int64_t sec = ts.tv_sec;
   if (sec < 0) sec += int64_t{1} << 32;
-  return static_cast<uint64_t>(sec) * kNanosPerSecond + static_cast<uint64_t>(ts.tv_usec);
+  return static_cast<uint64_t>(sec) * kCaptureNanosPerSecond + static_cast<uint64_t>(ts.tv_usec);
 }
 
 // `-w -`: the pcap stream goes to our own descriptor for stdout (the process's stdio buffer for
@@ -104,8 +100,8 @@ std::unique_ptr<CaptureWriter> CaptureWriter::create(const std::string& path, st
   }
   std::setvbuf(file, nullptr, _IOFBF, kWriteBufferSize);
 
-  impl->dead =
-      pcap_open_dead_with_tstamp_precision(kCaptureLinkType, kSnapLen, PCAP_TSTAMP_PRECISION_NANO);
+  impl->dead = pcap_open_dead_with_tstamp_precision(kCaptureLinkType, kCaptureSnapLen,
+                                                    PCAP_TSTAMP_PRECISION_NANO);
   if (impl->dead == nullptr) {
     error = fmt::format("cannot create capture '{}': libpcap could not allocate a handle", path);
     std::fclose(file);
@@ -136,12 +132,12 @@ void CaptureWriter::write(const Record& record) {
 
   pcap_pkthdr h{};
   // With nanosecond precision libpcap stores tv_usec as the nanosecond part unchanged.
-  h.ts.tv_sec = static_cast<time_t>(record.timestamp_ns / kNanosPerSecond);
-  h.ts.tv_usec = static_cast<suseconds_t>(record.timestamp_ns % kNanosPerSecond);
+  h.ts.tv_sec = static_cast<time_t>(record.timestamp_ns / kCaptureNanosPerSecond);
+  h.ts.tv_usec = static_cast<suseconds_t>(record.timestamp_ns % kCaptureNanosPerSecond);
   h.len = static_cast<bpf_u_int32>(s.packet.size());
   // Never exceed the snaplen: readers reject such packets outright. A cut record reads back
   // with kRecordIncomplete.
-  h.caplen = std::min<bpf_u_int32>(h.len, kSnapLen);
+  h.caplen = std::min<bpf_u_int32>(h.len, kCaptureSnapLen);
 
   errno = 0;
   pcap_dump(reinterpret_cast<u_char*>(s.dumper), &h, s.packet.data());
@@ -173,11 +169,7 @@ uint64_t CaptureWriter::bytes_written() const { return impl_->bytes; }
 struct CaptureReader::Impl {
   std::string path;
   pcap_t* pcap = nullptr;
-  std::string warning;
-  std::string why;       // scratch for decode_packet, reused
-  uint64_t packets = 0;  // packets seen, including skipped ones: warnings count these
-  uint64_t records = 0;  // records returned
-  bool done = false;
+  CaptureProgress progress;
 
   ~Impl() {
     if (pcap != nullptr) pcap_close(pcap);
@@ -237,39 +229,47 @@ CaptureReader::CaptureReader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)
 CaptureReader::~CaptureReader() = default;
 
 bool CaptureReader::next(Record& out) {
-  Impl& s = *impl_;
-  while (!s.done) {
+  CaptureProgress& p = impl_->progress;
+  while (!p.done) {
     pcap_pkthdr* h = nullptr;
     const u_char* data = nullptr;
-    const int rc = pcap_next_ex(s.pcap, &h, &data);
+    const int rc = pcap_next_ex(impl_->pcap, &h, &data);
     if (rc == PCAP_ERROR_BREAK) break;  // clean end of file
     if (rc != 1) {
       // libpcap reports a cut-off file as an error ("truncated dump file; tried to read ...").
-      s.warning =
-          fmt::format("capture truncated after record {}: {}", s.packets, pcap_geterr(s.pcap));
+      p.truncated(pcap_geterr(impl_->pcap));
       break;
     }
-    ++s.packets;
     const bool captured_short = h->caplen < h->len;
-    switch (decode_packet({data, h->caplen}, captured_short, out, s.why)) {
-      case PacketStatus::Ok:
-        out.timestamp_ns = timestamp_ns(h->ts);
-        ++s.records;
-        return true;
-      case PacketStatus::UnknownKind:
-        continue;  // written by a newer vhostscope; documented as skippable
-      case PacketStatus::Corrupt:
-        s.warning =
-            fmt::format("record {} is corrupt: {}; stopped reading there", s.packets, s.why);
-        s.done = true;
-        return false;
+    if (p.accept(decode_packet({data, h->caplen}, captured_short, out, p.why))) {
+      out.timestamp_ns = timestamp_ns(h->ts);
+      return true;
     }
   }
-  s.done = true;
+  p.done = true;
   return false;
 }
 
-const std::string& CaptureReader::warning() const { return impl_->warning; }
-uint64_t CaptureReader::records_read() const { return impl_->records; }
+const std::string& CaptureReader::warning() const { return impl_->progress.warning; }
+uint64_t CaptureReader::records_read() const { return impl_->progress.records; }
+
+bool CaptureProgress::accept(PacketStatus status) {
+  ++packets;
+  switch (status) {
+    case PacketStatus::Ok: ++records; return true;
+    case PacketStatus::UnknownKind: return false;  // written by a newer vhostscope; skippable
+    case PacketStatus::Corrupt:
+      warning = fmt::format("record {} is corrupt: {}; stopped reading there", packets, why);
+      done = true;
+      return false;
+  }
+  done = true;
+  return false;
+}
+
+void CaptureProgress::truncated(std::string_view detail) {
+  warning = fmt::format("capture truncated after record {}: {}", packets, detail);
+  done = true;
+}
 
 }  // namespace vhs

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "captures/format/record.hpp"
 
@@ -16,6 +17,31 @@ inline constexpr int kCaptureLinkType = 147;  // LINKTYPE_USER0
 
 // The path that means standard input to a reader and standard output to a writer, as in tcpdump.
 inline constexpr const char* kStandardStream = "-";
+
+// The snaplen written into every capture: large enough for any relayable message (the largest
+// payload + header + fd table) with a wide margin; also the largest packet libpcap reads, whatever
+// a file's header says, so both readers refuse a bigger one.
+inline constexpr uint32_t kCaptureSnapLen = 262144;
+inline constexpr uint64_t kCaptureNanosPerSecond = 1'000'000'000;
+
+enum class PacketStatus : uint8_t;
+
+// What both readers (CaptureReader, MappedCapture) know of a stream so far, and the one place
+// that turns a packet's decode status and a cut-off file into counts and warnings, so that the
+// two readers count and warn alike.
+struct CaptureProgress {
+  uint64_t packets = 0;  // packets seen, including skipped ones: warnings count these
+  uint64_t records = 0;  // records returned
+  bool done = false;
+  std::string warning;
+  std::string why;  // scratch for the packet decoders, reused
+
+  // One more packet decoded with `status`: true when its record is handed out; false when it is
+  // skipped (a kind written by a newer vhostscope) or the stream stops (a corrupt record: done).
+  bool accept(PacketStatus status);
+  // The file ends inside a packet after the packets seen: `detail` in libpcap's words.
+  void truncated(std::string_view detail);
+};
 
 struct GrowingFileOptions;
 
