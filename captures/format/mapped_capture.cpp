@@ -24,12 +24,19 @@ constexpr size_t kFileHeaderSize = 24;
 constexpr size_t kPacketHeaderSize = 16;
 constexpr uint32_t kMagicMicroseconds = 0xa1b2c3d4;
 constexpr uint32_t kMagicNanoseconds = 0xa1b23c4d;
+constexpr size_t kVersionOffset = 4;  // u16 major, u16 minor
 constexpr size_t kLinkTypeOffset = 20;
-// libpcap refuses packets larger than this whatever the file's snaplen says; so does this reader.
-constexpr uint32_t kMaximumCaplen = 262144;
-constexpr uint64_t kNanosPerSecond = 1'000'000'000;
+// The classic pcap versions libpcap reads (2.0 to 2.4); anything else it refuses, and explains.
+constexpr uint16_t kPcapVersionMajor = 2;
+constexpr uint16_t kPcapVersionMinorMax = 4;
 // Read pages are handed back in steps of this size (a multiple of any page size).
 constexpr size_t kReleaseStep = size_t{16} << 20;
+
+uint16_t get_u16(const uint8_t* p) {
+  uint16_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
 
 uint32_t get_u32(const uint8_t* p) {
   uint32_t v;
@@ -39,7 +46,8 @@ uint32_t get_u32(const uint8_t* p) {
 
 }  // namespace
 
-std::shared_ptr<MappedCapture> MappedCapture::open(const std::string& path) {
+std::shared_ptr<MappedCapture> MappedCapture::open(const std::string& path,
+                                                   const std::string& label) {
   if (path == kStandardStream) return nullptr;
   // stat() before open(): opening a named pipe blocks until a writer comes, and what that writer
   // sends would be lost to the stream reader that opens it next. O_NONBLOCK guards the window in
@@ -57,10 +65,13 @@ std::shared_ptr<MappedCapture> MappedCapture::open(const std::string& path) {
   void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
   ::close(fd);  // the mapping keeps the file
   if (map == MAP_FAILED) return nullptr;
-  watch_mapped_capture(map, size, path);
+  watch_mapped_capture(map, size, path, label);
   const auto* base = static_cast<const uint8_t*>(map);
   const uint32_t magic = get_u32(base);
+  // A version libpcap would refuse is left to the stream reader, which says why.
   const bool ours = (magic == kMagicMicroseconds || magic == kMagicNanoseconds) &&
+                    get_u16(base + kVersionOffset) == kPcapVersionMajor &&
+                    get_u16(base + kVersionOffset + 2) <= kPcapVersionMinorMax &&
                     get_u32(base + kLinkTypeOffset) == static_cast<uint32_t>(kCaptureLinkType);
   if (!ours) {
     unwatch_mapped_capture(map);
@@ -79,52 +90,40 @@ MappedCapture::~MappedCapture() {
   ::munmap(const_cast<uint8_t*>(base_), size_);
 }
 
-bool MappedCapture::fail(std::string text) {
-  warning_ = std::move(text);
-  done_ = true;
-  return false;
-}
-
 bool MappedCapture::next(RecordView& out) {
-  while (!done_) {
+  CaptureProgress& p = progress_;
+  while (!p.done) {
     const size_t left = size_ - pos_;
     if (left == 0) break;  // clean end of file
-    // The same words as libpcap's for a cut-off file, so both readers warn alike.
-    if (left < kPacketHeaderSize)
-      return fail(fmt::format(
-          "capture truncated after record {}: truncated dump file; tried to read {} header "
-          "bytes, only got {}",
-          packets_, kPacketHeaderSize, left));
+    // libpcap's words for a cut-off or oversized packet, so both readers warn alike.
+    if (left < kPacketHeaderSize) {
+      p.truncated(fmt::format("truncated dump file; tried to read {} header bytes, only got {}",
+                              kPacketHeaderSize, left));
+      break;
+    }
     const uint8_t* h = base_ + pos_;
     const uint32_t caplen = get_u32(h + 8);
     const uint32_t len = get_u32(h + 12);
-    if (caplen > kMaximumCaplen)
-      return fail(fmt::format(
-          "capture truncated after record {}: invalid packet capture length {}, bigger than "
-          "maximum of {}",
-          packets_, caplen, kMaximumCaplen));
-    if (left - kPacketHeaderSize < caplen)
-      return fail(fmt::format(
-          "capture truncated after record {}: truncated dump file; tried to read {} captured "
-          "bytes, only got {}",
-          packets_, caplen, left - kPacketHeaderSize));
+    if (caplen > kCaptureSnapLen) {
+      p.truncated(fmt::format("invalid packet capture length {}, bigger than maximum of {}", caplen,
+                              kCaptureSnapLen));
+      break;
+    }
+    if (left - kPacketHeaderSize < caplen) {
+      p.truncated(fmt::format("truncated dump file; tried to read {} captured bytes, only got {}",
+                              caplen, left - kPacketHeaderSize));
+      break;
+    }
     pos_ += kPacketHeaderSize + caplen;
-    ++packets_;
-    switch (decode_packet_view({h + kPacketHeaderSize, caplen}, caplen < len, out, fds_, why_)) {
-      case PacketStatus::Ok: {
-        const uint64_t fraction = get_u32(h + 4);
-        out.timestamp_ns =
-            uint64_t{get_u32(h)} * kNanosPerSecond + (nanosecond_ ? fraction : fraction * 1000);
-        ++records_;
-        return true;
-      }
-      case PacketStatus::UnknownKind:
-        continue;  // written by a newer vhostscope; documented as skippable
-      case PacketStatus::Corrupt:
-        return fail(fmt::format("record {} is corrupt: {}; stopped reading there", packets_, why_));
+    if (p.accept(
+            decode_packet_view({h + kPacketHeaderSize, caplen}, caplen < len, out, fds_, p.why))) {
+      const uint64_t fraction = get_u32(h + 4);
+      out.timestamp_ns = uint64_t{get_u32(h)} * kCaptureNanosPerSecond +
+                         (nanosecond_ ? fraction : fraction * 1000);
+      return true;
     }
   }
-  done_ = true;
+  p.done = true;
   return false;
 }
 

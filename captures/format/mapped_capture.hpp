@@ -2,7 +2,8 @@
 // bytes point into the mapping (no copy per record), so a store can keep offsets instead of
 // copies. Only what the map can serve is taken: a regular file in classic pcap format, little
 // endian, with our link type. Everything else (pcapng, pipes, a file that is not a capture at
-// all) is left to CaptureReader, which reads it through libpcap and explains what is wrong.
+// all, a pcap version libpcap does not read) is left to CaptureReader, which reads it through
+// libpcap and explains what is wrong.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "captures/format/capture_file.hpp"
 #include "captures/format/record.hpp"
 
 namespace vhs {
@@ -19,7 +21,9 @@ class MappedCapture {
  public:
   // The file mapped as it is now (a file that grows later is read only up to the size it had
   // here); nullptr when it is not a file this reader serves (see above) or cannot be mapped.
-  static std::shared_ptr<MappedCapture> open(const std::string& path);
+  // `label` names the file if it can no longer be read (watch_mapped_capture in mapping_fault.hpp).
+  static std::shared_ptr<MappedCapture> open(const std::string& path,
+                                             const std::string& label = {});
   ~MappedCapture();
   MappedCapture(const MappedCapture&) = delete;
   MappedCapture& operator=(const MappedCapture&) = delete;
@@ -28,8 +32,8 @@ class MappedCapture {
   // valid while this object lives; out.fds only until the next call. A truncated or corrupt tail
   // ends the stream with warning() set in the words CaptureReader uses.
   bool next(RecordView& out);
-  const std::string& warning() const { return warning_; }
-  uint64_t records_read() const { return records_; }
+  const std::string& warning() const { return progress_.warning; }
+  uint64_t records_read() const { return progress_.records; }
 
   // The mapped bytes (valid while this object lives).
   std::span<const uint8_t> bytes() const { return {base_, size_}; }
@@ -45,7 +49,6 @@ class MappedCapture {
 
  private:
   MappedCapture(const uint8_t* base, size_t size, bool nanosecond);
-  bool fail(std::string text);
 
   const uint8_t* base_;
   size_t size_;
@@ -54,11 +57,7 @@ class MappedCapture {
   size_t released_ = 0;              // pages before this offset were handed back
   mutable size_t access_step_ = 0;   // note_access: the step of the last read
   mutable unsigned step_moves_ = 0;  // steps moved to since the last release
-  uint64_t packets_ = 0;             // packets seen, including skipped ones: warnings count these
-  uint64_t records_ = 0;             // records returned
-  bool done_ = false;
-  std::string warning_;
-  std::string why_;          // scratch for decode_packet_view
+  CaptureProgress progress_;
   std::vector<FdInfo> fds_;  // scratch: the current record's fd descriptions
 };
 
