@@ -3,11 +3,15 @@
 // summaries, the same warning for a cut-off last record; a file that grows after it was mapped is
 // read only up to the mapped size; the per-record index stays within its memory budget.
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -19,9 +23,11 @@
 #include "app/common/summary_format.hpp"
 #include "captures/format/capture_file.hpp"
 #include "captures/format/mapped_capture.hpp"
+#include "captures/format/mapping_fault.hpp"
 #include "captures/model/store.hpp"
 #include "decoders/virtio/notify_record.hpp"
 #include "decoders/virtio/ring_snapshot.hpp"
+#include "proxy/fault_guard.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
@@ -269,7 +275,125 @@ TEST(BigCaptureMappedDeathTest, ACaptureTruncatedWhileMappedEndsWithAClearError)
         }
         ::_exit(0);
       },
-      ::testing::ExitedWithCode(2), "capture '.*shrinking.pcap' shrank while it was being read");
+      ::testing::ExitedWithCode(2),
+      "capture '.*shrinking.pcap' could no longer be read \\(shrunk by another process, or an I/O "
+      "error\\): the output is incomplete\n");
+}
+
+// A long name is cut in the message, never the sentence or its newline; bytes a terminal could
+// act on (C1 controls, invalid UTF-8) are not printed when no escaped label is given.
+TEST(BigCaptureMappedDeathTest, TheFaultMessageKeepsItsSentenceAndShowsNoRawControlBytes) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  const std::string long_name = "/captures/" + std::string(600, 'n');
+  static char page[4096];
+  EXPECT_EXIT(
+      {
+        watch_mapped_capture(page, sizeof page, long_name + "\x9b\xff.pcap");
+        siginfo_t info{};
+        info.si_code = BUS_ADRERR;
+        info.si_addr = page;
+        // Delivered as the kernel would: the handler's own address check decides.
+        struct sigaction current {};
+        ::sigaction(SIGBUS, nullptr, &current);
+        current.sa_sigaction(SIGBUS, &info, nullptr);
+        ::_exit(0);
+      },
+      ::testing::ExitedWithCode(2),
+      "vhostscope: capture '/captures/n*\\.\\.\\.' could no longer be read \\(shrunk by another "
+      "process, or an I/O error\\): the output is incomplete\n");
+  EXPECT_EXIT(
+      {
+        watch_mapped_capture(page, sizeof page, "short\x9b\xff\x1b.pcap");
+        siginfo_t info{};
+        info.si_code = BUS_ADRERR;
+        info.si_addr = page;
+        struct sigaction current {};
+        ::sigaction(SIGBUS, nullptr, &current);
+        current.sa_sigaction(SIGBUS, &info, nullptr);
+        ::_exit(0);
+      },
+      ::testing::ExitedWithCode(2), "capture 'short\\?\\?\\?\\.pcap' could no longer be read");
+}
+
+// A SIGBUS sent with kill(2) carries no fault address: the mapped reader's handler passes it on,
+// and a previous SIG_IGN ignores it as asked.
+TEST(BigCaptureMappedDeathTest, ASentSigbusGoesToThePreviousDisposition) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  static char page[4096];
+  EXPECT_EXIT(
+      {
+        ::signal(SIGBUS, SIG_IGN);
+        watch_mapped_capture(page, sizeof page, "x.pcap");
+        ::kill(::getpid(), SIGBUS);
+        ::_exit(0);
+      },
+      ::testing::ExitedWithCode(0), "");
+  EXPECT_EXIT(
+      {
+        watch_mapped_capture(page, sizeof page, "x.pcap");
+        ::kill(::getpid(), SIGBUS);
+        ::_exit(0);
+      },
+      ::testing::KilledBySignal(SIGBUS), "");
+}
+
+// The recorder's guarded copies and the mapped reader share SIGBUS: whichever handler is installed
+// second passes a fault it does not own to the first, so a guarded copy still recovers.
+void guarded_copy_recovers_with_both_handlers(bool fault_guard_first) {
+  TempDir dir;
+  const std::string path = dir / "region";
+  const long page = ::sysconf(_SC_PAGESIZE);
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0 || ::ftruncate(fd, 2 * page) != 0) ::_exit(3);
+  void* map = ::mmap(nullptr, 2 * page, PROT_READ, MAP_SHARED, fd, 0);
+  if (map == MAP_FAILED) ::_exit(3);
+  static char other[64];
+  if (fault_guard_first) {
+    if (!install_fault_guard()) ::_exit(3);
+    watch_mapped_capture(other, sizeof other, "other.pcap");
+  } else {
+    watch_mapped_capture(other, sizeof other, "other.pcap");
+    if (!install_fault_guard()) ::_exit(3);
+  }
+  if (::ftruncate(fd, page) != 0) ::_exit(3);
+  char out[16];
+  const bool copied = guarded_copy(out, static_cast<const char*>(map) + page, sizeof out);
+  ::_exit(!copied && guarded_copy_faults() == 1 ? 0 : 5);
+}
+
+TEST(BigCaptureMappedDeathTest, AGuardedCopyRecoversWithBothSigbusHandlersInstalled) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(guarded_copy_recovers_with_both_handlers(true), ::testing::ExitedWithCode(0), "");
+  EXPECT_EXIT(guarded_copy_recovers_with_both_handlers(false), ::testing::ExitedWithCode(0), "");
+}
+
+// A classic pcap version libpcap refuses is not mapped either: the stream reader explains it.
+TEST(BigCaptureMapped, APcapVersionLibpcapRefusesIsLeftToTheStreamReader) {
+  TempDir dir;
+  const std::string good = dir / "good.pcap";
+  std::string error;
+  {
+    auto writer = CaptureWriter::create(good, error);
+    ASSERT_NE(writer, nullptr) << error;
+    writer->write(notify(1, 1'000, 0));
+    ASSERT_TRUE(writer->flush());
+  }
+  ASSERT_NE(MappedCapture::open(good), nullptr);
+  std::ifstream in(good, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  for (auto [major, minor] : {std::pair<uint16_t, uint16_t>{1, 0}, {2, 5}, {3, 0}}) {
+    std::string changed = bytes;
+    std::memcpy(changed.data() + 4, &major, 2);
+    std::memcpy(changed.data() + 6, &minor, 2);
+    const std::string path = dir / fmt::format("v{}.{}.pcap", major, minor);
+    std::ofstream(path, std::ios::binary) << changed;
+    EXPECT_EQ(MappedCapture::open(path), nullptr) << major << "." << minor;
+    Store store;
+    std::string warning;
+    error.clear();
+    EXPECT_FALSE(load_capture(path, store, warning, error)) << major << "." << minor;
+    EXPECT_FALSE(error.empty());
+  }
 }
 
 }  // namespace

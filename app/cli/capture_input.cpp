@@ -52,7 +52,9 @@ std::string capture_error_in_our_words(const std::string& path, const std::strin
 bool load_capture_for(std::string_view command, const std::string& path, Store& store,
                       std::string* warning_out) {
   std::string error, warning;
-  if (!load_capture(path, store, warning, error)) {
+  // The label is printed from a signal handler if the mapped file can no longer be read: escaped
+  // here, where the presenters' escaper is.
+  if (!load_capture(path, store, warning, error, escape_text(path))) {
     fail(command, capture_error_in_our_words(path, error));
     return false;
   }

@@ -466,10 +466,11 @@ SeverityCounts Store::severity_counts() const {
   return c;
 }
 
-bool load_capture(const std::string& path, Store& store, std::string& warning, std::string& error) {
+bool load_capture(const std::string& path, Store& store, std::string& warning, std::string& error,
+                  const std::string& label) {
   // A regular capture file is read where it lies (the store keeps the mapping); anything else,
   // and files the mapped reader does not serve, through libpcap.
-  if (auto mapped = MappedCapture::open(path)) {
+  if (auto mapped = MappedCapture::open(path, label)) {
     RecordView r;
     while (mapped->next(r)) {
       store.append_stable(r);

@@ -238,8 +238,10 @@ std::string frontend_path_of(std::string_view note);
 
 // Reads a whole capture file into `store` (then store.finish()). false + `error` when the file
 // cannot be opened ("cannot open capture 'x': No such file or directory"); a truncated tail sets
-// `warning` and keeps what was read (returns true).
-bool load_capture(const std::string& path, Store& store, std::string& warning, std::string& error);
+// `warning` and keeps what was read (returns true). `label` names the file in the message printed
+// when a mapped capture can no longer be read (mapping_fault.hpp): already escaped by the caller.
+bool load_capture(const std::string& path, Store& store, std::string& warning, std::string& error,
+                  const std::string& label = {});
 
 // Thread-safe hand-over from a live producer to the store's thread. The producer's on_record()
 // only takes a short lock to append; it never waits for the consumer. When the consumer falls
