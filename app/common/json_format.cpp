@@ -525,11 +525,10 @@ Json session_rings_json(const Store& store, const StoreSession& session, bool en
   if (!end_only) {
     Json changes = Json::array();
     for (uint32_t i = session.first_entry; i <= session.last_entry && i < store.size(); ++i) {
-      const StoreEntry& e = store.entry(i);
-      if (e.kind != RecordKind::RingState || &store.session_of(i) != &session) continue;
+      if (store.kind(i) != RecordKind::RingState || &store.session_of(i) != &session) continue;
       Json c;
       c["record"] = record_number_value(i);
-      c["time"] = seconds_since(e.timestamp_ns, base);
+      c["time"] = seconds_since(store.timestamp(i), base);
       auto snap = store.ring_snapshot(i);
       c["state"] = snap ? snapshot_json(*snap) : Json(nullptr);
       changes.push_back(std::move(c));

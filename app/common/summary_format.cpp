@@ -114,8 +114,7 @@ void notify_block(std::string& out, const Store& store, const StoreSession& sess
   uint64_t undecodable = 0;
   const size_t index = session_index_of(store, session);
   for (uint32_t i = session.first_entry; i <= session.last_entry && i < store.size(); ++i) {
-    const StoreEntry& e = store.entry(i);
-    if (e.kind != RecordKind::Notify || e.session_index != index) continue;
+    if (store.kind(i) != RecordKind::Notify || store.session_index(i) != index) continue;
     auto n = decode_notify(store.bytes(i));
     if (!n) {
       ++undecodable;
@@ -308,7 +307,7 @@ std::vector<FindingGroup> finding_groups(const Store& store, const StoreSession&
   const size_t index = session_index_of(store, session);
   std::vector<FindingGroup> groups;
   for (uint32_t e : store.flagged()) {
-    if (store.entry(e).session_index != index) continue;
+    if (store.session_index(e) != index) continue;
     for (const Finding& f : store.findings(e)) {
       auto g = std::find_if(groups.begin(), groups.end(),
                             [&](const FindingGroup& x) { return x.code == f.code; });

@@ -466,7 +466,7 @@ using Pred = std::variant<NamePred, DirectionPred, ChannelPred, RolePred, KindPr
 struct EvalContext {
   const Store& store;
   size_t index;
-  const StoreEntry& entry;
+  const StoreEntry entry;  // a value: Store::entry assembles one per call
   std::optional<DecodedMessage> msg;
   std::optional<std::vector<Field>> fields;
 

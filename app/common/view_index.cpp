@@ -84,10 +84,10 @@ bool FilteredIndex::update(const Store& store, size_t budget) {
   } else {
     for (size_t i = scanned_; i < end; ++i) {
       if (filter_.matches(store, i)) rows_.push_back(static_cast<uint32_t>(i));
-      if (vol) {
-        const StoreEntry& e = store.entry(i);
-        if (e.is_message() && e.role == MessageRole::Request &&
-            e.expects != ReplyExpectation::None && e.peer == kNoEntry)
+      if (vol && store.kind(i) == RecordKind::Message) {
+        const StoreEntry e = store.entry(i);
+        if (e.role == MessageRole::Request && e.expects != ReplyExpectation::None &&
+            e.peer == kNoEntry)
           unsettled_.push_back(static_cast<uint32_t>(i));
       }
     }

@@ -30,9 +30,9 @@ bool SessionReplay::update(const Store& store, size_t session_index, uint32_t un
   size_t fed = 0;
   while (next_ <= last && next_ < store.size() && fed < budget) {
     const uint32_t i = next_++;
-    const StoreEntry& e = store.entry(i);
-    if (e.session_index != session_index) continue;
-    if (e.is_message()) {
+    if (store.session_index(i) != session_index) continue;
+    if (store.kind(i) == RecordKind::Message) {
+      const StoreEntry e = store.entry(i);
       analyser_.on_message(i, e.timestamp_ns, e.direction, store.decoded(i), store.fds(i));
       ++fed;
     }
@@ -48,7 +48,7 @@ std::vector<uint32_t> session_entries(const Store& store, size_t session_index) 
   if (s.first_entry == kNoEntry) return out;
   out.reserve(s.entries);
   for (uint32_t i = s.first_entry; i <= s.last_entry && i < store.size(); ++i)
-    if (store.entry(i).session_index == session_index) out.push_back(i);
+    if (store.session_index(i) == session_index) out.push_back(i);
   return out;
 }
 
@@ -58,8 +58,8 @@ std::vector<uint32_t> ring_records_until(const Store& store, size_t session_inde
   const StoreSession& s = store.sessions()[session_index];
   if (s.first_entry == kNoEntry) return out;
   for (uint32_t i = s.first_entry; i <= s.last_entry && i <= until && i < store.size(); ++i) {
-    const StoreEntry& e = store.entry(i);
-    if (e.session_index == session_index && e.kind == RecordKind::RingState) out.push_back(i);
+    if (store.session_index(i) == session_index && store.kind(i) == RecordKind::RingState)
+      out.push_back(i);
   }
   return out;
 }

@@ -364,7 +364,6 @@ StoreEntry Store::entry(size_t i) const {
   const IndexEntry& e = entries_[i];
   StoreEntry out;
   out.timestamp_ns = e.timestamp_ns;
-  out.bytes_data = e.bytes;
   out.bytes_size = e.bytes_size;
   out.record_flags = e.record_flags;
   out.session = sessions_[e.session_index].id;
@@ -377,11 +376,8 @@ StoreEntry Store::entry(size_t i) const {
   if (e.detail != kNoEntry) {
     const EntryDetail& d = details_[e.detail];
     out.latency_ns = d.latency_ns;
-    out.fds_data = d.fds;
     out.fd_count = d.fd_count;
     out.peer = d.peer;
-    out.findings = d.findings;
-    out.context = d.context;
     out.header = d.header;
     out.info = d.info;
     out.role = d.role;

@@ -43,17 +43,13 @@ class MappedCapture;
 // Entry index == record index in ingest (file) order.
 struct StoreEntry {
   uint64_t timestamp_ns = 0;
-  uint64_t latency_ns = 0;              // replies/acks: time since the request; 0 otherwise
-  const uint8_t* bytes_data = nullptr;  // the record's bytes (use Store::bytes())
-  const FdInfo* fds_data = nullptr;     // the record's fd descriptions (use Store::fds())
-  uint32_t bytes_size = 0;
+  uint64_t latency_ns = 0;  // replies/acks: time since the request; 0 otherwise
+  uint32_t bytes_size = 0;  // the bytes themselves: Store::bytes(); fds: Store::fds()
   uint16_t fd_count = 0;
   uint16_t record_flags = 0;          // kRecordFdsTruncated, ...
   uint32_t session = 0;               // record.session (the id, not an index)
   uint32_t session_index = 0;         // index into Store::sessions()
   uint32_t peer = kNoEntry;           // request <-> its reply/ack
-  uint32_t findings = kNoEntry;       // internal: index of this entry's finding list
-  uint32_t context = 0;               // internal: index of the DecodeContext used on ingest
   Header header;                      // valid when header_complete
   const RequestInfo* info = nullptr;  // registry row; nullptr for unknown requests / non-messages
   RecordKind kind = RecordKind::Message;
@@ -137,7 +133,9 @@ class Store final : public RecordSink {
   bool empty() const { return entries_.empty(); }
   // Assembled on each call (a value, not a reference into the store).
   StoreEntry entry(size_t i) const;
+  // Single fields for scans, without assembling a StoreEntry.
   RecordKind kind(size_t i) const { return entries_[i].kind; }
+  uint32_t session_index(size_t i) const { return entries_[i].session_index; }
   uint64_t timestamp(size_t i) const { return entries_[i].timestamp_ns; }
 
   // Raw record content (valid for the store's lifetime).
