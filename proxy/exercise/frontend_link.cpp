@@ -86,12 +86,6 @@ Outcome<Reply> FrontendLink::call(FrontendRequest request, std::span<const uint8
   return exchange(request, payload, fds, ask);
 }
 
-Outcome<Reply> FrontendLink::call_without_ack(FrontendRequest request,
-                                              std::span<const uint8_t> payload,
-                                              std::span<const int> fds) {
-  return exchange(request, payload, fds, false);
-}
-
 Outcome<Reply> FrontendLink::exchange(FrontendRequest request, std::span<const uint8_t> payload,
                                       std::span<const int> fds, bool ask_ack) {
   const RequestInfo& info = request_info(request);
@@ -186,7 +180,6 @@ void FrontendLink::service_backend_channel() {
 }
 
 void FrontendLink::answer_backend(const ReplayMessage& m) {
-  ++backend_requests_;
   const Header h = m.header();
   if (h.is_reply()) return;
   const RequestInfo* info = find_request(Channel::Backend, h.request);

@@ -58,7 +58,6 @@ class SplitDriver final : public DriverIo {
 
   size_t in_flight(unsigned queue) const { return queues_[queue].inflight.size(); }
   uint16_t avail_idx(unsigned queue) const { return queues_[queue].avail_idx; }
-  uint16_t used_idx_seen(unsigned queue) const { return queues_[queue].last_used; }
 
   // Ring state as the proxy would sample it, written to the capture.
   RingSnapshot snapshot(unsigned queue, std::optional<uint32_t> vring_base = std::nullopt) const;
