@@ -12,15 +12,8 @@
 #include "proxy/sys_error.hpp"
 
 namespace vhs::exercise {
-namespace {
 
-uint64_t payload_u64(std::span<const uint8_t> payload) {
-  uint64_t v = 0;
-  if (!payload.empty()) std::memcpy(&v, payload.data(), std::min<size_t>(8, payload.size()));
-  return v;
-}
-
-}  // namespace
+uint64_t Reply::u64() const { return read_slot(ByteReader(payload), layout::kU64); }
 
 FrontendLink::FrontendLink(RecordSink* capture, std::chrono::milliseconds timeout)
     : counter_(capture), link_(Direction::ToBackend, &counter_, 1), timeout_(timeout) {}
@@ -146,9 +139,9 @@ Outcome<Reply> FrontendLink::exchange(FrontendRequest request, std::span<const u
     if (!rule.accepts(r.payload.size()))
       return Outcome<Reply>::fail(fmt::format("#{} {} reply: payload of {} bytes, the spec says {}",
                                               at, info.name, r.payload.size(), rule.text()));
-    if (kind == PayloadKind::Ack && payload_u64(r.payload) != 0)
-      return Outcome<Reply>::fail(fmt::format("#{} {}: the back-end answered ack {} (failure)", at,
-                                              info.name, payload_u64(r.payload)));
+    if (kind == PayloadKind::Ack && r.u64() != 0)
+      return Outcome<Reply>::fail(
+          fmt::format("#{} {}: the back-end answered ack {} (failure)", at, info.name, r.u64()));
     return Outcome<Reply>::ok(std::move(r));
   }
 }

@@ -40,6 +40,9 @@ struct Reply {
   Bytes payload;
   std::vector<UniqueFd> fds;
   uint64_t record = 0;  // its record number
+
+  // The payload as one u64 (features, queue count, an ack); 0 when it is shorter.
+  uint64_t u64() const;
 };
 
 class FrontendLink {
