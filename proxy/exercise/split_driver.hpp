@@ -68,6 +68,7 @@ class SplitDriver final : public DriverIo {
     std::swap(queues_[queue].data, arena);
     return arena;
   }
+  const Arena& data_arena(unsigned queue) const { return queues_[queue].data; }
   uint64_t used_ring_gpa(unsigned queue) const { return queues_[queue].used; }
 
   // Forgets every chain and zeroes the rings: the device was reset, so the rings start over
