@@ -128,14 +128,22 @@ Outcome<bool> Engine::negotiate() {
     backend_queues = static_cast<unsigned>(std::min<uint64_t>(n.value->u64(), 64));
   }
   const unsigned device_minimum = options_.device == DeviceKind::Blk ? 1 : 2;
-  if (options_.queues > 0) {
+  if (driver_) {
+    // A reconnect or a reset: the rings laid out at the first set-up are set up again.
+    queues_ = driver_->queue_count();
+  } else if (options_.queues > 0) {
     queues_ = options_.queues;
   } else {
     queues_ = options_.device == DeviceKind::Blk ? std::min(backend_queues, 4u) : device_minimum;
   }
-  if (has_feature(proto, ProtocolFeature::MQ) && queues_ > std::max(backend_queues, 1u))
+  if (has_feature(proto, ProtocolFeature::MQ) && queues_ > std::max(backend_queues, 1u)) {
+    if (driver_)
+      return R::fail(
+          fmt::format("the back-end now has {} queues (GET_QUEUE_NUM); {} were set up before",
+                      backend_queues, queues_));
     return R::fail(fmt::format("{} queues asked for; the back-end has {} (GET_QUEUE_NUM)", queues_,
                                backend_queues));
+  }
   if (has_feature(proto, ProtocolFeature::CONFIGURE_MEM_SLOTS)) {
     auto slots = link_.call(FrontendRequest::GET_MAX_MEM_SLOTS, {});
     if (!slots) return R::fail(slots.error);
@@ -274,7 +282,7 @@ Outcome<bool> Engine::set_up() {
   if (!driver_ && !lay_out_memory(error)) return Outcome<bool>::fail(error);
   auto m = send_memory();
   if (!m) return m;
-  for (unsigned q = 0; q < queues_; ++q) {
+  for (unsigned q = 0; q < queue_count(); ++q) {
     auto s = start_queue(q, 0);
     if (!s) return s;
   }
