@@ -8,6 +8,7 @@
 
 #include "decoders/vhost_user/payloads.hpp"
 #include "decoders/vhost_user/registry.hpp"
+#include "proxy/exercise/message_build.hpp"
 #include "proxy/replay_engine.hpp"
 
 namespace vhs {
@@ -151,24 +152,7 @@ bool ReplayRun::send_recorded(uint32_t entry, std::span<const uint8_t> bytes,
 }
 
 std::vector<uint8_t> ack_message(uint32_t request, uint64_t value) {
-  std::vector<uint8_t> b(kHeaderSize + 8);
-  const uint32_t flags = kProtocolVersion | kFlagReply, size = 8;
-  std::memcpy(b.data(), &request, 4);
-  std::memcpy(b.data() + 4, &flags, 4);
-  std::memcpy(b.data() + 8, &size, 4);
-  std::memcpy(b.data() + 12, &value, 8);
-  return b;
-}
-
-bool answer_due(Channel channel, std::span<const uint8_t> request, const DecodeContext& ctx) {
-  const auto h = parse_header(request);
-  if (!h || h->is_reply()) return false;
-  if (h->needs_reply()) return true;
-  const RequestInfo* info = find_request(channel, h->request);
-  if (info == nullptr) return false;
-  if (info->reply == ReplyRule::Always) return true;
-  return info->reply == ReplyRule::IfLogShmfd &&
-         has_feature(ctx.protocol_features, ProtocolFeature::LOG_SHMFD);
+  return exercise::build_reply(request, exercise::encode_u64(value));
 }
 
 std::vector<uint8_t> synthesized_answer(Channel channel, std::span<const uint8_t> request,
@@ -207,13 +191,7 @@ std::vector<uint8_t> synthesized_answer(Channel channel, std::span<const uint8_t
     }
     default: body.assign(8, 0); break;
   }
-  std::vector<uint8_t> out(kHeaderSize);
-  const uint32_t flags = kProtocolVersion | kFlagReply, size = static_cast<uint32_t>(body.size());
-  std::memcpy(out.data(), &h.request, 4);
-  std::memcpy(out.data() + 4, &flags, 4);
-  std::memcpy(out.data() + 8, &size, 4);
-  out.insert(out.end(), body.begin(), body.end());
-  return out;
+  return exercise::build_reply(h.request, body);
 }
 
 ReplayResult run_replay(const Store& store, const ReplayOptions& options) {

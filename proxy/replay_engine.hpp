@@ -54,10 +54,6 @@ struct ReplayRun {
 // The u64 ack (flags 0x5) a receiver sends for a NEED_REPLY request (spec "REPLY_ACK").
 std::vector<uint8_t> ack_message(uint32_t request, uint64_t value = 0);
 
-// True when the receiver of `request` on `channel` must answer it: an intrinsic reply (registry;
-// SET_LOG_BASE counts as having one when LOG_SHMFD was negotiated) or NEED_REPLY.
-bool answer_due(Channel channel, std::span<const uint8_t> request, const DecodeContext& ctx);
-
 // A neutral answer built from the registry's reply kind, for a request the recording has no
 // answer for: u64 0 (success), the vring index with num 0, an echo of config/region payloads, an
 // inflight description with mmap_size 0 (no fd). Empty when no answer is due.

@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "decoders/vhost_user/message.hpp"
+#include "proxy/exercise/engine.hpp"
 #include "proxy/exercise/frontend_link.hpp"
 #include "proxy/exercise/guest_ram.hpp"
 #include "proxy/exercise/message_build.hpp"
@@ -261,6 +262,28 @@ TEST(ExerciseMessages, BuiltFromTheLayoutDecodeToTheSameValues) {
   EXPECT_EQ(m->regions[1].guest_phys_addr, 1ull << 30);
   EXPECT_EQ(m->regions[1].memory_size, 2u << 20);
   EXPECT_EQ(m->regions[1].userspace_addr, 0x7f1000000000u);
+}
+
+TEST(ExerciseMessages, ReplyCarriesTheReplyFlagAndPayload) {
+  const Bytes ack =
+      build_reply(static_cast<uint32_t>(FrontendRequest::SET_MEM_TABLE), encode_u64(0x1234));
+  const DecodedMessage d = decode_message(Channel::Frontend, ack, {});
+  ASSERT_TRUE(d.info && d.info->is(FrontendRequest::SET_MEM_TABLE));
+  EXPECT_TRUE(d.is_reply);
+  EXPECT_EQ(d.header.version(), kProtocolVersion);
+  EXPECT_EQ(ack.size(), kHeaderSize + 8);
+  EXPECT_EQ(ack[kHeaderSize], 0x34);
+  EXPECT_EQ(ack[kHeaderSize + 1], 0x12);
+}
+
+// What QEMU 7.2 acks per device (VIRTIO "Feature bits" of the block and network devices).
+TEST(ExerciseEngine, DefaultFeatureMasks) {
+  constexpr uint64_t kRing = 0x1'3000'0000;  // INDIRECT_DESC, EVENT_IDX, VERSION_1
+  EXPECT_EQ(default_feature_mask(DeviceKind::Blk, 1), kRing | 0x6e76);
+  EXPECT_EQ(default_feature_mask(DeviceKind::Blk, 2), kRing | 0x7e76);  // + MQ
+  EXPECT_EQ(default_feature_mask(DeviceKind::Net, 2), kRing | 0x18028);
+  EXPECT_EQ(default_feature_mask(DeviceKind::Net, 4), kRing | 0x418028);  // + MQ
+  EXPECT_EQ(default_feature_mask(DeviceKind::Fs, 1), kRing);
 }
 
 }  // namespace

@@ -698,5 +698,28 @@ TEST(DecodeHealthy, QemuStorageDaemonStartHasNoFindings) {
   }
 }
 
+// Spec "Communication", "REPLY_ACK": who must answer what.
+TEST(AnswerDue, IntrinsicRepliesNeedReplyAndLogShmfd) {
+  const uint32_t v1 = kProtocolVersion;
+  DecodeContext none, shmfd;
+  shmfd.protocol_features = feature_mask(ProtocolFeature::LOG_SHMFD);
+  const auto due = [](uint32_t request, uint32_t flags, const DecodeContext& ctx,
+                      Channel channel = Channel::Frontend) {
+    return answer_due(channel, msg(request, flags, u64(0)), ctx);
+  };
+  const auto n = [](FrontendRequest r) { return static_cast<uint32_t>(r); };
+  EXPECT_TRUE(due(n(FrontendRequest::GET_FEATURES), v1, none));
+  EXPECT_FALSE(due(n(FrontendRequest::SET_OWNER), v1, none));
+  EXPECT_TRUE(due(n(FrontendRequest::SET_OWNER), v1 | kFlagNeedReply, none));
+  EXPECT_FALSE(due(n(FrontendRequest::SET_LOG_BASE), v1, none));
+  EXPECT_TRUE(due(n(FrontendRequest::SET_LOG_BASE), v1, shmfd));
+  EXPECT_FALSE(due(n(FrontendRequest::GET_FEATURES), v1 | kFlagReply, none));  // a reply
+  EXPECT_FALSE(due(0xffff, v1, none));                                         // unknown
+  EXPECT_TRUE(due(0xffff, v1 | kFlagNeedReply, none));
+  EXPECT_FALSE(due(static_cast<uint32_t>(BackendRequest::BACKEND_CONFIG_CHANGE_MSG), v1, none,
+                   Channel::Backend));
+  EXPECT_FALSE(answer_due(Channel::Frontend, Bytes{1, 0, 0}, none));  // short header
+}
+
 }  // namespace
 }  // namespace vhs

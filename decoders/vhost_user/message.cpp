@@ -259,4 +259,15 @@ DecodedMessage decode_message(Channel channel, std::span<const uint8_t> bytes,
   return m;
 }
 
+bool answer_due(Channel channel, std::span<const uint8_t> request, const DecodeContext& ctx) {
+  const auto h = parse_header(request);
+  if (!h || h->is_reply()) return false;
+  if (h->needs_reply()) return true;
+  const RequestInfo* info = find_request(channel, h->request);
+  if (info == nullptr) return false;
+  if (info->reply == ReplyRule::Always) return true;
+  return info->reply == ReplyRule::IfLogShmfd &&
+         has_feature(ctx.protocol_features, ProtocolFeature::LOG_SHMFD);
+}
+
 }  // namespace vhs

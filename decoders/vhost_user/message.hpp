@@ -44,6 +44,11 @@ struct DecodedMessage {
 DecodedMessage decode_message(Channel channel, std::span<const uint8_t> bytes,
                               std::span<const FdInfo> fds, const DecodeContext& ctx = {});
 
+// True when the receiver of `request` on `channel` must answer it (spec "Communication",
+// "REPLY_ACK"): an intrinsic reply (registry; SET_LOG_BASE has one only when LOG_SHMFD was
+// negotiated, per `ctx`), or the ack NEED_REPLY asks for. Never for a reply or a short header.
+bool answer_due(Channel channel, std::span<const uint8_t> request, const DecodeContext& ctx);
+
 // One line of the field tree. Offsets are into the whole message (header included) so a hex view
 // can highlight a field's bytes. Paths follow the scheme in field_paths.hpp.
 struct Field {

@@ -13,8 +13,6 @@
 namespace vhs::exercise {
 namespace {
 
-constexpr uint64_t bit(unsigned b) { return uint64_t{1} << b; }
-
 // Guest-physical layout: region 0 holds the rings, region 1 (not adjacent) the data buffers,
 // so every back-end has to translate through more than one region.
 constexpr uint64_t kRingRegionGpa = 0;
@@ -24,10 +22,11 @@ constexpr uint64_t kRegionGranule = uint64_t{2} << 20;
 
 uint64_t round_up(uint64_t v, uint64_t to) { return (v + to - 1) / to * to; }
 
-uint64_t u64_of(const Reply& r) {
-  uint64_t v = 0;
-  if (!r.payload.empty()) std::memcpy(&v, r.payload.data(), std::min<size_t>(8, r.payload.size()));
-  return v;
+// Where the named config field ends (0 when the device has no such field).
+uint32_t config_end_of(DeviceKind device, std::string_view field) {
+  for (const ConfigField& f : device_config_fields(device))
+    if (f.name == field) return uint32_t{f.offset} + f.size;
+  return 0;
 }
 
 // How many config bytes GET_CONFIG asks for. virtio-blk as QEMU 7.2 sizes it from the offered
@@ -36,9 +35,11 @@ uint64_t u64_of(const Reply& r) {
 // devices: their whole layout.
 uint32_t config_size(DeviceKind device, uint64_t offered) {
   if (device == DeviceKind::Blk) {
-    if (offered & bit(14)) return 57;  // through write_zeroes_may_unmap
-    if (offered & bit(13)) return 48;  // through discard_sector_alignment
-    return 36;                         // through num_queues
+    if (offered & feature_bit(blk_feature::kWriteZeroes))
+      return config_end_of(device, "write_zeroes_may_unmap");
+    if (offered & feature_bit(blk_feature::kDiscard))
+      return config_end_of(device, "discard_sector_alignment");
+    return config_end_of(device, "num_queues");
   }
   uint32_t end = 0;
   for (const ConfigField& f : device_config_fields(device))
@@ -50,18 +51,27 @@ uint32_t config_size(DeviceKind device, uint64_t offered) {
 
 uint64_t default_feature_mask(DeviceKind device, unsigned queues) {
   // Ring bits QEMU 7.2 keeps for every vhost-user device and this engine drives: indirect
-  // descriptors (28, allowed; the engine places direct chains), event idx (29), VERSION_1 (32).
-  // PROTOCOL_FEATURES (30) is added when offered. Packed rings are not driven yet.
-  const uint64_t ring = bit(28) | bit(kFeatureEventIdx) | bit(kFeatureVersion1);
+  // descriptors (allowed; the engine places direct chains), event idx, VERSION_1.
+  // PROTOCOL_FEATURES is added when offered. Packed rings are not driven yet.
+  const uint64_t ring = feature_bit(kFeatureIndirectDesc) | feature_bit(kFeatureEventIdx) |
+                        feature_bit(kFeatureVersion1);
   switch (device) {
-    case DeviceKind::Blk:
-      // SIZE_MAX, SEG_MAX, GEOMETRY, RO, BLK_SIZE, FLUSH, TOPOLOGY, CONFIG_WCE, DISCARD,
-      // WRITE_ZEROES; MQ with more than one queue (VIRTIO "Block Device", "Feature bits").
-      return ring | bit(1) | bit(2) | bit(4) | bit(5) | bit(6) | bit(9) | bit(10) | bit(11) |
-             bit(13) | bit(14) | (queues > 1 ? bit(12) : 0);
-    case DeviceKind::Net:
-      // MTU, MAC, MRG_RXBUF, STATUS; MQ with more than one queue pair. No offloads.
-      return ring | bit(3) | bit(5) | bit(15) | bit(16) | (queues > 2 ? bit(22) : 0);
+    case DeviceKind::Blk: {
+      // MQ only with more than one queue (VIRTIO "Block Device", "Feature bits").
+      using namespace blk_feature;
+      uint64_t m = ring;
+      for (unsigned b : {kSizeMax, kSegMax, kGeometry, kRo, kBlkSize, kFlush, kTopology, kConfigWce,
+                         kDiscard, kWriteZeroes})
+        m |= feature_bit(b);
+      return m | (queues > 1 ? feature_bit(kMq) : 0);
+    }
+    case DeviceKind::Net: {
+      // MQ only with more than one queue pair. No offloads (VIRTIO "Network Device").
+      using namespace net_feature;
+      uint64_t m = ring;
+      for (unsigned b : {kMtu, kMac, kMrgRxbuf, kStatus}) m |= feature_bit(b);
+      return m | (queues > 2 ? feature_bit(kMq) : 0);
+    }
     default: return ring;
   }
 }
@@ -90,7 +100,7 @@ bool Engine::connect(std::string& error) {
 }
 
 bool Engine::protocol_features_negotiated() const {
-  return (acked_features_ & bit(kFeatureProtocolFeatures)) != 0;
+  return (acked_features_ & feature_bit(kFeatureProtocolFeatures)) != 0;
 }
 
 Outcome<bool> Engine::negotiate() {
@@ -98,12 +108,12 @@ Outcome<bool> Engine::negotiate() {
   link_.set_acked_protocol_features(0);
   auto features = link_.call(FrontendRequest::GET_FEATURES, {});
   if (!features) return R::fail(features.error);
-  offered_features_ = u64_of(*features.value);
-  const bool protocol = (offered_features_ & bit(kFeatureProtocolFeatures)) != 0;
+  offered_features_ = features.value->u64();
+  const bool protocol = (offered_features_ & feature_bit(kFeatureProtocolFeatures)) != 0;
   if (protocol) {
     auto offered = link_.call(FrontendRequest::GET_PROTOCOL_FEATURES, {});
     if (!offered) return R::fail(offered.error);
-    offered_protocol_ = u64_of(*offered.value);
+    offered_protocol_ = offered.value->u64();
     const uint64_t acked = offered_protocol_ & options_.protocol_features_mask.value_or(
                                                    default_protocol_feature_mask());
     auto set = link_.call(FrontendRequest::SET_PROTOCOL_FEATURES, encode_u64(acked));
@@ -115,17 +125,25 @@ Outcome<bool> Engine::negotiate() {
   if (has_feature(proto, ProtocolFeature::MQ)) {
     auto n = link_.call(FrontendRequest::GET_QUEUE_NUM, {});
     if (!n) return R::fail(n.error);
-    backend_queues = static_cast<unsigned>(std::min<uint64_t>(u64_of(*n.value), 64));
+    backend_queues = static_cast<unsigned>(std::min<uint64_t>(n.value->u64(), 64));
   }
   const unsigned device_minimum = options_.device == DeviceKind::Blk ? 1 : 2;
-  if (options_.queues > 0) {
+  if (driver_) {
+    // A reconnect or a reset: the rings laid out at the first set-up are set up again.
+    queues_ = driver_->queue_count();
+  } else if (options_.queues > 0) {
     queues_ = options_.queues;
   } else {
     queues_ = options_.device == DeviceKind::Blk ? std::min(backend_queues, 4u) : device_minimum;
   }
-  if (has_feature(proto, ProtocolFeature::MQ) && queues_ > std::max(backend_queues, 1u))
+  if (has_feature(proto, ProtocolFeature::MQ) && queues_ > std::max(backend_queues, 1u)) {
+    if (driver_)
+      return R::fail(
+          fmt::format("the back-end now has {} queues (GET_QUEUE_NUM); {} were set up before",
+                      backend_queues, queues_));
     return R::fail(fmt::format("{} queues asked for; the back-end has {} (GET_QUEUE_NUM)", queues_,
                                backend_queues));
+  }
   if (has_feature(proto, ProtocolFeature::CONFIGURE_MEM_SLOTS)) {
     auto slots = link_.call(FrontendRequest::GET_MAX_MEM_SLOTS, {});
     if (!slots) return R::fail(slots.error);
@@ -139,7 +157,7 @@ Outcome<bool> Engine::negotiate() {
 
   acked_features_ = offered_features_ &
                     options_.features_mask.value_or(default_feature_mask(options_.device, queues_));
-  if (protocol) acked_features_ |= bit(kFeatureProtocolFeatures);
+  if (protocol) acked_features_ |= feature_bit(kFeatureProtocolFeatures);
   config_.clear();
   if (has_feature(proto, ProtocolFeature::CONFIG) &&
       config_size(options_.device, offered_features_) > 0) {
@@ -158,14 +176,18 @@ Outcome<std::vector<uint8_t>> Engine::read_config() {
   auto reply = link_.call(FrontendRequest::GET_CONFIG, encode_config(0, size, 0));
   if (!reply) return R::fail(reply.error);
   const Bytes& p = reply.value->payload;
-  uint32_t got_size = 0;
-  if (p.size() >= kConfigHeaderSize)
-    std::memcpy(&got_size, p.data() + layout::kConfigSize.offset, 4);
-  // Spec "Front-end message types", GET_CONFIG: the reply has the size that was asked for.
-  if (p.size() != kConfigHeaderSize + size || got_size != size)
+  const size_t data_size = p.size() - std::min<size_t>(p.size(), kConfigHeaderSize);
+  // Spec "Front-end message types", GET_CONFIG: the reply has the size that was asked for, in
+  // its size field and in the config bytes that follow.
+  if (data_size != size)
     return R::fail(fmt::format("#{} GET_CONFIG reply: {} bytes of config, {} asked for",
-                               reply.value->record, p.size() - std::min<size_t>(p.size(), 12),
-                               size));
+                               reply.value->record, data_size, size));
+  const auto got_size = read_slot_as<uint32_t>(ByteReader(p), layout::kConfigSize);
+  if (got_size != size)
+    return R::fail(
+        fmt::format("#{} GET_CONFIG reply: size field {}, {} asked for (with {} bytes of "
+                    "config)",
+                    reply.value->record, got_size, size, data_size));
   return R::ok(std::vector<uint8_t>(p.begin() + kConfigHeaderSize, p.end()));
 }
 
@@ -237,9 +259,9 @@ Outcome<uint32_t> Engine::stop_queue(unsigned queue) {
   // QEMU sends GET_VRING_BASE without NEED_REPLY: it has an intrinsic reply.
   auto r = link_.call(FrontendRequest::GET_VRING_BASE, encode_vring_state(queue, 0));
   if (!r) return Outcome<uint32_t>::fail(r.error);
-  uint32_t index = 0, num = 0;
-  std::memcpy(&index, r.value->payload.data() + layout::kVringStateIndex.offset, 4);
-  std::memcpy(&num, r.value->payload.data() + layout::kVringStateNum.offset, 4);
+  const ByteReader reply(r.value->payload);
+  const auto index = read_slot_as<uint32_t>(reply, layout::kVringStateIndex);
+  const auto num = read_slot_as<uint32_t>(reply, layout::kVringStateNum);
   if (index != queue)
     return Outcome<uint32_t>::fail(fmt::format("#{} GET_VRING_BASE reply: vring index {}, not {}",
                                                r.value->record, index, queue));
@@ -260,7 +282,7 @@ Outcome<bool> Engine::set_up() {
   if (!driver_ && !lay_out_memory(error)) return Outcome<bool>::fail(error);
   auto m = send_memory();
   if (!m) return m;
-  for (unsigned q = 0; q < queues_; ++q) {
+  for (unsigned q = 0; q < queue_count(); ++q) {
     auto s = start_queue(q, 0);
     if (!s) return s;
   }

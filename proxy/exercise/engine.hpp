@@ -87,7 +87,8 @@ class Engine {
   uint64_t acked_protocol_features() const { return link_.acked_protocol_features(); }
   bool protocol_features_negotiated() const;
   const std::vector<uint8_t>& config() const { return config_; }
-  unsigned queue_count() const { return queues_; }
+  // The driver's queues once it laid them out; before that, what negotiation chose.
+  unsigned queue_count() const { return driver_ ? driver_->queue_count() : queues_; }
 
   // The rest of the session after a reconnect or a reset: negotiation, memory and rings again
   // (the rings start over, empty).
@@ -103,7 +104,7 @@ class Engine {
   GuestRam ram_;
   std::unique_ptr<SplitDriver> driver_;
   uint64_t offered_features_ = 0, acked_features_ = 0, offered_protocol_ = 0;
-  unsigned queues_ = 1;
+  unsigned queues_ = 1;  // chosen by negotiation; the driver's count once it exists
   std::vector<uint8_t> config_;
 };
 

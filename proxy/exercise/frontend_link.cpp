@@ -7,20 +7,14 @@
 
 #include <fmt/format.h>
 
+#include "decoders/vhost_user/message.hpp"
 #include "decoders/vhost_user/payload_layout.hpp"
 #include "proxy/log_text.hpp"
 #include "proxy/sys_error.hpp"
 
 namespace vhs::exercise {
-namespace {
 
-uint64_t payload_u64(std::span<const uint8_t> payload) {
-  uint64_t v = 0;
-  if (!payload.empty()) std::memcpy(&v, payload.data(), std::min<size_t>(8, payload.size()));
-  return v;
-}
-
-}  // namespace
+uint64_t Reply::u64() const { return read_slot(ByteReader(payload), layout::kU64); }
 
 FrontendLink::FrontendLink(RecordSink* capture, std::chrono::milliseconds timeout)
     : counter_(capture), link_(Direction::ToBackend, &counter_, 1), timeout_(timeout) {}
@@ -86,12 +80,6 @@ Outcome<Reply> FrontendLink::call(FrontendRequest request, std::span<const uint8
   return exchange(request, payload, fds, ask);
 }
 
-Outcome<Reply> FrontendLink::call_without_ack(FrontendRequest request,
-                                              std::span<const uint8_t> payload,
-                                              std::span<const int> fds) {
-  return exchange(request, payload, fds, false);
-}
-
 Outcome<Reply> FrontendLink::exchange(FrontendRequest request, std::span<const uint8_t> payload,
                                       std::span<const int> fds, bool ask_ack) {
   const RequestInfo& info = request_info(request);
@@ -100,12 +88,10 @@ Outcome<Reply> FrontendLink::exchange(FrontendRequest request, std::span<const u
   if (!link_.send(Channel::Frontend, bytes, fds, timeout_, error))
     return Outcome<Reply>::fail(fmt::format("{}: {}", info.name, error));
   const uint64_t sent_record = records();
-  // Spec "Communication": intrinsic replies always come; SET_LOG_BASE answers only with
-  // LOG_SHMFD; everything else answers only when NEED_REPLY asked for the ack ("REPLY_ACK").
-  const bool reply_due = info.reply == ReplyRule::Always || ask_ack ||
-                         (info.reply == ReplyRule::IfLogShmfd &&
-                          has_feature(protocol_features_, ProtocolFeature::LOG_SHMFD));
-  if (!reply_due) {
+  DecodeContext ctx;
+  ctx.protocol_features = protocol_features_;
+  ctx.protocol_features_known = true;
+  if (!answer_due(Channel::Frontend, bytes, ctx)) {
     service_backend_channel();
     return Outcome<Reply>::ok(Reply{});
   }
@@ -144,17 +130,16 @@ Outcome<Reply> FrontendLink::exchange(FrontendRequest request, std::span<const u
     r.payload.assign(m.bytes.begin() + kHeaderSize, m.bytes.end());
     r.fds = std::move(m.fds);
     r.record = at;
-    const PayloadKind kind =
-        ask_ack && info.reply != ReplyRule::Always
-            ? PayloadKind::Ack
-            : (info.reply == ReplyRule::IfLogShmfd ? PayloadKind::U64 : info.reply_payload);
+    // The registry's reply kind: the intrinsic reply's, or Ack for the requests that answer
+    // only NEED_REPLY (an answer is due here, so NEED_REPLY was set for those).
+    const PayloadKind kind = info.reply_payload;
     const PayloadSizeRule rule = payload_size_rule(kind);
     if (!rule.accepts(r.payload.size()))
       return Outcome<Reply>::fail(fmt::format("#{} {} reply: payload of {} bytes, the spec says {}",
                                               at, info.name, r.payload.size(), rule.text()));
-    if (kind == PayloadKind::Ack && payload_u64(r.payload) != 0)
-      return Outcome<Reply>::fail(fmt::format("#{} {}: the back-end answered ack {} (failure)", at,
-                                              info.name, payload_u64(r.payload)));
+    if (kind == PayloadKind::Ack && r.u64() != 0)
+      return Outcome<Reply>::fail(
+          fmt::format("#{} {}: the back-end answered ack {} (failure)", at, info.name, r.u64()));
     return Outcome<Reply>::ok(std::move(r));
   }
 }
@@ -186,7 +171,6 @@ void FrontendLink::service_backend_channel() {
 }
 
 void FrontendLink::answer_backend(const ReplayMessage& m) {
-  ++backend_requests_;
   const Header h = m.header();
   if (h.is_reply()) return;
   const RequestInfo* info = find_request(Channel::Backend, h.request);
@@ -197,7 +181,7 @@ void FrontendLink::answer_backend(const ReplayMessage& m) {
   const bool always = info && info->reply == ReplyRule::Always;
   if (!always && !h.needs_reply()) return;
   const uint64_t value = info && info->is(BackendRequest::BACKEND_SHARED_OBJECT_LOOKUP) ? 1 : 0;
-  const Bytes reply = build_backend_reply(h.request, encode_u64(value));
+  const Bytes reply = build_reply(h.request, encode_u64(value));
   std::string error;
   link_.send(Channel::Backend, reply, {}, timeout_, error);
 }

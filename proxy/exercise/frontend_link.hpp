@@ -40,6 +40,9 @@ struct Reply {
   Bytes payload;
   std::vector<UniqueFd> fds;
   uint64_t record = 0;  // its record number
+
+  // The payload as one u64 (features, queue count, an ack); 0 when it is shorter.
+  uint64_t u64() const;
 };
 
 class FrontendLink {
@@ -66,10 +69,6 @@ class FrontendLink {
   // record numbers. Requests without an answer return an empty Reply.
   Outcome<Reply> call(FrontendRequest request, std::span<const uint8_t> payload,
                       std::span<const int> fds = {});
-  // Like call() for a request that carries no NEED_REPLY (QEMU sends GET_VRING_BASE and such
-  // like this); `ack` false also for requests whose ack the caller does not want.
-  Outcome<Reply> call_without_ack(FrontendRequest request, std::span<const uint8_t> payload,
-                                  std::span<const int> fds = {});
 
   // Hands the back-end its channel (SET_BACKEND_REQ_FD) and keeps our end.
   Outcome<Reply> open_backend_channel();
@@ -81,7 +80,6 @@ class FrontendLink {
 
   uint64_t records() const { return counter_.count(); }
   std::chrono::milliseconds timeout() const { return timeout_; }
-  uint64_t backend_requests() const { return backend_requests_; }
 
  private:
   Outcome<Reply> exchange(FrontendRequest request, std::span<const uint8_t> payload,
@@ -93,7 +91,6 @@ class FrontendLink {
   ListenSocket listener_;
   std::chrono::milliseconds timeout_;
   uint64_t protocol_features_ = 0;
-  uint64_t backend_requests_ = 0;
 };
 
 }  // namespace vhs::exercise

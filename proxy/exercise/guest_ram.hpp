@@ -63,6 +63,7 @@ class Arena {
   std::optional<uint64_t> alloc(uint64_t size, uint64_t align = 16);
   void release(uint64_t gpa);
   uint64_t base() const { return base_; }
+  uint64_t size() const { return size_; }
 
  private:
   uint64_t base_ = 0, size_ = 0;

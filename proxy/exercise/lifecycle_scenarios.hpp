@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "proxy/exercise/check_outcome.hpp"
+#include "proxy/exercise/driver_io.hpp"
 
 namespace vhs::exercise {
 
@@ -15,6 +16,7 @@ class Engine;
 struct ScenarioInfo {
   std::string_view name;  // "stop-restart"
   std::string_view what;  // one line, with the spec section
+  Outcome<bool> (*run)(Engine&);
 };
 
 std::span<const ScenarioInfo> lifecycle_scenarios();

@@ -53,7 +53,7 @@ Bytes build_request(FrontendRequest request, std::span<const uint8_t> payload, b
                      kProtocolVersion | (need_reply ? kFlagNeedReply : 0), payload);
 }
 
-Bytes build_backend_reply(uint32_t request, std::span<const uint8_t> payload) {
+Bytes build_reply(uint32_t request, std::span<const uint8_t> payload) {
   return with_header(request, kProtocolVersion | kFlagReply, payload);
 }
 

@@ -17,8 +17,9 @@ using Bytes = std::vector<uint8_t>;
 // Header (version 1, NEED_REPLY when asked) + payload.
 Bytes build_request(FrontendRequest request, std::span<const uint8_t> payload,
                     bool need_reply = false);
-// A reply on the back-end channel (REPLY flag set) to `request`.
-Bytes build_backend_reply(uint32_t request, std::span<const uint8_t> payload);
+// A reply (version 1, REPLY flag set) to `request`, on either channel: an ack is
+// build_reply(request, encode_u64(0)).
+Bytes build_reply(uint32_t request, std::span<const uint8_t> payload);
 
 Bytes encode_u64(uint64_t value);
 Bytes encode_vring_state(uint32_t index, uint32_t num);

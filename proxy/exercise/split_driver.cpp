@@ -10,6 +10,8 @@
 
 #include <fmt/format.h>
 
+#include "decoders/virtio/guest_memory.hpp"
+#include "decoders/virtio/ring_detail.hpp"
 #include "decoders/virtio/ring_snapshot.hpp"
 #include "proxy/exercise/frontend_link.hpp"
 #include "proxy/log_text.hpp"
@@ -18,10 +20,9 @@
 namespace vhs::exercise {
 namespace {
 
-// VIRTIO "The Virtqueue Descriptor Table": addr u64, len u32, flags u16, next u16.
+// VIRTIO "The Virtqueue Descriptor Table": addr u64, len u32, flags u16 (NEXT, WRITE as
+// ring_detail.hpp names them), next u16.
 constexpr uint64_t kDescSize = 16;
-constexpr uint16_t kDescNext = 1;
-constexpr uint16_t kDescWrite = 2;
 // Avail ring: flags u16, idx u16, ring[N] u16, used_event u16. Used ring: flags u16, idx u16,
 // ring[N] {id u32, len u32}, avail_event u16.
 constexpr uint64_t kUsedElemSize = 8;
@@ -227,9 +228,7 @@ Outcome<std::vector<ChainCompletion>> SplitDriver::wait_used(unsigned queue, siz
     const uint16_t used_idx = load_idx(used + 2);
     while (q.last_used != used_idx && out.size() < count) {
       const uint8_t* e = used + 4 + kUsedElemSize * (q.last_used % q.setup.size);
-      uint32_t id = 0, len = 0;
-      std::memcpy(&id, e, 4);
-      std::memcpy(&len, e + 4, 4);
+      const uint32_t id = load_le32(e), len = load_le32(e + 4);
       const uint16_t at = q.last_used;
       ++q.last_used;
       // VIRTIO "The Virtqueue Used Ring": id is the head of a chain the driver made available,

@@ -58,7 +58,6 @@ class SplitDriver final : public DriverIo {
 
   size_t in_flight(unsigned queue) const { return queues_[queue].inflight.size(); }
   uint16_t avail_idx(unsigned queue) const { return queues_[queue].avail_idx; }
-  uint16_t used_idx_seen(unsigned queue) const { return queues_[queue].last_used; }
 
   // Ring state as the proxy would sample it, written to the capture.
   RingSnapshot snapshot(unsigned queue, std::optional<uint32_t> vring_base = std::nullopt) const;
@@ -69,6 +68,7 @@ class SplitDriver final : public DriverIo {
     std::swap(queues_[queue].data, arena);
     return arena;
   }
+  const Arena& data_arena(unsigned queue) const { return queues_[queue].data; }
   uint64_t used_ring_gpa(unsigned queue) const { return queues_[queue].used; }
 
   // Forgets every chain and zeroes the rings: the device was reset, so the rings start over
