@@ -209,23 +209,24 @@ TEST(BigCaptureMappedDeathTest, ANamedPipeIsReadWholeByTheStreamReader) {
   ASSERT_LT(capture.size(), 60'000u) << "must fit a pipe buffer for the writer to finish first";
   const std::string fifo = dir / "pipe.pcap";
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
-  EXPECT_EXIT(
-      {
-        ::alarm(20);
-        std::thread writer([&] {
-          const int fd = ::open(fifo.c_str(), O_WRONLY | O_CLOEXEC);
-          if (fd < 0) ::_exit(3);
-          if (::write(fd, capture.data(), capture.size()) != static_cast<ssize_t>(capture.size()))
-            ::_exit(4);
-          ::close(fd);
-        });
-        Store store;
-        std::string warning, error;
-        const bool loaded = load_capture(fifo, store, warning, error);
-        writer.join();
-        ::_exit(loaded && store.size() == 200 && warning.empty() ? 0 : 5);
-      },
-      ::testing::ExitedWithCode(0), "");
+  // The child's body is a lambda: a declaration list's commas would split the macro's arguments.
+  const auto read_through_pipe = [&] {
+    ::alarm(20);
+    std::thread writer([&] {
+      const int fd = ::open(fifo.c_str(), O_WRONLY | O_CLOEXEC);
+      if (fd < 0) ::_exit(3);
+      if (::write(fd, capture.data(), capture.size()) != static_cast<ssize_t>(capture.size()))
+        ::_exit(4);
+      ::close(fd);
+    });
+    Store store;
+    std::string warning;
+    std::string error;
+    const bool loaded = load_capture(fifo, store, warning, error);
+    writer.join();
+    ::_exit(loaded && store.size() == 200 && warning.empty() ? 0 : 5);
+  };
+  EXPECT_EXIT(read_through_pipe(), ::testing::ExitedWithCode(0), "");
 }
 
 TEST(BigCaptureMapped, NotificationRecordsCostOnlyTheirIndexEntry) {
