@@ -191,11 +191,13 @@ void RelaySession::record_unrelayed_requests() {
 
 void RelaySession::end(Direction closer, std::string_view reason, uint16_t flags) {
   if (state == SessionState::Ended) return;
-  // The back-end hung up (or its socket failed): the rings' last state is what it left in
-  // flight, and the front-end socket refuses connections while the back-end may be gone.
-  const bool backend_lost = closer == Direction::ToFrontend &&
-                            (flags & kRecordClosedByProxy) == 0 && state == SessionState::Active;
-  if (backend_lost && rings) rings->sample_final();
+  // A peer hung up (or its socket failed): the rings' last state is what the session left in
+  // flight (the back-end's unfinished work when it vanished; for the front-end, what happened
+  // since the last timer sample, which a short session may not have had at all). The guest
+  // memory is still mapped here.
+  const bool peer_left = (flags & kRecordClosedByProxy) == 0 && state == SessionState::Active;
+  const bool backend_lost = peer_left && closer == Direction::ToFrontend;
+  if (peer_left && rings) rings->sample_final();
   if (chan_front.fd || chan_back.fd) close_backend_channel(closer, "session ended");
   if (rings) rings->on_session_end();
   if (notify) notify->on_session_end();

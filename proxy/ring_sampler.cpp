@@ -71,6 +71,7 @@ void RingSampler::invalidate_all() {
   for (auto& [index, s] : sampling_) {
     s.loc_valid = false;
     s.fault_reported = false;
+    s.follower.reset();
   }
 }
 
@@ -131,6 +132,7 @@ bool RingSampler::on_request(const DecodedMessage& msg, std::span<const int> fds
   s.loc_valid = false;
   s.fault_reported = false;
   if (r == FrontendRequest::GET_VRING_BASE) {
+    s.follower.reset();
     // The back-end stops the ring; its position is in flux until the reply, which gets the
     // ring's last sample.
     s.exact_base.reset();
@@ -139,6 +141,7 @@ bool RingSampler::on_request(const DecodedMessage& msg, std::span<const int> fds
     return true;
   }
   if (!resamples(r)) return false;
+  s.follower.reset();  // a new layout or position: what was learnt may not hold
   // The base describes the back-end's position only until the ring runs (SET_VRING_BASE, then
   // the kick that starts it).
   if (r == FrontendRequest::SET_VRING_BASE) s.exact_base = ring->base;
@@ -161,6 +164,7 @@ bool RingSampler::on_reply(const DecodedMessage& msg, Output& out) {
   s.awaiting_final = false;
   s.exact_base = ring->last_base;
   s.loc_valid = false;
+  s.follower.reset();
   sample_ring(*ring, s, out);
   s.have_last = false;
   return true;
@@ -233,6 +237,10 @@ void RingSampler::sample_ring(const VringState& ring, Sampling& s, Output& out) 
       take_settled_ring_snapshot(memory_.view(), s.loc, scratch_, snap_, retake_);
   }
   s.exact_base.reset();
+  // With IN_ORDER a device may write one used entry for a batch of buffers (VIRTIO "In-order use
+  // of descriptors"): the per-head accounting does not hold.
+  if (!((vrings_.features_acked().value_or(0) >> kFeatureInOrder) & 1u))
+    s.follower.follow(memory_.view(), s.loc, scratch_, snap_.faults);
   if (s.have_last && snap_ == s.last) return;
   s.last = snap_;
   s.have_last = true;

@@ -18,6 +18,7 @@
 #include "decoders/vhost_user/features.hpp"
 #include "decoders/vhost_user/wire.hpp"
 #include "decoders/virtio/ring_snapshot.hpp"
+#include "decoders/virtio/split_follower.hpp"
 #include "proxy/guest_mapping.hpp"
 
 namespace vhs {
@@ -68,6 +69,9 @@ class RingSampler {
     bool have_last = false;
     RingSnapshot last;
     bool fault_reported = false;
+    // Judges the used entries across samples (split rings without IN_ORDER); forgets what it
+    // learnt whenever the location is re-derived.
+    SplitRingFollower follower;
   };
 
   Sampling& sampling(uint32_t index);

@@ -569,6 +569,30 @@ std::vector<Case> cases() {
          r.healthy();
          r.state(ring(0, 2, 2));
        }},
+      {RuleId::RingUsedWasInFlight, Side::Backend,
+       [=](Session& r) {
+         r.healthy();
+         RingSnapshot s = ring(0, 2, 2);
+         s.faults.push_back({RingFaultKind::UsedNotInFlight, ChainError::None, 3, 1, 1});
+         return r.state(s);
+       },
+       [=](Session& r) {
+         r.healthy();
+         r.state(ring(0, 2, 1));
+         r.state(ring(0, 2, 2));
+       }},
+      {RuleId::RingUsedLenWithinChain, Side::Backend,
+       [=](Session& r) {
+         r.healthy();
+         RingSnapshot s = ring(0, 2, 2);
+         s.faults.push_back({RingFaultKind::UsedLenBeyondChain, ChainError::None, 0, 1,
+                             (uint64_t{121} << 32) | 21});
+         return r.state(s);
+       },
+       [=](Session& r) {
+         r.healthy();
+         r.state(ring(0, 2, 2));
+       }},
       {RuleId::RingAvailHeadInRange, Side::Frontend,
        [=](Session& r) {
          r.healthy();

@@ -558,6 +558,20 @@ void ConformanceChecker::on_ring_state(MessageRef ref, uint64_t ts, const RingSn
           what = fmt::format("avail ring entry {} names head {}, queue size {}", f.index, f.value,
                              s.size);
           break;
+        case RingFaultKind::UsedNotInFlight:
+          rule = RuleId::RingUsedWasInFlight;
+          blamed = Side::Backend;
+          what = fmt::format("used ring entry {} names head {}, which was not in flight (used {} "
+                             "more time{} than made available)",
+                             f.index, f.head, f.value, f.value == 1 ? "" : "s");
+          break;
+        case RingFaultKind::UsedLenBeyondChain:
+          rule = RuleId::RingUsedLenWithinChain;
+          blamed = Side::Backend;
+          what = fmt::format("used ring entry {} gives head {} len {}; its chain has {} "
+                             "device-writable bytes",
+                             f.index, f.head, f.value >> 32, f.value & 0xffffffffu);
+          break;
         case RingFaultKind::Chain:
           rule = RuleId::RingChainWellFormed;
           what = fmt::format("the chain of head {} breaks at descriptor {} ({})", f.head, f.index,

@@ -157,6 +157,14 @@ constexpr std::array kRules = {
         "before a ring starts, the front-end MUST have set how the back-end notifies the driver: "
         "SET_VRING_CALL with an eventfd, or with NOFD when the driver polls",
         Sd::Frontend, S::Warning, "Ring states", "", O::Qemu),
+    row(R::RingUsedWasInFlight,
+        "a used ring entry MUST name a buffer that is in flight: made available by the driver "
+        "and not used since (no duplicate used entries)",
+        Sd::Backend, S::Error, "Ring states", "The Virtqueue Used Ring", O::Spec),
+    row(R::RingUsedLenWithinChain,
+        "a used ring entry's len MUST NOT exceed the device-writable bytes of its descriptor "
+        "chain (the device wrote at least len bytes into them)",
+        Sd::Backend, S::Error, "Ring states", "The Virtqueue Used Ring", O::Spec),
     // back-end channel
     row(R::ChanNeedsBackendReq,
         "the back-end MUST send requests on the back-end channel only after SET_BACKEND_REQ_FD, "
@@ -294,6 +302,8 @@ constexpr std::array kFindingRules = {
     FindingRule{
         C::BackendGoneInFlight, std::nullopt,
         "a back-end may disconnect at any time; the requests it took with it hang the guest"},
+    FindingRule{C::UsedNotInFlight, R::RingUsedWasInFlight, ""},
+    FindingRule{C::UsedLenBeyondChain, R::RingUsedLenWithinChain, ""},
 };
 
 constexpr bool finding_rules_in_enum_order() {

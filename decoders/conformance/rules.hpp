@@ -54,6 +54,8 @@ namespace vhs {
   X(RingChainWellFormed, "VU-RING-010") \
   X(RingIndexInRange, "VU-RING-011") \
   X(RingCallBeforeStart, "VU-RING-012") \
+  X(RingUsedWasInFlight, "VU-RING-013") \
+  X(RingUsedLenWithinChain, "VU-RING-014") \
   X(ChanNeedsBackendReq, "VU-CHAN-001") \
   X(ChanFrontendAcks, "VU-CHAN-002") \
   X(LogFdWithShmfd, "VU-LOG-001") \

@@ -214,6 +214,16 @@ Finding fault_finding(const RingSnapshot& s, const RingFault& f) {
               "and avail idx {}",
               q, f.value, f.index, s.avail_idx)};
     case RingFaultKind::Chain: return {chain_code(f.chain), chain_text(s, f)};
+    case RingFaultKind::UsedNotInFlight:
+      return {FindingCode::UsedNotInFlight,
+              fmt::format("queue {}: used ring entry {} names head {}, which was not in flight "
+                          "(used {} more time{} than made available)",
+                          q, f.index, f.head, f.value, f.value == 1 ? "" : "s")};
+    case RingFaultKind::UsedLenBeyondChain:
+      return {FindingCode::UsedLenBeyondChain,
+              fmt::format("queue {}: used ring entry {} gives head {} len {}, but its chain has "
+                          "{} device-writable bytes",
+                          q, f.index, f.head, f.value >> 32, f.value & 0xffffffffu)};
   }
   return {FindingCode::InvalidField,
           fmt::format("queue {}: unknown ring fault {}", q, static_cast<unsigned>(f.kind))};
@@ -252,7 +262,8 @@ void RingHealth::observe(const RingSnapshot& s, uint64_t now_ns, std::vector<Hea
   }
   static constexpr FindingCode kFaultCodes[] = {
       FindingCode::InvalidField, FindingCode::RingAddressUnmapped, FindingCode::RingIndexInvalid,
-      FindingCode::ChainLoop,    FindingCode::ChainOutOfRange,     FindingCode::ChainMalformed};
+      FindingCode::ChainLoop,    FindingCode::ChainOutOfRange,     FindingCode::ChainMalformed,
+      FindingCode::UsedNotInFlight, FindingCode::UsedLenBeyondChain};
   for (FindingCode code : kFaultCodes) {
     auto it = present.find(code);
     if (it == present.end()) {

@@ -43,6 +43,7 @@ inline constexpr unsigned kFeatureRingPacked = 34;
 inline constexpr unsigned kFeatureEventIdx = 29;
 inline constexpr unsigned kFeatureAnyLayout = 27;
 inline constexpr unsigned kFeatureIndirectDesc = 28;
+inline constexpr unsigned kFeatureInOrder = 35;  // VIRTIO_F_IN_ORDER: used entries may be batched
 constexpr uint64_t feature_bit(unsigned bit) { return uint64_t{1} << bit; }
 
 // Device feature bits that code acts on (VIRTIO "Block Device" / "Network Device", "Feature

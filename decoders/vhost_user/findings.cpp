@@ -92,6 +92,11 @@ constexpr std::array kFindings = {
     FindingInfo{C::BackendGoneInFlight, S::Error, "backend-gone-in-flight",
                 "the back-end disconnected with requests in flight on a started queue (the driver "
                 "waits for them)"},
+    FindingInfo{C::UsedNotInFlight, S::Error, "used-not-in-flight",
+                "a used ring entry names a buffer that was not in flight (used twice, or never "
+                "made available)"},
+    FindingInfo{C::UsedLenBeyondChain, S::Error, "used-len-beyond-chain",
+                "a used ring entry's len is more than its chain's device-writable bytes"},
 };
 
 // The table is indexed by code: keep it in enum order (checked at compile time).
@@ -101,7 +106,7 @@ constexpr bool table_in_enum_order() {
   return true;
 }
 static_assert(table_in_enum_order(), "kFindings must list FindingCode values in declaration order");
-static_assert(kFindings.size() == static_cast<size_t>(C::BackendGoneInFlight) + 1,
+static_assert(kFindings.size() == static_cast<size_t>(C::UsedLenBeyondChain) + 1,
               "every FindingCode needs a row");
 
 }  // namespace

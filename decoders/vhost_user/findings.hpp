@@ -59,6 +59,10 @@ enum class FindingCode : uint16_t {
   ChainMalformed,
   // session end
   BackendGoneInFlight,
+  // rings, from following the used entries across samples (kept after the older codes so their
+  // numbers do not move)
+  UsedNotInFlight,
+  UsedLenBeyondChain,
 };
 
 struct FindingInfo {

@@ -32,6 +32,12 @@ enum class RingFaultKind : uint8_t {
   UsedIdOutOfRange = 6,  // split: used ring position (index) holds id (value) >= size
   Chain = 7,             // chain of `head` has `chain` error at descriptor `index`, detail `value`
   BaseMismatch = 8,      // split: vring base last_avail (value) is not between used and avail idx
+  // Found by following the ring across samples (split_follower.hpp), not by one snapshot:
+  UsedNotInFlight = 9,     // split: used ring position (index) names `head`, which was not in
+                           // flight; value = times it was used minus times made available since
+                           // it was last known free (>= 1)
+  UsedLenBeyondChain = 10, // split: used ring position (index) for `head` reports len (value >> 32)
+                           // beyond the chain's device-writable bytes (value & 0xffffffff)
 };
 
 struct RingFault {
