@@ -315,14 +315,15 @@ TEST(NetWorkload, FramesComeBackWithoutMergeableBuffers) {
   EXPECT_EQ(run.out[0].verdict, Verdict::Pass) << verdicts(run.out);
   EXPECT_EQ(run.out[1].verdict, Verdict::Unsupported);
   EXPECT_EQ(run.out[1].reason, "VIRTIO_NET_F_MRG_RXBUF was not negotiated");
-  EXPECT_EQ(run.sent_back, exercise::NetWorkloadOptions{}.frame_sizes.size());
+  // Every frame, and the one probe that found the port forwarding.
+  EXPECT_EQ(run.sent_back, exercise::NetWorkloadOptions{}.frame_sizes.size() + 1);
 }
 
 TEST(NetWorkload, ALegacyTenByteHeaderGetsItsOwnDescriptor) {
   NetRun run = run_net(0, {});
   EXPECT_EQ(run.out[0].verdict, Verdict::Pass) << verdicts(run.out);
   EXPECT_EQ(run.layout_errors, 0u);
-  EXPECT_EQ(run.sent_back, exercise::NetWorkloadOptions{}.frame_sizes.size());
+  EXPECT_EQ(run.sent_back, exercise::NetWorkloadOptions{}.frame_sizes.size() + 1);
   // The fake notices a header sharing its descriptor where legacy forbids it: with ANY_LAYOUT
   // acked the workload may (and does) put header and frame together.
   FakeNetOptions strict;
@@ -343,7 +344,7 @@ TEST(NetWorkload, MergeableBuffersSpreadFramesAndPass) {
   EXPECT_EQ(run.out[1].verdict, Verdict::Pass) << verdicts(run.out);
   // 12 + 1514 bytes in 256-byte buffers: six of them.
   EXPECT_EQ(run.most_buffers, 6);
-  EXPECT_EQ(run.sent_back, 2 * exercise::NetWorkloadOptions{}.frame_sizes.size());
+  EXPECT_EQ(run.sent_back, 2 * exercise::NetWorkloadOptions{}.frame_sizes.size() + 1);
 }
 
 TEST(NetWorkload, SmallQueuesSendInBatches) {
@@ -371,6 +372,27 @@ TEST(NetWorkload, MacswapIsAcceptedWhenSaidOrDetectedAndRefusedWhenIoWasSaid) {
   EXPECT_EQ(run_net(kVersion1, {}, options).out[0].reason,
             "frame seq 0 (60 bytes) came back unchanged (io forwarding), expected with the MAC "
             "addresses swapped (macswap)");
+}
+
+// A port that drops frames until it is up (dpdk-testpmd right after the rings are enabled) is
+// probed until it forwards; the round then runs on a forwarding port.
+TEST(NetWorkload, APortThatDropsItsFirstFramesIsProbedUntilItForwards) {
+  FakeNetOptions fake;
+  fake.drop_seqs = {0x70000000, 0x70000001, 0x70000002};
+  NetRun run = run_net(kVersion1, fake);
+  EXPECT_EQ(run.out[0].verdict, Verdict::Pass) << verdicts(run.out);
+  EXPECT_EQ(run.sent_back, exercise::NetWorkloadOptions{}.frame_sizes.size() + 1);
+}
+
+TEST(NetWorkload, APortThatNeverForwardsFailsAfterTheProbes) {
+  FakeNetOptions fake;
+  for (uint32_t seq = 0x70000000; seq < 0x70000000 + 100; ++seq) fake.drop_seqs.insert(seq);
+  NetRun run = run_net(kVersion1, fake);
+  EXPECT_EQ(run.out[0].verdict, Verdict::Fail);
+  EXPECT_EQ(run.out[0].reason,
+            "no probe frame (seq 1879048192..) came back on queue 0 within 5000 ms: the back-end "
+            "does not forward frames back");
+  EXPECT_EQ(run.sent_back, 0u);
 }
 
 TEST(NetWorkload, ADroppedFrameIsNamedBySequenceNumber) {

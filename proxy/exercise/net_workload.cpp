@@ -1,6 +1,7 @@
 #include "proxy/exercise/net_workload.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <map>
 #include <set>
 #include <string>
@@ -17,6 +18,9 @@ constexpr unsigned kTxQueue = 1;
 // Without MRG_RXBUF a receive buffer must hold a whole packet: 1514 bytes after the header, or
 // 65550 when the driver accepts large receive offloads (VIRTIO "Setting Up Receive Buffers").
 constexpr uint32_t kLargeReceiveBytes = 65550;
+// Probe frames (wait_until_forwarding) are numbered apart from the rounds' frames (0.., 1000..).
+constexpr uint32_t kProbeSeq = 0x70000000;
+constexpr std::chrono::milliseconds kProbeWait{100};
 
 constexpr const char* kWhatTxRx =
     "frames of 60..1514 bytes sent on transmitq1 (queue 1) come back on receiveq1 (queue 0) "
@@ -82,7 +86,8 @@ class NetWorkload {
                             ? kLargeReceiveBytes
                             : kMaxFrameSize);
     uint64_t first = ctx_.io.records_written() + 1;
-    const std::string tx_rx = run_round(whole, 0);
+    std::string tx_rx = wait_until_forwarding(whole);
+    if (tx_rx.empty()) tx_rx = run_round(whole, 0);
     out.push_back({"net.tx-rx", kWhatTxRx, tx_rx.empty() ? Verdict::Pass : Verdict::Fail, tx_rx});
     spans(out.back(), first);
 
@@ -119,6 +124,59 @@ class NetWorkload {
       c.first_record = first;
       c.last_record = last;
     }
+  }
+
+  // A switch or forwarder may drop frames until its port is up, and may bring the port up only
+  // after it answered the messages that enabled the rings (dpdk-testpmd's vhost port goes up in
+  // its new_device callback, which runs after the reply): a frame lost then says nothing about
+  // the device. So probe frames are sent, one receive buffer posted for them, until the newest
+  // probe comes back; an older one coming back first gets a new buffer. One queue pair keeps
+  // order, so once the newest is back no probe can follow into the round's buffers. Empty when
+  // the port forwards; the reason when no probe came back within the timeout.
+  std::string wait_until_forwarding(const RxLayout& rx) {
+    const uint32_t probes = std::max<uint32_t>(
+        1, static_cast<uint32_t>(ctx_.timeout.count() / kProbeWait.count()));
+    bool buffer_posted = false;
+    bool send = true;
+    uint32_t sent = 0;
+    for (uint32_t wait = 0; wait < probes; ++wait) {
+      if (!buffer_posted) {
+        ChainRequest buffer;
+        if (separate_header_)
+          buffer.writable_sizes = {header_size_, rx.buffer_bytes - header_size_};
+        else
+          buffer.writable_sizes = {rx.buffer_bytes};
+        if (auto posted = ctx_.io.post(kRxQueue, std::span(&buffer, 1)); !posted)
+          return "posting a receive buffer for the probe frames: " + posted.error;
+        buffer_posted = true;
+      }
+      if (send) {
+        const uint32_t seq = kProbeSeq + sent++;
+        ChainRequest probe;
+        std::vector<uint8_t> packet(header_size_, 0);
+        const std::vector<uint8_t> frame = build_exercise_frame(seq, kMinFrameSize);
+        if (separate_header_) {
+          probe.readable = {std::move(packet), frame};
+        } else {
+          packet.insert(packet.end(), frame.begin(), frame.end());
+          probe.readable = {std::move(packet)};
+        }
+        if (auto done = ctx_.io.transact(kTxQueue, std::span(&probe, 1), ctx_.timeout); !done)
+          return "transmitting probe frame seq " + std::to_string(seq) + ": " + done.error;
+      }
+      auto back = ctx_.io.wait_used(kRxQueue, 1, kProbeWait);
+      send = !back;  // nothing back: not forwarding yet, the buffer stays posted for the next
+      if (!back) continue;
+      buffer_posted = false;
+      const std::vector<uint8_t> bytes = used_bytes(back.value->front());
+      if (bytes.size() > header_size_ &&
+          exercise_frame_seq(std::span(bytes).subspan(header_size_)) == kProbeSeq + sent - 1)
+        return {};
+      // An older probe: wait for the newest with a new buffer, without sending another.
+    }
+    return "no probe frame (seq " + std::to_string(kProbeSeq) + "..) came back on queue 0 within " +
+           std::to_string(probes * kProbeWait.count()) +
+           " ms: the back-end does not forward frames back";
   }
 
   // Sends every frame and collects it back; the reason of the first failure, empty when all
