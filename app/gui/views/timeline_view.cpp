@@ -355,12 +355,20 @@ void draw_timeline(AppState& s) {
                 IM_COL32(255, 90, 90, 255));
     const std::string label =
         "⚠ " + h.what + " " + format_duration(h.end - h.start) + (h.open ? " (still waiting)" : "");
-    // The label goes inside the bar when it fits; a bar squeezed by a compressed silence still
-    // says what hung, on a dark patch, moved left as far as needed to stay on screen.
+    // The label goes inside the bar when it fits. A bar squeezed by a compressed silence still
+    // says what hung, on a dark patch beside the bar (left of it, else right of it) so that the
+    // bar stays visible, centred in the lane so that it stays out of the lane below; only when
+    // neither side has room is it moved over the bar, as far left as needed to stay on screen.
     const float tw = ImGui::CalcTextSize(label.c_str()).x;
     const float ty = y + lane_h * 0.4f - fs * 0.1f;
     if (xb - xa > tw + 6) {
       dl->AddText(ImVec2(xa + 3, ty), IM_COL32(255, 230, 230, 255), label.c_str());
+    } else if (xa - tw - 6 >= px0 || xb + tw + 6 <= px0 + plot_w) {
+      const float tx = xa - tw - 6 >= px0 ? xa - tw - 4 : xb + 4;
+      const float cy = y + std::max(0.0f, (lane_h - fs) * 0.5f);
+      dl->AddRectFilled(ImVec2(tx - 2, cy), ImVec2(tx + tw + 2, cy + fs), IM_COL32(40, 10, 10, 210),
+                        2.0f);
+      dl->AddText(ImVec2(tx, cy), IM_COL32(255, 230, 230, 255), label.c_str());
     } else {
       const float tx = std::max(px0, std::min(xa + 3, px0 + plot_w - tw - 3));
       dl->AddRectFilled(ImVec2(tx - 2, ty), ImVec2(tx + tw + 2, ty + fs), IM_COL32(40, 10, 10, 210),
