@@ -54,7 +54,8 @@ Direction direction_of(NotifySource source) {
 
 class NotifyPart final : public NotifyInterposer, public NotifyHolds, private FdHandler {
  public:
-  explicit NotifyPart(RelayServices& relay) : relay_(relay) {
+  NotifyPart(RelayServices& relay, std::function<void(uint32_t)> before_forward)
+      : relay_(relay), before_forward_(std::move(before_forward)) {
     record_.kind = RecordKind::Notify;
     record_.channel = Channel::Frontend;
     record_.bytes.assign(kNotifyRecordLen, 0);
@@ -228,6 +229,14 @@ class NotifyPart final : public NotifyInterposer, public NotifyHolds, private Fd
       relay_.emit(r);
   }
 
+  // Kicks and calls only: an error notification says nothing about the rings' entries.
+  void notify_before(uint32_t index) {
+    if (!before_forward_) return;
+    const NotifySource source = NotifyTable::source_of(index);
+    if (source == NotifySource::Kick || source == NotifySource::Call)
+      before_forward_(NotifyTable::queue_of(index));
+  }
+
   void forward(uint32_t index, uint64_t count) {
     NotifySlot& slot = table_.at(index);
     if (slot.hold) [[unlikely]] {
@@ -236,6 +245,7 @@ class NotifyPart final : public NotifyInterposer, public NotifyHolds, private Fd
       emit(index, NotifyEvent::Held, count);
       return;
     }
+    notify_before(index);
     if (!signal_eventfd(slot.sink.get(), count)) {
       const NotifySource source = NotifyTable::source_of(index);
       relay_.session_error(Channel::Frontend, direction_of(source),
@@ -251,6 +261,7 @@ class NotifyPart final : public NotifyInterposer, public NotifyHolds, private Fd
     NotifySlot& slot = table_.at(index);
     count = std::min(count, slot.held);
     if (count == 0) return;
+    notify_before(index);
     signal_eventfd(slot.sink.get(), count);
     slot.held -= count;
     slot.relayed += count;
@@ -348,6 +359,7 @@ class NotifyPart final : public NotifyInterposer, public NotifyHolds, private Fd
   }
 
   RelayServices& relay_;
+  std::function<void(uint32_t)> before_forward_;
   NotifyTable table_;
   uint64_t serial_ = 0;
   Record record_;       // reused: no allocation per notification
@@ -357,8 +369,9 @@ class NotifyPart final : public NotifyInterposer, public NotifyHolds, private Fd
 
 }  // namespace
 
-std::unique_ptr<NotifyInterposer> NotifyInterposer::create(RelayServices& relay) {
-  return std::make_unique<NotifyPart>(relay);
+std::unique_ptr<NotifyInterposer> NotifyInterposer::create(
+    RelayServices& relay, std::function<void(uint32_t queue)> before_forward) {
+  return std::make_unique<NotifyPart>(relay, std::move(before_forward));
 }
 
 }  // namespace vhs

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -37,7 +38,9 @@ class NotifyHolds {
 
 class NotifyInterposer {
  public:
-  static std::unique_ptr<NotifyInterposer> create(RelayServices& relay);
+  // `before_forward` (may be empty) runs right before a kick or call of a queue is written on.
+  static std::unique_ptr<NotifyInterposer> create(
+      RelayServices& relay, std::function<void(uint32_t queue)> before_forward = {});
   virtual ~NotifyInterposer() = default;
 
   // A message about to be sent (recorded, fds open). True when the part has called begin_send()

@@ -30,7 +30,12 @@ RelaySession::~RelaySession() {
 
 bool RelaySession::set_up(bool sample, std::string& error) {
   const RelayOptions& opt = core.opt;
-  if (opt.interpose_notify) notify = NotifyInterposer::create(*this);
+  // The ring sampler follows a queue's used entries right before its kicks and calls are
+  // relayed (created below; it outlives nothing the hook could reach after the session).
+  if (opt.interpose_notify)
+    notify = NotifyInterposer::create(*this, [this](uint32_t queue) {
+      if (rings) rings->before_notification(queue);
+    });
   debugger = Debugger::create(*this, notify ? &notify->holds() : nullptr, opt, error);
   if (!debugger) return false;
   // What ctl changed for every session applies to this one too.

@@ -209,13 +209,33 @@ void RingSampler::sample(Output& out) {
     if (samplable(v)) sample_ring(v, sampling(v.index), out);
 }
 
+void RingSampler::locate(const VringState& ring, Sampling& s) {
+  if (s.loc_valid) return;
+  s.loc = locate_ring(memory_.map(), ring.index, ring.num.value_or(0),
+                      ring.addr.value_or(VringAddrValue{}), vrings_.features_acked().value_or(0),
+                      device_.kind());
+  s.loc_valid = true;
+}
+
+// With IN_ORDER a device may write one used entry for a batch of buffers (VIRTIO "In-order use of
+// descriptors"): the per-head accounting of the follower does not hold.
+bool RingSampler::followed_ring(const Sampling& s) const {
+  return s.loc.type == RingType::Split &&
+         !((vrings_.features_acked().value_or(0) >> kFeatureInOrder) & 1u);
+}
+
+void RingSampler::follow(uint32_t index) {
+  const VringState* ring = vrings_.vring(index);
+  if (!ring || !samplable(*ring)) return;
+  Sampling& s = sampling(index);
+  locate(*ring, s);
+  if (!followed_ring(s)) return;
+  s.follower.follow(memory_.view(), s.loc, scratch_, s.follower_faults);
+}
+
 void RingSampler::sample_ring(const VringState& ring, Sampling& s, Output& out) {
   const uint32_t num = ring.num.value_or(0);
-  if (!s.loc_valid) {
-    s.loc = locate_ring(memory_.map(), ring.index, num, ring.addr.value_or(VringAddrValue{}),
-                        vrings_.features_acked().value_or(0), device_.kind());
-    s.loc_valid = true;
-  }
+  locate(ring, s);
   // The base only describes the back-end's position while it cannot have moved: right at the
   // start (SET_VRING_BASE then KICK) or once stopped (GET_VRING_BASE reply).
   s.loc.vring_base = s.exact_base;
@@ -237,10 +257,11 @@ void RingSampler::sample_ring(const VringState& ring, Sampling& s, Output& out) 
       take_settled_ring_snapshot(memory_.view(), s.loc, scratch_, snap_, retake_);
   }
   s.exact_base.reset();
-  // With IN_ORDER a device may write one used entry for a batch of buffers (VIRTIO "In-order use
-  // of descriptors"): the per-head accounting does not hold.
-  if (!((vrings_.features_acked().value_or(0) >> kFeatureInOrder) & 1u))
+  if (followed_ring(s)) {
+    for (const RingFault& f : s.follower_faults) push_fault(snap_.faults, f);
+    s.follower_faults.clear();
     s.follower.follow(memory_.view(), s.loc, scratch_, snap_.faults);
+  }
   if (s.have_last && snap_ == s.last) return;
   s.last = snap_;
   s.have_last = true;

@@ -48,6 +48,11 @@ class RingSampler {
                   Output& out);
   // Samples every started ring; emits only changes.
   void sample(Output& out);
+  // A notification of ring `index` is about to be relayed (`--interpose-notify`): the ring's used
+  // entries are followed now, before the peer reacts to it (at a kick the new buffers are still in
+  // flight, at a call the driver has not consumed the used ones), so lengths are judged for more
+  // chains than periodic samples see. What it finds goes out with the ring's next sample.
+  void follow(uint32_t index);
   // A ring is started and has addresses to sample.
   bool any_started() const;
   // Session over: unmaps everything, forgets every ring.
@@ -72,6 +77,7 @@ class RingSampler {
     // Judges the used entries across samples (split rings without IN_ORDER); forgets what it
     // learnt whenever the location is re-derived.
     SplitRingFollower follower;
+    std::vector<RingFault> follower_faults;  // found between samples, for the next one
   };
 
   Sampling& sampling(uint32_t index);
@@ -79,6 +85,8 @@ class RingSampler {
   bool on_reply(const DecodedMessage& msg, Output& out);
   bool apply_memory_change(const MemoryTableChange& change, std::span<const int> fds, Output& out);
   void sample_ring(const VringState& ring, Sampling& s, Output& out);
+  void locate(const VringState& ring, Sampling& s);
+  bool followed_ring(const Sampling& s) const;
   bool recheck_backing(Output& out);
   void invalidate_all();
 

@@ -41,6 +41,10 @@ class RingSamplingPart final : public RingSampling, private FdHandler, private R
     if (relay_.relaying()) sampler_.sample(*this);
   }
 
+  void before_notification(uint32_t queue) override {
+    if (relay_.relaying()) sampler_.follow(queue);
+  }
+
   void on_session_end() override {
     sampler_.reset();  // unmaps the session's guest memory
     update_timer();

@@ -29,6 +29,8 @@ class RingSampling {
   virtual void sample_final() = 0;
   // Session over: guest memory unmapped, every ring forgotten, timer stopped.
   virtual void on_session_end() = 0;
+  // An interposed kick or call of `queue` is about to be relayed (RingSampler::follow).
+  virtual void before_notification(uint32_t queue) = 0;
 };
 
 }  // namespace vhs

@@ -10,6 +10,8 @@
 #             hang  continuous direct I/O; the back-end is SIGSTOPped mid-I/O, then QEMU is asked
 #                   to quit over QMP: its GET_VRING_BASE is never answered (QEMU blocks)
 #   --direct       QEMU talks to the back-end directly (no vhostscope, no capture)
+#   --interpose-notify  vhostscope relays every kick and call itself (record --interpose-notify)
+#                  and follows the rings' used entries at each of them
 #   --client-mode  QEMU listens (chardev server=on) and vhostscope connects to it
 #                  (--frontend-connect); vhostscope listens for the back-end (--backend-listen).
 #                  qemu-storage-daemon and virtiofsd only listen, so a second vhostscope
@@ -24,6 +26,7 @@ repo=$(cd "$here/.." && pwd)
 
 direct=0
 client_mode=0
+interpose=0
 vhostscope=$repo/build/vhostscope
 guest_dir=$repo/build/guest
 guest_timeout=150
@@ -31,6 +34,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --direct) direct=1; shift ;;
     --client-mode) client_mode=1; shift ;;
+    --interpose-notify) interpose=1; shift ;;
     --vhostscope) vhostscope=$2; shift 2 ;;
     --guest) guest_dir=$2; shift 2 ;;
     --timeout) guest_timeout=$2; shift 2 ;;
@@ -145,6 +149,7 @@ bridge_pid=
 # Ring sampling every 50 ms: the captures then also show the virtqueues (in-flight work at a hang).
 device_option=(--sample-interval 50)
 [ "$scenario" = fs ] && device_option+=(--device fs)
+[ "$interpose" = 1 ] && device_option+=(--interpose-notify)
 
 start_proxy() {  # QEMU connects to vhostscope, vhostscope connects to the back-end
   qemu_sock=$sockdir/vhostscope.sock

@@ -105,6 +105,12 @@ fs::path guest_dir() {
   return fs::path(VHS_BINARY_DIR) / "guest";
 }
 
+size_t notify_records(const Store& store) {
+  size_t n = 0;
+  for (size_t i = 0; i < store.size(); ++i) n += store.kind(i) == RecordKind::Notify ? 1 : 0;
+  return n;
+}
+
 // Runs one scenario into <build>/real-peers/<folder>/ and returns that folder.
 fs::path run_scenario(const std::string& scenario, RunResult& run,
                       const std::vector<std::string>& options = {},
@@ -369,6 +375,33 @@ TEST(RealPeers, VirtiofsSession) {
   ASSERT_TRUE(load(out, store));
   // virtio-fs: queue 0 = hiprio, queue 1 = the request queue.
   check_healthy_session(store, DeviceKind::Fs, 2);
+}
+
+// With every kick and call relayed by vhostscope, the ring follower runs at each of them: on a
+// healthy device it must stay silent (no used-not-in-flight, no used-len-beyond-chain), and the
+// guest must not notice the extra hop.
+TEST(RealPeers, BlkBootWithInterposedNotifications) {
+  RunResult run;
+  fs::path out = run_scenario("blk", run, {"--interpose-notify"}, "blk-interposed");
+  ASSERT_FALSE(run.timed_out) << logs_of(out);
+  ASSERT_EQ(run.exit_code, 0) << logs_of(out);
+  EXPECT_NE(run.output.find("run-real-peers: PASS blk"), std::string::npos) << run.output;
+  Store store;
+  ASSERT_TRUE(load(out, store));
+  check_healthy_session(store, DeviceKind::Blk, 1);
+  EXPECT_GT(notify_records(store), 0u);
+}
+
+TEST(RealPeers, VirtiofsSessionWithInterposedNotifications) {
+  RunResult run;
+  fs::path out = run_scenario("fs", run, {"--interpose-notify"}, "fs-interposed");
+  ASSERT_FALSE(run.timed_out) << logs_of(out);
+  ASSERT_EQ(run.exit_code, 0) << logs_of(out);
+  EXPECT_NE(run.output.find("run-real-peers: PASS fs"), std::string::npos) << run.output;
+  Store store(Store::Options{DeviceKind::Fs});
+  ASSERT_TRUE(load(out, store));
+  check_healthy_session(store, DeviceKind::Fs, 2);
+  EXPECT_GT(notify_records(store), 0u);
 }
 
 TEST(RealPeers, BlkHangLeavesGetVringBaseUnanswered) {

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <span>
 
 #include "decoders/virtio/split_ring.hpp"
 
@@ -41,6 +42,18 @@ CutResult take_cut(const GuestMemoryView& mem, const RingLocation& loc, Cut& cut
 bool within_lap(const GuestMemoryView& mem, uint64_t index_gpa, uint16_t from, uint16_t size) {
   const auto now = read_le16(mem, index_gpa);
   return now && static_cast<uint16_t>(*now - from) < size;
+}
+
+// Copies the `count` ring slots of `elem` bytes from free-running position `from` on (at most two
+// reads: the run may wrap past the ring's end).
+bool read_slots(const GuestMemoryView& mem, uint64_t ring, size_t elem, uint16_t from,
+                uint16_t count, uint16_t size, std::vector<uint8_t>& out) {
+  out.resize(elem * count);
+  const uint16_t first = static_cast<uint16_t>(from & (size - 1u));  // sizes are powers of two
+  const uint16_t head_run = std::min<uint16_t>(count, static_cast<uint16_t>(size - first));
+  const std::span<uint8_t> all(out);
+  return mem.read(ring + elem * first, all.first(elem * head_run)) &&
+         (head_run == count || mem.read(ring, all.subspan(elem * head_run)));
 }
 
 }  // namespace
@@ -86,9 +99,9 @@ void SplitRingFollower::follow(const GuestMemoryView& mem, const RingLocation& l
   const uint16_t used = static_cast<uint16_t>(cut.used - used_seen_);
   if (published >= n || used >= n) return resync();  // a lap since the last cut: slots are gone
 
-  avail_buf_.resize(2 * size_t{n});
-  used_buf_.resize(8 * size_t{n});
-  if (!mem.read(loc.driver + 4, avail_buf_) || !mem.read(loc.device + 4, used_buf_)) {
+  // Only the new entries are read (a follow may run at every notification).
+  if (!read_slots(mem, loc.driver + 4, 2, avail_seen_, published, n, avail_buf_) ||
+      !read_slots(mem, loc.device + 4, 8, used_seen_, used, n, used_buf_)) {
     synced_ = false;
     return;
   }
@@ -96,7 +109,6 @@ void SplitRingFollower::follow(const GuestMemoryView& mem, const RingLocation& l
       !within_lap(mem, loc.device + 2, used_seen_, n))
     return resync();
 
-  const uint32_t mask = n - 1u;  // split sizes are powers of two
   touched_.clear();
   auto touch = [&](uint16_t h) {
     Interval& iv = interval_[h];
@@ -104,14 +116,13 @@ void SplitRingFollower::follow(const GuestMemoryView& mem, const RingLocation& l
     return &iv;
   };
   for (uint16_t i = 0; i < published; ++i) {
-    const uint16_t pos = static_cast<uint16_t>(avail_seen_ + i);
-    const uint16_t h = load_le16(avail_buf_.data() + 2 * (pos & mask));
+    const uint16_t h = load_le16(avail_buf_.data() + 2 * size_t{i});
     if (h >= n) return resync();  // HeadOutOfRange: the snapshot reports it
     ++touch(h)->published;
   }
   for (uint16_t i = 0; i < used; ++i) {
     const uint16_t pos = static_cast<uint16_t>(used_seen_ + i);
-    const uint8_t* e = used_buf_.data() + 8 * (pos & mask);
+    const uint8_t* e = used_buf_.data() + 8 * size_t{i};
     const uint32_t id = load_le32(e);
     if (id >= n) return resync();  // UsedIdOutOfRange: the snapshot reports it
     Interval* iv = touch(static_cast<uint16_t>(id));
