@@ -104,9 +104,10 @@ TEST(RealExerciseFsNet, VirtiofsdPassesEveryFsCheck) {
 // ---- net: dpdk-testpmd ----
 
 // testpmd: one vhost port with one queue pair, forwarded to itself (`loop`) in `mode`; no
-// hugepages, no PCI, no shared config files; its two lcores float over both CPUs.
+// hugepages, no PCI, no shared config files; its two lcores float over both CPUs. `client`: the
+// vhost port connects to `sock` (and retries until someone listens) instead of listening on it.
 std::unique_ptr<ChildProcess> start_testpmd(const TempDir& dir, const std::string& sock,
-                                            const std::string& mode) {
+                                            const std::string& mode, bool client = false) {
   auto p = std::make_unique<ChildProcess>(
       std::vector<std::string>{kTestpmd,
                                "--no-huge",
@@ -118,7 +119,8 @@ std::unique_ptr<ChildProcess> start_testpmd(const TempDir& dir, const std::strin
                                "--lcores",
                                "0@(0-1),1@(0-1)",
                                "--vdev",
-                               "net_vhost0,iface=" + sock + ",queues=1",
+                               "net_vhost0,iface=" + sock + ",queues=1" +
+                                   (client ? ",client=1" : ""),
                                "--",
                                "--forward-mode=" + mode,
                                "--rxq=1",
@@ -129,7 +131,9 @@ std::unique_ptr<ChildProcess> start_testpmd(const TempDir& dir, const std::strin
                                "--auto-start",
                                "--stats-period=60"},
       dir.path());
-  EXPECT_TRUE(test::wait_for_path(sock, 20s)) << p->stderr_text();
+  if (!client) {
+    EXPECT_TRUE(test::wait_for_path(sock, 20s)) << p->stderr_text();
+  }
   return p;
 }
 
@@ -169,6 +173,28 @@ void expect_net_passes(const std::string& mode) {
 TEST(RealExerciseFsNet, TestpmdIoForwardingPassesEveryNetCheck) { expect_net_passes("io"); }
 
 TEST(RealExerciseFsNet, TestpmdMacswapPassesEveryNetCheck) { expect_net_passes("macswap"); }
+
+// --backend-listen: the back-end connects (testpmd's vhost port in client mode, which retries
+// until the socket exists), and every check passes as with --backend-connect.
+TEST(RealExerciseFsNet, TestpmdConnectingToBackendListenPassesEveryNetCheck) {
+  ASSERT_TRUE(stdfs::exists(kTestpmd)) << kTestpmd << " is missing (Debian dpdk)";
+  TempDir dir;
+  const std::string sock = dir / "net.sock", capture = dir / "net.pcap";
+  auto testpmd = start_testpmd(dir, sock, "io", /*client=*/true);
+  ASSERT_TRUE(testpmd->started());
+  const auto run = test::run_command({test::vhostscope_binary(), "exercise", "--backend-listen",
+                                      sock, "--device", "net", "-w", capture, "--format", "json",
+                                      "--connect-timeout", "20"},
+                                     dir.path(), 40s);
+  const auto checks = checks_of(run.out);
+  ASSERT_FALSE(checks.empty()) << run.out << run.err << testpmd->stderr_text();
+  for (const char* id : {"protocol.setup", "net.tx-rx", "net.mrg-rxbuf"}) {
+    ASSERT_TRUE(checks.count(id)) << id << "\n" << listing(checks);
+    EXPECT_EQ(checks.at(id).verdict, "pass") << id << "\n" << listing(checks) << run.err;
+  }
+  EXPECT_EQ(run.exit_code, 0) << listing(checks) << run.err;
+  EXPECT_TRUE(capture_loads(capture, DeviceKind::Net));
+}
 
 TEST(RealExerciseFsNet, WithoutMergeableBuffersTheMrgCheckIsUnsupported) {
   ASSERT_TRUE(stdfs::exists(kTestpmd)) << kTestpmd << " is missing (Debian dpdk)";
