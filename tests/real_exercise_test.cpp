@@ -94,7 +94,8 @@ TEST(RealExercise, QemuStorageDaemonPassesEveryCheck) {
   for (const char* id :
        {"protocol.setup", "blk.get-id", "blk.read", "blk.write-read", "blk.flush",
         "blk.last-sector", "blk.past-end", "blk.queue-depth", "lifecycle.stop-restart",
-        "lifecycle.enable-toggle", "lifecycle.get-config", "lifecycle.mem-hotplug",
+        "lifecycle.enable-toggle", "lifecycle.get-config", "lifecycle.set-config",
+        "lifecycle.mem-hotplug",
         "lifecycle.reset", "lifecycle.reconnect", "lifecycle.dirty-log", "blk.write-zeroes",
         "blk.discard", "conformance.backend", "conformance.frontend"})
     EXPECT_TRUE(has_line(run.out, std::string(id) + " ", "pass")) << id << "\n" << run.out;

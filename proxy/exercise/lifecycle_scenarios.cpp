@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 #include <functional>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -112,6 +113,39 @@ R get_config(Engine& e) {
   const DeviceKind device = e.options().device;
   if (stable_config(device, *c.value) != stable_config(device, e.config()))
     return R::fail("the second GET_CONFIG gave other bytes than the first (nothing changed)");
+  return R::ok(true);
+}
+
+// virtio-blk's one field the driver may write (VIRTIO "Block Device", "Device configuration
+// layout": writeback, with VIRTIO_BLK_F_CONFIG_WCE). Its offset comes from the config field table.
+std::optional<ConfigField> writable_config_field(DeviceKind device) {
+  if (device != DeviceKind::Blk) return std::nullopt;
+  for (const ConfigField& f : device_config_fields(device))
+    if (f.name == "wce") return f;
+  return std::nullopt;
+}
+
+// SET_CONFIG (spec "Front-end message types": flags 0, a front-end write) of the writable field to
+// the other cache mode, GET_CONFIG shows it, then back, and GET_CONFIG shows the original.
+R set_config(Engine& e) {
+  const auto field = writable_config_field(e.options().device);
+  if (!field) return R::fail("no writable config field known for this device");
+  const std::vector<uint8_t> before = e.config();
+  if (before.size() < size_t{field->offset} + 1)
+    return R::fail(fmt::format("the config space ({} bytes) has no byte {} ({})", before.size(),
+                               field->offset, field->name));
+  const uint8_t original = before[field->offset];
+  for (const uint8_t value : {static_cast<uint8_t>(original ? 0 : 1), original}) {
+    const uint8_t data[1] = {value};
+    auto set = e.link().call(FrontendRequest::SET_CONFIG, encode_config(field->offset, 1, 0, data));
+    if (!set) return R::fail(set.error);
+    auto got = e.read_config();
+    if (!got) return R::fail(got.error);
+    if ((*got.value)[field->offset] != value)
+      return R::fail(fmt::format("SET_CONFIG {} = {} (offset {}), but GET_CONFIG then says {}",
+                                 field->name, value, field->offset,
+                                 (*got.value)[field->offset]));
+  }
   return R::ok(true);
 }
 
@@ -235,6 +269,10 @@ constexpr ScenarioInfo kScenarios[] = {
      enable_toggle},
     {"get-config",
      "GET_CONFIG again gives the same config space (spec \"Front-end message types\")", get_config},
+    {"set-config",
+     "SET_CONFIG of virtio-blk's writeback byte to the other cache mode, GET_CONFIG shows it, "
+     "and back (spec \"Front-end message types\", VIRTIO_BLK_F_CONFIG_WCE)",
+     set_config},
     {"reset",
      "RESET_DEVICE (or RESET_OWNER), then the whole set-up again and I/O "
      "(spec \"Front-end message types\")",
@@ -256,13 +294,23 @@ std::string unsupported(std::string_view name, Engine& e) {
   const uint64_t proto = e.acked_protocol_features();
   const bool io = find_workload(e.options().device) &&
                   find_workload(e.options().device)->probe_request != nullptr;
-  if (name != "get-config" && !io)
+  if (name != "get-config" && name != "set-config" && !io)
     return fmt::format("vhostscope has no I/O probe for device '{}' yet",
                        device_kind_name(e.options().device));
   if (name == "enable-toggle" && !e.protocol_features_negotiated())
     return "the back-end does not offer VHOST_USER_F_PROTOCOL_FEATURES: rings cannot be disabled";
   if (name == "get-config" && !has_feature(proto, ProtocolFeature::CONFIG))
     return "the back-end does not offer the CONFIG protocol feature";
+  if (name == "set-config") {
+    if (!has_feature(proto, ProtocolFeature::CONFIG))
+      return "the back-end does not offer the CONFIG protocol feature";
+    if (!writable_config_field(e.options().device))
+      return fmt::format("device '{}' has no config field the driver may write",
+                         device_kind_name(e.options().device));
+    if (!(e.acked_features() & feature_bit(blk_feature::kConfigWce)))
+      return "the back-end does not offer VIRTIO_BLK_F_CONFIG_WCE (the writeback field is "
+             "read-only)";
+  }
   if (name == "mem-hotplug" && !has_feature(proto, ProtocolFeature::CONFIGURE_MEM_SLOTS))
     return "the back-end does not offer the CONFIGURE_MEM_SLOTS protocol feature";
   if (name == "dirty-log") {
