@@ -319,6 +319,11 @@ TEST(BigCaptureMappedDeathTest, TheFaultMessageKeepsItsSentenceAndShowsNoRawCont
 // A SIGBUS sent with kill(2) carries no fault address: the mapped reader's handler passes it on,
 // and a previous SIG_IGN ignores it as asked.
 TEST(BigCaptureMappedDeathTest, ASentSigbusGoesToThePreviousDisposition) {
+#if defined(__SANITIZE_ADDRESS__)
+  // AddressSanitizer owns SIGBUS (handle_sigbus): its interceptor keeps its own handler where the
+  // test sets SIG_IGN, so the disposition this test is about cannot be set up.
+  GTEST_SKIP() << "AddressSanitizer keeps its own SIGBUS handler";
+#endif
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   static char page[4096];
   EXPECT_EXIT(
