@@ -36,16 +36,9 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-for n in $(seq $((300 + $$ % 300)) $((330 + $$ % 300))); do
-  [ -e "/tmp/.X$n-lock" ] && continue
-  Xvfb ":$n" -screen 0 1920x1080x24 -nolisten tcp >/dev/null 2>&1 &
-  xvfb_pid=$!
-  for _ in $(seq 100); do [ -e "/tmp/.X11-unix/X$n" ] && break; sleep 0.1; done
-  if [ -e "/tmp/.X11-unix/X$n" ] && kill -0 "$xvfb_pid" 2>/dev/null; then display=":$n"; break; fi
-  kill "$xvfb_pid" 2>/dev/null || true
-  xvfb_pid=""
-done
-[ -n "$display" ] || { echo "update-screenshots: could not start Xvfb" >&2; exit 1; }
+# shellcheck source=scripts/xvfb-lib.sh
+. scripts/xvfb-lib.sh  # the scripts run from the repository root (cd above)
+start_xvfb update-screenshots 1920x1080
 export DISPLAY=$display LIBGL_ALWAYS_SOFTWARE=1
 
 names=("$@")
