@@ -87,11 +87,11 @@ struct Rig {
   FrontendLink link{nullptr, 1000ms};
   std::unique_ptr<SplitDriver> driver;
 
-  explicit Rig(uint16_t size = 16) {
+  explicit Rig(uint16_t size = 16, bool indirect = false) {
     std::string error;
     EXPECT_TRUE(ram.add_region(0, 2 << 20, "test-rings", error)) << error;
     EXPECT_TRUE(ram.add_region(kDataGpa, 2 << 20, "test-data", error)) << error;
-    driver = std::make_unique<SplitDriver>(ram, link, DeviceKind::Blk, uint64_t{1} << 32);
+    driver = std::make_unique<SplitDriver>(ram, link, DeviceKind::Blk, uint64_t{1} << 32, indirect);
     Arena rings(0, 2 << 20);
     EXPECT_TRUE(driver->add_queue(size, rings, Arena(kDataGpa, 2 << 20), error)) << error;
   }
@@ -126,6 +126,43 @@ TEST(ExerciseDriver, CompletionsCarryTheDeviceBytesInRequestOrder) {
   EXPECT_EQ(std::string((*used.value)[1].written[0].begin(), (*used.value)[1].written[0].end()),
             "wxyz");
   EXPECT_EQ(rig.driver->in_flight(0), 0u);
+}
+
+// --indirect: a chain of several buffers is one ring descriptor (INDIRECT, len 16 per entry)
+// pointing at a table whose entries chain by table index; the device's bytes come back through
+// it, and the table's memory is recycled with the buffers.
+TEST(ExerciseDriver, IndirectChainsTakeOneRingDescriptorEach) {
+  Rig rig(16, /*indirect=*/true);
+  FakeDevice dev(rig.driver->setup(0));
+  auto load16 = [](const uint8_t* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); };
+  // Ten chains of three buffers: 30 descriptors would not fit a 16-entry table, 10 do.
+  std::vector<ChainRequest> reqs(10, ChainRequest{{{'h', 'd', 'r'}, {'d', 'a', 't', 'a'}}, {8}});
+  auto tokens = rig.driver->post(0, reqs);
+  ASSERT_TRUE(tokens) << tokens.error;
+  const uint16_t head = dev.pop();
+  const uint8_t* d = dev.desc(head);
+  uint64_t table = 0;
+  std::memcpy(&table, d, 8);
+  EXPECT_EQ(load16(d + 12), 0x4) << "INDIRECT, and no NEXT on the ring descriptor";
+  uint32_t len = 0;
+  std::memcpy(&len, d + 8, 4);
+  EXPECT_EQ(len, 48u);
+  const uint8_t* t = rig.ram.host(table, 48);
+  EXPECT_EQ(load16(t + 12), 0x1);  // NEXT
+  EXPECT_EQ(load16(t + 14), 1);
+  EXPECT_EQ(load16(t + 16 + 12), 0x1);
+  EXPECT_EQ(load16(t + 16 + 14), 2);
+  EXPECT_EQ(load16(t + 32 + 12), 0x2);  // WRITE, the end of the chain
+  uint64_t writable = 0;
+  std::memcpy(&writable, t + 32, 8);
+  const uint8_t reply[8] = {'r', 'e', 'p', 'l', 'y', '!', '!', '!'};
+  rig.ram.write(writable, reply);
+  dev.push(head, 8);
+  auto used = rig.driver->wait_used(0, 1, 500ms);
+  ASSERT_TRUE(used) << used.error;
+  EXPECT_EQ(std::string((*used.value)[0].written[0].begin(), (*used.value)[0].written[0].end()),
+            "reply!!!");
+  EXPECT_EQ(rig.driver->in_flight(0), 9u);
 }
 
 TEST(ExerciseDriver, UsedIdNeverMadeAvailableIsNamed) {

@@ -116,6 +116,21 @@ TEST(RealExercise, QemuStorageDaemonPassesEveryCheck) {
   EXPECT_TRUE(ring->faults.empty());
 }
 
+// --indirect: every request (a header, data and a status byte) goes in an indirect table; the
+// daemon serves them all, including the lifecycle scenarios that restart and reset the rings.
+TEST(RealExercise, QemuStorageDaemonPassesWithIndirectDescriptors) {
+  TempDir dir;
+  Daemon qsd = start_qsd(dir, true);
+  const auto run = test::run_command(
+      exercise_argv(qsd, dir / "indirect.pcap",
+                    {"--indirect", "--scenario", "stop-restart", "--scenario", "reset"}),
+      dir.path(), 40s);
+  ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
+  for (const char* id : {"blk.write-read", "blk.queue-depth", "lifecycle.stop-restart",
+                         "lifecycle.reset", "conformance.backend"})
+    EXPECT_TRUE(has_line(run.out, std::string(id) + " ", "pass")) << id << "\n" << run.out;
+}
+
 TEST(RealExercise, ReadOnlyExportFailsTheWriteCheck) {
   TempDir dir;
   Daemon qsd = start_qsd(dir, false, 1);

@@ -235,6 +235,7 @@ int run_exercise(int argc, char** argv) {
                                format_text_opt, out_path, workload_text, shared_dir,
                                connect_timeout_text, bench_time_text;
   bool bench = false;
+  bool indirect = false;
   std::vector<std::string> scenarios;
   ArgParser args(
       "exercise",
@@ -280,6 +281,10 @@ int run_exercise(int argc, char** argv) {
   args.option("protocol-features", 0, "MASK",
               "protocol feature bits that may be acked (hex; default: what QEMU 7.2 acks)",
               &protocol_text);
+  args.flag("indirect", 0,
+            "place chains of two or more buffers in indirect descriptor tables (needs "
+            "VIRTIO_RING_F_INDIRECT_DESC)",
+            &indirect);
   args.flag("bench", 0,
             "blk: measure reads at queue depth 1 and 32, block size 4k and 64k, per queue", &bench);
   args.option("bench-time", 0, "S", "how long each --bench measurement runs (default 1)",
@@ -294,6 +299,7 @@ int run_exercise(int argc, char** argv) {
   if (connect.empty() == listen.empty())
     return fail(kCommand, "give exactly one of --backend-connect SOCK and --backend-listen SOCK");
   o.backend_connect = connect;
+  o.indirect = indirect;
   o.backend_listen = listen;
   o.device = device_kind_from_name(device_text);
   if (o.device != DeviceKind::Blk && o.device != DeviceKind::Fs && o.device != DeviceKind::Net)

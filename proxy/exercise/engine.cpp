@@ -199,7 +199,13 @@ bool Engine::lay_out_memory(std::string& error) {
   if (!ram_.add_region(kDataRegionGpa, round_up(kDataPerQueue * queues_, kRegionGranule),
                        "vhostscope-data", error))
     return false;
-  driver_ = std::make_unique<SplitDriver>(ram_, link_, options_.device, acked_features_);
+  const bool indirect_acked = (acked_features_ >> kFeatureIndirectDesc) & 1u;
+  if (options_.indirect && !indirect_acked) {
+    error = "--indirect: VIRTIO_RING_F_INDIRECT_DESC (bit 28) was not negotiated";
+    return false;
+  }
+  driver_ = std::make_unique<SplitDriver>(ram_, link_, options_.device, acked_features_,
+                                          options_.indirect);
   Arena ring_arena(kRingRegionGpa, ram_.region(0)->size);
   for (unsigned q = 0; q < queues_; ++q) {
     Arena data(kDataRegionGpa + kDataPerQueue * q, kDataPerQueue);

@@ -36,6 +36,8 @@ struct ExerciseOptions {
   std::chrono::milliseconds connect_timeout{5000};  // for the back-end to be there
   std::chrono::milliseconds duration{0};            // workload repetitions for this long
   bool run_workload = true;
+  // Chains of two or more buffers go in indirect descriptor tables (needs INDIRECT_DESC).
+  bool indirect = false;
   std::vector<std::string> scenarios;  // lifecycle scenario names ("all" expanded by the caller)
   bool bench = false;                  // measure (blk): IOPS and latency per queue
   std::chrono::milliseconds bench_each{1000};  // per queue depth / block size / queue

@@ -47,12 +47,14 @@ constexpr auto kStallSampleInterval = std::chrono::milliseconds(500);
 
 }  // namespace
 
-SplitDriver::SplitDriver(GuestRam& ram, FrontendLink& link, DeviceKind device, uint64_t features)
+SplitDriver::SplitDriver(GuestRam& ram, FrontendLink& link, DeviceKind device, uint64_t features,
+                         bool indirect)
     : ram_(ram),
       link_(link),
       device_(device),
       features_(features),
-      event_idx_((features >> kFeatureEventIdx) & 1) {}
+      event_idx_((features >> kFeatureEventIdx) & 1),
+      indirect_(indirect) {}
 
 uint64_t SplitDriver::records_written() const { return link_.records(); }
 
@@ -130,8 +132,11 @@ Outcome<std::vector<uint64_t>> SplitDriver::post(unsigned queue,
   if (queue >= queues_.size())
     return R::fail(fmt::format("queue {}: the device has {} queues", queue, queues_.size()));
   Queue& q = queues_[queue];
+  auto buffers_of = [](const ChainRequest& c) { return c.readable.size() + c.writable_sizes.size(); };
+  // An indirect chain takes one ring descriptor; its table comes from the data arena.
+  auto in_table = [&](const ChainRequest& c) { return indirect_ && buffers_of(c) >= 2; };
   size_t need = 0;
-  for (const ChainRequest& c : chains) need += c.readable.size() + c.writable_sizes.size();
+  for (const ChainRequest& c : chains) need += in_table(c) ? 1 : buffers_of(c);
   if (need > q.free.size())
     return R::fail(
         fmt::format("queue {}: {} descriptors needed, {} free", queue, need, q.free.size()));
@@ -147,6 +152,7 @@ Outcome<std::vector<uint64_t>> SplitDriver::post(unsigned queue,
     bool ok = true;
     for (const auto& r : chains[i].readable) ok = ok && add(r.size());
     for (uint32_t w : chains[i].writable_sizes) ok = ok && add(w);
+    if (in_table(chains[i])) ok = ok && add(kDescSize * buffers_of(chains[i]));  // last block
     if (!ok) {
       for (auto& list : blocks)
         for (uint64_t b : list) q.data.release(b);
@@ -162,11 +168,15 @@ Outcome<std::vector<uint64_t>> SplitDriver::post(unsigned queue,
     InFlight f;
     f.token = next_token_++;
     f.buffers = blocks[i];
-    const size_t n = c.readable.size() + c.writable_sizes.size();
-    for (size_t k = 0; k < n; ++k) {
+    const size_t n = buffers_of(c);
+    const bool indirect = in_table(c);
+    for (size_t k = 0; k < (indirect ? 1 : n); ++k) {
       f.descs.push_back(q.free.front());
       q.free.pop_front();
     }
+    // Indirect: the chain's descriptors fill a table, chained by index inside it (VIRTIO
+    // "Indirect Descriptors": no INDIRECT flag within it), and one ring descriptor points at it.
+    uint8_t* table = indirect ? ram_.host(blocks[i].back(), kDescSize * n) : nullptr;
     for (size_t k = 0; k < n; ++k) {
       const bool writable = k >= c.readable.size();
       const uint64_t gpa = blocks[i][k];
@@ -183,12 +193,20 @@ Outcome<std::vector<uint64_t>> SplitDriver::post(unsigned queue,
         f.writable_size.push_back(len);
         f.writable_total += len;
       }
-      uint8_t* d = desc_table + kDescSize * f.descs[k];
+      uint8_t* d = indirect ? table + kDescSize * k : desc_table + kDescSize * f.descs[k];
       store_le<uint64_t>(d, gpa);
       store_le<uint32_t>(d + 8, len);
       store_le<uint16_t>(
           d + 12, static_cast<uint16_t>((k + 1 < n ? kDescNext : 0) | (writable ? kDescWrite : 0)));
-      store_le<uint16_t>(d + 14, k + 1 < n ? f.descs[k + 1] : 0);
+      store_le<uint16_t>(d + 14,
+                         k + 1 < n ? static_cast<uint16_t>(indirect ? k + 1 : f.descs[k + 1]) : 0);
+    }
+    if (indirect) {
+      uint8_t* d = desc_table + kDescSize * f.descs.front();
+      store_le<uint64_t>(d, blocks[i].back());
+      store_le<uint32_t>(d + 8, static_cast<uint32_t>(kDescSize * n));
+      store_le<uint16_t>(d + 12, kDescIndirect);
+      store_le<uint16_t>(d + 14, 0);
     }
     const uint16_t head = f.descs.front();
     store_le<uint16_t>(avail + 4 + 2 * (q.avail_idx % q.setup.size), head);

@@ -38,8 +38,11 @@ struct SplitQueueSetup {
 
 class SplitDriver final : public DriverIo {
  public:
-  // `event_idx`: RING_EVENT_IDX was acked, so the driver keeps used_event current.
-  SplitDriver(GuestRam& ram, FrontendLink& link, DeviceKind device, uint64_t features);
+  // `event_idx`: RING_EVENT_IDX was acked, so the driver keeps used_event current. `indirect`:
+  // a chain of two or more buffers is placed in an indirect descriptor table (VIRTIO "Indirect
+  // Descriptors"; the caller checked INDIRECT_DESC was acked) and takes one ring descriptor.
+  SplitDriver(GuestRam& ram, FrontendLink& link, DeviceKind device, uint64_t features,
+              bool indirect = false);
 
   // Lays out queue `queues()` in `ring_arena` with data buffers from `data_arena`.
   bool add_queue(uint16_t size, Arena& ring_arena, Arena data_arena, std::string& error);
@@ -107,6 +110,7 @@ class SplitDriver final : public DriverIo {
   DeviceKind device_;
   uint64_t features_;
   bool event_idx_;
+  bool indirect_;
   uint64_t next_token_ = 1;
   std::vector<Queue> queues_;
 };
