@@ -18,6 +18,7 @@
 
 #include "captures/model/store.hpp"
 #include "support/process.hpp"
+#include "support/recorder_harness.hpp"
 #include "support/temp_dir.hpp"
 
 namespace vhs {
@@ -194,6 +195,28 @@ TEST(RealExerciseFsNet, TestpmdConnectingToBackendListenPassesEveryNetCheck) {
   }
   EXPECT_EQ(run.exit_code, 0) << listing(checks) << run.err;
   EXPECT_TRUE(capture_loads(capture, DeviceKind::Net));
+}
+
+// The net workload through `vhostscope record --interpose-notify` to testpmd: the ring follower
+// runs at every kick and call on both queues (receive buffers long in flight, merged ones) and
+// the capture must check clean: no false used-entry violation on a healthy DPDK back-end.
+TEST(RealExerciseFsNet, TestpmdThroughTheRecorderWithInterposedNotificationsChecksClean) {
+  ASSERT_TRUE(stdfs::exists(kTestpmd)) << kTestpmd << " is missing (Debian dpdk)";
+  test::RecorderHarness rec;
+  auto testpmd = start_testpmd(rec.dir, rec.backend_sock, "io");
+  ASSERT_TRUE(testpmd->started());
+  ASSERT_TRUE(rec.start({"--interpose-notify", "--device", "net"})) << rec.why;
+  const auto run = test::run_command({test::vhostscope_binary(), "exercise", "--backend-connect",
+                                      rec.frontend_sock, "--device", "net"},
+                                     rec.dir.path(), 40s);
+  EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
+  EXPECT_EQ(rec.stop(), 0) << rec.stderr_text();
+  const auto check =
+      test::run_command({test::vhostscope_binary(), "check", rec.capture}, rec.dir.path());
+  EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
+  const auto summary = test::run_command(
+      {test::vhostscope_binary(), "summary", "--check", rec.capture}, rec.dir.path());
+  EXPECT_EQ(summary.exit_code, 0) << summary.out << summary.err;
 }
 
 TEST(RealExerciseFsNet, WithoutMergeableBuffersTheMrgCheckIsUnsupported) {
