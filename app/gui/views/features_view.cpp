@@ -1,6 +1,7 @@
 // Feature negotiation of the current session as two matrices (virtio/vhost bits, vhost-user
 // protocol bits): every named bit, what the back-end offered and the front-end acked.
 // Acked-not-offered is red, offered-not-acked dim; clicking the word's source jumps to it.
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <string>
@@ -36,15 +37,25 @@ void word_line(AppState& s, const char* what, const std::optional<uint64_t>& v, 
 
 // Returns the number of rows drawn.
 size_t matrix(AppState& s, const char* id, const view::FeatureMatrix& m) {
-  ImGuiTableFlags flags =
-      ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerV | ImGuiTableFlags_SizingFixedFit;
+  // Columns as wide as what they hold (the longest name, the longest note), and a table that
+  // scrolls sideways in a narrow pane rather than cutting the note off (1280x800 showed
+  // "negotiate" and "offered, n").
+  ImGuiTableFlags flags = ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerV |
+                          ImGuiTableFlags_SizingFixedFit | ImGuiTableFlags_ScrollX;
   if (!ImGui::BeginTable(id, 5, flags)) return 0;
-  const float fs = ImGui::GetFontSize();
-  ImGui::TableSetupColumn("bit", ImGuiTableColumnFlags_WidthFixed, fs * 2.2f);
-  ImGui::TableSetupColumn("name", ImGuiTableColumnFlags_WidthFixed, fs * 13);
-  ImGui::TableSetupColumn("offered", ImGuiTableColumnFlags_WidthFixed, fs * 4);
-  ImGui::TableSetupColumn("acked", ImGuiTableColumnFlags_WidthFixed, fs * 4);
-  ImGui::TableSetupColumn("", ImGuiTableColumnFlags_WidthStretch);
+  const float pad = ImGui::GetFontSize() * 0.4f;
+  float name_w = ImGui::CalcTextSize("name").x;
+  for (const auto& r : m.rows) name_w = std::max(name_w, ImGui::CalcTextSize(r.name.c_str()).x);
+  ImGui::TableSetupScrollFreeze(2, 1);
+  ImGui::TableSetupColumn("bit", ImGuiTableColumnFlags_WidthFixed,
+                          ImGui::CalcTextSize("63").x + pad);
+  ImGui::TableSetupColumn("name", ImGuiTableColumnFlags_WidthFixed, name_w + pad);
+  ImGui::TableSetupColumn("offered", ImGuiTableColumnFlags_WidthFixed,
+                          ImGui::CalcTextSize("offered").x + pad);
+  ImGui::TableSetupColumn("acked", ImGuiTableColumnFlags_WidthFixed,
+                          ImGui::CalcTextSize("offered").x + pad);
+  ImGui::TableSetupColumn("", ImGuiTableColumnFlags_WidthFixed,
+                          ImGui::CalcTextSize("acked but not offered").x + pad);
   ImGui::TableHeadersRow();
   (void)s;
   for (const auto& r : m.rows) {
