@@ -63,6 +63,7 @@ App::App(Controller& controller, const Options& options) : state_(controller) {
   state_.filter_text = options.filter;
   state_.filter_dirty = !options.filter.empty();
   state_.layout.hide_samples = options.hide_samples;
+  if (options.select && *options.select > 0) state_.select_on_open = *options.select - 1;
   state_.filter_dirty = state_.filter_dirty || options.hide_samples;
 }
 
@@ -152,6 +153,13 @@ void App::update_indexes(double budget_ms) {
   while (!s.timeline.update(st, kIndexChunk) && ms_since(t0) < budget_ms) {
   }
   while (!s.plots.update(st, kIndexChunk) && ms_since(t0) < budget_ms) {
+  }
+  // --select N: the record once it exists (a live session may take a while to reach it).
+  if (s.select_on_open && *s.select_on_open < st.size() && s.timeline.indexed() > *s.select_on_open) {
+    s.select(*s.select_on_open);
+    s.timeline_reveal = true;
+    s.select_on_open.reset();
+    s.open_at_problem = false;
   }
   if (s.open_at_problem && !s.ctl.loading() && s.timeline.indexed() >= st.size()) {
     s.open_at_problem = false;

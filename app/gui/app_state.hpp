@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -109,6 +110,8 @@ struct AppState {
   bool timeline_compress = true;
   bool timeline_reveal = false;   // move the range so the selection is on screen, once
   bool open_at_problem = false;   // a capture was opened: select its first error when indexed
+  // --select N (0-based here): selected once the record exists, in place of the first error.
+  std::optional<uint32_t> select_on_open;
   float timeline_zoom_from = -1;  // x where a zoom-to-selection drag started (-1: none)
   enum class BottomPane : uint8_t { Timeline, Plots, Both } bottom = BottomPane::Timeline;
   view::PlotsModel plots;
