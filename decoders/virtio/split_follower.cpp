@@ -186,10 +186,12 @@ void SplitRingFollower::walk_in_flight(const GuestMemoryView& mem, const RingLoc
   if (!read_split_used(mem, loc, *used_now, since, recent) ||
       !within_lap(mem, loc.device + 2, used_idx, loc.size))
     return;
-  for (const auto& [h, writable] : walked_) {
+  for (const auto& walked : walked_) {
+    // Not a structured binding: clang 14 (the fuzz build) cannot capture one in a lambda.
+    const uint16_t h = walked.first;
     const bool used_since = std::any_of(recent.begin(), recent.end(),
-                                        [&](const SplitUsedElem& e) { return e.id == h; });
-    if (!used_since) heads_[h].writable = writable;
+                                        [h](const SplitUsedElem& e) { return e.id == h; });
+    if (!used_since) heads_[h].writable = walked.second;
   }
 }
 
