@@ -14,6 +14,7 @@
 #include "decoders/virtio/packed_ring.hpp"
 #include "decoders/virtio/ring_detail.hpp"
 #include "decoders/virtio/ring_snapshot.hpp"
+#include "decoders/virtio/split_follower.hpp"
 #include "decoders/virtio/split_ring.hpp"
 #include "tests/fuzz/fuzz_check.hpp"
 #include "tests/fuzz/ring_input.hpp"
@@ -116,5 +117,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     else
       read_packed(mem, loc, scratch);
   }
+  // The follower over hostile memory: a cut, then an interval (nothing moved: no judgement).
+  RingLocation loc = locate_ring(map, in.queue, in.num, in.addr, in.features(), DeviceKind::Blk);
+  SplitRingFollower follower;
+  std::vector<RingFault> faults;
+  follower.follow(mem, loc, scratch, faults);
+  follower.follow(mem, loc, scratch, faults);
+  if (!faults.empty()) __builtin_trap();
   return 0;
 }
