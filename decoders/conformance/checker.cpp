@@ -3,6 +3,7 @@
 // evidence of, who is to blame, and the session-level rules no single finding states.
 #include "decoders/conformance/checker.hpp"
 #include "decoders/vhost_user/features.hpp"
+#include "decoders/virtio/split_follower.hpp"
 
 #include <fmt/format.h>
 
@@ -559,18 +560,11 @@ void ConformanceChecker::on_ring_state(MessageRef ref, uint64_t ts, const RingSn
                              s.size);
           break;
         case RingFaultKind::UsedNotInFlight:
-          rule = RuleId::RingUsedWasInFlight;
-          blamed = Side::Backend;
-          what = fmt::format("used ring entry {} names head {}, which was not in flight (used {} "
-                             "more time{} than made available)",
-                             f.index, f.head, f.value, f.value == 1 ? "" : "s");
-          break;
         case RingFaultKind::UsedLenBeyondChain:
-          rule = RuleId::RingUsedLenWithinChain;
+          rule = f.kind == RingFaultKind::UsedNotInFlight ? RuleId::RingUsedWasInFlight
+                                                          : RuleId::RingUsedLenWithinChain;
           blamed = Side::Backend;
-          what = fmt::format("used ring entry {} gives head {} len {}; its chain has {} "
-                             "device-writable bytes",
-                             f.index, f.head, f.value >> 32, f.value & 0xffffffffu);
+          what = used_entry_fault_text(f);
           break;
         case RingFaultKind::Chain:
           rule = RuleId::RingChainWellFormed;

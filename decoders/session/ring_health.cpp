@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "decoders/virtio/packed_ring.hpp"
+#include "decoders/virtio/split_follower.hpp"
 #include "decoders/virtio/split_ring.hpp"
 
 namespace vhs {
@@ -216,14 +217,10 @@ Finding fault_finding(const RingSnapshot& s, const RingFault& f) {
     case RingFaultKind::Chain: return {chain_code(f.chain), chain_text(s, f)};
     case RingFaultKind::UsedNotInFlight:
       return {FindingCode::UsedNotInFlight,
-              fmt::format("queue {}: used ring entry {} names head {}, which was not in flight "
-                          "(used {} more time{} than made available)",
-                          q, f.index, f.head, f.value, f.value == 1 ? "" : "s")};
+              fmt::format("queue {}: {}", q, used_entry_fault_text(f))};
     case RingFaultKind::UsedLenBeyondChain:
       return {FindingCode::UsedLenBeyondChain,
-              fmt::format("queue {}: used ring entry {} gives head {} len {}, but its chain has "
-                          "{} device-writable bytes",
-                          q, f.index, f.head, f.value >> 32, f.value & 0xffffffffu)};
+              fmt::format("queue {}: {}", q, used_entry_fault_text(f))};
   }
   return {FindingCode::InvalidField,
           fmt::format("queue {}: unknown ring fault {}", q, static_cast<unsigned>(f.kind))};

@@ -5,6 +5,8 @@
 #include <limits>
 #include <span>
 
+#include <fmt/format.h>
+
 #include "decoders/virtio/split_ring.hpp"
 
 namespace vhs {
@@ -57,6 +59,16 @@ bool read_slots(const GuestMemoryView& mem, uint64_t ring, size_t elem, uint16_t
 }
 
 }  // namespace
+
+std::string used_entry_fault_text(const RingFault& f) {
+  if (f.kind == RingFaultKind::UsedLenBeyondChain)
+    return fmt::format("used ring entry {} gives head {} len {}; its chain has {} device-writable "
+                       "bytes",
+                       f.index, f.head, f.value >> 32, f.value & 0xffffffffu);
+  return fmt::format("used ring entry {} names head {}, which was not in flight (used {} more "
+                     "time{} than made available)",
+                     f.index, f.head, f.value, f.value == 1 ? "" : "s");
+}
 
 void SplitRingFollower::reset() { synced_ = false; }
 

@@ -30,12 +30,17 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "decoders/virtio/guest_memory.hpp"
 #include "decoders/virtio/ring_snapshot.hpp"
 
 namespace vhs {
+
+// What a UsedNotInFlight / UsedLenBeyondChain fault says ("used ring entry 0 names head 5, which
+// was not in flight (...)"), without the queue: the findings and the checker both print it.
+std::string used_entry_fault_text(const RingFault& f);
 
 class SplitRingFollower {
  public:
