@@ -126,6 +126,29 @@ class NetWorkload {
     }
   }
 
+  // One receive buffer of the layout: the header in its own descriptor where legacy needs it.
+  ChainRequest rx_chain(const RxLayout& rx) const {
+    ChainRequest chain;
+    if (separate_header_)
+      chain.writable_sizes = {header_size_, rx.buffer_bytes - header_size_};
+    else
+      chain.writable_sizes = {rx.buffer_bytes};
+    return chain;
+  }
+
+  // One frame to transmit behind an all-zero virtio_net_hdr (no offloads asked).
+  ChainRequest tx_chain(const std::vector<uint8_t>& frame) const {
+    ChainRequest chain;
+    std::vector<uint8_t> packet(header_size_, 0);
+    if (separate_header_) {
+      chain.readable = {std::move(packet), frame};
+    } else {
+      packet.insert(packet.end(), frame.begin(), frame.end());
+      chain.readable = {std::move(packet)};
+    }
+    return chain;
+  }
+
   // A switch or forwarder may drop frames until its port is up, and may bring the port up only
   // after it answered the messages that enabled the rings (dpdk-testpmd's vhost port goes up in
   // its new_device callback, which runs after the reply): a frame lost then says nothing about
@@ -141,26 +164,14 @@ class NetWorkload {
     uint32_t sent = 0;
     for (uint32_t wait = 0; wait < probes; ++wait) {
       if (!buffer_posted) {
-        ChainRequest buffer;
-        if (separate_header_)
-          buffer.writable_sizes = {header_size_, rx.buffer_bytes - header_size_};
-        else
-          buffer.writable_sizes = {rx.buffer_bytes};
+        const ChainRequest buffer = rx_chain(rx);
         if (auto posted = ctx_.io.post(kRxQueue, std::span(&buffer, 1)); !posted)
           return "posting a receive buffer for the probe frames: " + posted.error;
         buffer_posted = true;
       }
       if (send) {
         const uint32_t seq = kProbeSeq + sent++;
-        ChainRequest probe;
-        std::vector<uint8_t> packet(header_size_, 0);
-        const std::vector<uint8_t> frame = build_exercise_frame(seq, kMinFrameSize);
-        if (separate_header_) {
-          probe.readable = {std::move(packet), frame};
-        } else {
-          packet.insert(packet.end(), frame.begin(), frame.end());
-          probe.readable = {std::move(packet)};
-        }
+        const ChainRequest probe = tx_chain(build_exercise_frame(seq, kMinFrameSize));
         if (auto done = ctx_.io.transact(kTxQueue, std::span(&probe, 1), ctx_.timeout); !done)
           return "transmitting probe frame seq " + std::to_string(seq) + ": " + done.error;
       }
@@ -214,29 +225,12 @@ class NetWorkload {
   }
 
   std::string run_batch(const RxLayout& rx, std::span<const Frame> frames, uint32_t buffers) {
-    std::vector<ChainRequest> rx_chains(buffers);
-    for (auto& chain : rx_chains) {
-      if (separate_header_)
-        chain.writable_sizes = {header_size_, rx.buffer_bytes - header_size_};
-      else
-        chain.writable_sizes = {rx.buffer_bytes};
-    }
+    const std::vector<ChainRequest> rx_chains(buffers, rx_chain(rx));
     if (auto posted = ctx_.io.post(kRxQueue, rx_chains); !posted)
       return "posting " + std::to_string(buffers) + " receive buffers: " + posted.error;
 
     std::vector<ChainRequest> tx_chains;
-    for (const auto& f : frames) {
-      ChainRequest chain;
-      std::vector<uint8_t> packet(header_size_, 0);  // no offloads asked: an all-zero header
-      if (separate_header_) {
-        chain.readable.push_back(std::move(packet));
-        chain.readable.push_back(f.bytes);
-      } else {
-        packet.insert(packet.end(), f.bytes.begin(), f.bytes.end());
-        chain.readable.push_back(std::move(packet));
-      }
-      tx_chains.push_back(std::move(chain));
-    }
+    for (const auto& f : frames) tx_chains.push_back(tx_chain(f.bytes));
     if (auto sent = ctx_.io.transact(kTxQueue, tx_chains, ctx_.timeout); !sent)
       return "transmitting frames seq " + std::to_string(frames.front().seq) + ".." +
              std::to_string(frames.back().seq) + ": " + sent.error;
