@@ -531,6 +531,10 @@ TEST_F(GuiRender, HangCaptureAtLaptopSize) {
   auto rep = parse_report(res.out);
   EXPECT_EQ(rep["messages"]["rows"], std::to_string(shipped.size()));
   EXPECT_GE(std::stoul(rep["messages"]["summary_chars"]), 26u) << res.out;
+  // The longest request title of this capture is not cut.
+  EXPECT_GE(std::stoul(rep["messages"]["request_chars"]),
+            std::string("GET_PROTOCOL_FEATURES reply").size())
+      << res.out;
   EXPECT_EQ(rep["detail"]["fields"], std::to_string(view::sample_fields(shipped, 71).size()));
   EXPECT_GE(std::stoul(rep["detail"]["fields"]), 10u);
 

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "app/common/dump_format.hpp"
 #include "app/gui/style.hpp"
 #include "app/gui/views/views.hpp"
 #include "app/gui/widgets.hpp"
@@ -128,6 +129,8 @@ void App::on_pump(const PumpResult& r) {
     s.ring_records.clear();
     s.ring_records_scanned = 0;
     s.backend_messages = 0;
+    s.request_chars = 0;
+    s.request_chars_applied = 0;
     s.replay.reset();
     s.rings_follow = true;
     s.ring_picture = {};
@@ -155,7 +158,8 @@ void App::update_indexes(double budget_ms) {
   while (!s.plots.update(st, kIndexChunk) && ms_since(t0) < budget_ms) {
   }
   // --select N: the record once it exists (a live session may take a while to reach it).
-  if (s.select_on_open && *s.select_on_open < st.size() && s.timeline.indexed() > *s.select_on_open) {
+  if (s.select_on_open && *s.select_on_open < st.size() &&
+      s.timeline.indexed() > *s.select_on_open) {
     s.select(*s.select_on_open);
     s.timeline_reveal = true;
     s.select_on_open.reset();
@@ -174,6 +178,12 @@ void App::update_indexes(double budget_ms) {
     if (e.kind == RecordKind::RingState)
       s.ring_records.push_back(static_cast<uint32_t>(s.ring_records_scanned));
     s.backend_messages += e.is_message() && e.channel == Channel::Backend;
+    if (e.is_message() && e.header_complete) {
+      // The registry's name is enough for known requests; only unknown codes build the title.
+      const size_t chars = e.info ? e.info->name.size() + (e.header.is_reply() ? 6 : 0)
+                                  : entry_title(st, s.ring_records_scanned).size();
+      s.request_chars = std::max(s.request_chars, chars);
+    }
   }
   // Findings list, severity first; rebuilt when the flagged list changes (it only grows).
   if (st.flagged().size() != s.findings_flagged_seen) {

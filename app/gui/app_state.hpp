@@ -43,6 +43,7 @@ struct FindingRef {
 struct ViewStats {
   size_t message_rows = 0, message_visible = 0;
   size_t summary_chars = 0;  // the summary column's width, in characters of the list's font
+  size_t request_chars = 0;  // the request column's width, likewise
   size_t detail_fields = 0, detail_fds = 0, detail_findings = 0;
   size_t feature_bits = 0, protocol_bits = 0, feature_mismatches = 0;
   size_t memory_regions = 0, memory_marks = 0;
@@ -108,8 +109,8 @@ struct AppState {
   // The range above is in display positions of this axis (idle stretches compressed).
   view::TimeAxis timeline_axis;
   bool timeline_compress = true;
-  bool timeline_reveal = false;   // move the range so the selection is on screen, once
-  bool open_at_problem = false;   // a capture was opened: select its first error when indexed
+  bool timeline_reveal = false;  // move the range so the selection is on screen, once
+  bool open_at_problem = false;  // a capture was opened: select its first error when indexed
   // --select N (0-based here): selected once the record exists, in place of the first error.
   std::optional<uint32_t> select_on_open;
   float timeline_zoom_from = -1;  // x where a zoom-to-selection drag started (-1: none)
@@ -133,6 +134,11 @@ struct AppState {
       ring_records;  // RingState entries of the store, in order (indexed incrementally)
   size_t ring_records_scanned = 0;
   size_t backend_messages = 0;  // back-end channel messages seen by the same scan (ch column)
+  // Longest request title ("GET_PROTOCOL_FEATURES reply") of the same scan, in characters: the
+  // request column is as wide as the longest title in the capture, never narrower than
+  // kMinRequestChars, so no title is cut.
+  size_t request_chars = 0;
+  size_t request_chars_applied = 0;  // what the column was last widened to (a user may resize it)
 
   // Ring picture (ring_picture_view.cpp): the session's ring states and the scrubber over them.
   struct RingPictureUi {

@@ -44,9 +44,10 @@ std::string summary(std::vector<double> v) {
   return buf;
 }
 
-// Frames a view needs before its layout is settled (tables measure columns on the first frame,
-// tab switches take effect on the next).
-constexpr int kSettleFrames = 3;
+// Frames a view needs before its layout is settled: a tab switch takes effect on the next frame,
+// a table measures its columns in the frame after that, and a table that scrolls sideways shows
+// its scrollbar only once it knows that width (the Memory tab's regions table needs 4; one spare).
+constexpr int kSettleFrames = 5;
 
 Tab tab_for(const std::string& view) {
   for (int t = 0; t < static_cast<int>(Tab::Count); ++t)
@@ -120,9 +121,10 @@ void print_stats(const std::string& view, const AppState& s) {
   const ViewStats& v = s.stats;
   const Store& st = s.store();
   if (view == "messages")
-    std::printf("view=messages rows=%zu visible=%zu summary_chars=%zu selected=%s\n",
-                v.message_rows, v.message_visible, v.summary_chars,
-                s.selected == view::kNoSelection ? "none" : record_number(s.selected).c_str());
+    std::printf(
+        "view=messages rows=%zu visible=%zu summary_chars=%zu request_chars=%zu selected=%s\n",
+        v.message_rows, v.message_visible, v.summary_chars, v.request_chars,
+        s.selected == view::kNoSelection ? "none" : record_number(s.selected).c_str());
   else if (view == "timeline")
     std::printf("view=timeline lanes=%zu buckets=%zu hangs=%zu gaps=%zu lifecycle=%zu\n",
                 v.timeline_lanes, v.timeline_buckets, v.timeline_hangs, v.timeline_gaps,

@@ -5,6 +5,9 @@
 #include <algorithm>
 #include <string>
 
+#include <imgui.h>
+#include <imgui_internal.h>  // TableSetColumnWidth: widen the request column after creation
+
 #include "app/common/dump_format.hpp"
 #include "app/common/text_format.hpp"
 #include "app/common/view_sample_fields.hpp"
@@ -18,6 +21,10 @@ namespace {
 
 constexpr size_t kRowCacheLimit = 4096;
 constexpr float kMinSummaryChars = 26;  // queue, in-flight count and the start of the detail
+// The request column's width when no title is longer: "GET_PROTOCOL_FEATURES" and the
+// non-message kinds ("ring-state", "disconnect (front-end closed)" is cut, its tooltip shows it).
+constexpr float kMinRequestChars = 21;
+constexpr int kRequestColumn = 6;
 
 const RowText& row_text(AppState& s, uint32_t entry) {
   auto it = s.row_cache.find(entry);
@@ -50,6 +57,7 @@ void draw_messages(AppState& s) {
   s.stats.message_rows = rows.size();
   s.stats.message_visible = 0;
   s.stats.summary_chars = 0;
+  s.stats.request_chars = 0;
 
   ImGuiTableFlags flags = ImGuiTableFlags_ScrollY | ImGuiTableFlags_RowBg |
                           ImGuiTableFlags_BordersInnerV | ImGuiTableFlags_Resizable |
@@ -75,10 +83,11 @@ void draw_messages(AppState& s) {
       fixed | (s.backend_messages == 0 ? ImGuiTableColumnFlags_Disabled : 0);
   // The summary never gets narrower than this: below it the table scrolls sideways instead.
   const float min_summary = cw * kMinSummaryChars;
+  const float request_chars = std::max(kMinRequestChars, static_cast<float>(s.request_chars));
   const float fixed_sum =
-      cw *
-          (static_cast<float>(number_digits) + 1 + 9.5f + (s.delta_column_shown ? 9.5f : 0) + 3.5f +
-           21 + 9.5f + 4 + (st.sessions().size() < 2 ? 0 : 3) + (s.backend_messages == 0 ? 0 : 3)) +
+      cw * (static_cast<float>(number_digits) + 1 + 9.5f + (s.delta_column_shown ? 9.5f : 0) +
+            3.5f + request_chars + 9.5f + 4 + (st.sessions().size() < 2 ? 0 : 3) +
+            (s.backend_messages == 0 ? 0 : 3)) +
       ImGui::GetStyle().CellPadding.x * 2 * 8 + ImGui::GetStyle().ScrollbarSize;
   const ImVec2 outer = ImGui::GetContentRegionAvail();
   const float inner_w = std::max(outer.x, fixed_sum + min_summary);
@@ -95,10 +104,18 @@ void draw_messages(AppState& s) {
   ImGui::TableSetupColumn("s", session_col, cw * 3);
   ImGui::TableSetupColumn("dir", fixed, cw * 3.5f);
   ImGui::TableSetupColumn("ch", channel_col, cw * 3);
-  ImGui::TableSetupColumn("request", fixed, cw * 21);
+  ImGui::TableSetupColumn("request", fixed, cw * request_chars);
   ImGui::TableSetupColumn("summary", ImGuiTableColumnFlags_WidthStretch);
   ImGui::TableSetupColumn("latency", fixed, cw * 9.5f);
   ImGui::TableSetupColumn("!", fixed, cw * 4);
+  // A column's initial width applies only when the table is created (or comes from the ini): a
+  // longer title found later by the incremental scan widens it here, once per growth, so a width
+  // the user dragged is kept otherwise.
+  // (ImGui can resize a column only once the table has been laid out in an earlier frame.)
+  if (s.request_chars > s.request_chars_applied && ImGui::GetCurrentTable()->MinColumnWidth > 0) {
+    ImGui::TableSetColumnWidth(kRequestColumn, cw * request_chars);
+    s.request_chars_applied = s.request_chars;
+  }
   ImGui::TableHeadersRow();
   s.delta_column_shown = (ImGui::TableGetColumnFlags(2) & ImGuiTableColumnFlags_IsEnabled) != 0;
 
@@ -166,6 +183,8 @@ void draw_messages(AppState& s) {
             e.channel == Channel::Backend ? category_color(Category::BackendChannel) : kDimText,
             channel_short(e.channel));
       ImGui::TableNextColumn();
+      if (r == clipper.DisplayStart)
+        s.stats.request_chars = static_cast<size_t>(ImGui::GetContentRegionAvail().x / cw);
       text_or_tip(title_color(e), t.title);
       if (i == peer) {
         ImGui::SameLine();
