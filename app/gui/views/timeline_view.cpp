@@ -215,6 +215,10 @@ void draw_timeline(AppState& s) {
   // Axis: ticks on each stretch between compressed gaps (one display ns is one ns there), and
   // over each gap how long nothing happened.
   const uint64_t step = tick_step(range.width(), std::max(2, static_cast<int>(plot_w / (fs * 7))));
+  // Tick labels are drawn after the gaps' labels, and only where they overlap neither a gap's
+  // label nor the tick label before them ("… 1.18 s" next to "21.5 s" read as one number).
+  std::vector<std::pair<float, std::string>> tick_labels;
+  std::vector<std::pair<float, float>> gap_labels;  // x extent of each gap label drawn
   auto ticks = [&](uint64_t t_from, uint64_t t_to) {
     const uint64_t rel_from = t_from > base ? t_from - base : 0;
     for (uint64_t rel = (rel_from / step) * step; base + rel <= t_to; rel += step) {
@@ -222,7 +226,7 @@ void draw_timeline(AppState& s) {
       const float x = x_of(base + rel);
       dl->AddLine(ImVec2(x, origin.y + axis_h - fs * 0.3f), ImVec2(x, marks_bottom),
                   IM_COL32(255, 255, 255, 18));
-      dl->AddText(ImVec2(x + 2, origin.y), kDimText, tick_label(rel, step).c_str());
+      tick_labels.emplace_back(x + 2, tick_label(rel, step));
     }
   };
   uint64_t piece_from = axis.to_time(range.t0);
@@ -245,8 +249,9 @@ void draw_timeline(AppState& s) {
          {"… " + took + " idle", "… " + took, std::string(compact), std::string("…")}) {
       const float tw = ImGui::CalcTextSize(label.c_str()).x;
       if (xb - xa > tw + 4 || label == "…") {
-        dl->AddText(ImVec2((xa + xb - tw) * 0.5f, origin.y), IM_COL32(220, 220, 160, 255),
-                    label.c_str());
+        const float lx = (xa + xb - tw) * 0.5f;
+        dl->AddText(ImVec2(lx, origin.y), IM_COL32(220, 220, 160, 255), label.c_str());
+        gap_labels.push_back({lx, lx + tw});
         break;
       }
     }
@@ -256,6 +261,18 @@ void draw_timeline(AppState& s) {
                 " s), drawn compressed";
   }
   ticks(piece_from, axis.to_time(range.t1));
+  const float label_gap = fs * 0.5f;
+  float last_tick_end = -1e30f;
+  for (const auto& tick : tick_labels) {
+    const float x = tick.first;
+    const float x_end = x + ImGui::CalcTextSize(tick.second.c_str()).x;
+    const bool covered = std::any_of(gap_labels.begin(), gap_labels.end(), [&](const auto& g) {
+      return x < g.second + label_gap && x_end + label_gap > g.first;
+    });
+    if (covered || x < last_tick_end + label_gap) continue;
+    dl->AddText(ImVec2(x, origin.y), kDimText, tick.second.c_str());
+    last_tick_end = x_end;
+  }
 
   // Lifecycle row: the VIRTIO device status of the current session.
   std::string row_tip;
