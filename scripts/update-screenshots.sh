@@ -4,16 +4,14 @@
 # `vhostscope-gui --screenshot` (libpng writes the files compressed) on the shipped captures and
 # on a generated capture of a million messages (tools/gen_capture with its defaults: 4 sessions
 # of a 4-queue blk device, seed 42).
-# Two images are grabbed from the running GUI instead (ImageMagick's `import` of the Xvfb root
+# One image is grabbed from the running GUI instead (ImageMagick's `import` of the Xvfb root
 # window; skipped with a message when `import` is missing):
-#   memory.png   in the frame --screenshot reads back the regions table has no sideways
-#                scrollbar, which the running window shows;
 #   gui-step.png a live session, which --screenshot does not run: the GUI relays
 #                `vhostscope exercise` (front-end) to qemu-storage-daemon (back-end) with
 #                `--break SET_VRING_KICK --break error` and is grabbed ${STEP_WAIT:-4} s later,
 #                held there (skipped when qemu-storage-daemon is missing).
-# Those run with a fresh ini (window 1280x800, the tab to show) in a private XDG_CONFIG_HOME; the X
-# pointer stays at the middle of the 1920x1080 screen, where neither shows anything to hover.
+# It runs with a fresh ini (window 1280x800, the tab to show) in a private XDG_CONFIG_HOME; the X
+# pointer stays at the middle of the 1920x1080 screen, where it shows anything to hover.
 #
 # Usage: scripts/update-screenshots.sh [NAME...]   NAME: an image's file name without .png
 #        (default: all of them); BUILD_DIR (default build).
@@ -105,17 +103,7 @@ if wanted million; then
     --filter 'finding or GET_VRING_BASE')
 fi
 
-if wanted memory; then
-  if [ "$have_import" = 1 ]; then
-    echo "== $s/memory.png: the running GUI, Memory tab, $boot"
-    start_gui 2 "$boot"
-    sleep 3  # load, index, a few frames
-    grab $s/memory
-    stop_gui
-  else
-    echo "update-screenshots: memory.png skipped (needs ImageMagick's import)" >&2
-  fi
-fi
+shot $s/memory 1280x800 memory "$boot"
 
 # A live session held at a step breakpoint.
 if wanted gui-step; then
