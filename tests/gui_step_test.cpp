@@ -116,6 +116,15 @@ TEST(StepControls, DriveARealRelayFromTheSelectedMessage) {
   ASSERT_NE(num_entry, UINT32_MAX);
   EXPECT_EQ(view::break_target(live.store, num_entry), "SET_VRING_NUM");
   EXPECT_EQ(view::break_target(live.store, 0), "");  // the Connect record
+  // The held kick is the newest front-end message: the timeline draws what it implies as pending.
+  uint32_t kick_entry = UINT32_MAX;
+  for (uint32_t i = 0; i < live.store.size(); ++i)
+    if (live.store.entry(i).is_message() &&
+        live.store.entry(i).header.request == request_number("SET_VRING_KICK"))
+      kick_entry = i;
+  ASSERT_NE(kick_entry, UINT32_MAX);
+  EXPECT_EQ(view::held_message_entries(live.store, controls.status()),
+            (std::vector<uint32_t>{kick_entry}));
   EXPECT_TRUE(controls.can_add_break("SET_VRING_NUM"));
   EXPECT_TRUE(controls.add_break(send, "SET_VRING_NUM"));
   EXPECT_EQ(controls.last_answer(), "ok");
@@ -132,6 +141,7 @@ TEST(StepControls, DriveARealRelayFromTheSelectedMessage) {
   EXPECT_EQ(identify(m.fds[0].get()), identify(kick_fd.get()));
   controls.refresh(send, now);
   EXPECT_TRUE(controls.status().held.empty());
+  EXPECT_TRUE(view::held_message_entries(live.store, controls.status()).empty());
   EXPECT_FALSE(controls.can_step());
   EXPECT_FALSE(controls.step(send));
   EXPECT_EQ(controls.last_answer(), "nothing is held");

@@ -2,6 +2,7 @@
 #include "app/common/step_controls.hpp"
 
 #include <algorithm>
+#include <optional>
 
 namespace vhs::view {
 
@@ -61,6 +62,67 @@ std::string break_target(const Store& store, uint32_t entry) {
   const StoreEntry& e = store.entry(entry);
   if (!e.is_message() || e.info == nullptr) return {};
   return std::string(e.info->name);  // a reply carries its request's number: same registry row
+}
+
+namespace {
+
+// "session 1, front-end channel, front-end to back-end, SET_VRING_KICK, ..." (DebuggerPart::status)
+struct HeldFlow {
+  uint32_t session = 0;
+  Channel channel = Channel::Frontend;
+  Direction direction = Direction::ToBackend;
+};
+
+std::optional<HeldFlow> parse_held_flow(std::string_view line) {
+  constexpr std::string_view kSession = "session ";
+  if (line.rfind(kSession, 0) != 0) return std::nullopt;
+  line.remove_prefix(kSession.size());
+  HeldFlow flow;
+  size_t digits = 0;
+  for (; digits < line.size() && digits < 10 && line[digits] >= '0' && line[digits] <= '9';
+       ++digits)
+    flow.session = flow.session * 10 + static_cast<uint32_t>(line[digits] - '0');
+  if (digits == 0) return std::nullopt;
+  line.remove_prefix(digits);
+  if (line.rfind(", front-end channel, ", 0) == 0) {
+    flow.channel = Channel::Frontend;
+  } else if (line.rfind(", back-end channel, ", 0) == 0) {
+    flow.channel = Channel::Backend;
+  } else {
+    return std::nullopt;  // a held notification ("session 1, queue 0 kick, ...")
+  }
+  line.remove_prefix(line.find("channel, ") + 9);
+  if (line.rfind("front-end to back-end", 0) == 0)
+    flow.direction = Direction::ToBackend;
+  else if (line.rfind("back-end to front-end", 0) == 0)
+    flow.direction = Direction::ToFrontend;
+  else
+    return std::nullopt;
+  return flow;
+}
+
+// How far back from the newest record a held message is looked for: it is among the newest
+// records (only the other flows' messages and samples come after it).
+constexpr size_t kHeldSearchDepth = 100'000;
+
+}  // namespace
+
+std::vector<uint32_t> held_message_entries(const Store& store, const DebugStatus& status) {
+  std::vector<uint32_t> out;
+  for (const std::string& line : status.held) {
+    const auto flow = parse_held_flow(line);
+    if (!flow) continue;
+    const size_t stop = store.size() > kHeldSearchDepth ? store.size() - kHeldSearchDepth : 0;
+    for (size_t i = store.size(); i > stop; --i) {
+      const StoreEntry& e = store.entry(i - 1);
+      if (e.is_message() && e.session == flow->session && e.channel == flow->channel &&
+          e.direction == flow->direction) {
+        out.push_back(static_cast<uint32_t>(i - 1));
+        break;
+      }
+    }
+  }
+  return out;
 }
 
 void StepControls::refresh(const Send& send, uint64_t now_ms, bool force, uint64_t interval_ms) {

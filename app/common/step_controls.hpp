@@ -29,6 +29,13 @@ bool parse_debug_status(std::string_view answer, DebugStatus& out, std::string& 
 // reply answers; "" for anything else (connect records, unknown request numbers).
 std::string break_target(const Store& store, uint32_t entry);
 
+// The store entries of the messages a status lists as held (a held message is recorded before
+// it is held, and its flow reads nothing more until it is released, so it is the newest message
+// of its session, channel and direction). Held notifications and lines that name no message are
+// skipped. The timeline uses it to show that what a held message implies (a ring start's
+// DRIVER_OK) has not reached the peer yet.
+std::vector<uint32_t> held_message_entries(const Store& store, const DebugStatus& status);
+
 class StepControls {
  public:
   using Send = std::function<std::string(std::string_view)>;

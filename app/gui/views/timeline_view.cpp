@@ -279,15 +279,26 @@ void draw_timeline(AppState& s) {
   if (lifecycle_row) {
     const float y = rows_top;
     dl->AddText(ImVec2(origin.x + 2, y + (lane_h - fs) * 0.5f), kEventText, "device status");
+    // A step whose message is held at a breakpoint has not reached the peer: the stage it sets
+    // or implies (a held SET_VRING_KICK's DRIVER_OK) is drawn as pending, an outline only.
+    const std::vector<uint32_t> held = live && !s.step.status().held.empty()
+                                           ? view::held_message_entries(st, s.step.status())
+                                           : std::vector<uint32_t>{};
     for (const auto& span : s.lifecycle) {
       if (axis.to_display(span.end) < range.t0 || axis.to_display(span.start) > range.t1) continue;
       const float xa = std::max(x_of(span.start), px0);
       const float xb = std::max(std::min(x_of(span.end), px0 + plot_w), xa + 2);
+      const bool pending = std::find(held.begin(), held.end(), span.entry) != held.end();
       ++s.stats.timeline_lifecycle;
-      dl->AddRectFilled(ImVec2(xa, y + 2), ImVec2(xb, y + lane_h - 2),
-                        stage_color(span.status, span.inferred));
+      if (pending)
+        dl->AddRect(ImVec2(xa, y + 2), ImVec2(xb, y + lane_h - 2),
+                    stage_color(span.status, span.inferred), 0.0f, 0, 2.0f);
+      else
+        dl->AddRectFilled(ImVec2(xa, y + 2), ImVec2(xb, y + lane_h - 2),
+                          stage_color(span.status, span.inferred));
       dl->AddLine(ImVec2(xa, y + 1), ImVec2(xa, y + lane_h - 1), IM_COL32(255, 255, 255, 160));
-      const std::string label = (span.inferred ? "~" : "") + span.label;
+      const std::string label =
+          (span.inferred ? "~" : "") + span.label + (pending ? " (held)" : "");
       if (xb - xa > ImGui::CalcTextSize(label.c_str()).x + 6)
         dl->AddText(ImVec2(xa + 3, y + (lane_h - fs) * 0.5f), IM_COL32(240, 240, 240, 255),
                     label.c_str());
@@ -298,6 +309,9 @@ void draw_timeline(AppState& s) {
             (span.inferred ? "\ninferred: the STATUS protocol feature is not negotiated, so "
                              "the transport implies it"
                            : "\nset by the front-end (SET_STATUS) or read back (GET_STATUS)") +
+            (pending ? "\npending: the message is held at a breakpoint, the back-end has not "
+                       "received it yet"
+                     : "") +
             "\nclick: select the message";
     }
   }
