@@ -2,7 +2,10 @@
 // entries it judges (a head used twice or never made available, a len beyond the chain's writable
 // bytes), and what it refuses to judge (before it knows a head, a chain it never saw in flight,
 // after a lap). A long random run of a correct device, out of order, must stay silent.
+#include <functional>
 #include <random>
+#include <span>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -56,6 +59,49 @@ TEST(SplitFollower, AnIdleRingIsKnownFreeAndLengthsAreJudgedAgainstTheChain) {
   EXPECT_EQ(faults[0].head, 1);
   EXPECT_EQ(faults[0].index, 0u);
   EXPECT_EQ(faults[0].value, (uint64_t{513} << 32) | 512);
+}
+
+// Guest memory that changes in the middle of a read: the first read touching `trigger` runs
+// `hook` (the device and driver moving on) before it copies the bytes.
+class MemoryThatMovesDuringARead : public GuestMemoryView {
+ public:
+  MemoryThatMovesDuringARead(const GuestMemoryView& inner, uint64_t trigger,
+                             std::function<void()> hook)
+      : inner_(inner), trigger_(trigger), hook_(std::move(hook)) {}
+  bool read(uint64_t gpa, std::span<uint8_t> out) const override {
+    if (!fired && gpa <= trigger_ && trigger_ - gpa < out.size()) {
+      fired = true;
+      hook_();
+    }
+    return inner_.read(gpa, out);
+  }
+  bool mapped(uint64_t gpa, uint64_t len) const override { return inner_.mapped(gpa, len); }
+  mutable bool fired = false;
+
+ private:
+  const GuestMemoryView& inner_;
+  uint64_t trigger_;
+  std::function<void()> hook_;
+};
+
+TEST(SplitFollower, AWalkRacedByTheDeviceIsDropped) {
+  Rig t;
+  t.follow();
+  t.r.publish(0);
+  // While the follower walks head 0's chain, the device uses it (len 512, right for the chain
+  // that was in flight) and the driver reuses its descriptors for a chain with 16 writable bytes.
+  // The walk read a mix of the two: it must be dropped, not used to judge the len.
+  const RegionMemory plain = t.g.view();
+  MemoryThatMovesDuringARead racing(plain, t.r.desc, [&t] {
+    t.r.complete(0, 512);
+    t.r.set_desc(8, Guest::kGpa1 + 0x100, 16, kWrite);
+  });
+  std::vector<RingFault> faults;
+  t.follower.follow(racing, t.r.loc(), t.scratch, faults);
+  ASSERT_TRUE(racing.fired) << "the follower did not walk head 0's chain";
+  EXPECT_TRUE(faults.empty());
+  EXPECT_FALSE(t.follower.head(0)->writable.has_value());
+  EXPECT_TRUE(t.follow().empty());  // 512 is not judged against the 16 the walk saw
 }
 
 TEST(SplitFollower, ADuplicateUsedEntryIsNamed) {
