@@ -296,6 +296,25 @@ TEST(ExercisePackedDriver, DuplicateUsedEntryIsNamed) {
             "desc 2 wrap 1, next avail desc 4 wrap 1)");
 }
 
+// With nothing in flight, a second used entry sits where the next post would write: post()
+// names it rather than overwrite it.
+TEST(ExercisePackedDriver, DuplicateWithNothingInFlightIsNamedByTheNextPost) {
+  Rig rig;
+  FakeDevice dev(rig.driver->setup(0));
+  const ChainRequest req = chain("x", 1);
+  ASSERT_TRUE(rig.driver->post(0, std::span<const ChainRequest>(&req, 1)));
+  const auto b = dev.pop();
+  dev.push(b.id, 1, b.descs);
+  ASSERT_TRUE(rig.driver->wait_used(0, 1, 500ms));
+  dev.push(b.id, 1, b.descs);
+  auto again = rig.driver->post(0, std::span<const ChainRequest>(&req, 1));
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error,
+            "queue 0: used id 0 was completed twice (a duplicate used entry) (used descriptor at "
+            "desc 2 wrap 1, next avail desc 2 wrap 1)");
+  EXPECT_EQ(rig.driver->in_flight(0), 0u);
+}
+
 TEST(ExercisePackedDriver, LengthBeyondTheWritableBytesIsNamed) {
   Rig rig;
   FakeDevice dev(rig.driver->setup(0));

@@ -219,6 +219,17 @@ Outcome<std::vector<uint64_t>> PackedDriver::post(unsigned queue,
     }
   }
 
+  // With nothing in flight the device owns no descriptor: a used entry at the used position
+  // (a second completion, say) would be overwritten by this post and never seen, so it is
+  // caught here.
+  if (q.descs_in_flight == 0 && used_at_next(q)) {
+    const uint8_t* d = ram_.host(q.ring + kDescSize * q.next_used.index, kDescSize);
+    for (auto& list : blocks)
+      for (uint64_t b : list) q.data.release(b);
+    record_snapshot(queue);
+    return R::fail(unexpected_id_text(queue, q, load_le16(d + kDescId)));
+  }
+
   std::vector<uint64_t> tokens;
   uint8_t* ring = ram_.host(q.ring, kDescSize * q.setup.size);
   uint32_t added = 0;
@@ -310,6 +321,23 @@ void PackedDriver::kick(unsigned queue) {
   if (::write(queues_[queue].kick.get(), &one, sizeof one) == sizeof one) ++queues_[queue].kicks;
 }
 
+bool PackedDriver::used_at_next(const Queue& q) const {
+  // VIRTIO "Packed Virtqueues", "Used Descriptors": the descriptor at the used position is used
+  // once its AVAIL and USED bits both equal the used wrap counter.
+  const uint8_t* ring = ram_.host(q.ring, kDescSize * q.setup.size);
+  const uint16_t flags = load_u16(ring + kDescSize * q.next_used.index + kDescFlags);
+  const bool avail = (flags & kPackedDescAvail) != 0, used = (flags & kPackedDescUsed) != 0;
+  return avail == q.next_used.wrap && used == q.next_used.wrap;
+}
+
+std::string PackedDriver::unexpected_id_text(unsigned queue, const Queue& q, uint16_t id) const {
+  const bool again = q.completed.count(id) != 0;
+  return fmt::format(
+      "queue {}: used id {} {} (used descriptor at desc {} wrap {}, next avail desc {} wrap {})",
+      queue, id, again ? "was completed twice (a duplicate used entry)" : "was not in flight",
+      q.next_used.index, q.next_used.wrap ? 1 : 0, q.next_avail.index, q.next_avail.wrap ? 1 : 0);
+}
+
 std::string PackedDriver::ring_state_text(const Queue& q) const {
   const uint8_t* ring = ram_.host(q.ring, kDescSize * q.setup.size);
   const uint8_t* area = ram_.host(q.device_area, kEventAreaSize);
@@ -330,13 +358,7 @@ Outcome<std::vector<ChainCompletion>> PackedDriver::wait_used(unsigned queue, si
   std::vector<ChainCompletion> out;
   const uint8_t* ring = ram_.host(q.ring, kDescSize * q.setup.size);
   uint8_t* driver_area = ram_.host(q.driver_area, kEventAreaSize);
-  // VIRTIO "Packed Virtqueues", "Used Descriptors": the descriptor at the used position is used
-  // once its AVAIL and USED bits both equal the used wrap counter.
-  auto used_here = [&]() {
-    const uint16_t flags = load_u16(ring + kDescSize * q.next_used.index + kDescFlags);
-    const bool avail = (flags & kPackedDescAvail) != 0, used = (flags & kPackedDescUsed) != 0;
-    return avail == q.next_used.wrap && used == q.next_used.wrap;
-  };
+  auto used_here = [&]() { return used_at_next(q); };
   const auto start = std::chrono::steady_clock::now();
   auto last_progress = start;
   while (out.size() < count) {
@@ -351,12 +373,7 @@ Outcome<std::vector<ChainCompletion>> PackedDriver::wait_used(unsigned queue, si
       auto it = q.inflight.find(id);
       if (it == q.inflight.end()) {
         record_snapshot(queue);
-        const bool again = q.completed.count(id) != 0;
-        return R::fail(fmt::format(
-            "queue {}: used id {} {} (used descriptor at desc {} wrap {}, next avail desc {} wrap "
-            "{})",
-            queue, id, again ? "was completed twice (a duplicate used entry)" : "was not in flight",
-            at.index, at.wrap ? 1 : 0, q.next_avail.index, q.next_avail.wrap ? 1 : 0));
+        return R::fail(unexpected_id_text(queue, q, id));
       }
       // VIRTIO "Used Descriptors": with WRITE, len is the bytes written into the buffer.
       if (len > it->second.writable_total) {

@@ -108,6 +108,11 @@ class PackedDriver final : public RingDriver {
   // VIRTIO "Driver Notifications" of packed rings: whether the device wants a kick after the
   // driver moved its position over `added` descriptors.
   bool device_wants_kick(const Queue& q, uint32_t added) const;
+  // Whether the descriptor at the used position holds a used entry (of the used wrap counter).
+  bool used_at_next(const Queue& q) const;
+  // "queue 0: used id 7 was not in flight (used descriptor at desc 0 wrap 1, next avail desc 2
+  // wrap 1)", or "was completed twice" for an id completed and not posted again since.
+  std::string unexpected_id_text(unsigned queue, const Queue& q, uint16_t id) const;
   // The ring around the used position, for messages: "next avail desc 3 wrap 1, next used desc
   // 1 wrap 1 (flags 0x80), device event flags disable".
   std::string ring_state_text(const Queue& q) const;
