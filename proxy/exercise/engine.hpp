@@ -58,7 +58,8 @@ struct ExerciseResult {
 };
 
 // The virtio feature bits QEMU 7.2 acks for `device` (its vhost-user feature lists) that this
-// engine can drive: split rings, event idx, indirect descriptors allowed.
+// engine can drive: event idx, indirect descriptors allowed (RING_PACKED is acked apart, by
+// ExerciseOptions::packed_ring).
 uint64_t default_feature_mask(DeviceKind device, unsigned queues);
 // The protocol features QEMU 7.2 acks that this engine implements.
 uint64_t default_protocol_feature_mask();
