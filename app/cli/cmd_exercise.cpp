@@ -103,11 +103,11 @@ std::vector<CheckOutcome> conformance_checks(const Store& store) {
 std::string format_text(const exercise::ExerciseOptions& o, const exercise::ExerciseResult& r,
                         const std::string& capture) {
   std::string out = fmt::format(
-      "exercise: {} back-end at '{}': {} queue(s) of {}, features 0x{:x}, protocol features "
+      "exercise: {} back-end at '{}': {} {} queue(s) of {}, features 0x{:x}, protocol features "
       "0x{:x}\n",
       device_kind_name(o.device),
       escape_text(o.backend_listen.empty() ? o.backend_connect : o.backend_listen), r.queues,
-      o.queue_size, r.acked_features, r.acked_protocol_features);
+      o.packed_ring ? "packed" : "split", o.queue_size, r.acked_features, r.acked_protocol_features);
   size_t width = 5;
   for (const CheckOutcome& c : r.checks) width = std::max(width, c.id.size());
   out +=
@@ -137,6 +137,7 @@ std::string format_json(const exercise::ExerciseOptions& o, const exercise::Exer
   j["schema"] = kJsonSchema;
   j["type"] = "exercise";
   j["device"] = device_kind_name(o.device);
+  j["ring"] = o.packed_ring ? "packed" : "split";
   j["backend"] = o.backend_listen.empty() ? o.backend_connect : o.backend_listen;
   j["queues"] = r.queues;
   j["queue_size"] = o.queue_size;
@@ -233,7 +234,7 @@ int run_exercise(int argc, char** argv) {
   std::string connect, listen, device_text = "blk", timeout_text, duration_text, queues_text,
                                size_text, depth_text, features_text, protocol_text, output,
                                format_text_opt, out_path, workload_text, shared_dir,
-                               connect_timeout_text, bench_time_text;
+                               connect_timeout_text, bench_time_text, ring_text;
   bool bench = false;
   bool indirect = false;
   std::vector<std::string> scenarios;
@@ -241,7 +242,8 @@ int run_exercise(int argc, char** argv) {
       "exercise",
       "(--backend-connect SOCK | --backend-listen SOCK) --device blk|fs|net\n"
       "       [--scenario NAME|all]... [--workload default|none] [--duration S] [--queues N]\n"
-      "       [--queue-size N] [--queue-depth N] [--timeout S] [--features MASK]\n"
+      "       [--queue-size N] [--queue-depth N] [--ring split|packed] [--indirect]\n"
+      "       [--timeout S] [--features MASK]\n"
       "       [--protocol-features MASK] [--bench [--bench-time S]] [-w capture.pcap]\n"
       "       [--format text|json|junit] [-o FILE]",
       "Drives a live vhost-user back-end without a VM: vhostscope is the front-end and the virtio\n"
@@ -281,6 +283,10 @@ int run_exercise(int argc, char** argv) {
   args.option("protocol-features", 0, "MASK",
               "protocol feature bits that may be acked (hex; default: what QEMU 7.2 acks)",
               &protocol_text);
+  args.option("ring", 0, "LAYOUT",
+              "split (default) or packed: packed virtqueues, acking VIRTIO_F_RING_PACKED (a "
+              "back-end that does not offer it is reported unsupported)",
+              &ring_text);
   args.flag("indirect", 0,
             "place chains of two or more buffers in indirect descriptor tables (needs "
             "VIRTIO_RING_F_INDIRECT_DESC)",
@@ -300,6 +306,11 @@ int run_exercise(int argc, char** argv) {
     return fail(kCommand, "give exactly one of --backend-connect SOCK and --backend-listen SOCK");
   o.backend_connect = connect;
   o.indirect = indirect;
+  if (ring_text == "packed")
+    o.packed_ring = true;
+  else if (!ring_text.empty() && ring_text != "split")
+    return fail(kCommand,
+                fmt::format("--ring must be split or packed, not '{}'", escape_text(ring_text)));
   o.backend_listen = listen;
   o.device = device_kind_from_name(device_text);
   if (o.device != DeviceKind::Blk && o.device != DeviceKind::Fs && o.device != DeviceKind::Net)

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "decoders/vhost_user/features.hpp"
+#include "decoders/vhost_user/payload_layout.hpp"
 #include "decoders/vhost_user/payloads.hpp"
 #include "decoders/virtio/guest_memory.hpp"
 #include "decoders/virtio/ring_detail.hpp"
@@ -59,7 +60,7 @@ inline constexpr size_t kSnapshotWalkedChains = 16;  // oldest in-flight chains 
 // Oldest in-flight chains whose raw head (ChainHead: kChainHeadBytes of readable bytes) a sample
 // keeps: at most 4 x 40 bytes of guest data per sample.
 inline constexpr size_t kSnapshotRawChains = 4;
-inline constexpr uint32_t kMaxQueueSize = 32768;
+// The queue size bound, kMaxQueueSize, is payload_layout.hpp's (one definition for both).
 
 // Where one ring is and how to read it. Addresses are guest-physical (translated from the UVAs
 // of SET_VRING_ADDR); a part that could not be translated leaves a fault and the ring unread.

@@ -8,6 +8,8 @@
 #include "decoders/vhost_user/payload_layout.hpp"
 #include "decoders/virtio/device_config.hpp"
 #include "proxy/exercise/lifecycle_scenarios.hpp"
+#include "proxy/exercise/packed_driver.hpp"
+#include "proxy/exercise/split_driver.hpp"
 #include "proxy/exercise/workload_table.hpp"
 
 namespace vhs::exercise {
@@ -52,7 +54,7 @@ uint32_t config_size(DeviceKind device, uint64_t offered) {
 uint64_t default_feature_mask(DeviceKind device, unsigned queues) {
   // Ring bits QEMU 7.2 keeps for every vhost-user device and this engine drives: indirect
   // descriptors (allowed; the engine places direct chains), event idx, VERSION_1.
-  // PROTOCOL_FEATURES is added when offered. Packed rings are not driven yet.
+  // PROTOCOL_FEATURES is added when offered; RING_PACKED when packed rings are asked for.
   const uint64_t ring = feature_bit(kFeatureIndirectDesc) | feature_bit(kFeatureEventIdx) |
                         feature_bit(kFeatureVersion1);
   switch (device) {
@@ -109,6 +111,12 @@ Outcome<bool> Engine::negotiate() {
   auto features = link_.call(FrontendRequest::GET_FEATURES, {});
   if (!features) return R::fail(features.error);
   offered_features_ = features.value->u64();
+  const uint64_t packed = feature_bit(kFeatureRingPacked);
+  unsupported_.clear();
+  if (options_.packed_ring && !(offered_features_ & packed)) {
+    unsupported_ = "the back-end does not offer VIRTIO_F_RING_PACKED (bit 34)";
+    return R::fail(unsupported_);
+  }
   const bool protocol = (offered_features_ & feature_bit(kFeatureProtocolFeatures)) != 0;
   if (protocol) {
     auto offered = link_.call(FrontendRequest::GET_PROTOCOL_FEATURES, {});
@@ -158,6 +166,10 @@ Outcome<bool> Engine::negotiate() {
   acked_features_ = offered_features_ &
                     options_.features_mask.value_or(default_feature_mask(options_.device, queues_));
   if (protocol) acked_features_ |= feature_bit(kFeatureProtocolFeatures);
+  // The ring layout is the option's, whatever a --features mask lets through (VIRTIO "Packed
+  // Virtqueues": the layout is fixed by this bit at FEATURES_OK).
+  acked_features_ = options_.packed_ring ? acked_features_ | packed
+                                                      : acked_features_ & ~packed;
   config_.clear();
   if (has_feature(proto, ProtocolFeature::CONFIG) &&
       config_size(options_.device, offered_features_) > 0) {
@@ -204,8 +216,12 @@ bool Engine::lay_out_memory(std::string& error) {
     error = "--indirect: VIRTIO_RING_F_INDIRECT_DESC (bit 28) was not negotiated";
     return false;
   }
-  driver_ = std::make_unique<SplitDriver>(ram_, link_, options_.device, acked_features_,
-                                          options_.indirect);
+  if (options_.packed_ring)
+    driver_ = std::make_unique<PackedDriver>(ram_, link_, options_.device, acked_features_,
+                                             options_.indirect);
+  else
+    driver_ = std::make_unique<SplitDriver>(ram_, link_, options_.device, acked_features_,
+                                            options_.indirect);
   Arena ring_arena(kRingRegionGpa, ram_.region(0)->size);
   for (unsigned q = 0; q < queues_; ++q) {
     Arena data(kDataRegionGpa + kDataPerQueue * q, kDataPerQueue);
@@ -224,10 +240,11 @@ Outcome<bool> Engine::send_memory() {
 
 Outcome<bool> Engine::start_queue(unsigned queue, uint16_t base) {
   using R = Outcome<bool>;
-  const SplitQueueSetup& s = driver_->setup(queue);
+  const QueueSetup& s = driver_->setup(queue);
+  const uint32_t vring_base = driver_->resume_vring_base(base);
   const std::pair<FrontendRequest, Bytes> steps[] = {
       {FrontendRequest::SET_VRING_NUM, encode_vring_state(queue, s.size)},
-      {FrontendRequest::SET_VRING_BASE, encode_vring_state(queue, base)},
+      {FrontendRequest::SET_VRING_BASE, encode_vring_state(queue, vring_base)},
       {FrontendRequest::SET_VRING_ADDR, encode_vring_addr(s.addr)},
   };
   for (const auto& [request, payload] : steps) {
@@ -256,7 +273,7 @@ Outcome<bool> Engine::start_queue(unsigned queue, uint16_t base) {
     driver_->kick(queue);
     driver_->record_snapshot(queue);
   } else {
-    driver_->record_snapshot(queue, base);
+    driver_->record_snapshot(queue, vring_base);
   }
   return R::ok(true);
 }
@@ -289,7 +306,7 @@ Outcome<bool> Engine::set_up() {
   auto m = send_memory();
   if (!m) return m;
   for (unsigned q = 0; q < queue_count(); ++q) {
-    auto s = start_queue(q, 0);
+    auto s = start_queue(q, driver_->fresh_vring_base());
     if (!s) return s;
   }
   return Outcome<bool>::ok(true);
@@ -303,7 +320,8 @@ Outcome<bool> Engine::set_up_again() {
 
 namespace {
 
-CheckOutcome setup_check(const Outcome<bool>& result, uint64_t first, uint64_t last) {
+CheckOutcome setup_check(const Outcome<bool>& result, const std::string& unsupported,
+                         uint64_t first, uint64_t last) {
   CheckOutcome c;
   c.id = "protocol.setup";
   c.what =
@@ -311,6 +329,10 @@ CheckOutcome setup_check(const Outcome<bool>& result, uint64_t first, uint64_t l
       "\"Ring states\")";
   c.verdict = result ? Verdict::Pass : Verdict::Fail;
   c.reason = result.error;
+  if (!unsupported.empty()) {
+    c.verdict = Verdict::Unsupported;
+    c.reason = unsupported;
+  }
   c.first_record = first;
   c.last_record = last;
   return c;
@@ -353,7 +375,8 @@ ExerciseResult run_exercise(const ExerciseOptions& options) {
   result.ran = true;
   const uint64_t first = engine.link().records() + 1;
   const auto setup = engine.set_up();
-  result.checks.push_back(setup_check(setup, first, engine.link().records()));
+  result.checks.push_back(
+      setup_check(setup, engine.unsupported(), first, engine.link().records()));
   if (setup) {
     if (options.run_workload) {
       WorkloadContext ctx{engine.driver(),    engine.acked_features(), engine.config(),

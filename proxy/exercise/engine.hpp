@@ -18,7 +18,7 @@
 #include "proxy/exercise/check_outcome.hpp"
 #include "proxy/exercise/frontend_link.hpp"
 #include "proxy/exercise/guest_ram.hpp"
-#include "proxy/exercise/split_driver.hpp"
+#include "proxy/exercise/ring_driver.hpp"
 
 namespace vhs::exercise {
 
@@ -38,6 +38,8 @@ struct ExerciseOptions {
   bool run_workload = true;
   // Chains of two or more buffers go in indirect descriptor tables (needs INDIRECT_DESC).
   bool indirect = false;
+  // VIRTIO_F_RING_PACKED is acked and every queue is a packed ring (else split rings).
+  bool packed_ring = false;
   std::vector<std::string> scenarios;  // lifecycle scenario names ("all" expanded by the caller)
   bool bench = false;                  // measure (blk): IOPS and latency per queue
   std::chrono::milliseconds bench_each{1000};  // per queue depth / block size / queue
@@ -56,7 +58,8 @@ struct ExerciseResult {
 };
 
 // The virtio feature bits QEMU 7.2 acks for `device` (its vhost-user feature lists) that this
-// engine can drive: split rings, event idx, indirect descriptors allowed.
+// engine can drive: event idx, indirect descriptors allowed (RING_PACKED is acked apart, by
+// ExerciseOptions::packed_ring).
 uint64_t default_feature_mask(DeviceKind device, unsigned queues);
 // The protocol features QEMU 7.2 acks that this engine implements.
 uint64_t default_protocol_feature_mask();
@@ -71,7 +74,8 @@ class Engine {
   // GET_CONFIG, SET_MEM_TABLE and every queue. Fails with the reason and the record number.
   Outcome<bool> set_up();
 
-  // One queue: SET_VRING_NUM, SET_VRING_BASE `base`, SET_VRING_ADDR, SET_VRING_KICK,
+  // One queue: SET_VRING_NUM, SET_VRING_BASE at `base` (the low 16 bits of the vring base
+  // encoding; the driver adds what its ring layout needs), SET_VRING_ADDR, SET_VRING_KICK,
   // SET_VRING_CALL, and SET_VRING_ENABLE 1 when protocol features were negotiated.
   Outcome<bool> start_queue(unsigned queue, uint16_t base);
   // GET_VRING_BASE (spec "Ring states": stops the ring); the back-end's next avail index.
@@ -81,13 +85,14 @@ class Engine {
 
   FrontendLink& link() { return link_; }
   GuestRam& ram() { return ram_; }
-  SplitDriver& driver() { return *driver_; }
+  RingDriver& driver() { return *driver_; }
   const ExerciseOptions& options() const { return options_; }
   uint64_t offered_features() const { return offered_features_; }
   uint64_t acked_features() const { return acked_features_; }
   uint64_t offered_protocol_features() const { return offered_protocol_; }
   uint64_t acked_protocol_features() const { return link_.acked_protocol_features(); }
   bool protocol_features_negotiated() const;
+  const std::string& unsupported() const { return unsupported_; }
   const std::vector<uint8_t>& config() const { return config_; }
   // The driver's queues once it laid them out; before that, what negotiation chose.
   unsigned queue_count() const { return driver_ ? driver_->queue_count() : queues_; }
@@ -104,7 +109,10 @@ class Engine {
   ExerciseOptions options_;
   FrontendLink link_;
   GuestRam ram_;
-  std::unique_ptr<SplitDriver> driver_;
+  std::unique_ptr<RingDriver> driver_;
+  // Set when the back-end lacks what the options need (a feature it does not offer): set-up
+  // stops there and reports this as unsupported rather than failed.
+  std::string unsupported_;
   uint64_t offered_features_ = 0, acked_features_ = 0, offered_protocol_ = 0;
   unsigned queues_ = 1;  // chosen by negotiation; the driver's count once it exists
   std::vector<uint8_t> config_;

@@ -42,7 +42,7 @@ R probe_all(Engine& e) {
 
 R stop_restart(Engine& e) {
   const WorkloadEntry* w = find_workload(e.options().device);
-  SplitDriver& d = e.driver();
+  RingDriver& d = e.driver();
   for (unsigned q = 0; q < e.queue_count(); ++q) {
     const size_t n = std::min<size_t>(8, d.queue_size(q) / 2);
     std::vector<ChainRequest> reqs(n, w->probe_request());
@@ -53,15 +53,9 @@ R stop_restart(Engine& e) {
     const size_t pending = d.in_flight(q);
     auto base = e.stop_queue(q);
     if (!base) return R::fail(base.error);
-    // Spec "Ring states": the index is where the back-end resumes, between what it used and
-    // what was made available.
-    const uint16_t avail = d.avail_idx(q);
-    const uint16_t behind = static_cast<uint16_t>(avail - static_cast<uint16_t>(*base.value));
-    if (*base.value > 0xffff || behind > pending)
-      return R::fail(fmt::format(
-          "queue {}: GET_VRING_BASE returned {}, not within the {} chains in flight up to "
-          "avail idx {}",
-          q, *base.value, pending, avail));
+    // Spec "Ring states": the back-end resumes between what it used and what was made available.
+    const std::string fault = d.vring_base_fault(q, *base.value);
+    if (!fault.empty()) return R::fail(fault);
     auto s = e.start_queue(q, static_cast<uint16_t>(*base.value));
     if (!s) return s;
     // Every chain completes exactly once (the driver rejects a repeated or unknown id); only

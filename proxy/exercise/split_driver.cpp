@@ -224,6 +224,17 @@ Outcome<std::vector<uint64_t>> SplitDriver::post(unsigned queue,
   return R::ok(std::move(tokens));
 }
 
+std::string SplitDriver::vring_base_fault(unsigned queue, uint32_t base) const {
+  // Spec "Ring states": the index is where the back-end resumes, between what it used and what
+  // was made available.
+  const Queue& q = queues_[queue];
+  const uint16_t behind = static_cast<uint16_t>(q.avail_idx - static_cast<uint16_t>(base));
+  if (base <= 0xffff && behind <= q.inflight.size()) return {};
+  return fmt::format(
+      "queue {}: GET_VRING_BASE returned {}, not within the {} chains in flight up to avail idx {}",
+      queue, base, q.inflight.size(), q.avail_idx);
+}
+
 void SplitDriver::kick(unsigned queue) {
   const uint64_t one = 1;
   (void)!::write(queues_[queue].kick.get(), &one, sizeof one);

@@ -18,6 +18,7 @@
 #include "decoders/vhost_user/payloads.hpp"
 #include "proxy/exercise/driver_io.hpp"
 #include "proxy/exercise/guest_ram.hpp"
+#include "proxy/exercise/ring_driver.hpp"
 #include "proxy/unique_fd.hpp"
 
 namespace vhs {
@@ -28,15 +29,9 @@ namespace vhs::exercise {
 
 class FrontendLink;
 
-// Where a queue lives and how it is notified: what SET_VRING_NUM/ADDR/KICK/CALL carry.
-struct SplitQueueSetup {
-  uint16_t size = 0;
-  VringAddrValue addr;  // UVAs (our own mapping), flags 0
-  int kick_fd = -1;
-  int call_fd = -1;
-};
+using SplitQueueSetup = QueueSetup;
 
-class SplitDriver final : public DriverIo {
+class SplitDriver final : public RingDriver {
  public:
   // `event_idx`: RING_EVENT_IDX was acked, so the driver keeps used_event current. `indirect`:
   // a chain of two or more buffers is placed in an indirect descriptor table (VIRTIO "Indirect
@@ -45,8 +40,13 @@ class SplitDriver final : public DriverIo {
               bool indirect = false);
 
   // Lays out queue `queues()` in `ring_arena` with data buffers from `data_arena`.
-  bool add_queue(uint16_t size, Arena& ring_arena, Arena data_arena, std::string& error);
-  const SplitQueueSetup& setup(unsigned queue) const { return queues_[queue].setup; }
+  bool add_queue(uint16_t size, Arena& ring_arena, Arena data_arena, std::string& error) override;
+  const QueueSetup& setup(unsigned queue) const override { return queues_[queue].setup; }
+
+  // Spec "Ring states": the next avail ring index the back-end reads, free running.
+  uint16_t fresh_vring_base() const override { return 0; }
+  uint32_t resume_vring_base(uint16_t resume) const override { return resume; }
+  std::string vring_base_fault(unsigned queue, uint32_t base) const override;
 
   unsigned queue_count() const override { return static_cast<unsigned>(queues_.size()); }
   uint16_t queue_size(unsigned queue) const override { return queues_[queue].setup.size; }
@@ -56,27 +56,23 @@ class SplitDriver final : public DriverIo {
                                                   std::chrono::milliseconds timeout) override;
   uint64_t records_written() const override;
 
-  // Kicks once more: a ring started again with chains still unfetched needs the device to look.
-  void kick(unsigned queue);
+  void kick(unsigned queue) override;
 
-  size_t in_flight(unsigned queue) const { return queues_[queue].inflight.size(); }
+  size_t in_flight(unsigned queue) const override { return queues_[queue].inflight.size(); }
   uint16_t avail_idx(unsigned queue) const { return queues_[queue].avail_idx; }
 
   // Ring state as the proxy would sample it, written to the capture.
   RingSnapshot snapshot(unsigned queue, std::optional<uint32_t> vring_base = std::nullopt) const;
-  void record_snapshot(unsigned queue, std::optional<uint32_t> vring_base = std::nullopt);
+  void record_snapshot(unsigned queue, std::optional<uint32_t> vring_base = std::nullopt) override;
 
-  // Buffers of later chains on `queue` come from `arena` (memory hot add); the old arena back.
-  Arena swap_data_arena(unsigned queue, Arena arena) {
+  Arena swap_data_arena(unsigned queue, Arena arena) override {
     std::swap(queues_[queue].data, arena);
     return arena;
   }
-  const Arena& data_arena(unsigned queue) const { return queues_[queue].data; }
-  uint64_t used_ring_gpa(unsigned queue) const { return queues_[queue].used; }
+  const Arena& data_arena(unsigned queue) const override { return queues_[queue].data; }
+  uint64_t used_ring_gpa(unsigned queue) const override { return queues_[queue].used; }
 
-  // Forgets every chain and zeroes the rings: the device was reset, so the rings start over
-  // (VIRTIO "Device Reset"). New kick/call eventfds are made.
-  bool reset_queues(std::string& error);
+  bool reset_queues(std::string& error) override;
 
  private:
   struct InFlight {
@@ -88,7 +84,7 @@ class SplitDriver final : public DriverIo {
     uint64_t writable_total = 0;
   };
   struct Queue {
-    SplitQueueSetup setup;
+    QueueSetup setup;
     uint64_t desc = 0, avail = 0, used = 0;  // gpa
     UniqueFd kick, call;
     Arena data;

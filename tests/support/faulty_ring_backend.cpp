@@ -11,9 +11,10 @@ namespace {
 
 // Request numbers (spec "Front-end message types").
 constexpr uint32_t kGetFeatures = 1, kSetMemTable = 5, kSetVringNum = 8, kSetVringAddr = 9,
-                   kGetVringBase = 11, kSetVringKick = 12, kSetVringCall = 13,
+                   kSetVringBase = 10, kGetVringBase = 11, kSetVringKick = 12, kSetVringCall = 13,
                    kGetProtocolFeatures = 15;
 constexpr uint64_t kFeatures = (uint64_t{1} << 32) | (uint64_t{1} << 30);  // VERSION_1, PROTOCOL
+constexpr uint64_t kRingPacked = uint64_t{1} << 34;
 constexpr uint64_t kProtocolFeatures = uint64_t{1} << 3;                   // REPLY_ACK
 
 Bytes reply(uint32_t request, const void* payload, uint32_t size) {
@@ -35,8 +36,9 @@ T get(const uint8_t* p) {
 
 }  // namespace
 
-FaultyRingBackend::FaultyRingBackend(std::string path, RingFault fault, Millis timeout)
-    : path_(std::move(path)), fault_(fault), timeout_(timeout) {
+FaultyRingBackend::FaultyRingBackend(std::string path, RingFault fault, Millis timeout,
+                                     bool packed)
+    : path_(std::move(path)), fault_(fault), timeout_(timeout), packed_(packed) {
   listener_ = listen_on(path_);
   thread_ = std::thread([this] { run(); });
 }
@@ -86,8 +88,18 @@ bool FaultyRingBackend::on_message(ReceivedMessage& m) {
   const uint8_t* p = m.bytes.data() + 12;
   uint64_t u64 = 0;
   switch (h.request) {
-    case kGetFeatures:
-      return send_message(sock_.get(), reply(h.request, &kFeatures, 8)) == IoStatus::Ok;
+    case kGetFeatures: {
+      const uint64_t offered = kFeatures | (packed_ ? kRingPacked : 0);
+      return send_message(sock_.get(), reply(h.request, &offered, 8)) == IoStatus::Ok;
+    }
+    case kSetVringBase:
+      // Packed: bits 0-14 the next descriptor, bit 15 its wrap counter; used resumes there.
+      if (get<uint32_t>(p) == 0 && packed_) {
+        const uint32_t num = get<uint32_t>(p + 4);
+        avail_pos_ = used_pos_ = static_cast<uint16_t>(num & 0x7fff);
+        avail_wrap_ = used_wrap_ = ((num >> 15) & 1) != 0;
+      }
+      break;
     case kGetProtocolFeatures:
       return send_message(sock_.get(), reply(h.request, &kProtocolFeatures, 8)) == IoStatus::Ok;
     case kSetMemTable: {
@@ -123,7 +135,9 @@ bool FaultyRingBackend::on_message(ReceivedMessage& m) {
       if ((get<uint64_t>(p) & 0xff) == 0 && !m.fds.empty()) call_ = std::move(m.fds[0]);
       break;
     case kGetVringBase: {
-      uint32_t state[2] = {get<uint32_t>(p), last_avail_};
+      const uint32_t base =
+          packed_ ? uint32_t{avail_pos_} | (avail_wrap_ ? 0x8000u : 0u) : last_avail_;
+      uint32_t state[2] = {get<uint32_t>(p), base};
       return send_message(sock_.get(), reply(h.request, state, 8)) == IoStatus::Ok;
     }
     default: break;
@@ -133,6 +147,7 @@ bool FaultyRingBackend::on_message(ReceivedMessage& m) {
 }
 
 void FaultyRingBackend::on_kick() {
+  if (packed_) return on_kick_packed();
   uint8_t* avail = at_uva(avail_);
   uint8_t* used = at_uva(used_);
   uint8_t* desc = at_uva(desc_);
@@ -171,6 +186,73 @@ void FaultyRingBackend::on_kick() {
         break;
       case RingFault::WrongLength: push(head, writable + 100); break;
       case RingFault::UnknownHead: push((head + 5u) % size_, writable); break;
+    }
+  }
+  const uint64_t one = 1;
+  if (call_) (void)!::write(call_.get(), &one, 8);
+}
+
+// A descriptor is available when AVAIL equals the wrap counter and USED does not; a used entry
+// has both equal to the used wrap counter, WRITE when its length counts.
+void FaultyRingBackend::on_kick_packed() {
+  uint8_t* ring = at_uva(desc_);
+  if (!ring || size_ == 0) return;
+  auto step = [this](uint16_t& pos, bool& wrap) {
+    if (++pos == size_) {
+      pos = 0;
+      wrap = !wrap;
+    }
+  };
+  while (true) {
+    const uint16_t head_flags =
+        __atomic_load_n(reinterpret_cast<uint16_t*>(ring + 16 * uint64_t{avail_pos_} + 14),
+                        __ATOMIC_ACQUIRE);
+    if (((head_flags & 0x80) != 0) != avail_wrap_ || ((head_flags & 0x8000) != 0) == avail_wrap_)
+      break;
+    uint32_t writable = 0;
+    uint8_t* status = nullptr;
+    uint16_t id = 0, descs = 0;
+    for (uint16_t n = 0; n < size_; ++n) {
+      const uint8_t* d = ring + 16 * uint64_t{avail_pos_};
+      const uint32_t len = get<uint32_t>(d + 8);
+      const uint16_t flags = get<uint16_t>(d + 14);
+      id = get<uint16_t>(d + 12);
+      ++descs;
+      step(avail_pos_, avail_wrap_);
+      if (flags & 2) {
+        writable += len;
+        status = at_gpa(get<uint64_t>(d) + len - 1);
+      }
+      if (!(flags & 1)) break;
+    }
+    if (status) *status = 0;
+    // Writes a used entry at the used position, its flags last unless `hold` (then the caller
+    // stores the returned flags there later).
+    auto push = [&](uint16_t used_id, uint32_t len, uint16_t** held = nullptr) {
+      uint8_t* d = ring + 16 * uint64_t{used_pos_};
+      std::memcpy(d + 8, &len, 4);
+      std::memcpy(d + 12, &used_id, 2);
+      const uint16_t flags = static_cast<uint16_t>((used_wrap_ ? 0x8080 : 0) | 2);
+      if (held)
+        *held = reinterpret_cast<uint16_t*>(d + 14);
+      else
+        __atomic_store_n(reinterpret_cast<uint16_t*>(d + 14), flags, __ATOMIC_RELEASE);
+      for (uint16_t k = 0; k < descs; ++k) step(used_pos_, used_wrap_);
+      return flags;
+    };
+    switch (fault_) {
+      case RingFault::None: push(id, writable); break;
+      case RingFault::DuplicateUsed: {
+        // The second entry is in place before the first is published, so the front-end sees
+        // it whatever it does once the first arrives.
+        uint16_t* first = nullptr;
+        const uint16_t flags = push(id, writable, &first);
+        push(id, writable);
+        __atomic_store_n(first, flags, __ATOMIC_RELEASE);
+        break;
+      }
+      case RingFault::WrongLength: push(id, writable + 100); break;
+      case RingFault::UnknownHead: push(static_cast<uint16_t>((id + 5u) % size_), writable); break;
     }
   }
   const uint64_t one = 1;
