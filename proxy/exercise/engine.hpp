@@ -18,6 +18,7 @@
 #include "proxy/exercise/check_outcome.hpp"
 #include "proxy/exercise/frontend_link.hpp"
 #include "proxy/exercise/guest_ram.hpp"
+#include "proxy/exercise/net_bench.hpp"
 #include "proxy/exercise/split_driver.hpp"
 
 namespace vhs::exercise {
@@ -39,7 +40,7 @@ struct ExerciseOptions {
   // Chains of two or more buffers go in indirect descriptor tables (needs INDIRECT_DESC).
   bool indirect = false;
   std::vector<std::string> scenarios;  // lifecycle scenario names ("all" expanded by the caller)
-  bool bench = false;                  // measure (blk): IOPS and latency per queue
+  bool bench = false;  // measure: blk IOPS and latency per queue, net packets/s per queue pair
   std::chrono::milliseconds bench_each{1000};  // per queue depth / block size / queue
   std::filesystem::path shared_dir;
   RecordSink* capture = nullptr;
@@ -52,7 +53,8 @@ struct ExerciseResult {
   uint64_t records = 0;
   uint64_t acked_features = 0, acked_protocol_features = 0;
   unsigned queues = 0;
-  std::vector<BenchFigure> bench;
+  std::vector<BenchFigure> bench;         // blk
+  std::vector<NetBenchFigure> net_bench;  // net
 };
 
 // The virtio feature bits QEMU 7.2 acks for `device` (its vhost-user feature lists) that this
