@@ -5,7 +5,8 @@
 # queue, every process on CPU 0. Each round runs both legs against a fresh daemon, exerciser
 # first, and the ratio exerciser/guest is taken within the round; the table gives the medians.
 # Then the exerciser's packets/s through dpdk-testpmd (io forwarding, --no-huge --no-pci, both
-# its lcores on CPU 0), which has no guest leg: a TCG guest cannot send at a comparable rate.
+# its lcores on CPU 0), which has no guest leg: a TCG guest cannot send at a comparable rate,
+# and the exerciser's own CPU time per frame (what it would cost on a core of its own).
 #
 # usage: bench/exercise_vs_guest.sh [--rounds N] [--seconds S] [--build DIR] [--no-net]
 set -euo pipefail
@@ -21,11 +22,11 @@ while [ $# -gt 0 ]; do
     --seconds) seconds=$2; shift 2 ;;
     --build) build=$2; shift 2 ;;
     --no-net) net=0; shift ;;
-    -h|--help) sed -n 2,11p "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n 2,12p "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "exercise_vs_guest: unknown option '$1'" >&2; exit 2 ;;
   esac
 done
-for tool in jq qemu-storage-daemon qemu-system-x86_64 taskset; do
+for tool in jq qemu-storage-daemon qemu-system-x86_64 taskset /usr/bin/time; do
   command -v "$tool" >/dev/null || { echo "exercise_vs_guest: missing $tool" >&2; exit 2; }
 done
 
@@ -154,6 +155,7 @@ printf 'exerciser at queue depth 32 (no guest leg): 4k %.0f IOPS, 64k %.0f IOPS\
 testpmd=${VHS_TESTPMD:-/usr/bin/dpdk-testpmd}
 [ -x "$testpmd" ] || { echo "exercise_vs_guest: no $testpmd, no net figures" >&2; exit 0; }
 declare -A tx rx gb lost p50
+cpu_us=""
 for ((r = 0; r < rounds; r++)); do
   dir=$work/net-$r
   mkdir -p "$dir"
@@ -163,7 +165,8 @@ for ((r = 0; r < rounds; r++)); do
     --total-num-mbufs=8192 --auto-start --stats-period=60 > "$dir/testpmd.log" 2>&1 &
   pids+=($!)
   wait_path "$dir/net.sock" 30 || { echo "exercise_vs_guest: testpmd did not start" >&2; tail "$dir/testpmd.log" >&2; exit 1; }
-  taskset -c 0 "$vhostscope" exercise --backend-connect "$dir/net.sock" --device net \
+  # GNU time: the exerciser's own CPU time, which the load on the machine does not inflate.
+  taskset -c 0 /usr/bin/time -f '%U %S' -o "$dir/cpu.txt" "$vhostscope" exercise --backend-connect "$dir/net.sock" --device net \
     --workload none --bench --bench-time "$seconds" --format json -o "$dir/report.json" \
     > "$dir/exercise.log" 2>&1 || { echo "exercise_vs_guest: net exercise failed" >&2; cat "$dir/exercise.log" "$dir/report.json" >&2; exit 1; }
   stop_all
@@ -171,6 +174,8 @@ for ((r = 0; r < rounds; r++)); do
     tx[$size]+=" $t"; rx[$size]+=" $x"; gb[$size]+=" $g"; lost[$size]+=" $l"; p50[$size]+=" $p"
     echo "round $r net $size B: TX $t pkt/s, RX $x pkt/s, $g Gbit/s, $l lost, p50 $p us" >&2
   done < <(jq -r '.bench[] | select(.queue_pair == 0) | "\(.frame_size) \(.tx_pps) \(.rx_pps) \(.rx_gbit_per_s) \(.lost) \(.latency_us.p50)"' "$dir/report.json")
+  frames=$(jq '[.bench[].received] | add' "$dir/report.json")
+  cpu_us+=" $(awk -v f="$frames" '{ printf "%.2f", ($1 + $2) * 1e6 / f }' "$dir/cpu.txt")"
 done
 echo "net: dpdk-testpmd io forwarding (--no-huge --no-pci, lcores on CPU 0), 1 queue pair, $rounds rounds x $seconds s per frame size, medians"
 printf '%-7s %12s %12s %10s %12s %9s\n' frame "TX pkt/s" "RX pkt/s" "Gbit/s" "lost" "p50 us"
@@ -178,3 +183,4 @@ for size in 64 512 1518; do
   printf '%-7s %12.0f %12.0f %10.3f %12s %9.1f\n' "$size B" "$(median "${tx[$size]}")" \
     "$(median "${rx[$size]}")" "$(median "${gb[$size]}")" "$(median "${lost[$size]}")" "$(median "${p50[$size]}")"
 done
+echo "exerciser CPU per frame sent and received back (user + system, set-up included): $(median "$cpu_us") us (per round:$cpu_us)"
