@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <fmt/format.h>
 
@@ -71,6 +72,8 @@ class PairBench {
       if (std::string e = post_rx(rx_slots_); !e.empty()) return stop(f, e);
       ready_ = true;
     }
+    // What an earlier run counted lost may still come: not this run's, and not unexpected.
+    for (const auto& entry : outstanding_) earlier_lost_.insert(entry.first);
     outstanding_.clear();
     in_flight_ = 0;
     latencies_.clear();
@@ -206,6 +209,7 @@ class PairBench {
     const std::span<const uint8_t> frame = std::span(bytes).subspan(header);
     const auto seq = exercise_frame_seq(frame);
     if (seq && *seq >= kProbeSeqs) return {};  // a probe frame, late
+    if (seq && earlier_lost_.erase(*seq) > 0) return {};
     auto it = seq ? outstanding_.find(*seq) : outstanding_.end();
     if (it == outstanding_.end()) {
       ++f.unexpected;
@@ -242,6 +246,7 @@ class PairBench {
   unsigned in_flight_ = 0;       // frames sent, not back, not counted lost
   uint32_t next_seq_ = kNetBenchFirstSeq;
   std::unordered_map<uint32_t, Outstanding> outstanding_;
+  std::unordered_set<uint32_t> earlier_lost_;
   std::vector<double> latencies_;
   bool echo_decided_ = false, swapped_ = false;
 };
