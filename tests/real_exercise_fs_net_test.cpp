@@ -110,27 +110,27 @@ TEST(RealExerciseFsNet, VirtiofsdPassesEveryFsCheck) {
 std::unique_ptr<ChildProcess> start_testpmd(const TempDir& dir, const std::string& sock,
                                             const std::string& mode, bool client = false) {
   auto p = std::make_unique<ChildProcess>(
-      std::vector<std::string>{
-          kTestpmd,
-          "--no-huge",
-          "--no-pci",
-          "-m",
-          "256",
-          "--no-shconf",
-          "--file-prefix=vhsex" + std::to_string(::getpid()),
-          "--lcores",
-          "0@(0-1),1@(0-1)",
-          "--vdev",
-          "net_vhost0,iface=" + sock + ",queues=1" + (client ? ",client=1" : ""),
-          "--",
-          "--forward-mode=" + mode,
-          "--rxq=1",
-          "--txq=1",
-          "--nb-cores=1",
-          "--port-topology=loop",
-          "--total-num-mbufs=8192",
-          "--auto-start",
-          "--stats-period=60"},
+      std::vector<std::string>{kTestpmd,
+                               "--no-huge",
+                               "--no-pci",
+                               "-m",
+                               "256",
+                               "--no-shconf",
+                               "--file-prefix=vhsex" + std::to_string(::getpid()),
+                               "--lcores",
+                               "0@(0-1),1@(0-1)",
+                               "--vdev",
+                               "net_vhost0,iface=" + sock + ",queues=1" +
+                                   (client ? ",client=1" : ""),
+                               "--",
+                               "--forward-mode=" + mode,
+                               "--rxq=1",
+                               "--txq=1",
+                               "--nb-cores=1",
+                               "--port-topology=loop",
+                               "--total-num-mbufs=8192",
+                               "--auto-start",
+                               "--stats-period=60"},
       dir.path());
   if (!client) {
     EXPECT_TRUE(test::wait_for_path(sock, 20s)) << p->stderr_text();
@@ -183,10 +183,10 @@ TEST(RealExerciseFsNet, TestpmdConnectingToBackendListenPassesEveryNetCheck) {
   const std::string sock = dir / "net.sock", capture = dir / "net.pcap";
   auto testpmd = start_testpmd(dir, sock, "io", /*client=*/true);
   ASSERT_TRUE(testpmd->started());
-  const auto run = test::run_command(
-      {test::vhostscope_binary(), "exercise", "--backend-listen", sock, "--device", "net", "-w",
-       capture, "--format", "json", "--connect-timeout", "20"},
-      dir.path(), 40s);
+  const auto run = test::run_command({test::vhostscope_binary(), "exercise", "--backend-listen",
+                                      sock, "--device", "net", "-w", capture, "--format", "json",
+                                      "--connect-timeout", "20"},
+                                     dir.path(), 40s);
   const auto checks = checks_of(run.out);
   ASSERT_FALSE(checks.empty()) << run.out << run.err << testpmd->stderr_text();
   for (const char* id : {"protocol.setup", "net.tx-rx", "net.mrg-rxbuf"}) {

@@ -225,12 +225,13 @@ std::string format_junit(const exercise::ExerciseOptions& o, const exercise::Exe
     }
     // The --bench figures go with the bench check, one line each as the text report prints them.
     if (c.id == "bench" && (!r.bench.empty() || !r.net_bench.empty())) {
+      // Escaped line by line: xml_escape writes a newline as the two characters \n.
       std::string lines;
       for (const exercise::BenchFigure& f : r.bench)
-        lines += exercise::describe_bench_figure(f) + "\n";
+        lines += xml_escape(exercise::describe_bench_figure(f)) + "\n";
       for (const exercise::NetBenchFigure& f : r.net_bench)
-        lines += exercise::describe_net_bench_figure(f) + "\n";
-      cases += fmt::format("      <system-out>{}</system-out>\n", xml_escape(lines));
+        lines += xml_escape(exercise::describe_net_bench_figure(f)) + "\n";
+      cases += fmt::format("      <system-out>{}</system-out>\n", lines);
     }
     cases += "    </testcase>\n";
   }
