@@ -219,6 +219,60 @@ TEST(RealExerciseFsNet, TestpmdThroughTheRecorderWithInterposedNotificationsChec
   EXPECT_EQ(summary.exit_code, 0) << summary.out << summary.err;
 }
 
+// --bench: every frame size on the one queue pair, frames sent and back, none changed on the
+// way; the JSON figure has every field, the text report a line per frame size. No speed is
+// asserted (the machine is shared): only that frames moved and came back intact.
+TEST(RealExerciseFsNet, TestpmdBenchReportsPacketsPerSecondWithNoMismatchedBytes) {
+  ASSERT_TRUE(stdfs::exists(kTestpmd)) << kTestpmd << " is missing (Debian dpdk)";
+  TempDir dir;
+  const std::string sock = dir / "net.sock", capture = dir / "net.pcap";
+  auto testpmd = start_testpmd(dir, sock, "io");
+  ASSERT_TRUE(testpmd->started());
+  const auto run =
+      exercise_net(dir, sock, capture, {"--bench", "--bench-time", "0.5", "--workload", "none"});
+  const auto checks = checks_of(run.out);
+  ASSERT_TRUE(checks.count("bench")) << run.out << run.err << testpmd->stderr_text();
+  EXPECT_EQ(checks.at("bench").verdict, "pass") << listing(checks) << run.err;
+  EXPECT_EQ(run.exit_code, 0) << listing(checks) << run.err;
+  const auto j = nlohmann::json::parse(run.out, nullptr, false);
+  ASSERT_TRUE(j.contains("bench") && j["bench"].is_array()) << run.out;
+  ASSERT_EQ(j["bench"].size(), 3u) << run.out;
+  const uint32_t sizes[] = {64, 512, 1518};
+  for (size_t i = 0; i < 3; ++i) {
+    const auto& f = j["bench"][i];
+    SCOPED_TRACE(f.dump());
+    for (const char* field :
+         {"queue_pair", "frame_size", "ring_bytes", "window", "sent", "received", "lost",
+          "unexpected", "mismatched_frames", "mismatched_bytes", "seconds", "tx_pps", "rx_pps",
+          "tx_gbit_per_s", "rx_gbit_per_s", "latency_us", "error"})
+      EXPECT_TRUE(f.contains(field)) << field;
+    EXPECT_EQ(f["queue_pair"], 0);
+    EXPECT_EQ(f["frame_size"], sizes[i]);
+    EXPECT_EQ(f["error"], "");
+    EXPECT_GT(f["sent"].get<uint64_t>(), 0u);
+    EXPECT_EQ(f["received"].get<uint64_t>() + f["lost"].get<uint64_t>(), f["sent"].get<uint64_t>());
+    EXPECT_EQ(f["mismatched_bytes"], 0);
+    EXPECT_EQ(f["unexpected"], 0);
+    EXPECT_GT(f["tx_pps"].get<double>(), 0);
+    EXPECT_GT(f["rx_pps"].get<double>(), 0);
+    EXPECT_GT(f["rx_gbit_per_s"].get<double>(), 0);
+    EXPECT_GE(f["latency_us"]["p99"].get<double>(), f["latency_us"]["p50"].get<double>());
+  }
+  EXPECT_TRUE(capture_loads(capture, DeviceKind::Net));
+
+  // The text report against the same testpmd (its vhost port takes the next connection).
+  const auto text =
+      test::run_command({test::vhostscope_binary(), "exercise", "--backend-connect", sock,
+                         "--device", "net", "--workload", "none", "--bench", "--bench-time", "0.2"},
+                        dir.path(), 40s);
+  EXPECT_EQ(text.exit_code, 0) << text.out << text.err;
+  for (const char* line : {"bench: pair 0 frames   64 B", "bench: pair 0 frames  512 B",
+                           "bench: pair 0 frames 1518 B"})
+    EXPECT_NE(text.out.find(line), std::string::npos) << line << "\n" << text.out;
+  EXPECT_NE(text.out.find(" 0 mismatched bytes"), std::string::npos) << text.out;
+  EXPECT_EQ(text.out.find("stopped:"), std::string::npos) << text.out;
+}
+
 TEST(RealExerciseFsNet, WithoutMergeableBuffersTheMrgCheckIsUnsupported) {
   ASSERT_TRUE(stdfs::exists(kTestpmd)) << kTestpmd << " is missing (Debian dpdk)";
   TempDir dir;

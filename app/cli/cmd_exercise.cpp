@@ -125,10 +125,36 @@ std::string format_text(const exercise::ExerciseOptions& o, const exercise::Exer
   }
   for (const exercise::BenchFigure& f : r.bench)
     out += escape_text(exercise::describe_bench_figure(f)) + "\n";
+  for (const exercise::NetBenchFigure& f : r.net_bench)
+    out += escape_text(exercise::describe_net_bench_figure(f)) + "\n";
   out += fmt::format("exercise: {}: {} passed, {} failed, {} unsupported; {} records{}\n",
                      fail == 0 ? "PASS" : "FAIL", pass, fail, unsupported, r.records,
                      capture.empty() ? "" : fmt::format(" in '{}'", escape_text(capture)));
   return out;
+}
+
+// One net --bench figure; the fields a blk figure has keep their names (seconds, latency_us,
+// error), the rest say what is counted each way.
+Json net_bench_json(const exercise::NetBenchFigure& f) {
+  Json b;
+  b["queue_pair"] = f.queue_pair;
+  b["frame_size"] = f.frame_size;
+  b["ring_bytes"] = f.ring_bytes;
+  b["window"] = f.window;
+  b["sent"] = f.sent;
+  b["received"] = f.received;
+  b["lost"] = f.lost;
+  b["unexpected"] = f.unexpected;
+  b["mismatched_frames"] = f.mismatched_frames;
+  b["mismatched_bytes"] = f.mismatched_bytes;
+  b["seconds"] = f.seconds;
+  b["tx_pps"] = f.tx_pps;
+  b["rx_pps"] = f.rx_pps;
+  b["tx_gbit_per_s"] = f.tx_gbit_per_s;
+  b["rx_gbit_per_s"] = f.rx_gbit_per_s;
+  b["latency_us"] = {{"p50", f.p50_us}, {"p99", f.p99_us}, {"p99.9", f.p999_us}};
+  b["error"] = f.error;
+  return b;
 }
 
 std::string format_json(const exercise::ExerciseOptions& o, const exercise::ExerciseResult& r,
@@ -176,6 +202,7 @@ std::string format_json(const exercise::ExerciseOptions& o, const exercise::Exer
       b["error"] = f.error;
       bench.push_back(std::move(b));
     }
+    for (const exercise::NetBenchFigure& f : r.net_bench) bench.push_back(net_bench_json(f));
     j["bench"] = std::move(bench);
   }
   j["passed"] = failed == 0;
@@ -196,6 +223,16 @@ std::string format_junit(const exercise::ExerciseOptions& o, const exercise::Exe
     } else if (c.verdict == Verdict::Unsupported) {
       ++skipped;
       cases += fmt::format("      <skipped message=\"{}\"/>\n", xml_escape(c.reason));
+    }
+    // The --bench figures go with the bench check, one line each as the text report prints them.
+    if (c.id == "bench" && (!r.bench.empty() || !r.net_bench.empty())) {
+      // Escaped line by line: xml_escape writes a newline as the two characters \n.
+      std::string lines;
+      for (const exercise::BenchFigure& f : r.bench)
+        lines += xml_escape(exercise::describe_bench_figure(f)) + "\n";
+      for (const exercise::NetBenchFigure& f : r.net_bench)
+        lines += xml_escape(exercise::describe_net_bench_figure(f)) + "\n";
+      cases += fmt::format("      <system-out>{}</system-out>\n", lines);
     }
     cases += "    </testcase>\n";
   }
@@ -292,7 +329,9 @@ int run_exercise(int argc, char** argv) {
             "VIRTIO_RING_F_INDIRECT_DESC)",
             &indirect);
   args.flag("bench", 0,
-            "blk: measure reads at queue depth 1 and 32, block size 4k and 64k, per queue", &bench);
+            "blk: measure reads at queue depth 1 and 32, block size 4k and 64k, per queue; net: "
+            "packets/s of 64, 512 and 1518-byte frames sent and received back, per queue pair",
+            &bench);
   args.option("bench-time", 0, "S", "how long each --bench measurement runs (default 1)",
               &bench_time_text);
   args.option("shared-dir", 0, "DIR", "fs: the directory the back-end shares", &shared_dir);

@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "proxy/exercise/bench_stats.hpp"
+
 namespace vhs::exercise {
 namespace {
 
@@ -15,12 +17,6 @@ ChainRequest read_chain(uint64_t sector, uint32_t bytes) {
   std::vector<uint8_t> header(16, 0);  // VIRTIO "Device Operation": type 0 = IN (read)
   std::memcpy(header.data() + 8, &sector, 8);
   return ChainRequest{{std::move(header)}, {bytes, 1}};
-}
-
-double percentile(std::vector<double>& sorted, double p) {
-  if (sorted.empty()) return 0;
-  const size_t i = std::min(sorted.size() - 1, static_cast<size_t>(p * double(sorted.size())));
-  return sorted[i];
 }
 
 BenchFigure run_one(WorkloadContext& ctx, unsigned queue, unsigned depth, uint32_t bytes,
@@ -82,12 +78,12 @@ BenchFigure run_one(WorkloadContext& ctx, unsigned queue, unsigned depth, uint32
   }
   f.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   f.requests = latencies.size();
-  f.iops = f.seconds > 0 ? double(f.requests) / f.seconds : 0;
+  f.iops = per_second(f.requests, f.seconds);
   f.mib_per_s = f.iops * bytes / (1024.0 * 1024.0);
-  std::sort(latencies.begin(), latencies.end());
-  f.p50_us = percentile(latencies, 0.50);
-  f.p99_us = percentile(latencies, 0.99);
-  f.p999_us = percentile(latencies, 0.999);
+  const LatencyPercentiles l = summarize_latencies(latencies);
+  f.p50_us = l.p50_us;
+  f.p99_us = l.p99_us;
+  f.p999_us = l.p999_us;
   return f;
 }
 

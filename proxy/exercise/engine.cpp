@@ -338,7 +338,26 @@ CheckOutcome setup_check(const Outcome<bool>& result, const std::string& unsuppo
   return c;
 }
 
-CheckOutcome run_bench(Engine& engine, std::vector<BenchFigure>& figures) {
+CheckOutcome run_net_bench_check(Engine& engine, ExerciseResult& result) {
+  CheckOutcome c;
+  c.id = "bench";
+  c.what = "frames of 64, 512 and 1518 bytes sent and received back, on every queue pair";
+  const ExerciseOptions& o = engine.options();
+  WorkloadContext ctx{engine.driver(), engine.acked_features(), engine.config(), o.shared_dir,
+                      o.timeout,       o.queue_depth,           o.duration};
+  c.first_record = engine.link().records() + 1;
+  result.net_bench = run_net_bench(ctx, o.bench_each);
+  c.last_record = engine.link().records();
+  for (const NetBenchFigure& f : result.net_bench)
+    if (std::string fault = net_bench_figure_fault(f); !fault.empty() && c.reason.empty()) {
+      c.verdict = Verdict::Fail;
+      c.reason = fault;
+    }
+  return c;
+}
+
+CheckOutcome run_bench(Engine& engine, ExerciseResult& result) {
+  if (engine.options().device == DeviceKind::Net) return run_net_bench_check(engine, result);
   CheckOutcome c;
   c.id = "bench";
   c.what = "reads at queue depth 1 and 32, 4 KiB and 64 KiB, on every queue";
@@ -352,9 +371,9 @@ CheckOutcome run_bench(Engine& engine, std::vector<BenchFigure>& figures) {
   WorkloadContext ctx{engine.driver(), engine.acked_features(), engine.config(), o.shared_dir,
                       o.timeout,       o.queue_depth,           o.duration};
   c.first_record = engine.link().records() + 1;
-  figures = run_blk_bench(ctx, o.bench_each);
+  result.bench = run_blk_bench(ctx, o.bench_each);
   c.last_record = engine.link().records();
-  for (const BenchFigure& f : figures)
+  for (const BenchFigure& f : result.bench)
     if (!f.error.empty()) {
       c.verdict = Verdict::Fail;
       c.reason = f.error;
@@ -385,7 +404,7 @@ ExerciseResult run_exercise(const ExerciseOptions& options) {
       for (CheckOutcome& c : run_device_workload(options.device, ctx))
         result.checks.push_back(std::move(c));
     }
-    if (options.bench) result.checks.push_back(run_bench(engine, result.bench));
+    if (options.bench) result.checks.push_back(run_bench(engine, result));
     for (const std::string& name : options.scenarios)
       result.checks.push_back(run_lifecycle_scenario(name, engine));
   }

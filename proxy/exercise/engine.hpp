@@ -18,6 +18,7 @@
 #include "proxy/exercise/check_outcome.hpp"
 #include "proxy/exercise/frontend_link.hpp"
 #include "proxy/exercise/guest_ram.hpp"
+#include "proxy/exercise/net_bench.hpp"
 #include "proxy/exercise/ring_driver.hpp"
 
 namespace vhs::exercise {
@@ -41,7 +42,7 @@ struct ExerciseOptions {
   // VIRTIO_F_RING_PACKED is acked and every queue is a packed ring (else split rings).
   bool packed_ring = false;
   std::vector<std::string> scenarios;  // lifecycle scenario names ("all" expanded by the caller)
-  bool bench = false;                  // measure (blk): IOPS and latency per queue
+  bool bench = false;  // measure: blk IOPS and latency per queue, net packets/s per queue pair
   std::chrono::milliseconds bench_each{1000};  // per queue depth / block size / queue
   std::filesystem::path shared_dir;
   RecordSink* capture = nullptr;
@@ -54,7 +55,8 @@ struct ExerciseResult {
   uint64_t records = 0;
   uint64_t acked_features = 0, acked_protocol_features = 0;
   unsigned queues = 0;
-  std::vector<BenchFigure> bench;
+  std::vector<BenchFigure> bench;         // blk
+  std::vector<NetBenchFigure> net_bench;  // net
 };
 
 // The virtio feature bits QEMU 7.2 acks for `device` (its vhost-user feature lists) that this

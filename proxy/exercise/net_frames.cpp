@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "decoders/virtio/ring_detail.hpp"
+
 namespace vhs::exercise {
 namespace {
 
@@ -63,6 +65,56 @@ std::string frame_difference(std::span<const uint8_t> got, std::span<const uint8
   if (got.size() != want.size())
     return std::to_string(got.size()) + " bytes, expected " + std::to_string(want.size());
   return {};
+}
+
+uint64_t mismatched_bytes(std::span<const uint8_t> got, std::span<const uint8_t> want) {
+  const size_t common = std::min(got.size(), want.size());
+  uint64_t differ = std::max(got.size(), want.size()) - common;
+  for (size_t i = 0; i < common; ++i) differ += got[i] != want[i];
+  return differ;
+}
+
+NetFraming::NetFraming(uint64_t features)
+    : features_(features),
+      header_size_(net_header_size(features)),
+      separate_header_((features & kNetFreeLayout) == 0),
+      mergeable_((features & kNetMergeableRxBuffers) != 0) {}
+
+uint32_t NetFraming::whole_rx_buffer_bytes() const {
+  constexpr uint32_t kLargeReceiveBytes = 65550;
+  return header_size_ +
+         (!mergeable_ && (features_ & kNetGuestLargeReceive) ? kLargeReceiveBytes : kMaxFrameSize);
+}
+
+ChainRequest NetFraming::rx_chain(uint32_t buffer_bytes) const {
+  ChainRequest chain;
+  if (separate_header_)
+    chain.writable_sizes = {header_size_, buffer_bytes - header_size_};
+  else
+    chain.writable_sizes = {buffer_bytes};
+  return chain;
+}
+
+ChainRequest NetFraming::tx_chain(std::span<const uint8_t> frame) const {
+  ChainRequest chain;
+  std::vector<uint8_t> packet(header_size_, 0);
+  if (separate_header_) {
+    chain.readable = {std::move(packet), std::vector<uint8_t>(frame.begin(), frame.end())};
+  } else {
+    packet.insert(packet.end(), frame.begin(), frame.end());
+    chain.readable = {std::move(packet)};
+  }
+  return chain;
+}
+
+std::vector<uint8_t> used_bytes(const ChainCompletion& c) {
+  std::vector<uint8_t> bytes;
+  for (const auto& buffer : c.written) {
+    if (bytes.size() >= c.used_len) break;
+    const size_t take = std::min<size_t>(buffer.size(), c.used_len - bytes.size());
+    bytes.insert(bytes.end(), buffer.begin(), buffer.begin() + static_cast<ptrdiff_t>(take));
+  }
+  return bytes;
 }
 
 std::optional<uint16_t> net_header_num_buffers(std::span<const uint8_t> header,

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "proxy/exercise/driver_io.hpp"
+
 namespace vhs::exercise {
 
 // Locally administered unicast addresses, distinct so a MAC swap is visible.
@@ -30,6 +32,9 @@ std::optional<uint32_t> exercise_frame_seq(std::span<const uint8_t> frame);
 std::vector<uint8_t> mac_swapped(std::span<const uint8_t> frame);
 // "byte 40 is 0x12, expected 0x34", "1000 bytes, expected 1514"; empty when equal.
 std::string frame_difference(std::span<const uint8_t> got, std::span<const uint8_t> want);
+// How many bytes differ: those of the common length that are not equal, plus every byte one
+// frame has beyond the other. 0 when equal.
+uint64_t mismatched_bytes(std::span<const uint8_t> got, std::span<const uint8_t> want);
 
 // VIRTIO_NET_F_MRG_RXBUF (bit 15), and the offloads that make a receive
 // buffer need room for 64 KiB without merging (GUEST_TSO4 7, GUEST_TSO6 8, GUEST_UFO 10).
@@ -37,6 +42,39 @@ inline constexpr uint64_t kNetMergeableRxBuffers = 1ull << 15;
 // VERSION_1 (bit 32) or ANY_LAYOUT (bit 27): the header need not have a descriptor of its own.
 inline constexpr uint64_t kNetFreeLayout = (1ull << 32) | (1ull << 27);
 inline constexpr uint64_t kNetGuestLargeReceive = (1ull << 7) | (1ull << 8) | (1ull << 10);
+
+// How this driver frames virtio-net buffers for the acked features. A legacy device without
+// ANY_LAYOUT expects the header alone in the first descriptor of every buffer (VIRTIO "Legacy
+// Interface: Message Framing"); otherwise one descriptor per receive buffer, and the frame right
+// after its header in the same transmit descriptor.
+class NetFraming {
+ public:
+  explicit NetFraming(uint64_t features);
+
+  uint32_t header_size() const { return header_size_; }
+  bool separate_header() const { return separate_header_; }
+  bool mergeable() const { return mergeable_; }
+  // Descriptors one receive buffer or one transmitted frame takes.
+  uint32_t descriptors_per_chain() const { return separate_header_ ? 2 : 1; }
+  // Writable bytes (header included) of a receive buffer that holds any frame whole: without
+  // MRG_RXBUF it must hold the largest packet the acked offloads allow, 1514 bytes after the
+  // header or 65550 with large receive offloads (VIRTIO "Setting Up Receive Buffers").
+  uint32_t whole_rx_buffer_bytes() const;
+
+  // One receive buffer of `buffer_bytes` writable bytes (header included).
+  ChainRequest rx_chain(uint32_t buffer_bytes) const;
+  // One frame to transmit behind an all-zero virtio_net_hdr (no offloads asked).
+  ChainRequest tx_chain(std::span<const uint8_t> frame) const;
+
+ private:
+  uint64_t features_;
+  uint32_t header_size_;
+  bool separate_header_;
+  bool mergeable_;
+};
+
+// The bytes the device wrote into one chain: its writable buffers in order, cut at the used length.
+std::vector<uint8_t> used_bytes(const ChainCompletion& c);
 
 // The num_buffers field of a receive header (offset 10, little endian); nullopt when the header
 // has no such field (10 bytes) or is cut short.

@@ -15,9 +15,6 @@ namespace {
 // VIRTIO "Network Device", "Virtqueues": receiveq1 is queue 0, transmitq1 queue 1.
 constexpr unsigned kRxQueue = 0;
 constexpr unsigned kTxQueue = 1;
-// Without MRG_RXBUF a receive buffer must hold a whole packet: 1514 bytes after the header, or
-// 65550 when the driver accepts large receive offloads (VIRTIO "Setting Up Receive Buffers").
-constexpr uint32_t kLargeReceiveBytes = 65550;
 // Probe frames (wait_until_forwarding) are numbered apart from the rounds' frames (0.., 1000..).
 constexpr uint32_t kProbeSeq = 0x70000000;
 constexpr std::chrono::milliseconds kProbeWait{100};
@@ -32,17 +29,6 @@ constexpr const char* kWhatMrg =
 const char* echo_text(NetEcho echo) {
   return echo == NetEcho::MacSwapped ? "with the MAC addresses swapped (macswap)"
                                      : "unchanged (io forwarding)";
-}
-
-// The bytes the device wrote into one chain: its writable buffers in order, cut at the used length.
-std::vector<uint8_t> used_bytes(const ChainCompletion& c) {
-  std::vector<uint8_t> bytes;
-  for (const auto& buffer : c.written) {
-    if (bytes.size() >= c.used_len) break;
-    const size_t take = std::min<size_t>(buffer.size(), c.used_len - bytes.size());
-    bytes.insert(bytes.end(), buffer.begin(), buffer.begin() + static_cast<ptrdiff_t>(take));
-  }
-  return bytes;
 }
 
 struct Frame {
@@ -62,9 +48,9 @@ class NetWorkload {
   NetWorkload(WorkloadContext& ctx, const NetWorkloadOptions& options)
       : ctx_(ctx),
         options_(options),
-        header_size_(net_header_size(ctx.virtio_features)),
-        mrg_acked_((ctx.virtio_features & kNetMergeableRxBuffers) != 0),
-        separate_header_((ctx.virtio_features & kNetFreeLayout) == 0),
+        framing_(ctx.virtio_features),
+        header_size_(framing_.header_size()),
+        mrg_acked_(framing_.mergeable()),
         echo_(options.echo) {}
 
   std::vector<CheckOutcome> run() {
@@ -81,12 +67,10 @@ class NetWorkload {
     // each buffer must hold the largest packet the negotiated offloads allow.
     RxLayout whole;
     whole.merged = mrg_acked_;
-    whole.buffer_bytes =
-        header_size_ + (!mrg_acked_ && (ctx_.virtio_features & kNetGuestLargeReceive)
-                            ? kLargeReceiveBytes
-                            : kMaxFrameSize);
+    whole.buffer_bytes = framing_.whole_rx_buffer_bytes();
     uint64_t first = ctx_.io.records_written() + 1;
-    std::string tx_rx = wait_until_forwarding(whole);
+    std::string tx_rx =
+        wait_until_net_forwarding(ctx_, framing_, kRxQueue, kTxQueue, whole.buffer_bytes);
     if (tx_rx.empty()) tx_rx = run_round(whole, 0);
     out.push_back({"net.tx-rx", kWhatTxRx, tx_rx.empty() ? Verdict::Pass : Verdict::Fail, tx_rx});
     spans(out.back(), first);
@@ -126,68 +110,9 @@ class NetWorkload {
     }
   }
 
-  // One receive buffer of the layout: the header in its own descriptor where legacy needs it.
-  ChainRequest rx_chain(const RxLayout& rx) const {
-    ChainRequest chain;
-    if (separate_header_)
-      chain.writable_sizes = {header_size_, rx.buffer_bytes - header_size_};
-    else
-      chain.writable_sizes = {rx.buffer_bytes};
-    return chain;
-  }
-
-  // One frame to transmit behind an all-zero virtio_net_hdr (no offloads asked).
+  ChainRequest rx_chain(const RxLayout& rx) const { return framing_.rx_chain(rx.buffer_bytes); }
   ChainRequest tx_chain(const std::vector<uint8_t>& frame) const {
-    ChainRequest chain;
-    std::vector<uint8_t> packet(header_size_, 0);
-    if (separate_header_) {
-      chain.readable = {std::move(packet), frame};
-    } else {
-      packet.insert(packet.end(), frame.begin(), frame.end());
-      chain.readable = {std::move(packet)};
-    }
-    return chain;
-  }
-
-  // A switch or forwarder may drop frames until its port is up, and may bring the port up only
-  // after it answered the messages that enabled the rings (dpdk-testpmd's vhost port goes up in
-  // its new_device callback, which runs after the reply): a frame lost then says nothing about
-  // the device. So probe frames are sent, one receive buffer posted for them, until the newest
-  // probe comes back; an older one coming back first gets a new buffer. One queue pair keeps
-  // order, so once the newest is back no probe can follow into the round's buffers. Empty when
-  // the port forwards; the reason when no probe came back within the timeout.
-  std::string wait_until_forwarding(const RxLayout& rx) {
-    const uint32_t probes = std::max<uint32_t>(
-        1, static_cast<uint32_t>(ctx_.timeout.count() / kProbeWait.count()));
-    bool buffer_posted = false;
-    bool send = true;
-    uint32_t sent = 0;
-    for (uint32_t wait = 0; wait < probes; ++wait) {
-      if (!buffer_posted) {
-        const ChainRequest buffer = rx_chain(rx);
-        if (auto posted = ctx_.io.post(kRxQueue, std::span(&buffer, 1)); !posted)
-          return "posting a receive buffer for the probe frames: " + posted.error;
-        buffer_posted = true;
-      }
-      if (send) {
-        const uint32_t seq = kProbeSeq + sent++;
-        const ChainRequest probe = tx_chain(build_exercise_frame(seq, kMinFrameSize));
-        if (auto done = ctx_.io.transact(kTxQueue, std::span(&probe, 1), ctx_.timeout); !done)
-          return "transmitting probe frame seq " + std::to_string(seq) + ": " + done.error;
-      }
-      auto back = ctx_.io.wait_used(kRxQueue, 1, kProbeWait);
-      send = !back;  // nothing back: not forwarding yet, the buffer stays posted for the next
-      if (!back) continue;
-      buffer_posted = false;
-      const std::vector<uint8_t> bytes = used_bytes(back.value->front());
-      if (bytes.size() > header_size_ &&
-          exercise_frame_seq(std::span(bytes).subspan(header_size_)) == kProbeSeq + sent - 1)
-        return {};
-      // An older probe: wait for the newest with a new buffer, without sending another.
-    }
-    return "no probe frame (seq " + std::to_string(kProbeSeq) + "..) came back on queue 0 within " +
-           std::to_string(probes * kProbeWait.count()) +
-           " ms: the back-end does not forward frames back";
+    return framing_.tx_chain(frame);
   }
 
   // Sends every frame and collects it back; the reason of the first failure, empty when all
@@ -203,9 +128,8 @@ class NetWorkload {
       f.rx_buffers = rx.merged ? (need + rx.buffer_bytes - 1) / rx.buffer_bytes : 1;
       frames.push_back(std::move(f));
     }
-    const uint32_t rx_descriptors = separate_header_ ? 2 : 1;
-    const uint32_t rx_capacity = ctx_.io.queue_size(kRxQueue) / rx_descriptors;
-    const uint32_t tx_capacity = ctx_.io.queue_size(kTxQueue) / (separate_header_ ? 2u : 1u);
+    const uint32_t rx_capacity = ctx_.io.queue_size(kRxQueue) / framing_.descriptors_per_chain();
+    const uint32_t tx_capacity = ctx_.io.queue_size(kTxQueue) / framing_.descriptors_per_chain();
     for (size_t begin = 0; begin < frames.size();) {
       size_t end = begin;
       uint32_t buffers = 0;
@@ -320,17 +244,56 @@ class NetWorkload {
 
   WorkloadContext& ctx_;
   NetWorkloadOptions options_;
+  NetFraming framing_;
   uint32_t header_size_;
   bool mrg_acked_;
-  // A legacy device without ANY_LAYOUT expects the header alone in the first descriptor of
-  // every buffer (VIRTIO "Legacy Interface: Message Framing"); otherwise one descriptor per
-  // receive buffer, and the frame after its header in the same transmit descriptor.
-  bool separate_header_;
   NetEcho echo_;
   bool merged_any_ = false;
 };
 
 }  // namespace
+
+// A switch or forwarder may drop frames until its port is up, and may bring the port up only
+// after it answered the messages that enabled the rings (dpdk-testpmd's vhost port goes up in
+// its new_device callback, which runs after the reply): a frame lost then says nothing about
+// the device. So probe frames are sent, one receive buffer posted for them, until the newest
+// probe comes back; an older one coming back first gets a new buffer. One queue pair keeps
+// order, so once the newest is back no probe can follow into the round's buffers. Empty when
+// the port forwards; the reason when no probe came back within the timeout.
+std::string wait_until_net_forwarding(WorkloadContext& ctx, const NetFraming& framing,
+                                      unsigned rx_queue, unsigned tx_queue, uint32_t buffer_bytes) {
+  const uint32_t probes =
+      std::max<uint32_t>(1, static_cast<uint32_t>(ctx.timeout.count() / kProbeWait.count()));
+  bool buffer_posted = false;
+  bool send = true;
+  uint32_t sent = 0;
+  for (uint32_t wait = 0; wait < probes; ++wait) {
+    if (!buffer_posted) {
+      const ChainRequest buffer = framing.rx_chain(buffer_bytes);
+      if (auto posted = ctx.io.post(rx_queue, std::span(&buffer, 1)); !posted)
+        return "posting a receive buffer for the probe frames: " + posted.error;
+      buffer_posted = true;
+    }
+    if (send) {
+      const uint32_t seq = kProbeSeq + sent++;
+      const ChainRequest probe = framing.tx_chain(build_exercise_frame(seq, kMinFrameSize));
+      if (auto done = ctx.io.transact(tx_queue, std::span(&probe, 1), ctx.timeout); !done)
+        return "transmitting probe frame seq " + std::to_string(seq) + ": " + done.error;
+    }
+    auto back = ctx.io.wait_used(rx_queue, 1, kProbeWait);
+    send = !back;  // nothing back: not forwarding yet, the buffer stays posted for the next
+    if (!back) continue;
+    buffer_posted = false;
+    const std::vector<uint8_t> bytes = used_bytes(back.value->front());
+    if (bytes.size() > framing.header_size() &&
+        exercise_frame_seq(std::span(bytes).subspan(framing.header_size())) == kProbeSeq + sent - 1)
+      return {};
+    // An older probe: wait for the newest with a new buffer, without sending another.
+  }
+  return "no probe frame (seq " + std::to_string(kProbeSeq) + "..) came back on queue " +
+         std::to_string(rx_queue) + " within " + std::to_string(probes * kProbeWait.count()) +
+         " ms: the back-end does not forward frames back";
+}
 
 std::vector<CheckOutcome> run_net_workload(WorkloadContext& ctx) {
   return run_net_workload(ctx, NetWorkloadOptions{});

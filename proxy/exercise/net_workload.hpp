@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "proxy/exercise/check_outcome.hpp"
+#include "proxy/exercise/net_frames.hpp"
 
 namespace vhs::exercise {
 
@@ -32,5 +33,11 @@ struct NetWorkloadOptions {
 
 std::vector<CheckOutcome> run_net_workload(WorkloadContext& ctx);
 std::vector<CheckOutcome> run_net_workload(WorkloadContext& ctx, const NetWorkloadOptions& options);
+
+// A switch or forwarder may drop frames until its port is up: sends probe frames on `tx_queue`
+// (one receive buffer of `buffer_bytes` posted on `rx_queue` for them) until the newest comes
+// back. Empty when the port forwards, else why not; leaves no receive buffer posted on success.
+std::string wait_until_net_forwarding(WorkloadContext& ctx, const NetFraming& framing,
+                                      unsigned rx_queue, unsigned tx_queue, uint32_t buffer_bytes);
 
 }  // namespace vhs::exercise
