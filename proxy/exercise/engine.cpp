@@ -94,6 +94,10 @@ Engine::Engine(const ExerciseOptions& options)
 Engine::~Engine() = default;
 
 bool Engine::connect(std::string& error) {
+  if (!options_.backend_command.empty() && !backend_) {
+    backend_ = std::make_unique<BackendProcess>(options_.backend_command);
+    if (!backend_->start(error)) return false;
+  }
   if (!options_.backend_listen.empty())
     return link_.accept(options_.backend_listen, options_.connect_timeout, error);
   return link_.connect(options_.backend_connect, options_.connect_timeout, error);
@@ -114,8 +118,11 @@ Outcome<bool> Engine::negotiate() {
     auto offered = link_.call(FrontendRequest::GET_PROTOCOL_FEATURES, {});
     if (!offered) return R::fail(offered.error);
     offered_protocol_ = offered.value->u64();
+    // INFLIGHT_SHMFD for blk, the device QEMU 7.2 uses it for (vhost-user-blk).
+    const uint64_t inflight =
+        options_.device == DeviceKind::Blk ? feature_mask(ProtocolFeature::INFLIGHT_SHMFD) : 0;
     const uint64_t acked = offered_protocol_ & options_.protocol_features_mask.value_or(
-                                                   default_protocol_feature_mask());
+                                                   default_protocol_feature_mask() | inflight);
     auto set = link_.call(FrontendRequest::SET_PROTOCOL_FEATURES, encode_u64(acked));
     if (!set) return R::fail(set.error);
     link_.set_acked_protocol_features(acked);
@@ -281,11 +288,44 @@ Outcome<bool> Engine::enable_queue(unsigned queue, bool enable) {
   return Outcome<bool>::ok(true);
 }
 
+bool Engine::tracks_inflight() const {
+  return options_.device == DeviceKind::Blk &&
+         has_feature(link_.acked_protocol_features(), ProtocolFeature::INFLIGHT_SHMFD);
+}
+
+// Spec "Inflight I/O tracking": the front-end asks once for the buffer (the queue count and size)
+// and hands it back with SET_INFLIGHT_FD at every start, before the rings, as QEMU 7.2's
+// vhost_user_blk_start does; a back-end that restarts finds there what it had taken.
+Outcome<bool> Engine::share_inflight_buffer() {
+  using R = Outcome<bool>;
+  if (!tracks_inflight()) return R::ok(true);
+  const auto queues = static_cast<uint16_t>(queues_);
+  if (!inflight_) {
+    InflightValue ask;
+    ask.num_queues = queues;
+    ask.queue_size = options_.queue_size;
+    auto r = link_.call(FrontendRequest::GET_INFLIGHT_FD, encode_inflight(ask));
+    if (!r) return R::fail(r.error);
+    auto b = take_inflight_reply(*r.value, queues, options_.queue_size);
+    if (!b) return R::fail(b.error);
+    inflight_ = std::move(*b.value);
+  }
+  // mmap_size 0: the back-end tracks nothing; QEMU then sends no SET_INFLIGHT_FD either.
+  if (inflight_->declined()) return R::ok(true);
+  const int fd = inflight_->fd.get();
+  auto s = link_.call(FrontendRequest::SET_INFLIGHT_FD, encode_inflight(inflight_->value),
+                      std::span<const int>(&fd, 1));
+  if (!s) return R::fail(s.error);
+  return R::ok(true);
+}
+
 Outcome<bool> Engine::set_up() {
   auto n = negotiate();
   if (!n) return n;
   std::string error;
   if (!driver_ && !lay_out_memory(error)) return Outcome<bool>::fail(error);
+  auto i = share_inflight_buffer();
+  if (!i) return i;
   auto m = send_memory();
   if (!m) return m;
   for (unsigned q = 0; q < queue_count(); ++q) {
@@ -298,7 +338,25 @@ Outcome<bool> Engine::set_up() {
 Outcome<bool> Engine::set_up_again() {
   std::string error;
   if (driver_ && !driver_->reset_queues(error)) return Outcome<bool>::fail(error);
+  // The rings start over, as after a device reset: the old buffer would describe chains of rings
+  // that no longer exist. QEMU 7.2 frees it on reset too (vhost_dev_free_inflight).
+  inflight_.reset();
   return set_up();
+}
+
+Outcome<bool> Engine::resume_after_crash() {
+  auto n = negotiate();
+  if (!n) return n;
+  if (!driver_) return Outcome<bool>::fail("no rings were set up before the crash");
+  auto i = share_inflight_buffer();
+  if (!i) return i;
+  auto m = send_memory();
+  if (!m) return m;
+  for (unsigned q = 0; q < queue_count(); ++q) {
+    auto s = start_queue(q, driver_->used_idx_in_ring(q));
+    if (!s) return s;
+  }
+  return Outcome<bool>::ok(true);
 }
 
 namespace {

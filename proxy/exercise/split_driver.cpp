@@ -224,6 +224,16 @@ Outcome<std::vector<uint64_t>> SplitDriver::post(unsigned queue,
   return R::ok(std::move(tokens));
 }
 
+uint16_t SplitDriver::used_idx_in_ring(unsigned queue) const {
+  const Queue& q = queues_[queue];
+  return load_idx(ram_.host(q.used, used_bytes(q.setup.size)) + 2);
+}
+
+uint16_t SplitDriver::avail_event_in_ring(unsigned queue) const {
+  const Queue& q = queues_[queue];
+  return load_idx(ram_.host(q.used, used_bytes(q.setup.size)) + 4 + kUsedElemSize * q.setup.size);
+}
+
 void SplitDriver::kick(unsigned queue) {
   const uint64_t one = 1;
   (void)!::write(queues_[queue].kick.get(), &one, sizeof one);
