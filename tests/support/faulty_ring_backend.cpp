@@ -2,6 +2,7 @@
 
 #include <poll.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -12,7 +13,7 @@ namespace {
 // Request numbers (spec "Front-end message types").
 constexpr uint32_t kGetFeatures = 1, kSetMemTable = 5, kSetVringNum = 8, kSetVringAddr = 9,
                    kGetVringBase = 11, kSetVringKick = 12, kSetVringCall = 13,
-                   kGetProtocolFeatures = 15;
+                   kGetProtocolFeatures = 15, kGetInflightFd = 31, kSetInflightFd = 32;
 constexpr uint64_t kFeatures = (uint64_t{1} << 32) | (uint64_t{1} << 30);  // VERSION_1, PROTOCOL
 constexpr uint64_t kProtocolFeatures = uint64_t{1} << 3;                   // REPLY_ACK
 
@@ -35,15 +36,20 @@ T get(const uint8_t* p) {
 
 }  // namespace
 
-FaultyRingBackend::FaultyRingBackend(std::string path, RingFault fault, Millis timeout)
-    : path_(std::move(path)), fault_(fault), timeout_(timeout) {
+FaultyRingBackend::FaultyRingBackend(std::string path, RingFault fault, Millis timeout,
+                                     InflightReply inflight)
+    : path_(std::move(path)), fault_(fault), timeout_(timeout), inflight_(inflight) {
   listener_ = listen_on(path_);
   thread_ = std::thread([this] { run(); });
 }
 
-FaultyRingBackend::~FaultyRingBackend() {
+void FaultyRingBackend::join() {
   stop_ = true;
   if (thread_.joinable()) thread_.join();
+}
+
+FaultyRingBackend::~FaultyRingBackend() {
+  join();
   for (const Region& r : regions_) ::munmap(r.host, r.size);
 }
 
@@ -88,8 +94,22 @@ bool FaultyRingBackend::on_message(ReceivedMessage& m) {
   switch (h.request) {
     case kGetFeatures:
       return send_message(sock_.get(), reply(h.request, &kFeatures, 8)) == IoStatus::Ok;
-    case kGetProtocolFeatures:
-      return send_message(sock_.get(), reply(h.request, &kProtocolFeatures, 8)) == IoStatus::Ok;
+    case kGetProtocolFeatures: {
+      const uint64_t offered =
+          kProtocolFeatures | (inflight_ != InflightReply::NotOffered ? uint64_t{1} << 12 : 0);
+      return send_message(sock_.get(), reply(h.request, &offered, 8)) == IoStatus::Ok;
+    }
+    case kGetInflightFd: return answer_get_inflight(p);
+    case kSetInflightFd: {
+      SeenInflight seen{get<uint64_t>(p), get<uint64_t>(p + 8), get<uint16_t>(p + 16),
+                        get<uint16_t>(p + 18), false};
+      struct stat a {}, b {};
+      if (m.fds.size() == 1 && inflight_fd_ && ::fstat(m.fds[0].get(), &a) == 0 &&
+          ::fstat(inflight_fd_.get(), &b) == 0)
+        seen.fd_is_ours = a.st_ino == b.st_ino && a.st_dev == b.st_dev;
+      set_inflight_.push_back(seen);
+      break;
+    }
     case kSetMemTable: {
       const uint32_t n = get<uint32_t>(p);
       for (uint32_t i = 0; i < n && i < m.fds.size(); ++i) {
@@ -130,6 +150,35 @@ bool FaultyRingBackend::on_message(ReceivedMessage& m) {
   }
   if (h.needs_reply()) return send_message(sock_.get(), reply(h.request, &u64, 8)) == IoStatus::Ok;
   return true;
+}
+
+// The split layout's size (16-byte header, 16 bytes per descriptor) per queue, or the fault.
+bool FaultyRingBackend::answer_get_inflight(const uint8_t* p) {
+  asked_queues_ = get<uint16_t>(p + 16);
+  asked_queue_size_ = get<uint16_t>(p + 18);
+  uint64_t size = (16 + 16 * uint64_t{asked_queue_size_}) * asked_queues_;
+  uint64_t offset = 0, file = size;
+  switch (inflight_) {
+    case InflightReply::Declined: size = file = 0; break;
+    case InflightReply::TooSmall: size = file = 16; break;
+    case InflightReply::FdShort: file = size / 2; break;
+    case InflightReply::OddOffset: offset = 100, file = size + 100; break;
+    default: break;
+  }
+  uint8_t payload[24] = {};
+  std::memcpy(payload, &size, 8);
+  std::memcpy(payload + 8, &offset, 8);
+  std::memcpy(payload + 16, p + 16, 4);
+  std::vector<int> fds;
+  if (size > 0 && inflight_ != InflightReply::NoFd) {
+    inflight_fd_.reset(::memfd_create("faulty-inflight", MFD_CLOEXEC));
+    if (!inflight_fd_ || ::ftruncate(inflight_fd_.get(), static_cast<off_t>(file)) != 0) {
+      errors_.push_back("cannot make the inflight memfd");
+      return false;
+    }
+    fds.push_back(inflight_fd_.get());
+  }
+  return send_message(sock_.get(), reply(kGetInflightFd, payload, 24), fds) == IoStatus::Ok;
 }
 
 void FaultyRingBackend::on_kick() {

@@ -17,15 +17,35 @@ namespace vhs::test {
 
 enum class RingFault { None, DuplicateUsed, WrongLength, UnknownHead };
 
+// INFLIGHT_SHMFD (spec "Inflight I/O tracking"): not offered, or offered with this answer to
+// GET_INFLIGHT_FD: a good buffer, mmap_size 0 (declined), no fd, a size that does not hold the
+// rings, an fd smaller than the size it announces, an offset that is not a page multiple.
+enum class InflightReply { NotOffered, Good, Declined, NoFd, TooSmall, FdShort, OddOffset };
+
+// What the front-end sent with SET_INFLIGHT_FD.
+struct SeenInflight {
+  uint64_t mmap_size = 0, mmap_offset = 0;
+  uint16_t num_queues = 0, queue_size = 0;
+  bool fd_is_ours = false;  // the fd is the memfd this back-end handed out
+};
+
 class FaultyRingBackend {
  public:
-  FaultyRingBackend(std::string path, RingFault fault, Millis timeout = Millis(5000));
+  FaultyRingBackend(std::string path, RingFault fault, Millis timeout = Millis(5000),
+                    InflightReply inflight = InflightReply::NotOffered);
   ~FaultyRingBackend();  // stops and joins the thread
   FaultyRingBackend(const FaultyRingBackend&) = delete;
   FaultyRingBackend& operator=(const FaultyRingBackend&) = delete;
 
-  // Valid once the thread ended (after the destructor's join, or when the peer closed).
+  // Stops and joins the thread now, so what it saw can be read.
+  void join();
+
+  // Valid once the thread ended (after join() or the destructor's, or when the peer closed).
   const std::vector<std::string>& errors() const { return errors_; }
+  // Valid after the join too: every SET_INFLIGHT_FD, and the GET_INFLIGHT_FD request's counts.
+  const std::vector<SeenInflight>& set_inflight() const { return set_inflight_; }
+  uint16_t asked_queues() const { return asked_queues_; }
+  uint16_t asked_queue_size() const { return asked_queue_size_; }
 
  private:
   struct Region {
@@ -34,6 +54,7 @@ class FaultyRingBackend {
   };
   void run();
   bool on_message(ReceivedMessage& m);
+  bool answer_get_inflight(const uint8_t* payload);
   void on_kick();
   uint8_t* at_uva(uint64_t uva) const;
   uint8_t* at_gpa(uint64_t gpa) const;
@@ -47,6 +68,10 @@ class FaultyRingBackend {
   uint64_t desc_ = 0, avail_ = 0, used_ = 0;  // UVAs
   std::atomic<bool> stop_{false};
   std::vector<std::string> errors_;
+  InflightReply inflight_;
+  UniqueFd inflight_fd_;
+  std::vector<SeenInflight> set_inflight_;
+  uint16_t asked_queues_ = 0, asked_queue_size_ = 0;
   std::thread thread_;
 };
 

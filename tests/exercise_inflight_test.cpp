@@ -1,0 +1,122 @@
+// INFLIGHT_SHMFD in the exercise engine (spec "Inflight I/O tracking") against the scripted
+// back-end of support/faulty_ring_backend: a good GET_INFLIGHT_FD reply is given back with
+// SET_INFLIGHT_FD (the same memfd, the counts asked for) before the rings start; mmap_size 0 means
+// no tracking and no SET_INFLIGHT_FD; hostile replies (no fd, a size that does not hold the rings,
+// an fd smaller than announced, an offset mmap cannot take) fail protocol.setup with the reason
+// and never take the engine down. Without --backend-command the crash scenario says what it
+// needs instead of being skipped.
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "proxy/exercise/engine.hpp"
+#include "support/faulty_ring_backend.hpp"
+#include "support/temp_dir.hpp"
+
+namespace vhs::exercise {
+namespace {
+
+using namespace std::chrono_literals;
+using test::InflightReply;
+
+const CheckOutcome* find(const ExerciseResult& r, const std::string& id) {
+  for (const CheckOutcome& c : r.checks)
+    if (c.id == id) return &c;
+  return nullptr;
+}
+
+struct InflightRun {
+  ExerciseResult result;
+  std::vector<test::SeenInflight> set;
+  uint16_t asked_queues = 0, asked_size = 0;
+};
+
+InflightRun exercise_with(InflightReply reply, std::vector<std::string> scenarios = {}) {
+  test::TempDir dir;
+  const std::string sock = dir / "inflight.sock";
+  InflightRun run;
+  test::FaultyRingBackend backend(sock, test::RingFault::None, 5000ms, reply);
+  ExerciseOptions o;
+  o.backend_connect = sock;
+  o.device = DeviceKind::Blk;
+  o.queues = 1;
+  o.queue_size = 16;
+  o.timeout = 1000ms;
+  o.connect_timeout = 2000ms;
+  o.run_workload = false;
+  o.scenarios = std::move(scenarios);
+  run.result = run_exercise(o);
+  EXPECT_TRUE(run.result.ran) << run.result.error;
+  backend.join();  // what the back-end saw is final
+  run.set = backend.set_inflight();
+  run.asked_queues = backend.asked_queues();
+  run.asked_size = backend.asked_queue_size();
+  return run;
+}
+
+TEST(ExerciseInflight, GoodBufferIsGivenBackBeforeTheRings) {
+  const InflightRun run = exercise_with(InflightReply::Good);
+  const CheckOutcome* setup = find(run.result, "protocol.setup");
+  ASSERT_NE(setup, nullptr);
+  ASSERT_EQ(setup->verdict, Verdict::Pass) << setup->reason;
+  EXPECT_TRUE(has_feature(run.result.acked_protocol_features, ProtocolFeature::INFLIGHT_SHMFD));
+  // GET_INFLIGHT_FD asked for the queues and their size; SET_INFLIGHT_FD gave the same memfd back
+  // with the size the back-end announced and the same counts.
+  EXPECT_EQ(run.asked_queues, 1u);
+  EXPECT_EQ(run.asked_size, 16u);
+  ASSERT_EQ(run.set.size(), 1u);
+  EXPECT_TRUE(run.set[0].fd_is_ours);
+  EXPECT_EQ(run.set[0].mmap_size, 16u + 16u * 16u);
+  EXPECT_EQ(run.set[0].mmap_offset, 0u);
+  EXPECT_EQ(run.set[0].num_queues, 1u);
+  EXPECT_EQ(run.set[0].queue_size, 16u);
+}
+
+TEST(ExerciseInflight, NotOfferedMeansNeitherMessage) {
+  const InflightRun run = exercise_with(InflightReply::NotOffered);
+  EXPECT_EQ(run.asked_queues, 0u);
+  EXPECT_TRUE(run.set.empty());
+  EXPECT_FALSE(has_feature(run.result.acked_protocol_features, ProtocolFeature::INFLIGHT_SHMFD));
+}
+
+TEST(ExerciseInflight, DeclinedBufferMeansNoSetInflightFd) {
+  const InflightRun run = exercise_with(InflightReply::Declined);
+  const CheckOutcome* setup = find(run.result, "protocol.setup");
+  ASSERT_NE(setup, nullptr);
+  EXPECT_EQ(setup->verdict, Verdict::Pass) << setup->reason;
+  EXPECT_EQ(run.asked_queues, 1u);
+  EXPECT_TRUE(run.set.empty());
+}
+
+void expect_setup_fails(InflightReply reply, const std::string& words) {
+  const InflightRun run = exercise_with(reply);
+  const CheckOutcome* setup = find(run.result, "protocol.setup");
+  ASSERT_NE(setup, nullptr);
+  EXPECT_EQ(setup->verdict, Verdict::Fail);
+  EXPECT_NE(setup->reason.find("GET_INFLIGHT_FD reply"), std::string::npos) << setup->reason;
+  EXPECT_NE(setup->reason.find(words), std::string::npos) << setup->reason;
+}
+
+TEST(ExerciseInflight, ReplyWithoutFdFailsTheSetUp) {
+  expect_setup_fails(InflightReply::NoFd, "with 0 fds");
+}
+TEST(ExerciseInflight, SizeThatDoesNotHoldTheRingsFailsTheSetUp) {
+  expect_setup_fails(InflightReply::TooSmall, "does not hold 1 queue regions of 16 descriptors");
+}
+TEST(ExerciseInflight, FdSmallerThanAnnouncedFailsTheSetUp) {
+  expect_setup_fails(InflightReply::FdShort, "the fd holds 136 bytes");
+}
+TEST(ExerciseInflight, OffsetMmapCannotTakeFailsTheSetUp) {
+  expect_setup_fails(InflightReply::OddOffset, "mmap_offset 0x64 cannot be mapped");
+}
+
+TEST(ExerciseInflight, CrashScenarioWithoutBackendCommandIsUnsupported) {
+  const InflightRun run = exercise_with(InflightReply::Good, {"backend-crash"});
+  const CheckOutcome* c = find(run.result, "lifecycle.backend-crash");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->verdict, Verdict::Unsupported);
+  EXPECT_NE(c->reason.find("needs --backend-command"), std::string::npos) << c->reason;
+}
+
+}  // namespace
+}  // namespace vhs::exercise
