@@ -5,7 +5,10 @@
 // an fd smaller than announced, an offset mmap cannot take) fail protocol.setup with the reason
 // and never take the engine down. Without --backend-command the crash scenario says what it
 // needs instead of being skipped.
+#include <algorithm>
+#include <memory>
 #include <string>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -116,6 +119,75 @@ TEST(ExerciseInflight, CrashScenarioWithoutBackendCommandIsUnsupported) {
   ASSERT_NE(c, nullptr);
   EXPECT_EQ(c->verdict, Verdict::Unsupported);
   EXPECT_NE(c->reason.find("needs --backend-command"), std::string::npos) << c->reason;
+}
+
+// The resume path of lifecycle.backend-crash, step by step against scripted back-ends: the first
+// completes one chain, takes three more and marks them in its inflight buffer, then goes away with
+// them; the second, on the same socket, gets SET_INFLIGHT_FD with that buffer before the memory
+// table and the rings, and SET_VRING_BASE = the used index (1, not the avail index 4); it
+// resubmits the three, and each completes exactly once; then I/O goes on.
+TEST(ExerciseInflight, ResumeAfterCrashGivesTheBufferBackAndEveryChainCompletesOnce) {
+  test::TempDir dir;
+  const std::string sock = dir / "inflight.sock";
+  auto first = std::make_unique<test::FaultyRingBackend>(sock, test::RingFault::Hold, 5000ms,
+                                                         InflightReply::Good);
+  ExerciseOptions o;
+  o.backend_connect = sock;
+  o.queues = 1;
+  o.queue_size = 16;
+  o.timeout = 1000ms;
+  o.connect_timeout = 2000ms;
+  o.run_workload = false;
+  Engine e(o);
+  std::string error;
+  ASSERT_TRUE(e.connect(error)) << error;
+  const auto setup = e.set_up();
+  ASSERT_TRUE(setup) << setup.error;
+  ASSERT_NE(e.inflight(), nullptr);
+  const ChainRequest read{{std::vector<uint8_t>(16, 0)}, {512, 1}};
+  auto done_first = e.driver().transact(0, std::span<const ChainRequest>(&read, 1), 1000ms);
+  ASSERT_TRUE(done_first) << done_first.error;
+  const std::vector<ChainRequest> held(3, read);
+  ASSERT_TRUE(e.driver().post(0, held));
+  size_t marked = 0;
+  for (int i = 0; i < 200 && marked < 3; ++i) {
+    auto heads = inflight_marked_heads(*e.inflight());
+    ASSERT_TRUE(heads) << heads.error;
+    marked = heads.value->empty() ? 0 : heads.value->front().size();
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_EQ(marked, 3u);
+
+  first.reset();  // the crash: its socket closes with three chains taken
+  e.link().disconnect("test: the back-end went away");
+  test::FaultyRingBackend second(sock, test::RingFault::None, 5000ms, InflightReply::Good);
+  ASSERT_TRUE(e.connect(error)) << error;
+  const auto resumed = e.resume_after_crash();
+  ASSERT_TRUE(resumed) << resumed.error;
+  auto done = e.driver().wait_used(0, 3, 1000ms);
+  ASSERT_TRUE(done) << done.error;
+  EXPECT_EQ(e.driver().in_flight(0), 0u);
+  // Nothing more in the used ring: a second completion of a chain would be there.
+  EXPECT_EQ(e.driver().used_idx_in_ring(0), e.driver().last_used(0));
+  auto after = e.driver().transact(0, std::span<const ChainRequest>(&read, 1), 1000ms);
+  ASSERT_TRUE(after) << after.error;
+  e.link().disconnect("test: done");
+  second.join();
+
+  EXPECT_EQ(second.resubmitted(), 3u);
+  EXPECT_EQ(second.vring_base(), 1u);
+  ASSERT_EQ(second.set_inflight().size(), 1u);
+  EXPECT_EQ(second.set_inflight()[0].mmap_size, 16u + 16u * 16u);
+  EXPECT_EQ(second.set_inflight()[0].num_queues, 1u);
+  EXPECT_EQ(second.set_inflight()[0].queue_size, 16u);
+  // The buffer is kept: no GET_INFLIGHT_FD; SET_INFLIGHT_FD (32) before SET_MEM_TABLE (5) and
+  // SET_VRING_KICK (12).
+  const std::vector<uint32_t>& r = second.requests();
+  EXPECT_EQ(std::count(r.begin(), r.end(), 31u), 0);
+  const auto at = [&](uint32_t request) { return std::find(r.begin(), r.end(), request); };
+  ASSERT_NE(at(32), r.end());
+  EXPECT_LT(at(32), at(5));
+  EXPECT_LT(at(32), at(12));
 }
 
 }  // namespace

@@ -15,7 +15,9 @@
 
 namespace vhs::test {
 
-enum class RingFault { None, DuplicateUsed, WrongLength, UnknownHead };
+// Hold: the first request is completed; every later one is taken from the ring (and marked in the
+// inflight buffer) but never completed, as by a back-end busy with them when it crashes.
+enum class RingFault { None, DuplicateUsed, WrongLength, UnknownHead, Hold };
 
 // INFLIGHT_SHMFD (spec "Inflight I/O tracking"): not offered, or offered with this answer to
 // GET_INFLIGHT_FD: a good buffer, mmap_size 0 (declined), no fd, a size that does not hold the
@@ -46,6 +48,11 @@ class FaultyRingBackend {
   const std::vector<SeenInflight>& set_inflight() const { return set_inflight_; }
   uint16_t asked_queues() const { return asked_queues_; }
   uint16_t asked_queue_size() const { return asked_queue_size_; }
+  // Every front-end request in order, SET_VRING_BASE's num for queue 0, and how many chains were
+  // resubmitted from the inflight buffer at SET_VRING_KICK.
+  const std::vector<uint32_t>& requests() const { return requests_; }
+  uint32_t vring_base() const { return vring_base_; }
+  size_t resubmitted() const { return resubmitted_; }
 
  private:
   struct Region {
@@ -56,6 +63,11 @@ class FaultyRingBackend {
   bool on_message(ReceivedMessage& m);
   bool answer_get_inflight(const uint8_t* payload);
   void on_kick();
+  // Split inflight region of queue 0 (spec "Inflight I/O tracking"), or nullptr.
+  uint8_t* inflight_region() const;
+  void map_inflight(int fd, uint64_t size, uint64_t offset);
+  void resubmit_inflight();
+  void complete(uint16_t head);
   uint8_t* at_uva(uint64_t uva) const;
   uint8_t* at_gpa(uint64_t gpa) const;
 
@@ -72,6 +84,12 @@ class FaultyRingBackend {
   UniqueFd inflight_fd_;
   std::vector<SeenInflight> set_inflight_;
   uint16_t asked_queues_ = 0, asked_queue_size_ = 0;
+  uint8_t* inflight_map_ = nullptr;
+  uint64_t inflight_map_size_ = 0;
+  std::vector<uint32_t> requests_;
+  uint32_t vring_base_ = 0;
+  size_t resubmitted_ = 0;
+  size_t taken_ = 0;
   std::thread thread_;
 };
 
