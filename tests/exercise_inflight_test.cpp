@@ -31,6 +31,7 @@ const CheckOutcome* find(const ExerciseResult& r, const std::string& id) {
 struct InflightRun {
   ExerciseResult result;
   std::vector<test::SeenInflight> set;
+  std::vector<uint32_t> requests;
   uint16_t asked_queues = 0, asked_size = 0;
 };
 
@@ -52,6 +53,7 @@ InflightRun exercise_with(InflightReply reply, std::vector<std::string> scenario
   EXPECT_TRUE(run.result.ran) << run.result.error;
   backend.join();  // what the back-end saw is final
   run.set = backend.set_inflight();
+  run.requests = backend.requests();
   run.asked_queues = backend.asked_queues();
   run.asked_size = backend.asked_queue_size();
   return run;
@@ -89,6 +91,19 @@ TEST(ExerciseInflight, DeclinedBufferMeansNoSetInflightFd) {
   EXPECT_EQ(setup->verdict, Verdict::Pass) << setup->reason;
   EXPECT_EQ(run.asked_queues, 1u);
   EXPECT_TRUE(run.set.empty());
+}
+
+// A reset starts the rings over, so the old buffer describes nothing: a new one is asked for
+// (QEMU frees it on a device reset too) and given to the back-end before the rings.
+TEST(ExerciseInflight, ResetAsksForANewBuffer) {
+  const InflightRun run = exercise_with(InflightReply::Good, {"reset"});
+  const CheckOutcome* c = find(run.result, "lifecycle.reset");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->verdict, Verdict::Pass) << c->reason;
+  EXPECT_EQ(std::count(run.requests.begin(), run.requests.end(), 31u), 2);
+  ASSERT_EQ(run.set.size(), 2u);
+  EXPECT_TRUE(run.set[0].fd_is_ours);
+  EXPECT_TRUE(run.set[1].fd_is_ours);
 }
 
 void expect_setup_fails(InflightReply reply, const std::string& words) {

@@ -175,7 +175,10 @@ bool FaultyRingBackend::answer_get_inflight(const uint8_t* p) {
     case InflightReply::Declined: size = file = 0; break;
     case InflightReply::TooSmall: size = file = 16; break;
     case InflightReply::FdShort: file = size / 2; break;
-    case InflightReply::OddOffset: offset = 100, file = size + 100; break;
+    case InflightReply::OddOffset:
+      offset = 100;
+      file = size + 100;
+      break;
     default: break;
   }
   uint8_t payload[24] = {};
