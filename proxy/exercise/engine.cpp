@@ -98,9 +98,14 @@ bool Engine::connect(std::string& error) {
     backend_ = std::make_unique<BackendProcess>(options_.backend_command);
     if (!backend_->start(error)) return false;
   }
-  if (!options_.backend_listen.empty())
-    return link_.accept(options_.backend_listen, options_.connect_timeout, error);
-  return link_.connect(options_.backend_connect, options_.connect_timeout, error);
+  const bool ok = !options_.backend_listen.empty()
+                     ? link_.accept(options_.backend_listen, options_.connect_timeout, error)
+                     : link_.connect(options_.backend_connect, options_.connect_timeout, error);
+  // A back-end command that could not start says so instead of only "connection refused".
+  std::string how;
+  if (!ok && backend_ && !backend_->running(&how))
+    error += fmt::format("; the back-end command ended ({})", how);
+  return ok;
 }
 
 bool Engine::protocol_features_negotiated() const {
