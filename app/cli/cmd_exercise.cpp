@@ -107,7 +107,8 @@ std::string format_text(const exercise::ExerciseOptions& o, const exercise::Exer
       "0x{:x}\n",
       device_kind_name(o.device),
       escape_text(o.backend_listen.empty() ? o.backend_connect : o.backend_listen), r.queues,
-      o.packed_ring ? "packed" : "split", o.queue_size, r.acked_features, r.acked_protocol_features);
+      o.packed_ring ? "packed" : "split", o.queue_size, r.acked_features,
+      r.acked_protocol_features);
   size_t width = 5;
   for (const CheckOutcome& c : r.checks) width = std::max(width, c.id.size());
   out +=
@@ -271,13 +272,14 @@ int run_exercise(int argc, char** argv) {
   std::string connect, listen, device_text = "blk", timeout_text, duration_text, queues_text,
                                size_text, depth_text, features_text, protocol_text, output,
                                format_text_opt, out_path, workload_text, shared_dir,
-                               connect_timeout_text, bench_time_text, ring_text;
+                               connect_timeout_text, bench_time_text, ring_text, backend_command;
   bool bench = false;
   bool indirect = false;
   std::vector<std::string> scenarios;
   ArgParser args(
       "exercise",
-      "(--backend-connect SOCK | --backend-listen SOCK) --device blk|fs|net\n"
+      "(--backend-connect SOCK | --backend-listen SOCK) [--backend-command CMD]\n"
+      "       --device blk|fs|net\n"
       "       [--scenario NAME|all]... [--workload default|none] [--duration S] [--queues N]\n"
       "       [--queue-size N] [--queue-depth N] [--ring split|packed] [--indirect]\n"
       "       [--timeout S] [--features MASK]\n"
@@ -296,6 +298,10 @@ int run_exercise(int argc, char** argv) {
   args.option("backend-connect", 0, "SOCK", "connect to the back-end listening here", &connect);
   args.option("backend-listen", 0, "SOCK", "listen here (mode 0600) for a back-end to connect",
               &listen);
+  args.option("backend-command", 0, "CMD",
+              "start the back-end with this command line (/bin/sh -c) and own it: "
+              "lifecycle.backend-crash kills and restarts it",
+              &backend_command);
   args.option("device", 'd', "KIND", "blk (default), fs or net", &device_text);
   args.option_list("scenario", 0, "NAME", "a lifecycle scenario (repeatable), or all", &scenarios);
   args.option("workload", 0, "WHICH",
@@ -351,6 +357,7 @@ int run_exercise(int argc, char** argv) {
     return fail(kCommand,
                 fmt::format("--ring must be split or packed, not '{}'", escape_text(ring_text)));
   o.backend_listen = listen;
+  o.backend_command = backend_command;
   o.device = device_kind_from_name(device_text);
   if (o.device != DeviceKind::Blk && o.device != DeviceKind::Fs && o.device != DeviceKind::Net)
     return fail(kCommand,

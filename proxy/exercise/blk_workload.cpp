@@ -168,6 +168,14 @@ std::string depth_round(WorkloadContext& ctx, uint64_t base_sector, uint32_t byt
 
 }  // namespace
 
+ChainRequest blk_write_request(uint64_t sector, std::vector<uint8_t> data) {
+  return write_request(sector, std::move(data));
+}
+ChainRequest blk_read_request(uint64_t sector, uint32_t bytes) {
+  return read_request(sector, bytes);
+}
+uint8_t blk_status(const ChainCompletion& completion) { return status_of(completion); }
+
 ChainRequest blk_probe_request() { return read_request(0, kSector); }
 
 std::string blk_probe_check(const ChainCompletion& c) {

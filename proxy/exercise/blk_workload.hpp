@@ -3,6 +3,7 @@
 // and queue depth N on every queue. Every check verifies data or status, not just completion.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -15,5 +16,10 @@ std::vector<CheckOutcome> run_blk_workload(WorkloadContext& ctx);
 // with status OK.
 ChainRequest blk_probe_request();
 std::string blk_probe_check(const ChainCompletion& completion);
+// A write of `data` at `sector`, a read of `bytes` at `sector`, and a completion's status byte
+// (0xff when the device wrote none), for scenarios that move data themselves.
+ChainRequest blk_write_request(uint64_t sector, std::vector<uint8_t> data);
+ChainRequest blk_read_request(uint64_t sector, uint32_t bytes);
+uint8_t blk_status(const ChainCompletion& completion);
 
 }  // namespace vhs::exercise

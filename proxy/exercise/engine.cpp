@@ -96,9 +96,18 @@ Engine::Engine(const ExerciseOptions& options)
 Engine::~Engine() = default;
 
 bool Engine::connect(std::string& error) {
-  if (!options_.backend_listen.empty())
-    return link_.accept(options_.backend_listen, options_.connect_timeout, error);
-  return link_.connect(options_.backend_connect, options_.connect_timeout, error);
+  if (!options_.backend_command.empty() && !backend_) {
+    backend_ = std::make_unique<BackendProcess>(options_.backend_command);
+    if (!backend_->start(error)) return false;
+  }
+  const bool ok = !options_.backend_listen.empty()
+                      ? link_.accept(options_.backend_listen, options_.connect_timeout, error)
+                      : link_.connect(options_.backend_connect, options_.connect_timeout, error);
+  // A back-end command that could not start says so instead of only "connection refused".
+  std::string how;
+  if (!ok && backend_ && !backend_->running(&how))
+    error += fmt::format("; the back-end command ended ({})", how);
+  return ok;
 }
 
 bool Engine::protocol_features_negotiated() const {
@@ -122,8 +131,11 @@ Outcome<bool> Engine::negotiate() {
     auto offered = link_.call(FrontendRequest::GET_PROTOCOL_FEATURES, {});
     if (!offered) return R::fail(offered.error);
     offered_protocol_ = offered.value->u64();
+    // INFLIGHT_SHMFD for blk, the device QEMU 7.2 uses it for (vhost-user-blk).
+    const uint64_t inflight =
+        options_.device == DeviceKind::Blk ? feature_mask(ProtocolFeature::INFLIGHT_SHMFD) : 0;
     const uint64_t acked = offered_protocol_ & options_.protocol_features_mask.value_or(
-                                                   default_protocol_feature_mask());
+                                                   default_protocol_feature_mask() | inflight);
     auto set = link_.call(FrontendRequest::SET_PROTOCOL_FEATURES, encode_u64(acked));
     if (!set) return R::fail(set.error);
     link_.set_acked_protocol_features(acked);
@@ -168,8 +180,7 @@ Outcome<bool> Engine::negotiate() {
   if (protocol) acked_features_ |= feature_bit(kFeatureProtocolFeatures);
   // The ring layout is the option's, whatever a --features mask lets through (VIRTIO "Packed
   // Virtqueues": the layout is fixed by this bit at FEATURES_OK).
-  acked_features_ = options_.packed_ring ? acked_features_ | packed
-                                                      : acked_features_ & ~packed;
+  acked_features_ = options_.packed_ring ? acked_features_ | packed : acked_features_ & ~packed;
   config_.clear();
   if (has_feature(proto, ProtocolFeature::CONFIG) &&
       config_size(options_.device, offered_features_) > 0) {
@@ -298,11 +309,44 @@ Outcome<bool> Engine::enable_queue(unsigned queue, bool enable) {
   return Outcome<bool>::ok(true);
 }
 
+bool Engine::tracks_inflight() const {
+  return options_.device == DeviceKind::Blk &&
+         has_feature(link_.acked_protocol_features(), ProtocolFeature::INFLIGHT_SHMFD);
+}
+
+// Spec "Inflight I/O tracking": the front-end asks once for the buffer (the queue count and size)
+// and hands it back with SET_INFLIGHT_FD at every start, before the rings, as QEMU 7.2's
+// vhost_user_blk_start does; a back-end that restarts finds there what it had taken.
+Outcome<bool> Engine::share_inflight_buffer() {
+  using R = Outcome<bool>;
+  if (!tracks_inflight()) return R::ok(true);
+  const auto queues = static_cast<uint16_t>(queues_);
+  if (!inflight_) {
+    InflightValue ask;
+    ask.num_queues = queues;
+    ask.queue_size = options_.queue_size;
+    auto r = link_.call(FrontendRequest::GET_INFLIGHT_FD, encode_inflight(ask));
+    if (!r) return R::fail(r.error);
+    auto b = take_inflight_reply(*r.value, queues, options_.queue_size);
+    if (!b) return R::fail(b.error);
+    inflight_ = std::move(*b.value);
+  }
+  // mmap_size 0: the back-end tracks nothing; QEMU then sends no SET_INFLIGHT_FD either.
+  if (inflight_->declined()) return R::ok(true);
+  const int fd = inflight_->fd.get();
+  auto s = link_.call(FrontendRequest::SET_INFLIGHT_FD, encode_inflight(inflight_->value),
+                      std::span<const int>(&fd, 1));
+  if (!s) return R::fail(s.error);
+  return R::ok(true);
+}
+
 Outcome<bool> Engine::set_up() {
   auto n = negotiate();
   if (!n) return n;
   std::string error;
   if (!driver_ && !lay_out_memory(error)) return Outcome<bool>::fail(error);
+  auto i = share_inflight_buffer();
+  if (!i) return i;
   auto m = send_memory();
   if (!m) return m;
   for (unsigned q = 0; q < queue_count(); ++q) {
@@ -315,7 +359,29 @@ Outcome<bool> Engine::set_up() {
 Outcome<bool> Engine::set_up_again() {
   std::string error;
   if (driver_ && !driver_->reset_queues(error)) return Outcome<bool>::fail(error);
+  // The rings start over, as after a device reset: the old buffer would describe chains of rings
+  // that no longer exist. QEMU 7.2 frees it on reset too (vhost_dev_free_inflight).
+  inflight_.reset();
   return set_up();
+}
+
+Outcome<bool> Engine::resume_after_crash() {
+  auto n = negotiate();
+  if (!n) return n;
+  if (!driver_) return Outcome<bool>::fail("no rings were set up before the crash");
+  // The restart point is the used index in the split used ring (lifecycle.backend-crash is
+  // unsupported on packed rings).
+  auto* split = dynamic_cast<SplitDriver*>(driver_.get());
+  if (!split) return Outcome<bool>::fail("resuming after a crash needs split rings");
+  auto i = share_inflight_buffer();
+  if (!i) return i;
+  auto m = send_memory();
+  if (!m) return m;
+  for (unsigned q = 0; q < queue_count(); ++q) {
+    auto s = start_queue(q, split->used_idx_in_ring(q));
+    if (!s) return s;
+  }
+  return Outcome<bool>::ok(true);
 }
 
 namespace {
@@ -394,8 +460,7 @@ ExerciseResult run_exercise(const ExerciseOptions& options) {
   result.ran = true;
   const uint64_t first = engine.link().records() + 1;
   const auto setup = engine.set_up();
-  result.checks.push_back(
-      setup_check(setup, engine.unsupported(), first, engine.link().records()));
+  result.checks.push_back(setup_check(setup, engine.unsupported(), first, engine.link().records()));
   if (setup) {
     if (options.run_workload) {
       WorkloadContext ctx{engine.driver(),    engine.acked_features(), engine.config(),

@@ -14,10 +14,12 @@
 
 #include "captures/format/record.hpp"
 #include "decoders/vhost_user/features.hpp"
+#include "proxy/exercise/backend_process.hpp"
 #include "proxy/exercise/blk_bench.hpp"
 #include "proxy/exercise/check_outcome.hpp"
 #include "proxy/exercise/frontend_link.hpp"
 #include "proxy/exercise/guest_ram.hpp"
+#include "proxy/exercise/inflight_buffer.hpp"
 #include "proxy/exercise/net_bench.hpp"
 #include "proxy/exercise/ring_driver.hpp"
 
@@ -26,6 +28,9 @@ namespace vhs::exercise {
 struct ExerciseOptions {
   std::string backend_connect;  // connect to a listening back-end here
   std::string backend_listen;   // or listen here for a back-end that connects
+  // Non-empty: the engine starts the back-end itself (/bin/sh -c), and may kill and restart it
+  // (lifecycle.backend-crash).
+  std::string backend_command;
   DeviceKind device = DeviceKind::Blk;
   // ANDed with what the back-end offers; nullopt: what QEMU 7.2 acks for the device.
   std::optional<uint64_t> features_mask;
@@ -103,10 +108,28 @@ class Engine {
   // (the rings start over, empty).
   Outcome<bool> set_up_again();
 
+  // After the back-end died and a new one is connected (spec "Inflight I/O tracking"): the set-up
+  // again with the rings as they are (nothing reset, chains stay in flight), the inflight buffer
+  // given back (SET_INFLIGHT_FD) before the rings, and each ring started at the used index in
+  // guest memory: GET_VRING_BASE cannot be asked of a dead back-end, so QEMU 7.2 does the same
+  // (vhost_virtqueue_stop: virtio_queue_restore_last_avail_idx).
+  Outcome<bool> resume_after_crash();
+
+  // The back-end the engine started (--backend-command), or nullptr.
+  BackendProcess* backend_process() { return backend_.get(); }
+  // The buffer GET_INFLIGHT_FD gave, or nullptr (not negotiated, not blk, declined).
+  const InflightBuffer* inflight() const {
+    return inflight_ && !inflight_->declined() ? &*inflight_ : nullptr;
+  }
+  // INFLIGHT_SHMFD is acked and this device uses it (QEMU 7.2: vhost-user-blk).
+  bool tracks_inflight() const;
+
  private:
   Outcome<bool> negotiate();
   Outcome<bool> send_memory();
   bool lay_out_memory(std::string& error);
+  // GET_INFLIGHT_FD the first time, SET_INFLIGHT_FD every time, before the rings start.
+  Outcome<bool> share_inflight_buffer();
 
   ExerciseOptions options_;
   FrontendLink link_;
@@ -118,6 +141,8 @@ class Engine {
   uint64_t offered_features_ = 0, acked_features_ = 0, offered_protocol_ = 0;
   unsigned queues_ = 1;  // chosen by negotiation; the driver's count once it exists
   std::vector<uint8_t> config_;
+  std::unique_ptr<BackendProcess> backend_;
+  std::optional<InflightBuffer> inflight_;
 };
 
 // Runs everything the options ask for and closes the session.

@@ -12,6 +12,7 @@
 
 #include "decoders/vhost_user/payload_layout.hpp"
 #include "decoders/virtio/device_config.hpp"
+#include "proxy/exercise/crash_scenario.hpp"
 #include "proxy/exercise/engine.hpp"
 #include "proxy/exercise/workload_table.hpp"
 #include "proxy/sys_error.hpp"
@@ -137,8 +138,7 @@ R set_config(Engine& e) {
     if (!got) return R::fail(got.error);
     if ((*got.value)[field->offset] != value)
       return R::fail(fmt::format("SET_CONFIG {} = {} (offset {}), but GET_CONFIG then says {}",
-                                 field->name, value, field->offset,
-                                 (*got.value)[field->offset]));
+                                 field->name, value, field->offset, (*got.value)[field->offset]));
   }
   return R::ok(true);
 }
@@ -281,6 +281,11 @@ constexpr ScenarioInfo kScenarios[] = {
      "LOG_ALL + SET_LOG_BASE, then the log bitmap marks the pages the back-end "
      "wrote (spec \"Migration\")",
      dirty_log},
+    {"backend-crash",
+     "SIGKILL the back-end with writes in flight, start it again, reconnect: with INFLIGHT_SHMFD "
+     "(SET_INFLIGHT_FD, SET_VRING_BASE = used idx) it resubmits each once; without, the engine "
+     "resets the rings and resubmits (spec \"Inflight I/O tracking\")",
+     run_backend_crash},
 };
 
 // Why the scenario cannot run on this back-end, or "".
@@ -307,6 +312,16 @@ std::string unsupported(std::string_view name, Engine& e) {
   }
   if (name == "mem-hotplug" && !has_feature(proto, ProtocolFeature::CONFIGURE_MEM_SLOTS))
     return "the back-end does not offer the CONFIGURE_MEM_SLOTS protocol feature";
+  if (name == "backend-crash") {
+    if (!e.backend_process())
+      return "needs --backend-command to restart the back-end (the engine must own its process)";
+    if (e.options().device != DeviceKind::Blk)
+      return fmt::format("vhostscope has no crash workload for device '{}' yet (blk only)",
+                         device_kind_name(e.options().device));
+    if (e.options().packed_ring)
+      return "the crash scenario drives split rings only (the resume point and the inflight "
+             "buffer are read in the split layout)";
+  }
   if (name == "dirty-log") {
     if (!(e.offered_features() & feature_bit(kFeatureLogAll)))
       return "the back-end does not offer VHOST_F_LOG_ALL";

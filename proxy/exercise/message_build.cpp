@@ -110,6 +110,16 @@ Bytes encode_log(uint64_t mmap_size, uint64_t mmap_offset) {
   return out;
 }
 
+Bytes encode_inflight(const InflightValue& inflight) {
+  Bytes out;
+  write_slot(out, layout::kInflightMmapSize, inflight.mmap_size);
+  write_slot(out, layout::kInflightMmapOffset, inflight.mmap_offset);
+  write_slot(out, layout::kInflightNumQueues, inflight.num_queues);
+  write_slot(out, layout::kInflightQueueSize, inflight.queue_size);
+  write_slot(out, layout::kInflightPadding, 0);
+  return out;
+}
+
 Bytes encode_config(uint32_t offset, uint32_t size, uint32_t flags, std::span<const uint8_t> data) {
   Bytes out;
   write_slot(out, layout::kConfigOffset, offset);

@@ -28,6 +28,8 @@ Bytes encode_vring_index_fd(uint8_t index, bool nofd);
 Bytes encode_mem_table(std::span<const MemRegionValue> regions);
 Bytes encode_single_region(const MemRegionValue& region);
 Bytes encode_log(uint64_t mmap_size, uint64_t mmap_offset);
+// GET/SET_INFLIGHT_FD: 24 bytes, the tail padding included (spec "Inflight description").
+Bytes encode_inflight(const InflightValue& inflight);
 Bytes encode_config(uint32_t offset, uint32_t size, uint32_t flags,
                     std::span<const uint8_t> data = {});
 

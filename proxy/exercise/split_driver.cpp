@@ -132,7 +132,9 @@ Outcome<std::vector<uint64_t>> SplitDriver::post(unsigned queue,
   if (queue >= queues_.size())
     return R::fail(fmt::format("queue {}: the device has {} queues", queue, queues_.size()));
   Queue& q = queues_[queue];
-  auto buffers_of = [](const ChainRequest& c) { return c.readable.size() + c.writable_sizes.size(); };
+  auto buffers_of = [](const ChainRequest& c) {
+    return c.readable.size() + c.writable_sizes.size();
+  };
   // An indirect chain takes one ring descriptor; its table comes from the data arena.
   auto in_table = [&](const ChainRequest& c) { return indirect_ && buffers_of(c) >= 2; };
   size_t need = 0;
@@ -233,6 +235,16 @@ std::string SplitDriver::vring_base_fault(unsigned queue, uint32_t base) const {
   return fmt::format(
       "queue {}: GET_VRING_BASE returned {}, not within the {} chains in flight up to avail idx {}",
       queue, base, q.inflight.size(), q.avail_idx);
+}
+
+uint16_t SplitDriver::used_idx_in_ring(unsigned queue) const {
+  const Queue& q = queues_[queue];
+  return load_idx(ram_.host(q.used, used_bytes(q.setup.size)) + 2);
+}
+
+uint16_t SplitDriver::avail_event_in_ring(unsigned queue) const {
+  const Queue& q = queues_[queue];
+  return load_idx(ram_.host(q.used, used_bytes(q.setup.size)) + 4 + kUsedElemSize * q.setup.size);
 }
 
 void SplitDriver::kick(unsigned queue) {

@@ -59,6 +59,12 @@ class SplitDriver final : public RingDriver {
   void kick(unsigned queue) override;
 
   size_t in_flight(unsigned queue) const override { return queues_[queue].inflight.size(); }
+  // What the device wrote in guest memory: the used index, and (with RING_EVENT_IDX) avail_event,
+  // how far it has read the avail ring (VIRTIO "Used Buffer Notification Suppression").
+  uint16_t used_idx_in_ring(unsigned queue) const;
+  uint16_t avail_event_in_ring(unsigned queue) const;
+  uint16_t last_used(unsigned queue) const { return queues_[queue].last_used; }
+  bool event_idx() const { return event_idx_; }
   uint16_t avail_idx(unsigned queue) const { return queues_[queue].avail_idx; }
 
   // Ring state as the proxy would sample it, written to the capture.

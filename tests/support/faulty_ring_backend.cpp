@@ -2,6 +2,7 @@
 
 #include <poll.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -12,10 +13,10 @@ namespace {
 // Request numbers (spec "Front-end message types").
 constexpr uint32_t kGetFeatures = 1, kSetMemTable = 5, kSetVringNum = 8, kSetVringAddr = 9,
                    kSetVringBase = 10, kGetVringBase = 11, kSetVringKick = 12, kSetVringCall = 13,
-                   kGetProtocolFeatures = 15;
+                   kGetProtocolFeatures = 15, kGetInflightFd = 31, kSetInflightFd = 32;
 constexpr uint64_t kFeatures = (uint64_t{1} << 32) | (uint64_t{1} << 30);  // VERSION_1, PROTOCOL
 constexpr uint64_t kRingPacked = uint64_t{1} << 34;
-constexpr uint64_t kProtocolFeatures = uint64_t{1} << 3;                   // REPLY_ACK
+constexpr uint64_t kProtocolFeatures = uint64_t{1} << 3;  // REPLY_ACK
 
 Bytes reply(uint32_t request, const void* payload, uint32_t size) {
   Bytes b(12 + size);
@@ -36,17 +37,32 @@ T get(const uint8_t* p) {
 
 }  // namespace
 
-FaultyRingBackend::FaultyRingBackend(std::string path, RingFault fault, Millis timeout,
-                                     bool packed)
-    : path_(std::move(path)), fault_(fault), timeout_(timeout), packed_(packed) {
+FaultyRingBackend::FaultyRingBackend(std::string path, RingFault fault, Millis timeout, bool packed)
+    : path_(std::move(path)),
+      fault_(fault),
+      timeout_(timeout),
+      packed_(packed),
+      inflight_(InflightReply::NotOffered) {
   listener_ = listen_on(path_);
   thread_ = std::thread([this] { run(); });
 }
 
-FaultyRingBackend::~FaultyRingBackend() {
+FaultyRingBackend::FaultyRingBackend(std::string path, RingFault fault, Millis timeout,
+                                     InflightReply inflight)
+    : path_(std::move(path)), fault_(fault), timeout_(timeout), inflight_(inflight) {
+  listener_ = listen_on(path_);
+  thread_ = std::thread([this] { run(); });
+}
+
+void FaultyRingBackend::join() {
   stop_ = true;
   if (thread_.joinable()) thread_.join();
+}
+
+FaultyRingBackend::~FaultyRingBackend() {
+  join();
   for (const Region& r : regions_) ::munmap(r.host, r.size);
+  if (inflight_map_) ::munmap(inflight_map_, inflight_map_size_);
 }
 
 uint8_t* FaultyRingBackend::at_uva(uint64_t uva) const {
@@ -87,21 +103,41 @@ bool FaultyRingBackend::on_message(ReceivedMessage& m) {
   const Header h = m.header();
   const uint8_t* p = m.bytes.data() + 12;
   uint64_t u64 = 0;
+  requests_.push_back(h.request);
   switch (h.request) {
     case kGetFeatures: {
       const uint64_t offered = kFeatures | (packed_ ? kRingPacked : 0);
       return send_message(sock_.get(), reply(h.request, &offered, 8)) == IoStatus::Ok;
     }
+    case kGetProtocolFeatures: {
+      const uint64_t offered =
+          kProtocolFeatures | (inflight_ != InflightReply::NotOffered ? uint64_t{1} << 12 : 0);
+      return send_message(sock_.get(), reply(h.request, &offered, 8)) == IoStatus::Ok;
+    }
+    case kGetInflightFd: return answer_get_inflight(p);
+    case kSetInflightFd: {
+      SeenInflight seen{get<uint64_t>(p), get<uint64_t>(p + 8), get<uint16_t>(p + 16),
+                        get<uint16_t>(p + 18), false};
+      struct stat a {
+      }, b{};
+      if (m.fds.size() == 1 && inflight_fd_ && ::fstat(m.fds[0].get(), &a) == 0 &&
+          ::fstat(inflight_fd_.get(), &b) == 0)
+        seen.fd_is_ours = a.st_ino == b.st_ino && a.st_dev == b.st_dev;
+      set_inflight_.push_back(seen);
+      if (m.fds.size() == 1) map_inflight(m.fds[0].get(), seen.mmap_size, seen.mmap_offset);
+      break;
+    }
     case kSetVringBase:
-      // Packed: bits 0-14 the next descriptor, bit 15 its wrap counter; used resumes there.
-      if (get<uint32_t>(p) == 0 && packed_) {
-        const uint32_t num = get<uint32_t>(p + 4);
-        avail_pos_ = used_pos_ = static_cast<uint16_t>(num & 0x7fff);
-        avail_wrap_ = used_wrap_ = ((num >> 15) & 1) != 0;
+      if (get<uint32_t>(p) == 0) {
+        vring_base_ = get<uint32_t>(p + 4);
+        last_avail_ = static_cast<uint16_t>(vring_base_);
+        // Packed: bits 0-14 the next descriptor, bit 15 its wrap counter; used resumes there.
+        if (packed_) {
+          avail_pos_ = used_pos_ = static_cast<uint16_t>(vring_base_ & 0x7fff);
+          avail_wrap_ = used_wrap_ = ((vring_base_ >> 15) & 1) != 0;
+        }
       }
       break;
-    case kGetProtocolFeatures:
-      return send_message(sock_.get(), reply(h.request, &kProtocolFeatures, 8)) == IoStatus::Ok;
     case kSetMemTable: {
       const uint32_t n = get<uint32_t>(p);
       for (uint32_t i = 0; i < n && i < m.fds.size(); ++i) {
@@ -129,7 +165,10 @@ bool FaultyRingBackend::on_message(ReceivedMessage& m) {
       }
       break;
     case kSetVringKick:
-      if ((get<uint64_t>(p) & 0xff) == 0 && !m.fds.empty()) kick_ = std::move(m.fds[0]);
+      if ((get<uint64_t>(p) & 0xff) == 0 && !m.fds.empty()) {
+        kick_ = std::move(m.fds[0]);
+        resubmit_inflight();
+      }
       break;
     case kSetVringCall:
       if ((get<uint64_t>(p) & 0xff) == 0 && !m.fds.empty()) call_ = std::move(m.fds[0]);
@@ -146,6 +185,111 @@ bool FaultyRingBackend::on_message(ReceivedMessage& m) {
   return true;
 }
 
+// The split layout's size (16-byte header, 16 bytes per descriptor) per queue, or the fault.
+bool FaultyRingBackend::answer_get_inflight(const uint8_t* p) {
+  asked_queues_ = get<uint16_t>(p + 16);
+  asked_queue_size_ = get<uint16_t>(p + 18);
+  uint64_t size = (16 + 16 * uint64_t{asked_queue_size_}) * asked_queues_;
+  uint64_t offset = 0, file = size;
+  switch (inflight_) {
+    case InflightReply::Declined: size = file = 0; break;
+    case InflightReply::TooSmall: size = file = 16; break;
+    case InflightReply::FdShort: file = size / 2; break;
+    case InflightReply::OddOffset:
+      offset = 100;
+      file = size + 100;
+      break;
+    default: break;
+  }
+  uint8_t payload[24] = {};
+  std::memcpy(payload, &size, 8);
+  std::memcpy(payload + 8, &offset, 8);
+  std::memcpy(payload + 16, p + 16, 4);
+  std::vector<int> fds;
+  if (size > 0 && inflight_ != InflightReply::NoFd) {
+    inflight_fd_.reset(::memfd_create("faulty-inflight", MFD_CLOEXEC));
+    if (!inflight_fd_ || ::ftruncate(inflight_fd_.get(), static_cast<off_t>(file)) != 0) {
+      errors_.push_back("cannot make the inflight memfd");
+      return false;
+    }
+    fds.push_back(inflight_fd_.get());
+    if (inflight_ == InflightReply::Good) map_inflight(inflight_fd_.get(), size, 0);
+  }
+  return send_message(sock_.get(), reply(kGetInflightFd, payload, 24), fds) == IoStatus::Ok;
+}
+
+void FaultyRingBackend::map_inflight(int fd, uint64_t size, uint64_t offset) {
+  if (inflight_map_ || size < 16) return;
+  void* map =
+      ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, static_cast<off_t>(offset));
+  if (map == MAP_FAILED) {
+    errors_.push_back("cannot map the inflight buffer");
+    return;
+  }
+  inflight_map_ = static_cast<uint8_t*>(map);
+  inflight_map_size_ = size;
+}
+
+uint8_t* FaultyRingBackend::inflight_region() const {
+  if (!inflight_map_ || size_ == 0 || inflight_map_size_ < 16 + 16 * uint64_t{size_})
+    return nullptr;
+  return inflight_map_;
+}
+
+// At SET_VRING_KICK, as libvhost-user does: a region already in use (version 1) names the chains
+// the back-end before this one had taken; they are completed first, once each, and the ring
+// resumes after them (the used index plus what was in flight).
+void FaultyRingBackend::resubmit_inflight() {
+  uint8_t* region = inflight_region();
+  uint8_t* used = at_uva(used_);
+  if (!region || !used) return;
+  const uint16_t version = get<uint16_t>(region + 8);
+  if (version == 0) {
+    const uint16_t one = 1;
+    std::memcpy(region + 8, &one, 2);
+    std::memcpy(region + 10, &size_, 2);
+    return;
+  }
+  std::vector<uint16_t> heads;
+  for (uint16_t i = 0; i < size_; ++i)
+    if (region[16 + 16 * i] == 1) heads.push_back(i);
+  last_avail_ = static_cast<uint16_t>(get<uint16_t>(used + 2) + heads.size());
+  for (uint16_t head : heads) {
+    complete(head);
+    region[16 + 16 * head] = 0;
+    ++resubmitted_;
+  }
+  const uint64_t one = 1;
+  if (call_ && !heads.empty()) (void)!::write(call_.get(), &one, 8);
+}
+
+// Status 0 into the chain's last writable byte, and a used entry with its writable length.
+void FaultyRingBackend::complete(uint16_t head) {
+  uint8_t* used = at_uva(used_);
+  uint8_t* desc = at_uva(desc_);
+  if (!used || !desc) return;
+  uint32_t writable = 0;
+  uint8_t* status = nullptr;
+  for (uint16_t i = head, n = 0; n < size_; ++n) {
+    const uint8_t* d = desc + 16 * uint64_t{i};
+    const uint32_t len = get<uint32_t>(d + 8);
+    const uint16_t flags = get<uint16_t>(d + 12);
+    if (flags & 2) {
+      writable += len;
+      status = at_gpa(get<uint64_t>(d) + len - 1);
+    }
+    if (!(flags & 1)) break;
+    i = get<uint16_t>(d + 14);
+  }
+  if (status) *status = 0;
+  uint16_t idx = get<uint16_t>(used + 2);
+  const uint32_t id = head;
+  std::memcpy(used + 4 + 8 * (idx % size_), &id, 4);
+  std::memcpy(used + 4 + 8 * (idx % size_) + 4, &writable, 4);
+  ++idx;
+  __atomic_store_n(reinterpret_cast<uint16_t*>(used + 2), idx, __ATOMIC_RELEASE);
+}
+
 void FaultyRingBackend::on_kick() {
   if (packed_) return on_kick_packed();
   uint8_t* avail = at_uva(avail_);
@@ -156,6 +300,10 @@ void FaultyRingBackend::on_kick() {
   while (last_avail_ != avail_idx) {
     const uint16_t head = get<uint16_t>(avail + 4 + 2 * (last_avail_ % size_));
     ++last_avail_;
+    if (fault_ == RingFault::Hold && taken_++ > 0) {
+      if (uint8_t* region = inflight_region(); region && head < size_) region[16 + 16 * head] = 1;
+      continue;
+    }
     // Walk the chain: the writable bytes, and the last byte (the status) set to 0 (OK).
     uint32_t writable = 0;
     uint8_t* status = nullptr;
@@ -186,6 +334,7 @@ void FaultyRingBackend::on_kick() {
         break;
       case RingFault::WrongLength: push(head, writable + 100); break;
       case RingFault::UnknownHead: push((head + 5u) % size_, writable); break;
+      case RingFault::Hold: push(head, writable); break;
     }
   }
   const uint64_t one = 1;
@@ -204,9 +353,8 @@ void FaultyRingBackend::on_kick_packed() {
     }
   };
   while (true) {
-    const uint16_t head_flags =
-        __atomic_load_n(reinterpret_cast<uint16_t*>(ring + 16 * uint64_t{avail_pos_} + 14),
-                        __ATOMIC_ACQUIRE);
+    const uint16_t head_flags = __atomic_load_n(
+        reinterpret_cast<uint16_t*>(ring + 16 * uint64_t{avail_pos_} + 14), __ATOMIC_ACQUIRE);
     if (((head_flags & 0x80) != 0) != avail_wrap_ || ((head_flags & 0x8000) != 0) == avail_wrap_)
       break;
     uint32_t writable = 0;
@@ -241,7 +389,10 @@ void FaultyRingBackend::on_kick_packed() {
       return flags;
     };
     switch (fault_) {
-      case RingFault::None: push(id, writable); break;
+      case RingFault::None:
+      case RingFault::Hold:  // the inflight tests hold on split rings only
+        push(id, writable);
+        break;
       case RingFault::DuplicateUsed: {
         // The second entry is in place before the first is published, so the front-end sees
         // it whatever it does once the first arrives.
