@@ -73,6 +73,22 @@ uint32_t Store::intern_context(const DecodeContext& ctx) {
   return static_cast<uint32_t>(contexts_.size() - 1);
 }
 
+std::span<const FdInfo> Store::intern_fds(std::span<const FdInfo> run) {
+  if (run.empty()) return {};
+  std::string key;
+  for (const FdInfo& fd : run) {
+    const uint64_t fixed[3] = {static_cast<uint64_t>(fd.kind), fd.inode, fd.size};
+    key.append(reinterpret_cast<const char*>(fixed), sizeof fixed);
+    const auto name_size = static_cast<uint64_t>(fd.name.size());
+    key.append(reinterpret_cast<const char*>(&name_size), sizeof name_size);
+    key += fd.name;
+  }
+  if (auto it = fd_runs_.find(key); it != fd_runs_.end()) return it->second;
+  const auto stored = fd_arena_.append(run);
+  if (fd_runs_.size() < kMaxInternedFdRuns) fd_runs_.emplace(std::move(key), stored);
+  return stored;
+}
+
 Store::EntryDetail& Store::detail_of(uint32_t entry) {
   IndexEntry& e = entries_[entry];
   if (e.detail == kNoEntry) {
@@ -135,7 +151,7 @@ void Store::ingest(const RecordView& record) {
   e.bytes = stored_bytes.data();
   e.bytes_size = static_cast<uint32_t>(nbytes);
   const size_t nfds = std::min<size_t>(record.fds.size(), std::numeric_limits<uint16_t>::max());
-  const auto stored_fds = fd_arena_.append({record.fds.data(), nfds});
+  const auto stored_fds = intern_fds({record.fds.data(), nfds});
 
   StoreSession& session = session_for(record, index);
   e.session_index = static_cast<uint32_t>(&session - sessions_.data());
@@ -238,11 +254,21 @@ void Store::ingest(const RecordView& record) {
       }
       break;
     }
-    case RecordKind::Notify:
+    case RecordKind::Notify: {
+      const auto n = decode_notify(stored_bytes);
+      if (!n) {
+        ++session.notify_undecodable;
+        break;
+      }
+      NotifyTotals& t = session.notify_totals[n->queue];
+      ++t.records;
+      if (n->event == NotifyEvent::Relayed || n->event == NotifyEvent::Released)
+        t.relayed[static_cast<size_t>(n->source)] += n->count;
+      if (n->event == NotifyEvent::Held) t.held += n->count;
       // Interposed kicks tell the hang rules whether the driver announced its buffers.
-      if (auto n = decode_notify(stored_bytes); n && !session.ended())
-        session.rings.observe_notify(*n, record.timestamp_ns, ring_changed_);
+      if (!session.ended()) session.rings.observe_notify(*n, record.timestamp_ns, ring_changed_);
       break;
+    }
   }
   if (has_detail) {
     e.detail = static_cast<uint32_t>(details_.size());
