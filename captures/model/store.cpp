@@ -75,17 +75,24 @@ uint32_t Store::intern_context(const DecodeContext& ctx) {
 
 std::span<const FdInfo> Store::intern_fds(std::span<const FdInfo> run) {
   if (run.empty()) return {};
-  std::string key;
+  // FNV-1a over the descriptions; a run whose hash is taken by a different run is stored apart.
+  uint64_t hash = 0xcbf29ce484222325;
+  const auto mix = [&hash](uint64_t v) {
+    for (int k = 0; k < 8; ++k, v >>= 8) hash = (hash ^ (v & 0xff)) * 0x100000001b3;
+  };
   for (const FdInfo& fd : run) {
-    const uint64_t fixed[3] = {static_cast<uint64_t>(fd.kind), fd.inode, fd.size};
-    key.append(reinterpret_cast<const char*>(fixed), sizeof fixed);
-    const auto name_size = static_cast<uint64_t>(fd.name.size());
-    key.append(reinterpret_cast<const char*>(&name_size), sizeof name_size);
-    key += fd.name;
+    mix(static_cast<uint64_t>(fd.kind));
+    mix(fd.inode);
+    mix(fd.size);
+    mix(fd.name.size());
+    for (char c : fd.name) hash = (hash ^ static_cast<uint8_t>(c)) * 0x100000001b3;
   }
-  if (auto it = fd_runs_.find(key); it != fd_runs_.end()) return it->second;
+  if (auto it = fd_runs_.find(hash); it != fd_runs_.end()) {
+    if (std::equal(run.begin(), run.end(), it->second.begin(), it->second.end())) return it->second;
+    return fd_arena_.append(run);
+  }
   const auto stored = fd_arena_.append(run);
-  if (fd_runs_.size() < kMaxInternedFdRuns) fd_runs_.emplace(std::move(key), stored);
+  if (fd_runs_.size() < kMaxInternedFdRuns) fd_runs_.emplace(hash, stored);
   return stored;
 }
 

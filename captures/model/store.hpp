@@ -237,11 +237,11 @@ class Store final : public RecordSink {
 
   Options options_;
   ChunkedVector<IndexEntry, 16> entries_;
-  ChunkedVector<EntryDetail> details_;
+  ChunkedVector<EntryDetail, 16> details_;
   std::vector<std::shared_ptr<MappedCapture>> mappings_;
   RunArena<uint8_t, size_t{1} << 20> byte_arena_;
   RunArena<FdInfo, 4096> fd_arena_;
-  std::unordered_map<std::string, std::span<const FdInfo>> fd_runs_;  // content -> stored run
+  std::unordered_map<uint64_t, std::span<const FdInfo>> fd_runs_;  // content hash -> stored run
   std::vector<std::vector<Finding>> finding_lists_;
   std::vector<uint32_t> flagged_;  // sorted, unique
   std::vector<DecodeContext> contexts_;
