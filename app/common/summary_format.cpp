@@ -104,28 +104,9 @@ void vring_block(std::string& out, const SessionState& st) {
 
 // Interposed notifications (record --interpose-notify) per queue: counter sums per source, how
 // many were held, and how many records carried them. Nothing when the session has none.
-void notify_block(std::string& out, const Store& store, const StoreSession& session) {
-  struct Totals {
-    std::array<uint64_t, 3> relayed{};  // kick, call, err: counter values written on
-    uint64_t held = 0;
-    uint64_t records = 0;
-  };
-  std::map<uint16_t, Totals> queues;
-  uint64_t undecodable = 0;
-  const size_t index = session_index_of(store, session);
-  for (uint32_t i = session.first_entry; i <= session.last_entry && i < store.size(); ++i) {
-    if (store.kind(i) != RecordKind::Notify || store.session_index(i) != index) continue;
-    auto n = decode_notify(store.bytes(i));
-    if (!n) {
-      ++undecodable;
-      continue;
-    }
-    Totals& t = queues[n->queue];
-    ++t.records;
-    if (n->event == NotifyEvent::Relayed || n->event == NotifyEvent::Released)
-      t.relayed[static_cast<size_t>(n->source)] += n->count;
-    if (n->event == NotifyEvent::Held) t.held += n->count;
-  }
+void notify_block(std::string& out, const StoreSession& session) {
+  const auto& queues = session.notify_totals;
+  const uint64_t undecodable = session.notify_undecodable;
   if (queues.empty() && undecodable == 0) return;
   out += fmt::format("  Notifications (interposed): {} queue{}\n", queues.size(),
                      queues.size() == 1 ? "" : "s");
@@ -395,7 +376,7 @@ std::string format_session_summary(const Store& store, const StoreSession& sessi
   out += '\n';
   vring_block(out, st);
   out += '\n';
-  notify_block(out, store, session);
+  notify_block(out, session);
   state_block(out, st);
   out += '\n';
   if (const std::string rings = format_ring_block(store, session); !rings.empty())

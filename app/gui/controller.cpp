@@ -3,7 +3,9 @@
 
 #include <chrono>
 
+#include "app/common/text_escape.hpp"
 #include "app/common/view_export.hpp"
+#include "captures/format/mapped_capture.hpp"
 
 namespace vhs::gui {
 namespace {
@@ -68,14 +70,27 @@ bool Controller::open_capture(const std::string& path) {
   clear_messages();
   loading_path_ = path;
   // Reading + decoding happens here, off the GUI thread, through the same ingest path as live
-  // records (Store::append); the finished store is swapped in by pump().
+  // records; the finished store is swapped in by pump(). A regular capture file is read where it
+  // lies, as load_capture does for the CLI (the store keeps the mapping and a compact index, not
+  // a copy of every record); anything else (pipes, pcapng) through libpcap.
   loader_ = std::thread([this, path] {
     auto t0 = std::chrono::steady_clock::now();
     auto store = std::make_unique<Store>(Store::Options{device_});
-    std::string error;
-    auto reader = CaptureReader::open(path, error);
-    std::string warning;
-    if (reader) {
+    std::string error, warning;
+    bool opened = false;
+    if (auto mapped = MappedCapture::open(path, escape_text(path))) {
+      opened = true;
+      RecordView r;
+      while (!load_cancel_ && mapped->next(r)) {
+        store->append_stable(r);
+        mapped->release_read_pages();
+        load_records_.fetch_add(1, std::memory_order_relaxed);
+      }
+      warning = mapped->warning();
+      store->attach(std::move(mapped));
+      store->finish();
+    } else if (auto reader = CaptureReader::open(path, error)) {
+      opened = true;
       Record r;
       while (!load_cancel_ && reader->next(r)) {
         store->append(r);
@@ -86,7 +101,7 @@ bool Controller::open_capture(const std::string& path) {
     }
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::lock_guard lock(mutex_);
-    if (reader && !load_cancel_) loaded_ = std::move(store);
+    if (opened && !load_cancel_) loaded_ = std::move(store);
     loaded_path_ = path;
     loaded_error_ = error;
     loaded_warning_ = warning;

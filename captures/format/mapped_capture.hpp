@@ -55,6 +55,7 @@ class MappedCapture {
   bool nanosecond_;
   size_t pos_;                       // the next record header
   size_t released_ = 0;              // pages before this offset were handed back
+  size_t populated_ = 0;             // next(): pages before this offset were mapped in ahead
   mutable size_t access_step_ = 0;   // note_access: the step of the last read
   mutable unsigned step_moves_ = 0;  // steps moved to since the last release
   CaptureProgress progress_;

@@ -11,6 +11,27 @@
 
 namespace vhs {
 
+// Memory for one chunk. From 2 MiB up it is its own mapping, aligned to 2 MiB and marked for
+// transparent huge pages: a big capture's index grows by millions of entries, and each 4 KiB page
+// first touched is a page fault (microseconds on a virtual machine); a huge page is one fault
+// per 2 MiB. Smaller chunks come from operator new. Throws std::bad_alloc like it.
+void* allocate_chunk_memory(size_t bytes);
+void free_chunk_memory(void* memory, size_t bytes) noexcept;
+
+template <typename T>
+struct ChunkAllocator {
+  using value_type = T;
+  ChunkAllocator() = default;
+  template <typename U>
+  ChunkAllocator(const ChunkAllocator<U>&) noexcept {}
+  T* allocate(size_t n) { return static_cast<T*>(allocate_chunk_memory(n * sizeof(T))); }
+  void deallocate(T* p, size_t n) noexcept { free_chunk_memory(p, n * sizeof(T)); }
+  template <typename U>
+  bool operator==(const ChunkAllocator<U>&) const noexcept {
+    return true;
+  }
+};
+
 // A vector-like sequence of T stored in chunks of 2^kChunkBits elements.
 template <typename T, unsigned kChunkBits = 14>
 class ChunkedVector {
@@ -34,7 +55,8 @@ class ChunkedVector {
   const T& back() const { return chunks_.back().back(); }
 
  private:
-  std::vector<std::vector<T>> chunks_;  // each reserved to kChunkSize: never reallocates
+  // Each reserved to kChunkSize: never reallocates.
+  std::vector<std::vector<T, ChunkAllocator<T>>> chunks_;
   size_t size_ = 0;
 };
 

@@ -73,6 +73,29 @@ uint32_t Store::intern_context(const DecodeContext& ctx) {
   return static_cast<uint32_t>(contexts_.size() - 1);
 }
 
+std::span<const FdInfo> Store::intern_fds(std::span<const FdInfo> run) {
+  if (run.empty()) return {};
+  // FNV-1a over the descriptions; a run whose hash is taken by a different run is stored apart.
+  uint64_t hash = 0xcbf29ce484222325;
+  const auto mix = [&hash](uint64_t v) {
+    for (int k = 0; k < 8; ++k, v >>= 8) hash = (hash ^ (v & 0xff)) * 0x100000001b3;
+  };
+  for (const FdInfo& fd : run) {
+    mix(static_cast<uint64_t>(fd.kind));
+    mix(fd.inode);
+    mix(fd.size);
+    mix(fd.name.size());
+    for (char c : fd.name) hash = (hash ^ static_cast<uint8_t>(c)) * 0x100000001b3;
+  }
+  if (auto it = fd_runs_.find(hash); it != fd_runs_.end()) {
+    if (std::equal(run.begin(), run.end(), it->second.begin(), it->second.end())) return it->second;
+    return fd_arena_.append(run);
+  }
+  const auto stored = fd_arena_.append(run);
+  if (fd_runs_.size() < kMaxInternedFdRuns) fd_runs_.emplace(hash, stored);
+  return stored;
+}
+
 Store::EntryDetail& Store::detail_of(uint32_t entry) {
   IndexEntry& e = entries_[entry];
   if (e.detail == kNoEntry) {
@@ -135,7 +158,7 @@ void Store::ingest(const RecordView& record) {
   e.bytes = stored_bytes.data();
   e.bytes_size = static_cast<uint32_t>(nbytes);
   const size_t nfds = std::min<size_t>(record.fds.size(), std::numeric_limits<uint16_t>::max());
-  const auto stored_fds = fd_arena_.append({record.fds.data(), nfds});
+  const auto stored_fds = intern_fds({record.fds.data(), nfds});
 
   StoreSession& session = session_for(record, index);
   e.session_index = static_cast<uint32_t>(&session - sessions_.data());
@@ -238,11 +261,21 @@ void Store::ingest(const RecordView& record) {
       }
       break;
     }
-    case RecordKind::Notify:
+    case RecordKind::Notify: {
+      const auto n = decode_notify(stored_bytes);
+      if (!n) {
+        ++session.notify_undecodable;
+        break;
+      }
+      NotifyTotals& t = session.notify_totals[n->queue];
+      ++t.records;
+      if (n->event == NotifyEvent::Relayed || n->event == NotifyEvent::Released)
+        t.relayed[static_cast<size_t>(n->source)] += n->count;
+      if (n->event == NotifyEvent::Held) t.held += n->count;
       // Interposed kicks tell the hang rules whether the driver announced its buffers.
-      if (auto n = decode_notify(stored_bytes); n && !session.ended())
-        session.rings.observe_notify(*n, record.timestamp_ns, ring_changed_);
+      if (!session.ended()) session.rings.observe_notify(*n, record.timestamp_ns, ring_changed_);
       break;
+    }
   }
   if (has_detail) {
     e.detail = static_cast<uint32_t>(details_.size());

@@ -14,15 +14,18 @@
 // into the store between frames.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "captures/format/record.hpp"
@@ -65,6 +68,13 @@ struct StoreEntry {
 };
 
 // One vhost-user session (a front-end connection) as seen by the store.
+// Interposed notifications (record --interpose-notify) of one queue of a session.
+struct NotifyTotals {
+  std::array<uint64_t, 3> relayed{};  // kick, call, err: counter values written on
+  uint64_t held = 0;
+  uint64_t records = 0;
+};
+
 struct StoreSession {
   uint32_t id = 0;  // record.session
   uint32_t first_entry = kNoEntry;
@@ -75,6 +85,9 @@ struct StoreSession {
   // on 'PATH'"); empty when unknown. A later session on the same path is a reconnect.
   std::string frontend_path;
   uint64_t entries = 0;
+  // Its Notify records, counted on ingest so a summary need not read them again.
+  std::map<uint16_t, NotifyTotals> notify_totals;  // by queue
+  uint64_t notify_undecodable = 0;
   SessionAnalyser analyser;
   // The session's RingState records: newest snapshot per queue and ring hang episodes. Each
   // episode is also a finding on the snapshot entry it is about; its detail says how it ended.
@@ -216,13 +229,19 @@ class Store final : public RecordSink {
   // Feeds the session's changed vring facts (started, kick, call) to its ring timeline.
   void feed_vring_facts(StoreSession& session, uint64_t ts_ns, uint32_t entry);
   uint32_t intern_context(const DecodeContext& ctx);
+  // The stored copy of a record's fd descriptions. Runs repeat (the same eventfds are passed
+  // again when a ring restarts or its notifiers are interposed), so identical runs share one
+  // copy, up to kMaxInternedFdRuns distinct runs; later new runs are stored as they come.
+  std::span<const FdInfo> intern_fds(std::span<const FdInfo> run);
+  static constexpr size_t kMaxInternedFdRuns = size_t{1} << 16;
 
   Options options_;
   ChunkedVector<IndexEntry, 16> entries_;
-  ChunkedVector<EntryDetail> details_;
+  ChunkedVector<EntryDetail, 16> details_;
   std::vector<std::shared_ptr<MappedCapture>> mappings_;
   RunArena<uint8_t, size_t{1} << 20> byte_arena_;
   RunArena<FdInfo, 4096> fd_arena_;
+  std::unordered_map<uint64_t, std::span<const FdInfo>> fd_runs_;  // content hash -> stored run
   std::vector<std::vector<Finding>> finding_lists_;
   std::vector<uint32_t> flagged_;  // sorted, unique
   std::vector<DecodeContext> contexts_;

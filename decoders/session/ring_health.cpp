@@ -1,6 +1,8 @@
 // Hang rules over ring snapshots and vring facts, the fault-to-finding texts, and ReplyTimeout.
 #include "decoders/session/ring_health.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "decoders/virtio/packed_ring.hpp"
@@ -248,6 +250,7 @@ void RingHealth::clear(QueueState& q, FindingCode code, uint64_t now_ns,
 }
 
 void RingHealth::observe(const RingSnapshot& s, uint64_t now_ns, std::vector<HealthEvent>& out) {
+  deadline_stale_ = true;
   QueueState& q = queues_[s.queue];
 
   // Structural faults: raised while present, one finding per code (the first fault's text).
@@ -355,6 +358,7 @@ void RingHealth::update_conditions(QueueState& q, uint64_t now_ns, std::vector<H
 }
 
 void RingHealth::set_device(DeviceKind device, uint64_t now_ns, std::vector<HealthEvent>& out) {
+  deadline_stale_ = true;
   if (device == device_) return;
   device_ = device;
   for (auto& [queue, q] : queues_) {
@@ -365,6 +369,7 @@ void RingHealth::set_device(DeviceKind device, uint64_t now_ns, std::vector<Heal
 
 void RingHealth::observe_notify(const NotifyRecord& n, uint64_t now_ns,
                                 std::vector<HealthEvent>& out) {
+  deadline_stale_ = true;
   if (n.source != NotifySource::Kick) return;
   QueueState& q = queues_[n.queue];
   switch (n.event) {
@@ -467,6 +472,7 @@ void RingHealth::update_notifier(QueueState& q, uint32_t queue, FindingCode code
 
 void RingHealth::observe_facts(const VringFacts& f, uint64_t now_ns,
                                std::vector<HealthEvent>& out) {
+  deadline_stale_ = true;
   QueueState& q = queues_[f.queue];
   update_notifier(q, f.queue, FindingCode::NoKickFd, q.no_kick, f.started, f.kick, now_ns, out);
   update_notifier(q, f.queue, FindingCode::NoCallFd, q.no_call, f.started, f.call, now_ns, out);
@@ -484,14 +490,42 @@ void RingHealth::settle_notifiers(QueueState& q, uint32_t queue, uint64_t now_ns
 }
 
 void RingHealth::settle(uint64_t now_ns, std::vector<HealthEvent>& out) {
+  deadline_stale_ = true;
   for (auto& [queue, q] : queues_) settle_notifiers(q, queue, now_ns, out);
 }
 
 void RingHealth::advance(uint64_t now_ns, std::vector<HealthEvent>& out) {
+  // Nothing changed since the last advance and no threshold is reached yet: evaluate() would
+  // raise nothing.
+  if (!deadline_stale_ && now_ns < deadline_ns_) return;
   for (auto& [queue, q] : queues_) evaluate(queue, q, now_ns, out);
+  deadline_ns_ = next_deadline();
+  deadline_stale_ = false;
+}
+
+uint64_t RingHealth::next_deadline() const {
+  // The conditions of evaluate(): a timer that is armed and whose finding is not raised yet
+  // fires once elapsed(since, now) reaches its threshold, i.e. at since + threshold.
+  const auto at = [](uint64_t since_ns, uint64_t threshold_ns) {
+    return since_ns > UINT64_MAX - threshold_ns ? UINT64_MAX : since_ns + threshold_ns;
+  };
+  uint64_t deadline = UINT64_MAX;
+  for (const auto& [queue, q] : queues_) {
+    if (q.no_kick.armed && !q.active.count(FindingCode::NoKickFd))
+      deadline = std::min(deadline, at(q.no_kick.since_ns, thresholds_.notifier_grace_ns));
+    if (q.no_call.armed && !q.active.count(FindingCode::NoCallFd))
+      deadline = std::min(deadline, at(q.no_call.since_ns, thresholds_.notifier_grace_ns));
+    if (!q.last) continue;
+    if (q.stall.armed && !q.active.count(FindingCode::RingStalled))
+      deadline = std::min(deadline, at(q.stall.since_ns, thresholds_.stall_ns));
+    if (q.suppressed.armed && !q.active.count(FindingCode::NotificationsSuppressed))
+      deadline = std::min(deadline, at(q.suppressed.since_ns, thresholds_.suppressed_ns));
+  }
+  return deadline;
 }
 
 void RingHealth::forget(uint32_t queue, uint64_t now_ns, std::vector<HealthEvent>& out) {
+  deadline_stale_ = true;
   auto it = queues_.find(queue);
   if (it == queues_.end()) return;
   settle_notifiers(it->second, queue, now_ns, out);

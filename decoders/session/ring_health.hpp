@@ -134,10 +134,18 @@ class RingHealth {
                        std::vector<HealthEvent>& out);
   void settle_notifiers(QueueState& q, uint32_t queue, uint64_t now_ns,
                         std::vector<HealthEvent>& out);
+  // The earliest time at which evaluate() would raise a finding on some queue (UINT64_MAX: no
+  // timer is running). advance() is called for every record of a session; with this it looks at
+  // the queues only when a threshold can have been crossed.
+  uint64_t next_deadline() const;
 
   HealthThresholds thresholds_;
   DeviceKind device_ = DeviceKind::Unknown;
   std::map<uint32_t, QueueState> queues_;
+  // next_deadline() as of the last advance(); every other entry point may arm or disarm a timer,
+  // so it marks the value stale.
+  uint64_t deadline_ns_ = 0;
+  bool deadline_stale_ = true;
 };
 
 // A request waiting for its reply (the session analyser's pending list, reduced to what the rule
