@@ -187,7 +187,7 @@ Outcome<bool> run_backend_crash(Engine& e) {
         : !e.tracks_inflight() ? "INFLIGHT_SHMFD was masked off"
                                : "GET_INFLIGHT_FD answered mmap_size 0";
     summary = fmt::format(
-        "{}; {}, so the rings were reset and the engine resubmitted the {} others, as a driver "
+        "{}; {}, so the rings were reset and the engine resubmitted the {} not completed, as a driver "
         "does after a device reset",
         at_crash, why_untracked, lost.size());
   }
