@@ -1,7 +1,5 @@
 #include "proxy/exercise/packed_driver.hpp"
 
-#include <poll.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,9 +13,9 @@
 #include "decoders/virtio/ring_detail.hpp"
 #include "decoders/virtio/ring_reading.hpp"
 #include "decoders/virtio/ring_snapshot.hpp"
+#include "proxy/exercise/driver_parts.hpp"
 #include "proxy/exercise/frontend_link.hpp"
 #include "proxy/log_text.hpp"
-#include "proxy/sys_error.hpp"
 
 namespace vhs::exercise {
 namespace {
@@ -29,17 +27,6 @@ constexpr uint64_t kDescLen = 8, kDescId = 12, kDescFlags = 14;
 // "Event Suppression Structure Format": off_wrap u16, flags u16; 4 bytes, 4-aligned.
 constexpr uint64_t kEventAreaSize = 4;
 constexpr uint64_t kEventOffWrap = 0, kEventFlags = 2;
-
-template <class T>
-void store_le(uint8_t* p, T v) {
-  std::memcpy(p, &v, sizeof v);  // x86_64: little endian, as VERSION_1 rings are
-}
-uint16_t load_u16(const uint8_t* p) {
-  return __atomic_load_n(reinterpret_cast<const uint16_t*>(p), __ATOMIC_ACQUIRE);
-}
-void store_u16(uint8_t* p, uint16_t v) {
-  __atomic_store_n(reinterpret_cast<uint16_t*>(p), v, __ATOMIC_RELEASE);
-}
 
 // A descriptor written at a position of wrap counter `wrap` is available: AVAIL = wrap, USED =
 // !wrap (VIRTIO "Driver and Device Ring Wrap Counters").
@@ -65,13 +52,10 @@ std::string event_flags_text(uint16_t flags, uint16_t off_wrap) {
   }
 }
 
-constexpr auto kSampleInterval = std::chrono::milliseconds(50);
-constexpr auto kStallSampleInterval = std::chrono::milliseconds(500);
-
 }  // namespace
 
-PackedDriver::PackedDriver(GuestRam& ram, FrontendLink& link, DeviceKind device,
-                           uint64_t features, bool indirect)
+PackedDriver::PackedDriver(GuestRam& ram, FrontendLink& link, DeviceKind device, uint64_t features,
+                           bool indirect)
     : ram_(ram),
       link_(link),
       device_(device),
@@ -80,18 +64,6 @@ PackedDriver::PackedDriver(GuestRam& ram, FrontendLink& link, DeviceKind device,
       indirect_(indirect) {}
 
 uint64_t PackedDriver::records_written() const { return link_.records(); }
-
-bool PackedDriver::make_notifiers(Queue& q, std::string& error) {
-  q.kick.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  q.call.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  if (!q.kick || !q.call) {
-    error = sys_error("create", "eventfd", errno);
-    return false;
-  }
-  q.setup.kick_fd = q.kick.get();
-  q.setup.call_fd = q.call.get();
-  return true;
-}
 
 // Zeroed descriptors read as "not available" at wrap counter 1 and the zeroed event areas as
 // ENABLE: the state of a ring nothing was placed on yet.
@@ -132,7 +104,7 @@ bool PackedDriver::add_queue(uint16_t size, Arena& ring_arena, Arena data_arena,
   q.setup.addr.avail_user_addr = ram_.uva(q.driver_area);
   q.setup.addr.used_user_addr = ram_.uva(q.device_area);
   q.data = std::move(data_arena);
-  if (!make_notifiers(q, error)) return false;
+  if (!make_queue_notifiers(q.kick, q.call, q.setup, error)) return false;
   queues_.push_back(std::move(q));
   return true;
 }
@@ -143,7 +115,7 @@ bool PackedDriver::reset_queues(std::string& error) {
       for (uint64_t b : entry.second.buffers) q.data.release(b);
     q.inflight.clear();
     clear_ring(q);
-    if (!make_notifiers(q, error)) return false;
+    if (!make_queue_notifiers(q.kick, q.call, q.setup, error)) return false;
   }
   return true;
 }
@@ -171,13 +143,13 @@ std::string PackedDriver::vring_base_fault(unsigned queue, uint32_t base) const 
 
 bool PackedDriver::device_wants_kick(const Queue& q, uint32_t added) const {
   const uint8_t* area = ram_.host(q.device_area, kEventAreaSize);
-  const uint16_t flags = load_u16(area + kEventFlags);
+  const uint16_t flags = load_shared_u16(area + kEventFlags);
   if (flags == kPackedEventDisable) return false;
   if (flags != kPackedEventDesc || !event_idx_) return true;
   // VIRTIO "Event Suppression Structure Format": the device asks for a kick once the descriptor
   // at off_wrap was made available. Counted like the split ring's avail_event, with an offset
   // of the other lap taken one ring size back.
-  const uint16_t off_wrap = load_u16(area + kEventOffWrap);
+  const uint16_t off_wrap = load_shared_u16(area + kEventOffWrap);
   auto event = static_cast<uint16_t>(off_wrap & 0x7fff);
   if (((off_wrap >> 15) != 0) != q.next_avail.wrap)
     event = static_cast<uint16_t>(event - q.setup.size);
@@ -192,7 +164,9 @@ Outcome<std::vector<uint64_t>> PackedDriver::post(unsigned queue,
   if (queue >= queues_.size())
     return R::fail(fmt::format("queue {}: the device has {} queues", queue, queues_.size()));
   Queue& q = queues_[queue];
-  auto buffers_of = [](const ChainRequest& c) { return c.readable.size() + c.writable_sizes.size(); };
+  auto buffers_of = [](const ChainRequest& c) {
+    return c.readable.size() + c.writable_sizes.size();
+  };
   auto in_table = [&](const ChainRequest& c) { return indirect_ && buffers_of(c) >= 2; };
   size_t need = 0;
   for (const ChainRequest& c : chains) need += in_table(c) ? 1 : buffers_of(c);
@@ -286,7 +260,7 @@ Outcome<std::vector<uint64_t>> PackedDriver::post(unsigned queue,
       if (k == 0)
         head_flags = flags;
       else
-        store_u16(d + kDescFlags, flags);
+        store_shared_u16(d + kDescFlags, flags);
     }
     uint8_t* h = ring + kDescSize * head.index;
     if (indirect) {
@@ -297,7 +271,7 @@ Outcome<std::vector<uint64_t>> PackedDriver::post(unsigned queue,
     }
     // VIRTIO "Implementation Example" of packed rings: the first descriptor's flags are written
     // last, so the device never sees a chain that is only partly there.
-    store_u16(h + kDescFlags, head_flags);
+    store_shared_u16(h + kDescFlags, head_flags);
     q.next_avail = advance(head, f.ring_descs, q.setup.size);
     q.descs_in_flight += f.ring_descs;
     added += f.ring_descs;
@@ -325,7 +299,7 @@ bool PackedDriver::used_at_next(const Queue& q) const {
   // VIRTIO "Packed Virtqueues", "Used Descriptors": the descriptor at the used position is used
   // once its AVAIL and USED bits both equal the used wrap counter.
   const uint8_t* ring = ram_.host(q.ring, kDescSize * q.setup.size);
-  const uint16_t flags = load_u16(ring + kDescSize * q.next_used.index + kDescFlags);
+  const uint16_t flags = load_shared_u16(ring + kDescSize * q.next_used.index + kDescFlags);
   const bool avail = (flags & kPackedDescAvail) != 0, used = (flags & kPackedDescUsed) != 0;
   return avail == q.next_used.wrap && used == q.next_used.wrap;
 }
@@ -341,12 +315,13 @@ std::string PackedDriver::unexpected_id_text(unsigned queue, const Queue& q, uin
 std::string PackedDriver::ring_state_text(const Queue& q) const {
   const uint8_t* ring = ram_.host(q.ring, kDescSize * q.setup.size);
   const uint8_t* area = ram_.host(q.device_area, kEventAreaSize);
-  const uint16_t there = load_u16(ring + kDescSize * q.next_used.index + kDescFlags);
+  const uint16_t there = load_shared_u16(ring + kDescSize * q.next_used.index + kDescFlags);
   return fmt::format(
       "next avail desc {} wrap {}, next used desc {} wrap {} with flags 0x{:04x}, device event "
       "flags {}",
       q.next_avail.index, q.next_avail.wrap ? 1 : 0, q.next_used.index, q.next_used.wrap ? 1 : 0,
-      there, event_flags_text(load_u16(area + kEventFlags), load_u16(area + kEventOffWrap)));
+      there,
+      event_flags_text(load_shared_u16(area + kEventFlags), load_shared_u16(area + kEventOffWrap)));
 }
 
 Outcome<std::vector<ChainCompletion>> PackedDriver::wait_used(unsigned queue, size_t count,
@@ -387,11 +362,7 @@ Outcome<std::vector<ChainCompletion>> PackedDriver::wait_used(unsigned queue, si
       ChainCompletion c;
       c.token = it->second.token;
       c.used_len = len;
-      for (size_t k = 0; k < it->second.writable_gpa.size(); ++k) {
-        std::vector<uint8_t> bytes(it->second.writable_size[k]);
-        ram_.read(it->second.writable_gpa[k], bytes);
-        c.written.push_back(std::move(bytes));
-      }
+      c.written = read_written(ram_, it->second.writable_gpa, it->second.writable_size);
       // The device skips the buffer's other descriptors: its next used descriptor is after all
       // of them (VIRTIO "Packed Virtqueues", "Used Descriptors").
       q.next_used = advance(q.next_used, it->second.ring_descs, q.setup.size);
@@ -407,51 +378,35 @@ Outcome<std::vector<ChainCompletion>> PackedDriver::wait_used(unsigned queue, si
     // VIRTIO "Event Suppression Structure Format": with event idx, a call is asked for exactly
     // when the descriptor at the used position is used; without, for every used buffer.
     if (event_idx_) {
-      store_u16(driver_area + kEventOffWrap, q.next_used.encoded());
-      store_u16(driver_area + kEventFlags, kPackedEventDesc);
+      store_shared_u16(driver_area + kEventOffWrap, q.next_used.encoded());
+      store_shared_u16(driver_area + kEventFlags, kPackedEventDesc);
     } else {
-      store_u16(driver_area + kEventFlags, kPackedEventEnable);
+      store_shared_u16(driver_area + kEventFlags, kPackedEventEnable);
     }
     std::atomic_thread_fence(std::memory_order_seq_cst);
     if (used_here()) continue;
     const auto now = std::chrono::steady_clock::now();
     if (now - last_progress >= kStallSampleInterval &&
-        now - q.last_sample >= kStallSampleInterval) {
-      q.last_sample = now;
+        sample_due(q.last_sample, now, kStallSampleInterval))
       record_snapshot(queue);
-    }
     if (now - last_progress >= timeout) {
       record_snapshot(queue);
-      return R::fail(fmt::format("queue {}: no completion for {} ({} of {} chains still in "
-                                 "flight; {})",
-                                 queue, seconds_text(timeout), count - out.size(), count,
-                                 ring_state_text(q)));
+      return R::fail(
+          fmt::format("queue {}: no completion for {} ({} of {} chains still in "
+                      "flight; {})",
+                      queue, seconds_text(timeout), count - out.size(), count, ring_state_text(q)));
     }
-    const auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(timeout - (now - last_progress));
-    pollfd p{q.call.get(), POLLIN, 0};
-    const int rc = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count() + 1, 100)));
-    if (rc > 0) {
-      uint64_t v = 0;
-      (void)!::read(q.call.get(), &v, sizeof v);
-    }
+    await_call(q.call.get(), std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 timeout - (now - last_progress)));
     link_.service_backend_channel();
   }
-  const auto now = std::chrono::steady_clock::now();
-  if (now - q.last_sample >= kSampleInterval) {
-    q.last_sample = now;
+  if (sample_due(q.last_sample, std::chrono::steady_clock::now(), kSampleInterval))
     record_snapshot(queue);
-  }
   return R::ok(std::move(out));
 }
 
 RingSnapshot PackedDriver::snapshot(unsigned queue, std::optional<uint32_t> vring_base) const {
-  const Queue& q = queues_[queue];
-  auto view = ram_.view();
-  RingLocation loc = locate_ring(static_cast<const RegionMemory&>(*view).map(), queue, q.setup.size,
-                                 q.setup.addr, features_, device_);
-  loc.vring_base = vring_base;
-  return take_ring_snapshot(*view, loc);
+  return queue_snapshot(ram_, queue, queues_[queue].setup, features_, device_, vring_base);
 }
 
 void PackedDriver::record_snapshot(unsigned queue, std::optional<uint32_t> vring_base) {

@@ -103,7 +103,6 @@ class PackedDriver final : public RingDriver {
     std::chrono::steady_clock::time_point last_sample{};
   };
 
-  bool make_notifiers(Queue& q, std::string& error);
   void clear_ring(Queue& q);
   // VIRTIO "Driver Notifications" of packed rings: whether the device wants a kick after the
   // driver moved its position over `added` descriptors.

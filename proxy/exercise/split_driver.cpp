@@ -1,7 +1,5 @@
 #include "proxy/exercise/split_driver.hpp"
 
-#include <poll.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -13,9 +11,9 @@
 #include "decoders/virtio/guest_memory.hpp"
 #include "decoders/virtio/ring_detail.hpp"
 #include "decoders/virtio/ring_snapshot.hpp"
+#include "proxy/exercise/driver_parts.hpp"
 #include "proxy/exercise/frontend_link.hpp"
 #include "proxy/log_text.hpp"
-#include "proxy/sys_error.hpp"
 
 namespace vhs::exercise {
 namespace {
@@ -30,21 +28,6 @@ constexpr uint64_t kUsedElemSize = 8;
 uint64_t avail_bytes(uint16_t n) { return 4 + 2 * uint64_t{n} + 2; }
 uint64_t used_bytes(uint16_t n) { return 4 + kUsedElemSize * n + 2; }
 
-template <class T>
-void store_le(uint8_t* p, T v) {
-  std::memcpy(p, &v, sizeof v);  // x86_64: little endian, as VERSION_1 rings are
-}
-
-uint16_t load_idx(const uint8_t* p) {
-  return __atomic_load_n(reinterpret_cast<const uint16_t*>(p), __ATOMIC_ACQUIRE);
-}
-void store_idx(uint8_t* p, uint16_t v) {
-  __atomic_store_n(reinterpret_cast<uint16_t*>(p), v, __ATOMIC_RELEASE);
-}
-
-constexpr auto kSampleInterval = std::chrono::milliseconds(50);
-constexpr auto kStallSampleInterval = std::chrono::milliseconds(500);
-
 }  // namespace
 
 SplitDriver::SplitDriver(GuestRam& ram, FrontendLink& link, DeviceKind device, uint64_t features,
@@ -57,18 +40,6 @@ SplitDriver::SplitDriver(GuestRam& ram, FrontendLink& link, DeviceKind device, u
       indirect_(indirect) {}
 
 uint64_t SplitDriver::records_written() const { return link_.records(); }
-
-bool SplitDriver::make_notifiers(Queue& q, std::string& error) {
-  q.kick.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  q.call.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  if (!q.kick || !q.call) {
-    error = sys_error("create", "eventfd", errno);
-    return false;
-  }
-  q.setup.kick_fd = q.kick.get();
-  q.setup.call_fd = q.call.get();
-  return true;
-}
 
 bool SplitDriver::add_queue(uint16_t size, Arena& ring_arena, Arena data_arena,
                             std::string& error) {
@@ -95,7 +66,7 @@ bool SplitDriver::add_queue(uint16_t size, Arena& ring_arena, Arena data_arena,
   q.setup.addr.used_user_addr = ram_.uva(q.used);
   q.data = std::move(data_arena);
   for (uint16_t i = 0; i < size; ++i) q.free.push_back(i);
-  if (!make_notifiers(q, error)) return false;
+  if (!make_queue_notifiers(q.kick, q.call, q.setup, error)) return false;
   queues_.push_back(std::move(q));
   return true;
 }
@@ -112,7 +83,7 @@ bool SplitDriver::reset_queues(std::string& error) {
     std::memset(ram_.host(q.desc, kDescSize * q.setup.size), 0, kDescSize * q.setup.size);
     std::memset(ram_.host(q.avail, avail_bytes(q.setup.size)), 0, avail_bytes(q.setup.size));
     std::memset(ram_.host(q.used, used_bytes(q.setup.size)), 0, used_bytes(q.setup.size));
-    if (!make_notifiers(q, error)) return false;
+    if (!make_queue_notifiers(q.kick, q.call, q.setup, error)) return false;
   }
   return true;
 }
@@ -218,7 +189,7 @@ Outcome<std::vector<uint64_t>> SplitDriver::post(unsigned queue,
     q.inflight[head] = std::move(f);
   }
   // VIRTIO "Updating the Index Field": entries before the index that publishes them.
-  store_idx(avail + 2, q.avail_idx);
+  store_shared_u16(avail + 2, q.avail_idx);
   std::atomic_thread_fence(std::memory_order_seq_cst);
   const uint64_t one = 1;
   if (::write(q.kick.get(), &one, sizeof one) != sizeof one)
@@ -239,12 +210,13 @@ std::string SplitDriver::vring_base_fault(unsigned queue, uint32_t base) const {
 
 uint16_t SplitDriver::used_idx_in_ring(unsigned queue) const {
   const Queue& q = queues_[queue];
-  return load_idx(ram_.host(q.used, used_bytes(q.setup.size)) + 2);
+  return load_shared_u16(ram_.host(q.used, used_bytes(q.setup.size)) + 2);
 }
 
 uint16_t SplitDriver::avail_event_in_ring(unsigned queue) const {
   const Queue& q = queues_[queue];
-  return load_idx(ram_.host(q.used, used_bytes(q.setup.size)) + 4 + kUsedElemSize * q.setup.size);
+  return load_shared_u16(ram_.host(q.used, used_bytes(q.setup.size)) + 4 +
+                         kUsedElemSize * q.setup.size);
 }
 
 void SplitDriver::kick(unsigned queue) {
@@ -266,7 +238,7 @@ Outcome<std::vector<ChainCompletion>> SplitDriver::wait_used(unsigned queue, siz
   while (out.size() < count) {
     // Each element is checked on its own: one past the chains in flight necessarily names a
     // head that is not in flight, which says more than a count would.
-    const uint16_t used_idx = load_idx(used + 2);
+    const uint16_t used_idx = load_shared_u16(used + 2);
     while (q.last_used != used_idx && out.size() < count) {
       const uint8_t* e = used + 4 + kUsedElemSize * (q.last_used % q.setup.size);
       const uint32_t id = load_le32(e), len = load_le32(e + 4);
@@ -293,11 +265,7 @@ Outcome<std::vector<ChainCompletion>> SplitDriver::wait_used(unsigned queue, siz
       ChainCompletion c;
       c.token = it->second.token;
       c.used_len = len;
-      for (size_t k = 0; k < it->second.writable_gpa.size(); ++k) {
-        std::vector<uint8_t> bytes(it->second.writable_size[k]);
-        ram_.read(it->second.writable_gpa[k], bytes);
-        c.written.push_back(std::move(bytes));
-      }
+      c.written = read_written(ram_, it->second.writable_gpa, it->second.writable_size);
       free_chain(q, static_cast<uint16_t>(id));
       out.push_back(std::move(c));
       last_progress = std::chrono::steady_clock::now();
@@ -305,17 +273,15 @@ Outcome<std::vector<ChainCompletion>> SplitDriver::wait_used(unsigned queue, siz
     if (out.size() >= count) break;
     // VIRTIO "Used Buffer Notification Suppression": with event idx, ask for a call as soon as
     // the next entry is used.
-    if (event_idx_) store_idx(avail + 4 + 2 * uint64_t{q.setup.size}, q.last_used);
+    if (event_idx_) store_shared_u16(avail + 4 + 2 * uint64_t{q.setup.size}, q.last_used);
     std::atomic_thread_fence(std::memory_order_seq_cst);
-    if (load_idx(used + 2) != q.last_used) continue;
+    if (load_shared_u16(used + 2) != q.last_used) continue;
     const auto now = std::chrono::steady_clock::now();
     // While the device makes no progress the ring is sampled like the proxy samples it, so the
     // capture shows how long the work sat there (ring health reads stalls from these).
     if (now - last_progress >= kStallSampleInterval &&
-        now - q.last_sample >= kStallSampleInterval) {
-      q.last_sample = now;
+        sample_due(q.last_sample, now, kStallSampleInterval))
       record_snapshot(queue);
-    }
     if (now - last_progress >= timeout) {
       record_snapshot(queue);
       return R::fail(fmt::format(
@@ -325,31 +291,17 @@ Outcome<std::vector<ChainCompletion>> SplitDriver::wait_used(unsigned queue, siz
     }
     // Poll the call eventfd in slices: a device that suppresses or loses a call is still seen
     // through the used index.
-    const auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(timeout - (now - last_progress));
-    pollfd p{q.call.get(), POLLIN, 0};
-    const int rc = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count() + 1, 100)));
-    if (rc > 0) {
-      uint64_t v = 0;
-      (void)::read(q.call.get(), &v, sizeof v);
-    }
+    await_call(q.call.get(), std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 timeout - (now - last_progress)));
     link_.service_backend_channel();
   }
-  const auto now = std::chrono::steady_clock::now();
-  if (now - q.last_sample >= kSampleInterval) {
-    q.last_sample = now;
+  if (sample_due(q.last_sample, std::chrono::steady_clock::now(), kSampleInterval))
     record_snapshot(queue);
-  }
   return R::ok(std::move(out));
 }
 
 RingSnapshot SplitDriver::snapshot(unsigned queue, std::optional<uint32_t> vring_base) const {
-  const Queue& q = queues_[queue];
-  auto view = ram_.view();
-  RingLocation loc = locate_ring(static_cast<const RegionMemory&>(*view).map(), queue, q.setup.size,
-                                 q.setup.addr, features_, device_);
-  loc.vring_base = vring_base;
-  return take_ring_snapshot(*view, loc);
+  return queue_snapshot(ram_, queue, queues_[queue].setup, features_, device_, vring_base);
 }
 
 void SplitDriver::record_snapshot(unsigned queue, std::optional<uint32_t> vring_base) {

@@ -105,7 +105,6 @@ class SplitDriver final : public RingDriver {
   };
 
   void free_chain(Queue& q, uint16_t head);
-  bool make_notifiers(Queue& q, std::string& error);
 
   GuestRam& ram_;
   FrontendLink& link_;
