@@ -118,6 +118,11 @@ struct AppState {
   view::PlotsModel plots;
   // The current session's device-status lifecycle (recomputed when the session or store changes).
   std::vector<view::LifecycleSpan> lifecycle;
+  // Every session's lifecycle computed so far, by session index: computing one replays the whole
+  // session through the checker (decoding each of its records), so switching back to a session
+  // -- which selecting a record of another session does -- must not redo it. Emptied when a
+  // record that can move a device status arrives or the store is replaced.
+  std::vector<std::optional<std::vector<view::LifecycleSpan>>> lifecycle_by_session;
   size_t lifecycle_session = SIZE_MAX, lifecycle_store_size = SIZE_MAX;
   double lifecycle_computed_at = -1e9;  // ImGui time, to pace recomputation in a live session
 

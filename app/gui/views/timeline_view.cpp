@@ -95,8 +95,8 @@ bool moves_status(const Store& st, size_t i) {
 }
 
 // The current session's lifecycle. It replays the session through the checker, so it is
-// recomputed only when the session changes or a record that can move the status arrives (and,
-// in a live session, at most once a second).
+// recomputed only when a record that can move the status arrives (in a live session at most
+// once a second); a session change takes the session's earlier result when there is one.
 void refresh_lifecycle(AppState& s) {
   const Store& st = s.store();
   if (s.ctl.loading()) return;
@@ -107,14 +107,22 @@ void refresh_lifecycle(AppState& s) {
   if (!session_changed && !fresh && s.ctl.mode() == Mode::Live &&
       now - s.lifecycle_computed_at < 1.0)
     return;
-  bool moved = session_changed || fresh;
-  for (size_t i = fresh ? st.size() : s.lifecycle_store_size; !moved && i < st.size(); ++i)
-    moved = moves_status(st, i);
+  bool moved = fresh;
+  if (!fresh)  // new records since the last look: any that moves a status stales every result
+    for (size_t i = s.lifecycle_store_size; !moved && i < st.size(); ++i)
+      moved = moves_status(st, i);
   s.lifecycle_store_size = st.size();
-  if (!moved) return;
-  s.lifecycle = view::session_lifecycle(st, s.session_index);
+  if (moved) s.lifecycle_by_session.clear();
+  if (!moved && !session_changed) return;
+  if (s.lifecycle_by_session.size() <= s.session_index)
+    s.lifecycle_by_session.resize(s.session_index + 1);
+  auto& known = s.lifecycle_by_session[s.session_index];
+  if (!known) {
+    known = view::session_lifecycle(st, s.session_index);
+    s.lifecycle_computed_at = now;
+  }
+  s.lifecycle = *known;
   s.lifecycle_session = s.session_index;
-  s.lifecycle_computed_at = now;
 }
 
 // The axis over the data; in a live session the silence up to now is a gap like any other.
