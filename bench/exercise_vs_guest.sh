@@ -30,71 +30,16 @@ for tool in jq qemu-storage-daemon qemu-system-x86_64 taskset /usr/bin/time; do
   command -v "$tool" >/dev/null || { echo "exercise_vs_guest: missing $tool" >&2; exit 2; }
 done
 
-if [ ! -x "$build/vhostscope" ]; then
-  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DVHS_BUILD_GUI=OFF -DVHS_BUILD_TESTS=OFF >/dev/null
-  ninja -C "$build" -j2 vhostscope
-fi
+bench_name=exercise_vs_guest
+. bench/guest_rig_lib.sh
+rig_prepare
 vhostscope=$build/vhostscope
-guest=${VHS_GUEST_DIR:-$build/guest}
-scripts/build-guest.sh "$guest" >/dev/null
-
-work=$(mktemp -d /tmp/vhs-evg-XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-# Stops the processes of one leg, by PID.
-stop_all() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  pids=()
-}
-
-# Waits up to $2 seconds for path $1 to exist.
-wait_path() {
-  local i=0
-  while [ ! -e "$1" ]; do
-    i=$((i + 1))
-    [ "$i" -gt $(($2 * 20)) ] && return 1
-    sleep 0.05
-  done
-}
-
-# Waits up to $3 seconds for a line matching $2 in file $1.
-wait_line() {
-  local i=0
-  until grep -aqE "$2" "$1" 2>/dev/null; do
-    i=$((i + 1))
-    [ "$i" -gt $(($3 * 20)) ] && return 1
-    sleep 0.05
-  done
-}
-
-# A 64 MiB raw disk whose sector 0 holds the pattern the guest checks before it measures.
-make_disk() {
-  { printf 'VHS-HOST sector 000000'; head -c 489 /dev/zero | tr '\0' '.'; printf '\n'; } > "$1"
-  truncate -s 64M "$1"
-}
-
-# Starts qemu-storage-daemon on CPU 0 exporting $1/disk.img at $1/be.sock.
-start_daemon() {
-  make_disk "$1/disk.img"
-  taskset -c 0 qemu-storage-daemon --blockdev "driver=file,node-name=f0,filename=$1/disk.img" \
-    --export "type=vhost-user-blk,id=e0,node-name=f0,addr.type=unix,addr.path=$1/be.sock,writable=on" \
-    > "$1/daemon.log" 2>&1 &
-  pids+=($!)
-  wait_path "$1/be.sock" 10 || { echo "exercise_vs_guest: daemon did not start" >&2; cat "$1/daemon.log" >&2; return 1; }
-}
 
 # Exerciser leg: prints "iops4k iops64k qd32_4k qd32_64k".
 exerciser_leg() {
   local dir=$work/ex-$1
   mkdir -p "$dir"
-  start_daemon "$dir"
+  start_daemon "$dir" 64M
   taskset -c 0 "$vhostscope" exercise --backend-connect "$dir/be.sock" --device blk --queues 1 \
     --workload none --bench --bench-time "$seconds" --format json -o "$dir/report.json" \
     > "$dir/exercise.log" 2>&1 || { echo "exercise_vs_guest: exercise failed" >&2; cat "$dir/exercise.log" "$dir/report.json" >&2; return 1; }
@@ -112,14 +57,8 @@ exerciser_leg() {
 guest_leg() {
   local dir=$work/guest-$1
   mkdir -p "$dir"
-  start_daemon "$dir"
-  taskset -c 0 qemu-system-x86_64 -machine q35 -accel tcg -m 256 -smp 1 \
-    -object memory-backend-memfd,id=mem,size=256M,share=on -numa node,memdev=mem \
-    -chardev "socket,id=c0,path=$dir/be.sock" -device vhost-user-blk-pci,chardev=c0,num-queues=1 \
-    -kernel "$guest/vmlinuz" -initrd "$guest/initramfs.cpio.gz" \
-    -append "console=ttyS0 vhs.test=readbench vhs.seconds=$seconds panic=-1" \
-    -nodefaults -display none -serial "file:$dir/serial.log" -no-reboot > "$dir/qemu.log" 2>&1 &
-  pids+=($!)
+  start_daemon "$dir" 64M
+  start_guest "$dir" "$dir/be.sock" readbench "$seconds"
   wait_line "$dir/serial.log" 'VHOSTSCOPE-GUEST: (PASS|FAIL)' $((200 + 3 * seconds)) ||
     { echo "exercise_vs_guest: the guest did not finish" >&2; tail -5 "$dir/serial.log" >&2; return 1; }
   grep -aq 'VHOSTSCOPE-GUEST: PASS' "$dir/serial.log" ||

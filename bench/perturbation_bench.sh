@@ -26,49 +26,16 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-if [ ! -x "$build/vhostscope" ]; then
-  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DVHS_BUILD_GUI=OFF -DVHS_BUILD_TESTS=OFF >/dev/null
-  ninja -C "$build" -j2 vhostscope
-fi
-guest=${VHS_GUEST_DIR:-$build/guest}
-scripts/build-guest.sh "$guest" >/dev/null
-
-work=$(mktemp -d /tmp/vhs-perturb-XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-# The raw disk the guest checks: "VHS-HOST sector 000000" in sector 0, 8 MiB in all.
-make_disk() {
-  { printf 'VHS-HOST sector 000000'; head -c 489 /dev/zero | tr '\0' '.'; printf '\n'; } > "$1"
-  truncate -s 8M "$1"
-}
-
-# Waits up to $2 seconds for path $1 to exist.
-wait_path() {
-  local i=0
-  while [ ! -e "$1" ]; do
-    i=$((i + 1))
-    [ "$i" -gt $(($2 * 20)) ] && return 1
-    sleep 0.05
-  done
-}
+bench_name=perturbation_bench
+. bench/guest_rig_lib.sh
+rig_prepare
 
 # One leg: prints "ios centis" from the guest's RATE line.
 run_leg() {
   local leg=$1 dir=$work/$1-$2
   mkdir -p "$dir"
-  make_disk "$dir/disk.img"
   pids=()
-  taskset -c 0 qemu-storage-daemon --blockdev "driver=file,node-name=f0,filename=$dir/disk.img" \
-    --export "type=vhost-user-blk,id=e0,node-name=f0,addr.type=unix,addr.path=$dir/be.sock,writable=on" \
-    > "$dir/daemon.log" 2>&1 &
-  pids+=($!)
-  wait_path "$dir/be.sock" 10 || { echo "perturbation_bench: daemon did not start" >&2; return 1; }
+  start_daemon "$dir" 8M || return 1
   local sock=$dir/be.sock recorder=""
   if [ "$leg" != direct ]; then
     local extra=()
@@ -80,52 +47,51 @@ run_leg() {
     wait_path "$dir/fe.sock" 10 || { echo "perturbation_bench: recorder did not start" >&2; return 1; }
     sock=$dir/fe.sock
   fi
-  taskset -c 0 qemu-system-x86_64 -machine q35 -accel tcg -m 256 -smp 1 \
-    -object memory-backend-memfd,id=mem,size=256M,share=on -numa node,memdev=mem \
-    -chardev "socket,id=c0,path=$sock" -device vhost-user-blk-pci,chardev=c0,num-queues=1 \
-    -kernel "$guest/vmlinuz" -initrd "$guest/initramfs.cpio.gz" \
-    -append "console=ttyS0 vhs.test=rate vhs.seconds=$seconds panic=-1" \
-    -nodefaults -display none -serial "file:$dir/serial.log" -no-reboot > "$dir/qemu.log" 2>&1 &
-  local qemu=$!
-  pids+=("$qemu")
+  start_guest "$dir" "$sock" rate "$seconds"
+  local qemu=${pids[-1]}
   # CPU time of every process in the path while the guest measures: on one saturated CPU the
   # I/O rate is what this CPU time per I/O allows, however much other load shares the CPU.
-  wait_serial "$dir/serial.log" 'VHOSTSCOPE-GUEST: RATE-START' 150 || { echo "perturbation_bench: guest did not start its loop" >&2; tail -5 "$dir/serial.log" >&2; return 1; }
-  local cpu0 rec0=0
-  cpu0=$(cpu_ns "${pids[@]}")
+  wait_line "$dir/serial.log" 'VHOSTSCOPE-GUEST: RATE-START' 150 || { echo "perturbation_bench: guest did not start its loop" >&2; tail -5 "$dir/serial.log" >&2; return 1; }
+  local cpu0 rec0=0 t0
+  cpu0=$(cpu_ns "${pids[@]}") || { echo "perturbation_bench: a process of the path exited" >&2; return 1; }
   [ -n "$recorder" ] && rec0=$(cpu_ns "$recorder")
-  wait_serial "$dir/serial.log" 'VHOSTSCOPE-GUEST: RATE ' $((seconds + 60)) || { echo "perturbation_bench: no rate from the guest" >&2; return 1; }
-  local cpu1 rec1=0
-  cpu1=$(cpu_ns "${pids[@]}")
-  [ -n "$recorder" ] && rec1=$(cpu_ns "$recorder")
-  local i=0
+  t0=$(date +%s%N)
+  # The guest powers off right after its RATE line, and an exited process's CPU time can no
+  # longer be read: sample while it runs and keep the last sample taken with every process alive.
+  local cpu1=$cpu0 rec1=$rec0 t1=$t0 i=0 all rec
+  until grep -aq 'VHOSTSCOPE-GUEST: RATE ' "$dir/serial.log" 2>/dev/null; do
+    i=$((i + 1))
+    [ "$i" -gt $(((seconds + 60) * 10)) ] && { echo "perturbation_bench: no rate from the guest" >&2; return 1; }
+    if all=$(cpu_ns "${pids[@]}") && { [ -z "$recorder" ] || rec=$(cpu_ns "$recorder"); }; then
+      cpu1=$all
+      [ -n "$recorder" ] && rec1=$rec
+      t1=$(date +%s%N)
+    fi
+    sleep 0.1
+  done
+  i=0
   while kill -0 "$qemu" 2>/dev/null && [ "$i" -lt 200 ]; do sleep 0.1; i=$((i + 1)); done
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  pids=()
+  stop_all
   local line
   line=$(grep -a 'VHOSTSCOPE-GUEST: RATE ' "$dir/serial.log")
-  echo "$(sed -E 's/.*ios=([0-9]+) centis=([0-9]+).*/\1 \2/' <<< "$line") $((cpu1 - cpu0)) $((rec1 - rec0))"
+  local ios centis
+  read -r ios centis < <(sed -E 's/.*ios=([0-9]+) centis=([0-9]+).*/\1 \2/' <<< "$line")
+  # CPU time over the sampled window, scaled to the guest's own measuring window.
+  scale() { awk -v c="$1" -v w=$((t1 - t0)) -v g="$centis" 'BEGIN { printf "%.0f", (w > 0) ? c * g * 1e7 / w : 0 }'; }
+  echo "$ios $centis $(scale $((cpu1 - cpu0))) $(scale $((rec1 - rec0)))"
 }
 
-# Waits up to $3 seconds for a line containing $2 in file $1.
-wait_serial() {
-  local i=0
-  until grep -aq "$2" "$1" 2>/dev/null; do
-    i=$((i + 1))
-    [ "$i" -gt $(($3 * 20)) ] && return 1
-    sleep 0.05
-  done
-}
-
-# Nanoseconds of CPU used so far by every thread of the given processes (scheduler accounting).
+# Nanoseconds of CPU used so far by the given processes, their exited threads included (QEMU's
+# worker threads come and go during a leg, so summing the live threads' schedstat can go
+# backwards). /proc/PID/stat counts clock ticks: fields 14 and 15 after the command name. Fails
+# when one of the processes is gone (its time would be missing from the sum).
 cpu_ns() {
-  local total=0 p t ns
+  local total=0 p stat fields tick
+  tick=$(getconf CLK_TCK)
   for p in "$@"; do
-    for t in /proc/"$p"/task/*/schedstat; do
-      read -r ns _ < "$t" 2>/dev/null || continue
-      total=$((total + ns))
-    done
+    stat=$(cat "/proc/$p/stat" 2>/dev/null) || return 1
+    read -r -a fields <<< "${stat##*) }"
+    total=$((total + (fields[11] + fields[12]) * 1000000000 / tick))
   done
   echo "$total"
 }
