@@ -57,6 +57,15 @@ TEST(ExerciseNetProbe, LoopbackBackendPassesTheLifecycleScenarios) {
     ASSERT_NE(c, nullptr) << id << "\n" << listing(r);
     EXPECT_EQ(c->verdict, Verdict::Pass) << id << ": " << c->reason;
   }
+  // The pass names what was in flight when the rings stopped: 8 receive buffers were posted and
+  // 4 frames sent, so both rings had chains in flight.
+  const CheckOutcome* restart = find(r, "lifecycle.stop-restart");
+  ASSERT_NE(restart, nullptr);
+  EXPECT_TRUE(std::regex_match(restart->reason,
+                               std::regex("at GET_VRING_BASE queue 0: 8 in flight, base [0-9]+; "
+                                          "queue 1: [0-4] in flight, base [0-9]+; each completed "
+                                          "once after the restart")))
+      << restart->reason;
 }
 
 TEST(ExerciseNetProbe, ScenariosTheBackendLacksAFeatureForNameIt) {
