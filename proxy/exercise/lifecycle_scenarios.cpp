@@ -41,7 +41,8 @@ R probe_all(Engine& e) {
 R stop_restart(Engine& e) {
   auto probe = make_probe(e);
   RingDriver& d = e.driver();
-  // What each ring had in flight when it stopped and where it resumed: the pass says it.
+  // What each ring had in flight when it stopped (as the driver sees it: posted, not yet read back
+  // as used) and where it resumed: the pass says it.
   std::string summary;
   for (unsigned u = 0; u < probe->unit_count(); ++u) {
     const std::vector<unsigned> queues = probe->queues(u);

@@ -3,8 +3,9 @@
 // or `macswap` forwarding) sends back, each checked byte for byte (MACs swapped or not).
 //
 // A receive buffer completes only when a frame arrives, and a forwarder may drop frames while
-// its port is down (testpmd takes its port down at GET_VRING_BASE and up again when the rings
-// are started). So the probe does not count frames: it sends frames until every receive buffer
+// its port is down (testpmd takes its port down at GET_VRING_BASE, where DPDK's lib/vhost calls
+// its destroy_device callback and answers last_avail_idx, and up again when the rings are
+// started). So the probe does not count frames: it sends frames until every receive buffer
 // in flight on the pair was filled, and fails when none is filled for the timeout, when a frame
 // comes back twice, or when one comes back changed. Receive buffers posted and not yet filled are
 // legitimately in flight across GET_VRING_BASE/SET_VRING_BASE (spec "Ring states"): after the
