@@ -3,7 +3,8 @@
 // queue pair, enable-toggle, reset and reconnect pass; scenarios the back-end lacks a feature
 // for are Unsupported naming it; and a back-end that answers GET_VRING_BASE of the receive
 // queue as if it had filled every receive buffer (and forgets those it had not) fails
-// stop-restart with the buffers it lost.
+// stop-restart with the buffers it lost; one that sends every frame back twice fails it naming
+// the frame.
 #include <regex>
 #include <string>
 
@@ -100,6 +101,19 @@ TEST(ExerciseNetProbe, ReceiveBuffersDroppedAcrossTheRestartAreCaught) {
       std::regex("queue 0: [1-8] receive buffer\\(s\\) of those posted before the rings stopped "
                  "never filled: no frame came back within 1000 ms, [0-9]+ frame\\(s\\) sent on "
                  "queue 1 meanwhile \\([0-4] filled before\\)")))
+      << c->reason;
+}
+
+// Negative control: every frame comes back twice, so with receive buffers to spare the second
+// copy fills one too.
+TEST(ExerciseNetProbe, FrameReceivedTwiceIsCaught) {
+  const ExerciseResult r = exercise_net(test::NetLoopFault::DuplicateFrames, {"stop-restart"});
+  const CheckOutcome* c = find(r, "lifecycle.stop-restart");
+  ASSERT_NE(c, nullptr) << listing(r);
+  EXPECT_EQ(c->verdict, Verdict::Fail);
+  EXPECT_TRUE(std::regex_match(
+      c->reason, std::regex("queue 0: frame seq [0-9]+ came back twice \\(two receive buffers "
+                            "hold it\\)")))
       << c->reason;
 }
 

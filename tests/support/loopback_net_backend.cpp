@@ -207,6 +207,7 @@ void LoopbackNetBackend::on_transmit() {
     }
     push_used(tx, head, 0);
     deliver(packet);
+    if (fault_ == NetLoopFault::DuplicateFrames) deliver(packet);
   }
   const uint64_t one = 1;
   for (Ring& r : rings_)

@@ -5,6 +5,7 @@
 // serves one front-end after another until it is stopped. With DropReceiveBuffers it answers
 // GET_VRING_BASE of queue 0 with the avail index, as if it had used every receive buffer made
 // available, and forgets those it had not filled: the fault lifecycle.stop-restart must catch.
+// With DuplicateFrames it sends every frame back twice, into two receive buffers.
 // Written independently of proxy/ so the engine is checked against separate code. Its own thread.
 #pragma once
 
@@ -18,7 +19,7 @@
 
 namespace vhs::test {
 
-enum class NetLoopFault { None, DropReceiveBuffers };
+enum class NetLoopFault { None, DropReceiveBuffers, DuplicateFrames };
 
 class LoopbackNetBackend {
  public:
