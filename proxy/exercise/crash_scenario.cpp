@@ -16,6 +16,12 @@ namespace {
 using R = Outcome<bool>;
 using Clock = std::chrono::steady_clock;
 
+// How the back-end goes away while the writes are in flight.
+enum class Interruption {
+  Crash,       // SIGKILL, then the engine starts it again
+  Disconnect,  // the front-end closes the connection and connects again; the back-end lives on
+};
+
 constexpr unsigned kQueue = 0;
 constexpr uint32_t kWriteBytes = 4096;
 constexpr uint64_t kSectorsPerWrite = kWriteBytes / 512;
@@ -70,7 +76,8 @@ std::string check_statuses(const std::vector<ChainCompletion>& done,
   for (const ChainCompletion& c : done) {
     if (std::find(tokens.begin(), tokens.end(), c.token) == tokens.end()) continue;
     if (blk_status(c) != 0)
-      return fmt::format("a write in flight at the crash completed with status {}", blk_status(c));
+      return fmt::format("a write in flight when the back-end went away completed with status {}",
+                         blk_status(c));
   }
   return "";
 }
@@ -90,21 +97,22 @@ std::string read_back(Engine& e, uint64_t sector, size_t writes) {
       size_t at = 0;
       while (at < want.size() && c.written.front()[at] == want[at]) ++at;
       return fmt::format(
-          "sector {} does not hold what was written before the crash (byte {} "
-          "differs)",
+          "sector {} does not hold what was written before the back-end went away "
+          "(byte {} differs)",
           s, at);
     }
   }
   return "";
 }
 
-}  // namespace
-
-Outcome<bool> run_backend_crash(Engine& e) {
+// The writes in flight, the back-end gone (killed, or the front-end hung up), a new session, and
+// what the front-end can rely on after it: with INFLIGHT_SHMFD the back-end resubmits what it had
+// taken; without, the rings are reset and the engine resubmits.
+Outcome<bool> interrupt_writes(Engine& e, Interruption how) {
   // Split rings only (scenario_unsupported says so for packed): the resume point is read from
   // the split used ring, and the inflight buffer's layout here is the split one.
   auto* split = dynamic_cast<SplitDriver*>(&e.driver());
-  if (!split) return R::fail("lifecycle.backend-crash drives split rings only");
+  if (!split) return R::fail(writes_in_flight_unsupported(e));
   SplitDriver& d = *split;
   BackendProcess* backend = e.backend_process();
   const auto timeout = e.options().timeout;
@@ -119,11 +127,23 @@ Outcome<bool> run_backend_crash(Engine& e) {
   if (!tokens) return R::fail(tokens.error);
   wait_until_taken(e, d, timeout);
 
-  // The crash: nothing of the old back-end runs on after this, so what it left in guest memory
-  // and in the inflight buffer is final.
   std::string error;
-  if (!backend->kill_and_reap(timeout, error)) return R::fail(error);
-  e.link().disconnect("vhostscope exercise: the back-end was killed (SIGKILL)");
+  const bool crash = how == Interruption::Crash;
+  const char* event = crash ? "the SIGKILL" : "the disconnect";
+  if (crash) {
+    // The crash: nothing of the old back-end runs on after this, so what it left in guest
+    // memory and in the inflight buffer is final.
+    if (!backend->kill_and_reap(timeout, error)) return R::fail(error);
+    e.link().disconnect("vhostscope exercise: the back-end was killed (SIGKILL)");
+  } else {
+    e.link().disconnect("vhostscope exercise: reconnect with writes in flight");
+    if (!e.connect(error)) return R::fail("reconnecting: " + error);
+    // A back-end serves one front-end at a time (libvhost-user, qemu-storage-daemon): it answers
+    // the new session only once the old one ended, so after this reply nothing more of the old
+    // session lands in the used ring or the inflight buffer.
+    auto sync = e.link().call(FrontendRequest::GET_FEATURES, {});
+    if (!sync) return R::fail("reconnecting: " + sync.error);
+  }
   const size_t completed_before = used_unread(d);
   const InflightBuffer* buffer = e.inflight();
   size_t marked = 0;
@@ -132,29 +152,37 @@ Outcome<bool> run_backend_crash(Engine& e) {
     if (!heads) return R::fail(heads.error);
     if (heads.value->size() > kQueue) marked = (*heads.value)[kQueue].size();
   }
-  const std::string at_crash = fmt::format(
-      "{} writes in flight at the SIGKILL, {} completed before it", writes, completed_before);
+  const std::string at_crash =
+      crash ? fmt::format("{} writes in flight at the SIGKILL, {} completed before it", writes,
+                          completed_before)
+            : fmt::format(
+                  "{} writes in flight at the disconnect, {} completed by the time the "
+                  "back-end answered again",
+                  writes, completed_before);
 
-  if (!backend->start(error)) return R::fail("restarting the back-end: " + error);
-  if (!e.connect(error)) return R::fail("reconnecting after the restart: " + error);
+  if (crash) {
+    if (!backend->start(error)) return R::fail("restarting the back-end: " + error);
+    if (!e.connect(error)) return R::fail("reconnecting after the restart: " + error);
+  }
 
   std::string summary;
   if (buffer) {
     const uint16_t base = d.used_idx_in_ring(kQueue);
     auto resumed = e.resume_after_crash();
-    if (!resumed) return R::fail("setting up again after the crash: " + resumed.error);
+    if (!resumed)
+      return R::fail(fmt::format("setting up again after {}: {}", event, resumed.error));
     auto done = d.wait_used(kQueue, d.in_flight(kQueue), timeout);
     if (!done)
       return R::fail(fmt::format(
-          "after the restart (SET_INFLIGHT_FD, SET_VRING_BASE {} = the used index; {}, {} marked "
+          "after the {} (SET_INFLIGHT_FD, SET_VRING_BASE {} = the used index; {}, {} marked "
           "in flight in the inflight buffer): {}",
-          base, at_crash, marked, done.error));
+          crash ? "restart" : "reconnect", base, at_crash, marked, done.error));
     if (std::string why = check_statuses(*done.value, *tokens.value); !why.empty())
       return R::fail(why);
     summary = fmt::format(
-        "{}, {} marked in the inflight buffer; after the restart (SET_INFLIGHT_FD, SET_VRING_BASE "
+        "{}, {} marked in the inflight buffer; after the {} (SET_INFLIGHT_FD, SET_VRING_BASE "
         "{}) each completed once",
-        at_crash, marked, base);
+        at_crash, marked, crash ? "restart" : "reconnect", base);
   } else {
     // Completions the back-end wrote before it died are read (and checked) first.
     std::vector<ChainCompletion> done;
@@ -172,7 +200,7 @@ Outcome<bool> run_backend_crash(Engine& e) {
       if (!completed) lost.push_back(requests[i]);
     }
     auto again = e.set_up_again();
-    if (!again) return R::fail("setting up again after the crash: " + again.error);
+    if (!again) return R::fail(fmt::format("setting up again after {}: {}", event, again.error));
     if (!lost.empty()) {
       auto redone = d.transact(kQueue, lost, timeout);
       if (!redone) return R::fail("the writes resubmitted after the reset: " + redone.error);
@@ -187,7 +215,8 @@ Outcome<bool> run_backend_crash(Engine& e) {
         : !e.tracks_inflight() ? "INFLIGHT_SHMFD was masked off"
                                : "GET_INFLIGHT_FD answered mmap_size 0";
     summary = fmt::format(
-        "{}; {}, so the rings were reset and the engine resubmitted the {} not completed, as a driver "
+        "{}; {}, so the rings were reset and the engine resubmitted the {} not completed, as a "
+        "driver "
         "does after a device reset",
         at_crash, why_untracked, lost.size());
   }
@@ -201,6 +230,24 @@ Outcome<bool> run_backend_crash(Engine& e) {
   }
   // A pass that says what happened: run_lifecycle_scenario reports it as the reason.
   return R{true, summary + "; the data read back and I/O goes on"};
+}
+
+}  // namespace
+
+std::string writes_in_flight_unsupported(const Engine& e) {
+  if (e.options().device != DeviceKind::Blk)
+    return fmt::format("vhostscope has no workload to interrupt for device '{}' yet (blk only)",
+                       device_kind_name(e.options().device));
+  if (e.options().packed_ring)
+    return "the writes in flight are resumed in the split layout only (the resume point and the "
+           "inflight buffer are read in the split layout)";
+  return "";
+}
+
+Outcome<bool> run_backend_crash(Engine& e) { return interrupt_writes(e, Interruption::Crash); }
+
+Outcome<bool> run_reconnect_in_flight(Engine& e) {
+  return interrupt_writes(e, Interruption::Disconnect);
 }
 
 }  // namespace vhs::exercise

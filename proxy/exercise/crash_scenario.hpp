@@ -7,6 +7,8 @@
 // restarted back-end serves them.
 #pragma once
 
+#include <string>
+
 #include "proxy/exercise/driver_io.hpp"
 
 namespace vhs::exercise {
@@ -17,5 +19,16 @@ class Engine;
 // reports it unsupported otherwise. A pass carries what happened in `error` (the report's
 // reason column): how many writes were in flight, completed before the crash, tracked.
 Outcome<bool> run_backend_crash(Engine& engine);
+
+// lifecycle.reconnect's part with writes in flight: the same writes, but the front-end closes the
+// connection (the back-end lives on) and connects again, then as above: with INFLIGHT_SHMFD the
+// back-end resubmits what it had taken (QEMU 7.2's vhost-user-blk reconnect: the inflight buffer
+// kept, SET_VRING_BASE = the used index), without it the rings are reset and the engine
+// resubmits what had not completed. A pass says what happened, as run_backend_crash's does.
+Outcome<bool> run_reconnect_in_flight(Engine& engine);
+
+// Why the engine cannot interrupt writes in flight on this engine's device and rings ("" when it
+// can): blk on split rings only.
+std::string writes_in_flight_unsupported(const Engine& engine);
 
 }  // namespace vhs::exercise
