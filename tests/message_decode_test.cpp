@@ -204,6 +204,22 @@ TEST(DecodeHeader, PayloadSizeMismatchSaysExpectedAndFound) {
             "GET_FEATURES reply payload (features): expected 8 bytes, found 4");
 }
 
+// SET_LOG_BASE's reply (spec: payload N/A; QEMU reads it without looking): libvhost-user
+// answers a u64 0, DPDK an empty payload. Both are well-formed; any other size is not.
+TEST(DecodeHeader, SetLogBaseReplyMayBeEmptyOrU64) {
+  const auto empty = decode(F, msg(6, kReply, {}));
+  EXPECT_EQ(empty.payload_kind, PayloadKind::None);
+  EXPECT_TRUE(empty.findings.empty()) << all_details(empty);
+  const auto u64_reply = decode(F, msg(6, kReply, u64(0)));
+  EXPECT_EQ(u64_reply.payload_kind, PayloadKind::U64);
+  EXPECT_TRUE(u64_reply.findings.empty()) << all_details(u64_reply);
+  const auto short_reply = decode(F, msg(6, kReply, u32(0)));
+  EXPECT_EQ(detail(short_reply, FindingCode::PayloadSizeMismatch),
+            "SET_LOG_BASE reply payload (u64): expected 8 bytes, found 4");
+  // Only that reply: an empty GET_FEATURES reply is still short.
+  EXPECT_EQ(count(decode(F, msg(1, kReply, {})), FindingCode::PayloadSizeMismatch), 1u);
+}
+
 // ---------------------------------------------------------------- u64 forms
 
 TEST(DecodePayload, FeaturesRequestAndReply) {

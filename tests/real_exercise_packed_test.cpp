@@ -1,6 +1,6 @@
 // `vhostscope exercise --ring packed` against real back-ends: DPDK's dpdk-testpmd (vhost PMD, no
 // hugepages, no PCI), whose vhost library drives packed virtqueues, forwards every frame back and
-// every net check and lifecycle scenario (dirty-log apart) passes or is reported unsupported naming
+// every net check and lifecycle scenario passes or is reported unsupported naming
 // the feature, with the capture's
 // ring states sampled as packed rings; qemu-storage-daemon (libvhost-user, split rings only) gets
 // protocol.setup reported unsupported naming the missing feature, exit 0. Every wait is bounded;
@@ -89,13 +89,12 @@ TEST(RealExercisePacked, TestpmdPassesEveryNetCheckAndScenarioOnPackedRings) {
   const std::string sock = dir / "net.sock", capture = dir / "net.pcap";
   auto testpmd = start_testpmd(dir, sock);
   ASSERT_TRUE(testpmd->started());
-  // Every lifecycle scenario but dirty-log (testpmd's empty SET_LOG_BASE reply:
-  // RealExerciseFsNet.TestpmdDirtyLogStopsAtItsEmptySetLogBaseReply).
+  // Every lifecycle scenario.
   std::vector<std::string> argv = {test::vhostscope_binary(), "exercise", "--backend-connect", sock,
                                    "--device", "net", "--ring", "packed", "--queue-size", "64",
                                    "-w", capture, "--format", "json"};
   for (const char* name : {"stop-restart", "enable-toggle", "reset", "reconnect", "mem-hotplug",
-                           "get-config", "set-config", "backend-crash"})
+                           "get-config", "set-config", "dirty-log", "backend-crash"})
     argv.insert(argv.end(), {"--scenario", name});
   const auto run = test::run_command(argv, dir.path(), 50s);
   const auto checks = checks_of(run.out);
@@ -104,7 +103,7 @@ TEST(RealExercisePacked, TestpmdPassesEveryNetCheckAndScenarioOnPackedRings) {
   // GET_VRING_BASE/SET_VRING_BASE (proxy/exercise/net_probe).
   for (const char* id : {"protocol.setup", "net.tx-rx", "net.mrg-rxbuf", "lifecycle.stop-restart",
                          "lifecycle.enable-toggle", "lifecycle.reset", "lifecycle.reconnect",
-                         "conformance.backend", "conformance.frontend"}) {
+                         "lifecycle.dirty-log", "conformance.backend", "conformance.frontend"}) {
     ASSERT_TRUE(checks.count(id)) << id << "\n" << listing(checks);
     EXPECT_EQ(checks.at(id).verdict, "pass") << id << "\n" << listing(checks) << run.err;
   }

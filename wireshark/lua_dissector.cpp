@@ -146,6 +146,7 @@ local function payload_kind(channel, info, number, reply, size, tvb, start, n)
   local mem = channel == 0 and (number == SET_MEM_TABLE or number == ADD_MEM_REG)
   if reply then
     if mem and size ~= 8 then return info[2] end
+    if size == 0 then return info[4] end
     return info[3]
   end
   if mem and size == 8 then
@@ -360,15 +361,19 @@ std::string generate_lua_dissector(std::string_view tool_version) {
       "local KINDS = {[1] = \"message\", [2] = \"connect\", [3] = \"disconnect\", "
       "[4] = \"error\", [5] = \"ring-state\", [6] = \"notify\"}\n";
 
-  // Requests per channel: name, payload kind of the request, of its answer.
+  // Requests per channel: name, payload kind of the request, of its answer, of an empty answer
+  // (reply_payload_for: SET_LOG_BASE's may be empty).
   std::set<PayloadKind> kinds{PayloadKind::U64, PayloadKind::Ack, PayloadKind::Opaque};
   out += "local REQUESTS = {[0] = {}, [1] = {}}\n";
   for (const RequestInfo& r : all_requests()) {
-    out += fmt::format("REQUESTS[{}][{}] = {{{}, {}, {}}}\n", static_cast<int>(r.channel), r.number,
-                       lua_string(r.name), lua_string(payload_kind_name(r.payload)),
-                       lua_string(payload_kind_name(r.reply_payload)));
+    const PayloadKind empty_reply = reply_payload_for(r, 0);
+    out += fmt::format("REQUESTS[{}][{}] = {{{}, {}, {}, {}}}\n", static_cast<int>(r.channel),
+                       r.number, lua_string(r.name), lua_string(payload_kind_name(r.payload)),
+                       lua_string(payload_kind_name(r.reply_payload)),
+                       lua_string(payload_kind_name(empty_reply)));
     kinds.insert(r.payload);
     kinds.insert(r.reply_payload);
+    kinds.insert(empty_reply);
   }
   out += fmt::format("local KIND_U64 = {}\nlocal KIND_OPAQUE = {}\n",
                      lua_string(payload_kind_name(PayloadKind::U64)),

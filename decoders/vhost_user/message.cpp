@@ -69,7 +69,7 @@ PayloadKind choose_kind(const RequestInfo& info, bool reply, uint32_t size,
   if (reply) {
     fds = info.reply_fds;
     if (mem && size != 8) return info.payload;
-    return info.reply_payload;
+    return reply_payload_for(info, size);
   }
   fds = info.fds;
   if (mem && size == 8) {

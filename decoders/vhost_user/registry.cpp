@@ -175,6 +175,11 @@ const RequestInfo* find_request_by_name(std::string_view name) {
   return nullptr;
 }
 
+PayloadKind reply_payload_for(const RequestInfo& info, uint32_t size) {
+  if (info.reply == ReplyRule::IfLogShmfd && size == 0) return PayloadKind::None;
+  return info.reply_payload;
+}
+
 std::string message_label(Channel channel, const Header& header) {
   const RequestInfo* info = find_request(channel, header.request);
   std::string s = info ? std::string(info->name) : "request " + std::to_string(header.request);

@@ -95,7 +95,10 @@ std::string_view fd_role_name(FdRole role);
 enum class ReplyRule : uint8_t {
   AckIfNeedReply,  // no intrinsic reply; a u64 ack when NEED_REPLY is set
   Always,          // intrinsic reply, independent of NEED_REPLY
-  IfLogShmfd,      // SET_LOG_BASE: u64 reply when LOG_SHMFD was negotiated
+  // SET_LOG_BASE: a reply when LOG_SHMFD was negotiated. The spec gives its payload as N/A and
+  // QEMU reads the reply without looking at it; libvhost-user answers a u64 0, DPDK an empty
+  // payload. Both are well-formed (reply_payload_for).
+  IfLogShmfd,
 };
 
 // Broad purpose, for colouring and grouping.
@@ -153,6 +156,9 @@ const RequestInfo* find_request(Channel channel, uint32_t number);
 // For user input only (CLI options, GUI filter, ctl commands): either channel, either alias,
 // case-insensitive, with or without the VHOST_USER_ prefix. Code names requests by enumerator.
 const RequestInfo* find_request_by_name(std::string_view name);
+// The payload kind of a reply of `size` bytes to `info`'s request: its row's reply_payload, except
+// that an IfLogShmfd reply may also be empty (ReplyRule above). Every reader of replies asks here.
+PayloadKind reply_payload_for(const RequestInfo& info, uint32_t size);
 // How a message is named in text: "SET_MEM_TABLE", "GET_FEATURES reply", "request 99 reply".
 std::string message_label(Channel channel, const Header& header);
 

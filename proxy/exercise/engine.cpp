@@ -18,6 +18,10 @@ namespace {
 // Guest-physical layout: region 0 holds the rings, region 1 (not adjacent) the data buffers,
 // so every back-end has to translate through more than one region.
 constexpr uint64_t kRingRegionGpa = 0;
+// The rings start one page in, as in a real guest, whose page 0 holds firmware data: DPDK takes a
+// log_guest_addr of 0 for "not translated" and stops the ring when dirty logging turns on for
+// a packed ring whose descriptors sit at guest address 0.
+constexpr uint64_t kFirstRingOffset = 4096;
 constexpr uint64_t kDataRegionGpa = uint64_t{1} << 30;
 constexpr uint64_t kDataPerQueue = uint64_t{4} << 20;
 constexpr uint64_t kRegionGranule = uint64_t{2} << 20;
@@ -233,7 +237,7 @@ bool Engine::lay_out_memory(std::string& error) {
   else
     driver_ = std::make_unique<SplitDriver>(ram_, link_, options_.device, acked_features_,
                                             options_.indirect);
-  Arena ring_arena(kRingRegionGpa, ram_.region(0)->size);
+  Arena ring_arena(kRingRegionGpa + kFirstRingOffset, ram_.region(0)->size - kFirstRingOffset);
   for (unsigned q = 0; q < queues_; ++q) {
     Arena data(kDataRegionGpa + kDataPerQueue * q, kDataPerQueue);
     if (!driver_->add_queue(options_.queue_size, ring_arena, std::move(data), error)) return false;

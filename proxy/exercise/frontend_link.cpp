@@ -132,7 +132,8 @@ Outcome<Reply> FrontendLink::exchange(FrontendRequest request, std::span<const u
     r.record = at;
     // The registry's reply kind: the intrinsic reply's, or Ack for the requests that answer
     // only NEED_REPLY (an answer is due here, so NEED_REPLY was set for those).
-    const PayloadKind kind = info.reply_payload;
+    const PayloadKind kind =
+        reply_payload_for(info, static_cast<uint32_t>(r.payload.size()));
     const PayloadSizeRule rule = payload_size_rule(kind);
     if (!rule.accepts(r.payload.size()))
       return Outcome<Reply>::fail(fmt::format("#{} {} reply: payload of {} bytes, the spec says {}",
