@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "app/common/check_session.hpp"
 #include "app/common/stats_format.hpp"
 #include "app/common/step_controls.hpp"
 #include "app/common/view_filter.hpp"
@@ -124,6 +125,9 @@ struct AppState {
   // record that can move a device status arrives or the store is replaced.
   std::vector<std::optional<std::vector<view::LifecycleSpan>>> lifecycle_by_session;
   size_t lifecycle_session = SIZE_MAX, lifecycle_store_size = SIZE_MAX;
+  // The replay computing the current session's lifecycle, a few milliseconds per frame (a busy
+  // session of millions of records takes longer than a frame).
+  std::optional<StoreSessionReplay> lifecycle_replay;
   double lifecycle_computed_at = -1e9;  // ImGui time, to pace recomputation in a live session
 
   // Findings list (rebuilt when the flagged list changes).

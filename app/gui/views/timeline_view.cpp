@@ -94,33 +94,54 @@ bool moves_status(const Store& st, size_t i) {
   return false;
 }
 
-// The current session's lifecycle. It replays the session through the checker, so it is
-// recomputed only when a record that can move the status arrives (in a live session at most
-// once a second); a session change takes the session's earlier result when there is one.
+// The current session's lifecycle. It replays the session through the checker, a few
+// milliseconds per frame until done (the row stays empty meanwhile), so it is recomputed only
+// when a record that can move the status arrives (in a live session at most once a second); a
+// session change takes the session's earlier result when there is one.
 void refresh_lifecycle(AppState& s) {
+  constexpr double kReplayBudgetMs = 3.0;
+  constexpr size_t kReplayChunk = 4096;  // entries between clock checks
   const Store& st = s.store();
   if (s.ctl.loading()) return;
-  const bool session_changed = s.lifecycle_session != s.session_index;
-  const bool fresh = s.lifecycle_store_size == SIZE_MAX || s.lifecycle_store_size > st.size();
-  if (!session_changed && !fresh && s.lifecycle_store_size == st.size()) return;
   const double now = ImGui::GetTime();
-  if (!session_changed && !fresh && s.ctl.mode() == Mode::Live &&
-      now - s.lifecycle_computed_at < 1.0)
-    return;
-  bool moved = fresh;
-  if (!fresh)  // new records since the last look: any that moves a status stales every result
+  const bool fresh = s.lifecycle_store_size == SIZE_MAX || s.lifecycle_store_size > st.size();
+  const bool grew = !fresh && s.lifecycle_store_size < st.size();
+  const bool paced = s.ctl.mode() == Mode::Live && now - s.lifecycle_computed_at < 1.0;
+  if (fresh || (grew && !paced)) {
+    bool moved = fresh;
+    // New records since the last look: any that moves a status stales every result.
     for (size_t i = s.lifecycle_store_size; !moved && i < st.size(); ++i)
       moved = moves_status(st, i);
-  s.lifecycle_store_size = st.size();
-  if (moved) s.lifecycle_by_session.clear();
-  if (!moved && !session_changed) return;
+    s.lifecycle_store_size = st.size();
+    if (moved) {
+      s.lifecycle_by_session.clear();
+      s.lifecycle_replay.reset();
+      s.lifecycle_session = SIZE_MAX;
+    }
+  }
+  if (s.session_index >= st.sessions().size()) return;
   if (s.lifecycle_by_session.size() <= s.session_index)
     s.lifecycle_by_session.resize(s.session_index + 1);
   auto& known = s.lifecycle_by_session[s.session_index];
   if (!known) {
-    known = view::session_lifecycle(st, s.session_index);
+    if (!s.lifecycle_replay || s.lifecycle_replay->session_index() != s.session_index)
+      s.lifecycle_replay.emplace(st, s.session_index);
+    const auto t0 = std::chrono::steady_clock::now();
+    bool done = false;
+    while (!(done = s.lifecycle_replay->advance(st, kReplayChunk)) &&
+           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                   .count() < kReplayBudgetMs) {
+    }
+    if (!done) {
+      if (s.lifecycle_session != s.session_index) s.lifecycle.clear();
+      return;
+    }
+    known = view::session_lifecycle(st, s.session_index, s.lifecycle_replay->result(st).lifecycle);
+    s.lifecycle_replay.reset();
     s.lifecycle_computed_at = now;
+    s.lifecycle_session = SIZE_MAX;
   }
+  if (s.lifecycle_session == s.session_index) return;
   s.lifecycle = *known;
   s.lifecycle_session = s.session_index;
 }
