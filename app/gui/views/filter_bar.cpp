@@ -73,7 +73,7 @@ void draw_filter_bar(AppState& s) {
   ImGui::SameLine();
   std::string count = std::to_string(s.rows.size()) + " of " + std::to_string(st.size());
   if (!s.rows.complete(st) && st.size() > 0) {
-    count += " (" + std::to_string(s.rows.scanned() * 100 / st.size()) + "%)";
+    count += " (filtering… " + std::to_string(s.rows.scanned() * 100 / st.size()) + " %)";
   }
   text_colored(kDimText, count);
 
