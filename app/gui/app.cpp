@@ -126,6 +126,7 @@ void App::on_pump(const PumpResult& r) {
   if (r.replaced) {
     s.rows.invalidate();
     s.timeline.invalidate();
+    ++s.timeline_marks_version;
     s.timeline_follow = true;
     s.plots.invalidate();
     s.lifecycle_store_size = SIZE_MAX;
@@ -152,6 +153,7 @@ void App::on_pump(const PumpResult& r) {
     // finish() attributed findings to old entries: re-evaluate what depends on them.
     if (s.rows.filter().is_volatile()) s.rows.invalidate();
     s.timeline.refresh_findings(s.store());
+    ++s.timeline_marks_version;
     s.findings_flagged_seen = SIZE_MAX;
   }
   if (r.replaced || r.finished || r.appended) s.row_cache.clear();

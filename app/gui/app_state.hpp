@@ -117,6 +117,15 @@ struct AppState {
   float timeline_zoom_from = -1;  // x where a zoom-to-selection drag started (-1: none)
   enum class BottomPane : uint8_t { Timeline, Plots, Both } bottom = BottomPane::Timeline;
   view::PlotsModel plots;
+  // The timeline's lane buckets of the last frame, and what they were computed for.
+  struct TimelineBuckets {
+    std::vector<uint64_t> edges;
+    size_t indexed = SIZE_MAX;
+    uint64_t marks_version = 0;
+    std::vector<std::vector<view::TimelineBucket>> per_lane;
+    std::vector<bool> valid;
+  } timeline_buckets;
+  uint64_t timeline_marks_version = 0;  // bumped when the timeline's finding marks are rebuilt
   // The current session's device-status lifecycle (recomputed when the session or store changes).
   std::vector<view::LifecycleSpan> lifecycle;
   // Every session's lifecycle computed so far, by session index: computing one replays the whole

@@ -146,6 +146,32 @@ void refresh_lifecycle(AppState& s) {
   s.lifecycle_session = s.session_index;
 }
 
+// Lane `li`'s buckets between `edges`. Bucketing reads every lane's times with a binary search per
+// pixel column, which over a big capture costs a few milliseconds a frame; while neither the range,
+// the index nor its finding marks change (scrolling the message list), the last frame's are kept.
+const std::vector<view::TimelineBucket>& lane_buckets(AppState& s, size_t li,
+                                                      const std::vector<uint64_t>& edges) {
+  AppState::TimelineBuckets& c = s.timeline_buckets;
+  const size_t lanes = s.timeline.lanes().size();
+  if (li == 0 && (c.edges != edges || c.indexed != s.timeline.indexed() ||
+                  c.marks_version != s.timeline_marks_version || c.per_lane.size() != lanes)) {
+    c.edges = edges;
+    c.indexed = s.timeline.indexed();
+    c.marks_version = s.timeline_marks_version;
+    c.per_lane.assign(lanes, {});
+    c.valid.assign(lanes, false);
+  }
+  if (li >= c.per_lane.size()) {  // not reached: lanes are drawn from 0
+    c.per_lane.resize(li + 1);
+    c.valid.resize(li + 1, false);
+  }
+  if (!c.valid[li]) {
+    s.timeline.bucket_edges(li, edges, c.per_lane[li]);
+    c.valid[li] = true;
+  }
+  return c.per_lane[li];
+}
+
 // The axis over the data; in a live session the silence up to now is a gap like any other.
 view::TimeAxis build_axis(const view::TimelineIndex& tl, uint64_t end, bool compress) {
   if (!compress) return {};
@@ -346,7 +372,6 @@ void draw_timeline(AppState& s) {
   }
 
   // Lanes. A queue's kick / call / ring tracks are drawn a little inset under its name.
-  std::vector<view::TimelineBucket> buckets;
   std::vector<uint64_t> edges;
   const size_t nb = static_cast<size_t>(std::max(1.0f, plot_w / 2));
   const float bw = plot_w / static_cast<float>(nb);
@@ -367,7 +392,7 @@ void draw_timeline(AppState& s) {
         lane.key.kind == view::LaneKind::Queue && lane.key.track != view::QueueTrack::Messages;
     dl->AddText(ImVec2(origin.x + 2 + (track ? fs * 0.8f : 0), y + (lane_h - fs) * 0.5f),
                 lane_color(lane.key), lane.label.c_str());
-    tl.bucket_edges(li, edges, buckets);
+    const std::vector<view::TimelineBucket>& buckets = lane_buckets(s, li, edges);
     uint32_t max_count = 1;
     for (const auto& b : buckets) max_count = std::max(max_count, b.count);
     const float logmax = std::log1p(static_cast<float>(max_count));
