@@ -112,8 +112,20 @@ bool load_progressively(Platform& p, App& app, const Options& o) {
   FrameTimes times;
   double loaded_s = -1;
   bool first_screen = false;
+  // Where the slowest frame was: how far loading and each index had got before it.
+  std::string slowest;
+  double slowest_ms = -1;
   while (!app.caught_up()) {
+    char before[192];
+    std::snprintf(before, sizeof before,
+                  "loading=%d records=%zu rows_scanned=%zu timeline=%zu plots=%zu lifecycle=%d",
+                  s.ctl.loading() ? 1 : 0, s.store().size(), s.rows.scanned(),
+                  s.timeline.indexed(), s.plots.indexed(), s.lifecycle_replay ? 1 : 0);
     timed_frame(p, app, times);
+    if (times.ui_cpu.back() > slowest_ms) {
+      slowest_ms = times.ui_cpu.back();
+      slowest = before;
+    }
     if (!first_screen && s.stats.message_visible > 0) {
       first_screen = true;
       std::printf("first_screen seconds=%.3f frames=%zu records_loaded=%zu rows_visible=%zu\n",
@@ -127,7 +139,9 @@ bool load_progressively(Platform& p, App& app, const Options& o) {
   if (o.first_screen) return true;  // the screenshot's frame is drawn with the same budget
   app.set_bounded_work(false);
   std::printf("loading records=%zu loaded_seconds=%.3f indexed_seconds=%.3f %s\n",
-                s.store().size(), loaded_s, seconds_since(t0), times.text().c_str());
+              s.store().size(), loaded_s, seconds_since(t0), times.text().c_str());
+  std::printf("loading slowest_frame ui_cpu_ms=%.2f before it: %s\n", slowest_ms,
+              slowest.c_str());
   return true;
 }
 
