@@ -156,18 +156,41 @@ void App::on_pump(const PumpResult& r) {
     ++s.timeline_marks_version;
     s.findings_flagged_seen = SIZE_MAX;
   }
-  if (r.replaced || r.finished || r.appended) s.row_cache.clear();
+  // A row's text changes when its reply arrives or a finding is attached to it. While a capture
+  // loads, the cache is cleared at most once a second: formatting the visible rows again reads
+  // their bytes, moving the mapped capture's resident window away from where ingest reads.
+  const bool loading_paced = r.appended && !r.replaced && !r.finished && s.ctl.loading() &&
+                             ImGui::GetTime() - row_cache_cleared_at_ < 1.0;
+  if ((r.replaced || r.finished || r.appended) && !loading_paced) {
+    s.row_cache.clear();
+    row_cache_cleared_at_ = ImGui::GetTime();
+  }
 }
 
 void App::update_indexes(double budget_ms) {
   AppState& s = state_;
   const Store& st = s.store();
   const auto t0 = Clock::now();
-  while (!s.rows.update(st, kIndexChunk) && ms_since(t0) < budget_ms) {
-  }
-  while (!s.timeline.update(st, kIndexChunk) && ms_since(t0) < budget_ms) {
-  }
-  while (!s.plots.update(st, kIndexChunk) && ms_since(t0) < budget_ms) {
+  // The index furthest behind takes the next step, so the three read the same stretch of the
+  // capture: a mapped capture keeps one window of it resident and moving that window (mapping a
+  // 16 MiB step in, handing the rest back) costs more than the step's records. A step of none
+  // first: a complete filter still settles answers that arrived, an index notices a smaller store.
+  s.rows.update(st, 0);
+  s.timeline.update(st, 0);
+  s.plots.update(st, 0);
+  for (;;) {
+    const size_t rows_at = s.rows.complete(st) ? SIZE_MAX : s.rows.scanned();
+    const size_t timeline_at = s.timeline.indexed() >= st.size() ? SIZE_MAX : s.timeline.indexed();
+    const size_t plots_at = s.plots.indexed() >= st.size() ? SIZE_MAX : s.plots.indexed();
+    const size_t lowest = std::min({rows_at, timeline_at, plots_at});
+    if (lowest == SIZE_MAX) break;
+    if (rows_at == lowest)
+      s.rows.update(st, kIndexChunk);
+    else if (timeline_at == lowest)
+      s.timeline.update(st, kIndexChunk);
+    else
+      s.plots.update(st, kIndexChunk);
+    if (ms_since(t0) >= budget_ms) break;
   }
   // --select N: the record once it exists (a live session may take a while to reach it).
   if (s.select_on_open && *s.select_on_open < st.size() &&

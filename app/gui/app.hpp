@@ -49,7 +49,8 @@ class App {
   int settle_frames_ = 0;  // frames still drawn promptly after the last input
   bool bounded_work_ = false;
   double last_draw_ms_ = 0;
-  double findings_built_at_ = -1e9;  // ImGui time the findings list was last rebuilt  // drawing the last frame took this long (its work excluded)
+  double findings_built_at_ = -1e9;
+  double row_cache_cleared_at_ = -1e9;  // ImGui time the row text cache was last cleared  // ImGui time the findings list was last rebuilt  // drawing the last frame took this long (its work excluded)
 };
 
 }  // namespace vhs::gui
