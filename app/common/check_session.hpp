@@ -20,4 +20,21 @@ struct SessionCheck {
 // Message references in the result are store entry indices.
 SessionCheck check_store_session(const Store& store, const StoreSession& session);
 
+// The same replay a slice at a time, for a viewer that keeps each frame short: advance() feeds the
+// next `budget` of the session's records to the checker; once it returns true, result() is what
+// check_store_session returns for the store as it was then. The session is named by its index
+// in Store::sessions() (the vector may grow between slices).
+class StoreSessionReplay {
+ public:
+  StoreSessionReplay(const Store& store, size_t session_index);
+  bool advance(const Store& store, size_t budget);
+  SessionCheck result(const Store& store);
+  size_t session_index() const { return session_index_; }
+
+ private:
+  size_t session_index_;
+  ConformanceChecker checker_;
+  uint32_t next_;
+};
+
 }  // namespace vhs

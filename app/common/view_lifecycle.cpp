@@ -42,9 +42,16 @@ std::vector<LifecycleSpan> session_lifecycle(const Store& store, size_t session)
   if (session >= store.sessions().size()) return {};
   const StoreSession& s = store.sessions()[session];
   if (s.first_entry == kNoEntry) return {};
-  const SessionCheck check = check_store_session(store, s);
+  return session_lifecycle(store, session, check_store_session(store, s).lifecycle);
+}
+
+std::vector<LifecycleSpan> session_lifecycle(const Store& store, size_t session,
+                                             std::span<const LifecycleStep> steps) {
+  if (session >= store.sessions().size()) return {};
+  const StoreSession& s = store.sessions()[session];
+  if (s.first_entry == kNoEntry) return {};
   const uint32_t last = s.last_entry != kNoEntry ? s.last_entry : s.first_entry;
-  return lifecycle_spans(check.lifecycle, store.entry(last).timestamp_ns);
+  return lifecycle_spans(steps, store.timestamp(last));
 }
 
 }  // namespace vhs::view

@@ -36,5 +36,8 @@ std::vector<LifecycleSpan> lifecycle_spans(std::span<const LifecycleStep> steps,
 // The spans of the store's session `session` (an index into Store::sessions()), to the session's
 // last record.
 std::vector<LifecycleSpan> session_lifecycle(const Store& store, size_t session);
+// The same from the steps of the session's replay (StoreSessionReplay, run a slice at a time).
+std::vector<LifecycleSpan> session_lifecycle(const Store& store, size_t session,
+                                             std::span<const LifecycleStep> steps);
 
 }  // namespace vhs::view

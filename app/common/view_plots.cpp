@@ -10,6 +10,11 @@
 namespace vhs::view {
 
 void EventSeries::add(uint64_t t, uint64_t weight) {
+  if (times.empty() || times.back() <= t) {  // in time order, as records nearly always are
+    times.push_back(t);
+    cumulative.push_back(total() + weight);
+    return;
+  }
   // Kept sorted through a clock step backwards (rare): the running totals after it move up.
   auto it = std::upper_bound(times.begin(), times.end(), t);
   const size_t pos = static_cast<size_t>(it - times.begin());
@@ -30,6 +35,11 @@ uint64_t EventSeries::count_between(uint64_t t0, uint64_t t1) const {
 }
 
 void StepSeries::add(uint64_t t, uint32_t v) {
+  if (times.empty() || times.back() <= t) {
+    times.push_back(t);
+    values.push_back(v);
+    return;
+  }
   auto it = std::upper_bound(times.begin(), times.end(), t);
   const auto pos = it - times.begin();
   times.insert(it, t);

@@ -201,8 +201,13 @@ bool TimelineIndex::update(const Store& store, size_t budget) {
   if (indexed_ > store.size()) invalidate();
   const size_t end =
       indexed_ + std::min(budget, store.size() - indexed_);  // no overflow with SIZE_MAX
-  entry_lane_.reserve(end);
-  entry_pos_.reserve(end);
+  // Grown geometrically: reserving exactly `end` on every slice would copy the whole index once
+  // per slice (quadratic over a capture indexed a few thousand records per step).
+  if (end > entry_lane_.capacity()) {
+    const size_t capacity = std::max(end, entry_lane_.capacity() * 2);
+    entry_lane_.reserve(capacity);
+    entry_pos_.reserve(capacity);
+  }
   for (size_t i = indexed_; i < end; ++i) {
     const uint32_t entry = static_cast<uint32_t>(i);
     const uint64_t t = store.entry(i).timestamp_ns;

@@ -16,8 +16,12 @@ namespace vhs::gui {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr size_t kIndexChunk = 16384;   // entries per index step between clock checks
-constexpr double kIndexBudgetMs = 6.0;  // per frame: the rest of a 60 Hz frame stays for drawing
+constexpr size_t kIndexChunk = 2048;  // entries per index step between clock checks
+// A frame's own work (reading the next slice of a capture being loaded, advancing the indexes)
+// gets what drawing the last frame left of this, so a frame stays within 60 Hz's 16.7 ms.
+constexpr double kFrameTargetMs = 13.0;
+constexpr double kMinWorkMs = 2.0;  // a slow frame still makes progress
+constexpr double kMaxWorkMs = 10.0;
 
 double ms_since(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
@@ -69,10 +73,13 @@ App::App(Controller& controller, const Options& options) : state_(controller) {
 }
 
 bool App::busy() const {
+  return settle_frames_ > 0 || state_.ctl.mode() == Mode::Live || !caught_up();
+}
+
+bool App::caught_up() const {
   const Store& st = state_.store();
-  return settle_frames_ > 0 || state_.ctl.loading() || state_.ctl.mode() == Mode::Live ||
-         !state_.rows.complete(st) || state_.timeline.indexed() < st.size() ||
-         state_.plots.indexed() < st.size();
+  return !state_.ctl.loading() && state_.rows.complete(st) && state_.timeline.indexed() >= st.size() &&
+         state_.plots.indexed() >= st.size();
 }
 
 void App::force_tab(Tab t) {
@@ -119,9 +126,13 @@ void App::on_pump(const PumpResult& r) {
   if (r.replaced) {
     s.rows.invalidate();
     s.timeline.invalidate();
+    ++s.timeline_marks_version;
     s.timeline_follow = true;
     s.plots.invalidate();
     s.lifecycle_store_size = SIZE_MAX;
+    s.lifecycle.clear();  // the new store's is computed once it has loaded
+    s.lifecycle_session = SIZE_MAX;
+    s.lifecycle_replay.reset();
     // A capture opens at its first error (a live session starts with nothing to show).
     s.open_at_problem = s.ctl.mode() != Mode::Live;
     s.findings.clear();
@@ -142,20 +153,44 @@ void App::on_pump(const PumpResult& r) {
     // finish() attributed findings to old entries: re-evaluate what depends on them.
     if (s.rows.filter().is_volatile()) s.rows.invalidate();
     s.timeline.refresh_findings(s.store());
+    ++s.timeline_marks_version;
     s.findings_flagged_seen = SIZE_MAX;
   }
-  if (r.replaced || r.finished || r.appended) s.row_cache.clear();
+  // A row's text changes when its reply arrives or a finding is attached to it. While a capture
+  // loads, the cache is cleared at most once a second: formatting the visible rows again reads
+  // their bytes, moving the mapped capture's resident window away from where ingest reads.
+  const bool loading_paced = r.appended && !r.replaced && !r.finished && s.ctl.loading() &&
+                             ImGui::GetTime() - row_cache_cleared_at_ < 1.0;
+  if ((r.replaced || r.finished || r.appended) && !loading_paced) {
+    s.row_cache.clear();
+    row_cache_cleared_at_ = ImGui::GetTime();
+  }
 }
 
 void App::update_indexes(double budget_ms) {
   AppState& s = state_;
   const Store& st = s.store();
   const auto t0 = Clock::now();
-  while (!s.rows.update(st, kIndexChunk) && ms_since(t0) < budget_ms) {
-  }
-  while (!s.timeline.update(st, kIndexChunk) && ms_since(t0) < budget_ms) {
-  }
-  while (!s.plots.update(st, kIndexChunk) && ms_since(t0) < budget_ms) {
+  // The index furthest behind takes the next step, so the three read the same stretch of the
+  // capture: a mapped capture keeps one window of it resident and moving that window (mapping a
+  // 16 MiB step in, handing the rest back) costs more than the step's records. A step of none
+  // first: a complete filter still settles answers that arrived, an index notices a smaller store.
+  s.rows.update(st, 0);
+  s.timeline.update(st, 0);
+  s.plots.update(st, 0);
+  for (;;) {
+    const size_t rows_at = s.rows.complete(st) ? SIZE_MAX : s.rows.scanned();
+    const size_t timeline_at = s.timeline.indexed() >= st.size() ? SIZE_MAX : s.timeline.indexed();
+    const size_t plots_at = s.plots.indexed() >= st.size() ? SIZE_MAX : s.plots.indexed();
+    const size_t lowest = std::min({rows_at, timeline_at, plots_at});
+    if (lowest == SIZE_MAX) break;
+    if (rows_at == lowest)
+      s.rows.update(st, kIndexChunk);
+    else if (timeline_at == lowest)
+      s.timeline.update(st, kIndexChunk);
+    else
+      s.plots.update(st, kIndexChunk);
+    if (ms_since(t0) >= budget_ms) break;
   }
   // --select N: the record once it exists (a live session may take a while to reach it).
   if (s.select_on_open && *s.select_on_open < st.size() &&
@@ -185,8 +220,11 @@ void App::update_indexes(double budget_ms) {
       s.request_chars = std::max(s.request_chars, chars);
     }
   }
-  // Findings list, severity first; rebuilt when the flagged list changes (it only grows).
-  if (st.flagged().size() != s.findings_flagged_seen) {
+  // Findings list, severity first; rebuilt when the flagged list changes (it only grows), while
+  // a capture loads at most once a second (each rebuild reads every flagged entry).
+  const bool paced = s.ctl.loading() && ImGui::GetTime() - findings_built_at_ < 1.0;
+  if (st.flagged().size() != s.findings_flagged_seen && !paced) {
+    findings_built_at_ = ImGui::GetTime();
     s.findings.clear();
     for (int sev = 2; sev >= 0; --sev)
       for (uint32_t e : st.flagged()) {
@@ -389,14 +427,24 @@ void App::frame() {
     settle_frames_ = 3;
   else if (settle_frames_ > 0)
     --settle_frames_;
-  on_pump(state_.ctl.pump());
+  // Screenshots want the finished picture; everything else (the bench too) works in slices.
+  const bool unbounded = state_.headless && !bounded_work_;
+  const double work_ms = std::clamp(kFrameTargetMs - last_draw_ms_, kMinWorkMs, kMaxWorkMs);
+  const auto t0 = Clock::now();
+  // While loading, reading the file takes half the work budget and the indexes the rest, so the
+  // views fill in behind the records that have arrived.
+  on_pump(state_.ctl.pump(unbounded                ? Controller::kUnbounded
+                          : state_.ctl.loading() ? work_ms / 2
+                                                 : 0));
   apply_filter();
-  update_indexes(state_.headless ? 1e9 : kIndexBudgetMs);
+  update_indexes(unbounded ? 1e9 : std::max(work_ms - ms_since(t0), kMinWorkMs / 2));
+  const auto t1 = Clock::now();
   handle_keys();
   follow_session();
   draw_layout();
   draw_dialogs(state_);
   draw_stats_window(state_);
+  last_draw_ms_ = ms_since(t1);
 }
 
 }  // namespace vhs::gui

@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "app/common/check_session.hpp"
 #include "app/common/stats_format.hpp"
 #include "app/common/step_controls.hpp"
 #include "app/common/view_filter.hpp"
@@ -116,6 +117,15 @@ struct AppState {
   float timeline_zoom_from = -1;  // x where a zoom-to-selection drag started (-1: none)
   enum class BottomPane : uint8_t { Timeline, Plots, Both } bottom = BottomPane::Timeline;
   view::PlotsModel plots;
+  // The timeline's lane buckets of the last frame, and what they were computed for.
+  struct TimelineBuckets {
+    std::vector<uint64_t> edges;
+    size_t indexed = SIZE_MAX;
+    uint64_t marks_version = 0;
+    std::vector<std::vector<view::TimelineBucket>> per_lane;
+    std::vector<bool> valid;
+  } timeline_buckets;
+  uint64_t timeline_marks_version = 0;  // bumped when the timeline's finding marks are rebuilt
   // The current session's device-status lifecycle (recomputed when the session or store changes).
   std::vector<view::LifecycleSpan> lifecycle;
   // Every session's lifecycle computed so far, by session index: computing one replays the whole
@@ -124,6 +134,9 @@ struct AppState {
   // record that can move a device status arrives or the store is replaced.
   std::vector<std::optional<std::vector<view::LifecycleSpan>>> lifecycle_by_session;
   size_t lifecycle_session = SIZE_MAX, lifecycle_store_size = SIZE_MAX;
+  // The replay computing the current session's lifecycle, a few milliseconds per frame (a busy
+  // session of millions of records takes longer than a frame).
+  std::optional<StoreSessionReplay> lifecycle_replay;
   double lifecycle_computed_at = -1e9;  // ImGui time, to pace recomputation in a live session
 
   // Findings list (rebuilt when the flagged list changes).

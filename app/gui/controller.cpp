@@ -15,11 +15,7 @@ constexpr size_t kMaxLogLines = 200;
 Controller::Controller(DeviceKind device)
     : device_(device), store_(std::make_unique<Store>(Store::Options{device})) {}
 
-Controller::~Controller() {
-  load_cancel_ = true;
-  join_loader();
-  stop_live();
-}
+Controller::~Controller() { stop_live(); }
 
 void Controller::set_error(std::string e) {
   std::lock_guard lock(mutex_);
@@ -52,74 +48,102 @@ std::vector<std::string> Controller::log_lines() const {
   return log_;
 }
 
-void Controller::join_loader() {
-  if (loader_.joinable()) loader_.join();
-}
-
 bool Controller::open_capture(const std::string& path) {
   if (live_running()) {
     set_error("stop the live session before opening a capture");
     return false;
   }
-  // A load in progress is abandoned; its thread exits at the next record.
-  load_cancel_ = true;
-  join_loader();
-  load_cancel_ = false;
-  load_done_ = false;
-  load_records_ = 0;
   clear_messages();
-  loading_path_ = path;
-  // Reading + decoding happens here, off the GUI thread, through the same ingest path as live
-  // records; the finished store is swapped in by pump(). A regular capture file is read where it
-  // lies, as load_capture does for the CLI (the store keeps the mapping and a compact index, not
-  // a copy of every record); anything else (pipes, pcapng) through libpcap.
-  loader_ = std::thread([this, path] {
-    auto t0 = std::chrono::steady_clock::now();
-    auto store = std::make_unique<Store>(Store::Options{device_});
-    std::string error, warning;
-    bool opened = false;
-    if (auto mapped = MappedCapture::open(path, escape_text(path))) {
-      opened = true;
-      RecordView r;
-      while (!load_cancel_ && mapped->next(r)) {
-        store->append_stable(r);
-        mapped->release_read_pages();
-        load_records_.fetch_add(1, std::memory_order_relaxed);
-      }
-      warning = mapped->warning();
-      store->attach(std::move(mapped));
-      store->finish();
-    } else if (auto reader = CaptureReader::open(path, error)) {
-      opened = true;
-      Record r;
-      while (!load_cancel_ && reader->next(r)) {
-        store->append(r);
-        load_records_.fetch_add(1, std::memory_order_relaxed);
-      }
-      warning = reader->warning();
-      store->finish();
+  Loading l;
+  l.started = std::chrono::steady_clock::now();
+  l.mapped = MappedCapture::open(path, escape_text(path));
+  std::string error;
+  if (!l.mapped) {
+    l.reader = CaptureReader::open(path, error);
+    if (!l.reader) {  // the shown store stays
+      set_error(error);
+      return false;
     }
-    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::lock_guard lock(mutex_);
-    if (opened && !load_cancel_) loaded_ = std::move(store);
-    loaded_path_ = path;
-    loaded_error_ = error;
-    loaded_warning_ = warning;
-    loaded_seconds_ = seconds;
-    load_done_ = true;
-  });
+  }
+  // A load in progress is abandoned with its store. The new store is shown at once (empty) and
+  // grows a slice per frame through the same ingest path as live records.
+  stop_live();
+  queue_.reset();
+  store_ = std::make_unique<Store>(Store::Options{device_});
+  // The store keeps the mapping alive (its stable records point into it).
+  if (l.mapped) store_->attach(l.mapped);
+  loading_ = std::move(l);
+  loading_path_ = path;
+  load_records_ = 0;
+  mode_ = Mode::Capture;
+  source_ = path;
+  replaced_pending_ = true;
   return true;
 }
 
-void Controller::wait_for_load() { join_loader(); }
+size_t Controller::load_slice(double budget_ms, bool& finished) {
+  finished = false;
+  if (!loading_) return 0;
+  using Clock = std::chrono::steady_clock;
+  const auto t0 = Clock::now();
+  const auto deadline =
+      budget_ms >= kUnbounded ? Clock::time_point::max()
+                              : t0 + std::chrono::duration_cast<Clock::duration>(
+                                         std::chrono::duration<double, std::milli>(budget_ms));
+  // The clock is read every few hundred records: a record takes well under a microsecond.
+  constexpr size_t kRecordsPerClockCheck = 256;
+  Loading& l = *loading_;
+  size_t appended = 0;
+  bool more = true;
+  while (more) {
+    for (size_t k = 0; k < kRecordsPerClockCheck && more; ++k) {
+      if (l.mapped) {
+        RecordView r;
+        more = l.mapped->next(r);
+        if (!more) break;
+        store_->append_stable(r);
+        l.offset = static_cast<size_t>(r.bytes.data() + r.bytes.size() - l.mapped->bytes().data());
+      } else {
+        Record r;
+        more = l.reader->next(r);
+        if (!more) break;
+        store_->append(r);
+      }
+      ++appended;
+    }
+    if (l.mapped) l.mapped->release_read_pages();
+    if (Clock::now() >= deadline) break;
+  }
+  load_records_ += appended;
+  if (more) return appended;
+  const std::string warning = l.mapped ? l.mapped->warning() : l.reader->warning();
+  if (!warning.empty()) set_warning(warning);
+  store_->finish();
+  load_seconds_ = std::chrono::duration<double>(Clock::now() - l.started).count();
+  loading_.reset();
+  finished = true;
+  return appended;
+}
+
+double Controller::load_fraction() const {
+  if (!loading_ || !loading_->mapped || loading_->mapped->bytes().empty()) return 0;
+  return static_cast<double>(loading_->offset) /
+         static_cast<double>(loading_->mapped->bytes().size());
+}
+
+void Controller::wait_for_load() {
+  bool finished = false;
+  load_slice(kUnbounded, finished);
+  finished_pending_ = finished_pending_ || finished;
+}
+
 
 bool Controller::start_live(const LiveOptions& options) {
   if (live_running()) {
     set_error("a live session is already running");
     return false;
   }
-  load_cancel_ = true;
-  join_loader();
+  loading_.reset();
   stop_live();
   clear_messages();
   RelayOptions ro;  // ring sampling at RelayOptions' default (50 ms), like `vhostscope record`
@@ -207,26 +231,11 @@ RelayStats Controller::live_stats() const { return relay_ ? relay_->stats() : Re
 
 uint64_t Controller::dropped() const { return queue_ ? queue_->dropped() : 0; }
 
-PumpResult Controller::pump() {
+PumpResult Controller::pump(double budget_ms) {
   PumpResult out;
   out.replaced = replaced_pending_;
   replaced_pending_ = false;
-  if (load_done_) {
-    join_loader();
-    load_done_ = false;
-    std::lock_guard lock(mutex_);
-    if (loaded_) {
-      store_ = std::move(loaded_);
-      mode_ = Mode::Capture;
-      source_ = loaded_path_;
-      load_seconds_ = loaded_seconds_;
-      out.replaced = true;
-      out.finished = true;
-      queue_.reset();
-    }
-    if (!loaded_error_.empty()) error_ = loaded_error_;
-    if (!loaded_warning_.empty()) warning_ = loaded_warning_;
-  }
+  if (loading_) out.appended = load_slice(budget_ms, out.finished);
   if (mode_ == Mode::Live && queue_) {
     out.appended = queue_->drain(*store_);
     // A frozen ring sends no records: let the wall clock raise its stall (record time base).

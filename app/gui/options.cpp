@@ -40,6 +40,8 @@ constexpr const char* kUsage =
     "                            findings, stats, plots\n"
     "  --bench VIEW              render --frames N frames of VIEW and print frame times\n"
     "  --frames N                frames for --bench (default 120)\n"
+    "  --first-screen            --screenshot: the first frame that shows rows, while the\n"
+    "                            capture still loads and indexes (frames budgeted as live)\n"
     "  --size WxH                window size for the self-test modes (default 1600x1000)\n";
 
 bool needs_value(std::string_view opt) {
@@ -90,6 +92,8 @@ std::optional<int> parse_options(int argc, char** argv, Options& out) {
     }
     if (arg == "--hide-samples")
       out.hide_samples = true;
+    else if (arg == "--first-screen")
+      out.first_screen = true;
     else if (arg == "--frontend-listen")
       out.frontend_listen = value;
     else if (arg == "--frontend-connect")
@@ -155,6 +159,8 @@ std::optional<int> parse_options(int argc, char** argv, Options& out) {
         "--bench needs one view (messages, detail, features, memory, rings, timeline, findings)");
   if (out.headless() && out.capture.empty())
     return usage_error("the self-test modes need a capture FILE");
+  if (out.first_screen && out.screenshot.empty())
+    return usage_error("--first-screen goes with --screenshot");
   if (!out.screenshot.empty() && !out.bench.empty())
     return usage_error("use --screenshot or --bench, not both");
   return std::nullopt;

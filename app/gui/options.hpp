@@ -22,6 +22,7 @@ struct Options {
   std::string view = "all";  // --view all|messages|detail|features|memory|rings|timeline|findings
   std::string bench;         // --bench VIEW: time frames of one view, print statistics
   int frames = 120;          // --frames N (bench)
+  bool first_screen = false;  // --first-screen: screenshot of the first frame with rows
   int width = 1600, height = 1000;  // --size WxH (self-test window size)
   std::optional<uint32_t> select;   // --select N: record #N selected (1-based, as shown)
   std::string filter;               // --filter EXPR: initial filter text

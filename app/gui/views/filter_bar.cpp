@@ -72,8 +72,10 @@ void draw_filter_bar(AppState& s) {
   }
   ImGui::SameLine();
   std::string count = std::to_string(s.rows.size()) + " of " + std::to_string(st.size());
-  if (!s.rows.complete(st) && st.size() > 0) {
-    count += " (" + std::to_string(s.rows.scanned() * 100 / st.size()) + "%)";
+  // While a capture loads the list trails the records read by a slice (the status bar shows the
+  // load); afterwards an incomplete list is a filter still being evaluated.
+  if (!s.rows.complete(st) && st.size() > 0 && !s.ctl.loading()) {
+    count += " (filtering… " + std::to_string(s.rows.scanned() * 100 / st.size()) + " %)";
   }
   text_colored(kDimText, count);
 

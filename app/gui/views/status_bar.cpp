@@ -1,5 +1,6 @@
 // Status bar: where the data comes from (capture file, loading, live relay and recording),
 // message and session counts, the current session, replies still pending, and the last error.
+#include <algorithm>
 #include <string>
 
 #include "app/common/text_format.hpp"
@@ -20,9 +21,12 @@ void draw_status_bar(AppState& s) {
     ImGui::SameLine();
   };
   if (c.loading()) {
-    text_colored(
-        severity_color(Severity::Info),
-        "loading " + c.loading_path() + " … " + std::to_string(c.load_progress()) + " records");
+    // The views show what has arrived while the rest is read (a slice per frame).
+    std::string text =
+        "loading " + c.loading_path() + " … " + std::to_string(c.load_progress()) + " records";
+    if (c.load_fraction() > 0)
+      text += " (" + std::to_string(static_cast<int>(c.load_fraction() * 100)) + " %)";
+    text_colored(severity_color(Severity::Info), text);
   } else if (c.mode() == Mode::Live) {
     const RelayStats rs = c.live_stats();
     text_colored(c.live_running() ? kOkText : kDimText,
@@ -42,6 +46,13 @@ void draw_status_bar(AppState& s) {
     }
   } else if (c.mode() == Mode::Capture) {
     text_unformatted("capture " + c.source());
+    // Loaded, but the timeline and plots still index it (a slice per frame).
+    const size_t indexed = std::min(s.timeline.indexed(), s.plots.indexed());
+    if (indexed < st.size()) {
+      sep();
+      text_colored(severity_color(Severity::Info),
+                   "indexing… " + std::to_string(indexed * 100 / st.size()) + " %");
+    }
   } else {
     text_colored(kDimText, "no capture open (File ▸ Open)");
   }

@@ -94,35 +94,82 @@ bool moves_status(const Store& st, size_t i) {
   return false;
 }
 
-// The current session's lifecycle. It replays the session through the checker, so it is
-// recomputed only when a record that can move the status arrives (in a live session at most
-// once a second); a session change takes the session's earlier result when there is one.
+// The current session's lifecycle. It replays the session through the checker, a few
+// milliseconds per frame until done (the row stays empty meanwhile), so it is recomputed only
+// when a record that can move the status arrives (in a live session at most once a second); a
+// session change takes the session's earlier result when there is one.
 void refresh_lifecycle(AppState& s) {
+  constexpr double kReplayBudgetMs = 3.0;
+  constexpr size_t kReplayChunk = 4096;  // entries between clock checks
   const Store& st = s.store();
   if (s.ctl.loading()) return;
-  const bool session_changed = s.lifecycle_session != s.session_index;
-  const bool fresh = s.lifecycle_store_size == SIZE_MAX || s.lifecycle_store_size > st.size();
-  if (!session_changed && !fresh && s.lifecycle_store_size == st.size()) return;
   const double now = ImGui::GetTime();
-  if (!session_changed && !fresh && s.ctl.mode() == Mode::Live &&
-      now - s.lifecycle_computed_at < 1.0)
-    return;
-  bool moved = fresh;
-  if (!fresh)  // new records since the last look: any that moves a status stales every result
+  const bool fresh = s.lifecycle_store_size == SIZE_MAX || s.lifecycle_store_size > st.size();
+  const bool grew = !fresh && s.lifecycle_store_size < st.size();
+  const bool paced = s.ctl.mode() == Mode::Live && now - s.lifecycle_computed_at < 1.0;
+  if (fresh || (grew && !paced)) {
+    bool moved = fresh;
+    // New records since the last look: any that moves a status stales every result.
     for (size_t i = s.lifecycle_store_size; !moved && i < st.size(); ++i)
       moved = moves_status(st, i);
-  s.lifecycle_store_size = st.size();
-  if (moved) s.lifecycle_by_session.clear();
-  if (!moved && !session_changed) return;
+    s.lifecycle_store_size = st.size();
+    if (moved) {
+      s.lifecycle_by_session.clear();
+      s.lifecycle_replay.reset();
+      s.lifecycle_session = SIZE_MAX;
+    }
+  }
+  if (s.session_index >= st.sessions().size()) return;
   if (s.lifecycle_by_session.size() <= s.session_index)
     s.lifecycle_by_session.resize(s.session_index + 1);
   auto& known = s.lifecycle_by_session[s.session_index];
   if (!known) {
-    known = view::session_lifecycle(st, s.session_index);
+    if (!s.lifecycle_replay || s.lifecycle_replay->session_index() != s.session_index)
+      s.lifecycle_replay.emplace(st, s.session_index);
+    const auto t0 = std::chrono::steady_clock::now();
+    bool done = false;
+    while (!(done = s.lifecycle_replay->advance(st, kReplayChunk)) &&
+           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                   .count() < kReplayBudgetMs) {
+    }
+    if (!done) {
+      if (s.lifecycle_session != s.session_index) s.lifecycle.clear();
+      return;
+    }
+    known = view::session_lifecycle(st, s.session_index, s.lifecycle_replay->result(st).lifecycle);
+    s.lifecycle_replay.reset();
     s.lifecycle_computed_at = now;
+    s.lifecycle_session = SIZE_MAX;
   }
+  if (s.lifecycle_session == s.session_index) return;
   s.lifecycle = *known;
   s.lifecycle_session = s.session_index;
+}
+
+// Lane `li`'s buckets between `edges`. Bucketing reads every lane's times with a binary search per
+// pixel column, which over a big capture costs a few milliseconds a frame; while neither the range,
+// the index nor its finding marks change (scrolling the message list), the last frame's are kept.
+const std::vector<view::TimelineBucket>& lane_buckets(AppState& s, size_t li,
+                                                      const std::vector<uint64_t>& edges) {
+  AppState::TimelineBuckets& c = s.timeline_buckets;
+  const size_t lanes = s.timeline.lanes().size();
+  if (li == 0 && (c.edges != edges || c.indexed != s.timeline.indexed() ||
+                  c.marks_version != s.timeline_marks_version || c.per_lane.size() != lanes)) {
+    c.edges = edges;
+    c.indexed = s.timeline.indexed();
+    c.marks_version = s.timeline_marks_version;
+    c.per_lane.assign(lanes, {});
+    c.valid.assign(lanes, false);
+  }
+  if (li >= c.per_lane.size()) {  // not reached: lanes are drawn from 0
+    c.per_lane.resize(li + 1);
+    c.valid.resize(li + 1, false);
+  }
+  if (!c.valid[li]) {
+    s.timeline.bucket_edges(li, edges, c.per_lane[li]);
+    c.valid[li] = true;
+  }
+  return c.per_lane[li];
 }
 
 // The axis over the data; in a live session the silence up to now is a gap like any other.
@@ -325,7 +372,6 @@ void draw_timeline(AppState& s) {
   }
 
   // Lanes. A queue's kick / call / ring tracks are drawn a little inset under its name.
-  std::vector<view::TimelineBucket> buckets;
   std::vector<uint64_t> edges;
   const size_t nb = static_cast<size_t>(std::max(1.0f, plot_w / 2));
   const float bw = plot_w / static_cast<float>(nb);
@@ -346,7 +392,7 @@ void draw_timeline(AppState& s) {
         lane.key.kind == view::LaneKind::Queue && lane.key.track != view::QueueTrack::Messages;
     dl->AddText(ImVec2(origin.x + 2 + (track ? fs * 0.8f : 0), y + (lane_h - fs) * 0.5f),
                 lane_color(lane.key), lane.label.c_str());
-    tl.bucket_edges(li, edges, buckets);
+    const std::vector<view::TimelineBucket>& buckets = lane_buckets(s, li, edges);
     uint32_t max_count = 1;
     for (const auto& b : buckets) max_count = std::max(max_count, b.count);
     const float logmax = std::log1p(static_cast<float>(max_count));
