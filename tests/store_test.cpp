@@ -164,6 +164,42 @@ TEST(Store, KeepsFdsAndDecoderFindings) {
             std::vector<uint32_t>{3});
 }
 
+// The index keeps a record's address as a 32-bit offset from its chunk's first record: bytes
+// that lie far from it (another allocation, here the stack and the heap; in a live capture another
+// arena chunk) must still come back, as must the registry row, which the index
+// finds again from the header, and the fd count, which it reads from the stored run.
+TEST(Store, RecordsFarApartInMemoryKeepTheirBytes) {
+  const uint8_t note[] = {'h', 'e', 'l', 'l', 'o'};
+  RecordMaker m;
+  const Record connect = m.connect();
+  std::vector<std::vector<uint8_t>> heap;
+  Store store;
+  RecordView first(connect);
+  first.bytes = {note, sizeof note};
+  store.append_stable(first);
+  for (int i = 0; i < 3; ++i) {
+    heap.push_back(message("GET_FEATURES", kReq, {}));
+    const Record r = m.to_backend(heap.back(), {memfd(4096)});
+    RecordView v(r);
+    v.bytes = heap.back();
+    store.append_stable(v);
+  }
+  store.append(m.to_backend({1, 2}));  // a truncated header: no registry row
+  ASSERT_EQ(store.size(), 5u);
+  EXPECT_EQ(store.text(0), "hello");
+  for (size_t i = 1; i <= 3; ++i) {
+    EXPECT_EQ(store.bytes(i).data(), heap[i - 1].data());
+    ASSERT_NE(store.entry(i).info, nullptr);
+    EXPECT_EQ(std::string_view(store.entry(i).info->name), "GET_FEATURES");
+    EXPECT_EQ(store.entry(i).fd_count, 1u);
+    EXPECT_EQ(store.fds(i).size(), 1u);
+  }
+  EXPECT_EQ(store.bytes(4).size(), 2u);
+  EXPECT_EQ(store.entry(4).info, nullptr);
+  EXPECT_EQ(store.entry(4).fd_count, 0u);
+  EXPECT_EQ(store.entry(3).timestamp_ns, connect.timestamp_ns + 3'000'000);
+}
+
 TEST(Store, FinishAddsUnansweredToTheWaitingRequest) {
   Store store;
   RecordMaker m;

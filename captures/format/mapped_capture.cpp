@@ -165,8 +165,10 @@ void MappedCapture::release_read_pages() {
 
 void MappedCapture::note_access(const uint8_t* at) const {
   // Moves between steps are counted, not distances: random reads (a viewer jumping around) get
-  // the same bound as a sequential pass.
-  constexpr unsigned kStepsBetweenReleases = 4;
+  // the same bound as a sequential pass. Released on every move, so one step stays resident: a
+  // summary's conformance pass over a 10M-record capture peaked 48 MiB higher when four steps
+  // were kept (the madvise over the rest of the range costs less than a page fault per step).
+  constexpr unsigned kStepsBetweenReleases = 1;
   if (at < base_ || at >= base_ + size_) return;
   const size_t step = static_cast<size_t>(at - base_) / kReleaseStep;
   if (step == access_step_) return;

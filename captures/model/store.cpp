@@ -73,8 +73,8 @@ uint32_t Store::intern_context(const DecodeContext& ctx) {
   return static_cast<uint32_t>(contexts_.size() - 1);
 }
 
-std::span<const FdInfo> Store::intern_fds(std::span<const FdInfo> run) {
-  if (run.empty()) return {};
+uint32_t Store::intern_fds(std::span<const FdInfo> run) {
+  if (run.empty()) return kNoEntry;
   // FNV-1a over the descriptions; a run whose hash is taken by a different run is stored apart.
   uint64_t hash = 0xcbf29ce484222325;
   const auto mix = [&hash](uint64_t v) {
@@ -88,12 +88,42 @@ std::span<const FdInfo> Store::intern_fds(std::span<const FdInfo> run) {
     for (char c : fd.name) hash = (hash ^ static_cast<uint8_t>(c)) * 0x100000001b3;
   }
   if (auto it = fd_runs_.find(hash); it != fd_runs_.end()) {
-    if (std::equal(run.begin(), run.end(), it->second.begin(), it->second.end())) return it->second;
-    return fd_arena_.append(run);
+    const std::span<const FdInfo> known = fd_run_list_[it->second];
+    if (std::equal(run.begin(), run.end(), known.begin(), known.end())) return it->second;
+  } else if (fd_runs_.size() < kMaxInternedFdRuns) {
+    fd_runs_.emplace(hash, static_cast<uint32_t>(fd_run_list_.size()));
   }
-  const auto stored = fd_arena_.append(run);
-  if (fd_runs_.size() < kMaxInternedFdRuns) fd_runs_.emplace(hash, stored);
-  return stored;
+  fd_run_list_.push_back(fd_arena_.append(run));
+  return static_cast<uint32_t>(fd_run_list_.size() - 1);
+}
+
+void Store::set_bytes_address(IndexEntry& e, uint32_t index, const uint8_t* at) {
+  const size_t chunk = index >> kIndexChunkBits;
+  if (chunk_bases_.size() <= chunk) chunk_bases_.resize(chunk + 1, nullptr);
+  if (at == nullptr) {
+    e.bytes_offset = 0;  // no bytes: bytes() gives an empty span and never reads the address
+    return;
+  }
+  if (chunk_bases_[chunk] == nullptr) chunk_bases_[chunk] = at;
+  // Integer arithmetic: the two addresses may lie in different allocations.
+  const auto distance = static_cast<int64_t>(reinterpret_cast<uintptr_t>(at) -
+                                             reinterpret_cast<uintptr_t>(chunk_bases_[chunk]));
+  if (distance > std::numeric_limits<int32_t>::min() &&
+      distance <= std::numeric_limits<int32_t>::max()) {
+    e.bytes_offset = static_cast<int32_t>(distance);
+    return;
+  }
+  e.bytes_offset = kFarBytes;
+  far_bytes_.emplace(index, at);
+}
+
+const uint8_t* Store::bytes_address(size_t i) const {
+  const IndexEntry& e = entries_[i];
+  if (e.bytes_size == 0) return nullptr;
+  if (e.bytes_offset == kFarBytes) return far_bytes_.at(static_cast<uint32_t>(i));
+  return reinterpret_cast<const uint8_t*>(
+      reinterpret_cast<uintptr_t>(chunk_bases_[i >> kIndexChunkBits]) +
+      static_cast<uintptr_t>(static_cast<int64_t>(e.bytes_offset)));
 }
 
 Store::EntryDetail& Store::detail_of(uint32_t entry) {
@@ -148,17 +178,20 @@ void Store::attach(std::shared_ptr<MappedCapture> mapping) {
 void Store::ingest(const RecordView& record) {
   const auto index = static_cast<uint32_t>(entries_.size());
   IndexEntry e;
-  e.timestamp_ns = record.timestamp_ns;
+  e.timestamp_low = static_cast<uint32_t>(record.timestamp_ns);
+  e.timestamp_high = static_cast<uint32_t>(record.timestamp_ns >> 32);
   e.kind = record.kind;
   e.bits = static_cast<uint8_t>((record.direction == Direction::ToFrontend ? kToFrontendBit : 0) |
                                 (record.channel == Channel::Backend ? kBackendChannelBit : 0));
   e.record_flags = record.flags;
   const size_t nbytes = std::min<size_t>(record.bytes.size(), std::numeric_limits<uint32_t>::max());
   const std::span<const uint8_t> stored_bytes{record.bytes.data(), nbytes};
-  e.bytes = stored_bytes.data();
   e.bytes_size = static_cast<uint32_t>(nbytes);
+  set_bytes_address(e, index, nbytes > 0 ? stored_bytes.data() : nullptr);
   const size_t nfds = std::min<size_t>(record.fds.size(), std::numeric_limits<uint16_t>::max());
-  const auto stored_fds = intern_fds({record.fds.data(), nfds});
+  const uint32_t fd_run = intern_fds({record.fds.data(), nfds});
+  const std::span<const FdInfo> stored_fds =
+      fd_run == kNoEntry ? std::span<const FdInfo>{} : fd_run_list_[fd_run];
 
   StoreSession& session = session_for(record, index);
   e.session_index = static_cast<uint32_t>(&session - sessions_.data());
@@ -166,8 +199,7 @@ void Store::ingest(const RecordView& record) {
   // findings).
   EntryDetail d;
   const bool has_detail = record.kind == RecordKind::Message || nfds > 0;
-  d.fds = stored_fds.data();
-  d.fd_count = static_cast<uint16_t>(nfds);
+  d.fds = fd_run;
 
   std::vector<Finding> findings;
   std::vector<AttributedFinding> earlier;
@@ -220,7 +252,6 @@ void Store::ingest(const RecordView& record) {
                                                                record.direction, msg, stored_fds);
       d.header = msg.header;
       d.header_complete = msg.header_complete;
-      d.info = msg.info;
       d.role = obs.role;
       d.expects = obs.expects;
       d.latency_ns = obs.latency_ns;
@@ -396,7 +427,7 @@ void Store::finish(uint64_t end_timestamp_ns) {
 StoreEntry Store::entry(size_t i) const {
   const IndexEntry& e = entries_[i];
   StoreEntry out;
-  out.timestamp_ns = e.timestamp_ns;
+  out.timestamp_ns = e.timestamp_ns();
   out.bytes_size = e.bytes_size;
   out.record_flags = e.record_flags;
   out.session = sessions_[e.session_index].id;
@@ -409,10 +440,11 @@ StoreEntry Store::entry(size_t i) const {
   if (e.detail != kNoEntry) {
     const EntryDetail& d = details_[e.detail];
     out.latency_ns = d.latency_ns;
-    out.fd_count = d.fd_count;
+    out.fd_count = d.fds == kNoEntry ? 0 : static_cast<uint16_t>(fd_run_list_[d.fds].size());
     out.peer = d.peer;
     out.header = d.header;
-    out.info = d.info;
+    // As decode_message finds it: the registry row of a complete header's request.
+    out.info = d.header_complete ? find_request(out.channel, d.header.request) : nullptr;
     out.role = d.role;
     out.expects = d.expects;
     out.header_complete = d.header_complete;
@@ -425,16 +457,16 @@ size_t Store::index_bytes() const {
 }
 
 std::span<const uint8_t> Store::bytes(size_t i) const {
-  const IndexEntry& e = entries_[i];
-  for (const auto& m : mappings_) m->note_access(e.bytes);
-  return {e.bytes, e.bytes_size};
+  const uint8_t* at = bytes_address(i);
+  for (const auto& m : mappings_) m->note_access(at);
+  return {at, entries_[i].bytes_size};
 }
 
 std::span<const FdInfo> Store::fds(size_t i) const {
   const IndexEntry& e = entries_[i];
   if (e.detail == kNoEntry) return {};
-  const EntryDetail& d = details_[e.detail];
-  return {d.fds, d.fd_count};
+  const uint32_t run = details_[e.detail].fds;
+  return run == kNoEntry ? std::span<const FdInfo>{} : fd_run_list_[run];
 }
 
 std::string_view Store::text(size_t i) const {

@@ -5,7 +5,7 @@
 // chunked: spans and pointers handed out stay valid for the store's lifetime.
 //
 // Memory per record is what bounds the size of a capture one can open: every record costs a
-// 32-byte index entry; only messages (and the few other records with fds or findings) add a
+// 28-byte index entry; only messages (and the few other records with fds or findings) add a
 // detail entry; the record bytes are either copied into the store (live, pipes) or read where a
 // memory-mapped capture file holds them (load_capture of a regular file).
 //
@@ -149,7 +149,7 @@ class Store final : public RecordSink {
   // Single fields for scans, without assembling a StoreEntry.
   RecordKind kind(size_t i) const { return entries_[i].kind; }
   uint32_t session_index(size_t i) const { return entries_[i].session_index; }
-  uint64_t timestamp(size_t i) const { return entries_[i].timestamp_ns; }
+  uint64_t timestamp(size_t i) const { return entries_[i].timestamp_ns(); }
 
   // Raw record content (valid for the store's lifetime).
   std::span<const uint8_t> bytes(size_t i) const;
@@ -180,38 +180,49 @@ class Store final : public RecordSink {
   std::span<const uint32_t> flagged() const { return flagged_; }
   SeverityCounts severity_counts() const;
 
-  uint64_t first_timestamp() const { return entries_.empty() ? 0 : entries_.front().timestamp_ns; }
-  uint64_t last_timestamp() const { return entries_.empty() ? 0 : entries_.back().timestamp_ns; }
+  uint64_t first_timestamp() const {
+    return entries_.empty() ? 0 : entries_.front().timestamp_ns();
+  }
+  uint64_t last_timestamp() const { return entries_.empty() ? 0 : entries_.back().timestamp_ns(); }
 
  private:
-  // What every record costs: where its bytes are, when, which session, and a few bits.
+  // What every record costs: where its bytes are, when, which session, and a few bits. 28 bytes:
+  // the timestamp is kept as two 32-bit halves so the entry needs only 4-byte alignment, and the
+  // bytes' address as a 32-bit distance from its chunk's first record (records that follow each
+  // other in a mapped file are close; a record too far away, e.g. a live record copied into
+  // another arena chunk, keeps its address in far_bytes_).
   struct IndexEntry {
-    uint64_t timestamp_ns = 0;
-    const uint8_t* bytes = nullptr;
+    uint32_t timestamp_low = 0, timestamp_high = 0;
+    int32_t bytes_offset = 0;  // from chunk_bases_[entry's chunk]; kFarBytes: see far_bytes_
     uint32_t bytes_size = 0;
     uint32_t detail = kNoEntry;  // index into details_; kNoEntry: the record has none
     uint32_t session_index = 0;  // index into sessions_
     uint16_t record_flags = 0;
     RecordKind kind = RecordKind::Message;
     uint8_t bits = 0;  // kToFrontendBit, kBackendChannelBit, kFlaggedBit, worst << kWorstShift
+
+    uint64_t timestamp_ns() const { return uint64_t{timestamp_high} << 32 | timestamp_low; }
   };
+  static_assert(sizeof(IndexEntry) == 28);
+  static constexpr int32_t kFarBytes = INT32_MIN;
   static constexpr uint8_t kToFrontendBit = 0x1, kBackendChannelBit = 0x2, kFlaggedBit = 0x4;
   static constexpr unsigned kWorstShift = 3;
+  static constexpr unsigned kIndexChunkBits = 16;
   // What only some records have: messages (header, pairing, latency, decode context) and records
-  // with fds or findings.
+  // with fds or findings. 40 bytes: the registry row is found again from the header (as
+  // decode_message finds it) and the fd descriptions are a run number.
   struct EntryDetail {
     uint64_t latency_ns = 0;
-    const FdInfo* fds = nullptr;
-    const RequestInfo* info = nullptr;
     Header header;
     uint32_t peer = kNoEntry;
     uint32_t findings = kNoEntry;  // index of the entry's finding list
     uint32_t context = 0;          // index of the DecodeContext used on ingest
-    uint16_t fd_count = 0;
+    uint32_t fds = kNoEntry;       // index into fd_run_list_; kNoEntry: none
     MessageRole role = MessageRole::Request;
     ReplyExpectation expects = ReplyExpectation::None;
     bool header_complete = false;
   };
+  static_assert(sizeof(EntryDetail) == 40);
 
   void ingest(const RecordView& record);
   EntryDetail& detail_of(uint32_t entry);  // creates it on first use
@@ -232,16 +243,23 @@ class Store final : public RecordSink {
   // The stored copy of a record's fd descriptions. Runs repeat (the same eventfds are passed
   // again when a ring restarts or its notifiers are interposed), so identical runs share one
   // copy, up to kMaxInternedFdRuns distinct runs; later new runs are stored as they come.
-  std::span<const FdInfo> intern_fds(std::span<const FdInfo> run);
+  // Returns the run's index in fd_run_list_ (kNoEntry for no fds).
+  uint32_t intern_fds(std::span<const FdInfo> run);
+  // Where entry i's bytes are, from its chunk's base and its offset.
+  const uint8_t* bytes_address(size_t i) const;
+  void set_bytes_address(IndexEntry& e, uint32_t index, const uint8_t* at);
   static constexpr size_t kMaxInternedFdRuns = size_t{1} << 16;
 
   Options options_;
-  ChunkedVector<IndexEntry, 16> entries_;
+  ChunkedVector<IndexEntry, kIndexChunkBits> entries_;
+  std::vector<const uint8_t*> chunk_bases_;  // per chunk of entries_: its first record's bytes
+  std::unordered_map<uint32_t, const uint8_t*> far_bytes_;  // entries whose bytes_offset is kFarBytes
   ChunkedVector<EntryDetail, 16> details_;
   std::vector<std::shared_ptr<MappedCapture>> mappings_;
   RunArena<uint8_t, size_t{1} << 20> byte_arena_;
   RunArena<FdInfo, 4096> fd_arena_;
-  std::unordered_map<uint64_t, std::span<const FdInfo>> fd_runs_;  // content hash -> stored run
+  std::unordered_map<uint64_t, uint32_t> fd_runs_;  // content hash -> index in fd_run_list_
+  std::vector<std::span<const FdInfo>> fd_run_list_;
   std::vector<std::vector<Finding>> finding_lists_;
   std::vector<uint32_t> flagged_;  // sorted, unique
   std::vector<DecodeContext> contexts_;
