@@ -40,7 +40,7 @@ std::string entry_title(const Store& store, size_t i) {
   if (!e.header_complete) return fmt::format("(incomplete header, {} bytes)", e.bytes_size);
   std::string title =
       e.info ? std::string(e.info->name) : request_text(e.channel, e.header.request);
-  if (e.header.is_reply()) title += e.role == MessageRole::Ack ? " ack" : " reply";
+  if (e.header.is_reply()) title += e.role == MessageRole::Ack ? kAckTitleSuffix : kReplyTitleSuffix;
   return title;
 }
 

@@ -31,6 +31,10 @@ std::string format_entry_line(const Store& store, size_t i, const LineOptions& o
 // e.g. for Wireshark's Info column, which has its own.
 std::string format_entry_body(const Store& store, size_t i);
 
+// What entry_title appends to a reply's request name (an ack answers NEED_REPLY).
+inline constexpr std::string_view kReplyTitleSuffix = " reply";
+inline constexpr std::string_view kAckTitleSuffix = " ack";
+
 // Parts of the line, for column views.
 std::string entry_time(const Store& store, size_t i, const LineOptions& options = {});
 std::string entry_title(const Store& store,

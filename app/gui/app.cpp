@@ -215,7 +215,10 @@ void App::update_indexes(double budget_ms) {
     s.backend_messages += e.is_message() && e.channel == Channel::Backend;
     if (e.is_message() && e.header_complete) {
       // The registry's name is enough for known requests; only unknown codes build the title.
-      const size_t chars = e.info ? e.info->name.size() + (e.header.is_reply() ? 6 : 0)
+      const size_t suffix = !e.header.is_reply()          ? 0
+                            : e.role == MessageRole::Ack ? kAckTitleSuffix.size()
+                                                         : kReplyTitleSuffix.size();
+      const size_t chars = e.info ? e.info->name.size() + suffix
                                   : entry_title(st, s.ring_records_scanned).size();
       s.request_chars = std::max(s.request_chars, chars);
     }
