@@ -102,6 +102,34 @@ TEST(RealExerciseFsNet, VirtiofsdPassesEveryFsCheck) {
   EXPECT_TRUE(capture_loads(capture, DeviceKind::Fs));
 }
 
+// QEMU 7.2's virtiofsd serves one connection and exits (status 0) when its front-end goes: with
+// the engine owning its process, `reconnect` is reported unsupported saying so, not failed, and
+// the run exits 0; a back-end killed by a signal there would fail it (a crash, not a design).
+TEST(RealExerciseFsNet, VirtiofsdServingOneConnectionMakesReconnectUnsupported) {
+  ASSERT_TRUE(stdfs::exists(kVirtiofsd)) << kVirtiofsd << " is missing (Debian qemu-system-common)";
+  TempDir dir;
+  const stdfs::path share = stdfs::path(dir.path()) / "share";
+  stdfs::create_directory(share);
+  std::ofstream(share / "known.txt") << "a file for the probe to read\n";
+  const std::string sock = dir / "fs.sock", capture = dir / "fs.pcap";
+  const std::string command = std::string(kVirtiofsd) + " --socket-path=" + sock +
+                              " -o source=" + share.string() + " -o cache=none";
+  const auto run = test::run_command(
+      {test::vhostscope_binary(), "exercise", "--backend-connect", sock, "--backend-command",
+       command, "--device", "fs", "--shared-dir", share.string(), "--workload", "none",
+       "--scenario", "reconnect", "-w", capture, "--format", "json"},
+      dir.path(), 40s);
+  const auto checks = checks_of(run.out);
+  ASSERT_TRUE(checks.count("lifecycle.reconnect")) << run.out << run.err;
+  EXPECT_EQ(checks.at("lifecycle.reconnect").verdict, "unsupported") << listing(checks);
+  EXPECT_EQ(checks.at("lifecycle.reconnect").reason,
+            "the back-end exits when its front-end disconnects (exit status 0): it serves one "
+            "connection")
+      << listing(checks);
+  EXPECT_EQ(run.exit_code, 0) << listing(checks) << run.err;
+  EXPECT_TRUE(capture_loads(capture, DeviceKind::Fs));
+}
+
 // ---- net: dpdk-testpmd ----
 
 // testpmd: one vhost port with one queue pair, forwarded to itself (`loop`) in `mode`; no

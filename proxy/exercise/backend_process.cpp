@@ -35,6 +35,7 @@ bool BackendProcess::start(std::string& error) {
     error = fmt::format("the back-end (pid {}) is still running", pid_);
     return false;
   }
+  ended_.clear();
   // Everything the child needs is made before fork: after it, only async-signal-safe calls.
   const std::string script = "exec " + command_;
   const char* argv[] = {"/bin/sh", "-c", script.c_str(), nullptr};
@@ -61,12 +62,14 @@ bool BackendProcess::start(std::string& error) {
 }
 
 bool BackendProcess::running(std::string* how) {
-  if (pid_ <= 0) return false;
-  int status = 0;
-  const pid_t r = ::waitpid(pid_, &status, WNOHANG);
-  if (r == 0) return true;
-  if (how) *how = r == pid_ ? status_text(status) : "gone";
-  pid_ = -1;
+  if (pid_ > 0) {
+    int status = 0;
+    const pid_t r = ::waitpid(pid_, &status, WNOHANG);
+    if (r == 0) return true;
+    ended_ = r == pid_ ? status_text(status) : "gone";
+    pid_ = -1;
+  }
+  if (how) *how = ended_;
   return false;
 }
 

@@ -22,7 +22,8 @@ class BackendProcess {
   bool start(std::string& error);
   // SIGKILL, then waits (bounded) until it is gone: nothing of it runs on after this.
   bool kill_and_reap(std::chrono::milliseconds wait, std::string& error);
-  // False once it exited; `how` then says with what ("exit status 1", "signal 9").
+  // False once it exited; `how` then says with what ("exit status 1", "signal 9"), also on
+  // later calls, until the next start().
   bool running(std::string* how = nullptr);
 
   pid_t pid() const { return pid_; }
@@ -33,6 +34,7 @@ class BackendProcess {
   std::string command_;
   pid_t pid_ = -1;
   unsigned starts_ = 0;
+  std::string ended_;  // how the last process ended, once reaped
 };
 
 }  // namespace vhs::exercise

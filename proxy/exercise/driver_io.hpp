@@ -20,9 +20,14 @@ template <class T>
 struct Outcome {
   std::optional<T> value;
   std::string error;
+  // Not a failure: what was asked cannot be done with this back-end (`error` says why).
+  bool unsupported = false;
 
   static Outcome ok(T v) { return Outcome{std::move(v), {}}; }
   static Outcome fail(std::string why) { return Outcome{std::nullopt, std::move(why)}; }
+  static Outcome not_supported(std::string why) {
+    return Outcome{std::nullopt, std::move(why), true};
+  }
   explicit operator bool() const { return value.has_value(); }
 };
 
