@@ -18,23 +18,6 @@ constexpr uint64_t kFeatures = (uint64_t{1} << 32) | (uint64_t{1} << 30);  // VE
 constexpr uint64_t kRingPacked = uint64_t{1} << 34;
 constexpr uint64_t kProtocolFeatures = uint64_t{1} << 3;  // REPLY_ACK
 
-Bytes reply(uint32_t request, const void* payload, uint32_t size) {
-  Bytes b(12 + size);
-  const uint32_t flags = 0x1 | 0x4;
-  std::memcpy(b.data(), &request, 4);
-  std::memcpy(b.data() + 4, &flags, 4);
-  std::memcpy(b.data() + 8, &size, 4);
-  std::memcpy(b.data() + 12, payload, size);
-  return b;
-}
-
-template <class T>
-T get(const uint8_t* p) {
-  T v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-
 }  // namespace
 
 FaultyRingBackend::FaultyRingBackend(std::string path, RingFault fault, Millis timeout, bool packed)
@@ -107,17 +90,17 @@ bool FaultyRingBackend::on_message(ReceivedMessage& m) {
   switch (h.request) {
     case kGetFeatures: {
       const uint64_t offered = kFeatures | (packed_ ? kRingPacked : 0);
-      return send_message(sock_.get(), reply(h.request, &offered, 8)) == IoStatus::Ok;
+      return send_message(sock_.get(), reply_bytes(h.request, &offered, 8)) == IoStatus::Ok;
     }
     case kGetProtocolFeatures: {
       const uint64_t offered =
           kProtocolFeatures | (inflight_ != InflightReply::NotOffered ? uint64_t{1} << 12 : 0);
-      return send_message(sock_.get(), reply(h.request, &offered, 8)) == IoStatus::Ok;
+      return send_message(sock_.get(), reply_bytes(h.request, &offered, 8)) == IoStatus::Ok;
     }
     case kGetInflightFd: return answer_get_inflight(p);
     case kSetInflightFd: {
-      SeenInflight seen{get<uint64_t>(p), get<uint64_t>(p + 8), get<uint16_t>(p + 16),
-                        get<uint16_t>(p + 18), false};
+      SeenInflight seen{load_native<uint64_t>(p), load_native<uint64_t>(p + 8), load_native<uint16_t>(p + 16),
+                        load_native<uint16_t>(p + 18), false};
       struct stat a {
       }, b{};
       if (m.fds.size() == 1 && inflight_fd_ && ::fstat(m.fds[0].get(), &a) == 0 &&
@@ -128,8 +111,8 @@ bool FaultyRingBackend::on_message(ReceivedMessage& m) {
       break;
     }
     case kSetVringBase:
-      if (get<uint32_t>(p) == 0) {
-        vring_base_ = get<uint32_t>(p + 4);
+      if (load_native<uint32_t>(p) == 0) {
+        vring_base_ = load_native<uint32_t>(p + 4);
         last_avail_ = static_cast<uint16_t>(vring_base_);
         // Packed: bits 0-14 the next descriptor, bit 15 its wrap counter; used resumes there.
         if (packed_) {
@@ -139,12 +122,12 @@ bool FaultyRingBackend::on_message(ReceivedMessage& m) {
       }
       break;
     case kSetMemTable: {
-      const uint32_t n = get<uint32_t>(p);
+      const uint32_t n = load_native<uint32_t>(p);
       for (uint32_t i = 0; i < n && i < m.fds.size(); ++i) {
         const uint8_t* r = p + 8 + 32 * i;
-        Region region{get<uint64_t>(r), get<uint64_t>(r + 8), get<uint64_t>(r + 16), nullptr};
+        Region region{load_native<uint64_t>(r), load_native<uint64_t>(r + 8), load_native<uint64_t>(r + 16), nullptr};
         void* map = ::mmap(nullptr, region.size, PROT_READ | PROT_WRITE, MAP_SHARED, m.fds[i].get(),
-                           static_cast<off_t>(get<uint64_t>(r + 24)));
+                           static_cast<off_t>(load_native<uint64_t>(r + 24)));
         if (map == MAP_FAILED) {
           errors_.push_back("cannot map a region");
           return false;
@@ -155,40 +138,40 @@ bool FaultyRingBackend::on_message(ReceivedMessage& m) {
       break;
     }
     case kSetVringNum:
-      if (get<uint32_t>(p) == 0) size_ = static_cast<uint16_t>(get<uint32_t>(p + 4));
+      if (load_native<uint32_t>(p) == 0) size_ = static_cast<uint16_t>(load_native<uint32_t>(p + 4));
       break;
     case kSetVringAddr:
-      if (get<uint32_t>(p) == 0) {
-        desc_ = get<uint64_t>(p + 8);
-        used_ = get<uint64_t>(p + 16);
-        avail_ = get<uint64_t>(p + 24);
+      if (load_native<uint32_t>(p) == 0) {
+        desc_ = load_native<uint64_t>(p + 8);
+        used_ = load_native<uint64_t>(p + 16);
+        avail_ = load_native<uint64_t>(p + 24);
       }
       break;
     case kSetVringKick:
-      if ((get<uint64_t>(p) & 0xff) == 0 && !m.fds.empty()) {
+      if ((load_native<uint64_t>(p) & 0xff) == 0 && !m.fds.empty()) {
         kick_ = std::move(m.fds[0]);
         resubmit_inflight();
       }
       break;
     case kSetVringCall:
-      if ((get<uint64_t>(p) & 0xff) == 0 && !m.fds.empty()) call_ = std::move(m.fds[0]);
+      if ((load_native<uint64_t>(p) & 0xff) == 0 && !m.fds.empty()) call_ = std::move(m.fds[0]);
       break;
     case kGetVringBase: {
       const uint32_t base =
           packed_ ? uint32_t{avail_pos_} | (avail_wrap_ ? 0x8000u : 0u) : last_avail_;
-      uint32_t state[2] = {get<uint32_t>(p), base};
-      return send_message(sock_.get(), reply(h.request, state, 8)) == IoStatus::Ok;
+      uint32_t state[2] = {load_native<uint32_t>(p), base};
+      return send_message(sock_.get(), reply_bytes(h.request, state, 8)) == IoStatus::Ok;
     }
     default: break;
   }
-  if (h.needs_reply()) return send_message(sock_.get(), reply(h.request, &u64, 8)) == IoStatus::Ok;
+  if (h.needs_reply()) return send_message(sock_.get(), reply_bytes(h.request, &u64, 8)) == IoStatus::Ok;
   return true;
 }
 
 // The split layout's size (16-byte header, 16 bytes per descriptor) per queue, or the fault.
 bool FaultyRingBackend::answer_get_inflight(const uint8_t* p) {
-  asked_queues_ = get<uint16_t>(p + 16);
-  asked_queue_size_ = get<uint16_t>(p + 18);
+  asked_queues_ = load_native<uint16_t>(p + 16);
+  asked_queue_size_ = load_native<uint16_t>(p + 18);
   uint64_t size = (16 + 16 * uint64_t{asked_queue_size_}) * asked_queues_;
   uint64_t offset = 0, file = size;
   switch (inflight_) {
@@ -215,7 +198,7 @@ bool FaultyRingBackend::answer_get_inflight(const uint8_t* p) {
     fds.push_back(inflight_fd_.get());
     if (inflight_ == InflightReply::Good) map_inflight(inflight_fd_.get(), size, 0);
   }
-  return send_message(sock_.get(), reply(kGetInflightFd, payload, 24), fds) == IoStatus::Ok;
+  return send_message(sock_.get(), reply_bytes(kGetInflightFd, payload, 24), fds) == IoStatus::Ok;
 }
 
 void FaultyRingBackend::map_inflight(int fd, uint64_t size, uint64_t offset) {
@@ -243,7 +226,7 @@ void FaultyRingBackend::resubmit_inflight() {
   uint8_t* region = inflight_region();
   uint8_t* used = at_uva(used_);
   if (!region || !used) return;
-  const uint16_t version = get<uint16_t>(region + 8);
+  const uint16_t version = load_native<uint16_t>(region + 8);
   if (version == 0) {
     const uint16_t one = 1;
     std::memcpy(region + 8, &one, 2);
@@ -253,7 +236,7 @@ void FaultyRingBackend::resubmit_inflight() {
   std::vector<uint16_t> heads;
   for (uint16_t i = 0; i < size_; ++i)
     if (region[16 + 16 * i] == 1) heads.push_back(i);
-  last_avail_ = static_cast<uint16_t>(get<uint16_t>(used + 2) + heads.size());
+  last_avail_ = static_cast<uint16_t>(load_native<uint16_t>(used + 2) + heads.size());
   for (uint16_t head : heads) {
     complete(head);
     region[16 + 16 * head] = 0;
@@ -272,17 +255,17 @@ void FaultyRingBackend::complete(uint16_t head) {
   uint8_t* status = nullptr;
   for (uint16_t i = head, n = 0; n < size_; ++n) {
     const uint8_t* d = desc + 16 * uint64_t{i};
-    const uint32_t len = get<uint32_t>(d + 8);
-    const uint16_t flags = get<uint16_t>(d + 12);
+    const uint32_t len = load_native<uint32_t>(d + 8);
+    const uint16_t flags = load_native<uint16_t>(d + 12);
     if (flags & 2) {
       writable += len;
-      status = at_gpa(get<uint64_t>(d) + len - 1);
+      status = at_gpa(load_native<uint64_t>(d) + len - 1);
     }
     if (!(flags & 1)) break;
-    i = get<uint16_t>(d + 14);
+    i = load_native<uint16_t>(d + 14);
   }
   if (status) *status = 0;
-  uint16_t idx = get<uint16_t>(used + 2);
+  uint16_t idx = load_native<uint16_t>(used + 2);
   const uint32_t id = head;
   std::memcpy(used + 4 + 8 * (idx % size_), &id, 4);
   std::memcpy(used + 4 + 8 * (idx % size_) + 4, &writable, 4);
@@ -296,9 +279,9 @@ void FaultyRingBackend::on_kick() {
   uint8_t* used = at_uva(used_);
   uint8_t* desc = at_uva(desc_);
   if (!avail || !used || !desc || size_ == 0) return;
-  const uint16_t avail_idx = get<uint16_t>(avail + 2);
+  const uint16_t avail_idx = load_native<uint16_t>(avail + 2);
   while (last_avail_ != avail_idx) {
-    const uint16_t head = get<uint16_t>(avail + 4 + 2 * (last_avail_ % size_));
+    const uint16_t head = load_native<uint16_t>(avail + 4 + 2 * (last_avail_ % size_));
     ++last_avail_;
     if (fault_ == RingFault::Hold && taken_++ > 0) {
       if (uint8_t* region = inflight_region(); region && head < size_) region[16 + 16 * head] = 1;
@@ -309,18 +292,18 @@ void FaultyRingBackend::on_kick() {
     uint8_t* status = nullptr;
     for (uint16_t i = head, n = 0; n < size_; ++n) {
       const uint8_t* d = desc + 16 * uint64_t{i};
-      const uint32_t len = get<uint32_t>(d + 8);
-      const uint16_t flags = get<uint16_t>(d + 12);
+      const uint32_t len = load_native<uint32_t>(d + 8);
+      const uint16_t flags = load_native<uint16_t>(d + 12);
       if (flags & 2) {
         writable += len;
-        status = at_gpa(get<uint64_t>(d) + len - 1);
+        status = at_gpa(load_native<uint64_t>(d) + len - 1);
       }
       if (!(flags & 1)) break;
-      i = get<uint16_t>(d + 14);
+      i = load_native<uint16_t>(d + 14);
     }
     if (status) *status = 0;
     auto push = [&](uint32_t id, uint32_t len) {
-      uint16_t idx = get<uint16_t>(used + 2);
+      uint16_t idx = load_native<uint16_t>(used + 2);
       std::memcpy(used + 4 + 8 * (idx % size_), &id, 4);
       std::memcpy(used + 4 + 8 * (idx % size_) + 4, &len, 4);
       ++idx;
@@ -362,14 +345,14 @@ void FaultyRingBackend::on_kick_packed() {
     uint16_t id = 0, descs = 0;
     for (uint16_t n = 0; n < size_; ++n) {
       const uint8_t* d = ring + 16 * uint64_t{avail_pos_};
-      const uint32_t len = get<uint32_t>(d + 8);
-      const uint16_t flags = get<uint16_t>(d + 14);
-      id = get<uint16_t>(d + 12);
+      const uint32_t len = load_native<uint32_t>(d + 8);
+      const uint16_t flags = load_native<uint16_t>(d + 14);
+      id = load_native<uint16_t>(d + 12);
       ++descs;
       step(avail_pos_, avail_wrap_);
       if (flags & 2) {
         writable += len;
-        status = at_gpa(get<uint64_t>(d) + len - 1);
+        status = at_gpa(load_native<uint64_t>(d) + len - 1);
       }
       if (!(flags & 1)) break;
     }

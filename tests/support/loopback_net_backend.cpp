@@ -18,23 +18,6 @@ constexpr uint64_t kProtocolFeatures = uint64_t{1} << 3;                   // RE
 constexpr uint32_t kHeader = 12;  // virtio_net_hdr with VERSION_1 (VIRTIO "Device Operation")
 constexpr uint16_t kNext = 1, kWrite = 2;
 
-Bytes reply(uint32_t request, const void* payload, uint32_t size) {
-  Bytes b(12 + size);
-  const uint32_t flags = 0x1 | 0x4;
-  std::memcpy(b.data(), &request, 4);
-  std::memcpy(b.data() + 4, &flags, 4);
-  std::memcpy(b.data() + 8, &size, 4);
-  std::memcpy(b.data() + 12, payload, size);
-  return b;
-}
-
-template <class T>
-T get(const uint8_t* p) {
-  T v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-
 }  // namespace
 
 LoopbackNetBackend::LoopbackNetBackend(std::string path, NetLoopFault fault, Millis timeout)
@@ -107,25 +90,25 @@ void LoopbackNetBackend::serve() {
 bool LoopbackNetBackend::on_message(ReceivedMessage& m) {
   const Header h = m.header();
   const uint8_t* p = m.bytes.data() + 12;
-  const uint32_t index = h.size >= 4 ? get<uint32_t>(p) : 0;
+  const uint32_t index = h.size >= 4 ? load_native<uint32_t>(p) : 0;
   Ring* ring = index < 2 ? &rings_[index] : nullptr;
   uint64_t zero = 0;
   switch (h.request) {
     case kGetFeatures:
-      return send_message(sock_.get(), reply(h.request, &kFeatures, 8)) == IoStatus::Ok;
+      return send_message(sock_.get(), reply_bytes(h.request, &kFeatures, 8)) == IoStatus::Ok;
     case kGetProtocolFeatures:
-      return send_message(sock_.get(), reply(h.request, &kProtocolFeatures, 8)) == IoStatus::Ok;
+      return send_message(sock_.get(), reply_bytes(h.request, &kProtocolFeatures, 8)) == IoStatus::Ok;
     case kResetOwner:
       for (Ring& r : rings_) r = Ring{};
       break;
     case kSetMemTable: {
       unmap();
-      const uint32_t n = get<uint32_t>(p);
+      const uint32_t n = load_native<uint32_t>(p);
       for (uint32_t i = 0; i < n && i < m.fds.size(); ++i) {
         const uint8_t* r = p + 8 + 32 * i;
-        Region region{get<uint64_t>(r), get<uint64_t>(r + 8), get<uint64_t>(r + 16), nullptr};
+        Region region{load_native<uint64_t>(r), load_native<uint64_t>(r + 8), load_native<uint64_t>(r + 16), nullptr};
         void* map = ::mmap(nullptr, region.size, PROT_READ | PROT_WRITE, MAP_SHARED, m.fds[i].get(),
-                           static_cast<off_t>(get<uint64_t>(r + 24)));
+                           static_cast<off_t>(load_native<uint64_t>(r + 24)));
         if (map == MAP_FAILED) return false;
         region.host = static_cast<uint8_t*>(map);
         regions_.push_back(region);
@@ -133,21 +116,21 @@ bool LoopbackNetBackend::on_message(ReceivedMessage& m) {
       break;
     }
     case kSetVringNum:
-      if (ring) ring->size = static_cast<uint16_t>(get<uint32_t>(p + 4));
+      if (ring) ring->size = static_cast<uint16_t>(load_native<uint32_t>(p + 4));
       break;
     case kSetVringBase:
-      if (ring) ring->last_avail = static_cast<uint16_t>(get<uint32_t>(p + 4));
+      if (ring) ring->last_avail = static_cast<uint16_t>(load_native<uint32_t>(p + 4));
       break;
     case kSetVringAddr:
       if (ring) {
-        ring->desc = get<uint64_t>(p + 8);
-        ring->used = get<uint64_t>(p + 16);
-        ring->avail = get<uint64_t>(p + 24);
+        ring->desc = load_native<uint64_t>(p + 8);
+        ring->used = load_native<uint64_t>(p + 16);
+        ring->avail = load_native<uint64_t>(p + 24);
       }
       break;
     case kSetVringKick:
     case kSetVringCall: {
-      const uint64_t u = get<uint64_t>(p);
+      const uint64_t u = load_native<uint64_t>(p);
       Ring* r = (u & 0xff) < 2 ? &rings_[u & 0xff] : nullptr;
       if (r && !m.fds.empty())
         (h.request == kSetVringKick ? r->kick : r->call) = std::move(m.fds[0]);
@@ -161,11 +144,11 @@ bool LoopbackNetBackend::on_message(ReceivedMessage& m) {
         ring->last_avail = avail_idx(*ring);  // the fault: unfilled buffers counted as used
       ring->kick.reset();
       uint32_t state[2] = {index, ring->last_avail};
-      return send_message(sock_.get(), reply(h.request, state, 8)) == IoStatus::Ok;
+      return send_message(sock_.get(), reply_bytes(h.request, state, 8)) == IoStatus::Ok;
     }
     default: break;
   }
-  if (h.needs_reply()) return send_message(sock_.get(), reply(h.request, &zero, 8)) == IoStatus::Ok;
+  if (h.needs_reply()) return send_message(sock_.get(), reply_bytes(h.request, &zero, 8)) == IoStatus::Ok;
   return true;
 }
 
@@ -178,7 +161,7 @@ uint16_t LoopbackNetBackend::avail_idx(const Ring& r) const {
 void LoopbackNetBackend::push_used(Ring& r, uint16_t head, uint32_t len) {
   uint8_t* used = at_uva(r.used);
   if (!used) return;
-  uint16_t idx = get<uint16_t>(used + 2);
+  uint16_t idx = load_native<uint16_t>(used + 2);
   const uint32_t id = head;
   std::memcpy(used + 4 + 8 * (idx % r.size), &id, 4);
   std::memcpy(used + 4 + 8 * (idx % r.size) + 4, &len, 4);
@@ -194,16 +177,16 @@ void LoopbackNetBackend::on_transmit() {
   const uint8_t* avail = at_uva(tx.avail);
   if (!tx.kick || !desc || !avail || tx.size == 0) return;
   while (tx.last_avail != avail_idx(tx)) {
-    const uint16_t head = get<uint16_t>(avail + 4 + 2 * (tx.last_avail % tx.size));
+    const uint16_t head = load_native<uint16_t>(avail + 4 + 2 * (tx.last_avail % tx.size));
     ++tx.last_avail;
     std::vector<uint8_t> packet;
     for (uint16_t i = head, n = 0; n < tx.size; ++n) {
       const uint8_t* d = desc + 16 * (uint64_t{i} % tx.size);
-      const uint32_t len = get<uint32_t>(d + 8);
-      if (const uint8_t* b = at_gpa(get<uint64_t>(d), len); b && !(get<uint16_t>(d + 12) & kWrite))
+      const uint32_t len = load_native<uint32_t>(d + 8);
+      if (const uint8_t* b = at_gpa(load_native<uint64_t>(d), len); b && !(load_native<uint16_t>(d + 12) & kWrite))
         packet.insert(packet.end(), b, b + len);
-      if (!(get<uint16_t>(d + 12) & kNext)) break;
-      i = get<uint16_t>(d + 14);
+      if (!(load_native<uint16_t>(d + 12) & kNext)) break;
+      i = load_native<uint16_t>(d + 14);
     }
     push_used(tx, head, 0);
     deliver(packet);
@@ -223,7 +206,7 @@ void LoopbackNetBackend::deliver(const std::vector<uint8_t>& packet) {
     ++dropped_;
     return;
   }
-  const uint16_t head = get<uint16_t>(avail + 4 + 2 * (rx.last_avail % rx.size));
+  const uint16_t head = load_native<uint16_t>(avail + 4 + 2 * (rx.last_avail % rx.size));
   ++rx.last_avail;
   std::vector<uint8_t> out(packet);
   std::memset(out.data(), 0, kHeader);
@@ -231,14 +214,14 @@ void LoopbackNetBackend::deliver(const std::vector<uint8_t>& packet) {
   size_t at = 0;
   for (uint16_t i = head, n = 0; n < rx.size && at < out.size(); ++n) {
     const uint8_t* d = desc + 16 * (uint64_t{i} % rx.size);
-    const uint32_t len = get<uint32_t>(d + 8);
-    if (uint8_t* b = at_gpa(get<uint64_t>(d), len); b && (get<uint16_t>(d + 12) & kWrite)) {
+    const uint32_t len = load_native<uint32_t>(d + 8);
+    if (uint8_t* b = at_gpa(load_native<uint64_t>(d), len); b && (load_native<uint16_t>(d + 12) & kWrite)) {
       const size_t take = std::min<size_t>(len, out.size() - at);
       std::memcpy(b, out.data() + at, take);
       at += take;
     }
-    if (!(get<uint16_t>(d + 12) & kNext)) break;
-    i = get<uint16_t>(d + 14);
+    if (!(load_native<uint16_t>(d + 12) & kNext)) break;
+    i = load_native<uint16_t>(d + 14);
   }
   push_used(rx, head, static_cast<uint32_t>(at));
   ++looped_;

@@ -14,6 +14,16 @@
 
 namespace vhs::test {
 
+Bytes reply_bytes(uint32_t request, const void* payload, uint32_t size) {
+  Bytes b(12 + size);
+  const uint32_t flags = 0x1 | 0x4;
+  std::memcpy(b.data(), &request, 4);
+  std::memcpy(b.data() + 4, &flags, 4);
+  std::memcpy(b.data() + 8, &size, 4);
+  if (size != 0) std::memcpy(b.data() + 12, payload, size);
+  return b;
+}
+
 namespace {
 
 using Clock = std::chrono::steady_clock;

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <chrono>
+#include <cstring>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -28,6 +29,17 @@ struct ReceivedMessage {
   bool fds_truncated = false;
   Header header() const;  // zeros if fewer than 12 bytes
 };
+
+// A reply as a back-end writes it: header (request, flags VERSION_1 | REPLY, size) and payload.
+Bytes reply_bytes(uint32_t request, const void* payload, uint32_t size);
+
+// A host-native value read from unaligned bytes (ring words, message fields).
+template <class T>
+T load_native(const uint8_t* p) {
+  T v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
 
 // Sends `bytes` with `fds` in ONE sendmsg (the rest, if the kernel takes less, without fds).
 IoStatus send_message(int sock, std::span<const uint8_t> bytes, std::span<const int> fds = {},
