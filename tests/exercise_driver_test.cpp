@@ -247,6 +247,28 @@ TEST(ExerciseDriver, ChainsThatDoNotFitAreNotPlaced) {
   EXPECT_EQ(rig.driver->in_flight(0), 0u);
 }
 
+// Spec "Ring states": the index GET_VRING_BASE returns lies between the used idx the stopped
+// ring shows and the avail idx; behind the used idx it is stale (the back-end would take again
+// what it already completed, as QEMU 7.2's virtiofsd was seen to do under stop-restart).
+TEST(ExerciseDriver, VringBaseBehindTheUsedIdxIsStale) {
+  Rig rig;
+  FakeDevice dev(rig.driver->setup(0));
+  const ChainRequest reqs[] = {chain("a", 4), chain("b", 4), chain("c", 4)};
+  ASSERT_TRUE(rig.driver->post(0, reqs));
+  EXPECT_EQ(rig.driver->vring_base_fault(0, 0), "");
+  EXPECT_EQ(rig.driver->vring_base_fault(0, 3), "");
+  EXPECT_EQ(rig.driver->vring_base_fault(0, 4),
+            "queue 0: GET_VRING_BASE returned 4, not within the 3 chains in flight up to avail "
+            "idx 3");
+  dev.push(dev.pop(), 0);
+  dev.push(dev.pop(), 0);
+  EXPECT_EQ(rig.driver->vring_base_fault(0, 2), "");
+  EXPECT_EQ(rig.driver->vring_base_fault(0, 3), "");
+  EXPECT_EQ(rig.driver->vring_base_fault(0, 1),
+            "queue 0: GET_VRING_BASE returned 1, but the back-end had already used up to idx 2 "
+            "(used ring): a stale index, restarting there would repeat 1 request(s)");
+}
+
 TEST(ExerciseDriver, DescriptorsAndBuffersAreRecycled) {
   Rig rig(4);
   FakeDevice dev(rig.driver->setup(0));

@@ -202,10 +202,22 @@ std::string SplitDriver::vring_base_fault(unsigned queue, uint32_t base) const {
   // was made available.
   const Queue& q = queues_[queue];
   const uint16_t behind = static_cast<uint16_t>(q.avail_idx - static_cast<uint16_t>(base));
-  if (base <= 0xffff && behind <= q.inflight.size()) return {};
-  return fmt::format(
-      "queue {}: GET_VRING_BASE returned {}, not within the {} chains in flight up to avail idx {}",
-      queue, base, q.inflight.size(), q.avail_idx);
+  if (base > 0xffff || behind > q.inflight.size())
+    return fmt::format(
+        "queue {}: GET_VRING_BASE returned {}, not within the {} chains in flight up to avail idx "
+        "{}",
+        queue, base, q.inflight.size(), q.avail_idx);
+  // A back-end can only use what it took, so the ring it stopped cannot have used entries past
+  // the index it resumes at. One whose worker went on after it read that index (a stale reply)
+  // would, restarted there, take those requests again.
+  const uint16_t used = used_idx_in_ring(queue);
+  const uint16_t used_behind = static_cast<uint16_t>(q.avail_idx - used);
+  if (used_behind < behind)
+    return fmt::format(
+        "queue {}: GET_VRING_BASE returned {}, but the back-end had already used up to idx {} "
+        "(used ring): a stale index, restarting there would repeat {} request(s)",
+        queue, base, used, behind - used_behind);
+  return {};
 }
 
 uint16_t SplitDriver::used_idx_in_ring(unsigned queue) const {
