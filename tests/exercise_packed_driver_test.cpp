@@ -356,6 +356,7 @@ TEST(ExercisePackedDriver, NoCompletionTimesOutNamingTheRingState) {
   EXPECT_EQ(used.error,
             "queue 0: no completion for 0.2 s (1 of 1 chains still in flight; next avail desc 2 "
             "wrap 1, next used desc 0 wrap 1 with flags 0x0081, device event flags disable)");
+  EXPECT_TRUE(used.timed_out());
   EXPECT_GE(took, 200ms);
   EXPECT_LT(took, 2s);
 }

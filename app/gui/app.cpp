@@ -78,8 +78,8 @@ bool App::busy() const {
 
 bool App::caught_up() const {
   const Store& st = state_.store();
-  return !state_.ctl.loading() && state_.rows.complete(st) && state_.timeline.indexed() >= st.size() &&
-         state_.plots.indexed() >= st.size();
+  return !state_.ctl.loading() && state_.rows.complete(st) &&
+         state_.timeline.indexed() >= st.size() && state_.plots.indexed() >= st.size();
 }
 
 void App::force_tab(Tab t) {

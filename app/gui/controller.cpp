@@ -137,7 +137,6 @@ void Controller::wait_for_load() {
   finished_pending_ = finished_pending_ || finished;
 }
 
-
 bool Controller::start_live(const LiveOptions& options) {
   if (live_running()) {
     set_error("a live session is already running");

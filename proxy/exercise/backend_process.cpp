@@ -36,6 +36,7 @@ bool BackendProcess::start(std::string& error) {
     return false;
   }
   ended_.clear();
+  ended_cleanly_ = false;
   // Everything the child needs is made before fork: after it, only async-signal-safe calls.
   const std::string script = "exec " + command_;
   const char* argv[] = {"/bin/sh", "-c", script.c_str(), nullptr};
@@ -67,6 +68,7 @@ bool BackendProcess::running(std::string* how) {
     const pid_t r = ::waitpid(pid_, &status, WNOHANG);
     if (r == 0) return true;
     ended_ = r == pid_ ? status_text(status) : "gone";
+    ended_cleanly_ = r == pid_ && WIFEXITED(status) && WEXITSTATUS(status) == 0;
     pid_ = -1;
   }
   if (how) *how = ended_;

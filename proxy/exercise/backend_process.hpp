@@ -25,6 +25,9 @@ class BackendProcess {
   // False once it exited; `how` then says with what ("exit status 1", "signal 9"), also on
   // later calls, until the next start().
   bool running(std::string* how = nullptr);
+  // True once the process was reaped after exiting with status 0 (an end by design, such as a
+  // back-end that serves one connection), false while it runs or after a signal or error status.
+  bool exited_cleanly() const { return ended_cleanly_; }
 
   pid_t pid() const { return pid_; }
   const std::string& command() const { return command_; }
@@ -35,6 +38,7 @@ class BackendProcess {
   pid_t pid_ = -1;
   unsigned starts_ = 0;
   std::string ended_;  // how the last process ended, once reaped
+  bool ended_cleanly_ = false;
 };
 
 }  // namespace vhs::exercise

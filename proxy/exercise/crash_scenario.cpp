@@ -130,6 +130,7 @@ Outcome<bool> interrupt_writes(Engine& e, Interruption how) {
   std::string error;
   const bool crash = how == Interruption::Crash;
   const char* event = crash ? "the SIGKILL" : "the disconnect";
+  const char* resumed_by = crash ? "restart" : "reconnect";
   if (crash) {
     // The crash: nothing of the old back-end runs on after this, so what it left in guest
     // memory and in the inflight buffer is final.
@@ -137,7 +138,7 @@ Outcome<bool> interrupt_writes(Engine& e, Interruption how) {
     e.link().disconnect("vhostscope exercise: the back-end was killed (SIGKILL)");
   } else {
     e.link().disconnect("vhostscope exercise: reconnect with writes in flight");
-    if (!e.connect(error)) return R::fail("reconnecting: " + error);
+    if (!e.connect(error)) return reconnect_refused(e, error);
     // A back-end serves one front-end at a time (libvhost-user, qemu-storage-daemon): it answers
     // the new session only once the old one ended, so after this reply nothing more of the old
     // session lands in the used ring or the inflight buffer.
@@ -176,13 +177,13 @@ Outcome<bool> interrupt_writes(Engine& e, Interruption how) {
       return R::fail(fmt::format(
           "after the {} (SET_INFLIGHT_FD, SET_VRING_BASE {} = the used index; {}, {} marked "
           "in flight in the inflight buffer): {}",
-          crash ? "restart" : "reconnect", base, at_crash, marked, done.error));
+          resumed_by, base, at_crash, marked, done.error));
     if (std::string why = check_statuses(*done.value, *tokens.value); !why.empty())
       return R::fail(why);
     summary = fmt::format(
         "{}, {} marked in the inflight buffer; after the {} (SET_INFLIGHT_FD, SET_VRING_BASE "
         "{}) each completed once",
-        at_crash, marked, crash ? "restart" : "reconnect", base);
+        at_crash, marked, resumed_by, base);
   } else {
     // Completions the back-end wrote before it died are read (and checked) first.
     std::vector<ChainCompletion> done;
@@ -216,8 +217,7 @@ Outcome<bool> interrupt_writes(Engine& e, Interruption how) {
                                : "GET_INFLIGHT_FD answered mmap_size 0";
     summary = fmt::format(
         "{}; {}, so the rings were reset and the engine resubmitted the {} not completed, as a "
-        "driver "
-        "does after a device reset",
+        "driver does after a device reset",
         at_crash, why_untracked, lost.size());
   }
   if (std::string why = read_back(e, sector, writes); !why.empty()) return R::fail(why);
@@ -233,6 +233,22 @@ Outcome<bool> interrupt_writes(Engine& e, Interruption how) {
 }
 
 }  // namespace
+
+Outcome<bool> reconnect_refused(Engine& e, const std::string& connect_error) {
+  BackendProcess* backend = e.backend_process();
+  if (!backend)
+    return R::fail("reconnect: " + connect_error +
+                   " (did the back-end exit? with --backend-command vhostscope tells an exit "
+                   "from a crash)");
+  std::string how;
+  if (backend->running(&how)) return R::fail("reconnect: " + connect_error);
+  if (backend->exited_cleanly())
+    return R::not_supported(fmt::format(
+        "the back-end exits when its front-end disconnects ({}): it serves one connection", how));
+  return R::fail(fmt::format("reconnect: the back-end ended ({}) when the front-end "
+                             "disconnected; {}",
+                             how, connect_error));
+}
 
 std::string writes_in_flight_unsupported(const Engine& e) {
   if (e.options().device != DeviceKind::Blk)

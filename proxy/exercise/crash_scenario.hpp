@@ -27,6 +27,11 @@ Outcome<bool> run_backend_crash(Engine& engine);
 // resubmits what had not completed. A pass says what happened, as run_backend_crash's does.
 Outcome<bool> run_reconnect_in_flight(Engine& engine);
 
+// What a reconnect that found no back-end listening says: unsupported when the engine's own
+// back-end process exited with status 0 (it serves one connection, as QEMU 7.2's virtiofsd
+// does), failed otherwise (it crashed, or it is not the engine's to tell).
+Outcome<bool> reconnect_refused(Engine& engine, const std::string& connect_error);
+
 // Why the engine cannot interrupt writes in flight on this engine's device and rings ("" when it
 // can): blk on split rings only.
 std::string writes_in_flight_unsupported(const Engine& engine);

@@ -15,20 +15,31 @@
 
 namespace vhs::exercise {
 
+// Why an Outcome holds no value.
+enum class Shortfall : uint8_t {
+  Failed,       // something is wrong
+  TimedOut,     // nothing came within the wait; what is there so far may still be fine
+  Unsupported,  // not a failure: this back-end cannot do what was asked
+};
+
 // A value or the reason there is none ("queue 0: no completion for 5 s").
 template <class T>
 struct Outcome {
   std::optional<T> value;
   std::string error;
-  // Not a failure: what was asked cannot be done with this back-end (`error` says why).
-  bool unsupported = false;
+  Shortfall shortfall = Shortfall::Failed;  // meaningful only without a value
 
   static Outcome ok(T v) { return Outcome{std::move(v), {}}; }
   static Outcome fail(std::string why) { return Outcome{std::nullopt, std::move(why)}; }
+  static Outcome timed_out(std::string why) {
+    return Outcome{std::nullopt, std::move(why), Shortfall::TimedOut};
+  }
   static Outcome not_supported(std::string why) {
-    return Outcome{std::nullopt, std::move(why), true};
+    return Outcome{std::nullopt, std::move(why), Shortfall::Unsupported};
   }
   explicit operator bool() const { return value.has_value(); }
+  bool timed_out() const { return !value && shortfall == Shortfall::TimedOut; }
+  bool unsupported() const { return !value && shortfall == Shortfall::Unsupported; }
 };
 
 // One descriptor chain as a driver places it: the buffers the device reads come first, then the
@@ -59,7 +70,7 @@ class DriverIo {
 
   // Waits until `count` more posted chains of `queue` were used (by calls, or by reading the
   // used ring when call notifications are suppressed), and returns them in the order the device
-  // used them. Fails when the timeout passes first, or when the used ring is wrong (an id that
+  // used them. Fails timed_out() when the timeout passes first, or when the used ring is wrong (an id that
   // was never made available, a length beyond the chain's writable bytes): the engine checks
   // every used element it reads.
   virtual Outcome<std::vector<ChainCompletion>> wait_used(unsigned queue, size_t count,

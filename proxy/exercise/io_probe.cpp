@@ -62,10 +62,4 @@ std::unique_ptr<IoProbe> make_chain_probe(const ProbeContext& ctx, ProbeRequestF
   return std::make_unique<ChainProbe>(ctx, request, check);
 }
 
-// Both ring drivers say "queue N: no completion for ..." when a wait ran out (split_driver.cpp,
-// packed_driver.cpp); every other failure is something wrong in the ring.
-bool no_completion_yet(const std::string& wait_error) {
-  return wait_error.find(": no completion for ") != std::string::npos;
-}
-
 }  // namespace vhs::exercise

@@ -49,8 +49,4 @@ using ProbeCheckFn = std::string (*)(const ChainCompletion&);
 std::unique_ptr<IoProbe> make_chain_probe(const ProbeContext& ctx, ProbeRequestFn request,
                                           ProbeCheckFn check);
 
-// True when a DriverIo::wait_used failure only says that nothing completed within the wait (the
-// ring may still be fine), not that the device wrote something wrong into it.
-bool no_completion_yet(const std::string& wait_error);
-
 }  // namespace vhs::exercise

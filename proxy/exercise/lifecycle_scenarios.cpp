@@ -169,24 +169,7 @@ R reconnect(Engine& e) {
   if (!s) return s;
   e.link().disconnect("vhostscope exercise: reconnect scenario");
   std::string error;
-  if (!e.connect(error)) {
-    // A back-end that ends its process when its one front-end goes (QEMU 7.2's virtiofsd) cannot
-    // be reconnected to by design; one that died of a signal or an error status crashed.
-    std::string how;
-    if (BackendProcess* p = e.backend_process(); p && !p->running(&how)) {
-      if (how == "exit status 0")
-        return R::not_supported(
-            "the back-end exits when its front-end disconnects (exit status 0): it serves one "
-            "connection");
-      return R::fail(fmt::format("reconnect: the back-end ended ({}) when the front-end "
-                                 "disconnected; {}",
-                                 how, error));
-    }
-    return R::fail("reconnect: " + error +
-                   (e.backend_process() ? ""
-                                        : " (did the back-end exit? with --backend-command "
-                                          "vhostscope tells an exit from a crash)"));
-  }
+  if (!e.connect(error)) return reconnect_refused(e, error);
   auto again = e.set_up_again();
   if (!again) return again;
   return probe_all(e);
@@ -391,7 +374,7 @@ CheckOutcome run_lifecycle_scenario(std::string_view name, Engine& e) {
   const R result = info->run(e);
   c.last_record = e.link().records();
   c.verdict = result               ? Verdict::Pass
-              : result.unsupported ? Verdict::Unsupported
+              : result.unsupported() ? Verdict::Unsupported
                                    : Verdict::Fail;
   c.reason = result.error;
   return c;

@@ -96,7 +96,7 @@ class NetProbe : public IoProbe {
       }
       auto back = ctx_.io.wait_used(rx(pair), 1, kSlice);
       if (!back) {
-        if (!no_completion_yet(back.error)) return back.error;
+        if (!back.timed_out()) return back.error;
         send = true;
         continue;
       }

@@ -391,7 +391,7 @@ Outcome<std::vector<ChainCompletion>> PackedDriver::wait_used(unsigned queue, si
       record_snapshot(queue);
     if (now - last_progress >= timeout) {
       record_snapshot(queue);
-      return R::fail(
+      return R::timed_out(
           fmt::format("queue {}: no completion for {} ({} of {} chains still in "
                       "flight; {})",
                       queue, seconds_text(timeout), count - out.size(), count, ring_state_text(q)));

@@ -296,7 +296,7 @@ Outcome<std::vector<ChainCompletion>> SplitDriver::wait_used(unsigned queue, siz
       record_snapshot(queue);
     if (now - last_progress >= timeout) {
       record_snapshot(queue);
-      return R::fail(fmt::format(
+      return R::timed_out(fmt::format(
           "queue {}: no completion for {} ({} of {} chains still in flight, avail idx {}, used "
           "idx {})",
           queue, seconds_text(timeout), count - out.size(), count, q.avail_idx, q.last_used));

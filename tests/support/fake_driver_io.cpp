@@ -50,8 +50,8 @@ Outcome<std::vector<ChainCompletion>> FakeDriverIo::wait_used(unsigned queue, si
     const auto ms = timeout.count();
     const std::string span =
         ms % 1000 == 0 ? std::to_string(ms / 1000) + " s" : std::to_string(ms) + " ms";
-    return Outcome<std::vector<ChainCompletion>>::fail("queue " + std::to_string(queue) +
-                                                       ": no completion for " + span);
+    return Outcome<std::vector<ChainCompletion>>::timed_out("queue " + std::to_string(queue) +
+                                                            ": no completion for " + span);
   }
   std::vector<ChainCompletion> out(
       std::make_move_iterator(used.begin()),
