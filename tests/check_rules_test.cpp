@@ -1,15 +1,21 @@
 // The conformance checker on hand-built sessions: for every rule of the catalogue a scenario that
 // breaks it (the violation names the rule, the blamed side and the message) and one that keeps it
 // (no violation of that rule, nor of any other). A rule without both scenarios fails the
-// coverage test, so the catalogue cannot grow untested.
+// coverage test, so the catalogue cannot grow untested. Each scenario also goes, as records,
+// through a Store that runs the checker on ingest and one that replays the session afterwards
+// (check_store_session): both must find the same violations.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <functional>
 #include <string>
 #include <vector>
 
+#include "app/common/check_session.hpp"
+#include "captures/model/store.hpp"
 #include "decoders/conformance/checker.hpp"
+#include "decoders/virtio/ring_snapshot.hpp"
 #include "support/message_builder.hpp"
 
 namespace vhs {
@@ -96,21 +102,47 @@ RingSnapshot ring(uint32_t queue, uint16_t avail, uint16_t used) {
   return s;
 }
 
+Store::Options store_options(bool check_on_ingest) {
+  Store::Options options;
+  options.check_conformance = check_on_ingest;
+  return options;
+}
+
 // One session fed to a checker: messages get references 0, 1, 2, ... in order (the number the
-// violation must name) and timestamps 1 µs apart unless a step says otherwise.
+// violation must name) and timestamps 1 µs apart unless a step says otherwise. The same session
+// goes as records into two stores (see the file comment).
 struct Session {
   ConformanceChecker checker;
   uint64_t now = kSecond;
   MessageRef next = 0;
+  Store on_ingest{store_options(true)}, replayed{store_options(false)};
 
   explicit Session(bool seen_from_start = true)
-      : checker(ConformanceChecker::Options{DeviceKind::Unknown, seen_from_start}) {}
+      : checker(ConformanceChecker::Options{DeviceKind::Unknown, seen_from_start}) {
+    if (seen_from_start) mirror(RecordKind::Connect, Channel::Frontend, Direction::ToBackend, {});
+  }
+
+  void mirror(RecordKind kind, Channel channel, Direction direction, Bytes bytes,
+              std::vector<FdInfo> fds = {}, uint16_t flags = 0) {
+    Record r;
+    r.kind = kind;
+    r.channel = channel;
+    r.direction = direction;
+    r.session = 1;
+    r.timestamp_ns = now;
+    r.bytes = std::move(bytes);
+    r.fds = std::move(fds);
+    r.flags = flags;
+    on_ingest.append(r);
+    replayed.append(r);
+  }
 
   MessageRef bytes(Channel channel, Direction direction, const Bytes& b,
                    std::vector<FdInfo> fds = {}, uint64_t step = 1000) {
     now += step;
     const DecodedMessage msg = decode_message(channel, b, fds, checker.decode_context());
     checker.on_message(next, now, direction, msg, fds);
+    mirror(RecordKind::Message, channel, direction, b, std::move(fds));
     return next++;
   }
   // A request travels its channel's request way; a reply the other way.
@@ -129,11 +161,33 @@ struct Session {
   MessageRef state(const RingSnapshot& s, uint64_t step = 1000) {
     now += step;
     checker.on_ring_state(next, now, s);
+    mirror(RecordKind::RingState, Channel::Frontend, Direction::ToBackend,
+           encode_ring_snapshot(s));
     return next++;
   }
   void end(SessionAnalyser::End how = SessionAnalyser::End::RecorderStopped, uint64_t step = 1000) {
     now += step;
     checker.finish(now, how);
+    if (how != SessionAnalyser::End::CaptureCut)
+      mirror(RecordKind::Disconnect, Channel::Frontend, Direction::ToBackend, {}, {},
+             how == SessionAnalyser::End::RecorderStopped ? kRecordClosedByProxy : 0);
+  }
+  // The two stores' violations, side by side, as text (empty when they agree).
+  std::string stores_disagree() const {
+    if (on_ingest.sessions().size() != 1 || replayed.sessions().size() != 1)
+      return "not one session in each store";
+    const auto a = check_store_session(on_ingest, on_ingest.sessions()[0]).violations;
+    const auto b = check_store_session(replayed, replayed.sessions()[0]).violations;
+    std::string out;
+    for (size_t i = 0; i < std::max(a.size(), b.size()); ++i) {
+      const auto line = [](const std::vector<Violation>& vs, size_t k) {
+        return k < vs.size() ? std::string(rule_info(vs[k].rule).id) + " #" +
+                                   std::to_string(vs[k].message) + " " + vs[k].observed
+                             : std::string("(none)");
+      };
+      if (line(a, i) != line(b, i)) out += "on ingest: " + line(a, i) + "\n replayed: " + line(b, i) + "\n";
+    }
+    return out;
   }
 
   // QEMU's start-up with the given offers: negotiation, owner, one memory region, queue 0 set up
@@ -847,6 +901,21 @@ TEST_P(CheckRule, ConformingSessionHasNoViolation) {
   Session r(c.seen_from_start);
   c.conform(r);
   EXPECT_TRUE(r.checker.violations().empty()) << list(r.checker.violations());
+}
+
+TEST_P(CheckRule, StoreCheckingOnIngestAgreesWithAReplay) {
+  const Case& c = GetParam();
+  Session breaking(c.seen_from_start), keeping(c.seen_from_start);
+  c.violate(breaking);
+  c.conform(keeping);
+  EXPECT_EQ(breaking.stores_disagree(), "");
+  EXPECT_EQ(keeping.stores_disagree(), "");
+  // The store saw the violation too (its record numbers differ from the bare checker's).
+  bool found = false;
+  for (const Violation& v :
+       check_store_session(breaking.on_ingest, breaking.on_ingest.sessions()[0]).violations)
+    found |= v.rule == c.rule;
+  EXPECT_TRUE(found) << rule_info(c.rule).id;
 }
 
 INSTANTIATE_TEST_SUITE_P(Catalogue, CheckRule, ::testing::ValuesIn(cases()),

@@ -110,9 +110,11 @@ std::optional<InputOptions> parse_input_options(std::string_view command,
 
 std::optional<CaptureInput> open_capture_input(std::string_view command, const std::string& path,
                                                const std::string& device_text,
-                                               const std::string& session_text) {
-  const auto options = parse_input_options(command, device_text, session_text);
+                                               const std::string& session_text,
+                                               bool check_conformance) {
+  auto options = parse_input_options(command, device_text, session_text);
   if (!options) return std::nullopt;
+  options->store.check_conformance = check_conformance;
   const std::optional<uint32_t> session = options->session;
   std::optional<CaptureInput> input{CaptureInput{Store(options->store), session}};
   if (!load_capture_for(command, path, input->store)) return std::nullopt;

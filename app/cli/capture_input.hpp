@@ -36,9 +36,11 @@ std::optional<InputOptions> parse_input_options(std::string_view command,
 // nullopt after printing the error (the command then exits 2): a bad option value, a capture
 // that cannot be read, or a --session the capture does not hold. A truncated capture prints a
 // warning first and still loads what could be read.
+// `check_conformance`: the command reads every session's violations (Store::Options).
 std::optional<CaptureInput> open_capture_input(std::string_view command, const std::string& path,
                                                const std::string& device_text,
-                                               const std::string& session_text);
+                                               const std::string& session_text,
+                                               bool check_conformance = false);
 
 // Feeds the records of `path` to `store` one at a time as they can be read, calling
 // `on_entry(index)` after each (false from it stops reading): "-" reads standard input as it

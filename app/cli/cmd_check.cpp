@@ -387,7 +387,7 @@ int run_check(int argc, char** argv) {
 
   std::vector<CaptureResult> results;
   for (const std::string& path : paths) {
-    auto input = open_capture_input(kCommand, path, device_text, session_text);
+    auto input = open_capture_input(kCommand, path, device_text, session_text, true);
     if (!input) return 2;
     CaptureResult c;
     c.path = path;

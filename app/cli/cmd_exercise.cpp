@@ -427,6 +427,7 @@ int run_exercise(int argc, char** argv) {
   }
   Store::Options store_options;
   store_options.device = o.device;
+  store_options.check_conformance = true;
   Store store(store_options);
   Tee tee(writer.get(), &store);
   o.capture = &tee;

@@ -51,7 +51,7 @@ int run_summary(int argc, char** argv) {
 
   auto selection = RecordSelection::parse("summary", selection_args);
   if (!selection) return 2;
-  auto input = open_capture_input("summary", path, device_text, session_text);
+  auto input = open_capture_input("summary", path, device_text, session_text, true);
   if (!input) return 2;
   Store& store = input->store;
   const std::optional<uint32_t>& session = input->session;

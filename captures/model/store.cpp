@@ -3,6 +3,7 @@
 #include "captures/model/store.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <limits>
 
 #include <fmt/format.h>
@@ -51,6 +52,12 @@ StoreSession& Store::session_for(const RecordView& record, uint32_t entry_index)
     StoreSession s;
     s.id = record.session;
     s.analyser = SessionAnalyser(opts);
+    if (options_.check_conformance) {
+      ConformanceChecker::Options check;
+      check.device = options_.device;
+      check.seen_from_start = connect;
+      s.checker.emplace(check);
+    }
     sessions_.push_back(std::move(s));
     found = &sessions_.back();
   }
@@ -75,17 +82,18 @@ uint32_t Store::intern_context(const DecodeContext& ctx) {
 
 uint32_t Store::intern_fds(std::span<const FdInfo> run) {
   if (run.empty()) return kNoEntry;
-  // FNV-1a over the descriptions; a run whose hash is taken by a different run is stored apart.
+  // A word at a time (multiply and rotate, as in FNV's spirit but 8 bytes per step): most
+  // messages of a busy capture carry no fds, but those that do are hashed on every ingest.
   uint64_t hash = 0xcbf29ce484222325;
   const auto mix = [&hash](uint64_t v) {
-    for (int k = 0; k < 8; ++k, v >>= 8) hash = (hash ^ (v & 0xff)) * 0x100000001b3;
+    hash = (hash ^ v) * 0x100000001b3;
+    hash ^= hash >> 29;
   };
   for (const FdInfo& fd : run) {
     mix(static_cast<uint64_t>(fd.kind));
     mix(fd.inode);
     mix(fd.size);
-    mix(fd.name.size());
-    for (char c : fd.name) hash = (hash ^ static_cast<uint8_t>(c)) * 0x100000001b3;
+    mix(std::hash<std::string_view>{}(fd.name));
   }
   if (auto it = fd_runs_.find(hash); it != fd_runs_.end()) {
     const std::span<const FdInfo> known = fd_run_list_[it->second];
@@ -224,9 +232,10 @@ void Store::ingest(const RecordView& record) {
                   backend_gone_in_flight(closer, q.last, session.state().vring(queue),
                                          session.state().device, q.last_ns, record.timestamp_ns))
             findings.push_back(std::move(*f));
-        earlier = session.analyser.finish(
-            record.timestamp_ns,
-            peer_closed ? SessionAnalyser::End::PeerClosed : SessionAnalyser::End::RecorderStopped);
+        const auto end =
+            peer_closed ? SessionAnalyser::End::PeerClosed : SessionAnalyser::End::RecorderStopped;
+        earlier = session.analyser.finish(record.timestamp_ns, end);
+        if (session.checker) session.checker->finish(record.timestamp_ns, end);
         session.rings.settle(record.timestamp_ns, ring_changed_);
       }
       break;
@@ -250,6 +259,8 @@ void Store::ingest(const RecordView& record) {
       Observation obs = withheld ? Observation{}
                                  : session.analyser.on_message(index, record.timestamp_ns,
                                                                record.direction, msg, stored_fds);
+      if (!withheld && session.checker)
+        session.checker->on_message(index, record.timestamp_ns, record.direction, msg, stored_fds);
       d.header = msg.header;
       d.header_complete = msg.header_complete;
       d.role = obs.role;
@@ -281,7 +292,8 @@ void Store::ingest(const RecordView& record) {
       if (!snap)
         findings.push_back(
             {FindingCode::InvalidField, "ring-state record not understood: " + error});
-      else if (!session.ended()) {
+      if (snap && session.checker) session.checker->on_ring_state(index, record.timestamp_ns, *snap);
+      if (snap && !session.ended()) {
         // The requests in flight are evidence of the device; the hang rules then read the oldest
         // as that device.
         session.analyser.on_ring_state(*snap);

@@ -31,6 +31,7 @@
 #include "captures/format/record.hpp"
 #include "captures/model/chunked_storage.hpp"
 #include "captures/model/ring_timeline.hpp"
+#include "decoders/conformance/checker.hpp"
 #include "decoders/session/session.hpp"
 #include "decoders/vhost_user/fd_info.hpp"
 #include "decoders/vhost_user/findings.hpp"
@@ -98,6 +99,9 @@ struct StoreSession {
   // change count they reflect, so facts are re-derived only when a message changed them.
   std::vector<VringFacts> vring_facts;
   uint64_t vring_facts_version = 0;
+  // The conformance checker fed on ingest (Store::Options::check_conformance), with the messages
+  // as decoded there: a summary then needs no second pass that decodes every message again.
+  std::optional<ConformanceChecker> checker;
 
   bool ended() const { return disconnect_entry != kNoEntry; }
   const SessionState& state() const { return analyser.state(); }
@@ -111,6 +115,10 @@ class Store final : public RecordSink {
  public:
   struct Options {
     DeviceKind device = DeviceKind::Unknown;  // forced device kind; Unknown = infer per session
+    // Run the conformance checker on ingest (StoreSession::checker) for the consumers that read
+    // violations of every session (summary, check, report): the same result as replaying the
+    // session afterwards (check_store_session), without decoding each message twice.
+    bool check_conformance = false;
   };
 
   Store() : Store(Options{}) {}
@@ -207,7 +215,9 @@ class Store final : public RecordSink {
   static constexpr int32_t kFarBytes = INT32_MIN;
   static constexpr uint8_t kToFrontendBit = 0x1, kBackendChannelBit = 0x2, kFlaggedBit = 0x4;
   static constexpr unsigned kWorstShift = 3;
-  static constexpr unsigned kIndexChunkBits = 16;
+  // 2^19 entries of 28 bytes are exactly 7 huge pages (chunked_storage.hpp): a chunk of 2^16 was
+  // 1.75 MiB, below the huge-page threshold, and its 448 page faults were a sixth of a big load.
+  static constexpr unsigned kIndexChunkBits = 19;
   // What only some records have: messages (header, pairing, latency, decode context) and records
   // with fds or findings. 40 bytes: the registry row is found again from the header (as
   // decode_message finds it) and the fd descriptions are a run number.
@@ -223,6 +233,7 @@ class Store final : public RecordSink {
     bool header_complete = false;
   };
   static_assert(sizeof(EntryDetail) == 40);
+  static constexpr unsigned kDetailChunkBits = 18;  // 2^18 * 40 bytes: exactly 5 huge pages
 
   void ingest(const RecordView& record);
   EntryDetail& detail_of(uint32_t entry);  // creates it on first use
@@ -254,7 +265,7 @@ class Store final : public RecordSink {
   ChunkedVector<IndexEntry, kIndexChunkBits> entries_;
   std::vector<const uint8_t*> chunk_bases_;  // per chunk of entries_: its first record's bytes
   std::unordered_map<uint32_t, const uint8_t*> far_bytes_;  // entries whose bytes_offset is kFarBytes
-  ChunkedVector<EntryDetail, 16> details_;
+  ChunkedVector<EntryDetail, kDetailChunkBits> details_;
   std::vector<std::shared_ptr<MappedCapture>> mappings_;
   RunArena<uint8_t, size_t{1} << 20> byte_arena_;
   RunArena<FdInfo, 4096> fd_arena_;
