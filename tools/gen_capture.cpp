@@ -193,9 +193,10 @@ class Generator {
     answer(Channel::Frontend, name, u64(rng_.below(20000) == 0 ? 1 : 0));
   }
 
-  FdInfo eventfd() {
-    return FdInfo{FdKind::Eventfd, 4000 + rng_.below(1000), 0, "anon_inode:[eventfd]"};
-  }
+  // Every eventfd is a file on the kernel's one anonymous inode: fstat gives all of them the same
+  // st_ino, so the recorder's descriptions repeat (blk-boot.pcap shows inode 1038 each time).
+  static FdInfo eventfd() { return FdInfo{FdKind::Eventfd, kAnonInode, 0, "anon_inode:[eventfd]"}; }
+  static constexpr uint64_t kAnonInode = 1038;
   static FdInfo memfd(uint64_t size, const char* name) {
     return FdInfo{FdKind::Memfd, 9000, size, name};
   }

@@ -3,6 +3,7 @@
 #include "captures/format/mapped_capture.hpp"
 
 #include "captures/format/mapping_fault.hpp"
+#include "captures/format/page_warmer.hpp"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -86,6 +87,7 @@ MappedCapture::MappedCapture(const uint8_t* base, size_t size, bool nanosecond)
     : base_(base), size_(size), nanosecond_(nanosecond), pos_(kFileHeaderSize) {}
 
 MappedCapture::~MappedCapture() {
+  forget_warm_pages(base_, size_);
   unwatch_mapped_capture(base_);
   ::munmap(const_cast<uint8_t*>(base_), size_);
 }
@@ -109,13 +111,15 @@ void populate(const uint8_t* at, size_t length) {
 
 bool MappedCapture::next(RecordView& out) {
   CaptureProgress& p = progress_;
-  // Entering a step: its pages are mapped in at once (not ahead: what is resident stays as
-  // release_read_pages bounds it).
+  // Entering a step: its pages are mapped in at once (usually already done: the page warmer
+  // maps the next step in on the other core meanwhile; one step ahead, so what is resident
+  // stays bounded as release_read_pages keeps it).
   if (populated_ <= pos_ && pos_ < size_) {
     const size_t from = pos_ & ~(kReleaseStep - 1);
     const size_t to = std::min(size_, from + kReleaseStep);
     populate(base_ + from, to - from);
     populated_ = to;
+    warm_pages(base_ + to, std::min(size_, to + kReleaseStep) - to, WarmFor::Reading);
   }
   while (!p.done) {
     const size_t left = size_ - pos_;
@@ -158,6 +162,14 @@ void MappedCapture::release_read_pages() {
   // looking at, are there; one that began in the previous step comes back from the page cache
   // if it is read again.
   const size_t keep_from = pos_ & ~(kReleaseStep - 1);
+  if (keep_from <= released_) return;
+  ::madvise(const_cast<uint8_t*>(base_) + released_, keep_from - released_, MADV_DONTNEED);
+  released_ = keep_from;
+}
+
+void MappedCapture::release_pages_before(const uint8_t* at) {
+  if (at < base_ || at >= base_ + size_) return;
+  const size_t keep_from = static_cast<size_t>(at - base_) & ~(kReleaseStep - 1);
   if (keep_from <= released_) return;
   ::madvise(const_cast<uint8_t*>(base_) + released_, keep_from - released_, MADV_DONTNEED);
   released_ = keep_from;

@@ -42,6 +42,9 @@ class MappedCapture {
   // on the next access, but no longer count as this process's memory while a big capture is
   // ingested.
   void release_read_pages();
+  // The same for a consumer on another thread than next()'s: the pages of the steps before the
+  // one holding `at` (the record it is reading) are handed back. Touches no state next() uses.
+  void release_pages_before(const uint8_t* at);
   // Later reads of records' bytes (a second pass, a viewer): `at` is about to be read. When the
   // reads have moved over several steps of the file since the last release, every page but those
   // of the current step is handed back (a no-op for a pointer outside the mapping).

@@ -5,6 +5,8 @@
 
 #include <new>
 
+#include "captures/format/page_warmer.hpp"
+
 namespace vhs {
 namespace {
 
@@ -35,7 +37,13 @@ void* allocate_chunk_memory(size_t bytes) {
 void free_chunk_memory(void* memory, size_t bytes) noexcept {
   if (!memory) return;
   if (bytes < kHugePage) return ::operator delete(memory);
+  forget_warm_pages(memory, round_up(bytes, kPage));
   ::munmap(memory, round_up(bytes, kPage));
+}
+
+void warm_chunk_memory(void* memory, size_t bytes) {
+  if (memory == nullptr || bytes < kHugePage) return;
+  warm_pages(memory, round_up(bytes, kPage), WarmFor::Writing);
 }
 
 }  // namespace vhs

@@ -17,6 +17,9 @@ namespace vhs {
 // per 2 MiB. Smaller chunks come from operator new. Throws std::bad_alloc like it.
 void* allocate_chunk_memory(size_t bytes);
 void free_chunk_memory(void* memory, size_t bytes) noexcept;
+// Has the pages of a chunk from allocate_chunk_memory faulted in on the page warmer's thread
+// (captures/format/page_warmer.hpp); a no-op for chunks below the huge-page size.
+void warm_chunk_memory(void* memory, size_t bytes);
 
 template <typename T>
 struct ChunkAllocator {
@@ -39,9 +42,16 @@ class ChunkedVector {
   static constexpr size_t kChunkSize = size_t{1} << kChunkBits;
 
   T& push_back(T value) {
-    if ((size_ & (kChunkSize - 1)) == 0) {
-      chunks_.emplace_back();
-      chunks_.back().reserve(kChunkSize);
+    const size_t in_chunk = size_ & (kChunkSize - 1);
+    if (in_chunk == 0) {
+      if (spare_.capacity() == 0) spare_.reserve(kChunkSize);
+      chunks_.push_back(std::move(spare_));
+      spare_ = {};
+    } else if (in_chunk == kChunkSize / 2 && kChunkSize * sizeof(T) >= (size_t{2} << 20)) {
+      // Half way through a big chunk the next one is allocated and its pages faulted in on the
+      // other core, so the appends that reach it do not stop for the kernel to zero pages.
+      spare_.reserve(kChunkSize);
+      warm_chunk_memory(spare_.data(), kChunkSize * sizeof(T));
     }
     chunks_.back().push_back(std::move(value));
     ++size_;
@@ -57,6 +67,7 @@ class ChunkedVector {
  private:
   // Each reserved to kChunkSize: never reallocates.
   std::vector<std::vector<T, ChunkAllocator<T>>> chunks_;
+  std::vector<T, ChunkAllocator<T>> spare_;  // the next chunk, allocated ahead (reserved, empty)
   size_t size_ = 0;
 };
 

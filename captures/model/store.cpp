@@ -36,11 +36,8 @@ Store::Store(Options options) : options_(options) { contexts_.push_back(DecodeCo
 StoreSession& Store::session_for(const RecordView& record, uint32_t entry_index) {
   // The latest session with this id; a Connect on an id that already has traffic starts afresh.
   StoreSession* found = nullptr;
-  for (auto it = sessions_.rbegin(); it != sessions_.rend(); ++it)
-    if (it->id == record.session) {
-      found = &*it;
-      break;
-    }
+  if (auto latest = latest_session_.find(record.session); latest != latest_session_.end())
+    found = &sessions_[latest->second];
   // Only the front-end connection starts a session; the back-end channel's Connect/Disconnect
   // (interposed socketpair) are events inside it.
   const bool connect = record.kind == RecordKind::Connect && record.channel == Channel::Frontend;
@@ -60,6 +57,7 @@ StoreSession& Store::session_for(const RecordView& record, uint32_t entry_index)
     }
     sessions_.push_back(std::move(s));
     found = &sessions_.back();
+    latest_session_[record.session] = static_cast<uint32_t>(sessions_.size() - 1);
   }
   if (found->first_entry == kNoEntry) found->first_entry = entry_index;
   found->last_entry = entry_index;
@@ -127,7 +125,7 @@ void Store::set_bytes_address(IndexEntry& e, uint32_t index, const uint8_t* at) 
 
 const uint8_t* Store::bytes_address(size_t i) const {
   const IndexEntry& e = entries_[i];
-  if (e.bytes_size == 0) return nullptr;
+  if (e.bytes_size == 0) return nullptr;  // (a wide size is never 0)
   if (e.bytes_offset == kFarBytes) return far_bytes_.at(static_cast<uint32_t>(i));
   return reinterpret_cast<const uint8_t*>(
       reinterpret_cast<uintptr_t>(chunk_bases_[i >> kIndexChunkBits]) +
@@ -194,7 +192,12 @@ void Store::ingest(const RecordView& record) {
   e.record_flags = record.flags;
   const size_t nbytes = std::min<size_t>(record.bytes.size(), std::numeric_limits<uint32_t>::max());
   const std::span<const uint8_t> stored_bytes{record.bytes.data(), nbytes};
-  e.bytes_size = static_cast<uint32_t>(nbytes);
+  if (nbytes < kWide) {
+    e.bytes_size = static_cast<uint16_t>(nbytes);
+  } else {
+    e.bytes_size = kWide;
+    wide_sizes_.emplace(index, static_cast<uint32_t>(nbytes));
+  }
   set_bytes_address(e, index, nbytes > 0 ? stored_bytes.data() : nullptr);
   const size_t nfds = std::min<size_t>(record.fds.size(), std::numeric_limits<uint16_t>::max());
   const uint32_t fd_run = intern_fds({record.fds.data(), nfds});
@@ -202,7 +205,13 @@ void Store::ingest(const RecordView& record) {
       fd_run == kNoEntry ? std::span<const FdInfo>{} : fd_run_list_[fd_run];
 
   StoreSession& session = session_for(record, index);
-  e.session_index = static_cast<uint32_t>(&session - sessions_.data());
+  const auto session_index = static_cast<uint32_t>(&session - sessions_.data());
+  if (session_index < kWide) {
+    e.session_index = static_cast<uint16_t>(session_index);
+  } else {
+    e.session_index = kWide;
+    wide_sessions_.emplace(index, session_index);
+  }
   // Messages always have a detail entry; other records only when they carry fds (or, later,
   // findings).
   EntryDetail d;
@@ -440,10 +449,10 @@ StoreEntry Store::entry(size_t i) const {
   const IndexEntry& e = entries_[i];
   StoreEntry out;
   out.timestamp_ns = e.timestamp_ns();
-  out.bytes_size = e.bytes_size;
+  out.bytes_size = bytes_size(i);
   out.record_flags = e.record_flags;
-  out.session = sessions_[e.session_index].id;
-  out.session_index = e.session_index;
+  out.session_index = session_index(i);
+  out.session = sessions_[out.session_index].id;
   out.kind = e.kind;
   out.direction = (e.bits & kToFrontendBit) != 0 ? Direction::ToFrontend : Direction::ToBackend;
   out.channel = (e.bits & kBackendChannelBit) != 0 ? Channel::Backend : Channel::Frontend;
@@ -464,6 +473,11 @@ StoreEntry Store::entry(size_t i) const {
   return out;
 }
 
+uint32_t Store::bytes_size(size_t i) const {
+  const uint16_t narrow = entries_[i].bytes_size;
+  return narrow != kWide ? narrow : wide_sizes_.at(static_cast<uint32_t>(i));
+}
+
 size_t Store::index_bytes() const {
   return entries_.size() * sizeof(IndexEntry) + details_.size() * sizeof(EntryDetail);
 }
@@ -471,7 +485,7 @@ size_t Store::index_bytes() const {
 std::span<const uint8_t> Store::bytes(size_t i) const {
   const uint8_t* at = bytes_address(i);
   for (const auto& m : mappings_) m->note_access(at);
-  return {at, entries_[i].bytes_size};
+  return {at, bytes_size(i)};
 }
 
 std::span<const FdInfo> Store::fds(size_t i) const {
@@ -521,9 +535,8 @@ DecodedMessage Store::decoded(size_t i) const {
 }
 
 const StoreSession* Store::find_session(uint32_t id) const {
-  for (auto it = sessions_.rbegin(); it != sessions_.rend(); ++it)
-    if (it->id == id) return &*it;
-  return nullptr;
+  const auto latest = latest_session_.find(id);
+  return latest == latest_session_.end() ? nullptr : &sessions_[latest->second];
 }
 
 SeverityCounts Store::severity_counts() const {
@@ -537,30 +550,6 @@ SeverityCounts Store::severity_counts() const {
       }
     }
   return c;
-}
-
-bool load_capture(const std::string& path, Store& store, std::string& warning, std::string& error,
-                  const std::string& label) {
-  // A regular capture file is read where it lies (the store keeps the mapping); anything else,
-  // and files the mapped reader does not serve, through libpcap.
-  if (auto mapped = MappedCapture::open(path, label)) {
-    RecordView r;
-    while (mapped->next(r)) {
-      store.append_stable(r);
-      mapped->release_read_pages();
-    }
-    warning = mapped->warning();
-    store.attach(std::move(mapped));
-    store.finish();
-    return true;
-  }
-  auto reader = CaptureReader::open(path, error);
-  if (!reader) return false;
-  Record r;
-  while (reader->next(r)) store.append(r);
-  warning = reader->warning();
-  store.finish();
-  return true;
 }
 
 // ---- RecordQueue ----

@@ -5,7 +5,7 @@
 // chunked: spans and pointers handed out stay valid for the store's lifetime.
 //
 // Memory per record is what bounds the size of a capture one can open: every record costs a
-// 28-byte index entry; only messages (and the few other records with fds or findings) add a
+// 24-byte index entry; only messages (and the few other records with fds or findings) add a
 // detail entry; the record bytes are either copied into the store (live, pipes) or read where a
 // memory-mapped capture file holds them (load_capture of a regular file).
 //
@@ -156,7 +156,10 @@ class Store final : public RecordSink {
   StoreEntry entry(size_t i) const;
   // Single fields for scans, without assembling a StoreEntry.
   RecordKind kind(size_t i) const { return entries_[i].kind; }
-  uint32_t session_index(size_t i) const { return entries_[i].session_index; }
+  uint32_t session_index(size_t i) const {
+    const uint16_t narrow = entries_[i].session_index;
+    return narrow != kWide ? narrow : wide_sessions_.at(static_cast<uint32_t>(i));
+  }
   uint64_t timestamp(size_t i) const { return entries_[i].timestamp_ns(); }
 
   // Raw record content (valid for the store's lifetime).
@@ -179,7 +182,7 @@ class Store final : public RecordSink {
 
   const std::vector<StoreSession>& sessions() const { return sessions_; }
   const StoreSession* find_session(uint32_t id) const;
-  const StoreSession& session_of(size_t i) const { return sessions_[entries_[i].session_index]; }
+  const StoreSession& session_of(size_t i) const { return sessions_[session_index(i)]; }
 
   // RAM the per-record tables use (index + details), for benchmarks.
   size_t index_bytes() const;
@@ -194,29 +197,32 @@ class Store final : public RecordSink {
   uint64_t last_timestamp() const { return entries_.empty() ? 0 : entries_.back().timestamp_ns(); }
 
  private:
-  // What every record costs: where its bytes are, when, which session, and a few bits. 28 bytes:
-  // the timestamp is kept as two 32-bit halves so the entry needs only 4-byte alignment, and the
+  // What every record costs: where its bytes are, when, which session, and a few bits. 24 bytes:
+  // the timestamp is kept as two 32-bit halves so the entry needs only 4-byte alignment, the
   // bytes' address as a 32-bit distance from its chunk's first record (records that follow each
   // other in a mapped file are close; a record too far away, e.g. a live record copied into
-  // another arena chunk, keeps its address in far_bytes_).
+  // another arena chunk, keeps its address in far_bytes_), and the size and session index in
+  // 16 bits (the rare record of 64 KiB or more, and the records of a capture's 65535th session
+  // and later, keep theirs in wide_sizes_ / wide_sessions_).
   struct IndexEntry {
     uint32_t timestamp_low = 0, timestamp_high = 0;
     int32_t bytes_offset = 0;  // from chunk_bases_[entry's chunk]; kFarBytes: see far_bytes_
-    uint32_t bytes_size = 0;
     uint32_t detail = kNoEntry;  // index into details_; kNoEntry: the record has none
-    uint32_t session_index = 0;  // index into sessions_
+    uint16_t bytes_size = 0;     // kWide: see wide_sizes_
+    uint16_t session_index = 0;  // index into sessions_; kWide: see wide_sessions_
     uint16_t record_flags = 0;
     RecordKind kind = RecordKind::Message;
     uint8_t bits = 0;  // kToFrontendBit, kBackendChannelBit, kFlaggedBit, worst << kWorstShift
 
     uint64_t timestamp_ns() const { return uint64_t{timestamp_high} << 32 | timestamp_low; }
   };
-  static_assert(sizeof(IndexEntry) == 28);
+  static_assert(sizeof(IndexEntry) == 24);
+  static constexpr uint16_t kWide = UINT16_MAX;
   static constexpr int32_t kFarBytes = INT32_MIN;
   static constexpr uint8_t kToFrontendBit = 0x1, kBackendChannelBit = 0x2, kFlaggedBit = 0x4;
   static constexpr unsigned kWorstShift = 3;
-  // 2^19 entries of 28 bytes are exactly 7 huge pages (chunked_storage.hpp): a chunk of 2^16 was
-  // 1.75 MiB, below the huge-page threshold, and its 448 page faults were a sixth of a big load.
+  // 2^19 entries of 24 bytes are exactly 6 huge pages (chunked_storage.hpp): a chunk of 2^16 was
+  // below the huge-page threshold, and its page faults were a sixth of a big load.
   static constexpr unsigned kIndexChunkBits = 19;
   // What only some records have: messages (header, pairing, latency, decode context) and records
   // with fds or findings. 40 bytes: the registry row is found again from the header (as
@@ -258,6 +264,7 @@ class Store final : public RecordSink {
   uint32_t intern_fds(std::span<const FdInfo> run);
   // Where entry i's bytes are, from its chunk's base and its offset.
   const uint8_t* bytes_address(size_t i) const;
+  uint32_t bytes_size(size_t i) const;
   void set_bytes_address(IndexEntry& e, uint32_t index, const uint8_t* at);
   static constexpr size_t kMaxInternedFdRuns = size_t{1} << 16;
 
@@ -265,6 +272,8 @@ class Store final : public RecordSink {
   ChunkedVector<IndexEntry, kIndexChunkBits> entries_;
   std::vector<const uint8_t*> chunk_bases_;  // per chunk of entries_: its first record's bytes
   std::unordered_map<uint32_t, const uint8_t*> far_bytes_;  // entries whose bytes_offset is kFarBytes
+  std::unordered_map<uint32_t, uint32_t> wide_sizes_;     // entries whose bytes_size is kWide
+  std::unordered_map<uint32_t, uint32_t> wide_sessions_;  // entries whose session_index is kWide
   ChunkedVector<EntryDetail, kDetailChunkBits> details_;
   std::vector<std::shared_ptr<MappedCapture>> mappings_;
   RunArena<uint8_t, size_t{1} << 20> byte_arena_;
@@ -275,6 +284,7 @@ class Store final : public RecordSink {
   std::vector<uint32_t> flagged_;  // sorted, unique
   std::vector<DecodeContext> contexts_;
   std::vector<StoreSession> sessions_;
+  std::unordered_map<uint32_t, uint32_t> latest_session_;  // record.session -> its newest session
   std::vector<size_t> ring_changed_;  // scratch
 };
 
