@@ -177,22 +177,23 @@ void MappedCapture::release_pages_before(const uint8_t* at) {
 
 void MappedCapture::note_access(const uint8_t* at) const {
   // Moves between steps are counted, not distances: random reads (a viewer jumping around) get
-  // the same bound as a sequential pass. Released on every move, so one step stays resident: a
-  // summary's conformance pass over a 10M-record capture peaked 48 MiB higher when four steps
-  // were kept (the madvise over the rest of the range costs less than a page fault per step).
-  constexpr unsigned kStepsBetweenReleases = 1;
+  // the same bound as a sequential pass. On every move the step this method mapped in last is
+  // handed back, so one step of these reads stays resident (a summary's reads peaked 48 MiB
+  // higher when four were kept). Only that step: the pages a loader is reading meanwhile (the
+  // GUI ingests while the rows on screen are read) stay where they are, and the page tables of
+  // the rest of the mapping are not walked on every move.
   if (at < base_ || at >= base_ + size_) return;
   const size_t step = static_cast<size_t>(at - base_) / kReleaseStep;
-  if (step == access_step_) return;
+  if (step == access_step_ && access_populated_) return;
+  auto* base = const_cast<uint8_t*>(base_);
+  if (access_populated_) {
+    const size_t from = access_step_ * kReleaseStep;
+    ::madvise(base + from, std::min(size_, from + kReleaseStep) - from, MADV_DONTNEED);
+  }
   access_step_ = step;
+  access_populated_ = true;
   const size_t step_from = step * kReleaseStep;
   populate(base_ + step_from, std::min(size_, step_from + kReleaseStep) - step_from);
-  if (++step_moves_ < kStepsBetweenReleases) return;
-  step_moves_ = 0;
-  auto* base = const_cast<uint8_t*>(base_);
-  const size_t from = step * kReleaseStep, to = std::min(size_, from + kReleaseStep);
-  ::madvise(base, from, MADV_DONTNEED);
-  if (to < size_) ::madvise(base + to, size_ - to, MADV_DONTNEED);
 }
 
 }  // namespace vhs

@@ -36,7 +36,10 @@ Store::Store(Options options) : options_(options) { contexts_.push_back(DecodeCo
 StoreSession& Store::session_for(const RecordView& record, uint32_t entry_index) {
   // The latest session with this id; a Connect on an id that already has traffic starts afresh.
   StoreSession* found = nullptr;
-  if (auto latest = latest_session_.find(record.session); latest != latest_session_.end())
+  // Consecutive records are mostly of one session: the map only when the session changes.
+  if (last_session_ < sessions_.size() && sessions_[last_session_].id == record.session)
+    found = &sessions_[last_session_];
+  else if (auto latest = latest_session_.find(record.session); latest != latest_session_.end())
     found = &sessions_[latest->second];
   // Only the front-end connection starts a session; the back-end channel's Connect/Disconnect
   // (interposed socketpair) are events inside it.
@@ -59,6 +62,7 @@ StoreSession& Store::session_for(const RecordView& record, uint32_t entry_index)
     found = &sessions_.back();
     latest_session_[record.session] = static_cast<uint32_t>(sessions_.size() - 1);
   }
+  last_session_ = static_cast<size_t>(found - sessions_.data());
   if (found->first_entry == kNoEntry) found->first_entry = entry_index;
   found->last_entry = entry_index;
   ++found->entries;

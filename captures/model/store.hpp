@@ -285,6 +285,7 @@ class Store final : public RecordSink {
   std::vector<DecodeContext> contexts_;
   std::vector<StoreSession> sessions_;
   std::unordered_map<uint32_t, uint32_t> latest_session_;  // record.session -> its newest session
+  size_t last_session_ = SIZE_MAX;                          // the session of the last record
   std::vector<size_t> ring_changed_;  // scratch
 };
 
