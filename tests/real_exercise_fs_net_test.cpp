@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -130,6 +131,60 @@ TEST(RealExerciseFsNet, VirtiofsdServingOneConnectionMakesReconnectUnsupported) 
   EXPECT_TRUE(capture_loads(capture, DeviceKind::Fs));
 }
 
+// lifecycle.backend-crash on a device the engine does not resume writes for: requests are left
+// in flight on both queues, virtiofsd is SIGKILLed and started again, the rings start over and
+// the new process serves both queues.
+TEST(RealExerciseFsNet, VirtiofsdKilledWithRequestsInFlightServesAgainAfterTheRestart) {
+  ASSERT_TRUE(stdfs::exists(kVirtiofsd)) << kVirtiofsd << " is missing (Debian qemu-system-common)";
+  TempDir dir;
+  const stdfs::path share = stdfs::path(dir.path()) / "share";
+  stdfs::create_directory(share);
+  const std::string sock = dir / "fs.sock", capture = dir / "fs.pcap";
+  const std::string command = std::string(kVirtiofsd) + " --socket-path=" + sock +
+                              " -o source=" + share.string() + " -o cache=none";
+  const auto run = test::run_command(
+      {test::vhostscope_binary(), "exercise", "--backend-connect", sock, "--backend-command",
+       command, "--device", "fs", "--shared-dir", share.string(), "--workload", "none",
+       "--scenario", "backend-crash", "-w", capture, "--format", "json"},
+      dir.path(), 40s);
+  const auto checks = checks_of(run.out);
+  ASSERT_TRUE(checks.count("lifecycle.backend-crash")) << run.out << run.err;
+  EXPECT_EQ(checks.at("lifecycle.backend-crash").verdict, "pass") << listing(checks);
+  EXPECT_TRUE(std::regex_match(
+      checks.at("lifecycle.backend-crash").reason,
+      std::regex("in flight at the SIGKILL \\(queue 0: [0-8], queue 1: [0-8]\\); the engine "
+                 "resumes writes in flight on blk split rings only, so the rings were reset; "
+                 "after the restart I/O goes on")))
+      << listing(checks);
+  EXPECT_EQ(run.exit_code, 0) << listing(checks) << run.err;
+  EXPECT_TRUE(capture_loads(capture, DeviceKind::Fs));
+}
+
+// Negative control: the back-end does not come back (its command fails the second time), so the
+// scenario fails saying the reconnect after the restart failed, within the connect timeout.
+TEST(RealExerciseFsNet, ABackendThatDoesNotComeBackFailsTheCrashScenario) {
+  ASSERT_TRUE(stdfs::exists(kVirtiofsd)) << kVirtiofsd << " is missing (Debian qemu-system-common)";
+  TempDir dir;
+  const stdfs::path share = stdfs::path(dir.path()) / "share";
+  stdfs::create_directory(share);
+  const std::string sock = dir / "fs.sock", marker = dir / "started";
+  const std::string command = "sh -c 'if [ -e " + marker + " ]; then exit 3; fi; touch " + marker +
+                              "; exec " + kVirtiofsd + " --socket-path=" + sock + " -o source=" +
+                              share.string() + " -o cache=none'";
+  const auto run = test::run_command(
+      {test::vhostscope_binary(), "exercise", "--backend-connect", sock, "--backend-command",
+       command, "--device", "fs", "--workload", "none", "--scenario", "backend-crash",
+       "--connect-timeout", "3", "--format", "json"},
+      dir.path(), 40s);
+  const auto checks = checks_of(run.out);
+  ASSERT_TRUE(checks.count("lifecycle.backend-crash")) << run.out << run.err;
+  EXPECT_EQ(checks.at("lifecycle.backend-crash").verdict, "fail") << listing(checks);
+  EXPECT_EQ(checks.at("lifecycle.backend-crash").reason.rfind("reconnecting after the restart: ", 0),
+            0u)
+      << listing(checks);
+  EXPECT_EQ(run.exit_code, 1) << listing(checks) << run.err;
+}
+
 // ---- net: dpdk-testpmd ----
 
 // testpmd: one vhost port with one queue pair, forwarded to itself (`loop`) in `mode`; no
@@ -222,6 +277,35 @@ void expect_net_passes(const std::string& mode, bool scenarios) {
 }
 
 TEST(RealExerciseFsNet, TestpmdIoForwardingPassesEveryNetCheck) { expect_net_passes("io", false); }
+
+// lifecycle.backend-crash against testpmd with frames and receive buffers in flight. DPDK does
+// not bind over a socket file a killed process left, so the command removes it first, as an
+// operator restarting it would.
+TEST(RealExerciseFsNet, TestpmdKilledWithFramesInFlightServesAgainAfterTheRestart) {
+  ASSERT_TRUE(stdfs::exists(kTestpmd)) << kTestpmd << " is missing (Debian dpdk)";
+  TempDir dir;
+  const std::string sock = dir / "net.sock", capture = dir / "net.pcap";
+  const std::string command =
+      "sh -c 'rm -f " + sock + "; exec " + kTestpmd +
+      " --no-huge --no-pci -m 256 --no-shconf --file-prefix=vhscrash" + std::to_string(::getpid()) +
+      " --lcores \"0@(0-1),1@(0-1)\" --vdev net_vhost0,iface=" + sock +
+      ",queues=1 -- --forward-mode=io --rxq=1 --txq=1 --nb-cores=1 --port-topology=loop"
+      " --total-num-mbufs=8192 --auto-start --stats-period=60 > " + (dir / "testpmd.log") +
+      " 2>&1'";
+  const auto run = exercise_net(dir, sock, capture,
+                                {"--backend-command", command, "--connect-timeout", "20",
+                                 "--workload", "none", "--scenario", "backend-crash"});
+  const auto checks = checks_of(run.out);
+  ASSERT_TRUE(checks.count("lifecycle.backend-crash"))
+      << run.out << run.err << test::read_text_file(dir / "testpmd.log");
+  EXPECT_EQ(checks.at("lifecycle.backend-crash").verdict, "pass") << listing(checks);
+  EXPECT_TRUE(std::regex_match(checks.at("lifecycle.backend-crash").reason,
+                               std::regex("in flight at the SIGKILL \\(queue 0: 8, queue 1: "
+                                          "[0-4]\\); .*after the restart I/O goes on")))
+      << listing(checks);
+  EXPECT_EQ(run.exit_code, 0) << listing(checks) << run.err;
+  EXPECT_TRUE(capture_loads(capture, DeviceKind::Net));
+}
 
 // Split rings; the packed-ring run is RealExercisePacked.
 TEST(RealExerciseFsNet, TestpmdMacswapPassesEveryNetCheckAndLifecycleScenario) {

@@ -15,8 +15,9 @@ namespace vhs::exercise {
 
 class Engine;
 
-// Needs --backend-command (the engine owns the back-end process) and a blk device; the caller
-// reports it unsupported otherwise. A pass carries what happened in `error` (the report's
+// Needs --backend-command (the engine owns the back-end process) and blk on split rings
+// (writes_in_flight_unsupported() empty); for other devices and packed rings the lifecycle table
+// runs its own crash (lifecycle_scenarios.cpp: I/O in flight, the rings start over). A pass carries what happened in `error` (the report's
 // reason column): how many writes were in flight, completed before the crash, tracked.
 Outcome<bool> run_backend_crash(Engine& engine);
 
