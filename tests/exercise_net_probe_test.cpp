@@ -58,13 +58,6 @@ TEST(ExerciseNetProbe, LoopbackBackendPassesTheLifecycleScenarios) {
     ASSERT_NE(c, nullptr) << id << "\n" << listing(r);
     EXPECT_EQ(c->verdict, Verdict::Pass) << id << ": " << c->reason;
   }
-  // reconnect leaves receive buffers and frames in flight across the disconnect; the rings start
-  // over on the new connection.
-  EXPECT_TRUE(std::regex_match(find(r, "lifecycle.reconnect")->reason,
-                               std::regex("in flight at the disconnect \\(queue 0: 8, queue 1: "
-                                          "[0-4]\\); the rings were reset; after the reconnect "
-                                          "I/O goes on")))
-      << find(r, "lifecycle.reconnect")->reason;
   // The pass names what was in flight when the rings stopped: 8 receive buffers were posted and
   // 4 frames sent, so both rings had chains in flight.
   const CheckOutcome* restart = find(r, "lifecycle.stop-restart");

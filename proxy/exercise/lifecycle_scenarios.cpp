@@ -162,39 +162,18 @@ R reset(Engine& e) {
   return probe_all(e);
 }
 
-// Up to 8 requests left in flight on every probe unit; "" or why not, and in `summary` how many
-// each queue has in flight ("queue 0: 8, queue 1: 4").
-std::string leave_io_in_flight(Engine& e, IoProbe& probe, std::string& summary) {
-  RingDriver& d = e.driver();
-  for (unsigned u = 0; u < probe.unit_count(); ++u) {
-    const std::vector<unsigned> queues = probe.queues(u);
-    const size_t n = std::min<size_t>(8, d.queue_size(queues.front()) / 2);
-    if (std::string why = probe.put_in_flight(u, n); !why.empty()) return why;
-    for (unsigned q : queues)
-      summary += fmt::format("{}queue {}: {}", summary.empty() ? "" : ", ", q, d.in_flight(q));
-  }
-  return "";
-}
-
 R reconnect(Engine& e) {
-  // With writes in flight where the engine can resume them (crash_scenario.hpp); elsewhere with
-  // I/O in flight too, and the rings start over on the new connection: without inflight tracking
-  // the spec promises nothing for what the old session had taken ("Inflight I/O tracking").
+  // With writes in flight where the engine can resume them (crash_scenario.hpp); otherwise the
+  // rings are stopped first and nothing is in flight.
   if (writes_in_flight_unsupported(e).empty()) return run_reconnect_in_flight(e);
-  auto probe = make_probe(e);
-  std::string in_flight;
-  if (std::string why = leave_io_in_flight(e, *probe, in_flight); !why.empty())
-    return R::fail(why);
-  e.link().disconnect("vhostscope exercise: reconnect with I/O in flight");
+  auto s = stop_all(e);
+  if (!s) return s;
+  e.link().disconnect("vhostscope exercise: reconnect scenario");
   std::string error;
   if (!e.connect(error)) return reconnect_refused(e, error);
   auto again = e.set_up_again();
-  if (!again) return R::fail("setting up again after the reconnect: " + again.error);
-  auto io = probe_all(e);
-  if (!io) return R::fail("after the reconnect: " + io.error);
-  return R{true, fmt::format("in flight at the disconnect ({}); the rings were reset; after the "
-                             "reconnect I/O goes on",
-                             in_flight)};
+  if (!again) return again;
+  return probe_all(e);
 }
 
 // lifecycle.backend-crash where the engine cannot resume writes in flight (net, fs, packed
@@ -206,9 +185,15 @@ R crash_with_io_in_flight(Engine& e) {
   BackendProcess* backend = e.backend_process();
   if (!backend) return R::fail("needs --backend-command to restart the back-end");
   auto probe = make_probe(e);
+  RingDriver& d = e.driver();
   std::string in_flight;
-  if (std::string why = leave_io_in_flight(e, *probe, in_flight); !why.empty())
-    return R::fail(why);
+  for (unsigned u = 0; u < probe->unit_count(); ++u) {
+    const std::vector<unsigned> queues = probe->queues(u);
+    const size_t n = std::min<size_t>(8, d.queue_size(queues.front()) / 2);
+    if (std::string why = probe->put_in_flight(u, n); !why.empty()) return R::fail(why);
+    for (unsigned q : queues)
+      in_flight += fmt::format("{}queue {}: {}", in_flight.empty() ? "" : ", ", q, d.in_flight(q));
+  }
   std::string error;
   if (!backend->kill_and_reap(e.options().timeout, error)) return R::fail(error);
   e.link().disconnect("vhostscope exercise: the back-end was killed (SIGKILL)");
@@ -344,10 +329,9 @@ constexpr ScenarioInfo kScenarios[] = {
      "wrote (spec \"Migration\")",
      dirty_log},
     {"reconnect",
-     "disconnect with I/O in flight, connect again, set up again and I/O; blk on split rings: "
-     "with INFLIGHT_SHMFD the back-end resubmits each write once, without, the engine resets the "
-     "rings and resubmits; other devices: the rings start over (spec \"Ring states\", "
-     "\"Inflight I/O tracking\")",
+     "disconnect, connect again, set up again and I/O; blk on split rings disconnects with writes "
+     "in flight: with INFLIGHT_SHMFD the back-end resubmits each once, without, the engine resets "
+     "the rings and resubmits (spec \"Ring states\", \"Inflight I/O tracking\")",
      reconnect},
     {"backend-crash",
      "SIGKILL the back-end with I/O in flight, start it again, reconnect and I/O; blk on split "
