@@ -26,6 +26,7 @@
 #include "captures/format/mapped_capture.hpp"
 #include "captures/format/mapping_fault.hpp"
 #include "captures/model/store.hpp"
+#include "support/capture_read.hpp"
 #include "decoders/virtio/notify_record.hpp"
 #include "decoders/virtio/ring_snapshot.hpp"
 #include "proxy/fault_guard.hpp"
@@ -85,18 +86,9 @@ void expect_same_store(const Store& mapped, const Store& streamed, const std::st
   EXPECT_EQ(everything_shown(mapped), everything_shown(streamed)) << what;
 }
 
-std::vector<std::string> shipped_and_hostile_captures() {
-  std::vector<std::string> paths;
-  for (const char* dir : {"/captures/samples", "/tests/data/hostile"})
-    for (const auto& e : std::filesystem::directory_iterator(std::string(VHS_SOURCE_DIR) + dir))
-      if (e.path().extension() == ".pcap") paths.push_back(e.path().string());
-  std::sort(paths.begin(), paths.end());
-  return paths;
-}
-
 TEST(BigCaptureMapped, MappedAndStreamedReadsGiveTheSameStore) {
   size_t mapped_files = 0;
-  for (const std::string& path : shipped_and_hostile_captures()) {
+  for (const std::string& path : test::shipped_and_hostile_captures()) {
     Store mapped, streamed;
     std::string warning_mapped, warning_streamed, error;
     const bool loaded = load_capture(path, mapped, warning_mapped, error);

@@ -10,30 +10,11 @@
 #include <vector>
 
 #include "app/common/check_session.hpp"
-#include "captures/format/capture_file.hpp"
 #include "captures/model/store.hpp"
+#include "support/capture_read.hpp"
 
 namespace vhs {
 namespace {
-
-std::vector<std::string> shipped_and_hostile_captures() {
-  std::vector<std::string> paths;
-  for (const char* dir : {"/captures/samples", "/tests/data/hostile"})
-    for (const auto& e : std::filesystem::directory_iterator(std::string(VHS_SOURCE_DIR) + dir))
-      if (e.path().extension() == ".pcap") paths.push_back(e.path().string());
-  std::sort(paths.begin(), paths.end());
-  return paths;
-}
-
-std::vector<Record> read_records(const std::string& path) {
-  std::string error;
-  auto reader = CaptureReader::open(path, error);
-  std::vector<Record> records;
-  if (!reader) return records;
-  Record r;
-  while (reader->next(r)) records.push_back(r);
-  return records;
-}
 
 Store store_of(const std::vector<Record>& records, size_t count, bool check_on_ingest) {
   Store::Options options;
@@ -72,8 +53,8 @@ void expect_same_checks(const Store& on_ingest, const Store& replayed, const std
 
 TEST(CheckOnIngest, SameViolationsAsAReplayOverEveryShippedCapture) {
   size_t violations = 0;
-  for (const std::string& path : shipped_and_hostile_captures()) {
-    const std::vector<Record> records = read_records(path);
+  for (const std::string& path : test::shipped_and_hostile_captures()) {
+    const std::vector<Record> records = test::read_capture(path).records;
     Store on_ingest = store_of(records, records.size(), true);
     Store replayed = store_of(records, records.size(), false);
     on_ingest.finish();
@@ -87,8 +68,8 @@ TEST(CheckOnIngest, SameViolationsAsAReplayOverEveryShippedCapture) {
 }
 
 TEST(CheckOnIngest, AStoreAskedPartWayMatchesAReplayOfWhatItHolds) {
-  for (const std::string& path : shipped_and_hostile_captures()) {
-    const std::vector<Record> records = read_records(path);
+  for (const std::string& path : test::shipped_and_hostile_captures()) {
+    const std::vector<Record> records = test::read_capture(path).records;
     for (size_t cut : {records.size() / 3, records.size() / 2}) {
       Store on_ingest = store_of(records, cut, true);
       Store replayed = store_of(records, cut, false);

@@ -63,6 +63,21 @@ bool capture_loads(const std::string& path, DeviceKind device) {
 
 // ---- fs: virtiofsd ----
 
+// A shared directory and the command that serves it at `sock` (for --backend-command).
+struct VirtiofsdSetup {
+  stdfs::path share;
+  std::string sock;
+  std::string command;
+};
+VirtiofsdSetup virtiofsd_setup(const TempDir& dir) {
+  VirtiofsdSetup v{stdfs::path(dir.path()) / "share", dir / "fs.sock", ""};
+  stdfs::create_directory(v.share);
+  std::ofstream(v.share / "known.txt") << "a file for the probe to read\n";
+  v.command = std::string(kVirtiofsd) + " --socket-path=" + v.sock + " -o source=" +
+              v.share.string() + " -o cache=none";
+  return v;
+}
+
 TEST(RealExerciseFsNet, VirtiofsdPassesEveryFsCheck) {
   ASSERT_TRUE(stdfs::exists(kVirtiofsd)) << kVirtiofsd << " is missing (Debian qemu-system-common)";
   TempDir dir;
@@ -109,12 +124,8 @@ TEST(RealExerciseFsNet, VirtiofsdPassesEveryFsCheck) {
 TEST(RealExerciseFsNet, VirtiofsdServingOneConnectionMakesReconnectUnsupported) {
   ASSERT_TRUE(stdfs::exists(kVirtiofsd)) << kVirtiofsd << " is missing (Debian qemu-system-common)";
   TempDir dir;
-  const stdfs::path share = stdfs::path(dir.path()) / "share";
-  stdfs::create_directory(share);
-  std::ofstream(share / "known.txt") << "a file for the probe to read\n";
-  const std::string sock = dir / "fs.sock", capture = dir / "fs.pcap";
-  const std::string command = std::string(kVirtiofsd) + " --socket-path=" + sock +
-                              " -o source=" + share.string() + " -o cache=none";
+  const auto [share, sock, command] = virtiofsd_setup(dir);
+  const std::string capture = dir / "fs.pcap";
   const auto run = test::run_command(
       {test::vhostscope_binary(), "exercise", "--backend-connect", sock, "--backend-command",
        command, "--device", "fs", "--shared-dir", share.string(), "--workload", "none",
@@ -137,11 +148,8 @@ TEST(RealExerciseFsNet, VirtiofsdServingOneConnectionMakesReconnectUnsupported) 
 TEST(RealExerciseFsNet, VirtiofsdKilledWithRequestsInFlightServesAgainAfterTheRestart) {
   ASSERT_TRUE(stdfs::exists(kVirtiofsd)) << kVirtiofsd << " is missing (Debian qemu-system-common)";
   TempDir dir;
-  const stdfs::path share = stdfs::path(dir.path()) / "share";
-  stdfs::create_directory(share);
-  const std::string sock = dir / "fs.sock", capture = dir / "fs.pcap";
-  const std::string command = std::string(kVirtiofsd) + " --socket-path=" + sock +
-                              " -o source=" + share.string() + " -o cache=none";
+  const auto [share, sock, command] = virtiofsd_setup(dir);
+  const std::string capture = dir / "fs.pcap";
   const auto run = test::run_command(
       {test::vhostscope_binary(), "exercise", "--backend-connect", sock, "--backend-command",
        command, "--device", "fs", "--shared-dir", share.string(), "--workload", "none",
@@ -166,12 +174,8 @@ TEST(RealExerciseFsNet, VirtiofsdKilledWithRequestsInFlightServesAgainAfterTheRe
 TEST(RealExerciseFsNet, VirtiofsdLifecycleScenariosPassOrNameWhatIsMissing) {
   ASSERT_TRUE(stdfs::exists(kVirtiofsd)) << kVirtiofsd << " is missing (Debian qemu-system-common)";
   TempDir dir;
-  const stdfs::path share = stdfs::path(dir.path()) / "share";
-  stdfs::create_directory(share);
-  std::ofstream(share / "known.txt") << "a file for the probe to read\n";
-  const std::string sock = dir / "fs.sock", capture = dir / "fs.pcap";
-  const std::string command = std::string(kVirtiofsd) + " --socket-path=" + sock +
-                              " -o source=" + share.string() + " -o cache=none";
+  const auto [share, sock, command] = virtiofsd_setup(dir);
+  const std::string capture = dir / "fs.pcap";
   std::vector<std::string> argv = {test::vhostscope_binary(), "exercise", "--backend-connect", sock,
                                    "--backend-command", command, "--device", "fs", "--shared-dir",
                                    share.string(), "--workload", "none", "-w", capture,
@@ -216,11 +220,7 @@ TEST(RealExerciseFsNet, VirtiofsdLifecycleScenariosPassOrNameWhatIsMissing) {
 TEST(RealExerciseFsNet, VirtiofsdStopRestartPassesOrNamesTheStaleIndex) {
   ASSERT_TRUE(stdfs::exists(kVirtiofsd)) << kVirtiofsd << " is missing (Debian qemu-system-common)";
   TempDir dir;
-  const stdfs::path share = stdfs::path(dir.path()) / "share";
-  stdfs::create_directory(share);
-  const std::string sock = dir / "fs.sock";
-  const std::string command = std::string(kVirtiofsd) + " --socket-path=" + sock +
-                              " -o source=" + share.string() + " -o cache=none";
+  const auto [share, sock, command] = virtiofsd_setup(dir);
   const auto run = test::run_command(
       {test::vhostscope_binary(), "exercise", "--backend-connect", sock, "--backend-command",
        command, "--device", "fs", "--workload", "none", "--scenario", "stop-restart", "--format",
@@ -252,12 +252,11 @@ TEST(RealExerciseFsNet, VirtiofsdStopRestartPassesOrNamesTheStaleIndex) {
 TEST(RealExerciseFsNet, ABackendThatDoesNotComeBackFailsTheCrashScenario) {
   ASSERT_TRUE(stdfs::exists(kVirtiofsd)) << kVirtiofsd << " is missing (Debian qemu-system-common)";
   TempDir dir;
-  const stdfs::path share = stdfs::path(dir.path()) / "share";
-  stdfs::create_directory(share);
-  const std::string sock = dir / "fs.sock", marker = dir / "started";
+  const auto setup = virtiofsd_setup(dir);
+  const std::string marker = dir / "started";
+  const std::string sock = setup.sock;
   const std::string command = "sh -c 'if [ -e " + marker + " ]; then exit 3; fi; touch " + marker +
-                              "; exec " + kVirtiofsd + " --socket-path=" + sock + " -o source=" +
-                              share.string() + " -o cache=none'";
+                              "; exec " + setup.command + "'";
   const auto run = test::run_command(
       {test::vhostscope_binary(), "exercise", "--backend-connect", sock, "--backend-command",
        command, "--device", "fs", "--workload", "none", "--scenario", "backend-crash",

@@ -1,6 +1,9 @@
 // Whole-capture reading for tests (see capture_read.hpp).
 #include "support/capture_read.hpp"
 
+#include <algorithm>
+#include <filesystem>
+
 #include "captures/format/capture_file.hpp"
 
 namespace vhs::test {
@@ -29,6 +32,15 @@ std::vector<const Record*> CaptureContents::of_kind(RecordKind kind) const {
   for (const Record& r : records)
     if (r.kind == kind) out.push_back(&r);
   return out;
+}
+
+std::vector<std::string> shipped_and_hostile_captures() {
+  std::vector<std::string> paths;
+  for (const char* dir : {"/captures/samples", "/tests/data/hostile"})
+    for (const auto& e : std::filesystem::directory_iterator(std::string(VHS_SOURCE_DIR) + dir))
+      if (e.path().extension() == ".pcap") paths.push_back(e.path().string());
+  std::sort(paths.begin(), paths.end());
+  return paths;
 }
 
 }  // namespace vhs::test

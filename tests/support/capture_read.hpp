@@ -20,4 +20,8 @@ struct CaptureContents {
 
 CaptureContents read_capture(const std::string& path);
 
+// Every .pcap of captures/samples and tests/data/hostile, sorted: the captures a whole-capture
+// comparison runs over.
+std::vector<std::string> shipped_and_hostile_captures();
+
 }  // namespace vhs::test
