@@ -369,8 +369,10 @@ void RingHealth::set_device(DeviceKind device, uint64_t now_ns, std::vector<Heal
 
 void RingHealth::observe_notify(const NotifyRecord& n, uint64_t now_ns,
                                 std::vector<HealthEvent>& out) {
-  deadline_stale_ = true;
+  // Only kicks change what the rules watch; a call leaves every timer, and so the deadline, as
+  // it was (advance() then need not evaluate every queue again).
   if (n.source != NotifySource::Kick) return;
+  deadline_stale_ = true;
   QueueState& q = queues_[n.queue];
   switch (n.event) {
     case NotifyEvent::Interposed: q.kicks_visible = true; break;
