@@ -53,6 +53,11 @@ struct RecordBatch {
 // other.
 class BatchExchange {
  public:
+  explicit BatchExchange(std::vector<RecordBatch>& batches) {
+    for (RecordBatch& b : batches) empty_.push_back(&b);
+  }
+
+  // Reader side: a batch to fill; nullptr once the ingest thread stopped.
   RecordBatch* take_empty() {
     std::unique_lock lock(mutex_);
     changed_.wait(lock, [this] { return !empty_.empty() || stopped_; });
@@ -72,7 +77,8 @@ class BatchExchange {
     failure_ = failure;
     changed_.notify_all();
   }
-  // nullptr at the end of the input (after every full batch was taken).
+  // Ingest side: the next filled batch; nullptr at the end of the input (after every full batch
+  // was taken). An exception the reader met is rethrown here.
   RecordBatch* take_full() {
     std::unique_lock lock(mutex_);
     changed_.wait(lock, [this] { return !full_.empty() || ended_; });
@@ -102,11 +108,6 @@ class BatchExchange {
   std::vector<RecordBatch*> empty_, full_;
   bool ended_ = false, stopped_ = false;
   std::exception_ptr failure_;
-
- public:
-  explicit BatchExchange(std::vector<RecordBatch>& batches) {
-    for (RecordBatch& b : batches) empty_.push_back(&b);
-  }
 };
 
 void read_batches(MappedCapture& mapped, BatchExchange& exchange) {
