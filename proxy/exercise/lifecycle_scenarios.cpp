@@ -30,6 +30,12 @@ std::unique_ptr<IoProbe> make_probe(Engine& e) {
       ->probe(ProbeContext{e.driver(), e.acked_features(), e.options().timeout});
 }
 
+// How many requests a scenario leaves in flight on a probe unit: up to 8, at most half its ring,
+// so the ring never fills and what answers them still has room.
+size_t in_flight_depth(const RingDriver& d, const std::vector<unsigned>& queues) {
+  return std::min<size_t>(8, d.queue_size(queues.front()) / 2);
+}
+
 R probe_all(Engine& e) {
   auto probe = make_probe(e);
   for (unsigned u = 0; u < probe->unit_count(); ++u)
@@ -47,7 +53,7 @@ R stop_restart(Engine& e) {
   std::string summary;
   for (unsigned u = 0; u < probe->unit_count(); ++u) {
     const std::vector<unsigned> queues = probe->queues(u);
-    const size_t n = std::min<size_t>(8, d.queue_size(queues.front()) / 2);
+    const size_t n = in_flight_depth(d, queues);
     if (std::string why = probe->put_in_flight(u, n); !why.empty()) return R::fail(why);
     std::vector<uint32_t> bases;
     for (unsigned q : queues) {
@@ -189,7 +195,7 @@ R crash_with_io_in_flight(Engine& e) {
   std::string in_flight;
   for (unsigned u = 0; u < probe->unit_count(); ++u) {
     const std::vector<unsigned> queues = probe->queues(u);
-    const size_t n = std::min<size_t>(8, d.queue_size(queues.front()) / 2);
+    const size_t n = in_flight_depth(d, queues);
     if (std::string why = probe->put_in_flight(u, n); !why.empty()) return R::fail(why);
     for (unsigned q : queues)
       in_flight += fmt::format("{}queue {}: {}", in_flight.empty() ? "" : ", ", q, d.in_flight(q));
