@@ -338,6 +338,40 @@ TEST(RingHealth, NotificationsSuppressedWhileWorkWaits) {
   EXPECT_EQ(ev[0].finding.code, FindingCode::RingStalled);
 }
 
+// advance() looks only at queues that changed or whose threshold is due; the least deadline is
+// found again when the queue that held it moves its clock later or drops it.
+TEST(RingHealth, EachQueueKeepsItsOwnDeadline) {
+  RingHealth h;
+  EXPECT_TRUE(observe(h, split(3, 1, 0), kT0).empty());               // queue 0 due at kT0+1s
+  EXPECT_TRUE(observe(h, split(5, 2, 1), kT0 + kSec / 2).empty());    // queue 1 due at kT0+1.5s
+  EXPECT_TRUE(advance(h, kT0 + kSec / 4).empty());
+  // Queue 0, which held the least deadline, moves on: its clock restarts, due at kT0+1.9s.
+  EXPECT_TRUE(observe(h, split(3, 2, 0), kT0 + 9 * kSec / 10).empty());
+  EXPECT_TRUE(advance(h, kT0 + kSec).empty());
+  auto ev = advance(h, kT0 + 3 * kSec / 2);
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].queue, 1u);
+  EXPECT_EQ(ev[0].finding.code, FindingCode::RingStalled);
+  ev = advance(h, kT0 + 19 * kSec / 10);
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].queue, 0u);
+  // Queue 1 drains; queue 2 stalls later and still fires on its own clock.
+  EXPECT_EQ(observe(h, split(5, 5, 1), kT0 + 2 * kSec).size(), 1u);  // the stall clears
+  EXPECT_TRUE(observe(h, split(8, 0, 2), kT0 + 2 * kSec).empty());
+  EXPECT_TRUE(advance(h, kT0 + 3 * kSec - 1).empty());
+  ev = advance(h, kT0 + 3 * kSec);
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].queue, 2u);
+  // Forgetting a queue leaves the others' clocks as they were.
+  std::vector<HealthEvent> out;
+  h.forget(0, kT0 + 3 * kSec, out);
+  EXPECT_TRUE(observe(h, split(9, 8, 3), kT0 + 4 * kSec).empty());
+  EXPECT_TRUE(advance(h, kT0 + 5 * kSec - 1).empty());
+  ev = advance(h, kT0 + 5 * kSec);
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].queue, 3u);
+}
+
 TEST(RingHealth, ForgetClearsEverythingOfTheRing) {
   RingHealth h;
   RingSnapshot s = split(12, 10, 2);

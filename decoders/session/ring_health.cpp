@@ -250,7 +250,6 @@ void RingHealth::clear(QueueState& q, FindingCode code, uint64_t now_ns,
 }
 
 void RingHealth::observe(const RingSnapshot& s, uint64_t now_ns, std::vector<HealthEvent>& out) {
-  deadline_stale_ = true;
   QueueState& q = queues_[s.queue];
 
   // Structural faults: raised while present, one finding per code (the first fault's text).
@@ -279,7 +278,7 @@ void RingHealth::observe(const RingSnapshot& s, uint64_t now_ns, std::vector<Hea
   q.last = s;
   q.last_ns = now_ns;
   update_conditions(q, now_ns, out);
-  evaluate(s.queue, q, now_ns, out);
+  refresh(s.queue, q, now_ns, out);
 }
 
 DeviceKind RingHealth::device_of(const RingSnapshot& s) const {
@@ -358,12 +357,11 @@ void RingHealth::update_conditions(QueueState& q, uint64_t now_ns, std::vector<H
 }
 
 void RingHealth::set_device(DeviceKind device, uint64_t now_ns, std::vector<HealthEvent>& out) {
-  deadline_stale_ = true;
   if (device == device_) return;
   device_ = device;
   for (auto& [queue, q] : queues_) {
     update_conditions(q, now_ns, out);
-    evaluate(queue, q, now_ns, out);
+    refresh(queue, q, now_ns, out);
   }
 }
 
@@ -372,7 +370,6 @@ void RingHealth::observe_notify(const NotifyRecord& n, uint64_t now_ns,
   // Only kicks change what the rules watch; a call leaves every timer, and so the deadline, as
   // it was (advance() then need not evaluate every queue again).
   if (n.source != NotifySource::Kick) return;
-  deadline_stale_ = true;
   QueueState& q = queues_[n.queue];
   switch (n.event) {
     case NotifyEvent::Interposed: q.kicks_visible = true; break;
@@ -388,7 +385,7 @@ void RingHealth::observe_notify(const NotifyRecord& n, uint64_t now_ns,
     case NotifyEvent::Released: break;
   }
   update_conditions(q, now_ns, out);
-  evaluate(n.queue, q, now_ns, out);
+  refresh(n.queue, q, now_ns, out);
 }
 
 void RingHealth::evaluate(uint32_t queue, QueueState& q, uint64_t now_ns,
@@ -474,13 +471,12 @@ void RingHealth::update_notifier(QueueState& q, uint32_t queue, FindingCode code
 
 void RingHealth::observe_facts(const VringFacts& f, uint64_t now_ns,
                                std::vector<HealthEvent>& out) {
-  deadline_stale_ = true;
   QueueState& q = queues_[f.queue];
   update_notifier(q, f.queue, FindingCode::NoKickFd, q.no_kick, f.started, f.kick, now_ns, out);
   update_notifier(q, f.queue, FindingCode::NoCallFd, q.no_call, f.started, f.call, now_ns, out);
   q.enabled = f.enabled;
   update_conditions(q, now_ns, out);
-  evaluate(f.queue, q, now_ns, out);
+  refresh(f.queue, q, now_ns, out);
 }
 
 void RingHealth::settle_notifiers(QueueState& q, uint32_t queue, uint64_t now_ns,
@@ -492,42 +488,68 @@ void RingHealth::settle_notifiers(QueueState& q, uint32_t queue, uint64_t now_ns
 }
 
 void RingHealth::settle(uint64_t now_ns, std::vector<HealthEvent>& out) {
-  deadline_stale_ = true;
+  mark_all_stale();  // the notifier findings raised here stop their timers
   for (auto& [queue, q] : queues_) settle_notifiers(q, queue, now_ns, out);
 }
 
 void RingHealth::advance(uint64_t now_ns, std::vector<HealthEvent>& out) {
-  // Nothing changed since the last advance and no threshold is reached yet: evaluate() would
-  // raise nothing.
+  // Nothing changed since the last look and no threshold is reached yet: evaluate() would raise
+  // nothing.
   if (!deadline_stale_ && now_ns < deadline_ns_) return;
-  for (auto& [queue, q] : queues_) evaluate(queue, q, now_ns, out);
-  deadline_ns_ = next_deadline();
+  uint64_t least = UINT64_MAX;
+  for (auto& [queue, q] : queues_) {
+    if (q.stale || q.deadline_ns <= now_ns) {
+      evaluate(queue, q, now_ns, out);
+      q.deadline_ns = queue_deadline(q);
+      q.stale = false;
+    }
+    least = std::min(least, q.deadline_ns);
+  }
+  deadline_ns_ = least;
   deadline_stale_ = false;
 }
 
-uint64_t RingHealth::next_deadline() const {
+void RingHealth::refresh(uint32_t queue, QueueState& q, uint64_t now_ns,
+                         std::vector<HealthEvent>& out) {
+  evaluate(queue, q, now_ns, out);
+  const uint64_t before = q.deadline_ns;
+  q.deadline_ns = queue_deadline(q);
+  q.stale = false;
+  if (deadline_stale_) return;  // the least is found again at the next advance() anyway
+  // A queue's deadline moving earlier may lower the least; one moving later may raise it only if
+  // this queue held it.
+  if (q.deadline_ns <= deadline_ns_)
+    deadline_ns_ = q.deadline_ns;
+  else if (before <= deadline_ns_)
+    deadline_stale_ = true;
+}
+
+void RingHealth::mark_all_stale() {
+  for (auto& [queue, q] : queues_) q.stale = true;
+  deadline_stale_ = true;
+}
+
+uint64_t RingHealth::queue_deadline(const QueueState& q) const {
   // The conditions of evaluate(): a timer that is armed and whose finding is not raised yet
   // fires once elapsed(since, now) reaches its threshold, i.e. at since + threshold.
   const auto at = [](uint64_t since_ns, uint64_t threshold_ns) {
     return since_ns > UINT64_MAX - threshold_ns ? UINT64_MAX : since_ns + threshold_ns;
   };
   uint64_t deadline = UINT64_MAX;
-  for (const auto& [queue, q] : queues_) {
-    if (q.no_kick.armed && !q.active.count(FindingCode::NoKickFd))
-      deadline = std::min(deadline, at(q.no_kick.since_ns, thresholds_.notifier_grace_ns));
-    if (q.no_call.armed && !q.active.count(FindingCode::NoCallFd))
-      deadline = std::min(deadline, at(q.no_call.since_ns, thresholds_.notifier_grace_ns));
-    if (!q.last) continue;
-    if (q.stall.armed && !q.active.count(FindingCode::RingStalled))
-      deadline = std::min(deadline, at(q.stall.since_ns, thresholds_.stall_ns));
-    if (q.suppressed.armed && !q.active.count(FindingCode::NotificationsSuppressed))
-      deadline = std::min(deadline, at(q.suppressed.since_ns, thresholds_.suppressed_ns));
-  }
+  if (q.no_kick.armed && !q.active.count(FindingCode::NoKickFd))
+    deadline = std::min(deadline, at(q.no_kick.since_ns, thresholds_.notifier_grace_ns));
+  if (q.no_call.armed && !q.active.count(FindingCode::NoCallFd))
+    deadline = std::min(deadline, at(q.no_call.since_ns, thresholds_.notifier_grace_ns));
+  if (!q.last) return deadline;
+  if (q.stall.armed && !q.active.count(FindingCode::RingStalled))
+    deadline = std::min(deadline, at(q.stall.since_ns, thresholds_.stall_ns));
+  if (q.suppressed.armed && !q.active.count(FindingCode::NotificationsSuppressed))
+    deadline = std::min(deadline, at(q.suppressed.since_ns, thresholds_.suppressed_ns));
   return deadline;
 }
 
 void RingHealth::forget(uint32_t queue, uint64_t now_ns, std::vector<HealthEvent>& out) {
-  deadline_stale_ = true;
+  deadline_stale_ = true;  // the least may have been this queue's
   auto it = queues_.find(queue);
   if (it == queues_.end()) return;
   settle_notifiers(it->second, queue, now_ns, out);

@@ -119,6 +119,9 @@ class RingHealth {
     uint64_t last_kick_ns = 0;
     std::optional<uint64_t> kick_owed_since;
     std::map<FindingCode, HealthEvent> active;
+    // queue_deadline() of this queue as of its last evaluation; stale: changed since.
+    uint64_t deadline_ns = UINT64_MAX;
+    bool stale = false;
   };
 
   void raise(QueueState& q, uint32_t queue, FindingCode code, uint64_t since_ns, uint64_t now_ns,
@@ -134,18 +137,21 @@ class RingHealth {
                        std::vector<HealthEvent>& out);
   void settle_notifiers(QueueState& q, uint32_t queue, uint64_t now_ns,
                         std::vector<HealthEvent>& out);
-  // The earliest time at which evaluate() would raise a finding on some queue (UINT64_MAX: no
+  // The earliest time at which evaluate() would raise a finding on this queue (UINT64_MAX: no
   // timer is running). advance() is called for every record of a session; with this it looks at
-  // the queues only when a threshold can have been crossed.
-  uint64_t next_deadline() const;
+  // a queue only when it changed or one of its thresholds can have been crossed.
+  uint64_t queue_deadline(const QueueState& q) const;
+  // evaluate() of one queue that just changed, keeping its deadline and the session's current.
+  void refresh(uint32_t queue, QueueState& q, uint64_t now_ns, std::vector<HealthEvent>& out);
+  void mark_all_stale();
 
   HealthThresholds thresholds_;
   DeviceKind device_ = DeviceKind::Unknown;
   std::map<uint32_t, QueueState> queues_;
-  // next_deadline() as of the last advance(); every other entry point may arm or disarm a timer,
-  // so it marks the value stale.
-  uint64_t deadline_ns_ = 0;
-  bool deadline_stale_ = true;
+  // The least queue deadline. Stale when a queue is stale or a queue's deadline moved later
+  // (the least must be found again); advance() then looks at every queue.
+  uint64_t deadline_ns_ = UINT64_MAX;
+  bool deadline_stale_ = false;
 };
 
 // A request waiting for its reply (the session analyser's pending list, reduced to what the rule
