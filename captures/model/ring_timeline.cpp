@@ -113,8 +113,9 @@ void RingTimeline::settle(uint64_t now_ns, std::vector<size_t>& changed) {
   apply(events_, nullptr, nullptr, changed);
 }
 
-void RingTimeline::apply(const std::vector<HealthEvent>& events, const RingSnapshot* cause,
-                         const VringFacts* facts, std::vector<size_t>& changed) {
+void RingTimeline::apply_events(const std::vector<HealthEvent>& events,
+                                const RingSnapshot* cause, const VringFacts* facts,
+                                std::vector<size_t>& changed) {
   for (const HealthEvent& e : events) {
     const auto key = std::make_pair(e.queue, e.finding.code);
     if (e.raised) {

@@ -74,8 +74,13 @@ class RingTimeline {
   uint64_t now_ns() const { return now_ns_; }  // the latest time observed or advanced to
 
  private:
+  // Most records raise and clear nothing: the common case costs no call.
   void apply(const std::vector<HealthEvent>& events, const RingSnapshot* cause,
-             const VringFacts* facts, std::vector<size_t>& changed);
+             const VringFacts* facts, std::vector<size_t>& changed) {
+    if (!events.empty()) apply_events(events, cause, facts, changed);
+  }
+  void apply_events(const std::vector<HealthEvent>& events, const RingSnapshot* cause,
+                    const VringFacts* facts, std::vector<size_t>& changed);
 
   RingHealth health_;
   std::map<uint32_t, RingQueueState> queues_;

@@ -170,7 +170,8 @@ void ConformanceChecker::on_message(MessageRef ref, uint64_t ts, Direction direc
                                     const DecodedMessage& msg, std::span<const FdInfo> fds) {
   const SessionState& st = analyser_.state();
   // Which rings run before this message, to see what it started or stopped.
-  std::vector<std::pair<uint32_t, bool>> started_before;
+  std::vector<std::pair<uint32_t, bool>>& started_before = started_before_;
+  started_before.clear();  // kept between messages: no allocation per message
   for (const VringState& v : st.vrings) started_before.emplace_back(v.index, v.started);
   if (!msg.is_reply) check_before(ref, ts, msg);
 

@@ -146,6 +146,8 @@ class ConformanceChecker {
   SessionAnalyser analyser_;
   std::vector<Violation> violations_;
   std::map<MessageRef, Waiting> waiting_;
+  // on_message's scratch: which rings ran before the message (index, started).
+  std::vector<std::pair<uint32_t, bool>> started_before_;
   std::map<uint32_t, QueueWatch> queues_;
   uint64_t last_sent_ns_[2] = {0, 0};  // per Side: the last message that side sent
   uint64_t last_used_move_ns_ = 0;     // the back-end last moved a used index
