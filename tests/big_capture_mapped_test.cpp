@@ -316,6 +316,47 @@ TEST(BigCaptureMapped, ReadsJumpingAcrossTheFileKeepAStepMapped) {
   EXPECT_LE(rss, 2 * kStep + (size_t{1} << 20)) << rss / 1024 << " KiB resident";
 }
 
+// A read maps in only the window of its step that holds it (a 64th of the step), so a summary
+// reading a few hundred listed messages does not map the whole file in again.
+TEST(BigCaptureMapped, AReadMapsInOnlyItsWindow) {
+  TempDir dir;
+  const std::string path = dir / "long.pcap";
+  {
+    std::string error;
+    auto writer = CaptureWriter::create(path, error);
+    ASSERT_NE(writer, nullptr) << error;
+    for (int i = 0; i < 600'000; ++i) writer->write(notify(1, 1'000 + i, 0));
+    ASSERT_TRUE(writer->flush());
+  }
+  constexpr size_t kStep = size_t{16} << 20, kWindow = kStep / 64;
+  ASSERT_GT(std::filesystem::file_size(path), 2 * kStep);
+  auto mapped = MappedCapture::open(path);
+  ASSERT_NE(mapped, nullptr);
+  const uint8_t* base = mapped->bytes().data();
+  const size_t opened = mapped_rss_bytes(base);  // the file header's pages, read by open()
+  ASSERT_LT(opened, kWindow);
+  unsigned sum = 0;
+  mapped->note_access(base + kStep + 5 * kWindow + 100);
+  sum += base[kStep + 5 * kWindow + 100];
+  size_t rss = mapped_rss_bytes(base) - opened;
+  EXPECT_GE(rss, kWindow);
+  EXPECT_LE(rss, kWindow + 4096) << rss / 1024 << " KiB resident";
+  // Another window of the same step joins it; the first read again maps nothing more.
+  mapped->note_access(base + kStep + 9 * kWindow);
+  sum += base[kStep + 9 * kWindow];
+  mapped->note_access(base + kStep + 5 * kWindow + 200);
+  sum += base[kStep + 5 * kWindow + 200];
+  rss = mapped_rss_bytes(base) - opened;
+  EXPECT_GE(rss, 2 * kWindow);
+  EXPECT_LE(rss, 2 * kWindow + 4096) << rss / 1024 << " KiB resident";
+  // Moving to another step hands the windows of the one left back.
+  mapped->note_access(base + 20);
+  sum += base[20];
+  rss = mapped_rss_bytes(base);
+  EXPECT_LE(rss, kWindow + opened) << rss / 1024 << " KiB resident";
+  EXPECT_GT(sum + 1, 0u);
+}
+
 // The index keeps sizes and session indexes in 16 bits; the rare record of 64 KiB or more and
 // the records of sessions past the 65535th keep theirs on the side, and read back the same.
 TEST(BigCaptureMapped, WideSizesAndSessionIndexesReadBackWhole) {

@@ -45,9 +45,9 @@ class MappedCapture {
   // The same for a consumer on another thread than next()'s: the pages of the steps before the
   // one holding `at` (the record it is reading) are handed back. Touches no state next() uses.
   void release_pages_before(const uint8_t* at);
-  // Later reads of records' bytes (a second pass, a viewer): `at` is about to be read. Its step
-  // is mapped in; when the reads move to another step, the one they left is handed back (a no-op
-  // for a pointer outside the mapping).
+  // Later reads of records' bytes (a second pass, a viewer): `at` is about to be read. The
+  // window of its step that holds it is mapped in; when the reads move to another step, the one
+  // they left is handed back (a no-op for a pointer outside the mapping).
   void note_access(const uint8_t* at) const;
 
  private:
@@ -60,7 +60,8 @@ class MappedCapture {
   size_t released_ = 0;              // pages before this offset were handed back
   size_t populated_ = 0;             // next(): pages before this offset were mapped in ahead
   mutable size_t access_step_ = 0;         // note_access: the step of the last read
-  mutable bool access_populated_ = false;  // note_access mapped access_step_ in
+  mutable bool access_populated_ = false;  // note_access mapped windows of access_step_ in
+  mutable uint64_t access_windows_ = 0;    // which windows of access_step_ (bit per window)
   CaptureProgress progress_;
   std::vector<FdInfo> fds_;  // scratch: the current record's fd descriptions
 };
