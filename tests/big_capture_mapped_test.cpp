@@ -165,6 +165,16 @@ Record notify(uint32_t session, uint64_t ts, uint16_t queue) {
   return r;
 }
 
+// A capture of `count` kicks of queue 0 in session 1 (about 32 bytes a record).
+::testing::AssertionResult write_kicks(const std::string& path, int count) {
+  std::string error;
+  auto writer = CaptureWriter::create(path, error);
+  if (!writer) return ::testing::AssertionFailure() << error;
+  for (int i = 0; i < count; ++i) writer->write(notify(1, 1'000 + i, 0));
+  if (!writer->flush()) return ::testing::AssertionFailure() << "flush of " << path << " failed";
+  return ::testing::AssertionSuccess();
+}
+
 TEST(BigCaptureMapped, AFileThatGrowsAfterMappingIsReadOnlyUpToTheMappedSize) {
   TempDir dir;
   const std::string path = dir / "growing.pcap";
@@ -214,13 +224,7 @@ TEST(BigCaptureMappedDeathTest, ANamedPipeIsReadWholeByTheStreamReader) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   TempDir dir;
   const std::string file = dir / "whole.pcap";
-  {
-    std::string error;
-    auto writer = CaptureWriter::create(file, error);
-    ASSERT_NE(writer, nullptr) << error;
-    for (int i = 0; i < 200; ++i) writer->write(notify(1, 1'000 + i, 0));
-    ASSERT_TRUE(writer->flush());
-  }
+  ASSERT_TRUE(write_kicks(file, 200));
   std::ifstream in(file, std::ios::binary);
   const std::string capture((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   ASSERT_LT(capture.size(), 60'000u) << "must fit a pipe buffer for the writer to finish first";
@@ -288,13 +292,7 @@ size_t mapped_rss_bytes(const void* base) {
 TEST(BigCaptureMapped, ReadsJumpingAcrossTheFileKeepAStepMapped) {
   TempDir dir;
   const std::string path = dir / "long.pcap";
-  {
-    std::string error;
-    auto writer = CaptureWriter::create(path, error);
-    ASSERT_NE(writer, nullptr) << error;
-    for (int i = 0; i < 1'000'000; ++i) writer->write(notify(1, 1'000 + i, 0));
-    ASSERT_TRUE(writer->flush());
-  }
+  ASSERT_TRUE(write_kicks(path, 1'000'000));
   constexpr size_t kStep = size_t{16} << 20;
   ASSERT_GT(std::filesystem::file_size(path), 3 * kStep);
   auto mapped = MappedCapture::open(path);
@@ -321,13 +319,7 @@ TEST(BigCaptureMapped, ReadsJumpingAcrossTheFileKeepAStepMapped) {
 TEST(BigCaptureMapped, AReadMapsInOnlyItsWindow) {
   TempDir dir;
   const std::string path = dir / "long.pcap";
-  {
-    std::string error;
-    auto writer = CaptureWriter::create(path, error);
-    ASSERT_NE(writer, nullptr) << error;
-    for (int i = 0; i < 600'000; ++i) writer->write(notify(1, 1'000 + i, 0));
-    ASSERT_TRUE(writer->flush());
-  }
+  ASSERT_TRUE(write_kicks(path, 600'000));
   constexpr size_t kStep = size_t{16} << 20, kWindow = kStep / 64;
   ASSERT_GT(std::filesystem::file_size(path), 2 * kStep);
   auto mapped = MappedCapture::open(path);
@@ -395,13 +387,7 @@ TEST(BigCaptureMappedDeathTest, ACaptureTruncatedWhileMappedEndsWithAClearError)
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   TempDir dir;
   const std::string path = dir / "shrinking.pcap";
-  {
-    std::string error;
-    auto writer = CaptureWriter::create(path, error);
-    ASSERT_NE(writer, nullptr) << error;
-    for (int i = 0; i < 5000; ++i) writer->write(notify(1, 1'000 + i, 0));
-    ASSERT_TRUE(writer->flush());
-  }
+  ASSERT_TRUE(write_kicks(path, 5000));
   ASSERT_GT(std::filesystem::file_size(path), 16 * 4096u);
   EXPECT_EXIT(
       {
@@ -424,13 +410,7 @@ TEST(BigCaptureMappedDeathTest, ABigCaptureTruncatedWhileLoadingEndsWithAClearEr
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   TempDir dir;
   const std::string path = dir / "shrinking-big.pcap";
-  {
-    std::string error;
-    auto writer = CaptureWriter::create(path, error);
-    ASSERT_NE(writer, nullptr) << error;
-    for (int i = 0; i < 200'000; ++i) writer->write(notify(1, 1'000 + i, 0));
-    ASSERT_TRUE(writer->flush());
-  }
+  ASSERT_TRUE(write_kicks(path, 200'000));
   ASSERT_GT(std::filesystem::file_size(path), size_t{8} << 20);
   const auto load_while_cut = [&path] {
     // Cut the file once the load has mapped it (whatever the scheduler does meanwhile).
