@@ -223,7 +223,7 @@ TEST(FsWorkload, WithoutTheHostPathTheComparingStepsAreUnsupported) {
        {"fs.lookup", "fs.getattr", "fs.open", "fs.read", "fs.read-compare", "fs.write-compare"}) {
     EXPECT_EQ(find(run.out, id)->verdict, Verdict::Unsupported) << id;
     EXPECT_EQ(find(run.out, id)->reason,
-              "no host path of the shared directory was given to compare with");
+              "no host path of the shared directory to compare with (--shared-dir)");
   }
   for (const char* id :
        {"fs.init", "fs.create", "fs.write", "fs.release", "fs.readdir", "fs.unlink", "fs.forget"})

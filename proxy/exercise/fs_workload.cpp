@@ -315,7 +315,7 @@ class FsWorkload {
 
   void read_existing_file() {
     if (ctx_.shared_dir.empty()) {
-      const char* why = "no host path of the shared directory was given to compare with";
+      const char* why = "no host path of the shared directory to compare with (--shared-dir)";
       for (auto [id, what] : {std::pair{"fs.lookup", kWhatLookup},
                               {"fs.getattr", kWhatGetattr},
                               {"fs.open", kWhatOpen},
@@ -538,7 +538,7 @@ class FsWorkload {
   void compare_written_file() {
     if (ctx_.shared_dir.empty()) {
       steps_.unsupported("fs.write-compare", kWhatWriteCompare,
-                         "no host path of the shared directory was given to compare with");
+                         "no host path of the shared directory to compare with (--shared-dir)");
       return;
     }
     if (written_.empty()) {
