@@ -342,8 +342,8 @@ TEST(RingHealth, NotificationsSuppressedWhileWorkWaits) {
 // found again when the queue that held it moves its clock later or drops it.
 TEST(RingHealth, EachQueueKeepsItsOwnDeadline) {
   RingHealth h;
-  EXPECT_TRUE(observe(h, split(3, 1, 0), kT0).empty());               // queue 0 due at kT0+1s
-  EXPECT_TRUE(observe(h, split(5, 2, 1), kT0 + kSec / 2).empty());    // queue 1 due at kT0+1.5s
+  EXPECT_TRUE(observe(h, split(3, 1, 0), kT0).empty());             // queue 0 due at kT0+1s
+  EXPECT_TRUE(observe(h, split(5, 2, 1), kT0 + kSec / 2).empty());  // queue 1 due at kT0+1.5s
   EXPECT_TRUE(advance(h, kT0 + kSec / 4).empty());
   // Queue 0, which held the least deadline, moves on: its clock restarts, due at kT0+1.9s.
   EXPECT_TRUE(observe(h, split(3, 2, 0), kT0 + 9 * kSec / 10).empty());

@@ -47,6 +47,7 @@ class Warmer {
 
   void add(Range r) {
     std::lock_guard lock(mutex_);
+    if (in_forked_child_) return;  // its pages fault in as they are used
     if (!started_) {
       started_ = true;
       std::thread([this] { run(); }).detach();
@@ -83,8 +84,12 @@ class Warmer {
     }
   }
 
-  // The child of a fork has no warmer thread: start afresh (the parent's queue is the parent's).
+  // The child of a fork has no warmer thread, and starts none: a thread started after fork() in
+  // a multithreaded process is fragile (the condition variables still count the parent's
+  // waiters; under ASan a child's new warmer once never populated its range), and this
+  // program's children only exec. So the child drops the parent's queue and warms nothing.
   void after_fork_in_child() {
+    in_forked_child_ = true;
     started_ = false;
     busy_ = false;
     queue_.clear();
@@ -97,6 +102,7 @@ class Warmer {
   Range current_;
   bool busy_ = false;
   bool started_ = false;
+  bool in_forked_child_ = false;
 };
 
 }  // namespace

@@ -8,7 +8,8 @@
 // a range while it is being warmed.
 //
 // Every range is forgotten before its memory is unmapped (forget() waits for a populate that is
-// running on it), so the thread never faults in pages of a mapping that replaced it.
+// running on it), so the thread never faults in pages of a mapping that replaced it. In a forked
+// child both calls return at once and nothing is warmed (no thread is started after a fork).
 #pragma once
 
 #include <cstddef>
