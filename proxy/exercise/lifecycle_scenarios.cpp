@@ -4,10 +4,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <functional>
 #include <memory>
 #include <optional>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -284,16 +286,29 @@ R dirty_log(Engine& e) {
 
   // The first probe unit holds queue 0 (net: receiveq1, the queue the device writes frames to).
   if (std::string why = make_probe(e)->round_trip(0); !why.empty()) return R::fail(why);
-  auto marked = [&](uint64_t gpa) { return (bitmap[gpa / 4096 / 8] >> ((gpa / 4096) % 8)) & 1; };
+  auto marked = [&](uint64_t gpa) {
+    const auto* byte = reinterpret_cast<const volatile uint8_t*>(bitmap + gpa / 4096 / 8);
+    return ((*byte >> ((gpa / 4096) % 8)) & 1) != 0;
+  };
+  const Arena& data = e.driver().data_arena(0);
+  auto data_marked = [&] {
+    for (uint64_t gpa = data.base(); gpa < data.base() + data.size(); gpa += 4096)
+      if (marked(gpa)) return true;
+    return false;
+  };
+  // The spec orders no mark before the used entry that the driver sees: a back-end may write
+  // its marks a little later (DPDK flushes a log cache after a burst), and QEMU reads the log
+  // only later still (each migration round, and after GET_VRING_BASE). So the marks get a
+  // moment to arrive.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  while (!(marked(e.driver().used_ring_gpa(0)) && data_marked()) &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   std::string why;
   if (!marked(e.driver().used_ring_gpa(0)))
     why = fmt::format("the page of queue 0's used ring (gpa 0x{:x}) is not marked in the log",
                       e.driver().used_ring_gpa(0));
-  bool data_marked = false;
-  const Arena& data = e.driver().data_arena(0);
-  for (uint64_t gpa = data.base(); gpa < data.base() + data.size(); gpa += 4096)
-    data_marked |= marked(gpa) != 0;
-  if (why.empty() && !data_marked)
+  if (why.empty() && !data_marked())
     why = "no page of queue 0's data buffers is marked in the log after the device wrote one";
 
   // Logging off again: the ring without LOG, the features without LOG_ALL.
