@@ -90,8 +90,7 @@ class Warmer {
   // program's children only exec. So the child drops the parent's queue and warms nothing.
   void after_fork_in_child() {
     in_forked_child_ = true;
-    started_ = false;
-    busy_ = false;
+    busy_ = false;  // the parent's populate is not the child's: forget() must not wait for it
     queue_.clear();
     mutex_.unlock();
   }
